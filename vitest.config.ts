@@ -1,0 +1,37 @@
+import { defineConfig } from 'vitest/config';
+
+// Three suites run by the same `npm test`: unit tests beside the code they test, integration
+// tests against real PostgreSQL, and end-to-end tests against real processes (the service as the
+// README starts it, Chromium, Fabric, geth). The slower suites run one file at a time because
+// they start real servers on a 2-core machine.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['proof/**/*.test.ts', 'chaincode/**/*.test.ts', 'gateway/**/*.test.ts', 'verifier-web/**/*.test.ts'],
+          exclude: ['**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
