@@ -1,0 +1,75 @@
+// The public surface of @lianzheng/proof: named re-exports only.
+
+export {
+  type AnchorInfo,
+  type AnchorRef,
+  BUNDLE_VERSION,
+  type BundleVerification,
+  type InclusionRef,
+  type LedgerRef,
+  type LedgerTxInfo,
+  type ProofBundle,
+  type StepResult,
+  type TimestampRef,
+  VERIFY_STEPS,
+  type VerifyBundleOptions,
+  type VerifyStepName,
+  verifyBundle,
+} from './lib/bundle.ts';
+export { canonicalBytes, canonicalJson } from './lib/canonical-json.ts';
+export {
+  type Checkpoint,
+  type CheckpointSigner,
+  deriveNotePublicKey,
+  formatCheckpoint,
+  noteVerifierKey,
+  parseCheckpoint,
+  signCheckpoint,
+  verifyCheckpoint,
+} from './lib/checkpoint.ts';
+export { cidFromSha256, createSha256, type Sha256Hasher, sha256 } from './lib/digest.ts';
+export { fromBase64, fromHex, isSha256Hex, toBase64, toHex } from './lib/encoding.ts';
+export { isProofError, ProofError, type ProofErrorCode } from './lib/errors.ts';
+export {
+  appendLeaves,
+  appendLeavesWithSubtrees,
+  emptyFrontier,
+  emptyRoot,
+  type Frontier,
+  type FrontierJson,
+  frontierFromJson,
+  frontierRoot,
+  frontierToJson,
+  leafHash,
+  nodeHash,
+  type SubtreeHash,
+} from './lib/merkle.ts';
+export {
+  assertConsistency,
+  assertInclusion,
+  generateConsistencyProof,
+  generateInclusionProof,
+  MemorySubtreeStore,
+  rootFromInclusionProof,
+  type SubtreeRef,
+  type SubtreeSource,
+  verifyConsistency,
+  verifyInclusion,
+} from './lib/merkle-proof.ts';
+export {
+  type JSONWebKeySet,
+  RECEIPT_ALG,
+  RECEIPT_TYPE,
+  type ReceiptClaims,
+  verifyReceipt,
+} from './lib/receipt.ts';
+export {
+  DOCUMENT_KINDS,
+  type DocumentKind,
+  detailsDigest,
+  type EvidenceRecord,
+  isDocumentKind,
+  type RecordDetails,
+  recordLeafHash,
+  validateRecord,
+} from './lib/record.ts';

@@ -1,0 +1,422 @@
+// The proof bundle and its verification: digest → details → record → leaf → inclusion proof →
+// signed checkpoint → receipt → ledger transaction → anchor → time-stamp. Every step reports
+// pass, fail (with a code) or skipped (with a code); nothing passes silently and bad bundle
+// content never throws. Network look-ups are injected, so the page, the CLI and tests decide how.
+
+import { type Checkpoint, parseCheckpoint, verifyCheckpoint } from './checkpoint.ts';
+import { sha256 } from './digest.ts';
+import { fromHex, hashFromHex, isSha256Hex, toHex } from './encoding.ts';
+import { ProofError } from './errors.ts';
+import { assertConsistency, rootFromInclusionProof } from './merkle-proof.ts';
+import { type JSONWebKeySet, verifyReceipt } from './receipt.ts';
+import {
+  detailsDigest,
+  type EvidenceRecord,
+  type RecordDetails,
+  recordLeafHash,
+  validateRecord,
+} from './record.ts';
+
+export const BUNDLE_VERSION = 'lianzheng-bundle/1';
+
+export interface InclusionRef {
+  index: number;
+  size: number;
+  /** Hex hashes, leaf first. */
+  path: string[];
+  /** The signed checkpoint note whose tree the proof is for. */
+  checkpoint: string;
+}
+
+export interface LedgerRef {
+  network: 'embedded' | 'fabric';
+  channel?: string;
+  chaincode?: string;
+  txId: string;
+  block: number;
+  size: number;
+  root: string;
+  note?: string;
+}
+
+export interface AnchorRef {
+  /** CAIP-2 chain id, e.g. `eip155:31337`. */
+  chainId: string;
+  contract: string;
+  txHash: string;
+  block: number;
+  size: number;
+  root: string;
+  /** Hex consistency proof from `inclusion.size` to `size`. */
+  consistency: string[];
+}
+
+export interface TimestampRef {
+  /** Base64 DER RFC 3161 TimeStampToken over the inclusion checkpoint's root hash. */
+  token: string;
+}
+
+export interface ProofBundle {
+  version: typeof BUNDLE_VERSION;
+  record: EvidenceRecord;
+  details?: RecordDetails;
+  receipt: string;
+  inclusion?: InclusionRef;
+  ledger?: LedgerRef;
+  anchor?: AnchorRef;
+  timestamp?: TimestampRef;
+}
+
+export type VerifyStepName =
+  | 'digest'
+  | 'details'
+  | 'leaf'
+  | 'inclusion'
+  | 'checkpoint'
+  | 'receipt'
+  | 'ledger'
+  | 'anchor'
+  | 'timestamp';
+
+export const VERIFY_STEPS: readonly VerifyStepName[] = [
+  'digest',
+  'details',
+  'leaf',
+  'inclusion',
+  'checkpoint',
+  'receipt',
+  'ledger',
+  'anchor',
+  'timestamp',
+];
+
+export interface StepResult {
+  step: VerifyStepName;
+  status: 'pass' | 'fail' | 'skipped';
+  code?: string;
+  detail?: string;
+}
+
+export interface LedgerTxInfo {
+  valid: boolean;
+  block: number;
+  size: number;
+  root: string;
+}
+
+export interface AnchorInfo {
+  size: number;
+  root: string;
+  block: number;
+}
+
+export interface VerifyBundleOptions {
+  /** The document's SHA-256 (hex or 32 bytes), or the document itself as `bytes`. */
+  sha256?: string | Uint8Array;
+  bytes?: Uint8Array;
+  keys: { jwks: JSONWebKeySet; checkpointKeys: string[]; tsaRoots?: string[] };
+  /** Looks the ledger transaction up; report an unknown transaction as `valid: false`. */
+  getLedgerTx?: (ref: LedgerRef) => Promise<LedgerTxInfo>;
+  /** Reads the anchored checkpoint from the chain. */
+  getAnchor?: (ref: AnchorRef) => Promise<AnchorInfo>;
+  verifyTimestamp?: (token: string, rootHash: Uint8Array, tsaRoots: string[]) => Promise<StepResult>;
+}
+
+export interface BundleVerification {
+  ok: boolean;
+  steps: StepResult[];
+}
+
+/** Steps that must pass for a bundle to be `ok`; the others may be skipped but must not fail. */
+const REQUIRED: readonly VerifyStepName[] = ['digest', 'leaf', 'inclusion', 'checkpoint', 'receipt'];
+
+type Outcome = Omit<StepResult, 'step'>;
+
+const pass = (detail?: string): Outcome =>
+  detail === undefined ? { status: 'pass' } : { status: 'pass', detail };
+const fail = (code: string, detail?: string): Outcome =>
+  detail === undefined ? { status: 'fail', code } : { status: 'fail', code, detail };
+const skip = (code: string, detail?: string): Outcome =>
+  detail === undefined ? { status: 'skipped', code } : { status: 'skipped', code, detail };
+
+/** A ProofError becomes a fail with its code; anything else thrown by bad input is BAD_BUNDLE. */
+function failFrom(err: unknown, fallback = 'BAD_BUNDLE'): Outcome {
+  if (err instanceof ProofError) return fail(err.code, err.message);
+  return fail(fallback, err instanceof Error ? err.message : String(err));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function hexList(value: unknown, what: string): Uint8Array[] {
+  if (!Array.isArray(value) || !value.every(isSha256Hex)) {
+    throw new ProofError('BAD_BUNDLE', `${what} must be a list of 64-digit lowercase hex hashes`);
+  }
+  return value.map(hashFromHex);
+}
+
+function documentDigest(options: VerifyBundleOptions): Uint8Array | undefined {
+  if (options.bytes !== undefined) {
+    if (!(options.bytes instanceof Uint8Array))
+      throw new ProofError('BAD_LENGTH', 'bytes must be a Uint8Array');
+    return sha256(options.bytes);
+  }
+  const given = options.sha256;
+  if (given === undefined) return undefined;
+  if (given instanceof Uint8Array) {
+    if (given.length !== 32) throw new ProofError('BAD_LENGTH', 'a SHA-256 digest is 32 bytes');
+    return given;
+  }
+  if (typeof given !== 'string' || !/^[0-9a-fA-F]{64}$/.test(given)) {
+    throw new ProofError('BAD_HEX', 'sha256 must be 64 hex digits');
+  }
+  return fromHex(given);
+}
+
+/** What earlier steps established, for later steps to build on. */
+interface Context {
+  record?: EvidenceRecord;
+  leaf?: Uint8Array;
+  checkpoint?: Checkpoint;
+  inclusionOk: boolean;
+}
+
+function checkDigest(bundle: Record<string, unknown>, options: VerifyBundleOptions): Outcome {
+  let digest: Uint8Array | undefined;
+  try {
+    digest = documentDigest(options);
+  } catch (err) {
+    return failFrom(err, 'BAD_INPUT');
+  }
+  if (digest === undefined) return skip('NO_DOCUMENT', 'no document or digest was given to compare');
+  const claimed =
+    isObject(bundle.record) && isObject(bundle.record.digests) ? bundle.record.digests.sha256 : undefined;
+  if (!isSha256Hex(claimed)) return fail('BAD_RECORD', 'the record carries no SHA-256 digest');
+  const actual = toHex(digest);
+  return actual === claimed ? pass(actual) : fail('DIGEST_MISMATCH', `document ${actual}, record ${claimed}`);
+}
+
+function checkDetails(bundle: Record<string, unknown>): Outcome {
+  if (bundle.details === undefined) return skip('NO_DETAILS', 'the details are not disclosed');
+  if (!isObject(bundle.details) || !isObject(bundle.record))
+    return fail('BAD_BUNDLE', 'details must be an object');
+  const digest = detailsDigest(bundle.details as unknown as RecordDetails);
+  return digest === bundle.record.detailsDigest
+    ? pass(digest)
+    : fail('DETAILS_MISMATCH', 'the details do not match the record');
+}
+
+function checkLeaf(bundle: Record<string, unknown>, ctx: Context): Outcome {
+  const record = validateRecord(bundle.record);
+  ctx.record = record;
+  ctx.leaf = recordLeafHash(record);
+  return pass(toHex(ctx.leaf));
+}
+
+function checkInclusion(bundle: Record<string, unknown>, ctx: Context): Outcome {
+  const inclusion = bundle.inclusion;
+  if (inclusion === undefined) return skip('NOT_RECORDED', 'the record is not in the log yet');
+  if (!isObject(inclusion) || !isCount(inclusion.index) || !isCount(inclusion.size)) {
+    return fail('BAD_BUNDLE', 'inclusion needs index and size');
+  }
+  if (typeof inclusion.checkpoint !== 'string') return fail('BAD_BUNDLE', 'inclusion needs a checkpoint');
+  const path = hexList(inclusion.path, 'inclusion.path');
+  const checkpoint = parseCheckpoint(inclusion.checkpoint);
+  ctx.checkpoint = checkpoint;
+  if (ctx.leaf === undefined) return skip('NO_LEAF', 'the record is invalid, so there is no leaf to prove');
+  if (checkpoint.size !== inclusion.size) {
+    return fail('SIZE_MISMATCH', `proof for size ${inclusion.size}, checkpoint of size ${checkpoint.size}`);
+  }
+  const root = rootFromInclusionProof(ctx.leaf, inclusion.index, inclusion.size, path);
+  if (toHex(root) !== toHex(checkpoint.rootHash))
+    return fail('BAD_PROOF', 'the proof leads to a different root');
+  ctx.inclusionOk = true;
+  return pass(`leaf ${inclusion.index} of ${inclusion.size}`);
+}
+
+async function checkCheckpoint(
+  bundle: Record<string, unknown>,
+  options: VerifyBundleOptions,
+): Promise<Outcome> {
+  const inclusion = bundle.inclusion;
+  if (inclusion === undefined) return skip('NOT_RECORDED', 'no checkpoint before the record is in the log');
+  if (!isObject(inclusion) || typeof inclusion.checkpoint !== 'string') {
+    return fail('BAD_BUNDLE', 'inclusion needs a checkpoint');
+  }
+  const { checkpoint, verifiedBy } = await verifyCheckpoint(
+    inclusion.checkpoint,
+    options.keys.checkpointKeys,
+  );
+  if (checkpoint.size !== inclusion.size) {
+    return fail('CHECKPOINT_MISMATCH', 'the signed checkpoint is for another tree size');
+  }
+  return pass(`signed by ${verifiedBy.join(', ')}`);
+}
+
+async function checkReceipt(
+  bundle: Record<string, unknown>,
+  options: VerifyBundleOptions,
+  ctx: Context,
+): Promise<Outcome> {
+  if (typeof bundle.receipt !== 'string') return fail('BAD_RECEIPT', 'the bundle has no receipt');
+  const claims = await verifyReceipt(bundle.receipt, options.keys.jwks);
+  const record = ctx.record;
+  if (record === undefined || ctx.leaf === undefined) {
+    return skip('NO_LEAF', 'the receipt is signed, but the record is invalid so nothing can be compared');
+  }
+  const mismatched: string[] = [];
+  if (claims.sub !== record.id) mismatched.push('sub');
+  if (claims.sha256 !== record.digests.sha256) mismatched.push('sha256');
+  if (claims.cid !== record.cid) mismatched.push('cid');
+  if (claims.projectId !== record.projectId) mismatched.push('projectId');
+  if (claims.kind !== record.kind) mismatched.push('kind');
+  if (claims.leaf !== toHex(ctx.leaf)) mismatched.push('leaf');
+  if (mismatched.length > 0) return fail('RECEIPT_MISMATCH', `receipt differs in ${mismatched.join(', ')}`);
+  return pass(`issued by ${claims.iss}`);
+}
+
+async function checkLedger(
+  bundle: Record<string, unknown>,
+  options: VerifyBundleOptions,
+  ctx: Context,
+): Promise<Outcome> {
+  const ref = bundle.ledger;
+  if (ref === undefined) return skip('NO_LEDGER_REF', 'the record is not on the ledger yet');
+  if (
+    !isObject(ref) ||
+    typeof ref.txId !== 'string' ||
+    !isCount(ref.block) ||
+    !isCount(ref.size) ||
+    !isSha256Hex(ref.root)
+  ) {
+    return fail('BAD_BUNDLE', 'ledger needs txId, block, size and a hex root');
+  }
+  const checkpoint = ctx.checkpoint;
+  if (checkpoint === undefined) return skip('NOT_RECORDED', 'no checkpoint to compare the ledger with');
+  // The ledger transaction that recorded the batch carries the same tree as the bundle's proof.
+  if (ref.size !== checkpoint.size || ref.root !== toHex(checkpoint.rootHash)) {
+    return fail('LEDGER_MISMATCH', 'the ledger reference names another tree than the checkpoint');
+  }
+  if (options.getLedgerTx === undefined) return skip('NO_LEDGER_LOOKUP', 'the ledger was not asked');
+  let tx: LedgerTxInfo;
+  try {
+    tx = await options.getLedgerTx(ref as unknown as LedgerRef);
+  } catch (err) {
+    return fail('LEDGER_LOOKUP_FAILED', err instanceof Error ? err.message : String(err));
+  }
+  if (!isObject(tx) || tx.valid !== true)
+    return fail('LEDGER_TX_INVALID', 'the ledger does not hold a valid transaction');
+  if (tx.size !== checkpoint.size || tx.root !== ref.root || tx.block !== ref.block) {
+    return fail('LEDGER_MISMATCH', 'the ledger transaction records another tree');
+  }
+  return pass(`block ${tx.block}, transaction ${ref.txId}`);
+}
+
+async function checkAnchor(
+  bundle: Record<string, unknown>,
+  options: VerifyBundleOptions,
+  ctx: Context,
+): Promise<Outcome> {
+  const ref = bundle.anchor;
+  if (ref === undefined) return skip('NO_ANCHOR_REF', 'the log has not been anchored since this record');
+  if (
+    !isObject(ref) ||
+    typeof ref.txHash !== 'string' ||
+    !isCount(ref.block) ||
+    !isCount(ref.size) ||
+    !isSha256Hex(ref.root)
+  ) {
+    return fail('BAD_BUNDLE', 'anchor needs txHash, block, size and a hex root');
+  }
+  const checkpoint = ctx.checkpoint;
+  if (checkpoint === undefined) return skip('NOT_RECORDED', 'no checkpoint to link the anchor to');
+  const proof = hexList(ref.consistency, 'anchor.consistency');
+  assertConsistency(checkpoint.size, ref.size, proof, checkpoint.rootHash, fromHex(ref.root));
+  if (options.getAnchor === undefined) {
+    return skip('NO_ANCHOR_LOOKUP', 'the anchored tree extends this one; the chain was not asked');
+  }
+  let onChain: AnchorInfo;
+  try {
+    onChain = await options.getAnchor(ref as unknown as AnchorRef);
+  } catch (err) {
+    return fail('ANCHOR_LOOKUP_FAILED', err instanceof Error ? err.message : String(err));
+  }
+  if (!isObject(onChain) || onChain.size !== ref.size || onChain.root !== ref.root) {
+    return fail('ANCHOR_MISMATCH', 'the chain holds another checkpoint');
+  }
+  return pass(`block ${onChain.block}, transaction ${ref.txHash}`);
+}
+
+async function checkTimestamp(
+  bundle: Record<string, unknown>,
+  options: VerifyBundleOptions,
+  ctx: Context,
+): Promise<Outcome> {
+  const ts = bundle.timestamp;
+  if (ts === undefined) return skip('NO_TIMESTAMP', 'no RFC 3161 time-stamp');
+  if (!isObject(ts) || typeof ts.token !== 'string') return fail('BAD_BUNDLE', 'timestamp needs a token');
+  if (options.verifyTimestamp === undefined)
+    return skip('NO_TSA_VERIFIER', 'no time-stamp verifier was given');
+  if (ctx.checkpoint === undefined)
+    return skip('NOT_RECORDED', 'no checkpoint root to check the time-stamp against');
+  try {
+    const result = await options.verifyTimestamp(
+      ts.token,
+      ctx.checkpoint.rootHash,
+      options.keys.tsaRoots ?? [],
+    );
+    if (!isObject(result) || !['pass', 'fail', 'skipped'].includes(result.status as string)) {
+      return fail('TIMESTAMP_VERIFY_FAILED', 'the time-stamp verifier gave no result');
+    }
+    const { status, code, detail } = result;
+    return { status, ...(code === undefined ? {} : { code }), ...(detail === undefined ? {} : { detail }) };
+  } catch (err) {
+    return fail('TIMESTAMP_VERIFY_FAILED', err instanceof Error ? err.message : String(err));
+  }
+}
+
+async function run(step: () => Outcome | Promise<Outcome>): Promise<Outcome> {
+  try {
+    return await step();
+  } catch (err) {
+    return failFrom(err);
+  }
+}
+
+/**
+ * Re-does every check a proof bundle allows and reports one result per step, in VERIFY_STEPS
+ * order. `ok` means no step failed and digest, leaf, inclusion, checkpoint and receipt passed.
+ */
+export async function verifyBundle(
+  bundle: unknown,
+  options: VerifyBundleOptions,
+): Promise<BundleVerification> {
+  if (!isObject(bundle) || bundle.version !== BUNDLE_VERSION) {
+    const detail = isObject(bundle) ? `unsupported version ${String(bundle.version)}` : 'not a bundle';
+    return {
+      ok: false,
+      steps: VERIFY_STEPS.map((step) => ({ step, status: 'fail', code: 'BAD_BUNDLE', detail })),
+    };
+  }
+  const ctx: Context = { inclusionOk: false };
+  const outcomes: Record<VerifyStepName, Outcome> = {
+    digest: await run(() => checkDigest(bundle, options)),
+    details: await run(() => checkDetails(bundle)),
+    leaf: await run(() => checkLeaf(bundle, ctx)),
+    inclusion: await run(() => checkInclusion(bundle, ctx)),
+    checkpoint: await run(() => checkCheckpoint(bundle, options)),
+    receipt: await run(() => checkReceipt(bundle, options, ctx)),
+    ledger: await run(() => checkLedger(bundle, options, ctx)),
+    anchor: await run(() => checkAnchor(bundle, options, ctx)),
+    timestamp: await run(() => checkTimestamp(bundle, options, ctx)),
+  };
+  const steps = VERIFY_STEPS.map((step) => ({ step, ...outcomes[step] }));
+  const ok =
+    steps.every((s) => s.status !== 'fail') && REQUIRED.every((name) => outcomes[name].status === 'pass');
+  return { ok, steps };
+}
