@@ -1,0 +1,396 @@
+// The gateway's local PKI (`lianzheng pki init`): a root CA, the TSA certificate, certificates for
+// the receipt (ES256) and checkpoint (Ed25519) keys, and partners' mTLS client certificates.
+// Production may instead hand the TSA a key and certificate from an external CA
+// (loadTimeStampSignerFromFiles). Layout under DATA_DIR/pki — see README.md in this folder.
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  buildCertificate,
+  certificateSubjectAsn1,
+  type DistinguishedName,
+  ext,
+  fromPemAll,
+  KEY_USAGE,
+  keyIdentifier,
+  publicKeyOf,
+  readExtensions,
+  toPem,
+} from './certificate.ts';
+import { OID } from './oids.ts';
+import type { NextSerial } from './serial.ts';
+import { createTimeStampSigner, type TimeStampSigner, type TimeStampSignerOptions } from './signer.ts';
+
+export class PkiError extends Error {
+  constructor(
+    readonly code:
+      | 'PKI_NOT_INITIALISED'
+      | 'PKI_BAD_KEY'
+      | 'PKI_BAD_CERTIFICATE'
+      | 'PKI_KEY_MISMATCH'
+      | 'PKI_NOT_TIMESTAMPING'
+      | 'PKI_BAD_NAME',
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'PkiError';
+  }
+}
+
+export interface CertificateAuthority {
+  privateKey: KeyObject;
+  certificate: Buffer;
+}
+
+export interface PkiOptions {
+  /** Organisation put in every subject (default "LianZheng"). */
+  organization?: string;
+  country?: string;
+  now?: Date;
+  /** Root validity in years (default 20): old tokens must chain for as long as they matter. */
+  rootYears?: number;
+  /** End-entity validity in days (default 825). */
+  leafDays?: number;
+}
+
+const DAY = 86_400_000;
+const backdate = (d: Date) => new Date(d.getTime() - 5 * 60_000); // tolerate small clock skew
+
+const ecKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+export function createRootCa(options: PkiOptions & { commonName?: string } = {}): CertificateAuthority {
+  const now = options.now ?? new Date();
+  const { privateKey, publicKey } = ecKey();
+  const name: DistinguishedName = {
+    commonName: options.commonName ?? 'LianZheng Local Root CA',
+    organization: options.organization ?? 'LianZheng',
+    country: options.country,
+  };
+  const keyId = keyIdentifier(publicKey);
+  const certificate = buildCertificate({
+    subject: name,
+    publicKey,
+    issuer: { name, privateKey },
+    notBefore: backdate(now),
+    notAfter: new Date(now.getTime() + (options.rootYears ?? 20) * 365 * DAY),
+    extensions: [
+      ext.basicConstraints(true),
+      ext.keyUsage([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]),
+      ext.subjectKeyIdentifier(keyId),
+    ],
+  });
+  return { privateKey, certificate };
+}
+
+type LeafPurpose = 'tsa' | 'receipt' | 'checkpoint' | 'client';
+
+/** Issue an end-entity certificate for `publicKey` under the CA. */
+export function issueCertificate(
+  ca: CertificateAuthority,
+  purpose: LeafPurpose,
+  subject: DistinguishedName,
+  publicKey: KeyObject,
+  options: PkiOptions & { dnsNames?: string[] } = {},
+): Buffer {
+  const now = options.now ?? new Date();
+  const caCert = new X509Certificate(ca.certificate);
+  const notAfter = new Date(
+    Math.min(now.getTime() + (options.leafDays ?? 825) * DAY, new Date(caCert.validTo).getTime()),
+  );
+  const caKeyId = keyIdentifier(createPublicKey(ca.privateKey));
+  const extensions = [
+    ext.basicConstraints(false),
+    ext.subjectKeyIdentifier(keyIdentifier(publicKey)),
+    ext.authorityKeyIdentifier(caKeyId),
+  ];
+  switch (purpose) {
+    case 'tsa':
+      // RFC 3161 §2.3: the TSA certificate has exactly one EKU, timeStamping, and it is critical.
+      extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation]));
+      extensions.push(ext.extKeyUsage([OID.ekuTimeStamping], true));
+      break;
+    case 'receipt':
+    case 'checkpoint':
+      extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature]));
+      break;
+    case 'client':
+      extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature]));
+      extensions.push(ext.extKeyUsage([OID.ekuClientAuth], false));
+      if (options.dnsNames?.length) extensions.push(ext.subjectAltNameDns(options.dnsNames));
+      break;
+  }
+  return buildCertificate({
+    subject,
+    publicKey,
+    issuer: { name: certificateSubjectAsn1(ca.certificate), privateKey: ca.privateKey },
+    notBefore: backdate(now),
+    notAfter,
+    extensions,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+export interface PkiPaths {
+  dir: string;
+  rootKey: string;
+  rootCert: string;
+  tsaKey: string;
+  tsaCert: string;
+  tsaRetiredDir: string;
+  receiptCert: string;
+  checkpointCert: string;
+  clientsDir: string;
+  /** Everything a verifier may need, published at /.well-known/lianzheng/certs.pem. */
+  published: string;
+}
+
+export function pkiPaths(dir: string): PkiPaths {
+  return {
+    dir,
+    rootKey: path.join(dir, 'root', 'ca.key.pem'),
+    rootCert: path.join(dir, 'root', 'ca.cert.pem'),
+    tsaKey: path.join(dir, 'tsa', 'tsa.key.pem'),
+    tsaCert: path.join(dir, 'tsa', 'tsa.cert.pem'),
+    tsaRetiredDir: path.join(dir, 'tsa', 'retired'),
+    receiptCert: path.join(dir, 'keys', 'receipt.cert.pem'),
+    checkpointCert: path.join(dir, 'keys', 'checkpoint.cert.pem'),
+    clientsDir: path.join(dir, 'clients'),
+    published: path.join(dir, 'certs.pem'),
+  };
+}
+
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
+
+async function writeSecret(file: string, key: KeyObject): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await fs.writeFile(file, key.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+}
+
+async function writePublic(file: string, der: Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, toPem(der));
+}
+
+async function readKey(file: string): Promise<KeyObject> {
+  try {
+    return createPrivateKey(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new PkiError('PKI_BAD_KEY', `${file}: ${(err as Error).message}`);
+  }
+}
+
+async function readCerts(file: string): Promise<Buffer[]> {
+  const certs = fromPemAll(await fs.readFile(file, 'utf8').catch(() => ''));
+  if (certs.length === 0) throw new PkiError('PKI_BAD_CERTIFICATE', `${file}: no certificate`);
+  return certs;
+}
+
+export async function loadRootCa(dir: string): Promise<CertificateAuthority> {
+  const p = pkiPaths(dir);
+  if (!(await exists(p.rootKey))) throw new PkiError('PKI_NOT_INITIALISED', `${p.rootKey} is missing`);
+  return { privateKey: await readKey(p.rootKey), certificate: (await readCerts(p.rootCert))[0]! };
+}
+
+export interface InitPkiOptions extends PkiOptions {
+  /** DATA_DIR/pki */
+  dir: string;
+  /** The receipt signing key's public key (ES256), to certify. */
+  receiptPublicKey?: KeyObject;
+  /** The checkpoint signing key's public key (Ed25519), to certify. */
+  checkpointPublicKey?: KeyObject;
+}
+
+export interface InitPkiResult {
+  paths: PkiPaths;
+  created: string[];
+  reused: string[];
+}
+
+/**
+ * `lianzheng pki init`: idempotent. Existing root and TSA files are kept; key certificates are
+ * (re)issued when missing or when the certified public key is no longer the configured one.
+ */
+export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
+  const paths = pkiPaths(options.dir);
+  const created: string[] = [];
+  const reused: string[] = [];
+  const org = options.organization ?? 'LianZheng';
+
+  let ca: CertificateAuthority;
+  if (await exists(paths.rootKey)) {
+    ca = await loadRootCa(options.dir);
+    reused.push(paths.rootCert);
+  } else {
+    ca = createRootCa(options);
+    await writeSecret(paths.rootKey, ca.privateKey);
+    await writePublic(paths.rootCert, ca.certificate);
+    created.push(paths.rootCert);
+  }
+
+  if ((await exists(paths.tsaKey)) && (await exists(paths.tsaCert))) {
+    reused.push(paths.tsaCert);
+  } else {
+    await issueTsaFiles(ca, paths, { ...options, organization: org });
+    created.push(paths.tsaCert);
+  }
+
+  const keyCerts: [string, KeyObject | undefined, string][] = [
+    [paths.receiptCert, options.receiptPublicKey, 'LianZheng Receipt Signing'],
+    [paths.checkpointCert, options.checkpointPublicKey, 'LianZheng Checkpoint Signing'],
+  ];
+  for (const [file, key, cn] of keyCerts) {
+    if (!key) continue;
+    const current = await readCerts(file).catch(() => [] as Buffer[]);
+    const spki = publicKeyOf(key).export({ type: 'spki', format: 'der' });
+    const same =
+      current[0] && new X509Certificate(current[0]).publicKey.export({ type: 'spki', format: 'der' });
+    if (same && Buffer.compare(same, spki) === 0) {
+      reused.push(file);
+      continue;
+    }
+    const purpose = file === paths.receiptCert ? 'receipt' : 'checkpoint';
+    await writePublic(
+      file,
+      issueCertificate(ca, purpose, { commonName: cn, organization: org }, key, options),
+    );
+    created.push(file);
+  }
+
+  await writePublishedCertificates(options.dir);
+  return { paths, created, reused };
+}
+
+async function issueTsaFiles(ca: CertificateAuthority, paths: PkiPaths, options: PkiOptions): Promise<void> {
+  const { privateKey, publicKey } = ecKey();
+  const cert = issueCertificate(
+    ca,
+    'tsa',
+    { commonName: 'LianZheng Time-Stamp Authority', organization: options.organization ?? 'LianZheng' },
+    publicKey,
+    options,
+  );
+  await writeSecret(paths.tsaKey, privateKey);
+  await writePublic(paths.tsaCert, cert);
+}
+
+/**
+ * `lianzheng pki rotate-tsa`: a new TSA key and certificate. The old certificate moves to
+ * tsa/retired/ and stays in certs.pem, so tokens it signed keep verifying (they also carry the
+ * certificate themselves when certReq was set, and both chain to the same root). The old private
+ * key is deleted: nothing needs it any more.
+ */
+export async function rotateTsaKey(dir: string, options: PkiOptions = {}): Promise<{ retired: string }> {
+  const paths = pkiPaths(dir);
+  const ca = await loadRootCa(dir);
+  const old = (await readCerts(paths.tsaCert))[0]!;
+  const serial = new X509Certificate(old).serialNumber.toLowerCase();
+  const retired = path.join(paths.tsaRetiredDir, `${serial}.cert.pem`);
+  await writePublic(retired, old);
+  await fs.rm(paths.tsaKey, { force: true });
+  await issueTsaFiles(ca, paths, options);
+  await writePublishedCertificates(dir);
+  return { retired };
+}
+
+/** A partner's mTLS client certificate (key generated here unless the partner sent a public key). */
+export async function issueClientCertificate(
+  dir: string,
+  client: { name: string; organization: string; publicKey?: KeyObject; dnsNames?: string[] },
+  options: PkiOptions = {},
+): Promise<{ certPath: string; keyPath?: string }> {
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(client.name)) throw new PkiError('PKI_BAD_NAME', client.name);
+  const paths = pkiPaths(dir);
+  const ca = await loadRootCa(dir);
+  let publicKey = client.publicKey;
+  let keyPath: string | undefined;
+  if (!publicKey) {
+    const pair = ecKey();
+    publicKey = pair.publicKey;
+    keyPath = path.join(paths.clientsDir, `${client.name}.key.pem`);
+    await writeSecret(keyPath, pair.privateKey);
+  }
+  const cert = issueCertificate(
+    ca,
+    'client',
+    { commonName: client.name, organization: client.organization, organizationalUnit: 'partner' },
+    publicKey,
+    { ...options, dnsNames: client.dnsNames },
+  );
+  const certPath = path.join(paths.clientsDir, `${client.name}.cert.pem`);
+  await writePublic(certPath, cert);
+  return { certPath, keyPath };
+}
+
+/** Root, current and retired TSA certificates, and the key certificates, as one PEM file. */
+export async function writePublishedCertificates(dir: string): Promise<string> {
+  const paths = pkiPaths(dir);
+  const files = [paths.rootCert, paths.tsaCert, paths.receiptCert, paths.checkpointCert];
+  const retired = (await fs.readdir(paths.tsaRetiredDir).catch(() => [] as string[])).sort();
+  files.push(...retired.map((f) => path.join(paths.tsaRetiredDir, f)));
+  const parts: string[] = [];
+  for (const f of files) {
+    for (const der of await readCerts(f).catch(() => [] as Buffer[])) parts.push(toPem(der));
+  }
+  const text = parts.join('');
+  await fs.writeFile(paths.published, text);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading a signer
+
+export interface LoadSignerOptions
+  extends Omit<TimeStampSignerOptions, 'privateKey' | 'certificate' | 'chain'> {
+  /** PEM private key (PKCS#8, or SEC1/PKCS#1 as node:crypto reads them). */
+  keyPath: string;
+  /** PEM: the TSA certificate first, then any intermediates. */
+  certPath: string;
+  /** More PEM intermediates, e.g. from an external CA. */
+  chainPaths?: string[];
+}
+
+/** Check that a certificate may sign time-stamps with this key (RFC 3161 §2.3). */
+export function checkTsaCertificate(certificate: Uint8Array, privateKey: KeyObject): void {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(certificate);
+  } catch (err) {
+    throw new PkiError('PKI_BAD_CERTIFICATE', (err as Error).message);
+  }
+  if (!x509.checkPrivateKey(privateKey))
+    throw new PkiError('PKI_KEY_MISMATCH', 'key does not match certificate');
+  const eku = readExtensions(certificate).find((e) => e.oid === OID.extKeyUsage);
+  if (!eku?.critical || !x509.keyUsage?.includes(OID.ekuTimeStamping) || x509.keyUsage.length !== 1) {
+    throw new PkiError('PKI_NOT_TIMESTAMPING', 'the certificate needs a critical EKU of only timeStamping');
+  }
+}
+
+export async function loadTimeStampSignerFromFiles(options: LoadSignerOptions): Promise<TimeStampSigner> {
+  const { keyPath, certPath, chainPaths, ...rest } = options;
+  const privateKey = await readKey(keyPath);
+  const [certificate, ...chain] = await readCerts(certPath);
+  for (const p of chainPaths ?? []) chain.push(...(await readCerts(p)));
+  checkTsaCertificate(certificate!, privateKey);
+  return createTimeStampSigner({ ...rest, privateKey, certificate: certificate!, chain });
+}
+
+/** The signer of a `pki init`ed directory. */
+export function loadLocalTimeStampSigner(
+  dir: string,
+  options: Omit<LoadSignerOptions, 'keyPath' | 'certPath'> & { nextSerial: NextSerial },
+): Promise<TimeStampSigner> {
+  const p = pkiPaths(dir);
+  return loadTimeStampSignerFromFiles({ ...options, keyPath: p.tsaKey, certPath: p.tsaCert });
+}

@@ -1,0 +1,279 @@
+// The time-stamp authority core: TimeStampReq in, TimeStampResp out. No HTTP, no database: the
+// serial numbers come from an injected `nextSerial()` and the clock from an injected `now()`.
+//
+// The structures are built with node-forge's ASN.1 (forge.pkcs7 cannot produce a SignedData over
+// an id-ct-TSTInfo eContent with ECDSA and ESSCertIDv2), and the signature itself is computed by
+// node:crypto, which is both faster than forge's pure-JS RSA and able to do ECDSA at all.
+import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import forge from 'node-forge';
+import {
+  type Asn1,
+  bitString,
+  explicit,
+  formatGeneralizedTimeMillis,
+  fromDer,
+  generalizedTime,
+  implicitConstructed,
+  implicitPrimitive,
+  integer,
+  integerContent,
+  integerRaw,
+  nullValue,
+  octets,
+  oid,
+  seq,
+  setOf,
+  toBinary,
+  toDer,
+  utcTime,
+  utf8,
+} from './der.ts';
+import { DEFAULT_TSA_POLICY_OID, OID, type TsaHashAlgorithm } from './oids.ts';
+import {
+  PKI_FAILURE_BITS,
+  type PkiFailure,
+  parseTimeStampRequest,
+  type TimeStampRequest,
+} from './request.ts';
+
+export interface TimeStampSignerOptions {
+  /** The TSA's private key (EC P-256, EC P-384 or RSA). */
+  privateKey: KeyObject;
+  /** The TSA certificate (DER); it must carry extendedKeyUsage timeStamping, critical. */
+  certificate: Uint8Array;
+  /** Intermediate CA certificates (DER), sent with the TSA certificate when certReq is set. */
+  chain?: Uint8Array[];
+  /** Unique, strictly increasing serial numbers. See serial.ts. */
+  nextSerial: () => bigint | Promise<bigint>;
+  /** The TSA policy; defaults to DEFAULT_TSA_POLICY_OID (a placeholder arc, see oids.ts). */
+  policyOid?: string;
+  /** Further policies a client may ask for in reqPolicy (we answer under the one asked for). */
+  acceptedPolicies?: string[];
+  /** The accuracy claimed for genTime, in milliseconds (default 1000). */
+  accuracyMillis?: number;
+  /** Include the TSA's subject as the `tsa` GeneralName in TSTInfo (default true). */
+  includeTsaName?: boolean;
+  /** Include a signingTime signed attribute (default true). */
+  includeSigningTime?: boolean;
+  now?: () => Date;
+}
+
+export interface TimeStampOptions {
+  hashAlgorithm?: TsaHashAlgorithm;
+  nonce?: Uint8Array;
+  certReq?: boolean;
+  policy?: string;
+}
+
+export interface TimeStampSigner {
+  readonly policyOid: string;
+  /** The TSA certificate followed by the chain, DER. */
+  readonly certificates: readonly Uint8Array[];
+  /** Answer a DER TimeStampReq with a DER TimeStampResp. Never throws: failures are rejections. */
+  respond(requestDer: Uint8Array): Promise<TimeStampResponse>;
+  /** Issue a TimeStampToken (DER ContentInfo) over a digest the caller already has. */
+  timestamp(imprint: Uint8Array, options?: TimeStampOptions): Promise<Uint8Array>;
+}
+
+export interface TimeStampResponse {
+  der: Buffer;
+  status: 'granted' | 'rejection';
+  failure?: PkiFailure;
+  detail?: string;
+  serialNumber?: bigint;
+}
+
+const HASH_OID: Record<TsaHashAlgorithm, string> = {
+  sha256: OID.sha256,
+  sha384: OID.sha384,
+  sha512: OID.sha512,
+};
+const HASH_LENGTH: Record<TsaHashAlgorithm, number> = { sha256: 32, sha384: 48, sha512: 64 };
+
+const algorithmId = (dotted: string, withNull = false): Asn1 =>
+  seq([oid(dotted), withNull ? nullValue() : undefined]);
+
+interface SignatureProfile {
+  digest: TsaHashAlgorithm;
+  signatureAlgorithm: Asn1;
+}
+
+function signatureProfile(key: KeyObject): SignatureProfile {
+  if (key.type !== 'private') throw new TypeError('TSA key must be a private key');
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === 'prime256v1' || curve === 'P-256') {
+      return { digest: 'sha256', signatureAlgorithm: algorithmId(OID.ecdsaWithSha256) };
+    }
+    if (curve === 'secp384r1' || curve === 'P-384') {
+      return { digest: 'sha384', signatureAlgorithm: algorithmId(OID.ecdsaWithSha384) };
+    }
+    throw new TypeError(`unsupported EC curve ${curve}`);
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    return { digest: 'sha256', signatureAlgorithm: algorithmId(OID.sha256WithRsa, true) };
+  }
+  throw new TypeError(`unsupported TSA key type ${key.asymmetricKeyType}`);
+}
+
+/** The parts of an X.509 certificate the CMS SignerInfo and ESSCertIDv2 refer to. */
+export interface CertificateParts {
+  issuer: Asn1;
+  subject: Asn1;
+  serial: Asn1;
+}
+
+export function certificateParts(certDer: Uint8Array): CertificateParts {
+  const cert = fromDer(certDer);
+  const tbs = (cert.value as Asn1[])[0]!;
+  const fields = tbs.value as Asn1[];
+  // tbsCertificate: [0] version (explicit, optional), serial, signature, issuer, validity, subject
+  const o = fields[0]!.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
+  return { serial: fields[o]!, issuer: fields[o + 2]!, subject: fields[o + 4]! };
+}
+
+export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStampSigner {
+  const profile = signatureProfile(options.privateKey);
+  const policyOid = options.policyOid ?? DEFAULT_TSA_POLICY_OID;
+  const accepted = [policyOid, ...(options.acceptedPolicies ?? [])];
+  const accuracyMillis = options.accuracyMillis ?? 1000;
+  if (!Number.isInteger(accuracyMillis) || accuracyMillis < 1) throw new RangeError('accuracyMillis');
+  const now = options.now ?? (() => new Date());
+  const includeTsaName = options.includeTsaName ?? true;
+  const includeSigningTime = options.includeSigningTime ?? true;
+  const certificate = Buffer.from(options.certificate);
+  const chain = (options.chain ?? []).map((c) => Buffer.from(c));
+  const parts = certificateParts(certificate);
+
+  // Everything that does not change between tokens is encoded once.
+  const accuracy = accuracyAsn1(accuracyMillis);
+  const tsaName = includeTsaName ? explicit(0, explicit(4, parts.subject)) : undefined;
+  const digestAlgorithm = algorithmId(HASH_OID[profile.digest]);
+  const signerId = seq([parts.issuer, parts.serial]);
+  const certsField = implicitConstructed(
+    0,
+    [certificate, ...chain].map((c) => fromDer(c)),
+  );
+  // RFC 5816 SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 }; ESSCertIDv2's hashAlgorithm
+  // is omitted because SHA-256 is its DEFAULT (DER forbids encoding a default).
+  const essCertIdV2 = seq([
+    octets(createHash('sha256').update(certificate).digest()),
+    seq([seq([explicit(4, parts.issuer)]), parts.serial]),
+  ]);
+  const signingCertificateV2 = attribute(OID.signingCertificateV2, seq([seq([essCertIdV2])]));
+  const contentTypeAttr = attribute(OID.contentType, oid(OID.tstInfo));
+
+  async function issue(request: TimeStampRequest, policy: string): Promise<{ token: Asn1; serial: bigint }> {
+    const serial = await options.nextSerial();
+    if (typeof serial !== 'bigint' || serial < 1n) throw new RangeError('TSA_BAD_SERIAL');
+    const genTime = now();
+    const tstInfo = seq([
+      integer(1),
+      oid(policy),
+      seq([algorithmId(HASH_OID[request.hashAlgorithm]), octets(request.imprint)]),
+      integer(serial),
+      generalizedTime(formatGeneralizedTimeMillis(genTime)),
+      accuracy,
+      // ordering: DEFAULT FALSE, so omitted
+      request.nonce ? integerRaw(request.nonce) : undefined,
+      tsaName,
+    ]);
+    const tstInfoDer = toDer(tstInfo);
+    const signedAttrs = [
+      contentTypeAttr,
+      attribute(OID.messageDigest, octets(createHash(profile.digest).update(tstInfoDer).digest())),
+      includeSigningTime ? attribute(OID.signingTime, utcTime(forge.asn1.dateToUtcTime(genTime))) : undefined,
+      signingCertificateV2,
+    ].filter((a): a is Asn1 => a !== undefined);
+    // The signature covers the attributes DER-encoded as a SET OF (tag 0x31), while the SignerInfo
+    // carries the same content under [0] IMPLICIT (RFC 5652 §5.4).
+    const signedAttrsSet = setOf(signedAttrs);
+    const signature = cryptoSign(profile.digest, toDer(signedAttrsSet), options.privateKey);
+    const signerInfo = seq([
+      integer(1),
+      signerId,
+      digestAlgorithm,
+      implicitConstructed(0, signedAttrsSet.value as Asn1[]),
+      profile.signatureAlgorithm,
+      octets(signature),
+    ]);
+    const signedData = seq([
+      integer(3),
+      forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [digestAlgorithm]),
+      seq([oid(OID.tstInfo), explicit(0, octets(tstInfoDer))]),
+      request.certReq ? certsField : undefined,
+      forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [signerInfo]),
+    ]);
+    return { token: seq([oid(OID.signedData), explicit(0, signedData)]), serial };
+  }
+
+  return {
+    policyOid,
+    certificates: [certificate, ...chain],
+
+    async respond(requestDer) {
+      const parsed = parseTimeStampRequest(requestDer, accepted);
+      if (!parsed.ok) {
+        return {
+          der: rejectionResponse(parsed.failure, parsed.detail),
+          status: 'rejection',
+          failure: parsed.failure,
+          detail: parsed.detail,
+        };
+      }
+      try {
+        const { token, serial } = await issue(parsed.request, parsed.request.reqPolicy ?? policyOid);
+        const der = toDer(seq([seq([integer(0)]), token]));
+        return { der, status: 'granted', serialNumber: serial };
+      } catch (err) {
+        // A broken serial source or key must still produce a reply a client can read.
+        const detail = err instanceof Error ? err.message : 'internal error';
+        return {
+          der: rejectionResponse('systemFailure', 'system failure'),
+          status: 'rejection',
+          failure: 'systemFailure',
+          detail,
+        };
+      }
+    },
+
+    async timestamp(imprint, opts = {}) {
+      const hashAlgorithm = opts.hashAlgorithm ?? 'sha256';
+      if (imprint.length !== HASH_LENGTH[hashAlgorithm]) throw new RangeError('TSA_BAD_IMPRINT_LENGTH');
+      const policy = opts.policy ?? policyOid;
+      if (!accepted.includes(policy)) throw new RangeError('TSA_UNACCEPTED_POLICY');
+      const { token } = await issue(
+        { hashAlgorithm, imprint, nonce: opts.nonce, certReq: opts.certReq ?? true },
+        policy,
+      );
+      return toDer(token);
+    },
+  };
+}
+
+function attribute(type: string, value: Asn1): Asn1 {
+  return seq([oid(type), forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [value])]);
+}
+
+/** Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] 1..999 OPTIONAL, micros [1] OPTIONAL } */
+function accuracyAsn1(totalMillis: number): Asn1 {
+  const seconds = Math.floor(totalMillis / 1000);
+  const millis = totalMillis % 1000;
+  return seq([
+    seconds > 0 ? integer(seconds) : undefined,
+    millis > 0 ? implicitPrimitive(0, toBinary(integerContent(BigInt(millis)))) : undefined,
+  ]);
+}
+
+/** PKIFailureInfo as a DER named-bit BIT STRING: trailing zero bits dropped (X.690 §11.2.2). */
+export function failureInfoBits(failure: PkiFailure): Asn1 {
+  const bit = PKI_FAILURE_BITS[failure];
+  const bytes = new Uint8Array(Math.floor(bit / 8) + 1);
+  bytes[bytes.length - 1] = 0x80 >> (bit % 8);
+  return bitString(bytes, 7 - (bit % 8));
+}
+
+/** A TimeStampResp with status rejection (2), a status string and the failure bit. */
+export function rejectionResponse(failure: PkiFailure, text: string): Buffer {
+  return toDer(seq([seq([integer(2), seq([utf8(text)]), failureInfoBits(failure)])]));
+}
