@@ -1,0 +1,475 @@
+import { randomBytes } from 'node:crypto';
+import { EvidenceContract, type LedgerContext, STATE_KEYS } from '@lianzheng/chaincode';
+import { createSha256, toHex } from '@lianzheng/proof';
+import type pg from 'pg';
+import {
+  type Ledger,
+  type LedgerBatch,
+  type LedgerCheckpoint,
+  LedgerError,
+  type LedgerFlag,
+  type LedgerInfo,
+  type LedgerJson,
+  type LedgerProject,
+  type LedgerTx,
+  type RecordBatchResult,
+  type RegisterProjectResult,
+} from './ledger.ts';
+import { GatewayIdentity, keyBytes, PgLedgerStub } from './pg-stub.ts';
+
+// The embedded single-node ledger: the chaincode's EvidenceContract run in-process over a world
+// state in PostgreSQL. One contract transaction is one database transaction and one block; blocks
+// are hash-chained (number, previous hash, hash of the transaction's input and write set), so a
+// bundle points at a block just as it does on Fabric. It is a development ledger and says so.
+
+export const EMBEDDED_NOTE = 'embedded single-node ledger';
+
+/** The contract as the embedded ledger calls it: Fabric transaction functions by name. */
+type ContractFunction = (ctx: LedgerContext, ...args: string[]) => Promise<unknown>;
+
+export interface EmbeddedLedgerOptions {
+  /** The MSP-like organisation id the gateway submits as (admin and writer of this ledger). */
+  mspId: string;
+  /** Certificate subject of the gateway's identity. */
+  subject?: string;
+  /** A stand-in contract (tests); defaults to EvidenceContract. */
+  contract?: object;
+  /** Returns the transaction time; defaults to the wall clock. */
+  now?: () => Date;
+}
+
+interface Invocation {
+  fn: string;
+  args: string[];
+  /** Commit the write set as a block; false = evaluate only (a query or a simulation). */
+  submit: boolean;
+  prefetch?: (stub: PgLedgerStub) => string[];
+}
+
+interface InvocationResult {
+  result: unknown;
+  txId: string;
+  /** Undefined when nothing was committed (a query, or a transaction that wrote nothing). */
+  block?: number;
+  writes: number;
+}
+
+const ZERO_HASH = new Uint8Array(32);
+const LOCK_ID = 0x4c5a4c44; // 'LZLD': serialises ledger transactions across processes
+
+export class EmbeddedLedger implements Ledger {
+  readonly kind = 'embedded' as const;
+  readonly info: LedgerInfo = { network: 'embedded', note: EMBEDDED_NOTE };
+  private readonly contract: Record<string, ContractFunction>;
+  private readonly identity: GatewayIdentity;
+  private queue: Promise<unknown> = Promise.resolve();
+  private initialised = false;
+
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly options: EmbeddedLedgerOptions,
+  ) {
+    this.contract = (options.contract ?? new EvidenceContract()) as Record<string, ContractFunction>;
+    this.identity = new GatewayIdentity(options.mspId, options.subject);
+  }
+
+  async ready(): Promise<void> {
+    if (this.initialised) return;
+    // First start: the gateway's organisation becomes the admin and the only writer. A repeat
+    // with the same configuration is a no-op in the contract.
+    await this.invoke({ fn: 'InitLedger', args: [''], submit: true });
+    this.initialised = true;
+  }
+
+  async registerProject(project: Record<string, unknown>): Promise<RegisterProjectResult> {
+    const out = await this.invoke({ fn: 'RegisterProject', args: [JSON.stringify(project)], submit: true });
+    const stored = out.result as { project?: LedgerProject; txId?: string } & LedgerProject;
+    const registered = (stored.project ?? stored) as LedgerProject;
+    if (out.block !== undefined) {
+      return { txId: out.txId, block: out.block, project: registered, repeated: false };
+    }
+    // Identical project already registered: point at the transaction that registered it.
+    const original = stored.txId ? await this.getTx(stored.txId) : undefined;
+    return {
+      txId: original?.txId ?? out.txId,
+      block: original?.block ?? -1,
+      project: registered,
+      repeated: true,
+    };
+  }
+
+  async recordBatch(batch: LedgerBatch): Promise<RecordBatchResult> {
+    const out = await this.invoke({
+      fn: 'RecordBatch',
+      args: [JSON.stringify(batch)],
+      submit: true,
+      prefetch: (stub) => batchKeys(stub, batch),
+    });
+    const result = out.result as { toSize: number; root: string; flags: LedgerFlag[] };
+    if (out.block !== undefined) {
+      return { ...pick(result), txId: out.txId, block: out.block, validation: 'VALID', repeated: false };
+    }
+    // A repeat: the contract answered with the stored result and wrote nothing. The reference
+    // that counts is the block that recorded the batch the first time.
+    const { rows } = await this.db.query<{ number: string; tx_id: string }>(
+      'select number, tx_id from ledger_blocks where log_size = $1',
+      [String(result.toSize)],
+    );
+    const row = rows[0];
+    if (!row) throw new LedgerError('LEDGER_FAILED', `no block recorded log size ${result.toSize}`);
+    return {
+      ...pick(result),
+      txId: row.tx_id,
+      block: Number(row.number),
+      validation: 'VALID',
+      repeated: true,
+    };
+  }
+
+  async simulateBatch(batch: LedgerBatch): Promise<void> {
+    await this.invoke({
+      fn: 'RecordBatch',
+      args: [JSON.stringify(batch)],
+      submit: false,
+      prefetch: (stub) => batchKeys(stub, batch),
+    });
+  }
+
+  async getTx(txId: string): Promise<LedgerTx | undefined> {
+    const { rows } = await this.db.query<BlockRow>(
+      'select number, tx_id, tx_timestamp, fn, log_size, log_root from ledger_blocks where tx_id = $1',
+      [txId],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      txId: row.tx_id,
+      block: Number(row.number),
+      valid: true,
+      validation: 'VALID',
+      fn: row.fn,
+      timestamp: row.tx_timestamp.toISOString(),
+      ...(row.log_size === null ? {} : { size: Number(row.log_size), root: toHex(row.log_root!) }),
+    };
+  }
+
+  async getRecord(id: string): Promise<LedgerJson | undefined> {
+    return this.query<LedgerJson>('GetRecord', [id]);
+  }
+
+  async projectTrail(projectId: string): Promise<LedgerJson[]> {
+    return (await this.query<{ records: LedgerJson[] }>('ProjectTrail', [projectId]))?.records ?? [];
+  }
+
+  async getFlags(projectId: string): Promise<LedgerFlag[]> {
+    return (await this.query<{ flags: LedgerFlag[] }>('GetFlags', [projectId]))?.flags ?? [];
+  }
+
+  async getProject(id: string): Promise<LedgerProject | undefined> {
+    const stored = await this.query<{ project?: LedgerProject } & LedgerProject>('GetProject', [id]);
+    return stored ? ((stored.project ?? stored) as LedgerProject) : undefined;
+  }
+
+  async getCheckpoint(size?: number): Promise<LedgerCheckpoint | undefined> {
+    return this.query<LedgerCheckpoint>('GetCheckpoint', size === undefined ? [''] : [String(size)]);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => {});
+  }
+
+  /** A query: NOT_FOUND becomes undefined. */
+  private async query<T>(fn: string, args: string[]): Promise<T | undefined> {
+    try {
+      return (await this.invoke({ fn, args, submit: false })).result as T;
+    } catch (error) {
+      if (error instanceof LedgerError && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
+  /** Submits run one at a time (a single-node orderer); queries run beside them. */
+  private invoke(inv: Invocation): Promise<InvocationResult> {
+    if (!inv.submit) return this.execute(inv);
+    const run = this.queue.then(
+      () => this.execute(inv),
+      () => this.execute(inv),
+    );
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async execute(inv: Invocation): Promise<InvocationResult> {
+    const fn = this.contract[inv.fn];
+    if (typeof fn !== 'function') throw new LedgerError('BAD_ARGUMENT', `no transaction ${inv.fn}`);
+    let client: pg.PoolClient;
+    try {
+      client = await this.db.connect();
+    } catch (error) {
+      throw new LedgerError('LEDGER_UNAVAILABLE', 'the ledger database is unreachable', { cause: error });
+    }
+    try {
+      await client.query(inv.submit ? 'begin' : 'begin read only');
+      if (inv.submit) await client.query('select pg_advisory_xact_lock($1)', [LOCK_ID]);
+      const now = (this.options.now ?? (() => new Date()))();
+      const txId = newTxId(this.options.mspId);
+      const millis = now.getTime();
+      const timestamp = { seconds: Math.floor(millis / 1000), nanos: (millis % 1000) * 1_000_000 };
+      const stub = new PgLedgerStub(client, txId, timestamp);
+      if (inv.prefetch) await stub.prefetch(inv.prefetch(stub));
+      const ctx: LedgerContext = { stub, clientIdentity: this.identity };
+      let raw: unknown;
+      try {
+        raw = await fn.call(this.contract, ctx, ...inv.args);
+      } catch (error) {
+        await client.query('rollback');
+        throw toLedgerError(error);
+      }
+      const result = decodeResult(raw);
+      if (!inv.submit || stub.writes.size === 0) {
+        await client.query(inv.submit ? 'commit' : 'rollback');
+        return { result, txId, writes: 0 };
+      }
+      const block = await this.commitBlock(client, inv, stub, txId, now, result);
+      await client.query('commit');
+      return { result, txId, block, writes: stub.writes.size };
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      if (error instanceof LedgerError) throw error;
+      throw new LedgerError('LEDGER_UNAVAILABLE', 'the ledger transaction failed', { cause: error });
+    } finally {
+      client.release();
+    }
+  }
+
+  private async commitBlock(
+    client: pg.PoolClient,
+    inv: Invocation,
+    stub: PgLedgerStub,
+    txId: string,
+    now: Date,
+    result: unknown,
+  ): Promise<number> {
+    const keys = [...stub.writes.keys()].sort(compareUtf8);
+    const keyList = keys.map(keyBytes);
+    const values = keys.map((k) => stub.writes.get(k)!);
+    await client.query(
+      `insert into world_state (key, value)
+       select * from unnest($1::bytea[], $2::bytea[])
+       on conflict (key) do update set value = excluded.value`,
+      [keyList, values],
+    );
+    const creator = this.identity.getID();
+    const timestamp = now.toISOString();
+    const dataHash = hashData(
+      inv.fn,
+      inv.args,
+      creator,
+      this.options.mspId,
+      txId,
+      timestamp,
+      keyList,
+      values,
+    );
+    const { rows } = await client.query<{ number: string; hash: Buffer }>(
+      'select number, hash from ledger_blocks order by number desc limit 1',
+    );
+    const number = rows[0] ? Number(rows[0].number) + 1 : 0;
+    const prevHash = rows[0] ? new Uint8Array(rows[0].hash) : ZERO_HASH;
+    const hash = hashHeader(number, prevHash, dataHash, txId, timestamp);
+    const payload = JSON.stringify({
+      fn: inv.fn,
+      args: inv.args,
+      creator: { mspId: this.options.mspId, id: creator },
+      writes: keyList.map((key, i) => [
+        Buffer.from(key).toString('base64'),
+        Buffer.from(values[i]!).toString('base64'),
+      ]),
+      result,
+      event: stub.event
+        ? { name: stub.event.name, payload: Buffer.from(stub.event.payload).toString('base64') }
+        : undefined,
+    });
+    const log = inv.fn === 'RecordBatch' ? (result as { toSize: number; root: string }) : undefined;
+    await client.query(
+      `insert into ledger_blocks
+         (number, prev_hash, data_hash, tx_id, tx_timestamp, fn, payload, log_size, log_root, hash)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        String(number),
+        prevHash,
+        dataHash,
+        txId,
+        now,
+        inv.fn,
+        Buffer.from(payload),
+        log ? String(log.toSize) : null,
+        log ? Buffer.from(log.root, 'hex') : null,
+        hash,
+      ],
+    );
+    return number;
+  }
+}
+
+interface BlockRow {
+  number: string;
+  tx_id: string;
+  tx_timestamp: Date;
+  fn: string;
+  log_size: string | null;
+  log_root: Buffer | null;
+}
+
+function pick(result: { toSize: number; root: string; flags: LedgerFlag[] }) {
+  return { toSize: result.toSize, root: result.root, flags: result.flags ?? [] };
+}
+
+/**
+ * The keys RecordBatch will read, fetched in one query instead of one round trip per record.
+ * Mirrors the contract's key layout; if it drifts only the speed suffers, never the result.
+ */
+function batchKeys(stub: PgLedgerStub, batch: LedgerBatch): string[] {
+  const keys: string[] = [];
+  const safe = (objectType: string, ...attributes: string[]) => {
+    try {
+      keys.push(stub.createCompositeKey(objectType, attributes));
+    } catch {
+      // An attribute the contract will refuse anyway.
+    }
+  };
+  safe(STATE_KEYS.config);
+  safe(STATE_KEYS.log);
+  const projects = new Set<string>();
+  for (const { record } of batch.records) {
+    if (typeof record?.id !== 'string') continue;
+    safe(STATE_KEYS.record, record.id);
+    if (typeof record.supersedes === 'string') safe(STATE_KEYS.record, record.supersedes);
+    if (Array.isArray(record.refs)) {
+      for (const ref of record.refs) if (typeof ref === 'string') safe(STATE_KEYS.record, ref);
+    }
+    if (typeof record.projectId === 'string') projects.add(record.projectId);
+  }
+  for (const p of projects) {
+    safe(STATE_KEYS.project, p);
+    safe(STATE_KEYS.summary, p);
+  }
+  return keys;
+}
+
+function decodeResult(raw: unknown): unknown {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw === 'string') return raw === '' ? null : JSON.parse(raw);
+  if (raw instanceof Uint8Array) return raw.length === 0 ? null : JSON.parse(new TextDecoder().decode(raw));
+  return raw;
+}
+
+const CODE_PREFIX = /^([A-Z][A-Z0-9_]+):/;
+
+function toLedgerError(error: unknown): LedgerError {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) {
+    return new LedgerError(code, stripCode(error), { cause: error });
+  }
+  // Errors that are not the contract's own (a bug, a bad attribute) keep their prefix code if any.
+  const message = error instanceof Error ? error.message : String(error);
+  const m = CODE_PREFIX.exec(message);
+  return new LedgerError(m ? m[1]! : 'LEDGER_FAILED', stripCode(error), { cause: error });
+}
+
+function stripCode(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(CODE_PREFIX, '').trim();
+}
+
+function newTxId(mspId: string): string {
+  // Fabric: SHA-256 of a nonce and the creator; unique, not guessable.
+  return toHex(createSha256().update(randomBytes(24)).update(new TextEncoder().encode(mspId)).digest());
+}
+
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(keyBytes(a), keyBytes(b));
+}
+
+const u32 = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+};
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+/**
+ * SHA-256 over a length-prefixed encoding of the transaction: function, arguments, creator, tx id,
+ * time, and the write set in key order. Length prefixes make the encoding unambiguous.
+ */
+function hashData(
+  fn: string,
+  args: string[],
+  creator: string,
+  mspId: string,
+  txId: string,
+  timestamp: string,
+  keys: Uint8Array[],
+  values: Uint8Array[],
+): Uint8Array {
+  const h = createSha256();
+  const field = (bytes: Uint8Array) => h.update(u32(bytes.length)).update(bytes);
+  field(utf8('lianzheng-embedded-tx/1'));
+  field(utf8(fn));
+  h.update(u32(args.length));
+  for (const a of args) field(utf8(a));
+  field(utf8(mspId));
+  field(utf8(creator));
+  field(utf8(txId));
+  field(utf8(timestamp));
+  h.update(u32(keys.length));
+  for (let i = 0; i < keys.length; i++) {
+    field(keys[i]!);
+    field(values[i]!);
+  }
+  return h.digest();
+}
+
+function hashHeader(
+  number: number,
+  prevHash: Uint8Array,
+  dataHash: Uint8Array,
+  txId: string,
+  timestamp: string,
+) {
+  const h = createSha256();
+  const field = (bytes: Uint8Array) => h.update(u32(bytes.length)).update(bytes);
+  field(utf8('lianzheng-embedded-block/1'));
+  field(utf8(String(number)));
+  field(prevHash);
+  field(dataHash);
+  field(utf8(txId));
+  field(utf8(timestamp));
+  return h.digest();
+}
+
+/** Recomputes the hash chain; returns the first block number that does not link, or undefined. */
+export async function verifyBlockChain(db: pg.Pool): Promise<number | undefined> {
+  const { rows } = await db.query<{
+    number: string;
+    prev_hash: Buffer;
+    data_hash: Buffer;
+    tx_id: string;
+    tx_timestamp: Date;
+    hash: Buffer;
+  }>('select number, prev_hash, data_hash, tx_id, tx_timestamp, hash from ledger_blocks order by number');
+  let prev: Uint8Array = ZERO_HASH;
+  for (const row of rows) {
+    const number = Number(row.number);
+    const expected = hashHeader(
+      number,
+      row.prev_hash,
+      row.data_hash,
+      row.tx_id,
+      row.tx_timestamp.toISOString(),
+    );
+    if (!Buffer.from(prev).equals(row.prev_hash) || !Buffer.from(expected).equals(row.hash)) return number;
+    prev = row.hash;
+  }
+  return undefined;
+}

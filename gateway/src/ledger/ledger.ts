@@ -1,0 +1,144 @@
+import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
+
+// The narrow ledger the gateway talks to. The rest of the gateway never sees chaincode or SDK
+// types: an implementation turns whatever its network speaks into these shapes. Each method maps
+// onto one contract transaction — `submit` for writes, `evaluate` for reads in fabric-network —
+// so a Fabric implementation is one more file.
+
+export type LedgerKind = 'embedded' | 'fabric';
+
+/** How a bundle names the ledger (the `ledger` member of a ProofBundle, without tx fields). */
+export interface LedgerInfo {
+  network: LedgerKind;
+  channel?: string;
+  chaincode?: string;
+  note?: string;
+}
+
+export interface LedgerBatchRecord {
+  record: EvidenceRecord;
+  details: RecordDetails;
+}
+
+export interface LedgerBatch {
+  /** The log size this batch starts from; the contract refuses a gap and repeats a replay. */
+  fromSize: number;
+  records: LedgerBatchRecord[];
+}
+
+/** A rule flag as the contract raised it. `recordId` is the record it is about. */
+export interface LedgerFlag {
+  code: string;
+  recordId: string;
+  projectId?: string;
+  [field: string]: unknown;
+}
+
+export interface RecordBatchResult {
+  txId: string;
+  block: number;
+  toSize: number;
+  /** Lowercase hex of the root the contract computed. */
+  root: string;
+  flags: LedgerFlag[];
+  /** Fabric's validation code name; `VALID` for a committed transaction. */
+  validation: string;
+  /** True when the ledger had already recorded this batch and returned the stored result. */
+  repeated: boolean;
+}
+
+export interface LedgerTx {
+  txId: string;
+  block: number;
+  valid: boolean;
+  validation: string;
+  fn: string;
+  timestamp: string;
+  /** For RecordBatch transactions: the log size and root hex the contract stored. */
+  size?: number;
+  root?: string;
+}
+
+export interface LedgerCheckpoint {
+  size: number;
+  root: string;
+  txId?: string;
+}
+
+export interface RegisterProjectResult {
+  txId: string;
+  block: number;
+  /** The project as the ledger stores it (with its derived level). */
+  project: LedgerProject;
+  /** True when an identical project was already registered. */
+  repeated: boolean;
+}
+
+export interface LedgerProject {
+  id: string;
+  name: string;
+  regionCode: string;
+  ownerOrg: string;
+  level: string;
+  budget: string;
+  [field: string]: unknown;
+}
+
+/** Values the contract returns from queries, passed through as plain JSON. */
+export type LedgerJson = Record<string, unknown>;
+
+export interface Ledger {
+  readonly kind: LedgerKind;
+  readonly info: LedgerInfo;
+  /** Connects and, on first start, initialises the contract (writers' list). */
+  ready(): Promise<void>;
+  registerProject(project: Record<string, unknown>): Promise<RegisterProjectResult>;
+  recordBatch(batch: LedgerBatch): Promise<RecordBatchResult>;
+  /**
+   * Runs RecordBatch without committing (fabric-network's `evaluateTransaction`): resolves when
+   * the contract would accept the batch, throws its LedgerError otherwise. Used to find which
+   * record of a refused batch is at fault.
+   */
+  simulateBatch(batch: LedgerBatch): Promise<void>;
+  getTx(txId: string): Promise<LedgerTx | undefined>;
+  getRecord(id: string): Promise<LedgerJson | undefined>;
+  projectTrail(projectId: string): Promise<LedgerJson[]>;
+  getFlags(projectId: string): Promise<LedgerFlag[]>;
+  getProject(id: string): Promise<LedgerProject | undefined>;
+  getCheckpoint(size?: number): Promise<LedgerCheckpoint | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * Codes a ledger refuses a single record with: the batcher marks that record `rejected` and
+ * re-seals the batch without it. Any other refusal stops the batch as a whole.
+ */
+export const RECORD_REFUSAL_CODES: ReadonlySet<string> = new Set([
+  'BAD_RECORD',
+  'UNKNOWN_KIND',
+  'BAD_DIGEST',
+  'BAD_CID',
+  'BAD_DETAILS',
+  'DETAILS_MISMATCH',
+  'NO_SUCH_PROJECT',
+  'BAD_REFERENCE',
+  'BAD_SUPERSEDE',
+  'BAD_MILESTONE',
+  'RECORD_EXISTS',
+]);
+
+export class LedgerError extends Error {
+  constructor(
+    /** The contract's code (`LOG_GAP`, `BAD_REFERENCE`, …) or `LEDGER_UNAVAILABLE`/`LEDGER_FAILED`. */
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+    this.name = 'LedgerError';
+  }
+
+  get refusesRecord(): boolean {
+    return RECORD_REFUSAL_CODES.has(this.code);
+  }
+}

@@ -1,0 +1,169 @@
+import {
+  appendLeavesWithSubtrees,
+  type Frontier,
+  frontierRoot,
+  generateConsistencyProof,
+  generateInclusionProof,
+  type SubtreeSource,
+} from '@lianzheng/proof';
+import {
+  frontierRefs,
+  PgSubtreeStore,
+  type Queryable,
+  readSubtrees,
+  truncateSubtrees,
+  writeSubtrees,
+} from './subtree-store.ts';
+
+export interface StoredCheckpoint {
+  size: number;
+  root: Uint8Array;
+  /** The C2SP signed note. */
+  note: string;
+  createdAt: Date;
+}
+
+export class LogError extends Error {
+  constructor(
+    readonly code: 'SIZE_OUT_OF_RANGE' | 'INDEX_OUT_OF_RANGE' | 'NO_CHECKPOINT',
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'LogError';
+  }
+}
+
+/**
+ * The gateway's append-only Merkle log in PostgreSQL: its frontier (`log_state`), its complete
+ * subtrees (`log_subtrees`) and its signed checkpoints (`checkpoints`). Writes take the caller's
+ * client so a seal is one database transaction; reads use the pool.
+ */
+export class LogStore {
+  readonly subtrees: SubtreeSource;
+  /** Inclusion paths are immutable once their size is recorded, so cache them (index:size). */
+  private readonly proofCache = new Map<string, Uint8Array[]>();
+  private readonly proofCacheMax: number;
+
+  constructor(
+    private readonly db: Queryable,
+    options: { proofCacheSize?: number } = {},
+  ) {
+    this.subtrees = new PgSubtreeStore(db);
+    this.proofCacheMax = options.proofCacheSize ?? 100_000;
+  }
+
+  /** The frontier as of the last seal. Pass a transaction's client to read it under its lock. */
+  async frontier(db: Queryable = this.db, lock = false): Promise<Frontier> {
+    const { rows } = await db.query<{ size: string; frontier: Buffer[] }>(
+      `select size, frontier from log_state where id${lock ? ' for update' : ''}`,
+    );
+    const row = rows[0];
+    if (!row) return { size: 0, hashes: [] };
+    return { size: Number(row.size), hashes: row.frontier.map((h) => new Uint8Array(h)) };
+  }
+
+  /**
+   * Appends leaves to `frontier` and stores the completed subtrees and the new frontier, on the
+   * caller's client (inside its transaction). Returns the new frontier.
+   */
+  async append(db: Queryable, frontier: Frontier, leafHashes: Uint8Array[]): Promise<Frontier> {
+    const { frontier: next, subtrees } = appendLeavesWithSubtrees(frontier, leafHashes);
+    await writeSubtrees(db, subtrees);
+    await this.saveFrontier(db, next);
+    return next;
+  }
+
+  /** Undoes every append beyond `size` (only ever for a batch the ledger never recorded). */
+  async truncate(db: Queryable, size: number): Promise<Frontier> {
+    await truncateSubtrees(db, size);
+    const hashes = await readSubtrees(db, frontierRefs(size));
+    const frontier = { size, hashes };
+    await this.saveFrontier(db, frontier);
+    for (const key of this.proofCache.keys()) {
+      if (Number(key.slice(key.indexOf(':') + 1)) > size) this.proofCache.delete(key);
+    }
+    return frontier;
+  }
+
+  private async saveFrontier(db: Queryable, frontier: Frontier): Promise<void> {
+    await db.query('update log_state set size = $1, frontier = $2::bytea[], updated_at = now() where id', [
+      String(frontier.size),
+      frontier.hashes,
+    ]);
+  }
+
+  /** The root of the first `size` leaves, from stored subtrees (any size up to the log's). */
+  async rootAt(size: number, db: Queryable = this.db): Promise<Uint8Array> {
+    const hashes = await readSubtrees(db, frontierRefs(size));
+    return frontierRoot({ size, hashes });
+  }
+
+  async putCheckpoint(db: Queryable, size: number, root: Uint8Array, note: string): Promise<void> {
+    await db.query(
+      'insert into checkpoints (size, root, note) values ($1, $2, $3) on conflict (size) do nothing',
+      [String(size), root, note],
+    );
+  }
+
+  /** The checkpoint of exactly `size`, or the newest one when `size` is omitted. */
+  async checkpoint(size?: number): Promise<StoredCheckpoint | undefined> {
+    const { rows } = await (size === undefined
+      ? this.db.query<CheckpointRow>(
+          'select size, root, note, created_at from checkpoints order by size desc limit 1',
+        )
+      : this.db.query<CheckpointRow>('select size, root, note, created_at from checkpoints where size = $1', [
+          String(size),
+        ]));
+    const row = rows[0];
+    return row
+      ? { size: Number(row.size), root: new Uint8Array(row.root), note: row.note, createdAt: row.created_at }
+      : undefined;
+  }
+
+  /** The largest size whose checkpoint is signed (0 when none is). */
+  async signedSize(): Promise<number> {
+    const { rows } = await this.db.query<{ size: string | null }>(
+      'select max(size) as size from checkpoints',
+    );
+    return Number(rows[0]?.size ?? 0);
+  }
+
+  async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
+    const key = `${index}:${size}`;
+    const cached = this.proofCache.get(key);
+    if (cached) return cached;
+    await this.checkRange(size);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new LogError('INDEX_OUT_OF_RANGE', `index ${index} is not below size ${size}`);
+    }
+    const path = await generateInclusionProof(this.subtrees, index, size);
+    if (this.proofCache.size >= this.proofCacheMax) {
+      const oldest = this.proofCache.keys().next().value;
+      if (oldest !== undefined) this.proofCache.delete(oldest);
+    }
+    this.proofCache.set(key, path);
+    return path;
+  }
+
+  async consistencyProof(from: number, to: number): Promise<Uint8Array[]> {
+    await this.checkRange(to);
+    if (!Number.isSafeInteger(from) || from < 0 || from > to) {
+      throw new LogError('SIZE_OUT_OF_RANGE', `from ${from} must be between 0 and ${to}`);
+    }
+    return generateConsistencyProof(this.subtrees, from, to);
+  }
+
+  /** Proofs are served only up to the newest signed checkpoint: beyond it nothing is final. */
+  private async checkRange(size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 1 || size > (await this.signedSize())) {
+      throw new LogError('SIZE_OUT_OF_RANGE', `size ${size} is not a signed log size`);
+    }
+  }
+}
+
+interface CheckpointRow {
+  size: string;
+  root: Buffer;
+  note: string;
+  created_at: Date;
+}

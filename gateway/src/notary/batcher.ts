@@ -1,0 +1,530 @@
+import {
+  type EvidenceRecord,
+  formatCheckpoint,
+  frontierRoot,
+  leafHash,
+  type RecordDetails,
+  signCheckpoint,
+  toHex,
+} from '@lianzheng/proof';
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type Ledger, type LedgerBatch, LedgerError, type RecordBatchResult } from '../ledger/ledger.ts';
+import type { LogStore } from '../log/log-store.ts';
+
+// The batcher turns accepted submissions into leaves of the log and records each batch on the
+// ledger. It is an outbox: every step is a committed row in PostgreSQL, so a crash resumes where
+// it stopped and a retry never records twice.
+//
+//   seal    (one DB transaction)  accepted rows in seq order get leaf indexes; subtrees, frontier
+//                                 and a `ledger_batches` row (status 'sealed') are written
+//   record  (outside any DB tx)   ledger.recordBatch({fromSize, records}); one in flight at a time
+//   confirm (one DB transaction)  the ledger's root equals ours → sign the checkpoint, store the
+//                                 ledger reference and flags, submissions become 'recorded'
+//
+// A batch the ledger refused (a record the intake's checks let through) was never recorded, so
+// its seal is undone: the faulty record becomes 'rejected', the others are sealed again. A
+// checkpoint is signed only for a size the ledger confirmed, so no two signed checkpoints can
+// ever disagree about one size.
+
+export interface CheckpointSigner {
+  name: string;
+  privateKey: Uint8Array;
+}
+
+export interface BatcherLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface BatcherOptions {
+  intervalMs: number;
+  maxItems: number;
+  /** The checkpoint origin line; also the note key name in the usual setup. */
+  origin: string;
+  signer: CheckpointSigner;
+  logger?: BatcherLogger;
+  registry?: Registry;
+  /** Called when sealing halts (root mismatch, log gap): readiness must turn false. */
+  onHalt?: (reason: BatcherHalt) => void;
+}
+
+export interface BatcherHalt {
+  code: 'LEDGER_ROOT_MISMATCH' | 'LEDGER_LOG_MISMATCH';
+  detail: string;
+}
+
+export interface BatcherHealth {
+  ok: boolean;
+  /** Why sealing stopped or the ledger is unreachable. */
+  reason?: string;
+  detail?: string;
+}
+
+export interface SealOutcome {
+  /** What happened in this step. */
+  action: 'idle' | 'recorded' | 'rejected' | 'retry' | 'halted';
+  fromSize?: number;
+  toSize?: number;
+  records?: number;
+  rejectedId?: string;
+  rejectCode?: string;
+}
+
+interface SealedBatch {
+  fromSize: number;
+  toSize: number;
+  root: Uint8Array;
+}
+
+interface BatchRow {
+  id: string;
+  record_json: string;
+  details_json: string;
+}
+
+const encoder = new TextEncoder();
+
+export class Batcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private halt: BatcherHalt | undefined;
+  private transient: string | undefined;
+  private backoffMs = 0;
+  private lastSealAt = 0;
+  private pendingHint = 0;
+  private wake: (() => void) | undefined;
+  private readonly metrics: BatcherMetrics;
+  private readonly waiters: { size: number; resolve: () => void }[] = [];
+  private recordedSize = -1;
+
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly log: LogStore,
+    private readonly ledger: Ledger,
+    private readonly options: BatcherOptions,
+  ) {
+    this.metrics = createMetrics(options.registry, db);
+  }
+
+  /** Starts the seal loop (it first resumes any batch sealed before a crash). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.running = this.loop();
+  }
+
+  /** Stops after the step in progress; a sealed batch stays in the outbox for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+    await this.running;
+    this.running = undefined;
+  }
+
+  /** Intake calls this after a group commit, so a full batch is sealed without waiting. */
+  notifyAccepted(count: number): void {
+    this.pendingHint += count;
+    if (this.pendingHint >= this.options.maxItems) this.wake?.();
+  }
+
+  health(): BatcherHealth {
+    if (this.halt) return { ok: false, reason: this.halt.code, detail: this.halt.detail };
+    if (this.transient) return { ok: false, reason: 'LEDGER_UNAVAILABLE', detail: this.transient };
+    return { ok: true };
+  }
+
+  /** Resolves once the log is recorded up to at least `size` leaves (tests and the CLI). */
+  async waitForRecorded(size: number): Promise<void> {
+    if (this.recordedSize < 0) this.recordedSize = await this.log.signedSize();
+    if (this.recordedSize >= size) return;
+    await new Promise<void>((resolve) => this.waiters.push({ size, resolve }));
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const wait =
+        this.backoffMs > 0 ? this.backoffMs : this.lastSealAt + this.options.intervalMs - Date.now();
+      if (wait > 0 && this.pendingHint < this.options.maxItems) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.timer = setTimeout(resolve, wait);
+        });
+        this.wake = undefined;
+        if (this.timer) clearTimeout(this.timer);
+      }
+      if (this.stopped) break;
+      this.lastSealAt = Date.now();
+      this.pendingHint = 0;
+      try {
+        const outcome = await this.step();
+        if (outcome.action === 'halted') break;
+        // A full batch means more are waiting; a rejection means its batch must be sealed again.
+        if ((outcome.records ?? 0) >= this.options.maxItems || outcome.action === 'rejected') {
+          this.lastSealAt = 0;
+        }
+      } catch (error) {
+        this.options.logger?.error({ err: error }, 'batcher step failed');
+        this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 200), 5000);
+      }
+    }
+  }
+
+  /**
+   * One step of the outbox: record the pending sealed batch if there is one, otherwise seal the
+   * next batch and record it. Public so tests can drive the batcher without timers.
+   */
+  async step(): Promise<SealOutcome> {
+    if (this.halt) return { action: 'halted' };
+    const pending = await this.pendingBatch();
+    const batch = pending ?? (await this.seal());
+    if (!batch) {
+      this.backoffMs = 0;
+      this.transient = undefined;
+      return { action: 'idle' };
+    }
+    return this.record(batch);
+  }
+
+  private async pendingBatch(): Promise<SealedBatch | undefined> {
+    const { rows } = await this.db.query<{ from_size: string; to_size: string; root: Buffer }>(
+      "select from_size, to_size, root from ledger_batches where status = 'sealed' order by from_size limit 1",
+    );
+    const row = rows[0];
+    return row
+      ? { fromSize: Number(row.from_size), toSize: Number(row.to_size), root: new Uint8Array(row.root) }
+      : undefined;
+  }
+
+  /** Assigns leaf indexes to the next accepted submissions and extends the log, atomically. */
+  async seal(): Promise<SealedBatch | undefined> {
+    const client = await this.db.connect();
+    try {
+      await client.query('begin');
+      const frontier = await this.log.frontier(client, true);
+      const { rows } = await client.query<{ seq: string; record_json: string }>(
+        `select seq, record_json from submissions
+          where status = 'accepted' and leaf_index is null
+          order by seq limit $1 for update`,
+        [this.options.maxItems],
+      );
+      if (rows.length === 0) {
+        await client.query('rollback');
+        return undefined;
+      }
+      const fromSize = frontier.size;
+      const seqs = new Array<string>(rows.length);
+      const leaves = new Array<string>(rows.length);
+      const hashes = new Array<Uint8Array>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        seqs[i] = row.seq;
+        leaves[i] = String(fromSize + i);
+        // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input.
+        hashes[i] = leafHash(encoder.encode(row.record_json));
+      }
+      await client.query(
+        `update submissions s set leaf_index = u.leaf
+           from unnest($1::bigint[], $2::bigint[]) as u(seq, leaf) where s.seq = u.seq`,
+        [seqs, leaves],
+      );
+      const next = await this.log.append(client, frontier, hashes);
+      const root = frontierRoot(next);
+      await client.query('insert into ledger_batches (from_size, to_size, root) values ($1, $2, $3)', [
+        String(fromSize),
+        String(next.size),
+        root,
+      ]);
+      await client.query('commit');
+      this.metrics.batchSize.observe(rows.length);
+      return { fromSize, toSize: next.size, root };
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async batchRecords(batch: SealedBatch): Promise<BatchRow[]> {
+    const { rows } = await this.db.query<BatchRow>(
+      `select id, record_json, details_json from submissions
+        where leaf_index >= $1 and leaf_index < $2 order by leaf_index`,
+      [String(batch.fromSize), String(batch.toSize)],
+    );
+    if (rows.length !== batch.toSize - batch.fromSize) {
+      throw new Error(`sealed batch ${batch.fromSize}..${batch.toSize} has ${rows.length} submissions`);
+    }
+    return rows;
+  }
+
+  private async record(batch: SealedBatch): Promise<SealOutcome> {
+    const rows = await this.batchRecords(batch);
+    const ledgerBatch: LedgerBatch = {
+      fromSize: batch.fromSize,
+      records: rows.map((r) => ({
+        record: JSON.parse(r.record_json) as EvidenceRecord,
+        details: JSON.parse(r.details_json) as RecordDetails,
+      })),
+    };
+    const started = performance.now();
+    let result: RecordBatchResult;
+    try {
+      result = await this.ledger.recordBatch(ledgerBatch);
+    } catch (error) {
+      this.metrics.ledgerErrors.inc();
+      if (error instanceof LedgerError && error.refusesRecord)
+        return this.rejectFaulty(batch, ledgerBatch, rows);
+      if (error instanceof LedgerError && (error.code === 'LOG_GAP' || error.code === 'LOG_CONFLICT')) {
+        return this.stopSealing({
+          code: 'LEDGER_LOG_MISMATCH',
+          detail: `ledger refused batch ${batch.fromSize}..${batch.toSize} with ${error.code}`,
+        });
+      }
+      // Unreachable, timed out, or an unexpected refusal: the batch stays sealed and is re-sent
+      // with the same fromSize; the contract answers a repeat with its stored result.
+      this.transient = error instanceof LedgerError ? error.code : 'LEDGER_FAILED';
+      this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 200), 5000);
+      this.options.logger?.warn({ err: error, fromSize: batch.fromSize }, 'ledger did not record the batch');
+      return { action: 'retry', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
+    }
+    const elapsedMs = performance.now() - started;
+    this.metrics.ledgerLatency.observe(elapsedMs / 1000);
+    this.transient = undefined;
+    this.backoffMs = 0;
+
+    const ours = toHex(batch.root);
+    if (result.toSize !== batch.toSize || result.root !== ours) {
+      return this.stopSealing({
+        code: 'LEDGER_ROOT_MISMATCH',
+        detail: `gateway ${batch.toSize}/${ours}, ledger ${result.toSize}/${result.root} (tx ${result.txId})`,
+      });
+    }
+    await this.confirm(batch, rows, result, Math.round(elapsedMs));
+    return { action: 'recorded', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
+  }
+
+  private async confirm(
+    batch: SealedBatch,
+    rows: BatchRow[],
+    result: RecordBatchResult,
+    ledgerMs: number,
+  ): Promise<void> {
+    const body = formatCheckpoint({ origin: this.options.origin, size: batch.toSize, rootHash: batch.root });
+    const note = await signCheckpoint(body, this.options.signer);
+    const client = await this.db.connect();
+    try {
+      await client.query('begin');
+      await this.log.putCheckpoint(client, batch.toSize, batch.root, note);
+      await client.query(
+        `update ledger_batches set status = 'recorded', network = $2, tx_id = $3, block = $4,
+                validation = $5, recorded_at = now(), ledger_ms = $6
+          where from_size = $1 and status = 'sealed'`,
+        [
+          String(batch.fromSize),
+          this.ledger.kind,
+          result.txId,
+          String(result.block),
+          result.validation,
+          ledgerMs,
+        ],
+      );
+      // Only forward: a submission already anchored stays anchored.
+      await client.query(
+        `update submissions set status = 'recorded'
+          where leaf_index >= $1 and leaf_index < $2 and status = 'accepted'`,
+        [String(batch.fromSize), String(batch.toSize)],
+      );
+      if (result.flags.length > 0) {
+        const ordinals = new Map<string, number>();
+        const ordinal = result.flags.map((f) => {
+          const n = ordinals.get(f.recordId) ?? 0;
+          ordinals.set(f.recordId, n + 1);
+          return n;
+        });
+        await client.query(
+          `insert into record_flags (submission_id, ordinal, code, project_id, flag)
+           select * from unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[], $5::jsonb[])
+           on conflict (submission_id, ordinal) do nothing`,
+          [
+            result.flags.map((f) => f.recordId),
+            ordinal,
+            result.flags.map((f) => f.code),
+            result.flags.map((f) => f.projectId ?? ''),
+            result.flags.map((f) => JSON.stringify(f)),
+          ],
+        );
+      }
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.metrics.recorded.inc(rows.length);
+    this.recordedSize = Math.max(this.recordedSize, batch.toSize);
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.size <= this.recordedSize) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+    this.options.logger?.info(
+      { fromSize: batch.fromSize, toSize: batch.toSize, txId: result.txId, block: result.block, ledgerMs },
+      'batch recorded',
+    );
+  }
+
+  /**
+   * The ledger refused the batch because of one record. Find the first faulty record by
+   * simulating ever shorter prefixes (validation is sequential, so a prefix that fails contains
+   * it), then undo the seal and reject that record; the rest is sealed again on the next step.
+   */
+  private async rejectFaulty(
+    batch: SealedBatch,
+    ledgerBatch: LedgerBatch,
+    rows: BatchRow[],
+  ): Promise<SealOutcome> {
+    let lo = 1;
+    let hi = ledgerBatch.records.length;
+    let code: string | undefined;
+    const fails = async (n: number): Promise<LedgerError | undefined> => {
+      try {
+        await this.ledger.simulateBatch({
+          fromSize: ledgerBatch.fromSize,
+          records: ledgerBatch.records.slice(0, n),
+        });
+        return undefined;
+      } catch (error) {
+        if (error instanceof LedgerError && error.refusesRecord) return error;
+        throw error;
+      }
+    };
+    const whole = await fails(hi);
+    if (!whole) {
+      // The refusal did not repeat (state moved on): send the batch again as it is.
+      return { action: 'retry', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
+    }
+    code = whole.code;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const refusal = await fails(mid);
+      if (refusal) {
+        hi = mid;
+        code = refusal.code;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    const faulty = rows[lo - 1]!;
+    const client = await this.db.connect();
+    try {
+      await client.query('begin');
+      await this.log.frontier(client, true);
+      await client.query(
+        `update submissions set status = 'rejected', reject_code = $2, leaf_index = null
+          where id = $1 and status = 'accepted'`,
+        [faulty.id, code],
+      );
+      await client.query('update submissions set leaf_index = null where leaf_index >= $1', [
+        String(batch.fromSize),
+      ]);
+      await client.query("delete from ledger_batches where from_size = $1 and status = 'sealed'", [
+        String(batch.fromSize),
+      ]);
+      await this.log.truncate(client, batch.fromSize);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.metrics.rejected.inc();
+    this.options.logger?.warn(
+      { submissionId: faulty.id, code, fromSize: batch.fromSize },
+      'ledger refused a record; it is rejected and the batch is sealed again',
+    );
+    return {
+      action: 'rejected',
+      fromSize: batch.fromSize,
+      toSize: batch.toSize,
+      records: rows.length,
+      rejectedId: faulty.id,
+      rejectCode: code,
+    };
+  }
+
+  private stopSealing(halt: BatcherHalt): SealOutcome {
+    this.halt = halt;
+    this.stopped = true;
+    // An alarm, not a warning: the log and its witness disagree, which needs a human.
+    this.options.logger?.error(
+      { alarm: true, ...halt },
+      'sealing stopped: the ledger disagrees with the log',
+    );
+    this.options.onHalt?.(halt);
+    return { action: 'halted' };
+  }
+}
+
+interface BatcherMetrics {
+  batchSize: Histogram;
+  ledgerLatency: Histogram;
+  recorded: Counter;
+  rejected: Counter;
+  ledgerErrors: Counter;
+}
+
+function createMetrics(registry: Registry | undefined, db: pg.Pool): BatcherMetrics {
+  const registers = registry ? [registry] : [];
+  const existing = (name: string) => registry?.getSingleMetric(name);
+  const batchSize =
+    (existing('lianzheng_batch_size') as Histogram | undefined) ??
+    new Histogram({
+      name: 'lianzheng_batch_size',
+      help: 'Records per sealed batch',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000],
+      registers,
+    });
+  const ledgerLatency =
+    (existing('lianzheng_ledger_latency_seconds') as Histogram | undefined) ??
+    new Histogram({
+      name: 'lianzheng_ledger_latency_seconds',
+      help: 'Time for the ledger to record one batch (RecordBatch)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  const recorded =
+    (existing('lianzheng_records_recorded_total') as Counter | undefined) ??
+    new Counter({
+      name: 'lianzheng_records_recorded_total',
+      help: 'Records recorded on the ledger',
+      registers,
+    });
+  const rejected =
+    (existing('lianzheng_records_rejected_total') as Counter | undefined) ??
+    new Counter({ name: 'lianzheng_records_rejected_total', help: 'Records the ledger refused', registers });
+  const ledgerErrors =
+    (existing('lianzheng_ledger_errors_total') as Counter | undefined) ??
+    new Counter({ name: 'lianzheng_ledger_errors_total', help: 'RecordBatch calls that failed', registers });
+  if (registry && !existing('lianzheng_queue_depth')) {
+    new Gauge({
+      name: 'lianzheng_queue_depth',
+      help: 'Accepted submissions not yet sealed into the log',
+      registers,
+      async collect() {
+        const { rows } = await db.query<{ n: string }>(
+          "select count(*) as n from submissions where status = 'accepted' and leaf_index is null",
+        );
+        this.set(Number(rows[0]?.n ?? 0));
+      },
+    });
+  }
+  return { batchSize, ledgerLatency, recorded, rejected, ledgerErrors };
+}
