@@ -1,0 +1,55 @@
+// The chaincode's public surface: the contract list fabric-shim loads, and the pieces the gateway's
+// embedded ledger needs to run the same contract in-process.
+
+import { EvidenceContract } from './evidence-contract.ts';
+
+export { BATCH_EVENT, type BatchEvent, type LogHead, type StoredBatch } from './batch.ts';
+export {
+  CHAINCODE_ERROR_CODES,
+  ChaincodeError,
+  type ChaincodeErrorCode,
+  chaincodeErrorCode,
+} from './errors.ts';
+export { CONTRACT_NAME, EvidenceContract } from './evidence-contract.ts';
+export type { LedgerClientIdentity, LedgerContext, LedgerKV, LedgerStub, LedgerTimestamp } from './ledger.ts';
+export {
+  type BatchResult,
+  type Checkpoint,
+  type ContractTally,
+  DEFAULT_ADVANCE_LIMIT_PERCENT,
+  FLAG_CODES,
+  type Flag,
+  type FlagCode,
+  type LedgerConfig,
+  type Milestone,
+  type Project,
+  type ProjectLevel,
+  type ProjectSummary,
+  projectLevel,
+  type RecordBatchArgs,
+  type RecordEntry,
+  type StoredProject,
+  type StoredRecord,
+  type Submitter,
+} from './model.ts';
+export type { ProjectView, RecordView } from './queries.ts';
+export {
+  CHANGE_LIMIT_PERCENT,
+  daysPastDue,
+  emptySummary,
+  evaluateRecord,
+  isAdvanceOverLimit,
+  isChangeOverLimit,
+  isOverpaid,
+  OVERDUE_DAYS,
+  overdueMilestones,
+  type RuleConfig,
+  type RuleInput,
+  type RuleOutcome,
+  type RuleState,
+  resolveContractChain,
+} from './rules.ts';
+export { KEY as STATE_KEYS } from './state.ts';
+
+/** What fabric-shim's `server`/`start` commands look for in the module named by package.json#main. */
+export const contracts = [EvidenceContract];

@@ -1,0 +1,13 @@
+// `@lianzheng/chaincode/testing`: the in-memory ledger and record builders for tests and benchmarks.
+export {
+  createCompositeKey,
+  DEFAULT_IDENTITY,
+  MemoryClientIdentity,
+  type MemoryEvent,
+  type MemoryIdentity,
+  MemoryLedger,
+  MemoryStub,
+  type MemoryTxOptions,
+  type MemoryTxResult,
+} from './memory-stub.ts';
+export { buildEntry, type EntryOptions, testRecordId, villageRoadProject } from './records.ts';
