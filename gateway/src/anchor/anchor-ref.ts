@@ -1,0 +1,68 @@
+import { generateConsistencyProof, type SubtreeSource, toHex } from '@lianzheng/proof';
+import { caip2 } from './abi.ts';
+
+/** A bundle's anchor reference (docs/CONTRACTS.md, ProofBundle.anchor). */
+export interface AnchorRef {
+  chainId: string; // CAIP-2, eip155:<id>
+  contract: string;
+  txHash: string;
+  block: number;
+  size: number;
+  root: string; // lowercase hex
+  /** Hex consistency proof from the record's checkpoint size (`inclusionSize`) to `size`. */
+  consistency: string[];
+}
+
+interface Queryable {
+  query<R extends object = object>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * The anchor reference for the record at `leafIndex` whose inclusion proof is against the tree of
+ * `inclusionSize` leaves: the earliest confirmed anchor that covers that tree (so the proof is
+ * short and the anchor's time is the earliest the chain vouches for), with the consistency proof
+ * from `inclusionSize` to the anchored size over `subtrees` (the log's complete-subtree store).
+ * Null when no confirmed anchor covers it yet — the bundle then has no `anchor` and the page
+ * says "not anchored".
+ */
+export async function anchorRefFor(
+  db: Queryable,
+  leafIndex: number,
+  inclusionSize: number,
+  subtrees: SubtreeSource,
+  options: { origin?: string } = {},
+): Promise<AnchorRef | null> {
+  if (!Number.isSafeInteger(leafIndex) || leafIndex < 0 || !(inclusionSize > leafIndex)) return null;
+  const params: unknown[] = [String(inclusionSize)];
+  let originFilter = '';
+  if (options.origin !== undefined) {
+    params.push(options.origin);
+    originFilter = 'and origin = $2';
+  }
+  const { rows } = await db.query<{
+    chain_id: string;
+    contract: string;
+    tx_hash: string;
+    block: string;
+    size: string;
+    root: string;
+  }>(
+    `select chain_id, contract, tx_hash, block, size, root from anchors
+      where status = 'confirmed' and size >= $1 ${originFilter}
+      order by size, id limit 1`,
+    params,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const size = Number(row.size);
+  const proof = await generateConsistencyProof(subtrees, inclusionSize, size);
+  return {
+    chainId: caip2(Number(row.chain_id)),
+    contract: row.contract,
+    txHash: row.tx_hash,
+    block: Number(row.block),
+    size,
+    root: row.root,
+    consistency: proof.map((h) => toHex(h)),
+  };
+}

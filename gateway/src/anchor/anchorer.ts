@@ -1,0 +1,540 @@
+// The anchorer: every interval it anchors the newest recorded checkpoint on an EVM chain, if the
+// log grew since the last anchor. Every step is written to the `anchors` outbox before it is
+// taken, so after a crash, an RPC outage or a node restart it resumes the anchor it had started
+// (same nonce, same signed transaction) instead of starting another.
+//
+// One anchor is in flight at a time per (chain, contract, origin): nonces stay sequential and the
+// contract's "size must grow" rule can never reject our own transactions out of order.
+import {
+  FetchRequest,
+  Interface,
+  JsonRpcProvider,
+  keccak256,
+  Network,
+  Transaction,
+  type TransactionReceipt,
+  toUtf8Bytes,
+  type Wallet,
+} from 'ethers';
+import type pg from 'pg';
+import { ANCHOR_ABI } from './abi.ts';
+import type { AnchorConfig } from './config.ts';
+import { AnchorError } from './errors.ts';
+
+/** A checkpoint the ledger has recorded: the anchorer's input. */
+export interface RecordedCheckpoint {
+  size: number;
+  /** Lowercase hex, 64 characters. */
+  root: string;
+}
+
+export interface Fees {
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AnchorerOptions {
+  db: pg.Pool;
+  config: AnchorConfig & { contract: string };
+  /** The anchorer's own key (see loadAnchorKey); it pays for and signs every anchor. */
+  wallet: Wallet;
+  /** The checkpoint origin line of the log being anchored. */
+  origin: string;
+  /** The newest checkpoint the ledger has recorded (see pgLatestRecordedCheckpoint). */
+  latestRecordedCheckpoint: () => Promise<RecordedCheckpoint | null>;
+  /**
+   * Called inside the transaction that confirms an anchor of `size` leaves (and again at each
+   * interval, to catch records that became `recorded` late). Defaults to moving
+   * `submissions` with leaf_index < size from `recorded` to `anchored`.
+   */
+  markAnchored?: (client: pg.PoolClient, size: number) => Promise<void>;
+  /** Fee suggestion for a first transaction; defaults to the node's (base fee and tip oracle). */
+  suggestFees?: (provider: JsonRpcProvider) => Promise<Fees & { baseFee: bigint }>;
+  provider?: JsonRpcProvider;
+  log?: Logger;
+}
+
+export type TickAction =
+  | 'idle' // nothing to anchor
+  | 'busy' // another tick (or another gateway) holds the anchoring lock
+  | 'waiting' // an anchor is in flight and nothing had to be done
+  | 'created'
+  | 'sent'
+  | 'replaced'
+  | 'mined'
+  | 'confirmed'
+  | 'failed'
+  | 'error';
+
+export interface TickOutcome {
+  action: TickAction;
+  anchorId?: number;
+  size?: number;
+  /** A stable code when `action` is `error` or `failed`, or when fee caps held a transaction back. */
+  code?: string;
+}
+
+export interface AnchorerStatus {
+  running: boolean;
+  lastTickAt: number | null;
+  lastOutcome: TickOutcome | null;
+  lastError: { code: string; at: number } | null;
+}
+
+export interface Anchorer {
+  /** One step of work; never throws (errors come back as `{action: 'error', code}`). */
+  tick(): Promise<TickOutcome>;
+  /** Ticks every `pollMs` until stopped. */
+  start(): void;
+  /** Stops the timer, waits for a running tick, closes the provider if it made it. */
+  stop(): Promise<void>;
+  status(): AnchorerStatus;
+  readonly address: string;
+}
+
+interface AnchorRow {
+  id: string;
+  size: string;
+  root: string;
+  status: 'pending' | 'sent' | 'confirmed' | 'failed';
+  nonce: string | null;
+  tx_hash: string | null;
+  tx_hashes: string[];
+  raw_tx: string | null;
+  gas_limit: string | null;
+  max_fee_per_gas: string | null;
+  max_priority_fee_per_gas: string | null;
+  sent_at: Date | null;
+}
+
+/** An arbitrary constant: the advisory lock that lets one gateway at a time anchor. */
+const ANCHOR_LOCK = 0x6c7a616e; // "lzan"
+/** Replacements raise both fee fields by 12.5%; nodes require at least 10%. */
+const BUMP_NUM = 9n;
+const BUMP_DEN = 8n;
+const MIN_BUMP_NUM = 11n;
+const MIN_BUMP_DEN = 10n;
+
+const anchorInterface = new Interface(ANCHOR_ABI);
+
+/** The JSON-RPC provider the anchorer uses: fixed network (no detection loop), bounded requests. */
+export function createAnchorProvider(
+  config: Pick<AnchorConfig, 'rpcUrl' | 'chainId' | 'rpcTimeoutMs'>,
+): JsonRpcProvider {
+  const request = new FetchRequest(config.rpcUrl);
+  request.timeout = config.rpcTimeoutMs;
+  return new JsonRpcProvider(request, Network.from(config.chainId), {
+    staticNetwork: true,
+    batchMaxCount: 1,
+  });
+}
+
+export async function defaultMarkAnchored(client: pg.PoolClient, size: number): Promise<void> {
+  await client.query(
+    `update submissions set status = 'anchored' where status = 'recorded' and leaf_index is not null and leaf_index < $1`,
+    [String(size)],
+  );
+}
+
+async function nodeFees(provider: JsonRpcProvider): Promise<Fees & { baseFee: bigint }> {
+  const block = await provider.getBlock('latest');
+  const baseFee = block?.baseFeePerGas ?? 0n;
+  let tip: bigint;
+  try {
+    tip = BigInt(await provider.send('eth_maxPriorityFeePerGas', []));
+  } catch {
+    tip = 1_000_000_000n;
+  }
+  return { baseFee, maxPriorityFeePerGas: tip, maxFeePerGas: 2n * baseFee + tip };
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function maxBig(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+function ceilDiv(a: bigint, b: bigint): bigint {
+  return (a + b - 1n) / b;
+}
+
+/** A stable code for an error from ethers, pg or ourselves. */
+function errorCode(e: unknown): string {
+  if (e instanceof AnchorError) return e.code;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.length > 0) return code;
+  return 'UNKNOWN_ERROR';
+}
+
+export function createAnchorer(options: AnchorerOptions): Anchorer {
+  const { db, config, origin, latestRecordedCheckpoint } = options;
+  const ownProvider = options.provider === undefined;
+  const provider = options.provider ?? createAnchorProvider(config);
+  const wallet = options.wallet.connect(provider);
+  const sender = wallet.address.toLowerCase();
+  const contract = config.contract.toLowerCase();
+  const originHash = keccak256(toUtf8Bytes(origin));
+  const markAnchored = options.markAnchored ?? defaultMarkAnchored;
+  const suggestFees = options.suggestFees ?? nodeFees;
+  const log = options.log;
+
+  let chainChecked = false;
+  let lastCatchUpAt = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<TickOutcome> | null = null;
+  let stopped = true;
+  const state: AnchorerStatus = { running: false, lastTickAt: null, lastOutcome: null, lastError: null };
+
+  async function update(client: pg.PoolClient, id: string, fields: Record<string, unknown>): Promise<void> {
+    const names = Object.keys(fields);
+    const sets = names.map((n, i) => `${n} = $${i + 2}`).join(', ');
+    await client.query(`update anchors set ${sets}, updated_at = now() where id = $1`, [
+      id,
+      ...Object.values(fields),
+    ]);
+  }
+
+  async function inFlight(client: pg.PoolClient): Promise<AnchorRow | null> {
+    const { rows } = await client.query<AnchorRow>(
+      `select * from anchors where chain_id = $1 and contract = $2 and origin = $3 and status in ('pending', 'sent')
+        order by id limit 1`,
+      [config.chainId, contract, origin],
+    );
+    return rows[0] ?? null;
+  }
+
+  async function checkChain(): Promise<void> {
+    if (chainChecked) return;
+    const reported = Number(BigInt(await provider.send('eth_chainId', [])));
+    if (reported !== config.chainId) {
+      throw new AnchorError('CHAIN_MISMATCH', `node serves chain ${reported}, configured ${config.chainId}`);
+    }
+    if ((await provider.getCode(contract)) === '0x') {
+      throw new AnchorError('CONTRACT_MISSING', `no contract at ${contract}`);
+    }
+    chainChecked = true;
+  }
+
+  /** The size this sender last anchored for our origin, as the contract itself records it. */
+  async function chainLatestSize(): Promise<number> {
+    const data = anchorInterface.encodeFunctionData('latestSize', [sender, originHash]);
+    const result = await provider.call({ to: contract, data });
+    return Number(anchorInterface.decodeFunctionResult('latestSize', result)[0]);
+  }
+
+  /** Receipt of whichever of the anchor's transactions was mined, newest first. */
+  async function minedReceipt(row: AnchorRow): Promise<TransactionReceipt | null> {
+    for (const hash of [...row.tx_hashes].reverse()) {
+      const receipt = await provider.getTransactionReceipt(hash);
+      if (receipt) return receipt;
+    }
+    return null;
+  }
+
+  async function sign(
+    client: pg.PoolClient,
+    row: AnchorRow,
+    nonce: number,
+    fees: Fees,
+    gasLimit: bigint,
+  ): Promise<AnchorRow> {
+    const data = anchorInterface.encodeFunctionData('anchor', [origin, BigInt(row.size), `0x${row.root}`]);
+    const raw = await wallet.signTransaction({
+      type: 2,
+      chainId: config.chainId,
+      nonce,
+      to: contract,
+      data,
+      value: 0n,
+      gasLimit,
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+    });
+    const hash = Transaction.from(raw).hash;
+    if (!hash) throw new Error('signed transaction has no hash');
+    // Persisted before it is broadcast: after a crash the very same transaction is re-sent.
+    const { rows } = await client.query<AnchorRow>(
+      `update anchors set nonce = $2, raw_tx = $3, tx_hash = $4, tx_hashes = array_append(tx_hashes, $4),
+              gas_limit = $5, max_fee_per_gas = $6, max_priority_fee_per_gas = $7, attempts = attempts + 1,
+              sent_at = now(), last_error = null, updated_at = now()
+        where id = $1 returning *`,
+      [
+        row.id,
+        nonce,
+        raw,
+        hash,
+        String(gasLimit),
+        String(fees.maxFeePerGas),
+        String(fees.maxPriorityFeePerGas),
+      ],
+    );
+    return rows[0] as AnchorRow;
+  }
+
+  /** Sends the row's signed transaction; the node knowing it afterwards is what counts. */
+  async function broadcast(client: pg.PoolClient, row: AnchorRow): Promise<boolean> {
+    if (!row.raw_tx || !row.tx_hash) return false;
+    let sendError: unknown = null;
+    try {
+      await provider.send('eth_sendRawTransaction', [row.raw_tx]);
+    } catch (e) {
+      // "already known", "nonce too low" after it was mined, or a real failure: the node's view
+      // of the hash (below, and the receipts on the next tick) decides, not the error's text.
+      sendError = e;
+    }
+    const known = await provider.send('eth_getTransactionByHash', [row.tx_hash]);
+    if (known) {
+      if (row.status === 'pending') await update(client, row.id, { status: 'sent', last_error: null });
+      return true;
+    }
+    await update(client, row.id, { last_error: sendError ? errorCode(sendError) : 'NOT_IN_POOL' });
+    return false;
+  }
+
+  async function confirm(client: pg.PoolClient, row: AnchorRow, receipt: TransactionReceipt): Promise<void> {
+    await client.query('begin');
+    try {
+      await client.query(
+        `update anchors set status = 'confirmed', tx_hash = $2, block = $3, block_hash = $4, gas_used = $5,
+                confirmed_at = now(), last_error = null, updated_at = now()
+          where id = $1 and status in ('pending', 'sent')`,
+        [row.id, receipt.hash, receipt.blockNumber, receipt.blockHash, String(receipt.gasUsed)],
+      );
+      await markAnchored(client, Number(row.size));
+      await client.query('commit');
+    } catch (e) {
+      await client.query('rollback').catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Moves an anchor in flight one step on: sign, broadcast, replace, notice it mined, confirm. */
+  async function advance(client: pg.PoolClient, row: AnchorRow): Promise<TickOutcome> {
+    const base = { anchorId: Number(row.id), size: Number(row.size) };
+    if (row.tx_hashes.length > 0) {
+      const receipt = await minedReceipt(row);
+      if (receipt) {
+        if (receipt.status !== 1) {
+          await update(client, row.id, {
+            status: 'failed',
+            tx_hash: receipt.hash,
+            block: receipt.blockNumber,
+            last_error: 'REVERTED',
+          });
+          log?.error({ anchor: base, txHash: receipt.hash }, 'anchor transaction reverted');
+          return { action: 'failed', code: 'REVERTED', ...base };
+        }
+        const head = await provider.getBlockNumber();
+        if (head - receipt.blockNumber + 1 >= config.confirmations) {
+          await confirm(client, row, receipt);
+          log?.info(
+            { anchor: base, txHash: receipt.hash, block: receipt.blockNumber },
+            'checkpoint anchored',
+          );
+          return { action: 'confirmed', ...base };
+        }
+        if (row.status === 'pending' || row.tx_hash !== receipt.hash) {
+          await update(client, row.id, { status: 'sent', tx_hash: receipt.hash, block: receipt.blockNumber });
+        }
+        return { action: 'mined', ...base };
+      }
+      // Not mined. If our nonce is used up anyway, something else took it (or it was mined
+      // between the two reads: look once more before giving the anchor up).
+      const next = await provider.getTransactionCount(sender, 'latest');
+      if (row.nonce !== null && next > Number(row.nonce)) {
+        if (await minedReceipt(row)) return { action: 'waiting', ...base };
+        await update(client, row.id, { status: 'failed', last_error: 'NONCE_TAKEN' });
+        log?.error({ anchor: base }, 'anchor nonce was used by another transaction');
+        return { action: 'failed', code: 'NONCE_TAKEN', ...base };
+      }
+      const age = row.sent_at ? Date.now() - row.sent_at.getTime() : 0;
+      if (row.status === 'sent' && age >= config.replaceAfterMs) {
+        const replaced = await replace(client, row);
+        if (replaced) return { action: 'replaced', ...base };
+      }
+      const known = await broadcast(client, row);
+      return known
+        ? { action: row.status === 'pending' ? 'sent' : 'waiting', ...base }
+        : { action: 'error', code: 'NOT_IN_POOL', ...base };
+    }
+
+    // Nothing signed yet: first make sure the chain has not already got this size (from us).
+    const latest = await chainLatestSize();
+    if (latest >= Number(row.size)) {
+      await update(client, row.id, { status: 'failed', last_error: 'NOT_APPEND_ONLY' });
+      return { action: 'failed', code: 'NOT_APPEND_ONLY', ...base };
+    }
+    const suggested = await suggestFees(provider);
+    const fees = {
+      maxPriorityFeePerGas: minBig(suggested.maxPriorityFeePerGas, config.maxPriorityFeePerGas),
+      maxFeePerGas: minBig(
+        maxBig(suggested.maxFeePerGas, suggested.baseFee + suggested.maxPriorityFeePerGas),
+        config.maxFeePerGas,
+      ),
+    };
+    if (fees.maxFeePerGas < suggested.baseFee + fees.maxPriorityFeePerGas) {
+      await update(client, row.id, { last_error: 'FEE_CAP_TOO_LOW' });
+      log?.warn(
+        { anchor: base, baseFee: String(suggested.baseFee) },
+        'base fee above ANCHOR_MAX_FEE_GWEI; waiting',
+      );
+      return { action: 'waiting', code: 'FEE_CAP_TOO_LOW', ...base };
+    }
+    const data = anchorInterface.encodeFunctionData('anchor', [origin, BigInt(row.size), `0x${row.root}`]);
+    const estimate = await provider.estimateGas({ from: sender, to: contract, data });
+    const gasLimit = estimate + estimate / 4n;
+    const nonce = await provider.getTransactionCount(sender, 'pending');
+    const signed = await sign(client, row, nonce, fees, gasLimit);
+    const known = await broadcast(client, signed);
+    log?.info({ anchor: base, nonce, txHash: signed.tx_hash }, 'anchor transaction sent');
+    return known ? { action: 'sent', ...base } : { action: 'error', code: 'NOT_IN_POOL', ...base };
+  }
+
+  /** Same nonce, fees raised by 12.5% (at least the node's current suggestion), within the caps. */
+  async function replace(client: pg.PoolClient, row: AnchorRow): Promise<boolean> {
+    const oldTip = BigInt(row.max_priority_fee_per_gas ?? '0');
+    const oldMax = BigInt(row.max_fee_per_gas ?? '0');
+    const suggested = await suggestFees(provider);
+    const tip = minBig(
+      maxBig(ceilDiv(oldTip * BUMP_NUM, BUMP_DEN), suggested.maxPriorityFeePerGas),
+      config.maxPriorityFeePerGas,
+    );
+    const max = minBig(
+      maxBig(ceilDiv(oldMax * BUMP_NUM, BUMP_DEN), 2n * suggested.baseFee + tip),
+      config.maxFeePerGas,
+    );
+    if (tip * MIN_BUMP_DEN < oldTip * MIN_BUMP_NUM || max * MIN_BUMP_DEN < oldMax * MIN_BUMP_NUM) {
+      // The caps leave no room for a replacement the node would accept: keep the old one.
+      await update(client, row.id, { last_error: 'FEE_CAP_REACHED' });
+      return false;
+    }
+    const signed = await sign(
+      client,
+      row,
+      Number(row.nonce),
+      { maxFeePerGas: max, maxPriorityFeePerGas: tip },
+      BigInt(row.gas_limit ?? '100000'),
+    );
+    const known = await broadcast(client, signed);
+    log?.warn(
+      { anchor: Number(row.id), nonce: row.nonce, txHash: signed.tx_hash, tip: String(tip) },
+      'stuck anchor transaction replaced',
+    );
+    return known;
+  }
+
+  async function maybeCreate(client: pg.PoolClient): Promise<AnchorRow | null> {
+    const { rows: last } = await client.query<{
+      size: string | null;
+      created_at: Date | null;
+      confirmed: string | null;
+    }>(
+      `select max(size) filter (where status <> 'failed') as size, max(created_at) as created_at,
+              max(size) filter (where status = 'confirmed') as confirmed
+         from anchors where chain_id = $1 and contract = $2 and origin = $3`,
+      [config.chainId, contract, origin],
+    );
+    const lastSize = Number(last[0]?.size ?? 0);
+    const lastCreated = last[0]?.created_at?.getTime() ?? 0;
+    if (Date.now() - lastCreated < config.intervalMs) return null;
+    const confirmed = Number(last[0]?.confirmed ?? 0);
+    // Records recorded after their anchor was confirmed catch up here, once per interval.
+    if (confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
+      await markAnchored(client, confirmed);
+      lastCatchUpAt = Date.now();
+    }
+    const checkpoint = await latestRecordedCheckpoint();
+    if (!checkpoint || checkpoint.size <= lastSize) return null;
+    if (!/^[0-9a-f]{64}$/.test(checkpoint.root) || !Number.isSafeInteger(checkpoint.size)) {
+      throw new AnchorError('BAD_CHECKPOINT', 'latestRecordedCheckpoint returned a malformed checkpoint');
+    }
+    // The contract is the final word on what this key has anchored (the outbox may be younger).
+    if (checkpoint.size <= (await chainLatestSize())) return null;
+    const { rows } = await client.query<AnchorRow>(
+      `insert into anchors (chain_id, contract, sender, origin, size, root)
+       values ($1, $2, $3, $4, $5, $6)
+       on conflict do nothing returning *`,
+      [config.chainId, contract, sender, origin, String(checkpoint.size), checkpoint.root],
+    );
+    return rows[0] ?? null;
+  }
+
+  async function tickOnce(): Promise<TickOutcome> {
+    let client: pg.PoolClient | null = null;
+    let locked = false;
+    try {
+      client = await db.connect();
+      locked =
+        (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [ANCHOR_LOCK])).rows[0]
+          ?.ok === true;
+      if (!locked) return { action: 'busy' };
+      await checkChain();
+      const row = await inFlight(client);
+      if (row) return await advance(client, row);
+      const created = await maybeCreate(client);
+      if (!created) return { action: 'idle' };
+      log?.info({ anchor: Number(created.id), size: Number(created.size) }, 'anchoring checkpoint');
+      const outcome = await advance(client, created);
+      return outcome.action === 'sent' ? { ...outcome, action: 'created' } : outcome;
+    } catch (e) {
+      const code = errorCode(e);
+      state.lastError = { code, at: Date.now() };
+      log?.warn({ err: e, code }, 'anchoring step failed; retrying at the next tick');
+      return { action: 'error', code };
+    } finally {
+      if (client) {
+        if (locked) await client.query('select pg_advisory_unlock($1)', [ANCHOR_LOCK]).catch(() => {});
+        client.release();
+      }
+    }
+  }
+
+  function tick(): Promise<TickOutcome> {
+    if (!running) {
+      running = tickOnce().then((outcome) => {
+        state.lastTickAt = Date.now();
+        state.lastOutcome = outcome;
+        running = null;
+        return outcome;
+      });
+    }
+    return running;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      timer = null;
+      await tick();
+      schedule();
+    }, config.pollMs);
+  }
+
+  return {
+    address: wallet.address,
+    tick,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      state.running = true;
+      void tick().then(schedule);
+    },
+    async stop() {
+      stopped = true;
+      state.running = false;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (running) await running;
+      if (ownProvider) provider.destroy();
+    },
+    status: () => ({ ...state }),
+  };
+}

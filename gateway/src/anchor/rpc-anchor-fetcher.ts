@@ -1,0 +1,150 @@
+// Reads an anchored checkpoint back from any EVM JSON-RPC endpoint, with nothing but `fetch`:
+// eth_chainId, then eth_getTransactionReceipt, then the Anchored event decoded from the receipt's
+// logs. No ethers and no imports, so the verifier page and the CLI can use (or copy) it and stay
+// small. Trust lies with whoever runs the endpoint: the caller chooses it.
+
+/** topic0 of `Anchored(address indexed anchorer, bytes32 indexed originHash, uint64 size, bytes32 root)`. */
+export const ANCHORED_EVENT_TOPIC = '0x3d0c97912257c6ad70e8f6fc81ae518ad3e14734d308b512c2729cc637a4b0b1';
+
+export type AnchorFetchErrorCode =
+  | 'ANCHOR_BAD_REF' // the reference itself is malformed
+  | 'ANCHOR_RPC_ERROR' // the endpoint failed or answered nonsense
+  | 'ANCHOR_CHAIN_MISMATCH' // the endpoint serves another chain than the reference names
+  | 'ANCHOR_TX_NOT_FOUND' // no mined transaction with that hash
+  | 'ANCHOR_TX_FAILED' // mined but reverted
+  | 'ANCHOR_EVENT_MISSING' // mined, but no Anchored event from the named contract
+  | 'ANCHOR_NOT_CONFIRMED'; // fewer confirmations than the caller asked for
+
+export class AnchorFetchError extends Error {
+  constructor(
+    readonly code: AnchorFetchErrorCode,
+    detail: string,
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'AnchorFetchError';
+  }
+}
+
+/** What a fetcher needs from a bundle's anchor reference. */
+export interface AnchorTxRef {
+  chainId: string; // CAIP-2, `eip155:<id>`
+  contract: string; // 0x address
+  txHash: string; // 0x + 64 hex
+}
+
+/** The anchored checkpoint as the chain records it. */
+export interface FetchedAnchor {
+  size: number;
+  root: string; // lowercase hex, no 0x
+  block: number;
+  chainId: string;
+  contract: string; // lowercase
+  anchorer: string; // the sending address, lowercase
+  originHash: string; // keccak256 of the checkpoint origin, 0x hex
+  confirmations: number;
+}
+
+export interface RpcAnchorFetcherOptions {
+  rpcUrl: string;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Refuse anchors with fewer confirmations (default 1: mined). */
+  minConfirmations?: number;
+  timeoutMs?: number;
+}
+
+interface RpcLog {
+  address: string;
+  topics: string[];
+  data: string;
+}
+
+interface RpcReceipt {
+  status: string;
+  blockNumber: string;
+  logs: RpcLog[];
+}
+
+const HASH_RE = /^0x[0-9a-fA-F]{64}$/;
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+
+/** Returns a `getAnchor(ref)` for proof's anchor step, reading from the given endpoint. */
+export function createRpcAnchorFetcher(
+  options: RpcAnchorFetcherOptions,
+): (ref: AnchorTxRef) => Promise<FetchedAnchor> {
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const minConfirmations = options.minConfirmations ?? 1;
+  let nextId = 1;
+
+  async function call<T>(method: string, params: unknown[]): Promise<T> {
+    let body: { result?: T; error?: { code?: number; message?: string } };
+    try {
+      const res = await doFetch(options.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      body = (await res.json()) as typeof body;
+    } catch (e) {
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: ${(e as Error).message}`);
+    }
+    if (body.error)
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: ${body.error.code} ${body.error.message}`);
+    return body.result as T;
+  }
+
+  function quantity(hex: unknown, what: string): number {
+    if (typeof hex !== 'string' || !/^0x[0-9a-fA-F]+$/.test(hex)) {
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `bad ${what}`);
+    }
+    const n = Number.parseInt(hex, 16);
+    if (!Number.isSafeInteger(n)) throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${what} out of range`);
+    return n;
+  }
+
+  return async function getAnchor(ref: AnchorTxRef): Promise<FetchedAnchor> {
+    const m = /^eip155:(\d+)$/.exec(ref.chainId ?? '');
+    if (!m || !ADDRESS_RE.test(ref.contract ?? '') || !HASH_RE.test(ref.txHash ?? '')) {
+      throw new AnchorFetchError('ANCHOR_BAD_REF', 'chainId, contract or txHash malformed');
+    }
+    const contract = ref.contract.toLowerCase();
+    const chainId = quantity(await call<string>('eth_chainId', []), 'chain id');
+    if (`eip155:${chainId}` !== ref.chainId) {
+      throw new AnchorFetchError('ANCHOR_CHAIN_MISMATCH', `endpoint serves eip155:${chainId}`);
+    }
+    const receipt = await call<RpcReceipt | null>('eth_getTransactionReceipt', [ref.txHash]);
+    if (!receipt) throw new AnchorFetchError('ANCHOR_TX_NOT_FOUND', ref.txHash);
+    if (receipt.status !== '0x1') throw new AnchorFetchError('ANCHOR_TX_FAILED', ref.txHash);
+    const block = quantity(receipt.blockNumber, 'block number');
+    const log = (receipt.logs ?? []).find(
+      (l) => l.address?.toLowerCase() === contract && l.topics?.[0]?.toLowerCase() === ANCHORED_EVENT_TOPIC,
+    );
+    if (log === undefined || log.topics.length !== 3 || !/^0x[0-9a-fA-F]{128}$/.test(log.data)) {
+      throw new AnchorFetchError('ANCHOR_EVENT_MISSING', `no Anchored event from ${contract}`);
+    }
+    const sizeWord = BigInt(`0x${log.data.slice(2, 66)}`);
+    if (sizeWord > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', 'size out of range');
+    const head = quantity(await call<string>('eth_blockNumber', []), 'block number');
+    const confirmations = head - block + 1;
+    if (confirmations < minConfirmations) {
+      throw new AnchorFetchError(
+        'ANCHOR_NOT_CONFIRMED',
+        `${confirmations} of ${minConfirmations} confirmations`,
+      );
+    }
+    return {
+      size: Number(sizeWord),
+      root: log.data.slice(66, 130).toLowerCase(),
+      block,
+      chainId: ref.chainId,
+      contract,
+      anchorer: `0x${(log.topics[1] ?? '').slice(26).toLowerCase()}`,
+      originHash: (log.topics[2] ?? '').toLowerCase(),
+      confirmations,
+    };
+  };
+}
