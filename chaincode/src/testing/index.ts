@@ -1,4 +1,6 @@
 // `@lianzheng/chaincode/testing`: the in-memory ledger and record builders for tests and benchmarks.
+
+export { ContractDriver, INSPECTOR, WRITER } from './driver.ts';
 export {
   createCompositeKey,
   DEFAULT_IDENTITY,
