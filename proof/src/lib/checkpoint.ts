@@ -181,22 +181,21 @@ export function parseCheckpoint(note: string): Checkpoint {
 }
 
 /**
- * Signs a checkpoint body, or adds one more signature to an already signed note (a cosigner).
- * Returns the signed note.
+ * Signs a note's text, or adds one more signature to an already signed note (a cosigner).
+ * Generic signed-note layer; `signCheckpoint` is what the log uses.
  */
-export async function signCheckpoint(body: string, signer: CheckpointSigner): Promise<string> {
+export function signNote(note: string, signer: CheckpointSigner): string {
   checkKeyName(signer.name);
   checkEd25519Key(signer.privateKey, 'private key');
   let text: string;
   let existing = '';
-  if (typeof body === 'string' && body.includes('\n\n')) {
-    text = openNote(body).text;
-    existing = body.slice(text.length + 1);
+  if (typeof note === 'string' && note.includes('\n\n')) {
+    text = openNote(note).text;
+    existing = note.slice(text.length + 1);
   } else {
-    text = body;
+    text = note;
+    checkNoteText(text);
   }
-  checkNoteText(text);
-  parseBody(text);
   const publicKey = edPublicKey(signer.privateKey);
   const signature = signMessage(signer.privateKey, utf8(text));
   const line = `${SIG_PREFIX}${signer.name} ${toBase64(concatBytes(keyHash(signer.name, publicKey), signature))}\n`;
@@ -204,14 +203,19 @@ export async function signCheckpoint(body: string, signer: CheckpointSigner): Pr
 }
 
 /**
- * Verifies a signed checkpoint against verifier keys. Needs at least one signature by a known key;
- * any signature by a known key that fails is an error. Unknown signers are ignored.
- * Throws `BAD_KEY`, `BAD_NOTE`, `BAD_SIGNATURE`, `UNKNOWN_KEY` or `BAD_CHECKPOINT`.
+ * Signs a checkpoint body, or adds one more signature to an already signed checkpoint (a
+ * cosigner). Returns the signed note.
  */
-export async function verifyCheckpoint(
-  note: string,
-  verifierKeys: string[],
-): Promise<{ checkpoint: Checkpoint; verifiedBy: string[] }> {
+export async function signCheckpoint(body: string, signer: CheckpointSigner): Promise<string> {
+  parseCheckpoint(body);
+  return signNote(body, signer);
+}
+
+/**
+ * Verifies a signed note against verifier keys: at least one signature by a known key is needed,
+ * any signature by a known key that fails is an error, unknown signers are ignored.
+ */
+export function verifyNote(note: string, verifierKeys: string[]): { text: string; verifiedBy: string[] } {
   if (!Array.isArray(verifierKeys)) fail('BAD_KEY', 'verifier keys are a list');
   const keys = verifierKeys.map(parseVerifierKey);
   const { text, signatures } = openNote(note);
@@ -226,5 +230,17 @@ export async function verifyCheckpoint(
     if (!verifiedBy.includes(key.name)) verifiedBy.push(key.name);
   }
   if (verifiedBy.length === 0) fail('UNKNOWN_KEY', 'no signature by a known key');
+  return { text, verifiedBy };
+}
+
+/**
+ * Verifies a signed checkpoint against verifier keys (see `verifyNote`) and reads it.
+ * Throws `BAD_KEY`, `BAD_NOTE`, `BAD_SIGNATURE`, `UNKNOWN_KEY` or `BAD_CHECKPOINT`.
+ */
+export async function verifyCheckpoint(
+  note: string,
+  verifierKeys: string[],
+): Promise<{ checkpoint: Checkpoint; verifiedBy: string[] }> {
+  const { text, verifiedBy } = verifyNote(note, verifierKeys);
   return { checkpoint: parseBody(text), verifiedBy };
 }

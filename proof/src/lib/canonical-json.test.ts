@@ -1,0 +1,95 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import vectors from '../../test-vectors/rfc8785.json' with { type: 'json' };
+import { canonicalBytes, canonicalJson } from './canonical-json.ts';
+import { ProofError } from './errors.ts';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof ProofError ? err.code : `untyped ${String(err)}`;
+  }
+  return undefined;
+}
+
+function fromIeee(hex: string): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt(`0x${hex}`));
+  return view.getFloat64(0);
+}
+
+describe('canonicalJson (RFC 8785)', () => {
+  it.each(vectors.vectors)('$name', (v) => {
+    const value = JSON.parse(v.input);
+    if (v.refused) expect(codeOf(() => canonicalJson(value))).toBe('NOT_CANONICALISABLE');
+    else expect(canonicalJson(value)).toBe(v.expected);
+  });
+
+  it.each(vectors.numbers)('IEEE-754 $ieee', (v) => {
+    const n = fromIeee(v.ieee);
+    if (v.refused) expect(codeOf(() => canonicalJson(n))).toBe('NOT_CANONICALISABLE');
+    else expect(canonicalJson(n)).toBe(v.expected);
+  });
+
+  it('encodes as UTF-8', () => {
+    expect(Array.from(canonicalBytes({ k: '链' }))).toEqual(Array.from(Buffer.from('{"k":"链"}', 'utf8')));
+  });
+
+  const refused: [string, unknown][] = [
+    ['undefined', undefined],
+    ['an undefined property', { a: undefined }],
+    ['a function', () => 1],
+    ['a symbol', Symbol('x')],
+    ['a bigint', 1n],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['a Date', new Date(0)],
+    ['a Map', new Map()],
+    ['bytes', new Uint8Array(2)],
+    ['a class instance', new (class Thing {})()],
+    ['a sparse array', [1, , 3]],
+    ['an undefined array element', [undefined]],
+    ['symbol keys', { [Symbol('k')]: 1 }],
+  ];
+  it.each(refused)('refuses %s', (_name, value) => {
+    expect(codeOf(() => canonicalJson(value))).toBe('NOT_CANONICALISABLE');
+  });
+
+  it('refuses cycles but allows shared, non-cyclic references', () => {
+    const a: Record<string, unknown> = {};
+    a.self = a;
+    expect(codeOf(() => canonicalJson(a))).toBe('NOT_CANONICALISABLE');
+    const shared = { x: 1 };
+    expect(canonicalJson({ a: shared, b: [shared] })).toBe('{"a":{"x":1},"b":[{"x":1}]}');
+  });
+
+  it('accepts objects without a prototype', () => {
+    const o = Object.create(null) as Record<string, unknown>;
+    o.b = 1;
+    o.a = 2;
+    expect(canonicalJson(o)).toBe('{"a":2,"b":1}');
+  });
+
+  it('agrees with JSON.parse and is idempotent on random JSON of the values records use', () => {
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.string({ unit: 'binary' }),
+        fc.maxSafeInteger(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(fc.string({ unit: 'binary' }), tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(json, (value) => {
+        const text = canonicalJson(value);
+        const parsed = JSON.parse(text);
+        expect(canonicalJson(parsed)).toBe(text);
+        expect(parsed).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
+  });
+});
