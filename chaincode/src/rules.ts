@@ -202,7 +202,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       if (target) removeContribution(summary, target);
       const choice = resolveContractChain(summary, input);
       const tally = choice.chain === undefined ? undefined : summary.contracts[choice.chain];
-      if (!tally || !tally.live) {
+      if (!tally?.live) {
         raise('PAYMENT_WITHOUT_CONTRACT', {
           amount: amount.toString(),
           reason: tally ? 'contract_withdrawn' : 'reason' in choice ? choice.reason : 'no_contract',
