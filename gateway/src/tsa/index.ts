@@ -1,0 +1,43 @@
+// The TSA's surface for the rest of the gateway.
+import type { TimeStampSigner } from './signer.ts';
+
+export { DEFAULT_TSA_POLICY_OID } from './oids.ts';
+export {
+  type CertificateAuthority,
+  checkTsaCertificate,
+  type InitPkiOptions,
+  type InitPkiResult,
+  initPki,
+  issueClientCertificate,
+  type LoadSignerOptions,
+  loadLocalTimeStampSigner,
+  loadRootCa,
+  loadTimeStampSignerFromFiles,
+  PkiError,
+  type PkiPaths,
+  pkiPaths,
+  rotateTsaKey,
+  writePublishedCertificates,
+} from './pki.ts';
+export type { TsaPluginOptions } from './plugin.ts';
+export { CERTS_PATH, default as tsaPlugin, TIMESTAMP_QUERY, TIMESTAMP_REPLY } from './plugin.ts';
+export type { PkiFailure, TimeStampRequest } from './request.ts';
+export { createClockSerial, createPgSerial, type NextSerial } from './serial.ts';
+export {
+  createTimeStampSigner,
+  type TimeStampOptions,
+  type TimeStampResponse,
+  type TimeStampSigner,
+  type TimeStampSignerOptions,
+} from './signer.ts';
+
+/**
+ * A token over a checkpoint root, for the bundle's `timestamp.token` (base64 of the DER).
+ * The 32-byte root hash is itself the SHA-256 imprint (it is a SHA-256 output), so
+ * `openssl ts -verify -digest <root hex> -in token.der -token_in` checks it directly. The token
+ * always carries the TSA certificate (certReq), so a bundle verifies with only the root CA.
+ */
+export function createTimestampToken(signer: TimeStampSigner, rootHash: Uint8Array): Promise<Uint8Array> {
+  if (rootHash.length !== 32) throw new RangeError('TSA_BAD_IMPRINT_LENGTH: a checkpoint root is 32 bytes');
+  return signer.timestamp(rootHash, { hashAlgorithm: 'sha256', certReq: true });
+}
