@@ -303,13 +303,13 @@ export class Batcher {
         detail: `gateway ${batch.toSize}/${ours}, ledger ${result.toSize}/${result.root} (tx ${result.txId})`,
       });
     }
-    await this.confirm(batch, rows, result, Math.round(elapsedMs));
+    await this.confirm(batch, ledgerBatch, result, Math.round(elapsedMs));
     return { action: 'recorded', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
   }
 
   private async confirm(
     batch: SealedBatch,
-    rows: BatchRow[],
+    ledgerBatch: LedgerBatch,
     result: RecordBatchResult,
     ledgerMs: number,
   ): Promise<void> {
@@ -338,6 +338,14 @@ export class Batcher {
           where leaf_index >= $1 and leaf_index < $2 and status = 'accepted'`,
         [String(batch.fromSize), String(batch.toSize)],
       );
+      const links = linksOf(ledgerBatch);
+      if (links.target.length > 0) {
+        await client.query(
+          `insert into record_links (target_id, link, by_id)
+           select * from unnest($1::uuid[], $2::text[], $3::uuid[]) on conflict do nothing`,
+          [links.target, links.link, links.by],
+        );
+      }
       if (result.flags.length > 0) {
         const ordinals = new Map<string, number>();
         const ordinal = result.flags.map((f) => {
@@ -365,7 +373,7 @@ export class Batcher {
     } finally {
       client.release();
     }
-    this.metrics.recorded.inc(rows.length);
+    this.metrics.recorded.inc(ledgerBatch.records.length);
     this.recordedSize = Math.max(this.recordedSize, batch.toSize);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;
@@ -471,6 +479,23 @@ export class Batcher {
     this.options.onHalt?.(halt);
     return { action: 'halted' };
   }
+}
+
+/** Supersede and withdraw links of a batch's records, for `record_links`. */
+function linksOf(batch: LedgerBatch): { target: string[]; link: string[]; by: string[] } {
+  const out = { target: [] as string[], link: [] as string[], by: [] as string[] };
+  for (const { record } of batch.records) {
+    if (record.supersedes !== undefined) {
+      out.target.push(record.supersedes);
+      out.link.push('superseded');
+      out.by.push(record.id);
+    } else if (record.kind === 'withdrawal' && record.refs?.[0] !== undefined) {
+      out.target.push(record.refs[0]);
+      out.link.push('withdrawn');
+      out.by.push(record.id);
+    }
+  }
+  return out;
 }
 
 interface BatcherMetrics {

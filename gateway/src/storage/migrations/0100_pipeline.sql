@@ -57,6 +57,15 @@ create table record_flags (
 );
 create index record_flags_project on record_flags (project_id);
 
+-- Which recorded record supersedes or withdraws which, mirrored from each recorded batch so the
+-- verify route answers "superseded by …" with one index probe.
+create table record_links (
+  target_id uuid not null,
+  link text not null check (link in ('superseded', 'withdrawn')),
+  by_id uuid not null,
+  primary key (target_id, link)
+);
+
 -- The mirror of projects registered on the ledger; intake checks submissions against it.
 create table projects (
   id text primary key,
