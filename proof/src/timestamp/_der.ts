@@ -127,19 +127,19 @@ const text = (c: Uint8Array): string => String.fromCharCode(...c);
 export function readTime(t: Tlv | undefined): Date {
   if (!t) throw new DerError('expected time');
   const s = text(content(t));
-  let m: RegExpExecArray | null;
-  if (t.tag === TAG.UTC_TIME && (m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s))) {
-    const yy = Number(m[1]);
-    return new Date(
-      Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, Number(m[2]) - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!),
-    );
+  const utc = t.tag === TAG.UTC_TIME ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : null;
+  if (utc) {
+    const yy = Number(utc[1]);
+    const year = yy < 50 ? 2000 + yy : 1900 + yy;
+    return new Date(Date.UTC(year, Number(utc[2]) - 1, +utc[3]!, +utc[4]!, +utc[5]!, +utc[6]!));
   }
-  if (
-    t.tag === TAG.GENERALIZED_TIME &&
-    (m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d*[1-9]))?Z$/.exec(s))
-  ) {
-    const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
-    return new Date(Date.UTC(+m[1]!, Number(m[2]) - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, ms));
+  const gen =
+    t.tag === TAG.GENERALIZED_TIME
+      ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d*[1-9]))?Z$/.exec(s)
+      : null;
+  if (gen) {
+    const ms = gen[7] ? Number(gen[7].padEnd(3, '0').slice(0, 3)) : 0; // sub-ms digits dropped
+    return new Date(Date.UTC(+gen[1]!, Number(gen[2]) - 1, +gen[3]!, +gen[4]!, +gen[5]!, +gen[6]!, ms));
   }
   throw new DerError('bad time');
 }
