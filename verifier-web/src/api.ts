@@ -1,0 +1,308 @@
+// The page's only door to the gateway: same-origin GETs with a deadline, every failure turned into
+// an `ApiError` with a code the views map to a sentence. The shapes are those of docs/CONTRACTS.md;
+// the parsers check only what the page relies on and keep the rest as the gateway sent it, so a
+// field the gateway adds later does not break the page.
+
+import type { ProofBundle } from '@lianzheng/proof';
+
+export type ApiErrorCode = 'TIMEOUT' | 'NETWORK' | 'HTTP' | 'NOT_FOUND' | 'BAD_RESPONSE' | 'ABORTED';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    readonly status = 0,
+  ) {
+    super(`${code}${status ? ` ${status}` : ''}`);
+    this.name = 'ApiError';
+  }
+}
+
+export interface FlagView {
+  code: string;
+  recordId?: string;
+  raisedAt?: string;
+  detail?: Record<string, unknown>;
+}
+
+export type RecordStatus = 'accepted' | 'recorded' | 'anchored' | 'rejected' | string;
+
+export interface VerifyRecord {
+  id: string;
+  status: RecordStatus;
+  projectId: string;
+  kind: string;
+  acceptedAt: string;
+  submitter: { org: string };
+  supersededBy?: string;
+  withdrawnBy?: string;
+  flags: FlagView[];
+  bundle: ProofBundle;
+  /** Some gateways add the project's name beside its id. */
+  projectName?: string;
+}
+
+export interface VerifyAnswer {
+  sha256: string;
+  records: VerifyRecord[];
+}
+
+export interface KeysAnswer {
+  jwks: { keys: object[] };
+  checkpointKeys: string[];
+  ledger?: string;
+}
+
+export interface LedgerTxAnswer {
+  valid: boolean;
+  block: number;
+  size: number;
+  root: string;
+}
+
+export interface ProjectView {
+  id: string;
+  name: string;
+  regionCode?: string;
+  ownerOrg?: string;
+  budget?: string;
+  level?: string;
+  milestones?: { id: string; name: string; dueDate: string }[];
+}
+
+export interface ProjectRecordView {
+  id: string;
+  kind: string;
+  acceptedAt: string;
+  status?: RecordStatus;
+  sha256?: string;
+  title?: string;
+  submitter?: { org: string };
+  supersededBy?: string;
+  withdrawnBy?: string;
+  flags?: FlagView[];
+}
+
+export interface Api {
+  keys(): Promise<KeysAnswer>;
+  verify(sha256: string): Promise<VerifyAnswer>;
+  evidence(id: string): Promise<VerifyRecord>;
+  ledgerTx(txId: string): Promise<LedgerTxAnswer>;
+  project(id: string): Promise<ProjectView>;
+  projectRecords(id: string): Promise<ProjectRecordView[]>;
+  projectFlags(id: string): Promise<FlagView[]>;
+}
+
+type Json = Record<string, unknown>;
+
+function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export async function getJson(path: string, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+  const ctrl = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ctrl.abort();
+  }, timeoutMs);
+  const onAbort = () => ctrl.abort();
+  signal?.addEventListener('abort', onAbort);
+  try {
+    let res: Response;
+    try {
+      res = await fetch(path, {
+        headers: { accept: 'application/json' },
+        signal: ctrl.signal,
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(timedOut ? 'TIMEOUT' : signal?.aborted ? 'ABORTED' : 'NETWORK');
+    }
+    if (res.status === 404) throw new ApiError('NOT_FOUND', 404);
+    if (!res.ok) throw new ApiError('HTTP', res.status);
+    try {
+      return await res.json();
+    } catch {
+      throw new ApiError(timedOut ? 'TIMEOUT' : 'BAD_RESPONSE', res.status);
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function parseFlags(v: unknown): FlagView[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((f): FlagView[] => {
+    if (typeof f === 'string') return [{ code: f }];
+    if (isObj(f) && typeof f.code === 'string') {
+      return [
+        {
+          code: f.code,
+          recordId: typeof f.recordId === 'string' ? f.recordId : undefined,
+          raisedAt: typeof f.raisedAt === 'string' ? f.raisedAt : undefined,
+          detail: isObj(f.detail) ? f.detail : undefined,
+        },
+      ];
+    }
+    return [];
+  });
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** One record of `/v1/verify` or `/v1/evidence/{id}`; the bundle's record fills what is missing. */
+export function parseVerifyRecord(v: unknown): VerifyRecord {
+  if (!isObj(v)) throw new ApiError('BAD_RESPONSE');
+  const bundle = v.bundle;
+  if (!isObj(bundle) || !isObj(bundle.record)) throw new ApiError('BAD_RESPONSE');
+  const rec = bundle.record as Json;
+  const inner = isObj(v.record) ? v.record : {};
+  const submitter = isObj(v.submitter) ? v.submitter : isObj(rec.submitter) ? rec.submitter : {};
+  const id = str(v.id) ?? str(inner.id) ?? str(rec.id);
+  if (!id) throw new ApiError('BAD_RESPONSE');
+  return {
+    id,
+    status: str(v.status) ?? 'unknown',
+    projectId: str(v.projectId) ?? str(inner.projectId) ?? str(rec.projectId) ?? '',
+    kind: str(v.kind) ?? str(inner.kind) ?? str(rec.kind) ?? 'other',
+    acceptedAt: str(v.acceptedAt) ?? str(inner.acceptedAt) ?? str(rec.acceptedAt) ?? '',
+    submitter: { org: str(submitter.org) ?? '' },
+    supersededBy: str(v.supersededBy),
+    withdrawnBy: str(v.withdrawnBy),
+    flags: parseFlags(v.flags),
+    bundle: bundle as unknown as ProofBundle,
+    projectName: str(v.projectName) ?? (isObj(v.project) ? str(v.project.name) : undefined),
+  };
+}
+
+export function parseVerifyAnswer(v: unknown, sha256: string): VerifyAnswer {
+  if (!isObj(v) || !Array.isArray(v.records)) throw new ApiError('BAD_RESPONSE');
+  return { sha256: str(v.sha256) ?? sha256, records: v.records.map(parseVerifyRecord) };
+}
+
+export function parseKeys(v: unknown): KeysAnswer {
+  if (!isObj(v) || !isObj(v.jwks) || !Array.isArray(v.jwks.keys) || !Array.isArray(v.checkpointKeys)) {
+    throw new ApiError('BAD_RESPONSE');
+  }
+  return {
+    jwks: { keys: v.jwks.keys.filter(isObj) },
+    checkpointKeys: v.checkpointKeys.filter((k): k is string => typeof k === 'string'),
+    ledger: str(v.ledger),
+  };
+}
+
+export function parseLedgerTx(v: unknown): LedgerTxAnswer {
+  const o = isObj(v) && isObj(v.tx) ? v.tx : v;
+  if (!isObj(o) || typeof o.block !== 'number' || typeof o.valid !== 'boolean')
+    throw new ApiError('BAD_RESPONSE');
+  // A transaction that is not a RecordBatch has no size or root: the bundle's check then fails.
+  return {
+    valid: o.valid,
+    block: o.block,
+    size: typeof o.size === 'number' ? o.size : -1,
+    root: typeof o.root === 'string' ? o.root : '',
+  };
+}
+
+export function parseProject(v: unknown): ProjectView {
+  const p = isObj(v) && isObj(v.project) ? v.project : v;
+  if (!isObj(p) || typeof p.id !== 'string') throw new ApiError('BAD_RESPONSE');
+  return {
+    id: p.id,
+    name: str(p.name) ?? p.id,
+    regionCode: str(p.regionCode),
+    ownerOrg: str(p.ownerOrg),
+    budget: str(p.budget),
+    level: str(p.level),
+    milestones: Array.isArray(p.milestones)
+      ? p.milestones
+          .filter(isObj)
+          .map((m) => ({
+            id: String(m.id ?? ''),
+            name: String(m.name ?? m.id ?? ''),
+            dueDate: String(m.dueDate ?? ''),
+          }))
+      : undefined,
+  };
+}
+
+export function parseProjectRecords(v: unknown): ProjectRecordView[] {
+  const list = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.records) ? v.records : null;
+  if (!list) throw new ApiError('BAD_RESPONSE');
+  return list.filter(isObj).flatMap((r): ProjectRecordView[] => {
+    // Accept the flat shape or `{record, details, …}` as the chaincode's ProjectTrail returns it.
+    const rec = isObj(r.record) ? r.record : r;
+    const details = isObj(r.details) ? r.details : isObj(rec.details) ? rec.details : {};
+    const digests = isObj(rec.digests) ? rec.digests : {};
+    const id = str(rec.id) ?? str(r.id);
+    if (!id) return [];
+    return [
+      {
+        id,
+        kind: str(rec.kind) ?? str(r.kind) ?? 'other',
+        acceptedAt: str(rec.acceptedAt) ?? str(r.acceptedAt) ?? '',
+        status: str(r.status),
+        sha256: str(digests.sha256) ?? str(r.sha256),
+        title: str(details.title) ?? str(r.title),
+        submitter:
+          isObj(rec.submitter) && typeof rec.submitter.org === 'string'
+            ? { org: rec.submitter.org }
+            : undefined,
+        supersededBy: str(r.supersededBy),
+        withdrawnBy: str(r.withdrawnBy),
+        flags: parseFlags(r.flags),
+      },
+    ];
+  });
+}
+
+export function parseProjectFlags(v: unknown): FlagView[] {
+  if (Array.isArray(v)) return parseFlags(v);
+  if (isObj(v) && Array.isArray(v.flags)) return parseFlags(v.flags);
+  throw new ApiError('BAD_RESPONSE');
+}
+
+export function createApi(timeoutMs: number, base = ''): Api {
+  const get = (path: string) => getJson(base + path, timeoutMs);
+  const enc = encodeURIComponent;
+  let keys: Promise<KeysAnswer> | null = null;
+  return {
+    keys() {
+      // Cached once it succeeds; a failure is retried on the next call.
+      keys ??= get('/v1/keys')
+        .then(parseKeys)
+        .catch((e: unknown) => {
+          keys = null;
+          throw e;
+        });
+      return keys;
+    },
+    async verify(sha256) {
+      try {
+        return parseVerifyAnswer(await get(`/v1/verify/${sha256}`), sha256);
+      } catch (e) {
+        // "No record" may be a 404 or an empty list; both mean the same to a reader.
+        if (e instanceof ApiError && e.code === 'NOT_FOUND') return { sha256, records: [] };
+        throw e;
+      }
+    },
+    async evidence(id) {
+      return parseVerifyRecord(await get(`/v1/evidence/${enc(id)}`));
+    },
+    async ledgerTx(txId) {
+      return parseLedgerTx(await get(`/v1/ledger/tx/${enc(txId)}`));
+    },
+    async project(id) {
+      return parseProject(await get(`/v1/projects/${enc(id)}`));
+    },
+    async projectRecords(id) {
+      return parseProjectRecords(await get(`/v1/projects/${enc(id)}/records`));
+    },
+    async projectFlags(id) {
+      return parseProjectFlags(await get(`/v1/projects/${enc(id)}/flags`));
+    },
+  };
+}

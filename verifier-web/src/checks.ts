@@ -1,0 +1,200 @@
+// Re-does every check of a proof bundle in the browser with proof's verifyBundle, then turns each
+// step into one plain sentence. The ledger step asks the gateway for the transaction the bundle
+// names (an honest gateway and a lying one answer differently only if the ledger is separate, so
+// the sentence says when it is the embedded single-node ledger). Anchors on a public chain cannot
+// be fetched from here (the CSP allows no other origin), so an anchored bundle says what it claims
+// and that this page did not check it: never a silent pass.
+
+import {
+  type LedgerRef,
+  type LedgerTxInfo,
+  type ProofBundle,
+  type StepResult,
+  verifyBundle,
+} from '@lianzheng/proof';
+import { type Api, ApiError, type KeysAnswer } from './api.ts';
+import { hasMessage as isKey, t } from './i18n.ts';
+
+export const STEP_ORDER = [
+  'digest',
+  'details',
+  'leaf',
+  'inclusion',
+  'checkpoint',
+  'receipt',
+  'ledger',
+  'anchor',
+  'timestamp',
+] as const;
+export type StepName = (typeof STEP_ORDER)[number];
+
+export interface CheckRun {
+  ok: boolean;
+  steps: StepResult[];
+  /** Set when verifyBundle itself could not run (bad bundle shape, keys missing, …). */
+  errorCode?: string;
+}
+
+export interface CheckContext {
+  api: Pick<Api, 'ledgerTx'>;
+  keys: KeysAnswer;
+}
+
+export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckContext): Promise<CheckRun> {
+  try {
+    const result = await verifyBundle(bundle, {
+      sha256,
+      keys: { jwks: ctx.keys.jwks as never, checkpointKeys: ctx.keys.checkpointKeys },
+      getLedgerTx: async (ref: LedgerRef): Promise<LedgerTxInfo> => {
+        try {
+          return await ctx.api.ledgerTx(ref.txId);
+        } catch (e) {
+          // An unknown transaction is a proof that does not match the ledger, not a lookup error.
+          if (e instanceof ApiError && e.code === 'NOT_FOUND')
+            return { valid: false, block: -1, size: -1, root: '' };
+          throw e;
+        }
+      },
+    });
+    return { ok: result.ok, steps: sortSteps(result.steps) };
+  } catch (e) {
+    const code =
+      typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'VERIFY_ERROR';
+    return { ok: false, steps: [], errorCode: code };
+  }
+}
+
+function sortSteps(steps: StepResult[]): StepResult[] {
+  const rank = (s: StepResult) => {
+    const i = STEP_ORDER.indexOf(s.step as StepName);
+    return i < 0 ? STEP_ORDER.length : i;
+  };
+  return [...steps].sort((a, b) => rank(a) - rank(b));
+}
+
+export type Verdict = 'ok' | 'pending' | 'fail' | 'unchecked';
+
+/** Failures that say "could not ask", not "the answer was wrong". */
+const LOOKUP_FAILURES = new Set(['LEDGER_LOOKUP_FAILED', 'ANCHOR_LOOKUP_FAILED']);
+
+/**
+ * The banner's verdict over all records: any real failure is a failure; a look-up that could not
+ * be made leaves the result unchecked; a step not done yet (not recorded) is pending.
+ */
+export function verdictOf(runs: CheckRun[]): Verdict {
+  const failures: string[] = runs.flatMap((r) =>
+    r.errorCode ? [r.errorCode] : r.steps.filter((s) => s.status === 'fail').map((s) => s.code ?? ''),
+  );
+  if (failures.some((code) => !LOOKUP_FAILURES.has(code))) return 'fail';
+  if (failures.length > 0) return 'unchecked';
+  if (
+    runs.some((r) =>
+      r.steps.some((s) => s.status === 'skipped' && s.step !== 'timestamp' && s.step !== 'anchor'),
+    )
+  ) {
+    return 'pending';
+  }
+  return 'ok';
+}
+
+export function firstFailure(run: CheckRun): StepResult | undefined {
+  return run.steps.find((s) => s.status === 'fail');
+}
+
+export interface StepSentence {
+  step: string;
+  name: string;
+  status: 'pass' | 'fail' | 'skipped';
+  sentence: string;
+  code?: string;
+}
+
+function chainName(caip2: string): string {
+  const known: Record<string, string> = {
+    'eip155:1': 'Ethereum',
+    'eip155:11155111': 'Ethereum Sepolia',
+    'eip155:31337': 'local EVM (dev)',
+    'eip155:1337': 'local EVM (dev)',
+  };
+  return known[caip2] ?? caip2;
+}
+
+function short(hex: string, n = 10): string {
+  return hex.length > 2 * n + 1 ? `${hex.slice(0, n)}…${hex.slice(-6)}` : hex;
+}
+
+function receiptKid(jws: string): string {
+  try {
+    const header = JSON.parse(atob(jws.split('.')[0]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      kid?: unknown;
+    };
+    return typeof header.kid === 'string' ? short(header.kid, 12) : '?';
+  } catch {
+    return '?';
+  }
+}
+
+export function ledgerWords(bundle: ProofBundle): string {
+  const net = bundle.ledger?.network;
+  return net === 'embedded'
+    ? t('check.ledger.embedded')
+    : net === 'fabric'
+      ? t('check.ledger.fabric')
+      : String(net ?? '');
+}
+
+/** One sentence per step, with the values from the bundle the step vouched for. */
+export function describeStep(
+  step: StepResult,
+  bundle: ProofBundle,
+  mode: 'file' | 'certificate',
+): StepSentence {
+  const name = stepName(step.step);
+  const status = step.status;
+  let key = `check.${step.step}.${status}`;
+  const params: Record<string, string | number> = {};
+  switch (step.step) {
+    case 'digest':
+      if (status === 'pass' && mode === 'certificate') key = 'check.digest.passCert';
+      break;
+    case 'inclusion':
+    case 'checkpoint':
+      if (bundle.inclusion) {
+        params.index = bundle.inclusion.index;
+        params.size = bundle.inclusion.size;
+      }
+      break;
+    case 'receipt':
+      params.kid = receiptKid(bundle.receipt);
+      break;
+    case 'ledger':
+      if (bundle.ledger) {
+        params.network = ledgerWords(bundle);
+        params.channel = bundle.ledger.channel
+          ? t('check.ledger.channel', { channel: bundle.ledger.channel })
+          : '';
+        params.block = bundle.ledger.block;
+        params.txId = short(bundle.ledger.txId, 16);
+      }
+      break;
+    case 'anchor':
+      if (bundle.anchor) {
+        params.chain = chainName(bundle.anchor.chainId);
+        params.tx = short(bundle.anchor.txHash, 12);
+        params.block = bundle.anchor.block;
+        if (status === 'skipped') key = 'check.anchor.recorded';
+      }
+      break;
+    case 'timestamp':
+      if (status === 'skipped' && bundle.timestamp) key = 'check.timestamp.present';
+      break;
+  }
+  if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';
+  const sentence = isKey(key) ? t(key, params) : t('check.error', { code: step.code ?? step.status });
+  return { step: step.step, name, status, sentence, code: step.code };
+}
+
+export function stepName(step: string): string {
+  const key = `step.${step}`;
+  return isKey(key) ? t(key) : step;
+}

@@ -1,0 +1,80 @@
+// Hashing a file the reader chose, inside the browser. Small files go through one WebCrypto call
+// (native code, several times faster than JavaScript); large ones are streamed through proof's
+// createSha256 chunk by chunk, so a file of several GB needs no more memory than one chunk.
+// WebCrypto only exists in secure contexts (https or localhost); elsewhere everything streams.
+
+import { createSha256, toHex } from '@lianzheng/proof';
+
+export interface HashProgress {
+  done: number;
+  total: number;
+  elapsedMs: number;
+}
+
+export type HashMethod = 'webcrypto' | 'stream';
+
+export interface HashOutcome {
+  sha256: string;
+  method: HashMethod;
+  elapsedMs: number;
+}
+
+export class HashAbortedError extends Error {
+  readonly code = 'HASH_ABORTED';
+}
+
+export interface HashOptions {
+  oneShotMaxBytes: number;
+  signal?: AbortSignal;
+  onProgress?: (p: HashProgress) => void;
+  /** How often progress is reported and the page is given a chance to repaint. */
+  progressEveryMs?: number;
+}
+
+export function chooseHashMethod(size: number, oneShotMaxBytes: number): HashMethod {
+  const subtle = globalThis.crypto?.subtle;
+  return subtle && size <= oneShotMaxBytes ? 'webcrypto' : 'stream';
+}
+
+export async function hashFile(file: Blob, opts: HashOptions): Promise<HashOutcome> {
+  const start = performance.now();
+  const method = chooseHashMethod(file.size, opts.oneShotMaxBytes);
+  const report = (done: number) =>
+    opts.onProgress?.({ done, total: file.size, elapsedMs: performance.now() - start });
+  report(0);
+  if (method === 'webcrypto') {
+    const buf = await file.arrayBuffer();
+    if (opts.signal?.aborted) throw new HashAbortedError('aborted');
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
+    report(file.size);
+    return { sha256: toHex(digest), method, elapsedMs: performance.now() - start };
+  }
+  const hasher = createSha256();
+  const reader = file.stream().getReader();
+  const every = opts.progressEveryMs ?? 100;
+  let done = 0;
+  let lastReport = start;
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) {
+        await reader.cancel().catch(() => {});
+        throw new HashAbortedError('aborted');
+      }
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      hasher.update(value);
+      done += value.byteLength;
+      const now = performance.now();
+      if (now - lastReport >= every) {
+        lastReport = now;
+        report(done);
+        // Reads can resolve back to back without a task boundary; let the progress bar paint.
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  report(done);
+  return { sha256: toHex(hasher.digest()), method, elapsedMs: performance.now() - start };
+}

@@ -1,0 +1,187 @@
+// `/r/{id}`: a record's evidence certificate (存证证书), the page a QR code points at. It prints on
+// one A4 page (see the print rules in styles.css).
+
+import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
+import { type CheckRun, ledgerWords, runChecks } from '../checks.ts';
+import {
+  banner,
+  checklist,
+  detailRows,
+  downloadButton,
+  errorSentence,
+  facts,
+  flagList,
+  kindWords,
+  mono,
+  statusBadge,
+  timeText,
+  versionNotes,
+} from '../components.ts';
+import { h, setChildren } from '../dom.ts';
+import { t } from '../i18n.ts';
+import { qrSvg } from '../qr.ts';
+import type { View, ViewContext } from './view.ts';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+type State =
+  | { kind: 'loading' }
+  | { kind: 'bad-id' }
+  | { kind: 'not-found' }
+  | { kind: 'error'; error: ApiError }
+  | { kind: 'ready'; rec: VerifyRecord; run: CheckRun | null };
+
+export class CertificateView implements View {
+  private state: State;
+  private main: HTMLElement | null = null;
+
+  constructor(
+    private readonly ctx: ViewContext,
+    private readonly id: string,
+  ) {
+    this.state = ID.test(id) ? { kind: 'loading' } : { kind: 'bad-id' };
+  }
+
+  title(): string {
+    return `${t('cert.heading')} · ${t('app.brand')}`;
+  }
+
+  start(): void {
+    if (this.state.kind === 'loading') void this.load();
+  }
+
+  private async load(): Promise<void> {
+    this.set({ kind: 'loading' });
+    let rec: VerifyRecord;
+    try {
+      rec = await this.ctx.api.evidence(this.id);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
+      this.set(err.code === 'NOT_FOUND' ? { kind: 'not-found' } : { kind: 'error', error: err });
+      return;
+    }
+    const ready: State = { kind: 'ready', rec, run: null };
+    this.set(ready);
+    let keys: KeysAnswer;
+    try {
+      keys = await this.ctx.api.keys();
+    } catch {
+      ready.run = { ok: false, steps: [], errorCode: 'KEYS_UNAVAILABLE' };
+      this.rerender();
+      return;
+    }
+    ready.run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, { api: this.ctx.api, keys });
+    this.rerender();
+  }
+
+  private set(s: State): void {
+    this.state = s;
+    this.rerender();
+  }
+
+  private rerender(): void {
+    if (this.main) this.render(this.main);
+  }
+
+  render(main: HTMLElement): void {
+    this.main = main;
+    const s = this.state;
+    document.documentElement.dataset.state = s.kind;
+    if (s.kind !== 'ready') {
+      const body =
+        s.kind === 'loading'
+          ? h(
+              'p',
+              { class: 'status-line', 'aria-busy': 'true' },
+              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+              t('cert.loading'),
+            )
+          : s.kind === 'bad-id'
+            ? banner('fail', t('cert.badId'), 'bad-id')
+            : s.kind === 'not-found'
+              ? banner('fail', t('cert.notFound', { id: this.id }), 'not-found')
+              : banner(
+                  'fail',
+                  errorSentence(s.error, this.ctx.config.timeoutMs),
+                  `error-${s.error.code.toLowerCase()}`,
+                );
+      const retry =
+        s.kind === 'error'
+          ? h('button', { type: 'button', class: 'button', 'data-action': 'retry' }, t('verify.retry'))
+          : null;
+      retry?.addEventListener('click', () => void this.load());
+      setChildren(main, h('h1', null, t('cert.heading')), body, retry);
+      return;
+    }
+    const { rec, run } = s;
+    const b = rec.bundle;
+    const print = h(
+      'button',
+      { type: 'button', class: 'button button-primary', 'data-action': 'print' },
+      t('cert.print'),
+    );
+    print.addEventListener('click', () => window.print());
+    const ledger = b.ledger
+      ? `${ledgerWords(b)} · #${b.ledger.block} · ${b.ledger.txId}`
+      : t('cert.notRecorded');
+    const anchor = b.anchor ? `${b.anchor.chainId} · ${b.anchor.txHash}` : t('cert.notAnchored');
+    setChildren(
+      main,
+      h(
+        'article',
+        { class: 'certificate', 'aria-labelledby': 'cert-title' },
+        h(
+          'header',
+          { class: 'cert-header' },
+          h(
+            'h1',
+            { id: 'cert-title' },
+            t('cert.heading'),
+            h('span', { class: 'cert-sub', lang: 'en' }, t('cert.subheading')),
+          ),
+          h('p', { class: 'cert-intro' }, t('cert.intro')),
+        ),
+        h(
+          'div',
+          { class: 'cert-body' },
+          facts([
+            [t('record.id'), mono(rec.id)],
+            [t('record.kind'), kindWords(rec.kind)],
+            [t('record.status'), statusBadge(rec.status)],
+            [
+              t('record.project'),
+              h('a', { href: `/p/${encodeURIComponent(rec.projectId)}` }, rec.projectName ?? rec.projectId),
+            ],
+            [t('record.organisation'), rec.submitter.org],
+            [t('record.time'), timeText(rec.acceptedAt)],
+            ...detailRows(b),
+            [
+              t('cert.sha256'),
+              h(
+                'code',
+                { class: 'mono digest', 'data-sha256': b.record.digests.sha256 },
+                b.record.digests.sha256,
+              ),
+            ],
+            [t('record.cid'), mono(b.record.cid)],
+            [t('cert.ledger'), ledger],
+            [t('cert.anchor'), anchor],
+          ]),
+          h(
+            'figure',
+            { class: 'cert-qr' },
+            qrSvg(this.ctx.pageUrl, t('cert.qrCaption')),
+            h('figcaption', null, t('cert.qrCaption')),
+          ),
+        ),
+        ...versionNotes(rec),
+        h('h2', null, t('record.flags')),
+        flagList(rec.flags, 'record.noFlags', false),
+        h('h2', null, t('record.checks')),
+        checklist(run, b, 'certificate'),
+        h('p', { class: 'cert-footer' }, t('cert.issuedBy', { url: this.ctx.pageUrl })),
+      ),
+      h('div', { class: 'actions no-print' }, print, downloadButton(b, rec.id)),
+    );
+  }
+}

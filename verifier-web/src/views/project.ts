@@ -1,0 +1,209 @@
+// `/p/{projectId}`: the project's public notice (公示) — what a villager sees after scanning the
+// code on the notice board: the project, its public records stage by stage, and its rule flags.
+
+import { ApiError, type FlagView, type ProjectView as Project, type ProjectRecordView } from '../api.ts';
+import {
+  banner,
+  errorSentence,
+  facts,
+  flagList,
+  kindWords,
+  mono,
+  shortId,
+  statusBadge,
+} from '../components.ts';
+import { h, setChildren } from '../dom.ts';
+import { formatDate, formatFen, hasMessage, t } from '../i18n.ts';
+import { qrSvg } from '../qr.ts';
+import type { View, ViewContext } from './view.ts';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** The lifecycle order of DOMAIN.md; each kind belongs to one stage. */
+const STAGES: { stage: string; kinds: string[] }[] = [
+  { stage: 'approval', kinds: ['approval'] },
+  { stage: 'tender', kinds: ['tender', 'award'] },
+  { stage: 'contract', kinds: ['contract'] },
+  { stage: 'construction', kinds: ['construction_log'] },
+  { stage: 'change', kinds: ['change_order'] },
+  { stage: 'acceptance', kinds: ['acceptance'] },
+  { stage: 'payment', kinds: ['payment_approval'] },
+  { stage: 'notice', kinds: ['notice', 'withdrawal'] },
+];
+
+export function groupByStage(
+  records: ProjectRecordView[],
+): { stage: string; records: ProjectRecordView[] }[] {
+  const known = new Set(STAGES.flatMap((s) => s.kinds));
+  const groups = [
+    ...STAGES.map((s) => ({ stage: s.stage, records: records.filter((r) => s.kinds.includes(r.kind)) })),
+    { stage: 'other', records: records.filter((r) => !known.has(r.kind)) },
+  ];
+  for (const g of groups) g.records.sort((a, b) => a.acceptedAt.localeCompare(b.acceptedAt));
+  return groups.filter((g) => g.records.length > 0);
+}
+
+type State =
+  | { kind: 'loading' }
+  | { kind: 'bad-id' }
+  | { kind: 'not-found' }
+  | { kind: 'error'; error: ApiError }
+  | { kind: 'ready'; project: Project; records: ProjectRecordView[]; flags: FlagView[] };
+
+export class ProjectPage implements View {
+  private state: State;
+  private main: HTMLElement | null = null;
+
+  constructor(
+    private readonly ctx: ViewContext,
+    private readonly id: string,
+  ) {
+    this.state = ID.test(id) ? { kind: 'loading' } : { kind: 'bad-id' };
+  }
+
+  title(): string {
+    return this.state.kind === 'ready'
+      ? `${this.state.project.name} · ${t('project.heading')}`
+      : `${t('project.heading')} · ${t('app.brand')}`;
+  }
+
+  start(): void {
+    if (this.state.kind === 'loading') void this.load();
+  }
+
+  private async load(): Promise<void> {
+    this.set({ kind: 'loading' });
+    try {
+      const [project, records, flags] = await Promise.all([
+        this.ctx.api.project(this.id),
+        this.ctx.api.projectRecords(this.id),
+        this.ctx.api.projectFlags(this.id),
+      ]);
+      this.set({ kind: 'ready', project, records, flags });
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
+      this.set(err.code === 'NOT_FOUND' ? { kind: 'not-found' } : { kind: 'error', error: err });
+    }
+  }
+
+  private set(s: State): void {
+    this.state = s;
+    if (this.main) this.render(this.main);
+    document.title = this.title();
+  }
+
+  render(main: HTMLElement): void {
+    this.main = main;
+    const s = this.state;
+    document.documentElement.dataset.state = s.kind;
+    if (s.kind !== 'ready') {
+      const body =
+        s.kind === 'loading'
+          ? h(
+              'p',
+              { class: 'status-line', 'aria-busy': 'true' },
+              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+              t('project.loading'),
+            )
+          : s.kind === 'error'
+            ? banner(
+                'fail',
+                errorSentence(s.error, this.ctx.config.timeoutMs),
+                `error-${s.error.code.toLowerCase()}`,
+              )
+            : banner('fail', t('project.notFound', { id: this.id }), 'not-found');
+      const retry =
+        s.kind === 'error'
+          ? h('button', { type: 'button', class: 'button', 'data-action': 'retry' }, t('verify.retry'))
+          : null;
+      retry?.addEventListener('click', () => void this.load());
+      setChildren(main, h('h1', null, t('project.heading')), body, retry);
+      return;
+    }
+    const { project: p, records, flags } = s;
+    const print = h(
+      'button',
+      { type: 'button', class: 'button button-primary', 'data-action': 'print' },
+      t('project.print'),
+    );
+    print.addEventListener('click', () => window.print());
+    const levelKey = `project.level.${p.level}`;
+    const level = hasMessage(levelKey) ? t(levelKey) : p.level;
+    setChildren(
+      main,
+      h(
+        'article',
+        { class: 'project', 'aria-labelledby': 'project-title' },
+        h('p', { class: 'eyebrow' }, t('project.heading')),
+        h('h1', { id: 'project-title' }, p.name),
+        h(
+          'div',
+          { class: 'cert-body' },
+          facts([
+            [t('project.id'), mono(p.id)],
+            [t('project.region'), p.regionCode],
+            [t('project.level'), level],
+            [t('project.owner'), p.ownerOrg],
+            [t('project.budget'), p.budget ? formatFen(p.budget) : undefined],
+          ]),
+          h(
+            'figure',
+            { class: 'cert-qr' },
+            qrSvg(this.ctx.pageUrl, t('project.qrCaption')),
+            h('figcaption', null, t('project.qrCaption')),
+          ),
+        ),
+        p.milestones && p.milestones.length > 0
+          ? [
+              h('h2', null, t('project.milestones')),
+              h(
+                'ul',
+                { class: 'milestones' },
+                p.milestones.map((m) => h('li', null, m.name, ' · ', t('project.due', { date: m.dueDate }))),
+              ),
+            ]
+          : null,
+        h('h2', null, t('project.flags')),
+        flagList(flags, 'project.noFlags', true),
+        h('h2', null, t('project.timeline')),
+        records.length === 0 ? h('p', { class: 'muted' }, t('project.noRecords')) : timeline(records),
+      ),
+      h('div', { class: 'actions no-print' }, print),
+    );
+  }
+}
+
+function timeline(records: ProjectRecordView[]): HTMLElement {
+  return h(
+    'ol',
+    { class: 'timeline' },
+    groupByStage(records).map((g) =>
+      h(
+        'li',
+        { class: 'stage', 'data-stage': g.stage },
+        h('h3', { class: 'stage-name' }, t(`stage.${g.stage}` as 'stage.other')),
+        h(
+          'ul',
+          { class: 'stage-records' },
+          g.records.map((r) =>
+            h(
+              'li',
+              { class: 'stage-record', 'data-record-id': r.id },
+              h('span', { class: 'stage-date' }, r.acceptedAt ? formatDate(r.acceptedAt) : ''),
+              h('span', { class: 'stage-kind' }, kindWords(r.kind)),
+              r.title ? h('span', { class: 'stage-title' }, r.title) : null,
+              r.status ? statusBadge(r.status) : null,
+              r.supersededBy ? h('span', { class: 'badge badge-warn' }, t('record.superseded')) : null,
+              r.withdrawnBy ? h('span', { class: 'badge badge-warn' }, t('record.withdrawn')) : null,
+              h(
+                'a',
+                { href: `/r/${encodeURIComponent(r.id)}`, class: 'stage-link' },
+                `${t('project.open')} ${shortId(r.id)}`,
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}

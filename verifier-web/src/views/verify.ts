@@ -1,0 +1,419 @@
+// `/`: choose, drop or paste; hash in the browser; ask the gateway; re-check every bundle.
+
+import { ApiError, type VerifyRecord } from '../api.ts';
+import { type CheckRun, runChecks, type Verdict, verdictOf } from '../checks.ts';
+import {
+  banner,
+  checklist,
+  detailRows,
+  downloadButton,
+  errorSentence,
+  facts,
+  flagList,
+  kindWords,
+  mono,
+  statusBadge,
+  timeText,
+  versionNotes,
+} from '../components.ts';
+import { h, setChildren } from '../dom.ts';
+import { HashAbortedError, type HashProgress, hashFile } from '../hash-file.ts';
+import { formatBytes, t } from '../i18n.ts';
+import { normaliseSha256Input } from '../normalise.ts';
+import type { View, ViewContext } from './view.ts';
+
+interface FileInfo {
+  name: string;
+  size: number;
+  elapsedMs?: number;
+}
+
+type State =
+  | { kind: 'idle' }
+  | { kind: 'empty-file'; file: FileInfo }
+  | { kind: 'hash-failed'; file: FileInfo }
+  | { kind: 'hashing'; file: FileInfo; progress: HashProgress }
+  | { kind: 'looking-up'; sha256: string; file?: FileInfo }
+  | { kind: 'error'; sha256: string; file?: FileInfo; error: ApiError }
+  | { kind: 'not-found'; sha256: string; file?: FileInfo }
+  | {
+      kind: 'found';
+      sha256: string;
+      file?: FileInfo;
+      records: VerifyRecord[];
+      runs: (CheckRun | null)[];
+      keysError?: ApiError;
+    };
+
+export class VerifyView implements View {
+  private state: State = { kind: 'idle' };
+  private pasteValue = '';
+  private pasteError: string | null = null;
+  private generation = 0;
+  private abort: AbortController | null = null;
+  private resultBox: HTMLElement | null = null;
+  private progressEl: HTMLProgressElement | null = null;
+  private progressText: HTMLElement | null = null;
+
+  constructor(private readonly ctx: ViewContext) {}
+
+  title(): string {
+    return t('app.title');
+  }
+
+  render(main: HTMLElement): void {
+    const fileInput = h('input', {
+      type: 'file',
+      id: 'file-input',
+      class: 'file-input',
+      'aria-describedby': 'verify-intro',
+    });
+    fileInput.addEventListener('change', () => {
+      const file = fileInput.files?.[0];
+      if (file) void this.checkFile(file);
+      fileInput.value = '';
+    });
+
+    const drop = h(
+      'div',
+      { class: 'dropzone', id: 'dropzone' },
+      h('span', { class: 'drop-icon', 'aria-hidden': 'true' }, '⇩'),
+      h('span', { class: 'drop-text' }, t('verify.drop')),
+      h('span', { class: 'drop-or' }, t('verify.or')),
+      h('label', { for: 'file-input', class: 'button button-primary' }, t('verify.choose')),
+      fileInput,
+    );
+    drop.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      drop.classList.add('dropzone-over');
+    });
+    drop.addEventListener('dragleave', () => drop.classList.remove('dropzone-over'));
+    drop.addEventListener('drop', (e) => {
+      e.preventDefault();
+      drop.classList.remove('dropzone-over');
+      const file = e.dataTransfer?.files?.[0];
+      if (file) void this.checkFile(file);
+    });
+
+    const pasteInput = h('input', {
+      type: 'text',
+      id: 'sha256-input',
+      name: 'sha256',
+      class: 'text-input mono',
+      inputmode: 'text',
+      autocomplete: 'off',
+      autocapitalize: 'off',
+      spellcheck: 'false',
+      placeholder: t('verify.pastePlaceholder'),
+      'aria-invalid': this.pasteError ? 'true' : 'false',
+      'aria-describedby': this.pasteError ? 'sha256-error' : null,
+      value: this.pasteValue,
+    });
+    pasteInput.addEventListener('input', () => {
+      this.pasteValue = pasteInput.value;
+    });
+    const form = h(
+      'form',
+      { class: 'paste-form', id: 'paste-form', novalidate: true },
+      h('label', { for: 'sha256-input', class: 'paste-label' }, t('verify.pasteLabel')),
+      h(
+        'div',
+        { class: 'paste-row' },
+        pasteInput,
+        h('button', { type: 'submit', class: 'button', id: 'sha256-submit' }, t('verify.check')),
+      ),
+      this.pasteError
+        ? h('p', { class: 'field-error', id: 'sha256-error', role: 'alert' }, this.pasteError)
+        : null,
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const parsed = normaliseSha256Input(pasteInput.value);
+      if (!parsed.ok) {
+        this.pasteValue = pasteInput.value;
+        this.pasteError = t(`verify.input.${parsed.code}`, { length: parsed.length });
+        this.render(main);
+        document.getElementById('sha256-input')?.focus();
+        return;
+      }
+      this.pasteError = null;
+      this.pasteValue = parsed.sha256;
+      pasteInput.value = parsed.sha256;
+      form.querySelector('.field-error')?.remove();
+      pasteInput.setAttribute('aria-invalid', 'false');
+      this.abort?.abort();
+      void this.lookup(parsed.sha256, undefined);
+    });
+
+    this.resultBox = h('section', { class: 'results', id: 'results', 'aria-live': 'polite' });
+    setChildren(
+      main,
+      h('h1', null, t('verify.heading')),
+      h('p', { id: 'verify-intro', class: 'intro' }, t('verify.intro')),
+      h('section', { class: 'inputs', 'aria-label': t('verify.fileLabel') }, drop, form),
+      this.resultBox,
+    );
+    this.renderResult();
+  }
+
+  async checkFile(file: File): Promise<void> {
+    this.abort?.abort();
+    const gen = ++this.generation;
+    const info: FileInfo = { name: file.name, size: file.size };
+    if (file.size === 0) {
+      this.setState({ kind: 'empty-file', file: info });
+      return;
+    }
+    const abort = new AbortController();
+    this.abort = abort;
+    this.setState({ kind: 'hashing', file: info, progress: { done: 0, total: file.size, elapsedMs: 0 } });
+    let sha256: string;
+    try {
+      const out = await hashFile(file, {
+        oneShotMaxBytes: this.ctx.config.oneShotMaxBytes,
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (gen === this.generation && this.state.kind === 'hashing') {
+            this.state.progress = p;
+            this.updateProgress(p);
+          }
+        },
+      });
+      sha256 = out.sha256;
+      info.elapsedMs = out.elapsedMs;
+      document.documentElement.dataset.hashMethod = out.method;
+      document.documentElement.dataset.hashMs = String(Math.round(out.elapsedMs));
+    } catch (e) {
+      if (e instanceof HashAbortedError || gen !== this.generation) return;
+      this.setState({ kind: 'hash-failed', file: info });
+      return;
+    }
+    if (gen !== this.generation) return;
+    await this.lookup(sha256, info, gen);
+  }
+
+  private async lookup(sha256: string, file: FileInfo | undefined, gen = ++this.generation): Promise<void> {
+    this.setState({ kind: 'looking-up', sha256, file });
+    let records: VerifyRecord[];
+    try {
+      records = (await this.ctx.api.verify(sha256)).records;
+    } catch (e) {
+      if (gen !== this.generation) return;
+      this.setState({
+        kind: 'error',
+        sha256,
+        file,
+        error: e instanceof ApiError ? e : new ApiError('BAD_RESPONSE'),
+      });
+      return;
+    }
+    if (gen !== this.generation) return;
+    if (records.length === 0) {
+      this.setState({ kind: 'not-found', sha256, file });
+      return;
+    }
+    const state: State = { kind: 'found', sha256, file, records, runs: records.map(() => null) };
+    this.setState(state);
+    let keys: Awaited<ReturnType<typeof this.ctx.api.keys>>;
+    try {
+      keys = await this.ctx.api.keys();
+    } catch (e) {
+      if (gen !== this.generation) return;
+      state.keysError = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
+      state.runs = records.map(() => ({ ok: false, steps: [], errorCode: 'KEYS_UNAVAILABLE' }));
+      this.renderResult();
+      return;
+    }
+    await Promise.all(
+      records.map(async (rec, i) => {
+        const run = await runChecks(rec.bundle, sha256, { api: this.ctx.api, keys });
+        if (gen !== this.generation) return;
+        state.runs[i] = run;
+        this.renderResult();
+      }),
+    );
+  }
+
+  private setState(s: State): void {
+    this.state = s;
+    this.renderResult();
+  }
+
+  private retry(): void {
+    const s = this.state;
+    if (s.kind === 'error') void this.lookup(s.sha256, s.file);
+  }
+
+  private updateProgress(p: HashProgress): void {
+    if (!this.progressEl || !this.progressText) return;
+    this.progressEl.value = p.total ? p.done / p.total : 0;
+    this.progressText.textContent = progressWords(p);
+  }
+
+  private renderResult(): void {
+    const box = this.resultBox;
+    if (!box) return;
+    this.progressEl = null;
+    this.progressText = null;
+    const s = this.state;
+    document.documentElement.dataset.state = s.kind;
+    switch (s.kind) {
+      case 'idle':
+        setChildren(box);
+        return;
+      case 'empty-file':
+        setChildren(box, banner('fail', t('verify.emptyFile', { name: s.file.name }), 'empty-file'));
+        return;
+      case 'hash-failed':
+        setChildren(box, banner('fail', t('verify.hashFailed', { name: s.file.name }), 'hash-failed'));
+        return;
+      case 'hashing': {
+        this.progressEl = h('progress', {
+          class: 'progress',
+          max: 1,
+          value: 0,
+          'aria-label': t('verify.progressLabel'),
+        });
+        this.progressText = h('span', { class: 'progress-text' }, progressWords(s.progress));
+        setChildren(
+          box,
+          h(
+            'div',
+            { class: 'hashing', 'aria-busy': 'true' },
+            h(
+              'p',
+              { class: 'status-line' },
+              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+              t('verify.hashing', { name: s.file.name }),
+            ),
+            this.progressEl,
+            this.progressText,
+          ),
+        );
+        this.updateProgress(s.progress);
+        return;
+      }
+      case 'looking-up':
+        setChildren(
+          box,
+          digestBlock(s.sha256, s.file),
+          h(
+            'p',
+            { class: 'status-line', 'aria-busy': 'true' },
+            h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+            t('verify.lookingUp'),
+          ),
+        );
+        return;
+      case 'error': {
+        const retry = h(
+          'button',
+          { type: 'button', class: 'button', 'data-action': 'retry' },
+          t('verify.retry'),
+        );
+        retry.addEventListener('click', () => this.retry());
+        setChildren(
+          box,
+          digestBlock(s.sha256, s.file),
+          banner(
+            'fail',
+            errorSentence(s.error, this.ctx.config.timeoutMs),
+            `error-${s.error.code.toLowerCase()}`,
+          ),
+          retry,
+        );
+        return;
+      }
+      case 'not-found':
+        setChildren(
+          box,
+          digestBlock(s.sha256, s.file),
+          banner('fail', t('verify.result.notFound'), 'not-found', t('verify.result.notFoundDetail')),
+        );
+        return;
+      case 'found': {
+        const done = s.runs.every((r) => r !== null);
+        const verdict: Verdict | null = done ? verdictOf(s.runs as CheckRun[]) : null;
+        const top = verdict
+          ? banner(
+              verdict === 'fail' ? 'fail' : verdict === 'ok' ? 'ok' : 'pending',
+              t(`verify.result.${verdict}`, { count: s.records.length }),
+              `verdict-${verdict}`,
+            )
+          : h(
+              'p',
+              { class: 'status-line', 'aria-busy': 'true' },
+              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+              t('verify.verifying'),
+            );
+        setChildren(
+          box,
+          digestBlock(s.sha256, s.file),
+          top,
+          s.keysError ? banner('fail', t('verify.error.keys'), 'keys-error') : null,
+          ...s.records.map((rec, i) => recordCard(rec, s.runs[i] ?? null)),
+        );
+        return;
+      }
+    }
+  }
+}
+
+function progressWords(p: HashProgress): string {
+  const speed = p.elapsedMs > 0 ? (p.done / p.elapsedMs) * 1000 : 0;
+  return t('verify.progress', {
+    done: formatBytes(p.done),
+    total: formatBytes(p.total),
+    speed: formatBytes(speed),
+  });
+}
+
+function digestBlock(sha256: string, file?: FileInfo): HTMLElement {
+  return facts([
+    [t('verify.fileName'), file ? `${file.name} (${formatBytes(file.size)})` : null],
+    [t('verify.digestLabel'), h('code', { class: 'mono digest', 'data-sha256': sha256 }, sha256)],
+  ]);
+}
+
+function recordCard(rec: VerifyRecord, run: CheckRun | null): HTMLElement {
+  const bundle = rec.bundle;
+  const headingId = `record-${rec.id}`;
+  return h(
+    'article',
+    { class: 'card record', 'aria-labelledby': headingId, 'data-record-id': rec.id },
+    h(
+      'h2',
+      { id: headingId, class: 'card-title' },
+      kindWords(rec.kind),
+      bundle.details?.title ? h('span', { class: 'card-subtitle' }, bundle.details.title) : null,
+    ),
+    facts([
+      [t('record.status'), statusBadge(rec.status)],
+      [
+        t('record.project'),
+        rec.projectId
+          ? h('a', { href: `/p/${encodeURIComponent(rec.projectId)}` }, rec.projectName ?? rec.projectId)
+          : null,
+      ],
+      [t('record.organisation'), rec.submitter.org],
+      [t('record.time'), timeText(rec.acceptedAt)],
+      ...detailRows(bundle),
+      [t('record.id'), mono(rec.id)],
+    ]),
+    bundle.record.visibility === 'restricted' && !bundle.details
+      ? h('p', { class: 'note' }, t('record.visibility.restricted'))
+      : null,
+    ...versionNotes(rec),
+    h('h3', null, t('record.flags')),
+    flagList(rec.flags, 'record.noFlags', false),
+    h('h3', null, t('record.checks')),
+    checklist(run, bundle, 'file'),
+    h(
+      'div',
+      { class: 'actions' },
+      downloadButton(bundle, rec.id),
+      h('a', { class: 'button', href: `/r/${encodeURIComponent(rec.id)}` }, t('record.certificate')),
+    ),
+    h('p', { class: 'hint' }, t('record.downloadHint')),
+  );
+}

@@ -1,0 +1,29 @@
+import { fileURLToPath } from 'node:url';
+import { defaultClientConditions, defineConfig } from 'vite';
+
+// The page is served by the gateway under a strict Content-Security-Policy (script-src 'self',
+// style-src 'self', no data: images), so the build must not inline anything: no modulepreload
+// polyfill script, no assets turned into data: URLs. `@lianzheng/proof` picks its SHA-256 through
+// the `#sha256-impl` import map; the `browser` condition selects @noble/hashes instead of
+// node:crypto, and is listed explicitly so a change of Vite's defaults cannot drop it.
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: '/',
+  resolve: {
+    conditions: ['browser', ...defaultClientConditions.filter((c) => c !== 'browser')],
+  },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    reportCompressedSize: false,
+  },
+  server: {
+    proxy: {
+      '/v1': 'http://localhost:8080',
+      '/.well-known': 'http://localhost:8080',
+    },
+  },
+});
