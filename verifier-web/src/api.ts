@@ -218,13 +218,11 @@ export function parseProject(v: unknown): ProjectView {
     budget: str(p.budget),
     level: str(p.level),
     milestones: Array.isArray(p.milestones)
-      ? p.milestones
-          .filter(isObj)
-          .map((m) => ({
-            id: String(m.id ?? ''),
-            name: String(m.name ?? m.id ?? ''),
-            dueDate: String(m.dueDate ?? ''),
-          }))
+      ? p.milestones.filter(isObj).map((m) => ({
+          id: String(m.id ?? ''),
+          name: String(m.name ?? m.id ?? ''),
+          dueDate: String(m.dueDate ?? ''),
+        }))
       : undefined,
   };
 }
