@@ -48,6 +48,7 @@ describe('canonicalJson (RFC 8785)', () => {
     ['a Map', new Map()],
     ['bytes', new Uint8Array(2)],
     ['a class instance', new (class Thing {})()],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is being tested
     ['a sparse array', [1, , 3]],
     ['an undefined array element', [undefined]],
     ['symbol keys', { [Symbol('k')]: 1 }],
