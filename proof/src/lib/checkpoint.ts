@@ -78,9 +78,13 @@ export function noteVerifierKey(name: string, publicKey: Uint8Array): string {
 
 function parseVerifierKey(vkey: string): VerifierKey {
   if (typeof vkey !== 'string') fail('BAD_KEY', 'a verifier key is a string');
-  const parts = vkey.split('+');
-  if (parts.length !== 3) fail('BAD_KEY', 'a verifier key is name+hash+key');
-  const [name, hashHex, keyB64] = parts as [string, string, string];
+  // The base64 key may itself contain '+', so split at the first two only (names cannot hold '+').
+  const first = vkey.indexOf('+');
+  const second = first < 0 ? -1 : vkey.indexOf('+', first + 1);
+  if (second < 0) fail('BAD_KEY', 'a verifier key is name+hash+key');
+  const name = vkey.slice(0, first);
+  const hashHex = vkey.slice(first + 1, second);
+  const keyB64 = vkey.slice(second + 1);
   checkKeyName(name);
   if (!/^[0-9a-f]{8}$/.test(hashHex)) fail('BAD_KEY', 'the key hash is 8 lowercase hex digits');
   let raw: Uint8Array;
