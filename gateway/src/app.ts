@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { JwtVerifier } from './auth/jwt.ts';
+import authPlugin from './auth/plugin.ts';
+import type { Config } from './config.ts';
+import errorsPlugin, { AppError } from './errors.ts';
+import type { KeyRing } from './keys/key-ring.ts';
+import keysPlugin from './keys/plugin.ts';
+import metricsPlugin from './metrics.ts';
+import intakePlugin from './notary/intake-plugin.ts';
+import pipelinePlugin from './pipeline/plugin.ts';
+import evidenceWriteRoutes from './routes/evidence-write/index.ts';
+import opsRoutes from './routes/ops/index.ts';
+import { Problem } from './schemas.ts';
+import dbPlugin from './storage/db-plugin.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+  }
+}
+
+export interface BuildAppOptions {
+  config: Config;
+  /** A pino logger (server.ts), pino options, or false (default: silent). */
+  logger?: Logger | FastifyServerOptions['logger'];
+  /** Use this pool instead of DATABASE_URL / the embedded PostgreSQL; not ended on close. */
+  db?: pg.Pool;
+  /** Skip migrations (unit tests with a fake pool). */
+  migrate?: boolean;
+  keyRing?: KeyRing;
+  jwtVerifier?: Pick<JwtVerifier, 'verify'>;
+  /** The pipeline plugin; `false` leaves it out (unit tests of intake alone). */
+  pipeline?: FastifyPluginAsync | false;
+}
+
+const configPlugin = fp(
+  async (app: FastifyInstance, opts: { config: Config }) => {
+    app.decorate('config', opts.config);
+  },
+  { name: 'config', fastify: '5.x' },
+);
+
+/**
+ * Builds the gateway as a Fastify instance without listening: server.ts listens, tests inject.
+ * Plugins are named and declare their dependencies; the pipeline comes last.
+ */
+export function buildApp(options: BuildAppOptions): FastifyInstance {
+  const { config } = options;
+  const isLoggerInstance =
+    options.logger !== undefined &&
+    typeof options.logger === 'object' &&
+    'child' in (options.logger as object);
+  const app = Fastify({
+    ...(isLoggerInstance
+      ? { loggerInstance: options.logger as Logger }
+      : { logger: (options.logger as FastifyServerOptions['logger']) ?? false }),
+    bodyLimit: config.limits.maxBodyBytes,
+    requestTimeout: config.uploadTimeoutMs,
+    requestIdHeader: 'x-request-id',
+    requestIdLogLabel: 'requestId',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Unknown fields are errors, never silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  app.register(configPlugin, { config });
+  app.register(errorsPlugin);
+  app.register(metricsPlugin);
+  app.addSchema(Problem);
+  app.register(helmet, {
+    // The API serves JSON; the pages (verifier-web, /docs) set their own stricter policy.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  });
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'LianZheng 链证 gateway',
+        description:
+          'Evidence and notarisation for public-works projects: submit document digests, get signed ' +
+          'receipts, verify records and their proof bundles. Errors are application/problem+json (RFC 9457).',
+        version: '1.0.0',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  app.register(dbPlugin, { pool: options.db, migrate: options.migrate });
+  app.register(authPlugin, { jwtVerifier: options.jwtVerifier });
+  app.register(rateLimit, {
+    global: true,
+    max: config.rateLimitPublicPerMin,
+    timeWindow: 60_000,
+    // After authentication, so that only the anonymous public is limited per address.
+    hook: 'preHandler',
+    allowList: (request) =>
+      request.principal !== undefined && request.principal !== null && request.principal.role !== 'public',
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `at most ${context.max} requests per minute`, {
+        retryAfter: context.after,
+      }),
+  });
+  app.register(keysPlugin, { keyRing: options.keyRing });
+  app.register(multipart, {
+    limits: {
+      fileSize: config.limits.maxFileBytes,
+      files: 1,
+      fields: 32,
+      fieldSize: 64 * 1024,
+      parts: 40,
+      headerPairs: 100,
+    },
+  });
+  app.register(intakePlugin);
+  app.register(opsRoutes);
+  app.register(evidenceWriteRoutes);
+  if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
+
+  app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app as unknown as FastifyInstance;
+}

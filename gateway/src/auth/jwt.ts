@@ -1,0 +1,102 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { AppError } from '../errors.ts';
+import type { Principal } from './principal.ts';
+
+/** Asymmetric algorithms only: `none` and HMAC (HS256 with the public key as secret) never verify. */
+export const ACCEPTED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
+
+const REGION = /^[1-9]\d{5}$/;
+
+export interface JwtVerifierOptions {
+  issuer: string;
+  audience: string;
+  /** A remote JWKS URL (the identity provider) or a local key set (the dev issuer). */
+  jwks: URL | { keys: object[] };
+  maxCacheEntries?: number;
+}
+
+/** Claims → principal. A token whose claims do not make a coherent principal is refused. */
+export function principalFromClaims(payload: JWTPayload): Principal {
+  const role = payload.role ?? payload.lianzheng_role;
+  const org = typeof payload.org === 'string' && payload.org !== '' ? payload.org : undefined;
+  const region = typeof payload.region === 'string' ? payload.region : undefined;
+  const subject = typeof payload.sub === 'string' ? payload.sub : undefined;
+  switch (role) {
+    case 'unit':
+    case 'partner':
+      if (!org)
+        throw new AppError('UNAUTHENTICATED', `a ${role} token needs an org claim`, { reason: 'BAD_CLAIMS' });
+      return { role, org, subject };
+    case 'inspector':
+      if (!region || !REGION.test(region)) {
+        throw new AppError('UNAUTHENTICATED', 'an inspector token needs a 6-digit region claim', {
+          reason: 'BAD_CLAIMS',
+        });
+      }
+      return { role, region, org, subject };
+    case 'admin':
+      return { role, org, subject };
+    default:
+      throw new AppError('UNAUTHENTICATED', 'the token has no known role claim', { reason: 'BAD_CLAIMS' });
+  }
+}
+
+interface Cached {
+  principal: Principal;
+  exp: number;
+}
+
+/**
+ * Verifies bearer JWTs against the identity provider's JWKS. A verified token is cached until it
+ * expires (bounded), so a client reusing its token costs one map lookup, not a signature check.
+ */
+export class JwtVerifier {
+  private readonly keys: JWTVerifyGetKey;
+  private cache = new Map<string, Cached>();
+  private readonly maxEntries: number;
+
+  constructor(private readonly options: JwtVerifierOptions) {
+    this.keys =
+      options.jwks instanceof URL
+        ? createRemoteJWKSet(options.jwks, { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+        : createLocalJWKSet(options.jwks as Parameters<typeof createLocalJWKSet>[0]);
+    this.maxEntries = options.maxCacheEntries ?? 10_000;
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const now = Math.floor(Date.now() / 1000);
+    const hit = this.cache.get(token);
+    if (hit && hit.exp > now) return hit.principal;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        algorithms: ACCEPTED_ALGORITHMS,
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'ERR_JWT_INVALID';
+      // The identity provider being unreachable is our problem, not the caller's.
+      if (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC') {
+        throw new AppError(
+          'SERVICE_UNAVAILABLE',
+          'the identity provider cannot be reached',
+          {},
+          { cause: err },
+        );
+      }
+      throw new AppError('UNAUTHENTICATED', 'the bearer token is not valid', { reason: code });
+    }
+    const principal = principalFromClaims(payload);
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    this.cache.set(token, { principal, exp: payload.exp! });
+    return principal;
+  }
+}

@@ -1,0 +1,89 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+import { DEV_ISSUER } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { ApiKeyVerifier, looksLikeApiKey } from './api-keys.ts';
+import { devIssuerJwks, loadDevIssuerKey } from './dev-issuer.ts';
+import { JwtVerifier } from './jwt.ts';
+import { type Principal, PUBLIC, type Role } from './principal.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+  interface FastifyInstance {
+    /** preHandler that lets only these roles through: 401 for the anonymous public, 403 otherwise. */
+    requireRole(...roles: Role[]): preHandlerAsyncHookHandler;
+    apiKeys: ApiKeyVerifier;
+  }
+}
+
+export interface AuthPluginOptions {
+  /** Replace the JWT verifier (tests of the surrounding code). */
+  jwtVerifier?: Pick<JwtVerifier, 'verify'>;
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (!m)
+    throw new AppError('UNAUTHENTICATED', 'Authorization must be "Bearer <token>"', { reason: 'BAD_SCHEME' });
+  return m[1];
+}
+
+async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+  const { config } = app;
+  let jwt = opts.jwtVerifier;
+  if (!jwt) {
+    if (config.oidc.issuer && config.oidc.jwksUrl) {
+      jwt = new JwtVerifier({
+        issuer: config.oidc.issuer,
+        audience: config.oidc.audience,
+        jwks: new URL(config.oidc.jwksUrl),
+      });
+    } else {
+      const key = await loadDevIssuerKey(config.keysDir);
+      jwt = new JwtVerifier({ issuer: DEV_ISSUER, audience: config.oidc.audience, jwks: devIssuerJwks(key) });
+      app.log.info({ issuer: DEV_ISSUER }, 'using the local development identity provider');
+    }
+  }
+  const verifier = jwt;
+  const apiKeys = new ApiKeyVerifier(() => app.db);
+  app.decorate('apiKeys', apiKeys);
+  app.decorateRequest('principal', null as unknown as Principal);
+
+  app.addHook('onRequest', async (request) => {
+    request.principal = PUBLIC;
+    const headerKey = request.headers['x-api-key'];
+    const token = bearer(request);
+    const credential = typeof headerKey === 'string' ? headerKey : token;
+    if (credential === undefined) return;
+    if (looksLikeApiKey(credential)) {
+      let principal: Principal | undefined;
+      try {
+        principal = await apiKeys.verify(credential);
+      } catch (err) {
+        throw new AppError('SERVICE_UNAVAILABLE', 'cannot check the API key now', {}, { cause: err });
+      }
+      if (!principal)
+        throw new AppError('UNAUTHENTICATED', 'unknown or revoked API key', { reason: 'BAD_API_KEY' });
+      request.principal = principal;
+      return;
+    }
+    request.principal = await verifier.verify(credential);
+  });
+
+  app.decorate('requireRole', (...roles: Role[]): preHandlerAsyncHookHandler => {
+    const allowed = new Set<Role>(roles);
+    return async function requireRole(request: FastifyRequest, _reply: FastifyReply) {
+      const role = request.principal.role;
+      if (allowed.has(role)) return;
+      if (role === 'public')
+        throw new AppError('UNAUTHENTICATED', 'this needs credentials', { reason: 'NO_CREDENTIALS' });
+      throw new AppError('FORBIDDEN', `role ${role} may not do this`);
+    };
+  });
+}
+
+export default fp(authPlugin, { name: 'auth', dependencies: ['config', 'db', 'errors'], fastify: '5.x' });

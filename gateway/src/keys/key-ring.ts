@@ -1,0 +1,241 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { deriveNotePublicKey, noteVerifierKey, type ReceiptClaims } from '@lianzheng/proof';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+
+/** The JWS `typ` of receipts (docs/CONTRACTS.md). */
+export const RECEIPT_TYP = 'lianzheng-receipt+jwt';
+
+export interface PublicJwk extends JWK {
+  kid: string;
+}
+
+export interface JsonWebKeySet {
+  keys: PublicJwk[];
+}
+
+/** Signs receipts: a compact JWS, ES256, `kid` and `typ` in the protected header. */
+export interface ReceiptSigner {
+  kid: string;
+  alg: 'ES256';
+  sign(claims: ReceiptClaims): string;
+}
+
+/** The checkpoint signer the pipeline uses with proof's `signCheckpoint`. */
+export interface CheckpointSigner {
+  /** The note key name; the log origin. */
+  name: string;
+  /** The 32-byte Ed25519 seed. */
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+  /** `name+hash+base64` verifier key. */
+  vkey: string;
+}
+
+interface StoredReceiptKey {
+  kid: string;
+  /** Private JWK (P-256). */
+  jwk: JWK;
+  createdAt: string;
+  retiredAt?: string;
+}
+
+interface ReceiptKeyFile {
+  current: string;
+  keys: StoredReceiptKey[];
+}
+
+interface CheckpointKeyFile {
+  name: string;
+  /** Hex Ed25519 seed. */
+  seed: string;
+  createdAt: string;
+}
+
+const RECEIPT_FILE = 'receipt-keys.json';
+const CHECKPOINT_FILE = 'checkpoint-key.json';
+
+function b64url(data: string | Buffer): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+/** Writes a secret file atomically with owner-only permissions. */
+export async function writeSecretFile(file: string, content: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await fs.open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, file);
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read key file ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function publicJwkOf(jwk: JWK): JWK {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...pub } = jwk;
+  return pub;
+}
+
+export async function newEs256Jwk(): Promise<{ kid: string; jwk: JWK }> {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' }) as JWK;
+  const kid = await calculateJwkThumbprint(publicJwkOf(jwk), 'sha256');
+  return { kid, jwk: { ...jwk, kid, alg: 'ES256', use: 'sig' } };
+}
+
+class Es256ReceiptSigner implements ReceiptSigner {
+  readonly alg = 'ES256' as const;
+  private readonly key: KeyObject;
+  private readonly headerB64: string;
+  constructor(
+    readonly kid: string,
+    jwk: JWK,
+  ) {
+    this.key = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+    this.headerB64 = b64url(JSON.stringify({ alg: 'ES256', kid, typ: RECEIPT_TYP }));
+  }
+  // node:crypto directly rather than jose's async WebCrypto path: this runs once per accepted
+  // submission and is the hottest signature in the service. The output is a standard JWS.
+  sign(claims: ReceiptClaims): string {
+    const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
+    const signature = sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${signature.toString('base64url')}`;
+  }
+}
+
+/**
+ * The gateway's signing keys, kept under `keysDir` and reused on restart: the current ES256
+ * receipt key, retired receipt keys (still published so old receipts verify), and the Ed25519
+ * checkpoint key.
+ */
+export class KeyRing {
+  private constructor(
+    private readonly dir: string,
+    private receiptFile: ReceiptKeyFile,
+    private signer: ReceiptSigner,
+    readonly checkpointSigner: CheckpointSigner,
+    private cachedJwks: JsonWebKeySet,
+  ) {}
+
+  /** Loads the keys from `dir`, generating any that are missing. */
+  static async load(dir: string, options: { logOrigin: string }): Promise<KeyRing> {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    let receipts = await readJson<ReceiptKeyFile>(path.join(dir, RECEIPT_FILE));
+    if (!receipts || receipts.keys.length === 0) {
+      const { kid, jwk } = await newEs256Jwk();
+      receipts = { current: kid, keys: [{ kid, jwk, createdAt: new Date().toISOString() }] };
+      await writeSecretFile(path.join(dir, RECEIPT_FILE), JSON.stringify(receipts, null, 2));
+    }
+    let checkpoint = await readJson<CheckpointKeyFile>(path.join(dir, CHECKPOINT_FILE));
+    if (!checkpoint) {
+      checkpoint = {
+        name: options.logOrigin,
+        seed: randomBytes(32).toString('hex'),
+        createdAt: new Date().toISOString(),
+      };
+      await writeSecretFile(path.join(dir, CHECKPOINT_FILE), JSON.stringify(checkpoint, null, 2));
+    }
+    // The note key name is part of every verifier key: keep the name the key was made with.
+    const seed = Uint8Array.from(Buffer.from(checkpoint.seed, 'hex'));
+    const publicKey = deriveNotePublicKey(seed);
+    const checkpointSigner: CheckpointSigner = {
+      name: checkpoint.name,
+      privateKey: seed,
+      publicKey,
+      vkey: noteVerifierKey(checkpoint.name, publicKey),
+    };
+    const ring = new KeyRing(dir, receipts, KeyRing.signerFor(receipts), checkpointSigner, { keys: [] });
+    ring.cachedJwks = await ring.buildJwks();
+    return ring;
+  }
+
+  private static signerFor(file: ReceiptKeyFile): ReceiptSigner {
+    const current = file.keys.find((k) => k.kid === file.current);
+    if (!current)
+      throw new Error(`receipt key file names current key ${file.current}, which it does not hold`);
+    return new Es256ReceiptSigner(current.kid, current.jwk);
+  }
+
+  get receiptSigner(): ReceiptSigner {
+    return this.signer;
+  }
+
+  /** Public keys: current and retired receipt keys (ES256) and the checkpoint key (Ed25519). */
+  jwks(): JsonWebKeySet {
+    return this.cachedJwks;
+  }
+
+  /** Receipt key ids, newest first, with their state. */
+  receiptKeys(): { kid: string; current: boolean; createdAt: string; retiredAt?: string }[] {
+    return [...this.receiptFile.keys]
+      .reverse()
+      .map((k) => ({
+        kid: k.kid,
+        current: k.kid === this.receiptFile.current,
+        createdAt: k.createdAt,
+        retiredAt: k.retiredAt,
+      }));
+  }
+
+  /**
+   * Makes a new receipt key current and retires the old one, which stays in the JWKS so receipts
+   * it signed keep verifying. Persisted before it takes effect. Returns the new kid.
+   */
+  async rotate(): Promise<string> {
+    const { kid, jwk } = await newEs256Jwk();
+    const now = new Date().toISOString();
+    const next: ReceiptKeyFile = {
+      current: kid,
+      keys: [
+        ...this.receiptFile.keys.map((k) =>
+          k.kid === this.receiptFile.current ? { ...k, retiredAt: now } : k,
+        ),
+        { kid, jwk, createdAt: now },
+      ],
+    };
+    await writeSecretFile(path.join(this.dir, RECEIPT_FILE), JSON.stringify(next, null, 2));
+    this.receiptFile = next;
+    this.signer = KeyRing.signerFor(next);
+    this.cachedJwks = await this.buildJwks();
+    return kid;
+  }
+
+  private async buildJwks(): Promise<JsonWebKeySet> {
+    const keys: PublicJwk[] = this.receiptFile.keys.map((k) => ({
+      ...(publicJwkOf(k.jwk) as PublicJwk),
+      kid: k.kid,
+      alg: 'ES256',
+      use: 'sig',
+    }));
+    const okp = createPublicKey({
+      key: {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: Buffer.from(this.checkpointSigner.publicKey).toString('base64url'),
+      },
+      format: 'jwk',
+    }).export({ format: 'jwk' }) as JWK;
+    const okpKid = await calculateJwkThumbprint(okp, 'sha256');
+    keys.push({ ...okp, kid: okpKid, alg: 'EdDSA', use: 'sig' } as PublicJwk);
+    return { keys };
+  }
+}

@@ -1,0 +1,79 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { problemResponses } from '../schemas.ts';
+import { KeyRing } from './key-ring.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    keys: KeyRing;
+  }
+}
+
+export interface KeysPluginOptions {
+  keyRing?: KeyRing;
+}
+
+const Jwk = Type.Object(
+  {
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.Optional(Type.String()),
+    use: Type.Optional(Type.String()),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+const Jwks = Type.Object({ keys: Type.Array(Jwk) });
+
+/** `app.keys` (receipt and checkpoint keys), `/.well-known/jwks.json` and the admin rotation. */
+async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promise<void> {
+  const ring = opts.keyRing ?? (await KeyRing.load(app.config.keysDir, { logOrigin: app.config.logOrigin }));
+  app.decorate('keys', ring);
+
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Receipt (ES256) and checkpoint (Ed25519) public keys, current and retired',
+        response: { 200: Jwks },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return ring.jwks();
+    },
+  );
+
+  app.post(
+    '/v1/admin/keys/rotate',
+    {
+      preHandler: app.requireRole('admin'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Make a new receipt key current; the old one stays published as retired',
+        security: [{ bearer: [] }],
+        response: {
+          200: Type.Object({ kid: Type.String(), retired: Type.Array(Type.String()) }),
+          ...problemResponses(401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const kid = await ring.rotate();
+      request.log.info({ kid }, 'receipt key rotated');
+      return {
+        kid,
+        retired: ring
+          .receiptKeys()
+          .filter((k) => !k.current)
+          .map((k) => k.kid),
+      };
+    },
+  );
+}
+
+export default fp(keysPlugin, { name: 'keys', dependencies: ['config', 'auth'], fastify: '5.x' });

@@ -1,0 +1,556 @@
+import { randomBytes } from 'node:crypto';
+import {
+  canonicalJson,
+  cidFromSha256,
+  detailsDigest,
+  type EvidenceRecord,
+  fromHex,
+  leafHash,
+  type RecordDetails,
+  toHex,
+} from '@lianzheng/proof';
+import type pg from 'pg';
+import { idempotencyScope, type Principal } from '../auth/principal.ts';
+import type { Config } from '../config.ts';
+import { AppError, type ErrorCode, problemFor, toAppError } from '../errors.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+import type { IntakeMetrics } from '../metrics.ts';
+import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
+import { GroupCommitter } from '../storage/group-commit.ts';
+import { uuidv7 } from './uuidv7.ts';
+
+/** One accepted submission, as the 202 (or an idempotent replay) answers it. */
+export interface AcceptedSubmission {
+  id: string;
+  sha256: string;
+  cid: string;
+  status: 'accepted' | 'recorded' | 'anchored' | 'rejected';
+  receipt: string;
+  acceptedAt: string;
+  /** True when this answers a repeated Idempotency-Key rather than a new submission. */
+  replayed: boolean;
+}
+
+export interface ProjectInfo {
+  id: string;
+  ownerOrg: string;
+  regionCode: string;
+}
+
+/** A row of the `submissions` table as intake writes it. */
+export interface SubmissionRow {
+  id: string;
+  projectId: string;
+  sha256: string;
+  kind: string;
+  recordJson: string;
+  detailsJson: string;
+  receipt: string;
+  idempotencyKey: string | null;
+  idemScope: string | null;
+  requestHash: string | null;
+  acceptedAt: string;
+}
+
+export interface IdempotencyOptions {
+  key?: string;
+  /** sha256 hex of the request as the client sent it (canonical JSON of body, or fields+file digest). */
+  requestHash?: string;
+}
+
+export type ItemOutcome = { ok: true; accepted: AcceptedSubmission } | { ok: false; error: AppError };
+
+const INSERT_SQL = `insert into submissions
+  (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash, accepted_at)
+select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+on conflict (idem_scope, idempotency_key) do nothing
+returning id`;
+
+/** Writes rows with one multi-row INSERT (one statement, one transaction, one fsync). */
+export async function insertSubmissions(
+  db: pg.Pool,
+  rows: SubmissionRow[],
+): Promise<{ inserted: boolean }[]> {
+  const cols: (string | null)[][] = Array.from({ length: 11 }, () => new Array(rows.length));
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    cols[0]![i] = r.id;
+    cols[1]![i] = r.projectId;
+    cols[2]![i] = r.sha256;
+    cols[3]![i] = r.kind;
+    cols[4]![i] = r.recordJson;
+    cols[5]![i] = r.detailsJson;
+    cols[6]![i] = r.receipt;
+    cols[7]![i] = r.idempotencyKey;
+    cols[8]![i] = r.idemScope;
+    cols[9]![i] = r.requestHash;
+    cols[10]![i] = r.acceptedAt;
+  }
+  const result = await db.query<{ id: string }>(INSERT_SQL, cols);
+  if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
+  const inserted = new Set(result.rows.map((r) => r.id));
+  return rows.map((r) => ({ inserted: inserted.has(r.id) }));
+}
+
+export function unavailable(cause: unknown): AppError {
+  if (cause instanceof AppError) return cause;
+  return new AppError('SERVICE_UNAVAILABLE', 'the database is not answering', {}, { cause });
+}
+
+/** Projects never change owner or region once registered, so found ones are cached for good. */
+export class ProjectDirectory {
+  private cache = new Map<string, ProjectInfo>();
+  constructor(
+    private readonly db: () => pg.Pool,
+    private readonly maxEntries = 100_000,
+  ) {}
+
+  async getMany(ids: string[]): Promise<Map<string, ProjectInfo>> {
+    const out = new Map<string, ProjectInfo>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const hit = this.cache.get(id);
+      if (hit) out.set(id, hit);
+      else if (!missing.includes(id)) missing.push(id);
+    }
+    if (missing.length === 0) return out;
+    let rows: { id: string; owner_org: string; region_code: string }[];
+    try {
+      rows = (
+        await this.db().query('select id, owner_org, region_code from projects where id = any($1::text[])', [
+          missing,
+        ])
+      ).rows;
+    } catch (e) {
+      throw unavailable(e);
+    }
+    if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
+    for (const r of rows) {
+      const info = { id: r.id, ownerOrg: r.owner_org, regionCode: r.region_code };
+      this.cache.set(r.id, info);
+      out.set(r.id, info);
+    }
+    return out;
+  }
+
+  async get(id: string): Promise<ProjectInfo | undefined> {
+    return (await this.getMany([id])).get(id);
+  }
+
+  forget(id?: string): void {
+    if (id === undefined) this.cache.clear();
+    else this.cache.delete(id);
+  }
+}
+
+/** The same per-kind requirements the chaincode enforces (chaincode/src/model.ts requireKindDetails). */
+export function checkKindRules(input: EvidenceSubmission): AppError | undefined {
+  const errors: { path: string; message: string }[] = [];
+  const amount = input.amount;
+  switch (input.kind) {
+    case 'contract':
+      if (amount === undefined || amount.startsWith('-'))
+        errors.push({ path: '/amount', message: 'a contract needs a non-negative amount' });
+      break;
+    case 'payment_approval':
+      if (amount === undefined || amount.startsWith('-') || amount === '0') {
+        errors.push({ path: '/amount', message: 'a payment approval needs a positive amount' });
+      }
+      break;
+    case 'change_order':
+      if (amount === undefined)
+        errors.push({ path: '/amount', message: 'a change order needs an amount delta' });
+      break;
+    case 'acceptance':
+      if (input.result === undefined)
+        errors.push({ path: '/result', message: 'an acceptance needs a result' });
+      break;
+    case 'withdrawal':
+      if (input.reason === undefined)
+        errors.push({ path: '/reason', message: 'a withdrawal needs a reason' });
+      if (input.refs?.length !== 1)
+        errors.push({ path: '/refs', message: 'a withdrawal refs exactly one record' });
+      if (input.supersedes !== undefined)
+        errors.push({ path: '/supersedes', message: 'a withdrawal cannot supersede' });
+      break;
+    default:
+      break;
+  }
+  if (amount === '-0') errors.push({ path: '/amount', message: 'amount -0 is not an integer fen value' });
+  if (errors.length === 0) return undefined;
+  return new AppError('VALIDATION_FAILED', errors.map((e) => e.message).join('; '), { errors });
+}
+
+/** Units and partners write only for their own organisation's projects; admins for any. */
+export function authorizeWrite(principal: Principal, project: ProjectInfo): AppError | undefined {
+  if (principal.role === 'admin') return undefined;
+  if ((principal.role === 'unit' || principal.role === 'partner') && principal.org === project.ownerOrg)
+    return undefined;
+  return new AppError(
+    'FORBIDDEN',
+    `organisation ${principal.org ?? '?'} may not write for project ${project.id}`,
+  );
+}
+
+interface StoredSubmission {
+  id: string;
+  sha256: string;
+  status: AcceptedSubmission['status'];
+  receipt: string;
+  record_json: string;
+  request_hash: string | null;
+  idempotency_key: string;
+  accepted_at: Date;
+}
+
+function fromStored(row: StoredSubmission): AcceptedSubmission {
+  const record = JSON.parse(row.record_json) as EvidenceRecord;
+  return {
+    id: row.id,
+    sha256: row.sha256,
+    cid: record.cid,
+    status: row.status,
+    receipt: row.receipt,
+    acceptedAt: record.acceptedAt,
+    replayed: true,
+  };
+}
+
+export interface IntakeOptions {
+  db: () => pg.Pool;
+  keys: KeyRing;
+  config: Config;
+  metrics?: IntakeMetrics;
+  /** Called after every group commit with the number of rows committed (the pipeline's nudge). */
+  onCommitted?: (rows: number) => void;
+}
+
+/**
+ * Intake: turns validated submissions into records, signs their receipts, and commits them in
+ * group commits. A submission is answered only once its row is committed.
+ */
+export class Intake {
+  readonly projects: ProjectDirectory;
+  private readonly committer: GroupCommitter<SubmissionRow, { inserted: boolean }>;
+  private readonly listeners: ((rows: number) => void)[] = [];
+
+  constructor(private readonly options: IntakeOptions) {
+    this.projects = new ProjectDirectory(options.db);
+    if (options.onCommitted) this.listeners.push(options.onCommitted);
+    const metrics = options.metrics;
+    this.committer = new GroupCommitter({
+      flush: async (rows) => {
+        try {
+          const result = await insertSubmissions(options.db(), rows);
+          for (const l of this.listeners) l(rows.length);
+          return result;
+        } catch (e) {
+          throw unavailable(e);
+        }
+      },
+      maxRows: 5000,
+      timeoutMs: options.config.requestTimeoutMs,
+      onTimeout: () => new AppError('TIMEOUT', 'the database did not commit in time'),
+      onFlush: (rows, ms) => {
+        metrics?.groupCommitRows.observe(rows);
+        metrics?.groupCommitSeconds.observe(ms / 1000);
+      },
+      onQueueDepth: (n) => metrics?.queueDepth.set(n),
+    });
+  }
+
+  /** Registers a listener called after each group commit (e.g. to wake the batcher). */
+  onCommitted(listener: (rows: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get queueDepth(): number {
+    return this.committer.depth;
+  }
+
+  close(): Promise<void> {
+    return this.committer.close();
+  }
+
+  /** Looks up earlier answers to Idempotency-Keys of this caller. */
+  private async findIdempotent(scope: string, keys: string[]): Promise<Map<string, StoredSubmission>> {
+    let rows: StoredSubmission[];
+    try {
+      rows = (
+        await this.options.db().query<StoredSubmission>(
+          `select id::text, sha256, status, receipt, record_json, request_hash, idempotency_key, accepted_at
+               from submissions where idem_scope = $1 and idempotency_key = any($2::text[])`,
+          [scope, keys],
+        )
+      ).rows;
+    } catch (e) {
+      throw unavailable(e);
+    }
+    return new Map(rows.map((r) => [r.idempotency_key, r]));
+  }
+
+  /** Refs and supersedes must name records of the same project (and, for supersedes, kind). */
+  private async checkReferences(
+    items: { index: number; input: EvidenceSubmission }[],
+  ): Promise<Map<number, AppError>> {
+    const ids = new Set<string>();
+    for (const { input } of items) {
+      for (const r of input.refs ?? []) ids.add(r);
+      if (input.supersedes) ids.add(input.supersedes);
+    }
+    const problems = new Map<number, AppError>();
+    if (ids.size === 0) return problems;
+    let found: Map<string, { project_id: string; kind: string }>;
+    try {
+      const r = await this.options
+        .db()
+        .query<{ id: string; project_id: string; kind: string }>(
+          `select id::text, project_id, kind from submissions where id = any($1::uuid[]) and status <> 'rejected'`,
+          [[...ids]],
+        );
+      found = new Map(r.rows.map((row) => [row.id, row]));
+    } catch (e) {
+      throw unavailable(e);
+    }
+    for (const { index, input } of items) {
+      for (const ref of input.refs ?? []) {
+        const target = found.get(ref);
+        if (!target || target.project_id !== input.projectId) {
+          problems.set(
+            index,
+            new AppError('BAD_REFERENCE', `refs: no record ${ref} in project ${input.projectId}`),
+          );
+          break;
+        }
+      }
+      if (problems.has(index) || !input.supersedes) continue;
+      const target = found.get(input.supersedes);
+      if (!target || target.project_id !== input.projectId || target.kind !== input.kind) {
+        problems.set(
+          index,
+          new AppError(
+            'BAD_REFERENCE',
+            `supersedes: no ${input.kind} record ${input.supersedes} in project ${input.projectId}`,
+          ),
+        );
+      }
+    }
+    return problems;
+  }
+
+  private build(
+    principal: Principal,
+    input: EvidenceSubmission,
+    project: ProjectInfo,
+    idem?: IdempotencyOptions & { scope?: string },
+  ) {
+    const { config, keys } = this.options;
+    const { id, ms } = uuidv7();
+    const acceptedAt = new Date(ms).toISOString();
+    const details: RecordDetails = { salt: randomBytes(16).toString('hex') };
+    if (input.title !== undefined) details.title = input.title;
+    if (input.amount !== undefined) details.amount = input.amount;
+    if (input.milestone !== undefined) details.milestone = input.milestone;
+    if (input.result !== undefined) details.result = input.result;
+    if (input.reason !== undefined) details.reason = input.reason;
+    const cid = cidFromSha256(fromHex(input.sha256));
+    const record: EvidenceRecord = {
+      v: 1,
+      id,
+      projectId: input.projectId,
+      kind: input.kind,
+      digests: { sha256: input.sha256 },
+      cid,
+      visibility: input.visibility,
+      submitter: { org: principal.org ?? project.ownerOrg },
+      acceptedAt,
+      detailsDigest: detailsDigest(details),
+    };
+    if (input.supersedes !== undefined) record.supersedes = input.supersedes;
+    if (input.refs !== undefined && input.refs.length > 0) record.refs = input.refs;
+    const recordJson = canonicalJson(record);
+    // leafHash over the exact bytes stored: the same as recordLeafHash(record), canonicalised once.
+    const leaf = toHex(leafHash(Buffer.from(recordJson, 'utf8')));
+    const receipt = keys.receiptSigner.sign({
+      iss: config.receiptIssuer,
+      sub: id,
+      iat: Math.floor(ms / 1000),
+      sha256: input.sha256,
+      cid,
+      projectId: input.projectId,
+      kind: input.kind,
+      leaf,
+      ledger: config.ledger,
+    });
+    const row: SubmissionRow = {
+      id,
+      projectId: input.projectId,
+      sha256: input.sha256,
+      kind: input.kind,
+      recordJson,
+      detailsJson: canonicalJson(details),
+      receipt,
+      idempotencyKey: idem?.key ?? null,
+      idemScope: idem?.key ? (idem.scope ?? null) : null,
+      requestHash: idem?.key ? (idem.requestHash ?? null) : null,
+      acceptedAt,
+    };
+    const accepted: AcceptedSubmission = {
+      id,
+      sha256: input.sha256,
+      cid,
+      status: 'accepted',
+      receipt,
+      acceptedAt,
+      replayed: false,
+    };
+    return { row, accepted };
+  }
+
+  /** One submission: checks, builds, commits. Throws an AppError for anything refused. */
+  async submit(
+    principal: Principal,
+    input: EvidenceSubmission,
+    idem: IdempotencyOptions = {},
+  ): Promise<AcceptedSubmission> {
+    const scope = idempotencyScope(principal);
+    if (idem.key) {
+      const previous = (await this.findIdempotent(scope, [idem.key])).get(idem.key);
+      if (previous) return this.replay(previous, idem.requestHash);
+    }
+    const [outcome] = await this.process(principal, [input], { ...idem, scope, perItemKeys: false });
+    if (!outcome!.ok) throw outcome!.error;
+    return outcome!.accepted;
+  }
+
+  /**
+   * Many submissions from one caller: one result per item, in order. Every good item is committed
+   * in the same group commit; a bad item gets its own problem and does not stop the others. With an
+   * Idempotency-Key, item i is keyed `<key>#<i>` so a retried batch replays what was accepted.
+   */
+  async submitBatch(
+    principal: Principal,
+    inputs: ({ ok: true; input: EvidenceSubmission } | { ok: false; error: AppError })[],
+    idem: IdempotencyOptions = {},
+  ): Promise<ItemOutcome[]> {
+    const scope = idempotencyScope(principal);
+    const results: (ItemOutcome | undefined)[] = new Array(inputs.length);
+    if (idem.key) {
+      const keys = inputs.map((_, i) => `${idem.key}#${i}`);
+      const previous = await this.findIdempotent(scope, keys);
+      for (const stored of previous.values()) {
+        if (stored.request_hash !== (idem.requestHash ?? null)) {
+          throw new AppError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used for a different batch');
+        }
+      }
+      keys.forEach((k, i) => {
+        const stored = previous.get(k);
+        if (stored) results[i] = { ok: true, accepted: fromStored(stored) };
+      });
+    }
+    const todo: { index: number; input: EvidenceSubmission }[] = [];
+    inputs.forEach((item, index) => {
+      if (results[index]) return;
+      if (!item.ok) results[index] = { ok: false, error: item.error };
+      else todo.push({ index, input: item.input });
+    });
+    if (todo.length > 0) {
+      const outcomes = await this.process(
+        principal,
+        todo.map((t) => t.input),
+        { ...idem, scope, perItemKeys: true, indexes: todo.map((t) => t.index) },
+      );
+      todo.forEach((t, i) => {
+        results[t.index] = outcomes[i];
+      });
+    }
+    return results as ItemOutcome[];
+  }
+
+  private replay(previous: StoredSubmission, requestHash: string | undefined): AcceptedSubmission {
+    if (previous.request_hash !== (requestHash ?? null)) {
+      throw new AppError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used for a different request');
+    }
+    return fromStored(previous);
+  }
+
+  private async process(
+    principal: Principal,
+    inputs: EvidenceSubmission[],
+    idem: IdempotencyOptions & { scope: string; perItemKeys: boolean; indexes?: number[] },
+  ): Promise<ItemOutcome[]> {
+    const outcomes: (ItemOutcome | undefined)[] = new Array(inputs.length);
+    const projects = await this.projects.getMany(inputs.map((i) => i.projectId));
+    const needRefs: { index: number; input: EvidenceSubmission }[] = [];
+    for (let index = 0; index < inputs.length; index++) {
+      const input = inputs[index]!;
+      const project = projects.get(input.projectId);
+      const problem =
+        checkKindRules(input) ??
+        (project
+          ? authorizeWrite(principal, project)
+          : new AppError('NO_SUCH_PROJECT', `no project ${input.projectId}`));
+      if (problem) outcomes[index] = { ok: false, error: problem };
+      else if (input.refs?.length || input.supersedes) needRefs.push({ index, input });
+    }
+    if (needRefs.length > 0) {
+      for (const [index, error] of await this.checkReferences(needRefs))
+        outcomes[index] = { ok: false, error };
+    }
+    const rows: SubmissionRow[] = [];
+    const built: { index: number; accepted: AcceptedSubmission; key?: string }[] = [];
+    inputs.forEach((input, index) => {
+      if (outcomes[index]) return;
+      const key = idem.key
+        ? idem.perItemKeys
+          ? `${idem.key}#${idem.indexes?.[index] ?? index}`
+          : idem.key
+        : undefined;
+      const { row, accepted } = this.build(principal, input, projects.get(input.projectId)!, {
+        key,
+        requestHash: idem.requestHash,
+        scope: idem.scope,
+      });
+      rows.push(row);
+      built.push({ index, accepted, key });
+    });
+    if (rows.length > 0) {
+      const committed = await this.committer.submit(rows);
+      const lost: { index: number; key: string }[] = [];
+      built.forEach((b, i) => {
+        if (committed[i]!.inserted) {
+          outcomes[b.index] = { ok: true, accepted: b.accepted };
+          this.options.metrics?.accepted.inc({ route: idem.perItemKeys ? 'batch' : 'single' });
+        } else lost.push({ index: b.index, key: b.key! });
+      });
+      // Another request with the same Idempotency-Key committed first: answer what it got.
+      if (lost.length > 0) {
+        const winners = await this.findIdempotent(
+          idem.scope,
+          lost.map((l) => l.key),
+        );
+        for (const l of lost) {
+          const w = winners.get(l.key);
+          try {
+            if (!w)
+              throw new AppError('CONFLICT', 'a concurrent request with this Idempotency-Key is in progress');
+            outcomes[l.index] = { ok: true, accepted: this.replay(w, idem.requestHash) };
+          } catch (e) {
+            outcomes[l.index] = { ok: false, error: toAppError(e) };
+          }
+        }
+      }
+    }
+    return outcomes as ItemOutcome[];
+  }
+}
+
+/** An item's problem inside a batch answer. */
+export function itemProblem(error: AppError): ReturnType<typeof problemFor> {
+  return problemFor(
+    error.code as ErrorCode,
+    error.status >= 500 ? undefined : error.detail,
+    error.extensions,
+  );
+}

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, createSha256, toHex } from '@lianzheng/proof';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, toAppError, validationProblem } from '../../errors.ts';
+import { type AcceptedSubmission, itemProblem } from '../../notary/intake.ts';
+import { problemResponses } from '../../schemas.ts';
+import { compileCheck, typeboxValidatorCompiler } from '../../validation.ts';
+import {
+  Accepted,
+  BatchResult,
+  batchBody,
+  batchOuter,
+  EvidenceSubmission,
+  EvidenceUpload,
+} from './schemas.ts';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+const IdempotencyHeader = Type.Object(
+  {
+    'idempotency-key': Type.Optional(
+      Type.String({
+        description: 'same key and body → same answer; same key, other body → 409',
+        maxLength: 200,
+      }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+const checkSubmission = compileCheck(EvidenceSubmission);
+
+function requestHash(input: unknown): string {
+  return createHash('sha256').update(canonicalJson(input)).digest('hex');
+}
+
+function idempotencyKey(request: FastifyRequest): string | undefined {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new AppError('VALIDATION_FAILED', 'Idempotency-Key must be 1–200 visible ASCII characters', {
+      errors: [{ path: 'headers/idempotency-key', message: 'invalid' }],
+    });
+  }
+  return key;
+}
+
+function answer(reply: FastifyReply, a: AcceptedSubmission) {
+  reply.code(a.replayed ? 200 : 202).header('location', `/v1/evidence/${a.id}`);
+  if (a.replayed) reply.header('idempotent-replayed', 'true');
+  return {
+    id: a.id,
+    sha256: a.sha256,
+    cid: a.cid,
+    status: a.status,
+    receipt: a.receipt,
+    acceptedAt: a.acceptedAt,
+  };
+}
+
+const MULTIPART_FIELDS = new Set([
+  'projectId',
+  'kind',
+  'title',
+  'visibility',
+  'supersedes',
+  'refs',
+  'amount',
+  'milestone',
+  'result',
+  'reason',
+  'sha256',
+]);
+
+/**
+ * Reads a multipart submission: the `file` part is streamed through SHA-256 as it arrives and
+ * never held in memory; fields may come before or after it (fields after the file are simply read
+ * once the file has been hashed). Nothing is stored until the whole request has been read.
+ */
+async function readMultipart(request: FastifyRequest): Promise<EvidenceSubmission> {
+  const fields: Record<string, unknown> = {};
+  const refs: string[] = [];
+  let digest: string | undefined;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file' || digest !== undefined) {
+          part.file.resume();
+          throw new AppError('MISSING_FILE', 'send exactly one file part, named "file"');
+        }
+        const hasher = createSha256();
+        for await (const chunk of part.file) hasher.update(chunk as Uint8Array);
+        if (part.file.truncated) throw new AppError('FILE_TOO_LARGE', 'the file exceeds MAX_FILE_BYTES');
+        digest = toHex(hasher.digest());
+        continue;
+      }
+      if (!MULTIPART_FIELDS.has(part.fieldname)) {
+        throw validationProblem([
+          {
+            instancePath: '',
+            keyword: 'additionalProperties',
+            params: { additionalProperty: part.fieldname },
+            message: 'unknown field',
+          },
+        ]);
+      }
+      if (part.valueTruncated) throw new AppError('BODY_TOO_LARGE', `field ${part.fieldname} is too long`);
+      const value = String(part.value);
+      if (part.fieldname === 'refs') {
+        for (const r of value.split(',')) if (r.trim() !== '') refs.push(r.trim());
+      } else if (part.fieldname in fields) {
+        throw new AppError('VALIDATION_FAILED', `field ${part.fieldname} given twice`, {
+          errors: [{ path: `body/${part.fieldname}`, message: 'given twice' }],
+        });
+      } else fields[part.fieldname] = value;
+    }
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    const mapped = toAppError(e);
+    // busboy's "Unexpected end of form", a reset connection: the upload never completed.
+    if (mapped.code === 'INTERNAL')
+      throw new AppError('UPLOAD_INCOMPLETE', 'the multipart body ended early', {}, { cause: e });
+    throw mapped;
+  }
+  if (digest === undefined) throw new AppError('MISSING_FILE', 'no file part named "file"');
+  if (fields.sha256 !== undefined && fields.sha256 !== digest) {
+    throw new AppError('BAD_DIGEST', 'the sha256 field does not match the uploaded file', {
+      computed: digest,
+    });
+  }
+  const input: Record<string, unknown> = { ...fields, sha256: digest };
+  if (refs.length > 0) input.refs = refs;
+  if (!checkSubmission.check(input)) throw validationProblem(checkSubmission.errors(input));
+  return input as EvidenceSubmission;
+}
+
+/** `POST /v1/evidence` (JSON or multipart) and `POST /v1/evidence/batch`. */
+export default async function evidenceWriteRoutes(app: FastifyInstance): Promise<void> {
+  // Only JSON and multipart are submissions; anything else is a 415 here.
+  app.removeContentTypeParser('text/plain');
+  const maxItems = app.config.limits.maxBatchItems;
+  const writers = app.requireRole('unit', 'partner', 'admin');
+
+  app.post(
+    '/v1/evidence',
+    {
+      preHandler: writers,
+      validatorCompiler: typeboxValidatorCompiler(),
+      schema: {
+        tags: ['evidence'],
+        summary: 'Notarise one document: its SHA-256 (JSON) or the file itself (multipart, streamed)',
+        description:
+          'Answers 202 only after the submission is committed in PostgreSQL. The receipt is a JWS ' +
+          '(ES256) verifiable with /.well-known/jwks.json. With an Idempotency-Key, a repeat of the ' +
+          'same request answers 200 with the first answer; a different request with the key answers 409.',
+        security: [{ bearer: [] }, { apiKey: [] }],
+        headers: IdempotencyHeader,
+        body: {
+          content: {
+            'application/json': { schema: EvidenceSubmission },
+            'multipart/form-data': { schema: EvidenceUpload },
+          },
+        },
+        response: {
+          202: Accepted,
+          200: Accepted,
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const key = idempotencyKey(request);
+      const input = request.isMultipart()
+        ? await readMultipart(request)
+        : (request.body as EvidenceSubmission);
+      const accepted = await app.intake.submit(request.principal, input, {
+        key,
+        requestHash: key ? requestHash(input) : undefined,
+      });
+      return answer(reply, accepted);
+    },
+  );
+
+  const outer = batchOuter(Number.MAX_SAFE_INTEGER);
+  app.post(
+    '/v1/evidence/batch',
+    {
+      preHandler: writers,
+      // The documented schema names every item's shape; the route checks only the envelope up
+      // front so that one bad item gets its own problem instead of failing the whole batch.
+      validatorCompiler: typeboxValidatorCompiler((_schema, part) => (part === 'body' ? outer : undefined)),
+      schema: {
+        tags: ['evidence'],
+        summary: `Notarise up to ${maxItems} digests at once; one result per item, in order`,
+        description:
+          'Every good item is committed in one group commit. 202 when every item was accepted; 207 ' +
+          'when some were not: each such item carries its own problem (status "invalid") and nothing ' +
+          'of it was stored. With an Idempotency-Key, a retried batch replays the items it accepted.',
+        security: [{ bearer: [] }, { apiKey: [] }],
+        headers: IdempotencyHeader,
+        body: batchBody(maxItems),
+        response: {
+          202: BatchResult,
+          207: BatchResult,
+          ...problemResponses(400, 401, 403, 409, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const key = idempotencyKey(request);
+      const items = (request.body as { items: unknown[] }).items;
+      if (items.length > maxItems) {
+        throw new AppError('BATCH_TOO_LARGE', `a batch holds at most ${maxItems} items, got ${items.length}`);
+      }
+      const checked = items.map((item, i) => {
+        if (checkSubmission.check(item)) return { ok: true as const, input: item as EvidenceSubmission };
+        return {
+          ok: false as const,
+          error: validationProblem(checkSubmission.errors(item), `body/items/${i}`),
+        };
+      });
+      const outcomes = await app.intake.submitBatch(request.principal, checked, {
+        key,
+        requestHash: key ? requestHash(items) : undefined,
+      });
+      let accepted = 0;
+      const results = outcomes.map((o, index) => {
+        if (o.ok) {
+          accepted++;
+          const a = o.accepted;
+          return {
+            index,
+            status: a.status,
+            id: a.id,
+            sha256: a.sha256,
+            cid: a.cid,
+            receipt: a.receipt,
+            acceptedAt: a.acceptedAt,
+          };
+        }
+        return { index, status: 'invalid' as const, problem: itemProblem(o.error) };
+      });
+      reply.code(accepted === items.length ? 202 : 207);
+      return { accepted, rejected: items.length - accepted, results };
+    },
+  );
+}

@@ -1,0 +1,128 @@
+import { DOCUMENT_KINDS } from '@lianzheng/proof';
+import { type Static, Type } from '@sinclair/typebox';
+
+// The same alphabets the chaincode accepts, so intake never answers 202 for a record the ledger
+// would refuse for its shape.
+export const SHA256_HEX = '^[0-9a-f]{64}$';
+export const RECORD_ID = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+export const PROJECT_ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+export const MILESTONE_ID = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+export const FEN = '^-?(0|[1-9][0-9]{0,29})$';
+export const MAX_REFS = 32;
+export const MAX_TEXT = 2000;
+
+const Sha256 = Type.String({ pattern: SHA256_HEX, description: 'SHA-256 of the document, 64 lowercase hex' });
+const RecordId = Type.String({ pattern: RECORD_ID, description: 'a record id (UUIDv7)' });
+
+export const EvidenceSubmission = Type.Object(
+  {
+    sha256: Sha256,
+    projectId: Type.String({ pattern: PROJECT_ID, description: 'a registered project' }),
+    kind: Type.Union(
+      DOCUMENT_KINDS.map((k) => Type.Literal(k)),
+      { description: 'document kind' },
+    ),
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_TEXT })),
+    visibility: Type.Union([Type.Literal('public'), Type.Literal('restricted')], {
+      description: 'restricted details reach only the owning unit and inspectors of the region',
+    }),
+    supersedes: Type.Optional(RecordId),
+    refs: Type.Optional(Type.Array(RecordId, { maxItems: MAX_REFS, uniqueItems: true })),
+    amount: Type.Optional(
+      Type.String({
+        pattern: FEN,
+        description: 'integer fen as a decimal string; change orders may be negative',
+      }),
+    ),
+    milestone: Type.Optional(Type.String({ pattern: MILESTONE_ID })),
+    result: Type.Optional(Type.Union([Type.Literal('passed'), Type.Literal('failed')])),
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_TEXT })),
+  },
+  { additionalProperties: false },
+);
+export type EvidenceSubmission = Static<typeof EvidenceSubmission>;
+
+/** The multipart form, for the OpenAPI document (the file part is streamed, never buffered). */
+export const EvidenceUpload = Type.Object(
+  {
+    file: Type.String({ format: 'binary', description: 'the document; hashed as it streams in' }),
+    projectId: Type.String(),
+    kind: Type.String(),
+    visibility: Type.String(),
+    title: Type.Optional(Type.String()),
+    supersedes: Type.Optional(Type.String()),
+    refs: Type.Optional(Type.String({ description: 'repeat the field, or comma-separated ids' })),
+    amount: Type.Optional(Type.String()),
+    milestone: Type.Optional(Type.String()),
+    result: Type.Optional(Type.String()),
+    reason: Type.Optional(Type.String()),
+    sha256: Type.Optional(Type.String({ description: 'if given, must equal the digest of the file' })),
+  },
+  { 'x-multipart': true },
+);
+
+export const SubmissionStatus = Type.Union([
+  Type.Literal('accepted'),
+  Type.Literal('recorded'),
+  Type.Literal('anchored'),
+  Type.Literal('rejected'),
+]);
+
+export const Accepted = Type.Object({
+  id: Type.String({ description: 'record id (UUIDv7)' }),
+  sha256: Type.String(),
+  cid: Type.String({ description: 'CIDv1 (raw, sha2-256, base32)' }),
+  status: SubmissionStatus,
+  receipt: Type.String({
+    description: 'JWS (ES256, typ lianzheng-receipt+jwt); keys at /.well-known/jwks.json',
+  }),
+  acceptedAt: Type.String({ description: 'RFC 3339 UTC with milliseconds' }),
+});
+export type Accepted = Static<typeof Accepted>;
+
+/** What the batch route validates up front; each item is then checked on its own. */
+export function batchOuter(maxItems: number) {
+  return Type.Object(
+    { items: Type.Array(Type.Unknown(), { minItems: 1, maxItems }) },
+    { additionalProperties: false, 'x-batch-outer': true },
+  );
+}
+
+/** The batch body as documented. */
+export function batchBody(maxItems: number) {
+  return Type.Object(
+    { items: Type.Array(EvidenceSubmission, { minItems: 1, maxItems }) },
+    { additionalProperties: false },
+  );
+}
+
+const ItemProblem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  },
+  { additionalProperties: true },
+);
+
+export const BatchResult = Type.Object({
+  accepted: Type.Integer(),
+  rejected: Type.Integer(),
+  results: Type.Array(
+    Type.Union([
+      Type.Object({
+        index: Type.Integer(),
+        status: SubmissionStatus,
+        id: Type.String(),
+        sha256: Type.String(),
+        cid: Type.String(),
+        receipt: Type.String(),
+        acceptedAt: Type.String(),
+      }),
+      Type.Object({ index: Type.Integer(), status: Type.Literal('invalid'), problem: ItemProblem }),
+    ]),
+  ),
+});

@@ -1,0 +1,82 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+
+const Check = Type.Object({ ok: Type.Boolean(), reason: Type.Optional(Type.String()), ms: Type.Number() });
+const Ready = Type.Object({
+  ready: Type.Boolean(),
+  checks: Type.Object({ database: Check, ledger: Type.Optional(Check) }),
+});
+
+async function timed(
+  fn: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<{ ok: boolean; reason?: string; ms: number }> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, ms: Math.round(performance.now() - started) };
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    const reason = err.code ? `${err.code}: ${err.message ?? ''}` : (err.message ?? String(e));
+    return { ok: false, reason: reason.slice(0, 300), ms: Math.round(performance.now() - started) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Operators' routes: liveness, readiness (database, ledger) and Prometheus metrics. */
+export default async function opsRoutes(app: FastifyInstance): Promise<void> {
+  const noLimit = { rateLimit: false } as const;
+
+  app.get(
+    '/healthz',
+    {
+      config: noLimit,
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness: the process answers',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: noLimit,
+      schema: {
+        tags: ['ops'],
+        summary: 'Readiness: the database answers and the ledger is ready; 503 with the reason otherwise',
+        response: { 200: Ready, 503: Ready },
+      },
+    },
+    async (_request, reply) => {
+      const timeout = Math.min(app.config.requestTimeoutMs, 3000);
+      const database = await timed(() => app.db.query('select 1'), timeout);
+      const pipeline = (app as { pipeline?: { ledger?: { ready(): Promise<unknown> } } }).pipeline;
+      const ledger = pipeline?.ledger ? await timed(() => pipeline.ledger!.ready(), timeout) : undefined;
+      const ready = database.ok && (ledger?.ok ?? true);
+      reply.code(ready ? 200 : 503);
+      return { ready, checks: ledger ? { database, ledger } : { database } };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: noLimit,
+      schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)', hide: false },
+    },
+    async (_request, reply) => {
+      reply.type(app.metrics.contentType);
+      return app.metrics.metrics();
+    },
+  );
+}

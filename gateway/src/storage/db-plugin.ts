@@ -1,0 +1,72 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { runMigrations } from './migrate.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: pg.Pool;
+  }
+}
+
+export interface DbPluginOptions {
+  /** Use this pool (tests); it is not ended when the app closes. */
+  pool?: pg.Pool;
+  /** Skip migrations (unit tests with a fake pool). */
+  migrate?: boolean;
+}
+
+/** A pool with the settings the gateway relies on: bounded waits, errors logged not thrown. */
+export function createPool(url: string, config: Config, log?: (err: Error) => void): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    idleTimeoutMillis: 30_000,
+    // A database that is down must turn into a quick 503, not a hung request.
+    connectionTimeoutMillis: Math.min(config.requestTimeoutMs, 5000),
+    application_name: 'lianzheng-gateway',
+  });
+  // An idle client losing its connection (database restarted) must not crash the process.
+  pool.on('error', (err) => log?.(err));
+  return pool;
+}
+
+/** Where the embedded PostgreSQL keeps its files under DATA_DIR. */
+export function embeddedPostgresDir(config: Config): string {
+  return path.join(config.dataDir, 'pg');
+}
+
+/**
+ * `app.db`: a pg Pool on DATABASE_URL, or on a PostgreSQL of our own under DATA_DIR/pg when
+ * DATABASE_URL is unset. Migrations run before the app is ready.
+ */
+async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<void> {
+  const config = app.config;
+  let embedded: EmbeddedPostgres | undefined;
+  let pool = opts.pool;
+  if (!pool) {
+    let url = config.databaseUrl;
+    if (!url) {
+      embedded = await startEmbeddedPostgres({
+        dir: embeddedPostgresDir(config),
+        log: (msg) => app.log.info({ component: 'embedded-postgres' }, msg),
+      });
+      url = embedded.url;
+    }
+    pool = createPool(url, config, (err) => app.log.warn({ err }, 'idle database client error'));
+  }
+  const owned = !opts.pool;
+  app.decorate('db', pool);
+  if (opts.migrate !== false) {
+    await runMigrations(pool, { log: (msg) => app.log.info({ component: 'migrations' }, msg) });
+  }
+  app.addHook('onClose', async () => {
+    if (owned) await pool.end();
+    await embedded?.stop();
+  });
+}
+
+export default fp(dbPlugin, { name: 'db', dependencies: ['config'], fastify: '5.x' });

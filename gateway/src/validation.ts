@@ -1,0 +1,67 @@
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { ValueErrorType } from '@sinclair/typebox/errors';
+import type { FastifySchemaCompiler } from 'fastify';
+
+/** An Ajv-shaped error, so errors.ts turns TypeBox and Ajv failures into the same problem. */
+export interface SchemaError {
+  instancePath: string;
+  keyword: string;
+  message: string;
+}
+
+export interface CompiledCheck<T = unknown> {
+  check(value: unknown): value is T;
+  /** At most `max` errors, Ajv-shaped, paths relative to the value. */
+  errors(value: unknown, max?: number): SchemaError[];
+}
+
+function keyword(type: ValueErrorType): string {
+  switch (type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return 'required';
+    case ValueErrorType.ObjectAdditionalProperties:
+      return 'additionalProperties';
+    case ValueErrorType.StringPattern:
+      return 'pattern';
+    default:
+      return ValueErrorType[type] ?? 'invalid';
+  }
+}
+
+/**
+ * TypeBox's compiled checker, for the intake routes: it never coerces or strips (Fastify's Ajv is
+ * set to coerce query strings), so `"amount": 5` or an unknown field is an error, not a guess.
+ */
+export function compileCheck<T extends TSchema>(schema: T): CompiledCheck {
+  const compiled = TypeCompiler.Compile(schema);
+  return {
+    check: (value: unknown): value is unknown => compiled.Check(value),
+    errors(value, max = 10) {
+      const out: SchemaError[] = [];
+      for (const e of compiled.Errors(value)) {
+        out.push({ instancePath: e.path, keyword: keyword(e.type), message: e.message });
+        if (out.length >= max) break;
+      }
+      return out;
+    },
+  };
+}
+
+/** A Fastify validatorCompiler built on `compileCheck`; `override` picks another schema to check. */
+export function typeboxValidatorCompiler(
+  override?: (schema: TSchema, httpPart?: string) => TSchema | 'skip' | undefined,
+): FastifySchemaCompiler<unknown> {
+  return ({ schema: given, httpPart }) => {
+    const schema = given as TSchema;
+    const chosen = override?.(schema, httpPart) ?? schema;
+    if (chosen === 'skip' || (schema as Record<string, unknown>)['x-multipart']) return () => true;
+    const c = compileCheck(chosen);
+    const validate = (data: unknown) => {
+      if (c.check(data)) return true;
+      (validate as unknown as { errors: SchemaError[] }).errors = c.errors(data);
+      return false;
+    };
+    return validate;
+  };
+}
