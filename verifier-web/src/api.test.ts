@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ApiError,
+  parseKeys,
+  parseLedgerTx,
+  parseProject,
+  parseProjectFlags,
+  parseProjectRecords,
+  parseVerifyAnswer,
+} from './api.ts';
+
+const record = {
+  v: 1,
+  id: 'r1',
+  projectId: 'p1',
+  kind: 'contract',
+  digests: { sha256: 'a'.repeat(64) },
+  cid: 'bafkrei',
+  visibility: 'public',
+  submitter: { org: 'org-1' },
+  acceptedAt: '2025-01-02T03:04:05.678Z',
+  detailsDigest: 'b'.repeat(64),
+};
+
+function code(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof ApiError ? e.code : 'OTHER';
+  }
+  return undefined;
+}
+
+describe('api parsers', () => {
+  it('reads the verify answer and fills missing fields from the bundle record', () => {
+    const a = parseVerifyAnswer(
+      {
+        sha256: 'a'.repeat(64),
+        records: [
+          { status: 'recorded', flags: [{ code: 'OVERPAYMENT', recordId: 'r1' }], bundle: { record } },
+        ],
+      },
+      'x',
+    );
+    expect(a.records[0]).toMatchObject({
+      id: 'r1',
+      status: 'recorded',
+      projectId: 'p1',
+      kind: 'contract',
+      submitter: { org: 'org-1' },
+      flags: [{ code: 'OVERPAYMENT', recordId: 'r1' }],
+    });
+  });
+
+  it('refuses answers the page cannot use', () => {
+    expect(code(() => parseVerifyAnswer({}, 'x'))).toBe('BAD_RESPONSE');
+    expect(code(() => parseVerifyAnswer({ records: [{ id: 'r1' }] }, 'x'))).toBe('BAD_RESPONSE');
+    expect(code(() => parseKeys({ jwks: {} }))).toBe('BAD_RESPONSE');
+    expect(code(() => parseLedgerTx({ block: 1 }))).toBe('BAD_RESPONSE');
+    expect(code(() => parseProject({ name: 'x' }))).toBe('BAD_RESPONSE');
+    expect(code(() => parseProjectRecords({}))).toBe('BAD_RESPONSE');
+    expect(code(() => parseProjectFlags('x'))).toBe('BAD_RESPONSE');
+  });
+
+  it('reads keys, ledger transactions and projects in the shapes the gateway may use', () => {
+    expect(
+      parseKeys({ jwks: { keys: [{ kty: 'EC' }] }, checkpointKeys: ['k', 3], ledger: 'embedded' }),
+    ).toEqual({
+      jwks: { keys: [{ kty: 'EC' }] },
+      checkpointKeys: ['k'],
+      ledger: 'embedded',
+    });
+    expect(parseLedgerTx({ valid: true, block: 7, size: 4, root: 'ab', txId: 't' })).toEqual({
+      valid: true,
+      block: 7,
+      size: 4,
+      root: 'ab',
+    });
+    expect(parseLedgerTx({ valid: true, block: 7 })).toEqual({ valid: true, block: 7, size: -1, root: '' });
+    expect(parseProject({ project: { id: 'p1', name: 'Road', level: 'C' } })).toMatchObject({
+      id: 'p1',
+      name: 'Road',
+      level: 'C',
+    });
+    expect(
+      parseProjectRecords({ records: [{ record, details: { salt: 's', title: 'T' }, status: 'anchored' }] }),
+    ).toEqual([
+      expect.objectContaining({
+        id: 'r1',
+        kind: 'contract',
+        title: 'T',
+        status: 'anchored',
+        sha256: 'a'.repeat(64),
+      }),
+    ]);
+    expect(parseProjectFlags({ flags: ['OVERPAYMENT', { code: 'OVERPAYMENT', recordId: 'r1' }, 3] })).toEqual(
+      [
+        { code: 'OVERPAYMENT' },
+        { code: 'OVERPAYMENT', recordId: 'r1', raisedAt: undefined, detail: undefined },
+      ],
+    );
+  });
+});
