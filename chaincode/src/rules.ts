@@ -67,9 +67,15 @@ export function isChangeOverLimit(changeTotal: bigint, contractAmount: bigint): 
 
 /** Whole days from a YYYY-MM-DD due date to the day (in UTC+8) of the instant `at`. */
 export function daysPastDue(dueDate: string, at: string): number {
-  const due = Date.parse(`${dueDate}T00:00:00.000Z`);
-  const atDay = Math.floor((Date.parse(at) + CST_OFFSET_MS) / DAY_MS) * DAY_MS;
-  return Math.round((atDay - due) / DAY_MS);
+  return daysFrom(dueDate, cstDay(at));
+}
+
+function cstDay(at: string): number {
+  return Math.floor((Date.parse(at) + CST_OFFSET_MS) / DAY_MS) * DAY_MS;
+}
+
+function daysFrom(dueDate: string, atDay: number): number {
+  return Math.round((atDay - Date.parse(`${dueDate}T00:00:00.000Z`)) / DAY_MS);
 }
 
 /**
@@ -82,9 +88,10 @@ export function overdueMilestones(
   at: string,
 ): { milestone: string; dueDate: string; daysOverdue: number }[] {
   const out: { milestone: string; dueDate: string; daysOverdue: number }[] = [];
+  const atDay = cstDay(at);
   for (const m of project.milestones) {
     if (summary.passed[m.id] !== undefined || summary.overdue.includes(m.id)) continue;
-    const days = daysPastDue(m.dueDate, at);
+    const days = daysFrom(m.dueDate, atDay);
     if (days > OVERDUE_DAYS) out.push({ milestone: m.id, dueDate: m.dueDate, daysOverdue: days });
   }
   return out;
