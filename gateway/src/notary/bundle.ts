@@ -18,6 +18,7 @@ export type SubmissionStatus = 'accepted' | 'recorded' | 'anchored' | 'rejected'
 
 /** One submission with what the bundle needs: one indexed query, see `SUBMISSION_SELECT`. */
 export interface SubmissionRow {
+  seq: string;
   id: string;
   project_id: string;
   sha256: string;
@@ -51,7 +52,7 @@ export type LedgerFlagJson = { code: string; recordId: string; [field: string]: 
  * flags, and the records that supersede or withdraw it. Append a `where` on `s`.
  */
 export const SUBMISSION_SELECT = `
-  select s.id, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt, s.status,
+  select s.seq, s.id, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt, s.status,
          s.leaf_index, s.reject_code, s.accepted_at,
          p.owner_org, p.region_code,
          b.to_size as batch_to_size, b.tx_id as batch_tx_id, b.block as batch_block, b.root as batch_root,

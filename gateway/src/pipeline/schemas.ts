@@ -1,0 +1,218 @@
+import { DOCUMENT_KINDS } from '@lianzheng/proof';
+import { type Static, Type } from '@sinclair/typebox';
+
+// Response schemas of the pipeline's read routes. They drive Fastify's serialiser, which drops
+// properties a schema does not name: the record and the bundle are listed field by field, so a
+// bundle leaves the gateway exactly as proof/'s verifyBundle expects it.
+
+export const SHA256_PATTERN = '^[0-9a-f]{64}$';
+export const RECORD_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+export const PROJECT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+
+const Hex = Type.String({ pattern: '^[0-9a-f]*$' });
+const Kind = Type.Union(
+  DOCUMENT_KINDS.map((k) => Type.Literal(k)),
+  { description: 'document kind' },
+);
+export const Status = Type.Union(
+  [Type.Literal('accepted'), Type.Literal('recorded'), Type.Literal('anchored'), Type.Literal('rejected')],
+  { description: 'accepted → recorded → anchored; rejected when the ledger refused the record' },
+);
+
+export const EvidenceRecordSchema = Type.Object(
+  {
+    v: Type.Literal(1),
+    id: Type.String(),
+    projectId: Type.String(),
+    kind: Kind,
+    digests: Type.Object({ sha256: Type.String(), sm3: Type.Optional(Type.String()) }),
+    cid: Type.String(),
+    visibility: Type.Union([Type.Literal('public'), Type.Literal('restricted')]),
+    submitter: Type.Object({ org: Type.String() }),
+    acceptedAt: Type.String(),
+    supersedes: Type.Optional(Type.String()),
+    refs: Type.Optional(Type.Array(Type.String())),
+    detailsDigest: Type.String(),
+  },
+  { description: 'the record exactly as hashed into the log (RFC 8785 canonical JSON)' },
+);
+
+export const RecordDetailsSchema = Type.Object(
+  {
+    salt: Type.String(),
+    title: Type.Optional(Type.String()),
+    amount: Type.Optional(Type.String()),
+    milestone: Type.Optional(Type.String()),
+    result: Type.Optional(Type.Union([Type.Literal('passed'), Type.Literal('failed')])),
+    reason: Type.Optional(Type.String()),
+  },
+  { description: 'disclosed details; restricted ones only to the owning organisation and inspectors' },
+);
+
+export const ProofBundleSchema = Type.Object(
+  {
+    version: Type.Literal('lianzheng-bundle/1'),
+    record: EvidenceRecordSchema,
+    details: Type.Optional(RecordDetailsSchema),
+    receipt: Type.String({ description: 'JWS (ES256) the gateway returned with the 202' }),
+    inclusion: Type.Optional(
+      Type.Object({
+        index: Type.Integer(),
+        size: Type.Integer(),
+        path: Type.Array(Hex),
+        checkpoint: Type.String({ description: 'C2SP signed note' }),
+      }),
+    ),
+    ledger: Type.Optional(
+      Type.Object({
+        network: Type.Union([Type.Literal('embedded'), Type.Literal('fabric')]),
+        channel: Type.Optional(Type.String()),
+        chaincode: Type.Optional(Type.String()),
+        txId: Type.String(),
+        block: Type.Integer(),
+        size: Type.Integer(),
+        root: Hex,
+        note: Type.Optional(Type.String()),
+      }),
+    ),
+    anchor: Type.Optional(
+      Type.Object({
+        chainId: Type.String(),
+        contract: Type.String(),
+        txHash: Type.String(),
+        block: Type.Integer(),
+        size: Type.Integer(),
+        root: Hex,
+        consistency: Type.Array(Hex),
+      }),
+    ),
+    timestamp: Type.Optional(Type.Object({ token: Type.String() })),
+  },
+  { description: 'proof bundle lianzheng-bundle/1; verify it with @lianzheng/proof verifyBundle' },
+);
+
+export const FlagSchema = Type.Object(
+  {
+    code: Type.String({ description: 'stable rule code, e.g. ADVANCE_OVER_LIMIT' }),
+    recordId: Type.String(),
+    projectId: Type.Optional(Type.String()),
+    raisedAt: Type.Optional(Type.String()),
+    detail: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+        description: 'facts behind the flag (amounts); only for the owning organisation and inspectors',
+      }),
+    ),
+  },
+  { description: 'a rule flag the ledger raised ("flag, never hide")' },
+);
+export type FlagJson = Static<typeof FlagSchema>;
+
+/** One record as the read routes list it. */
+export const RecordEntrySchema = Type.Object({
+  id: Type.String(),
+  status: Status,
+  projectId: Type.String(),
+  kind: Kind,
+  sha256: Type.String(),
+  cid: Type.String(),
+  visibility: Type.Union([Type.Literal('public'), Type.Literal('restricted')]),
+  acceptedAt: Type.String(),
+  submitter: Type.Object({ org: Type.String() }),
+  leafIndex: Type.Optional(Type.Integer()),
+  rejectCode: Type.Optional(Type.String()),
+  supersedes: Type.Optional(Type.String()),
+  refs: Type.Optional(Type.Array(Type.String())),
+  supersededBy: Type.Optional(Type.String()),
+  withdrawnBy: Type.Optional(Type.String()),
+  flags: Type.Array(FlagSchema),
+  details: Type.Optional(RecordDetailsSchema),
+});
+
+export const EvidenceResponse = Type.Composite([
+  RecordEntrySchema,
+  Type.Object({ record: EvidenceRecordSchema, bundle: ProofBundleSchema }),
+]);
+
+export const VerifyResponse = Type.Object({
+  sha256: Type.String(),
+  records: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      status: Status,
+      projectId: Type.String(),
+      kind: Kind,
+      acceptedAt: Type.String(),
+      submitter: Type.Object({ org: Type.String() }),
+      supersededBy: Type.Optional(Type.String()),
+      withdrawnBy: Type.Optional(Type.String()),
+      flags: Type.Array(FlagSchema),
+      bundle: ProofBundleSchema,
+    }),
+  ),
+});
+
+export const MilestoneSchema = Type.Object({
+  id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+  name: Type.String({ minLength: 1, maxLength: 500 }),
+  dueDate: Type.String({
+    pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+    description: 'YYYY-MM-DD (China Standard Time)',
+  }),
+});
+
+export const ProjectBody = Type.Object(
+  {
+    id: Type.String({ pattern: PROJECT_ID_PATTERN }),
+    name: Type.String({ minLength: 1, maxLength: 500 }),
+    regionCode: Type.String({
+      pattern: '^[1-9][0-9]{5}$',
+      description: '6-digit administrative division code',
+    }),
+    ownerOrg: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "defaults to the unit's own organisation" }),
+    ),
+    budget: Type.String({
+      pattern: '^(0|[1-9][0-9]{0,29})$',
+      description: 'integer fen as a decimal string',
+    }),
+    milestones: Type.Optional(Type.Array(MilestoneSchema, { maxItems: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type ProjectBody = Static<typeof ProjectBody>;
+
+export const ProjectSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  regionCode: Type.String(),
+  ownerOrg: Type.String(),
+  budget: Type.String(),
+  level: Type.String({ description: 'A above 100 million CNY, B from 5 million, C below' }),
+  milestones: Type.Array(MilestoneSchema),
+});
+
+export const ProjectResponse = Type.Object({
+  project: ProjectSchema,
+  ledger: Type.Object({ txId: Type.String(), block: Type.Integer() }),
+  registeredAt: Type.String(),
+  records: Type.Integer({ description: 'records accepted for the project (not rejected)' }),
+  flags: Type.Integer({ description: 'rule flags raised on its records' }),
+});
+
+export const RegisterProjectResponse = Type.Object({
+  project: ProjectSchema,
+  ledger: Type.Object({ txId: Type.String(), block: Type.Integer() }),
+  repeated: Type.Boolean({ description: 'an identical project was already registered' }),
+});
+
+export const ProjectRecordsResponse = Type.Object({
+  projectId: Type.String(),
+  records: Type.Array(RecordEntrySchema),
+  /** Pass as `after` for the next page. */
+  next: Type.Optional(Type.String()),
+});
+
+export const ProjectFlagsResponse = Type.Object({
+  projectId: Type.String(),
+  flags: Type.Array(FlagSchema),
+});

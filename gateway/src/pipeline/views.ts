@@ -1,0 +1,75 @@
+import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
+import type { Principal } from '../auth/principal.ts';
+import { type LedgerFlagJson, mayReadRestricted, type SubmissionRow } from '../notary/bundle.ts';
+import type { FlagJson } from './schemas.ts';
+
+// What a principal sees of a submission: the record (which holds no secrets — only digests and
+// metadata the submitter chose), its status, links and flags; restricted details and the facts
+// behind a flag only for the owning organisation, inspectors of the region and admins.
+
+export function projectScope(row: Pick<SubmissionRow, 'owner_org' | 'region_code'>) {
+  return { ownerOrg: row.owner_org, regionCode: row.region_code };
+}
+
+export function mayReadRow(principal: Principal, row: SubmissionRow, record: EvidenceRecord): boolean {
+  return mayReadRestricted(principal, projectScope(row), record.submitter.org);
+}
+
+export function flagView(flag: LedgerFlagJson, withDetail: boolean): FlagJson {
+  const out: FlagJson = { code: flag.code, recordId: flag.recordId };
+  if (typeof flag.projectId === 'string') out.projectId = flag.projectId;
+  if (typeof flag.raisedAt === 'string') out.raisedAt = flag.raisedAt;
+  if (withDetail && flag.detail && typeof flag.detail === 'object') {
+    out.detail = flag.detail as Record<string, string | number | boolean>;
+  }
+  return out;
+}
+
+export interface RecordEntry {
+  id: string;
+  status: SubmissionRow['status'];
+  projectId: string;
+  kind: EvidenceRecord['kind'];
+  sha256: string;
+  cid: string;
+  visibility: EvidenceRecord['visibility'];
+  acceptedAt: string;
+  submitter: { org: string };
+  leafIndex?: number;
+  rejectCode?: string;
+  supersedes?: string;
+  refs?: string[];
+  supersededBy?: string;
+  withdrawnBy?: string;
+  flags: FlagJson[];
+  details?: RecordDetails;
+}
+
+export function recordEntry(
+  row: SubmissionRow,
+  principal: Principal,
+): { entry: RecordEntry; record: EvidenceRecord; privileged: boolean } {
+  const record = JSON.parse(row.record_json) as EvidenceRecord;
+  const privileged = mayReadRow(principal, row, record);
+  const entry: RecordEntry = {
+    id: row.id,
+    status: row.status,
+    projectId: row.project_id,
+    kind: record.kind,
+    sha256: row.sha256,
+    cid: record.cid,
+    visibility: record.visibility,
+    acceptedAt: record.acceptedAt,
+    submitter: record.submitter,
+    flags: row.flags.map((f) => flagView(f, privileged)),
+  };
+  if (row.leaf_index !== null) entry.leafIndex = Number(row.leaf_index);
+  if (row.reject_code) entry.rejectCode = row.reject_code;
+  if (record.supersedes) entry.supersedes = record.supersedes;
+  if (record.refs) entry.refs = record.refs;
+  if (row.superseded_by) entry.supersededBy = row.superseded_by;
+  if (row.withdrawn_by) entry.withdrawnBy = row.withdrawn_by;
+  if (record.visibility === 'public' || privileged)
+    entry.details = JSON.parse(row.details_json) as RecordDetails;
+  return { entry, record, privileged };
+}

@@ -1,0 +1,53 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { loadSubmissions } from '../../notary/bundle.ts';
+import { SHA256_PATTERN, VerifyResponse } from '../../pipeline/schemas.ts';
+import { recordEntry } from '../../pipeline/views.ts';
+import { problemResponses } from '../../schemas.ts';
+
+/**
+ * GET /v1/verify/{sha256}: every record of a digest with its proof bundle. One indexed query
+ * (submissions by sha256, joined to its batch, flags and links); the bundles of recorded
+ * submissions come from the bundle cache, so a hot lookup costs no proof work.
+ */
+export default async function verifyRoutes(app: FastifyInstance): Promise<void> {
+  app.get<{ Params: { sha256: string } }>(
+    '/v1/verify/:sha256',
+    {
+      schema: {
+        tags: ['verify'],
+        summary: 'Every record of this SHA-256, with superseded/withdrawn state, flags and proof bundles',
+        params: Type.Object({
+          sha256: Type.String({ pattern: SHA256_PATTERN, description: '64 lowercase hex digits' }),
+        }),
+        response: { 200: VerifyResponse, ...problemResponses(400, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { sha256 } = request.params;
+      const rows = await loadSubmissions(app.db, "s.sha256 = $1 and s.status <> 'rejected'", [sha256]);
+      const records = await Promise.all(
+        rows.map(async (row) => {
+          const { entry, record, privileged } = recordEntry(row, request.principal);
+          const bundle = await app.pipeline.bundles.bundle(row, record.visibility === 'public' || privileged);
+          return {
+            id: entry.id,
+            status: entry.status,
+            projectId: entry.projectId,
+            kind: entry.kind,
+            acceptedAt: entry.acceptedAt,
+            submitter: entry.submitter,
+            ...(entry.supersededBy ? { supersededBy: entry.supersededBy } : {}),
+            ...(entry.withdrawnBy ? { withdrawnBy: entry.withdrawnBy } : {}),
+            flags: entry.flags,
+            bundle,
+          };
+        }),
+      );
+      // Public answers may be cached briefly by the browser; a status changes within seconds.
+      if (request.principal.role === 'public') reply.header('cache-control', 'public, max-age=5');
+      else reply.header('cache-control', 'private, no-store');
+      return { sha256, records };
+    },
+  );
+}
