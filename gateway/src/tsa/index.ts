@@ -37,7 +37,10 @@ export {
  * `openssl ts -verify -digest <root hex> -in token.der -token_in` checks it directly. The token
  * always carries the TSA certificate (certReq), so a bundle verifies with only the root CA.
  */
-export function createTimestampToken(signer: TimeStampSigner, rootHash: Uint8Array): Promise<Uint8Array> {
+export async function createTimestampToken(
+  signer: TimeStampSigner,
+  rootHash: Uint8Array,
+): Promise<Uint8Array> {
   if (rootHash.length !== 32) throw new RangeError('TSA_BAD_IMPRINT_LENGTH: a checkpoint root is 32 bytes');
   return signer.timestamp(rootHash, { hashAlgorithm: 'sha256', certReq: true });
 }
