@@ -66,7 +66,6 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     bodyLimit: config.limits.maxBodyBytes,
     requestTimeout: config.uploadTimeoutMs,
     requestIdHeader: 'x-request-id',
-    requestIdLogLabel: 'requestId',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -46,6 +46,7 @@ export function embeddedPostgresDir(config: Config): string {
 async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<void> {
   const config = app.config;
   let embedded: EmbeddedPostgres | undefined;
+  let closing = false;
   let pool = opts.pool;
   if (!pool) {
     let url = config.databaseUrl;
@@ -56,7 +57,13 @@ async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<vo
       });
       url = embedded.url;
     }
-    pool = createPool(url, config, (err) => app.log.warn({ err }, 'idle database client error'));
+    pool = createPool(url, config, (err) => {
+      if (!closing)
+        app.log.warn(
+          { code: (err as { code?: string }).code, msg: err.message },
+          'idle database client error',
+        );
+    });
   }
   const owned = !opts.pool;
   app.decorate('db', pool);
@@ -64,6 +71,7 @@ async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<vo
     await runMigrations(pool, { log: (msg) => app.log.info({ component: 'migrations' }, msg) });
   }
   app.addHook('onClose', async () => {
+    closing = true;
     if (owned) await pool.end();
     await embedded?.stop();
   });
