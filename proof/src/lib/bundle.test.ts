@@ -1,0 +1,552 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Fixture, type LogFixture, makeBundle, makeFixture, makeLog } from './_fixtures.ts';
+import {
+  type AnchorInfo,
+  type BundleVerification,
+  type LedgerTxInfo,
+  type ProofBundle,
+  VERIFY_STEPS,
+  type VerifyBundleOptions,
+  verifyBundle,
+} from './bundle.ts';
+import {
+  deriveNotePublicKey,
+  formatCheckpoint,
+  noteVerifierKey,
+  parseCheckpoint,
+  signCheckpoint,
+} from './checkpoint.ts';
+import { sha256 } from './digest.ts';
+import { toHex } from './encoding.ts';
+import { recordLeafHash } from './record.ts';
+
+let fx: Fixture;
+let log: LogFixture;
+let good: ProofBundle; // record 5, proved at size 12, anchored at 20
+const I = 5;
+
+beforeAll(async () => {
+  fx = await makeFixture();
+  log = makeLog(20);
+  good = await makeBundle(fx, log, I, 12, 20);
+});
+
+const clone = (b: ProofBundle): ProofBundle => structuredClone(b);
+const ledgerOk = (b: ProofBundle) => async (): Promise<LedgerTxInfo> => ({
+  valid: true,
+  block: b.ledger!.block,
+  size: b.ledger!.size,
+  root: b.ledger!.root,
+});
+const anchorOk = (b: ProofBundle) => async (): Promise<AnchorInfo> => ({
+  size: b.anchor!.size,
+  root: b.anchor!.root,
+  block: b.anchor!.block,
+});
+
+function options(extra: Partial<VerifyBundleOptions> = {}): VerifyBundleOptions {
+  return {
+    sha256: log.records[I]!.digests.sha256,
+    keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+    ...extra,
+  };
+}
+
+function step(result: BundleVerification, name: string) {
+  return result.steps.find((s) => s.step === name)!;
+}
+function summary(result: BundleVerification): Record<string, string> {
+  return Object.fromEntries(
+    result.steps.map((s) => [s.step, s.code === undefined ? s.status : `${s.status}:${s.code}`]),
+  );
+}
+function firstFailure(result: BundleVerification): string | undefined {
+  const f = result.steps.find((s) => s.status === 'fail');
+  return f === undefined ? undefined : `${f.step}:${f.code}`;
+}
+
+describe('verifyBundle: a good bundle', () => {
+  it('passes every step when every look-up is given', async () => {
+    const b = clone(good);
+    b.timestamp = { token: 'dG9rZW4=' };
+    let seenRoot: Uint8Array | undefined;
+    const result = await verifyBundle(b, {
+      ...options({ getLedgerTx: ledgerOk(b), getAnchor: anchorOk(b) }),
+      verifyTimestamp: async (_token, rootHash) => {
+        seenRoot = rootHash;
+        return { step: 'timestamp', status: 'pass', detail: 'TSA ok' };
+      },
+    });
+    expect(summary(result)).toEqual({
+      digest: 'pass',
+      details: 'pass',
+      leaf: 'pass',
+      inclusion: 'pass',
+      checkpoint: 'pass',
+      receipt: 'pass',
+      ledger: 'pass',
+      anchor: 'pass',
+      timestamp: 'pass',
+    });
+    expect(result.ok).toBe(true);
+    expect(result.steps.map((s) => s.step)).toEqual(VERIFY_STEPS);
+    expect(toHex(seenRoot!)).toBe(toHex(parseCheckpoint(b.inclusion!.checkpoint).rootHash));
+    expect(step(result, 'leaf').detail).toBe(toHex(recordLeafHash(log.records[I]!)));
+  });
+
+  it('is ok offline, with the network steps skipped and coded', async () => {
+    const result = await verifyBundle(good, options());
+    expect(result.ok).toBe(true);
+    expect(summary(result)).toMatchObject({
+      ledger: 'skipped:NO_LEDGER_LOOKUP',
+      anchor: 'skipped:NO_ANCHOR_LOOKUP',
+      timestamp: 'skipped:NO_TIMESTAMP',
+    });
+  });
+
+  it('takes the document as bytes, as a digest in bytes, or as upper-case hex', async () => {
+    for (const extra of [
+      { sha256: undefined, bytes: log.documents[I]! },
+      { sha256: sha256(log.documents[I]!) },
+      { sha256: log.records[I]!.digests.sha256.toUpperCase() },
+    ]) {
+      expect(step(await verifyBundle(good, options(extra)), 'digest').status).toBe('pass');
+    }
+  });
+
+  it('round-trips through JSON', async () => {
+    expect((await verifyBundle(JSON.parse(JSON.stringify(good)), options())).ok).toBe(true);
+  });
+
+  it('verifies bundles for every leaf and proof size of a small log, anchored at any later size', async () => {
+    for (const [i, size, anchorSize] of [
+      [0, 1, 1],
+      [0, 1, 20],
+      [19, 20, 20],
+      [7, 8, 13],
+      [12, 13, 16],
+    ] as const) {
+      const b = await makeBundle(fx, log, i, size, anchorSize);
+      const r = await verifyBundle(b, {
+        sha256: log.records[i]!.digests.sha256,
+        keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+        getLedgerTx: ledgerOk(b),
+        getAnchor: anchorOk(b),
+      });
+      expect(summary(r)).toMatchObject({
+        inclusion: 'pass',
+        checkpoint: 'pass',
+        ledger: 'pass',
+        anchor: 'pass',
+      });
+      expect(r.ok).toBe(true);
+    }
+  });
+});
+
+describe('verifyBundle: what is missing is skipped, never passed', () => {
+  it('without a document, digest is skipped and the bundle is not ok', async () => {
+    const r = await verifyBundle(good, options({ sha256: undefined }));
+    expect(step(r, 'digest')).toMatchObject({ status: 'skipped', code: 'NO_DOCUMENT' });
+    expect(r.ok).toBe(false);
+  });
+
+  it('without details, details is skipped and the bundle can still be ok', async () => {
+    const b = clone(good);
+    delete b.details;
+    const r = await verifyBundle(b, options());
+    expect(step(r, 'details')).toMatchObject({ status: 'skipped', code: 'NO_DETAILS' });
+    expect(r.ok).toBe(true);
+  });
+
+  it('an accepted record not yet in the log is not ok, with the log steps skipped', async () => {
+    const b = clone(good);
+    delete b.inclusion;
+    delete b.ledger;
+    delete b.anchor;
+    const r = await verifyBundle(b, options({ getLedgerTx: ledgerOk(good), getAnchor: anchorOk(good) }));
+    expect(summary(r)).toMatchObject({
+      digest: 'pass',
+      leaf: 'pass',
+      receipt: 'pass',
+      inclusion: 'skipped:NOT_RECORDED',
+      checkpoint: 'skipped:NOT_RECORDED',
+      ledger: 'skipped:NO_LEDGER_REF',
+      anchor: 'skipped:NO_ANCHOR_REF',
+    });
+    expect(r.ok).toBe(false);
+  });
+
+  it('a time-stamp without a verifier is skipped with NO_TSA_VERIFIER', async () => {
+    const b = clone(good);
+    b.timestamp = { token: 'dG9rZW4=' };
+    expect(step(await verifyBundle(b, options()), 'timestamp')).toMatchObject({
+      status: 'skipped',
+      code: 'NO_TSA_VERIFIER',
+    });
+  });
+});
+
+type Tamper = [name: string, change: (b: ProofBundle) => void | Promise<void>, expected: string];
+
+describe('verifyBundle: tampered bundles fail at the right step with the right code', () => {
+  const tampers: Tamper[] = [
+    [
+      'the record claims another document',
+      (b) => {
+        b.record.digests.sha256 = toHex(sha256(new Uint8Array([9])));
+      },
+      'digest:DIGEST_MISMATCH',
+    ],
+    [
+      'details changed',
+      (b) => {
+        b.details!.amount = '999999999';
+      },
+      'details:DETAILS_MISMATCH',
+    ],
+    [
+      'details with a number',
+      (b) => {
+        (b.details as unknown as Record<string, unknown>).amount = 1.5;
+      },
+      'details:NOT_CANONICALISABLE',
+    ],
+    [
+      'record kind changed',
+      (b) => {
+        b.record.kind = 'payment_approval';
+      },
+      'inclusion:BAD_PROOF',
+    ],
+    [
+      'record submitter changed',
+      (b) => {
+        b.record.submitter.org = 'someone-else';
+      },
+      'inclusion:BAD_PROOF',
+    ],
+    [
+      'record with an unknown field',
+      (b) => {
+        (b.record as unknown as Record<string, unknown>).extra = 1;
+      },
+      'leaf:BAD_RECORD',
+    ],
+    [
+      'record with a wrong CID',
+      (b) => {
+        b.record.cid = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+      },
+      'leaf:BAD_RECORD',
+    ],
+    [
+      'record with an unknown kind',
+      (b) => {
+        (b.record as unknown as Record<string, unknown>).kind = 'poem';
+      },
+      'leaf:BAD_RECORD',
+    ],
+    [
+      'record missing',
+      (b) => {
+        delete (b as Partial<ProofBundle>).record;
+      },
+      'digest:BAD_RECORD',
+    ],
+    [
+      'a flipped path hash',
+      (b) => {
+        b.inclusion!.path[1] = flipHex(b.inclusion!.path[1]!);
+      },
+      'inclusion:BAD_PROOF',
+    ],
+    [
+      'a shorter path',
+      (b) => {
+        b.inclusion!.path.pop();
+      },
+      'inclusion:BAD_PROOF',
+    ],
+    [
+      'another index',
+      (b) => {
+        b.inclusion!.index = I + 1;
+      },
+      'inclusion:BAD_PROOF',
+    ],
+    [
+      'an index out of range',
+      (b) => {
+        b.inclusion!.index = 12;
+      },
+      'inclusion:INDEX_OUT_OF_RANGE',
+    ],
+    [
+      'another size',
+      (b) => {
+        b.inclusion!.size = 13;
+      },
+      'inclusion:SIZE_MISMATCH',
+    ],
+    [
+      'a path that is not hex',
+      (b) => {
+        b.inclusion!.path[0] = 'xyz';
+      },
+      'inclusion:BAD_BUNDLE',
+    ],
+    [
+      'a negative index',
+      (b) => {
+        b.inclusion!.index = -1;
+      },
+      'inclusion:BAD_BUNDLE',
+    ],
+    [
+      'a checkpoint with another root',
+      (b) => {
+        b.inclusion!.checkpoint = swapRoot(b.inclusion!.checkpoint);
+      },
+      'inclusion:BAD_PROOF',
+    ],
+    [
+      'a malformed checkpoint',
+      (b) => {
+        b.inclusion!.checkpoint = 'garbage';
+      },
+      'inclusion:BAD_NOTE',
+    ],
+    ['a checkpoint signed by an unknown key', resignWithOtherKey, 'checkpoint:UNKNOWN_KEY'],
+    ['a receipt for another record', receiptFor(6), 'receipt:RECEIPT_MISMATCH'],
+    [
+      'a receipt with a broken signature',
+      (b) => {
+        b.receipt = `${b.receipt.slice(0, -4)}AAAA`;
+      },
+      'receipt:BAD_SIGNATURE',
+    ],
+    [
+      'no receipt',
+      (b) => {
+        delete (b as Partial<ProofBundle>).receipt;
+      },
+      'receipt:BAD_RECEIPT',
+    ],
+    [
+      'a ledger ref to another tree',
+      (b) => {
+        b.ledger!.root = toHex(sha256(new Uint8Array(1)));
+      },
+      'ledger:LEDGER_MISMATCH',
+    ],
+    [
+      'a ledger ref of another size',
+      (b) => {
+        b.ledger!.size = 11;
+      },
+      'ledger:LEDGER_MISMATCH',
+    ],
+    [
+      'an anchor with a tampered consistency proof',
+      (b) => {
+        b.anchor!.consistency[0] = flipHex(b.anchor!.consistency[0]!);
+      },
+      'anchor:BAD_PROOF',
+    ],
+    [
+      'an anchor of another root',
+      (b) => {
+        b.anchor!.root = toHex(sha256(new Uint8Array(2)));
+      },
+      'anchor:BAD_PROOF',
+    ],
+    [
+      'an anchor before the checkpoint',
+      (b) => {
+        b.anchor!.size = 3;
+      },
+      'anchor:INDEX_OUT_OF_RANGE',
+    ],
+    [
+      'a malformed anchor',
+      (b) => {
+        (b.anchor as unknown as Record<string, unknown>).size = 'big';
+      },
+      'anchor:BAD_BUNDLE',
+    ],
+  ];
+
+  it.each(tampers)('%s', async (_name, change, expected) => {
+    const b = clone(good);
+    await change(b);
+    const r = await verifyBundle(b, options());
+    expect(firstFailure(r)).toBe(expected);
+    expect(r.ok).toBe(false);
+  });
+
+  it('a checkpoint with another root also fails its signature', async () => {
+    const b = clone(good);
+    b.inclusion!.checkpoint = swapRoot(b.inclusion!.checkpoint);
+    expect(step(await verifyBundle(b, options()), 'checkpoint')).toMatchObject({
+      status: 'fail',
+      code: 'BAD_SIGNATURE',
+    });
+  });
+
+  it('a record re-pointed at a forged document fails the leaf step (its CID no longer matches)', async () => {
+    const forged = new TextEncoder().encode('forged');
+    const b = clone(good);
+    b.record.digests.sha256 = toHex(sha256(forged));
+    const r = await verifyBundle(b, options({ sha256: undefined, bytes: forged }));
+    expect(firstFailure(r)).toBe('leaf:BAD_RECORD');
+  });
+
+  it('the wrong document fails the digest step', async () => {
+    const r = await verifyBundle(
+      good,
+      options({ sha256: undefined, bytes: new TextEncoder().encode('forged') }),
+    );
+    expect(firstFailure(r)).toBe('digest:DIGEST_MISMATCH');
+    expect(r.ok).toBe(false);
+  });
+
+  it('a malformed digest to compare fails the digest step, not the call', async () => {
+    expect(firstFailure(await verifyBundle(good, options({ sha256: 'abc' })))).toBe('digest:BAD_HEX');
+    expect(firstFailure(await verifyBundle(good, options({ sha256: new Uint8Array(3) })))).toBe(
+      'digest:BAD_LENGTH',
+    );
+  });
+});
+
+describe('verifyBundle: look-ups', () => {
+  const cases: [string, Partial<VerifyBundleOptions>, string][] = [
+    [
+      'an invalid ledger transaction',
+      { getLedgerTx: async () => ({ ...(await ledgerOk(good)()), valid: false }) },
+      'ledger:LEDGER_TX_INVALID',
+    ],
+    [
+      'a ledger transaction of another tree',
+      { getLedgerTx: async () => ({ ...(await ledgerOk(good)()), root: 'ab'.repeat(32) }) },
+      'ledger:LEDGER_MISMATCH',
+    ],
+    [
+      'a ledger transaction in another block',
+      { getLedgerTx: async () => ({ ...(await ledgerOk(good)()), block: 8 }) },
+      'ledger:LEDGER_MISMATCH',
+    ],
+    [
+      'a ledger that cannot be reached',
+      { getLedgerTx: async () => Promise.reject(new Error('ECONNREFUSED')) },
+      'ledger:LEDGER_LOOKUP_FAILED',
+    ],
+    [
+      'a chain that holds another root',
+      { getAnchor: async () => ({ ...(await anchorOk(good)()), root: 'cd'.repeat(32) }) },
+      'anchor:ANCHOR_MISMATCH',
+    ],
+    [
+      'a chain that cannot be reached',
+      {
+        getAnchor: () => {
+          throw new Error('timeout');
+        },
+      },
+      'anchor:ANCHOR_LOOKUP_FAILED',
+    ],
+    [
+      'a time-stamp verifier that fails',
+      { verifyTimestamp: async () => ({ step: 'timestamp', status: 'fail', code: 'TSA_UNTRUSTED' }) },
+      'timestamp:TSA_UNTRUSTED',
+    ],
+    [
+      'a time-stamp verifier that throws',
+      {
+        verifyTimestamp: async () => {
+          throw new Error('asn.1');
+        },
+      },
+      'timestamp:TIMESTAMP_VERIFY_FAILED',
+    ],
+  ];
+  it.each(cases)('%s', async (_name, extra, expected) => {
+    const b = clone(good);
+    b.timestamp = { token: 'dG9rZW4=' };
+    const r = await verifyBundle(b, options(extra));
+    expect(firstFailure(r)).toBe(expected);
+    expect(r.ok).toBe(false);
+  });
+});
+
+describe('verifyBundle: never throws', () => {
+  it.each([null, 42, 'bundle', [], {}, { version: 'lianzheng-bundle/2' }])(
+    'rejects %j as BAD_BUNDLE',
+    async (value) => {
+      const r = await verifyBundle(value, options());
+      expect(r.ok).toBe(false);
+      expect(r.steps.map((s) => s.step)).toEqual(VERIFY_STEPS);
+      expect(r.steps.every((s) => s.status === 'fail' && s.code === 'BAD_BUNDLE')).toBe(true);
+    },
+  );
+
+  it('on any value put anywhere in a good bundle', async () => {
+    const paths = [
+      ['record'],
+      ['record', 'digests'],
+      ['record', 'id'],
+      ['record', 'refs'],
+      ['details'],
+      ['receipt'],
+      ['inclusion'],
+      ['inclusion', 'path'],
+      ['inclusion', 'size'],
+      ['inclusion', 'checkpoint'],
+      ['ledger'],
+      ['ledger', 'block'],
+      ['anchor'],
+      ['anchor', 'consistency'],
+      ['timestamp'],
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), fc.anything(), async (path, value) => {
+        const b = clone(good) as unknown as Record<string, unknown>;
+        let target = b;
+        for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+        target[path[path.length - 1]!] = value;
+        const r = await verifyBundle(b, {
+          ...options({ getLedgerTx: ledgerOk(good), getAnchor: anchorOk(good) }),
+          verifyTimestamp: async () => ({ step: 'timestamp', status: 'skipped', code: 'TEST' }),
+        });
+        expect(r.steps.map((s) => s.step)).toEqual(VERIFY_STEPS);
+        for (const s of r.steps) expect(['pass', 'fail', 'skipped']).toContain(s.status);
+        for (const s of r.steps) if (s.status !== 'pass') expect(typeof s.code).toBe('string');
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+function flipHex(hex: string): string {
+  return (hex[0] === '0' ? '1' : '0') + hex.slice(1);
+}
+
+function swapRoot(note: string): string {
+  const lines = note.split('\n');
+  lines[2] = Buffer.from(sha256(new Uint8Array([7]))).toString('base64');
+  return lines.join('\n');
+}
+
+async function resignWithOtherKey(b: ProofBundle): Promise<void> {
+  const cp = parseCheckpoint(b.inclusion!.checkpoint);
+  const seed = sha256(new Uint8Array([42]));
+  b.inclusion!.checkpoint = await signCheckpoint(formatCheckpoint(cp), { name: fx.origin, privateKey: seed });
+  expect(noteVerifierKey(fx.origin, deriveNotePublicKey(seed))).not.toBe(fx.checkpointKeys[0]);
+}
+
+function receiptFor(i: number) {
+  return async (b: ProofBundle) => {
+    b.receipt = (await makeBundle(fx, log, i, 12, 12)).receipt;
+  };
+}
