@@ -317,6 +317,62 @@ describe('the log kept by the ledger', () => {
   });
 });
 
+describe('several projects and versions in one batch', () => {
+  it("keeps each project's totals apart and follows a contract through its versions", async () => {
+    const driver = await ready();
+    await driver.register(villageRoadProject('XC-2025-ROAD-002'));
+    const Q = 'XC-2025-ROAD-002';
+    const c1 = e(1, 'contract', { details: { amount: '1000' } });
+    const c1b = e(2, 'contract', { supersedes: testRecordId(1), details: { amount: '1100' } });
+    const c1c = e(3, 'contract', { supersedes: testRecordId(2), details: { amount: '1200' } });
+    const q1 = buildEntry({
+      id: testRecordId(4),
+      projectId: Q,
+      kind: 'contract',
+      details: { amount: '500' },
+    });
+    // Refs the first version: counts against the chain, whose live amount is 1200.
+    const pay = e(5, 'payment_approval', { refs: [testRecordId(1)], details: { amount: '300' } });
+    const qPay = buildEntry({
+      id: testRecordId(6),
+      projectId: Q,
+      kind: 'payment_approval',
+      details: { amount: '100' },
+    });
+    const result = await driver.record([c1, c1b, c1c, q1, pay, qPay], { time: at });
+    expect(result.flags).toEqual([]);
+    const p = await driver.query<{ summary: { contracts: Record<string, unknown> } }>('GetProject', [P]);
+    expect(p.summary.contracts).toEqual({
+      [testRecordId(1)]: {
+        current: testRecordId(3),
+        amount: '1200',
+        paid: '300',
+        advance: '300',
+        changes: '0',
+        payments: 1,
+        passedAcceptances: 0,
+        live: true,
+      },
+    });
+    const q = await driver.query<{ summary: { contracts: Record<string, { paid: string }> } }>('GetProject', [
+      Q,
+    ]);
+    expect(q.summary.contracts[testRecordId(4)]?.paid).toBe('100');
+    const trail = await driver.query<{ records: { supersededBy?: string }[] }>('ProjectTrail', [P]);
+    expect(trail.records.map((r) => r.supersededBy)).toEqual([
+      testRecordId(2),
+      testRecordId(3),
+      undefined,
+      undefined,
+    ]);
+    expect(
+      await codeOf(
+        driver.record([e(7, 'contract', { supersedes: testRecordId(1), details: { amount: '1' } })]),
+      ),
+    ).toBe('BAD_SUPERSEDE');
+  });
+});
+
 describe('queries', () => {
   it('finds every record of a digest, in log order, with its state', async () => {
     const driver = await ready();
