@@ -1,0 +1,82 @@
+import { pathToFileURL } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildApp } from './app.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { loggerOptions } from './logger.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  config: Config;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Reads the configuration, builds the app, listens, and installs graceful shutdown: on SIGINT or
+ * SIGTERM the server stops accepting, lets in-flight requests (and their group commits) finish,
+ * stops the pipeline, the pool and the embedded PostgreSQL, then exits. A second signal exits at once.
+ */
+export async function startServer(
+  env: Record<string, string | undefined> = process.env,
+): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const logger = pino(loggerOptions(config));
+  const app = buildApp({ config, logger });
+  try {
+    await app.ready();
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    logger.fatal({ err }, 'the gateway did not start');
+    await app.close().catch(() => {});
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  logger.info({ url, dataDir: config.dataDir, ledger: config.ledger }, 'gateway listening');
+  return { app, config, url, close: () => app.close() };
+}
+
+/** The process entry: start, then stop cleanly on a signal. Exit codes: 0 clean, 1 failed, 2 bad config. */
+export async function main(): Promise<void> {
+  let server: RunningServer;
+  try {
+    server = await startServer();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`lianzheng: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`lianzheng: the gateway did not start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      server.app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      server.app.log.error('shutdown took longer than 30 s; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    try {
+      await server.close();
+      process.exit(0);
+    } catch (err) {
+      server.app.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('unhandledRejection', (err) => server.app.log.error({ err }, 'unhandled rejection'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void main();
+}
