@@ -1,0 +1,291 @@
+// Anchoring against a real geth dev node and a real PostgreSQL: checkpoints → anchor → confirmed
+// → the bundle's anchor step verified through the JSON-RPC fetcher; the chain refusing a size that
+// does not grow; an altered anchor failing; geth stopped and restarted under the anchorer (and the
+// anchorer itself restarted) with nothing skipped or doubled; a stuck transaction replaced.
+import { type ProofBundle, toHex, verifyBundle } from '@lianzheng/proof';
+import { Contract, Interface, JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from 'ethers';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANCHOR_ABI } from '../../gateway/src/anchor/abi.ts';
+import { type Anchorer, createAnchorer, type TickOutcome } from '../../gateway/src/anchor/anchorer.ts';
+import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
+import anchorPlugin from '../../gateway/src/anchor/plugin.ts';
+import { AnchorFetchError, createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
+import { fundFromDevAccount, rpcCall } from '../../network/evm/geth-dev.ts';
+import { type AnchorEnv, ORIGIN, startAnchorEnv, TestLog, tickUntil } from './anchor-fixture.ts';
+
+let env: AnchorEnv;
+let log: TestLog;
+const anchorers: Anchorer[] = [];
+
+function newAnchorer(overrides: Partial<Parameters<typeof createAnchorer>[0]> = {}): Anchorer {
+  const anchorer = createAnchorer({
+    db: env.pool,
+    config: env.config,
+    wallet: env.wallet,
+    origin: ORIGIN,
+    latestRecordedCheckpoint: pgLatestRecordedCheckpoint(env.pool),
+    ...overrides,
+  });
+  anchorers.push(anchorer);
+  return anchorer;
+}
+
+async function anchorRows() {
+  const { rows } = await env.pool.query<{
+    size: string;
+    root: string;
+    status: string;
+    nonce: string;
+    tx_hash: string;
+    tx_hashes: string[];
+    block: string | null;
+  }>('select size, root, status, nonce, tx_hash, tx_hashes, block from anchors order by id');
+  return rows.map((r) => ({ ...r, size: Number(r.size), nonce: Number(r.nonce) }));
+}
+
+/** Every Anchored event the contract has emitted, read straight from the node. */
+async function chainEvents(): Promise<{ size: number; root: string; txHash: string }[]> {
+  const iface = new Interface(ANCHOR_ABI);
+  const logs = await rpcCall<{ data: string; topics: string[]; transactionHash: string }[]>(
+    env.geth.rpcUrl,
+    'eth_getLogs',
+    [{ address: env.contract, fromBlock: '0x0', toBlock: 'latest' }],
+  );
+  return logs.map((l) => {
+    const parsed = iface.parseLog(l);
+    return {
+      size: Number(parsed?.args.size),
+      root: String(parsed?.args.root).slice(2),
+      txHash: l.transactionHash,
+    };
+  });
+}
+
+const confirmed = (o: TickOutcome) => o.action === 'confirmed';
+
+beforeAll(async () => {
+  env = await startAnchorEnv();
+  log = await TestLog.create(env.pool);
+});
+
+afterAll(async () => {
+  for (const a of anchorers) await a.stop();
+  await env?.stop();
+});
+
+describe('anchoring on geth', () => {
+  let firstBundle: ProofBundle;
+  let firstTx: string;
+  let otherTx: string;
+  let plainTx: string;
+
+  it('anchors the newest recorded checkpoint, marks records anchored, and the bundle verifies through the chain', async () => {
+    await log.appendBatch(3);
+    const size = await log.appendBatch(4);
+    const anchorer = newAnchorer();
+    const outcomes = await tickUntil(() => anchorer.tick(), confirmed, 30_000);
+    expect(outcomes[0]?.action).toBe('created');
+    expect(outcomes.at(-1)).toMatchObject({ action: 'confirmed', size });
+
+    const rows = await anchorRows();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ size: 7, status: 'confirmed', nonce: 1 });
+    firstTx = rows[0]?.tx_hash ?? '';
+    const { rows: subs } = await env.pool.query<{ status: string; n: string }>(
+      'select status, count(*) as n from submissions group by status',
+    );
+    expect(subs).toEqual([{ status: 'anchored', n: '7' }]);
+
+    // The record in the first batch: its inclusion is against size 3, the anchor is at size 7.
+    firstBundle = await log.bundleFor(1);
+    expect(firstBundle.anchor).toMatchObject({
+      chainId: `eip155:${env.geth.chainId}`,
+      contract: env.contract,
+      size: 7,
+    });
+    expect(firstBundle.anchor?.consistency.length).toBeGreaterThan(0);
+    const getAnchor = createRpcAnchorFetcher({ rpcUrl: env.geth.rpcUrl, minConfirmations: 2 });
+    const result = await verifyBundle(firstBundle, {
+      sha256: firstBundle.record.digests.sha256,
+      keys: log.keys,
+      getAnchor,
+    });
+    expect(result.steps.find((s) => s.step === 'anchor')).toMatchObject({ status: 'pass' });
+    expect(result.steps.filter((s) => s.status === 'fail')).toEqual([]);
+    expect(result.ok).toBe(true);
+
+    const onChain = await getAnchor(firstBundle.anchor as NonNullable<ProofBundle['anchor']>);
+    expect(onChain).toMatchObject({
+      size: 7,
+      root: rows[0]?.root,
+      anchorer: env.wallet.address.toLowerCase(),
+    });
+    expect(onChain.originHash).toBe(keccak256(toUtf8Bytes(ORIGIN)));
+
+    // Nothing new: the log did not grow, so the next interval anchors nothing.
+    await new Promise((r) => setTimeout(r, env.config.intervalMs));
+    expect((await anchorer.tick()).action).toBe('idle');
+    expect(await anchorRows()).toHaveLength(1);
+  });
+
+  it('serves the anchor through the gateway proxy route', async () => {
+    const app = Fastify();
+    await app.register(anchorPlugin, { config: env.config, db: env.pool, origin: ORIGIN, run: false });
+    await app.ready();
+    try {
+      const ok = await app.inject({ method: 'GET', url: `/v1/anchor/tx/${firstTx}` });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toMatchObject({
+        size: 7,
+        chainId: `eip155:${env.geth.chainId}`,
+        contract: env.contract,
+      });
+      const missing = await app.inject({ method: 'GET', url: `/v1/anchor/tx/0x${'ab'.repeat(32)}` });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json()).toMatchObject({ code: 'NOT_FOUND', anchorCode: 'ANCHOR_TX_NOT_FOUND' });
+      const bad = await app.inject({ method: 'GET', url: '/v1/anchor/tx/0x1234' });
+      expect(bad.statusCode).toBe(400);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('the chain itself refuses a size that does not grow, per sender', async () => {
+    const provider = new JsonRpcProvider(env.geth.rpcUrl, env.geth.chainId, { staticNetwork: true });
+    try {
+      const contract = new Contract(env.contract, ANCHOR_ABI, env.wallet.connect(provider));
+      const root = `0x${'11'.repeat(32)}`;
+      for (const size of [7, 6, 1]) {
+        const err = await contract
+          .getFunction('anchor')(ORIGIN, size, root)
+          .then(
+            () => null,
+            (e: { code?: string; data?: string }) => e,
+          );
+        expect(err?.code).toBe('CALL_EXCEPTION');
+        const decoded = contract.interface.parseError(err?.data ?? '0x');
+        expect(decoded?.name).toBe('NotAppendOnly');
+        expect(decoded?.args.map(Number)).toEqual([7, size]);
+      }
+      // Another key has its own series: nobody can block ours by anchoring a huge size first.
+      const other = Wallet.createRandom().connect(provider);
+      plainTx = await fundFromDevAccount(env.geth, other.address, 10n ** 18n);
+      const otherContract = new Contract(env.contract, ANCHOR_ABI, other);
+      const tx = await otherContract.getFunction('anchor')(ORIGIN, 1_000_000, root);
+      expect((await tx.wait())?.status).toBe(1);
+      otherTx = tx.hash;
+      const latest = await contract.getFunction('latestSize')(
+        env.wallet.address,
+        keccak256(toUtf8Bytes(ORIGIN)),
+      );
+      expect(Number(latest)).toBe(7);
+    } finally {
+      provider.destroy();
+    }
+  });
+
+  it('an altered anchor fails the anchor step', async () => {
+    const getAnchor = createRpcAnchorFetcher({ rpcUrl: env.geth.rpcUrl });
+    const anchor = firstBundle.anchor as NonNullable<ProofBundle['anchor']>;
+    const alteredRoot = { ...firstBundle, anchor: { ...anchor, root: toHex(new Uint8Array(32).fill(7)) } };
+    const r1 = await verifyBundle(alteredRoot, { keys: log.keys, getAnchor });
+    expect(r1.steps.find((s) => s.step === 'anchor')?.status).toBe('fail');
+    expect(r1.ok).toBe(false);
+
+    // A bundle pointing at another anchor transaction of the same contract (here another key's):
+    // the consistency proof holds, but the chain holds another checkpoint at that transaction.
+    const elsewhere = { ...firstBundle, anchor: { ...anchor, txHash: otherTx } };
+    const r2 = await verifyBundle(elsewhere, { keys: log.keys, getAnchor });
+    expect(r2.steps.find((s) => s.step === 'anchor')).toMatchObject({
+      status: 'fail',
+      code: 'ANCHOR_MISMATCH',
+    });
+
+    // The fetcher refuses a transaction that is not an anchor of that contract, and another chain.
+    await expect(getAnchor({ ...anchor, txHash: plainTx })).rejects.toMatchObject({
+      code: 'ANCHOR_EVENT_MISSING',
+    });
+    await expect(getAnchor({ ...anchor, chainId: 'eip155:1' })).rejects.toBeInstanceOf(AnchorFetchError);
+    await expect(getAnchor({ ...anchor, chainId: 'eip155:1' })).rejects.toMatchObject({
+      code: 'ANCHOR_CHAIN_MISMATCH',
+    });
+  });
+
+  it('resumes after the node is stopped and restarted (and the anchorer too): nothing skipped or doubled', async () => {
+    const before = newAnchorer();
+    const size12 = await log.appendBatch(5);
+    await new Promise((r) => setTimeout(r, env.config.intervalMs));
+    // Signed, persisted and sent; then the node goes away before it can be confirmed.
+    const sent = await tickUntil(
+      () => before.tick(),
+      (o) => o.action === 'created' || o.action === 'error',
+      10_000,
+    );
+    expect(sent.at(-1)).toMatchObject({ action: 'created', size: size12 });
+    await env.stopGeth();
+
+    const size15 = await log.appendBatch(3);
+    const during: TickOutcome[] = [];
+    for (let i = 0; i < 5; i++) {
+      during.push(await before.tick());
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(during.every((o) => o.action === 'error')).toBe(true);
+    // The gateway restarts too: a new anchorer resumes from the outbox alone.
+    await before.stop();
+    await env.startGeth();
+    const after = newAnchorer();
+    const resumed = await tickUntil(() => after.tick(), confirmed, 60_000);
+    expect(resumed.at(-1)).toMatchObject({ action: 'confirmed', size: size12 });
+    await new Promise((r) => setTimeout(r, env.config.intervalMs));
+    const next = await tickUntil(() => after.tick(), confirmed, 60_000);
+    expect(next.at(-1)).toMatchObject({ action: 'confirmed', size: size15 });
+
+    const rows = await anchorRows();
+    expect(rows.map((r) => [r.size, r.status])).toEqual([
+      [7, 'confirmed'],
+      [12, 'confirmed'],
+      [15, 'confirmed'],
+    ]);
+    expect(rows.map((r) => r.nonce)).toEqual([1, 2, 3]);
+    // The anchor that was in flight was re-sent as the very same transaction, not a new one.
+    expect(rows[1]?.tx_hashes).toHaveLength(1);
+    const ours = (await chainEvents()).filter((e) => e.size !== 1_000_000);
+    expect(ours.map((e) => e.size)).toEqual([7, 12, 15]);
+    expect(ours.map((e) => e.txHash)).toEqual(rows.map((r) => r.tx_hash));
+    expect(ours.map((e) => e.root)).toEqual(rows.map((r) => r.root));
+    const { rows: subs } = await env.pool.query<{ status: string; n: string }>(
+      'select status, count(*) as n from submissions group by status',
+    );
+    expect(subs).toEqual([{ status: 'anchored', n: '15' }]);
+  });
+
+  it('replaces a stuck transaction with the same nonce and higher fees', async () => {
+    let first = true;
+    const stuckFees = async (provider: JsonRpcProvider) => {
+      const block = await provider.getBlock('latest');
+      const real = block?.baseFeePerGas ?? 0n;
+      const tip = BigInt(await provider.send('eth_maxPriorityFeePerGas', []));
+      // The first suggestion is a base fee far below the real one (as when fees jump right after
+      // signing): that transaction cannot be mined until the base fee falls a long way.
+      const baseFee = first ? real / 8n : real;
+      first = false;
+      return { baseFee, maxPriorityFeePerGas: tip, maxFeePerGas: baseFee + tip };
+    };
+    const anchorer = newAnchorer({
+      suggestFees: stuckFees,
+      config: { ...env.config, replaceAfterMs: 1_500 },
+    });
+    const size = await log.appendBatch(2);
+    await new Promise((r) => setTimeout(r, env.config.intervalMs));
+    const outcomes = await tickUntil(() => anchorer.tick(), confirmed, 60_000, 200);
+    expect(outcomes.map((o) => o.action)).toContain('replaced');
+    expect(outcomes.at(-1)).toMatchObject({ action: 'confirmed', size });
+    const row = (await anchorRows()).at(-1);
+    expect(row?.nonce).toBe(4);
+    expect(row?.tx_hashes.length).toBeGreaterThanOrEqual(2);
+    expect(row?.tx_hash).toBe(row?.tx_hashes.at(-1));
+    expect((await chainEvents()).filter((e) => e.size === size)).toHaveLength(1);
+  });
+});
