@@ -1,0 +1,67 @@
+// The browser build: bundle the package the way Vite does for the page (the `browser` condition,
+// no Node built-ins), then run that bundle and verify a real proof bundle with it, so the noble
+// implementations behind the conditional imports are checked end to end.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import vectors from '../../test-vectors/checkpoint.json' with { type: 'json' };
+import { makeBundle, makeFixture, makeLog } from './_fixtures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'proof-browser-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function browserBuild(): Promise<string> {
+  const result = await build({
+    entryPoints: [resolve(import.meta.dirname, '../index.ts')],
+    bundle: true,
+    platform: 'browser',
+    conditions: ['browser'],
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+describe('the browser build', () => {
+  it('bundles without Node built-ins and verifies a proof bundle with the noble implementations', async () => {
+    const code = await browserBuild();
+    expect(code).not.toMatch(/from\s*["']node:/);
+    expect(code).not.toMatch(/require\(["'](node:)?crypto["']\)/);
+    expect(code).toContain('@noble'); // the browser implementations were picked
+    const file = join(dir, 'proof.mjs');
+    writeFileSync(file, code);
+    const proof = (await import(pathToFileURL(file).href)) as typeof import('../index.ts');
+
+    const fx = await makeFixture();
+    const log = makeLog(11);
+    const bundle = await makeBundle(fx, log, 4, 9, 11);
+    const result = await proof.verifyBundle(bundle, {
+      bytes: log.documents[4]!,
+      keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+    });
+    expect(result.ok).toBe(true);
+    const tampered = structuredClone(bundle);
+    tampered.inclusion!.checkpoint = tampered.inclusion!.checkpoint.replace('\n9\n', '\n8\n');
+    const bad = await proof.verifyBundle(tampered, {
+      bytes: log.documents[4]!,
+      keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+    });
+    expect(bad.steps.find((s) => s.step === 'checkpoint')).toMatchObject({
+      status: 'fail',
+      code: 'BAD_SIGNATURE',
+    });
+
+    // and signing in the browser build gives the same bytes as in Node
+    const cp = vectors.checkpoint;
+    expect(await proof.signCheckpoint(cp.body, { name: cp.name, privateKey: proof.fromHex(cp.seed) })).toBe(
+      cp.note,
+    );
+    expect(proof.cidFromSha256(proof.sha256(new Uint8Array(0)))).toBe(
+      'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku',
+    );
+  }, 30_000);
+});
