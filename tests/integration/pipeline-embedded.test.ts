@@ -307,7 +307,7 @@ describe('batcher', () => {
     const batcher = newBatcher();
     const sealed = await batcher.seal();
     // The ledger got the batch, then the gateway died before it wrote the answer down.
-    const rows = await loadSubmissions(db.pool, 's.leaf_index >= $1', [sealed!.fromSize]);
+    const rows = await loadSubmissions(db.pool, 's.seq = any($1::bigint[])', [sealed!.seqs]);
     const direct = await ledger.recordBatch({
       fromSize: sealed!.fromSize,
       records: rows.map((r) => ({ record: JSON.parse(r.record_json), details: JSON.parse(r.details_json) })),

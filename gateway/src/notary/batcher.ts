@@ -16,11 +16,13 @@ import type { LogStore } from '../log/log-store.ts';
 // ledger. It is an outbox: every step is a committed row in PostgreSQL, so a crash resumes where
 // it stopped and a retry never records twice.
 //
-//   seal    (one DB transaction)  accepted rows in seq order get leaf indexes; subtrees, frontier
-//                                 and a `ledger_batches` row (status 'sealed') are written
+//   seal    (one DB transaction)  the next accepted rows in seq order become the next leaves:
+//                                 subtrees, frontier and a `ledger_batches` row (status 'sealed',
+//                                 with the rows' seqs in leaf order) are written
 //   record  (outside any DB tx)   ledger.recordBatch({fromSize, records}); one in flight at a time
 //   confirm (one DB transaction)  the ledger's root equals ours → sign the checkpoint, store the
-//                                 ledger reference and flags, submissions become 'recorded'
+//                                 ledger reference and flags; submissions get their leaf_index and
+//                                 become 'recorded' in one update
 //
 // A batch the ledger refused (a record the intake's checks let through) was never recorded, so
 // its seal is undone: the faulty record becomes 'rejected', the others are sealed again. A
@@ -72,10 +74,12 @@ export interface SealOutcome {
   rejectCode?: string;
 }
 
-interface SealedBatch {
+export interface SealedBatch {
   fromSize: number;
   toSize: number;
   root: Uint8Array;
+  /** The submissions' seq, in leaf order. */
+  seqs: string[];
 }
 
 interface BatchRow {
@@ -190,25 +194,41 @@ export class Batcher {
   }
 
   private async pendingBatch(): Promise<SealedBatch | undefined> {
-    const { rows } = await this.db.query<{ from_size: string; to_size: string; root: Buffer }>(
-      "select from_size, to_size, root from ledger_batches where status = 'sealed' order by from_size limit 1",
+    const { rows } = await this.db.query<{
+      from_size: string;
+      to_size: string;
+      root: Buffer;
+      seqs: string[];
+    }>(
+      "select from_size, to_size, root, seqs from ledger_batches where status = 'sealed' order by from_size limit 1",
     );
     const row = rows[0];
     return row
-      ? { fromSize: Number(row.from_size), toSize: Number(row.to_size), root: new Uint8Array(row.root) }
+      ? {
+          fromSize: Number(row.from_size),
+          toSize: Number(row.to_size),
+          root: new Uint8Array(row.root),
+          seqs: row.seqs,
+        }
       : undefined;
   }
 
-  /** Assigns leaf indexes to the next accepted submissions and extends the log, atomically. */
+  /** Makes the next accepted submissions the next leaves of the log, atomically. */
   async seal(): Promise<SealedBatch | undefined> {
     const client = await this.db.connect();
     try {
       await client.query('begin');
       const frontier = await this.log.frontier(client, true);
+      // Under the log lock: another process may have sealed meanwhile; record that one first.
+      const pending = await client.query("select 1 from ledger_batches where status = 'sealed' limit 1");
+      if (pending.rows.length > 0) {
+        await client.query('rollback');
+        return undefined;
+      }
       const { rows } = await client.query<{ seq: string; record_json: string }>(
         `select seq, record_json from submissions
           where status = 'accepted' and leaf_index is null
-          order by seq limit $1 for update`,
+          order by seq limit $1`,
         [this.options.maxItems],
       );
       if (rows.length === 0) {
@@ -217,30 +237,22 @@ export class Batcher {
       }
       const fromSize = frontier.size;
       const seqs = new Array<string>(rows.length);
-      const leaves = new Array<string>(rows.length);
       const hashes = new Array<Uint8Array>(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
         seqs[i] = row.seq;
-        leaves[i] = String(fromSize + i);
         // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input.
         hashes[i] = leafHash(encoder.encode(row.record_json));
       }
-      await client.query(
-        `update submissions s set leaf_index = u.leaf
-           from unnest($1::bigint[], $2::bigint[]) as u(seq, leaf) where s.seq = u.seq`,
-        [seqs, leaves],
-      );
       const next = await this.log.append(client, frontier, hashes);
       const root = frontierRoot(next);
-      await client.query('insert into ledger_batches (from_size, to_size, root) values ($1, $2, $3)', [
-        String(fromSize),
-        String(next.size),
-        root,
-      ]);
+      await client.query(
+        'insert into ledger_batches (from_size, to_size, root, seqs) values ($1, $2, $3, $4)',
+        [String(fromSize), String(next.size), root, seqs],
+      );
       await client.query('commit');
       this.metrics.batchSize.observe(rows.length);
-      return { fromSize, toSize: next.size, root };
+      return { fromSize, toSize: next.size, root, seqs };
     } catch (error) {
       await client.query('rollback').catch(() => {});
       throw error;
@@ -251,9 +263,11 @@ export class Batcher {
 
   private async batchRecords(batch: SealedBatch): Promise<BatchRow[]> {
     const { rows } = await this.db.query<BatchRow>(
-      `select id, record_json, details_json from submissions
-        where leaf_index >= $1 and leaf_index < $2 order by leaf_index`,
-      [String(batch.fromSize), String(batch.toSize)],
+      `select s.id, s.record_json, s.details_json
+         from unnest($1::bigint[]) with ordinality as u(seq, ord)
+         join submissions s on s.seq = u.seq
+        order by u.ord`,
+      [batch.seqs],
     );
     if (rows.length !== batch.toSize - batch.fromSize) {
       throw new Error(`sealed batch ${batch.fromSize}..${batch.toSize} has ${rows.length} submissions`);
@@ -332,11 +346,12 @@ export class Batcher {
           ledgerMs,
         ],
       );
-      // Only forward: a submission already anchored stays anchored.
+      // Leaf index and status in one update; only forward (an anchored row stays anchored).
       await client.query(
-        `update submissions set status = 'recorded'
-          where leaf_index >= $1 and leaf_index < $2 and status = 'accepted'`,
-        [String(batch.fromSize), String(batch.toSize)],
+        `update submissions s set leaf_index = $1::bigint + u.ord - 1, status = 'recorded'
+           from unnest($2::bigint[]) with ordinality as u(seq, ord)
+          where s.seq = u.seq and s.status = 'accepted'`,
+        [String(batch.fromSize), batch.seqs],
       );
       const links = linksOf(ledgerBatch);
       if (links.target.length > 0) {
@@ -435,13 +450,9 @@ export class Batcher {
       await client.query('begin');
       await this.log.frontier(client, true);
       await client.query(
-        `update submissions set status = 'rejected', reject_code = $2, leaf_index = null
-          where id = $1 and status = 'accepted'`,
+        `update submissions set status = 'rejected', reject_code = $2 where id = $1 and status = 'accepted'`,
         [faulty.id, code],
       );
-      await client.query('update submissions set leaf_index = null where leaf_index >= $1', [
-        String(batch.fromSize),
-      ]);
       await client.query("delete from ledger_batches where from_size = $1 and status = 'sealed'", [
         String(batch.fromSize),
       ]);
