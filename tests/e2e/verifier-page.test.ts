@@ -333,6 +333,13 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     const pages = pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? [];
     expect(pages.length).toBe(1);
     expect(consoleErrors).toEqual([]);
+    // The longest certificate of the fixture (two flags) in the longer language still fits.
+    const q = await open(`/r/${fx.records[3]!.id}`, { lang: 'en' });
+    await q.waitForSelector('.checklist li[data-status]');
+    await q.emulateMedia({ media: 'print' });
+    const pdf2 = await q.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
+    expect((pdf2.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length).toBe(1);
+    await q.screenshot({ path: `${SHOTS}/certificate-print-en.png`, fullPage: true });
   });
 
   it('a certificate that does not exist, or a malformed id, says so', async () => {

@@ -161,6 +161,7 @@ export function describeStep(
     case 'checkpoint':
       if (bundle.inclusion) {
         params.index = bundle.inclusion.index;
+        params.position = bundle.inclusion.index + 1;
         params.size = bundle.inclusion.size;
       }
       break;

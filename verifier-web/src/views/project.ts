@@ -193,8 +193,8 @@ function timeline(records: ProjectRecordView[]): HTMLElement {
               h('span', { class: 'stage-kind' }, kindWords(r.kind)),
               r.title ? h('span', { class: 'stage-title' }, r.title) : null,
               r.status ? statusBadge(r.status) : null,
-              r.supersededBy ? h('span', { class: 'badge badge-warn' }, t('record.superseded')) : null,
-              r.withdrawnBy ? h('span', { class: 'badge badge-warn' }, t('record.withdrawn')) : null,
+              r.supersededBy ? h('span', { class: 'badge badge-warn' }, t('record.supersededShort')) : null,
+              r.withdrawnBy ? h('span', { class: 'badge badge-warn' }, t('record.withdrawnShort')) : null,
               h(
                 'a',
                 { href: `/r/${encodeURIComponent(r.id)}`, class: 'stage-link' },
