@@ -51,7 +51,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   app.post(
     '/v1/admin/keys/rotate',
     {
-      preHandler: app.requireRole('admin'),
+      onRequest: app.requireRole('admin'),
       schema: {
         tags: ['admin'],
         summary: 'Make a new receipt key current; the old one stays published as retired',

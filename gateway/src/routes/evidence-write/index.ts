@@ -145,7 +145,8 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
   app.post(
     '/v1/evidence',
     {
-      preHandler: writers,
+      // Before the body is read: anonymous callers learn nothing and upload nothing.
+      onRequest: writers,
       validatorCompiler: typeboxValidatorCompiler(),
       schema: {
         tags: ['evidence'],
@@ -186,7 +187,8 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
   app.post(
     '/v1/evidence/batch',
     {
-      preHandler: writers,
+      // Before the body is read: anonymous callers learn nothing and upload nothing.
+      onRequest: writers,
       // The documented schema names every item's shape; the route checks only the envelope up
       // front so that one bad item gets its own problem instead of failing the whole batch.
       validatorCompiler: typeboxValidatorCompiler((_schema, part) => (part === 'body' ? outer : undefined)),

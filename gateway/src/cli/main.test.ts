@@ -1,0 +1,86 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT, run } from './main.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-cli-'));
+});
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { log: (s: string) => out.push(s), error: (s: string) => err.push(s) } };
+}
+
+describe('lianzheng CLI', () => {
+  it('prints help with the exit codes', async () => {
+    const c = capture();
+    expect(await run(['--help'], {}, c.io)).toBe(EXIT.OK);
+    expect(c.out.join('')).toContain('Exit codes');
+    expect(await run([], {}, capture().io)).toBe(EXIT.USAGE);
+    expect(await run(['frobnicate'], {}, capture().io)).toBe(EXIT.USAGE);
+  });
+
+  it('token prints a dev JWT with the asked claims', async () => {
+    const c = capture();
+    expect(await run(['token', '--role', 'inspector', '--region', '620102'], { DATA_DIR: dir }, c.io)).toBe(
+      EXIT.OK,
+    );
+    const claims = decodeJwt(c.out[0]!);
+    expect(claims).toMatchObject({
+      role: 'inspector',
+      region: '620102',
+      iss: 'urn:lianzheng:dev-issuer',
+      aud: 'lianzheng',
+    });
+  });
+
+  it('usage errors exit 2', async () => {
+    for (const argv of [
+      ['token', '--role', 'king'],
+      ['token', '--role', 'inspector'],
+      ['token', '--role', 'unit'],
+      ['submit', '--sha256', 'abc', '--project', 'p', '--kind', 'notice', '--org', 'o'],
+      ['submit', '--sha256', 'a'.repeat(64)],
+      ['verify', '--sha256', 'a'.repeat(64), '--bundle', 'b.json'],
+      ['apikey', 'delete'],
+      ['token', '--bogus'],
+    ]) {
+      expect(await run(argv, { DATA_DIR: dir }, capture().io)).toBe(EXIT.USAGE);
+    }
+    expect(
+      await run(['token', '--role', 'unit', '--org', 'o'], { DATA_DIR: dir, PORT: 'x' }, capture().io),
+    ).toBe(EXIT.USAGE);
+  });
+
+  it('network failures exit 3', async () => {
+    const argv = ['verify', '--sha256', 'a'.repeat(64), '--gateway', 'http://127.0.0.1:1'];
+    expect(await run(argv, { DATA_DIR: dir }, capture().io)).toBe(EXIT.NETWORK);
+  });
+
+  it('verify offline fails (exit 1) on a bundle that does not match', async () => {
+    const bundle = path.join(dir, 'b.json');
+    const keys = path.join(dir, 'k.json');
+    await fs.writeFile(bundle, JSON.stringify({ version: 'lianzheng-bundle/1', record: {}, receipt: 'x' }));
+    await fs.writeFile(keys, JSON.stringify({ jwks: { keys: [] }, checkpointKeys: [] }));
+    const c = capture();
+    const argv = ['verify', '--sha256', 'a'.repeat(64), '--bundle', bundle, '--keys', keys];
+    expect(await run(argv, { DATA_DIR: dir }, c.io)).toBe(EXIT.VERIFICATION_FAILED);
+    expect(c.out.join('\n')).toContain('FAIL');
+  });
+
+  it('keys rotate without a gateway rotates the files', async () => {
+    const c = capture();
+    expect(await run(['keys', 'rotate'], { DATA_DIR: dir }, c.io)).toBe(EXIT.OK);
+    const out = JSON.parse(c.out.join(''));
+    expect(out.keys).toHaveLength(2);
+    expect(out.keys[0]).toMatchObject({ kid: out.kid, current: true });
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('has working defaults with an empty environment', () => {
+    const c = loadConfig({}, '/srv/lz');
+    expect(c).toMatchObject({
+      dataDir: '/srv/lz/data',
+      keysDir: '/srv/lz/data/keys',
+      port: 8080,
+      host: '127.0.0.1',
+      ledger: 'embedded',
+      sealIntervalMs: 500,
+      sealMaxItems: 10_000,
+      logOrigin: 'lianzheng.local/log',
+      limits: { maxFileBytes: 4 * 1024 ** 3, maxBatchItems: 1000 },
+    });
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.oidc.issuer).toBeUndefined();
+  });
+
+  it('reads every variable it documents', () => {
+    const c = loadConfig(
+      {
+        DATABASE_URL: 'postgres://u:p@db:5432/lz',
+        DATA_DIR: 'var',
+        PORT: '9000',
+        HOST: '0.0.0.0',
+        LEDGER: 'fabric',
+        SEAL_INTERVAL_MS: '250',
+        SEAL_MAX_ITEMS: '5000',
+        LOG_ORIGIN: 'example.org/log',
+        MAX_BODY_BYTES: '2048',
+        MAX_FILE_BYTES: '1000000',
+        MAX_BATCH_ITEMS: '10',
+        OIDC_ISSUER: 'https://idp.example',
+        OIDC_JWKS_URL: 'https://idp.example/jwks',
+        OIDC_AUDIENCE: 'aud',
+        RATE_LIMIT_PUBLIC_PER_MIN: '30',
+        REQUEST_TIMEOUT_MS: '2000',
+      },
+      '/x',
+    );
+    expect(c).toMatchObject({
+      databaseUrl: 'postgres://u:p@db:5432/lz',
+      dataDir: '/x/var',
+      port: 9000,
+      host: '0.0.0.0',
+      ledger: 'fabric',
+      sealIntervalMs: 250,
+      sealMaxItems: 5000,
+      logOrigin: 'example.org/log',
+      receiptIssuer: 'example.org',
+      limits: { maxBodyBytes: 2048, maxFileBytes: 1_000_000, maxBatchItems: 10 },
+      oidc: { issuer: 'https://idp.example', jwksUrl: 'https://idp.example/jwks', audience: 'aud' },
+      rateLimitPublicPerMin: 30,
+      requestTimeoutMs: 2000,
+    });
+  });
+
+  const bad: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ LEDGER: 'ethereum' }, 'LEDGER'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
+    [{ SEAL_INTERVAL_MS: '-1' }, 'SEAL_INTERVAL_MS'],
+    [{ MAX_BATCH_ITEMS: '0' }, 'MAX_BATCH_ITEMS'],
+    [{ OIDC_ISSUER: 'https://idp' }, 'OIDC_JWKS_URL'],
+    [{ OIDC_JWKS_URL: 'https://idp/jwks' }, 'OIDC_ISSUER'],
+    [{ LOG_ORIGIN: 'has space' }, 'LOG_ORIGIN'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ REQUEST_TIMEOUT_MS: '1.5' }, 'REQUEST_TIMEOUT_MS'],
+  ];
+  for (const [env, variable] of bad) {
+    it(`names ${variable} when ${JSON.stringify(env)}`, () => {
+      let caught: unknown;
+      try {
+        loadConfig(env, '/x');
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).variable).toBe(variable);
+      expect((caught as ConfigError).code).toBe('BAD_CONFIG');
+    });
+  }
+});

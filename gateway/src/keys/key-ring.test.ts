@@ -1,0 +1,72 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { verifyReceipt } from '@lianzheng/proof';
+import { calculateJwkThumbprint } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeyRing, RECEIPT_TYP } from './key-ring.ts';
+
+const dirs: string[] = [];
+async function tempDir() {
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-keys-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
+});
+
+const claims = (sub: string) => ({
+  iss: 'lianzheng.local',
+  sub,
+  iat: 1_800_000_000,
+  sha256: 'a'.repeat(64),
+  cid: 'bafkreifkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvi',
+  projectId: 'p',
+  kind: 'notice' as const,
+  leaf: 'b'.repeat(64),
+  ledger: 'embedded' as const,
+});
+
+describe('KeyRing', () => {
+  it('creates keys once, with private files, and reuses them on reload', async () => {
+    const dir = await tempDir();
+    const a = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const b = await KeyRing.load(dir, { logOrigin: 'other.org/log' });
+    expect(b.receiptSigner.kid).toBe(a.receiptSigner.kid);
+    expect(b.checkpointSigner.vkey).toBe(a.checkpointSigner.vkey);
+    expect(b.checkpointSigner.name).toBe('example.org/log');
+    expect(a.checkpointSigner.vkey.startsWith('example.org/log+')).toBe(true);
+    for (const f of await fs.readdir(dir)) expect((await fs.stat(path.join(dir, f))).mode & 0o077).toBe(0);
+  });
+
+  it('uses the RFC 7638 thumbprint as kid and publishes no private parts', async () => {
+    const ring = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log' });
+    const jwks = ring.jwks();
+    for (const k of jwks.keys) {
+      expect(k).not.toHaveProperty('d');
+      const { kid, alg: _a, use: _u, ...bare } = k;
+      expect(await calculateJwkThumbprint(bare, 'sha256')).toBe(kid);
+    }
+    expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA']);
+  });
+
+  it('signs receipts proof/ verifies, and keeps retired keys verifiable after rotate()', async () => {
+    const ring = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log' });
+    const first = ring.receiptSigner.sign(claims('r1'));
+    const header = JSON.parse(Buffer.from(first.split('.')[0]!, 'base64url').toString());
+    expect(header).toEqual({ alg: 'ES256', kid: ring.receiptSigner.kid, typ: RECEIPT_TYP });
+    const oldKid = ring.receiptSigner.kid;
+    const newKid = await ring.rotate();
+    expect(newKid).not.toBe(oldKid);
+    const second = ring.receiptSigner.sign(claims('r2'));
+    expect((await verifyReceipt(first, ring.jwks())).sub).toBe('r1');
+    expect((await verifyReceipt(second, ring.jwks())).sub).toBe('r2');
+    expect(ring.receiptKeys().map((k) => [k.kid, k.current])).toEqual([
+      [newKid, true],
+      [oldKid, false],
+    ]);
+    const tampered = `${second.slice(0, -4)}AAAA`;
+    await expect(verifyReceipt(tampered, ring.jwks())).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
+  });
+});
