@@ -39,7 +39,16 @@ function compareBinary(a: string, b: string): number {
   return a.length - b.length;
 }
 
-export const oid = (dotted: string): Asn1 => asn1.create(U, T.OID, false, asn1.oidToDer(dotted).getBytes());
+const oidCache = new Map<string, string>();
+/** OIDs repeat in every token; their encodings are cached (forge's oidToDer is not cheap). */
+export function oid(dotted: string): Asn1 {
+  let content = oidCache.get(dotted);
+  if (content === undefined) {
+    content = asn1.oidToDer(dotted).getBytes();
+    if (oidCache.size < 1000) oidCache.set(dotted, content);
+  }
+  return asn1.create(U, T.OID, false, content);
+}
 export const nullValue = (): Asn1 => asn1.create(U, T.NULL, false, '');
 export const bool = (v: boolean): Asn1 => asn1.create(U, T.BOOLEAN, false, v ? '\xff' : '\x00');
 export const octets = (bytes: Uint8Array): Asn1 => asn1.create(U, T.OCTETSTRING, false, toBinary(bytes));
@@ -118,4 +127,19 @@ export function certificateTime(date: Date): Asn1 {
   return date.getUTCFullYear() < 2050
     ? utcTime(asn1.dateToUtcTime(date))
     : generalizedTime(asn1.dateToGeneralizedTime(date));
+}
+
+/**
+ * A TLV from already-encoded contents. Used to assemble the outer layers of a token around
+ * pre-encoded parts (certificates, constant attributes), which forge would re-encode every time.
+ */
+export function tlv(tag: number, ...contents: Uint8Array[]): Buffer {
+  const length = contents.reduce((n, c) => n + c.length, 0);
+  let header: number[];
+  if (length < 0x80) header = [tag, length];
+  else if (length < 0x100) header = [tag, 0x81, length];
+  else if (length < 0x10000) header = [tag, 0x82, length >> 8, length & 0xff];
+  else if (length < 0x1000000) header = [tag, 0x83, length >> 16, (length >> 8) & 0xff, length & 0xff];
+  else throw new RangeError('DER value too long');
+  return Buffer.concat([Buffer.from(header), ...contents]);
 }

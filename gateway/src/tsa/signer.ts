@@ -13,7 +13,6 @@ import {
   formatGeneralizedTimeMillis,
   fromDer,
   generalizedTime,
-  implicitConstructed,
   implicitPrimitive,
   integer,
   integerContent,
@@ -22,7 +21,7 @@ import {
   octets,
   oid,
   seq,
-  setOf,
+  tlv,
   toBinary,
   toDer,
   utcTime,
@@ -145,25 +144,32 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
   const chain = (options.chain ?? []).map((c) => Buffer.from(c));
   const parts = certificateParts(certificate);
 
-  // Everything that does not change between tokens is encoded once.
+  // Everything that does not change between tokens is encoded once, and the token's outer layers
+  // are assembled from DER bytes (tlv) so forge does not re-encode the certificates every time.
   const accuracy = accuracyAsn1(accuracyMillis);
   const tsaName = includeTsaName ? explicit(0, explicit(4, parts.subject)) : undefined;
-  const digestAlgorithm = algorithmId(HASH_OID[profile.digest]);
-  const signerId = seq([parts.issuer, parts.serial]);
-  const certsField = implicitConstructed(
-    0,
-    [certificate, ...chain].map((c) => fromDer(c)),
-  );
+  const digestAlgorithm = toDer(algorithmId(HASH_OID[profile.digest]));
+  const signatureAlgorithm = toDer(profile.signatureAlgorithm);
+  const signerId = toDer(seq([parts.issuer, parts.serial]));
+  const certsField = tlv(0xa0, certificate, ...chain);
   // RFC 5816 SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 }; ESSCertIDv2's hashAlgorithm
   // is omitted because SHA-256 is its DEFAULT (DER forbids encoding a default).
   const essCertIdV2 = seq([
     octets(createHash('sha256').update(certificate).digest()),
     seq([seq([explicit(4, parts.issuer)]), parts.serial]),
   ]);
-  const signingCertificateV2 = attribute(OID.signingCertificateV2, seq([seq([essCertIdV2])]));
-  const contentTypeAttr = attribute(OID.contentType, oid(OID.tstInfo));
+  const signingCertificateV2 = toDer(attribute(OID.signingCertificateV2, seq([seq([essCertIdV2])])));
+  const contentTypeAttr = toDer(attribute(OID.contentType, oid(OID.tstInfo)));
+  const v1 = toDer(integer(1));
+  const v3 = toDer(integer(3));
+  const digestAlgorithms = tlv(0x31, digestAlgorithm);
+  const tstInfoType = toDer(oid(OID.tstInfo));
+  const signedDataType = toDer(oid(OID.signedData));
 
-  async function issue(request: TimeStampRequest, policy: string): Promise<{ token: Asn1; serial: bigint }> {
+  async function issue(
+    request: TimeStampRequest,
+    policy: string,
+  ): Promise<{ token: Buffer; serial: bigint }> {
     const serial = await options.nextSerial();
     if (typeof serial !== 'bigint' || serial < 1n) throw new RangeError('TSA_BAD_SERIAL');
     const genTime = now();
@@ -181,30 +187,35 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
     const tstInfoDer = toDer(tstInfo);
     const signedAttrs = [
       contentTypeAttr,
-      attribute(OID.messageDigest, octets(createHash(profile.digest).update(tstInfoDer).digest())),
-      includeSigningTime ? attribute(OID.signingTime, utcTime(forge.asn1.dateToUtcTime(genTime))) : undefined,
+      toDer(attribute(OID.messageDigest, octets(createHash(profile.digest).update(tstInfoDer).digest()))),
+      includeSigningTime
+        ? toDer(attribute(OID.signingTime, utcTime(forge.asn1.dateToUtcTime(genTime))))
+        : undefined,
       signingCertificateV2,
-    ].filter((a): a is Asn1 => a !== undefined);
+    ]
+      .filter((a): a is Buffer => a !== undefined)
+      .sort(Buffer.compare); // DER SET OF: members in the order of their encodings
     // The signature covers the attributes DER-encoded as a SET OF (tag 0x31), while the SignerInfo
     // carries the same content under [0] IMPLICIT (RFC 5652 §5.4).
-    const signedAttrsSet = setOf(signedAttrs);
-    const signature = cryptoSign(profile.digest, toDer(signedAttrsSet), options.privateKey);
-    const signerInfo = seq([
-      integer(1),
+    const signature = cryptoSign(profile.digest, tlv(0x31, ...signedAttrs), options.privateKey);
+    const signerInfo = tlv(
+      0x30,
+      v1,
       signerId,
       digestAlgorithm,
-      implicitConstructed(0, signedAttrsSet.value as Asn1[]),
-      profile.signatureAlgorithm,
-      octets(signature),
-    ]);
-    const signedData = seq([
-      integer(3),
-      forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [digestAlgorithm]),
-      seq([oid(OID.tstInfo), explicit(0, octets(tstInfoDer))]),
-      request.certReq ? certsField : undefined,
-      forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [signerInfo]),
-    ]);
-    return { token: seq([oid(OID.signedData), explicit(0, signedData)]), serial };
+      tlv(0xa0, ...signedAttrs),
+      signatureAlgorithm,
+      tlv(0x04, signature),
+    );
+    const signedData = tlv(
+      0x30,
+      v3,
+      digestAlgorithms,
+      tlv(0x30, tstInfoType, tlv(0xa0, tlv(0x04, tstInfoDer))),
+      request.certReq ? certsField : Buffer.alloc(0),
+      tlv(0x31, signerInfo),
+    );
+    return { token: tlv(0x30, signedDataType, tlv(0xa0, signedData)), serial };
   }
 
   return {
@@ -223,7 +234,7 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
       }
       try {
         const { token, serial } = await issue(parsed.request, parsed.request.reqPolicy ?? policyOid);
-        const der = toDer(seq([seq([integer(0)]), token]));
+        const der = tlv(0x30, GRANTED, token);
         return { der, status: 'granted', serialNumber: serial };
       } catch (err) {
         // A broken serial source or key must still produce a reply a client can read.
@@ -246,10 +257,12 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
         { hashAlgorithm, imprint, nonce: opts.nonce, certReq: opts.certReq ?? true },
         policy,
       );
-      return toDer(token);
+      return token;
     },
   };
 }
+
+const GRANTED = toDer(seq([integer(0)]));
 
 function attribute(type: string, value: Asn1): Asn1 {
   return seq([oid(type), forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [value])]);
