@@ -4,5 +4,10 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// `lianzheng verify … | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 const { run } = await import('../gateway/src/cli/main.ts');
 process.exitCode = await run(process.argv.slice(2));

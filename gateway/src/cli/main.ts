@@ -36,7 +36,8 @@ Usage:
       --api-key, --org mints a development unit token (local dev issuer only).
   lianzheng verify <file | --sha256 HEX> [--bundle b.json --keys keys.json] [--gateway URL]
       Check a document's evidence. With --bundle and --keys (the JSON of GET /v1/keys) it runs
-      fully offline; otherwise it fetches /v1/verify/{sha256} and /v1/keys from the gateway.
+      fully offline; otherwise it fetches /v1/verify/{sha256} and /v1/keys from the gateway and
+      asks it for the ledger transaction (add --gateway to an offline check for that step).
   lianzheng token --role unit|partner|inspector|admin [--org ORG] [--region CODE] [--ttl SECONDS]
       Print a JWT from the local development identity provider (DATA_DIR/keys).
   lianzheng apikey create --org ORG [--role partner|unit|admin] [--label TEXT]
@@ -254,12 +255,27 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     if (k.status >= 400) throw refused(k.status, k.body);
     keys = k.body as Keys;
   }
+  // The ledger step asks the gateway for the transaction (GET /v1/ledger/tx/{txId}) unless the
+  // check is offline; on Fabric an inspector can ask a peer directly instead.
+  const ledgerGateway = values.bundle
+    ? values.gateway
+      ? gatewayUrl(values.gateway, env)
+      : undefined
+    : gatewayUrl(values.gateway, env);
+  const getLedgerTx = ledgerGateway
+    ? async (ref: { txId: string }) => {
+        const tx = await http(`${ledgerGateway}/v1/ledger/tx/${encodeURIComponent(ref.txId)}`);
+        if (tx.status !== 200) return { valid: false, block: -1, size: -1, root: '' };
+        return tx.body as { valid: boolean; block: number; size: number; root: string };
+      }
+    : undefined;
   let ok = true;
   const results = [];
   for (const b of bundles) {
     const v = await verifyBundle(b.bundle, {
       sha256,
       keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys },
+      getLedgerTx,
     });
     ok &&= v.ok;
     results.push({ id: b.id, ...v });
