@@ -172,21 +172,26 @@ async function bundleCost(ctx: BenchContext): Promise<BenchResult[]> {
 }
 
 async function streamingThroughput(ctx: BenchContext): Promise<BenchResult[]> {
-  const size = (ctx.quick ? 16 : 128) * 1024 * 1024;
+  // Large enough to leave the CPU caches, small enough for many operations per timed round.
+  const size = (ctx.quick ? 8 : 32) * 1024 * 1024;
   const chunk = 64 * 1024;
   const data = randomBytes(size);
-  const rates = await measureRates(ctx, {
-    oneShot: () => {
-      hash('sha256', data, 'buffer');
-      return size / 1e6;
+  const rates = await measureRates(
+    ctx,
+    {
+      oneShot: () => {
+        hash('sha256', data, 'buffer');
+        return size / 1e6;
+      },
+      streamed: () => {
+        const h = createSha256();
+        for (let at = 0; at < size; at += chunk) h.update(data.subarray(at, at + chunk));
+        h.digest();
+        return size / 1e6;
+      },
     },
-    streamed: () => {
-      const h = createSha256();
-      for (let at = 0; at < size; at += chunk) h.update(data.subarray(at, at + chunk));
-      h.digest();
-      return size / 1e6;
-    },
-  });
+    { durationMs: ctx.quick ? 600 : 4000, rounds: ctx.quick ? 3 : 9 },
+  );
   const oneShot = rates.oneShot;
   const streamed = rates.streamed;
   const baseline = { name: 'node:crypto one-shot SHA-256', value: oneShot, unit: 'MB/s' };
