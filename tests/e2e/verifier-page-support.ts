@@ -420,6 +420,10 @@ export async function startFakeGateway(fx: Fixture): Promise<FakeGateway> {
       return reply.code(404).type('application/problem+json').send(notFound);
     return { flags: fx.records.flatMap((r) => r.flags) };
   });
+  // A minimal page from the same server: the benchmark's baseline for "page ready".
+  app.get('/__blank', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send('<!doctype html><title>blank</title><p>blank</p>'),
+  );
   await app.register(pagesPlugin, { root: DIST });
   await app.listen({ host: '127.0.0.1', port: 0 });
   state.url = `http://localhost:${(app.server.address() as AddressInfo).port}`;

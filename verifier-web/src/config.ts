@@ -11,7 +11,9 @@ export interface PageConfig {
 
 export const DEFAULT_CONFIG: PageConfig = {
   timeoutMs: 15_000,
-  oneShotMaxBytes: 32 * 1024 * 1024,
+  // 128 MiB read whole costs as much memory for a moment, but is hashed in about a second rather
+  // than several; beyond it memory must stay flat.
+  oneShotMaxBytes: 128 * 1024 * 1024,
 };
 
 export function readConfig(): PageConfig {

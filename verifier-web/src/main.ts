@@ -110,6 +110,7 @@ function boot(): void {
   draw(false);
   view.start?.();
   document.documentElement.dataset.ready = 'true';
+  performance.mark('lianzheng-ready');
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
