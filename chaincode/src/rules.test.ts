@@ -132,6 +132,19 @@ describe('evaluateRecord', () => {
     expect(out.flags.map((f) => [f.code, f.detail.reason])).toEqual([
       ['PAYMENT_WITHOUT_CONTRACT', 'contract_withdrawn'],
     ]);
+    expect(out.contractChain).toBeUndefined();
+    // Correcting that payment later does not take money off a total it never added to.
+    const fix = stored(4, 'payment_approval', {}, { amount: '5' });
+    const fixed = evaluateRecord(
+      {
+        record: fix.record,
+        details: fix.details,
+        refs: [],
+        target: { ...pay, contractChain: out.contractChain },
+      },
+      state(out.summary),
+    );
+    expect(fixed.summary.contracts[testRecordId(1)]).toMatchObject({ paid: '0', payments: 0 });
   });
 
   it('replaces a corrected payment instead of counting it twice', () => {

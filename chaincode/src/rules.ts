@@ -214,7 +214,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
           amount: amount.toString(),
           reason: tally ? 'contract_withdrawn' : 'reason' in choice ? choice.reason : 'no_contract',
         });
-        if (tally) outcome.contractChain = choice.chain;
+        // Not counted against any contract, so nothing to undo if it is corrected later.
         break;
       }
       const contractAmount = BigInt(tally.amount);
