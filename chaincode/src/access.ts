@@ -6,6 +6,7 @@ import { fail } from './errors.ts';
 import type { LedgerContext } from './ledger.ts';
 import {
   DEFAULT_ADVANCE_LIMIT_PERCENT,
+  isMspId,
   type LedgerConfig,
   parseConfigPatch,
   parseJsonArgument,
@@ -34,7 +35,8 @@ export async function requireAdmin(view: StateView, ctx: LedgerContext): Promise
 }
 
 /**
- * First configuration. `args` is '' or JSON `{adminMsp?, writers?, advanceLimitPercent?}`; the
+ * First configuration. `args` is '', an admin MSP id, or JSON `{adminMsp?, writers?,
+ * advanceLimitPercent?}`; the
  * admin defaults to the caller's MSP and the writers to the admin. Repeating the same call is a
  * no-op; a different one is refused (use SetWriters / SetConfig as the admin).
  */
@@ -43,7 +45,12 @@ export async function initLedger(
   ctx: LedgerContext,
   args: string | undefined,
 ): Promise<LedgerConfig> {
-  const patch = args === undefined || args === '' ? {} : parseConfigPatch(parseJsonArgument(args));
+  const patch =
+    args === undefined || args === ''
+      ? {}
+      : isMspId(args)
+        ? { adminMsp: args } // the bare form: InitLedger("Org1MSP")
+        : parseConfigPatch(parseJsonArgument(args));
   const adminMsp = patch.adminMsp ?? ctx.clientIdentity.getMSPID();
   const config: LedgerConfig = {
     adminMsp,

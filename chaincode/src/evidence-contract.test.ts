@@ -95,6 +95,16 @@ describe('access control', () => {
     expect(await codeOf(driver.submit('SetConfig', [JSON.stringify({ colour: 'red' })]))).toBe('BAD_CONFIG');
   });
 
+  it('takes a bare admin MSP id', async () => {
+    const driver = new ContractDriver();
+    await driver.submit('InitLedger', ['CountyMSP'], { identity: { mspId: 'Org1MSP' } });
+    expect(await driver.query('GetConfig')).toEqual({
+      adminMsp: 'CountyMSP',
+      writers: ['CountyMSP'],
+      advanceLimitPercent: 30,
+    });
+  });
+
   it('defaults the admin and writer to the caller when InitLedger has no argument', async () => {
     const driver = new ContractDriver();
     await driver.submit('InitLedger', [''], { identity: { mspId: 'CountyMSP' } });

@@ -35,7 +35,7 @@ export class EvidenceContract extends Contract {
     super(CONTRACT_NAME);
   }
 
-  /** `args`: '' or `{adminMsp?, writers?, advanceLimitPercent?}`; admin defaults to the caller's MSP. */
+  /** `args`: '', an admin MSP id, or `{adminMsp?, writers?, advanceLimitPercent?}`; admin defaults to the caller's MSP. */
   @Param('args', 'string')
   @Returns('string')
   @Transaction()
