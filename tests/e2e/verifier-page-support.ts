@@ -429,3 +429,23 @@ export async function startFakeGateway(fx: Fixture): Promise<FakeGateway> {
   state.url = `http://localhost:${(app.server.address() as AddressInfo).port}`;
   return state;
 }
+
+/**
+ * A same-origin front for a real gateway that does not serve the page itself yet: the built page
+ * through the real `pages` plugin, and every API request relayed to the gateway unchanged.
+ */
+export async function startPageFront(gatewayUrl: string): Promise<{ url: string; close(): Promise<void> }> {
+  const app = Fastify();
+  const relay = async (request: { url: string }, reply: import('fastify').FastifyReply) => {
+    const res = await fetch(gatewayUrl + request.url, { headers: { accept: 'application/json' } });
+    reply.code(res.status);
+    const type = res.headers.get('content-type');
+    if (type) reply.type(type);
+    return reply.send(Buffer.from(await res.arrayBuffer()));
+  };
+  app.get('/v1/*', relay);
+  app.get('/.well-known/*', relay);
+  await app.register(pagesPlugin, { root: DIST });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return { url: `http://localhost:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+}

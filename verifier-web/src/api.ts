@@ -76,6 +76,7 @@ export interface ProjectRecordView {
   status?: RecordStatus;
   sha256?: string;
   title?: string;
+  visibility?: string;
   submitter?: { org: string };
   supersededBy?: string;
   withdrawnBy?: string;
@@ -245,6 +246,7 @@ export function parseProjectRecords(v: unknown): ProjectRecordView[] {
         status: str(r.status),
         sha256: str(digests.sha256) ?? str(r.sha256),
         title: str(details.title) ?? str(r.title),
+        visibility: str(rec.visibility) ?? str(r.visibility),
         submitter:
           isObj(rec.submitter) && typeof rec.submitter.org === 'string'
             ? { org: rec.submitter.org }

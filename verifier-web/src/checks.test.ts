@@ -26,6 +26,14 @@ describe('verdictOf', () => {
     ).toBe('ok');
   });
 
+  it('is ok for a restricted record whose details are not disclosed', () => {
+    const steps = [
+      ...base.filter((s) => s.step !== 'details'),
+      { step: 'details' as const, status: 'skipped' as const, code: 'NO_DETAILS' },
+    ];
+    expect(verdictOf([{ ok: true, steps: [...steps, pass('ledger')] }])).toBe('ok');
+  });
+
   it('is pending when the record is not on the ledger yet', () => {
     expect(verdictOf([run({ step: 'ledger', status: 'skipped', code: 'NO_LEDGER_REF' })])).toBe('pending');
   });

@@ -87,15 +87,14 @@ export function verdictOf(runs: CheckRun[]): Verdict {
   );
   if (failures.some((code) => !LOOKUP_FAILURES.has(code))) return 'fail';
   if (failures.length > 0) return 'unchecked';
-  if (
-    runs.some((r) =>
-      r.steps.some((s) => s.status === 'skipped' && s.step !== 'timestamp' && s.step !== 'anchor'),
-    )
-  ) {
+  // Not in the log or not on the ledger yet: the record will get there within seconds. Undisclosed
+  // details, no anchor and no time-stamp are normal states, not pending ones.
+  if (runs.some((r) => r.steps.some((s) => s.status === 'skipped' && PENDING_STEPS.has(s.step))))
     return 'pending';
-  }
   return 'ok';
 }
+
+const PENDING_STEPS: ReadonlySet<string> = new Set(['inclusion', 'checkpoint', 'ledger']);
 
 export function firstFailure(run: CheckRun): StepResult | undefined {
   return run.steps.find((s) => s.status === 'fail');
@@ -105,6 +104,7 @@ export interface StepSentence {
   step: string;
   name: string;
   status: 'pass' | 'fail' | 'skipped';
+  statusWord: string;
   sentence: string;
   code?: string;
 }
@@ -192,7 +192,11 @@ export function describeStep(
   }
   if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';
   const sentence = isKey(key) ? t(key, params) : t('check.error', { code: step.code ?? step.status });
-  return { step: step.step, name, status, sentence, code: step.code };
+  const statusWord =
+    status === 'skipped' && step.code === 'NO_DETAILS'
+      ? t('stepStatus.notPublic')
+      : t(`stepStatus.${status}`);
+  return { step: step.step, name, status, statusWord, sentence, code: step.code };
 }
 
 export function stepName(step: string): string {

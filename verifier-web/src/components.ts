@@ -43,6 +43,9 @@ export function flagList(
         h('span', { class: 'flag-icon', 'aria-hidden': 'true' }, '⚑'),
         ' ',
         flagWords(f),
+        typeof f.detail?.milestone === 'string'
+          ? ` ${t('flag.milestone', { milestone: f.detail.milestone })}`
+          : null,
         linkRecords && f.recordId
           ? [
               ' ',
@@ -123,7 +126,7 @@ export function checklist(
           { class: `check check-${d.status}`, 'data-step': d.step, 'data-status': d.status },
           h('span', { class: 'check-icon', 'aria-hidden': 'true' }, ICON[d.status]),
           h('span', { class: 'check-name' }, d.name),
-          h('span', { class: 'check-status' }, t(`stepStatus.${d.status}`)),
+          h('span', { class: 'check-status' }, d.statusWord),
           h('span', { class: 'check-sentence' }, d.sentence),
           d.status === 'fail' && d.code
             ? h('span', { class: 'check-code' }, t('check.code', { code: d.code }))

@@ -110,6 +110,7 @@ export const messagesZh = {
   'flag.SUPERSEDED_AFTER_RELIANCE': '依据被替换:合同在已有付款依据它之后被新版本取代。',
   'flag.unknown': '规则提示:{code}',
   'flag.onRecord': '(记录 {id})',
+  'flag.milestone': '(里程碑 {milestone})',
 
   'step.digest': '文件摘要',
   'step.details': '公开详情',
@@ -123,6 +124,7 @@ export const messagesZh = {
   'stepStatus.pass': '通过',
   'stepStatus.fail': '失败',
   'stepStatus.skipped': '尚未进行',
+  'stepStatus.notPublic': '不公开',
   'stepStatus.pending': '核验中',
 
   'check.digest.pass': '文件的 SHA-256 摘要与记录中的摘要完全一致。',
@@ -199,6 +201,7 @@ export const messagesZh = {
   'project.milestones': '计划里程碑',
   'project.due': '计划完成 {date}',
   'project.open': '查看证书',
+  'project.restricted': '详情受限',
 
   'stage.approval': '立项',
   'stage.tender': '招标',
@@ -334,6 +337,7 @@ export const messagesEn: Record<MessageKey, string> = {
     'Replaced after use: a contract was replaced after payments relied on it.',
   'flag.unknown': 'Rule flag: {code}',
   'flag.onRecord': '(record {id})',
+  'flag.milestone': '(milestone {milestone})',
 
   'step.digest': 'File digest',
   'step.details': 'Public details',
@@ -347,6 +351,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'stepStatus.pass': 'Passed',
   'stepStatus.fail': 'Failed',
   'stepStatus.skipped': 'Not yet',
+  'stepStatus.notPublic': 'Not public',
   'stepStatus.pending': 'Checking',
 
   'check.digest.pass': "The file's SHA-256 digest is exactly the one in the record.",
@@ -435,6 +440,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'project.milestones': 'Planned milestones',
   'project.due': 'due {date}',
   'project.open': 'Certificate',
+  'project.restricted': 'Details restricted',
 
   'stage.approval': 'Approval',
   'stage.tender': 'Tender',

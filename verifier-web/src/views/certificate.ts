@@ -57,7 +57,9 @@ export class CertificateView implements View {
       rec = await this.ctx.api.evidence(this.id);
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
-      this.set(err.code === 'NOT_FOUND' ? { kind: 'not-found' } : { kind: 'error', error: err });
+      // The gateway answers 400 for an id that is not a record id at all.
+      if (err.code === 'HTTP' && err.status === 400) this.set({ kind: 'bad-id' });
+      else this.set(err.code === 'NOT_FOUND' ? { kind: 'not-found' } : { kind: 'error', error: err });
       return;
     }
     const ready: State = { kind: 'ready', rec, run: null };

@@ -193,6 +193,9 @@ function timeline(records: ProjectRecordView[]): HTMLElement {
               h('span', { class: 'stage-kind' }, kindWords(r.kind)),
               r.title ? h('span', { class: 'stage-title' }, r.title) : null,
               r.status ? statusBadge(r.status) : null,
+              r.visibility === 'restricted'
+                ? h('span', { class: 'badge badge-unknown' }, t('project.restricted'))
+                : null,
               r.supersededBy ? h('span', { class: 'badge badge-warn' }, t('record.supersededShort')) : null,
               r.withdrawnBy ? h('span', { class: 'badge badge-warn' }, t('record.withdrawnShort')) : null,
               h(
