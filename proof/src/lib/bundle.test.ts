@@ -481,6 +481,17 @@ describe('verifyBundle: look-ups', () => {
 });
 
 describe('verifyBundle: never throws', () => {
+  it('reports missing keys as BAD_KEY at the steps that need them', async () => {
+    const r = await verifyBundle(good, { sha256: log.records[I]!.digests.sha256 } as VerifyBundleOptions);
+    expect(summary(r)).toMatchObject({
+      digest: 'pass',
+      inclusion: 'pass',
+      checkpoint: 'fail:BAD_KEY',
+      receipt: 'fail:BAD_KEY',
+    });
+    expect(r.ok).toBe(false);
+  });
+
   it.each([null, 42, 'bundle', [], {}, { version: 'lianzheng-bundle/2' }])(
     'rejects %j as BAD_BUNDLE',
     async (value) => {

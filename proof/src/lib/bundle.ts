@@ -250,7 +250,7 @@ async function checkCheckpoint(
   }
   const { checkpoint, verifiedBy } = await verifyCheckpoint(
     inclusion.checkpoint,
-    options.keys.checkpointKeys,
+    options.keys?.checkpointKeys,
   );
   if (checkpoint.size !== inclusion.size) {
     return fail('CHECKPOINT_MISMATCH', 'the signed checkpoint is for another tree size');
@@ -264,7 +264,7 @@ async function checkReceipt(
   ctx: Context,
 ): Promise<Outcome> {
   if (typeof bundle.receipt !== 'string') return fail('BAD_RECEIPT', 'the bundle has no receipt');
-  const claims = await verifyReceipt(bundle.receipt, options.keys.jwks);
+  const claims = await verifyReceipt(bundle.receipt, options.keys?.jwks);
   const record = ctx.record;
   if (record === undefined || ctx.leaf === undefined) {
     return skip('NO_LEAF', 'the receipt is signed, but the record is invalid so nothing can be compared');
@@ -368,7 +368,7 @@ async function checkTimestamp(
     const result = await options.verifyTimestamp(
       ts.token,
       ctx.checkpoint.rootHash,
-      options.keys.tsaRoots ?? [],
+      options.keys?.tsaRoots ?? [],
     );
     if (!isObject(result) || !['pass', 'fail', 'skipped'].includes(result.status as string)) {
       return fail('TIMESTAMP_VERIFY_FAILED', 'the time-stamp verifier gave no result');
