@@ -1,6 +1,7 @@
 // RecordBatch: check each record, store it with its indexes, run the rules, and extend the log the
-// ledger keeps itself. Writes grow with the number of records (three keys each, plus flags) and a
+// ledger keeps itself. Writes grow with the number of records (two keys each, plus flags) and a
 // constant per batch and per project touched, so one transaction can carry thousands of records.
+// On Fabric every PutState is a round trip to the peer, so keys per record are what a batch costs.
 
 import {
   appendLeaves,
@@ -82,6 +83,8 @@ function digestLeaves(leaves: Uint8Array[]): string {
 interface ProjectState {
   stored: StoredProject;
   summary: ProjectSummary;
+  /** This batch's records of the project, in log order: one trail key per project and batch. */
+  trail: string[];
 }
 
 export async function recordBatch(
@@ -118,7 +121,10 @@ export async function recordBatch(
     flags.push(...stored);
   }
 
-  for (const [projectId, state] of projects) view.set(view.key(KEY.summary, projectId), state.summary);
+  for (const [projectId, state] of projects) {
+    view.set(view.key(KEY.summary, projectId), state.summary);
+    view.set(view.key(KEY.trail, projectId, pad16(args.fromSize)), state.trail);
+  }
 
   const frontier = appendLeaves(frontierFromJson({ size: head.size, hashes: head.hashes }), leaves);
   const root = toHex(frontierRoot(frontier));
@@ -177,7 +183,7 @@ async function loadProject(
   const stored = await view.get<StoredProject>(view.key(KEY.project, id));
   if (!stored) fail('NO_SUCH_PROJECT', id);
   const summary = (await view.get<ProjectSummary>(view.key(KEY.summary, id))) ?? emptySummary();
-  const state = { stored, summary };
+  const state: ProjectState = { stored, summary, trail: [] };
   projects.set(id, state);
   return state;
 }
@@ -238,7 +244,7 @@ async function checkAndApply(
     view.set(view.key(KEY.record, target.record.id), { ...target, [targetMark]: record.id });
   const index = pad16(c.index);
   view.set(view.key(KEY.digest, record.digests.sha256, index, record.id), record.id);
-  view.set(view.key(KEY.trail, record.projectId, index), record.id);
+  project.trail.push(record.id);
   for (const [n, flag] of outcome.flags.entries())
     view.set(view.key(KEY.flag, record.projectId, index, pad2(n)), flag);
   return outcome.flags;

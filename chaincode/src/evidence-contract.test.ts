@@ -318,12 +318,12 @@ describe('the log kept by the ledger', () => {
     ]);
   });
 
-  it('costs three writes per record plus a constant per batch', async () => {
+  it('costs two writes per record plus a constant per batch and project', async () => {
     const driver = await ready();
     const entries = Array.from({ length: 500 }, (_, i) => e(i + 1, 'other'));
     const { tx } = await driver.record(entries);
-    // record + digest index + trail per record; summary, log head, checkpoint, batch result.
-    expect(tx.writes.length).toBe(3 * 500 + 4);
+    // record + digest index per record; summary and trail per project; log head, checkpoint, batch.
+    expect(tx.writes.length).toBe(2 * 500 + 5);
   });
 });
 

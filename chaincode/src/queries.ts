@@ -81,11 +81,12 @@ export async function projectTrail(
     flagsByIndex.set(index, list);
   }
   const records: RecordView[] = [];
-  for await (const { key, value: id } of view.scan<string>(KEY.trail, projectId)) {
-    const index = splitCompositeKey(key).attributes[1]!;
-    const stored = await view.get<StoredRecord>(view.key(KEY.record, id));
-    if (!stored) fail('NOT_FOUND', `record ${id} named by the trail`);
-    records.push({ ...stored, flags: flagsByIndex.get(index) ?? [] });
+  for await (const { value: ids } of view.scan<string[]>(KEY.trail, projectId)) {
+    for (const id of ids) {
+      const stored = await view.get<StoredRecord>(view.key(KEY.record, id));
+      if (!stored) fail('NOT_FOUND', `record ${id} named by the trail`);
+      records.push({ ...stored, flags: flagsByIndex.get(pad16(stored.index)) ?? [] });
+    }
   }
   return { projectId, records };
 }

@@ -16,7 +16,7 @@ import type { LedgerStub } from './ledger.ts';
  * | summary  · projectId                  | ProjectSummary (the rules' aggregates) |
  * | record   · recordId                   | StoredRecord                           |
  * | digest   · sha256 · index16 · recordId| recordId  (FindByDigest: prefix scan)  |
- * | trail    · projectId · index16        | recordId  (ProjectTrail: prefix scan)  |
+ * | trail    · projectId · fromSize16     | recordId[] of one batch (ProjectTrail) |
  * | flag     · projectId · index16 · n2   | Flag      (GetFlags: prefix scan)      |
  * | log                                   | LogHead {size, root, frontier}         |
  * | checkpoint · size16                   | Checkpoint {size, root}                |

@@ -157,8 +157,8 @@ async function measure(ctx: BenchContext, t: Testing, workload: Workload): Promi
         },
         { name: 'one key per record', value: 1, unit: 'writes/record' },
       ),
-      target: 'O(records): ≤ 3.1 writes/record in batches of thousands',
-      meetsTarget: writes / recorded <= 3.1,
+      target: 'O(records): ≤ 2.1 writes/record in batches of thousands',
+      meetsTarget: writes / recorded <= 2.1,
     },
     compare(
       { name: `state bytes per record (${workload.name})`, value: stateBytesPerRecord, unit: 'bytes/record' },
