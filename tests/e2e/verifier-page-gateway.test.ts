@@ -1,0 +1,293 @@
+// The verifier page against the real gateway, started the way the README says (`npm start` →
+// scripts/start.mjs) on a free port with a fresh DATA_DIR: a file notarised through the API is
+// dropped on the page and every check passes; a changed file is not notarised; bundles tampered
+// with on the wire name the failing step; the language switch, a phone screen, the certificate's
+// one-page print and the demo project's notice page.
+//
+// The page is taken from the gateway itself when the gateway serves it (the `pages` plugin is
+// registered in app.ts); until then from a same-origin front that serves the built page through
+// that same plugin and relays /v1 to the gateway unchanged.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { ProofBundle } from '@lianzheng/proof';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import {
+  buildPage,
+  chromiumAvailable,
+  launchChromium,
+  REPO,
+  sha256Hex,
+  startPageFront,
+} from './verifier-page-support.ts';
+
+const SHOTS = `${REPO}screenshots`;
+let child: ChildProcess | undefined;
+let output = '';
+let dataDir = '';
+let api = '';
+let pageBase = '';
+let servedByGateway = false;
+let front: { url: string; close(): Promise<void> } | undefined;
+let browser: Browser;
+let context: BrowserContext | undefined;
+let unitToken = '';
+
+const contractFile = Buffer.from(`五星村村道硬化工程 施工合同 ${randomBytes(8).toString('hex')}\n`, 'utf8');
+const noticeFile = Buffer.from(`五星村 村务公开 公示 ${randomBytes(8).toString('hex')}\n`, 'utf8');
+const ids: Record<string, string> = {};
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
+}
+
+async function submit(bytes: Buffer, body: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${api}/v1/evidence`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${unitToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ projectId: DEMO_PROJECT.id, sha256: sha256Hex(bytes), ...body }),
+  });
+  const json = (await res.json()) as { id: string };
+  expect(res.status, JSON.stringify(json)).toBe(202);
+  return json.id;
+}
+
+beforeAll(async () => {
+  if (!chromiumAvailable()) throw new Error('Debian chromium is missing: run scripts/install-system-deps.sh');
+  await fs.mkdir(SHOTS, { recursive: true });
+  buildPage();
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-page-'));
+  const port = await freePort();
+  api = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  await waitFor(
+    'the gateway and its demo project',
+    async () => ((await fetch(`${api}/v1/projects/${DEMO_PROJECT.id}`)).status === 200 ? true : undefined),
+    300_000,
+  );
+  const key = await loadDevIssuerKey(path.join(dataDir, 'keys'));
+  unitToken = await issueDevToken(key, { role: 'unit', org: DEMO_ORG, audience: 'lianzheng' });
+  ids.contract = await submit(contractFile, {
+    kind: 'contract',
+    visibility: 'public',
+    title: '施工合同(公开版)',
+    amount: '118000000',
+  });
+  ids.notice = await submit(noticeFile, { kind: 'notice', visibility: 'public', title: '村务公开' });
+  for (const id of Object.values(ids)) {
+    await waitFor(
+      `${id} recorded`,
+      async () => {
+        const res = await fetch(`${api}/v1/evidence/${id}`);
+        const body = (await res.json()) as { status: string };
+        return body.status === 'recorded' || body.status === 'anchored' ? true : undefined;
+      },
+      60_000,
+    );
+  }
+  const home = await fetch(`${api}/`);
+  servedByGateway = home.status === 200 && (await home.text()).includes('/assets/');
+  if (servedByGateway) pageBase = api;
+  else {
+    front = await startPageFront(api);
+    pageBase = front.url;
+  }
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await front?.close();
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGINT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+});
+
+async function open(url: string, width = 1024): Promise<Page> {
+  context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(pageBase + url);
+  await page.waitForSelector('html[data-ready="true"]');
+  return page;
+}
+
+async function drop(page: Page, name: string, bytes: Buffer) {
+  await page.setInputFiles('#file-input', { name, mimeType: 'application/pdf', buffer: bytes });
+}
+
+async function stepStatuses(page: Page): Promise<Record<string, string | null>> {
+  return Object.fromEntries(
+    await page.$$eval('.checklist li[data-step]', (els) =>
+      els.map((el) => [el.getAttribute('data-step'), el.getAttribute('data-status')]),
+    ),
+  );
+}
+
+/** Rewrites the bundles of /v1/verify answers on their way to the page. */
+async function tamper(page: Page, edit: (bundle: ProofBundle) => void) {
+  await page.route('**/v1/verify/*', async (route) => {
+    const res = await route.fetch();
+    const json = (await res.json()) as { records: { bundle: ProofBundle }[] };
+    for (const r of json.records) edit(r.bundle);
+    await route.fulfill({ response: res, json });
+  });
+}
+
+describe('verifier page against the real gateway', () => {
+  it('a file notarised through the API: every check passes in the browser', async () => {
+    const page = await open('/');
+    await drop(page, '施工合同.pdf', contractFile);
+    await page.waitForSelector('[data-banner="verdict-ok"]', { timeout: 20_000 });
+    expect(await stepStatuses(page)).toEqual({
+      digest: 'pass',
+      details: 'pass',
+      leaf: 'pass',
+      inclusion: 'pass',
+      checkpoint: 'pass',
+      receipt: 'pass',
+      ledger: 'pass',
+      anchor: 'skipped',
+      timestamp: 'skipped',
+    });
+    const card = (await page.textContent('article.record')) ?? '';
+    expect(card).toContain('嵌入式单节点账本');
+    expect(card).toContain('¥1,180,000.00');
+    await page.screenshot({ path: `${SHOTS}/gateway-verify-ok.png`, fullPage: true });
+  });
+
+  it('the same file changed by one byte: not notarised', async () => {
+    const page = await open('/');
+    const changed = Buffer.from(contractFile);
+    changed[0] = (changed[0] ?? 0) ^ 0x20;
+    await drop(page, '施工合同.pdf', changed);
+    await page.waitForSelector('[data-banner="not-found"]', { timeout: 20_000 });
+    expect(await page.locator('article.record').count()).toBe(0);
+  });
+
+  it('an inclusion proof altered on the wire: the inclusion step is named', async () => {
+    const page = await open('/');
+    await tamper(page, (b) => {
+      const path = b.inclusion!.path;
+      const first = path[0] ?? '';
+      path[0] = `${first.slice(0, -1)}${first.endsWith('0') ? '1' : '0'}`;
+    });
+    await drop(page, '施工合同.pdf', contractFile);
+    await page.waitForSelector('[data-banner="verdict-fail"]', { timeout: 20_000 });
+    expect(await page.getAttribute('[data-failed-step]', 'data-failed-step')).toBe('inclusion');
+    await page.screenshot({ path: `${SHOTS}/gateway-verify-tampered.png`, fullPage: true });
+  });
+
+  it('a ledger reference altered on the wire: "the proof does not match the ledger"', async () => {
+    const page = await open('/');
+    await tamper(page, (b) => {
+      b.ledger!.block += 1;
+    });
+    await page.fill('#sha256-input', sha256Hex(contractFile).toUpperCase());
+    await page.click('#sha256-submit');
+    await page.waitForSelector('[data-banner="verdict-fail"]', { timeout: 20_000 });
+    expect(await page.getAttribute('[data-failed-step]', 'data-failed-step')).toBe('ledger');
+    expect(await page.textContent('li[data-step="ledger"] .check-code')).toContain('LEDGER_MISMATCH');
+  });
+
+  it('switches language and keeps the result; fits a 360-px phone', async () => {
+    const page = await open('/', 360);
+    await drop(page, '公示.pdf', noticeFile);
+    await page.waitForSelector('[data-banner="verdict-ok"]', { timeout: 20_000 });
+    await page.click('#lang-switch');
+    expect(await page.getAttribute('html', 'lang')).toBe('en');
+    expect(await page.textContent('article.record h2')).toContain('Public notice');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/gateway-phone-en.png`, fullPage: true });
+  });
+
+  it("the certificate of the gateway's record prints on one A4 page", async () => {
+    const page = await open(`/r/${ids.contract}`);
+    await page.waitForSelector('.checklist li[data-status]', { timeout: 20_000 });
+    const s = await stepStatuses(page);
+    expect(s).toMatchObject({
+      leaf: 'pass',
+      inclusion: 'pass',
+      checkpoint: 'pass',
+      receipt: 'pass',
+      ledger: 'pass',
+    });
+    expect(await page.textContent('.cert-footer')).toContain(`/r/${ids.contract}`);
+    await page.emulateMedia({ media: 'print' });
+    const pdf = await page.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
+    expect((pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length).toBe(1);
+    await page.screenshot({ path: `${SHOTS}/gateway-certificate-print.png`, fullPage: true });
+  });
+
+  it("the demo project's notice page: name, region, level, timeline with our records, QR code", async () => {
+    const page = await open(`/p/${DEMO_PROJECT.id}`);
+    await page.waitForSelector('.timeline', { timeout: 20_000 });
+    expect(await page.textContent('h1')).toBe(DEMO_PROJECT.name);
+    const text = (await page.textContent('main')) ?? '';
+    expect(text).toContain(DEMO_PROJECT.regionCode);
+    expect(text).toContain('C 级');
+    expect(await page.locator(`.stage-record[data-record-id="${ids.contract}"]`).count()).toBe(1);
+    expect(await page.locator(`.stage-record[data-record-id="${ids.notice}"]`).count()).toBe(1);
+    expect(await page.locator('svg.qr').count()).toBe(1);
+    await page.screenshot({ path: `${SHOTS}/gateway-project.png`, fullPage: true });
+  });
+
+  it('is served with the strict CSP when the gateway serves it', async () => {
+    const res = await fetch(`${pageBase}/r/${ids.contract}`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    if (!servedByGateway)
+      console.warn('verifier page: the gateway does not serve / yet; used the same-origin front');
+  });
+});
