@@ -2,11 +2,14 @@
 // over real HTTP, and `openssl ts -reply` / `openssl ts -verify` judge the replies.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClockSerial,
@@ -19,6 +22,7 @@ import {
   type TimeStampSigner,
   tsaPlugin,
 } from '../../gateway/src/tsa/index.ts';
+import fixtures from '../../proof/src/timestamp/fixtures/tokens.json' with { type: 'json' };
 
 const run = promisify(execFile);
 let dir: string;
@@ -203,5 +207,75 @@ describe('openssl ts against POST /tsa', () => {
       rootPem,
     );
     expect(v.stdout).toContain('Verification: OK');
+  });
+});
+
+// proof/'s verifier must run in a browser (the verifier page): bundle it for the browser, load it
+// into Debian's Chromium, and check a fresh checkpoint token and the fixed openssl tokens there.
+describe.skipIf(!existsSync('/usr/bin/chromium'))('verifyTimestampToken in Chromium', () => {
+  it('passes real tokens and fails an untrusted one, with WebCrypto only', async () => {
+    const bundle = await build({
+      entryPoints: [path.join(import.meta.dirname, '../../proof/src/timestamp/index.ts')],
+      bundle: true,
+      format: 'iife',
+      globalName: 'lzTimestamp',
+      platform: 'browser',
+      write: false,
+    });
+    const root = createHash('sha256').update('browser checkpoint').digest();
+    const token = Buffer.from(await createTimestampToken(signer, root)).toString('base64');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu'],
+    });
+    try {
+      const page = await browser.newPage();
+      // WebCrypto needs a secure context: serve an empty page as http://localhost/.
+      await page.route('http://localhost/**', (route) =>
+        route.fulfill({ contentType: 'text/html', body: '<p></p>' }),
+      );
+      await page.goto('http://localhost/');
+      await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+      const results = await page.evaluate(
+        async ({ token, rootHex, ourRoot, fx }) => {
+          type Check = { status: string; code?: string };
+          const lz = (
+            window as unknown as {
+              lzTimestamp: { verifyTimestampToken: (...a: unknown[]) => Promise<Check> };
+            }
+          ).lzTimestamp;
+          const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+          const hex = (s: string) => Uint8Array.from(s.match(/../g)!, (h) => Number.parseInt(h, 16));
+          const dig = async (alg: string) =>
+            new Uint8Array(await crypto.subtle.digest(alg, new TextEncoder().encode(fx.data)));
+          const out: Check[] = [
+            await lz.verifyTimestampToken(b64(token), hex(rootHex), [ourRoot]),
+            await lz.verifyTimestampToken(b64(fx.openssl.tokenSha256WithCert), await dig('SHA-256'), [
+              fx.openssl.root,
+            ]),
+            await lz.verifyTimestampToken(
+              b64(fx.openssl.tokenSha384NoCert),
+              await dig('SHA-384'),
+              [fx.openssl.root],
+              {
+                certificates: [fx.openssl.tsaCert],
+              },
+            ),
+            await lz.verifyTimestampToken(b64(token), hex(rootHex), [fx.openssl.root]),
+          ];
+          return out.map((r) => [r.status, r.code ?? null]);
+        },
+        { token, rootHex: root.toString('hex'), ourRoot: await fs.readFile(rootPem, 'utf8'), fx: fixtures },
+      );
+      expect(results).toEqual([
+        ['pass', null],
+        ['pass', null],
+        ['pass', null],
+        ['fail', 'TSA_UNTRUSTED'],
+      ]);
+    } finally {
+      await browser.close();
+    }
   });
 });
