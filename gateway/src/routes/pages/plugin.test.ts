@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pagesPlugin, { ASSET_CACHE_CONTROL, PAGE_CACHE_CONTROL } from './plugin.ts';
@@ -65,6 +66,21 @@ describe('pages plugin', () => {
     const res = await app.inject({ url: '/v1/other' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-security-policy']).toBeUndefined();
+  });
+
+  it("replaces the app's global helmet policy with its own on the page routes", async () => {
+    const withHelmet = Fastify();
+    await withHelmet.register(helmet, {
+      contentSecurityPolicy: {
+        directives: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"] },
+      },
+    });
+    await withHelmet.register(pagesPlugin, { root: dir });
+    const res = await withHelmet.inject({ url: '/p/demo-road-1' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-security-policy']).not.toContain('unsafe-inline');
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    await withHelmet.close();
   });
 
   it('answers 503 problem+json when the page has not been built', async () => {
