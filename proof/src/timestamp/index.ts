@@ -3,5 +3,6 @@ export {
   type TimestampCheck,
   type TimestampFailureCode,
   type VerifyTimestampOptions,
+  verifyCheckpointTimestamp,
   verifyTimestampToken,
 } from './verify-timestamp.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fixtures from './fixtures/tokens.json' with { type: 'json' };
-import { verifyTimestampToken } from './index.ts';
+import { verifyCheckpointTimestamp, verifyTimestampToken } from './index.ts';
 
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
 const data = new TextEncoder().encode(fixtures.data);
@@ -137,5 +137,19 @@ describe('verifyTimestampToken: tokens from `openssl ts -reply` (RSA, ESSCertIDv
       certificates: [ossl.tsaCert],
     });
     expect(r.code).toBe('TSA_BAD_SIGNATURE');
+  });
+});
+
+describe('verifyCheckpointTimestamp (the verifyBundle adapter)', () => {
+  it("takes the bundle's base64 token and pins SHA-256", async () => {
+    const r = await verifyCheckpointTimestamp(ours.tokenSha256WithCertAndNonce, digest('sha256'), [
+      ours.root,
+    ]);
+    expect(r.status).toBe('pass');
+    const s512 = await verifyCheckpointTimestamp(ours.tokenSha512NoCert, digest('sha512'), [ours.root]);
+    expect(s512.code).toBe('TSA_IMPRINT_MISMATCH');
+    expect((await verifyCheckpointTimestamp('%%%', digest('sha256'), [ours.root])).code).toBe(
+      'TSA_MALFORMED',
+    );
   });
 });

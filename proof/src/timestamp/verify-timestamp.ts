@@ -456,3 +456,23 @@ async function checkChain(
   }
   fail('TSA_UNTRUSTED', 'certificate chain too long');
 }
+
+/**
+ * The shape `verifyBundle`'s `verifyTimestamp` option takes: the bundle's base64 token over the
+ * checkpoint root (the 32-byte root is the SHA-256 imprint), checked against `tsaRoots`.
+ */
+export async function verifyCheckpointTimestamp(
+  tokenBase64: string,
+  rootHash: Uint8Array,
+  tsaRoots: string[],
+): Promise<TimestampCheck> {
+  let der: Uint8Array;
+  try {
+    const bin = atob(tokenBase64);
+    der = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
+  } catch {
+    return { step: 'timestamp', status: 'fail', code: 'TSA_MALFORMED', detail: 'the token is not base64' };
+  }
+  return verifyTimestampToken(der, rootHash, tsaRoots, { hashAlgorithm: 'sha256' });
+}
