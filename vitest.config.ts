@@ -10,7 +10,13 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['proof/**/*.test.ts', 'chaincode/**/*.test.ts', 'gateway/**/*.test.ts', 'verifier-web/**/*.test.ts'],
+          include: [
+            'tests/*.test.ts',
+            'proof/**/*.test.ts',
+            'chaincode/**/*.test.ts',
+            'gateway/**/*.test.ts',
+            'verifier-web/**/*.test.ts',
+          ],
           exclude: ['**/node_modules/**'],
         },
       },
