@@ -73,3 +73,10 @@ export {
   recordLeafHash,
   validateRecord,
 } from './lib/record.ts';
+export {
+  type TimestampCheck,
+  type TimestampFailureCode,
+  type VerifyTimestampOptions,
+  verifyCheckpointTimestamp,
+  verifyTimestampToken,
+} from './timestamp/index.ts';

@@ -178,13 +178,25 @@ describe('verifyBundle: what is missing is skipped, never passed', () => {
     expect(r.ok).toBe(false);
   });
 
-  it('a time-stamp without a verifier is skipped with NO_TSA_VERIFIER', async () => {
+  it('a time-stamp with no trusted TSA root is skipped with NO_TSA_ROOTS', async () => {
     const b = clone(good);
     b.timestamp = { token: 'dG9rZW4=' };
     expect(step(await verifyBundle(b, options()), 'timestamp')).toMatchObject({
       status: 'skipped',
-      code: 'NO_TSA_VERIFIER',
+      code: 'NO_TSA_ROOTS',
     });
+  });
+
+  it('a time-stamp that is not a token fails with the built-in RFC 3161 check when roots are given', async () => {
+    const b = clone(good);
+    b.timestamp = { token: 'dG9rZW4=' };
+    const opts = options();
+    const result = await verifyBundle(b, {
+      ...opts,
+      keys: { ...opts.keys, tsaRoots: ['-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----'] },
+    });
+    expect(step(result, 'timestamp')?.status).toBe('fail');
+    expect(result.ok).toBe(false);
   });
 });
 

@@ -3,6 +3,7 @@
 // pass, fail (with a code) or skipped (with a code); nothing passes silently and bad bundle
 // content never throws. Network look-ups are injected, so the page, the CLI and tests decide how.
 
+import { verifyCheckpointTimestamp } from '../timestamp/verify-timestamp.ts';
 import { type Checkpoint, parseCheckpoint, verifyCheckpoint } from './checkpoint.ts';
 import { sha256 } from './digest.ts';
 import { fromHex, hashFromHex, isSha256Hex, toHex } from './encoding.ts';
@@ -360,16 +361,14 @@ async function checkTimestamp(
   const ts = bundle.timestamp;
   if (ts === undefined) return skip('NO_TIMESTAMP', 'no RFC 3161 time-stamp');
   if (!isObject(ts) || typeof ts.token !== 'string') return fail('BAD_BUNDLE', 'timestamp needs a token');
-  if (options.verifyTimestamp === undefined)
-    return skip('NO_TSA_VERIFIER', 'no time-stamp verifier was given');
+  // The built-in RFC 3161 check runs everywhere (DER reader + WebCrypto); a caller may swap it.
+  const verifyTimestamp = options.verifyTimestamp ?? verifyCheckpointTimestamp;
+  if ((options.keys?.tsaRoots ?? []).length === 0 && options.verifyTimestamp === undefined)
+    return skip('NO_TSA_ROOTS', 'no trusted time-stamp authority root was given');
   if (ctx.checkpoint === undefined)
     return skip('NOT_RECORDED', 'no checkpoint root to check the time-stamp against');
   try {
-    const result = await options.verifyTimestamp(
-      ts.token,
-      ctx.checkpoint.rootHash,
-      options.keys?.tsaRoots ?? [],
-    );
+    const result = await verifyTimestamp(ts.token, ctx.checkpoint.rootHash, options.keys?.tsaRoots ?? []);
     if (!isObject(result) || !['pass', 'fail', 'skipped'].includes(result.status as string)) {
       return fail('TIMESTAMP_VERIFY_FAILED', 'the time-stamp verifier gave no result');
     }
