@@ -94,12 +94,12 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     await p.waitForSelector('[data-banner="verdict-ok"]');
     const digest = await p.getAttribute('.digest', 'data-sha256');
     expect(digest).toBe(fx.docs.contract.sha256);
-    // Only the digest travelled: the requests are the look-up, the keys and the ledger transaction.
+    // Only the digest travelled: the requests are the look-up, the keys, the ledger transaction and
+    // the project's name.
     const asked = gw.requests.slice(before);
     expect(asked).toContain(`/v1/verify/${fx.docs.contract.sha256}`);
-    expect(
-      asked.every((u) => u.startsWith('/v1/verify/') || u === '/v1/keys' || u.startsWith('/v1/ledger/tx/')),
-    ).toBe(true);
+    const allowed = ['/v1/verify/', '/v1/keys', '/v1/ledger/tx/', `/v1/projects/${PROJECT.id}`];
+    expect(asked.filter((u) => !allowed.some((a) => u.startsWith(a)))).toEqual([]);
     expect(await steps(p)).toEqual([
       ['digest', 'pass'],
       ['details', 'pass'],
@@ -117,6 +117,9 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     expect(await card.textContent()).toContain('¥1,500,000.00');
     expect(await card.locator(`a[href="/p/${PROJECT.id}"]`).count()).toBe(1);
     expect(consoleErrors).toEqual([]);
+    // Screen readers hear the verdict once, from the one live region.
+    await p.waitForFunction(() => (document.getElementById('announcer')?.textContent ?? '').length > 0);
+    expect(await p.textContent('#announcer')).toContain('已存证');
     await p.screenshot({ path: `${SHOTS}/verify-ok.png`, fullPage: true });
   });
 
@@ -340,6 +343,29 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     const pdf2 = await q.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
     expect((pdf2.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length).toBe(1);
     await q.screenshot({ path: `${SHOTS}/certificate-print-en.png`, fullPage: true });
+  });
+
+  it('the certificate checks a file the reader holds, in the browser', async () => {
+    const rec = fx.records[2]!;
+    const p = await open(`/r/${rec.id}`);
+    await p.waitForSelector('.checklist li[data-status]');
+    const before = gw.requests.length;
+    await p.setInputFiles('#cert-file-input', {
+      name: 'a.pdf',
+      mimeType: 'application/pdf',
+      buffer: fx.docs.contract.bytes,
+    });
+    await p.waitForSelector('[data-banner="file-match"]');
+    await p.setInputFiles('#cert-file-input', {
+      name: 'b.pdf',
+      mimeType: 'application/pdf',
+      buffer: fx.docs.payment.bytes,
+    });
+    await p.waitForSelector('[data-banner="file-mismatch"]');
+    expect(gw.requests.length).toBe(before);
+    await p.waitForFunction(() =>
+      (document.getElementById('announcer')?.textContent ?? '').includes('b.pdf'),
+    );
   });
 
   it('a certificate that does not exist, or a malformed id, says so', async () => {

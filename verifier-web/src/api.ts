@@ -91,6 +91,8 @@ export interface Api {
   project(id: string): Promise<ProjectView>;
   projectRecords(id: string): Promise<ProjectRecordView[]>;
   projectFlags(id: string): Promise<FlagView[]>;
+  /** The project's name, fetched once per page; undefined when it cannot be had. */
+  projectName(id: string): Promise<string | undefined>;
 }
 
 type Json = Record<string, unknown>;
@@ -268,8 +270,21 @@ export function parseProjectFlags(v: unknown): FlagView[] {
 export function createApi(timeoutMs: number, base = ''): Api {
   const get = (path: string) => getJson(base + path, timeoutMs);
   const enc = encodeURIComponent;
+  const parseProjectAt = async (id: string) => parseProject(await get(`/v1/projects/${enc(id)}`));
   let keys: Promise<KeysAnswer> | null = null;
+  const names = new Map<string, Promise<string | undefined>>();
   return {
+    projectName(id) {
+      let name = names.get(id);
+      if (!name) {
+        name = parseProjectAt(id).then(
+          (p) => p.name,
+          () => undefined,
+        );
+        names.set(id, name);
+      }
+      return name;
+    },
     keys() {
       // Cached once it succeeds; a failure is retried on the next call.
       keys ??= get('/v1/keys')

@@ -3,6 +3,7 @@
 // CSP can forbid inline scripts altogether.
 
 import './styles.css';
+import { mountAnnouncer } from './announce.ts';
 import { createApi } from './api.ts';
 import { readConfig } from './config.ts';
 import { h, setChildren } from './dom.ts';
@@ -58,6 +59,7 @@ function boot(): void {
   const skip = document.querySelector<HTMLAnchorElement>('.skip-link');
   const footer = h('footer', { class: 'site-footer' });
   document.body.append(footer);
+  mountAnnouncer(document.body);
 
   // A drop that misses the drop zone would make the browser open the file and leave the page.
   window.addEventListener('dragover', (e) => e.preventDefault());

@@ -51,6 +51,7 @@ export const messagesZh = {
   'verify.error.badResponse': '存证网关的回答无法识别。请稍后重试或联系管理员。',
   'verify.error.keys': '无法取得网关的公钥,因此无法核验签名。',
   'verify.retry': '重试',
+  'verify.resultsLabel': '核验结果',
   'verify.again': '核验另一个文件',
 
   'record.heading': '{kind}',
@@ -173,6 +174,10 @@ export const messagesZh = {
   'cert.badId': '这个证书编号格式不对。',
   'cert.qrCaption': '扫码核验本证书',
   'cert.print': '打印证书',
+  'cert.checkFile': '用手中的文件核对本证书',
+  'cert.checkFileIntro': '选择文件后,摘要在您的浏览器中计算,文件不会上传。',
+  'cert.fileMatches': '「{name}」与本证书记录的文件完全一致。',
+  'cert.fileDiffers': '「{name}」与本证书记录的文件不一致:这不是被存证的那份文件,或文件已被修改。',
   'cert.sha256': 'SHA-256 摘要',
   'cert.ledger': '账本',
   'cert.anchor': '公链锚定',
@@ -273,6 +278,7 @@ export const messagesEn: Record<MessageKey, string> = {
     "The gateway's answer could not be understood. Try again later or contact the operator.",
   'verify.error.keys': "Could not get the gateway's public keys, so signatures cannot be checked.",
   'verify.retry': 'Try again',
+  'verify.resultsLabel': 'Results',
   'verify.again': 'Check another file',
 
   'record.heading': '{kind}',
@@ -412,6 +418,11 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.badId': 'This certificate id is malformed.',
   'cert.qrCaption': 'Scan to verify this certificate',
   'cert.print': 'Print certificate',
+  'cert.checkFile': 'Check a file you hold against this certificate',
+  'cert.checkFileIntro': 'The digest is computed in your browser; the file is not uploaded.',
+  'cert.fileMatches': '“{name}” is exactly the file this certificate records.',
+  'cert.fileDiffers':
+    '“{name}” is not the file this certificate records: it is another file, or it has been changed.',
   'cert.sha256': 'SHA-256 digest',
   'cert.ledger': 'Ledger',
   'cert.anchor': 'Public-chain anchor',

@@ -1,6 +1,7 @@
 // `/r/{id}`: a record's evidence certificate (存证证书), the page a QR code points at. It prints on
 // one A4 page (see the print rules in styles.css).
 
+import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
 import { type CheckRun, ledgerWords, runChecks } from '../checks.ts';
 import {
@@ -18,6 +19,7 @@ import {
   versionNotes,
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
+import { hashFile } from '../hash-file.ts';
 import { t } from '../i18n.ts';
 import { qrSvg } from '../qr.ts';
 import type { View, ViewContext } from './view.ts';
@@ -34,6 +36,8 @@ type State =
 export class CertificateView implements View {
   private state: State;
   private main: HTMLElement | null = null;
+  private fileCheck: { kind: 'hashing' | 'match' | 'mismatch' | 'empty' | 'failed'; name: string } | null =
+    null;
 
   constructor(
     private readonly ctx: ViewContext,
@@ -64,6 +68,12 @@ export class CertificateView implements View {
     }
     const ready: State = { kind: 'ready', rec, run: null };
     this.set(ready);
+    void this.ctx.api.projectName(rec.projectId).then((name) => {
+      if (name && !rec.projectName) {
+        rec.projectName = name;
+        this.rerender();
+      }
+    });
     let keys: KeysAnswer;
     try {
       keys = await this.ctx.api.keys();
@@ -82,7 +92,73 @@ export class CertificateView implements View {
   }
 
   private rerender(): void {
-    if (this.main) this.render(this.main);
+    if (!this.main) return;
+    // Keep the keyboard where it was when the checks finish and the page is redrawn.
+    const active = document.activeElement?.getAttribute('data-action') ?? document.activeElement?.id;
+    this.render(this.main);
+    if (active)
+      this.main.querySelector<HTMLElement>(`[data-action="${active}"], #${CSS.escape(active)}`)?.focus();
+  }
+
+  private async compareFile(file: File, expected: string): Promise<void> {
+    if (file.size === 0) {
+      this.fileCheck = { kind: 'empty', name: file.name };
+      this.rerender();
+      return;
+    }
+    this.fileCheck = { kind: 'hashing', name: file.name };
+    this.rerender();
+    try {
+      const out = await hashFile(file, { oneShotMaxBytes: this.ctx.config.oneShotMaxBytes });
+      this.fileCheck = { kind: out.sha256 === expected ? 'match' : 'mismatch', name: file.name };
+    } catch {
+      this.fileCheck = { kind: 'failed', name: file.name };
+    }
+    this.rerender();
+    announce(this.fileCheckWords() ?? '');
+  }
+
+  private fileCheckWords(): string | null {
+    const c = this.fileCheck;
+    if (!c) return null;
+    switch (c.kind) {
+      case 'hashing':
+        return t('verify.hashing', { name: c.name });
+      case 'match':
+        return t('cert.fileMatches', { name: c.name });
+      case 'mismatch':
+        return t('cert.fileDiffers', { name: c.name });
+      case 'empty':
+        return t('verify.emptyFile', { name: c.name });
+      case 'failed':
+        return t('verify.hashFailed', { name: c.name });
+    }
+  }
+
+  private fileCheckSection(expected: string): HTMLElement {
+    const input = h('input', { type: 'file', id: 'cert-file-input', class: 'file-input' });
+    input.addEventListener('change', () => {
+      const file = input.files?.[0];
+      if (file) void this.compareFile(file, expected);
+      input.value = '';
+    });
+    const c = this.fileCheck;
+    const words = this.fileCheckWords();
+    const result =
+      !c || !words
+        ? null
+        : c.kind === 'hashing'
+          ? h('p', { class: 'status-line' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), words)
+          : banner(c.kind === 'match' ? 'ok' : 'fail', words, `file-${c.kind}`);
+    return h(
+      'section',
+      { class: 'cert-check no-print', 'aria-labelledby': 'cert-check-title' },
+      h('h2', { id: 'cert-check-title' }, t('cert.checkFile')),
+      h('p', { class: 'muted' }, t('cert.checkFileIntro')),
+      h('label', { for: 'cert-file-input', class: 'button' }, t('verify.choose')),
+      input,
+      result,
+    );
   }
 
   render(main: HTMLElement): void {
@@ -184,6 +260,7 @@ export class CertificateView implements View {
         h('p', { class: 'cert-footer' }, t('cert.issuedBy', { url: this.ctx.pageUrl })),
       ),
       h('div', { class: 'actions no-print' }, print, downloadButton(b, rec.id)),
+      this.fileCheckSection(b.record.digests.sha256),
     );
   }
 }

@@ -1,5 +1,6 @@
 // `/`: choose, drop or paste; hash in the browser; ask the gateway; re-check every bundle.
 
+import { announce } from '../announce.ts';
 import { ApiError, type VerifyRecord } from '../api.ts';
 import { type CheckRun, runChecks, type Verdict, verdictOf } from '../checks.ts';
 import {
@@ -145,7 +146,11 @@ export class VerifyView implements View {
       void this.lookup(parsed.sha256, undefined);
     });
 
-    this.resultBox = h('section', { class: 'results', id: 'results', 'aria-live': 'polite' });
+    this.resultBox = h('section', {
+      class: 'results',
+      id: 'results',
+      'aria-label': t('verify.resultsLabel'),
+    });
     setChildren(
       main,
       h('h1', null, t('verify.heading')),
@@ -214,6 +219,7 @@ export class VerifyView implements View {
     }
     const state: State = { kind: 'found', sha256, file, records, runs: records.map(() => null) };
     this.setState(state);
+    void this.fillProjectNames(records, gen);
     let keys: Awaited<ReturnType<typeof this.ctx.api.keys>>;
     try {
       keys = await this.ctx.api.keys();
@@ -222,6 +228,7 @@ export class VerifyView implements View {
       state.keysError = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
       state.runs = records.map(() => ({ ok: false, steps: [], errorCode: 'KEYS_UNAVAILABLE' }));
       this.renderResult();
+      announce(t('verify.error.keys'));
       return;
     }
     await Promise.all(
@@ -232,11 +239,48 @@ export class VerifyView implements View {
         this.renderResult();
       }),
     );
+    if (gen === this.generation) announce(this.announcement() ?? '');
+  }
+
+  /** Cards show the project's name once it is known; the id stays until then (or if it fails). */
+  private async fillProjectNames(records: VerifyRecord[], gen: number): Promise<void> {
+    const ids = [...new Set(records.filter((r) => !r.projectName && r.projectId).map((r) => r.projectId))];
+    const names = await Promise.all(ids.map((id) => this.ctx.api.projectName(id)));
+    if (gen !== this.generation || names.every((n) => n === undefined)) return;
+    for (const r of records) r.projectName ??= names[ids.indexOf(r.projectId)];
+    this.renderResult();
   }
 
   private setState(s: State): void {
     this.state = s;
     this.renderResult();
+    const words = this.announcement();
+    if (words) announce(words);
+  }
+
+  /** The one sentence a screen reader hears when the state changes. */
+  private announcement(): string | null {
+    const s = this.state;
+    switch (s.kind) {
+      case 'empty-file':
+        return t('verify.emptyFile', { name: s.file.name });
+      case 'hash-failed':
+        return t('verify.hashFailed', { name: s.file.name });
+      case 'hashing':
+        return t('verify.hashing', { name: s.file.name });
+      case 'looking-up':
+        return t('verify.lookingUp');
+      case 'error':
+        return errorSentence(s.error, this.ctx.config.timeoutMs);
+      case 'not-found':
+        return t('verify.result.notFound');
+      case 'found': {
+        if (s.runs.some((r) => r === null)) return t('verify.verifying');
+        return t(`verify.result.${verdictOf(s.runs as CheckRun[])}`, { count: s.records.length });
+      }
+      default:
+        return null;
+    }
   }
 
   private retry(): void {
