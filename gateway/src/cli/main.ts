@@ -10,6 +10,7 @@ import { KeyRing } from '../keys/key-ring.ts';
 import { createPool, embeddedPostgresDir } from '../storage/db-plugin.ts';
 import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
 import { runMigrations } from '../storage/migrate.ts';
+import { AUDIT_HELP, cmdAudit } from './audit.ts';
 
 /** Exit codes a script can rely on. */
 export const EXIT = {
@@ -46,6 +47,7 @@ Usage:
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
       files under DATA_DIR/keys are rotated and the gateway picks them up on restart.
+${AUDIT_HELP}
 
 Options common to all: --gateway defaults to $LIANZHENG_GATEWAY or http://localhost:8080.
 
@@ -428,6 +430,8 @@ export async function run(
         return await cmdApiKey(args, env, out);
       case 'keys':
         return await cmdKeys(args, env, out);
+      case 'audit':
+        return await cmdAudit(args, env, out);
       case undefined:
       case 'help':
       case '--help':

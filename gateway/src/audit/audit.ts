@@ -1,0 +1,721 @@
+import {
+  appendLeavesWithSubtrees,
+  canonicalJson,
+  cidFromSha256,
+  detailsDigest,
+  type EvidenceRecord,
+  emptyFrontier,
+  type Frontier,
+  fromHex,
+  frontierRoot,
+  isSha256Hex,
+  type JSONWebKeySet,
+  leafHash,
+  parseCheckpoint,
+  type SubtreeHash,
+  toHex,
+  verifyCheckpoint,
+  verifyReceipt,
+} from '@lianzheng/proof';
+import type pg from 'pg';
+import { type LedgerAuditSource, type LedgerRecordEntry, pgEmbeddedLedgerSource } from './ledger-source.ts';
+
+// `lianzheng audit`: reconciles what the gateway keeps in PostgreSQL with itself and with the
+// ledger, from the stored bytes up, trusting no derived column:
+//
+//   submissions  every recorded row's record_json is canonical, names the row's id, digest,
+//                project and kind, its CID and details digest match, and its receipt claims (and,
+//                with keys, signature) match the record
+//   log          leaf i is H(0x00‖record_json) of the submission with leaf_index i, for every i
+//                below the recorded size, in acceptance (seq) order; every stored complete
+//                subtree and the frontier equal what the leaves recompute
+//   checkpoints  every recorded batch has a checkpoint; its root equals the recomputed root, its
+//                note says the same size and root and (with keys) its signature verifies
+//   ledger       every recorded record is on the ledger with the same bytes and index and nothing
+//                else is; the ledger's checkpoints and head equal the log's; every batch's
+//                transaction is in a block that recorded that size and root; the blocks' hash
+//                chain links (embedded ledger)
+//
+// Each difference has a stable code. A batch that is sealed and in flight (the ledger may be
+// ahead of the gateway by exactly that batch after a crash) is not a difference.
+
+export type AuditCode =
+  | 'SUBMISSION_UNPARSEABLE'
+  | 'RECORD_NOT_CANONICAL'
+  | 'RECORD_ID_MISMATCH'
+  | 'RECORD_FIELD_MISMATCH'
+  | 'DIGEST_MISMATCH'
+  | 'CID_MISMATCH'
+  | 'DETAILS_MISMATCH'
+  | 'RECEIPT_MISMATCH'
+  | 'RECEIPT_INVALID'
+  | 'STATUS_WITHOUT_LEAF'
+  | 'REJECTED_WITH_LEAF'
+  | 'LEAF_BEYOND_LOG'
+  | 'LEAF_MISSING'
+  | 'LEAF_ORDER'
+  | 'LEAF_HASH_MISMATCH'
+  | 'SUBTREE_MISSING'
+  | 'SUBTREE_MISMATCH'
+  | 'FRONTIER_MISMATCH'
+  | 'LOG_BEHIND'
+  | 'BATCH_GAP'
+  | 'BATCH_ROOT_MISMATCH'
+  | 'CHECKPOINT_MISSING'
+  | 'CHECKPOINT_ROOT_MISMATCH'
+  | 'CHECKPOINT_NOTE_MISMATCH'
+  | 'CHECKPOINT_SIGNATURE_INVALID'
+  | 'CHECKPOINT_UNBACKED'
+  | 'LEDGER_RECORD_MISSING'
+  | 'LEDGER_RECORD_MISMATCH'
+  | 'LEDGER_INDEX_MISMATCH'
+  | 'LEDGER_RECORD_UNKNOWN'
+  | 'LEDGER_CHECKPOINT_MISSING'
+  | 'LEDGER_CHECKPOINT_MISMATCH'
+  | 'LEDGER_CHECKPOINT_UNKNOWN'
+  | 'LEDGER_HEAD_MISMATCH'
+  | 'LEDGER_AHEAD'
+  | 'LEDGER_TX_MISSING'
+  | 'LEDGER_TX_MISMATCH'
+  | 'BLOCK_CHAIN_BROKEN'
+  | 'BLOCK_PAYLOAD_MISMATCH';
+
+export interface AuditDifference {
+  code: AuditCode;
+  /** What the difference is about: `submission <id>`, `leaf 12`, `checkpoint 40`, `block 7`, … */
+  subject: string;
+  detail: string;
+}
+
+export interface AuditReport {
+  ok: boolean;
+  differences: AuditDifference[];
+  /** Differences beyond `maxDifferences` are counted, not listed. */
+  omitted: number;
+  counts: {
+    submissions: number;
+    recorded: number;
+    leaves: number;
+    checkpoints: number;
+    batches: number;
+    ledgerRecords: number;
+    blocks: number;
+  };
+  /** What was not checked and why (no keys, no ledger source, …): never a silent pass. */
+  skipped: string[];
+  /** The sealed batch in flight, if any: its leaves are checked, the ledger may or may not have it. */
+  inFlight?: { fromSize: number; toSize: number };
+}
+
+export interface AuditOptions {
+  /** Checkpoint verifier keys (C2SP vkeys); without them note signatures are not checked. */
+  checkpointKeys?: string[];
+  /** The receipt JWKS; without it receipt signatures are not checked (claims still are). */
+  jwks?: JSONWebKeySet;
+  /** The ledger to reconcile with; defaults to the embedded ledger's tables in the same database. */
+  ledger?: LedgerAuditSource | false;
+  /** Rows per query when walking the log (memory stays bounded for any log size). */
+  pageSize?: number;
+  /** Stop listing after this many differences (they are still counted). */
+  maxDifferences?: number;
+}
+
+const encoder = new TextEncoder();
+
+interface SubmissionRow {
+  seq: string;
+  id: string;
+  project_id: string;
+  sha256: string;
+  kind: string;
+  record_json: string;
+  details_json: string;
+  receipt: string;
+  status: string;
+  leaf_index: string | null;
+}
+
+interface BatchRow {
+  from_size: string;
+  to_size: string;
+  root: Buffer;
+  status: string;
+  tx_id: string | null;
+  block: string | null;
+  seqs: string[];
+}
+
+class Collector {
+  readonly differences: AuditDifference[] = [];
+  omitted = 0;
+  constructor(private readonly max: number) {}
+  add(code: AuditCode, subject: string, detail: string): void {
+    if (this.differences.length < this.max) this.differences.push({ code, subject, detail });
+    else this.omitted++;
+  }
+  get total(): number {
+    return this.differences.length + this.omitted;
+  }
+}
+
+function decodeJwsPayload(jws: string): Record<string, unknown> | undefined {
+  const parts = jws.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks one submission row on its own; returns its leaf hash (or undefined if unusable). */
+async function checkSubmission(
+  row: SubmissionRow,
+  out: Collector,
+  jwks: JSONWebKeySet | undefined,
+): Promise<Uint8Array | undefined> {
+  const subject = `submission ${row.id}`;
+  let record: EvidenceRecord;
+  try {
+    record = JSON.parse(row.record_json) as EvidenceRecord;
+  } catch {
+    out.add('SUBMISSION_UNPARSEABLE', subject, 'record_json is not JSON');
+    return undefined;
+  }
+  let canonical: string | undefined;
+  try {
+    canonical = canonicalJson(record);
+  } catch {
+    canonical = undefined;
+  }
+  if (canonical !== row.record_json) {
+    out.add('RECORD_NOT_CANONICAL', subject, 'record_json is not the canonical JSON of the record');
+  }
+  if (record?.id !== row.id)
+    out.add('RECORD_ID_MISMATCH', subject, `record_json names ${String(record?.id)}`);
+  if (record?.projectId !== row.project_id || record?.kind !== row.kind) {
+    out.add(
+      'RECORD_FIELD_MISMATCH',
+      subject,
+      `columns say ${row.project_id}/${row.kind}, the record ${String(record?.projectId)}/${String(record?.kind)}`,
+    );
+  }
+  const digest = record?.digests?.sha256;
+  if (digest !== row.sha256) {
+    out.add('DIGEST_MISMATCH', subject, `column sha256 ${row.sha256}, record ${String(digest)}`);
+  }
+  if (typeof digest !== 'string' || !isSha256Hex(digest) || cidFromSha256(fromHex(digest)) !== record.cid) {
+    out.add('CID_MISMATCH', subject, 'the CID is not the CIDv1 of the record digest');
+  }
+  try {
+    if (detailsDigest(JSON.parse(row.details_json)) !== record.detailsDigest) {
+      out.add('DETAILS_MISMATCH', subject, 'details_json does not hash to the record detailsDigest');
+    }
+  } catch {
+    out.add('DETAILS_MISMATCH', subject, 'details_json cannot be canonicalised');
+  }
+  const leaf = leafHash(encoder.encode(row.record_json));
+  const claims = decodeJwsPayload(row.receipt);
+  if (
+    !claims ||
+    claims.sub !== row.id ||
+    claims.sha256 !== digest ||
+    claims.leaf !== toHex(leaf) ||
+    claims.projectId !== record.projectId ||
+    claims.kind !== record.kind
+  ) {
+    out.add('RECEIPT_MISMATCH', subject, 'the receipt claims do not match the stored record');
+  } else if (jwks) {
+    try {
+      await verifyReceipt(row.receipt, jwks);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'ERROR';
+      out.add('RECEIPT_INVALID', subject, `the receipt signature does not verify (${code})`);
+    }
+  }
+  return leaf;
+}
+
+/**
+ * Walks leaves in order, appending them to a frontier and comparing every completed subtree with
+ * the stored one, and computing the root at every size in `rootSizes`.
+ */
+class LogRebuilder {
+  frontier: Frontier = emptyFrontier();
+  readonly roots = new Map<number, Uint8Array>();
+  private readonly rootSizes: number[];
+  private next = 0;
+  constructor(
+    private readonly db: pg.Pool,
+    rootSizes: Iterable<number>,
+    private readonly out: Collector,
+  ) {
+    this.rootSizes = [...new Set(rootSizes)].sort((a, b) => a - b);
+    while (this.rootSizes[this.next] === 0) this.next++;
+  }
+
+  async append(leaves: Uint8Array[]): Promise<void> {
+    let offset = 0;
+    const subtrees: SubtreeHash[] = [];
+    while (offset < leaves.length) {
+      const target = this.rootSizes[this.next];
+      const take =
+        target !== undefined && target - this.frontier.size <= leaves.length - offset
+          ? target - this.frontier.size
+          : leaves.length - offset;
+      const step = appendLeavesWithSubtrees(this.frontier, leaves.slice(offset, offset + take));
+      this.frontier = step.frontier;
+      subtrees.push(...step.subtrees);
+      offset += take;
+      if (target !== undefined && this.frontier.size === target) {
+        this.roots.set(target, frontierRoot(this.frontier));
+        this.next++;
+      }
+    }
+    await this.compareSubtrees(subtrees);
+  }
+
+  private async compareSubtrees(subtrees: SubtreeHash[]): Promise<void> {
+    if (subtrees.length === 0) return;
+    const { rows } = await this.db.query<{ level: number; idx: string; hash: Buffer }>(
+      `select s.level, s.idx, s.hash
+         from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
+         join log_subtrees s on s.level = r.level and s.idx = r.idx`,
+      [subtrees.map((s) => s.level), subtrees.map((s) => String(s.index))],
+    );
+    const stored = new Map(rows.map((r) => [`${r.level}:${r.idx}`, r.hash]));
+    for (const s of subtrees) {
+      const hash = stored.get(`${s.level}:${s.index}`);
+      const subject = s.level === 0 ? `leaf ${s.index}` : `subtree ${s.level}/${s.index}`;
+      if (!hash) this.out.add('SUBTREE_MISSING', subject, 'not stored in log_subtrees');
+      else if (!Buffer.from(s.hash).equals(hash)) {
+        this.out.add(
+          s.level === 0 ? 'LEAF_HASH_MISMATCH' : 'SUBTREE_MISMATCH',
+          subject,
+          `stored ${hash.toString('hex')}, recomputed ${toHex(s.hash)}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Reconciles the gateway's PostgreSQL with itself and with the ledger. Read-only: it runs in one
+ * repeatable-read snapshot, so a gateway running beside it cannot make it see half a batch.
+ */
+export async function auditDatabase(pool: pg.Pool, options: AuditOptions = {}): Promise<AuditReport> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin transaction isolation level repeatable read read only');
+    const snapshot = client as unknown as pg.Pool;
+    const report = await audit(snapshot, options);
+    await client.query('commit');
+    return report;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
+  const out = new Collector(options.maxDifferences ?? 1000);
+  const pageSize = options.pageSize ?? 5000;
+  const skipped: string[] = [];
+  if (!options.checkpointKeys?.length) skipped.push('checkpoint signatures: no verifier key given');
+  if (!options.jwks) skipped.push('receipt signatures: no JWKS given');
+
+  // The batches decide the recorded size: leaves below it must all be recorded submissions.
+  const batches = (
+    await db.query<BatchRow>(
+      'select from_size, to_size, root, status, tx_id, block, seqs from ledger_batches order by from_size',
+    )
+  ).rows;
+  let recordedSize = 0;
+  let inFlight: BatchRow | undefined;
+  for (const b of batches) {
+    const from = Number(b.from_size);
+    const to = Number(b.to_size);
+    if (from !== recordedSize) {
+      out.add('BATCH_GAP', `batch ${from}`, `starts at ${from}, the previous batch ended at ${recordedSize}`);
+    }
+    if (b.status === 'sealed') {
+      if (inFlight) out.add('BATCH_GAP', `batch ${from}`, 'more than one sealed batch');
+      inFlight = b;
+    } else if (inFlight) {
+      out.add('BATCH_GAP', `batch ${from}`, 'a recorded batch after a sealed one');
+    }
+    recordedSize = b.status === 'recorded' ? to : recordedSize;
+  }
+  const logState = (
+    await db.query<{ size: string; frontier: Buffer[] }>('select size, frontier from log_state')
+  ).rows[0];
+  const logSize = Number(logState?.size ?? 0);
+  const sealedSize = inFlight ? Number(inFlight.to_size) : recordedSize;
+  if (logSize !== sealedSize) {
+    out.add('LOG_BEHIND', 'log_state', `log_state says ${logSize} leaves, the batches ${sealedSize}`);
+  }
+
+  const checkpoints = (
+    await db.query<{ size: string; root: Buffer; note: string }>(
+      'select size, root, note from checkpoints order by size',
+    )
+  ).rows;
+  const rootSizes = [
+    ...checkpoints.map((c) => Number(c.size)),
+    ...batches.map((b) => Number(b.to_size)),
+    sealedSize,
+  ];
+  const rebuilder = new LogRebuilder(db, rootSizes, out);
+
+  // Walk the recorded leaves in order, page by page.
+  const counts = { submissions: 0, recorded: 0, leaves: 0, checkpoints: checkpoints.length, batches: 0 };
+  counts.batches = batches.length;
+  const recordedIds: string[] = [];
+  let expected = 0;
+  let lastSeq = -1n;
+  const ledger = options.ledger === false ? undefined : (options.ledger ?? pgEmbeddedLedgerSource(db));
+  if (!ledger) skipped.push('ledger: no ledger source');
+  const ledgerPage = async (rows: SubmissionRow[]) => {
+    if (!ledger || rows.length === 0) return;
+    const found = await ledger.records(rows.map((r) => r.id));
+    for (const row of rows) compareWithLedger(row, found.get(row.id), out);
+  };
+  for (;;) {
+    const { rows } = await db.query<SubmissionRow>(
+      `select seq, id::text, project_id, sha256, kind, record_json, details_json, receipt, status, leaf_index
+         from submissions where leaf_index >= $1 order by leaf_index limit $2`,
+      [String(expected), pageSize],
+    );
+    if (rows.length === 0) break;
+    const leaves: Uint8Array[] = [];
+    const onLedger: SubmissionRow[] = [];
+    for (const row of rows) {
+      const index = Number(row.leaf_index);
+      if (index >= recordedSize) {
+        out.add(
+          'LEAF_BEYOND_LOG',
+          `submission ${row.id}`,
+          `leaf_index ${index} ≥ recorded size ${recordedSize}`,
+        );
+        continue;
+      }
+      while (expected < index) {
+        out.add('LEAF_MISSING', `leaf ${expected}`, 'no submission has this leaf index');
+        leaves.push(await storedLeaf(db, expected));
+        expected++;
+      }
+      if (row.status !== 'recorded' && row.status !== 'anchored') {
+        out.add(
+          row.status === 'rejected' ? 'REJECTED_WITH_LEAF' : 'STATUS_WITHOUT_LEAF',
+          `submission ${row.id}`,
+          `status ${row.status} with leaf_index ${index}`,
+        );
+      }
+      const seq = BigInt(row.seq);
+      if (seq <= lastSeq) {
+        out.add('LEAF_ORDER', `leaf ${index}`, `accepted (seq ${seq}) before the leaf in front of it`);
+      }
+      lastSeq = seq;
+      const leaf = await checkSubmission(row, out, options.jwks);
+      leaves.push(leaf ?? new Uint8Array(32));
+      onLedger.push(row);
+      recordedIds.push(row.id);
+      counts.recorded++;
+      expected = index + 1;
+    }
+    await rebuilder.append(leaves);
+    await ledgerPage(onLedger);
+    if (rows.length < pageSize) break;
+  }
+  while (expected < recordedSize) {
+    out.add('LEAF_MISSING', `leaf ${expected}`, 'no submission has this leaf index');
+    await rebuilder.append([await storedLeaf(db, expected)]);
+    expected++;
+  }
+
+  // Recorded without a leaf, and the leaves of the batch in flight (seqs in leaf order).
+  const stray = await db.query<{ id: string; status: string }>(
+    "select id::text, status from submissions where leaf_index is null and status in ('recorded', 'anchored')",
+  );
+  for (const r of stray.rows) {
+    out.add('STATUS_WITHOUT_LEAF', `submission ${r.id}`, `status ${r.status} without a leaf index`);
+  }
+  if (inFlight) {
+    const { rows } = await db.query<SubmissionRow>(
+      `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
+              s.status, s.leaf_index
+         from unnest($1::bigint[]) with ordinality as u(seq, ord) join submissions s on s.seq = u.seq
+        order by u.ord`,
+      [inFlight.seqs],
+    );
+    const width = Number(inFlight.to_size) - Number(inFlight.from_size);
+    if (rows.length !== width) {
+      out.add(
+        'LEAF_MISSING',
+        `batch ${inFlight.from_size}`,
+        `${width} leaves sealed, ${rows.length} submissions found`,
+      );
+    }
+    const leaves: Uint8Array[] = [];
+    for (const row of rows)
+      leaves.push((await checkSubmission(row, out, options.jwks)) ?? new Uint8Array(32));
+    while (leaves.length < width) leaves.push(new Uint8Array(32));
+    await rebuilder.append(leaves.slice(0, width));
+  }
+  counts.leaves = rebuilder.frontier.size;
+  counts.submissions = Number(
+    (await db.query<{ n: string }>('select count(*) as n from submissions')).rows[0]?.n ?? 0,
+  );
+
+  // The frontier kept for restarts must be the one the leaves make.
+  const storedFrontier = (logState?.frontier ?? []).map((h) => Buffer.from(h).toString('hex'));
+  const rebuilt = rebuilder.frontier.hashes.map(toHex);
+  if (logSize === rebuilder.frontier.size && storedFrontier.join() !== rebuilt.join()) {
+    out.add('FRONTIER_MISMATCH', 'log_state', 'the stored frontier is not the one the leaves make');
+  }
+
+  // Batches and checkpoints against the recomputed roots.
+  const checkpointSizes = new Set(checkpoints.map((c) => Number(c.size)));
+  for (const b of batches) {
+    const to = Number(b.to_size);
+    const root = rebuilder.roots.get(to);
+    if (root && !Buffer.from(root).equals(b.root)) {
+      out.add(
+        'BATCH_ROOT_MISMATCH',
+        `batch ${b.from_size}`,
+        `stored root ${b.root.toString('hex')}, recomputed ${toHex(root)}`,
+      );
+    }
+    if (b.status === 'recorded' && !checkpointSizes.has(to)) {
+      out.add(
+        'CHECKPOINT_MISSING',
+        `checkpoint ${to}`,
+        `batch ${b.from_size}..${to} is recorded without a checkpoint`,
+      );
+    }
+  }
+  const batchEnds = new Set(batches.filter((b) => b.status === 'recorded').map((b) => Number(b.to_size)));
+  for (const c of checkpoints) {
+    const size = Number(c.size);
+    const subject = `checkpoint ${size}`;
+    const root = rebuilder.roots.get(size);
+    if (!batchEnds.has(size)) out.add('CHECKPOINT_UNBACKED', subject, 'no recorded batch ends at this size');
+    if (!root) {
+      out.add('CHECKPOINT_ROOT_MISMATCH', subject, 'beyond the leaves the log holds');
+    } else if (!Buffer.from(root).equals(c.root)) {
+      out.add(
+        'CHECKPOINT_ROOT_MISMATCH',
+        subject,
+        `stored ${c.root.toString('hex')}, recomputed ${toHex(root)}`,
+      );
+    }
+    try {
+      const parsed = parseCheckpoint(c.note);
+      if (parsed.size !== size || !Buffer.from(parsed.rootHash).equals(c.root)) {
+        out.add(
+          'CHECKPOINT_NOTE_MISMATCH',
+          subject,
+          `the note says ${parsed.size}/${toHex(parsed.rootHash)}`,
+        );
+      }
+      if (options.checkpointKeys?.length) await verifyCheckpoint(c.note, options.checkpointKeys);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'ERROR';
+      out.add(
+        code === 'BAD_NOTE' || code === 'BAD_CHECKPOINT'
+          ? 'CHECKPOINT_NOTE_MISMATCH'
+          : 'CHECKPOINT_SIGNATURE_INVALID',
+        subject,
+        `the signed note does not verify (${code})`,
+      );
+    }
+  }
+
+  let ledgerRecords = 0;
+  let blocks = 0;
+  if (ledger) {
+    const result = await auditLedger(ledger, {
+      db,
+      out,
+      batches,
+      checkpoints: checkpoints.map((c) => ({ size: Number(c.size), root: c.root.toString('hex') })),
+      recordedSize,
+      inFlight: inFlight ? { from: Number(inFlight.from_size), to: Number(inFlight.to_size) } : undefined,
+      roots: rebuilder.roots,
+      recordedIds: new Set(recordedIds),
+      inFlightIds: inFlight ? await idsOfSeqs(db, inFlight.seqs) : new Set(),
+      pageSize,
+    });
+    ledgerRecords = result.records;
+    blocks = result.blocks;
+    skipped.push(...result.skipped);
+  }
+
+  return {
+    ok: out.total === 0,
+    differences: out.differences,
+    omitted: out.omitted,
+    counts: { ...counts, ledgerRecords, blocks },
+    skipped,
+    ...(inFlight
+      ? { inFlight: { fromSize: Number(inFlight.from_size), toSize: Number(inFlight.to_size) } }
+      : {}),
+  };
+}
+
+async function storedLeaf(db: pg.Pool, index: number): Promise<Uint8Array> {
+  const { rows } = await db.query<{ hash: Buffer }>(
+    'select hash from log_subtrees where level = 0 and idx = $1',
+    [String(index)],
+  );
+  return rows[0] ? new Uint8Array(rows[0].hash) : new Uint8Array(32);
+}
+
+async function idsOfSeqs(db: pg.Pool, seqs: string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    'select id::text from submissions where seq = any($1::bigint[])',
+    [seqs],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+function compareWithLedger(
+  row: SubmissionRow,
+  onLedger: LedgerRecordEntry | undefined,
+  out: Collector,
+): void {
+  const subject = `submission ${row.id}`;
+  if (!onLedger) {
+    out.add('LEDGER_RECORD_MISSING', subject, 'recorded in PostgreSQL but not on the ledger');
+    return;
+  }
+  if (onLedger.recordJson !== row.record_json) {
+    out.add('LEDGER_RECORD_MISMATCH', subject, 'the ledger holds different record bytes');
+  }
+  if (onLedger.index !== Number(row.leaf_index)) {
+    out.add('LEDGER_INDEX_MISMATCH', subject, `leaf_index ${row.leaf_index}, ledger index ${onLedger.index}`);
+  }
+}
+
+interface LedgerAuditContext {
+  db: pg.Pool;
+  out: Collector;
+  batches: BatchRow[];
+  checkpoints: { size: number; root: string }[];
+  recordedSize: number;
+  inFlight?: { from: number; to: number };
+  roots: Map<number, Uint8Array>;
+  recordedIds: Set<string>;
+  inFlightIds: Set<string>;
+  pageSize: number;
+}
+
+async function auditLedger(
+  ledger: LedgerAuditSource,
+  c: LedgerAuditContext,
+): Promise<{ records: number; blocks: number; skipped: string[] }> {
+  const { out } = c;
+  const skipped: string[] = [];
+  // The ledger's head may be ahead of the gateway by the batch in flight, never more.
+  const head = await ledger.head();
+  const headSize = head?.size ?? 0;
+  const allowed = c.inFlight ? [c.recordedSize, c.inFlight.to] : [c.recordedSize];
+  if (!allowed.includes(headSize)) {
+    out.add(
+      headSize > c.recordedSize ? 'LEDGER_AHEAD' : 'LEDGER_HEAD_MISMATCH',
+      'ledger head',
+      `the ledger's log has ${headSize} leaves, the gateway recorded ${c.recordedSize}`,
+    );
+  } else if (head) {
+    const ours = c.roots.get(headSize);
+    if (headSize > 0 && (!ours || toHex(ours) !== head.root)) {
+      out.add('LEDGER_HEAD_MISMATCH', 'ledger head', `the ledger's root at ${headSize} is ${head.root}`);
+    }
+    if (!head.consistent)
+      out.add('LEDGER_HEAD_MISMATCH', 'ledger head', "the head's root is not its frontier's");
+  }
+
+  const theirs = await ledger.checkpoints();
+  const ours = new Map(c.checkpoints.map((cp) => [cp.size, cp.root]));
+  for (const [size, root] of ours) {
+    const other = theirs.get(size);
+    if (other === undefined) out.add('LEDGER_CHECKPOINT_MISSING', `checkpoint ${size}`, 'not on the ledger');
+    else if (other !== root)
+      out.add('LEDGER_CHECKPOINT_MISMATCH', `checkpoint ${size}`, `the ledger says ${other}`);
+  }
+  for (const [size, root] of theirs) {
+    if (ours.has(size) || (c.inFlight && size === c.inFlight.to)) continue;
+    out.add('LEDGER_CHECKPOINT_UNKNOWN', `checkpoint ${size}`, `the ledger has ${root}, the gateway nothing`);
+  }
+
+  // Every record on the ledger must be a recorded submission (or one of the batch in flight).
+  let records = 0;
+  for await (const page of ledger.recordIds(c.pageSize)) {
+    for (const { id, index } of page) {
+      records++;
+      if (c.recordedIds.has(id)) continue;
+      if (c.inFlightIds.has(id) && c.inFlight && index >= c.inFlight.from && index < c.inFlight.to) continue;
+      out.add(
+        'LEDGER_RECORD_UNKNOWN',
+        `ledger record ${id}`,
+        `on the ledger at index ${index}, not recorded in PostgreSQL`,
+      );
+    }
+  }
+
+  // Each recorded batch's transaction recorded that size and root.
+  for (const b of c.batches) {
+    if (b.status !== 'recorded') continue;
+    const subject = `batch ${b.from_size}`;
+    if (!b.tx_id) {
+      out.add('LEDGER_TX_MISSING', subject, 'recorded without a transaction id');
+      continue;
+    }
+    const tx = await ledger.tx(b.tx_id);
+    if (!tx) {
+      out.add('LEDGER_TX_MISSING', subject, `transaction ${b.tx_id} is not on the ledger`);
+      continue;
+    }
+    if (
+      tx.size !== Number(b.to_size) ||
+      tx.root !== b.root.toString('hex') ||
+      (b.block !== null && tx.block !== Number(b.block))
+    ) {
+      out.add(
+        'LEDGER_TX_MISMATCH',
+        subject,
+        `transaction ${b.tx_id} recorded ${tx.size}/${tx.root} in block ${tx.block}`,
+      );
+    }
+    if (tx.recordIds) {
+      const { rows } = await c.db.query<{ id: string }>(
+        'select id::text from submissions where leaf_index >= $1 and leaf_index < $2 order by leaf_index',
+        [b.from_size, b.to_size],
+      );
+      if (rows.map((r) => r.id).join() !== tx.recordIds.join()) {
+        out.add(
+          'BLOCK_PAYLOAD_MISMATCH',
+          `block ${tx.block}`,
+          'its records are not the leaves of the batch in order',
+        );
+      }
+    }
+  }
+
+  let blocks = 0;
+  if (ledger.verifyChain) {
+    const chain = await ledger.verifyChain();
+    blocks = chain.blocks;
+    if (chain.brokenAt !== undefined) {
+      out.add(
+        'BLOCK_CHAIN_BROKEN',
+        `block ${chain.brokenAt}`,
+        'its hash or its link to the previous block is wrong',
+      );
+    }
+  } else skipped.push(`ledger blocks: the ${ledger.kind} ledger's chain is checked by its peers`);
+  return { records, blocks, skipped };
+}
