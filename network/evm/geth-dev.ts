@@ -172,9 +172,10 @@ export async function fundFromDevAccount(node: GethDevNode, to: string, wei: big
   ]);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
+    // A fresh node answers "transaction indexing is in progress" for a moment: ask again.
     const receipt = await rpcCall<{ status: string } | null>(node.rpcUrl, 'eth_getTransactionReceipt', [
       txHash,
-    ]);
+    ]).catch(() => null);
     if (receipt) {
       if (receipt.status !== '0x1') throw new Error(`FUNDING_FAILED: ${txHash}`);
       return txHash;

@@ -76,73 +76,87 @@ export async function startAnchorEnv(
 ): Promise<AnchorEnv> {
   ensureArtefact();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-anchor-'));
-  const server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
-  const pool = new pg.Pool({ connectionString: server.url, max: 8 });
-  await runMigrations(pool);
-
-  const gethDatadir = path.join(dir, 'geth');
-  const gethOptions = {
-    datadir: gethDatadir,
-    period: options.period ?? 1,
-    ...(options.minerGasPriceWei !== undefined ? { minerGasPriceWei: options.minerGasPriceWei } : {}),
+  // Whatever was started before a failure is stopped again, or the test run would hang on it.
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+    cleanups.length = 0;
+    await fs.rm(dir, { recursive: true, force: true });
   };
-  let geth = await startGethDev(gethOptions);
-  let running = true;
+  try {
+    const server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
+    cleanups.push(() => server.stop());
+    const pool = new pg.Pool({ connectionString: server.url, max: 8 });
+    cleanups.push(() => pool.end());
+    await runMigrations(pool);
 
-  const keyFile = path.join(dir, 'anchor.key');
-  await createAnchorKeyFile(keyFile);
-  const wallet = await loadAnchorKey(keyFile);
-  await fundFromDevAccount(geth, wallet.address, 100n * 10n ** 18n);
-  const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
-  const deployed = await deployAnchorContract(wallet.connect(provider));
-  provider.destroy();
-
-  const config: AnchorConfig & { contract: string } = {
-    rpcUrl: geth.rpcUrl,
-    chainId: geth.chainId,
-    keyFile,
-    confirmations: 2,
-    intervalMs: 300,
-    pollMs: 100,
-    replaceAfterMs: 60_000,
-    maxFeePerGas: 200n * 10n ** 9n,
-    maxPriorityFeePerGas: 5n * 10n ** 9n,
-    rpcTimeoutMs: 2_000,
-    ...options.config,
-    contract: deployed.address,
-  };
-
-  const env: AnchorEnv = {
-    dir,
-    pool,
-    get geth() {
-      return geth;
-    },
-    gethDatadir,
-    wallet,
-    contract: deployed.address,
-    config,
-    async stopGeth() {
+    const gethDatadir = path.join(dir, 'geth');
+    const gethOptions = {
+      datadir: gethDatadir,
+      period: options.period ?? 1,
+      ...(options.minerGasPriceWei !== undefined ? { minerGasPriceWei: options.minerGasPriceWei } : {}),
+    };
+    let geth = await startGethDev(gethOptions);
+    let running = true;
+    cleanups.push(async () => {
       if (running) await geth.stop();
       running = false;
-    },
-    async startGeth() {
-      if (!running) geth = await startGethDev({ ...gethOptions, port: geth.port });
-      running = true;
-    },
-    async restartGeth(downMs: number) {
-      await env.stopGeth();
-      await new Promise((r) => setTimeout(r, downMs));
-      await env.startGeth();
-    },
-    async stop() {
-      await env.stopGeth();
-      await pool.end();
-      await server.stop();
-      await fs.rm(dir, { recursive: true, force: true });
-    },
-  };
-  return env;
+    });
+
+    const keyFile = path.join(dir, 'anchor.key');
+    await createAnchorKeyFile(keyFile);
+    const wallet = await loadAnchorKey(keyFile);
+    await fundFromDevAccount(geth, wallet.address, 100n * 10n ** 18n);
+    const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
+    const deployed = await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy());
+
+    const config: AnchorConfig & { contract: string } = {
+      rpcUrl: geth.rpcUrl,
+      chainId: geth.chainId,
+      keyFile,
+      confirmations: 2,
+      intervalMs: 300,
+      pollMs: 100,
+      replaceAfterMs: 60_000,
+      maxFeePerGas: 200n * 10n ** 9n,
+      maxPriorityFeePerGas: 5n * 10n ** 9n,
+      rpcTimeoutMs: 2_000,
+      ...options.config,
+      contract: deployed.address,
+    };
+
+    const env: AnchorEnv = {
+      dir,
+      pool,
+      get geth() {
+        return geth;
+      },
+      gethDatadir,
+      wallet,
+      contract: deployed.address,
+      config,
+      async stopGeth() {
+        if (running) await geth.stop();
+        running = false;
+      },
+      async startGeth() {
+        if (!running) geth = await startGethDev({ ...gethOptions, port: geth.port });
+        running = true;
+      },
+      async restartGeth(downMs: number) {
+        await env.stopGeth();
+        await new Promise((r) => setTimeout(r, downMs));
+        await env.startGeth();
+      },
+      async stop() {
+        await undo();
+      },
+    };
+    return env;
+  } catch (e) {
+    await undo();
+    throw e;
+  }
 }
 
 interface Entry {

@@ -129,9 +129,11 @@ export function createAnchorProvider(
 ): JsonRpcProvider {
   const request = new FetchRequest(config.rpcUrl);
   request.timeout = config.rpcTimeoutMs;
+  // No response cache (ethers' default keeps answers for 250 ms): a stale nonce is a wrong one.
   return new JsonRpcProvider(request, Network.from(config.chainId), {
     staticNetwork: true,
     batchMaxCount: 1,
+    cacheTimeout: -1,
   });
 }
 
