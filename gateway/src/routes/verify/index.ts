@@ -25,7 +25,13 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
     },
     async (request, reply) => {
       const { sha256 } = request.params;
-      const rows = await loadSubmissions(app.db, "s.sha256 = $1 and s.status <> 'rejected'", [sha256]);
+      const rows = await loadSubmissions(
+        app.db,
+        "s.sha256 = $1 and s.status <> 'rejected'",
+        [sha256],
+        'order by s.seq',
+        'lz-verify-by-sha256',
+      );
       const records = await Promise.all(
         rows.map(async (row) => {
           const { entry, record, privileged } = recordEntry(row, request.principal);

@@ -1,0 +1,155 @@
+// The pipeline on the embedded ledger, on a real embedded PostgreSQL: seal + RecordBatch + confirm
+// throughput (beside a raw multi-row INSERT of as many rows, the storage ceiling), the
+// accepted→recorded latency under a steady arrival rate, and the verify lookup's work per request
+// (one indexed query + cached bundle, beside a bare `select 1` round trip).
+
+import { canonicalJson } from '@lianzheng/proof';
+import { EmbeddedLedger } from '../../gateway/src/ledger/ledger-embedded.ts';
+import { LogStore } from '../../gateway/src/log/log-store.ts';
+import { Batcher } from '../../gateway/src/notary/batcher.ts';
+import { BundleBuilder, loadSubmissions } from '../../gateway/src/notary/bundle.ts';
+import {
+  demoProject,
+  insertSubmissions,
+  loadKeys,
+  makeEntry,
+  startTestDatabase,
+} from '../integration/pipeline-support.ts';
+import { type BenchContext, type BenchResult, compare, measureRates } from './harness.ts';
+
+export async function run(ctx: BenchContext): Promise<BenchResult[]> {
+  const db = await startTestDatabase();
+  const results: BenchResult[] = [];
+  try {
+    const keys = await loadKeys(db.dir);
+    const ledger = new EmbeddedLedger(db.pool, { mspId: 'BenchMSP' });
+    await ledger.ready();
+    const project = demoProject();
+    await ledger.registerProject(project);
+    const log = new LogStore(db.pool);
+    const batchSize = ctx.quick ? 1000 : 10_000;
+    const batcher = new Batcher(db.pool, log, ledger, {
+      intervalMs: 500,
+      maxItems: batchSize,
+      origin: 'lianzheng.bench/log',
+      signer: keys.checkpointSigner,
+    });
+    await db.pool.query('create table raw_rows (id uuid, record_json text, details_json text)');
+
+    // 1. Throughput of one full batch through seal → RecordBatch → confirm.
+    const rounds = ctx.quick ? 2 : 3;
+    let pipelineMs = 0;
+    let rawMs = 0;
+    for (let r = 0; r < rounds; r++) {
+      const entries = Array.from({ length: batchSize }, () =>
+        makeEntry({ projectId: project.id, kind: 'construction_log' }),
+      );
+      for (let i = 0; i < entries.length; i += 2000)
+        await insertSubmissions(db.pool, keys, entries.slice(i, i + 2000));
+      let start = performance.now();
+      const outcome = await batcher.step();
+      pipelineMs += performance.now() - start;
+      if (outcome.action !== 'recorded') throw new Error(`bench batch not recorded: ${outcome.action}`);
+      start = performance.now();
+      await db.pool.query('insert into raw_rows select * from unnest($1::uuid[], $2::text[], $3::text[])', [
+        entries.map((e) => e.record.id),
+        entries.map((e) => canonicalJson(e.record)),
+        entries.map((e) => canonicalJson(e.details)),
+      ]);
+      rawMs += performance.now() - start;
+    }
+    ctx.log(`pipeline: ${rounds} batches of ${batchSize} in ${pipelineMs.toFixed(0)} ms`);
+    results.push(
+      compare(
+        {
+          name: `seal + RecordBatch + confirm (${batchSize} records/batch)`,
+          value: (rounds * batchSize * 1000) / pipelineMs,
+          unit: 'records/s',
+        },
+        {
+          name: 'raw multi-row INSERT of the same rows',
+          value: (rounds * batchSize * 1000) / rawMs,
+          unit: 'rows/s',
+        },
+      ),
+    );
+
+    // 2. accepted → recorded under a steady arrival rate, with the batcher on its timer.
+    const rate = ctx.quick ? 500 : 2000;
+    const seconds = ctx.quick ? 3 : 10;
+    const since = new Date();
+    batcher.start();
+    const tickMs = 100;
+    const perTick = Math.round((rate * tickMs) / 1000);
+    const endAt = performance.now() + seconds * 1000;
+    while (performance.now() < endAt) {
+      const started = performance.now();
+      await insertSubmissions(
+        db.pool,
+        keys,
+        Array.from({ length: perTick }, () => makeEntry({ projectId: project.id, kind: 'notice' })),
+      );
+      batcher.notifyAccepted(perTick);
+      const wait = tickMs - (performance.now() - started);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    // Everything accepted is a leaf once recorded (nothing here is refused).
+    const { rows: total } = await db.pool.query<{ n: string }>('select count(*) as n from submissions');
+    await batcher.waitForRecorded(Number(total[0]!.n));
+    await batcher.stop();
+    const { rows: lat } = await db.pool.query<{ p50: number; p99: number }>(
+      `select percentile_cont(0.5) within group (order by extract(epoch from b.recorded_at - s.accepted_at)) as p50,
+              percentile_cont(0.99) within group (order by extract(epoch from b.recorded_at - s.accepted_at)) as p99
+         from submissions s
+         join ledger_batches b on s.leaf_index >= b.from_size and s.leaf_index < b.to_size
+        where s.accepted_at >= $1`,
+      [since],
+    );
+    results.push({
+      name: `accepted→recorded p50 at ${rate}/s (interval 500 ms)`,
+      value: lat[0]!.p50 * 1000,
+      unit: 'ms',
+      target: '≤ 1000 ms',
+      meetsTarget: lat[0]!.p50 <= 1,
+    });
+    results.push({ name: `accepted→recorded p99 at ${rate}/s`, value: lat[0]!.p99 * 1000, unit: 'ms' });
+
+    // 3. The verify route's work per request: one indexed query and a cached bundle.
+    const bundles = new BundleBuilder(log, ledger.info);
+    const { rows: digests } = await db.pool.query<{ sha256: string }>(
+      "select sha256 from submissions where status = 'recorded' order by random() limit 2000",
+    );
+    let i = 0;
+    const rates = await measureRates(ctx, {
+      verify: async () => {
+        const sha = digests[i++ % digests.length]!.sha256;
+        const rows = await loadSubmissions(
+          db.pool,
+          "s.sha256 = $1 and s.status <> 'rejected'",
+          [sha],
+          'order by s.seq',
+          'lz-verify-by-sha256',
+        );
+        for (const row of rows) await bundles.bundle(row, true);
+        return 1;
+      },
+      select1: async () => {
+        await db.pool.query('select 1');
+        return 1;
+      },
+    });
+    results.push(
+      compare(
+        {
+          name: 'verify lookup (query + cached bundle), one connection',
+          value: rates.verify,
+          unit: 'lookups/s',
+        },
+        { name: 'select 1 round trip', value: rates.select1, unit: 'queries/s' },
+      ),
+    );
+  } finally {
+    await db.stop();
+  }
+  return results;
+}
