@@ -1,7 +1,7 @@
 /** The Anchor contract's interface (network/evm/Anchor.sol), as ethers human-readable ABI. */
 export const ANCHOR_ABI = [
   'function anchor(string origin, uint64 size, bytes32 root)',
-  'function latestSize(address anchorer, bytes32 originHash) view returns (uint64)',
+  'function latestSize(address anchorer, bytes32 originHash) view returns (uint64 size)',
   'event Anchored(address indexed anchorer, bytes32 indexed originHash, uint64 size, bytes32 root)',
   'error NotAppendOnly(uint64 latest, uint64 size)',
 ] as const;

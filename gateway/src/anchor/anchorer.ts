@@ -111,6 +111,8 @@ interface AnchorRow {
   max_fee_per_gas: string | null;
   max_priority_fee_per_gas: string | null;
   sent_at: Date | null;
+  /** Milliseconds since sent_at (only on rows read by inFlight). */
+  age_ms?: number | null;
 }
 
 /** An arbitrary constant: the advisory lock that lets one gateway at a time anchor. */
@@ -206,7 +208,9 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
 
   async function inFlight(client: pg.PoolClient): Promise<AnchorRow | null> {
     const { rows } = await client.query<AnchorRow>(
-      `select * from anchors where chain_id = $1 and contract = $2 and origin = $3 and status in ('pending', 'sent')
+      // The age is the database's view, the same clock that stamped sent_at.
+      `select *, (extract(epoch from now() - sent_at) * 1000)::float8 as age_ms
+         from anchors where chain_id = $1 and contract = $2 and origin = $3 and status in ('pending', 'sent')
         order by id limit 1`,
       [config.chainId, contract, origin],
     );
@@ -357,8 +361,10 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
         log?.error({ anchor: base }, 'anchor nonce was used by another transaction');
         return { action: 'failed', code: 'NONCE_TAKEN', ...base };
       }
-      const age = row.sent_at ? Date.now() - row.sent_at.getTime() : 0;
-      if (row.status === 'sent' && age >= config.replaceAfterMs) {
+      const age = row.age_ms ?? 0;
+      // Sent but not mined, or refused by the node (status still pending): after the timeout,
+      // sign again with the same nonce and higher fees.
+      if (age >= config.replaceAfterMs) {
         const replaced = await replace(client, row);
         if (replaced) return { action: 'replaced', ...base };
       }
