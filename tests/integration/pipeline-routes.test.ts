@@ -267,10 +267,19 @@ describe('evidence, verify and the log', () => {
     expect(tooFar.json().reason).toBe('SIZE_OUT_OF_RANGE');
   });
 
-  it('reports ready, and names the ledger in /v1/keys', async () => {
+  it('reports ready, exports its metrics, and names the ledger in /v1/keys', async () => {
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json().checks.ledger.ok).toBe(true);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    for (const name of [
+      'lianzheng_queue_depth',
+      'lianzheng_batch_size',
+      'lianzheng_ledger_latency_seconds',
+    ]) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/lianzheng_records_recorded_total \d+/);
     expect((await app.inject({ method: 'GET', url: '/v1/keys' })).json()).toMatchObject({
       ledger: 'embedded',
       ledgerNote: 'embedded single-node ledger',
