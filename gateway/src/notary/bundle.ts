@@ -114,9 +114,17 @@ export function regionCovers(inspectorRegion: string | undefined, projectRegion:
   return projectRegion.startsWith(prefix);
 }
 
+/**
+ * Adds a section to a bundle being built (the anchor reference, a time-stamp token), for the
+ * parts of the gateway that own them. Runs once per (submission, status, batch) — the result is
+ * cached with the bundle, so a section that changes must come with a status change.
+ */
+export type BundleEnricher = (row: SubmissionRow, bundle: ProofBundle) => Promise<void>;
+
 export class BundleBuilder {
   private readonly cache = new Map<string, ProofBundle>();
   private readonly notes = new Map<number, string>();
+  private readonly enrichers: BundleEnricher[] = [];
 
   constructor(
     private readonly log: LogStore,
@@ -138,6 +146,12 @@ export class BundleBuilder {
     }
     if (!withDetails) return base;
     return { ...base, details: JSON.parse(row.details_json) as RecordDetails };
+  }
+
+  /** Registers a section builder, e.g. the anchorer's `anchor` reference for anchored records. */
+  addEnricher(enricher: BundleEnricher): void {
+    this.enrichers.push(enricher);
+    this.cache.clear();
   }
 
   private remember(key: string, bundle: ProofBundle): void {
@@ -170,6 +184,7 @@ export class BundleBuilder {
       root: toHex(row.batch_root!),
       ...(this.ledgerInfo.note ? { note: this.ledgerInfo.note } : {}),
     };
+    for (const enrich of this.enrichers) await enrich(row, bundle);
     return bundle;
   }
 
