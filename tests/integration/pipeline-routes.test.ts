@@ -285,4 +285,26 @@ describe('evidence, verify and the log', () => {
       ledgerNote: 'embedded single-node ledger',
     });
   });
+
+  it('describes the pipeline routes in the OpenAPI document', async () => {
+    const res = await app.inject({ method: 'GET', url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const paths = Object.keys(res.json().paths);
+    for (const p of [
+      '/v1/projects',
+      '/v1/projects/{id}',
+      '/v1/projects/{id}/records',
+      '/v1/projects/{id}/flags',
+      '/v1/evidence/{id}',
+      '/v1/verify/{sha256}',
+      '/v1/log/checkpoint',
+      '/v1/log/key',
+      '/v1/log/proof/inclusion',
+      '/v1/log/proof/consistency',
+      '/v1/keys',
+      '/v1/ledger/tx/{txId}',
+    ]) {
+      expect(paths, p).toContain(p);
+    }
+  });
 });
