@@ -2,12 +2,16 @@
 // → the bundle's anchor step verified through the JSON-RPC fetcher; the chain refusing a size that
 // does not grow; an altered anchor failing; geth stopped and restarted under the anchorer (and the
 // anchorer itself restarted) with nothing skipped or doubled; a stuck transaction replaced.
+import path from 'node:path';
 import { type ProofBundle, toHex, verifyBundle } from '@lianzheng/proof';
 import { Contract, Interface, JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from 'ethers';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ABI } from '../../gateway/src/anchor/abi.ts';
 import { type Anchorer, createAnchorer, type TickOutcome } from '../../gateway/src/anchor/anchorer.ts';
+import { runAnchorDeploy, runAnchorKeygen } from '../../gateway/src/anchor/commands.ts';
+import { readAnchorArtefact } from '../../gateway/src/anchor/deploy.ts';
+import { loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
 import anchorPlugin from '../../gateway/src/anchor/plugin.ts';
 import { AnchorFetchError, createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
@@ -149,6 +153,36 @@ describe('anchoring on geth', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('makes a key and deploys a contract from the configuration (`lianzheng anchor keygen/deploy`)', async () => {
+    // Another key, so the anchorer's own nonces stay untouched.
+    const keyFile = path.join(env.dir, 'deployer.key');
+    const keygen = await runAnchorKeygen(keyFile, env.config);
+    const deployer = (await loadAnchorKey(keyFile)).address;
+    expect(keygen.join('\n')).toContain(deployer);
+    const envVars = {
+      ANCHOR_RPC_URL: env.geth.rpcUrl,
+      ANCHOR_CHAIN_ID: String(env.geth.chainId),
+      ANCHOR_KEY_FILE: keyFile,
+      ANCHOR_CONFIRMATIONS: '1',
+    };
+    await expect(runAnchorDeploy(envVars)).rejects.toMatchObject({ code: 'DEPLOY_FAILED' }); // no funds yet
+    await fundFromDevAccount(env.geth, deployer, 10n ** 18n);
+    const lines = await runAnchorDeploy(envVars);
+    const address = lines.at(-1)?.replace('ANCHOR_CONTRACT=', '') ?? '';
+    expect(address).toMatch(/^0x[0-9a-f]{40}$/);
+    expect(address).not.toBe(env.contract);
+    const code = await rpcCall<string>(env.geth.rpcUrl, 'eth_getCode', [address, 'latest']);
+    const artefact = await readAnchorArtefact();
+    expect(code).toBe(artefact.deployedBytecode);
+    await expect(
+      runAnchorDeploy({
+        ANCHOR_RPC_URL: env.geth.rpcUrl,
+        ANCHOR_CHAIN_ID: '1',
+        ANCHOR_KEY_FILE: env.config.keyFile,
+      }),
+    ).rejects.toMatchObject({ code: 'CHAIN_MISMATCH' });
   });
 
   it('the chain itself refuses a size that does not grow, per sender', async () => {
