@@ -13,6 +13,7 @@ import {
   makeFixture,
   PROJECT,
   REPO,
+  sha256Hex,
   startFakeGateway,
 } from './verifier-page-support.ts';
 
@@ -41,17 +42,20 @@ afterAll(async () => {
 
 async function open(
   path: string,
-  opts: { lang?: 'en'; width?: number; timeoutMs?: number } = {},
+  opts: { lang?: 'en'; width?: number; timeoutMs?: number; oneShotMaxBytes?: number } = {},
 ): Promise<Page> {
   context = await browser.newContext({
     viewport: { width: opts.width ?? 1024, height: 900 },
     acceptDownloads: true,
   });
   if (opts.lang) await context.addInitScript(() => localStorage.setItem('lianzheng.lang', 'en'));
-  if (opts.timeoutMs !== undefined) {
-    await context.addInitScript((ms) => {
-      (globalThis as { lianzhengConfig?: object }).lianzhengConfig = { timeoutMs: ms };
-    }, opts.timeoutMs);
+  if (opts.timeoutMs !== undefined || opts.oneShotMaxBytes !== undefined) {
+    await context.addInitScript(
+      (cfg) => {
+        (globalThis as { lianzhengConfig?: object }).lianzhengConfig = cfg;
+      },
+      { timeoutMs: opts.timeoutMs, oneShotMaxBytes: opts.oneShotMaxBytes },
+    );
   }
   page = await context.newPage();
   consoleErrors = [];
@@ -121,6 +125,25 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     await p.waitForFunction(() => (document.getElementById('announcer')?.textContent ?? '').length > 0);
     expect(await p.textContent('#announcer')).toContain('已存证');
     await p.screenshot({ path: `${SHOTS}/verify-ok.png`, fullPage: true });
+  });
+
+  it('a large file is streamed through proof/createSha256 with a progress bar and its speed', async () => {
+    const p = await open('/', { oneShotMaxBytes: 0 });
+    const big = Buffer.alloc(48 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    await dropFile(p, 'big.bin', big);
+    await p.waitForSelector('progress.progress');
+    await p.waitForFunction(() => /\/秒/.test(document.querySelector('.progress-text')?.textContent ?? ''));
+    await p.screenshot({ path: `${SHOTS}/verify-hashing.png` });
+    await p.waitForSelector('[data-banner="not-found"]', { timeout: 60_000 });
+    expect(await p.getAttribute('html', 'data-hash-method')).toBe('stream');
+    expect(await p.getAttribute('.digest', 'data-sha256')).toBe(sha256Hex(big));
+    // The one-shot WebCrypto path gives the same digest.
+    const q = await open('/');
+    await dropFile(q, 'big.bin', big);
+    await q.waitForSelector('[data-banner="not-found"]', { timeout: 60_000 });
+    expect(await q.getAttribute('html', 'data-hash-method')).toBe('webcrypto');
+    expect(await q.getAttribute('.digest', 'data-sha256')).toBe(sha256Hex(big));
   });
 
   it('a modified file (one byte changed): "this file has not been notarised"', async () => {
