@@ -58,13 +58,15 @@ async function browserHash(
   oneShotMaxBytes: number,
 ): Promise<BrowserHash> {
   const context = await browser.newContext();
+  // A shared 2-core machine can be slow to start a page; the figures, not the waits, are measured.
+  context.setDefaultTimeout(120_000);
   try {
     await context.addInitScript((n) => {
       (globalThis as { lianzhengConfig?: object }).lianzhengConfig = { oneShotMaxBytes: n };
     }, oneShotMaxBytes);
     const page = await context.newPage();
     await page.goto(`${gw.url}/`);
-    await page.waitForSelector('html[data-ready="true"]');
+    await page.waitForSelector('html[data-ready="true"]', { timeout: 120_000 });
     const cdp = await context.newCDPSession(page);
     await cdp.send('HeapProfiler.collectGarbage');
     // usedSize is V8's heap; backingStorageSize (when Chromium reports it) adds the ArrayBuffers the
@@ -88,7 +90,7 @@ async function browserHash(
     await sampler;
     const ms = Number(await page.getAttribute('html', 'data-hash-ms'));
     const method = (await page.getAttribute('html', 'data-hash-method')) ?? '';
-    await page.waitForSelector('.digest');
+    await page.waitForSelector('.digest', { timeout: 120_000 });
     const hex = (await page.getAttribute('.digest', 'data-sha256')) ?? '';
     return {
       hex,
@@ -113,13 +115,14 @@ async function readyTimes(
   for (let i = 0; i < rounds; i++) {
     for (const which of ['blank', 'page'] as const) {
       const context = await browser.newContext();
+      context.setDefaultTimeout(120_000);
       const p = await context.newPage();
       if (which === 'blank') {
         await p.goto(`${gw.url}/__blank`, { waitUntil: 'load' });
         blank.push(await p.evaluate(() => performance.getEntriesByType('navigation')[0]!.duration));
       } else {
         await p.goto(`${gw.url}/`);
-        await p.waitForSelector('html[data-ready="true"]');
+        await p.waitForSelector('html[data-ready="true"]', { timeout: 120_000 });
         page.push(await p.evaluate(() => performance.getEntriesByName('lianzheng-ready')[0]!.startTime));
       }
       await context.close();
