@@ -137,10 +137,51 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_NOT_FOUND: 'NOT_FOUND',
 };
 
+// Socket-level failures reaching the database, and SQLSTATE classes that mean "the database
+// cannot serve this now" rather than "this request is wrong": 08 connection exception,
+// 53 insufficient resources (disk full, out of memory), 57P operator intervention (shutdown,
+// cannot connect now), 58 system error (I/O).
+const UNREACHABLE_ERRNO = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P|58)[0-9A-Z]{2,3}$/;
+// node-postgres raises these without a code; its own wording is all there is to go on.
+const PG_CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Client was closed and is not queryable',
+];
+
+/** True when `error` says the database is down or out of resources (a 503), not that the request is bad. */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false;
+  const e = error as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  // A wrapper (the ledger's LEDGER_UNAVAILABLE, …) whose cause is the database being down.
+  if (e.cause !== undefined && isDatabaseUnavailable(e.cause, depth + 1)) return true;
+  if (typeof e.code === 'string' && (UNREACHABLE_ERRNO.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) {
+    return true;
+  }
+  // An AggregateError from a connect to several addresses (IPv4 and IPv6).
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1)))
+    return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return PG_CONNECTION_MESSAGES.some((m) => message.includes(m));
+}
+
 /** Any thrown value → the AppError a client may see. Unknown errors become `INTERNAL`. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const e = error as FastifyError & { type?: string };
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('SERVICE_UNAVAILABLE', 'the database is not answering', {}, { cause: error });
+  }
   if (e && typeof e === 'object') {
     if (e.validation) return fromValidation(e);
     const mapped = e.code ? FASTIFY_CODES[e.code] : undefined;
