@@ -322,4 +322,38 @@ describe('anchoring on geth', () => {
     expect(row?.tx_hash).toBe(row?.tx_hashes.at(-1));
     expect((await chainEvents()).filter((e) => e.size === size)).toHaveLength(1);
   });
+  it('runs on its timer inside the plugin; two gateways anchoring at once never double an anchor', async () => {
+    const apps = [Fastify(), Fastify()];
+    for (const app of apps) {
+      await app.register(anchorPlugin, {
+        config: { ...env.config, intervalMs: 200, pollMs: 50 },
+        db: env.pool,
+        origin: ORIGIN,
+      });
+    }
+    await Promise.all(apps.map((a) => a.ready()));
+    try {
+      const before = (await anchorRows()).length;
+      const sizes: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        sizes.push(await log.appendBatch(1));
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const last = (await anchorRows()).at(-1);
+          if (last?.size === sizes.at(-1) && last?.status === 'confirmed') break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const rows = (await anchorRows()).slice(before);
+      expect(rows.map((r) => [r.size, r.status])).toEqual(sizes.map((size) => [size, 'confirmed']));
+      const nonces = (await anchorRows()).map((r) => r.nonce);
+      expect(nonces).toEqual(nonces.map((_, i) => i + 1));
+      const events = (await chainEvents()).filter((e) => e.size !== 1_000_000).map((e) => e.size);
+      expect(events).toEqual((await anchorRows()).map((r) => r.size));
+      expect(apps[0]?.anchor.anchorer?.status()).toMatchObject({ running: true });
+    } finally {
+      await Promise.all(apps.map((a) => a.close()));
+    }
+    expect(apps[0]?.anchor.anchorer?.status().running).toBe(false);
+  });
 });
