@@ -21,6 +21,7 @@ import evidenceWriteRoutes from './routes/evidence-write/index.ts';
 import opsRoutes from './routes/ops/index.ts';
 import { Problem } from './schemas.ts';
 import dbPlugin from './storage/db-plugin.ts';
+import timestampsPlugin from './tsa/timestamps-plugin.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -92,7 +93,6 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     // Unknown fields are errors, never silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
   });
-
 
   app.register(configPlugin, { config });
   app.register(errorsPlugin);
@@ -182,6 +182,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.register(intakePlugin);
   app.register(opsRoutes);
   app.register(evidenceWriteRoutes);
+  if (config.tsa.enabled) app.register(timestampsPlugin);
   if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
 
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

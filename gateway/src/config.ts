@@ -36,6 +36,19 @@ export interface Config {
   /** How long a client may take to send a whole request (large uploads are slow). */
   uploadTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** The RFC 3161 time-stamp authority (POST /tsa) and the tokens over checkpoint roots. */
+  tsa: {
+    enabled: boolean;
+    /** TSTInfo policy; unset → the placeholder in tsa/oids.ts (a deployment sets its own). */
+    policyOid?: string;
+    /** An externally issued TSA key and certificate; unset → the local PKI under DATA_DIR/pki. */
+    keyFile?: string;
+    certFile?: string;
+    chainFiles: string[];
+    /** Roots a verifier should trust for our tokens (with an external CA). */
+    rootFiles: string[];
+    rateLimitPerMin: number;
+  };
 }
 
 /** A bad environment value: `variable` names it so the operator knows what to fix. */
@@ -143,8 +156,38 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       'info',
     ),
+    tsa: tsaConfig(env, cwd),
   };
   return config;
+}
+
+function files(env: Env, name: string, cwd: string): string[] {
+  const raw = str(env, name);
+  return raw === undefined ? [] : raw.split(',').map((f) => path.resolve(cwd, f.trim()));
+}
+
+function tsaConfig(env: Env, cwd: string): Config['tsa'] {
+  const policyOid = str(env, 'TSA_POLICY_OID');
+  if (policyOid !== undefined && !/^[0-2](\.\d+)+$/.test(policyOid)) {
+    throw new ConfigError('TSA_POLICY_OID', 'must be a dotted object identifier such as 1.2.3.4');
+  }
+  const keyFile = str(env, 'TSA_KEY_FILE');
+  const certFile = str(env, 'TSA_CERT_FILE');
+  if ((keyFile === undefined) !== (certFile === undefined)) {
+    throw new ConfigError(
+      keyFile === undefined ? 'TSA_KEY_FILE' : 'TSA_CERT_FILE',
+      'TSA_KEY_FILE and TSA_CERT_FILE go together',
+    );
+  }
+  return {
+    enabled: oneOf(env, 'TSA_ENABLED', ['true', 'false'] as const, 'true') === 'true',
+    ...(policyOid ? { policyOid } : {}),
+    ...(keyFile ? { keyFile: path.resolve(cwd, keyFile) } : {}),
+    ...(certFile ? { certFile: path.resolve(cwd, certFile) } : {}),
+    chainFiles: files(env, 'TSA_CHAIN_FILES', cwd),
+    rootFiles: files(env, 'TSA_ROOT_FILES', cwd),
+    rateLimitPerMin: int(env, 'TSA_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
+  };
 }
 
 /** A config for tests and tools: the defaults, with `overrides` merged on top. */
@@ -156,5 +199,6 @@ export function testConfig(overrides: Partial<Config> & { dataDir: string }): Co
     keysDir: overrides.keysDir ?? path.join(overrides.dataDir, 'keys'),
     limits: { ...base.limits, ...overrides.limits },
     oidc: { ...base.oidc, ...overrides.oidc },
+    tsa: { ...base.tsa, ...overrides.tsa },
   };
 }

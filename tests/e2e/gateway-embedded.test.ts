@@ -134,7 +134,7 @@ describe('the gateway started as the README says', () => {
     await submit('withdrawal', { refs: [notice], reason: 'published in error' });
     await submit('other');
 
-    const keys = (await get('/v1/keys')).body as { jwks: never; checkpointKeys: string[]; ledger: string };
+    const keys = (await get('/v1/keys')).body as { jwks: never; checkpointKeys: string[]; tsaRoots: string[]; ledger: string };
     expect(keys.ledger).toBe('embedded');
     for (const item of submitted) {
       const evidence = await waitFor(
@@ -153,7 +153,7 @@ describe('the gateway started as the README says', () => {
       expect(found, item.kind).toBeDefined();
       const result = await verifyBundle(found!.bundle, {
         sha256: item.sha256,
-        keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys },
+        keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots },
         getLedgerTx: async (ref) => {
           const tx = await get(`/v1/ledger/tx/${ref.txId}`);
           return tx.status === 200 ? tx.body : { valid: false, block: -1, size: -1, root: '' };
@@ -165,6 +165,9 @@ describe('the gateway started as the README says', () => {
       ).toEqual([]);
       expect(result.ok, item.kind).toBe(true);
       expect(result.steps.find((s) => s.step === 'ledger')?.status, item.kind).toBe('pass');
+      // The checkpoint's RFC 3161 token, checked against the TSA root the gateway publishes.
+      expect(keys.tsaRoots.length).toBeGreaterThan(0);
+      expect(result.steps.find((s) => s.step === 'timestamp')?.status, item.kind).toBe('pass');
       expect(found!.bundle.ledger?.note).toBe('embedded single-node ledger');
       if (item.id === notice) expect(found!.withdrawnBy).toBeDefined();
     }

@@ -203,6 +203,8 @@ async function cmdSubmit(args: string[], env: Record<string, string | undefined>
 interface Keys {
   jwks: { keys: object[] };
   checkpointKeys: string[];
+  /** PEM roots for the RFC 3161 tokens (GET /v1/keys has them); absent → that step is skipped. */
+  tsaRoots?: string[];
 }
 
 function printSteps(out: Out, steps: { step: string; status: string; code?: string; detail?: string }[]) {
@@ -276,7 +278,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
   for (const b of bundles) {
     const v = await verifyBundle(b.bundle, {
       sha256,
-      keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys },
+      keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots ?? [] },
       getLedgerTx,
     });
     ok &&= v.ok;

@@ -48,6 +48,8 @@ export interface BatcherOptions {
   signer: CheckpointSigner;
   logger?: BatcherLogger;
   registry?: Registry;
+  /** An RFC 3161 token over each checkpoint root, stored with the checkpoint (optional). */
+  timestamp?: (rootHash: Uint8Array) => Promise<Uint8Array>;
   /** Called when sealing halts (root mismatch, log gap): readiness must turn false. */
   onHalt?: (reason: BatcherHalt) => void;
 }
@@ -329,10 +331,23 @@ export class Batcher {
   ): Promise<void> {
     const body = formatCheckpoint({ origin: this.options.origin, size: batch.toSize, rootHash: batch.root });
     const note = await signCheckpoint(body, this.options.signer);
+    // Trusted time is an extra: a TSA failure never holds back a recorded batch (no token, logged).
+    let token: Uint8Array | undefined;
+    try {
+      token = this.options.timestamp ? await this.options.timestamp(batch.root) : undefined;
+    } catch (error) {
+      this.options.logger?.warn({ err: error, size: batch.toSize }, 'no time-stamp token for the checkpoint');
+    }
     const client = await this.db.connect();
     try {
       await client.query('begin');
       await this.log.putCheckpoint(client, batch.toSize, batch.root, note);
+      if (token) {
+        await client.query('update checkpoints set tsa_token = $2 where size = $1 and tsa_token is null', [
+          String(batch.toSize),
+          token,
+        ]);
+      }
       await client.query(
         `update ledger_batches set status = 'recorded', network = $2, tx_id = $3, block = $4,
                 validation = $5, recorded_at = now(), ledger_ms = $6

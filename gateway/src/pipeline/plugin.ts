@@ -69,8 +69,21 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
     signer: app.keys.checkpointSigner,
     registry,
     logger: app.log.child({ component: 'batcher' }),
+    ...(app.timestamps ? { timestamp: app.timestamps.tokenFor } : {}),
   });
   const bundles = new BundleBuilder(log, inner.info);
+  if (app.timestamps) {
+    // The RFC 3161 token made for the checkpoint the record's inclusion proof is against.
+    bundles.addEnricher(async (_row, bundle) => {
+      if (!bundle.inclusion) return;
+      const { rows } = await app.db.query<{ tsa_token: Buffer | null }>(
+        'select tsa_token from checkpoints where size = $1',
+        [String(bundle.inclusion.size)],
+      );
+      const token = rows[0]?.tsa_token;
+      if (token) bundle.timestamp = { token: token.toString('base64') };
+    });
+  }
   app.decorate('pipeline', { ledger, batcher, log, bundles });
 
   const intake = (app as { intake?: { onCommitted(fn: (rows: number) => void): void } }).intake;
@@ -97,5 +110,6 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
 export default fp(pipelinePlugin, {
   name: 'pipeline',
   dependencies: ['config', 'db', 'keys', 'auth'],
+  // 'timestamps' is optional: when registered (before this plugin) checkpoints get RFC 3161 tokens.
   fastify: '5.x',
 });

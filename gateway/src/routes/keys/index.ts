@@ -8,13 +8,18 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['verify'],
-        summary: 'Receipt keys (JWKS, current and retired), checkpoint verifier keys and the ledger kind',
+        summary:
+          'Receipt keys (JWKS, current and retired), checkpoint verifier keys, TSA roots and the ledger kind',
         response: {
           200: Type.Object({
             jwks: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }),
             checkpointKeys: Type.Array(Type.String()),
             ledger: Type.Union([Type.Literal('embedded'), Type.Literal('fabric')]),
             ledgerNote: Type.Optional(Type.String()),
+            tsaRoots: Type.Array(Type.String(), {
+              description:
+                'PEM root certificates for the RFC 3161 tokens in bundles (empty when the TSA is off)',
+            }),
           }),
         },
       },
@@ -27,6 +32,7 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
         checkpointKeys: [app.keys.checkpointSigner.vkey],
         ledger: info.network,
         ...(info.note ? { ledgerNote: info.note } : {}),
+        tsaRoots: app.timestamps?.roots ?? [],
       };
     },
   );

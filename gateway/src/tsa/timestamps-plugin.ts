@@ -1,0 +1,100 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createTimestampToken } from './index.ts';
+import {
+  initPki,
+  loadLocalTimeStampSigner,
+  loadTimeStampSignerFromFiles,
+  pkiPaths,
+  writePublishedCertificates,
+} from './pki.ts';
+import tsaPlugin from './plugin.ts';
+import { createPgSerial } from './serial.ts';
+import type { TimeStampSigner } from './signer.ts';
+
+/** What the rest of the gateway sees of trusted time. */
+export interface Timestamps {
+  signer: TimeStampSigner;
+  /** PEM certificates a verifier trusts for the bundle's `timestamp` step. */
+  roots: string[];
+  /** A token over a checkpoint root (DER). */
+  tokenFor(rootHash: Uint8Array): Promise<Uint8Array>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    timestamps?: Timestamps;
+  }
+}
+
+function checkpointPublicKey(raw: Uint8Array): KeyObject {
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
+}
+
+/**
+ * Sets up the gateway's time-stamp authority: the local PKI under DATA_DIR/pki (created on first
+ * start, certifying the receipt and checkpoint keys too) or the TSA files an external CA issued,
+ * serial numbers from PostgreSQL, `POST /tsa`, and `app.timestamps` for the batcher and bundles.
+ */
+async function timestampsPlugin(app: FastifyInstance): Promise<void> {
+  const { tsa } = app.config;
+  const dir = path.join(app.config.dataDir, 'pki');
+  const nextSerial = createPgSerial(app.db);
+  let signer: TimeStampSigner;
+  let roots: string[];
+  let certificatesPem: () => Promise<string>;
+  if (tsa.keyFile && tsa.certFile) {
+    signer = await loadTimeStampSignerFromFiles({
+      keyPath: tsa.keyFile,
+      certPath: tsa.certFile,
+      chainPaths: tsa.chainFiles,
+      nextSerial,
+      ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}),
+    });
+    roots =
+      tsa.rootFiles.length > 0 ? await Promise.all(tsa.rootFiles.map((f) => fs.readFile(f, 'utf8'))) : [];
+    const published = (
+      await Promise.all([tsa.certFile, ...tsa.chainFiles].map((f) => fs.readFile(f, 'utf8')))
+    ).join('');
+    certificatesPem = async () => roots.join('') + published;
+  } else {
+    const receiptJwk = app.keys.jwks().keys[0];
+    await initPki({
+      dir,
+      ...(receiptJwk
+        ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) }
+        : {}),
+      checkpointPublicKey: checkpointPublicKey(app.keys.checkpointSigner.publicKey),
+    });
+    const paths = pkiPaths(dir);
+    await writePublishedCertificates(dir);
+    signer = await loadLocalTimeStampSigner(dir, {
+      nextSerial,
+      ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}),
+    });
+    roots = [await fs.readFile(paths.rootCert, 'utf8')];
+    certificatesPem = () => fs.readFile(paths.published, 'utf8');
+  }
+  app.decorate('timestamps', {
+    signer,
+    roots,
+    tokenFor: (rootHash: Uint8Array) => createTimestampToken(signer, rootHash),
+  } satisfies Timestamps);
+  await app.register(tsaPlugin, {
+    signer,
+    certificatesPem,
+    rateLimit: { max: tsa.rateLimitPerMin, timeWindow: 60_000 },
+  });
+}
+
+export default fp(timestampsPlugin, {
+  name: 'timestamps',
+  dependencies: ['config', 'db', 'keys'],
+  fastify: '5.x',
+});
