@@ -8,10 +8,12 @@ import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import anchorBundlesPlugin from './anchor/bundles-plugin.ts';
+import anchorPlugin from './anchor/plugin.ts';
 import type { JwtVerifier } from './auth/jwt.ts';
 import authPlugin from './auth/plugin.ts';
 import type { Config } from './config.ts';
-import errorsPlugin, { AppError } from './errors.ts';
+import errorsPlugin, { AppError, frameworkErrorHandler } from './errors.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import keysPlugin from './keys/plugin.ts';
 import metricsPlugin from './metrics.ts';
@@ -86,6 +88,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Malformed URLs and over-long path parameters get a problem+json like everything else.
+    frameworkErrors: frameworkErrorHandler,
     // No log line per successful request at info (two per request cost ~10% of the hot path's
     // CPU); refusals and failures are logged by the error handler, slow requests below.
     disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
@@ -184,6 +188,11 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.register(evidenceWriteRoutes);
   if (config.tsa.enabled) app.register(timestampsPlugin);
   if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
+  if (config.anchor) {
+    const anchor = config.anchor;
+    app.register(anchorPlugin, (parent) => ({ config: anchor, db: parent.db, origin: config.logOrigin }));
+    if (options.pipeline !== false) app.register(anchorBundlesPlugin);
+  }
 
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { type AnchorConfig, parseAnchorConfig } from './anchor/config.ts';
 
 /**
  * The gateway's whole configuration, read from the environment once at boot (`loadConfig`) and
@@ -36,6 +37,8 @@ export interface Config {
   /** How long a client may take to send a whole request (large uploads are slow). */
   uploadTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Anchoring checkpoints on an EVM chain; null (off) when ANCHOR_RPC_URL is unset. */
+  anchor: AnchorConfig | null;
   /** The RFC 3161 time-stamp authority (POST /tsa) and the tokens over checkpoint roots. */
   tsa: {
     enabled: boolean;
@@ -157,6 +160,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       'info',
     ),
     tsa: tsaConfig(env, cwd),
+    anchor: parseAnchorConfig(env),
   };
   return config;
 }

@@ -1,0 +1,174 @@
+// The whole chain of evidence, with real processes only: the gateway as the README starts it
+// (scripts/start.mjs, embedded PostgreSQL and ledger) with anchoring configured against a real
+// geth dev node. A document is submitted, recorded, anchored, and its bundle verified from this
+// process through every step — the anchor step both through the gateway's read-only proxy and
+// straight from the chain's JSON-RPC — and a bundle with an altered anchored root fails there.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type ProofBundle, sha256, toHex, verifyBundle } from '@lianzheng/proof';
+import { JsonRpcProvider } from 'ethers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
+import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
+import { createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { freePort, fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+let dir = '';
+let geth: GethDevNode | undefined;
+let child: ChildProcess | undefined;
+let base = '';
+let output = '';
+let contract = '';
+
+async function getJson(url: string) {
+  const res = await fetch(`${base}${url}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
+}
+
+beforeAll(async () => {
+  if (!existsSync(ANCHOR_ARTEFACT_PATH)) throw new Error('run scripts/build.sh first: no Anchor artefact');
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-anchored-'));
+  geth = await startGethDev({ datadir: path.join(dir, 'geth'), period: 1 });
+  const keyFile = path.join(dir, 'anchor.key');
+  await createAnchorKeyFile(keyFile);
+  const wallet = await loadAnchorKey(keyFile);
+  await fundFromDevAccount(geth, wallet.address, 10n ** 19n);
+  const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
+  contract = (await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy())).address;
+
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: path.join(dir, 'data'),
+      DATABASE_URL: '',
+      LOG_LEVEL: 'warn',
+      SEAL_INTERVAL_MS: '200',
+      ANCHOR_RPC_URL: geth.rpcUrl,
+      ANCHOR_CHAIN_ID: String(geth.chainId),
+      ANCHOR_CONTRACT: contract,
+      ANCHOR_KEY_FILE: keyFile,
+      ANCHOR_CONFIRMATIONS: '1',
+      ANCHOR_INTERVAL_MS: '500',
+      ANCHOR_POLL_MS: '200',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  await waitFor(
+    'the gateway and its demo project',
+    async () => ((await getJson(`/v1/projects/${DEMO_PROJECT.id}`)).status === 200 ? true : undefined),
+    300_000,
+  );
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGINT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  await geth?.stop();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('a record anchored on a real EVM chain', () => {
+  it('is recorded, anchored, and its bundle verifies through the anchor step', async () => {
+    const key = await loadDevIssuerKey(path.join(dir, 'data', 'keys'));
+    const token = await issueDevToken(key, { role: 'unit', org: DEMO_ORG, audience: 'lianzheng' });
+    const digest = toHex(sha256(randomBytes(64)));
+    const res = await fetch(`${base}/v1/evidence`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        projectId: DEMO_PROJECT.id,
+        kind: 'notice',
+        visibility: 'public',
+        sha256: digest,
+        title: '村道硬化工程公示',
+      }),
+    });
+    const accepted = (await res.json()) as { id: string };
+    expect(res.status).toBe(202);
+
+    const found = await waitFor(
+      'the record anchored',
+      async () => {
+        const v = await getJson(`/v1/verify/${digest}`);
+        const rec = (
+          v.body.records as { id: string; status: string; bundle: ProofBundle }[] | undefined
+        )?.find((r) => r.id === accepted.id);
+        return rec?.status === 'anchored' && rec.bundle.anchor ? rec : undefined;
+      },
+      120_000,
+    );
+    const bundle = found.bundle;
+    expect(bundle.anchor?.chainId).toBe(`eip155:${geth!.chainId}`);
+    expect(bundle.anchor?.contract).toBe(contract);
+
+    const keys = (await getJson('/v1/keys')).body as {
+      jwks: never;
+      checkpointKeys: string[];
+      tsaRoots: string[];
+    };
+    const getLedgerTx = async (ref: { txId: string }) => {
+      const tx = await getJson(`/v1/ledger/tx/${ref.txId}`);
+      return tx.body as { valid: boolean; block: number; size: number; root: string };
+    };
+    const viaGateway = async (ref: { txHash: string }) =>
+      (await getJson(`/v1/anchor/tx/${ref.txHash}`)).body as { size: number; root: string; block: number };
+    const chain = createRpcAnchorFetcher({ rpcUrl: geth!.rpcUrl });
+    const viaChain = async (ref: { chainId: string; contract: string; txHash: string }) => chain(ref);
+
+    for (const getAnchor of [viaGateway, viaChain]) {
+      const result = await verifyBundle(bundle, {
+        sha256: digest,
+        keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots },
+        getLedgerTx,
+        getAnchor,
+      });
+      expect(result.steps.filter((s) => s.status !== 'pass')).toEqual([]);
+      expect(result.ok).toBe(true);
+    }
+
+    // A bundle whose anchored root was altered fails at the anchor step, and only there.
+    const forged = structuredClone(bundle);
+    forged.anchor!.root = toHex(sha256(new TextEncoder().encode('another tree')));
+    const bad = await verifyBundle(forged, {
+      sha256: digest,
+      keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots },
+      getLedgerTx,
+      getAnchor: viaChain,
+    });
+    expect(bad.ok).toBe(false);
+    expect(bad.steps.filter((s) => s.status === 'fail').map((s) => s.step)).toEqual(['anchor']);
+  });
+});
