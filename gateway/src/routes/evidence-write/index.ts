@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toAppError, validationProblem } from '../../errors.ts';
 import { type AcceptedSubmission, itemProblem } from '../../notary/intake.ts';
 import { problemResponses } from '../../schemas.ts';
+import { textProblem } from '../../unicode.ts';
 import { compileCheck, typeboxValidatorCompiler } from '../../validation.ts';
 import {
   Accepted,
@@ -32,7 +33,15 @@ const IdempotencyHeader = Type.Object(
 const checkSubmission = compileCheck(EvidenceSubmission);
 
 function requestHash(input: unknown): string {
-  return createHash('sha256').update(canonicalJson(input)).digest('hex');
+  let text: string;
+  try {
+    text = canonicalJson(input);
+  } catch {
+    // A batch whose invalid items cannot be canonicalised (a huge integer, a lone surrogate):
+    // those items are refused one by one, but the retry of the same body must still match.
+    text = `raw:${JSON.stringify(input)}`;
+  }
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
@@ -132,6 +141,8 @@ async function readMultipart(request: FastifyRequest): Promise<EvidenceSubmissio
   const input: Record<string, unknown> = { ...fields, sha256: digest };
   if (refs.length > 0) input.refs = refs;
   if (!checkSubmission.check(input)) throw validationProblem(checkSubmission.errors(input));
+  const illFormed = textProblem(input);
+  if (illFormed) throw illFormed;
   return input as EvidenceSubmission;
 }
 
@@ -175,6 +186,8 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
       const input = request.isMultipart()
         ? await readMultipart(request)
         : (request.body as EvidenceSubmission);
+      const illFormed = textProblem(input);
+      if (illFormed) throw illFormed;
       const accepted = await app.intake.submit(request.principal, input, {
         key,
         requestHash: key ? requestHash(input) : undefined,
@@ -216,7 +229,11 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
         throw new AppError('BATCH_TOO_LARGE', `a batch holds at most ${maxItems} items, got ${items.length}`);
       }
       const checked = items.map((item, i) => {
-        if (checkSubmission.check(item)) return { ok: true as const, input: item as EvidenceSubmission };
+        if (checkSubmission.check(item)) {
+          const illFormed = textProblem(item, `body/items/${i}`);
+          if (!illFormed) return { ok: true as const, input: item as EvidenceSubmission };
+          return { ok: false as const, error: illFormed };
+        }
         return {
           ok: false as const,
           error: validationProblem(checkSubmission.errors(item), `body/items/${i}`),

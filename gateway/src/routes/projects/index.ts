@@ -13,6 +13,7 @@ import {
 } from '../../pipeline/schemas.ts';
 import { flagView, recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
+import { textProblem } from '../../unicode.ts';
 
 interface ProjectRow {
   id: string;
@@ -87,6 +88,9 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
     async (request, reply) => {
       const principal = request.principal;
       const body = request.body;
+      // The project goes into canonical JSON on the ledger and into jsonb in the mirror.
+      const illFormed = textProblem(body, 'body', { refuseNul: true });
+      if (illFormed) throw illFormed;
       const ownerOrg = body.ownerOrg ?? principal.org;
       if (!ownerOrg) {
         throw new AppError('VALIDATION_FAILED', 'ownerOrg is required', {
