@@ -19,6 +19,7 @@ export const ERROR_TABLE = {
   CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
   IDEMPOTENCY_CONFLICT: { status: 409, title: 'The Idempotency-Key was used with a different request' },
   BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  URI_TOO_LONG: { status: 414, title: 'The request URI or one of its path parameters is too long' },
   FILE_TOO_LARGE: { status: 413, title: 'The uploaded file is too large' },
   BATCH_TOO_LARGE: { status: 413, title: 'The batch has too many items' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
@@ -135,6 +136,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_PROTO_VIOLATION: 'MALFORMED_REQUEST',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
   FST_ERR_NOT_FOUND: 'NOT_FOUND',
+  FST_ERR_BAD_URL: 'MALFORMED_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
 };
 
 // Socket-level failures reaching the database, and SQLSTATE classes that mean "the database
@@ -220,6 +223,16 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: A
   }
   // Pre-serialised so that a route's response schema never strips problem fields.
   return reply.code(err.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL that is not valid percent-encoded UTF-8, or a path parameter
+ * over `maxParamLength`, is refused by the router before any hook runs; answer it as a problem too.
+ */
+export function frameworkErrorHandler(error: Error, request: FastifyRequest, reply: FastifyReply): void {
+  const appError = toAppError(error);
+  request.log.warn({ code: appError.code, status: appError.status }, 'request refused by the router');
+  void sendProblem(request, reply, appError);
 }
 
 export interface ErrorsDecorator {
