@@ -1,14 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import {
-  canonicalJson,
-  cidFromSha256,
-  detailsDigest,
-  type EvidenceRecord,
-  fromHex,
-  leafHash,
-  type RecordDetails,
-  toHex,
-} from '@lianzheng/proof';
+import { createHash } from 'node:crypto';
+import { type EvidenceRecord, leafHash, type RecordDetails, toHex } from '@lianzheng/proof';
 import type pg from 'pg';
 import { idempotencyScope, type Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
@@ -17,6 +8,7 @@ import type { KeyRing } from '../keys/key-ring.ts';
 import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
+import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './intake-encode.ts';
 import { uuidv7 } from './uuidv7.ts';
 
 /** One accepted submission, as the 202 (or an idempotent replay) answers it. */
@@ -64,8 +56,7 @@ const INSERT_SQL = `insert into submissions
   (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash, accepted_at)
 select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                      $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-on conflict (idem_scope, idempotency_key) do nothing
-returning id`;
+on conflict (idem_scope, idempotency_key) do nothing`;
 
 /** Writes rows with one multi-row INSERT (one statement, one transaction, one fsync). */
 export async function insertSubmissions(
@@ -87,8 +78,17 @@ export async function insertSubmissions(
     cols[9]![i] = r.requestHash;
     cols[10]![i] = r.acceptedAt;
   }
-  const result = await db.query<{ id: string }>(INSERT_SQL, cols);
+  // Named statements: each pooled connection parses and plans the INSERT once. Without an
+  // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
+  let keyed = false;
+  for (const r of rows) if (r.idempotencyKey !== null) keyed = true;
+  const result = await db.query<{ id: string }>(
+    keyed
+      ? { name: 'intake-insert-returning', text: `${INSERT_SQL} returning id`, values: cols }
+      : { name: 'intake-insert', text: INSERT_SQL, values: cols },
+  );
   if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
+  if (!keyed) throw new Error(`the group commit inserted ${result.rowCount} of ${rows.length} rows`);
   const inserted = new Set(result.rows.map((r) => r.id));
   return rows.map((r) => ({ inserted: inserted.has(r.id) }));
 }
@@ -348,13 +348,15 @@ export class Intake {
     const { config, keys } = this.options;
     const { id, ms } = uuidv7();
     const acceptedAt = new Date(ms).toISOString();
-    const details: RecordDetails = { salt: randomBytes(16).toString('hex') };
+    const details: RecordDetails = { salt: saltHex() };
     if (input.title !== undefined) details.title = input.title;
     if (input.amount !== undefined) details.amount = input.amount;
     if (input.milestone !== undefined) details.milestone = input.milestone;
     if (input.result !== undefined) details.result = input.result;
     if (input.reason !== undefined) details.reason = input.reason;
-    const cid = cidFromSha256(fromHex(input.sha256));
+    // canonicalJson(details) and detailsDigest(details), with the JSON made once (intake-encode.ts).
+    const detailsText = detailsJson(details);
+    const cid = cidOfSha256Hex(input.sha256);
     const record: EvidenceRecord = {
       v: 1,
       id,
@@ -365,13 +367,13 @@ export class Intake {
       visibility: input.visibility,
       submitter: { org: principal.org ?? project.ownerOrg },
       acceptedAt,
-      detailsDigest: detailsDigest(details),
+      detailsDigest: createHash('sha256').update(detailsText).digest('hex'),
     };
     if (input.supersedes !== undefined) record.supersedes = input.supersedes;
     if (input.refs !== undefined && input.refs.length > 0) record.refs = input.refs;
-    const recordJson = canonicalJson(record);
+    const recordText = recordJson(record);
     // leafHash over the exact bytes stored: the same as recordLeafHash(record), canonicalised once.
-    const leaf = toHex(leafHash(Buffer.from(recordJson, 'utf8')));
+    const leaf = toHex(leafHash(Buffer.from(recordText, 'utf8')));
     const receipt = keys.receiptSigner.sign({
       iss: config.receiptIssuer,
       sub: id,
@@ -388,8 +390,8 @@ export class Intake {
       projectId: input.projectId,
       sha256: input.sha256,
       kind: input.kind,
-      recordJson,
-      detailsJson: canonicalJson(details),
+      recordJson: recordText,
+      detailsJson: detailsText,
       receipt,
       idempotencyKey: idem?.key ?? null,
       idemScope: idem?.key ? (idem.scope ?? null) : null,
