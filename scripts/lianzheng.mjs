@@ -4,6 +4,9 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// fabric-contract-api logs every decorator at info when the chaincode module loads; the
+// gateway runs that contract in-process, so keep its logger at warnings unless asked otherwise.
+process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= 'WARNING';
 // `lianzheng verify … | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);

@@ -15,6 +15,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
 register();
+// fabric-contract-api logs every decorator at info when the chaincode module loads; the
+// gateway runs that contract in-process, so keep its logger at warnings unless asked otherwise.
+process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= 'WARNING';
 const { loadConfig } = await import('../gateway/src/config.ts');
 let config;
 try {

@@ -1,8 +1,12 @@
+import { createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof';
+import { runAnchorDeploy, runAnchorKeygen } from '../anchor/commands.ts';
+import { parseAnchorConfig } from '../anchor/config.ts';
+import { createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
 import { createApiKey } from '../auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
 import { ConfigError, loadConfig } from '../config.ts';
@@ -10,6 +14,7 @@ import { KeyRing } from '../keys/key-ring.ts';
 import { createPool, embeddedPostgresDir } from '../storage/db-plugin.ts';
 import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
 import { runMigrations } from '../storage/migrate.ts';
+import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit } from './audit.ts';
 
 /** Exit codes a script can rely on. */
@@ -35,10 +40,18 @@ Usage:
                    [--gateway URL] [--token JWT | --api-key KEY | --org ORG]
       Notarise a document. A file is hashed locally and never uploaded. Without --token or
       --api-key, --org mints a development unit token (local dev issuer only).
-  lianzheng verify <file | --sha256 HEX> [--bundle b.json --keys keys.json] [--gateway URL]
+  lianzheng verify <file | --sha256 HEX> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
       Check a document's evidence. With --bundle and --keys (the JSON of GET /v1/keys) it runs
       fully offline; otherwise it fetches /v1/verify/{sha256} and /v1/keys from the gateway and
       asks it for the ledger transaction (add --gateway to an offline check for that step).
+      The anchor step reads the EVM chain from --rpc (a JSON-RPC node you trust), or else through
+      the gateway's read-only proxy (said in the output).
+  lianzheng pki init
+      Create (or keep) the local root CA under DATA_DIR/pki and certify the TSA, receipt and
+      checkpoint keys; the gateway does this on first start too.
+  lianzheng anchor keygen --key-file F | anchor deploy
+      Create the anchorer's signing key (fund its address), or deploy the Anchor contract with
+      the ANCHOR_* configuration (prints ANCHOR_CONTRACT=…).
   lianzheng token --role unit|partner|inspector|admin [--org ORG] [--region CODE] [--ttl SECONDS]
       Print a JWT from the local development identity provider (DATA_DIR/keys).
   lianzheng apikey create --org ORG [--role partner|unit|admin] [--label TEXT]
@@ -223,6 +236,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       bundle: { type: 'string' },
       keys: { type: 'string' },
       gateway: { type: 'string' },
+      rpc: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -273,6 +287,23 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
         return tx.body as { valid: boolean; block: number; size: number; root: string };
       }
     : undefined;
+  // The anchor step: a chain node the user trusts (--rpc), else the gateway's read-only proxy.
+  let getAnchor:
+    | ((ref: { chainId: string; contract: string; txHash: string }) => Promise<unknown>)
+    | undefined;
+  if (values.rpc) {
+    getAnchor = createRpcAnchorFetcher({ rpcUrl: values.rpc });
+  } else if (ledgerGateway) {
+    getAnchor = async (ref) => {
+      const a = await http(`${ledgerGateway}/v1/anchor/tx/${encodeURIComponent(ref.txHash)}`);
+      if (a.status !== 200) throw new Error(`the gateway could not read anchor ${ref.txHash} (${a.status})`);
+      return a.body;
+    };
+    if (!values.json && bundles.some((b) => (b.bundle as { anchor?: unknown })?.anchor))
+      out.log(
+        `anchor read through the gateway's proxy (${ledgerGateway}); use --rpc URL to ask a chain node yourself`,
+      );
+  }
   let ok = true;
   const results = [];
   for (const b of bundles) {
@@ -280,6 +311,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       sha256,
       keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots ?? [] },
       getLedgerTx,
+      ...(getAnchor ? { getAnchor: getAnchor as never } : {}),
     });
     ok &&= v.ok;
     results.push({ id: b.id, ...v });
@@ -403,6 +435,44 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   return EXIT.OK;
 }
 
+async function cmdPki(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  if (args[0] !== 'init') throw new CliError(EXIT.USAGE, 'usage: lianzheng pki init');
+  const config = loadConfig(env);
+  const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
+  const receiptJwk = ring.jwks().keys[0];
+  const result = await initPki({
+    dir: path.join(config.dataDir, 'pki'),
+    ...(receiptJwk ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) } : {}),
+    checkpointPublicKey: createPublicKey({
+      key: {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: Buffer.from(ring.checkpointSigner.publicKey).toString('base64url'),
+      },
+      format: 'jwk',
+    }),
+  });
+  out.log(JSON.stringify({ created: result.created, reused: result.reused }, null, 2));
+  return EXIT.OK;
+}
+
+async function cmdAnchor(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'deploy') {
+    for (const line of await runAnchorDeploy(env)) out.log(line);
+    return EXIT.OK;
+  }
+  if (sub === 'keygen') {
+    const { values } = parseArgs({ args: rest, options: { 'key-file': { type: 'string' } } });
+    const file = values['key-file'] ?? env.ANCHOR_KEY_FILE;
+    if (!file) throw new CliError(EXIT.USAGE, 'anchor keygen needs --key-file (or ANCHOR_KEY_FILE)');
+    for (const line of await runAnchorKeygen(file, parseAnchorConfig({ ...env, ANCHOR_KEY_FILE: file })))
+      out.log(line);
+    return EXIT.OK;
+  }
+  throw new CliError(EXIT.USAGE, 'usage: lianzheng anchor keygen --key-file F | lianzheng anchor deploy');
+}
+
 async function cmdServe(env: Record<string, string | undefined>): Promise<number> {
   const { main } = await import('../server.ts');
   void env;
@@ -434,6 +504,10 @@ export async function run(
         return await cmdKeys(args, env, out);
       case 'audit':
         return await cmdAudit(args, env, out);
+      case 'pki':
+        return await cmdPki(args, env, out);
+      case 'anchor':
+        return await cmdAnchor(args, env, out);
       case undefined:
       case 'help':
       case '--help':
