@@ -58,6 +58,51 @@ export async function hashFile(file: Blob, opts: HashOptions): Promise<HashOutco
   return streamHash(file, opts, start, report);
 }
 
+/** Read size for the streamed path: big enough to keep per-chunk overhead small. */
+const CHUNK = 1024 * 1024;
+
+/**
+ * A byte-stream reader that fills one buffer over and over (BYOB), so memory stays flat whatever
+ * the file's size; where the browser offers only the default reader, chunks are fresh buffers that
+ * the garbage collector reclaims.
+ */
+function openReader(file: Blob): {
+  read(): Promise<Uint8Array | null>;
+  cancel(): Promise<void>;
+  release(): void;
+} {
+  const stream = file.stream();
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = stream.getReader({ mode: 'byob' });
+  } catch {
+    byob = null;
+  }
+  if (byob) {
+    const reader = byob;
+    let buffer = new ArrayBuffer(CHUNK);
+    return {
+      async read() {
+        const { value, done } = await reader.read(new Uint8Array(buffer, 0, buffer.byteLength));
+        if (done || !value) return null;
+        buffer = value.buffer as ArrayBuffer;
+        return value;
+      },
+      cancel: () => reader.cancel(),
+      release: () => reader.releaseLock(),
+    };
+  }
+  const reader = stream.getReader();
+  return {
+    async read() {
+      const { value, done } = await reader.read();
+      return done ? null : value;
+    },
+    cancel: () => reader.cancel(),
+    release: () => reader.releaseLock(),
+  };
+}
+
 async function streamHash(
   file: Blob,
   opts: HashOptions,
@@ -65,7 +110,7 @@ async function streamHash(
   report: (done: number) => void,
 ): Promise<HashOutcome> {
   const hasher = createSha256();
-  const reader = file.stream().getReader();
+  const reader = openReader(file);
   const every = opts.progressEveryMs ?? 100;
   let done = 0;
   let lastReport = start;
@@ -75,10 +120,10 @@ async function streamHash(
         await reader.cancel().catch(() => {});
         throw new HashAbortedError('aborted');
       }
-      const { value, done: end } = await reader.read();
-      if (end) break;
-      hasher.update(value);
-      done += value.byteLength;
+      const chunk = await reader.read();
+      if (chunk === null) break;
+      hasher.update(chunk);
+      done += chunk.byteLength;
       const now = performance.now();
       if (now - lastReport >= every) {
         lastReport = now;
@@ -88,7 +133,7 @@ async function streamHash(
       }
     }
   } finally {
-    reader.releaseLock();
+    reader.release();
   }
   report(done);
   return { sha256: toHex(hasher.digest()), method: 'stream', elapsedMs: performance.now() - start };
