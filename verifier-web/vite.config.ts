@@ -15,7 +15,9 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    target: 'es2022',
+    // Villagers open the page in WeChat's and phone makers' built-in browsers, often a few years
+    // old: lower the syntax to what Chromium 87 / Safari 14 understand.
+    target: ['es2020', 'chrome87', 'safari14', 'firefox78'],
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     reportCompressedSize: false,
