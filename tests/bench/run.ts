@@ -58,7 +58,18 @@ async function main(): Promise<number> {
     console.error(`unknown bench: ${unknown.join(', ')} (available: ${available.join(', ')})`);
     return 2;
   }
-  const chosen = wanted.length > 0 ? wanted : available;
+  // Long benches (growth, soak) export `optIn = true`: they run only when named.
+  const chosen: string[] = [];
+  for (const name of wanted.length > 0 ? wanted : available) {
+    if (wanted.length === 0) {
+      const mod = (await import(pathToFileURL(join(here, `${name}.bench.ts`)).href)) as { optIn?: boolean };
+      if (mod.optIn === true) {
+        console.error(`bench ${name}: opt-in, skipped (npm run bench -- ${name})`);
+        continue;
+      }
+    }
+    chosen.push(name);
+  }
   const ctx: BenchContext = { quick, log: (m) => console.error(`  ${m}`) };
   const all: FileResults[] = [];
   for (const bench of chosen) {

@@ -1,0 +1,122 @@
+// A profiling aid, not a benchmark: starts PostgreSQL and the gateway under `node --cpu-prof`,
+// drives one scenario for a while, stops the gateway (which writes the profile) and prints where
+// its CPU went, by self time and by inclusive time, counting only the samples taken while the
+// load ran (start-up excluded).
+//
+//   node --import tsx tests/bench/load/profile-gateway.ts [post|batch|verify] [seconds] [connections]
+//
+// Keeps the .cpuprofile under /tmp/lz-profile/ for Chrome DevTools or speedscope.
+import fs from 'node:fs';
+import path from 'node:path';
+import { closedLoop, type LoadRequest } from './closed-loop.ts';
+import { formatLatency } from './latencies.ts';
+import { watch } from './proc-stats.ts';
+import { seedBench, startBenchDatabase, startGateway } from './stack.ts';
+import { batchBody, DigestSource, hashOnlyBody, waitRecorded } from './workload.ts';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function summarise(profile: Profile, fromMicros: number, toMicros: number, top = 45): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const key = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url
+      .replace(/^.*\/node_modules\//, '~/')
+      .replace(/^file:\/\/.*?\/(gateway|proof|chaincode|tests)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+  const selfTime = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let t = profile.startTime;
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t < fromMicros || t > toMicros) continue;
+    const d = profile.timeDeltas[i] ?? 0;
+    const node = byId.get(profile.samples[i]!)!;
+    if (node.callFrame.functionName === '(idle)') continue;
+    total += d;
+    selfTime.set(key(node), (selfTime.get(key(node)) ?? 0) + d);
+    const seen = new Set<string>();
+    for (let cur: number | undefined = node.id; cur !== undefined; cur = parent.get(cur)) {
+      const k = key(byId.get(cur)!);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + d);
+    }
+  }
+  const list = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(
+        ([k, v]) =>
+          `${(v / 1000).toFixed(0).padStart(7)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`,
+      )
+      .join('\n');
+  return `busy ${(total / 1000).toFixed(0)} ms\n--- self\n${list(selfTime, top)}\n--- inclusive\n${list(inclusive, top * 2)}`;
+}
+
+const scenario = process.argv[2] ?? 'post';
+const seconds = Number(process.argv[3] ?? 10);
+const connections = Number(process.argv[4] ?? 64);
+const dir = '/tmp/lz-profile';
+fs.rmSync(dir, { recursive: true, force: true });
+const db = await startBenchDatabase();
+const gw = await startGateway({
+  databaseUrl: db.url,
+  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'],
+  env: JSON.parse(process.env.GATEWAY_ENV ?? '{}'),
+});
+try {
+  const creds = await seedBench(gw, db.pool);
+  const digests = new DigestSource();
+  const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
+  const post: LoadRequest = {
+    method: 'POST',
+    path: '/v1/evidence',
+    headers,
+    body: () => hashOnlyBody(creds.projectId, digests.next()),
+  };
+  let request: LoadRequest = post;
+  if (scenario === 'batch')
+    request = { ...post, path: '/v1/evidence/batch', body: () => batchBody(creds.projectId, digests, 1000) };
+  if (scenario === 'verify') {
+    await closedLoop(gw.url, post, { connections: 64, seconds: 3 });
+    await waitRecorded(db.pool, 120_000);
+    let i = 0;
+    const n = digests.count;
+    request = { method: 'GET', path: () => `/v1/verify/${digests.at(i++ % n)}` };
+  }
+  await closedLoop(gw.url, request, { connections: 16, seconds: 2 });
+  const from = Date.now() * 1000;
+  const w = watch([gw.pid], await db.postmasterPid());
+  const r = await closedLoop(gw.url, request, { connections, seconds });
+  const p = w.stop();
+  const to = Date.now() * 1000;
+  console.log(
+    `${scenario}: ${Math.round(r.rps)}/s ${formatLatency(r.latency)} status ${JSON.stringify(r.status)}; gateway ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / r.ok).toFixed(0)} µs/request; PG ${p.pgCpuCores.toFixed(2)}`,
+  );
+  await gw.stop();
+  const stopped = Date.now() * 1000;
+  const file = fs.readdirSync(dir).find((f) => f.includes(`.${gw.pid}.0.`)) ?? fs.readdirSync(dir)[0];
+  if (!file) throw new Error('no profile written');
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile;
+  // Profile timestamps are monotonic microseconds; align them with the wall clock by the end.
+  const endMono = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
+  const offset = endMono - stopped;
+  console.log(summarise(profile, from + offset, to + offset, Number(process.env.TOP ?? 40)));
+  console.log(`profile: ${path.join(dir, file)}`);
+} finally {
+  await gw.stop();
+  await db.stop();
+}
