@@ -12,6 +12,7 @@ import anchorBundlesPlugin from './anchor/bundles-plugin.ts';
 import anchorPlugin from './anchor/plugin.ts';
 import type { JwtVerifier } from './auth/jwt.ts';
 import authPlugin from './auth/plugin.ts';
+import bodyDeadlinePlugin from './body-deadline.ts';
 import type { Config } from './config.ts';
 import errorsPlugin, { AppError, frameworkErrorHandler } from './errors.ts';
 import type { KeyRing } from './keys/key-ring.ts';
@@ -85,6 +86,14 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       : { logger: (options.logger as FastifyServerOptions['logger']) ?? false }),
     bodyLimit: config.limits.maxBodyBytes,
     requestTimeout: config.uploadTimeoutMs,
+    http: {
+      // Node enforces requestTimeout and headersTimeout only when it sweeps its connections,
+      // every 30 s by default: a slow client would outlive a short timeout by that much.
+      connectionsCheckingInterval: 1000,
+      // A header block is sent at once; slowloris sends it a byte at a time.
+      headersTimeout: Math.min(config.requestTimeoutMs, config.uploadTimeoutMs),
+      requestTimeout: config.uploadTimeoutMs,
+    },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
@@ -99,6 +108,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   });
 
   app.register(configPlugin, { config });
+  app.register(bodyDeadlinePlugin, { timeoutMs: config.requestTimeoutMs });
   app.register(errorsPlugin);
   app.register(metricsPlugin);
   app.addSchema(Problem);
