@@ -1,0 +1,434 @@
+// Who may do what: every route × every role (anonymous; a unit of the owning organisation; a unit
+// of another; a partner of the owning organisation; an inspector inside the project's region; one
+// outside; an admin), with the expected status — and restricted details (title, amount, milestone,
+// the facts behind a flag) never in an answer to someone not allowed to read them. Forged and
+// stale tokens are refused on read routes too (never silently treated as the public).
+
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { sha256, toHex } from '@lianzheng/proof';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
+import { createApiKey, hashApiKey } from '../../gateway/src/auth/api-keys.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { type Config, DEV_ISSUER, testConfig } from '../../gateway/src/config.ts';
+import pagesPlugin from '../../gateway/src/routes/pages/plugin.ts';
+import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+
+type Who = 'anonymous' | 'ownUnit' | 'otherUnit' | 'partner' | 'inspectorIn' | 'inspectorOut' | 'admin';
+const WHO: Who[] = ['anonymous', 'ownUnit', 'otherUnit', 'partner', 'inspectorIn', 'inspectorOut', 'admin'];
+/** Who may read a restricted record's details in this project. */
+const PRIVILEGED = new Set<Who>(['ownUnit', 'partner', 'inspectorIn', 'admin']);
+
+let db: TestDatabase;
+let app: FastifyInstance;
+let config: Config;
+const project = demoProject();
+const headers: Record<Who, Record<string, string>> = {} as Record<Who, Record<string, string>>;
+let partnerKey = '';
+
+// Markers that must never reach someone without the right to read restricted details.
+const SECRET_TITLE = `restricted-title-${randomBytes(6).toString('hex')}`;
+const SECRET_AMOUNT = '7310000000123';
+const restricted = { id: '', sha256: '' };
+const pub = { id: '', sha256: '' };
+
+function req(who: Who, opts: InjectOptions): InjectOptions {
+  return { ...opts, headers: { ...(opts.headers as Record<string, string>), ...headers[who] } };
+}
+
+const digest = () => toHex(sha256(randomBytes(16)));
+const item = (extra: Record<string, unknown> = {}) => ({
+  sha256: digest(),
+  projectId: project.id,
+  kind: 'notice',
+  visibility: 'public',
+  ...extra,
+});
+
+beforeAll(async () => {
+  db = await startTestDatabase();
+  const defaults = testConfig({ dataDir: db.dir });
+  config = testConfig({
+    dataDir: db.dir,
+    sealIntervalMs: 20,
+    rateLimitPublicPerMin: 1_000_000,
+    tsa: { ...defaults.tsa, rateLimitPerMin: 1_000_000 },
+  });
+  app = buildApp({ config, db: db.pool });
+  await app.after();
+  if (!app.hasPlugin('pages')) app.register(pagesPlugin);
+  await app.ready();
+  const key = await loadDevIssuerKey(config.keysDir);
+  const audience = config.oidc.audience;
+  const bearer = async (r: Parameters<typeof issueDevToken>[1]) => ({
+    authorization: `Bearer ${await issueDevToken(key, r)}`,
+  });
+  headers.anonymous = {};
+  headers.ownUnit = await bearer({ role: 'unit', org: project.ownerOrg, audience });
+  headers.otherUnit = await bearer({ role: 'unit', org: 'another-town', audience });
+  headers.inspectorIn = await bearer({ role: 'inspector', region: '620100', audience });
+  headers.inspectorOut = await bearer({ role: 'inspector', region: '630000', audience });
+  headers.admin = await bearer({ role: 'admin', audience });
+  partnerKey = (await createApiKey(db.pool, { org: project.ownerOrg, label: 'finance platform' })).key;
+  headers.partner = { 'x-api-key': partnerKey };
+
+  const reg = await app.inject(req('ownUnit', { method: 'POST', url: '/v1/projects', payload: project }));
+  expect(reg.statusCode, reg.body).toBe(201);
+  // A restricted payment approval without a contract: it carries every restricted detail and
+  // raises a flag whose facts are restricted too.
+  const r = await app.inject(
+    req('ownUnit', {
+      method: 'POST',
+      url: '/v1/evidence',
+      payload: item({
+        kind: 'payment_approval',
+        visibility: 'restricted',
+        title: SECRET_TITLE,
+        amount: SECRET_AMOUNT,
+        milestone: 'm1',
+      }),
+    }),
+  );
+  expect(r.statusCode, r.body).toBe(202);
+  restricted.id = r.json().id;
+  restricted.sha256 = r.json().sha256;
+  const p = await app.inject(
+    req('ownUnit', { method: 'POST', url: '/v1/evidence', payload: item({ title: 'public notice' }) }),
+  );
+  pub.id = p.json().id;
+  pub.sha256 = p.json().sha256;
+  await app.pipeline.batcher.waitForRecorded(2);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await db?.stop();
+});
+
+function leaks(body: string): boolean {
+  return body.includes(SECRET_TITLE) || body.includes(SECRET_AMOUNT);
+}
+
+describe('authorisation matrix', () => {
+  type Row = { route: string; request: () => InjectOptions; expect: Record<Who, number> };
+  const all = (status: number) => Object.fromEntries(WHO.map((w) => [w, status])) as Record<Who, number>;
+  const writers = {
+    anonymous: 401,
+    ownUnit: 202,
+    otherUnit: 403,
+    partner: 202,
+    inspectorIn: 403,
+    inspectorOut: 403,
+    admin: 202,
+  };
+  const rows: Row[] = [
+    {
+      route: 'POST /v1/evidence',
+      request: () => ({ method: 'POST', url: '/v1/evidence', payload: item() }),
+      expect: writers,
+    },
+    {
+      route: 'POST /v1/evidence/batch',
+      request: () => ({ method: 'POST', url: '/v1/evidence/batch', payload: { items: [item(), item()] } }),
+      // Another organisation's unit reaches the items, each refused on its own (207, 403 per item).
+      expect: { ...writers, otherUnit: 207 },
+    },
+    {
+      route: 'POST /v1/projects (owner org = the unit’s)',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/projects',
+        payload: { ...demoProject(`matrix-${randomBytes(4).toString('hex')}`), ownerOrg: project.ownerOrg },
+      }),
+      expect: {
+        anonymous: 401,
+        ownUnit: 201,
+        otherUnit: 403,
+        partner: 403,
+        inspectorIn: 403,
+        inspectorOut: 403,
+        admin: 201,
+      },
+    },
+    {
+      route: 'POST /v1/admin/keys/rotate',
+      request: () => ({ method: 'POST', url: '/v1/admin/keys/rotate' }),
+      expect: {
+        anonymous: 401,
+        ownUnit: 403,
+        otherUnit: 403,
+        partner: 403,
+        inspectorIn: 403,
+        inspectorOut: 403,
+        admin: 200,
+      },
+    },
+    {
+      route: 'GET /v1/evidence/{restricted}',
+      request: () => ({ method: 'GET', url: `/v1/evidence/${restricted.id}` }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/verify/{restricted}',
+      request: () => ({ method: 'GET', url: `/v1/verify/${restricted.sha256}` }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/projects/{id}',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}` }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/projects/{id}/records',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/records` }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/projects/{id}/flags',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/flags` }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/log/checkpoint',
+      request: () => ({ method: 'GET', url: '/v1/log/checkpoint' }),
+      expect: all(200),
+    },
+    { route: 'GET /v1/log/key', request: () => ({ method: 'GET', url: '/v1/log/key' }), expect: all(200) },
+    {
+      route: 'GET /v1/log/proof/inclusion',
+      request: () => ({ method: 'GET', url: '/v1/log/proof/inclusion?index=0&size=2' }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/log/proof/consistency',
+      request: () => ({ method: 'GET', url: '/v1/log/proof/consistency?from=1&to=2' }),
+      expect: all(200),
+    },
+    { route: 'GET /v1/keys', request: () => ({ method: 'GET', url: '/v1/keys' }), expect: all(200) },
+    {
+      route: 'GET /.well-known/jwks.json',
+      request: () => ({ method: 'GET', url: '/.well-known/jwks.json' }),
+      expect: all(200),
+    },
+    { route: 'GET /healthz', request: () => ({ method: 'GET', url: '/healthz' }), expect: all(200) },
+    { route: 'GET /readyz', request: () => ({ method: 'GET', url: '/readyz' }), expect: all(200) },
+    // Prometheus metrics carry no record data; operators keep the port off the public network (SECURITY.md).
+    { route: 'GET /metrics', request: () => ({ method: 'GET', url: '/metrics' }), expect: all(200) },
+    {
+      route: 'GET /openapi.json',
+      request: () => ({ method: 'GET', url: '/openapi.json' }),
+      expect: all(200),
+    },
+    {
+      route: 'POST /tsa (malformed query → RFC 3161 rejection)',
+      request: () => ({
+        method: 'POST',
+        url: '/tsa',
+        headers: { 'content-type': 'application/timestamp-query' },
+        payload: Buffer.from([0x30, 0x00]),
+      }),
+      expect: all(200),
+    },
+  ];
+
+  for (const row of rows) {
+    it(row.route, async () => {
+      const got: Record<string, number> = {};
+      for (const who of WHO) {
+        const res = await app.inject(req(who, row.request()));
+        got[who] = res.statusCode;
+        if (res.statusCode >= 400) {
+          expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
+          expect(res.json().code).toBe(res.statusCode === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+        }
+        if (res.statusCode === 207) {
+          for (const r of res.json().results) expect(r.problem?.code).toBe('FORBIDDEN');
+        }
+        // No route ever shows restricted details to those without the right.
+        if (!PRIVILEGED.has(who)) expect(leaks(res.body), `${row.route} as ${who}`).toBe(false);
+      }
+      expect(got).toEqual(row.expect);
+    });
+  }
+});
+
+describe('restricted details', () => {
+  const readRoutes = () => [
+    `/v1/evidence/${restricted.id}`,
+    `/v1/verify/${restricted.sha256}`,
+    `/v1/projects/${project.id}/records`,
+    `/v1/projects/${project.id}/flags`,
+  ];
+
+  it('reach exactly the owning organisation, inspectors of the region and admins', async () => {
+    for (const who of WHO) {
+      for (const url of readRoutes()) {
+        const res = await app.inject(req(who, { method: 'GET', url }));
+        expect(res.statusCode).toBe(200);
+        const shown = leaks(res.body);
+        // The flags route shows no title; the others show title and amount to the privileged.
+        if (!url.endsWith('/flags')) expect(shown, `${url} as ${who}`).toBe(PRIVILEGED.has(who));
+        else if (!PRIVILEGED.has(who)) expect(shown).toBe(false);
+      }
+    }
+  });
+
+  it('are absent from public answers: no details, no milestone, no facts behind a flag', async () => {
+    for (const who of ['anonymous', 'otherUnit', 'inspectorOut'] as Who[]) {
+      const ev = (await app.inject(req(who, { method: 'GET', url: `/v1/evidence/${restricted.id}` }))).json();
+      expect(ev.details).toBeUndefined();
+      expect(ev.bundle.details).toBeUndefined();
+      expect(JSON.stringify(ev)).not.toMatch(/"(title|amount|milestone)"/);
+      const flags = (
+        await app.inject(req(who, { method: 'GET', url: `/v1/projects/${project.id}/flags` }))
+      ).json();
+      expect(flags.flags.length).toBeGreaterThan(0);
+      for (const f of flags.flags) expect(f.detail).toBeUndefined();
+      const trail = (
+        await app.inject(req(who, { method: 'GET', url: `/v1/projects/${project.id}/records` }))
+      ).json();
+      const entry = trail.records.find((r: { id: string }) => r.id === restricted.id);
+      expect(entry.details).toBeUndefined();
+      const verify = (
+        await app.inject(req(who, { method: 'GET', url: `/v1/verify/${restricted.sha256}` }))
+      ).json();
+      expect(verify.records[0].bundle.details).toBeUndefined();
+    }
+    // Public records keep their details public.
+    const open = (await app.inject({ method: 'GET', url: `/v1/evidence/${pub.id}` })).json();
+    expect(open.details.title).toBe('public notice');
+  });
+
+  it('are shown to the privileged with the flag facts', async () => {
+    const flags = (
+      await app.inject(req('inspectorIn', { method: 'GET', url: `/v1/projects/${project.id}/flags` }))
+    ).json();
+    expect(flags.flags.some((f: { detail?: object }) => f.detail !== undefined)).toBe(true);
+    const ev = (
+      await app.inject(req('inspectorIn', { method: 'GET', url: `/v1/evidence/${restricted.id}` }))
+    ).json();
+    expect(ev.details).toMatchObject({ title: SECRET_TITLE, amount: SECRET_AMOUNT, milestone: 'm1' });
+  });
+});
+
+describe('forged, stale and misdirected tokens', () => {
+  async function devSigned(
+    claims: Record<string, unknown>,
+    o: { iss?: string; aud?: string; exp?: number; nbf?: number } = {},
+  ) {
+    const key = await loadDevIssuerKey(config.keysDir);
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setIssuer(o.iss ?? DEV_ISSUER)
+      .setAudience(o.aud ?? config.oidc.audience)
+      .setIssuedAt(now)
+      .setNotBefore(o.nbf ?? now - 5)
+      .setExpirationTime(o.exp ?? now + 600)
+      .sign(createPrivateKey({ key: key.jwk as import('node:crypto').JsonWebKey, format: 'jwk' }));
+  }
+  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  // An inspector of the project's region: a forged one would read restricted details.
+  const claims = { role: 'inspector', region: '620102', sub: 'forged' };
+  const now = () => Math.floor(Date.now() / 1000);
+  const forged: [string, () => Promise<string>][] = [
+    ['a wrong issuer', () => devSigned(claims, { iss: 'https://idp.example' })],
+    ['a wrong audience', () => devSigned(claims, { aud: 'another-service' })],
+    ['an expired token', () => devSigned(claims, { exp: now() - 30 })],
+    ['a token not yet valid', () => devSigned(claims, { nbf: now() + 3600 })],
+    [
+      'alg none',
+      async () =>
+        `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, iss: DEV_ISSUER, aud: config.oidc.audience, exp: now() + 600 })}.`,
+    ],
+    [
+      'HS256 keyed with the public key',
+      async () => {
+        const key = await loadDevIssuerKey(config.keysDir);
+        const { d: _d, ...pub } = key.jwk;
+        const pem = createPublicKey({ key: pub as import('node:crypto').JsonWebKey, format: 'jwk' })
+          .export({ type: 'spki', format: 'pem' })
+          .toString();
+        return new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+          .setIssuer(DEV_ISSUER)
+          .setAudience(config.oidc.audience)
+          .setExpirationTime('10m')
+          .sign(new TextEncoder().encode(pem));
+      },
+    ],
+    [
+      'an unknown kid',
+      async () => {
+        const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        return new SignJWT(claims)
+          .setProtectedHeader({ alg: 'ES256', kid: 'not-a-key-we-know' })
+          .setIssuer(DEV_ISSUER)
+          .setAudience(config.oidc.audience)
+          .setExpirationTime('10m')
+          .sign(privateKey);
+      },
+    ],
+  ];
+
+  for (const [name, make] of forged) {
+    it(`refuses ${name} with 401 on reads and writes alike`, async () => {
+      const token = await make();
+      for (const opts of [
+        { method: 'GET', url: `/v1/evidence/${restricted.id}` },
+        { method: 'GET', url: `/v1/projects/${project.id}/flags` },
+        { method: 'POST', url: '/v1/evidence', payload: item() },
+        { method: 'POST', url: '/v1/admin/keys/rotate' },
+      ] as InjectOptions[]) {
+        const res = await app.inject({ ...opts, headers: { authorization: `Bearer ${token}` } });
+        expect(res.statusCode, `${name} ${opts.url}`).toBe(401);
+        expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
+        expect(res.json().code).toBe('UNAUTHENTICATED');
+        expect(leaks(res.body)).toBe(false);
+      }
+    });
+  }
+
+  it('a genuine token of the same shape works (the refusals above are about the forgery)', async () => {
+    const token = await devSigned(claims);
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/evidence/${restricted.id}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().details.title).toBe(SECRET_TITLE);
+  });
+});
+
+describe('API keys', () => {
+  it('are stored as their SHA-256 only: the key appears nowhere in the table', async () => {
+    const { rows } = await db.pool.query('select * from api_keys');
+    expect(rows.length).toBeGreaterThan(0);
+    const table = JSON.stringify(rows);
+    expect(table).not.toContain(partnerKey);
+    expect(table).not.toContain(partnerKey.slice(3)); // nor its random part
+    const row = rows.find((r) => r.key_hash === hashApiKey(partnerKey));
+    expect(row).toBeDefined();
+    expect(row.key_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a revoked, altered or truncated key is refused with 401', async () => {
+    const created = await createApiKey(db.pool, { org: project.ownerOrg });
+    await db.pool.query('update api_keys set revoked_at = now() where id = $1', [created.id]);
+    app.apiKeys.forget();
+    const flipped = `${partnerKey.slice(0, -1)}${partnerKey.at(-1) === 'A' ? 'B' : 'A'}`;
+    for (const key of [created.key, flipped, partnerKey.slice(0, -1), `${partnerKey}x`]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/evidence',
+        headers: { 'x-api-key': key },
+        payload: item(),
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().code).toBe('UNAUTHENTICATED');
+    }
+  });
+});
