@@ -3,13 +3,16 @@
 // its CPU went, by self time and by inclusive time, counting only the samples taken while the
 // load ran (start-up excluded).
 //
-//   node --import tsx tests/bench/load/profile-gateway.ts [post|batch|verify] [seconds] [connections]
+//   node --import tsx tests/bench/load/profile-gateway.ts [post|batch|verify][@rate] [seconds] [connections]
+//
+// With `@rate` the load is open-loop at that many requests per second (load/open-loop.ts).
 //
 // Keeps the .cpuprofile under /tmp/lz-profile/ for Chrome DevTools or speedscope.
 import fs from 'node:fs';
 import path from 'node:path';
 import { closedLoop, type LoadRequest } from './closed-loop.ts';
 import { formatLatency } from './latencies.ts';
+import { openLoop } from './open-loop.ts';
 import { watch } from './proc-stats.ts';
 import { seedBench, startBenchDatabase, startGateway } from './stack.ts';
 import { batchBody, DigestSource, hashOnlyBody, waitRecorded } from './workload.ts';
@@ -66,7 +69,8 @@ function summarise(profile: Profile, fromMicros: number, toMicros: number, top =
   return `busy ${(total / 1000).toFixed(0)} ms\n--- self\n${list(selfTime, top)}\n--- inclusive\n${list(inclusive, top * 2)}`;
 }
 
-const scenario = process.argv[2] ?? 'post';
+const [scenario = 'post', rateText] = (process.argv[2] ?? 'post').split('@');
+const rate = rateText ? Number(rateText) : undefined;
 const seconds = Number(process.argv[3] ?? 10);
 const connections = Number(process.argv[4] ?? 64);
 const dir = '/tmp/lz-profile';
@@ -100,7 +104,10 @@ try {
   await closedLoop(gw.url, request, { connections: 16, seconds: 2 });
   const from = Date.now() * 1000;
   const w = watch([gw.pid], await db.postmasterPid());
-  const r = await closedLoop(gw.url, request, { connections, seconds });
+  const r =
+    rate === undefined
+      ? await closedLoop(gw.url, request, { connections, seconds })
+      : await openLoop(gw.url, request, { rate, seconds, connections });
   const p = w.stop();
   const to = Date.now() * 1000;
   console.log(

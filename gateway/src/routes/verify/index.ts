@@ -11,6 +11,13 @@ import { problemResponses } from '../../schemas.ts';
  * submissions come from the bundle cache, so a hot lookup costs no proof work.
  */
 export default async function verifyRoutes(app: FastifyInstance): Promise<void> {
+  // Hot digests (a notice's QR code scanned by many people) are answered from a one-second cache
+  // of the serialised public answer. Only answers whose records are all recorded or anchored are
+  // kept: an 'accepted' record is what clients poll for, so that answer is always fresh. The
+  // public answer already allows browsers and shared caches five seconds (max-age=5).
+  const hot = new Map<string, { until: number; body: string }>();
+  const HOT_TTL_MS = 1000;
+  const HOT_MAX = 10_000;
   app.get<{ Params: { sha256: string } }>(
     '/v1/verify/:sha256',
     {
@@ -25,6 +32,14 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
     },
     async (request, reply) => {
       const { sha256 } = request.params;
+      const isPublic = request.principal.role === 'public';
+      if (isPublic) {
+        const hit = hot.get(sha256);
+        if (hit !== undefined && hit.until > Date.now()) {
+          reply.header('cache-control', 'public, max-age=5').type('application/json; charset=utf-8');
+          return hit.body;
+        }
+      }
       const rows = await loadSubmissions(
         app.db,
         "s.sha256 = $1 and s.status <> 'rejected'",
@@ -51,9 +66,18 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
         }),
       );
       // Public answers may be cached briefly by the browser; a status changes within seconds.
-      if (request.principal.role === 'public') reply.header('cache-control', 'public, max-age=5');
-      else reply.header('cache-control', 'private, no-store');
-      return { sha256, records };
+      if (!isPublic) {
+        reply.header('cache-control', 'private, no-store');
+        return { sha256, records };
+      }
+      reply.header('cache-control', 'public, max-age=5');
+      if (records.length === 0 || !records.every((r) => r.status === 'recorded' || r.status === 'anchored'))
+        return { sha256, records };
+      const body = reply.serialize({ sha256, records }) as string;
+      if (hot.size >= HOT_MAX) hot.clear();
+      hot.set(sha256, { until: Date.now() + HOT_TTL_MS, body });
+      reply.type('application/json; charset=utf-8');
+      return body;
     },
   );
 }
