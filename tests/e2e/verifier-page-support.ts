@@ -120,6 +120,12 @@ export interface Fixture {
 }
 
 const ORIGIN = 'lianzheng.test/log';
+export const ANCHOR = {
+  chainId: 'eip155:31337',
+  contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3',
+  txHash: '0x8f1c7d2e4b6a59c3d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7',
+  block: 42,
+};
 
 function doc(name: string, text: string): FixtureDoc {
   const bytes = Buffer.from(text, 'utf8');
@@ -294,9 +300,11 @@ export async function makeFixture(): Promise<Fixture> {
       bundle.inclusion.path[0] = `${first.slice(0, -1)}${first.endsWith('0') ? '1' : '0'}`;
     }
     if (m.plan.key === 'tamperedLedger' && bundle.ledger) bundle.ledger.txId = forgedTx;
+    // The corrected notice is anchored: the anchored tree is this one (an empty consistency proof).
+    if (m.plan.key === 'noticeNew') bundle.anchor = { ...ANCHOR, size, root: toHex(root), consistency: [] };
     records.push({
       id: m.record.id,
-      status: m.plan.inLog ? 'recorded' : 'accepted',
+      status: bundle.anchor ? 'anchored' : m.plan.inLog ? 'recorded' : 'accepted',
       record: m.record,
       details: m.details,
       bundle,
@@ -396,6 +404,11 @@ export async function startFakeGateway(fx: Fixture): Promise<FakeGateway> {
     const tx = fx.ledgerTx.get(request.params.txId);
     if (!tx) return reply.code(404).type('application/problem+json').send(notFound);
     return tx;
+  });
+  app.get<{ Params: { txHash: string } }>('/v1/anchor/tx/:txHash', async (request, reply) => {
+    const anchored = fx.records.find((r) => r.bundle.anchor?.txHash === request.params.txHash)?.bundle.anchor;
+    if (!anchored) return reply.code(404).type('application/problem+json').send(notFound);
+    return { size: anchored.size, root: anchored.root, block: anchored.block, chainId: anchored.chainId };
   });
   app.get<{ Params: { id: string } }>('/v1/projects/:id', async (request, reply) => {
     if (request.params.id !== PROJECT.id)

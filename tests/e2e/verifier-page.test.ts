@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ANCHOR,
   buildPage,
   chromiumAvailable,
   type FakeGateway,
@@ -175,6 +176,21 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     await p.waitForSelector('[data-banner="verdict-fail"]');
     expect(await p.getAttribute('[data-failed-step]', 'data-failed-step')).toBe('ledger');
     expect(await p.locator('li[data-step="ledger"] .check-code').textContent()).toContain('LEDGER_MISMATCH');
+  });
+
+  it('an anchored record: the anchor is checked through the gateway and printed on the certificate', async () => {
+    const p = await open('/');
+    await dropFile(p, fx.docs.noticeNew.name, fx.docs.noticeNew.bytes);
+    await p.waitForSelector('[data-banner="verdict-ok"]');
+    expect(Object.fromEntries(await steps(p))).toMatchObject({ ledger: 'pass', anchor: 'pass' });
+    expect(await p.textContent('article.record .badge-anchored')).toBe('已锚定公链');
+    expect(gw.requests).toContain(`/v1/anchor/tx/${ANCHOR.txHash}`);
+    const cert = await open(`/r/${fx.records[1]!.id}`, { lang: 'en' });
+    await cert.waitForSelector('li[data-step="anchor"][data-status="pass"]');
+    expect(await cert.textContent('.certificate')).toContain(ANCHOR.txHash);
+    await cert.emulateMedia({ media: 'print' });
+    const pdf = await cert.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
+    expect((pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length).toBe(1);
   });
 
   it('a record not yet on the ledger says so, without failing', async () => {

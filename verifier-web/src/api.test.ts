@@ -68,6 +68,7 @@ describe('api parsers', () => {
     ).toEqual({
       jwks: { keys: [{ kty: 'EC' }] },
       checkpointKeys: ['k'],
+      tsaRoots: [],
       ledger: 'embedded',
     });
     expect(parseLedgerTx({ valid: true, block: 7, size: 4, root: 'ab', txId: 't' })).toEqual({

@@ -49,7 +49,15 @@ export interface VerifyAnswer {
 export interface KeysAnswer {
   jwks: { keys: object[] };
   checkpointKeys: string[];
+  /** PEM roots of the RFC 3161 time-stamp authorities the gateway uses. */
+  tsaRoots: string[];
   ledger?: string;
+}
+
+export interface AnchorTxAnswer {
+  size: number;
+  root: string;
+  block: number;
 }
 
 export interface LedgerTxAnswer {
@@ -88,6 +96,8 @@ export interface Api {
   verify(sha256: string): Promise<VerifyAnswer>;
   evidence(id: string): Promise<VerifyRecord>;
   ledgerTx(txId: string): Promise<LedgerTxAnswer>;
+  /** The anchored checkpoint as the gateway's read-only proxy reads it from the EVM chain. */
+  anchorTx(txHash: string): Promise<AnchorTxAnswer>;
   project(id: string): Promise<ProjectView>;
   projectRecords(id: string): Promise<ProjectRecordView[]>;
   projectFlags(id: string): Promise<FlagView[]>;
@@ -193,6 +203,7 @@ export function parseKeys(v: unknown): KeysAnswer {
   return {
     jwks: { keys: v.jwks.keys.filter(isObj) },
     checkpointKeys: v.checkpointKeys.filter((k): k is string => typeof k === 'string'),
+    tsaRoots: Array.isArray(v.tsaRoots) ? v.tsaRoots.filter((k): k is string => typeof k === 'string') : [],
     ledger: str(v.ledger),
   };
 }
@@ -208,6 +219,13 @@ export function parseLedgerTx(v: unknown): LedgerTxAnswer {
     size: typeof o.size === 'number' ? o.size : -1,
     root: typeof o.root === 'string' ? o.root : '',
   };
+}
+
+export function parseAnchorTx(v: unknown): AnchorTxAnswer {
+  if (!isObj(v) || typeof v.size !== 'number' || typeof v.root !== 'string' || typeof v.block !== 'number') {
+    throw new ApiError('BAD_RESPONSE');
+  }
+  return { size: v.size, root: v.root, block: v.block };
 }
 
 export function parseProject(v: unknown): ProjectView {
@@ -309,6 +327,9 @@ export function createApi(timeoutMs: number, base = ''): Api {
     },
     async ledgerTx(txId) {
       return parseLedgerTx(await get(`/v1/ledger/tx/${enc(txId)}`));
+    },
+    async anchorTx(txHash) {
+      return parseAnchorTx(await get(`/v1/anchor/tx/${enc(txHash)}`));
     },
     async project(id) {
       return parseProject(await get(`/v1/projects/${enc(id)}`));

@@ -6,6 +6,8 @@
 // and that this page did not check it: never a silent pass.
 
 import {
+  type AnchorInfo,
+  type AnchorRef,
   type LedgerRef,
   type LedgerTxInfo,
   type ProofBundle,
@@ -36,7 +38,7 @@ export interface CheckRun {
 }
 
 export interface CheckContext {
-  api: Pick<Api, 'ledgerTx'>;
+  api: Pick<Api, 'ledgerTx' | 'anchorTx'>;
   keys: KeysAnswer;
 }
 
@@ -44,7 +46,11 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
   try {
     const result = await verifyBundle(bundle, {
       sha256,
-      keys: { jwks: ctx.keys.jwks as never, checkpointKeys: ctx.keys.checkpointKeys },
+      keys: {
+        jwks: ctx.keys.jwks as never,
+        checkpointKeys: ctx.keys.checkpointKeys,
+        tsaRoots: ctx.keys.tsaRoots,
+      },
       getLedgerTx: async (ref: LedgerRef): Promise<LedgerTxInfo> => {
         try {
           return await ctx.api.ledgerTx(ref.txId);
@@ -52,6 +58,17 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
           // An unknown transaction is a proof that does not match the ledger, not a lookup error.
           if (e instanceof ApiError && e.code === 'NOT_FOUND')
             return { valid: false, block: -1, size: -1, root: '' };
+          throw e;
+        }
+      },
+      // The page cannot reach an EVM node (the CSP allows this origin only), so the anchor is read
+      // through the gateway's read-only proxy, and the sentence says so.
+      getAnchor: async (ref: AnchorRef): Promise<AnchorInfo> => {
+        try {
+          return await ctx.api.anchorTx(ref.txHash);
+        } catch (e) {
+          // No anchor in that transaction: the bundle claims an anchor the chain does not hold.
+          if (e instanceof ApiError && e.code === 'NOT_FOUND') return { size: -1, root: '', block: -1 };
           throw e;
         }
       },
@@ -191,6 +208,7 @@ export function describeStep(
       break;
   }
   if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';
+  if (step.status === 'fail' && step.code === 'ANCHOR_LOOKUP_FAILED') key = 'check.anchor.lookupFailed';
   const sentence = isKey(key) ? t(key, params) : t('check.error', { code: step.code ?? step.status });
   const statusWord =
     status === 'skipped' && step.code === 'NO_DETAILS'

@@ -154,7 +154,9 @@ export const messagesZh = {
   'check.ledger.embedded': '嵌入式单节点账本(单机开发账本,没有多方背书)',
   'check.ledger.fabric': 'Hyperledger Fabric 联盟链',
   'check.ledger.channel': '通道 {channel},',
-  'check.anchor.pass': '检查点已锚定在公链 {chain} 上,交易 {tx}(区块 {block})。',
+  'check.anchor.pass':
+    '检查点已锚定在公链 {chain} 上,交易 {tx}(区块 {block});链上数据经网关的只读代理读取并核对一致。',
+  'check.anchor.lookupFailed': '无法通过网关读取公链上的锚定交易,这一步没有核对成功。请稍后重试。',
   'check.anchor.fail': '公链上的锚定与这份证明不一致。',
   'check.anchor.skipped': '尚未锚定到公链。',
   'check.anchor.recorded': '已锚定在公链 {chain},交易 {tx};本页面无法直接访问公链,未在浏览器中核对。',
@@ -395,7 +397,9 @@ export const messagesEn: Record<MessageKey, string> = {
   'check.ledger.fabric': 'Hyperledger Fabric consortium ledger',
   'check.ledger.channel': 'channel {channel}, ',
   'check.anchor.pass':
-    'The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}).',
+    "The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}); the chain's record, read through the gateway's read-only proxy, matches.",
+  'check.anchor.lookupFailed':
+    'Could not read the anchoring transaction through the gateway, so this step was not checked. Try again later.',
   'check.anchor.fail': 'The anchor on the public chain does not match this proof.',
   'check.anchor.skipped': 'Not anchored on a public chain yet.',
   'check.anchor.recorded':
