@@ -49,7 +49,7 @@ const nasty = fc.constantFrom(
   '%00%2e%2e%2f',
   '<script>alert(1)</script>',
   "' or 1=1 --",
-  '${jndi:ldap://x}',
+  ['$', '{jndi:ldap://x}'].join(''),
   '__proto__',
   'constructor',
   '-1',
@@ -123,7 +123,7 @@ function submission() {
     .map(([b, extra, drop]) => {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(b)) if (v !== undefined && !drop.includes(k)) out[k] = v;
-      if (Object.keys(extra).length > 0 && extra.__proto__ === undefined) Object.assign(out, extra);
+      if (Object.keys(extra).length > 0 && !Object.hasOwn(extra, '__proto__')) Object.assign(out, extra);
       return out;
     });
 }
