@@ -6,6 +6,7 @@
 //
 // RELIABILITY_KILLS (default 20) and RELIABILITY_LOAD_MS (the longest burst, default 700) scale it.
 
+import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import pg from 'pg';
@@ -21,6 +22,7 @@ import {
   latestCheckpoint,
   makeDataDir,
   registerProject,
+  root,
   runLoad,
   sleep,
   testProject,
@@ -110,5 +112,17 @@ describe('kill -9 under load', () => {
     expect(await checkCheckpointsConsistent(gateway.base, notes)).toEqual([]);
     // The final checkpoint covers every recorded leaf.
     expect(Number(final!.split('\n')[1])).toBe(recorded);
+
+    // The operator's own check, as a command: `lianzheng audit` on the same DATA_DIR (it adopts
+    // the running PostgreSQL and checks receipts and checkpoints with the keys it finds there).
+    const audit = spawnSync(process.execPath, ['scripts/lianzheng.mjs', 'audit'], {
+      cwd: root,
+      env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(audit.status, `${audit.stdout}\n${audit.stderr}`).toBe(0);
+    expect(audit.stdout).toMatch(/^clean$/m);
+    expect(audit.stdout).not.toMatch(/not checked/);
   });
 });
