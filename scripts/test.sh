@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies"
+# `npm install`, not `npm ci`: the npm on these machines writes lockfiles without the other
+# platforms' optional packages (esbuild, rollup, biome binaries), which `npm ci` then refuses as
+# "out of sync"; `npm install` installs exactly the locked versions and leaves the lock as it is.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund || exit 1
+  npm install --no-audit --no-fund || exit 1
 fi
 bash scripts/install-system-deps.sh || exit 1
 

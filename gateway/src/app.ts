@@ -22,6 +22,7 @@ import intakePlugin from './notary/intake-plugin.ts';
 import pipelinePlugin from './pipeline/plugin.ts';
 import evidenceWriteRoutes from './routes/evidence-write/index.ts';
 import opsRoutes from './routes/ops/index.ts';
+import pagesPlugin from './routes/pages/plugin.ts';
 import { Problem } from './schemas.ts';
 import dbPlugin from './storage/db-plugin.ts';
 import timestampsPlugin from './tsa/timestamps-plugin.ts';
@@ -204,6 +205,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     if (options.pipeline !== false) app.register(anchorBundlesPlugin);
   }
 
+  // The public verifier page (/, /p/{projectId}, /r/{id}), with its own strict CSP.
+  app.register(pagesPlugin);
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
