@@ -59,6 +59,17 @@ function loadDetail(r: LoadResult): Record<string, unknown> {
   };
 }
 
+/** intake's group-commit counters from /metrics (Prometheus text). */
+async function groupCommitStats(url: string): Promise<{ count: number; rows: number; seconds: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    count: value('intake_group_commit_rows_count'),
+    rows: value('intake_group_commit_rows_sum'),
+    seconds: value('intake_group_commit_seconds_sum'),
+  };
+}
+
 function non2xx(r: LoadResult): number {
   return Object.entries(r.status).reduce((a, [code, n]) => (code.startsWith('2') ? a : a + n), 0);
 }
@@ -101,12 +112,20 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
     // 1. Closed loop at concurrency 1, 16, 64, 256, each beside bare Fastify at the same concurrency.
     let best = { rps: 0, connections: 64 };
+    let cpuAt64 = { gateway: Number.NaN, bare: Number.NaN };
     for (const connections of [1, 16, 64, 256]) {
+      const wBare = watch([bare.pid]);
       const b = await closedLoop(bare.url, barePost, { connections, seconds });
+      const pBare = wBare.stop();
       const w = watch([gw.pid], postmaster);
       const g = await closedLoop(gw.url, post, { connections, seconds });
       const p = w.stop();
       if (g.rps > best.rps) best = { rps: g.rps, connections };
+      const cpuPerRequest = {
+        gateway: (p.cpuCores * p.seconds * 1e6) / Math.max(1, g.ok),
+        bare: (pBare.cpuCores * pBare.seconds * 1e6) / Math.max(1, b.ok),
+      };
+      if (connections === 64) cpuAt64 = cpuPerRequest;
       ctx.log(
         `c=${connections}: gateway ${Math.round(g.rps)}/s ${formatLatency(g.latency)} (${procText(p)}); bare ${Math.round(b.rps)}/s ${formatLatency(b.latency)}${non2xx(g) ? `; non-2xx ${JSON.stringify(g.status)}` : ''}`,
       );
@@ -123,9 +142,25 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
             unit: 'req/s',
           },
         ),
-        detail: { ...loadDetail(g), ...procDetail(p, g.ok), bare: loadDetail(b) },
+        detail: {
+          ...loadDetail(g),
+          ...procDetail(p, g.ok),
+          bare: { ...loadDetail(b), ...procDetail(pBare, b.ok) },
+        },
       });
     }
+    // CPU per request is the figure least disturbed by a busy machine: both servers' CPU time
+    // (from /proc) divided by the requests they answered.
+    results.push(
+      compare(
+        {
+          name: 'gateway CPU per accepted hash-only POST, c=64 (incl. batcher and ledger work)',
+          value: cpuAt64.gateway,
+          unit: 'µs CPU',
+        },
+        { name: 'bare Fastify CPU per POST, c=64', value: cpuAt64.bare, unit: 'µs CPU' },
+      ),
+    );
     results.push(
       compare(
         {
@@ -139,17 +174,22 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
     // 2. Sustained: 60 s (5 s quick) at concurrency 64; its accepted→recorded latency below.
     const sustainSeconds = quick ? 5 : 60;
+    const commits0 = await groupCommitStats(gw.url);
     const sustainFrom = new Date();
     const ws = watch([gw.pid], postmaster);
     const s = await closedLoop(gw.url, post, { connections: 64, seconds: sustainSeconds });
     const ps = ws.stop();
     const sustainTo = new Date();
+    const commits1 = await groupCommitStats(gw.url);
+    const flushes = commits1.count - commits0.count;
+    const commitText = `${flushes} group commits of ${((commits1.rows - commits0.rows) / Math.max(1, flushes)).toFixed(1)} rows, ${(((commits1.seconds - commits0.seconds) * 1000) / Math.max(1, flushes)).toFixed(2)} ms each`;
+    ctx.log(`sustained: ${commitText}`);
     const sustainMet = s.rps >= 15_000 && s.latency.p99 <= P99_LIMIT_MS && non2xx(s) === 0;
     ctx.log(
       `sustained ${sustainSeconds} s: ${Math.round(s.rps)}/s ${formatLatency(s.latency)} (${procText(ps)})`,
     );
     results.push({
-      name: `hash-only POST sustained ${sustainSeconds} s, c=64 — ${formatLatency(s.latency)}; ${procText(ps)}`,
+      name: `hash-only POST sustained ${sustainSeconds} s, c=64 — ${formatLatency(s.latency)}; ${procText(ps)}; ${commitText}`,
       value: s.rps,
       unit: 'accepted/s',
       baseline: { name: 'raw INSERT, 64 rows per commit', value: storage.rows64PerCommit, unit: 'rows/s' },
