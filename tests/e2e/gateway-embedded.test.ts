@@ -134,7 +134,12 @@ describe('the gateway started as the README says', () => {
     await submit('withdrawal', { refs: [notice], reason: 'published in error' });
     await submit('other');
 
-    const keys = (await get('/v1/keys')).body as { jwks: never; checkpointKeys: string[]; tsaRoots: string[]; ledger: string };
+    const keys = (await get('/v1/keys')).body as {
+      jwks: never;
+      checkpointKeys: string[];
+      tsaRoots: string[];
+      ledger: string;
+    };
     expect(keys.ledger).toBe('embedded');
     for (const item of submitted) {
       const evidence = await waitFor(

@@ -186,14 +186,12 @@ export class KeyRing {
 
   /** Receipt key ids, newest first, with their state. */
   receiptKeys(): { kid: string; current: boolean; createdAt: string; retiredAt?: string }[] {
-    return [...this.receiptFile.keys]
-      .reverse()
-      .map((k) => ({
-        kid: k.kid,
-        current: k.kid === this.receiptFile.current,
-        createdAt: k.createdAt,
-        retiredAt: k.retiredAt,
-      }));
+    return [...this.receiptFile.keys].reverse().map((k) => ({
+      kid: k.kid,
+      current: k.kid === this.receiptFile.current,
+      createdAt: k.createdAt,
+      retiredAt: k.retiredAt,
+    }));
   }
 
   /**
