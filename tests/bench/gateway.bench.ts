@@ -14,7 +14,7 @@ import { closedLoop, type LoadRequest, type LoadResult } from './load/closed-loo
 import { formatLatency } from './load/latencies.ts';
 import { openLoop } from './load/open-loop.ts';
 import { loadLine, type ProcWindow, watch } from './load/proc-stats.ts';
-import { seedBench, startBenchDatabase, startGateway } from './load/stack.ts';
+import { seedBench, startBenchDatabase, startGatewayStack } from './load/stack.ts';
 import {
   batchBody,
   DigestSource,
@@ -84,10 +84,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   );
   const db = await startBenchDatabase();
   const bare = await startBareFastify();
-  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+  // GATEWAY_SPLIT=1: the experiment with the batcher in its own process (load/split-gateway.ts).
+  const split = process.env.GATEWAY_SPLIT === '1';
+  if (split) ctx.log('split mode: HTTP in one process, the batcher in another');
+  let stack: Awaited<ReturnType<typeof startGatewayStack>> | undefined;
   try {
-    gateway = await startGateway({ databaseUrl: db.url });
-    const gw = gateway;
+    stack = await startGatewayStack(db.url, { split });
+    const gw = stack.gateway;
+    const gwPids = stack.pids;
     const creds = await seedBench(gw, db.pool);
     const postmaster = await db.postmasterPid();
     const storage = await measureStorage(ctx, db.pool);
@@ -117,7 +121,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       const wBare = watch([bare.pid]);
       const b = await closedLoop(bare.url, barePost, { connections, seconds });
       const pBare = wBare.stop();
-      const w = watch([gw.pid], postmaster);
+      const w = watch(gwPids, postmaster);
       const g = await closedLoop(gw.url, post, { connections, seconds });
       const p = w.stop();
       if (g.rps > best.rps) best = { rps: g.rps, connections };
@@ -176,7 +180,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const sustainSeconds = quick ? 5 : 60;
     const commits0 = await groupCommitStats(gw.url);
     const sustainFrom = new Date();
-    const ws = watch([gw.pid], postmaster);
+    const ws = watch(gwPids, postmaster);
     const s = await closedLoop(gw.url, post, { connections: 64, seconds: sustainSeconds });
     const ps = ws.stop();
     const sustainTo = new Date();
@@ -207,7 +211,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     let rate = Math.max(200, Math.round((s.rps * 0.7) / 100) * 100);
     let bestOpen: { rate: number; text: string; detail: Record<string, unknown> } | undefined;
     for (let i = 0; i < steps; i++) {
-      const w = watch([gw.pid], postmaster);
+      const w = watch(gwPids, postmaster);
       const o = await openLoop(gw.url, post, { rate, seconds: stepSeconds, connections: 256 });
       const p = w.stop();
       const ok =
@@ -256,7 +260,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       body: () => batchBody(creds.projectId, digests, batchItems),
     };
     await closedLoop(gw.url, batchReq, { connections: 2, seconds: quick ? 0.5 : 2 });
-    const wb = watch([gw.pid], postmaster);
+    const wb = watch(gwPids, postmaster);
     const b = await closedLoop(gw.url, batchReq, { connections: 4, seconds });
     const pb = wb.stop();
     const recordsPerSecond = (b.ok * batchItems) / b.seconds;
@@ -288,7 +292,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
           ]),
     ];
     for (const u of uploads) {
-      const w = watch([gw.pid], postmaster);
+      const w = watch(gwPids, postmaster);
       let ms = 0;
       for (let i = 0; i < u.count; i++) {
         const r = await uploadFile(
@@ -357,7 +361,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const vb = await closedLoop(bare.url, bareGet, { connections: 64, seconds });
     const hot: LoadRequest = { method: 'GET', path: `/v1/verify/${digests.at(1)}` };
     await closedLoop(gw.url, hot, { connections: 16, seconds: quick ? 0.5 : 2 });
-    const wh = watch([gw.pid], postmaster);
+    const wh = watch(gwPids, postmaster);
     const vh = await closedLoop(gw.url, hot, { connections: 64, seconds });
     const ph = wh.stop();
     let next = 2;
@@ -366,7 +370,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       method: 'GET',
       path: () => `/v1/verify/${digests.at(2 + (next++ % (available - 2)))}`,
     };
-    const wc = watch([gw.pid], postmaster);
+    const wc = watch(gwPids, postmaster);
     const vc = await closedLoop(gw.url, cold, { connections: 64, seconds });
     const pc = wc.stop();
     const distinct = Math.min(next - 2, available - 2);
@@ -392,10 +396,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       });
     }
   } catch (err) {
-    if (gateway) ctx.log(`gateway output:\n${gateway.output().slice(-2000)}`);
+    if (stack) ctx.log(`gateway output:\n${stack.gateway.output().slice(-2000)}`);
     throw err;
   } finally {
-    await gateway?.stop();
+    await stack?.stop();
     await bare.stop();
     await db.stop();
   }

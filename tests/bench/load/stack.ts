@@ -88,8 +88,9 @@ export interface GatewayOptions {
   env?: Record<string, string>;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   nodeArgs?: string[];
-  /** The script to run (default the gateway's server.ts). */
+  /** The script to run (default the gateway's server.ts), and its arguments. */
   script?: string;
+  args?: string[];
   /** Reuse this DATA_DIR (keys) across restarts; it is then not removed on stop. */
   dataDir?: string;
 }
@@ -101,7 +102,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', 'tsx', options.script ?? 'gateway/src/server.ts'],
+    [
+      ...(options.nodeArgs ?? []),
+      '--import',
+      'tsx',
+      options.script ?? 'gateway/src/server.ts',
+      ...(options.args ?? []),
+    ],
     {
       cwd: ROOT,
       env: {
@@ -176,4 +183,32 @@ export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise
   if (res.status >= 300) throw new Error(`registering the bench project: ${res.status} ${await res.text()}`);
   const { key: apiKey } = await createApiKey(pool, { org: BENCH_ORG, role: 'partner', label: 'bench' });
   return { apiKey, projectId: BENCH_PROJECT.id };
+}
+
+/**
+ * The gateway as one process (`npm start`'s way), or — with `split` — as the experiment in
+ * split-gateway.ts: a batcher-only process started first (it migrates), then the HTTP process.
+ * `pids` are every gateway process, for CPU and RSS.
+ */
+export async function startGatewayStack(
+  databaseUrl: string,
+  options: { split?: boolean; env?: Record<string, string> } = {},
+): Promise<{ gateway: GatewayProcess; pids: number[]; stop(): Promise<void> }> {
+  if (!options.split) {
+    const gateway = await startGateway({ databaseUrl, env: options.env });
+    return { gateway, pids: [gateway.pid], stop: () => gateway.stop() };
+  }
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-bench-gw-'));
+  const script = 'tests/bench/load/split-gateway.ts';
+  const batcher = await startGateway({ databaseUrl, env: options.env, dataDir, script, args: ['batcher'] });
+  const gateway = await startGateway({ databaseUrl, env: options.env, dataDir, script, args: ['api'] });
+  return {
+    gateway,
+    pids: [gateway.pid, batcher.pid],
+    async stop() {
+      await gateway.stop();
+      await batcher.stop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }
