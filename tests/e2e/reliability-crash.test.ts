@@ -114,8 +114,9 @@ describe('kill -9 under load', () => {
     expect(Number(final!.split('\n')[1])).toBe(recorded);
 
     // The operator's own check, as a command: `lianzheng audit` on the same DATA_DIR (it adopts
-    // the running PostgreSQL and checks receipts and checkpoints with the keys it finds there).
-    const audit = spawnSync(process.execPath, ['scripts/lianzheng.mjs', 'audit'], {
+    // the running PostgreSQL, checks receipts and checkpoints with the keys it finds there, and
+    // replays every block through the contract).
+    const audit = spawnSync(process.execPath, ['scripts/lianzheng.mjs', 'audit', '--replay'], {
       cwd: root,
       env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
       encoding: 'utf8',

@@ -42,14 +42,14 @@ async function submitMany(n: number): Promise<void> {
 
 async function codes(): Promise<AuditCode[]> {
   const keys = { checkpointKeys: [app.keys.checkpointSigner.vkey], jwks: app.keys.jwks() };
-  const report = await auditDatabase(db.pool, { ...keys, pageSize: 7 });
+  const report = await auditDatabase(db.pool, { ...keys, pageSize: 7, replay: true });
   return report.differences.map((d) => d.code);
 }
 
 async function cli(): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
   const code = await cmdAudit(
-    [],
+    ['--replay'],
     { DATA_DIR: db.dir, DATABASE_URL: dbUrl() },
     {
       log: (s) => lines.push(s),
@@ -118,7 +118,7 @@ afterAll(async () => {
 describe('lianzheng audit', () => {
   it('is clean after real traffic, with every part counted and every signature checked', async () => {
     const keys = { checkpointKeys: [app.keys.checkpointSigner.vkey], jwks: app.keys.jwks() };
-    const report = await auditDatabase(db.pool, { ...keys, pageSize: 7 });
+    const report = await auditDatabase(db.pool, { ...keys, pageSize: 7, replay: true });
     expect(report.differences).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.counts.recorded).toBe(33);
@@ -329,6 +329,42 @@ describe('lianzheng audit', () => {
       expect(await codes()).toContain('LEDGER_CHECKPOINT_MISMATCH');
     } finally {
       await db.pool.query('update world_state set value = $2 where key = $1', [cpKey, cp]);
+    }
+    expect(await codes()).toEqual([]);
+  });
+
+  it('with --replay, catches an edited block input and an edited world-state value', async () => {
+    // A RecordBatch block whose input names another digest for one record.
+    const block = (
+      await db.pool.query<{ number: string; payload: Buffer }>(
+        "select number, payload from ledger_blocks where fn = 'RecordBatch' order by number limit 1",
+      )
+    ).rows[0]!;
+    const payload = JSON.parse(block.payload.toString());
+    const batch = JSON.parse(payload.args[0]);
+    batch.records[0].record.digests.sha256 = toHex(sha256(randomBytes(4)));
+    const forged = Buffer.from(JSON.stringify({ ...payload, args: [JSON.stringify(batch)] }));
+    await db.pool.query('update ledger_blocks set payload = $2 where number = $1', [block.number, forged]);
+    try {
+      const found = await codes();
+      expect(found.some((c) => c === 'BLOCK_DATA_MISMATCH' || c === 'BLOCK_REPLAY_FAILED')).toBe(true);
+    } finally {
+      await db.pool.query('update ledger_blocks set payload = $2 where number = $1', [
+        block.number,
+        block.payload,
+      ]);
+    }
+    // A flag or a project summary edited in world state: nothing but the replay looks at those.
+    const summaryKey = keyBytes(createCompositeKey('summary', [project.id]));
+    const saved = (
+      await db.pool.query<{ value: Buffer }>('select value from world_state where key = $1', [summaryKey])
+    ).rows[0]!.value;
+    const edited = Buffer.from(canonicalJson({ ...JSON.parse(saved.toString()), edited: true }));
+    await db.pool.query('update world_state set value = $2 where key = $1', [summaryKey, edited]);
+    try {
+      expect(await codes()).toEqual(['WORLD_STATE_MISMATCH']);
+    } finally {
+      await db.pool.query('update world_state set value = $2 where key = $1', [summaryKey, saved]);
     }
     expect(await codes()).toEqual([]);
   });

@@ -19,6 +19,7 @@ import {
 } from '@lianzheng/proof';
 import type pg from 'pg';
 import { type LedgerAuditSource, type LedgerRecordEntry, pgEmbeddedLedgerSource } from './ledger-source.ts';
+import { replayEmbeddedLedger } from './replay.ts';
 
 // `lianzheng audit`: reconciles what the gateway keeps in PostgreSQL with itself and with the
 // ledger, from the stored bytes up, trusting no derived column:
@@ -78,7 +79,10 @@ export type AuditCode =
   | 'LEDGER_TX_MISSING'
   | 'LEDGER_TX_MISMATCH'
   | 'BLOCK_CHAIN_BROKEN'
-  | 'BLOCK_PAYLOAD_MISMATCH';
+  | 'BLOCK_PAYLOAD_MISMATCH'
+  | 'BLOCK_REPLAY_FAILED'
+  | 'BLOCK_DATA_MISMATCH'
+  | 'WORLD_STATE_MISMATCH';
 
 export interface AuditDifference {
   code: AuditCode;
@@ -118,6 +122,11 @@ export interface AuditOptions {
   pageSize?: number;
   /** Stop listing after this many differences (they are still counted). */
   maxDifferences?: number;
+  /**
+   * Replay the embedded ledger's blocks through the contract in memory: every block's data hash
+   * and the whole world state are recomputed (memory grows with the world state).
+   */
+  replay?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -552,6 +561,11 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
     ledgerRecords = result.records;
     blocks = result.blocks;
     skipped.push(...result.skipped);
+    if (options.replay && ledger.kind === 'embedded') {
+      await replayEmbeddedLedger(db, { add: (d) => out.add(d.code, d.subject, d.detail) });
+    } else if (ledger.kind === 'embedded') {
+      skipped.push('block data hashes and world state: not replayed (use --replay)');
+    }
   }
 
   return {

@@ -11,10 +11,11 @@ import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
 /** `lianzheng audit` exit codes: 0 clean, 1 differences found, 2 usage/config, 3 database unreachable. */
 export const AUDIT_EXIT = { CLEAN: 0, DIFFERENCES: 1, USAGE: 2, UNREACHABLE: 3 } as const;
 
-export const AUDIT_HELP = `  lianzheng audit [--json] [--skip-receipt-signatures] [--max-differences N] [--database-url URL]
+export const AUDIT_HELP = `  lianzheng audit [--replay] [--json] [--skip-receipt-signatures] [--max-differences N] [--database-url URL]
       Reconcile PostgreSQL with the ledger: every record (digest, leaf hash, leaf order), every
       checkpoint (root recomputed from the leaves, signature), the ledger's records, checkpoints
-      and blocks. Prints each difference with its code. Exit 0 clean, 1 differences, 3 no database.`;
+      and blocks; --replay also re-runs every block through the contract (data hashes, world state).
+      Prints each difference with its code. Exit 0 clean, 1 differences, 3 no database.`;
 
 type Out = { log(s: string): void; error(s: string): void };
 
@@ -51,6 +52,7 @@ export async function cmdAudit(
   out: Out,
 ): Promise<number> {
   let values: {
+    replay?: boolean;
     json?: boolean;
     'skip-receipt-signatures'?: boolean;
     'max-differences'?: string;
@@ -60,6 +62,7 @@ export async function cmdAudit(
     ({ values } = parseArgs({
       args,
       options: {
+        replay: { type: 'boolean' },
         json: { type: 'boolean' },
         'skip-receipt-signatures': { type: 'boolean' },
         'max-differences': { type: 'string' },
@@ -112,6 +115,7 @@ export async function cmdAudit(
       checkpointKeys: keys?.checkpointKeys,
       jwks: values['skip-receipt-signatures'] ? undefined : keys?.jwks,
       maxDifferences: max,
+      replay: values.replay === true,
     });
     out.log(values.json ? JSON.stringify(report, null, 2) : formatAuditReport(report));
     return report.ok ? AUDIT_EXIT.CLEAN : AUDIT_EXIT.DIFFERENCES;

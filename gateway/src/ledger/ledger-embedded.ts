@@ -395,10 +395,11 @@ const u32 = (n: number) => {
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
 /**
+ * (Exported for `lianzheng audit`, which replays blocks and recomputes it.)
  * SHA-256 over a length-prefixed encoding of the transaction: function, arguments, creator, tx id,
  * time, and the write set in key order. Length prefixes make the encoding unambiguous.
  */
-function hashData(
+export function hashData(
   fn: string,
   args: string[],
   creator: string,
