@@ -108,7 +108,8 @@ describe('kill -9 under load', () => {
     // No answer under load was a 5xx: requests either got their answer or lost their connection.
     expect(log.outcomes.filter((o) => o.status >= 500)).toEqual([]);
 
-    expect(new Set(notes.map((n) => n.split('\n')[1])).size).toBeGreaterThan(3);
+    // Checkpoints of several different sizes were compared, not one seen again and again.
+    expect(new Set(notes.map((n) => n.split('\n')[1])).size).toBeGreaterThanOrEqual(Math.min(4, KILLS));
     expect(await checkCheckpointsConsistent(gateway.base, notes)).toEqual([]);
     // The final checkpoint covers every recorded leaf.
     expect(Number(final!.split('\n')[1])).toBe(recorded);
