@@ -99,12 +99,16 @@ export function uploadFile(
   });
 }
 
-/** Waits until no submission is left 'accepted' (all recorded), or the timeout passes. */
-export async function waitRecorded(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until no submission (accepted before `before`, when given) is left 'accepted', or the
+ * timeout passes.
+ */
+export async function waitRecorded(pool: pg.Pool, timeoutMs: number, before?: Date): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { rows } = await pool.query<{ n: string }>(
-      "select count(*) as n from submissions where status = 'accepted'",
+      "select count(*) as n from submissions where status = 'accepted' and accepted_at < $1",
+      [before ?? new Date('9999-01-01')],
     );
     if (rows[0]!.n === '0') return true;
     await new Promise((r) => setTimeout(r, 250));
