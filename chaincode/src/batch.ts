@@ -17,7 +17,7 @@ import {
 } from '@lianzheng/proof';
 import { requireWriter } from './access.ts';
 import { submitterOf, txTime } from './context.ts';
-import { ChaincodeError, fail } from './errors.ts';
+import { fail } from './errors.ts';
 import type { LedgerContext } from './ledger.ts';
 import {
   type BatchResult,
@@ -33,6 +33,7 @@ import {
 } from './model.ts';
 import { emptySummary, evaluateRecord } from './rules.ts';
 import { KEY, pad2, pad16, type StateView } from './state.ts';
+import { type ProjectFacts, type RecordFacts, referencedIds, validateEntry } from './validation.ts';
 
 export const BATCH_EVENT = 'BatchRecorded';
 
@@ -85,6 +86,8 @@ interface ProjectState {
   summary: ProjectSummary;
   /** This batch's records of the project, in log order: one trail key per project and batch. */
   trail: string[];
+  /** What the record checks need to know about the project. */
+  facts: ProjectFacts;
 }
 
 export async function recordBatch(
@@ -173,19 +176,36 @@ interface ApplyContext {
   projects: Map<string, ProjectState>;
 }
 
-async function loadProject(
+/** The project's state for this batch, or undefined when it is not registered. */
+async function findProject(
   view: StateView,
   projects: Map<string, ProjectState>,
   id: string,
-): Promise<ProjectState> {
+): Promise<ProjectState | undefined> {
   const cached = projects.get(id);
   if (cached) return cached;
   const stored = await view.get<StoredProject>(view.key(KEY.project, id));
-  if (!stored) fail('NO_SUCH_PROJECT', id);
+  if (!stored) return undefined;
   const summary = (await view.get<ProjectSummary>(view.key(KEY.summary, id))) ?? emptySummary();
-  const state: ProjectState = { stored, summary, trail: [] };
+  const state: ProjectState = {
+    stored,
+    summary,
+    trail: [],
+    facts: { id, milestones: stored.project.milestones.map((m) => m.id) },
+  };
   projects.set(id, state);
   return state;
+}
+
+function factsOf(stored: StoredRecord): RecordFacts {
+  const facts: RecordFacts = {
+    id: stored.record.id,
+    projectId: stored.record.projectId,
+    kind: stored.record.kind,
+  };
+  if (stored.supersededBy !== undefined) facts.supersededBy = stored.supersededBy;
+  if (stored.withdrawnBy !== undefined) facts.withdrawnBy = stored.withdrawnBy;
+  return facts;
 }
 
 async function checkAndApply(
@@ -198,43 +218,32 @@ async function checkAndApply(
   const details = parseDetails(rawDetails, record);
   const recordKey = view.key(KEY.record, record.id);
   if (await view.get(recordKey)) fail('RECORD_EXISTS', record.id);
-  const project = await loadProject(view, c.projects, record.projectId);
-  const plan = project.stored.project.milestones;
-  if (details.milestone !== undefined && !plan.some((m) => m.id === details.milestone))
-    fail('BAD_MILESTONE', `record ${record.id}: ${details.milestone} is not in the project's plan`);
+  const project = await findProject(view, c.projects, record.projectId);
 
-  const refs: StoredRecord[] = [];
-  for (const refId of record.refs ?? []) {
-    const ref = await view.get<StoredRecord>(view.key(KEY.record, refId));
-    if (!ref) fail('BAD_REFERENCE', `record ${record.id}: ref ${refId} does not exist`);
-    if (ref.record.projectId !== record.projectId)
-      fail('BAD_REFERENCE', `record ${record.id}: ref ${refId} belongs to another project`);
-    checkRefKind(record.id, record.kind, ref);
-    refs.push(ref);
+  // Read what the record names (world state, or this batch's own writes), then judge it with
+  // the same pure checks the gateway's intake runs before it accepts a submission.
+  const named = new Map<string, StoredRecord>();
+  for (const id of referencedIds(record)) {
+    const stored = await view.get<StoredRecord>(view.key(KEY.record, id));
+    if (stored) named.set(id, stored);
   }
-
-  let target: StoredRecord | undefined;
-  let targetMark: 'supersededBy' | 'withdrawnBy' | undefined;
-  if (record.supersedes !== undefined) {
-    target = await view.get<StoredRecord>(view.key(KEY.record, record.supersedes));
-    if (!target) fail('BAD_SUPERSEDE', `record ${record.id}: ${record.supersedes} does not exist`);
-    if (target.record.projectId !== record.projectId)
-      fail('BAD_SUPERSEDE', `record ${record.id}: ${record.supersedes} belongs to another project`);
-    if (target.record.kind !== record.kind)
-      fail('BAD_SUPERSEDE', `record ${record.id}: ${record.supersedes} is a ${target.record.kind}`);
-    requireLive(record.id, target, 'BAD_SUPERSEDE');
-    targetMark = 'supersededBy';
-  } else if (record.kind === 'withdrawal') {
-    target = refs[0]!;
-    requireLive(record.id, target, 'BAD_REFERENCE');
-    targetMark = 'withdrawnBy';
-  }
+  const links = validateEntry(record, details, {
+    project: (id) => (project && id === record.projectId ? project.facts : undefined),
+    record: (id) => {
+      const stored = named.get(id);
+      return stored && factsOf(stored);
+    },
+  });
+  const state = project!;
+  const refs = links.refs.map((f) => named.get(f.id)!);
+  const target = links.target && named.get(links.target.id);
+  const targetMark = links.mark;
 
   const outcome = evaluateRecord(
     { record, details, refs, target },
-    { project: project.stored.project, summary: project.summary, config: c.config, at: c.at },
+    { project: state.stored.project, summary: state.summary, config: c.config, at: c.at },
   );
-  project.summary = outcome.summary;
+  state.summary = outcome.summary;
 
   const stored: StoredRecord = { record, details, index: c.index, txId: c.txId, recordedAt: c.at, by: c.by };
   if (outcome.contractChain !== undefined) stored.contractChain = outcome.contractChain;
@@ -244,32 +253,10 @@ async function checkAndApply(
     view.set(view.key(KEY.record, target.record.id), { ...target, [targetMark]: record.id });
   const index = pad16(c.index);
   view.set(view.key(KEY.digest, record.digests.sha256, index, record.id), record.id);
-  project.trail.push(record.id);
+  state.trail.push(record.id);
   for (const [n, flag] of outcome.flags.entries())
     view.set(view.key(KEY.flag, record.projectId, index, pad2(n)), flag);
   return outcome.flags;
-}
-
-/** Payments, acceptances and change orders may only ref contracts; a withdrawal anything but a withdrawal. */
-function checkRefKind(id: string, kind: string, ref: StoredRecord): void {
-  const refKind = ref.record.kind;
-  if (
-    (kind === 'payment_approval' || kind === 'acceptance' || kind === 'change_order') &&
-    refKind !== 'contract'
-  )
-    fail('BAD_REFERENCE', `record ${id}: a ${kind} may only ref a contract, not a ${refKind}`);
-  if (kind === 'withdrawal' && refKind === 'withdrawal')
-    fail('BAD_REFERENCE', `record ${id}: a withdrawal cannot be withdrawn`);
-}
-
-function requireLive(id: string, target: StoredRecord, code: 'BAD_SUPERSEDE' | 'BAD_REFERENCE'): void {
-  if (target.supersededBy !== undefined)
-    throw new ChaincodeError(
-      code,
-      `record ${id}: ${target.record.id} is superseded by ${target.supersededBy}`,
-    );
-  if (target.withdrawnBy !== undefined)
-    throw new ChaincodeError(code, `record ${id}: ${target.record.id} is withdrawn by ${target.withdrawnBy}`);
 }
 
 export function batchResultJson(result: BatchResult): string {

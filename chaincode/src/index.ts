@@ -17,15 +17,21 @@ export {
   type Checkpoint,
   type ContractTally,
   DEFAULT_ADVANCE_LIMIT_PERCENT,
+  FEN_PATTERN,
   FLAG_CODES,
   type Flag,
   type FlagCode,
   type LedgerConfig,
+  MAX_REFS,
+  MAX_TEXT,
+  MILESTONE_ID_PATTERN,
   type Milestone,
+  PROJECT_ID_PATTERN,
   type Project,
   type ProjectLevel,
   type ProjectSummary,
   projectLevel,
+  RECORD_ID_PATTERN,
   type RecordBatchArgs,
   type RecordEntry,
   type StoredProject,
@@ -50,6 +56,23 @@ export {
   resolveContractChain,
 } from './rules.ts';
 export { KEY as STATE_KEYS } from './state.ts';
+export {
+  checkEntry,
+  type EntryCheck,
+  type EntryDetails,
+  type EntryField,
+  type EntryLinks,
+  type EntryProblem,
+  type EntrySubject,
+  type EntryView,
+  kindProblems,
+  type ProjectFacts,
+  type RecordFacts,
+  referencedIds,
+  requireKindDetails,
+  targetOf,
+  validateEntry,
+} from './validation.ts';
 
 /** What fabric-shim's `server`/`start` commands look for in the module named by package.json#main. */
 export const contracts = [EvidenceContract];

@@ -5,7 +5,6 @@
 import {
   cidFromSha256,
   DOCUMENT_KINDS,
-  type DocumentKind,
   detailsDigest,
   type EvidenceRecord,
   fromHex,
@@ -13,6 +12,7 @@ import {
   type RecordDetails,
 } from '@lianzheng/proof';
 import { fail } from './errors.ts';
+import { requireKindDetails } from './validation.ts';
 
 export type ProjectLevel = 'A' | 'B' | 'C';
 
@@ -150,19 +150,29 @@ export interface RecordBatchArgs {
 // ---------------------------------------------------------------------------------------------
 // Parsing untrusted input.
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// The alphabets of a record's fields, as JSON Schema `pattern` strings too, so the gateway's
+// request schemas accept exactly what the contract does.
+export const RECORD_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 // Ids become composite-key attributes: no U+0000 or U+10FFFF, and a bounded, readable alphabet.
-const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const MILESTONE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const PROJECT_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+export const MILESTONE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+/** Integer fen as a decimal string: no leading zeros, no `-0`. */
+export const FEN_PATTERN = '^(0|-?[1-9][0-9]{0,29})$';
+/** At most this many refs per record. */
+export const MAX_REFS = 32;
+/** Longest title or reason, in UTF-16 code units (JSON Schema's maxLength counts the same way). */
+export const MAX_TEXT = 2000;
+
+const UUID = new RegExp(RECORD_ID_PATTERN);
+const PROJECT_ID = new RegExp(PROJECT_ID_PATTERN);
+const MILESTONE_ID = new RegExp(MILESTONE_ID_PATTERN);
 const REGION_CODE = /^[1-9]\d{5}$/;
 const MSP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const FEN = /^-?(0|[1-9]\d{0,29})$/;
+const FEN = new RegExp(FEN_PATTERN);
 const SALT = /^[0-9a-f]{32}$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ACCEPTED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const MAX_REFS = 32;
 const MAX_MILESTONES = 200;
-const MAX_TEXT = 2000;
 
 const KINDS: ReadonlySet<string> = new Set(DOCUMENT_KINDS);
 const RECORD_KEYS: ReadonlySet<string> = new Set([
@@ -205,7 +215,7 @@ export function isMspId(value: unknown): value is string {
 }
 
 export function isFen(value: unknown): value is string {
-  return typeof value === 'string' && FEN.test(value) && value !== '-0';
+  return typeof value === 'string' && FEN.test(value);
 }
 
 export function isCalendarDate(value: unknown): value is string {
@@ -332,37 +342,6 @@ export function parseDetails(value: unknown, record: EvidenceRecord): RecordDeta
     fail('DETAILS_MISMATCH', `record ${id}: detailsDigest does not match the details`);
   requireKindDetails(record, details);
   return details;
-}
-
-function requireKindDetails(record: EvidenceRecord, details: RecordDetails): void {
-  const id = record.id;
-  const kind: DocumentKind = record.kind;
-  const amount = details.amount;
-  switch (kind) {
-    case 'contract':
-      if (amount === undefined || amount.startsWith('-'))
-        fail('BAD_DETAILS', `record ${id}: a contract needs a non-negative amount`);
-      break;
-    case 'payment_approval':
-      if (amount === undefined || amount.startsWith('-') || amount === '0')
-        fail('BAD_DETAILS', `record ${id}: a payment approval needs a positive amount`);
-      break;
-    case 'change_order':
-      if (amount === undefined) fail('BAD_DETAILS', `record ${id}: a change order needs an amount delta`);
-      break;
-    case 'acceptance':
-      if (details.result === undefined) fail('BAD_DETAILS', `record ${id}: an acceptance needs a result`);
-      break;
-    case 'withdrawal':
-      if (details.reason === undefined) fail('BAD_DETAILS', `record ${id}: a withdrawal needs a reason`);
-      if (record.refs?.length !== 1)
-        fail('BAD_REFERENCE', `record ${id}: a withdrawal refs exactly one record`);
-      if (record.supersedes !== undefined)
-        fail('BAD_SUPERSEDE', `record ${id}: a withdrawal cannot supersede`);
-      break;
-    default:
-      break;
-  }
 }
 
 /** `{fromSize, records: [{record, details}]}`; record-level checks happen later, per record. */
