@@ -24,7 +24,19 @@ export const ERROR_TABLE = {
   BATCH_TOO_LARGE: { status: 413, title: 'The batch has too many items' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   NO_SUCH_PROJECT: { status: 422, title: 'The project is not registered' },
-  BAD_REFERENCE: { status: 422, title: 'A referenced record does not exist or has the wrong kind' },
+  // The ledger's own codes for a record it would refuse (chaincode/src/validation.ts), answered by
+  // intake before the 202 so that an accepted submission is one the ledger records.
+  BAD_REFERENCE: {
+    status: 422,
+    title:
+      'A referenced record does not exist, is in another project, has the wrong kind or is no longer live',
+  },
+  BAD_SUPERSEDE: {
+    status: 422,
+    title:
+      'The superseded record does not exist, differs in kind or project, or is already superseded or withdrawn',
+  },
+  BAD_MILESTONE: { status: 422, title: "The milestone is not in the project's plan" },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable' },

@@ -176,7 +176,7 @@ describe('POST /v1/evidence (JSON)', () => {
       visibility: 'public',
       supersedes: contract.id,
     });
-    expect(wrongKind.json().code).toBe('BAD_REFERENCE');
+    expect(wrongKind.json().code).toBe('BAD_SUPERSEDE');
     const record = JSON.parse(
       (await env.pool.query('select record_json from submissions where id = $1', [pay.json().id])).rows[0]
         .record_json,

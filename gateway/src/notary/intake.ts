@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { checkEntry, type RecordFacts } from '@lianzheng/chaincode';
 import { type EvidenceRecord, leafHash, type RecordDetails, toHex } from '@lianzheng/proof';
 import type pg from 'pg';
 import { idempotencyScope, type Principal } from '../auth/principal.ts';
@@ -9,6 +10,14 @@ import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
 import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './intake-encode.ts';
+import {
+  entryError,
+  IntakeView,
+  kindRuleProblem,
+  namedRecords,
+  RecordDirectory,
+  TargetClaims,
+} from './intake-rules.ts';
 import { uuidv7 } from './uuidv7.ts';
 
 /** One accepted submission, as the 202 (or an idempotent replay) answers it. */
@@ -27,6 +36,8 @@ export interface ProjectInfo {
   id: string;
   ownerOrg: string;
   regionCode: string;
+  /** Milestone ids of the project's plan; absent when the mirror does not hold the plan. */
+  milestones?: string[];
 }
 
 /** A row of the `submissions` table as intake writes it. */
@@ -115,19 +126,25 @@ export class ProjectDirectory {
       else if (!missing.includes(id)) missing.push(id);
     }
     if (missing.length === 0) return out;
-    let rows: { id: string; owner_org: string; region_code: string }[];
+    let rows: { id: string; owner_org: string; region_code: string; plan: unknown }[];
     try {
+      // The plan as the ledger stored it (the pipeline mirrors `{project, registeredAt}`); the
+      // ledger refuses a different payload under a registered id, so it never changes either.
       rows = (
-        await this.db().query('select id, owner_org, region_code from projects where id = any($1::text[])', [
-          missing,
-        ])
+        await this.db().query(
+          `select id, owner_org, region_code, record #> '{project,milestones}' as plan
+             from projects where id = any($1::text[])`,
+          [missing],
+        )
       ).rows;
     } catch (e) {
       throw unavailable(e);
     }
     if (this.cache.size + rows.length > this.maxEntries) this.cache.clear();
     for (const r of rows) {
-      const info = { id: r.id, ownerOrg: r.owner_org, regionCode: r.region_code };
+      const info: ProjectInfo = { id: r.id, ownerOrg: r.owner_org, regionCode: r.region_code };
+      if (Array.isArray(r.plan))
+        info.milestones = r.plan.map((m) => String((m as { id?: unknown } | null)?.id ?? ''));
       this.cache.set(r.id, info);
       out.set(r.id, info);
     }
@@ -142,44 +159,6 @@ export class ProjectDirectory {
     if (id === undefined) this.cache.clear();
     else this.cache.delete(id);
   }
-}
-
-/** The same per-kind requirements the chaincode enforces (chaincode/src/model.ts requireKindDetails). */
-export function checkKindRules(input: EvidenceSubmission): AppError | undefined {
-  const errors: { path: string; message: string }[] = [];
-  const amount = input.amount;
-  switch (input.kind) {
-    case 'contract':
-      if (amount === undefined || amount.startsWith('-'))
-        errors.push({ path: '/amount', message: 'a contract needs a non-negative amount' });
-      break;
-    case 'payment_approval':
-      if (amount === undefined || amount.startsWith('-') || amount === '0') {
-        errors.push({ path: '/amount', message: 'a payment approval needs a positive amount' });
-      }
-      break;
-    case 'change_order':
-      if (amount === undefined)
-        errors.push({ path: '/amount', message: 'a change order needs an amount delta' });
-      break;
-    case 'acceptance':
-      if (input.result === undefined)
-        errors.push({ path: '/result', message: 'an acceptance needs a result' });
-      break;
-    case 'withdrawal':
-      if (input.reason === undefined)
-        errors.push({ path: '/reason', message: 'a withdrawal needs a reason' });
-      if (input.refs?.length !== 1)
-        errors.push({ path: '/refs', message: 'a withdrawal refs exactly one record' });
-      if (input.supersedes !== undefined)
-        errors.push({ path: '/supersedes', message: 'a withdrawal cannot supersede' });
-      break;
-    default:
-      break;
-  }
-  if (amount === '-0') errors.push({ path: '/amount', message: 'amount -0 is not an integer fen value' });
-  if (errors.length === 0) return undefined;
-  return new AppError('VALIDATION_FAILED', errors.map((e) => e.message).join('; '), { errors });
 }
 
 /** Units and partners write only for their own organisation's projects; admins for any. */
@@ -232,11 +211,15 @@ export interface IntakeOptions {
  */
 export class Intake {
   readonly projects: ProjectDirectory;
+  /** Facts about records that submissions name (cached once recorded). */
+  readonly records: RecordDirectory;
+  private readonly claims = new TargetClaims();
   private readonly committer: GroupCommitter<SubmissionRow, { inserted: boolean }>;
   private readonly listeners: ((rows: number) => void)[] = [];
 
   constructor(private readonly options: IntakeOptions) {
     this.projects = new ProjectDirectory(options.db);
+    this.records = new RecordDirectory(options.db);
     if (options.onCommitted) this.listeners.push(options.onCommitted);
     const metrics = options.metrics;
     this.committer = new GroupCommitter({
@@ -288,55 +271,6 @@ export class Intake {
       throw unavailable(e);
     }
     return new Map(rows.map((r) => [r.idempotency_key, r]));
-  }
-
-  /** Refs and supersedes must name records of the same project (and, for supersedes, kind). */
-  private async checkReferences(
-    items: { index: number; input: EvidenceSubmission }[],
-  ): Promise<Map<number, AppError>> {
-    const ids = new Set<string>();
-    for (const { input } of items) {
-      for (const r of input.refs ?? []) ids.add(r);
-      if (input.supersedes) ids.add(input.supersedes);
-    }
-    const problems = new Map<number, AppError>();
-    if (ids.size === 0) return problems;
-    let found: Map<string, { project_id: string; kind: string }>;
-    try {
-      const r = await this.options
-        .db()
-        .query<{ id: string; project_id: string; kind: string }>(
-          `select id::text, project_id, kind from submissions where id = any($1::uuid[]) and status <> 'rejected'`,
-          [[...ids]],
-        );
-      found = new Map(r.rows.map((row) => [row.id, row]));
-    } catch (e) {
-      throw unavailable(e);
-    }
-    for (const { index, input } of items) {
-      for (const ref of input.refs ?? []) {
-        const target = found.get(ref);
-        if (!target || target.project_id !== input.projectId) {
-          problems.set(
-            index,
-            new AppError('BAD_REFERENCE', `refs: no record ${ref} in project ${input.projectId}`),
-          );
-          break;
-        }
-      }
-      if (problems.has(index) || !input.supersedes) continue;
-      const target = found.get(input.supersedes);
-      if (!target || target.project_id !== input.projectId || target.kind !== input.kind) {
-        problems.set(
-          index,
-          new AppError(
-            'BAD_REFERENCE',
-            `supersedes: no ${input.kind} record ${input.supersedes} in project ${input.projectId}`,
-          ),
-        );
-      }
-    }
-    return problems;
   }
 
   private build(
@@ -484,36 +418,92 @@ export class Intake {
   ): Promise<ItemOutcome[]> {
     const outcomes: (ItemOutcome | undefined)[] = new Array(inputs.length);
     const projects = await this.projects.getMany(inputs.map((i) => i.projectId));
-    const needRefs: { index: number; input: EvidenceSubmission }[] = [];
+    const keyOf = (index: number): string | undefined =>
+      idem.key ? (idem.perItemKeys ? `${idem.key}#${idem.indexes?.[index] ?? index}` : idem.key) : undefined;
     for (let index = 0; index < inputs.length; index++) {
       const input = inputs[index]!;
       const project = projects.get(input.projectId);
       const problem =
-        checkKindRules(input) ??
+        kindRuleProblem(input) ??
         (project
           ? authorizeWrite(principal, project)
           : new AppError('NO_SUCH_PROJECT', `no project ${input.projectId}`));
       if (problem) outcomes[index] = { ok: false, error: problem };
-      else if (input.refs?.length || input.supersedes) needRefs.push({ index, input });
     }
-    if (needRefs.length > 0) {
-      for (const [index, error] of await this.checkReferences(needRefs))
-        outcomes[index] = { ok: false, error };
+    // Only submissions that name other records cost a query (and, for a supersede or a
+    // withdrawal, a turn on the target's claim); a hash-only one goes straight to the commit.
+    const named = namedRecords(inputs.filter((_, index) => !outcomes[index]));
+    const release = named.targets.length > 0 ? await this.claims.claim(named.targets) : undefined;
+    try {
+      if (release && idem.key) await this.replayWinners(inputs, outcomes, keyOf, idem);
+      const records =
+        named.ids.length > 0
+          ? await this.records.load(named.ids, named.targets)
+          : new Map<string, RecordFacts>();
+      return await this.commit(principal, inputs, outcomes, new IntakeView(projects, records), keyOf, idem);
+    } finally {
+      release?.();
     }
+  }
+
+  /**
+   * A request that waited for a target's claim may be the retry of one that committed meanwhile
+   * under the same Idempotency-Key: it gets that answer, not a refusal for the target now being
+   * superseded (by its own first attempt).
+   */
+  private async replayWinners(
+    inputs: EvidenceSubmission[],
+    outcomes: (ItemOutcome | undefined)[],
+    keyOf: (index: number) => string | undefined,
+    idem: IdempotencyOptions & { scope: string },
+  ): Promise<void> {
+    const keys = new Map<string, number>();
+    inputs.forEach((input, index) => {
+      const key = keyOf(index);
+      if (!outcomes[index] && key && (input.supersedes !== undefined || input.kind === 'withdrawal'))
+        keys.set(key, index);
+    });
+    if (keys.size === 0) return;
+    const winners = await this.findIdempotent(idem.scope, [...keys.keys()]);
+    for (const [key, index] of keys) {
+      const w = winners.get(key);
+      if (!w) continue;
+      try {
+        outcomes[index] = { ok: true, accepted: this.replay(w, idem.requestHash) };
+      } catch (e) {
+        outcomes[index] = { ok: false, error: toAppError(e) };
+      }
+    }
+  }
+
+  /** The chaincode's record checks over `view`, then build, sign and group-commit what passed. */
+  private async commit(
+    principal: Principal,
+    inputs: EvidenceSubmission[],
+    outcomes: (ItemOutcome | undefined)[],
+    view: IntakeView,
+    keyOf: (index: number) => string | undefined,
+    idem: IdempotencyOptions & { scope: string; perItemKeys: boolean },
+  ): Promise<ItemOutcome[]> {
     const rows: SubmissionRow[] = [];
     const built: { index: number; accepted: AcceptedSubmission; key?: string }[] = [];
     inputs.forEach((input, index) => {
       if (outcomes[index]) return;
-      const key = idem.key
-        ? idem.perItemKeys
-          ? `${idem.key}#${idem.indexes?.[index] ?? index}`
-          : idem.key
-        : undefined;
-      const { row, accepted } = this.build(principal, input, projects.get(input.projectId)!, {
+      const checked = checkEntry(input, input, view);
+      if (!checked.ok) {
+        outcomes[index] = { ok: false, error: entryError(checked.problem) };
+        return;
+      }
+      const key = keyOf(index);
+      const project = view.project(input.projectId) as ProjectInfo;
+      const { row, accepted } = this.build(principal, input, project, {
         key,
         requestHash: idem.requestHash,
         scope: idem.scope,
       });
+      // A later item of this request that names the same target sees it taken, as the ledger would.
+      const { target, mark } = checked.links;
+      if (target && mark) view.mark(target, mark, row.id);
       rows.push(row);
       built.push({ index, accepted, key });
     });

@@ -1,15 +1,23 @@
+import {
+  FEN_PATTERN,
+  MAX_REFS,
+  MAX_TEXT,
+  MILESTONE_ID_PATTERN,
+  PROJECT_ID_PATTERN,
+  RECORD_ID_PATTERN,
+} from '@lianzheng/chaincode';
 import { DOCUMENT_KINDS } from '@lianzheng/proof';
 import { type Static, Type } from '@sinclair/typebox';
 
-// The same alphabets the chaincode accepts, so intake never answers 202 for a record the ledger
-// would refuse for its shape.
+// The chaincode's own alphabets, so intake never answers 202 for a record the ledger would refuse
+// for its shape (`isSha256Hex` in proof/ is the same 64 lowercase hex).
 export const SHA256_HEX = '^[0-9a-f]{64}$';
-export const RECORD_ID = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
-export const PROJECT_ID = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
-export const MILESTONE_ID = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
-export const FEN = '^-?(0|[1-9][0-9]{0,29})$';
-export const MAX_REFS = 32;
-export const MAX_TEXT = 2000;
+export const RECORD_ID = RECORD_ID_PATTERN;
+export const PROJECT_ID = PROJECT_ID_PATTERN;
+export const MILESTONE_ID = MILESTONE_ID_PATTERN;
+/** Integer fen: no leading zeros and no `-0`, as the chaincode's `isFen`. */
+export const FEN = FEN_PATTERN;
+export { MAX_REFS, MAX_TEXT };
 
 const Sha256 = Type.String({ pattern: SHA256_HEX, description: 'SHA-256 of the document, 64 lowercase hex' });
 const RecordId = Type.String({ pattern: RECORD_ID, description: 'a record id (UUIDv7)' });
