@@ -225,7 +225,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
         o.latency.p99 <= P99_LIMIT_MS &&
         o.ok >= 0.97 * rate * stepSeconds;
       ctx.log(
-        `open loop ${rate}/s: ${ok ? 'ok' : 'too fast'} — ${formatLatency(o.latency)}, answered ${o.ok}, unanswered ${o.unanswered}, backlog ≤ ${o.maxBacklog} (${procText(p)})`,
+        `open loop ${rate}/s: ${ok ? 'ok' : 'too fast'} — ${formatLatency(o.latency)}, answered ${o.ok}, unanswered ${o.unanswered}${o.unexpected ? `, unexpected ${o.unexpected}` : ''}, status ${JSON.stringify(o.status)}, backlog ≤ ${o.maxBacklog} (${procText(p)})`,
       );
       if (ok) {
         lo = rate;

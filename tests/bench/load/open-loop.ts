@@ -26,6 +26,8 @@ export interface OpenLoopResult extends LoadResult {
   unanswered: number;
   /** Largest number of due requests waiting for a free connection. */
   maxBacklog: number;
+  /** Answers that arrived on a connection with no request outstanding (should be 0). */
+  unexpected: number;
 }
 
 function contentLength(head: string): number {
@@ -64,6 +66,7 @@ export async function openLoop(
   const backlog: number[] = [];
   let maxBacklog = 0;
   let inFlight = 0;
+  let unexpected = 0;
 
   const send = (conn: Conn, due: number) => {
     conn.busy = true;
@@ -73,6 +76,10 @@ export async function openLoop(
   };
   const onAnswer = (conn: Conn, code: number) => {
     const now = performance.now();
+    if (!conn.busy) {
+      unexpected++;
+      return;
+    }
     inFlight--;
     status[code] = (status[code] ?? 0) + 1;
     if (code >= 200 && code < 300) latencies.add(now - conn.due);
@@ -156,5 +163,6 @@ export async function openLoop(
     rate: options.rate,
     unanswered,
     maxBacklog,
+    unexpected,
   };
 }
