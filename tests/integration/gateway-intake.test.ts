@@ -16,6 +16,7 @@ import { type GatewayTestEnv, hex, multipartBody, startGatewayTestEnv } from './
 let env: GatewayTestEnv;
 let app: FastifyInstance;
 let unit: string;
+let admin: string;
 
 beforeAll(async () => {
   env = await startGatewayTestEnv();
@@ -23,7 +24,11 @@ beforeAll(async () => {
   await env.registerProject('other-project', 'org-other');
   app = await env.app();
   unit = await env.token('unit', { org: 'org-village' });
+  admin = await env.token('admin');
 });
+
+const metricsAsAdmin = () =>
+  app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${admin}` } });
 
 afterAll(async () => {
   await env?.stop();
@@ -95,11 +100,7 @@ describe('POST /v1/evidence (JSON)', () => {
   it('group-commits concurrent submissions: fewer INSERTs than requests, all committed, ids time-ordered', async () => {
     const before = await count();
     const flushCount = async () =>
-      Number(
-        /intake_group_commit_rows_count (\d+)/.exec(
-          (await app.inject({ method: 'GET', url: '/metrics' })).body,
-        )?.[1],
-      );
+      Number(/intake_group_commit_rows_count (\d+)/.exec((await metricsAsAdmin()).body)?.[1]);
     const flushesBefore = await flushCount();
     const n = 200;
     const responses = await Promise.all(
@@ -412,7 +413,6 @@ describe('keys', () => {
     const old = (
       await post({ sha256: hex(), projectId: 'village-road-1', kind: 'notice', visibility: 'public' })
     ).json();
-    const admin = await env.token('admin');
     const denied = await app.inject({
       method: 'POST',
       url: '/v1/admin/keys/rotate',
@@ -445,7 +445,9 @@ describe('ops', () => {
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json().checks.database.ok).toBe(true);
-    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    const metrics = await metricsAsAdmin();
+    expect(metrics.statusCode).toBe(200);
     expect(metrics.body).toContain('http_request_duration_seconds_bucket');
     expect(metrics.body).toContain('intake_queue_depth');
     const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();

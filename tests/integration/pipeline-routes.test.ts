@@ -271,7 +271,7 @@ describe('evidence, verify and the log', () => {
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json().checks.ledger.ok).toBe(true);
-    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics', headers: auth('admin') })).body;
     for (const name of [
       'lianzheng_queue_depth',
       'lianzheng_batch_size',

@@ -214,8 +214,12 @@ describe('authorisation matrix', () => {
     },
     { route: 'GET /healthz', request: () => ({ method: 'GET', url: '/healthz' }), expect: all(200) },
     { route: 'GET /readyz', request: () => ({ method: 'GET', url: '/readyz' }), expect: all(200) },
-    // Prometheus metrics carry no record data; operators keep the port off the public network (SECURITY.md).
-    { route: 'GET /metrics', request: () => ({ method: 'GET', url: '/metrics' }), expect: all(200) },
+    // Operators only: Prometheus scrapes with an admin API key.
+    {
+      route: 'GET /metrics',
+      request: () => ({ method: 'GET', url: '/metrics' }),
+      expect: { ...all(403), anonymous: 401, admin: 200 },
+    },
     {
       route: 'GET /openapi.json',
       request: () => ({ method: 'GET', url: '/openapi.json' }),

@@ -68,11 +68,19 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
+  // Metrics say how busy the service is and how its queues stand: operators only. Prometheus
+  // scrapes with an admin API key as its bearer token (`lianzheng apikey create --role admin`).
   app.get(
     '/metrics',
     {
       config: noLimit,
-      schema: { tags: ['ops'], summary: 'Prometheus metrics (text exposition format)', hide: false },
+      onRequest: app.requireRole('admin'),
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics (text exposition format); admin role (an admin API key as bearer)',
+        security: [{ bearer: [] }, { apiKey: [] }],
+        hide: false,
+      },
     },
     async (_request, reply) => {
       reply.type(app.metrics.contentType);
