@@ -213,7 +213,8 @@ export class Intake {
   readonly projects: ProjectDirectory;
   /** Facts about records that submissions name (cached once recorded). */
   readonly records: RecordDirectory;
-  private readonly claims = new TargetClaims();
+  /** Supersedes and withdrawals of one record, in turn (see TargetClaims). */
+  readonly claims = new TargetClaims();
   private readonly committer: GroupCommitter<SubmissionRow, { inserted: boolean }>;
   private readonly listeners: ((rows: number) => void)[] = [];
 
