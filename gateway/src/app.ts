@@ -3,7 +3,12 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
 import type pg from 'pg';
@@ -102,7 +107,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     frameworkErrors: frameworkErrorHandler,
     // No log line per successful request at info (two per request cost ~10% of the hot path's
     // CPU); refusals and failures are logged by the error handler, slow requests below.
-    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    logController: new LogController({
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    }),
     forceCloseConnections: 'idle',
     // Unknown fields are errors, never silently dropped.
     ajv: { customOptions: { removeAdditional: false } },

@@ -1,3 +1,5 @@
+// First: sets the chaincode logger's level before anything imports the chaincode (see entry-env.ts).
+import './entry-env.ts';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
