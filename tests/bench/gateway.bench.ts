@@ -60,8 +60,11 @@ function loadDetail(r: LoadResult): Record<string, unknown> {
 }
 
 /** intake's group-commit counters from /metrics (Prometheus text). */
-async function groupCommitStats(url: string): Promise<{ count: number; rows: number; seconds: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+async function groupCommitStats(
+  url: string,
+  adminKey: string,
+): Promise<{ count: number; rows: number; seconds: number }> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { 'x-api-key': adminKey } })).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   return {
     count: value('intake_group_commit_rows_count'),
@@ -178,7 +181,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
     // 2. Sustained: 60 s (5 s quick) at concurrency 64; its accepted→recorded latency below.
     const sustainSeconds = quick ? 5 : 60;
-    const commits0 = await groupCommitStats(gw.url);
+    const commits0 = await groupCommitStats(gw.url, creds.adminKey);
     const sustainFrom = new Date();
     const sustainDigests = { first: digests.count, last: 0 };
     const ws = watch(gwPids, postmaster);
@@ -186,7 +189,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const ps = ws.stop();
     const sustainTo = new Date();
     sustainDigests.last = digests.count;
-    const commits1 = await groupCommitStats(gw.url);
+    const commits1 = await groupCommitStats(gw.url, creds.adminKey);
     const flushes = commits1.count - commits0.count;
     const commitText = `${flushes} group commits of ${((commits1.rows - commits0.rows) / Math.max(1, flushes)).toFixed(1)} rows, ${(((commits1.seconds - commits0.seconds) * 1000) / Math.max(1, flushes)).toFixed(2)} ms each`;
     ctx.log(`sustained: ${commitText}`);

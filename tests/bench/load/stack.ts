@@ -168,10 +168,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
 export interface Credentials {
   /** A partner API key of BENCH_ORG (`x-api-key`). */
   apiKey: string;
+  /** An admin API key, for /metrics. */
+  adminKey: string;
   projectId: string;
 }
 
-/** Registers the bench project through the API and creates a partner API key in the database. */
+/** Registers the bench project through the API; creates a partner and an admin API key. */
 export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise<Credentials> {
   const key = await loadDevIssuerKey(path.join(gateway.dataDir, 'keys'));
   const token = await issueDevToken(key, { role: 'unit', org: BENCH_ORG, audience: 'lianzheng', ttl: 3600 });
@@ -182,7 +184,12 @@ export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise
   });
   if (res.status >= 300) throw new Error(`registering the bench project: ${res.status} ${await res.text()}`);
   const { key: apiKey } = await createApiKey(pool, { org: BENCH_ORG, role: 'partner', label: 'bench' });
-  return { apiKey, projectId: BENCH_PROJECT.id };
+  const { key: adminKey } = await createApiKey(pool, {
+    org: 'bench-ops',
+    role: 'admin',
+    label: 'bench metrics',
+  });
+  return { apiKey, adminKey, projectId: BENCH_PROJECT.id };
 }
 
 /**
