@@ -41,6 +41,24 @@ export interface DeployedAnchor {
   chainId: number;
 }
 
+/**
+ * Polls for the receipt and its confirmations. Not `tx.wait()`: that subscribes to new blocks,
+ * and a provider destroyed right after (the CLI) leaves its block poll rejecting unhandled.
+ */
+async function waitForReceipt(signer: Signer, hash: string, confirmations: number, timeoutMs = 300_000) {
+  const provider = signer.provider;
+  if (!provider) throw new AnchorError('DEPLOY_FAILED', 'the signer has no provider');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const receipt = await provider.getTransactionReceipt(hash);
+    if (receipt && (await provider.getBlockNumber()) - receipt.blockNumber + 1 >= confirmations)
+      return receipt;
+    if (Date.now() > deadline)
+      throw new AnchorError('DEPLOY_FAILED', `deployment ${hash} not confirmed in time`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Deploys the Anchor contract from the signer's account and waits for `confirmations` blocks. */
 export async function deployAnchorContract(
   signer: Signer,
@@ -51,7 +69,7 @@ export async function deployAnchorContract(
   const contract = await factory.deploy();
   const tx = contract.deploymentTransaction();
   if (!tx) throw new AnchorError('DEPLOY_FAILED', 'no deployment transaction');
-  const receipt = await tx.wait(options.confirmations ?? 1);
+  const receipt = await waitForReceipt(signer, tx.hash, options.confirmations ?? 1);
   if (receipt?.status !== 1 || !receipt.contractAddress) {
     throw new AnchorError('DEPLOY_FAILED', `deployment ${tx.hash} failed`);
   }
