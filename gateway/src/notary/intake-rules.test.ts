@@ -128,6 +128,8 @@ describe('RecordDirectory', () => {
     status,
     superseded_by: null,
     withdrawn_by: null,
+    pending_by: null,
+    pending_kind: null,
     ...extra,
   });
 
@@ -149,6 +151,17 @@ describe('RecordDirectory', () => {
     // As a target, even a cached record is asked again for its liveness.
     await records.load([A], [A]);
     expect(calls[2]).toEqual([[A], [A]]);
+  });
+
+  it('counts a supersede or withdrawal still in the queue', async () => {
+    const { pool } = fakePool([
+      row(A, 'recorded', { pending_by: B, pending_kind: 'contract' }),
+      row(C, 'accepted', { pending_by: B, pending_kind: 'withdrawal' }),
+    ]);
+    const facts = await new RecordDirectory(() => pool).load([A, C], [A, C]);
+    expect(facts.get(A)).toMatchObject({ supersededBy: B });
+    expect(facts.get(A)?.withdrawnBy).toBeUndefined();
+    expect(facts.get(C)).toMatchObject({ withdrawnBy: B });
   });
 
   it('turns a database failure into SERVICE_UNAVAILABLE', async () => {

@@ -54,26 +54,28 @@ export function namedRecords(inputs: Iterable<EvidenceSubmission>): { ids: strin
 // One statement answers for every named record: its project and kind, and — for targets only —
 // whether it is superseded or withdrawn, by a recorded record (`record_links`, written in the
 // batcher's confirm transaction together with the status) or by one accepted and not yet recorded
-// (same project, later seq, still in the queue). `record_json` is canonical JSON, so a supersede
-// reads exactly `"supersedes":"<id>"` and a withdrawal, which refs exactly one record,
-// `"refs":["<id>"]`; ids are UUIDs, which hold no LIKE wildcard. A rejected submission never
-// existed for the ledger, and a rejected supersede or withdrawal never took effect.
+// (same project, later seq, still in the queue: one scan finds either, since any one is enough to
+// make the target dead). `record_json` is canonical JSON, so a supersede reads exactly
+// `"supersedes":"<id>"` and a withdrawal, which refs exactly one record, `"refs":["<id>"]`; ids
+// are UUIDs, which hold no LIKE wildcard. A rejected submission never existed for the ledger, and
+// a rejected supersede or withdrawal never took effect. The queue scan walks the unsealed
+// submissions after the target (index submissions_unsealed): cheap while the batcher keeps up,
+// about 0.3 ms per thousand queued rows when the ledger is down and a backlog builds.
 const FACTS_SQL = `
 select t.id::text as id, t.project_id, t.kind, t.status,
-  case when t.id = any($2::uuid[]) then coalesce(
-    (select l.by_id::text from record_links l where l.target_id = t.id and l.link = 'superseded'),
-    (select p.id::text from submissions p
-      where p.project_id = t.project_id and p.seq > t.seq and p.status = 'accepted' and p.leaf_index is null
-        and p.kind = t.kind and p.record_json like '%"supersedes":"' || t.id::text || '"%'
-      order by p.seq limit 1)) end as superseded_by,
-  case when t.id = any($2::uuid[]) then coalesce(
-    (select l.by_id::text from record_links l where l.target_id = t.id and l.link = 'withdrawn'),
-    (select p.id::text from submissions p
-      where p.project_id = t.project_id and p.seq > t.seq and p.status = 'accepted' and p.leaf_index is null
-        and p.kind = 'withdrawal' and p.record_json like '%"refs":["' || t.id::text || '"]%'
-      order by p.seq limit 1)) end as withdrawn_by
-from submissions t
-where t.id = any($1::uuid[]) and t.status <> 'rejected'`;
+       s.by_id::text as superseded_by, w.by_id::text as withdrawn_by,
+       q.id::text as pending_by, q.kind as pending_kind
+  from submissions t
+  left join record_links s on t.id = any($2::uuid[]) and s.target_id = t.id and s.link = 'superseded'
+  left join record_links w on t.id = any($2::uuid[]) and w.target_id = t.id and w.link = 'withdrawn'
+  left join lateral (
+    select p.id, p.kind from submissions p
+     where t.id = any($2::uuid[])
+       and p.project_id = t.project_id and p.seq > t.seq and p.status = 'accepted' and p.leaf_index is null
+       and ((p.kind = t.kind and p.record_json like '%"supersedes":"' || t.id::text || '"%')
+         or (p.kind = 'withdrawal' and p.record_json like '%"refs":["' || t.id::text || '"]%'))
+     order by p.seq limit 1) q on true
+ where t.id = any($1::uuid[]) and t.status <> 'rejected'`;
 
 interface FactsRow {
   id: string;
@@ -82,6 +84,8 @@ interface FactsRow {
   status: string;
   superseded_by: string | null;
   withdrawn_by: string | null;
+  pending_by: string | null;
+  pending_kind: string | null;
 }
 
 /**
@@ -127,6 +131,11 @@ export class RecordDirectory {
       }
       if (r.superseded_by !== null) facts.supersededBy = r.superseded_by;
       if (r.withdrawn_by !== null) facts.withdrawnBy = r.withdrawn_by;
+      // A withdrawal cannot supersede, so a queued withdrawal that names the target withdraws it.
+      if (r.pending_by && facts.supersededBy === undefined && facts.withdrawnBy === undefined) {
+        if (r.pending_kind === 'withdrawal') facts.withdrawnBy = r.pending_by;
+        else facts.supersededBy = r.pending_by;
+      }
       out.set(r.id, facts);
     }
     return out;
