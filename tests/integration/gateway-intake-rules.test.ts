@@ -165,6 +165,12 @@ const steps: Step[] = [
     expect: 'VALIDATION_FAILED',
     ledger: 'BAD_REFERENCE',
   },
+  {
+    name: 'a change order of -0 fen',
+    body: () => ({ kind: 'change_order', amount: '-0' }),
+    expect: 'VALIDATION_FAILED',
+    ledger: 'BAD_DETAILS',
+  },
   // Ref kinds and projects.
   {
     name: 'a payment that refs the contract',
