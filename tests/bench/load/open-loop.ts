@@ -67,6 +67,7 @@ export async function openLoop(
   let maxBacklog = 0;
   let inFlight = 0;
   let unexpected = 0;
+  let finished = false;
 
   const send = (conn: Conn, due: number) => {
     conn.busy = true;
@@ -119,6 +120,16 @@ export async function openLoop(
     c.socket.on('error', () => {
       errors++;
     });
+    // A connection the server closed (e.g. its keep-alive timeout): its request, if any, failed.
+    c.socket.on('close', () => {
+      const at = idle.indexOf(c);
+      if (at >= 0) idle.splice(at, 1);
+      if (c.busy && !finished) {
+        c.busy = false;
+        inFlight--;
+        errors++;
+      }
+    });
     idle.push(c);
   }
 
@@ -133,7 +144,8 @@ export async function openLoop(
       while (t0 + issued * interval <= until) {
         const due = t0 + issued * interval;
         issued++;
-        const conn = idle.pop();
+        // Oldest idle connection first, so that none sits idle past the server's keep-alive timeout.
+        const conn = idle.shift();
         if (conn) send(conn, due);
         else {
           backlog.push(due);
@@ -150,6 +162,7 @@ export async function openLoop(
   while ((inFlight > 0 || backlog.length > 0) && performance.now() < graceEnd)
     await new Promise((r) => setTimeout(r, 5));
   const unanswered = inFlight + backlog.length;
+  finished = true;
   for (const c of conns) c.socket.destroy();
   const seconds = options.seconds;
   return {
