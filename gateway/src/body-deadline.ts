@@ -28,7 +28,8 @@ async function bodyDeadline(app: FastifyInstance, opts: BodyDeadlineOptions): Pr
     const timer = setTimeout(() => {
       if (raw.complete) return;
       request.log.warn({ timeoutMs: opts.timeoutMs }, 'request body too slow: connection cut');
-      raw.socket?.destroy();
+      // light-my-request's fake socket (app.inject) has no destroy(); a real one always does.
+      if (typeof raw.socket?.destroy === 'function') raw.socket.destroy();
     }, opts.timeoutMs);
     timer.unref();
     const clear = () => clearTimeout(timer);

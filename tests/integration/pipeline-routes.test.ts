@@ -214,6 +214,15 @@ describe('evidence, verify and the log', () => {
 
     const trail = (await app.inject({ method: 'GET', url: `/v1/projects/${project.id}/records` })).json();
     expect(trail.records.map((r: { id: string }) => r.id)).toContain(replacement.id);
+    // Found by fuzzing: Ajv 8 coerces 1e309 to Infinity and let it through integer/maximum (a 500).
+    for (const limit of ['1e309', '-1e309']) {
+      const huge = await app.inject({
+        method: 'GET',
+        url: `/v1/projects/${project.id}/records?limit=${limit}`,
+      });
+      expect(huge.statusCode).toBe(400);
+      expect(huge.json().code).toBe('VALIDATION_FAILED');
+    }
   });
 
   it('serves checkpoints, the note key and proofs a monitor can check', async () => {
