@@ -28,6 +28,24 @@ export const CHAINCODE_ERROR_CODES = [
 
 export type ChaincodeErrorCode = (typeof CHAINCODE_ERROR_CODES)[number];
 
+/**
+ * The codes that refuse one record of a batch (its shape, its digest, what it names) rather than
+ * the batch or the caller: a client can drop that record and send the rest again.
+ */
+export const RECORD_REFUSAL_CODES: ReadonlySet<ChaincodeErrorCode> = new Set<ChaincodeErrorCode>([
+  'BAD_RECORD',
+  'UNKNOWN_KIND',
+  'BAD_DIGEST',
+  'BAD_CID',
+  'BAD_DETAILS',
+  'DETAILS_MISMATCH',
+  'NO_SUCH_PROJECT',
+  'BAD_REFERENCE',
+  'BAD_SUPERSEDE',
+  'BAD_MILESTONE',
+  'RECORD_EXISTS',
+]);
+
 export class ChaincodeError extends Error {
   readonly code: ChaincodeErrorCode;
 

@@ -9,6 +9,7 @@ export {
   ChaincodeError,
   type ChaincodeErrorCode,
   chaincodeErrorCode,
+  RECORD_REFUSAL_CODES,
 } from './errors.ts';
 export { CONTRACT_NAME, EvidenceContract } from './evidence-contract.ts';
 export type { LedgerClientIdentity, LedgerContext, LedgerKV, LedgerStub, LedgerTimestamp } from './ledger.ts';

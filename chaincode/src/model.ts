@@ -4,11 +4,13 @@
 
 import {
   cidFromSha256,
+  DETAILS_FIELDS,
   DOCUMENT_KINDS,
   detailsDigest,
   type EvidenceRecord,
   fromHex,
   isSha256Hex,
+  RECORD_FIELDS,
   type RecordDetails,
 } from '@lianzheng/proof';
 import { fail } from './errors.ts';
@@ -175,28 +177,8 @@ const ACCEPTED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const MAX_MILESTONES = 200;
 
 const KINDS: ReadonlySet<string> = new Set(DOCUMENT_KINDS);
-const RECORD_KEYS: ReadonlySet<string> = new Set([
-  'v',
-  'id',
-  'projectId',
-  'kind',
-  'digests',
-  'cid',
-  'visibility',
-  'submitter',
-  'acceptedAt',
-  'supersedes',
-  'refs',
-  'detailsDigest',
-]);
-const DETAILS_KEYS: ReadonlySet<string> = new Set([
-  'salt',
-  'title',
-  'amount',
-  'milestone',
-  'result',
-  'reason',
-]);
+const RECORD_KEYS: ReadonlySet<string> = new Set(RECORD_FIELDS);
+const DETAILS_KEYS: ReadonlySet<string> = new Set(DETAILS_FIELDS);
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

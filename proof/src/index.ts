@@ -64,11 +64,13 @@ export {
   verifyReceipt,
 } from './lib/receipt.ts';
 export {
+  DETAILS_FIELDS,
   DOCUMENT_KINDS,
   type DocumentKind,
   detailsDigest,
   type EvidenceRecord,
   isDocumentKind,
+  RECORD_FIELDS,
   type RecordDetails,
   recordLeafHash,
   validateRecord,

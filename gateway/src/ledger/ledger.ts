@@ -1,3 +1,4 @@
+import { RECORD_REFUSAL_CODES as CHAINCODE_RECORD_REFUSAL_CODES } from '@lianzheng/chaincode';
 import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
 
 // The narrow ledger the gateway talks to. The rest of the gateway never sees chaincode or SDK
@@ -110,22 +111,10 @@ export interface Ledger {
 }
 
 /**
- * Codes a ledger refuses a single record with: the batcher marks that record `rejected` and
- * re-seals the batch without it. Any other refusal stops the batch as a whole.
+ * Codes a ledger refuses a single record with (the contract's own list): the batcher marks that
+ * record `rejected` and re-seals the batch without it. Any other refusal stops the batch.
  */
-export const RECORD_REFUSAL_CODES: ReadonlySet<string> = new Set([
-  'BAD_RECORD',
-  'UNKNOWN_KIND',
-  'BAD_DIGEST',
-  'BAD_CID',
-  'BAD_DETAILS',
-  'DETAILS_MISMATCH',
-  'NO_SUCH_PROJECT',
-  'BAD_REFERENCE',
-  'BAD_SUPERSEDE',
-  'BAD_MILESTONE',
-  'RECORD_EXISTS',
-]);
+export const RECORD_REFUSAL_CODES: ReadonlySet<string> = CHAINCODE_RECORD_REFUSAL_CODES;
 
 export class LedgerError extends Error {
   constructor(

@@ -2,8 +2,10 @@ import { randomFillSync } from 'node:crypto';
 import {
   canonicalJson,
   cidFromSha256,
+  DETAILS_FIELDS,
   type EvidenceRecord,
   fromHex,
+  RECORD_FIELDS,
   type RecordDetails,
 } from '@lianzheng/proof';
 
@@ -72,21 +74,8 @@ export function recordJson(record: EvidenceRecord): string {
   return `${s},"v":1,"visibility":"${r.visibility}"}`;
 }
 
-const RECORD_KEYS = new Set([
-  'acceptedAt',
-  'cid',
-  'detailsDigest',
-  'digests',
-  'id',
-  'kind',
-  'projectId',
-  'refs',
-  'submitter',
-  'supersedes',
-  'v',
-  'visibility',
-]);
-const DETAILS_KEYS = new Set(['amount', 'milestone', 'reason', 'result', 'salt', 'title']);
+const RECORD_KEYS: ReadonlySet<string> = new Set(RECORD_FIELDS);
+const DETAILS_KEYS: ReadonlySet<string> = new Set(DETAILS_FIELDS);
 
 /** canonicalJson(details), by hand for plain-ASCII strings (RFC 8785 key order); canonicalJson otherwise. */
 export function detailsJson(details: RecordDetails): string {

@@ -60,7 +60,8 @@ export function detailsDigest(details: RecordDetails): string {
 }
 
 const RFC3339_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const RECORD_KEYS = new Set([
+/** Every field an EvidenceRecord may have (the leaf's schema); nothing else is allowed. */
+export const RECORD_FIELDS = [
   'v',
   'id',
   'projectId',
@@ -73,7 +74,10 @@ const RECORD_KEYS = new Set([
   'supersedes',
   'refs',
   'detailsDigest',
-]);
+] as const;
+/** Every field RecordDetails may have. */
+export const DETAILS_FIELDS = ['salt', 'title', 'amount', 'milestone', 'result', 'reason'] as const;
+const RECORD_KEYS: ReadonlySet<string> = new Set(RECORD_FIELDS);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
