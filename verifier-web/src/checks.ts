@@ -1,9 +1,9 @@
 // Re-does every check of a proof bundle in the browser with proof's verifyBundle, then turns each
 // step into one plain sentence. The ledger step asks the gateway for the transaction the bundle
 // names (an honest gateway and a lying one answer differently only if the ledger is separate, so
-// the sentence says when it is the embedded single-node ledger). Anchors on a public chain cannot
-// be fetched from here (the CSP allows no other origin), so an anchored bundle says what it claims
-// and that this page did not check it: never a silent pass.
+// the sentence says when it is the embedded single-node ledger). The CSP allows no other origin,
+// so an anchor is read back from the chain through the gateway's read-only proxy
+// (/v1/anchor/tx/{txHash}), and the sentence says so: never a silent pass.
 
 import {
   type AnchorInfo,
@@ -12,23 +12,16 @@ import {
   type LedgerTxInfo,
   type ProofBundle,
   type StepResult,
+  VERIFY_STEPS,
+  type VerifyStepName,
   verifyBundle,
 } from '@lianzheng/proof';
 import { type Api, ApiError, type KeysAnswer } from './api.ts';
 import { hasMessage as isKey, t } from './i18n.ts';
 
-export const STEP_ORDER = [
-  'digest',
-  'details',
-  'leaf',
-  'inclusion',
-  'checkpoint',
-  'receipt',
-  'ledger',
-  'anchor',
-  'timestamp',
-] as const;
-export type StepName = (typeof STEP_ORDER)[number];
+/** The steps in the order the checklist shows them: proof/'s own order. */
+export const STEP_ORDER = VERIFY_STEPS;
+export type StepName = VerifyStepName;
 
 export interface CheckRun {
   ok: boolean;
