@@ -5,7 +5,10 @@
 // documents, submitted through the real API and idempotent across restarts.
 //
 // Environment variables override the defaults (see gateway/src/config.ts). Ctrl-C stops the
-// gateway cleanly (it stops its PostgreSQL too).
+// gateway cleanly (it stops its PostgreSQL too). One process does everything by default
+// (GATEWAY_ROLE=all); `GATEWAY_ROLE=api` and `GATEWAY_ROLE=sealer` run the two halves as separate
+// processes on one DATABASE_URL — start each with `npm start` (a sealer is not seeded: it serves
+// only /healthz, /readyz and /metrics).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +65,10 @@ async function waitReady(deadline) {
 
 if (!(await waitReady(Date.now() + 180_000))) {
   if (child.exitCode === null) console.error(`lianzheng: the gateway did not become ready at ${url}/readyz`);
+} else if (config.role === 'sealer') {
+  console.error(
+    `\nLianZheng 链证 sealer ready (${url}/readyz); the API is served by GATEWAY_ROLE=api or all\n`,
+  );
 } else {
   const { seedDemo, DEMO_PROJECT } = await import('../gateway/src/cli/demo.ts');
   try {

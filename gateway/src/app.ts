@@ -228,7 +228,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
   if (config.anchor) {
     const anchor = config.anchor;
-    app.register(anchorPlugin, (parent) => ({ config: anchor, db: parent.db, origin: config.logOrigin }));
+    // GATEWAY_ROLE=api: the sealer process anchors; this one only serves the read proxy.
+    app.register(anchorPlugin, (parent) => ({
+      config: anchor,
+      db: parent.db,
+      origin: config.logOrigin,
+      run: config.role !== 'api',
+    }));
     if (options.pipeline !== false) app.register(anchorBundlesPlugin);
   }
 

@@ -14,6 +14,14 @@ export interface Config {
   port: number;
   host: string;
   ledger: 'embedded' | 'fabric';
+  /**
+   * What this process does (GATEWAY_ROLE): `all` serves HTTP and runs the batcher and the
+   * anchorer; `api` serves HTTP only (it wakes the sealer through PostgreSQL NOTIFY); `sealer`
+   * runs the batcher and the anchorer and answers only /healthz, /readyz and /metrics.
+   */
+  role: GatewayRole;
+  /** `api` role: /readyz reports the ledger not ready when no sealer made progress for this long. */
+  sealerStallMs: number;
   sealIntervalMs: number;
   sealMaxItems: number;
   /** The checkpoint origin line (C2SP tlog-checkpoint) and the key name of its signed note. */
@@ -53,6 +61,9 @@ export interface Config {
     rateLimitPerMin: number;
   };
 }
+
+export type GatewayRole = 'all' | 'api' | 'sealer';
+export const GATEWAY_ROLES: readonly GatewayRole[] = ['all', 'api', 'sealer'];
 
 /** A bad environment value: `variable` names it so the operator knows what to fix. */
 export class ConfigError extends Error {
@@ -140,6 +151,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     port: int(env, 'PORT', 8080, 0, 65535),
     host,
     ledger: oneOf(env, 'LEDGER', ['embedded', 'fabric'] as const, 'embedded'),
+    role: oneOf(env, 'GATEWAY_ROLE', GATEWAY_ROLES, 'all'),
+    sealerStallMs: int(env, 'SEALER_STALL_MS', 60_000, 1000, 86_400_000),
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
     logOrigin,
@@ -162,6 +175,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     tsa: tsaConfig(env, cwd),
     anchor: parseAnchorConfig(env),
   };
+  if (config.role !== 'all' && config.databaseUrl === undefined) {
+    // Each process would start (or adopt) the embedded PostgreSQL and stop it on exit, under the
+    // other's feet: the roles meet in one PostgreSQL that neither of them owns.
+    throw new ConfigError(
+      'GATEWAY_ROLE',
+      `${config.role} needs DATABASE_URL (a PostgreSQL shared by the roles)`,
+    );
+  }
   return config;
 }
 

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { AppError } from './errors.ts';
 import { loggerOptions } from './logger.ts';
 
 export interface RunningServer {
@@ -14,10 +15,28 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What a `sealer` process answers: the operators' routes; everything else is the `api`'s. */
+const SEALER_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Limits a `sealer` to the operators' routes (404 problem+json otherwise), so that a load
+ * balancer pointed at it by mistake cannot make it accept submissions beside its sealing.
+ */
+export function restrictToSealerRoutes(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?', 1)[0]!;
+    if (!SEALER_ROUTES.has(path)) {
+      throw new AppError('NOT_FOUND', 'this gateway process is a sealer (GATEWAY_ROLE=sealer)');
+    }
+  });
+}
+
 /**
  * Reads the configuration, builds the app, listens, and installs graceful shutdown: on SIGINT or
  * SIGTERM the server stops accepting, lets in-flight requests (and their group commits) finish,
  * stops the pipeline, the pool and the embedded PostgreSQL, then exits. A second signal exits at once.
+ * `config.role` (GATEWAY_ROLE) decides what runs here: `all` (default) everything; `api` HTTP
+ * without the batcher and the anchorer; `sealer` those two and the operators' routes only.
  */
 export async function startServer(
   env: Record<string, string | undefined> = process.env,
@@ -25,6 +44,7 @@ export async function startServer(
   const config = loadConfig(env);
   const logger = pino(loggerOptions(config));
   const app = buildApp({ config, logger });
+  if (config.role === 'sealer') restrictToSealerRoutes(app);
   try {
     await app.ready();
     await app.listen({ port: config.port, host: config.host });
@@ -36,7 +56,10 @@ export async function startServer(
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
-  logger.info({ url, dataDir: config.dataDir, ledger: config.ledger }, 'gateway listening');
+  logger.info(
+    { url, dataDir: config.dataDir, ledger: config.ledger, role: config.role },
+    'gateway listening',
+  );
   return { app, config, url, close: () => app.close() };
 }
 

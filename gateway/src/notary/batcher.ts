@@ -24,6 +24,14 @@ import type { LogStore } from '../log/log-store.ts';
 //                                 ledger reference and flags; submissions get their leaf_index and
 //                                 become 'recorded' in one update
 //
+// One sealer at a time, across processes: each step holds a PostgreSQL session advisory lock
+// (SEAL_LOCK) from before it looks at the outbox until the batch is confirmed, so two gateways
+// (two `sealer`s, or an `all` beside a `sealer`) can never record or undo the same batch at once;
+// the other one's step answers 'busy' and tries again at its next interval. If the lock's
+// connection dies its session ends and the lock with it; every write below still re-checks the
+// state it changes under the log's row lock, so a step that lost its lock mid-way cannot undo
+// another's work.
+//
 // A batch the ledger refused (a record the intake's checks let through) was never recorded, so
 // its seal is undone: the faulty record becomes 'rejected', the others are sealed again. A
 // checkpoint is signed only for a size the ledger confirmed, so no two signed checkpoints can
@@ -67,8 +75,8 @@ export interface BatcherHealth {
 }
 
 export interface SealOutcome {
-  /** What happened in this step. */
-  action: 'idle' | 'recorded' | 'rejected' | 'retry' | 'halted';
+  /** What happened in this step ('busy': another process holds the seal lock). */
+  action: 'idle' | 'busy' | 'recorded' | 'rejected' | 'retry' | 'halted';
   fromSize?: number;
   toSize?: number;
   records?: number;
@@ -92,6 +100,9 @@ interface BatchRow {
 
 const encoder = new TextEncoder();
 
+/** The session advisory lock one sealing step holds ('LZSL'); distinct from the ledger's and the anchorer's. */
+export const SEAL_LOCK = 0x4c5a534c;
+
 export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -105,6 +116,8 @@ export class Batcher {
   private readonly metrics: BatcherMetrics;
   private readonly waiters: { size: number; resolve: () => void }[] = [];
   private recordedSize = -1;
+  /** When this process took the seal lock for the step in progress (ms since epoch), for the logs. */
+  private lockedAt = 0;
 
   constructor(
     private readonly db: pg.Pool,
@@ -143,11 +156,23 @@ export class Batcher {
     return { ok: true };
   }
 
-  /** Resolves once the log is recorded up to at least `size` leaves (tests and the CLI). */
+  /**
+   * Resolves once the log is recorded up to at least `size` leaves (tests and the CLI). Another
+   * process may be the one recording (roles), so the signed size is also re-read every interval.
+   */
   async waitForRecorded(size: number): Promise<void> {
-    if (this.recordedSize < 0) this.recordedSize = await this.log.signedSize();
-    if (this.recordedSize >= size) return;
-    await new Promise<void>((resolve) => this.waiters.push({ size, resolve }));
+    for (;;) {
+      this.recordedSize = Math.max(this.recordedSize, await this.log.signedSize());
+      if (this.recordedSize >= size) return;
+      let waiter: { size: number; resolve: () => void } | undefined;
+      await new Promise<void>((resolve) => {
+        waiter = { size, resolve };
+        this.waiters.push(waiter);
+        setTimeout(resolve, Math.max(50, this.options.intervalMs)).unref();
+      });
+      const i = this.waiters.indexOf(waiter!);
+      if (i >= 0) this.waiters.splice(i, 1);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -185,6 +210,35 @@ export class Batcher {
    */
   async step(): Promise<SealOutcome> {
     if (this.halt) return { action: 'halted' };
+    const lock = await this.db.connect();
+    let held = false;
+    let broken: Error | undefined;
+    // A pool client's socket error while it is checked out is emitted here, not thrown.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    lock.on('error', onError);
+    try {
+      const { rows } = await lock.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [
+        SEAL_LOCK,
+      ]);
+      held = rows[0]?.ok === true;
+      if (!held) return { action: 'busy' };
+      this.lockedAt = Date.now();
+      return await this.stepLocked();
+    } finally {
+      if (held) {
+        await lock.query('select pg_advisory_unlock($1)', [SEAL_LOCK]).catch((error: Error) => {
+          broken ??= error;
+        });
+      }
+      lock.off('error', onError);
+      // A broken connection is destroyed, not returned: its session (and any lock) ends with it.
+      lock.release(broken);
+    }
+  }
+
+  private async stepLocked(): Promise<SealOutcome> {
     const pending = await this.pendingBatch();
     const batch = pending ?? (await this.seal());
     if (!batch) {
@@ -413,7 +467,15 @@ export class Batcher {
       }
     }
     this.options.logger?.info(
-      { fromSize: batch.fromSize, toSize: batch.toSize, txId: result.txId, block: result.block, ledgerMs },
+      {
+        fromSize: batch.fromSize,
+        toSize: batch.toSize,
+        txId: result.txId,
+        block: result.block,
+        ledgerMs,
+        lockedAt: this.lockedAt,
+        confirmedAt: Date.now(),
+      },
       'batch recorded',
     );
   }
@@ -464,13 +526,20 @@ export class Batcher {
     try {
       await client.query('begin');
       await this.log.frontier(client, true);
+      // Only the very batch that was bisected: if it is no longer the sealed one (another step
+      // already undid it and sealed anew), undoing now would throw away someone else's seal.
+      const undone = await client.query(
+        "delete from ledger_batches where from_size = $1 and to_size = $2 and status = 'sealed'",
+        [String(batch.fromSize), String(batch.toSize)],
+      );
+      if (undone.rowCount !== 1) {
+        await client.query('rollback');
+        return { action: 'retry', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
+      }
       await client.query(
         `update submissions set status = 'rejected', reject_code = $2 where id = $1 and status = 'accepted'`,
         [faulty.id, code],
       );
-      await client.query("delete from ledger_batches where from_size = $1 and status = 'sealed'", [
-        String(batch.fromSize),
-      ]);
       await this.log.truncate(client, batch.fromSize);
       await client.query('commit');
     } catch (error) {

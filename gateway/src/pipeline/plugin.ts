@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../config.ts';
-import type { Ledger } from '../ledger/ledger.ts';
+import { type Ledger, LedgerError } from '../ledger/ledger.ts';
 import { EmbeddedLedger } from '../ledger/ledger-embedded.ts';
 import { LogStore } from '../log/log-store.ts';
 import { Batcher } from '../notary/batcher.ts';
@@ -34,8 +35,146 @@ export interface PipelineOptions {
   ledger?: Ledger;
   /** The MSP-like organisation id the gateway writes to the ledger as. */
   mspId?: string;
-  /** Start the seal loop when the app is ready (default true). */
+  /** Start the seal loop when the app is ready (default: unless `config.role` is `api`). */
   startBatcher?: boolean;
+}
+
+/** The PostgreSQL channel an `api` process notifies after each group commit (payload: rows). */
+export const ACCEPTED_CHANNEL = 'lianzheng_accepted';
+
+/**
+ * An `api` process's view of the ledger's health: it seals nothing itself, so it judges the
+ * sealer by its traces in the database — a batch sealed but not recorded, or an accepted
+ * submission not sealed, for longer than `stallMs`, means no sealer is getting anywhere (stopped,
+ * halted on a root mismatch, or cut off from the ledger). The reason itself is on the sealer's
+ * own /readyz.
+ */
+export class SealerWatchLedger extends GuardedLedger {
+  constructor(
+    inner: Ledger,
+    private readonly db: pg.Pool,
+    private readonly stallMs: number,
+  ) {
+    super(inner, () => ({ ok: true }));
+  }
+
+  override async ready(): Promise<void> {
+    await super.ready();
+    const { rows } = await this.db.query<{ sealed: string | null; accepted: string | null }>(
+      `select (select extract(epoch from now() - min(sealed_at)) * 1000
+                 from ledger_batches where status = 'sealed') as sealed,
+              (select extract(epoch from now() - accepted_at) * 1000
+                 from submissions where status = 'accepted' and leaf_index is null
+                order by seq limit 1) as accepted`,
+    );
+    const sealed = Number(rows[0]?.sealed ?? 0);
+    const accepted = Number(rows[0]?.accepted ?? 0);
+    if (sealed > this.stallMs) {
+      throw new LedgerError(
+        'SEALER_STALLED',
+        `a sealed batch has waited ${Math.round(sealed / 1000)} s for the ledger (see the sealer's /readyz)`,
+      );
+    }
+    if (accepted > this.stallMs) {
+      throw new LedgerError(
+        'SEALER_STALLED',
+        `the oldest accepted submission has waited ${Math.round(accepted / 1000)} s to be sealed: is a sealer running?`,
+      );
+    }
+  }
+}
+
+/**
+ * Wakes sealers in other processes after each group commit with one NOTIFY. Commits that land
+ * while one is in flight are summed into the next, so a burst costs one round trip, not one per
+ * flush. Best effort: a lost notification only means the sealer finds the rows at its interval.
+ */
+function notifier(db: pg.Pool, log: FastifyInstance['log']): (rows: number) => void {
+  let pending = 0;
+  let sending = false;
+  const flush = async () => {
+    sending = true;
+    while (pending > 0) {
+      const rows = pending;
+      pending = 0;
+      try {
+        await db.query('select pg_notify($1, $2)', [ACCEPTED_CHANNEL, String(rows)]);
+      } catch (err) {
+        log.debug({ err }, 'no NOTIFY after a group commit; the sealer finds the rows at its interval');
+      }
+    }
+    sending = false;
+  };
+  return (rows) => {
+    pending += rows;
+    if (!sending) void flush();
+  };
+}
+
+/**
+ * A sealer's LISTEN on `ACCEPTED_CHANNEL`, on a connection of its own (a pool client held for
+ * good), re-established with backoff when it breaks. Until then the batcher seals on its interval.
+ */
+function listener(
+  db: pg.Pool,
+  onAccepted: (rows: number) => void,
+  log: FastifyInstance['log'],
+): { stop(): Promise<void> } {
+  let client: pg.PoolClient | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = 500;
+  const onNotification = (msg: pg.Notification) => {
+    if (msg.channel === ACCEPTED_CHANNEL) onAccepted(Number(msg.payload) || 1);
+  };
+  const drop = (c: pg.PoolClient, err?: Error) => {
+    c.off('notification', onNotification);
+    c.release(err ?? true);
+    if (client === c) client = undefined;
+  };
+  const connect = async () => {
+    if (stopped) return;
+    let c: pg.PoolClient | undefined;
+    try {
+      c = await db.connect();
+      const current = c;
+      current.on('error', (err: Error) => {
+        log.warn({ err }, 'the LISTEN connection broke; sealing on the interval until it is back');
+        drop(current, err);
+        schedule();
+      });
+      current.on('notification', onNotification);
+      await current.query(`listen ${ACCEPTED_CHANNEL}`);
+      if (stopped) return drop(current);
+      client = current;
+      delay = 500;
+    } catch (err) {
+      if (c) drop(c, err as Error);
+      log.warn({ err }, 'cannot LISTEN for accepted submissions yet; sealing on the interval');
+      schedule();
+    }
+  };
+  const schedule = () => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void connect();
+    }, delay);
+    retry.unref();
+    delay = Math.min(delay * 2, 10_000);
+  };
+  void connect();
+  return {
+    async stop() {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      const c = client;
+      if (!c) return;
+      client = undefined;
+      await c.query(`unlisten ${ACCEPTED_CHANNEL}`).catch(() => {});
+      drop(c);
+    },
+  };
 }
 
 export const DEFAULT_LEDGER_MSP_ID = 'LianZhengGatewayMSP';
@@ -60,8 +199,13 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   const inner = createLedger(app, options);
   const log = new LogStore(app.db);
   const registry = (app as { metrics?: Registry }).metrics;
+  const role = app.config.role ?? 'all';
+  const sealing = options.startBatcher ?? role !== 'api';
   let batcher: Batcher | undefined;
-  const ledger = new GuardedLedger(inner, () => batcher?.health() ?? { ok: true });
+  // Readiness: a sealing process knows its batcher's health; an `api` process asks the database.
+  const ledger = sealing
+    ? new GuardedLedger(inner, () => batcher?.health() ?? { ok: true })
+    : new SealerWatchLedger(inner, app.db, app.config.sealerStallMs ?? 60_000);
   batcher = new Batcher(app.db, log, inner, {
     intervalMs: app.config.sealIntervalMs,
     maxItems: app.config.sealMaxItems,
@@ -88,7 +232,9 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
 
   const intake = (app as { intake?: { onCommitted(fn: (rows: number) => void): void } }).intake;
   const seal = batcher;
-  intake?.onCommitted((rows) => seal.notifyAccepted(rows));
+  if (role === 'api') intake?.onCommitted(notifier(app.db, app.log));
+  else intake?.onCommitted((rows) => seal.notifyAccepted(rows));
+  let listening: { stop(): Promise<void> } | undefined;
 
   await app.register(evidenceReadRoutes);
   await app.register(verifyRoutes);
@@ -99,9 +245,19 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
 
   app.addHook('onReady', async () => {
     await inner.ready();
-    if (options.startBatcher !== false) seal.start();
+    if (!sealing) return;
+    seal.start();
+    // A separate `api` process accepts the submissions: its NOTIFY wakes this batcher.
+    if (role === 'sealer') {
+      listening = listener(
+        app.db,
+        (rows) => seal.notifyAccepted(rows),
+        app.log.child({ component: 'batcher' }),
+      );
+    }
   });
   app.addHook('onClose', async () => {
+    await listening?.stop();
     await seal.stop();
     await inner.close();
   });
