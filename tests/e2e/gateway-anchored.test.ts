@@ -4,7 +4,6 @@
 // process through every step — the anchor step both through the gateway's read-only proxy and
 // straight from the chain's JSON-RPC — and a bundle with an altered anchored root fails there.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -16,31 +15,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
-import { freePort, fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
+import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
+import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let dir = '';
 let geth: GethDevNode | undefined;
-let child: ChildProcess | undefined;
+let gateway: ReadmeGateway | undefined;
 let base = '';
-let output = '';
 let contract = '';
 
 async function getJson(url: string) {
   const res = await fetch(`${base}${url}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
 }
 
 beforeAll(async () => {
@@ -53,18 +40,9 @@ beforeAll(async () => {
   await fundFromDevAccount(geth, wallet.address, 10n ** 19n);
   const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
   contract = (await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy())).address;
-
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['scripts/start.mjs'], {
-    cwd: root,
+  gateway = await startReadmeGateway({
+    prefix: 'lz-e2e-anchored-data-',
     env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: path.join(dir, 'data'),
-      DATABASE_URL: '',
-      LOG_LEVEL: 'warn',
       SEAL_INTERVAL_MS: '200',
       ANCHOR_RPC_URL: geth.rpcUrl,
       ANCHOR_CHAIN_ID: String(geth.chainId),
@@ -74,36 +52,19 @@ beforeAll(async () => {
       ANCHOR_INTERVAL_MS: '500',
       ANCHOR_POLL_MS: '200',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  await waitFor(
-    'the gateway and its demo project',
-    async () => ((await getJson(`/v1/projects/${DEMO_PROJECT.id}`)).status === 200 ? true : undefined),
-    300_000,
-  );
+  base = gateway.base;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
+  await gateway?.stop();
   await geth?.stop();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
 describe('a record anchored on a real EVM chain', () => {
   it('is recorded, anchored, and its bundle verifies through the anchor step', async () => {
-    const key = await loadDevIssuerKey(path.join(dir, 'data', 'keys'));
-    const token = await issueDevToken(key, { role: 'unit', org: DEMO_ORG, audience: 'lianzheng' });
+    const token = await gateway!.unitToken();
     const digest = toHex(sha256(randomBytes(64)));
     const res = await fetch(`${base}/v1/evidence`, {
       method: 'POST',
@@ -119,7 +80,7 @@ describe('a record anchored on a real EVM chain', () => {
     const accepted = (await res.json()) as { id: string };
     expect(res.status).toBe(202);
 
-    const found = await waitFor(
+    const found = await gateway!.waitFor(
       'the record anchored',
       async () => {
         const v = await getJson(`/v1/verify/${digest}`);

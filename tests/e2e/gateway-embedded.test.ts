@@ -3,34 +3,15 @@
 // recorded, and each bundle checked with proof/'s verifyBundle from this process, through HTTP
 // only (keys from /v1/keys, the ledger transaction from /v1/ledger/tx/{txId}).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { type DocumentKind, type ProofBundle, sha256, toHex, verifyBundle } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
-let child: ChildProcess | undefined;
+let gateway: ReadmeGateway;
 let base = '';
-let dataDir = '';
 let unitToken = '';
-let output = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}${url}`, { headers });
@@ -40,56 +21,17 @@ async function get(url: string, headers: Record<string, string> = {}) {
   };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number) =>
+  gateway.waitFor(what, probe, timeoutMs);
 
 beforeAll(async () => {
-  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-gateway-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['scripts/start.mjs'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  // Ready, and the demo project seeded through the API by start.mjs.
-  await waitFor(
-    'the gateway and its demo project',
-    async () => ((await get(`/v1/projects/${DEMO_PROJECT.id}`)).status === 200 ? true : undefined),
-    300_000,
-  );
-  const key = await loadDevIssuerKey(path.join(dataDir, 'keys'));
-  unitToken = await issueDevToken(key, { role: 'unit', org: DEMO_ORG, audience: 'lianzheng' });
+  gateway = await startReadmeGateway();
+  base = gateway.base;
+  unitToken = await gateway.unitToken();
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
-  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  await gateway?.stop();
 });
 
 describe('the gateway started as the README says', () => {

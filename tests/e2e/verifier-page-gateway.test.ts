@@ -8,17 +8,13 @@
 // registered in app.ts); until then from a same-origin front that serves the built page through
 // that same plugin and relays /v1 to the gateway unchanged.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { ProofBundle } from '@lianzheng/proof';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 import {
   buildPage,
   chromiumAvailable,
@@ -29,9 +25,7 @@ import {
 } from './verifier-page-support.ts';
 
 const SHOTS = `${REPO}screenshots`;
-let child: ChildProcess | undefined;
-let output = '';
-let dataDir = '';
+let gateway: ReadmeGateway | undefined;
 let api = '';
 let pageBase = '';
 let servedByGateway = false;
@@ -44,26 +38,8 @@ const contractFile = Buffer.from(`五星村村道硬化工程 施工合同 ${ran
 const noticeFile = Buffer.from(`五星村 村务公开 公示 ${randomBytes(8).toString('hex')}\n`, 'utf8');
 const ids: Record<string, string> = {};
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number) =>
+  gateway!.waitFor(what, probe, timeoutMs);
 
 async function submit(bytes: Buffer, body: Record<string, unknown>): Promise<string> {
   const res = await fetch(`${api}/v1/evidence`, {
@@ -80,34 +56,9 @@ beforeAll(async () => {
   if (!chromiumAvailable()) throw new Error('Debian chromium is missing: run scripts/install-system-deps.sh');
   await fs.mkdir(SHOTS, { recursive: true });
   buildPage();
-  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-page-'));
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['scripts/start.mjs'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  await waitFor(
-    'the gateway and its demo project',
-    async () => ((await fetch(`${api}/v1/projects/${DEMO_PROJECT.id}`)).status === 200 ? true : undefined),
-    300_000,
-  );
-  const key = await loadDevIssuerKey(path.join(dataDir, 'keys'));
-  unitToken = await issueDevToken(key, { role: 'unit', org: DEMO_ORG, audience: 'lianzheng' });
+  gateway = await startReadmeGateway({ prefix: 'lz-e2e-page-' });
+  api = gateway.base;
+  unitToken = await gateway.unitToken();
   ids.contract = await submit(contractFile, {
     kind: 'contract',
     visibility: 'public',
@@ -139,13 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await front?.close();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
-  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  await gateway?.stop();
 });
 
 afterEach(async () => {
