@@ -14,7 +14,12 @@ import {
 } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyRing } from '../../gateway/src/keys/key-ring.ts';
-import { type Ledger, LedgerError, type RecordBatchResult } from '../../gateway/src/ledger/ledger.ts';
+import {
+  ForwardingLedger,
+  type Ledger,
+  LedgerError,
+  type RecordBatchResult,
+} from '../../gateway/src/ledger/ledger.ts';
 import { EmbeddedLedger, verifyBlockChain } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
 import { Batcher } from '../../gateway/src/notary/batcher.ts';
@@ -174,20 +179,11 @@ describe('embedded ledger', () => {
 });
 
 /** A ledger in front of the real one that can lie about the root or fail, for the batcher. */
-class ScriptedLedger implements Ledger {
-  readonly kind = 'embedded' as const;
-  readonly info = { network: 'embedded' as const };
+class ScriptedLedger extends ForwardingLedger {
   wrongRoot = false;
   failNext = false;
   calls = 0;
-  constructor(private readonly inner: Ledger) {}
-  ready() {
-    return this.inner.ready();
-  }
-  registerProject(p: Record<string, unknown>) {
-    return this.inner.registerProject(p);
-  }
-  async recordBatch(batch: Parameters<Ledger['recordBatch']>[0]): Promise<RecordBatchResult> {
+  override async recordBatch(batch: Parameters<Ledger['recordBatch']>[0]): Promise<RecordBatchResult> {
     this.calls++;
     if (this.failNext) {
       this.failNext = false;
@@ -195,30 +191,6 @@ class ScriptedLedger implements Ledger {
     }
     const result = await this.inner.recordBatch(batch);
     return this.wrongRoot ? { ...result, root: 'ff'.repeat(32) } : result;
-  }
-  simulateBatch(batch: Parameters<Ledger['simulateBatch']>[0]) {
-    return this.inner.simulateBatch(batch);
-  }
-  getTx(id: string) {
-    return this.inner.getTx(id);
-  }
-  getRecord(id: string) {
-    return this.inner.getRecord(id);
-  }
-  projectTrail(id: string) {
-    return this.inner.projectTrail(id);
-  }
-  getFlags(id: string) {
-    return this.inner.getFlags(id);
-  }
-  getProject(id: string) {
-    return this.inner.getProject(id);
-  }
-  getCheckpoint(size?: number) {
-    return this.inner.getCheckpoint(size);
-  }
-  close() {
-    return this.inner.close();
   }
 }
 

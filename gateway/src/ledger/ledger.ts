@@ -111,6 +111,53 @@ export interface Ledger {
 }
 
 /**
+ * A ledger in front of another that passes every call through: wrappers (readiness guards, test
+ * doubles that fail on cue) override only what they change.
+ */
+export class ForwardingLedger implements Ledger {
+  constructor(protected readonly inner: Ledger) {}
+  get kind() {
+    return this.inner.kind;
+  }
+  get info() {
+    return this.inner.info;
+  }
+  ready() {
+    return this.inner.ready();
+  }
+  registerProject(project: Record<string, unknown>) {
+    return this.inner.registerProject(project);
+  }
+  recordBatch(batch: LedgerBatch) {
+    return this.inner.recordBatch(batch);
+  }
+  simulateBatch(batch: LedgerBatch) {
+    return this.inner.simulateBatch(batch);
+  }
+  getTx(txId: string) {
+    return this.inner.getTx(txId);
+  }
+  getRecord(id: string) {
+    return this.inner.getRecord(id);
+  }
+  projectTrail(projectId: string) {
+    return this.inner.projectTrail(projectId);
+  }
+  getFlags(projectId: string) {
+    return this.inner.getFlags(projectId);
+  }
+  getProject(id: string) {
+    return this.inner.getProject(id);
+  }
+  getCheckpoint(size?: number) {
+    return this.inner.getCheckpoint(size);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+/**
  * Codes a ledger refuses a single record with (the contract's own list): the batcher marks that
  * record `rejected` and re-seals the batch without it. Any other refusal stops the batch.
  */
