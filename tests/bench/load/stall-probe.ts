@@ -1,0 +1,92 @@
+// How long one batcher step keeps the event loop from other work: a full batch (SEAL_MAX_ITEMS,
+// default 10,000) sealed, recorded on the embedded ledger and confirmed, in this process, with
+// `perf_hooks.monitorEventLoopDelay` and a 1 ms timer watching. The timer's longest gap is the
+// longest stretch an HTTP request arriving meanwhile would have waited.
+//
+//   node --import tsx tests/bench/load/stall-probe.ts [items] [rounds]
+//
+// Used by the gateway bench (`stallProbe`) and on its own for before/after comparisons.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { EmbeddedLedger } from '../../../gateway/src/ledger/ledger-embedded.ts';
+import { LogStore } from '../../../gateway/src/log/log-store.ts';
+import { Batcher } from '../../../gateway/src/notary/batcher.ts';
+import {
+  demoProject,
+  insertSubmissions,
+  loadKeys,
+  makeEntry,
+  startTestDatabase,
+} from '../../integration/pipeline-support.ts';
+
+export interface StallRound {
+  items: number;
+  /** Wall time of the step (seal + RecordBatch + confirm). */
+  stepMs: number;
+  /** The longest gap between two 1 ms timer ticks during the step. */
+  maxGapMs: number;
+  /** monitorEventLoopDelay's view (10 ms resolution on this Node): max and p99 delay. */
+  delayMaxMs: number;
+  delayP99Ms: number;
+}
+
+export async function stallProbe(items = 10_000, rounds = 3): Promise<StallRound[]> {
+  const db = await startTestDatabase();
+  try {
+    const keys = await loadKeys(db.dir);
+    const ledger = new EmbeddedLedger(db.pool, { mspId: 'StallProbeMSP' });
+    await ledger.ready();
+    const project = demoProject();
+    await ledger.registerProject(project);
+    const batcher = new Batcher(db.pool, new LogStore(db.pool), ledger, {
+      intervalMs: 500,
+      maxItems: items,
+      origin: 'lianzheng.bench/log',
+      signer: keys.checkpointSigner,
+    });
+    const out: StallRound[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const entries = Array.from({ length: items }, () =>
+        makeEntry({ projectId: project.id, kind: 'construction_log' }),
+      );
+      for (let i = 0; i < entries.length; i += 2000)
+        await insertSubmissions(db.pool, keys, entries.slice(i, i + 2000));
+      const h = monitorEventLoopDelay({ resolution: 1 });
+      let last = performance.now();
+      let maxGap = 0;
+      const tick = setInterval(() => {
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+      }, 1);
+      h.enable();
+      const started = performance.now();
+      const outcome = await batcher.step();
+      const stepMs = performance.now() - started;
+      h.disable();
+      clearInterval(tick);
+      maxGap = Math.max(maxGap, performance.now() - last);
+      if (outcome.action !== 'recorded') throw new Error(`probe batch not recorded: ${outcome.action}`);
+      out.push({
+        items: outcome.records ?? 0,
+        stepMs,
+        maxGapMs: maxGap,
+        delayMaxMs: h.max / 1e6,
+        delayP99Ms: h.percentile(99) / 1e6,
+      });
+    }
+    await ledger.close();
+    return out;
+  } finally {
+    await db.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const items = Number(process.argv[2] ?? 10_000);
+  const rounds = Number(process.argv[3] ?? 3);
+  for (const r of await stallProbe(items, rounds)) {
+    console.log(
+      `${r.items} records: step ${r.stepMs.toFixed(0)} ms, longest timer gap ${r.maxGapMs.toFixed(1)} ms, event-loop delay max ${r.delayMaxMs.toFixed(1)} ms / p99 ${r.delayP99Ms.toFixed(1)} ms`,
+    );
+  }
+}
