@@ -202,6 +202,16 @@ export function timeText(iso: string): string {
   return iso ? formatTime(iso) : '';
 }
 
+/** A line that says what the page is waiting for, with a spinner screen readers skip. */
+export function statusLine(text: string): HTMLParagraphElement {
+  return h(
+    'p',
+    { class: 'status-line', 'aria-busy': 'true' },
+    h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+    text,
+  );
+}
+
 export function banner(
   tone: 'ok' | 'fail' | 'pending',
   text: string,

@@ -15,6 +15,7 @@ import {
   kindWords,
   mono,
   statusBadge,
+  statusLine,
   timeText,
   versionNotes,
 } from '../components.ts';
@@ -168,12 +169,7 @@ export class CertificateView implements View {
     if (s.kind !== 'ready') {
       const body =
         s.kind === 'loading'
-          ? h(
-              'p',
-              { class: 'status-line', 'aria-busy': 'true' },
-              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-              t('cert.loading'),
-            )
+          ? statusLine(t('cert.loading'))
           : s.kind === 'bad-id'
             ? banner('fail', t('cert.badId'), 'bad-id')
             : s.kind === 'not-found'

@@ -11,6 +11,7 @@ import {
   mono,
   shortId,
   statusBadge,
+  statusLine,
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
 import { formatDate, formatFen, hasMessage, t } from '../i18n.ts';
@@ -99,12 +100,7 @@ export class ProjectPage implements View {
     if (s.kind !== 'ready') {
       const body =
         s.kind === 'loading'
-          ? h(
-              'p',
-              { class: 'status-line', 'aria-busy': 'true' },
-              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-              t('project.loading'),
-            )
+          ? statusLine(t('project.loading'))
           : s.kind === 'error'
             ? banner(
                 'fail',

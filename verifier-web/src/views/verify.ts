@@ -14,6 +14,7 @@ import {
   kindWords,
   mono,
   statusBadge,
+  statusLine,
   timeText,
   versionNotes,
 } from '../components.ts';
@@ -338,16 +339,7 @@ export class VerifyView implements View {
         return;
       }
       case 'looking-up':
-        setChildren(
-          box,
-          digestBlock(s.sha256, s.file),
-          h(
-            'p',
-            { class: 'status-line', 'aria-busy': 'true' },
-            h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-            t('verify.lookingUp'),
-          ),
-        );
+        setChildren(box, digestBlock(s.sha256, s.file), statusLine(t('verify.lookingUp')));
         return;
       case 'error': {
         const retry = h(
@@ -384,12 +376,7 @@ export class VerifyView implements View {
               t(`verify.result.${verdict}`, { count: s.records.length }),
               `verdict-${verdict}`,
             )
-          : h(
-              'p',
-              { class: 'status-line', 'aria-busy': 'true' },
-              h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-              t('verify.verifying'),
-            );
+          : statusLine(t('verify.verifying'));
         setChildren(
           box,
           digestBlock(s.sha256, s.file),
