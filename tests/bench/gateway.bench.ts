@@ -6,6 +6,10 @@
 // multi-row INSERT into the same PostgreSQL (the storage ceiling), node:crypto SHA-256 and ECDSA
 // P-256 signing (the crypto ceilings).
 //
+// `GATEWAY_SPLIT=1` runs the same scenarios against GATEWAY_ROLE=api (HTTP) beside
+// GATEWAY_ROLE=sealer (batcher and anchorer) on the same database. The machine is shared: every
+// step's log line carries the load average.
+//
 // Every scenario row names its latency percentiles (exact, sub-millisecond), the gateway's CPU
 // (cores, from /proc), PostgreSQL's CPU and the gateway's peak RSS.
 import { type BenchContext, type BenchResult, compare } from './harness.ts';
@@ -15,6 +19,7 @@ import { formatLatency } from './load/latencies.ts';
 import { openLoop } from './load/open-loop.ts';
 import { loadLine, type ProcWindow, watch } from './load/proc-stats.ts';
 import { seedBench, startBenchDatabase, startGatewayStack } from './load/stack.ts';
+import { stallProbe } from './load/stall-probe.ts';
 import {
   batchBody,
   DigestSource,
@@ -73,6 +78,23 @@ async function groupCommitStats(
   };
 }
 
+/**
+ * The HTTP process's event-loop delay since the last scrape (prom-client's monitorEventLoopDelay
+ * histogram, reset at every collect, 10 ms resolution): call once before a scenario to reset it.
+ */
+async function loopLag(url: string, adminKey: string): Promise<{ maxMs: number; p99Ms: number }> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { 'x-api-key': adminKey } })).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    maxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+    p99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+  };
+}
+
+function lagText(l: { maxMs: number; p99Ms: number }): string {
+  return `event-loop delay max ${l.maxMs.toFixed(0)} ms, p99 ${l.p99Ms.toFixed(1)} ms`;
+}
+
 function non2xx(r: LoadResult): number {
   return Object.entries(r.status).reduce((a, [code, n]) => (code.startsWith('2') ? a : a + n), 0);
 }
@@ -85,11 +107,38 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   ctx.log(
     `ceilings: SHA-256 ${Math.round(crypto.sha256Small)}/s (64 B), ${crypto.sha256MBps.toFixed(0)} MB/s; ES256 sign ${Math.round(crypto.es256Sign)}/s`,
   );
+  // 0. The longest event-loop stall of one full batcher step on the embedded ledger (in this
+  // process, on its own PostgreSQL), with the ledger's slicing and without it (the baseline).
+  const probeItems = quick ? 2000 : 10_000;
+  const probe = await stallProbe(probeItems, quick ? 1 : 2, {
+    sliced: {},
+    unsliced: { sliceMs: Number.POSITIVE_INFINITY, writeChunk: 1e9 },
+  });
+  const worst = (name: string) => Math.max(...probe[name]!.map((r) => r.maxGapMs));
+  const stepMs = (name: string) => Math.max(...probe[name]!.map((r) => r.stepMs));
+  ctx.log(
+    `batcher step of ${probeItems} records: longest stall ${worst('sliced').toFixed(0)} ms sliced (step ${stepMs('sliced').toFixed(0)} ms), ${worst('unsliced').toFixed(0)} ms unsliced (step ${stepMs('unsliced').toFixed(0)} ms); ${loadLine()}`,
+  );
+  results.push(
+    compare(
+      {
+        name: `longest event-loop stall in one batcher step of ${probeItems} records, embedded ledger (step ${stepMs('sliced').toFixed(0)} ms)`,
+        value: worst('sliced'),
+        unit: 'ms',
+      },
+      {
+        name: `the same without slicing the contract run (step ${stepMs('unsliced').toFixed(0)} ms)`,
+        value: worst('unsliced'),
+        unit: 'ms',
+      },
+    ),
+  );
+
   const db = await startBenchDatabase();
   const bare = await startBareFastify();
-  // GATEWAY_SPLIT=1: the experiment with the batcher in its own process (load/split-gateway.ts).
+  // GATEWAY_SPLIT=1: GATEWAY_ROLE=api for HTTP and GATEWAY_ROLE=sealer for the batcher.
   const split = process.env.GATEWAY_SPLIT === '1';
-  if (split) ctx.log('split mode: HTTP in one process, the batcher in another');
+  if (split) ctx.log('split mode: GATEWAY_ROLE=api serves HTTP, GATEWAY_ROLE=sealer seals');
   let stack: Awaited<ReturnType<typeof startGatewayStack>> | undefined;
   try {
     stack = await startGatewayStack(db.url, { split });
@@ -134,7 +183,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       };
       if (connections === 64) cpuAt64 = cpuPerRequest;
       ctx.log(
-        `c=${connections}: gateway ${Math.round(g.rps)}/s ${formatLatency(g.latency)} (${procText(p)}); bare ${Math.round(b.rps)}/s ${formatLatency(b.latency)}${non2xx(g) ? `; non-2xx ${JSON.stringify(g.status)}` : ''}`,
+        `c=${connections}: gateway ${Math.round(g.rps)}/s ${formatLatency(g.latency)} (${procText(p)}); bare ${Math.round(b.rps)}/s ${formatLatency(b.latency)}${non2xx(g) ? `; non-2xx ${JSON.stringify(g.status)}` : ''}; ${loadLine()}`,
       );
       results.push({
         ...compare(
@@ -184,28 +233,30 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const commits0 = await groupCommitStats(gw.url, creds.adminKey);
     const sustainFrom = new Date();
     const sustainDigests = { first: digests.count, last: 0 };
+    await loopLag(gw.url, creds.adminKey);
     const ws = watch(gwPids, postmaster);
     const s = await closedLoop(gw.url, post, { connections: 64, seconds: sustainSeconds });
     const ps = ws.stop();
     const sustainTo = new Date();
     sustainDigests.last = digests.count;
+    const lag = await loopLag(gw.url, creds.adminKey);
     const commits1 = await groupCommitStats(gw.url, creds.adminKey);
     const flushes = commits1.count - commits0.count;
     const commitText = `${flushes} group commits of ${((commits1.rows - commits0.rows) / Math.max(1, flushes)).toFixed(1)} rows, ${(((commits1.seconds - commits0.seconds) * 1000) / Math.max(1, flushes)).toFixed(2)} ms each`;
     ctx.log(`sustained: ${commitText}`);
     const sustainMet = s.rps >= 15_000 && s.latency.p99 <= P99_LIMIT_MS && non2xx(s) === 0;
     ctx.log(
-      `sustained ${sustainSeconds} s: ${Math.round(s.rps)}/s ${formatLatency(s.latency)} (${procText(ps)})`,
+      `sustained ${sustainSeconds} s: ${Math.round(s.rps)}/s ${formatLatency(s.latency)} (${procText(ps)}; HTTP process ${lagText(lag)}); ${loadLine()}`,
     );
     results.push({
-      name: `hash-only POST sustained ${sustainSeconds} s, c=64 — ${formatLatency(s.latency)}; ${procText(ps)}; ${commitText}`,
+      name: `hash-only POST sustained ${sustainSeconds} s, c=64 — ${formatLatency(s.latency)}; ${procText(ps)}; HTTP process ${lagText(lag)}; ${commitText}`,
       value: s.rps,
       unit: 'accepted/s',
       baseline: { name: 'raw INSERT, 64 rows per commit', value: storage.rows64PerCommit, unit: 'rows/s' },
       ratio: s.rps / storage.rows64PerCommit,
       target: `≥ 15,000/s for 60 s with p99 ≤ ${P99_LIMIT_MS} ms`,
       meetsTarget: quick ? undefined : sustainMet,
-      detail: { ...loadDetail(s), ...procDetail(ps, s.ok) },
+      detail: { ...loadDetail(s), ...procDetail(ps, s.ok), eventLoopLag: lag },
     });
 
     // 3. Open loop: the highest fixed arrival rate whose p99 stays ≤ 50 ms with every request answered.
@@ -228,7 +279,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
         o.latency.p99 <= P99_LIMIT_MS &&
         o.ok >= 0.97 * rate * stepSeconds;
       ctx.log(
-        `open loop ${rate}/s: ${ok ? 'ok' : 'too fast'} — ${formatLatency(o.latency)}, answered ${o.ok}, unanswered ${o.unanswered}${o.unexpected ? `, unexpected ${o.unexpected}` : ''}, status ${JSON.stringify(o.status)}, backlog ≤ ${o.maxBacklog} (${procText(p)})`,
+        `open loop ${rate}/s: ${ok ? 'ok' : 'too fast'} — ${formatLatency(o.latency)}, answered ${o.ok}, unanswered ${o.unanswered}${o.unexpected ? `, unexpected ${o.unexpected}` : ''}, status ${JSON.stringify(o.status)}, backlog ≤ ${o.maxBacklog} (${procText(p)}); ${loadLine()}`,
       );
       if (ok) {
         lo = rate;
@@ -348,7 +399,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     if (!recorded) ctx.log('not every submission was recorded before the timeout');
     const lat = await recordedLatency(db.pool, sustainFrom, sustainTo);
     ctx.log(
-      `accepted→recorded (sustained run, ${lat.count} records): p50 ${lat.p50.toFixed(0)} ms, p99 ${lat.p99.toFixed(0)} ms, max ${lat.max.toFixed(0)} ms`,
+      `accepted→recorded (sustained run, ${lat.count} records): p50 ${lat.p50.toFixed(0)} ms, p99 ${lat.p99.toFixed(0)} ms, max ${lat.max.toFixed(0)} ms; ${loadLine()}`,
     );
     results.push({
       name: `accepted→recorded p50, sustained run at ${Math.round(s.rps)}/s (${lat.count} records; p99 ${lat.p99.toFixed(0)} ms, max ${lat.max.toFixed(0)} ms)`,

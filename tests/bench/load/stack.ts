@@ -193,28 +193,33 @@ export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise
 }
 
 /**
- * The gateway as one process (`npm start`'s way), or — with `split` — as the experiment in
- * split-gateway.ts: a batcher-only process started first (it migrates), then the HTTP process.
- * `pids` are every gateway process, for CPU and RSS.
+ * The gateway as one process (`npm start`'s way, GATEWAY_ROLE=all), or — with `split` — as two:
+ * a `GATEWAY_ROLE=sealer` process started first (it migrates and makes the keys), then a
+ * `GATEWAY_ROLE=api` process sharing its DATA_DIR (keys) and the database. `pids` are every
+ * gateway process, for CPU and RSS.
  */
 export async function startGatewayStack(
   databaseUrl: string,
   options: { split?: boolean; env?: Record<string, string> } = {},
-): Promise<{ gateway: GatewayProcess; pids: number[]; stop(): Promise<void> }> {
+): Promise<{ gateway: GatewayProcess; sealer?: GatewayProcess; pids: number[]; stop(): Promise<void> }> {
   if (!options.split) {
     const gateway = await startGateway({ databaseUrl, env: options.env });
     return { gateway, pids: [gateway.pid], stop: () => gateway.stop() };
   }
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-bench-gw-'));
-  const script = 'tests/bench/load/split-gateway.ts';
-  const batcher = await startGateway({ databaseUrl, env: options.env, dataDir, script, args: ['batcher'] });
-  const gateway = await startGateway({ databaseUrl, env: options.env, dataDir, script, args: ['api'] });
+  const sealer = await startGateway({
+    databaseUrl,
+    env: { ...options.env, GATEWAY_ROLE: 'sealer' },
+    dataDir,
+  });
+  const gateway = await startGateway({ databaseUrl, env: { ...options.env, GATEWAY_ROLE: 'api' }, dataDir });
   return {
     gateway,
-    pids: [gateway.pid, batcher.pid],
+    sealer,
+    pids: [gateway.pid, sealer.pid],
     async stop() {
       await gateway.stop();
-      await batcher.stop();
+      await sealer.stop();
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };

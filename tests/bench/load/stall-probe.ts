@@ -29,52 +29,80 @@ export interface StallRound {
   delayP99Ms: number;
 }
 
-export async function stallProbe(items = 10_000, rounds = 3): Promise<StallRound[]> {
+export interface StallProbeOptions {
+  /** The embedded ledger's slicing (see ledger-embedded.ts); Infinity = never yield, as before. */
+  sliceMs?: number;
+  writeChunk?: number;
+}
+
+export async function stallProbe(
+  items = 10_000,
+  rounds = 3,
+  variants: Record<string, StallProbeOptions> = { sliced: {} },
+): Promise<Record<string, StallRound[]>> {
   const db = await startTestDatabase();
   try {
     const keys = await loadKeys(db.dir);
-    const ledger = new EmbeddedLedger(db.pool, { mspId: 'StallProbeMSP' });
+    const ledgers = Object.fromEntries(
+      Object.entries(variants).map(([name, o]) => [
+        name,
+        new EmbeddedLedger(db.pool, {
+          mspId: 'StallProbeMSP',
+          ...(o.sliceMs !== undefined ? { sliceMs: o.sliceMs } : {}),
+          ...(o.writeChunk !== undefined ? { writeChunk: o.writeChunk } : {}),
+        }),
+      ]),
+    );
+    const ledger = Object.values(ledgers)[0]!;
     await ledger.ready();
     const project = demoProject();
     await ledger.registerProject(project);
-    const batcher = new Batcher(db.pool, new LogStore(db.pool), ledger, {
-      intervalMs: 500,
-      maxItems: items,
-      origin: 'lianzheng.bench/log',
-      signer: keys.checkpointSigner,
-    });
-    const out: StallRound[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const entries = Array.from({ length: items }, () =>
-        makeEntry({ projectId: project.id, kind: 'construction_log' }),
-      );
-      for (let i = 0; i < entries.length; i += 2000)
-        await insertSubmissions(db.pool, keys, entries.slice(i, i + 2000));
-      const h = monitorEventLoopDelay({ resolution: 1 });
-      let last = performance.now();
-      let maxGap = 0;
-      const tick = setInterval(() => {
-        const now = performance.now();
-        maxGap = Math.max(maxGap, now - last);
-        last = now;
-      }, 1);
-      h.enable();
-      const started = performance.now();
-      const outcome = await batcher.step();
-      const stepMs = performance.now() - started;
-      h.disable();
-      clearInterval(tick);
-      maxGap = Math.max(maxGap, performance.now() - last);
-      if (outcome.action !== 'recorded') throw new Error(`probe batch not recorded: ${outcome.action}`);
-      out.push({
-        items: outcome.records ?? 0,
-        stepMs,
-        maxGapMs: maxGap,
-        delayMaxMs: h.max / 1e6,
-        delayP99Ms: h.percentile(99) / 1e6,
-      });
-    }
-    await ledger.close();
+    // One batcher per variant over the same log and ledger state: rounds alternate between them,
+    // so a change in the machine's load hits each alike.
+    const batchers = Object.fromEntries(
+      Object.entries(ledgers).map(([name, l]) => [
+        name,
+        new Batcher(db.pool, new LogStore(db.pool), l, {
+          intervalMs: 500,
+          maxItems: items,
+          origin: 'lianzheng.bench/log',
+          signer: keys.checkpointSigner,
+        }),
+      ]),
+    );
+    const out: Record<string, StallRound[]> = Object.fromEntries(Object.keys(variants).map((n) => [n, []]));
+    for (let r = 0; r < rounds; r++)
+      for (const [name, batcher] of Object.entries(batchers)) {
+        const entries = Array.from({ length: items }, () =>
+          makeEntry({ projectId: project.id, kind: 'construction_log' }),
+        );
+        for (let i = 0; i < entries.length; i += 2000)
+          await insertSubmissions(db.pool, keys, entries.slice(i, i + 2000));
+        const h = monitorEventLoopDelay({ resolution: 1 });
+        let last = performance.now();
+        let maxGap = 0;
+        const tick = setInterval(() => {
+          const now = performance.now();
+          maxGap = Math.max(maxGap, now - last);
+          last = now;
+        }, 1);
+        h.enable();
+        const started = performance.now();
+        const outcome = await batcher.step();
+        const stepMs = performance.now() - started;
+        h.disable();
+        clearInterval(tick);
+        maxGap = Math.max(maxGap, performance.now() - last);
+        if (outcome.action !== 'recorded') throw new Error(`probe batch not recorded: ${outcome.action}`);
+        out[name]!.push({
+          items: outcome.records ?? 0,
+          stepMs,
+          maxGapMs: maxGap,
+          delayMaxMs: h.max / 1e6,
+          delayP99Ms: h.percentile(99) / 1e6,
+        });
+      }
+    for (const l of Object.values(ledgers)) await l.close();
     return out;
   } finally {
     await db.stop();
@@ -84,9 +112,13 @@ export async function stallProbe(items = 10_000, rounds = 3): Promise<StallRound
 if (import.meta.url === `file://${process.argv[1]}`) {
   const items = Number(process.argv[2] ?? 10_000);
   const rounds = Number(process.argv[3] ?? 3);
-  for (const r of await stallProbe(items, rounds)) {
+  const found = await stallProbe(items, rounds, {
+    sliced: {},
+    unsliced: { sliceMs: Infinity, writeChunk: 1e9 },
+  });
+  for (const [name, r] of Object.entries(found).flatMap(([n, rs]) => rs.map((x) => [n, x] as const))) {
     console.log(
-      `${r.items} records: step ${r.stepMs.toFixed(0)} ms, longest timer gap ${r.maxGapMs.toFixed(1)} ms, event-loop delay max ${r.delayMaxMs.toFixed(1)} ms / p99 ${r.delayP99Ms.toFixed(1)} ms`,
+      `${name}: ${r.items} records: step ${r.stepMs.toFixed(0)} ms, longest timer gap ${r.maxGapMs.toFixed(1)} ms, event-loop delay max ${r.delayMaxMs.toFixed(1)} ms / p99 ${r.delayP99Ms.toFixed(1)} ms`,
     );
   }
 }
