@@ -200,10 +200,11 @@ export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise
  */
 export async function startGatewayStack(
   databaseUrl: string,
-  options: { split?: boolean; env?: Record<string, string> } = {},
+  options: { split?: boolean; env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<{ gateway: GatewayProcess; sealer?: GatewayProcess; pids: number[]; stop(): Promise<void> }> {
+  const nodeArgs = options.nodeArgs;
   if (!options.split) {
-    const gateway = await startGateway({ databaseUrl, env: options.env });
+    const gateway = await startGateway({ databaseUrl, env: options.env, nodeArgs });
     return { gateway, pids: [gateway.pid], stop: () => gateway.stop() };
   }
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-bench-gw-'));
@@ -211,8 +212,14 @@ export async function startGatewayStack(
     databaseUrl,
     env: { ...options.env, GATEWAY_ROLE: 'sealer' },
     dataDir,
+    nodeArgs,
   });
-  const gateway = await startGateway({ databaseUrl, env: { ...options.env, GATEWAY_ROLE: 'api' }, dataDir });
+  const gateway = await startGateway({
+    databaseUrl,
+    env: { ...options.env, GATEWAY_ROLE: 'api' },
+    dataDir,
+    nodeArgs,
+  });
   return {
     gateway,
     sealer,
