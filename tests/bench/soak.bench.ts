@@ -72,10 +72,13 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const window = Math.min(30, seconds);
   ctx.log(`${loadLine()} (the machine is shared: other work runs beside the soak)`);
   const db = await startBenchDatabase('lz-soak-');
-  const stack = await startGatewayStack(db.url, {
-    split,
-    ...(snapshots ? { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] } : {}),
-  });
+  // SOAK_NODE_ARGS: extra node flags for the gateway (experiments with V8's heap settings).
+  const nodeArgs = [
+    ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+    ...(process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
+  if (nodeArgs.length) ctx.log(`gateway node flags: ${nodeArgs.join(' ')}`);
+  const stack = await startGatewayStack(db.url, { split, nodeArgs });
   const gw = stack.gateway;
   const processes: { label: string; proc: GatewayProcess }[] = [
     { label: split ? 'api' : 'gateway', proc: gw },

@@ -121,16 +121,42 @@ export function regionCovers(inspectorRegion: string | undefined, projectRegion:
  */
 export type BundleEnricher = (row: SubmissionRow, bundle: ProofBundle) => Promise<void>;
 
+export interface BundleCacheOptions {
+  /** Most bundles kept (default 50,000). */
+  cacheSize?: number;
+  /**
+   * Most memory the kept bundles may take, estimated from their text (default 32 MiB): a bundle
+   * is 3–8 KB in V8 depending on its record and proof path, so 50,000 of them alone could reach
+   * a few hundred MiB — the byte bound is the one that holds.
+   */
+  cacheBytes?: number;
+  /** Most checkpoint notes kept (default 10,000; each ~300 bytes). */
+  noteCacheSize?: number;
+}
+
+/** A bundle's footprint in V8, roughly: its strings (two bytes a character at worst) and objects. */
+function estimateBytes(bundle: ProofBundle, row: SubmissionRow): number {
+  const path = bundle.inclusion?.path.length ?? 0;
+  return 2 * (row.record_json.length + row.receipt.length) + path * 96 + 1024;
+}
+
 export class BundleBuilder {
-  private readonly cache = new Map<string, ProofBundle>();
+  /** Least recently used first (a hit moves its entry to the end). */
+  private readonly cache = new Map<string, { bundle: ProofBundle; bytes: number }>();
+  private cachedBytes = 0;
   private readonly notes = new Map<number, string>();
   private readonly enrichers: BundleEnricher[] = [];
 
   constructor(
     private readonly log: LogStore,
     private readonly ledgerInfo: LedgerInfo,
-    private readonly options: { cacheSize?: number } = {},
+    private readonly options: BundleCacheOptions = {},
   ) {}
+
+  /** What the cache holds now (entries, estimated bytes): for tests and operators. */
+  cacheStats(): { entries: number; bytes: number; notes: number } {
+    return { entries: this.cache.size, bytes: this.cachedBytes, notes: this.notes.size };
+  }
 
   /**
    * The bundle of one submission. Details are included only when `withDetails` is true (the
@@ -139,10 +165,15 @@ export class BundleBuilder {
    */
   async bundle(row: SubmissionRow, withDetails: boolean): Promise<ProofBundle> {
     const key = `${row.id}:${row.status}:${row.batch_to_size ?? ''}`;
-    let base = this.cache.get(key);
-    if (!base) {
+    const hit = this.cache.get(key);
+    let base: ProofBundle;
+    if (hit) {
+      base = hit.bundle;
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+    } else {
       base = await this.build(row);
-      if (row.batch_to_size !== null) this.remember(key, base);
+      if (row.batch_to_size !== null) this.remember(key, base, estimateBytes(base, row));
     }
     if (!withDetails) return base;
     return { ...base, details: JSON.parse(row.details_json) as RecordDetails };
@@ -152,15 +183,25 @@ export class BundleBuilder {
   addEnricher(enricher: BundleEnricher): void {
     this.enrichers.push(enricher);
     this.cache.clear();
+    this.cachedBytes = 0;
   }
 
-  private remember(key: string, bundle: ProofBundle): void {
-    const max = this.options.cacheSize ?? 50_000;
-    if (this.cache.size >= max) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+  private remember(key: string, bundle: ProofBundle, bytes: number): void {
+    const maxEntries = this.options.cacheSize ?? 50_000;
+    const maxBytes = this.options.cacheBytes ?? 32 * 1024 * 1024;
+    if (bytes > maxBytes) return;
+    const previous = this.cache.get(key);
+    if (previous) {
+      this.cache.delete(key);
+      this.cachedBytes -= previous.bytes;
     }
-    this.cache.set(key, bundle);
+    while (this.cache.size > 0 && (this.cache.size >= maxEntries || this.cachedBytes + bytes > maxBytes)) {
+      const [oldest, entry] = this.cache.entries().next().value!;
+      this.cache.delete(oldest);
+      this.cachedBytes -= entry.bytes;
+    }
+    this.cache.set(key, { bundle, bytes });
+    this.cachedBytes += bytes;
   }
 
   private async build(row: SubmissionRow): Promise<ProofBundle> {
@@ -193,7 +234,11 @@ export class BundleBuilder {
     if (cached) return cached;
     const checkpoint = await this.log.checkpoint(size);
     if (!checkpoint) throw new Error(`no signed checkpoint at recorded size ${size}`);
-    if (this.notes.size > 10_000) this.notes.clear();
+    // Oldest first out, one at a time (clearing all at once made every lookup miss together).
+    if (this.notes.size >= (this.options.noteCacheSize ?? 10_000)) {
+      const oldest = this.notes.keys().next().value;
+      if (oldest !== undefined) this.notes.delete(oldest);
+    }
     this.notes.set(size, checkpoint.note);
     return checkpoint.note;
   }
