@@ -1,6 +1,7 @@
 // First: sets the chaincode logger's level before anything imports the chaincode (see entry-env.ts).
 import './entry-env.ts';
 import { pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
@@ -42,6 +43,10 @@ export async function startServer(
   env: Record<string, string | undefined> = process.env,
 ): Promise<RunningServer> {
   const config = loadConfig(env);
+  // V8 reads this flag each time it sets the next full-GC limit, so setting it at start-up takes
+  // effect without a command-line flag (which NODE_OPTIONS cannot carry). See config.ts.
+  if (config.heapGrowingPercent > 0)
+    v8.setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   const logger = pino(loggerOptions(config));
   const app = buildApp({ config, logger });
   if (config.role === 'sealer') restrictToSealerRoutes(app);
