@@ -30,6 +30,10 @@ interface MemorySample {
   heapTotal: number;
   external: number;
   largeObjects: number;
+  /** The longest event-loop delay since the previous scrape (prom-client resets it on collect). */
+  lagMaxMs: number;
+  /** Time spent in full (mark-sweep-compact) GCs so far, cumulative. */
+  majorGcSeconds: number;
 }
 
 /** The memory gauges prom-client exports by default (process.memoryUsage() underneath). */
@@ -48,6 +52,8 @@ async function memory(url: string, adminKey: string, t: number): Promise<MemoryS
       heapTotal: value('nodejs_heap_size_total_bytes'),
       external: value('nodejs_external_memory_bytes'),
       largeObjects: value('nodejs_heap_space_size_used_bytes\\{space="large_object"\\}'),
+      lagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+      majorGcSeconds: value('nodejs_gc_duration_seconds_sum\\{kind="major"\\}'),
     };
   } catch {
     return undefined;
@@ -124,16 +130,22 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       failed +=
         o.unanswered + Object.entries(o.status).reduce((a, [c, n]) => (c.startsWith('2') ? a : a + n), 0);
       p99s.push(o.latency.p99);
+      const windowStart = (Date.now() - started) / 1000 - Math.min(window, seconds - elapsed);
       const last = processes
         .map((p, i) => {
           const m = mem[i]!.at(-1);
+          // This window's samples: the longest event-loop stall and the full-GC time in it.
+          const inWindow = mem[i]!.filter((x) => x.t >= windowStart);
+          const before = mem[i]!.filter((x) => x.t < windowStart).at(-1);
+          const lag = Math.max(...inWindow.map((x) => x.lagMaxMs));
+          const gc = m ? m.majorGcSeconds - (before?.majorGcSeconds ?? 0) : Number.NaN;
           return m
-            ? `${p.label} RSS ${mib(m.rss)} MiB (heap used ${mib(m.heapUsed)} / committed ${mib(m.heapTotal)}, external ${mib(m.external)}, large objects ${mib(m.largeObjects)})`
+            ? `${p.label} RSS ${mib(m.rss)} MiB (heap used ${mib(m.heapUsed)} / committed ${mib(m.heapTotal)}, external ${mib(m.external)}, large objects ${mib(m.largeObjects)}; longest event-loop stall ${lag.toFixed(0)} ms, full GC ${(gc * 1000).toFixed(0)} ms)`
             : `${p.label}: no sample`;
         })
         .join('; ');
       ctx.log(
-        `${elapsed + window} s: ${Math.round(o.rps)}/s ${formatLatency(o.latency)}, unanswered ${o.unanswered}; ${last}; ${loadLine()}`,
+        `${elapsed + Math.min(window, seconds - elapsed)} s: ${Math.round(o.rps)}/s ${formatLatency(o.latency)}, unanswered ${o.unanswered}; ${last}; ${loadLine()}`,
       );
     }
     clearInterval(sampler);
