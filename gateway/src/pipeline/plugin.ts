@@ -84,30 +84,42 @@ export class SealerWatchLedger extends GuardedLedger {
   }
 }
 
+/** At most one NOTIFY per this many ms: the sealer seals on its interval anyway (500 ms). */
+const NOTIFY_EVERY_MS = 100;
+
 /**
- * Wakes sealers in other processes after each group commit with one NOTIFY. Commits that land
- * while one is in flight are summed into the next, so a burst costs one round trip, not one per
- * flush. Best effort: a lost notification only means the sealer finds the rows at its interval.
+ * Wakes sealers in other processes after group commits with NOTIFY. The first commit after a
+ * quiet spell is announced at once; commits within the next NOTIFY_EVERY_MS are summed into one
+ * (a busy api commits ~100 times a second, and each NOTIFY is a round trip on a pool connection
+ * the group commits also need). Best effort: a lost notification only means the sealer finds the
+ * rows at its interval.
  */
 function notifier(db: pg.Pool, log: FastifyInstance['log']): (rows: number) => void {
   let pending = 0;
-  let sending = false;
-  const flush = async () => {
-    sending = true;
-    while (pending > 0) {
-      const rows = pending;
-      pending = 0;
-      try {
-        await db.query('select pg_notify($1, $2)', [ACCEPTED_CHANNEL, String(rows)]);
-      } catch (err) {
-        log.debug({ err }, 'no NOTIFY after a group commit; the sealer finds the rows at its interval');
-      }
+  let scheduled = false;
+  let lastSent = 0;
+  const send = async () => {
+    const rows = pending;
+    pending = 0;
+    lastSent = Date.now();
+    try {
+      await db.query('select pg_notify($1, $2)', [ACCEPTED_CHANNEL, String(rows)]);
+    } catch (err) {
+      log.debug({ err }, 'no NOTIFY after a group commit; the sealer finds the rows at its interval');
+    } finally {
+      scheduled = false;
+      if (pending > 0) schedule();
     }
-    sending = false;
+  };
+  const schedule = () => {
+    scheduled = true;
+    const wait = lastSent + NOTIFY_EVERY_MS - Date.now();
+    if (wait <= 0) void send();
+    else setTimeout(() => void send(), wait).unref();
   };
   return (rows) => {
     pending += rows;
-    if (!sending) void flush();
+    if (!scheduled) schedule();
   };
 }
 
