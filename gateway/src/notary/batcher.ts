@@ -30,7 +30,7 @@ import type { LogStore } from '../log/log-store.ts';
 // the other one's step answers 'busy' and tries again at its next interval. If the lock's
 // connection dies its session ends and the lock with it; every write below still re-checks the
 // state it changes under the log's row lock, so a step that lost its lock mid-way cannot undo
-// another's work.
+// another's work. (The lock's connection is held for the step: the pool needs at least two.)
 //
 // A batch the ledger refused (a record the intake's checks let through) was never recorded, so
 // its seal is undone: the faulty record becomes 'rejected', the others are sealed again. A

@@ -214,10 +214,12 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   const role = app.config.role ?? 'all';
   const sealing = options.startBatcher ?? role !== 'api';
   let batcher: Batcher | undefined;
-  // Readiness: a sealing process knows its batcher's health; an `api` process asks the database.
-  const ledger = sealing
-    ? new GuardedLedger(inner, () => batcher?.health() ?? { ok: true })
-    : new SealerWatchLedger(inner, app.db, app.config.sealerStallMs ?? 60_000);
+  // Readiness: a process with the batcher knows its health (also when tests drive it by hand);
+  // an `api` process asks the database.
+  const ledger =
+    role === 'api'
+      ? new SealerWatchLedger(inner, app.db, app.config.sealerStallMs ?? 60_000)
+      : new GuardedLedger(inner, () => batcher?.health() ?? { ok: true });
   batcher = new Batcher(app.db, log, inner, {
     intervalMs: app.config.sealIntervalMs,
     maxItems: app.config.sealMaxItems,
