@@ -158,6 +158,19 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     }
     done();
   });
+  // Without a Content-Type Fastify parses nothing, and a schema keyed by content type validates
+  // nothing: a route that takes a body would see `undefined`. Say what is missing instead.
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.routeOptions.schema?.body && request.headers['content-type'] === undefined) {
+      return done(
+        new AppError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'this route takes a body: send it with Content-Type application/json (or multipart/form-data where the route says so)',
+        ),
+      );
+    }
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(securityHeaders);
     reply.header('x-request-id', request.id);

@@ -311,7 +311,13 @@ function withPartner(h: Record<string, string>, auth: string): Record<string, st
 
 type Fuzzer = { method: 'GET' | 'POST'; url: string; run(): Promise<void> };
 
-const params = { numRuns: RUNS, endOnFailure: true };
+// FUZZ_SEED (and FUZZ_PATH) replay a failure that CI printed.
+const params = {
+  numRuns: RUNS,
+  endOnFailure: true,
+  ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
+  ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
+};
 
 const getWith = (url: string, arb: fc.Arbitrary<string>): Fuzzer => ({
   method: 'GET',
