@@ -4,12 +4,16 @@ import { defineConfig } from 'vitest/config';
 // tests against real PostgreSQL, and end-to-end tests against real processes (the service as the
 // README starts it, Chromium, Fabric, geth). The slower suites run one file at a time because
 // they start real servers on a 2-core machine.
+// Every project: the fast-check seed policy (tests/fast-check-seed.ts).
+const setupFiles = ['tests/fast-check-seed.ts'];
+
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
+          setupFiles,
           include: [
             'tests/*.test.ts',
             'proof/**/*.test.ts',
@@ -23,6 +27,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          setupFiles,
           include: ['tests/integration/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -33,6 +38,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          setupFiles,
           include: ['tests/e2e/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 600_000,

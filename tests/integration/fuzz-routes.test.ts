@@ -5,7 +5,8 @@
 // half-stored (a refusal stores nothing; an acceptance stores exactly what it answered), and the
 // app still answers afterwards. A meta-test fails when a route is added without a fuzzer.
 //
-// FUZZ_RUNS (default 200) sets the cases per route; the benchmarks run it with more.
+// FUZZ_RUNS (default 200) sets the cases per route; `npm run bench -- fuzz` runs it with more, on a
+// fresh seed. FUZZ_SEED and FUZZ_PATH replay a failure (CI itself uses tests/fast-check-seed.ts).
 
 import { randomBytes } from 'node:crypto';
 import { sha256, toHex } from '@lianzheng/proof';
@@ -311,7 +312,6 @@ function withPartner(h: Record<string, string>, auth: string): Record<string, st
 
 type Fuzzer = { method: 'GET' | 'POST'; url: string; run(): Promise<void> };
 
-// FUZZ_SEED (and FUZZ_PATH) replay a failure that CI printed.
 const params = {
   numRuns: RUNS,
   endOnFailure: true,
