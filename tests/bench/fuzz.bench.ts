@@ -19,7 +19,7 @@ interface VitestJson {
 }
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
-  const casesPerRoute = Number(process.env.FUZZ_RUNS ?? (ctx.quick ? 100 : 3000));
+  const casesPerRoute = Number(process.env.FUZZ_RUNS ?? (ctx.quick ? 30 : 3000));
   const seed = Number(process.env.FUZZ_SEED ?? randomInt(1, 2 ** 31));
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'lz-fuzz-')), 'vitest.json');
   ctx.log(`${casesPerRoute} cases per route, seed ${seed}`);
