@@ -3,7 +3,7 @@
 // its CPU went, by self time and by inclusive time, counting only the samples taken while the
 // load ran (start-up excluded).
 //
-//   node --import tsx tests/bench/load/profile-gateway.ts [post|batch|verify][@rate] [seconds] [connections]
+//   node --import tsx tests/bench/load/profile-gateway.ts [post|batch|verify|verify-hot][@rate] [seconds] [connections]
 //
 // With `@rate` the load is open-loop at that many requests per second (load/open-loop.ts).
 //
@@ -94,12 +94,16 @@ try {
   let request: LoadRequest = post;
   if (scenario === 'batch')
     request = { ...post, path: '/v1/evidence/batch', body: () => batchBody(creds.projectId, digests, 1000) };
-  if (scenario === 'verify') {
+  if (scenario === 'verify' || scenario === 'verify-hot') {
     await closedLoop(gw.url, post, { connections: 64, seconds: 3 });
     await waitRecorded(db.pool, 120_000);
     let i = 0;
     const n = digests.count;
-    request = { method: 'GET', path: () => `/v1/verify/${digests.at(i++ % n)}` };
+    // Cold: a different digest each time; hot: one digest over and over.
+    request = {
+      method: 'GET',
+      path: scenario === 'verify' ? () => `/v1/verify/${digests.at(i++ % n)}` : `/v1/verify/${digests.at(0)}`,
+    };
   }
   await closedLoop(gw.url, request, { connections: 16, seconds: 2 });
   const from = Date.now() * 1000;
