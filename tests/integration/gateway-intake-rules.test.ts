@@ -4,6 +4,7 @@
 // the batcher is driven step by step so a test decides when records move from accepted to recorded.
 
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
 import type { DocumentKind } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -339,6 +340,39 @@ describe('records superseded or withdrawn by submissions not yet recorded', () =
       post({ kind: 'withdrawal', reason: 'x', refs: [t2] }),
     ]);
     expect([sup!.statusCode, wd!.statusCode].sort()).toEqual([202, 422]);
+    expect(await recordAll()).toEqual([]);
+  });
+
+  it('finds queued supersedes and withdrawals by their link_target, also those queued before migration 0400', async () => {
+    const notice = await accepted({ kind: 'notice' });
+    const sup = await accepted({ kind: 'notice', supersedes: notice });
+    const contract = await accepted({ kind: 'contract', amount: '100' });
+    const wd = await accepted({ kind: 'withdrawal', reason: 'typo', refs: [contract] });
+    const targets = async () =>
+      (
+        await db.pool.query<{ id: string; link_target: string | null }>(
+          'select id::text, link_target::text from submissions where id = any($1::uuid[]) order by seq',
+          [[sup, wd]],
+        )
+      ).rows.map((r) => r.link_target);
+    expect(await targets()).toEqual([notice, contract]);
+    // Rows queued by a gateway older than the column: the migration fills them in.
+    await db.pool.query('update submissions set link_target = null where id = any($1::uuid[])', [[sup, wd]]);
+    const migration = await fs.readFile(
+      new URL('../../gateway/src/storage/migrations/0400_pending_link_target.sql', import.meta.url),
+      'utf8',
+    );
+    await db.pool.query(migration);
+    expect(await targets()).toEqual([notice, contract]);
+    for (const body of [
+      { kind: 'notice', supersedes: notice },
+      { kind: 'withdrawal', reason: 'again', refs: [notice] },
+      { kind: 'contract', amount: '5', supersedes: contract },
+    ]) {
+      const res = await post(body);
+      expect(res.statusCode, res.body).toBe(422);
+      expect(['BAD_SUPERSEDE', 'BAD_REFERENCE']).toContain(res.json().code);
+    }
     expect(await recordAll()).toEqual([]);
   });
 

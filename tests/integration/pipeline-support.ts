@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { targetOf } from '@lianzheng/chaincode';
 import {
   canonicalJson,
   cidFromSha256,
@@ -129,6 +130,7 @@ export async function insertSubmissions(pool: pg.Pool, keys: KeyRing, entries: E
     details: [] as string[],
     receipt: [] as string[],
     at: [] as string[],
+    target: [] as (string | null)[],
   };
   for (const { record, details } of entries) {
     cols.id.push(record.id);
@@ -151,11 +153,23 @@ export async function insertSubmissions(pool: pg.Pool, keys: KeyRing, entries: E
       }),
     );
     cols.at.push(record.acceptedAt);
+    cols.target.push(targetOf(record) ?? null);
   }
   await pool.query(
-    `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at)
-     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])`,
-    [cols.id, cols.project, cols.sha, cols.kind, cols.record, cols.details, cols.receipt, cols.at],
+    `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at, link_target)
+     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                          $8::timestamptz[], $9::uuid[])`,
+    [
+      cols.id,
+      cols.project,
+      cols.sha,
+      cols.kind,
+      cols.record,
+      cols.details,
+      cols.receipt,
+      cols.at,
+      cols.target,
+    ],
   );
 }
 

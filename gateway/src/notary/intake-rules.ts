@@ -54,13 +54,11 @@ export function namedRecords(inputs: Iterable<EvidenceSubmission>): { ids: strin
 // One statement answers for every named record: its project and kind, and — for targets only —
 // whether it is superseded or withdrawn, by a recorded record (`record_links`, written in the
 // batcher's confirm transaction together with the status) or by one accepted and not yet recorded
-// (same project, later seq, still in the queue: one scan finds either, since any one is enough to
-// make the target dead). `record_json` is canonical JSON, so a supersede reads exactly
-// `"supersedes":"<id>"` and a withdrawal, which refs exactly one record, `"refs":["<id>"]`; ids
-// are UUIDs, which hold no LIKE wildcard. A rejected submission never existed for the ledger, and
-// a rejected supersede or withdrawal never took effect. The queue scan walks the unsealed
-// submissions after the target (index submissions_unsealed): cheap while the batcher keeps up,
-// about 0.3 ms per thousand queued rows when the ledger is down and a backlog builds.
+// (same project, later seq, still in the queue: either is enough to make the target dead). Intake
+// stores each submission's target (chaincode's targetOf) in `link_target`, so the queued one is
+// one probe of submissions_pending_link_target (migration 0400), however long the queue. A
+// rejected submission never existed for the ledger, and a rejected supersede or withdrawal never
+// took effect.
 const FACTS_SQL = `
 select t.id::text as id, t.project_id, t.kind, t.status,
        s.by_id::text as superseded_by, w.by_id::text as withdrawn_by,
@@ -71,9 +69,8 @@ select t.id::text as id, t.project_id, t.kind, t.status,
   left join lateral (
     select p.id, p.kind from submissions p
      where t.id = any($2::uuid[])
-       and p.project_id = t.project_id and p.seq > t.seq and p.status = 'accepted' and p.leaf_index is null
-       and ((p.kind = t.kind and p.record_json like '%"supersedes":"' || t.id::text || '"%')
-         or (p.kind = 'withdrawal' and p.record_json like '%"refs":["' || t.id::text || '"]%'))
+       and p.link_target = t.id and p.status = 'accepted' and p.leaf_index is null
+       and p.project_id = t.project_id and p.seq > t.seq and (p.kind = t.kind or p.kind = 'withdrawal')
      order by p.seq limit 1) q on true
  where t.id = any($1::uuid[]) and t.status <> 'rejected'`;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkEntry, type RecordFacts } from '@lianzheng/chaincode';
+import { checkEntry, type RecordFacts, targetOf } from '@lianzheng/chaincode';
 import { type EvidenceRecord, leafHash, type RecordDetails, toHex } from '@lianzheng/proof';
 import type pg from 'pg';
 import { idempotencyScope, type Principal } from '../auth/principal.ts';
@@ -53,6 +53,8 @@ export interface SubmissionRow {
   idemScope: string | null;
   requestHash: string | null;
   acceptedAt: string;
+  /** The record this one supersedes or withdraws (chaincode's targetOf), or null. */
+  linkTarget: string | null;
 }
 
 export interface IdempotencyOptions {
@@ -64,9 +66,10 @@ export interface IdempotencyOptions {
 export type ItemOutcome = { ok: true; accepted: AcceptedSubmission } | { ok: false; error: AppError };
 
 const INSERT_SQL = `insert into submissions
-  (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash, accepted_at)
+  (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
+   accepted_at, link_target)
 select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+                     $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])
 on conflict (idem_scope, idempotency_key) do nothing`;
 
 /** Writes rows with one multi-row INSERT (one statement, one transaction, one fsync). */
@@ -74,7 +77,7 @@ export async function insertSubmissions(
   db: pg.Pool,
   rows: SubmissionRow[],
 ): Promise<{ inserted: boolean }[]> {
-  const cols: (string | null)[][] = Array.from({ length: 11 }, () => new Array(rows.length));
+  const cols: (string | null)[][] = Array.from({ length: 12 }, () => new Array(rows.length));
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     cols[0]![i] = r.id;
@@ -88,6 +91,7 @@ export async function insertSubmissions(
     cols[8]![i] = r.idemScope;
     cols[9]![i] = r.requestHash;
     cols[10]![i] = r.acceptedAt;
+    cols[11]![i] = r.linkTarget;
   }
   // Named statements: each pooled connection parses and plans the INSERT once. Without an
   // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
@@ -332,6 +336,7 @@ export class Intake {
       idemScope: idem?.key ? (idem.scope ?? null) : null,
       requestHash: idem?.key ? (idem.requestHash ?? null) : null,
       acceptedAt,
+      linkTarget: targetOf(record) ?? null,
     };
     const accepted: AcceptedSubmission = {
       id,
