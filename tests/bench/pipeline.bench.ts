@@ -1,13 +1,15 @@
 // The pipeline on the embedded ledger, on a real embedded PostgreSQL: seal + RecordBatch + confirm
 // throughput (beside a raw multi-row INSERT of as many rows, the storage ceiling), the
 // accepted→recorded latency under a steady arrival rate, and the verify lookup's work per request
-// (one indexed query + cached bundle, beside a bare `select 1` round trip).
+// (one indexed query + cached bundle, beside a bare `select 1` round trip), and intake's liveness
+// check of a supersede target with a long queue (beside the LIKE scan it replaced).
 
 import { canonicalJson } from '@lianzheng/proof';
 import { EmbeddedLedger } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
 import { Batcher } from '../../gateway/src/notary/batcher.ts';
 import { BundleBuilder, loadSubmissions } from '../../gateway/src/notary/bundle.ts';
+import { RecordDirectory } from '../../gateway/src/notary/intake-rules.ts';
 import {
   demoProject,
   insertSubmissions,
@@ -146,6 +148,52 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
           unit: 'lookups/s',
         },
         { name: 'select 1 round trip', value: rates.select1, unit: 'queries/s' },
+      ),
+    );
+
+    // 4. Intake's liveness check of a supersede target while a backlog is queued (the ledger down):
+    // the link_target probe beside the LIKE scan of the project's queue it replaced.
+    const queued = ctx.quick ? 20_000 : 200_000;
+    const target = makeEntry({ projectId: project.id, kind: 'notice' });
+    await insertSubmissions(db.pool, keys, [target]);
+    const filler = canonicalJson(makeEntry({ projectId: project.id, kind: 'notice' }).record);
+    await db.pool.query(
+      `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at)
+       select gen_random_uuid(), $1, md5(g::text) || md5(g::text), 'notice', $2, '{}', '', now()
+         from generate_series(1, $3) g`,
+      [project.id, filler, queued],
+    );
+    await db.pool.query('analyze submissions');
+    const directory = new RecordDirectory(() => db.pool);
+    const likeScan = `select p.id from submissions t
+      cross join lateral (select p.id from submissions p
+        where p.project_id = t.project_id and p.seq > t.seq and p.status = 'accepted' and p.leaf_index is null
+          and ((p.kind = t.kind and p.record_json like '%"supersedes":"' || t.id::text || '"%')
+            or (p.kind = 'withdrawal' and p.record_json like '%"refs":["' || t.id::text || '"]%'))
+        order by p.seq limit 1) p
+      where t.id = $1`;
+    const liveness = await measureRates(ctx, {
+      probe: async () => {
+        const facts = await directory.load([target.record.id], [target.record.id]);
+        if (!facts.has(target.record.id)) throw new Error('the target was not found');
+        return 1;
+      },
+      scan: async () => {
+        await db.pool.query(likeScan, [target.record.id]);
+        return 1;
+      },
+    });
+    ctx.log(
+      `liveness with ${queued} queued: probe ${liveness.probe.toFixed(0)}/s, LIKE scan ${liveness.scan.toFixed(1)}/s`,
+    );
+    results.push(
+      compare(
+        {
+          name: `intake: liveness of a supersede target, ${queued.toLocaleString('en-US')} submissions queued (link_target probe)`,
+          value: liveness.probe,
+          unit: 'checks/s',
+        },
+        { name: 'the LIKE scan of the queue it replaced', value: liveness.scan, unit: 'checks/s' },
       ),
     );
   } finally {
