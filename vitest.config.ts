@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 // they start real servers on a 2-core machine.
 // Every project: the fast-check seed policy (tests/fast-check-seed.ts).
 const setupFiles = ['tests/fast-check-seed.ts'];
+// fabric-contract-api logs every decorator at info when imported (the embedded ledger and the
+// audit's replay import the contract); the entry points quiet it the same way.
+const env = { CORE_CHAINCODE_LOGGING_LEVEL: 'WARNING' };
 
 export default defineConfig({
   test: {
@@ -14,6 +17,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           setupFiles,
+          env,
           include: [
             'tests/*.test.ts',
             'proof/**/*.test.ts',
@@ -28,6 +32,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           setupFiles,
+          env,
           include: ['tests/integration/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -39,6 +44,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           setupFiles,
+          env,
           include: ['tests/e2e/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 600_000,

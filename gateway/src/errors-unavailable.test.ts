@@ -19,6 +19,13 @@ describe('database unavailability', () => {
     ['terminated without a code', new Error('Connection terminated unexpectedly')],
     ['pool connect timeout', new Error('timeout exceeded when trying to connect')],
     [
+      'the server stopped, its unix socket gone',
+      Object.assign(new Error('connect ENOENT /data/pg/socket/.s.PGSQL.5432'), {
+        code: 'ENOENT',
+        syscall: 'connect',
+      }),
+    ],
+    [
       'every address refused',
       Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), {}),
     ],
@@ -36,6 +43,10 @@ describe('database unavailability', () => {
     ['a unique violation (23505)', Object.assign(new Error('duplicate key'), { code: '23505' })],
     ['a syntax error (42601)', Object.assign(new Error('syntax'), { code: '42601' })],
     ['a plain bug', new TypeError('x is undefined')],
+    [
+      'a missing file that is not a socket',
+      Object.assign(new Error("ENOENT: no such file, open 'x'"), { code: 'ENOENT', syscall: 'open' }),
+    ],
     ['not an object', 'boom'],
   ];
   for (const [name, error] of other) {

@@ -183,6 +183,9 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (typeof e.code === 'string' && (UNREACHABLE_ERRNO.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) {
     return true;
   }
+  // A unix socket whose server is stopped: the socket file is gone (only for `connect`, so that a
+  // missing file anywhere else stays an internal error).
+  if (e.code === 'ENOENT' && (error as { syscall?: unknown }).syscall === 'connect') return true;
   // An AggregateError from a connect to several addresses (IPv4 and IPv6).
   if (Array.isArray(e.errors) && e.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1)))
     return true;

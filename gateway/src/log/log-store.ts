@@ -20,6 +20,8 @@ export interface StoredCheckpoint {
   root: Uint8Array;
   /** The C2SP signed note. */
   note: string;
+  /** The RFC 3161 token over the root, when the TSA made one (DER). */
+  tsaToken?: Uint8Array;
   createdAt: Date;
 }
 
@@ -43,6 +45,11 @@ export class LogStore {
   /** Inclusion paths are immutable once their size is recorded, so cache them (index:size). */
   private readonly proofCache = new Map<string, Uint8Array[]>();
   private readonly proofCacheMax: number;
+  /**
+   * A size known to be signed. Checkpoints are signed only once their batch is recorded and are
+   * never deleted, so the signed size only grows: proofs up to it need no query to check it.
+   */
+  private signedFloor = 0;
 
   constructor(
     private readonly db: Queryable,
@@ -109,15 +116,22 @@ export class LogStore {
   async checkpoint(size?: number): Promise<StoredCheckpoint | undefined> {
     const { rows } = await (size === undefined
       ? this.db.query<CheckpointRow>(
-          'select size, root, note, created_at from checkpoints order by size desc limit 1',
+          'select size, root, note, tsa_token, created_at from checkpoints order by size desc limit 1',
         )
-      : this.db.query<CheckpointRow>('select size, root, note, created_at from checkpoints where size = $1', [
-          String(size),
-        ]));
+      : this.db.query<CheckpointRow>({
+          name: 'lz-checkpoint-at',
+          text: 'select size, root, note, tsa_token, created_at from checkpoints where size = $1',
+          values: [String(size)],
+        }));
     const row = rows[0];
-    return row
-      ? { size: Number(row.size), root: new Uint8Array(row.root), note: row.note, createdAt: row.created_at }
-      : undefined;
+    if (!row) return undefined;
+    return {
+      size: Number(row.size),
+      root: new Uint8Array(row.root),
+      note: row.note,
+      ...(row.tsa_token ? { tsaToken: new Uint8Array(row.tsa_token) } : {}),
+      createdAt: row.created_at,
+    };
   }
 
   /** The largest size whose checkpoint is signed (0 when none is). */
@@ -125,7 +139,9 @@ export class LogStore {
     const { rows } = await this.db.query<{ size: string | null }>(
       'select max(size) as size from checkpoints',
     );
-    return Number(rows[0]?.size ?? 0);
+    const size = Number(rows[0]?.size ?? 0);
+    this.signedFloor = Math.max(this.signedFloor, size);
+    return size;
   }
 
   async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
@@ -155,6 +171,7 @@ export class LogStore {
 
   /** Proofs are served only up to the newest signed checkpoint: beyond it nothing is final. */
   private async checkRange(size: number): Promise<void> {
+    if (Number.isSafeInteger(size) && size >= 1 && size <= this.signedFloor) return;
     if (!Number.isSafeInteger(size) || size < 1 || size > (await this.signedSize())) {
       throw new LogError('SIZE_OUT_OF_RANGE', `size ${size} is not a signed log size`);
     }
@@ -165,5 +182,6 @@ interface CheckpointRow {
   size: string;
   root: Buffer;
   note: string;
+  tsa_token: Buffer | null;
   created_at: Date;
 }

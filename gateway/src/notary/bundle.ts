@@ -130,8 +130,23 @@ export interface BundleCacheOptions {
    * a few hundred MiB — the byte bound is the one that holds.
    */
   cacheBytes?: number;
-  /** Most checkpoint notes kept (default 10,000; each ~300 bytes). */
+  /**
+   * Most checkpoints kept (default 4,000; each ~300 bytes of note, plus ~1–3 KB of time-stamp
+   * token when the TSA is on). Records of one batch share their checkpoint, so a few thousand
+   * cover the last half hour of batches.
+   */
   noteCacheSize?: number;
+  /**
+   * Attach the RFC 3161 token of the record's checkpoint (`bundle.timestamp`). It is read with
+   * the checkpoint's note, in the same query, and cached with it.
+   */
+  timestamps?: boolean;
+}
+
+/** What a bundle takes from its checkpoint: the signed note and, if any, the time-stamp token. */
+interface CheckpointParts {
+  note: string;
+  token?: string;
 }
 
 /** A bundle's footprint in V8, roughly: its strings (two bytes a character at worst) and objects. */
@@ -144,7 +159,7 @@ export class BundleBuilder {
   /** Least recently used first (a hit moves its entry to the end). */
   private readonly cache = new Map<string, { bundle: ProofBundle; bytes: number }>();
   private cachedBytes = 0;
-  private readonly notes = new Map<number, string>();
+  private readonly notes = new Map<number, CheckpointParts>();
   private readonly enrichers: BundleEnricher[] = [];
 
   constructor(
@@ -213,8 +228,11 @@ export class BundleBuilder {
     if (row.batch_to_size === null || row.leaf_index === null || row.batch_tx_id === null) return bundle;
     const size = Number(row.batch_to_size);
     const index = Number(row.leaf_index);
-    const [path, note] = await Promise.all([this.log.inclusionProof(index, size), this.checkpointNote(size)]);
-    bundle.inclusion = { index, size, path: path.map(toHex), checkpoint: note };
+    const [path, checkpoint] = await Promise.all([
+      this.log.inclusionProof(index, size),
+      this.checkpointParts(size),
+    ]);
+    bundle.inclusion = { index, size, path: path.map(toHex), checkpoint: checkpoint.note };
     bundle.ledger = {
       network: this.ledgerInfo.network,
       ...(this.ledgerInfo.channel ? { channel: this.ledgerInfo.channel } : {}),
@@ -225,22 +243,29 @@ export class BundleBuilder {
       root: toHex(row.batch_root!),
       ...(this.ledgerInfo.note ? { note: this.ledgerInfo.note } : {}),
     };
+    if (this.options.timestamps && checkpoint.token) bundle.timestamp = { token: checkpoint.token };
     for (const enrich of this.enrichers) await enrich(row, bundle);
     return bundle;
   }
 
-  private async checkpointNote(size: number): Promise<string> {
+  private async checkpointParts(size: number): Promise<CheckpointParts> {
     const cached = this.notes.get(size);
     if (cached) return cached;
     const checkpoint = await this.log.checkpoint(size);
     if (!checkpoint) throw new Error(`no signed checkpoint at recorded size ${size}`);
     // Oldest first out, one at a time (clearing all at once made every lookup miss together).
-    if (this.notes.size >= (this.options.noteCacheSize ?? 10_000)) {
+    if (this.notes.size >= (this.options.noteCacheSize ?? 4_000)) {
       const oldest = this.notes.keys().next().value;
       if (oldest !== undefined) this.notes.delete(oldest);
     }
-    this.notes.set(size, checkpoint.note);
-    return checkpoint.note;
+    const parts: CheckpointParts = {
+      note: checkpoint.note,
+      ...(checkpoint.tsaToken ? { token: Buffer.from(checkpoint.tsaToken).toString('base64') } : {}),
+    };
+    // A checkpoint is signed and stamped in one transaction (the batcher's confirm), so a token
+    // missing now stays missing: caching the parts as read is safe.
+    this.notes.set(size, parts);
+    return parts;
   }
 }
 

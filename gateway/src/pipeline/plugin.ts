@@ -229,19 +229,8 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
     logger: app.log.child({ component: 'batcher' }),
     ...(app.timestamps ? { timestamp: app.timestamps.tokenFor } : {}),
   });
-  const bundles = new BundleBuilder(log, inner.info);
-  if (app.timestamps) {
-    // The RFC 3161 token made for the checkpoint the record's inclusion proof is against.
-    bundles.addEnricher(async (_row, bundle) => {
-      if (!bundle.inclusion) return;
-      const { rows } = await app.db.query<{ tsa_token: Buffer | null }>(
-        'select tsa_token from checkpoints where size = $1',
-        [String(bundle.inclusion.size)],
-      );
-      const token = rows[0]?.tsa_token;
-      if (token) bundle.timestamp = { token: token.toString('base64') };
-    });
-  }
+  // With the TSA on, bundles carry the RFC 3161 token made for their checkpoint.
+  const bundles = new BundleBuilder(log, inner.info, { timestamps: Boolean(app.timestamps) });
   app.decorate('pipeline', { ledger, batcher, log, bundles });
 
   const intake = (app as { intake?: { onCommitted(fn: (rows: number) => void): void } }).intake;
