@@ -43,9 +43,7 @@ export function flagList(
         h('span', { class: 'flag-icon', 'aria-hidden': 'true' }, '⚑'),
         ' ',
         flagWords(f),
-        typeof f.detail?.milestone === 'string'
-          ? ` ${t('flag.milestone', { milestone: f.detail.milestone })}`
-          : null,
+        flagFacts(f),
         linkRecords && f.recordId
           ? [
               ' ',
@@ -59,6 +57,16 @@ export function flagList(
       ),
     ),
   );
+}
+
+/** The facts behind a flag that the gateway let this reader see: which milestone, how late. */
+function flagFacts(flag: FlagView): string | null {
+  const d = flag.detail;
+  if (typeof d?.milestone !== 'string') return null;
+  if (typeof d.dueDate === 'string' && typeof d.daysOverdue === 'number') {
+    return ` ${t('flag.overdueMilestone', { milestone: d.milestone, dueDate: d.dueDate, days: d.daysOverdue })}`;
+  }
+  return ` ${t('flag.milestone', { milestone: d.milestone })}`;
 }
 
 export function shortId(id: string): string {

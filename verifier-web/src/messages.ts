@@ -112,6 +112,7 @@ export const messagesZh = {
   'flag.unknown': '规则提示:{code}',
   'flag.onRecord': '(记录 {id})',
   'flag.milestone': '(里程碑 {milestone})',
+  'flag.overdueMilestone': '(里程碑 {milestone},计划 {dueDate},已逾期 {days} 天)',
 
   'step.digest': '文件摘要',
   'step.details': '公开详情',
@@ -346,6 +347,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'flag.unknown': 'Rule flag: {code}',
   'flag.onRecord': '(record {id})',
   'flag.milestone': '(milestone {milestone})',
+  'flag.overdueMilestone': '(milestone {milestone}, due {dueDate}, {days} days late)',
 
   'step.digest': 'File digest',
   'step.details': 'Public details',

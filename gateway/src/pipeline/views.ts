@@ -15,12 +15,31 @@ export function mayReadRow(principal: Principal, row: SubmissionRow, record: Evi
   return mayReadRestricted(principal, projectScope(row), record.submitter.org);
 }
 
+/**
+ * Facts behind a flag that everyone may see, by flag code. An overdue milestone is judged from
+ * the project's plan (public on its notice page: milestone ids and due dates) and the ledger's
+ * clock, so naming it hides nothing — and without it two overdue milestones read as the same
+ * flag twice. Every other flag's facts (amounts, shares, contracts) stay restricted.
+ */
+const PUBLIC_FLAG_DETAIL: Readonly<Record<string, readonly string[]>> = {
+  MILESTONE_OVERDUE_30_DAYS: ['milestone', 'dueDate', 'daysOverdue'],
+};
+
 export function flagView(flag: LedgerFlagJson, withDetail: boolean): FlagJson {
   const out: FlagJson = { code: flag.code, recordId: flag.recordId };
   if (typeof flag.projectId === 'string') out.projectId = flag.projectId;
   if (typeof flag.raisedAt === 'string') out.raisedAt = flag.raisedAt;
-  if (withDetail && flag.detail && typeof flag.detail === 'object') {
-    out.detail = flag.detail as Record<string, string | number | boolean>;
+  if (!flag.detail || typeof flag.detail !== 'object') return out;
+  const detail = flag.detail as Record<string, string | number | boolean>;
+  if (withDetail) {
+    out.detail = detail;
+    return out;
+  }
+  const publicFields = PUBLIC_FLAG_DETAIL[flag.code];
+  if (publicFields) {
+    const shown: Record<string, string | number | boolean> = {};
+    for (const field of publicFields) if (detail[field] !== undefined) shown[field] = detail[field];
+    if (Object.keys(shown).length > 0) out.detail = shown;
   }
   return out;
 }
