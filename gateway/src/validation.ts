@@ -30,6 +30,17 @@ function keyword(type: ValueErrorType): string {
 }
 
 /**
+ * TypeBox's words, except for a choice among fixed values (a document kind, a visibility), where
+ * "Expected union value" would leave a partner guessing: name the values instead.
+ */
+function describe(type: ValueErrorType, schema: TSchema, message: string): string {
+  if (type !== ValueErrorType.Union) return message;
+  const options = (schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (!options?.length || !options.every((o) => typeof o.const === 'string')) return message;
+  return `Expected one of: ${options.map((o) => o.const as string).join(', ')}`;
+}
+
+/**
  * TypeBox's compiled checker, for the intake routes: it never coerces or strips (Fastify's Ajv is
  * set to coerce query strings), so `"amount": 5` or an unknown field is an error, not a guess.
  */
@@ -39,8 +50,16 @@ export function compileCheck<T extends TSchema>(schema: T): CompiledCheck {
     check: (value: unknown): value is unknown => compiled.Check(value),
     errors(value, max = 10) {
       const out: SchemaError[] = [];
+      const required = new Set<string>();
       for (const e of compiled.Errors(value)) {
-        out.push({ instancePath: e.path, keyword: keyword(e.type), message: e.message });
+        // A missing field also fails its own type ("Expected union value"): say it once.
+        if (e.type === ValueErrorType.ObjectRequiredProperty) required.add(e.path);
+        else if (e.value === undefined && required.has(e.path)) continue;
+        out.push({
+          instancePath: e.path,
+          keyword: keyword(e.type),
+          message: describe(e.type, e.schema, e.message),
+        });
         if (out.length >= max) break;
       }
       return out;
