@@ -15,7 +15,6 @@ import type pg from 'pg';
 import { auditDatabase } from '../../gateway/src/audit/audit.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { createCompositeKey, keyBytes } from '../../gateway/src/ledger/pg-stub.ts';
-import { embeddedUrl, serverOptions } from '../../gateway/src/storage/embedded-postgres.ts';
 
 const run = promisify(execFile);
 export const root = path.resolve(import.meta.dirname, '../..');
@@ -155,14 +154,14 @@ export function embeddedPg(dataDir: string): EmbeddedPg {
   return {
     async url() {
       const password = (await fs.readFile(path.join(dir, 'password'), 'utf8')).trim();
-      const port = Number((await fs.readFile(path.join(dir, 'port'), 'utf8')).trim());
-      return embeddedUrl(dir, port, password);
+      const port = (await fs.readFile(path.join(dir, 'port'), 'utf8')).trim();
+      return `postgres://lianzheng:${encodeURIComponent(password)}@127.0.0.1:${port}/lianzheng`;
     },
     async stop() {
       await pgCtl(['stop', '-D', cluster, '-m', 'fast', '-w', '-t', '60']);
     },
     async start() {
-      const port = Number((await fs.readFile(path.join(dir, 'port'), 'utf8')).trim());
+      const port = (await fs.readFile(path.join(dir, 'port'), 'utf8')).trim();
       await pgCtl([
         'start',
         '-D',
@@ -173,7 +172,7 @@ export function embeddedPg(dataDir: string): EmbeddedPg {
         '-l',
         path.join(dir, 'server.log'),
         '-o',
-        serverOptions(dir, port),
+        `-p ${port}`,
       ]);
     },
     async running() {

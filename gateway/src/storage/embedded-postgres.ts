@@ -171,10 +171,7 @@ function freePort(preferred?: number): Promise<number> {
   return preferred ? tryPort(preferred).catch(() => tryPort(0)) : tryPort(0);
 }
 
-/**
- * Settings written once into postgresql.conf: loopback TCP, durable. The unix socket is off here
- * and turned on at start by `serverOptions` (the folder is only known then).
- */
+/** Settings written once into postgresql.conf: loopback TCP only, no unix socket, durable. */
 const SERVER_SETTINGS = `
 # --- written by the LianZheng gateway ---
 listen_addresses = '127.0.0.1'
@@ -184,40 +181,6 @@ synchronous_commit = on
 full_page_writes = on
 max_connections = 100
 `;
-
-/**
- * The folder of the server's unix socket, or undefined when the path cannot carry one. The
- * gateway talks to its own server through the socket: on loopback TCP each query's write runs the
- * receiving side of the TCP stack in the sender's system call, which profiles showed as 40% of the
- * gateway's CPU on PostgreSQL-bound routes. A socket path is limited to 107 bytes (`sun_path`,
- * with PostgreSQL's `/.s.PGSQL.<port>` after the folder), and pg_ctl passes `-o` through a shell,
- * so only short, plain paths get one; the others stay on TCP.
- */
-export function socketDirFor(pgDir: string): string | undefined {
-  const dir = path.join(path.resolve(pgDir), 'socket');
-  return dir.length <= 80 && /^[A-Za-z0-9._/-]+$/.test(dir) ? dir : undefined;
-}
-
-/** The options `pg_ctl start -o` gives the server: its port and, if it has one, its socket folder. */
-export function serverOptions(pgDir: string, port: number): string {
-  const socket = socketDirFor(pgDir);
-  return socket ? `-p ${port} -k ${socket}` : `-p ${port}`;
-}
-
-/** The connection URL of the embedded server: through its socket when it listens on one. */
-export async function embeddedUrl(
-  pgDir: string,
-  port: number,
-  password: string,
-  db = DB_NAME,
-): Promise<string> {
-  const socket = socketDirFor(pgDir);
-  const host =
-    socket && (await exists(path.join(socket, `.s.PGSQL.${port}`)))
-      ? encodeURIComponent(socket)
-      : '127.0.0.1';
-  return `postgres://${DB_USER}:${encodeURIComponent(password)}@${host}:${port}/${db}`;
-}
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => {});
@@ -279,15 +242,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     const previous = Number((await fs.readFile(portFile, 'utf8').catch(() => '')).trim()) || undefined;
     port = await freePort(previous);
     await fs.writeFile(portFile, `${port}\n`);
-    const socket = socketDirFor(dir);
-    if (socket) {
-      await fs.mkdir(socket, { recursive: true, mode: 0o700 });
-      if (as.uid !== undefined) await fs.chown(socket, as.uid, as.gid!);
-    }
-    log(`starting PostgreSQL on 127.0.0.1:${port}${socket ? ` and ${socket}` : ''}`);
+    log(`starting PostgreSQL on 127.0.0.1:${port}`);
     const started = await run(
       bin.pg_ctl,
-      ['start', '-D', dataDir, '-w', '-t', '120', '-l', logFile, '-o', serverOptions(dir, port)],
+      ['start', '-D', dataDir, '-w', '-t', '120', '-l', logFile, '-o', `-p ${port}`],
       as,
       { allowFail: true, timeoutMs: 130_000 },
     );
@@ -299,8 +257,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   }
 
-  const url = await embeddedUrl(dir, port, password);
-  await ensureDatabase(await embeddedUrl(dir, port, password, 'postgres'));
+  const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
+  await ensureDatabase(`postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
 
   return {
     url,
