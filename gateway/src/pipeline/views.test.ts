@@ -29,7 +29,11 @@ describe('flagView: what a flag shows to whom', () => {
       ...overdue,
       detail: { milestone: 'm1', dueDate: '2026-06-30', daysOverdue: 31, amount: '999' },
     };
-    expect(flagView(extra, false).detail).toEqual({ milestone: 'm1', dueDate: '2026-06-30', daysOverdue: 31 });
+    expect(flagView(extra, false).detail).toEqual({
+      milestone: 'm1',
+      dueDate: '2026-06-30',
+      daysOverdue: 31,
+    });
     expect(flagView(extra, true).detail).toMatchObject({ amount: '999' });
   });
 
