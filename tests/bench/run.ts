@@ -6,6 +6,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchContext, BenchResult, BenchRun } from './harness.ts';
 
+// fabric-contract-api logs every decorator at info when a bench imports the contract (the
+// gateway bench's stall probe, the chaincode bench); the entry points quiet it the same way.
+process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= 'WARNING';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 
