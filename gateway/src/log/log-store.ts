@@ -171,10 +171,10 @@ export class LogStore {
 
   /** Proofs are served only up to the newest signed checkpoint: beyond it nothing is final. */
   private async checkRange(size: number): Promise<void> {
-    if (Number.isSafeInteger(size) && size >= 1 && size <= this.signedFloor) return;
-    if (!Number.isSafeInteger(size) || size < 1 || size > (await this.signedSize())) {
-      throw new LogError('SIZE_OUT_OF_RANGE', `size ${size} is not a signed log size`);
-    }
+    const outOfRange = () => new LogError('SIZE_OUT_OF_RANGE', `size ${size} is not a signed log size`);
+    if (!Number.isSafeInteger(size) || size < 1) throw outOfRange();
+    if (size <= this.signedFloor) return;
+    if (size > (await this.signedSize())) throw outOfRange();
   }
 }
 
