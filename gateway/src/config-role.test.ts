@@ -36,4 +36,21 @@ describe('GATEWAY_ROLE', () => {
     expect(loadConfig({ SEALER_STALL_MS: '5000' }, '/tmp').sealerStallMs).toBe(5000);
     expect(() => loadConfig({ SEALER_STALL_MS: '10' }, '/tmp')).toThrow(ConfigError);
   });
+
+  it('reads API_WORKERS (1 to 64, default 1); more than one only for GATEWAY_ROLE=all, the supervisor', () => {
+    expect(loadConfig({}, '/tmp').apiWorkers).toBe(1);
+    expect(loadConfig({ API_WORKERS: '4' }, '/tmp').apiWorkers).toBe(4);
+    expect(loadConfig({ GATEWAY_ROLE: 'api', DATABASE_URL: DB, API_WORKERS: '1' }, '/tmp').apiWorkers).toBe(
+      1,
+    );
+    for (const env of [
+      { API_WORKERS: '0' },
+      { API_WORKERS: '65' },
+      { API_WORKERS: 'two' },
+      { GATEWAY_ROLE: 'api', DATABASE_URL: DB, API_WORKERS: '2' },
+      { GATEWAY_ROLE: 'sealer', DATABASE_URL: DB, API_WORKERS: '2' },
+    ]) {
+      expect(() => loadConfig(env, '/tmp'), JSON.stringify(env)).toThrow(/^API_WORKERS: /);
+    }
+  });
 });

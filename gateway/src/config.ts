@@ -23,6 +23,14 @@ export interface Config {
   /** `api` role: /readyz reports the ledger not ready when no sealer made progress for this long. */
   sealerStallMs: number;
   /**
+   * API_WORKERS: with more than one, this process (role `all`) becomes a supervisor that runs one
+   * `sealer` and that many `api` processes sharing PORT (node:cluster), because one Node process
+   * serves HTTP on one core. See cluster.ts.
+   */
+  apiWorkers: number;
+  /** SEALER_PORT: where the supervised sealer answers its operators' routes (0: any free port). */
+  sealerPort: number;
+  /**
    * V8's heap growing factor, as a percentage over the live heap (HEAP_GROWING_PERCENT; 0 leaves
    * V8's own heuristics). V8 lets the old space grow to up to 4× the live heap before a full GC;
    * the sealing work's short-lived garbage then swings RSS by ±30–40% (measured in the soak
@@ -160,6 +168,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ledger: oneOf(env, 'LEDGER', ['embedded', 'fabric'] as const, 'embedded'),
     role: oneOf(env, 'GATEWAY_ROLE', GATEWAY_ROLES, 'all'),
     sealerStallMs: int(env, 'SEALER_STALL_MS', 60_000, 1000, 86_400_000),
+    apiWorkers: int(env, 'API_WORKERS', 1, 1, 64),
+    sealerPort: int(env, 'SEALER_PORT', 0, 0, 65535),
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 25, 0, 1000),
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
@@ -189,6 +199,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError(
       'GATEWAY_ROLE',
       `${config.role} needs DATABASE_URL (a PostgreSQL shared by the roles)`,
+    );
+  }
+  if (config.apiWorkers > 1 && config.role !== 'all') {
+    // The supervisor is the one that starts the roles; a supervised worker runs with API_WORKERS=1.
+    throw new ConfigError(
+      'API_WORKERS',
+      `more than 1 needs GATEWAY_ROLE=all (it supervises the roles), not ${config.role}`,
     );
   }
   return config;

@@ -30,7 +30,8 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): LoggerOptions {
   return {
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { service: 'lianzheng-gateway' },
+    // The pid tells apart the processes of one gateway (API_WORKERS, GATEWAY_ROLE) in one stream.
+    base: { service: 'lianzheng-gateway', pid: process.pid },
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
   };
 }

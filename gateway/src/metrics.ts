@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { clusterMetricsText, shareMetricsWithSupervisor } from './cluster.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The Prometheus registry behind `/metrics`; other plugins add their own metrics to it. */
     metrics: Registry;
+    /** The text `/metrics` answers: this process's registry, or the whole cluster's (API_WORKERS). */
+    metricsText(): Promise<string>;
     /** Intake's metrics, for the group committer and the intake routes. */
     intakeMetrics: IntakeMetrics;
   }
@@ -58,6 +61,8 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
     }),
   };
   app.decorate('metrics', registry);
+  shareMetricsWithSupervisor(registry);
+  app.decorate('metricsText', () => clusterMetricsText(registry));
   app.decorate('intakeMetrics', intake);
   app.addHook('onResponse', async (request, reply) => {
     requests.observe(

@@ -1,10 +1,12 @@
 // First: sets the chaincode logger's level before anything imports the chaincode (see entry-env.ts).
 import './entry-env.ts';
-import { pathToFileURL } from 'node:url';
+import cluster from 'node:cluster';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
+import { runSupervisor } from './cluster.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { loggerOptions } from './logger.ts';
@@ -68,10 +70,44 @@ export async function startServer(
   return { app, config, url, close: () => app.close() };
 }
 
+/**
+ * API_WORKERS > 1 (cluster.ts): supervise a sealer and that many api processes instead of serving.
+ * Stops them on SIGINT/SIGTERM; a second signal exits at once.
+ */
+async function supervise(config: Config): Promise<void> {
+  const logger = pino(loggerOptions(config));
+  const supervisor = await runSupervisor(config, process.env, logger, {
+    exec: fileURLToPath(import.meta.url),
+    execArgv: process.execArgv,
+  });
+  let stopping = 0;
+  const stop = async (signal: string) => {
+    if (stopping && Date.now() - stopping < 1000) return;
+    if (stopping) process.exit(1);
+    stopping = Date.now();
+    logger.info({ signal }, 'shutting down the gateway processes');
+    await supervisor.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  try {
+    await supervisor.ready;
+  } catch (err) {
+    logger.fatal({ err }, 'the gateway did not start');
+    await supervisor.stop();
+    process.exit(1);
+  }
+}
+
 /** The process entry: start, then stop cleanly on a signal. Exit codes: 0 clean, 1 failed, 2 bad config. */
 export async function main(): Promise<void> {
   let server: RunningServer;
   try {
+    if (cluster.isPrimary) {
+      const config = loadConfig(process.env);
+      if (config.apiWorkers > 1) return await supervise(config);
+    }
     server = await startServer();
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -19,6 +19,8 @@ export interface ReadmeGateway {
   dataDir: string;
   /** Everything the gateway printed so far (for failure messages). */
   output(): string;
+  /** The pid of `npm start`'s process (scripts/start.mjs); the gateway is its child. */
+  pid: number;
   /** A development token for the demo project's owner (role unit). */
   unitToken(): Promise<string>;
   /** Polls `probe` until it returns a value; fails with the gateway's recent output. */
@@ -100,6 +102,7 @@ export async function startReadmeGateway(
     base,
     dataDir,
     output: () => output,
+    pid: child.pid!,
     unitToken: async () =>
       issueDevToken(await loadDevIssuerKey(path.join(dataDir, 'keys')), {
         role: 'unit',

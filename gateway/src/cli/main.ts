@@ -59,7 +59,7 @@ Usage:
   lianzheng keys rotate [--gateway URL [--token JWT]]
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
-      files under DATA_DIR/keys are rotated and the gateway picks them up on restart.
+      files under DATA_DIR/keys are rotated and a running gateway picks them up within a second.
 ${AUDIT_HELP}
 
 Options common to all: --gateway defaults to $LIANZHENG_GATEWAY or http://localhost:8080.
@@ -431,7 +431,7 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
   const kid = await ring.rotate();
   out.log(JSON.stringify({ kid, keys: ring.receiptKeys(), keysDir: path.resolve(config.keysDir) }, null, 2));
-  out.error('Rotated the key files; a running gateway uses the new key after a restart (or use --gateway).');
+  out.error('Rotated the key files; a running gateway on them signs with the new key within a second.');
   return EXIT.OK;
 }
 

@@ -69,4 +69,37 @@ describe('KeyRing', () => {
     const tampered = `${second.slice(0, -4)}AAAA`;
     await expect(verifyReceipt(tampered, ring.jwks())).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
   });
+
+  it('refresh() takes a rotation made by another process on the same files, and rotate() builds on it', async () => {
+    const dir = await tempDir();
+    const a = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const b = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const first = a.receiptSigner.kid;
+    expect(await b.refresh()).toBe(false); // nothing changed yet
+    const second = await a.rotate();
+    expect(b.receiptSigner.kid).toBe(first);
+    expect(await b.refresh()).toBe(true);
+    expect(b.receiptSigner.kid).toBe(second);
+    expect(b.jwks().keys.map((k) => k.kid)).toEqual(a.jwks().keys.map((k) => k.kid));
+    expect(await b.refresh()).toBe(false);
+    // b, up to date, rotates next: every key so far stays in the file.
+    const third = await b.rotate();
+    const c = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    expect(c.receiptKeys().map((k) => k.kid)).toEqual([third, second, first]);
+    // A stale ring rotating also keeps every key (it reads the file first).
+    const fourth = await a.rotate();
+    const d = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    expect(d.receiptKeys().map((k) => k.kid)).toEqual([fourth, third, second, first]);
+    const receipt = d.receiptSigner.sign(claims('r4'));
+    expect((await verifyReceipt(receipt, a.jwks())).sub).toBe('r4');
+  });
+
+  it('refresh() keeps the keys it has when the file is unreadable', async () => {
+    const dir = await tempDir();
+    const ring = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const kid = ring.receiptSigner.kid;
+    await fs.writeFile(path.join(dir, 'receipt-keys.json'), '{"current":');
+    expect(await ring.refresh()).toBe(false);
+    expect(ring.receiptSigner.kid).toBe(kid);
+  });
 });

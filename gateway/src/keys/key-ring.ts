@@ -136,6 +136,14 @@ export class KeyRing {
     private cachedJwks: JsonWebKeySet,
   ) {}
 
+  /** The receipt key file as last read or written (inode, mtime, size): see `refresh()`. */
+  private receiptStamp = '';
+
+  private static async stampOf(file: string): Promise<string> {
+    const st = await fs.stat(file);
+    return `${st.ino}:${st.mtimeMs}:${st.size}`;
+  }
+
   /** Loads the keys from `dir`, generating any that are missing. */
   static async load(dir: string, options: { logOrigin: string }): Promise<KeyRing> {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -165,7 +173,34 @@ export class KeyRing {
     };
     const ring = new KeyRing(dir, receipts, KeyRing.signerFor(receipts), checkpointSigner, { keys: [] });
     ring.cachedJwks = await ring.buildJwks();
+    ring.receiptStamp = await KeyRing.stampOf(path.join(dir, RECEIPT_FILE));
     return ring;
+  }
+
+  /**
+   * Re-reads the receipt key file if someone else changed it — `lianzheng keys rotate` on the
+   * files, or another process of the same gateway (API_WORKERS) rotating through the admin route:
+   * its new current key then signs here too, and this process publishes it. The file is replaced
+   * atomically (`writeSecretFile`), so a changed inode or mtime is a whole new file. Returns
+   * whether the keys changed; an unreadable file leaves them as they are.
+   */
+  async refresh(): Promise<boolean> {
+    const file = path.join(this.dir, RECEIPT_FILE);
+    let stamp: string;
+    try {
+      stamp = await KeyRing.stampOf(file);
+    } catch {
+      return false;
+    }
+    if (stamp === this.receiptStamp) return false;
+    const next = await readJson<ReceiptKeyFile>(file).catch(() => undefined);
+    if (!next?.keys?.some((k) => k.kid === next.current)) return false;
+    this.receiptStamp = stamp;
+    if (JSON.stringify(next) === JSON.stringify(this.receiptFile)) return false;
+    this.receiptFile = next;
+    this.signer = KeyRing.signerFor(next);
+    this.cachedJwks = await this.buildJwks();
+    return true;
   }
 
   private static signerFor(file: ReceiptKeyFile): ReceiptSigner {
@@ -199,6 +234,9 @@ export class KeyRing {
    * it signed keep verifying. Persisted before it takes effect. Returns the new kid.
    */
   async rotate(): Promise<string> {
+    // Build on the file as it is now: another process may have rotated since we read it, and
+    // writing our stale copy back would drop its key (and strand the receipts it signed).
+    await this.refresh();
     const { kid, jwk } = await newEs256Jwk();
     const now = new Date().toISOString();
     const next: ReceiptKeyFile = {
@@ -211,6 +249,7 @@ export class KeyRing {
       ],
     };
     await writeSecretFile(path.join(this.dir, RECEIPT_FILE), JSON.stringify(next, null, 2));
+    this.receiptStamp = await KeyRing.stampOf(path.join(this.dir, RECEIPT_FILE));
     this.receiptFile = next;
     this.signer = KeyRing.signerFor(next);
     this.cachedJwks = await this.buildJwks();

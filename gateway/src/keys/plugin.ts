@@ -28,10 +28,23 @@ const Jwk = Type.Object(
 );
 const Jwks = Type.Object({ keys: Type.Array(Jwk) });
 
+/** How often every process checks the receipt key file for a rotation made elsewhere. */
+const KEY_REFRESH_MS = 1000;
+
 /** `app.keys` (receipt and checkpoint keys), `/.well-known/jwks.json` and the admin rotation. */
 async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promise<void> {
   const ring = opts.keyRing ?? (await KeyRing.load(app.config.keysDir, { logOrigin: app.config.logOrigin }));
   app.decorate('keys', ring);
+  // Other processes may rotate the receipt key (the CLI on the files, a sibling API worker through
+  // the admin route): pick up their change within a second, and before publishing the key set.
+  const refresh = () =>
+    ring.refresh().then(
+      (changed) => changed && app.log.info({ kid: ring.receiptSigner.kid }, 'receipt keys reloaded'),
+      (err: Error) => app.log.warn({ msg: err.message }, 'receipt key file not reloaded'),
+    );
+  const watcher = setInterval(refresh, KEY_REFRESH_MS);
+  watcher.unref();
+  app.addHook('onClose', async () => clearInterval(watcher));
 
   app.get(
     '/.well-known/jwks.json',
@@ -43,6 +56,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
       },
     },
     async (_request, reply) => {
+      await refresh();
       reply.header('cache-control', 'public, max-age=300');
       return ring.jwks();
     },

@@ -84,7 +84,7 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
     },
     async (_request, reply) => {
       reply.type(app.metrics.contentType);
-      return app.metrics.metrics();
+      return app.metricsText();
     },
   );
 }
