@@ -14,7 +14,7 @@
 // (cores, from /proc), PostgreSQL's CPU and the gateway's peak RSS.
 import { type BenchContext, type BenchResult, compare } from './harness.ts';
 import { type CryptoCeilings, measureCrypto, measureStorage, startBareFastify } from './load/baselines.ts';
-import { closedLoop, type LoadRequest, type LoadResult } from './load/closed-loop.ts';
+import { closedLoop, generatorFor, type LoadRequest, type LoadResult } from './load/closed-loop.ts';
 import { formatLatency } from './load/latencies.ts';
 import { openLoop } from './load/open-loop.ts';
 import { loadLine, type ProcWindow, watch } from './load/proc-stats.ts';
@@ -55,6 +55,7 @@ function procDetail(p: ProcWindow, ok: number): Record<string, number> {
 
 function loadDetail(r: LoadResult): Record<string, unknown> {
   return {
+    generator: r.generator,
     seconds: r.seconds,
     ok: r.ok,
     status: r.status,
@@ -139,9 +140,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
   // GATEWAY_SPLIT=1: GATEWAY_ROLE=api for HTTP and GATEWAY_ROLE=sealer for the batcher.
   const split = process.env.GATEWAY_SPLIT === '1';
   if (split) ctx.log('split mode: GATEWAY_ROLE=api serves HTTP, GATEWAY_ROLE=sealer seals');
+  // GATEWAY_API_WORKERS=n: API_WORKERS=n, a supervisor with a sealer and n api processes.
+  const apiWorkers = Number(process.env.GATEWAY_API_WORKERS ?? 1);
+  if (apiWorkers > 1) ctx.log(`API_WORKERS=${apiWorkers}: a sealer and ${apiWorkers} api processes`);
   let stack: Awaited<ReturnType<typeof startGatewayStack>> | undefined;
   try {
-    stack = await startGatewayStack(db.url, { split });
+    stack = await startGatewayStack(db.url, { split, apiWorkers });
     const gw = stack.gateway;
     const gwPids = stack.pids;
     const creds = await seedBench(gw, db.pool);
@@ -158,8 +162,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       path: '/v1/evidence',
       headers,
       body: () => hashOnlyBody(creds.projectId, digests.next()),
+      template: { path: '/v1/evidence', body: hashOnlyBody(creds.projectId, '{{digest}}'), digests },
     };
-    const barePost: LoadRequest = { ...post, body: () => hashOnlyBody(creds.projectId, digests.at(0)) };
+    const bareBody = hashOnlyBody(creds.projectId, digests.at(0));
+    const barePost: LoadRequest = {
+      ...post,
+      body: () => bareBody,
+      template: { path: '/v1/evidence', body: bareBody },
+    };
+    const generators = `${generatorFor(post)} for single requests (bare Fastify measured with the same), ${generatorFor({ ...post, template: undefined })} for batches of 1,000, open-loop.ts for fixed rates`;
+    ctx.log(`load generator: ${generators}`);
+    results.push({ name: `load generator: ${generators}`, value: Number.NaN, unit: '' });
     const seconds = quick ? 0.75 : 10;
 
     // Warm both servers up (JIT, connection pools, caches).
@@ -421,7 +434,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     // Digests of the sustained run: recorded by now. The first is the hot one.
     const bareGet: LoadRequest = { method: 'GET', path: `/v1/verify/${digests.at(0)}` };
     const vb = await closedLoop(bare.url, bareGet, { connections: 64, seconds });
-    const hot: LoadRequest = { method: 'GET', path: `/v1/verify/${digests.at(sustainDigests.first)}` };
+    // The hot digest must be one that was submitted: wrk builds one request more than it sends.
+    let hotDigest: string | undefined;
+    for (let i = sustainDigests.first; i < sustainDigests.first + 10 && !hotDigest; i++) {
+      const answer = (await (await fetch(`${gw.url}/v1/verify/${digests.at(i)}`)).json()) as {
+        records: { status: string }[];
+      };
+      if (answer.records.length > 0 && answer.records.every((r) => r.status !== 'accepted'))
+        hotDigest = digests.at(i);
+    }
+    if (!hotDigest) throw new Error("none of the sustained run's first digests is recorded");
+    const hot: LoadRequest = { method: 'GET', path: `/v1/verify/${hotDigest}` };
     await closedLoop(gw.url, hot, { connections: 16, seconds: quick ? 0.3 : 2 });
     const wh = watch(gwPids, postmaster);
     const vh = await closedLoop(gw.url, hot, { connections: 64, seconds });
@@ -431,10 +454,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const cold: LoadRequest = {
       method: 'GET',
       path: () => `/v1/verify/${digests.at(sustainDigests.first + 1 + (next++ % available))}`,
+      template: {
+        path: '/v1/verify/{{digest}}',
+        digests,
+        cycle: { from: sustainDigests.first + 1, count: available },
+      },
     };
     const wc = watch(gwPids, postmaster);
     const vc = await closedLoop(gw.url, cold, { connections: 64, seconds });
     const pc = wc.stop();
+    // wrk does not report how many it sent beyond its answers; at most one more per connection.
+    if (vc.generator === 'wrk') next = vc.ok;
     const distinct = Math.min(next, available);
     for (const [label, r, p] of [
       ['hot (one digest)', vh, ph],

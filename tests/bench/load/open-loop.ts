@@ -173,6 +173,7 @@ export async function openLoop(
     errors,
     timeouts: unanswered,
     latency: latencies.summary(),
+    generator: 'open-loop',
     rate: options.rate,
     unanswered,
     maxBacklog,

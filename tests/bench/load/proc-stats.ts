@@ -9,6 +9,13 @@ import os from 'node:os';
 const TICKS = 100; // USER_HZ; 100 on every Linux this runs on
 const PAGE = 4096;
 
+/** Reaped children's CPU (cutime + cstime) of this process, in ticks. */
+function reapedChildrenTicks(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
 function cpuTicks(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -29,7 +36,7 @@ export function rssBytes(pid: number): number {
   }
 }
 
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -50,7 +57,10 @@ export interface ProcWindow {
   cpuCores: number;
   /** PostgreSQL backends' CPU in cores over the window (0 when unknown). */
   pgCpuCores: number;
-  /** This process's CPU (the load generator when it runs here) in cores. */
+  /**
+   * This process's CPU in cores, plus that of its children that ended in the window (wrk runs as
+   * one, for the length of a run): the load generator's.
+   */
   selfCpuCores: number;
   rssStartBytes: number;
   rssPeakBytes: number;
@@ -70,6 +80,7 @@ export function watch(pids: number[], postmaster?: number): { stop(): ProcWindow
   const pgStart = new Map<number, number>();
   for (const p of pgPids()) pgStart.set(p, cpuTicks(p));
   const self0 = process.cpuUsage();
+  const reaped0 = reapedChildrenTicks();
   const rssStart = sumRss();
   const samples: number[] = [rssStart];
   let peak = rssStart;
@@ -92,7 +103,7 @@ export function watch(pids: number[], postmaster?: number): { stop(): ProcWindow
         seconds,
         cpuCores: (sumTicks(pids) - cpu0) / TICKS / seconds,
         pgCpuCores: pgTicks / TICKS / seconds,
-        selfCpuCores: (self.user + self.system) / 1e6 / seconds,
+        selfCpuCores: ((self.user + self.system) / 1e6 + (reapedChildrenTicks() - reaped0) / TICKS) / seconds,
         rssStartBytes: rssStart,
         rssPeakBytes: peak,
         rssEndBytes: rssEnd,

@@ -15,6 +15,7 @@ import {
   type EmbeddedPostgres,
   startEmbeddedPostgres,
 } from '../../../gateway/src/storage/embedded-postgres.ts';
+import { childrenOf } from './proc-stats.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const BENCH_ORG = 'bench-county-roads';
@@ -193,16 +194,23 @@ export async function seedBench(gateway: GatewayProcess, pool: pg.Pool): Promise
 }
 
 /**
- * The gateway as one process (`npm start`'s way, GATEWAY_ROLE=all), or — with `split` — as two:
+ * The gateway as one process (`npm start`'s way, GATEWAY_ROLE=all), as a supervisor of a sealer
+ * and `apiWorkers` api processes (API_WORKERS), or — with `split` — as two:
  * a `GATEWAY_ROLE=sealer` process started first (it migrates and makes the keys), then a
  * `GATEWAY_ROLE=api` process sharing its DATA_DIR (keys) and the database. `pids` are every
  * gateway process, for CPU and RSS.
  */
 export async function startGatewayStack(
   databaseUrl: string,
-  options: { split?: boolean; env?: Record<string, string>; nodeArgs?: string[] } = {},
+  options: { split?: boolean; apiWorkers?: number; env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<{ gateway: GatewayProcess; sealer?: GatewayProcess; pids: number[]; stop(): Promise<void> }> {
   const nodeArgs = options.nodeArgs;
+  if ((options.apiWorkers ?? 1) > 1) {
+    // `API_WORKERS=n npm start`'s way: a supervisor with a sealer and n api processes (cluster.ts).
+    const env = { ...options.env, API_WORKERS: String(options.apiWorkers) };
+    const gateway = await startGateway({ databaseUrl, env, nodeArgs });
+    return { gateway, pids: [gateway.pid, ...childrenOf(gateway.pid)], stop: () => gateway.stop() };
+  }
   if (!options.split) {
     const gateway = await startGateway({ databaseUrl, env: options.env, nodeArgs });
     return { gateway, pids: [gateway.pid], stop: () => gateway.stop() };

@@ -8,7 +8,7 @@ import type { LatencySummary } from './latencies.ts';
 
 /** Distinct digests: a random 48-hex prefix per generator and a 16-hex counter. */
 export class DigestSource {
-  private readonly prefix = randomBytes(24).toString('hex');
+  readonly prefix = randomBytes(24).toString('hex');
   private n = 0;
   next(): string {
     return this.prefix + (this.n++).toString(16).padStart(16, '0');
@@ -19,6 +19,10 @@ export class DigestSource {
   }
   get count(): number {
     return this.n;
+  }
+  /** Counts `k` digests produced elsewhere from this prefix (wrk's Lua, see wrk.ts). */
+  advance(k: number): void {
+    this.n += k;
   }
 }
 
