@@ -2,15 +2,21 @@
 # What the tests need from outside npm, installed only when missing: Debian's chromium (for the
 # verifier page's browser tests; `npx playwright install` cannot download here) and geth (built
 # from the Go module proxy at a pinned version, cached outside the clone).
+# `install-system-deps.sh bench`: only what `npm run bench` needs, Debian's wrk (the C load
+# generator; the bench falls back to autocannon without it, and says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# fonts-wqy-microhei: a CJK font, so the pages' Chinese text renders in screenshots and PDFs.
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+if [ "${1:-}" = bench ]; then
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+else
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # fonts-wqy-microhei: a CJK font, so the pages' Chinese text renders in screenshots and PDFs.
+  [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-bash scripts/install-go-tools.sh geth >/dev/null
+[ "${1:-}" = bench ] || bash scripts/install-go-tools.sh geth >/dev/null
