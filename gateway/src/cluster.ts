@@ -18,6 +18,7 @@
 // up), so an address never gets more than the configured limit in all, however its connections
 // are spread.
 import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
 import type pino from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from './config.ts';
@@ -91,6 +92,19 @@ export async function runSupervisor(
     slot.startedAt = Date.now();
     const worker = cluster.fork(envOf(slot.role));
     slot.worker = worker;
+    if (slot.role === 'api' && config.apiWorkersNice > 0) {
+      // Sealing before accepting when the cores are short (see Config.apiWorkersNice).
+      worker.once('online', () => {
+        try {
+          os.setPriority(
+            worker.process.pid!,
+            Math.min(19, os.getPriority(process.pid) + config.apiWorkersNice),
+          );
+        } catch (err) {
+          log.warn({ msg: (err as Error).message }, 'could not lower the api process priority');
+        }
+      });
+    }
     worker.on('message', (message: { type?: string; id?: number }) => {
       if (message?.type !== METRICS_REQUEST) return;
       aggregator.clusterMetrics().then(

@@ -52,5 +52,8 @@ describe('GATEWAY_ROLE', () => {
     ]) {
       expect(() => loadConfig(env, '/tmp'), JSON.stringify(env)).toThrow(/^API_WORKERS: /);
     }
+    expect(loadConfig({}, '/tmp').apiWorkersNice).toBe(5);
+    expect(loadConfig({ API_WORKERS_NICE: '0' }, '/tmp').apiWorkersNice).toBe(0);
+    expect(() => loadConfig({ API_WORKERS_NICE: '20' }, '/tmp')).toThrow(/^API_WORKERS_NICE: /);
   });
 });

@@ -31,6 +31,13 @@ export interface Config {
   /** SEALER_PORT: where the supervised sealer answers its operators' routes (0: any free port). */
   sealerPort: number;
   /**
+   * API_WORKERS_NICE: how much lower the CPU priority of the supervised api processes is than the
+   * sealer's (Unix nice, 0–19). Accepting is cheaper than sealing: on a saturated machine, api
+   * processes at the sealer's priority accept faster than it seals, and accepted→recorded grows
+   * for as long as the load lasts. Lower, they get what the sealer leaves.
+   */
+  apiWorkersNice: number;
+  /**
    * V8's heap growing factor, as a percentage over the live heap (HEAP_GROWING_PERCENT; 0 leaves
    * V8's own heuristics). V8 lets the old space grow to up to 4× the live heap before a full GC;
    * the sealing work's short-lived garbage then swings RSS by ±30–40% (measured in the soak
@@ -170,6 +177,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     sealerStallMs: int(env, 'SEALER_STALL_MS', 60_000, 1000, 86_400_000),
     apiWorkers: int(env, 'API_WORKERS', 1, 1, 64),
     sealerPort: int(env, 'SEALER_PORT', 0, 0, 65535),
+    apiWorkersNice: int(env, 'API_WORKERS_NICE', 5, 0, 19),
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 25, 0, 1000),
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),

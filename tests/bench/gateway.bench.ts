@@ -353,7 +353,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       detail: { ...loadDetail(b), ...procDetail(pb, b.ok * batchItems) },
     });
 
-    // 5. File uploads, streamed: MB/s and the gateway's RSS growth.
+    // 5. File uploads, streamed: MB/s and the gateway's RSS growth. With the pipeline caught up
+    // first: the batcher working off the runs above (up to 250,000 records) in the same process
+    // grows the heap by tens of MiB on its own, which is not the upload's memory.
+    await waitRecorded(db.pool, quick ? 60_000 : 900_000);
     const uploads: { label: string; bytes: number; count: number; target?: number }[] = [
       { label: '1 MB', bytes: MB, count: quick ? 5 : 30 },
       ...(quick

@@ -1,13 +1,15 @@
 // API_WORKERS=2 as an operator would run it (`npm start` with the variable set): the supervisor
 // starts the embedded PostgreSQL, a sealer and two api processes sharing the port. Checked from
 // outside, over fresh connections (node:cluster hands each new connection to the next worker):
-// the demo is seeded and a submission is recorded through the sealer; /metrics adds up every
+// the api workers run at a lower CPU priority than the sealer; the demo is seeded and a
+// submission is recorded through the sealer; /metrics adds up every
 // process; the public rate limit is split between the workers; a key rotated through one worker
 // is published by all at once and signs everywhere within seconds; a killed worker is replaced
 // while the other keeps answering; SIGINT stops every process and PostgreSQL.
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { sha256, toHex } from '@lianzheng/proof';
@@ -70,6 +72,13 @@ describe('the gateway as a supervisor of a sealer and two api workers (API_WORKE
   it('runs three gateway processes under one supervisor, and records what the api workers accept', async () => {
     const processes = gatewayProcesses();
     expect(processes).toHaveLength(4); // supervisor, sealer, two api workers
+    // The api workers run API_WORKERS_NICE (5) below the sealer: sealing first when cores are short.
+    const nice = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const [base, ...workers] = processes.map((p) => nice(p.pid)) as [number, ...number[]];
+    expect(workers.sort((a, b) => a - b)).toEqual([base, base + 5, base + 5]);
     const unitToken = await gateway.unitToken();
     const digest = toHex(sha256(randomBytes(32)));
     const accepted = await fresh(
