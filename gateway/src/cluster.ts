@@ -14,9 +14,9 @@
 //
 // What is per process, and therefore per worker: the group commit (each worker commits its own
 // requests), the caches (bundles, hot verify answers), and the public rate limit, which is kept
-// in memory; the supervisor gives each worker RATE_LIMIT_PUBLIC_PER_MIN / API_WORKERS (rounded
-// up), so an address never gets more than the configured limit in all, however its connections
-// are spread.
+// in memory; the supervisor gives each worker RATE_LIMIT_PUBLIC_PER_MIN / API_WORKERS (and the
+// same share of TSA_RATE_LIMIT_PER_MIN; rounded up), so an address never gets more than the
+// configured limit in all, however its connections are spread.
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import type pino from 'pino';
@@ -71,12 +71,17 @@ export async function runSupervisor(
   cluster.setupPrimary({ exec: entry.exec, execArgv: entry.execArgv, silent: false });
   // Every worker's own metrics, summed on request (see clusterMetricsText).
   const aggregator = new AggregatorRegistry();
-  const perWorkerLimit = Math.ceil(config.rateLimitPublicPerMin / config.apiWorkers);
+  const share = (perMin: number) => String(Math.ceil(perMin / config.apiWorkers));
   const baseEnv = { ...env, DATABASE_URL: databaseUrl, API_WORKERS: '1' };
   const envOf = (role: Role): Record<string, string | undefined> =>
     role === 'sealer'
       ? { ...baseEnv, GATEWAY_ROLE: 'sealer', HOST: '127.0.0.1', PORT: String(config.sealerPort) }
-      : { ...baseEnv, GATEWAY_ROLE: 'api', RATE_LIMIT_PUBLIC_PER_MIN: String(perWorkerLimit) };
+      : {
+          ...baseEnv,
+          GATEWAY_ROLE: 'api',
+          RATE_LIMIT_PUBLIC_PER_MIN: share(config.rateLimitPublicPerMin),
+          TSA_RATE_LIMIT_PER_MIN: share(config.tsa.rateLimitPerMin),
+        };
 
   let stopping = false;
   const slots: WorkerSlot[] = [
