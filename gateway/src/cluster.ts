@@ -12,6 +12,10 @@
 //   so a worker asks the supervisor, which collects every process's metrics (prom-client's
 //   AggregatorRegistry) and answers with the sum.
 //
+// Known limit of node:cluster: a connection the primary hands to a worker in the instant that
+// worker dies (before its exit is seen) waits until the client gives up; connections made after
+// go to the surviving workers (tests/e2e/gateway-api-workers.test.ts).
+//
 // What is per process, and therefore per worker: the group commit (each worker commits its own
 // requests), the caches (bundles, hot verify answers), and the public rate limit, which is kept
 // in memory; the supervisor gives each worker RATE_LIMIT_PUBLIC_PER_MIN / API_WORKERS (and the

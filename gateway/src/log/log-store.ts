@@ -112,15 +112,20 @@ export class LogStore {
     );
   }
 
-  /** The checkpoint of exactly `size`, or the newest one when `size` is omitted. */
-  async checkpoint(size?: number): Promise<StoredCheckpoint | undefined> {
+  /**
+   * The checkpoint of exactly `size`, or the newest one when `size` is omitted. Its RFC 3161 token
+   * (a few KB) is read only when asked for: bundles carry it, `/v1/log/checkpoint` does not.
+   */
+  async checkpoint(
+    size?: number,
+    { withToken = false }: { withToken?: boolean } = {},
+  ): Promise<StoredCheckpoint | undefined> {
+    const columns = `size, root, note, ${withToken ? 'tsa_token' : 'null::bytea as tsa_token'}, created_at`;
     const { rows } = await (size === undefined
-      ? this.db.query<CheckpointRow>(
-          'select size, root, note, tsa_token, created_at from checkpoints order by size desc limit 1',
-        )
+      ? this.db.query<CheckpointRow>(`select ${columns} from checkpoints order by size desc limit 1`)
       : this.db.query<CheckpointRow>({
-          name: 'lz-checkpoint-at',
-          text: 'select size, root, note, tsa_token, created_at from checkpoints where size = $1',
+          name: withToken ? 'lz-checkpoint-at-with-token' : 'lz-checkpoint-at',
+          text: `select ${columns} from checkpoints where size = $1`,
           values: [String(size)],
         }));
     const row = rows[0];

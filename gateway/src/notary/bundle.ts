@@ -251,7 +251,7 @@ export class BundleBuilder {
   private async checkpointParts(size: number): Promise<CheckpointParts> {
     const cached = this.notes.get(size);
     if (cached) return cached;
-    const checkpoint = await this.log.checkpoint(size);
+    const checkpoint = await this.log.checkpoint(size, { withToken: this.options.timestamps === true });
     if (!checkpoint) throw new Error(`no signed checkpoint at recorded size ${size}`);
     // Oldest first out, one at a time (clearing all at once made every lookup miss together).
     if (this.notes.size >= (this.options.noteCacheSize ?? 4_000)) {
