@@ -1,13 +1,15 @@
 // The gateway under load, on this machine, beside its ceilings measured in the same run
 // (issue 4 "Speed", issue 9). The gateway runs as its own process on a real PostgreSQL (fsync
 // on) with the embedded ledger, exactly as `npm start` runs it; the load comes from this process
-// (autocannon for closed loops, load/open-loop.ts for fixed arrival rates). Baselines: a bare
+// and its children (wrk, or autocannon where wrk cannot describe the request, for closed loops —
+// see load/closed-loop.ts; load/open-loop.ts for fixed arrival rates). Baselines: a bare
 // Fastify server in its own process under the same load generator (the HTTP ceiling), a raw
 // multi-row INSERT into the same PostgreSQL (the storage ceiling), node:crypto SHA-256 and ECDSA
 // P-256 signing (the crypto ceilings).
 //
 // `GATEWAY_SPLIT=1` runs the same scenarios against GATEWAY_ROLE=api (HTTP) beside
-// GATEWAY_ROLE=sealer (batcher and anchorer) on the same database. The machine is shared: every
+// GATEWAY_ROLE=sealer (batcher and anchorer) on the same database; `GATEWAY_API_WORKERS=n` against
+// API_WORKERS=n (a supervisor with a sealer and n api processes). The machine is shared: every
 // step's log line carries the load average.
 //
 // Every scenario row names its latency percentiles (exact, sub-millisecond), the gateway's CPU
