@@ -1,3 +1,12 @@
+import {
+  appendLeavesWithSubtrees,
+  emptyFrontier,
+  generateInclusionProof,
+  leafHash,
+  MemorySubtreeStore,
+  type SubtreeRef,
+  toHex,
+} from '@lianzheng/proof';
 import { describe, expect, it } from 'vitest';
 import type { LogStore } from '../log/log-store.ts';
 import { BundleBuilder, type SubmissionRow } from './bundle.ts';
@@ -88,5 +97,47 @@ describe('BundleBuilder cache bounds', () => {
     expect(calls.notes).toBe(before);
     await builder.bundle(row(3, 10), false);
     expect(calls.notes).toBe(before + 1);
+  });
+});
+
+describe("BundleBuilder with the subtree hashes read in the record's own query", () => {
+  // A real log of 37 leaves in memory; rows carry what lz_inclusion_subtrees would have joined.
+  const n = 37;
+  const store = new MemorySubtreeStore();
+  const leaves = Array.from({ length: n }, (_, i) => leafHash(new TextEncoder().encode(`leaf ${i}`)));
+  store.add(appendLeavesWithSubtrees(emptyFrontier(), leaves).subtrees);
+  async function column(m: number, drop = 0): Promise<string> {
+    let refs: SubtreeRef[] = [];
+    const recording = {
+      getSubtrees: async (r: SubtreeRef[]) => {
+        refs = r;
+        return store.getSubtrees(r);
+      },
+    };
+    await generateInclusionProof(recording, m, n);
+    const hashes = await store.getSubtrees(refs);
+    return refs
+      .slice(drop)
+      .map((r, i) => `${r.level}:${r.index}:${toHex(hashes[i + drop]!)}`)
+      .join(',');
+  }
+
+  it('builds the audit path from them, without asking the log', async () => {
+    for (const m of [0, 1, 17, 31, 32, 36]) {
+      const calls = { proofs: 0, notes: 0 };
+      const builder = new BundleBuilder(fakeLog(calls), { network: 'embedded' });
+      const bundle = await builder.bundle({ ...row(m, n), inclusion_subtrees: await column(m) }, false);
+      const expected = (await generateInclusionProof(store, m, n)).map(toHex);
+      expect(bundle.inclusion?.path, `leaf ${m}`).toEqual(expected);
+      expect(calls.proofs).toBe(0);
+    }
+  });
+
+  it('asks the log when they do not cover the proof', async () => {
+    const calls = { proofs: 0, notes: 0 };
+    const builder = new BundleBuilder(fakeLog(calls), { network: 'embedded' });
+    const bundle = await builder.bundle({ ...row(5, n), inclusion_subtrees: await column(5, 1) }, false);
+    expect(calls.proofs).toBe(1);
+    expect(bundle.inclusion?.path).toHaveLength(20); // the stand-in log's path
   });
 });

@@ -1,14 +1,16 @@
 import {
   BUNDLE_VERSION,
   type EvidenceRecord,
+  generateInclusionProof,
   type ProofBundle,
   type RecordDetails,
+  type SubtreeSource,
   toHex,
 } from '@lianzheng/proof';
 import type { Principal } from '../auth/principal.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
-import type { Queryable } from '../log/subtree-store.ts';
+import { MissingSubtreeError, type Queryable } from '../log/subtree-store.ts';
 
 // Proof bundles for submissions. A bundle without details is immutable once its batch is
 // recorded (anchoring adds to it later and changes the status), so it is cached by id and status;
@@ -42,6 +44,12 @@ export interface SubmissionRow {
   flags: LedgerFlagJson[];
   superseded_by: string | null;
   withdrawn_by: string | null;
+  /**
+   * With `loadSubmissions(…, { inclusion: true })`: the complete subtrees of the record's inclusion
+   * proof in its batch's checkpoint, as "level:index:hex-hash" joined by commas (null when the
+   * record is in no recorded batch). Read in the same query, so a bundle costs no second trip.
+   */
+  inclusion_subtrees?: string | null;
 }
 
 export type LedgerFlagJson = { code: string; recordId: string; [field: string]: unknown };
@@ -67,6 +75,21 @@ export const SUBMISSION_SELECT = `
        where bb.status = 'recorded' and s.leaf_index is not null and bb.from_size <= s.leaf_index
        order by bb.from_size desc limit 1
     ) b on s.leaf_index < b.to_size`;
+
+/**
+ * SUBMISSION_SELECT with one more column, for `loadSubmissions(…, { inclusion: true })`: the
+ * hashes of the subtrees the record's inclusion proof is made of (migration 0500,
+ * lz_inclusion_subtrees).
+ */
+const SUBMISSION_SELECT_WITH_INCLUSION = SUBMISSION_SELECT.replace(
+  /\n\s+from submissions s\n/,
+  `,
+         (select string_agg(t.level || ':' || t.idx || ':' || encode(st.hash, 'hex'), ',')
+            from lz_inclusion_subtrees(s.leaf_index, b.to_size) t
+            join log_subtrees st on st.level = t.level and st.idx = t.idx) as inclusion_subtrees
+    from submissions s
+`,
+);
 
 /** Whether `principal` may read the restricted details of a record in this project. */
 export function maySeeDetails(
@@ -229,7 +252,7 @@ export class BundleBuilder {
     const size = Number(row.batch_to_size);
     const index = Number(row.leaf_index);
     const [path, checkpoint] = await Promise.all([
-      this.log.inclusionProof(index, size),
+      this.inclusionProof(row, index, size),
       this.checkpointParts(size),
     ]);
     bundle.inclusion = { index, size, path: path.map(toHex), checkpoint: checkpoint.note };
@@ -246,6 +269,34 @@ export class BundleBuilder {
     if (this.options.timestamps && checkpoint.token) bundle.timestamp = { token: checkpoint.token };
     for (const enrich of this.enrichers) await enrich(row, bundle);
     return bundle;
+  }
+
+  /**
+   * The record's audit path: from the subtree hashes its row came with when the query read them,
+   * otherwise (or if they do not cover the proof) from the log, one more query.
+   */
+  private async inclusionProof(row: SubmissionRow, index: number, size: number): Promise<Uint8Array[]> {
+    if (row.inclusion_subtrees) {
+      const hashes = new Map<string, Uint8Array>();
+      for (const entry of row.inclusion_subtrees.split(',')) {
+        const [level, idx, hex] = entry.split(':');
+        hashes.set(`${level}/${idx}`, Buffer.from(hex!, 'hex'));
+      }
+      const prefetched: SubtreeSource = {
+        getSubtrees: async (refs) =>
+          refs.map((r) => {
+            const hash = hashes.get(`${r.level}/${r.index}`);
+            if (!hash) throw new MissingSubtreeError(r.level, r.index);
+            return hash;
+          }),
+      };
+      try {
+        return await generateInclusionProof(prefetched, index, size);
+      } catch (err) {
+        if (!(err instanceof MissingSubtreeError)) throw err;
+      }
+    }
+    return this.log.inclusionProof(index, size);
   }
 
   private async checkpointParts(size: number): Promise<CheckpointParts> {
@@ -279,8 +330,11 @@ export async function loadSubmissions(
   params: unknown[],
   suffix = 'order by s.seq',
   name?: string,
+  { inclusion = false }: { inclusion?: boolean } = {},
 ): Promise<SubmissionRow[]> {
-  const text = `${SUBMISSION_SELECT} where ${where} ${suffix}`;
+  // With `inclusion`, the rows come with their inclusion proofs' subtree hashes (routes that
+  // answer with bundles): one query where the bundle would otherwise need a second.
+  const text = `${inclusion ? SUBMISSION_SELECT_WITH_INCLUSION : SUBMISSION_SELECT} where ${where} ${suffix}`;
   const { rows } = await db.query<SubmissionRow>(
     name ? { name, text, values: params } : { text, values: params },
   );

@@ -19,7 +19,9 @@ export default async function evidenceReadRoutes(app: FastifyInstance): Promise<
       },
     },
     async (request) => {
-      const [row] = await loadSubmissions(app.db, 's.id = $1', [request.params.id], '', 'lz-evidence-by-id');
+      const [row] = await loadSubmissions(app.db, 's.id = $1', [request.params.id], '', 'lz-evidence-by-id', {
+        inclusion: true,
+      });
       if (!row) throw new AppError('NOT_FOUND', `no record ${request.params.id}`);
       const { entry, record, privileged } = recordEntry(row, request.principal);
       const bundle = await app.pipeline.bundles.bundle(row, record.visibility === 'public' || privileged);

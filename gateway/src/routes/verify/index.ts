@@ -7,8 +7,8 @@ import { problemResponses } from '../../schemas.ts';
 
 /**
  * GET /v1/verify/{sha256}: every record of a digest with its proof bundle. One indexed query
- * (submissions by sha256, joined to its batch, flags and links); the bundles of recorded
- * submissions come from the bundle cache, so a hot lookup costs no proof work.
+ * (submissions by sha256, joined to its batch, flags, links and its inclusion proof's subtree
+ * hashes); the bundles of recorded submissions are cached, so a hot lookup costs no proof work.
  */
 export default async function verifyRoutes(app: FastifyInstance): Promise<void> {
   // Hot digests (a notice's QR code scanned by many people) are answered from a one-second cache
@@ -46,6 +46,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
         [sha256],
         'order by s.seq',
         'lz-verify-by-sha256',
+        { inclusion: true },
       );
       const records = await Promise.all(
         rows.map(async (row) => {
