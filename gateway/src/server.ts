@@ -76,9 +76,14 @@ export async function startServer(
  */
 async function supervise(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config));
+  // The workers run this file, TypeScript: through tsx, which `npm start` loads with --import
+  // but `lianzheng serve` registers in-process (scripts/lianzheng.mjs), leaving no flag to inherit.
+  const execArgv = process.execArgv.some((a) => a.includes('tsx'))
+    ? process.execArgv
+    : [...process.execArgv, '--import', 'tsx'];
   const supervisor = await runSupervisor(config, process.env, logger, {
     exec: fileURLToPath(import.meta.url),
-    execArgv: process.execArgv,
+    execArgv,
   });
   let stopping = 0;
   const stop = async (signal: string) => {

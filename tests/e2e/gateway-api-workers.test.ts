@@ -7,16 +7,18 @@
 // is published by all at once and signs everywhere within seconds; a killed worker is replaced
 // while the other keeps answering; SIGINT stops every process and PostgreSQL.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { sha256, toHex } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
-import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
+import { freePort, type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 
 let gateway: ReadmeGateway;
 let adminToken = '';
@@ -197,5 +199,52 @@ describe('the gateway as a supervisor of a sealer and two api workers (API_WORKE
       .split('\n')
       .filter((a) => a.includes(gateway.dataDir));
     expect(postgres).toEqual([]);
+  });
+});
+
+describe('lianzheng serve with API_WORKERS=2', () => {
+  // The CLI loads TypeScript through tsx in-process, not with --import: its workers must still
+  // get tsx (they once failed with ERR_UNKNOWN_FILE_EXTENSION).
+  it('starts the supervised gateway and stops it cleanly on SIGTERM', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-serve-workers-'));
+    const port = await freePort();
+    let output = '';
+    const child = spawn(process.execPath, ['scripts/lianzheng.mjs', 'serve'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        API_WORKERS: '2',
+        DATABASE_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 120_000;
+      let ready = false;
+      while (!ready && Date.now() < deadline && child.exitCode === null) {
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (!ready) await sleep(300);
+      }
+      expect(ready, output.slice(-3000)).toBe(true);
+      child.kill('SIGTERM');
+      expect(await exited, output.slice(-3000)).toBe(0);
+      expect(output).toContain('shutting down the gateway processes');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
