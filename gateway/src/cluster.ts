@@ -48,7 +48,7 @@ interface WorkerSlot {
 
 export interface Supervisor {
   /** Resolves once every worker listens; rejects if the sealer or a worker fails to start. */
-  ready: Promise<{ url: string; sealerUrl: string }>;
+  ready: Promise<void>;
   /** Stops the workers (api first), then the embedded PostgreSQL. */
   stop(): Promise<void>;
 }
@@ -180,7 +180,6 @@ export async function runSupervisor(
       { url, apiWorkers: config.apiWorkers, sealer: `http://127.0.0.1:${sealerPort}`, role: 'supervisor' },
       'gateway listening',
     );
-    return { url, sealerUrl: `http://127.0.0.1:${sealerPort}` };
   })();
   ready.catch(() => {});
   return { ready, stop };

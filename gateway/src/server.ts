@@ -71,6 +71,43 @@ export async function startServer(
 }
 
 /**
+ * On SIGINT or SIGTERM: `stop`, then exit 0 (1 if it fails or takes longer than `forceAfterMs`).
+ * Ctrl-C reaches both `npm start`'s wrapper and this process, and the wrapper forwards it: one
+ * keypress can arrive twice. Only a signal a second later means "exit now".
+ */
+function exitOnStopSignals(
+  log: Pick<pino.BaseLogger, 'info' | 'warn' | 'error'>,
+  message: string,
+  stop: () => Promise<void>,
+  forceAfterMs: number,
+): void {
+  let stopping = 0;
+  const onSignal = async (signal: string) => {
+    if (stopping && Date.now() - stopping < 1000) return;
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = Date.now();
+    log.info({ signal }, message);
+    const force = setTimeout(() => {
+      log.error(`shutdown took longer than ${forceAfterMs / 1000} s; exiting`);
+      process.exit(1);
+    }, forceAfterMs);
+    force.unref();
+    try {
+      await stop();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void onSignal('SIGINT'));
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+}
+
+/**
  * API_WORKERS > 1 (cluster.ts): supervise a sealer and that many api processes instead of serving.
  * Stops them on SIGINT/SIGTERM; a second signal exits at once.
  */
@@ -85,17 +122,8 @@ async function supervise(config: Config): Promise<void> {
     exec: fileURLToPath(import.meta.url),
     execArgv,
   });
-  let stopping = 0;
-  const stop = async (signal: string) => {
-    if (stopping && Date.now() - stopping < 1000) return;
-    if (stopping) process.exit(1);
-    stopping = Date.now();
-    logger.info({ signal }, 'shutting down the gateway processes');
-    await supervisor.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Each worker gets 30 s to stop before it is killed, then PostgreSQL stops: allow for both.
+  exitOnStopSignals(logger, 'shutting down the gateway processes', () => supervisor.stop(), 60_000);
   try {
     await supervisor.ready;
   } catch (err) {
@@ -122,32 +150,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`lianzheng: the gateway did not start: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  let stopping = 0;
-  const stop = async (signal: string) => {
-    // Ctrl-C reaches both `npm start`'s wrapper and this process, and the wrapper forwards it:
-    // one keypress can arrive twice. Only a signal a second later means "exit now".
-    if (stopping && Date.now() - stopping < 1000) return;
-    if (stopping) {
-      server.app.log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = Date.now();
-    server.app.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      server.app.log.error('shutdown took longer than 30 s; exiting');
-      process.exit(1);
-    }, 30_000);
-    force.unref();
-    try {
-      await server.close();
-      process.exit(0);
-    } catch (err) {
-      server.app.log.error({ err }, 'shutdown failed');
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  exitOnStopSignals(server.app.log, 'shutting down', () => server.close(), 30_000);
   process.on('unhandledRejection', (err) => server.app.log.error({ err }, 'unhandled rejection'));
 }
 

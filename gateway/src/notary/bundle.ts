@@ -2,15 +2,16 @@ import {
   BUNDLE_VERSION,
   type EvidenceRecord,
   generateInclusionProof,
+  MemorySubtreeStore,
   type ProofBundle,
+  ProofError,
   type RecordDetails,
-  type SubtreeSource,
   toHex,
 } from '@lianzheng/proof';
 import type { Principal } from '../auth/principal.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
-import { MissingSubtreeError, type Queryable } from '../log/subtree-store.ts';
+import type { Queryable } from '../log/subtree-store.ts';
 
 // Proof bundles for submissions. A bundle without details is immutable once its batch is
 // recorded (anchoring adds to it later and changes the status), so it is cached by id and status;
@@ -277,23 +278,17 @@ export class BundleBuilder {
    */
   private async inclusionProof(row: SubmissionRow, index: number, size: number): Promise<Uint8Array[]> {
     if (row.inclusion_subtrees) {
-      const hashes = new Map<string, Uint8Array>();
-      for (const entry of row.inclusion_subtrees.split(',')) {
-        const [level, idx, hex] = entry.split(':');
-        hashes.set(`${level}/${idx}`, Buffer.from(hex!, 'hex'));
-      }
-      const prefetched: SubtreeSource = {
-        getSubtrees: async (refs) =>
-          refs.map((r) => {
-            const hash = hashes.get(`${r.level}/${r.index}`);
-            if (!hash) throw new MissingSubtreeError(r.level, r.index);
-            return hash;
-          }),
-      };
+      const prefetched = new MemorySubtreeStore();
+      prefetched.add(
+        row.inclusion_subtrees.split(',').map((entry) => {
+          const [level, index, hex] = entry.split(':');
+          return { level: Number(level), index: Number(index), hash: Buffer.from(hex!, 'hex') };
+        }),
+      );
       try {
         return await generateInclusionProof(prefetched, index, size);
       } catch (err) {
-        if (!(err instanceof MissingSubtreeError)) throw err;
+        if (!(err instanceof ProofError && err.code === 'MISSING_SUBTREE')) throw err;
       }
     }
     return this.log.inclusionProof(index, size);
