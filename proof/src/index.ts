@@ -43,6 +43,7 @@ export {
   leafHash,
   nodeHash,
   type SubtreeHash,
+  treeWithPaths,
 } from './lib/merkle.ts';
 export {
   assertConsistency,
@@ -57,10 +58,16 @@ export {
   verifyInclusion,
 } from './lib/merkle-proof.ts';
 export {
+  buildReceiptGroup,
+  decodeReceipt,
   type JSONWebKeySet,
   RECEIPT_ALG,
+  RECEIPT_GROUP_TYPE,
   RECEIPT_TYPE,
   type ReceiptClaims,
+  type ReceiptGroup,
+  type ReceiptGroupClaims,
+  type ReceiptItemClaims,
   verifyReceipt,
 } from './lib/receipt.ts';
 export {

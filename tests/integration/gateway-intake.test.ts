@@ -111,7 +111,15 @@ describe('POST /v1/evidence (JSON)', () => {
     expect(responses.map((r) => r.statusCode)).toEqual(new Array(n).fill(202));
     expect(await count()).toBe(before + n);
     // 200 requests in flight at once: a handful of INSERTs, not 200.
-    expect((await flushCount()) - flushesBefore).toBeLessThan(n / 4);
+    const flushes = (await flushCount()) - flushesBefore;
+    expect(flushes).toBeLessThan(n / 4);
+    // One receipt signature per group commit (group receipts share the JWS before `~`), and each
+    // verifies from the outside to its own submission.
+    const bodies = responses.map((r) => r.json() as { id: string; sha256: string; receipt: string });
+    expect(new Set(bodies.map((b) => b.receipt.split('~')[0])).size).toBe(flushes);
+    const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
+    for (const b of bodies)
+      expect(await verifyReceipt(b.receipt, jwks)).toMatchObject({ sub: b.id, sha256: b.sha256 });
     // seq order (commit order) is id order: leaves follow acceptance order.
     const rows = (await env.pool.query('select id::text from submissions order by seq')).rows.map(
       (r) => r.id,
@@ -334,6 +342,25 @@ describe('POST /v1/evidence/batch', () => {
     const body = res.json();
     expect(body.accepted).toBe(50);
     expect(body.results.map((r: { sha256: string }) => r.sha256)).toEqual(items.map((i) => i.sha256));
+    // One signature for the whole batch; each item's receipt proves its own claims under it.
+    const results = body.results as { id: string; sha256: string; cid: string; receipt: string }[];
+    expect(new Set(results.map((r) => r.receipt.split('~')[0])).size).toBe(1);
+    const jwks = (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
+    for (const r of results) {
+      expect(await verifyReceipt(r.receipt, jwks)).toMatchObject({
+        sub: r.id,
+        sha256: r.sha256,
+        cid: r.cid,
+        projectId: 'village-road-1',
+        kind: 'construction_log',
+      });
+    }
+    const [jws, item] = results[7]!.receipt.split('~') as [string, string];
+    const other = results[8]!.receipt.split('~')[1]!;
+    await expect(verifyReceipt(`${jws}~${other.replace(/\.8\./, '.7.')}`, jwks)).rejects.toMatchObject({
+      code: 'BAD_SIGNATURE',
+    });
+    expect(item.split('.')[1]).toBe('7');
     const seqs = (
       await env.pool.query('select seq from submissions where id = any($1::uuid[]) order by seq', [
         body.results.map((r: { id: string }) => r.id),

@@ -2,6 +2,7 @@ import {
   appendLeavesWithSubtrees,
   canonicalJson,
   cidFromSha256,
+  decodeReceipt,
   detailsDigest,
   type EvidenceRecord,
   emptyFrontier,
@@ -167,17 +168,6 @@ class Collector {
   }
 }
 
-function decodeJwsPayload(jws: string): Record<string, unknown> | undefined {
-  const parts = jws.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const value = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Checks one submission row on its own; returns its leaf hash (or undefined if unusable). */
 async function checkSubmission(
   row: SubmissionRow,
@@ -225,7 +215,7 @@ async function checkSubmission(
     out.add('DETAILS_MISMATCH', subject, 'details_json cannot be canonicalised');
   }
   const leaf = leafHash(encoder.encode(row.record_json));
-  const claims = decodeJwsPayload(row.receipt);
+  const claims = decodeReceipt(row.receipt);
   if (
     !claims ||
     claims.sub !== row.id ||

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { verifyReceipt } from '@lianzheng/proof';
+import { RECEIPT_GROUP_TYPE, RECEIPT_TYPE, verifyReceipt } from '@lianzheng/proof';
 import { calculateJwkThumbprint } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KeyRing, RECEIPT_TYP } from './key-ring.ts';
+import { KeyRing } from './key-ring.ts';
 
 const dirs: string[] = [];
 async function tempDir() {
@@ -55,7 +55,7 @@ describe('KeyRing', () => {
     const ring = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log' });
     const first = ring.receiptSigner.sign(claims('r1'));
     const header = JSON.parse(Buffer.from(first.split('.')[0]!, 'base64url').toString());
-    expect(header).toEqual({ alg: 'ES256', kid: ring.receiptSigner.kid, typ: RECEIPT_TYP });
+    expect(header).toEqual({ alg: 'ES256', kid: ring.receiptSigner.kid, typ: RECEIPT_TYPE });
     const oldKid = ring.receiptSigner.kid;
     const newKid = await ring.rotate();
     expect(newKid).not.toBe(oldKid);
@@ -68,6 +68,28 @@ describe('KeyRing', () => {
     ]);
     const tampered = `${second.slice(0, -4)}AAAA`;
     await expect(verifyReceipt(tampered, ring.jwks())).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
+  });
+
+  it('signs a group once: every record gets a receipt proof/ verifies to its own claims; a group of one is a plain receipt', async () => {
+    const ring = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log' });
+    const shared = { iss: 'lianzheng.local', iat: 1_800_000_000, ledger: 'embedded' as const };
+    const items = ['g1', 'g2', 'g3'].map((sub, i) => {
+      const { iss: _i, iat: _t, ledger: _l, ...own } = claims(sub);
+      return { ...own, sha256: String(i + 1).repeat(64) };
+    });
+    const receipts = ring.receiptSigner.signGroup(shared, items);
+    expect(receipts).toHaveLength(3);
+    const signed = new Set(receipts.map((r) => r.split('~')[0]));
+    expect(signed.size).toBe(1);
+    const header = JSON.parse(Buffer.from(receipts[0]!.split('.')[0]!, 'base64url').toString());
+    expect(header).toEqual({ alg: 'ES256', kid: ring.receiptSigner.kid, typ: RECEIPT_GROUP_TYPE });
+    for (const [i, r] of receipts.entries()) {
+      expect(await verifyReceipt(r, ring.jwks())).toEqual({ ...items[i], ...shared });
+    }
+    const [one] = ring.receiptSigner.signGroup(shared, items.slice(1, 2));
+    expect(one).not.toContain('~');
+    expect(await verifyReceipt(one!, ring.jwks())).toEqual({ ...items[1], ...shared });
+    expect(ring.receiptSigner.signGroup(shared, [])).toEqual([]);
   });
 
   it('refresh() takes a rotation made by another process on the same files, and rotate() builds on it', async () => {

@@ -8,11 +8,17 @@ import {
 } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { deriveNotePublicKey, noteVerifierKey, type ReceiptClaims } from '@lianzheng/proof';
+import {
+  buildReceiptGroup,
+  deriveNotePublicKey,
+  noteVerifierKey,
+  RECEIPT_GROUP_TYPE,
+  RECEIPT_TYPE,
+  type ReceiptClaims,
+  type ReceiptGroupClaims,
+  type ReceiptItemClaims,
+} from '@lianzheng/proof';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-
-/** The JWS `typ` of receipts (docs/CONTRACTS.md). */
-export const RECEIPT_TYP = 'lianzheng-receipt+jwt';
 
 export interface PublicJwk extends JWK {
   kid: string;
@@ -26,7 +32,13 @@ export interface JsonWebKeySet {
 export interface ReceiptSigner {
   kid: string;
   alg: 'ES256';
+  /** One record's receipt (typ `lianzheng-receipt+jwt`). */
   sign(claims: ReceiptClaims): string;
+  /**
+   * Receipts for records accepted together (one group commit), in order: a group receipt each,
+   * all under one signature (proof/'s `ReceiptGroup`); a group of one gets a plain receipt.
+   */
+  signGroup(shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>, items: ReceiptItemClaims[]): string[];
 }
 
 /** The checkpoint signer the pipeline uses with proof's `signCheckpoint`. */
@@ -106,19 +118,40 @@ class Es256ReceiptSigner implements ReceiptSigner {
   readonly alg = 'ES256' as const;
   private readonly key: KeyObject;
   private readonly headerB64: string;
+  private readonly groupHeaderB64: string;
   constructor(
     readonly kid: string,
     jwk: JWK,
   ) {
     this.key = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
-    this.headerB64 = b64url(JSON.stringify({ alg: 'ES256', kid, typ: RECEIPT_TYP }));
+    this.headerB64 = b64url(JSON.stringify({ alg: 'ES256', kid, typ: RECEIPT_TYPE }));
+    this.groupHeaderB64 = b64url(JSON.stringify({ alg: 'ES256', kid, typ: RECEIPT_GROUP_TYPE }));
   }
-  // node:crypto directly rather than jose's async WebCrypto path: this runs once per accepted
-  // submission and is the hottest signature in the service. The output is a standard JWS.
-  sign(claims: ReceiptClaims): string {
-    const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
+  // node:crypto directly rather than jose's async WebCrypto path: the receipt signature is the
+  // hottest one in the service. The output is a standard JWS.
+  private signJws(headerB64: string, payload: object): string {
+    const input = `${headerB64}.${b64url(JSON.stringify(payload))}`;
     const signature = sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' });
     return `${input}.${signature.toString('base64url')}`;
+  }
+
+  sign(claims: ReceiptClaims): string {
+    return this.signJws(this.headerB64, claims);
+  }
+
+  signGroup(
+    shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+    items: ReceiptItemClaims[],
+  ): string[] {
+    if (items.length === 0) return [];
+    if (items.length === 1) {
+      const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
+      const { iss, iat, ledger } = shared;
+      return [this.sign({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
+    }
+    const group = buildReceiptGroup(items);
+    const jws = this.signJws(this.groupHeaderB64, group.claims(shared));
+    return group.items.map((item) => `${jws}~${item}`);
   }
 }
 

@@ -54,7 +54,9 @@ export const ProofBundleSchema = Type.Object(
     version: Type.Literal('lianzheng-bundle/1'),
     record: EvidenceRecordSchema,
     details: Type.Optional(RecordDetailsSchema),
-    receipt: Type.String({ description: 'JWS (ES256) the gateway returned with the 202' }),
+    receipt: Type.String({
+      description: 'the receipt the gateway returned with the 202 (a JWS, or a group receipt `<JWS>~<item>`)',
+    }),
     inclusion: Type.Optional(
       Type.Object({
         index: Type.Integer(),

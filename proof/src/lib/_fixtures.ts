@@ -7,7 +7,13 @@ import { cidFromSha256, sha256 } from './digest.ts';
 import { toHex } from './encoding.ts';
 import { appendLeavesWithSubtrees, emptyFrontier, type Frontier, frontierRoot } from './merkle.ts';
 import { generateConsistencyProof, generateInclusionProof, MemorySubtreeStore } from './merkle-proof.ts';
-import { RECEIPT_ALG, RECEIPT_TYPE, type ReceiptClaims } from './receipt.ts';
+import {
+  buildReceiptGroup,
+  RECEIPT_ALG,
+  RECEIPT_GROUP_TYPE,
+  RECEIPT_TYPE,
+  type ReceiptClaims,
+} from './receipt.ts';
 import { detailsDigest, type EvidenceRecord, type RecordDetails, recordLeafHash } from './record.ts';
 
 export interface Fixture {
@@ -139,4 +145,21 @@ export async function makeBundle(
       consistency: (await generateConsistencyProof(log.store, size, anchorSize)).map(toHex),
     },
   };
+}
+
+/** Group receipts for `records` (in order), signed once, as the gateway signs one group commit. */
+export async function makeGroupReceipts(fx: Fixture, records: EvidenceRecord[]): Promise<string[]> {
+  const group = buildReceiptGroup(
+    records.map((r) => ({
+      sub: r.id,
+      sha256: r.digests.sha256,
+      cid: r.cid,
+      projectId: r.projectId,
+      kind: r.kind,
+      leaf: toHex(recordLeafHash(r)),
+    })),
+  );
+  const signed = group.claims({ iss: 'https://gateway.test', iat: 1_772_352_000, ledger: 'embedded' });
+  const jws = await fx.signReceipt(signed as unknown as ReceiptClaims, { typ: RECEIPT_GROUP_TYPE });
+  return group.items.map((item) => `${jws}~${item}`);
 }

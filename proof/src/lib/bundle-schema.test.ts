@@ -1,16 +1,20 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import schema from '../bundle.schema.json' with { type: 'json' };
-import { makeBundle, makeFixture, makeLog } from './_fixtures.ts';
+import { makeBundle, makeFixture, makeGroupReceipts, makeLog } from './_fixtures.ts';
 import type { ProofBundle } from './bundle.ts';
 
 const validate = new Ajv2020({ strict: true, allErrors: true }).compile(schema);
 // biome-ignore lint/suspicious/noExplicitAny: the cases reach into arbitrary JSON paths
 type Json = Record<string, any>;
 let good: ProofBundle;
+let groupReceipt: string;
 
 beforeAll(async () => {
-  good = await makeBundle(await makeFixture(), makeLog(9), 3, 6, 9);
+  const fx = await makeFixture();
+  const log = makeLog(9);
+  good = await makeBundle(fx, log, 3, 6, 9);
+  groupReceipt = (await makeGroupReceipts(fx, log.records))[3]!;
   good.timestamp = { token: 'dG9rZW4=' };
 });
 
@@ -24,6 +28,13 @@ describe('bundle.schema.json', () => {
     delete accepted.timestamp;
     delete accepted.details;
     expect(validate(accepted), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('accepts a group receipt, and refuses a receipt with a malformed item', () => {
+    expect(validate({ ...good, receipt: groupReceipt }), JSON.stringify(validate.errors)).toBe(true);
+    for (const receipt of [`${good.receipt}~`, `${good.receipt}~a.01.b`, `${groupReceipt}~x`]) {
+      expect(validate({ ...good, receipt }), receipt.slice(-20)).toBe(false);
+    }
   });
 
   const bad: [string, (b: Json) => void][] = [

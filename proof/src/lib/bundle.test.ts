@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, type LogFixture, makeBundle, makeFixture, makeLog } from './_fixtures.ts';
+import {
+  type Fixture,
+  type LogFixture,
+  makeBundle,
+  makeFixture,
+  makeGroupReceipts,
+  makeLog,
+} from './_fixtures.ts';
 import {
   type AnchorInfo,
   type BundleVerification,
@@ -93,6 +100,15 @@ describe('verifyBundle: a good bundle', () => {
     expect(result.steps.map((s) => s.step)).toEqual(VERIFY_STEPS);
     expect(toHex(seenRoot!)).toBe(toHex(parseCheckpoint(b.inclusion!.checkpoint).rootHash));
     expect(step(result, 'leaf').detail).toBe(toHex(recordLeafHash(log.records[I]!)));
+  });
+
+  it('passes with a group receipt (one signature over the records accepted together)', async () => {
+    const b = clone(good);
+    b.receipt = (await makeGroupReceipts(fx, log.records.slice(0, 9)))[I]!;
+    expect(b.receipt).toContain('~');
+    const result = await verifyBundle(b, options({ getLedgerTx: ledgerOk(b), getAnchor: anchorOk(b) }));
+    expect(step(result, 'receipt').status).toBe('pass');
+    expect(result.ok).toBe(true);
   });
 
   it('is ok offline, with the network steps skipped and coded', async () => {
@@ -332,6 +348,22 @@ describe('verifyBundle: tampered bundles fail at the right step with the right c
     ],
     ['a checkpoint signed by an unknown key', resignWithOtherKey, 'checkpoint:UNKNOWN_KEY'],
     ['a receipt for another record', receiptFor(6), 'receipt:RECEIPT_MISMATCH'],
+    [
+      "a group receipt of another record's group item",
+      async (b) => {
+        b.receipt = (await makeGroupReceipts(fx, log.records.slice(0, 8)))[6]!;
+      },
+      'receipt:RECEIPT_MISMATCH',
+    ],
+    [
+      'a group receipt whose item was swapped in from another group',
+      async (b) => {
+        const [jws] = (await makeGroupReceipts(fx, log.records.slice(0, 8)))[0]!.split('~');
+        const [, item] = (await makeGroupReceipts(fx, log.records.slice(0, 9)))[I]!.split('~');
+        b.receipt = `${jws}~${item}`;
+      },
+      'receipt:BAD_SIGNATURE',
+    ],
     [
       'a receipt with a broken signature',
       (b) => {

@@ -16,6 +16,7 @@ import {
   frontierToJson,
   leafHash,
   nodeHash,
+  treeWithPaths,
 } from './merkle.ts';
 import {
   assertConsistency,
@@ -353,6 +354,23 @@ describe('proofs against the naive implementation (property tests, sizes up to 1
       { numRuns: 40 },
     );
   }, 60_000);
+});
+
+describe('treeWithPaths (a tree built and signed in one piece)', () => {
+  it('gives the naive root and every leaf its naive path, for every size up to 300', () => {
+    for (let size = 1; size <= 300; size++) {
+      const leaves = many.slice(0, size);
+      const { root, paths } = treeWithPaths(leaves);
+      expect(toHex(root)).toBe(toHex(rootOf(size)));
+      expect(paths).toHaveLength(size);
+      for (let i = 0; i < size; i++) expect(hexes(paths[i]!)).toEqual(hexes(naivePath(i, many, 0, size)));
+    }
+  });
+
+  it('refuses no leaves and leaves that are not hashes', () => {
+    expect(codeOf(() => treeWithPaths([]))).toBe('BAD_LENGTH');
+    expect(codeOf(() => treeWithPaths([many[0]!, new Uint8Array(31)]))).toBe('BAD_LENGTH');
+  });
 });
 
 describe('proof generation reads the source once', () => {

@@ -153,3 +153,30 @@ export function frontierFromJson(json: FrontierJson): Frontier {
   checkFrontier(frontier);
   return frontier;
 }
+
+/**
+ * The root of the Merkle tree over `leafHashes` (RFC 9162 §2.1.1) together with every leaf's
+ * inclusion path (§2.1.3.1), in one pass: each node is hashed once and its hash is added to the
+ * paths of the leaves under its sibling. For trees built and signed in one piece (group receipts);
+ * the log itself grows through frontiers and stored subtrees instead.
+ */
+export function treeWithPaths(leafHashes: readonly Uint8Array[]): {
+  root: Uint8Array;
+  paths: Uint8Array[][];
+} {
+  if (leafHashes.length === 0) throw new ProofError('BAD_LENGTH', 'a tree needs at least one leaf');
+  for (const h of leafHashes) checkHash(h, 'leaf hash');
+  const paths: Uint8Array[][] = leafHashes.map(() => []);
+  // Children are hashed before their parent adds the sibling's hash, so paths run leaf to root.
+  const hashRange = (from: number, to: number): Uint8Array => {
+    if (to - from === 1) return leafHashes[from]!;
+    let split = 1;
+    while (split * 2 < to - from) split *= 2;
+    const left = hashRange(from, from + split);
+    const right = hashRange(from + split, to);
+    for (let i = from; i < from + split; i++) paths[i]!.push(right);
+    for (let i = from + split; i < to; i++) paths[i]!.push(left);
+    return nodeHashImpl(left, right);
+  };
+  return { root: hashRange(0, leafHashes.length), paths };
+}

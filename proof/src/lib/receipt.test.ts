@@ -1,9 +1,17 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Fixture, makeFixture, makeLog } from './_fixtures.ts';
+import { canonicalJson } from './canonical-json.ts';
 import { toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
-import { type ReceiptClaims, verifyReceipt } from './receipt.ts';
+import {
+  buildReceiptGroup,
+  decodeReceipt,
+  RECEIPT_GROUP_TYPE,
+  type ReceiptClaims,
+  type ReceiptItemClaims,
+  verifyReceipt,
+} from './receipt.ts';
 import { recordLeafHash } from './record.ts';
 
 async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
@@ -93,5 +101,136 @@ describe('verifyReceipt', () => {
       .setProtectedHeader({ alg: 'HS256', kid: 'receipt-1', typ: 'lianzheng-receipt+jwt' })
       .sign(hs);
     expect(await codeOf(() => verifyReceipt(jws, fx.jwks))).toBe('BAD_RECEIPT');
+  });
+});
+
+describe('group receipts (one signature for a group commit)', () => {
+  const shared = { iss: 'https://gateway.test', iat: 1_772_352_000, ledger: 'fabric' as const };
+  let items: ReceiptItemClaims[];
+  let receipts: string[];
+  beforeAll(async () => {
+    items = makeLog(7).records.map((r) => ({
+      sub: r.id,
+      sha256: r.digests.sha256,
+      cid: r.cid,
+      projectId: r.projectId,
+      kind: r.kind,
+      leaf: toHex(recordLeafHash(r)),
+    }));
+    receipts = await signGroup(items);
+  });
+  async function signGroup(group: ReceiptItemClaims[], header: Record<string, unknown> = {}) {
+    const built = buildReceiptGroup(group);
+    const jws = await fx.signReceipt(built.claims(shared) as unknown as ReceiptClaims, {
+      typ: RECEIPT_GROUP_TYPE,
+      ...header,
+    });
+    return built.items.map((item) => `${jws}~${item}`);
+  }
+  const b64 = (text: string) => Buffer.from(text).toString('base64url');
+  const withItem = (receipt: string, change: (parts: string[]) => void) => {
+    const [jws, item] = receipt.split('~') as [string, string];
+    const parts = item.split('.');
+    change(parts);
+    return `${jws}~${parts.join('.')}`;
+  };
+
+  it("gives every record of the group its own claims and the group's shared ones", async () => {
+    for (const [i, receipt] of receipts.entries()) {
+      expect(await verifyReceipt(receipt, fx.jwks)).toEqual({ ...items[i], ...shared });
+    }
+  });
+
+  it('works for a group of one (an empty path)', async () => {
+    const [one] = await signGroup(items.slice(2, 3));
+    expect(one).toMatch(/~[A-Za-z0-9_-]+\.0\.$/);
+    expect(await verifyReceipt(one!, fx.jwks)).toEqual({ ...items[2], ...shared });
+  });
+
+  it('fails with BAD_SIGNATURE when the item is not the one signed: claims, index, path, other group', async () => {
+    const forged = withItem(receipts[3]!, (p) => {
+      p[0] = Buffer.from(canonicalJson({ ...items[3], sha256: 'f'.repeat(64) })).toString('base64url');
+    });
+    expect(await codeOf(() => verifyReceipt(forged, fx.jwks))).toBe('BAD_SIGNATURE');
+    const moved = withItem(receipts[3]!, (p) => {
+      p[1] = '4';
+    });
+    expect(await codeOf(() => verifyReceipt(moved, fx.jwks))).toBe('BAD_SIGNATURE');
+    const flipped = withItem(receipts[3]!, (p) => {
+      const path = Buffer.from(p[2]!, 'base64url');
+      path[5]! ^= 1;
+      p[2] = path.toString('base64url');
+    });
+    expect(await codeOf(() => verifyReceipt(flipped, fx.jwks))).toBe('BAD_SIGNATURE');
+    const shortened = withItem(receipts[3]!, (p) => {
+      p[2] = Buffer.from(p[2]!, 'base64url').subarray(32).toString('base64url');
+    });
+    expect(await codeOf(() => verifyReceipt(shortened, fx.jwks))).toBe('BAD_SIGNATURE');
+    const [otherJws] = (await signGroup(items.slice(0, 6)))[0]!.split('~');
+    const swapped = `${otherJws}~${receipts[3]!.split('~')[1]}`;
+    expect(await codeOf(() => verifyReceipt(swapped, fx.jwks))).toBe('BAD_SIGNATURE');
+  });
+
+  it('fails with BAD_RECEIPT for a malformed item', async () => {
+    const cases = [
+      withItem(receipts[1]!, (p) => {
+        p[0] = b64(JSON.stringify({ ...items[1] }, null, 1));
+      }),
+      withItem(receipts[1]!, (p) => {
+        p[0] = b64(canonicalJson({ ...items[1], extra: 1 }));
+      }),
+      withItem(receipts[1]!, (p) => {
+        const { leaf: _leaf, ...rest } = items[1]!;
+        p[0] = b64(canonicalJson(rest));
+      }),
+      withItem(receipts[1]!, (p) => {
+        p[0] = b64('[1,2]');
+      }),
+      withItem(receipts[1]!, (p) => {
+        p[1] = '01';
+      }),
+      withItem(receipts[1]!, (p) => {
+        p[2] = `${p[2]}AA`;
+      }),
+      withItem(receipts[1]!, (p) => {
+        p[2] = `${p[2]}=`;
+      }),
+      withItem(receipts[1]!, (p) => {
+        p.pop();
+      }),
+      `${receipts[1]}~more`,
+    ];
+    for (const c of cases)
+      expect([c.slice(-12), await codeOf(() => verifyReceipt(c, fx.jwks))]).toEqual([
+        c.slice(-12),
+        'BAD_RECEIPT',
+      ]);
+  });
+
+  it('decodeReceipt reads the stated claims of either form without checking them, and nothing from garbage', async () => {
+    expect(decodeReceipt(receipts[4]!)).toEqual({ ...items[4], ...shared });
+    expect(decodeReceipt(await fx.signReceipt(claims))).toEqual(claims);
+    for (const bad of ['', 'a.b', 'a.b.c', `${receipts[0]}~x`, `${receipts[0]!.split('~')[0]}~!!.0.`]) {
+      expect(decodeReceipt(bad)).toBeUndefined();
+    }
+  });
+
+  it('keeps the two forms apart by typ: a group JWS alone, or a single receipt with an item, is refused', async () => {
+    const [groupJws, item] = receipts[0]!.split('~') as [string, string];
+    expect(await codeOf(() => verifyReceipt(groupJws, fx.jwks))).toBe('BAD_RECEIPT');
+    const single = await fx.signReceipt(claims);
+    expect(await codeOf(() => verifyReceipt(`${single}~${item}`, fx.jwks))).toBe('BAD_RECEIPT');
+    const mistyped = await signGroup(items, { typ: 'lianzheng-receipt+jwt' });
+    expect(await codeOf(() => verifyReceipt(mistyped[0]!, fx.jwks))).toBe('BAD_RECEIPT');
+  });
+
+  it('fails with BAD_RECEIPT for a signed group without a size or a root', async () => {
+    const built = buildReceiptGroup(items.slice(0, 2));
+    for (const bad of [{ size: 0 }, { size: 2.5 }, { root: 'zz' }, { root: undefined }]) {
+      const jws = await fx.signReceipt({ ...built.claims(shared), ...bad } as unknown as ReceiptClaims, {
+        typ: RECEIPT_GROUP_TYPE,
+      });
+      expect(await codeOf(() => verifyReceipt(`${jws}~${built.items[0]}`, fx.jwks))).toBe('BAD_RECEIPT');
+    }
   });
 });

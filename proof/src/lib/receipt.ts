@@ -1,12 +1,17 @@
-import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
-import { isSha256Hex } from './encoding.ts';
+import { base64url, createLocalJWKSet, type JSONWebKeySet, type JWTVerifyResult, jwtVerify } from 'jose';
+import { canonicalJson } from './canonical-json.ts';
+import { hashFromHex, isSha256Hex, toHex, utf8 } from './encoding.ts';
 import { ProofError } from './errors.ts';
+import { HASH_SIZE, leafHash, treeWithPaths } from './merkle.ts';
+import { assertInclusion } from './merkle-proof.ts';
 import { type DocumentKind, isDocumentKind } from './record.ts';
 
 export type { JSONWebKeySet } from 'jose';
 
 /** The JWS `typ` header of a receipt. */
 export const RECEIPT_TYPE = 'lianzheng-receipt+jwt';
+/** The JWS `typ` header of a group receipt's signed part. */
+export const RECEIPT_GROUP_TYPE = 'lianzheng-receipt-group+jwt';
 /** The algorithm receipts are signed with. */
 export const RECEIPT_ALG = 'ES256';
 
@@ -55,18 +60,73 @@ function checkClaims(payload: Record<string, unknown>): ReceiptClaims {
   return payload as unknown as ReceiptClaims;
 }
 
+/** A record's own claims in a group receipt; the rest (`iss`, `iat`, `ledger`) the group shares. */
+export type ReceiptItemClaims = Pick<ReceiptClaims, 'sub' | 'sha256' | 'cid' | 'projectId' | 'kind' | 'leaf'>;
+
+const ITEM_CLAIMS = ['cid', 'kind', 'leaf', 'projectId', 'sha256', 'sub'] as const;
+
+/** What the JWS of a group receipt signs: the shared claims and the root of the group's tree. */
+export interface ReceiptGroupClaims {
+  iss: string;
+  iat: number;
+  ledger: ReceiptClaims['ledger'];
+  /** Number of records in the group. */
+  size: number;
+  /** Hex Merkle tree hash (RFC 9162) over the leaf hashes of the items' canonical JSON. */
+  root: string;
+}
+
 /**
- * Verifies a receipt against the gateway's JWKS and returns its claims. Throws `UNKNOWN_KEY` (no
- * key with its `kid`), `BAD_SIGNATURE`, or `BAD_RECEIPT` (wrong `typ`/`alg`, no `kid`, bad claims).
+ * A group receipt: one signature for many records accepted together (one group commit). Each
+ * record's receipt is `<JWS>~<item>`: the JWS (typ `lianzheng-receipt-group+jwt`) signs
+ * `ReceiptGroupClaims`; the item is `<claims>.<index>.<path>` — base64url of the record's
+ * canonical `ReceiptItemClaims`, its decimal index in the group, and base64url of its inclusion
+ * path's hashes, concatenated. The leaf is SHA-256(0x00 ‖ claims bytes), so an item cannot be
+ * passed off as an inner node, and the path reveals only hashes of the other items, whose claims
+ * each hold a random record id and a salted leaf.
  */
-export async function verifyReceipt(jws: string, jwks: JSONWebKeySet): Promise<ReceiptClaims> {
-  if (typeof jws !== 'string') throw new ProofError('BAD_RECEIPT', 'a receipt is a compact JWS string');
-  if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) {
-    throw new ProofError('BAD_KEY', 'not a JWKS');
-  }
-  let result: Awaited<ReturnType<typeof jwtVerify>>;
+export interface ReceiptGroup {
+  /** Sign this (with `typ: RECEIPT_GROUP_TYPE`) … */
+  claims: (shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>) => ReceiptGroupClaims;
+  /** … then append `~item` to the JWS, for each record in order. */
+  items: string[];
+}
+
+/** The tree over `items` (in order) and each one's `<claims>.<index>.<path>` item. */
+export function buildReceiptGroup(items: readonly ReceiptItemClaims[]): ReceiptGroup {
+  const encoded = items.map((item) => {
+    const own: ReceiptItemClaims = {
+      sub: item.sub,
+      sha256: item.sha256,
+      cid: item.cid,
+      projectId: item.projectId,
+      kind: item.kind,
+      leaf: item.leaf,
+    };
+    return utf8(canonicalJson(own));
+  });
+  const { root, paths } = treeWithPaths(encoded.map(leafHash));
+  const rootHex = toHex(root);
+  return {
+    claims: (shared) => ({
+      iss: shared.iss,
+      iat: shared.iat,
+      ledger: shared.ledger,
+      size: items.length,
+      root: rootHex,
+    }),
+    items: encoded.map((bytes, i) => {
+      const path = new Uint8Array(paths[i]!.length * HASH_SIZE);
+      for (const [j, h] of paths[i]!.entries()) path.set(h, j * HASH_SIZE);
+      return `${base64url.encode(bytes)}.${i}.${base64url.encode(path)}`;
+    }),
+  };
+}
+
+async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise<JWTVerifyResult> {
+  let result: JWTVerifyResult;
   try {
-    result = await jwtVerify(jws, keySetFor(jwks), { algorithms: [RECEIPT_ALG], typ: RECEIPT_TYPE });
+    result = await jwtVerify(jws, keySetFor(jwks), { algorithms: [RECEIPT_ALG], typ });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === 'ERR_JWKS_NO_MATCHING_KEY')
@@ -78,5 +138,105 @@ export async function verifyReceipt(jws: string, jwks: JSONWebKeySet): Promise<R
   }
   if (typeof result.protectedHeader.kid !== 'string')
     throw new ProofError('BAD_RECEIPT', 'no kid in the header');
-  return checkClaims(result.payload);
+  return result;
+}
+
+/** Strict base64url: only the one unpadded spelling of each byte string. */
+function decodeBase64url(text: string, what: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64url.decode(text);
+  } catch {
+    throw new ProofError('BAD_RECEIPT', `${what} is not base64url`);
+  }
+  if (base64url.encode(bytes) !== text) throw new ProofError('BAD_RECEIPT', `${what} is not base64url`);
+  return bytes;
+}
+
+const ITEM = /^([A-Za-z0-9_-]+)\.(0|[1-9][0-9]{0,14})\.([A-Za-z0-9_-]*)$/;
+
+/** The claims a group item proves to be in the signed group. */
+async function verifyGroupReceipt(signed: string, item: string, jwks: JSONWebKeySet): Promise<ReceiptClaims> {
+  const { payload } = await verifyJws(signed, jwks, RECEIPT_GROUP_TYPE);
+  const { size, root } = payload as Partial<ReceiptGroupClaims>;
+  if (!Number.isSafeInteger(size) || (size as number) < 1)
+    throw new ProofError('BAD_RECEIPT', 'claim size is not a group size');
+  if (!isSha256Hex(root)) throw new ProofError('BAD_RECEIPT', 'claim root is not a hash');
+  const parts = ITEM.exec(item);
+  if (!parts) throw new ProofError('BAD_RECEIPT', 'the item is not <claims>.<index>.<path>');
+  const bytes = decodeBase64url(parts[1]!, 'the item claims');
+  const pathBytes = decodeBase64url(parts[3]!, 'the item path');
+  if (pathBytes.length % HASH_SIZE !== 0)
+    throw new ProofError('BAD_RECEIPT', 'the item path is not a list of hashes');
+  let own: Record<string, unknown>;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    own = JSON.parse(text);
+  } catch {
+    throw new ProofError('BAD_RECEIPT', 'the item claims are not JSON');
+  }
+  if (typeof own !== 'object' || own === null || Array.isArray(own)) {
+    throw new ProofError('BAD_RECEIPT', 'the item claims are not an object');
+  }
+  const names = Object.keys(own).sort();
+  if (names.length !== ITEM_CLAIMS.length || names.some((n, i) => n !== ITEM_CLAIMS[i])) {
+    throw new ProofError('BAD_RECEIPT', `the item claims are not exactly ${ITEM_CLAIMS.join(', ')}`);
+  }
+  // The leaf hashes these exact bytes; one spelling per claim set keeps receipts unambiguous.
+  if (canonicalJson(own) !== text)
+    throw new ProofError('BAD_RECEIPT', 'the item claims are not canonical JSON');
+  const path: Uint8Array[] = [];
+  for (let at = 0; at < pathBytes.length; at += HASH_SIZE) path.push(pathBytes.slice(at, at + HASH_SIZE));
+  try {
+    assertInclusion(leafHash(bytes), Number(parts[2]), size as number, path, hashFromHex(root));
+  } catch (err) {
+    if (!(err instanceof ProofError)) throw err;
+    throw new ProofError('BAD_SIGNATURE', `the record is not in the signed group (${err.message})`);
+  }
+  return checkClaims({ ...own, iss: payload.iss, iat: payload.iat, ledger: payload.ledger });
+}
+
+function decodeJson(b64: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64url.decode(b64)));
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The claims a receipt states, of either form, without checking anything: for cross-checks and
+ * display only — `verifyReceipt` is what says a receipt is genuine. Undefined if it cannot be read.
+ */
+export function decodeReceipt(receipt: string): Record<string, unknown> | undefined {
+  if (typeof receipt !== 'string') return undefined;
+  const [signed, item, ...rest] = receipt.split('~');
+  const jws = signed!.split('.');
+  if (jws.length !== 3 || rest.length > 0) return undefined;
+  const payload = decodeJson(jws[1]!);
+  if (item === undefined || payload === undefined) return payload;
+  const own = decodeJson(item.split('.')[0]!);
+  if (own === undefined) return undefined;
+  const { size: _size, root: _root, ...shared } = payload;
+  return { ...own, ...shared };
+}
+
+/**
+ * Verifies a receipt against the gateway's JWKS and returns its claims: either a compact JWS
+ * (typ `lianzheng-receipt+jwt`) over one record's claims, or a group receipt `<JWS>~<item>` (see
+ * `ReceiptGroup`). Throws `UNKNOWN_KEY` (no key with its `kid`), `BAD_SIGNATURE` (the signature,
+ * or the item's path to the signed root, does not verify), or `BAD_RECEIPT` (wrong `typ`/`alg`,
+ * no `kid`, a malformed item, bad claims).
+ */
+export async function verifyReceipt(jws: string, jwks: JSONWebKeySet): Promise<ReceiptClaims> {
+  if (typeof jws !== 'string') throw new ProofError('BAD_RECEIPT', 'a receipt is a compact JWS string');
+  if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) {
+    throw new ProofError('BAD_KEY', 'not a JWKS');
+  }
+  const tilde = jws.indexOf('~');
+  if (tilde !== -1) return verifyGroupReceipt(jws.slice(0, tilde), jws.slice(tilde + 1), jwks);
+  const { payload } = await verifyJws(jws, jwks, RECEIPT_TYPE);
+  return checkClaims(payload);
 }

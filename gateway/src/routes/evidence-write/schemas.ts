@@ -82,7 +82,8 @@ export const Accepted = Type.Object({
   cid: Type.String({ description: 'CIDv1 (raw, sha2-256, base32)' }),
   status: SubmissionStatus,
   receipt: Type.String({
-    description: 'JWS (ES256, typ lianzheng-receipt+jwt); keys at /.well-known/jwks.json',
+    description:
+      "ES256 receipt, keys at /.well-known/jwks.json: a compact JWS (typ lianzheng-receipt+jwt) when the group commit held one record, else a group receipt `<JWS>~<item>` — one signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/CONTRACTS.md). proof/'s verifyReceipt checks either form.",
   }),
   acceptedAt: Type.String({ description: 'RFC 3339 UTC with milliseconds' }),
 });
