@@ -32,7 +32,8 @@ try {
 const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
 const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${config.port}`;
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/server.ts'], {
+const { withGatewayNodeFlags } = await import('../gateway/src/node-flags.ts');
+const child = spawn(process.execPath, withGatewayNodeFlags(['--import', 'tsx', 'gateway/src/server.ts']), {
   cwd: root,
   env: process.env,
   stdio: 'inherit',

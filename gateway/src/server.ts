@@ -10,6 +10,7 @@ import { runSupervisor } from './cluster.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { loggerOptions } from './logger.ts';
+import { withGatewayNodeFlags } from './node-flags.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -115,9 +116,10 @@ async function supervise(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config));
   // The workers run this file, TypeScript: through tsx, which `npm start` loads with --import
   // but `lianzheng serve` registers in-process (scripts/lianzheng.mjs), leaving no flag to inherit.
-  const execArgv = process.execArgv.some((a) => a.includes('tsx'))
+  const inherited = process.execArgv.some((a) => a.includes('tsx'))
     ? process.execArgv
     : [...process.execArgv, '--import', 'tsx'];
+  const execArgv = withGatewayNodeFlags(inherited);
   const supervisor = await runSupervisor(config, process.env, logger, {
     exec: fileURLToPath(import.meta.url),
     execArgv,

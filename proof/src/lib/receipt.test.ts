@@ -141,6 +141,14 @@ describe('group receipts (one signature for a group commit)', () => {
     }
   });
 
+  it('writes item claims as canonical JSON also for strings that need escaping', async () => {
+    const odd = { ...items[0]!, projectId: '村"\\\n\u2028\u007f é😀\u0001' };
+    const [receipt] = await signGroup([odd, items[1]!]);
+    expect(await verifyReceipt(receipt!, fx.jwks)).toEqual({ ...odd, ...shared });
+    const bytes = Buffer.from(receipt!.split('~')[1]!.split('.')[0]!, 'base64url').toString('utf8');
+    expect(bytes).toBe(canonicalJson({ ...odd }));
+  });
+
   it('works for a group of one (an empty path)', async () => {
     const [one] = await signGroup(items.slice(2, 3));
     expect(one).toMatch(/~[A-Za-z0-9_-]+\.0\.$/);

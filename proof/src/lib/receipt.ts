@@ -1,6 +1,7 @@
-import { base64url, createLocalJWKSet, type JSONWebKeySet, type JWTVerifyResult, jwtVerify } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyResult, jwtVerify } from 'jose';
+import { base64urlConcat, base64urlDecode, base64urlEncode, utf8Encode } from '#codec-impl';
 import { canonicalJson } from './canonical-json.ts';
-import { hashFromHex, isSha256Hex, toHex, utf8 } from './encoding.ts';
+import { hashFromHex, isSha256Hex, toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
 import { HASH_SIZE, leafHash, treeWithPaths } from './merkle.ts';
 import { assertInclusion } from './merkle-proof.ts';
@@ -92,19 +93,25 @@ export interface ReceiptGroup {
   items: string[];
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Canonical JSON (RFC 8785) of the six item claims. They are all strings, and RFC 8785 writes a
+ * string as JSON.stringify does, so with the keys in their sorted order this is canonicalJson's
+ * output without its generic walk — except for surrogates, which canonicalJson judges itself.
+ */
+function itemClaimsJson(item: ReceiptItemClaims): string {
+  const { cid, kind, leaf, projectId, sha256, sub } = item;
+  const values = [cid, kind, leaf, projectId, sha256, sub];
+  if (values.some((v) => typeof v !== 'string' || SURROGATE.test(v))) {
+    return canonicalJson({ cid, kind, leaf, projectId, sha256, sub });
+  }
+  return `{"cid":${JSON.stringify(cid)},"kind":${JSON.stringify(kind)},"leaf":${JSON.stringify(leaf)},"projectId":${JSON.stringify(projectId)},"sha256":${JSON.stringify(sha256)},"sub":${JSON.stringify(sub)}}`;
+}
+
 /** The tree over `items` (in order) and each one's `<claims>.<index>.<path>` item. */
 export function buildReceiptGroup(items: readonly ReceiptItemClaims[]): ReceiptGroup {
-  const encoded = items.map((item) => {
-    const own: ReceiptItemClaims = {
-      sub: item.sub,
-      sha256: item.sha256,
-      cid: item.cid,
-      projectId: item.projectId,
-      kind: item.kind,
-      leaf: item.leaf,
-    };
-    return utf8(canonicalJson(own));
-  });
+  const encoded = items.map((item) => utf8Encode(itemClaimsJson(item)));
   const { root, paths } = treeWithPaths(encoded.map(leafHash));
   const rootHex = toHex(root);
   return {
@@ -115,11 +122,7 @@ export function buildReceiptGroup(items: readonly ReceiptItemClaims[]): ReceiptG
       size: items.length,
       root: rootHex,
     }),
-    items: encoded.map((bytes, i) => {
-      const path = new Uint8Array(paths[i]!.length * HASH_SIZE);
-      for (const [j, h] of paths[i]!.entries()) path.set(h, j * HASH_SIZE);
-      return `${base64url.encode(bytes)}.${i}.${base64url.encode(path)}`;
-    }),
+    items: encoded.map((bytes, i) => `${base64urlEncode(bytes)}.${i}.${base64urlConcat(paths[i]!)}`),
   };
 }
 
@@ -145,11 +148,11 @@ async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise
 function decodeBase64url(text: string, what: string): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = base64url.decode(text);
+    bytes = base64urlDecode(text);
   } catch {
     throw new ProofError('BAD_RECEIPT', `${what} is not base64url`);
   }
-  if (base64url.encode(bytes) !== text) throw new ProofError('BAD_RECEIPT', `${what} is not base64url`);
+  if (base64urlEncode(bytes) !== text) throw new ProofError('BAD_RECEIPT', `${what} is not base64url`);
   return bytes;
 }
 
@@ -199,7 +202,7 @@ async function verifyGroupReceipt(signed: string, item: string, jwks: JSONWebKey
 
 function decodeJson(b64: string): Record<string, unknown> | undefined {
   try {
-    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64url.decode(b64)));
+    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(b64)));
     return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
   } catch {
     return undefined;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { createApiKey } from '../../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../../gateway/src/auth/dev-issuer.ts';
+import { withGatewayNodeFlags } from '../../../gateway/src/node-flags.ts';
 import {
   type EmbeddedPostgres,
   startEmbeddedPostgres,
@@ -104,7 +105,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
   const child = spawn(
     process.execPath,
     [
-      ...(options.nodeArgs ?? []),
+      // The flags `npm start` gives the gateway (node-flags.ts), so the bench measures what runs.
+      ...withGatewayNodeFlags(options.nodeArgs ?? []),
       '--import',
       'tsx',
       options.script ?? 'gateway/src/server.ts',

@@ -1,0 +1,21 @@
+// Browser implementation behind `#codec-impl`: TextEncoder and jose's portable base64url.
+import { base64url } from 'jose';
+import { concatBytes, utf8 } from './encoding.ts';
+
+export function utf8Encode(text: string): Uint8Array {
+  return utf8(text);
+}
+
+export function base64urlEncode(bytes: Uint8Array): string {
+  return base64url.encode(bytes);
+}
+
+/** base64url of the byte strings one after another. */
+export function base64urlConcat(parts: readonly Uint8Array[]): string {
+  return base64url.encode(concatBytes(...parts));
+}
+
+/** Lenient, like every base64url decoder: callers that need one spelling re-encode and compare. */
+export function base64urlDecode(text: string): Uint8Array {
+  return base64url.decode(text);
+}
