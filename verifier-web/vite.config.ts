@@ -3,9 +3,10 @@ import { defaultClientConditions, defineConfig } from 'vite';
 
 // The page is served by the gateway under a strict Content-Security-Policy (script-src 'self',
 // style-src 'self', no data: images), so the build must not inline anything: no modulepreload
-// polyfill script, no assets turned into data: URLs. `@lianzheng/proof` picks its SHA-256 through
-// the `#sha256-impl` import map; the `browser` condition selects @noble/hashes instead of
-// node:crypto, and is listed explicitly so a change of Vite's defaults cannot drop it.
+// polyfill script, no assets turned into data: URLs. `@lianzheng/proof` picks its SHA-256 and its
+// UTF-8/base64url codec through the `#sha256-impl` and `#codec-impl` import maps; the `browser`
+// condition selects @noble/hashes and jose instead of node:crypto and Buffer, and is listed
+// explicitly so a change of Vite's defaults cannot drop it.
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',

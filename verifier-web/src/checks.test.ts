@@ -1,6 +1,8 @@
-import type { StepResult } from '@lianzheng/proof';
+import { buildReceiptGroup, type ProofBundle, RECEIPT_GROUP_TYPE, type StepResult } from '@lianzheng/proof';
+import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { type CheckRun, verdictOf } from './checks.ts';
+import { type CheckRun, describeStep, verdictOf } from './checks.ts';
+import { setLang } from './i18n.ts';
 
 const pass = (step: StepResult['step']): StepResult => ({ step, status: 'pass' });
 const base: StepResult[] = [
@@ -49,5 +51,34 @@ describe('verdictOf', () => {
     expect(verdictOf([run({ step: 'ledger', status: 'fail', code: 'LEDGER_LOOKUP_FAILED' })])).toBe(
       'unchecked',
     );
+  });
+});
+
+describe('describeStep: the receipt', () => {
+  it('says when one signature covers the records accepted together, and how many', async () => {
+    const item = (i: number) => ({
+      sub: `0190a1b2-c3d4-7e5f-8a6b-00000000000${i}`,
+      sha256: String(i).repeat(64),
+      cid: 'bafkreib',
+      projectId: 'P-1',
+      kind: 'notice' as const,
+      leaf: String(i + 1).repeat(64),
+    });
+    const group = buildReceiptGroup([item(1), item(2), item(3)]);
+    const { privateKey } = await generateKeyPair('ES256');
+    const jws = await new SignJWT({ ...group.claims({ iss: 'gw', iat: 1, ledger: 'embedded' }) })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: RECEIPT_GROUP_TYPE })
+      .sign(privateKey);
+    setLang('en', null);
+    const sentence = (receipt: string) =>
+      describeStep(pass('receipt'), { receipt } as ProofBundle, 'file').sentence;
+    expect(sentence(`${jws}~${group.items[1]}`)).toContain(
+      'one signature for the 3 records accepted together',
+    );
+    const single = await new SignJWT({ sub: 'x' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'lianzheng-receipt+jwt' })
+      .sign(privateKey);
+    expect(sentence(single)).not.toContain('one signature');
+    expect(sentence(single)).toContain('validly signed (key k1)');
   });
 });

@@ -133,6 +133,19 @@ function short(hex: string, n = 10): string {
   return hex.length > 2 * n + 1 ? `${hex.slice(0, n)}…${hex.slice(-6)}` : hex;
 }
 
+/** A group receipt's number of records (one signature for all), if it is one. */
+function groupSize(receipt: string): number | undefined {
+  if (!receipt.includes('~')) return undefined;
+  try {
+    const payload = JSON.parse(atob(receipt.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      size?: unknown;
+    };
+    return typeof payload.size === 'number' ? payload.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function receiptKid(jws: string): string {
   try {
     const header = JSON.parse(atob(jws.split('.')[0]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
@@ -175,9 +188,15 @@ export function describeStep(
         params.size = bundle.inclusion.size;
       }
       break;
-    case 'receipt':
+    case 'receipt': {
       params.kid = receiptKid(bundle.receipt);
+      const size = groupSize(bundle.receipt);
+      if (status === 'pass' && size !== undefined) {
+        key = 'check.receipt.passGroup';
+        params.size = size;
+      }
       break;
+    }
     case 'ledger':
       if (bundle.ledger) {
         params.network = ledgerWords(bundle);

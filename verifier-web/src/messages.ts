@@ -145,6 +145,8 @@ export const messagesZh = {
   'check.checkpoint.fail': '日志检查点的签名无效,或不是由网关公布的密钥签发。',
   'check.checkpoint.skipped': '还没有可核对的日志检查点。',
   'check.receipt.pass': '网关签发的回执签名有效(密钥 {kid}),回执中的摘要与记录一致。',
+  'check.receipt.passGroup':
+    '网关签发的回执签名有效(密钥 {kid};同时受理的 {size} 条记录共用这一个签名,本记录在其中),回执中的摘要与记录一致。',
   'check.receipt.fail': '回执签名无效,或回执与记录不符。',
   'check.receipt.skipped': '没有可核对的回执。',
   'check.ledger.pass':
@@ -385,6 +387,8 @@ export const messagesEn: Record<MessageKey, string> = {
     'The log checkpoint signature is invalid, or not made by a key the gateway publishes.',
   'check.checkpoint.skipped': 'There is no log checkpoint to check yet.',
   'check.receipt.pass': "The gateway's receipt is validly signed (key {kid}) and names this record's digest.",
+  'check.receipt.passGroup':
+    "The gateway's receipt is validly signed (key {kid}; one signature for the {size} records accepted together, this one among them) and names this record's digest.",
   'check.receipt.fail': 'The receipt signature is invalid, or the receipt does not match the record.',
   'check.receipt.skipped': 'There is no receipt to check.',
   'check.ledger.pass':

@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import vectors from '../../test-vectors/checkpoint.json' with { type: 'json' };
-import { makeBundle, makeFixture, makeLog } from './_fixtures.ts';
+import { makeBundle, makeFixture, makeGroupReceipts, makeLog } from './_fixtures.ts';
+import { buildReceiptGroup } from './receipt.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'proof-browser-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +33,7 @@ describe('the browser build', () => {
     expect(code).not.toMatch(/from\s*["']node:/);
     expect(code).not.toMatch(/require\(["'](node:)?crypto["']\)/);
     expect(code).toContain('@noble'); // the browser implementations were picked
+    expect(code).not.toMatch(/\bBuffer\./); // … and the portable codec, not Node's Buffer
     const file = join(dir, 'proof.mjs');
     writeFileSync(file, code);
     const proof = (await import(pathToFileURL(file).href)) as typeof import('../index.ts');
@@ -44,6 +46,25 @@ describe('the browser build', () => {
       keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
     });
     expect(result.ok).toBe(true);
+    // group receipts: verified, and built to the same bytes as in Node
+    const grouped = { ...bundle, receipt: (await makeGroupReceipts(fx, log.records))[4]! };
+    expect(
+      (
+        await proof.verifyBundle(grouped, {
+          bytes: log.documents[4]!,
+          keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+        })
+      ).ok,
+    ).toBe(true);
+    const items = log.records.map((r, i) => ({
+      sub: r.id,
+      sha256: r.digests.sha256,
+      cid: r.cid,
+      projectId: `${r.projectId}-村${i}`,
+      kind: r.kind,
+      leaf: r.digests.sha256,
+    }));
+    expect(proof.buildReceiptGroup(items).items).toEqual(buildReceiptGroup(items).items);
     const tampered = structuredClone(bundle);
     tampered.inclusion!.checkpoint = tampered.inclusion!.checkpoint.replace('\n9\n', '\n8\n');
     const bad = await proof.verifyBundle(tampered, {
