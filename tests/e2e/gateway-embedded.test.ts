@@ -75,6 +75,28 @@ describe('the gateway started as the README says', () => {
     const notice = await submit('notice', { title: '公示' });
     await submit('withdrawal', { refs: [notice], reason: 'published in error' });
     await submit('other');
+    // Three at once through the batch route: one signature for the group commit, a group receipt
+    // each, and their bundles must verify like the others.
+    const batchDigests = [0, 1, 2].map(() => toHex(sha256(randomBytes(48))));
+    const batch = await fetch(`${base}/v1/evidence/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${unitToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        items: batchDigests.map((d) => ({
+          projectId: DEMO_PROJECT.id,
+          kind: 'construction_log',
+          visibility: 'public',
+          sha256: d,
+        })),
+      }),
+    });
+    const batchBody = (await batch.json()) as { results: { id: string; receipt: string }[] };
+    expect(batch.status, JSON.stringify(batchBody)).toBe(202);
+    expect(new Set(batchBody.results.map((r) => r.receipt.split('~')[0])).size).toBe(1);
+    batchBody.results.forEach((r, i) => {
+      expect(r.receipt).toContain('~');
+      submitted.push({ id: r.id, sha256: batchDigests[i]!, kind: 'construction_log' });
+    });
 
     const keys = (await get('/v1/keys')).body as {
       jwks: never;
