@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       sealIntervalMs: 500,
       sealMaxItems: 10_000,
       logOrigin: 'lianzheng.local/log',
+      receiptGroups: true,
       limits: { maxFileBytes: 4 * 1024 ** 3, maxBatchItems: 1000 },
     });
     expect(c.databaseUrl).toBeUndefined();
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
         OIDC_AUDIENCE: 'aud',
         RATE_LIMIT_PUBLIC_PER_MIN: '30',
         REQUEST_TIMEOUT_MS: '2000',
+        RECEIPT_GROUPS: 'false',
       },
       '/x',
     );
@@ -55,7 +57,9 @@ describe('loadConfig', () => {
       oidc: { issuer: 'https://idp.example', jwksUrl: 'https://idp.example/jwks', audience: 'aud' },
       rateLimitPublicPerMin: 30,
       requestTimeoutMs: 2000,
+      receiptGroups: false,
     });
+    expect(() => loadConfig({ RECEIPT_GROUPS: 'no' }, '/x')).toThrow(/^RECEIPT_GROUPS: /);
   });
 
   const bad: [Record<string, string>, string][] = [

@@ -369,6 +369,30 @@ describe('POST /v1/evidence/batch', () => {
     expect(seqs[seqs.length - 1]! - seqs[0]!).toBe(49);
   });
 
+  it('with RECEIPT_GROUPS=false signs every record alone: plain JWS receipts, each verifying', async () => {
+    const plain = await env.app({ config: env.config({ receiptGroups: false }) });
+    const items = Array.from({ length: 5 }, () => ({
+      sha256: hex(),
+      projectId: 'village-road-1',
+      kind: 'construction_log',
+      visibility: 'public',
+    }));
+    const res = await plain.inject({
+      method: 'POST',
+      url: '/v1/evidence/batch',
+      headers: { authorization: `Bearer ${unit}` },
+      payload: { items },
+    });
+    expect(res.statusCode).toBe(202);
+    const results = res.json().results as { id: string; receipt: string }[];
+    const jwks = (await plain.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
+    for (const r of results) {
+      expect(r.receipt).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+      expect((await verifyReceipt(r.receipt, jwks)).sub).toBe(r.id);
+    }
+    expect(new Set(results.map((r) => r.receipt.split('.')[2])).size).toBe(5);
+  });
+
   it('answers 207 with a problem per bad item and stores only the good ones', async () => {
     const before = await count();
     const good = { sha256: hex(), projectId: 'village-road-1', kind: 'notice', visibility: 'public' };

@@ -265,8 +265,14 @@ export class Intake {
    */
   private signReceipts(rows: SubmissionRow[]): void {
     const { config, keys } = this.options;
-    const receipts = keys.receiptSigner.signGroup(
-      { iss: config.receiptIssuer, iat: Math.floor(Date.now() / 1000), ledger: config.ledger },
+    const shared = { iss: config.receiptIssuer, iat: Math.floor(Date.now() / 1000), ledger: config.ledger };
+    const signer = keys.receiptSigner;
+    if (!config.receiptGroups) {
+      for (const row of rows) row.receipt = signer.signGroup(shared, [row.receiptItem])[0]!;
+      return;
+    }
+    const receipts = signer.signGroup(
+      shared,
       rows.map((r) => r.receiptItem),
     );
     for (let i = 0; i < rows.length; i++) rows[i]!.receipt = receipts[i]!;
