@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `lianzheng` command: loads the TypeScript CLI through tsx (no build step) and exits with
 // its code. See `lianzheng --help` for the commands and exit codes.
+import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
 register();
@@ -12,5 +13,13 @@ process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
+if (process.argv[2] === 'serve' && process.env.GATEWAY_ROLE !== 'sealer') {
+  // As `npm start` does: the page in step with its sources (scripts/page-build.mjs).
+  const { ensurePageBuilt } = await import('./page-build.mjs');
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  await ensurePageBuilt(root).catch((e) =>
+    console.error(`lianzheng: the verifier page could not be built: ${e.message}`),
+  );
+}
 const { run } = await import('../gateway/src/cli/main.ts');
 process.exitCode = await run(process.argv.slice(2));

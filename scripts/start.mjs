@@ -32,6 +32,15 @@ try {
 const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
 const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${config.port}`;
 
+if (config.role !== 'sealer') {
+  const { ensurePageBuilt } = await import('./page-build.mjs');
+  try {
+    await ensurePageBuilt(root);
+  } catch (e) {
+    // The API works without it; `/` answers PAGE_NOT_BUILT until scripts/build.sh succeeds.
+    console.error(`lianzheng: the verifier page could not be built: ${e.message}`);
+  }
+}
 const { withGatewayNodeFlags } = await import('../gateway/src/node-flags.ts');
 const child = spawn(process.execPath, withGatewayNodeFlags(['--import', 'tsx', 'gateway/src/server.ts']), {
   cwd: root,
