@@ -2,7 +2,7 @@
 // transaction read its own writes, so later records in a batch see earlier ones through `pending`;
 // every value goes through canonicalJson, so the same proposal writes the same bytes on any peer.
 
-import { canonicalJson } from '@lianzheng/proof';
+import { canonicalBytes } from '@lianzheng/proof';
 import type { LedgerStub } from './ledger.ts';
 
 /**
@@ -44,11 +44,10 @@ export function pad2(n: number): string {
   return n.toString().padStart(2, '0');
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeValue(value: unknown): Uint8Array {
-  return encoder.encode(canonicalJson(value));
+  return canonicalBytes(value);
 }
 
 export function decodeValue<T>(bytes: Uint8Array): T {

@@ -476,7 +476,7 @@ const u32 = (n: number) => {
   new DataView(b.buffer).setUint32(0, n);
   return b;
 };
-const utf8 = (s: string) => new TextEncoder().encode(s);
+const utf8 = (s: string) => Buffer.from(s, 'utf8');
 
 /**
  * (Exported for `lianzheng audit`, which replays blocks and recomputes it.)

@@ -9,7 +9,6 @@ import type { Queryable } from '../log/subtree-store.ts';
 const NS = '\u0000';
 const MAX_RUNE = '\u{10FFFF}';
 const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function createCompositeKey(objectType: string, attributes: string[]): string {
@@ -26,7 +25,7 @@ function checkAttribute(value: string): string {
 }
 
 export function keyBytes(key: string): Buffer {
-  return Buffer.from(encoder.encode(key));
+  return Buffer.from(key, 'utf8');
 }
 
 export class PgLedgerStub implements LedgerStub {

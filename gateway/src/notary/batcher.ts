@@ -98,8 +98,6 @@ interface BatchRow {
   details_json: string;
 }
 
-const encoder = new TextEncoder();
-
 /** The session advisory lock one sealing step holds ('LZSL'); distinct from the ledger's and the anchorer's. */
 export const SEAL_LOCK = 0x4c5a534c;
 
@@ -298,7 +296,7 @@ export class Batcher {
         const row = rows[i]!;
         seqs[i] = row.seq;
         // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input.
-        hashes[i] = leafHash(encoder.encode(row.record_json));
+        hashes[i] = leafHash(Buffer.from(row.record_json, 'utf8'));
       }
       const next = await this.log.append(client, frontier, hashes);
       const root = frontierRoot(next);

@@ -57,6 +57,42 @@ describe('canonicalJson (RFC 8785)', () => {
     expect(codeOf(() => canonicalJson(value))).toBe('NOT_CANONICALISABLE');
   });
 
+  it('names where the refused value sits', () => {
+    const message = (value: unknown) => {
+      try {
+        canonicalJson(value);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return undefined;
+    };
+    expect(message({ details: { list: [1, 2, { x: 1.5 }] } })).toBe(
+      'NOT_CANONICALISABLE: $.details.list[2].x: only safe integers are allowed as numbers',
+    );
+    expect(message(undefined)).toBe('NOT_CANONICALISABLE: $: a undefined has no JSON form');
+    expect(message([0, 'ok', '\ud800'])).toBe('NOT_CANONICALISABLE: $[2]: string holds a lone surrogate');
+  });
+
+  it('checks strings without String.prototype.isWellFormed too (the older browsers the page serves)', async () => {
+    const proto = String.prototype as { isWellFormed?: unknown };
+    const native = proto.isWellFormed;
+    const expected = canonicalJson({ a: 'é😀\u2028' });
+    delete proto.isWellFormed;
+    try {
+      // A second instance of the module, evaluated without the method (the query makes it new).
+      const path = './canonical-json.ts?without-is-well-formed';
+      const fallback = (await import(/* @vite-ignore */ path)) as typeof import('./canonical-json.ts');
+      expect(fallback.canonicalJson({ a: 'é😀\u2028' })).toBe(expected);
+      // A fresh module graph has its own ProofError class: compare the code.
+      expect(() => fallback.canonicalJson({ a: 'x\udc00' })).toThrow(
+        /NOT_CANONICALISABLE: \$\.a: string holds a lone surrogate/,
+      );
+      expect(() => fallback.canonicalJson(['\ud83d'])).toThrow(/NOT_CANONICALISABLE: \$\[0\]/);
+    } finally {
+      proto.isWellFormed = native;
+    }
+  });
+
   it('refuses cycles but allows shared, non-cyclic references', () => {
     const a: Record<string, unknown> = {};
     a.self = a;

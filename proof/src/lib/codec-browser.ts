@@ -1,9 +1,10 @@
 // Browser implementation behind `#codec-impl`: TextEncoder and jose's portable base64url.
 import { base64url } from 'jose';
-import { concatBytes, utf8 } from './encoding.ts';
+
+const encoder = new TextEncoder();
 
 export function utf8Encode(text: string): Uint8Array {
-  return utf8(text);
+  return encoder.encode(text);
 }
 
 export function base64urlEncode(bytes: Uint8Array): string {
@@ -12,7 +13,15 @@ export function base64urlEncode(bytes: Uint8Array): string {
 
 /** base64url of the byte strings one after another. */
 export function base64urlConcat(parts: readonly Uint8Array[]): string {
-  return base64url.encode(concatBytes(...parts));
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return base64url.encode(all);
 }
 
 /** Lenient, like every base64url decoder: callers that need one spelling re-encode and compare. */

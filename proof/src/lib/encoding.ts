@@ -1,3 +1,4 @@
+import { utf8Encode } from '#codec-impl';
 import { ProofError } from './errors.ts';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -62,9 +63,9 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const utf8Encoder = new TextEncoder();
+/** UTF-8 bytes of `text` (Buffer's encoder in Node, several times faster on short strings). */
 export function utf8(text: string): Uint8Array {
-  return utf8Encoder.encode(text);
+  return utf8Encode(text);
 }
 
 // Standard base64 with padding, as signed notes and checkpoints use. atob/btoa exist in Node 20 and

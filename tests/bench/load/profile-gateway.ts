@@ -5,7 +5,10 @@
 //
 //   node --import tsx tests/bench/load/profile-gateway.ts [post|batch|verify|verify-hot][@rate] [seconds] [connections]
 //
-// With `@rate` the load is open-loop at that many requests per second (load/open-loop.ts).
+//   node --import tsx tests/bench/load/profile-gateway.ts seal [seconds of batches to accept first]
+//
+// With `@rate` the load is open-loop at that many requests per second (load/open-loop.ts). `seal`
+// profiles the pipeline alone, recording a backlog (profileSealing, at the end).
 //
 // Keeps the .cpuprofile under /tmp/lz-profile/ for Chrome DevTools or speedscope.
 import fs from 'node:fs';
@@ -76,6 +79,7 @@ const connections = Number(process.argv[4] ?? 64);
 const dir = '/tmp/lz-profile';
 fs.rmSync(dir, { recursive: true, force: true });
 const db = await startBenchDatabase();
+if (scenario === 'seal') await profileSealing();
 const gw = await startGateway({
   databaseUrl: db.url,
   nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'],
@@ -130,4 +134,65 @@ try {
 } finally {
   await gw.stop();
   await db.stop();
+}
+
+/**
+ * `seal`: the pipeline alone. A gateway that does not seal (interval and size out of reach)
+ * accepts 1,000-item batches for `seconds`; then a normal one, profiled, starts on the same
+ * database and keys and records the backlog. Prints records/s from its start (start-up included)
+ * to the last record, its CPU and PostgreSQL's, and where its CPU went.
+ */
+async function profileSealing(): Promise<never> {
+  const dataDir = fs.mkdtempSync('/tmp/lz-profile-data-');
+  try {
+    const intake = await startGateway({
+      databaseUrl: db.url,
+      dataDir,
+      env: { SEAL_INTERVAL_MS: '3600000', SEAL_MAX_ITEMS: '1000000', SEALER_STALL_MS: '86400000' },
+    });
+    const creds = await seedBench(intake, db.pool);
+    const digests = new DigestSource();
+    const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
+    const batch: LoadRequest = {
+      method: 'POST',
+      path: '/v1/evidence/batch',
+      headers,
+      body: () => batchBody(creds.projectId, digests, 1000),
+    };
+    await closedLoop(intake.url, batch, { connections: 4, seconds });
+    await intake.stop();
+    const { rows } = await db.pool.query<{ n: number }>(
+      "select count(*)::int as n from submissions where status = 'accepted'",
+    );
+    const backlog = rows[0]!.n;
+    const from = Date.now() * 1000;
+    const sealer = await startGateway({
+      databaseUrl: db.url,
+      dataDir,
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'],
+      env: { SEALER_STALL_MS: '86400000' },
+    });
+    const w = watch([sealer.pid], await db.postmasterPid());
+    if (!(await waitRecorded(db.pool, 600_000)))
+      throw new Error('the backlog was not recorded in 10 minutes');
+    const p = w.stop();
+    const to = Date.now() * 1000;
+    const took = (to - from) / 1e6;
+    console.log(
+      `seal: ${backlog} records in ${took.toFixed(1)} s from start = ${Math.round(backlog / took)}/s; sealer ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / backlog).toFixed(0)} µs/record (from ready); PG ${p.pgCpuCores.toFixed(2)} cores`,
+    );
+    await sealer.stop();
+    const stopped = Date.now() * 1000;
+    const file = fs.readdirSync(dir).find((f) => f.includes(`.${sealer.pid}.0.`)) ?? fs.readdirSync(dir)[0];
+    if (!file) throw new Error('no profile written');
+    const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile;
+    const endMono = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
+    const offset = endMono - stopped;
+    console.log(summarise(profile, from + offset, to + offset, Number(process.env.TOP ?? 40)));
+    console.log(`profile: ${path.join(dir, file)}`);
+  } finally {
+    await db.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.exit(0);
 }
