@@ -13,6 +13,7 @@ import {
   RECEIPT_GROUP_TYPE,
   RECEIPT_TYPE,
   type ReceiptClaims,
+  type ReceiptItemClaims,
 } from './receipt.ts';
 import { detailsDigest, type EvidenceRecord, type RecordDetails, recordLeafHash } from './record.ts';
 
@@ -147,18 +148,21 @@ export async function makeBundle(
   };
 }
 
+/** A record's own claims in a group receipt, as the gateway states them. */
+export function receiptItemOf(r: EvidenceRecord): ReceiptItemClaims {
+  return {
+    sub: r.id,
+    sha256: r.digests.sha256,
+    cid: r.cid,
+    projectId: r.projectId,
+    kind: r.kind,
+    leaf: toHex(recordLeafHash(r)),
+  };
+}
+
 /** Group receipts for `records` (in order), signed once, as the gateway signs one group commit. */
 export async function makeGroupReceipts(fx: Fixture, records: EvidenceRecord[]): Promise<string[]> {
-  const group = buildReceiptGroup(
-    records.map((r) => ({
-      sub: r.id,
-      sha256: r.digests.sha256,
-      cid: r.cid,
-      projectId: r.projectId,
-      kind: r.kind,
-      leaf: toHex(recordLeafHash(r)),
-    })),
-  );
+  const group = buildReceiptGroup(records.map(receiptItemOf));
   const signed = group.claims({ iss: 'https://gateway.test', iat: 1_772_352_000, ledger: 'embedded' });
   const jws = await fx.signReceipt(signed as unknown as ReceiptClaims, { typ: RECEIPT_GROUP_TYPE });
   return group.items.map((item) => `${jws}~${item}`);

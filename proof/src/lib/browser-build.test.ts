@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import vectors from '../../test-vectors/checkpoint.json' with { type: 'json' };
-import { makeBundle, makeFixture, makeGroupReceipts, makeLog } from './_fixtures.ts';
+import { makeBundle, makeFixture, makeGroupReceipts, makeLog, receiptItemOf } from './_fixtures.ts';
 import { buildReceiptGroup } from './receipt.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'proof-browser-'));
@@ -56,14 +56,7 @@ describe('the browser build', () => {
         })
       ).ok,
     ).toBe(true);
-    const items = log.records.map((r, i) => ({
-      sub: r.id,
-      sha256: r.digests.sha256,
-      cid: r.cid,
-      projectId: `${r.projectId}-村${i}`,
-      kind: r.kind,
-      leaf: r.digests.sha256,
-    }));
+    const items = log.records.map((r, i) => ({ ...receiptItemOf(r), projectId: `${r.projectId}-村${i}` }));
     expect(proof.buildReceiptGroup(items).items).toEqual(buildReceiptGroup(items).items);
     const tampered = structuredClone(bundle);
     tampered.inclusion!.checkpoint = tampered.inclusion!.checkpoint.replace('\n9\n', '\n8\n');

@@ -11,19 +11,6 @@ export function base64urlEncode(bytes: Uint8Array): string {
   return base64url.encode(bytes);
 }
 
-/** base64url of the byte strings one after another. */
-export function base64urlConcat(parts: readonly Uint8Array[]): string {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return base64url.encode(all);
-}
-
 /** Lenient, like every base64url decoder: callers that need one spelling re-encode and compare. */
 export function base64urlDecode(text: string): Uint8Array {
   return base64url.decode(text);

@@ -10,11 +10,6 @@ export function base64urlEncode(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
-/** base64url of the byte strings one after another. */
-export function base64urlConcat(parts: readonly Uint8Array[]): string {
-  return Buffer.concat(parts).toString('base64url');
-}
-
 /** Lenient, like every base64url decoder: callers that need one spelling re-encode and compare. */
 export function base64urlDecode(text: string): Uint8Array {
   const buf = Buffer.from(text, 'base64url');

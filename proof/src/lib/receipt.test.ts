@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, makeFixture, makeLog } from './_fixtures.ts';
+import { type Fixture, makeFixture, makeLog, receiptItemOf } from './_fixtures.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
@@ -109,14 +109,7 @@ describe('group receipts (one signature for a group commit)', () => {
   let items: ReceiptItemClaims[];
   let receipts: string[];
   beforeAll(async () => {
-    items = makeLog(7).records.map((r) => ({
-      sub: r.id,
-      sha256: r.digests.sha256,
-      cid: r.cid,
-      projectId: r.projectId,
-      kind: r.kind,
-      leaf: toHex(recordLeafHash(r)),
-    }));
+    items = makeLog(7).records.map(receiptItemOf);
     receipts = await signGroup(items);
   });
   async function signGroup(group: ReceiptItemClaims[], header: Record<string, unknown> = {}) {

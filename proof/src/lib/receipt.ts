@@ -1,7 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyResult, jwtVerify } from 'jose';
-import { base64urlConcat, base64urlDecode, base64urlEncode, utf8Encode } from '#codec-impl';
+import { base64urlDecode, base64urlEncode, utf8Encode } from '#codec-impl';
 import { canonicalJson } from './canonical-json.ts';
-import { hashFromHex, isSha256Hex, toHex } from './encoding.ts';
+import { concatBytes, hashFromHex, isSha256Hex, toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
 import { HASH_SIZE, leafHash, treeWithPaths } from './merkle.ts';
 import { assertInclusion } from './merkle-proof.ts';
@@ -122,7 +122,9 @@ export function buildReceiptGroup(items: readonly ReceiptItemClaims[]): ReceiptG
       size: items.length,
       root: rootHex,
     }),
-    items: encoded.map((bytes, i) => `${base64urlEncode(bytes)}.${i}.${base64urlConcat(paths[i]!)}`),
+    items: encoded.map(
+      (bytes, i) => `${base64urlEncode(bytes)}.${i}.${base64urlEncode(concatBytes(...paths[i]!))}`,
+    ),
   };
 }
 

@@ -17,7 +17,7 @@ import { closedLoop, type LoadRequest } from './closed-loop.ts';
 import { formatLatency } from './latencies.ts';
 import { openLoop } from './open-loop.ts';
 import { watch } from './proc-stats.ts';
-import { seedBench, startBenchDatabase, startGateway } from './stack.ts';
+import { type GatewayProcess, seedBench, startBenchDatabase, startGateway } from './stack.ts';
 import { batchBody, DigestSource, hashOnlyBody, waitRecorded } from './workload.ts';
 
 interface ProfileNode {
@@ -72,6 +72,23 @@ function summarise(profile: Profile, fromMicros: number, toMicros: number, top =
   return `busy ${(total / 1000).toFixed(0)} ms\n--- self\n${list(selfTime, top)}\n--- inclusive\n${list(inclusive, top * 2)}`;
 }
 
+/**
+ * Stops the profiled gateway (which writes its profile) and prints where its CPU went between
+ * `from` and `to` (wall-clock microseconds).
+ */
+async function stopAndSummarise(gateway: GatewayProcess, from: number, to: number): Promise<void> {
+  await gateway.stop();
+  const stopped = Date.now() * 1000;
+  const file = fs.readdirSync(dir).find((f) => f.includes(`.${gateway.pid}.0.`)) ?? fs.readdirSync(dir)[0];
+  if (!file) throw new Error('no profile written');
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile;
+  // Profile timestamps are monotonic microseconds; align them with the wall clock by the end.
+  const endMono = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
+  const offset = endMono - stopped;
+  console.log(summarise(profile, from + offset, to + offset, Number(process.env.TOP ?? 40)));
+  console.log(`profile: ${path.join(dir, file)}`);
+}
+
 const [scenario = 'post', rateText] = (process.argv[2] ?? 'post').split('@');
 const rate = rateText ? Number(rateText) : undefined;
 const seconds = Number(process.argv[3] ?? 10);
@@ -121,16 +138,7 @@ try {
   console.log(
     `${scenario}: ${Math.round(r.rps)}/s ${formatLatency(r.latency)} status ${JSON.stringify(r.status)}; gateway ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / r.ok).toFixed(0)} µs/request; PG ${p.pgCpuCores.toFixed(2)}`,
   );
-  await gw.stop();
-  const stopped = Date.now() * 1000;
-  const file = fs.readdirSync(dir).find((f) => f.includes(`.${gw.pid}.0.`)) ?? fs.readdirSync(dir)[0];
-  if (!file) throw new Error('no profile written');
-  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile;
-  // Profile timestamps are monotonic microseconds; align them with the wall clock by the end.
-  const endMono = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
-  const offset = endMono - stopped;
-  console.log(summarise(profile, from + offset, to + offset, Number(process.env.TOP ?? 40)));
-  console.log(`profile: ${path.join(dir, file)}`);
+  await stopAndSummarise(gw, from, to);
 } finally {
   await gw.stop();
   await db.stop();
@@ -181,15 +189,7 @@ async function profileSealing(): Promise<never> {
     console.log(
       `seal: ${backlog} records in ${took.toFixed(1)} s from start = ${Math.round(backlog / took)}/s; sealer ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / backlog).toFixed(0)} µs/record (from ready); PG ${p.pgCpuCores.toFixed(2)} cores`,
     );
-    await sealer.stop();
-    const stopped = Date.now() * 1000;
-    const file = fs.readdirSync(dir).find((f) => f.includes(`.${sealer.pid}.0.`)) ?? fs.readdirSync(dir)[0];
-    if (!file) throw new Error('no profile written');
-    const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile;
-    const endMono = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
-    const offset = endMono - stopped;
-    console.log(summarise(profile, from + offset, to + offset, Number(process.env.TOP ?? 40)));
-    console.log(`profile: ${path.join(dir, file)}`);
+    await stopAndSummarise(sealer, from, to);
   } finally {
     await db.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
