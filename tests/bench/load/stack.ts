@@ -4,6 +4,7 @@
 // from the bench process (or its children), never from inside the gateway.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -28,6 +29,42 @@ export const BENCH_PROJECT = {
   budget: '500000000',
   milestones: [{ id: 'm1', name: 'm1', dueDate: '2030-01-01' }],
 };
+
+// What a bench process started and has not stopped yet, killed if it ends another way: an error,
+// Ctrl-C, or its output piped into `head` (EPIPE). Without this, each such end left a PostgreSQL
+// and a gateway running.
+const leftovers = new Set<() => void>();
+let exitHooked = false;
+function killOnExit(kill: () => void): () => void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const k of leftovers) {
+        try {
+          k();
+        } catch {
+          // already gone
+        }
+      }
+    });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () =>
+        process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)),
+      );
+    }
+  }
+  leftovers.add(kill);
+  return () => leftovers.delete(kill);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -54,6 +91,18 @@ export async function startBenchDatabase(prefix = 'lz-bench-'): Promise<BenchDat
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
   const server: EmbeddedPostgres = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
   const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+  const forget = killOnExit(() => {
+    // Synchronous, as 'exit' handlers must be: an immediate shutdown of the postmaster (SIGQUIT:
+    // no checkpoint, the data is thrown away anyway), then its files.
+    const pid = Number(readFileSync(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) {
+      process.kill(pid, 'SIGQUIT');
+      // Its files go once it has gone (up to 5 s), or it may still be writing them.
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 100 && alive(pid); i++) Atomics.wait(pause, 0, 0, 50);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
   return {
     url: server.url,
     pool,
@@ -67,6 +116,7 @@ export async function startBenchDatabase(prefix = 'lz-bench-'): Promise<BenchDat
       }
     },
     async stop() {
+      forget();
       await pool.end();
       await server.stop();
       await fs.rm(dir, { recursive: true, force: true });
@@ -128,6 +178,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  const forget = killOnExit(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-20_000);
@@ -157,6 +211,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     dataDir,
     output: () => out,
     async stop() {
+      forget();
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
