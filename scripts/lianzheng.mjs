@@ -17,9 +17,7 @@ if (process.argv[2] === 'serve' && process.env.GATEWAY_ROLE !== 'sealer') {
   // As `npm start` does: the page in step with its sources (scripts/page-build.mjs).
   const { ensurePageBuilt } = await import('./page-build.mjs');
   const root = fileURLToPath(new URL('..', import.meta.url));
-  await ensurePageBuilt(root).catch((e) =>
-    console.error(`lianzheng: the verifier page could not be built: ${e.message}`),
-  );
+  await ensurePageBuilt(root);
 }
 const { run } = await import('../gateway/src/cli/main.ts');
 process.exitCode = await run(process.argv.slice(2));

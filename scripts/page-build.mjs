@@ -35,11 +35,19 @@ export function pageIsStale(root) {
   return SOURCES.some((s) => newestMtime(path.join(root, s)) > built);
 }
 
-/** Builds the page with Vite if it is stale; returns what it did. */
+/**
+ * Builds the page with Vite if it is stale; returns what it did. Never throws: the API works
+ * without the page, and `/` answers PAGE_NOT_BUILT until scripts/build.sh succeeds.
+ */
 export async function ensurePageBuilt(root, log = (m) => console.error(m)) {
   if (!pageIsStale(root)) return 'fresh';
   log('lianzheng: building the verifier page (verifier-web/dist)…');
-  const { build } = await import('vite');
-  await build({ configFile: path.join(root, 'verifier-web/vite.config.ts'), logLevel: 'warn' });
-  return 'built';
+  try {
+    const { build } = await import('vite');
+    await build({ configFile: path.join(root, 'verifier-web/vite.config.ts'), logLevel: 'warn' });
+    return 'built';
+  } catch (e) {
+    log(`lianzheng: the verifier page could not be built: ${e.message}`);
+    return 'failed';
+  }
 }

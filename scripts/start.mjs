@@ -34,12 +34,7 @@ const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${config.port}`
 
 if (config.role !== 'sealer') {
   const { ensurePageBuilt } = await import('./page-build.mjs');
-  try {
-    await ensurePageBuilt(root);
-  } catch (e) {
-    // The API works without it; `/` answers PAGE_NOT_BUILT until scripts/build.sh succeeds.
-    console.error(`lianzheng: the verifier page could not be built: ${e.message}`);
-  }
+  await ensurePageBuilt(root);
 }
 const { withGatewayNodeFlags } = await import('../gateway/src/node-flags.ts');
 const child = spawn(process.execPath, withGatewayNodeFlags(['--import', 'tsx', 'gateway/src/server.ts']), {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM script without type declarations
-import { pageIsStale } from '../scripts/page-build.mjs';
+import { ensurePageBuilt, pageIsStale } from '../scripts/page-build.mjs';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -51,5 +51,13 @@ describe('pageIsStale', () => {
     expect(pageIsStale(root)).toBe(false);
     touch(root, 'verifier-web/src/views/new-view.ts', 1);
     expect(pageIsStale(root)).toBe(true);
+  });
+});
+
+describe('ensurePageBuilt', () => {
+  it('reports a failed build instead of throwing (the API runs without the page)', async () => {
+    const lines: string[] = [];
+    expect(await ensurePageBuilt(tree(), (m: string) => lines.push(m))).toBe('failed');
+    expect(lines.at(-1)).toMatch(/^lianzheng: the verifier page could not be built: /);
   });
 });

@@ -133,28 +133,26 @@ function short(hex: string, n = 10): string {
   return hex.length > 2 * n + 1 ? `${hex.slice(0, n)}…${hex.slice(-6)}` : hex;
 }
 
-/** A group receipt's number of records (one signature for all), if it is one. */
-function groupSize(receipt: string): number | undefined {
-  if (!receipt.includes('~')) return undefined;
+/** The JSON of a receipt's JWS header (0) or payload (1); undefined if unreadable. */
+function jwsPart(receipt: string, part: 0 | 1): Record<string, unknown> | undefined {
   try {
-    const payload = JSON.parse(atob(receipt.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
-      size?: unknown;
-    };
-    return typeof payload.size === 'number' ? payload.size : undefined;
+    const value = JSON.parse(atob(receipt.split('.')[part]!.replace(/-/g, '+').replace(/_/g, '/')));
+    return value && typeof value === 'object' ? value : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** A group receipt's number of records (one signature for all), if it is one. */
+function groupSize(receipt: string): number | undefined {
+  if (!receipt.includes('~')) return undefined;
+  const size = jwsPart(receipt, 1)?.size;
+  return typeof size === 'number' ? size : undefined;
+}
+
 function receiptKid(jws: string): string {
-  try {
-    const header = JSON.parse(atob(jws.split('.')[0]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
-      kid?: unknown;
-    };
-    return typeof header.kid === 'string' ? short(header.kid, 12) : '?';
-  } catch {
-    return '?';
-  }
+  const kid = jwsPart(jws, 0)?.kid;
+  return typeof kid === 'string' ? short(kid, 12) : '?';
 }
 
 export function ledgerWords(bundle: ProofBundle): string {

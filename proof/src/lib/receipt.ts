@@ -146,6 +146,9 @@ async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise
   return result;
 }
 
+// Refuses malformed UTF-8 rather than replacing it, so a claim's text is exactly its bytes.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Strict base64url: only the one unpadded spelling of each byte string. */
 function decodeBase64url(text: string, what: string): Uint8Array {
   let bytes: Uint8Array;
@@ -176,7 +179,7 @@ async function verifyGroupReceipt(signed: string, item: string, jwks: JSONWebKey
   let own: Record<string, unknown>;
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = strictUtf8.decode(bytes);
     own = JSON.parse(text);
   } catch {
     throw new ProofError('BAD_RECEIPT', 'the item claims are not JSON');
@@ -204,7 +207,7 @@ async function verifyGroupReceipt(signed: string, item: string, jwks: JSONWebKey
 
 function decodeJson(b64: string): Record<string, unknown> | undefined {
   try {
-    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlDecode(b64)));
+    const value = JSON.parse(strictUtf8.decode(base64urlDecode(b64)));
     return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
   } catch {
     return undefined;
