@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { generateInclusionProof, type SubtreeRef } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SUBMISSION_SELECT_WITH_INCLUSION } from '../../gateway/src/notary/bundle.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -80,5 +81,28 @@ describe('lz_inclusion_subtrees', () => {
               (select count(*) from lz_inclusion_subtrees(0, 1)) as single`,
     );
     expect(rows[0]).toEqual({ at_size: '0', negative: '0', no_batch: '0', single: '0' });
+  });
+
+  it("is joined to log_subtrees by primary key in the verify query's plan, not by reading the whole table", async () => {
+    // A log of 20,000 leaves' worth of subtree hashes, with statistics. Before migration 0501 the
+    // planner took the function for 1,000 rows and hash-joined a sequential scan of log_subtrees
+    // into every verify lookup (5 ms each at this size, growing with the log).
+    await db.pool.query(
+      `insert into log_subtrees (level, idx, hash)
+       select l.level, i, sha256(int8send(i))
+         from generate_series(0, 14) l(level), generate_series(0, (20000 >> l.level) - 1) i`,
+    );
+    try {
+      await db.pool.query('analyze log_subtrees');
+      const { rows } = await db.pool.query<{ 'QUERY PLAN': string }>(
+        `explain ${SUBMISSION_SELECT_WITH_INCLUSION} where s.sha256 = $1`,
+        ['00'.repeat(32)],
+      );
+      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/Index Scan using log_subtrees_pkey on log_subtrees/);
+      expect(plan).not.toMatch(/Seq Scan on log_subtrees/);
+    } finally {
+      await db.pool.query('delete from log_subtrees');
+    }
   });
 });

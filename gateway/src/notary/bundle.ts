@@ -80,9 +80,10 @@ export const SUBMISSION_SELECT = `
 /**
  * SUBMISSION_SELECT with one more column, for `loadSubmissions(…, { inclusion: true })`: the
  * hashes of the subtrees the record's inclusion proof is made of (migration 0500,
- * lz_inclusion_subtrees).
+ * lz_inclusion_subtrees; 0501 tells the planner how few rows it returns, so each is looked up by
+ * primary key instead of hashing all of log_subtrees).
  */
-const SUBMISSION_SELECT_WITH_INCLUSION = SUBMISSION_SELECT.replace(
+export const SUBMISSION_SELECT_WITH_INCLUSION = SUBMISSION_SELECT.replace(
   /\n\s+from submissions s\n/,
   `,
          (select string_agg(t.level || ':' || t.idx || ':' || encode(st.hash, 'hex'), ',')
