@@ -4,12 +4,11 @@
 // the plan it actually chooses.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUBMISSION_SELECT } from '../../gateway/src/notary/bundle.ts';
+import { DIGEST_LOOKUP } from '../../gateway/src/notary/bundle.ts';
 import { createPool } from '../../gateway/src/storage/db-plugin.ts';
 import { type GatewayTestEnv, startGatewayTestEnv } from './gateway-support.ts';
 
 const ROWS = 20_000;
-const LOOKUP = `${SUBMISSION_SELECT} where s.sha256 = $1 and s.status <> 'rejected' order by s.seq`;
 const digest = (i: number) => i.toString(16).padStart(64, '0');
 
 interface PlanNode {
@@ -28,7 +27,7 @@ function nodes(plan: PlanNode): PlanNode[] {
  * get: what the planner does when its estimates make parallel workers look worth it (as stale
  * statistics after a burst of submissions did, 4.8 ms a lookup instead of ~0.3 ms).
  */
-async function planOf(pool: pg.Pool, sha256: string): Promise<string[]> {
+async function planOf(pool: pg.Pool, digests: string[]): Promise<string[]> {
   const client = await pool.connect();
   try {
     for (const setting of [
@@ -38,8 +37,10 @@ async function planOf(pool: pg.Pool, sha256: string): Promise<string[]> {
       'min_parallel_index_scan_size = 0',
     ])
       await client.query(`set ${setting}`);
-    const { rows } = await client.query(`explain (format json) ${LOOKUP}`, [sha256]);
-    return nodes((rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan).map((n) => n['Node Type']);
+    const { rows } = await client.query(`explain (format json) ${DIGEST_LOOKUP}`, [digests]);
+    return nodes((rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan).map(
+      (n) => n['Node Type'] + (n['Relation Name'] ? ` on ${n['Relation Name']}` : ''),
+    );
   } finally {
     client.release(true);
   }
@@ -69,17 +70,29 @@ describe('the digest lookup behind GET /v1/verify', () => {
   it('runs without parallel workers on the gateway pool, however cheap the planner thinks they are', async () => {
     const { rows } = await service.query('show max_parallel_workers_per_gather');
     expect(rows[0].max_parallel_workers_per_gather).toBe('0');
-    const plan = await planOf(service, digest(ROWS / 2));
+    const plan = await planOf(service, [digest(ROWS / 2)]);
     expect(plan).not.toContain('Gather');
     expect(plan).not.toContain('Gather Merge');
-    const found = await service.query(LOOKUP, [digest(ROWS / 2)]);
+    const found = await service.query(DIGEST_LOOKUP, [[digest(ROWS / 2)]]);
     expect(found.rows).toHaveLength(1);
+  });
+
+  it('probes the digest index for each of the 128 digests of a coalesced lookup, never scanning the table', async () => {
+    const digests = Array.from({ length: 128 }, (_, i) => digest(1 + i * 150));
+    const plan = await planOf(service, digests);
+    expect(
+      plan.some((node) => /Index Scan|Bitmap Index Scan/.test(node)),
+      plan.join(' > '),
+    ).toBe(true);
+    expect(plan).not.toContain('Seq Scan');
+    const found = await service.query(DIGEST_LOOKUP, [digests]);
+    expect(found.rows.map((r) => r.sha256).sort()).toEqual([...digests].sort());
   });
 
   it('would start them on a pool without the setting (what the setting prevents)', async () => {
     const tool = createPool(env.url, env.config());
     try {
-      const plan = await planOf(tool, digest(ROWS / 2));
+      const plan = await planOf(tool, [digest(ROWS / 2)]);
       expect(
         plan.some((node) => node.startsWith('Gather')),
         plan.join(' > '),

@@ -7,8 +7,8 @@ import {
   type SubtreeSource,
 } from '@lianzheng/proof';
 import {
+  CachedSubtreeStore,
   frontierRefs,
-  PgSubtreeStore,
   type Queryable,
   readSubtrees,
   truncateSubtrees,
@@ -55,7 +55,7 @@ export class LogStore {
     private readonly db: Queryable,
     options: { proofCacheSize?: number } = {},
   ) {
-    this.subtrees = new PgSubtreeStore(db);
+    this.subtrees = new CachedSubtreeStore(db);
     this.proofCacheMax = options.proofCacheSize ?? 100_000;
   }
 

@@ -1,5 +1,7 @@
-import type { SubtreeHash, SubtreeSource } from '@lianzheng/proof';
+import type { SubtreeHash, SubtreeRef, SubtreeSource } from '@lianzheng/proof';
+import type DataLoader from 'dataloader';
 import type pg from 'pg';
+import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
 
 /** Anything that runs a query: the pool, or a client inside a transaction. */
 export interface Queryable {
@@ -19,26 +21,97 @@ export class PgSubtreeStore implements SubtreeSource {
   }
 }
 
+/**
+ * The log's subtrees for serving proofs: concurrent proofs' reads gathered into one query (many
+ * verify lookups at once share most of their upper path, read once), and the hashes read kept
+ * in memory. A complete subtree inside a signed log size never changes — proofs are served only
+ * up to the signed size (LogStore.checkRange), and only subtrees beyond it are ever rewritten
+ * (truncateSubtrees undoes an unrecorded seal) — so a kept hash needs no invalidation.
+ */
+export class CachedSubtreeStore implements SubtreeSource {
+  private readonly kept = new Map<string, Uint8Array>();
+  private readonly loader: DataLoader<string, Uint8Array>;
+
+  constructor(
+    db: Queryable,
+    private readonly options: CoalescedReadOptions & {
+      /** Most hashes kept (default 200,000: ~25 MB with their keys). */
+      cacheSize?: number;
+    } = {},
+  ) {
+    this.loader = coalescedReads<string, Uint8Array>(
+      async (keys) => {
+        // Proofs read together share subtrees: ask for each once.
+        const found = await readSubtreeMap(db, [...new Set(keys)].map(parseRefKey));
+        return keys.map((key) => {
+          const hash = found.get(key);
+          if (hash) return hash;
+          const { level, index } = parseRefKey(key);
+          return new MissingSubtreeError(level, index);
+        });
+      },
+      { maxBatchSize: 4096, ...options },
+    );
+  }
+
+  async getSubtrees(refs: SubtreeRef[]): Promise<Uint8Array[]> {
+    const hashes = new Array<Uint8Array>(refs.length);
+    const missing: number[] = [];
+    for (let i = 0; i < refs.length; i++) {
+      const key = refKey(refs[i]!);
+      const hit = this.kept.get(key);
+      if (hit) hashes[i] = hit;
+      else missing.push(i);
+    }
+    if (missing.length === 0) return hashes;
+    const keys = missing.map((i) => refKey(refs[i]!));
+    const loaded = await this.loader.loadMany(keys);
+    const max = this.options.cacheSize ?? 200_000;
+    for (let j = 0; j < missing.length; j++) {
+      const hash = loaded[j]!;
+      if (hash instanceof Error) throw hash;
+      hashes[missing[j]!] = hash;
+      // Oldest first out; upper levels are asked for again and again and stay by being re-added.
+      if (this.kept.size >= max) this.kept.delete(this.kept.keys().next().value!);
+      this.kept.set(keys[j]!, hash);
+    }
+    return hashes;
+  }
+}
+
+const refKey = (r: SubtreeRef): string => `${r.level}:${r.index}`;
+function parseRefKey(key: string): SubtreeRef {
+  const colon = key.indexOf(':');
+  return { level: Number(key.slice(0, colon)), index: Number(key.slice(colon + 1)) };
+}
+
 export async function readSubtrees(
   db: Queryable,
   refs: { level: number; index: number }[],
 ): Promise<Uint8Array[]> {
   if (refs.length === 0) return [];
-  const levels = refs.map((r) => r.level);
-  const indexes = refs.map((r) => String(r.index));
-  const { rows } = await db.query<{ level: number; idx: string; hash: Buffer }>(
-    `select s.level, s.idx, s.hash
-       from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
-       join log_subtrees s on s.level = r.level and s.idx = r.idx`,
-    [levels, indexes],
-  );
-  const found = new Map<string, Uint8Array>();
-  for (const row of rows) found.set(`${row.level}:${row.idx}`, new Uint8Array(row.hash));
+  const found = await readSubtreeMap(db, refs);
   return refs.map((r) => {
-    const hash = found.get(`${r.level}:${r.index}`);
+    const hash = found.get(refKey(r));
     if (!hash) throw new MissingSubtreeError(r.level, r.index);
     return hash;
   });
+}
+
+/** The hashes of those of `refs` that exist, by "level:index". */
+async function readSubtreeMap(db: Queryable, refs: readonly SubtreeRef[]): Promise<Map<string, Uint8Array>> {
+  const levels = refs.map((r) => r.level);
+  const indexes = refs.map((r) => String(r.index));
+  const { rows } = await db.query<{ level: number; idx: string; hash: Buffer }>({
+    name: 'lz-read-subtrees',
+    text: `select s.level, s.idx, s.hash
+             from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
+             join log_subtrees s on s.level = r.level and s.idx = r.idx`,
+    values: [levels, indexes],
+  });
+  const found = new Map<string, Uint8Array>();
+  for (const row of rows) found.set(`${row.level}:${row.idx}`, new Uint8Array(row.hash));
+  return found;
 }
 
 /** Stores subtrees in one statement. A repeat of the same subtree is ignored (same hash). */

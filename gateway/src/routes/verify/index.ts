@@ -1,16 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { loadSubmissions } from '../../notary/bundle.ts';
+import { digestLookups } from '../../notary/bundle.ts';
 import { SHA256_PATTERN, VerifyResponse } from '../../pipeline/schemas.ts';
 import { recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 
 /**
- * GET /v1/verify/{sha256}: every record of a digest with its proof bundle. One indexed query
- * (submissions by sha256, joined to its batch, flags, links and its inclusion proof's subtree
- * hashes); the bundles of recorded submissions are cached, so a hot lookup costs no proof work.
+ * GET /v1/verify/{sha256}: every record of a digest with its proof bundle. Lookups made at the
+ * same time share one indexed query (digestLookups: submissions by sha256 = any(…), joined to
+ * their batch, flags and links), and their proofs' subtree hashes one more (the log's
+ * CachedSubtreeStore); the bundles of recorded submissions are cached, so a hot lookup costs no
+ * proof work.
  */
 export default async function verifyRoutes(app: FastifyInstance): Promise<void> {
+  const bySha256 = digestLookups(app.db);
   // Hot digests (a notice's QR code scanned by many people) are answered from a one-second cache
   // of the serialised public answer. Only answers whose records are all recorded or anchored are
   // kept: an 'accepted' record is what clients poll for, so that answer is always fresh. The
@@ -40,14 +43,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
           return hit.body;
         }
       }
-      const rows = await loadSubmissions(
-        app.db,
-        "s.sha256 = $1 and s.status <> 'rejected'",
-        [sha256],
-        'order by s.seq',
-        'lz-verify-by-sha256',
-        { inclusion: true },
-      );
+      const rows = await bySha256.load(sha256);
       const records = await Promise.all(
         rows.map(async (row) => {
           const { entry, record, privileged } = recordEntry(row, request.principal);
