@@ -149,7 +149,12 @@ export class LogStore {
     return size;
   }
 
-  async inclusionProof(index: number, size: number): Promise<Uint8Array[]> {
+  /**
+   * The audit path of leaf `index` in the signed log of `size` leaves. `keep: false` for callers
+   * that keep what they make of it themselves (proof bundles): a path kept twice is ~2 KB of
+   * small arrays for nothing.
+   */
+  async inclusionProof(index: number, size: number, { keep = true } = {}): Promise<Uint8Array[]> {
     const key = `${index}:${size}`;
     const cached = this.proofCache.get(key);
     if (cached) return cached;
@@ -158,6 +163,7 @@ export class LogStore {
       throw new LogError('INDEX_OUT_OF_RANGE', `index ${index} is not below size ${size}`);
     }
     const path = await generateInclusionProof(this.subtrees, index, size);
+    if (!keep) return path;
     if (this.proofCache.size >= this.proofCacheMax) {
       const oldest = this.proofCache.keys().next().value;
       if (oldest !== undefined) this.proofCache.delete(oldest);

@@ -72,7 +72,7 @@ describe('CachedSubtreeStore', () => {
 
   it('reads what concurrent proofs ask for in one query, each subtree once, and keeps it', async () => {
     const { db, queries, hashOf } = fakeDb();
-    const store = new CachedSubtreeStore(db);
+    const store = new CachedSubtreeStore(db, { keepFromLevel: 0 });
     const [a, b] = await Promise.all([
       store.getSubtrees([
         { level: 3, index: 1 },
@@ -103,9 +103,26 @@ describe('CachedSubtreeStore', () => {
     expect(queries).toHaveLength(2);
   });
 
+  it('keeps the levels from keepFromLevel up and reads the lower ones each time', async () => {
+    const { db, queries } = fakeDb();
+    const store = new CachedSubtreeStore(db, { keepFromLevel: 2 });
+    const refs = [
+      { level: 3, index: 1 },
+      { level: 2, index: 1 },
+      { level: 1, index: 1 },
+      { level: 0, index: 1 },
+    ];
+    await store.getSubtrees(refs);
+    await store.getSubtrees(refs);
+    expect(queries.map((q) => q.map((r) => r.level))).toEqual([
+      [3, 2, 1, 0],
+      [1, 0],
+    ]);
+  });
+
   it('keeps at most cacheSize hashes, dropping the oldest', async () => {
     const { db, queries } = fakeDb();
-    const store = new CachedSubtreeStore(db, { cacheSize: 2 });
+    const store = new CachedSubtreeStore(db, { cacheSize: 2, keepFromLevel: 0 });
     for (const index of [0, 1, 2]) await store.getSubtrees([{ level: 0, index }]);
     expect(queries).toHaveLength(3);
     await store.getSubtrees([{ level: 0, index: 2 }]);

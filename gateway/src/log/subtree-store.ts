@@ -23,9 +23,11 @@ export class PgSubtreeStore implements SubtreeSource {
 
 /**
  * The log's subtrees for serving proofs: concurrent proofs' reads gathered into one query (many
- * verify lookups at once share most of their upper path, read once), and the hashes read kept
- * in memory. A complete subtree inside a signed log size never changes — proofs are served only
- * up to the signed size (LogStore.checkRange), and only subtrees beyond it are ever rewritten
+ * verify lookups at once share most of their upper path, read once), and the upper levels' hashes
+ * kept in memory. A subtree of level L is on the path of 2^L leaves' proofs, so levels from
+ * `keepFromLevel` up (an eighth of the log's subtrees at level 4) serve most of every path; the
+ * few lowest ones are read each time. A complete subtree inside a signed log size never changes —
+ * proofs are served only up to signed sizes, and only subtrees beyond them are ever rewritten
  * (truncateSubtrees undoes an unrecorded seal) — so a kept hash needs no invalidation.
  */
 export class CachedSubtreeStore implements SubtreeSource {
@@ -35,8 +37,10 @@ export class CachedSubtreeStore implements SubtreeSource {
   constructor(
     db: Queryable,
     private readonly options: CoalescedReadOptions & {
-      /** Most hashes kept (default 200,000: ~25 MB with their keys). */
+      /** Most hashes kept (default 100,000, ~15 MB: the upper levels of a log of 800,000 leaves). */
       cacheSize?: number;
+      /** Lowest level kept (default 4). */
+      keepFromLevel?: number;
     } = {},
   ) {
     this.loader = coalescedReads<string, Uint8Array>(
@@ -66,12 +70,15 @@ export class CachedSubtreeStore implements SubtreeSource {
     if (missing.length === 0) return hashes;
     const keys = missing.map((i) => refKey(refs[i]!));
     const loaded = await this.loader.loadMany(keys);
-    const max = this.options.cacheSize ?? 200_000;
+    const max = this.options.cacheSize ?? 100_000;
+    const lowest = this.options.keepFromLevel ?? 4;
     for (let j = 0; j < missing.length; j++) {
       const hash = loaded[j]!;
       if (hash instanceof Error) throw hash;
-      hashes[missing[j]!] = hash;
-      // Oldest first out; upper levels are asked for again and again and stay by being re-added.
+      const i = missing[j]!;
+      hashes[i] = hash;
+      if (refs[i]!.level < lowest) continue;
+      // Oldest first out: the log's newest subtrees are the ones lookups ask for most.
       if (this.kept.size >= max) this.kept.delete(this.kept.keys().next().value!);
       this.kept.set(keys[j]!, hash);
     }

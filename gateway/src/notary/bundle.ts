@@ -276,7 +276,8 @@ export class BundleBuilder {
 
   /**
    * The record's audit path: from the subtree hashes its row came with when the query read them,
-   * otherwise (or if they do not cover the proof) from the log, one more query.
+   * otherwise (or if they do not cover the proof) from the log, whose reads are shared with the
+   * other lookups of the moment (CachedSubtreeStore).
    */
   private async inclusionProof(row: SubmissionRow, index: number, size: number): Promise<Uint8Array[]> {
     if (row.inclusion_subtrees) {
@@ -293,7 +294,7 @@ export class BundleBuilder {
         if (!(err instanceof ProofError && err.code === 'MISSING_SUBTREE')) throw err;
       }
     }
-    return this.log.inclusionProof(index, size);
+    return this.log.inclusionProof(index, size, { keep: false });
   }
 
   private async checkpointParts(size: number): Promise<CheckpointParts> {
