@@ -225,6 +225,54 @@ describe('evidence, verify and the log', () => {
     }
   });
 
+  it('answers many verify lookups at once each with its own records, caches only recorded public answers', async () => {
+    // Concurrent lookups share their queries (digestLookups): each must still get its digest's answer.
+    const digests = [contract.sha256, payment.sha256, '0'.repeat(64), contract.sha256];
+    const answers = await Promise.all(
+      digests.map((d) => app.inject({ method: 'GET', url: `/v1/verify/${d}` })),
+    );
+    expect(answers.map((a) => a.json().sha256)).toEqual(digests);
+    expect(answers.map((a) => a.json().records.map((r: { id: string }) => r.id))).toEqual([
+      [contract.id],
+      [payment.id],
+      [],
+      [contract.id],
+    ]);
+
+    // An accepted record is what clients poll for: its answer is never kept, so the poll sees it
+    // recorded as soon as it is.
+    const fresh = await submit('unit', { kind: 'notice', title: 'Fresh notice' });
+    const polled = await app.inject({ method: 'GET', url: `/v1/verify/${fresh.sha256}` });
+    expect(polled.json().records[0].status).toBe('accepted');
+    await waitRecorded(fresh.id);
+    const recorded = await app.inject({ method: 'GET', url: `/v1/verify/${fresh.sha256}` });
+    expect(recorded.json().records[0].status).toBe('recorded');
+    expect(recorded.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(recorded.headers['cache-control']).toBe('public, max-age=5');
+
+    // A recorded public answer is served again from the one-second cache: the same bytes even
+    // though a withdrawal was recorded meanwhile; a principal's answer is never cached.
+    const withdrawal = await submit('unit', {
+      kind: 'withdrawal',
+      reason: 'posted by mistake',
+      refs: [fresh.id],
+    });
+    await waitRecorded(withdrawal.id);
+    const again = await app.inject({ method: 'GET', url: `/v1/verify/${fresh.sha256}` });
+    expect(again.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(again.body).toBe(recorded.body);
+    const privileged = await app.inject({
+      method: 'GET',
+      url: `/v1/verify/${fresh.sha256}`,
+      headers: auth('admin'),
+    });
+    expect(privileged.headers['cache-control']).toBe('private, no-store');
+    expect(privileged.json().records[0].withdrawnBy).toBe(withdrawal.id);
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = await app.inject({ method: 'GET', url: `/v1/verify/${fresh.sha256}` });
+    expect(later.json().records[0].withdrawnBy).toBe(withdrawal.id);
+  });
+
   it('serves checkpoints, the note key and proofs a monitor can check', async () => {
     const note = await app.inject({ method: 'GET', url: '/v1/log/checkpoint' });
     expect(note.statusCode).toBe(200);
