@@ -337,6 +337,9 @@ describe('evidence, verify and the log', () => {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/lianzheng_records_recorded_total \d+/);
+    // The verify lookups above went through the coalesced reads, and their proofs' subtrees too.
+    expect(metrics).toMatch(/lianzheng_read_batch_keys_count\{read="digest"\} [1-9]/);
+    expect(metrics).toMatch(/lianzheng_read_batch_keys_count\{read="subtree"\} [1-9]/);
     expect((await app.inject({ method: 'GET', url: '/v1/keys' })).json()).toMatchObject({
       ledger: 'embedded',
       ledgerNote: 'embedded single-node ledger',

@@ -53,9 +53,12 @@ export class LogStore {
 
   constructor(
     private readonly db: Queryable,
-    options: { proofCacheSize?: number } = {},
+    options: { proofCacheSize?: number; onSubtreeRead?: (keys: number) => void } = {},
   ) {
-    this.subtrees = new CachedSubtreeStore(db);
+    this.subtrees = new CachedSubtreeStore(
+      db,
+      options.onSubtreeRead ? { onBatch: options.onSubtreeRead } : {},
+    );
     this.proofCacheMax = options.proofCacheSize ?? 100_000;
   }
 

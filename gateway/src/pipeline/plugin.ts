@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
-import type { Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
 import { ConfigError } from '../config.ts';
 import { type Ledger, LedgerError } from '../ledger/ledger.ts';
 import { EmbeddedLedger } from '../ledger/ledger-embedded.ts';
 import { LogStore } from '../log/log-store.ts';
 import { Batcher } from '../notary/batcher.ts';
-import { BundleBuilder } from '../notary/bundle.ts';
+import { BundleBuilder, digestLookups, type SubmissionRow } from '../notary/bundle.ts';
 import evidenceReadRoutes from '../routes/evidence-read/index.ts';
 import keysRoutes from '../routes/keys/index.ts';
 import ledgerRoutes from '../routes/ledger/index.ts';
@@ -22,6 +22,8 @@ export interface Pipeline {
   batcher: Batcher;
   log: LogStore;
   bundles: BundleBuilder;
+  /** The submissions of a digest, looked up together with the other lookups of the moment. */
+  digests: { load(sha256: string): Promise<SubmissionRow[]> };
 }
 
 declare module 'fastify' {
@@ -209,8 +211,19 @@ function createLedger(app: FastifyInstance, options: PipelineOptions): Ledger {
  */
 async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): Promise<void> {
   const inner = createLedger(app, options);
-  const log = new LogStore(app.db);
   const registry = (app as { metrics?: Registry }).metrics;
+  // How well concurrent reads are gathered: keys per query of each coalesced read.
+  const readKeys = registry
+    ? new Histogram({
+        name: 'lianzheng_read_batch_keys',
+        help: 'Keys per coalesced read query: verify lookups by digest, proof subtree hashes',
+        labelNames: ['read'] as const,
+        buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+        registers: [registry],
+      })
+    : undefined;
+  const log = new LogStore(app.db, { onSubtreeRead: (keys) => readKeys?.observe({ read: 'subtree' }, keys) });
+  const digests = digestLookups(app.db, { onBatch: (keys) => readKeys?.observe({ read: 'digest' }, keys) });
   const role = app.config.role ?? 'all';
   const sealing = options.startBatcher ?? role !== 'api';
   let batcher: Batcher | undefined;
@@ -231,7 +244,7 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   });
   // With the TSA on, bundles carry the RFC 3161 token made for their checkpoint.
   const bundles = new BundleBuilder(log, inner.info, { timestamps: Boolean(app.timestamps) });
-  app.decorate('pipeline', { ledger, batcher, log, bundles });
+  app.decorate('pipeline', { ledger, batcher, log, bundles, digests });
 
   const intake = (app as { intake?: { onCommitted(fn: (rows: number) => void): void } }).intake;
   const seal = batcher;

@@ -1,19 +1,17 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { digestLookups } from '../../notary/bundle.ts';
 import { SHA256_PATTERN, VerifyResponse } from '../../pipeline/schemas.ts';
 import { recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 
 /**
  * GET /v1/verify/{sha256}: every record of a digest with its proof bundle. Lookups made at the
- * same time share one indexed query (digestLookups: submissions by sha256 = any(…), joined to
+ * same time share one indexed query (pipeline.digests: submissions by sha256 = any(…), joined to
  * their batch, flags and links), and their proofs' subtree hashes one more (the log's
  * CachedSubtreeStore); the bundles of recorded submissions are cached, so a hot lookup costs no
  * proof work.
  */
 export default async function verifyRoutes(app: FastifyInstance): Promise<void> {
-  const bySha256 = digestLookups(app.db);
   // Hot digests (a notice's QR code scanned by many people) are answered from a one-second cache
   // of the serialised public answer. Only answers whose records are all recorded or anchored are
   // kept: an 'accepted' record is what clients poll for, so that answer is always fresh. The
@@ -43,7 +41,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
           return hit.body;
         }
       }
-      const rows = await bySha256.load(sha256);
+      const rows = await app.pipeline.digests.load(sha256);
       const records = await Promise.all(
         rows.map(async (row) => {
           const { entry, record, privileged } = recordEntry(row, request.principal);
