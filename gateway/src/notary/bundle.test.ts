@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/principal.ts';
-import { maySeeDetails, regionCovers } from './bundle.ts';
+import type { Queryable } from '../log/subtree-store.ts';
+import { digestLookups, maySeeDetails, regionCovers } from './bundle.ts';
 
 const project = { ownerOrg: 'village-committee', regionCode: '620102' };
 
@@ -37,5 +38,31 @@ describe('who sees restricted details', () => {
     expect(
       maySeeDetails({ role: 'partner', org: 'finance-platform' }, 'restricted', project, 'finance-platform'),
     ).toBe(true);
+  });
+});
+
+describe('digestLookups', () => {
+  it('answers each digest with its own rows in acceptance order, whatever order the database returns', async () => {
+    const queries: unknown[][] = [];
+    const rows = [
+      { seq: '10', sha256: 'aa' },
+      { seq: '9', sha256: 'aa' },
+      { seq: '11', sha256: 'bb' },
+      { seq: '100', sha256: 'aa' },
+    ];
+    const db = {
+      query: async (config: { values: unknown[] }) => {
+        queries.push(config.values);
+        return { rows };
+      },
+    } as unknown as Queryable;
+    const lookups = digestLookups(db);
+    const [a, b, c, again] = await Promise.all(['aa', 'bb', 'cc', 'aa'].map((d) => lookups.load(d)));
+    expect(a!.map((r) => r.seq)).toEqual(['9', '10', '100']);
+    expect(b!.map((r) => r.seq)).toEqual(['11']);
+    expect(c).toEqual([]);
+    expect(again).toBe(a);
+    // One query, each digest asked for once.
+    expect(queries).toEqual([[['aa', 'bb', 'cc']]]);
   });
 });
