@@ -7,8 +7,8 @@
 //
 //   node --import tsx tests/bench/load/profile-gateway.ts seal [seconds of batches to accept first]
 //
-// `PROFILE_VACUUM=1` runs VACUUM ANALYZE before the verify scenarios (see docs/benchmarks.md:
-// lookups right after a burst compete with autovacuum and first-read hint bits).
+// `PROFILE_VACUUM=1` runs VACUUM ANALYZE before the verify scenarios, which otherwise start
+// right after their burst of submissions, before autovacuum has analysed the table.
 //
 // With `@rate` the load is open-loop at that many requests per second (load/open-loop.ts). `seal`
 // profiles the pipeline alone, recording a backlog (profileSealing, at the end).
