@@ -37,7 +37,7 @@ import { anchorRefFor } from '../../gateway/src/anchor/anchor-ref.ts';
 import type { AnchorConfig } from '../../gateway/src/anchor/config.ts';
 import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
-import { PgSubtreeStore, writeSubtrees } from '../../gateway/src/log/subtree-store.ts';
+import { CachedSubtreeStore, writeSubtrees } from '../../gateway/src/log/subtree-store.ts';
 import { startEmbeddedPostgres } from '../../gateway/src/storage/embedded-postgres.ts';
 import { runMigrations } from '../../gateway/src/storage/migrate.ts';
 import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
@@ -175,7 +175,7 @@ interface Entry {
 export class TestLog {
   private frontier: Frontier = emptyFrontier();
   readonly entries: Entry[] = [];
-  readonly subtrees: PgSubtreeStore;
+  readonly subtrees: CachedSubtreeStore;
   private readonly notes = new Map<number, string>();
 
   private constructor(
@@ -184,7 +184,7 @@ export class TestLog {
     private readonly receiptKey: CryptoKey,
     readonly keys: { jwks: JSONWebKeySet; checkpointKeys: string[] },
   ) {
-    this.subtrees = new PgSubtreeStore(pool);
+    this.subtrees = new CachedSubtreeStore(pool);
   }
 
   static async create(pool: pg.Pool): Promise<TestLog> {

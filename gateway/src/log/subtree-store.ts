@@ -9,19 +9,6 @@ export interface Queryable {
 }
 
 /**
- * The log's complete subtrees in PostgreSQL (`log_subtrees`). Reads are one indexed query per
- * proof, writes one `INSERT … SELECT unnest` per seal, so a seal of 10,000 leaves is a single
- * round trip however many subtrees it completes.
- */
-export class PgSubtreeStore implements SubtreeSource {
-  constructor(private readonly db: Queryable) {}
-
-  async getSubtrees(refs: { level: number; index: number }[]): Promise<Uint8Array[]> {
-    return readSubtrees(this.db, refs);
-  }
-}
-
-/**
  * The log's subtrees for serving proofs: concurrent proofs' reads gathered into one query (many
  * verify lookups at once share most of their upper path, read once), and the upper levels' hashes
  * kept in memory. A subtree of level L is on the path of 2^L leaves' proofs, so levels from
