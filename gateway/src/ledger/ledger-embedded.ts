@@ -10,6 +10,7 @@ import {
 } from '@lianzheng/chaincode';
 import { toHex } from '@lianzheng/proof';
 import type pg from 'pg';
+import { byteaArray } from '../storage/binary-arrays.ts';
 import {
   type Ledger,
   type LedgerBatch,
@@ -335,15 +336,15 @@ export class EmbeddedLedger implements Ledger {
     entries.sort((a, b) => Buffer.compare(a.key, b.key));
     const keyList = entries.map((e) => e.key);
     const values = entries.map((e) => e.value);
-    // In chunks: pg turns each parameter array into text synchronously, so one INSERT of 20,000
-    // rows would be one long stretch; several smaller ones let requests in between.
+    // In chunks: each chunk's arrays are encoded synchronously, so one INSERT of 20,000 rows
+    // would be one long stretch; several smaller ones let requests in between.
     const chunk = this.options.writeChunk ?? DEFAULT_WRITE_CHUNK;
     for (let i = 0; i < keyList.length; i += chunk) {
       await client.query(
         `insert into world_state (key, value)
          select * from unnest($1::bytea[], $2::bytea[])
          on conflict (key) do update set value = excluded.value`,
-        [keyList.slice(i, i + chunk), values.slice(i, i + chunk)],
+        [byteaArray(keyList.slice(i, i + chunk)), byteaArray(values.slice(i, i + chunk))],
       );
       await slicer.pause();
     }

@@ -8,6 +8,7 @@ import {
 } from '@lianzheng/proof';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeArray } from '../storage/binary-arrays.ts';
 import { CachedSubtreeStore, frontierRefs, MissingSubtreeError, type Queryable } from './subtree-store.ts';
 
 describe('frontierRefs', () => {
@@ -52,8 +53,8 @@ describe('CachedSubtreeStore', () => {
     const hashOf = (level: number, index: number) => new Uint8Array([level, index]);
     const queries: { level: number; index: number }[][] = [];
     const db = {
-      query: async (config: { values: [number[], string[]] }) => {
-        const [levels, indexes] = config.values;
+      query: async (config: { values: Uint8Array[] }) => {
+        const [levels, indexes] = config.values.map(decodeArray) as [number[], string[]];
         const refs = levels.map((level, i) => ({ level, index: Number(indexes[i]) }));
         queries.push(refs);
         return {

@@ -1,6 +1,7 @@
 import type { SubtreeHash, SubtreeRef, SubtreeSource } from '@lianzheng/proof';
 import type DataLoader from 'dataloader';
 import type pg from 'pg';
+import { byteaArray, int2Array, int8Array } from '../storage/binary-arrays.ts';
 import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
 
 /** Anything that runs a query: the pool, or a client inside a transaction. */
@@ -101,7 +102,7 @@ async function readSubtreeMap(db: Queryable, refs: readonly SubtreeRef[]): Promi
     text: `select s.level, s.idx, s.hash
              from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
              join log_subtrees s on s.level = r.level and s.idx = r.idx`,
-    values: [levels, indexes],
+    values: [int2Array(levels), int8Array(indexes)],
   });
   const found = new Map<string, Uint8Array>();
   for (const row of rows) found.set(`${row.level}:${row.idx}`, new Uint8Array(row.hash));
@@ -124,7 +125,7 @@ export async function writeSubtrees(db: Queryable, subtrees: readonly SubtreeHas
     `insert into log_subtrees (level, idx, hash)
      select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])
      on conflict (level, idx) do nothing`,
-    [levels, indexes, hashes],
+    [int2Array(levels), int8Array(indexes), byteaArray(hashes)],
   );
 }
 

@@ -11,6 +11,7 @@ import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Ledger, type LedgerBatch, LedgerError, type RecordBatchResult } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
+import { int2Array, int8Array, jsonbArray, textArray, uuidArray } from '../storage/binary-arrays.ts';
 
 // The batcher turns accepted submissions into leaves of the log and records each batch on the
 // ledger. It is an outbox: every step is a committed row in PostgreSQL, so a crash resumes where
@@ -302,7 +303,7 @@ export class Batcher {
       const root = frontierRoot(next);
       await client.query(
         'insert into ledger_batches (from_size, to_size, root, seqs) values ($1, $2, $3, $4)',
-        [String(fromSize), String(next.size), root, seqs],
+        [String(fromSize), String(next.size), root, int8Array(seqs)],
       );
       await client.query('commit');
       this.metrics.batchSize.observe(rows.length);
@@ -321,7 +322,7 @@ export class Batcher {
          from unnest($1::bigint[]) with ordinality as u(seq, ord)
          join submissions s on s.seq = u.seq
         order by u.ord`,
-      [batch.seqs],
+      [int8Array(batch.seqs)],
     );
     if (rows.length !== batch.toSize - batch.fromSize) {
       throw new Error(`sealed batch ${batch.fromSize}..${batch.toSize} has ${rows.length} submissions`);
@@ -418,14 +419,14 @@ export class Batcher {
         `update submissions s set leaf_index = $1::bigint + u.ord - 1, status = 'recorded'
            from unnest($2::bigint[]) with ordinality as u(seq, ord)
           where s.seq = u.seq and s.status = 'accepted'`,
-        [String(batch.fromSize), batch.seqs],
+        [String(batch.fromSize), int8Array(batch.seqs)],
       );
       const links = linksOf(ledgerBatch);
       if (links.target.length > 0) {
         await client.query(
           `insert into record_links (target_id, link, by_id)
            select * from unnest($1::uuid[], $2::text[], $3::uuid[]) on conflict do nothing`,
-          [links.target, links.link, links.by],
+          [uuidArray(links.target), textArray(links.link), uuidArray(links.by)],
         );
       }
       if (result.flags.length > 0) {
@@ -440,11 +441,11 @@ export class Batcher {
            select * from unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[], $5::jsonb[])
            on conflict (submission_id, ordinal) do nothing`,
           [
-            result.flags.map((f) => f.recordId),
-            ordinal,
-            result.flags.map((f) => f.code),
-            result.flags.map((f) => f.projectId ?? ''),
-            result.flags.map((f) => JSON.stringify(f)),
+            uuidArray(result.flags.map((f) => f.recordId)),
+            int2Array(ordinal),
+            textArray(result.flags.map((f) => f.code)),
+            textArray(result.flags.map((f) => f.projectId ?? '')),
+            jsonbArray(result.flags.map((f) => JSON.stringify(f))),
           ],
         );
       }

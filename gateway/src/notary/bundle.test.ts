@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/principal.ts';
 import type { Queryable } from '../log/subtree-store.ts';
+import { decodeArray } from '../storage/binary-arrays.ts';
 import { digestLookups, maySeeDetails, regionCovers } from './bundle.ts';
 
 const project = { ownerOrg: 'village-committee', regionCode: '620102' };
@@ -51,8 +52,8 @@ describe('digestLookups', () => {
       { seq: '100', sha256: 'aa' },
     ];
     const db = {
-      query: async (config: { values: unknown[] }) => {
-        queries.push(config.values);
+      query: async (config: { values: Uint8Array[] }) => {
+        queries.push(config.values.map(decodeArray));
         return { rows };
       },
     } as unknown as Queryable;

@@ -12,6 +12,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
 import type { Queryable } from '../log/subtree-store.ts';
+import { textArray } from '../storage/binary-arrays.ts';
 import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
 
 // Proof bundles for submissions. A bundle without details is immutable once its batch is
@@ -361,7 +362,7 @@ export function digestLookups(db: Queryable, options?: CoalescedReadOptions) {
     const { rows } = await db.query<SubmissionRow>({
       name: 'lz-digest-lookup',
       text: DIGEST_LOOKUP,
-      values: [[...new Set(digests)]],
+      values: [textArray([...new Set(digests)])],
     });
     const found = new Map<string, SubmissionRow[]>();
     for (const row of rows) {

@@ -14,6 +14,7 @@ import { AppError, type ErrorCode, problemFor, toAppError } from '../errors.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
+import { textArray, timestamptzArray, uuidArray } from '../storage/binary-arrays.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
 import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './intake-encode.ts';
 import {
@@ -86,30 +87,30 @@ export async function insertSubmissions(
   db: pg.Pool,
   rows: SubmissionRow[],
 ): Promise<{ inserted: boolean }[]> {
-  const cols: (string | null)[][] = Array.from({ length: 12 }, () => new Array(rows.length));
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    cols[0]![i] = r.id;
-    cols[1]![i] = r.projectId;
-    cols[2]![i] = r.sha256;
-    cols[3]![i] = r.kind;
-    cols[4]![i] = r.recordJson;
-    cols[5]![i] = r.detailsJson;
-    cols[6]![i] = r.receipt;
-    cols[7]![i] = r.idempotencyKey;
-    cols[8]![i] = r.idemScope;
-    cols[9]![i] = r.requestHash;
-    cols[10]![i] = r.acceptedAt;
-    cols[11]![i] = r.linkTarget;
-  }
+  const col = <T>(pick: (r: SubmissionRow) => T): T[] => rows.map(pick);
+  // Binary arrays (storage/binary-arrays.ts): no text literal to escape, build and parse again.
+  const values = [
+    uuidArray(col((r) => r.id)),
+    textArray(col((r) => r.projectId)),
+    textArray(col((r) => r.sha256)),
+    textArray(col((r) => r.kind)),
+    textArray(col((r) => r.recordJson)),
+    textArray(col((r) => r.detailsJson)),
+    textArray(col((r) => r.receipt)),
+    textArray(col((r) => r.idempotencyKey)),
+    textArray(col((r) => r.idemScope)),
+    textArray(col((r) => r.requestHash)),
+    timestamptzArray(col((r) => r.acceptedAt)),
+    uuidArray(col((r) => r.linkTarget)),
+  ];
   // Named statements: each pooled connection parses and plans the INSERT once. Without an
   // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
   let keyed = false;
   for (const r of rows) if (r.idempotencyKey !== null) keyed = true;
   const result = await db.query<{ id: string }>(
     keyed
-      ? { name: 'intake-insert-returning', text: `${INSERT_SQL} returning id`, values: cols }
-      : { name: 'intake-insert', text: INSERT_SQL, values: cols },
+      ? { name: 'intake-insert-returning', text: `${INSERT_SQL} returning id`, values }
+      : { name: 'intake-insert', text: INSERT_SQL, values },
   );
   if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
   if (!keyed) throw new Error(`the group commit inserted ${result.rowCount} of ${rows.length} rows`);
