@@ -22,6 +22,7 @@ import type { Config } from './config.ts';
 import errorsPlugin, { AppError, frameworkErrorHandler } from './errors.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import keysPlugin from './keys/plugin.ts';
+import { lazyRequestLoggerFactory } from './logger.ts';
 import metricsPlugin from './metrics.ts';
 import intakePlugin from './notary/intake-plugin.ts';
 import pipelinePlugin from './pipeline/plugin.ts';
@@ -102,6 +103,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Each request's logger is made only when the request logs something (logger.ts).
+    ...(options.logger ? { childLoggerFactory: lazyRequestLoggerFactory } : {}),
     return503OnClosing: true,
     // Malformed URLs and over-long path parameters get a problem+json like everything else.
     frameworkErrors: frameworkErrorHandler,
