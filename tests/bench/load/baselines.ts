@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import type pg from 'pg';
+import { textArray, timestamptzArray, uuidArray } from '../../../gateway/src/storage/binary-arrays.ts';
 import { type BenchContext, measureRates } from '../harness.ts';
 import { freePort, ROOT } from './stack.ts';
 
@@ -111,7 +112,7 @@ export interface StorageCeilings {
 }
 
 /**
- * A raw multi-row INSERT (unnest arrays, one statement, autocommit) into a copy of the
+ * A raw multi-row INSERT (unnest of binary arrays, one statement, autocommit) into a copy of the
  * submissions table with the same indexes, on the gateway's own PostgreSQL.
  */
 export async function measureStorage(ctx: BenchContext, pool: pg.Pool): Promise<StorageCeilings> {
@@ -133,10 +134,14 @@ export async function measureStorage(ctx: BenchContext, pool: pg.Pool): Promise<
     }
     const from = cursor[n];
     cursor[n] += n;
-    await pool.query(
-      sql,
-      cols.map((c) => c.slice(from, from + n)),
-    );
+    // Encoded as the gateway's group commit encodes its columns (binary arrays), so the ceiling
+    // is measured the way the gateway writes.
+    const part = cols.map((c) => c.slice(from, from + n));
+    await pool.query(sql, [
+      uuidArray(part[0]!),
+      ...part.slice(1, 7).map((c) => textArray(c)),
+      timestamptzArray(part[7]!),
+    ]);
     return n;
   };
   const rates = await measureRates(ctx, { one: step(1), sixtyFour: step(64), thousand: step(1000) });
