@@ -1,5 +1,6 @@
 import type { LedgerClientIdentity, LedgerKV, LedgerStub, LedgerTimestamp } from '@lianzheng/chaincode';
 import type { Queryable } from '../log/subtree-store.ts';
+import { byteaArray } from '../storage/binary-arrays.ts';
 
 // Fabric's chaincode stub over PostgreSQL, for one transaction: reads see committed state (the
 // enclosing database transaction's snapshot), writes are buffered and applied by the ledger at
@@ -57,7 +58,7 @@ export class PgLedgerStub implements LedgerStub {
   private async readMany(keys: string[]): Promise<Map<string, Uint8Array>> {
     const { rows } = await this.db.query<{ key: Buffer; value: Buffer }>(
       'select key, value from world_state where key = any($1::bytea[])',
-      [keys.map(keyBytes)],
+      [byteaArray(keys.map(keyBytes))],
     );
     const found = new Map<string, Uint8Array>();
     for (const row of rows) found.set(decoder.decode(row.key), new Uint8Array(row.value));

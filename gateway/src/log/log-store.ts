@@ -6,6 +6,7 @@ import {
   generateInclusionProof,
   type SubtreeSource,
 } from '@lianzheng/proof';
+import { byteaArray } from '../storage/binary-arrays.ts';
 import {
   CachedSubtreeStore,
   frontierRefs,
@@ -98,7 +99,7 @@ export class LogStore {
   private async saveFrontier(db: Queryable, frontier: Frontier): Promise<void> {
     await db.query('update log_state set size = $1, frontier = $2::bytea[], updated_at = now() where id', [
       String(frontier.size),
-      frontier.hashes,
+      byteaArray(frontier.hashes),
     ]);
   }
 

@@ -300,7 +300,7 @@ export class Intake {
         await this.options.db().query<StoredSubmission>(
           `select id::text, sha256, status, receipt, record_json, request_hash, idempotency_key, accepted_at
                from submissions where idem_scope = $1 and idempotency_key = any($2::text[])`,
-          [scope, keys],
+          [scope, textArray(keys)],
         )
       ).rows;
     } catch (e) {
