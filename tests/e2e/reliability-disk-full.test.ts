@@ -189,6 +189,13 @@ describe('the data folder fills up', () => {
       await res.text();
       await sleep(250);
     }
+    if (resumedIn < 0) {
+      // Say why: what the gateway and PostgreSQL last logged.
+      const pgLog = await fs.readFile(path.join(gw.dataDir, 'pg', 'server.log'), 'utf8').catch(() => '');
+      console.log(
+        `no 202 within 60 s of freeing space\n--- gateway\n${gw.output().slice(-4000)}\n--- PostgreSQL\n${pgLog.slice(-4000)}`,
+      );
+    }
     expect(resumedIn).toBeGreaterThanOrEqual(0);
     await sleep(500);
     stopLoad.abort();
