@@ -19,6 +19,7 @@ import {
   verifyReceipt,
 } from '@lianzheng/proof';
 import type pg from 'pg';
+import { readSubtreeMap } from '../log/subtree-store.ts';
 import { type LedgerAuditSource, type LedgerRecordEntry, pgEmbeddedLedgerSource } from './ledger-source.ts';
 import { replayEmbeddedLedger } from './replay.ts';
 
@@ -277,13 +278,7 @@ class LogRebuilder {
 
   private async compareSubtrees(subtrees: SubtreeHash[]): Promise<void> {
     if (subtrees.length === 0) return;
-    const { rows } = await this.db.query<{ level: number; idx: string; hash: Buffer }>(
-      `select s.level, s.idx, s.hash
-         from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
-         join log_subtrees s on s.level = r.level and s.idx = r.idx`,
-      [subtrees.map((s) => s.level), subtrees.map((s) => String(s.index))],
-    );
-    const stored = new Map(rows.map((r) => [`${r.level}:${r.idx}`, r.hash]));
+    const stored = await readSubtreeMap(this.db, subtrees);
     for (const s of subtrees) {
       const hash = stored.get(`${s.level}:${s.index}`);
       const subject = s.level === 0 ? `leaf ${s.index}` : `subtree ${s.level}/${s.index}`;
@@ -292,7 +287,7 @@ class LogRebuilder {
         this.out.add(
           s.level === 0 ? 'LEAF_HASH_MISMATCH' : 'SUBTREE_MISMATCH',
           subject,
-          `stored ${hash.toString('hex')}, recomputed ${toHex(s.hash)}`,
+          `stored ${toHex(hash)}, recomputed ${toHex(s.hash)}`,
         );
       }
     }

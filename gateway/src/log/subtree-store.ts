@@ -94,7 +94,10 @@ export async function readSubtrees(
 }
 
 /** The hashes of those of `refs` that exist, by "level:index". */
-async function readSubtreeMap(db: Queryable, refs: readonly SubtreeRef[]): Promise<Map<string, Uint8Array>> {
+export async function readSubtreeMap(
+  db: Queryable,
+  refs: readonly SubtreeRef[],
+): Promise<Map<string, Uint8Array>> {
   const levels = refs.map((r) => r.level);
   const indexes = refs.map((r) => String(r.index));
   const { rows } = await db.query<{ level: number; idx: string; hash: Buffer }>({
