@@ -82,7 +82,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
       // Kept as bytes: each hit then writes them as they are, without encoding ~5 KB of text again.
       const body = Buffer.from(reply.serialize({ sha256, records }) as string);
       if (hot.size >= HOT_MAX) hot.clear();
-      hot.set(sha256, { until: Date.now() + HOT_TTL_MS, body });
+      hot.set(sha256, { until: now + HOT_TTL_MS, body });
       reply.type('application/json; charset=utf-8');
       return body;
     },
