@@ -28,6 +28,10 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from './config.ts';
 import { embeddedPostgresDir } from './storage/db-plugin.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './storage/embedded-postgres.ts';
+import {
+  type EmbeddedPostgresWatchdog,
+  watchEmbeddedPostgres,
+} from './storage/embedded-postgres-watchdog.ts';
 
 const METRICS_REQUEST = 'lianzheng:metrics-request';
 const METRICS_RESPONSE = 'lianzheng:metrics-response';
@@ -64,6 +68,7 @@ export async function runSupervisor(
   entry: { exec: string; execArgv: string[] },
 ): Promise<Supervisor> {
   let embedded: EmbeddedPostgres | undefined;
+  let watchdog: EmbeddedPostgresWatchdog | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     embedded = await startEmbeddedPostgres({
@@ -71,6 +76,7 @@ export async function runSupervisor(
       log: (msg) => log.info({ component: 'embedded-postgres' }, msg),
     });
     databaseUrl = embedded.url;
+    watchdog = watchEmbeddedPostgres(embedded, { log });
   }
   cluster.setupPrimary({ exec: entry.exec, execArgv: entry.execArgv, silent: false });
   // Every worker's own metrics, summed on request (see clusterMetricsText).
@@ -167,6 +173,7 @@ export async function runSupervisor(
     };
     await stopRole('api');
     await stopRole('sealer');
+    await watchdog?.stop();
     await embedded?.stop();
   };
 

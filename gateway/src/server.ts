@@ -11,6 +11,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { loggerOptions } from './logger.ts';
 import { withGatewayNodeFlags } from './node-flags.ts';
+import { exitOnUncaughtException } from './process-guards.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -137,7 +138,8 @@ async function supervise(config: Config): Promise<void> {
 
 /** The process entry: start, then stop cleanly on a signal. Exit codes: 0 clean, 1 failed, 2 bad config. */
 export async function main(): Promise<void> {
-  let server: RunningServer;
+  let server: RunningServer | undefined;
+  exitOnUncaughtException(() => server?.app.log);
   try {
     if (cluster.isPrimary) {
       const config = loadConfig(process.env);

@@ -2,10 +2,13 @@
 // RELIABILITY_DB_OUTAGE_MS (default 10 s; the issue's 30 s with RELIABILITY_DB_OUTAGE_MS=30000):
 // every request gets a quick 503 problem+json — never a 500, never a hang beyond the request
 // timeout — /readyz says the database is why, and the service comes back by itself when the
-// database does, with every 202 recorded and the audit clean.
+// database does, with every 202 recorded and the audit clean. A clean stop is an operator's act,
+// which the gateway's watchdog leaves alone; then the postmaster is killed with -9 under load,
+// and the watchdog must bring it back with nobody's help.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { sha256, toHex } from '@lianzheng/proof';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +121,7 @@ describe('PostgreSQL stopped under load', () => {
       await sleep(300);
     }
     expect(readyReason).toMatch(/\S/);
+    expect(gateway.logged(/shut down cleanly by someone else/)).toBe(true);
     // Every answer during the outage: a 503 problem+json, quickly.
     const bad = seen.filter(
       (s) => s.status !== 503 || !s.type.startsWith('application/problem+json') || s.ms > QUICK_MS,
@@ -172,6 +176,69 @@ describe('PostgreSQL stopped under load', () => {
       `db outage: ${OUTAGE_MS} ms down, ${seen.length} probes all 503 (max ${Math.round(
         Math.max(...seen.map((s) => s.ms)),
       )} ms), ready again ${resumedIn} ms after the database, ${log.accepted.size} answered 202`,
+    );
+    expect(problems).toEqual([]);
+  });
+  it('brings a postmaster killed with -9 back by itself, losing no 202', async () => {
+    const db = embeddedPg(dataDir);
+    // On its own too: the test above leaves the database running unless it failed midway.
+    if (!(await db.running())) await db.start();
+    const project = testProject();
+    const tokens = await tokensFor(dataDir, project.ownerOrg);
+    await registerProject(gateway.base, tokens.unit, project);
+    const log = new LoadLog();
+    const stopLoad = new AbortController();
+    const load = runLoad({
+      base: gateway.base,
+      token: tokens.unit,
+      projectId: project.id,
+      concurrency: 8,
+      signal: stopLoad.signal,
+      log,
+    });
+    await sleep(800);
+    const acceptedBefore = log.accepted.size;
+    expect(acceptedBefore).toBeGreaterThan(0);
+
+    const pidFile = path.join(dataDir, 'pg', 'data', 'postmaster.pid');
+    const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    // Nothing but the gateway's own watchdog may start it again.
+    let resumedIn = -1;
+    while (Date.now() - killedAt < 60_000) {
+      const ready = await probe('/readyz');
+      if (ready.status === 200 && (await db.running())) {
+        resumedIn = Date.now() - killedAt;
+        break;
+      }
+      await sleep(200);
+    }
+    expect(resumedIn, gateway.output().slice(-3000)).toBeGreaterThanOrEqual(0);
+    const acceptedAtResume = log.accepted.size;
+    await sleep(1500);
+    stopLoad.abort();
+    await load;
+    expect(log.accepted.size).toBeGreaterThan(acceptedAtResume);
+    expect(gateway.logged(/not shut down cleanly; restarting it/)).toBe(true);
+    expect(gateway.logged(/^PostgreSQL restarted$/)).toBe(true);
+
+    // A connection cut by the crash is a 503; never a 500, and nothing answered 202 is lost.
+    const loadBad = log.outcomes.filter(
+      (o) =>
+        (o.status !== 202 && o.status !== 503) ||
+        (o.status === 503 && !o.contentType?.startsWith('application/problem+json')) ||
+        o.ms > QUICK_MS,
+    );
+    expect(loadBad).toEqual([]);
+    expect(log.lost).toBe(0);
+
+    pool ??= new pg.Pool({ connectionString: await db.url(), max: 4 });
+    await waitAllRecorded(pool);
+    const vkey = (await (await fetch(`${gateway.base}/v1/log/key`)).text()).trim();
+    const { problems } = await checkEndState(pool, log, { checkpointKeys: [vkey] });
+    console.info(
+      `postmaster killed: ready again ${resumedIn} ms later by the watchdog, ${log.accepted.size} answered 202`,
     );
     expect(problems).toEqual([]);
   });

@@ -43,6 +43,8 @@ export interface GatewayProcess {
   /** SIGTERM and wait (graceful shutdown stops the embedded PostgreSQL). */
   stop(): Promise<void>;
   output(): string;
+  /** Whether any log line so far (not only the tail `output` keeps) had this `msg`. */
+  logged(msg: RegExp): boolean;
 }
 
 export function gatewayProcess(options: {
@@ -53,6 +55,9 @@ export function gatewayProcess(options: {
   const base = `http://127.0.0.1:${options.port}`;
   let child: ChildProcess | undefined;
   let output = '';
+  // Every distinct pino `msg` seen: few, and kept whole while the tail is cut.
+  const messages = new Set<string>();
+  let partial = '';
   const exited = (c: ChildProcess) =>
     c.exitCode !== null || c.signalCode !== null
       ? Promise.resolve()
@@ -62,6 +67,7 @@ export function gatewayProcess(options: {
     dataDir: options.dataDir,
     child: () => child,
     output: () => output,
+    logged: (msg) => [...messages].some((m) => msg.test(m)),
     async start() {
       const c = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/server.ts'], {
         cwd: root,
@@ -82,6 +88,17 @@ export function gatewayProcess(options: {
       const keep = (d: Buffer) => {
         // Keep the tail only: twenty restarts of chaincode banners add up.
         output = (output + d.toString()).slice(-20_000);
+        const lines = (partial + d.toString()).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.startsWith('{')) continue;
+          try {
+            const { msg } = JSON.parse(line) as { msg?: unknown };
+            if (typeof msg === 'string') messages.add(msg);
+          } catch {
+            // not a log line
+          }
+        }
       };
       c.stdout?.on('data', keep);
       c.stderr?.on('data', keep);

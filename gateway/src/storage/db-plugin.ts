@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
+import { type EmbeddedPostgresWatchdog, watchEmbeddedPostgres } from './embedded-postgres-watchdog.ts';
 import { runMigrations } from './migrate.ts';
 
 declare module 'fastify' {
@@ -44,8 +45,17 @@ export function createPool(
   });
   // An idle client losing its connection (database restarted) must not crash the process.
   pool.on('error', (err) => log?.(err));
+  // Nor a checked-out one: pg emits a lost connection as an 'error' event on the client too, and
+  // pg-pool listens only while the client is idle. Whoever holds it learns of the loss from the
+  // query it had running (or its next one), and pg-pool drops the client when it comes back
+  // unqueryable, so there is nothing to do here but keep the event from being unhandled — which
+  // would throw it at the process (seen when PostgreSQL was killed under an embedded-ledger
+  // transaction).
+  pool.on('connect', (client) => client.on('error', ignoreHandledElsewhere));
   return pool;
 }
+
+function ignoreHandledElsewhere(): void {}
 
 /** Where the embedded PostgreSQL keeps its files under DATA_DIR. */
 export function embeddedPostgresDir(config: Config): string {
@@ -59,6 +69,7 @@ export function embeddedPostgresDir(config: Config): string {
 async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<void> {
   const config = app.config;
   let embedded: EmbeddedPostgres | undefined;
+  let watchdog: EmbeddedPostgresWatchdog | undefined;
   let closing = false;
   let pool = opts.pool;
   if (!pool) {
@@ -69,6 +80,7 @@ async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<vo
         log: (msg) => app.log.info({ component: 'embedded-postgres' }, msg),
       });
       url = embedded.url;
+      watchdog = watchEmbeddedPostgres(embedded, { log: app.log });
     }
     pool = createPool(
       url,
@@ -90,6 +102,7 @@ async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<vo
   }
   app.addHook('onClose', async () => {
     closing = true;
+    await watchdog?.stop();
     if (owned) await pool.end();
     await embedded?.stop();
   });

@@ -22,7 +22,81 @@ export interface EmbeddedPostgres {
   dir: string;
   /** True when a server already running on this directory was adopted rather than started. */
   adopted: boolean;
+  /** Whether the postmaster named in `data/postmaster.pid` is alive. */
+  running(): Promise<boolean>;
+  /** How the cluster was last left, from `data/global/pg_control` (see readClusterState). */
+  clusterState(): Promise<ClusterState>;
+  /** `pg_ctl start` again on the same port (the pool's URL names it). */
+  start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * PostgreSQL's own record of the cluster's state (`DBState` in `catalog/pg_control.h`):
+ * `shut down` only after a clean shutdown; a postmaster that died or was killed leaves
+ * `in production` (or `in crash recovery`, when recovery itself failed).
+ */
+export type ClusterState =
+  | 'starting up'
+  | 'shut down'
+  | 'shut down in recovery'
+  | 'shutting down'
+  | 'in crash recovery'
+  | 'in archive recovery'
+  | 'in production'
+  | 'unknown';
+
+const DB_STATES: readonly ClusterState[] = [
+  'starting up',
+  'shut down',
+  'shut down in recovery',
+  'shutting down',
+  'in crash recovery',
+  'in archive recovery',
+  'in production',
+];
+
+/**
+ * Reads `state` from `global/pg_control`. The file starts with `system_identifier` (uint64),
+ * `pg_control_version` and `catalog_version_no` (uint32 each), then `state` (an enum, int32), in
+ * the server's byte order — little-endian on every platform the npm package ships for. The
+ * package has no pg_controldata, and this is the one field we need.
+ */
+export async function readClusterState(dataDir: string): Promise<ClusterState> {
+  const file = await fs.open(path.join(dataDir, 'global', 'pg_control'), 'r');
+  try {
+    const head = Buffer.alloc(20);
+    const { bytesRead } = await file.read(head, 0, 20, 0);
+    if (bytesRead < 20) return 'unknown';
+    return DB_STATES[head.readInt32LE(16)] ?? 'unknown';
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Whether the process a `postmaster.pid` names is alive and is a postgres. A stale file (the
+ * postmaster was killed with -9) names a dead pid, or one the kernel has since given to
+ * something else.
+ */
+export async function postmasterAlive(dataDir: string): Promise<boolean> {
+  const text = await fs
+    .readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')
+    .catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+  const pid = Number(text?.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: a live process we may not signal — another user's, so the comm check decides.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const comm = await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => undefined);
+  // Without /proc (not Linux) the signal's answer is all we have.
+  return comm === undefined || comm.trim() === 'postgres';
 }
 
 export interface EmbeddedPostgresOptions {
@@ -229,6 +303,21 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await fs.appendFile(path.join(dataDir, 'postgresql.conf'), SERVER_SETTINGS);
   }
 
+  const startOn = async (port: number) => {
+    const started = await run(
+      bin.pg_ctl,
+      ['start', '-D', dataDir, '-w', '-t', '120', '-l', logFile, '-o', `-p ${port}`],
+      as,
+      { allowFail: true, timeoutMs: 130_000 },
+    );
+    if (started.code !== 0) {
+      const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+      throw new Error(
+        `PostgreSQL did not start (pg_ctl ${started.code}):\n${started.stdout}${started.stderr}\n${tail}`,
+      );
+    }
+  };
+
   let adopted = false;
   let port: number;
   const status = await run(bin.pg_ctl, ['status', '-D', dataDir], as, { allowFail: true });
@@ -243,18 +332,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     port = await freePort(previous);
     await fs.writeFile(portFile, `${port}\n`);
     log(`starting PostgreSQL on 127.0.0.1:${port}`);
-    const started = await run(
-      bin.pg_ctl,
-      ['start', '-D', dataDir, '-w', '-t', '120', '-l', logFile, '-o', `-p ${port}`],
-      as,
-      { allowFail: true, timeoutMs: 130_000 },
-    );
-    if (started.code !== 0) {
-      const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
-      throw new Error(
-        `PostgreSQL did not start (pg_ctl ${started.code}):\n${started.stdout}${started.stderr}\n${tail}`,
-      );
-    }
+    await startOn(port);
   }
 
   const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
@@ -265,6 +343,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     port,
     dir,
     adopted,
+    running: () => postmasterAlive(dataDir),
+    clusterState: () => readClusterState(dataDir),
+    async start() {
+      log(`starting PostgreSQL again on 127.0.0.1:${port}`);
+      await startOn(port);
+    },
     async stop() {
       log('stopping PostgreSQL');
       await run(bin.pg_ctl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60'], as, { allowFail: true });
