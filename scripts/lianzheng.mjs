@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
 register();
+// An uncaught exception ends the command with exit 1, before the chaincode's fabric-contract-api
+// (which `audit` and `serve` load) can install its handler that keeps the process running.
+const { exitOnUncaughtException } = await import('../gateway/src/process-guards.ts');
+exitOnUncaughtException();
 // fabric-contract-api logs every decorator at info when the chaincode module loads; the
 // gateway runs that contract in-process, so keep its logger at warnings unless asked otherwise.
 process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= 'WARNING';

@@ -11,7 +11,7 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { loggerOptions } from './logger.ts';
 import { withGatewayNodeFlags } from './node-flags.ts';
-import { exitOnUncaughtException } from './process-guards.ts';
+import { logUncaughtExceptionsWith } from './process-guards.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -115,6 +115,7 @@ function exitOnStopSignals(
  */
 async function supervise(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config));
+  logUncaughtExceptionsWith(logger);
   // The workers run this file, TypeScript: through tsx, which `npm start` loads with --import
   // but `lianzheng serve` registers in-process (scripts/lianzheng.mjs), leaving no flag to inherit.
   const inherited = process.execArgv.some((a) => a.includes('tsx'))
@@ -138,8 +139,7 @@ async function supervise(config: Config): Promise<void> {
 
 /** The process entry: start, then stop cleanly on a signal. Exit codes: 0 clean, 1 failed, 2 bad config. */
 export async function main(): Promise<void> {
-  let server: RunningServer | undefined;
-  exitOnUncaughtException(() => server?.app.log);
+  let server: RunningServer;
   try {
     if (cluster.isPrimary) {
       const config = loadConfig(process.env);
@@ -154,6 +154,7 @@ export async function main(): Promise<void> {
     process.stderr.write(`lianzheng: the gateway did not start: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  logUncaughtExceptionsWith(server.app.log);
   exitOnStopSignals(server.app.log, 'shutting down', () => server.close(), 30_000);
   process.on('unhandledRejection', (err) => server.app.log.error({ err }, 'unhandled rejection'));
 }
