@@ -76,8 +76,9 @@ export async function readClusterState(dataDir: string): Promise<ClusterState> {
 
 /**
  * Whether the process a `postmaster.pid` names is alive and is a postgres. A stale file (the
- * postmaster was killed with -9) names a dead pid, or one the kernel has since given to
- * something else.
+ * postmaster was killed with -9) names a dead pid, a zombie nobody has reaped yet (an orphan
+ * whose new parent does not reap — the gateway itself, when it runs as a container's pid 1), or
+ * a pid the kernel has since given to something else.
  */
 export async function postmasterAlive(dataDir: string): Promise<boolean> {
   const text = await fs
@@ -91,12 +92,19 @@ export async function postmasterAlive(dataDir: string): Promise<boolean> {
   try {
     process.kill(pid, 0);
   } catch (e) {
-    // EPERM: a live process we may not signal — another user's, so the comm check decides.
+    // EPERM: a live process we may not signal (another user's); /proc decides below.
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const comm = await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => undefined);
-  // Without /proc (not Linux) the signal's answer is all we have.
-  return comm === undefined || comm.trim() === 'postgres';
+  // `pid (comm) state …`; without /proc (not Linux) the signal's answer is all we have.
+  const stat = await fs
+    .readFile(`/proc/${pid}/stat`, 'utf8')
+    .catch((e: NodeJS.ErrnoException) => ({ code: e.code }));
+  if (typeof stat !== 'string') {
+    // Gone since the signal, where /proc exists; otherwise unknowable here.
+    return !(stat.code === 'ENOENT' && (await exists('/proc/self/stat')));
+  }
+  const match = /^\d+ \((.*)\) (\S)/s.exec(stat);
+  return match?.[1] === 'postgres' && match[2] !== 'Z' && match[2] !== 'X';
 }
 
 export interface EmbeddedPostgresOptions {
