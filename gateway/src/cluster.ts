@@ -116,7 +116,7 @@ export async function runSupervisor(
             Math.min(19, os.getPriority(process.pid) + config.apiWorkersNice),
           );
         } catch (err) {
-          log.warn({ msg: (err as Error).message }, 'could not lower the api process priority');
+          log.warn({ reason: (err as Error).message }, 'could not lower the api process priority');
         }
       });
     }

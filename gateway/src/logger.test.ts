@@ -84,3 +84,27 @@ describe('lazyRequestLoggerFactory', () => {
     await app.close();
   });
 });
+
+describe('loggerOptions', () => {
+  it('writes a msg passed in the object as reason, so each line has one msg key', () => {
+    const raw: string[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        raw.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = pino(loggerOptions({ logLevel: 'info' }), stream);
+    logger.warn({ code: '57P01', msg: 'terminating connection' }, 'idle database client error');
+    logger.info({ n: 1 }, 'plain');
+    expect(raw).toHaveLength(2);
+    expect(raw[0]!.match(/"msg":/g)).toHaveLength(1);
+    expect(JSON.parse(raw[0]!)).toMatchObject({
+      msg: 'idle database client error',
+      reason: 'terminating connection',
+      code: '57P01',
+    });
+    expect(JSON.parse(raw[1]!)).toMatchObject({ msg: 'plain', n: 1 });
+    expect(JSON.parse(raw[1]!)).not.toHaveProperty('reason');
+  });
+});

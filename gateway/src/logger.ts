@@ -34,6 +34,15 @@ export function loggerOptions(config: Pick<Config, 'logLevel'>): LoggerOptions {
     // The pid tells apart the processes of one gateway (API_WORKERS, GATEWAY_ROLE) in one stream.
     base: { service: 'lianzheng-gateway', pid: process.pid },
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    formatters: {
+      // A `msg` in the merging object is written beside pino's own: the same key twice in one
+      // line, which log tools resolve differently (most keep the last, losing the detail).
+      log(object) {
+        if (!('msg' in object)) return object;
+        const { msg, ...rest } = object;
+        return { reason: msg, ...rest };
+      },
+    },
   };
 }
 

@@ -40,7 +40,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   const refresh = () =>
     ring.refresh().then(
       (changed) => changed && app.log.info({ kid: ring.receiptSigner.kid }, 'receipt keys reloaded'),
-      (err: Error) => app.log.warn({ msg: err.message }, 'receipt key file not reloaded'),
+      (err: Error) => app.log.warn({ reason: err.message }, 'receipt key file not reloaded'),
     );
   const watcher = setInterval(refresh, KEY_REFRESH_MS);
   watcher.unref();

@@ -88,7 +88,7 @@ async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<vo
       (err) => {
         if (!closing)
           app.log.warn(
-            { code: (err as { code?: string }).code, msg: err.message },
+            { code: (err as { code?: string }).code, reason: err.message },
             'idle database client error',
           );
       },

@@ -57,7 +57,7 @@ export function watchEmbeddedPostgres(server: Server, options: WatchdogOptions):
     if (stopped) return;
     timer = setTimeout(() => {
       inFlight = look().catch((err: Error) => {
-        log.error({ component: 'embedded-postgres', msg: err.message }, 'could not check PostgreSQL');
+        log.error({ component: 'embedded-postgres', reason: err.message }, 'could not check PostgreSQL');
       });
       inFlight.finally(() => schedule(backoffMs));
     }, ms);
@@ -111,7 +111,7 @@ export function watchEmbeddedPostgres(server: Server, options: WatchdogOptions):
           component: 'embedded-postgres',
           attempt: failedAttempts,
           retryInMs: backoffMs,
-          msg: (err as Error).message.split('\n').slice(0, 6).join(' | '),
+          reason: (err as Error).message.split('\n').slice(0, 6).join(' | '),
         },
         'PostgreSQL did not restart; trying again',
       );
