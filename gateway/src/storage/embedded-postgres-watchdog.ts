@@ -36,6 +36,12 @@ export interface WatchdogOptions {
   maxBackoffMs?: number;
 }
 
+/** pg_ctl's words and the end of the server's log (its reason) on one line. */
+function brief(message: string): string {
+  const lines = message.split('\n').filter((l) => l.trim() !== '');
+  return (lines.length > 8 ? [...lines.slice(0, 3), '…', ...lines.slice(-4)] : lines).join(' | ');
+}
+
 type Server = Pick<EmbeddedPostgres, 'running' | 'clusterState' | 'start' | 'port'>;
 
 const CLEAN: ReadonlySet<ClusterState> = new Set(['shut down', 'shut down in recovery']);
@@ -111,7 +117,7 @@ export function watchEmbeddedPostgres(server: Server, options: WatchdogOptions):
           component: 'embedded-postgres',
           attempt: failedAttempts,
           retryInMs: backoffMs,
-          reason: (err as Error).message.split('\n').slice(0, 6).join(' | '),
+          reason: brief((err as Error).message),
         },
         'PostgreSQL did not restart; trying again',
       );
