@@ -30,8 +30,15 @@ export interface TestDatabase {
   stop(): Promise<void>;
 }
 
-/** A fresh database: embedded PostgreSQL in a temp dir, or a new database on DATABASE_URL. */
-export async function startTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh database: embedded PostgreSQL in a temp dir, or a new database on DATABASE_URL; with the
+ * gateway's migrations applied unless `migrate` is false (an empty database, as a restore finds).
+ */
+export async function startTestDatabase({
+  migrate = true,
+}: {
+  migrate?: boolean;
+} = {}): Promise<TestDatabase> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-pipeline-'));
   const external = process.env.DATABASE_URL;
   if (external) {
@@ -43,7 +50,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
     const url = new URL(external);
     url.pathname = `/${name}`;
     const pool = new pg.Pool({ connectionString: url.toString(), max: 8 });
-    await runMigrations(pool);
+    if (migrate) await runMigrations(pool);
     return {
       pool,
       dir,
@@ -59,7 +66,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   }
   const server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
   const pool = new pg.Pool({ connectionString: server.url, max: 8 });
-  await runMigrations(pool);
+  if (migrate) await runMigrations(pool);
   return {
     pool,
     dir,

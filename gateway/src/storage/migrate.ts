@@ -46,9 +46,16 @@ export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
  */
 export async function runMigrations(
   pool: pg.Pool,
-  options: { dir?: string; log?: (msg: string) => void } = {},
+  options: {
+    dir?: string;
+    log?: (msg: string) => void;
+    /** Apply only migrations up to this version (a restore rebuilds the backup's schema first). */
+    upTo?: number;
+  } = {},
 ): Promise<number[]> {
-  const migrations = await readMigrations(options.dir);
+  const migrations = (await readMigrations(options.dir)).filter(
+    (m) => options.upTo === undefined || m.version <= options.upTo,
+  );
   const client = await pool.connect();
   const applied: number[] = [];
   try {
