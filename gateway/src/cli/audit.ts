@@ -20,7 +20,7 @@ export const AUDIT_HELP = `  lianzheng audit [--replay] [--json] [--skip-receipt
 type Out = { log(s: string): void; error(s: string): void };
 
 /** Keys for the signature checks, only if the data folder has them (never generate new ones). */
-async function loadKeys(keysDir: string, logOrigin: string) {
+export async function loadAuditKeys(keysDir: string, logOrigin: string) {
   try {
     await fs.access(path.join(keysDir, 'checkpoint-key.json'));
     await fs.access(path.join(keysDir, 'receipt-keys.json'));
@@ -110,7 +110,7 @@ export async function cmdAudit(
     return AUDIT_EXIT.UNREACHABLE;
   }
   try {
-    const keys = await loadKeys(config.keysDir, config.logOrigin);
+    const keys = await loadAuditKeys(config.keysDir, config.logOrigin);
     const report = await auditDatabase(pool, {
       checkpointKeys: keys?.checkpointKeys,
       jwks: values['skip-receipt-signatures'] ? undefined : keys?.jwks,

@@ -7,20 +7,23 @@ import { createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof
 import { runAnchorDeploy, runAnchorKeygen } from '../anchor/commands.ts';
 import { parseAnchorConfig } from '../anchor/config.ts';
 import { createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
+import { auditDatabase } from '../audit/audit.ts';
 import { createApiKey } from '../auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { KeyRing } from '../keys/key-ring.ts';
+import { BackupError, backupDatabase, restoreDatabase } from '../storage/backup.ts';
 import { createPool, embeddedPostgresDir } from '../storage/db-plugin.ts';
 import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
 import { runMigrations } from '../storage/migrate.ts';
 import { initPki } from '../tsa/pki.ts';
-import { AUDIT_HELP, cmdAudit } from './audit.ts';
+import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 
 /** Exit codes a script can rely on. */
 export const EXIT = {
   OK: 0,
-  /** `verify`: a check failed, or the digest is not notarised. */
+  /** `verify`: a check failed, or the digest is not notarised; `restore`: a damaged backup, or
+   * differences found by the audit after it. */
   VERIFICATION_FAILED: 1,
   USAGE: 2,
   /** The gateway could not be reached or answered 5xx. */
@@ -61,14 +64,22 @@ Usage:
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
       files under DATA_DIR/keys are rotated and a running gateway picks them up within a second.
 ${AUDIT_HELP}
+  lianzheng backup DIR
+      Copy the database (every table, in one consistent snapshot; safe while the gateway runs)
+      into the new folder DIR, with a manifest of sizes and SHA-256s. Keys are not in it: keep
+      DATA_DIR/keys and DATA_DIR/pki apart, encrypted. Exit 2 if DIR is not empty.
+  lianzheng restore DIR
+      Load a backup into an empty database (DATA_DIR's or DATABASE_URL's; gateway stopped), after
+      checking every file against the manifest, then audit it. Exit 1 if the backup is damaged
+      or the audit finds differences, 2 if the database already holds data.
 
 Options common to all: --gateway defaults to $LIANZHENG_GATEWAY or http://localhost:8080.
 
 Exit codes:
   0  success (for verify: every check passed or was skipped for a stated reason)
-  1  verification failed, or the digest is not notarised
-  2  usage or configuration error
-  3  network error, or the gateway answered 5xx
+  1  verification failed, or the digest is not notarised (restore: damaged backup, or differences)
+  2  usage or configuration error (backup: DIR not empty; restore: the database holds data)
+  3  network error, the gateway answered 5xx, or the database cannot be reached
   4  the gateway refused the request (4xx problem+json; its code is printed)
 `;
 
@@ -366,6 +377,7 @@ async function cmdToken(args: string[], env: Record<string, string | undefined>,
 async function withDatabase<T>(
   env: Record<string, string | undefined>,
   fn: (pool: import('pg').Pool) => Promise<T>,
+  { migrate = true }: { migrate?: boolean } = {},
 ) {
   const config = loadCliConfig(env);
   let stop: (() => Promise<void>) | undefined;
@@ -377,7 +389,7 @@ async function withDatabase<T>(
   }
   const pool = createPool(url, config);
   try {
-    await runMigrations(pool);
+    if (migrate) await runMigrations(pool);
     return await fn(pool);
   } finally {
     await pool.end();
@@ -473,6 +485,63 @@ async function cmdAnchor(args: string[], env: Record<string, string | undefined>
   throw new CliError(EXIT.USAGE, 'usage: lianzheng anchor keygen --key-file F | lianzheng anchor deploy');
 }
 
+/** A BackupError as the exit code a script can rely on: a damaged backup fails a check (1). */
+function backupRefused(e: unknown): never {
+  if (e instanceof BackupError) {
+    throw new CliError(
+      e.code === 'BAD_BACKUP' ? EXIT.VERIFICATION_FAILED : EXIT.USAGE,
+      `${e.code}: ${e.message}`,
+    );
+  }
+  throw e;
+}
+
+async function cmdBackup(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new CliError(EXIT.USAGE, 'usage: lianzheng backup DIR');
+  const dir = path.resolve(positionals[0]!);
+  const manifest = await withDatabase(env, (pool) => backupDatabase(pool, dir)).catch(backupRefused);
+  const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+  const bytes = manifest.tables.reduce((sum, t) => sum + t.bytes, 0);
+  const submissions = manifest.tables.find((t) => t.name === 'submissions')?.rows ?? 0;
+  out.log(
+    `backed up ${manifest.tables.length} tables, ${rows} rows (${submissions} submissions), ${bytes} bytes into ${dir}`,
+  );
+  out.log(
+    'keys are not in it: keep DATA_DIR/keys and DATA_DIR/pki apart, encrypted; copy the folder off this disk',
+  );
+  return EXIT.OK;
+}
+
+async function cmdRestore(
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: Out,
+): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length !== 1) throw new CliError(EXIT.USAGE, 'usage: lianzheng restore DIR');
+  const dir = path.resolve(positionals[0]!);
+  const config = loadCliConfig(env);
+  const report = await withDatabase(
+    env,
+    async (pool) => {
+      const { manifest, rows } = await restoreDatabase(pool, dir);
+      out.log(`restored ${manifest.tables.length} tables, ${rows} rows, taken ${manifest.createdAt}`);
+      // Signatures are checked only with this DATA_DIR's keys, when they are there.
+      const keys = await loadAuditKeys(config.keysDir, config.logOrigin);
+      if (!keys) {
+        out.error(
+          `no keys in ${config.keysDir}: copy the old DATA_DIR's keys and pki folders here before starting the gateway, or it makes new keys and publishes only those, against which the restored receipts and checkpoints do not verify`,
+        );
+      }
+      return auditDatabase(pool, { checkpointKeys: keys?.checkpointKeys, jwks: keys?.jwks });
+    },
+    { migrate: false },
+  ).catch(backupRefused);
+  out.log(formatAuditReport(report));
+  return report.ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+}
+
 async function cmdServe(env: Record<string, string | undefined>): Promise<number> {
   const { main } = await import('../server.ts');
   void env;
@@ -508,6 +577,10 @@ export async function run(
         return await cmdPki(args, env, out);
       case 'anchor':
         return await cmdAnchor(args, env, out);
+      case 'backup':
+        return await cmdBackup(args, env, out);
+      case 'restore':
+        return await cmdRestore(args, env, out);
       case undefined:
       case 'help':
       case '--help':
