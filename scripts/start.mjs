@@ -30,7 +30,7 @@ try {
   process.exit(2);
 }
 const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-const url = `http://${host === '127.0.0.1' ? 'localhost' : host}:${config.port}`;
+const url = `${config.tls ? 'https' : 'http'}://${host === '127.0.0.1' ? 'localhost' : host}:${config.port}`;
 
 if (config.role !== 'sealer') {
   const { ensurePageBuilt } = await import('./page-build.mjs');
@@ -54,12 +54,26 @@ child.on('exit', (code, signal) => {
   process.exit(code ?? 1);
 });
 
+/** GET /readyz of our own child. Over HTTPS its certificate is not checked: this is loopback,
+ * only a status code comes back, and the CA may be one this process has no copy of. */
+async function readyz() {
+  if (!config.tls) return (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).status;
+  const https = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${url}/readyz`, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
 async function waitReady(deadline) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) return false;
     try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return true;
+      if ((await readyz()) === 200) return true;
     } catch {
       // not listening yet
     }
@@ -74,6 +88,9 @@ if (!(await waitReady(Date.now() + 180_000))) {
   console.error(
     `\nLianZheng 链证 sealer ready (${url}/readyz); the API is served by GATEWAY_ROLE=api or all\n`,
   );
+} else if (config.tls) {
+  // The demo project is for the zero-setup default; an HTTPS gateway is an operator's.
+  console.error(`\nLianZheng 链证 gateway ready: ${url} (HTTPS; no demo project)\n  stop:     Ctrl-C\n`);
 } else {
   const { seedDemo, DEMO_PROJECT } = await import('../gateway/src/cli/demo.ts');
   try {

@@ -51,6 +51,11 @@ export interface BuildAppOptions {
   jwtVerifier?: Pick<JwtVerifier, 'verify'>;
   /** The pipeline plugin; `false` leaves it out (unit tests of intake alone). */
   pipeline?: FastifyPluginAsync | false;
+  /**
+   * Serve HTTPS with this key and certificate (server.ts reads config.tls). With `clientCa`,
+   * clients may present a certificate chaining to it (mTLS, auth/client-certificates.ts).
+   */
+  tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer };
 }
 
 const configPlugin = fp(
@@ -101,6 +106,20 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       headersTimeout: Math.min(config.requestTimeoutMs, config.uploadTimeoutMs),
       requestTimeout: config.uploadTimeoutMs,
     },
+    ...(options.tls
+      ? {
+          https: {
+            key: options.tls.key,
+            cert: options.tls.cert,
+            minVersion: 'TLSv1.2' as const,
+            // Asked, not required: the public reads without one. An untrusted certificate is
+            // refused per request (401 problem+json), not in the handshake, so it says why.
+            ...(options.tls.clientCa
+              ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false }
+              : {}),
+          },
+        }
+      : {}),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // Each request's logger is made only when the request logs something (logger.ts).
@@ -206,6 +225,14 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+          // OpenAPI 3.1's mutualTLS scheme; @fastify/swagger's types know only 3.0's kinds.
+          mutualTLS: {
+            type: 'mutualTLS' as 'http',
+            description:
+              'Over HTTPS (TLS_CERT_FILE), a partner system may present a client certificate accepted with ' +
+              '`lianzheng clientcert create|register`; it stands for one organisation and role. A header ' +
+              'credential, when sent, takes precedence.',
+          } as never,
         },
       },
     },

@@ -182,9 +182,15 @@ export async function runSupervisor(
     const sealerPort = await listening(slots[0]!);
     const ports = await Promise.all(slots.slice(1).map(listening));
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    const url = `http://${host}:${ports[0]}`;
+    const scheme = config.tls ? 'https' : 'http';
+    const url = `${scheme}://${host}:${ports[0]}`;
     log.info(
-      { url, apiWorkers: config.apiWorkers, sealer: `http://127.0.0.1:${sealerPort}`, role: 'supervisor' },
+      {
+        url,
+        apiWorkers: config.apiWorkers,
+        sealer: `${scheme}://127.0.0.1:${sealerPort}`,
+        role: 'supervisor',
+      },
       'gateway listening',
     );
   })();

@@ -20,6 +20,21 @@ describe('loadConfig', () => {
     expect(c.oidc.issuer).toBeUndefined();
   });
 
+  it('serves HTTPS with the files given, client certificates chaining to the local root by default', () => {
+    expect(loadConfig({}, '/x').tls).toBeNull();
+    expect(loadConfig({ TLS_CERT_FILE: 'tls/c.pem', TLS_KEY_FILE: 'tls/k.pem' }, '/x').tls).toEqual({
+      certFile: '/x/tls/c.pem',
+      keyFile: '/x/tls/k.pem',
+      clientCaFile: '/x/data/pki/root/ca.cert.pem',
+      clientCaExplicit: false,
+    });
+    expect(
+      loadConfig({ TLS_CERT_FILE: 'c.pem', TLS_KEY_FILE: 'k.pem', TLS_CLIENT_CA_FILE: '/etc/ca.pem' }, '/x')
+        .tls,
+    ).toMatchObject({ clientCaFile: '/etc/ca.pem', clientCaExplicit: true });
+    expect(loadConfig({ AUTH_CACHE_MS: '500' }, '/x').authCacheMs).toBe(500);
+  });
+
   it('reads every variable it documents', () => {
     const c = loadConfig(
       {
@@ -75,6 +90,10 @@ describe('loadConfig', () => {
     [{ LOG_ORIGIN: 'has space' }, 'LOG_ORIGIN'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ REQUEST_TIMEOUT_MS: '1.5' }, 'REQUEST_TIMEOUT_MS'],
+    [{ TLS_CERT_FILE: 'c.pem' }, 'TLS_KEY_FILE'],
+    [{ TLS_KEY_FILE: 'k.pem' }, 'TLS_CERT_FILE'],
+    [{ TLS_CLIENT_CA_FILE: 'ca.pem' }, 'TLS_CLIENT_CA_FILE'],
+    [{ AUTH_CACHE_MS: '-1' }, 'AUTH_CACHE_MS'],
   ];
   for (const [env, variable] of bad) {
     it(`names ${variable} when ${JSON.stringify(env)}`, () => {

@@ -67,6 +67,17 @@ export interface Config {
     jwksUrl?: string;
     audience: string;
   };
+  /**
+   * How long a resolved API key or client certificate is remembered (AUTH_CACHE_MS): a
+   * revocation takes effect within it.
+   */
+  authCacheMs: number;
+  /**
+   * HTTPS (TLS_CERT_FILE and TLS_KEY_FILE); off → plain HTTP, for a TLS-terminating proxy in
+   * front. `clientCaFile` (TLS_CLIENT_CA_FILE, default the local root `DATA_DIR/pki/root/ca.cert.pem`)
+   * is whom partners' client certificates must chain to; `clientCaExplicit` says it was set.
+   */
+  tls: { certFile: string; keyFile: string; clientCaFile: string; clientCaExplicit: boolean } | null;
   rateLimitPublicPerMin: number;
   /** How long a request may wait for the database (group commit, lookups) before a 503. */
   requestTimeoutMs: number;
@@ -207,6 +218,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ),
     tsa: tsaConfig(env, cwd),
     anchor: parseAnchorConfig(env),
+    authCacheMs: int(env, 'AUTH_CACHE_MS', 30_000, 0, 3_600_000),
+    tls: tlsConfig(env, cwd, dataDir),
   };
   if (config.role !== 'all' && config.databaseUrl === undefined) {
     // Each process would start (or adopt) the embedded PostgreSQL and stop it on exit, under the
@@ -229,6 +242,33 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
 function files(env: Env, name: string, cwd: string): string[] {
   const raw = str(env, name);
   return raw === undefined ? [] : raw.split(',').map((f) => path.resolve(cwd, f.trim()));
+}
+
+function tlsConfig(env: Env, cwd: string, dataDir: string): Config['tls'] {
+  const certFile = str(env, 'TLS_CERT_FILE');
+  const keyFile = str(env, 'TLS_KEY_FILE');
+  const clientCa = str(env, 'TLS_CLIENT_CA_FILE');
+  if ((keyFile === undefined) !== (certFile === undefined)) {
+    throw new ConfigError(
+      keyFile === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE',
+      'TLS_CERT_FILE and TLS_KEY_FILE go together',
+    );
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    if (clientCa !== undefined) {
+      throw new ConfigError(
+        'TLS_CLIENT_CA_FILE',
+        'client certificates need HTTPS: set TLS_CERT_FILE and TLS_KEY_FILE',
+      );
+    }
+    return null;
+  }
+  return {
+    certFile: path.resolve(cwd, certFile),
+    keyFile: path.resolve(cwd, keyFile),
+    clientCaFile: clientCa ? path.resolve(cwd, clientCa) : path.join(dataDir, 'pki', 'root', 'ca.cert.pem'),
+    clientCaExplicit: clientCa !== undefined,
+  };
 }
 
 function tsaConfig(env: Env, cwd: string): Config['tsa'] {

@@ -1,6 +1,7 @@
 // First: sets the chaincode logger's level before anything imports the chaincode (see entry-env.ts).
 import './entry-env.ts';
 import cluster from 'node:cluster';
+import fs from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import type { FastifyInstance } from 'fastify';
@@ -52,7 +53,8 @@ export async function startServer(
   if (config.heapGrowingPercent > 0)
     v8.setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   const logger = pino(loggerOptions(config));
-  const app = buildApp({ config, logger });
+  const tls = config.tls ? await readTls(config.tls, logger) : undefined;
+  const app = buildApp({ config, logger, tls });
   if (config.role === 'sealer') restrictToSealerRoutes(app);
   try {
     await app.ready();
@@ -64,12 +66,37 @@ export async function startServer(
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
   logger.info(
     { url, dataDir: config.dataDir, ledger: config.ledger, role: config.role },
     'gateway listening',
   );
   return { app, config, url, close: () => app.close() };
+}
+
+/**
+ * The files config.tls names, read at boot: a missing or unreadable one stops the boot naming its
+ * variable. The client CA is optional unless TLS_CLIENT_CA_FILE names it: by default it is the
+ * local root (`lianzheng pki init`), and without it no client certificate is asked for.
+ */
+async function readTls(
+  tls: NonNullable<Config['tls']>,
+  logger: pino.Logger,
+): Promise<{ key: Buffer; cert: Buffer; clientCa?: Buffer }> {
+  const read = (file: string, variable: string) =>
+    fs.readFile(file).catch((e: Error) => {
+      throw new ConfigError(variable, `cannot read ${file}: ${e.message}`);
+    });
+  const cert = await read(tls.certFile, 'TLS_CERT_FILE');
+  const key = await read(tls.keyFile, 'TLS_KEY_FILE');
+  let clientCa: Buffer | undefined;
+  if (tls.clientCaExplicit) clientCa = await read(tls.clientCaFile, 'TLS_CLIENT_CA_FILE');
+  else clientCa = await fs.readFile(tls.clientCaFile).catch(() => undefined);
+  logger.info(
+    { clientCa: clientCa ? tls.clientCaFile : null },
+    clientCa ? 'HTTPS, with client certificates chaining to the client CA' : 'HTTPS, no client certificates',
+  );
+  return { cert, key, ...(clientCa ? { clientCa } : {}) };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
+import { CredentialCache } from './credential-cache.ts';
 import type { Principal } from './principal.ts';
 
 /**
@@ -50,39 +51,29 @@ export async function revokeApiKey(db: pg.Pool, id: string): Promise<boolean> {
   return (r.rowCount ?? 0) > 0;
 }
 
-interface CacheEntry {
-  principal: Principal | undefined;
-  until: number;
-}
-
-/** Resolves API keys to principals, caching answers briefly so the hot path skips the database. */
+/** Resolves API keys to principals, through a CredentialCache. */
 export class ApiKeyVerifier {
-  private cache = new Map<string, CacheEntry>();
+  private readonly cache: CredentialCache;
   constructor(
     private readonly db: () => pg.Pool,
-    private readonly ttlMs = 30_000,
-    private readonly maxEntries = 10_000,
-  ) {}
+    ttlMs = 30_000,
+  ) {
+    this.cache = new CredentialCache(ttlMs);
+  }
 
   async verify(key: string): Promise<Principal | undefined> {
     if (!KEY_SHAPE.test(key)) return undefined;
     const hash = hashApiKey(key);
-    const now = Date.now();
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > now) return hit.principal;
-    const r = await this.db().query<{ id: string; key_hash: string; org: string; role: ApiKeyRole }>(
-      'select id, key_hash, org, role from api_keys where key_hash = $1 and revoked_at is null',
-      [hash],
-    );
-    const row = r.rows[0];
-    let principal: Principal | undefined;
-    if (row && timingSafeEqual(Buffer.from(row.key_hash, 'hex'), Buffer.from(hash, 'hex'))) {
-      principal = { role: row.role, org: row.org, subject: `apikey:${row.id}` };
-    }
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    // Unknown keys are remembered for less time, so a key created a moment ago works soon.
-    this.cache.set(hash, { principal, until: now + (principal ? this.ttlMs : 2000) });
-    return principal;
+    return this.cache.resolve(hash, async () => {
+      const r = await this.db().query<{ id: string; key_hash: string; org: string; role: ApiKeyRole }>(
+        'select id, key_hash, org, role from api_keys where key_hash = $1 and revoked_at is null',
+        [hash],
+      );
+      const row = r.rows[0];
+      if (!row || !timingSafeEqual(Buffer.from(row.key_hash, 'hex'), Buffer.from(hash, 'hex')))
+        return undefined;
+      return { role: row.role, org: row.org, subject: `apikey:${row.id}` };
+    });
   }
 
   forget(): void {

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { DEV_ISSUER } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { ApiKeyVerifier, looksLikeApiKey } from './api-keys.ts';
+import { ClientCertificateVerifier, peerCertificate } from './client-certificates.ts';
 import { devIssuerJwks, loadDevIssuerKey } from './dev-issuer.ts';
 import { JwtVerifier } from './jwt.ts';
 import { type Principal, PUBLIC, type Role } from './principal.ts';
@@ -49,7 +50,8 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     }
   }
   const verifier = jwt;
-  const apiKeys = new ApiKeyVerifier(() => app.db);
+  const apiKeys = new ApiKeyVerifier(() => app.db, config.authCacheMs);
+  const clientCertificates = new ClientCertificateVerifier(() => app.db, config.authCacheMs);
   app.decorate('apiKeys', apiKeys);
   app.decorateRequest('principal', null as unknown as Principal);
 
@@ -58,7 +60,34 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     const headerKey = request.headers['x-api-key'];
     const token = bearer(request);
     const credential = typeof headerKey === 'string' ? headerKey : token;
-    if (credential === undefined) return;
+    // A header credential speaks for the request; otherwise the connection's client certificate.
+    if (credential === undefined) {
+      const peer = peerCertificate(request.raw.socket);
+      if (peer.kind === 'none') return;
+      if (peer.kind === 'refused') {
+        throw new AppError('UNAUTHENTICATED', `the client certificate is not trusted: ${peer.reason}`, {
+          reason: 'BAD_CLIENT_CERTIFICATE',
+        });
+      }
+      let principal: Principal | undefined;
+      try {
+        principal = await clientCertificates.verify(peer.fingerprint);
+      } catch (err) {
+        throw new AppError(
+          'SERVICE_UNAVAILABLE',
+          'cannot check the client certificate now',
+          {},
+          { cause: err },
+        );
+      }
+      if (!principal) {
+        throw new AppError('UNAUTHENTICATED', 'unknown, revoked or expired client certificate', {
+          reason: 'BAD_CLIENT_CERTIFICATE',
+        });
+      }
+      request.principal = principal;
+      return;
+    }
     if (looksLikeApiKey(credential)) {
       let principal: Principal | undefined;
       try {

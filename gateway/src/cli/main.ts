@@ -10,27 +10,15 @@ import { createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
 import { auditDatabase } from '../audit/audit.ts';
 import { createApiKey } from '../auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfig } from '../config.ts';
 import { KeyRing } from '../keys/key-ring.ts';
 import { BackupError, backupDatabase, restoreDatabase } from '../storage/backup.ts';
-import { createPool, embeddedPostgresDir } from '../storage/db-plugin.ts';
-import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
-import { runMigrations } from '../storage/migrate.ts';
 import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
+import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
+import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
 
-/** Exit codes a script can rely on. */
-export const EXIT = {
-  OK: 0,
-  /** `verify`: a check failed, or the digest is not notarised; `restore`: a damaged backup, or
-   * differences found by the audit after it. */
-  VERIFICATION_FAILED: 1,
-  USAGE: 2,
-  /** The gateway could not be reached or answered 5xx. */
-  NETWORK: 3,
-  /** The gateway refused the request (4xx problem). */
-  REFUSED: 4,
-} as const;
+export { EXIT };
 
 export const HELP = `lianzheng — the LianZheng 链证 command line
 
@@ -64,6 +52,7 @@ Usage:
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
       files under DATA_DIR/keys are rotated and a running gateway picks them up within a second.
 ${AUDIT_HELP}
+${CERTIFICATES_HELP}
   lianzheng backup DIR
       Copy the database (every table, in one consistent snapshot; safe while the gateway runs)
       into the new folder DIR, with a manifest of sizes and SHA-256s. Keys are not in it: keep
@@ -82,21 +71,6 @@ Exit codes:
   3  network error, the gateway answered 5xx, or the database cannot be reached
   4  the gateway refused the request (4xx problem+json; its code is printed)
 `;
-
-class CliError extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Out = { log(s: string): void; error(s: string): void };
-const defaultOut: Out = {
-  log: (s) => process.stdout.write(`${s}\n`),
-  error: (s) => process.stderr.write(`${s}\n`),
-};
 
 function gatewayUrl(value: string | undefined, env: Record<string, string | undefined>): string {
   return (value ?? env.LIANZHENG_GATEWAY ?? 'http://localhost:8080').replace(/\/+$/, '');
@@ -149,15 +123,6 @@ async function digestArg(positional: string[], sha: string | undefined): Promise
   const file = positional[0];
   if (!file) throw new CliError(EXIT.USAGE, 'give a file or --sha256');
   return hashFile(file);
-}
-
-function loadCliConfig(env: Record<string, string | undefined>) {
-  try {
-    return loadConfig(env);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new CliError(EXIT.USAGE, `configuration error: ${e.message}`);
-    throw e;
-  }
 }
 
 async function devToken(env: Record<string, string | undefined>, req: Parameters<typeof issueDevToken>[1]) {
@@ -373,30 +338,6 @@ async function cmdToken(args: string[], env: Record<string, string | undefined>,
   return EXIT.OK;
 }
 
-/** A pool on DATABASE_URL or the embedded PostgreSQL (started, or adopted when the gateway runs it). */
-async function withDatabase<T>(
-  env: Record<string, string | undefined>,
-  fn: (pool: import('pg').Pool) => Promise<T>,
-  { migrate = true }: { migrate?: boolean } = {},
-) {
-  const config = loadCliConfig(env);
-  let stop: (() => Promise<void>) | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
-    const pgServer = await startEmbeddedPostgres({ dir: embeddedPostgresDir(config) });
-    url = pgServer.url;
-    if (!pgServer.adopted) stop = () => pgServer.stop();
-  }
-  const pool = createPool(url, config);
-  try {
-    if (migrate) await runMigrations(pool);
-    return await fn(pool);
-  } finally {
-    await pool.end();
-    await stop?.();
-  }
-}
-
 async function cmdApiKey(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'create') throw new CliError(EXIT.USAGE, 'usage: lianzheng apikey create --org ORG');
@@ -448,7 +389,8 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
 }
 
 async function cmdPki(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
-  if (args[0] !== 'init') throw new CliError(EXIT.USAGE, 'usage: lianzheng pki init');
+  if (args[0] === 'server-cert') return cmdServerCert(args.slice(1), env, out);
+  if (args[0] !== 'init') throw new CliError(EXIT.USAGE, 'usage: lianzheng pki init | pki server-cert');
   const config = loadConfig(env);
   const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
   const receiptJwk = ring.jwks().keys[0];
@@ -577,6 +519,8 @@ export async function run(
         return await cmdPki(args, env, out);
       case 'anchor':
         return await cmdAnchor(args, env, out);
+      case 'clientcert':
+        return await cmdClientCert(args, env, out);
       case 'backup':
         return await cmdBackup(args, env, out);
       case 'restore':

@@ -1,7 +1,9 @@
 // X.509 v3 certificates built with forge's ASN.1 and signed with node:crypto. forge.pki can only
 // sign with its own RSA keys; the gateway's keys are ECDSA P-256 (receipts, the TSA) and Ed25519
 // (checkpoints), so the TBSCertificate is assembled here and the signature comes from node:crypto.
+
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject, randomBytes } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import forge from 'node-forge';
 import {
   type Asn1,
@@ -91,12 +93,37 @@ export const ext = {
     critical: false,
     value: toDer(seq([implicitPrimitive(0, toBinary(keyId))])),
   }),
-  subjectAltNameDns: (names: string[]): Extension => ({
+  /** RFC 5280 §4.2.1.6: dNSName [2] IA5String, iPAddress [7] the address's 4 or 16 octets. */
+  subjectAltName: ({ dns = [], ips = [] }: { dns?: string[]; ips?: string[] }): Extension => ({
     oid: OID.subjectAltName,
     critical: false,
-    value: toDer(seq(names.map((n) => implicitPrimitive(2, n)))),
+    value: toDer(
+      seq([
+        ...dns.map((n) => implicitPrimitive(2, n)),
+        ...ips.map((ip) => implicitPrimitive(7, toBinary(ipOctets(ip)))),
+      ]),
+    ),
   }),
 };
+
+/** An IPv4 or IPv6 address as its network-order octets; throws on anything else. */
+export function ipOctets(address: string): Uint8Array {
+  if (isIPv4(address)) return Uint8Array.from(address.split('.').map(Number));
+  if (!isIPv6(address) || address.includes('.')) throw new Error(`not an IP address: ${address}`);
+  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  const left = groups(head);
+  const right = groups(tail);
+  const all =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    const v = Number.parseInt(g, 16);
+    out[i * 2] = v >> 8;
+    out[i * 2 + 1] = v & 0xff;
+  });
+  return out;
+}
 
 /** The public half of a key (node:crypto refuses createPublicKey on a public KeyObject). */
 export const publicKeyOf = (key: KeyObject): KeyObject =>

@@ -9,6 +9,7 @@ export {
   type InitPkiResult,
   initPki,
   issueClientCertificate,
+  issueServerCertificate,
   type LoadSignerOptions,
   loadLocalTimeStampSigner,
   loadRootCa,

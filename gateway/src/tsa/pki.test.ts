@@ -2,14 +2,16 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromPemAll, readExtensions } from './certificate.ts';
+import { fromPemAll, ipOctets, readExtensions } from './certificate.ts';
 import { OID } from './oids.ts';
 import {
   checkTsaCertificate,
   initPki,
   issueCertificate,
   issueClientCertificate,
+  issueServerCertificate,
   loadLocalTimeStampSigner,
   loadRootCa,
   PkiError,
@@ -135,5 +137,55 @@ describe('client certificates and loading', () => {
 
   it('reports an uninitialised directory with a code', async () => {
     await expect(loadRootCa(await tempDir())).rejects.toMatchObject({ code: 'PKI_NOT_INITIALISED' });
+  });
+});
+
+describe('server certificates', () => {
+  it('writes IP addresses as RFC 5280 octets', () => {
+    expect([...ipOctets('127.0.0.1')]).toEqual([127, 0, 0, 1]);
+    expect([...ipOctets('::1')]).toEqual([...Array(15).fill(0), 1]);
+    expect([...ipOctets('2001:db8::8:800:200c:417a')]).toEqual([
+      0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0x08, 0x08, 0, 0x20, 0x0c, 0x41, 0x7a,
+    ]);
+    expect(() => ipOctets('localhost')).toThrow(/not an IP address/);
+  });
+
+  it('issues a serverAuth certificate that a TLS client trusting the root accepts for its names', async () => {
+    const dir = await tempDir();
+    await initPki({ dir });
+    const { certPath, keyPath } = await issueServerCertificate(dir, {
+      dnsNames: ['localhost', 'gateway.example'],
+      ipAddresses: ['127.0.0.1', '::1'],
+    });
+    const c = await cert(certPath);
+    expect(c.keyUsage).toEqual([OID.ekuServerAuth]);
+    expect(c.subjectAltName).toBe(
+      'DNS:localhost, DNS:gateway.example, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
+    );
+    // A real handshake: node's own checks of the chain and of the name dialled.
+    const server = tls.createServer(
+      { key: await fs.readFile(keyPath), cert: await fs.readFile(certPath) },
+      (s) => s.end('ok'),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const ca = await fs.readFile(pkiPaths(dir).rootCert);
+    const dial = (servername: string | undefined) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, ca, servername }, () => {
+          socket.once('data', (d) => resolve(String(d)));
+        });
+        socket.once('error', reject);
+      });
+    try {
+      expect(await dial('localhost')).toBe('ok');
+      expect(await dial(undefined)).toBe('ok'); // by IP address
+      await expect(dial('other.example')).rejects.toThrow(/altnames/);
+    } finally {
+      server.close();
+    }
+    await expect(issueServerCertificate(dir, { dnsNames: [], ipAddresses: [] })).rejects.toMatchObject({
+      code: 'PKI_BAD_NAME',
+    });
   });
 });

@@ -88,7 +88,7 @@ export function createRootCa(options: PkiOptions & { commonName?: string } = {})
   return { privateKey, certificate };
 }
 
-type LeafPurpose = 'tsa' | 'receipt' | 'checkpoint' | 'client';
+type LeafPurpose = 'tsa' | 'receipt' | 'checkpoint' | 'client' | 'server';
 
 /** Issue an end-entity certificate for `publicKey` under the CA. */
 export function issueCertificate(
@@ -96,7 +96,7 @@ export function issueCertificate(
   purpose: LeafPurpose,
   subject: DistinguishedName,
   publicKey: KeyObject,
-  options: PkiOptions & { dnsNames?: string[] } = {},
+  options: PkiOptions & { dnsNames?: string[]; ipAddresses?: string[] } = {},
 ): Buffer {
   const now = options.now ?? new Date();
   const caCert = new X509Certificate(ca.certificate);
@@ -122,7 +122,13 @@ export function issueCertificate(
     case 'client':
       extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature]));
       extensions.push(ext.extKeyUsage([OID.ekuClientAuth], false));
-      if (options.dnsNames?.length) extensions.push(ext.subjectAltNameDns(options.dnsNames));
+      if (options.dnsNames?.length) extensions.push(ext.subjectAltName({ dns: options.dnsNames }));
+      break;
+    case 'server':
+      // A TLS server's certificate: clients match the host they dialled against its names.
+      extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature]));
+      extensions.push(ext.extKeyUsage([OID.ekuServerAuth], false));
+      extensions.push(ext.subjectAltName({ dns: options.dnsNames, ips: options.ipAddresses }));
       break;
   }
   return buildCertificate({
@@ -148,6 +154,8 @@ export interface PkiPaths {
   receiptCert: string;
   checkpointCert: string;
   clientsDir: string;
+  serverKey: string;
+  serverCert: string;
   /** Everything a verifier may need, published at /.well-known/lianzheng/certs.pem. */
   published: string;
 }
@@ -163,6 +171,8 @@ export function pkiPaths(dir: string): PkiPaths {
     receiptCert: path.join(dir, 'keys', 'receipt.cert.pem'),
     checkpointCert: path.join(dir, 'keys', 'checkpoint.cert.pem'),
     clientsDir: path.join(dir, 'clients'),
+    serverKey: path.join(dir, 'server', 'server.key.pem'),
+    serverCert: path.join(dir, 'server', 'server.cert.pem'),
     published: path.join(dir, 'certs.pem'),
   };
 }
@@ -331,6 +341,38 @@ export async function issueClientCertificate(
   const certPath = path.join(paths.clientsDir, `${client.name}.cert.pem`);
   await writePublic(certPath, cert);
   return { certPath, keyPath };
+}
+
+/**
+ * The gateway's own TLS certificate from the local root, for HTTPS and partners' mTLS without an
+ * outside CA (development, a closed network): `pki/server/server.{key,cert}.pem`, replaced when
+ * asked again. Its chain is the root, which clients must trust (`pki/root/ca.cert.pem`).
+ */
+export async function issueServerCertificate(
+  dir: string,
+  names: { dnsNames: string[]; ipAddresses: string[] },
+  options: PkiOptions = {},
+): Promise<{ certPath: string; keyPath: string }> {
+  if (names.dnsNames.length + names.ipAddresses.length === 0) {
+    throw new PkiError('PKI_BAD_NAME', 'a server certificate needs at least one DNS name or IP address');
+  }
+  const paths = pkiPaths(dir);
+  const ca = await loadRootCa(dir);
+  const pair = ecKey();
+  const cert = issueCertificate(
+    ca,
+    'server',
+    {
+      commonName: names.dnsNames[0] ?? names.ipAddresses[0]!,
+      organization: 'LianZheng',
+      organizationalUnit: 'gateway',
+    },
+    pair.publicKey,
+    { ...options, dnsNames: names.dnsNames, ipAddresses: names.ipAddresses },
+  );
+  await writeSecret(paths.serverKey, pair.privateKey);
+  await writePublic(paths.serverCert, cert);
+  return { certPath: paths.serverCert, keyPath: paths.serverKey };
 }
 
 /** Root, current and retired TSA certificates, and the key certificates, as one PEM file. */

@@ -166,7 +166,7 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
           'Answers 202 only after the submission is committed in PostgreSQL. The receipt is a JWS ' +
           '(ES256) verifiable with /.well-known/jwks.json. With an Idempotency-Key, a repeat of the ' +
           'same request answers 200 with the first answer; a different request with the key answers 409.',
-        security: [{ bearer: [] }, { apiKey: [] }],
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
         headers: IdempotencyHeader,
         body: {
           content: {
@@ -212,7 +212,7 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
           'Every good item is committed in one group commit. 202 when every item was accepted; 207 ' +
           'when some were not: each such item carries its own problem (status "invalid") and nothing ' +
           'of it was stored. With an Idempotency-Key, a retried batch replays the items it accepted.',
-        security: [{ bearer: [] }, { apiKey: [] }],
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
         headers: IdempotencyHeader,
         body: batchBody(maxItems),
         response: {

@@ -1,0 +1,242 @@
+// HTTPS and partners' client certificates (mTLS), as an operator sets them up with the CLI:
+// `lianzheng pki server-cert`, the gateway on TLS_CERT_FILE/TLS_KEY_FILE, `lianzheng clientcert
+// create` for a partner, whose system then submits with its certificate and no other credential;
+// certificates from another CA, unlisted or revoked ones get 401 problem+json saying why.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import { sha256, toHex } from '@lianzheng/proof';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initPki, issueClientCertificate, pkiPaths } from '../../gateway/src/tsa/pki.ts';
+import { freePort, makeDataDir, root, sleep, testProject, tokensFor } from './reliability-support.ts';
+
+let dataDir = '';
+let otherPki = '';
+let gateway: ChildProcess | undefined;
+let output = '';
+let base = '';
+let ca: Buffer;
+const AUTH_CACHE_MS = 300;
+
+function lianzheng(args: string[]) {
+  const child = spawnSync(process.execPath, ['scripts/lianzheng.mjs', ...args], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status: child.status, out: `${child.stdout}${child.stderr}` };
+}
+
+interface Answer {
+  status: number;
+  type: string;
+  body: { code?: string; reason?: string; detail?: string; [k: string]: unknown };
+}
+
+/** One request on a fresh connection (no keep-alive), trusting the local root. */
+function request(
+  method: string,
+  url: string,
+  options: { cert?: Buffer; key?: Buffer; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const req = https.request(
+      `${base}${url}`,
+      {
+        method,
+        ca,
+        cert: options.cert,
+        key: options.key,
+        agent: false,
+        headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...options.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({
+            status: res.statusCode ?? 0,
+            type: String(res.headers['content-type'] ?? ''),
+            body: text.startsWith('{') ? JSON.parse(text) : { text },
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const item = (projectId: string) => ({
+  sha256: toHex(sha256(randomBytes(32))),
+  projectId,
+  kind: 'contract',
+  visibility: 'restricted',
+  amount: '100000',
+});
+
+beforeAll(async () => {
+  dataDir = await makeDataDir('lz-e2e-mtls-');
+  otherPki = await makeDataDir('lz-e2e-other-ca-');
+  const init = lianzheng(['pki', 'init']);
+  expect(init.status, init.out).toBe(0);
+  const server = lianzheng(['pki', 'server-cert']);
+  expect(server.status, server.out).toBe(0);
+  const env = Object.fromEntries(
+    server.out
+      .split('\n')
+      .filter((l) => l.startsWith('TLS_'))
+      .map((l) => l.split('=') as [string, string]),
+  );
+  ca = await fs.readFile(pkiPaths(path.join(dataDir, 'pki')).rootCert);
+  const port = await freePort();
+  base = `https://127.0.0.1:${port}`;
+  gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/server.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      LOG_LEVEL: 'warn',
+      AUTH_CACHE_MS: String(AUTH_CACHE_MS),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  gateway.stdout?.on('data', (d: Buffer) => {
+    output = (output + d).slice(-10_000);
+  });
+  gateway.stderr?.on('data', (d: Buffer) => {
+    output = (output + d).slice(-10_000);
+  });
+  for (let i = 0; i < 600; i++) {
+    if (gateway.exitCode !== null) throw new Error(`the gateway exited\n${output}`);
+    const ready = await request('GET', '/readyz').catch(() => undefined);
+    if (ready?.status === 200) return;
+    await sleep(200);
+  }
+  throw new Error(`the gateway did not become ready over HTTPS\n${output}`);
+});
+
+afterAll(async () => {
+  if (gateway && gateway.exitCode === null) {
+    gateway.kill('SIGTERM');
+    await new Promise((r) => gateway!.once('exit', r));
+  }
+  for (const d of [dataDir, otherPki]) if (d) await fs.rm(d, { recursive: true, force: true });
+});
+
+describe('HTTPS with partners’ client certificates', () => {
+  it('takes a partner’s submissions on its certificate alone, and refuses what it should', async () => {
+    const project = testProject();
+    const tokens = await tokensFor(dataDir, project.ownerOrg);
+    const registered = await request('POST', '/v1/projects', {
+      headers: { authorization: `Bearer ${tokens.unit}` },
+      body: project,
+    });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+
+    const created = lianzheng([
+      'clientcert',
+      'create',
+      '--org',
+      project.ownerOrg,
+      '--name',
+      'finance-platform',
+    ]);
+    expect(created.status, created.out).toBe(0);
+    expect(created.out).toMatch(/^accepted finance-platform for .* as partner until /m);
+    const certPath = created.out.split('\n').find((l) => l.endsWith('.cert.pem'))!;
+    const keyPath = created.out.split('\n').find((l) => l.endsWith('.key.pem'))!;
+    const partner = { cert: await fs.readFile(certPath), key: await fs.readFile(keyPath) };
+
+    // The certificate is the whole credential.
+    const batch = await request('POST', '/v1/evidence/batch', {
+      ...partner,
+      body: { items: [item(project.id), item(project.id)] },
+    });
+    expect(batch.status, JSON.stringify(batch.body)).toBe(202);
+    const id = (batch.body.results as { id: string }[])[0]!.id;
+    // Restricted fields reach the owning organisation: the partner sees its own amount.
+    const own = await request('GET', `/v1/evidence/${id}`, partner);
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    expect(JSON.stringify(own.body)).toContain('100000');
+
+    // No certificate, no credential: the public, refused where credentials are needed.
+    const anonymous = await request('POST', '/v1/evidence', { body: item(project.id) });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.type).toMatch(/^application\/problem\+json/);
+    expect(anonymous.body.reason).toBe('NO_CREDENTIALS');
+    expect((await request('GET', '/.well-known/jwks.json')).status).toBe(200);
+
+    // Signed by another CA: the handshake completes, the request says why it is refused.
+    await initPki({ dir: otherPki });
+    const foreign = await issueClientCertificate(otherPki, {
+      name: 'intruder',
+      organization: project.ownerOrg,
+    });
+    const foreignAnswer = await request('POST', '/v1/evidence', {
+      cert: await fs.readFile(foreign.certPath),
+      key: await fs.readFile(foreign.keyPath!),
+      body: item(project.id),
+    });
+    expect(foreignAnswer.status).toBe(401);
+    expect(foreignAnswer.body.reason).toBe('BAD_CLIENT_CERTIFICATE');
+    expect(foreignAnswer.body.detail).toMatch(/not trusted/);
+
+    // From our own root, but never accepted for anyone: refused too.
+    const stray = await issueClientCertificate(path.join(dataDir, 'pki'), {
+      name: 'stray',
+      organization: project.ownerOrg,
+    });
+    const strayAnswer = await request('POST', '/v1/evidence', {
+      cert: await fs.readFile(stray.certPath),
+      key: await fs.readFile(stray.keyPath!),
+      body: item(project.id),
+    });
+    expect(strayAnswer.status).toBe(401);
+    expect(strayAnswer.body.detail).toMatch(/unknown, revoked or expired/);
+
+    // A header credential speaks for the request, certificate or not.
+    const withBadKey = await request('POST', '/v1/evidence', {
+      ...partner,
+      headers: { 'x-api-key': `lz_${'A'.repeat(43)}` },
+      body: item(project.id),
+    });
+    expect(withBadKey.status).toBe(401);
+    expect(withBadKey.body.reason).toBe('BAD_API_KEY');
+
+    // Revoked: refused once the running gateway's cache has let it go.
+    const revoked = lianzheng(['clientcert', 'revoke', '--name', 'finance-platform']);
+    expect(revoked.status, revoked.out).toBe(0);
+    await sleep(AUTH_CACHE_MS + 200);
+    const after = await request('POST', '/v1/evidence', { ...partner, body: item(project.id) });
+    expect(after.status).toBe(401);
+    expect(after.body.reason).toBe('BAD_CLIENT_CERTIFICATE');
+    expect(lianzheng(['clientcert', 'revoke', '--name', 'finance-platform']).status).toBe(2);
+  });
+
+  it('refuses to boot on a TLS file it cannot read, naming the variable', () => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'gateway/src/server.ts'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        DATABASE_URL: '',
+        TLS_CERT_FILE: path.join(dataDir, 'missing.cert.pem'),
+        TLS_KEY_FILE: path.join(dataDir, 'missing.key.pem'),
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(/configuration error: TLS_CERT_FILE/);
+  });
+});
