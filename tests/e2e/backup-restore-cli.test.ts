@@ -12,14 +12,10 @@ import {
   freePort,
   type GatewayProcess,
   gatewayProcess,
-  LoadLog,
+  lianzheng,
+  loadOnNewProject,
   makeDataDir,
-  registerProject,
   root,
-  runLoad,
-  sleep,
-  testProject,
-  tokensFor,
   waitAllRecorded,
 } from './reliability-support.ts';
 
@@ -31,16 +27,6 @@ afterAll(async () => {
   for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
 });
 
-function lianzheng(args: string[], dataDir: string) {
-  const child = spawnSync(process.execPath, ['scripts/lianzheng.mjs', ...args], {
-    cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  return { status: child.status, out: `${child.stdout}${child.stderr}` };
-}
-
 describe('lianzheng backup / restore', () => {
   it('moves a running gateway’s evidence to a new DATA_DIR, where every earlier 202 verifies', async () => {
     const oldDir = await makeDataDir('lz-e2e-backup-old-');
@@ -51,27 +37,18 @@ describe('lianzheng backup / restore', () => {
     const old = gatewayProcess({ dataDir: oldDir, port: await freePort() });
     gateways.push(old);
     await old.start();
-    const project = testProject();
-    const tokens = await tokensFor(oldDir, project.ownerOrg);
-    await registerProject(old.base, tokens.unit, project);
-    const log = new LoadLog();
-    const abort = new AbortController();
-    const load = runLoad({
+    const { log, stop } = await loadOnNewProject({
       base: old.base,
-      token: tokens.unit,
-      projectId: project.id,
+      dataDir: oldDir,
       concurrency: 4,
-      signal: abort.signal,
-      log,
+      warmupMs: 1500,
     });
-    await sleep(1500);
     const answeredBefore = new Map(log.accepted);
     expect(answeredBefore.size).toBeGreaterThan(0);
 
     // Taken while the load goes on.
     const backup = lianzheng(['backup', backupDir], oldDir);
-    abort.abort();
-    await load;
+    await stop();
     expect(backup.status, backup.out).toBe(0);
     expect(backup.out).toMatch(/^backed up \d+ tables, \d+ rows \(\d+ submissions\)/m);
     expect(backup.out).toMatch(/keys are not in it/);

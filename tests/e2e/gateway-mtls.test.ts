@@ -10,7 +10,15 @@ import path from 'node:path';
 import { sha256, toHex } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPki, issueClientCertificate, pkiPaths } from '../../gateway/src/tsa/pki.ts';
-import { freePort, makeDataDir, root, sleep, testProject, tokensFor } from './reliability-support.ts';
+import {
+  freePort,
+  lianzheng,
+  makeDataDir,
+  root,
+  sleep,
+  testProject,
+  tokensFor,
+} from './reliability-support.ts';
 
 let dataDir = '';
 let otherPki = '';
@@ -19,16 +27,6 @@ let output = '';
 let base = '';
 let ca: Buffer;
 const AUTH_CACHE_MS = 300;
-
-function lianzheng(args: string[]) {
-  const child = spawnSync(process.execPath, ['scripts/lianzheng.mjs', ...args], {
-    cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: child.status, out: `${child.stdout}${child.stderr}` };
-}
 
 interface Answer {
   status: number;
@@ -80,12 +78,21 @@ const item = (projectId: string) => ({
   amount: '100000',
 });
 
+/** POST /v1/evidence with this certificate and key and no other credential. */
+async function submitWith(files: { certPath: string; keyPath?: string }, projectId: string) {
+  return request('POST', '/v1/evidence', {
+    cert: await fs.readFile(files.certPath),
+    key: await fs.readFile(files.keyPath!),
+    body: item(projectId),
+  });
+}
+
 beforeAll(async () => {
   dataDir = await makeDataDir('lz-e2e-mtls-');
   otherPki = await makeDataDir('lz-e2e-other-ca-');
-  const init = lianzheng(['pki', 'init']);
+  const init = lianzheng(['pki', 'init'], dataDir);
   expect(init.status, init.out).toBe(0);
-  const server = lianzheng(['pki', 'server-cert']);
+  const server = lianzheng(['pki', 'server-cert'], dataDir);
   expect(server.status, server.out).toBe(0);
   const env = Object.fromEntries(
     server.out
@@ -143,14 +150,10 @@ describe('HTTPS with partners’ client certificates', () => {
     });
     expect(registered.status, JSON.stringify(registered.body)).toBe(201);
 
-    const created = lianzheng([
-      'clientcert',
-      'create',
-      '--org',
-      project.ownerOrg,
-      '--name',
-      'finance-platform',
-    ]);
+    const created = lianzheng(
+      ['clientcert', 'create', '--org', project.ownerOrg, '--name', 'finance-platform'],
+      dataDir,
+    );
     expect(created.status, created.out).toBe(0);
     expect(created.out).toMatch(/^accepted finance-platform for .* as partner until /m);
     const certPath = created.out.split('\n').find((l) => l.endsWith('.cert.pem'))!;
@@ -182,11 +185,7 @@ describe('HTTPS with partners’ client certificates', () => {
       name: 'intruder',
       organization: project.ownerOrg,
     });
-    const foreignAnswer = await request('POST', '/v1/evidence', {
-      cert: await fs.readFile(foreign.certPath),
-      key: await fs.readFile(foreign.keyPath!),
-      body: item(project.id),
-    });
+    const foreignAnswer = await submitWith(foreign, project.id);
     expect(foreignAnswer.status).toBe(401);
     expect(foreignAnswer.body.reason).toBe('BAD_CLIENT_CERTIFICATE');
     expect(foreignAnswer.body.detail).toMatch(/not trusted/);
@@ -196,11 +195,7 @@ describe('HTTPS with partners’ client certificates', () => {
       name: 'stray',
       organization: project.ownerOrg,
     });
-    const strayAnswer = await request('POST', '/v1/evidence', {
-      cert: await fs.readFile(stray.certPath),
-      key: await fs.readFile(stray.keyPath!),
-      body: item(project.id),
-    });
+    const strayAnswer = await submitWith(stray, project.id);
     expect(strayAnswer.status).toBe(401);
     expect(strayAnswer.body.detail).toMatch(/unknown, revoked or expired/);
 
@@ -214,13 +209,13 @@ describe('HTTPS with partners’ client certificates', () => {
     expect(withBadKey.body.reason).toBe('BAD_API_KEY');
 
     // Revoked: refused once the running gateway's cache has let it go.
-    const revoked = lianzheng(['clientcert', 'revoke', '--name', 'finance-platform']);
+    const revoked = lianzheng(['clientcert', 'revoke', '--name', 'finance-platform'], dataDir);
     expect(revoked.status, revoked.out).toBe(0);
     await sleep(AUTH_CACHE_MS + 200);
     const after = await request('POST', '/v1/evidence', { ...partner, body: item(project.id) });
     expect(after.status).toBe(401);
     expect(after.body.reason).toBe('BAD_CLIENT_CERTIFICATE');
-    expect(lianzheng(['clientcert', 'revoke', '--name', 'finance-platform']).status).toBe(2);
+    expect(lianzheng(['clientcert', 'revoke', '--name', 'finance-platform'], dataDir).status).toBe(2);
   });
 
   it('refuses to boot on a TLS file it cannot read, naming the variable', () => {

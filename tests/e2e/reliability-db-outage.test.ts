@@ -18,13 +18,10 @@ import {
   freePort,
   type GatewayProcess,
   gatewayProcess,
-  LoadLog,
+  type LoadLog,
+  loadOnNewProject,
   makeDataDir,
-  registerProject,
-  runLoad,
   sleep,
-  testProject,
-  tokensFor,
   waitAllRecorded,
 } from './reliability-support.ts';
 
@@ -68,29 +65,6 @@ async function probe(url: string, init: RequestInit = {}) {
   };
 }
 
-/** A project of its own, and 8 connections submitting to it until `stop`; 800 ms under way. */
-async function loadRunning() {
-  const project = testProject();
-  const tokens = await tokensFor(dataDir, project.ownerOrg);
-  await registerProject(gateway.base, tokens.unit, project);
-  const log = new LoadLog();
-  const abort = new AbortController();
-  const load = runLoad({
-    base: gateway.base,
-    token: tokens.unit,
-    projectId: project.id,
-    concurrency: 8,
-    signal: abort.signal,
-    log,
-  });
-  await sleep(800);
-  const stop = async () => {
-    abort.abort();
-    await load;
-  };
-  return { project, tokens, log, stop };
-}
-
 /** The load generator's own view: anything but a 202 or a quick 503 problem (a 500, a hang). */
 function notQuick503sOr202s(log: LoadLog) {
   return log.outcomes.filter(
@@ -117,7 +91,12 @@ async function endStateProblems(log: LoadLog) {
 describe('PostgreSQL stopped under load', () => {
   it('answers quick 503s, says why, and resumes by itself', async () => {
     const db = embeddedPg(dataDir);
-    const { project, tokens, log, stop: stopLoad } = await loadRunning();
+    const {
+      project,
+      tokens,
+      log,
+      stop: stopLoad,
+    } = await loadOnNewProject({ base: gateway.base, dataDir, concurrency: 8 });
     const before = [...log.accepted.entries()];
     expect(before.length).toBeGreaterThan(0);
     const [knownId, knownDigest] = before[0]!;
@@ -205,7 +184,7 @@ describe('PostgreSQL stopped under load', () => {
     const db = embeddedPg(dataDir);
     // On its own too: the test above leaves the database running unless it failed midway.
     if (!(await db.running())) await db.start();
-    const { log, stop: stopLoad } = await loadRunning();
+    const { log, stop: stopLoad } = await loadOnNewProject({ base: gateway.base, dataDir, concurrency: 8 });
     const acceptedBefore = log.accepted.size;
     expect(acceptedBefore).toBeGreaterThan(0);
 

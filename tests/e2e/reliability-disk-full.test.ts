@@ -17,12 +17,8 @@ import {
   freePort,
   type GatewayProcess,
   gatewayProcess,
-  LoadLog,
-  registerProject,
-  runLoad,
+  loadOnNewProject,
   sleep,
-  testProject,
-  tokensFor,
   waitAllRecorded,
 } from './reliability-support.ts';
 
@@ -101,20 +97,17 @@ describe('the data folder fills up', () => {
       return;
     }
     const gw = gateway!;
-    const project = testProject();
-    const tokens = await tokensFor(gw.dataDir, project.ownerOrg);
-    await registerProject(gw.base, tokens.unit, project);
-    const log = new LoadLog();
-    const stopLoad = new AbortController();
-    const load = runLoad({
-      base: gw.base,
-      token: tokens.unit,
-      projectId: project.id,
-      concurrency: 6,
-      signal: stopLoad.signal,
+    const {
+      project,
+      tokens,
       log,
+      stop: stopLoad,
+    } = await loadOnNewProject({
+      base: gw.base,
+      dataDir: gw.dataDir,
+      concurrency: 6,
+      warmupMs: 600,
     });
-    await sleep(600);
     const filler = path.join(mountPoint, 'filler');
     const filled = await fillDisk(filler);
     expect(filled).toBeGreaterThan(0);
@@ -198,8 +191,7 @@ describe('the data folder fills up', () => {
     }
     expect(resumedIn).toBeGreaterThanOrEqual(0);
     await sleep(500);
-    stopLoad.abort();
-    await load;
+    await stopLoad();
     expect(log.outcomes.filter((o) => o.status >= 500 && o.status !== 503)).toEqual([]);
 
     const db = embeddedPg(gw.dataDir);

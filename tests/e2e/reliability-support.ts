@@ -3,7 +3,7 @@
 // that remembers every 202, the embedded PostgreSQL driven with pg_ctl as the gateway drives it,
 // and the end-state checks every fault must leave true. Not a test file.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -18,6 +18,17 @@ import { createCompositeKey, keyBytes } from '../../gateway/src/ledger/pg-stub.t
 
 const run = promisify(execFile);
 export const root = path.resolve(import.meta.dirname, '../..');
+
+/** `lianzheng ARGS` on DATA_DIR `dataDir` (its embedded PostgreSQL), as an operator runs it. */
+export function lianzheng(args: string[], dataDir: string): { status: number | null; out: string } {
+  const child = spawnSync(process.execPath, ['scripts/lianzheng.mjs', ...args], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  return { status: child.status, out: `${child.stdout}${child.stderr}` };
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -314,6 +325,37 @@ export async function runLoad(options: {
 }
 
 /** Waits until nothing accepted is left unrecorded. */
+/**
+ * A project of its own on the gateway at `base`, and `concurrency` connections submitting to it
+ * (runLoad) until `stop`; returns once the load has run for `warmupMs`.
+ */
+export async function loadOnNewProject(options: {
+  base: string;
+  dataDir: string;
+  concurrency: number;
+  warmupMs?: number;
+}) {
+  const project = testProject();
+  const tokens = await tokensFor(options.dataDir, project.ownerOrg);
+  await registerProject(options.base, tokens.unit, project);
+  const log = new LoadLog();
+  const abort = new AbortController();
+  const load = runLoad({
+    base: options.base,
+    token: tokens.unit,
+    projectId: project.id,
+    concurrency: options.concurrency,
+    signal: abort.signal,
+    log,
+  });
+  await sleep(options.warmupMs ?? 800);
+  const stop = async () => {
+    abort.abort();
+    await load;
+  };
+  return { project, tokens, log, stop };
+}
+
 export async function waitAllRecorded(pool: pg.Pool, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
