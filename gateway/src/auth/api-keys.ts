@@ -44,6 +44,25 @@ export async function createApiKey(
   return { id, key, org: input.org, role };
 }
 
+export interface ListedApiKey {
+  id: string;
+  org: string;
+  role: ApiKeyRole;
+  label: string | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+/** The keys on record (never their hashes), newest first; of one organisation if `org` is given. */
+export async function listApiKeys(db: pg.Pool, org?: string): Promise<ListedApiKey[]> {
+  const { rows } = await db.query<ListedApiKey>(
+    `select id, org, role, label, created_at as "createdAt", revoked_at as "revokedAt"
+       from api_keys where $1::text is null or org = $1 order by created_at desc, id`,
+    [org ?? null],
+  );
+  return rows;
+}
+
 export async function revokeApiKey(db: pg.Pool, id: string): Promise<boolean> {
   const r = await db.query('update api_keys set revoked_at = now() where id = $1 and revoked_at is null', [
     id,

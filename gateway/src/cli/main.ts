@@ -8,7 +8,7 @@ import { runAnchorDeploy, runAnchorKeygen } from '../anchor/commands.ts';
 import { parseAnchorConfig } from '../anchor/config.ts';
 import { createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
 import { auditDatabase } from '../audit/audit.ts';
-import { createApiKey } from '../auth/api-keys.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
 import { loadConfig } from '../config.ts';
 import { KeyRing } from '../keys/key-ring.ts';
@@ -47,6 +47,9 @@ Usage:
       Print a JWT from the local development identity provider (DATA_DIR/keys).
   lianzheng apikey create --org ORG [--role partner|unit|admin] [--label TEXT]
       Create a partner API key; the key is printed once, only its hash is stored.
+  lianzheng apikey list [--org ORG] | apikey revoke --id ID
+      The keys on record (ids, organisations, roles, labels; never the keys), or stop one
+      (running gateways refuse it within AUTH_CACHE_MS, default 30 s).
   lianzheng keys rotate [--gateway URL [--token JWT]]
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
@@ -340,15 +343,38 @@ async function cmdToken(args: string[], env: Record<string, string | undefined>,
 
 async function cmdApiKey(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create') throw new CliError(EXIT.USAGE, 'usage: lianzheng apikey create --org ORG');
   const { values } = parseArgs({
     args: rest,
     options: {
       org: { type: 'string' },
       role: { type: 'string', default: 'partner' },
       label: { type: 'string' },
+      id: { type: 'string' },
     },
   });
+  if (sub === 'list') {
+    const keys = await withDatabase(env, (pool) => listApiKeys(pool, values.org));
+    out.log(JSON.stringify(keys, null, 2));
+    return EXIT.OK;
+  }
+  if (sub === 'revoke') {
+    if (!values.id || !/^[0-9a-f-]{36}$/i.test(values.id)) {
+      throw new CliError(
+        EXIT.USAGE,
+        'apikey revoke needs --id (the id `apikey create` and `apikey list` print)',
+      );
+    }
+    const done = await withDatabase(env, (pool) => revokeApiKey(pool, values.id!));
+    if (!done) throw new CliError(EXIT.USAGE, `no unrevoked API key has the id ${values.id}`);
+    out.log(`revoked ${values.id} (running gateways refuse it within AUTH_CACHE_MS)`);
+    return EXIT.OK;
+  }
+  if (sub !== 'create') {
+    throw new CliError(
+      EXIT.USAGE,
+      'usage: lianzheng apikey create --org ORG | apikey list [--org ORG] | apikey revoke --id ID',
+    );
+  }
   if (!values.org) throw new CliError(EXIT.USAGE, 'apikey create needs --org');
   const role = values.role;
   if (role !== 'partner' && role !== 'unit' && role !== 'admin')
