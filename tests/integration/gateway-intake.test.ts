@@ -97,6 +97,27 @@ describe('POST /v1/evidence (JSON)', () => {
     expect(claims.leaf).toBe(toHex(recordLeafHash(record)));
   });
 
+  it('records a given SM3 digest beside the SHA-256, and refuses a malformed one', async () => {
+    const sha256 = hex();
+    const sm3 = hex();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/evidence',
+      headers: { authorization: `Bearer ${unit}` },
+      payload: { sha256, sm3, projectId: 'village-road-1', kind: 'notice', visibility: 'public' },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(await storedDigests(res.json().id)).toEqual({ sha256, sm3 });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/v1/evidence',
+      headers: { authorization: `Bearer ${unit}` },
+      payload: { sha256, sm3: 'SM3', projectId: 'village-road-1', kind: 'notice', visibility: 'public' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].path).toBe('body/sm3');
+  });
+
   it('group-commits concurrent submissions: fewer INSERTs than requests, all committed, ids time-ordered', async () => {
     const before = await count();
     const flushCount = async () =>
@@ -239,6 +260,15 @@ describe('POST /v1/evidence (JSON)', () => {
   });
 });
 
+/** The digests of the record as stored (its canonical JSON), for a submission id. */
+async function storedDigests(id: string): Promise<Record<string, string>> {
+  const { rows } = await env.pool.query<{ record_json: string }>(
+    'select record_json from submissions where id = $1',
+    [id],
+  );
+  return JSON.parse(rows[0]!.record_json).digests;
+}
+
 describe('POST /v1/evidence (multipart)', () => {
   const fields = [
     { name: 'projectId', value: 'village-road-1' },
@@ -300,6 +330,35 @@ describe('POST /v1/evidence (multipart)', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('UPLOAD_INCOMPLETE');
     expect(await count()).toBe(before);
+  });
+
+  it('records the file’s SM3 beside its SHA-256, checks a given sm3 field, and can be told not to', async () => {
+    const data = Buffer.from('付款审批 payment approval '.repeat(3000));
+    const sm3 = createHash('sm3').update(data).digest('hex');
+    const res = await upload([
+      ...fields,
+      { name: 'sm3', value: sm3 },
+      { name: 'file', filename: 'a.pdf', data },
+    ]);
+    expect(res.statusCode, res.body).toBe(202);
+    expect(await storedDigests(res.json().id)).toEqual({
+      sha256: createHash('sha256').update(data).digest('hex'),
+      sm3,
+    });
+    const wrong = await upload([
+      ...fields,
+      { name: 'sm3', value: hex() },
+      { name: 'file', filename: 'a', data },
+    ]);
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json()).toMatchObject({ code: 'BAD_DIGEST', computed: sm3 });
+
+    const sha256Only = await env.app({ config: env.config({ uploadSm3: false }) });
+    const plain = await upload([...fields, { name: 'file', filename: 'b', data }], sha256Only);
+    expect(plain.statusCode).toBe(202);
+    expect(await storedDigests(plain.json().id)).toEqual({
+      sha256: createHash('sha256').update(data).digest('hex'),
+    });
   });
 
   it('refuses a form without a file, an unknown field, and a mismatched sha256 field', async () => {

@@ -184,6 +184,7 @@ export const messagesZh = {
   'cert.fileMatches': '「{name}」与本证书记录的文件完全一致。',
   'cert.fileDiffers': '「{name}」与本证书记录的文件不一致:这不是被存证的那份文件,或文件已被修改。',
   'cert.sha256': 'SHA-256 摘要',
+  'cert.sm3': 'SM3 摘要',
   'cert.ledger': '账本',
   'cert.anchor': '公链锚定',
   'cert.notAnchored': '尚未锚定',
@@ -434,6 +435,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.fileDiffers':
     '“{name}” is not the file this certificate records: it is another file, or it has been changed.',
   'cert.sha256': 'SHA-256 digest',
+  'cert.sm3': 'SM3 digest',
   'cert.ledger': 'Ledger',
   'cert.anchor': 'Public-chain anchor',
   'cert.notAnchored': 'Not anchored yet',

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, getHashes } from 'node:crypto';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
 
 /**
@@ -90,8 +90,8 @@ export interface SeedResult {
   messages: string[];
 }
 
-export function demoDigest(text: string): string {
-  return createHash('sha256').update(`LianZheng demo document: ${text}\n`).digest('hex');
+export function demoDigest(text: string, algorithm: 'sha256' | 'sm3' = 'sha256'): string {
+  return createHash(algorithm).update(`LianZheng demo document: ${text}\n`).digest('hex');
 }
 
 export async function seedDemo(options: {
@@ -134,6 +134,8 @@ export async function seedDemo(options: {
       ...doc.body,
       projectId: DEMO_PROJECT.id,
       sha256: demoDigest(doc.text),
+      // As a unit's system would send it, where its crypto has SM3 (the certificate shows it).
+      ...(getHashes().includes('sm3') ? { sm3: demoDigest(doc.text, 'sm3') } : {}),
     };
     if (doc.refs) body.refs = doc.refs.map((r) => ids.get(r)).filter((r): r is string => r !== undefined);
     const res = await fetch(`${options.gateway}/v1/evidence`, {

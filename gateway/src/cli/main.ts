@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, getHashes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -25,16 +25,17 @@ export const HELP = `lianzheng — the LianZheng 链证 command line
 Usage:
   lianzheng serve
       Run the gateway (configuration from the environment, see README).
-  lianzheng submit <file | --sha256 HEX> --project ID --kind KIND [--visibility public|restricted]
+  lianzheng submit <file | --sha256 HEX [--sm3 HEX]> --project ID --kind KIND [--visibility public|restricted]
                    [--title T] [--amount FEN] [--milestone M] [--result passed|failed] [--reason R]
                    [--refs ID,ID] [--supersedes ID] [--idempotency-key K]
                    [--gateway URL] [--token JWT | --api-key KEY | --org ORG]
-      Notarise a document. A file is hashed locally and never uploaded. Without --token or
-      --api-key, --org mints a development unit token (local dev issuer only).
-  lianzheng verify <file | --sha256 HEX> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
-      Check a document's evidence. With --bundle and --keys (the JSON of GET /v1/keys) it runs
-      fully offline; otherwise it fetches /v1/verify/{sha256} and /v1/keys from the gateway and
-      asks it for the ledger transaction (add --gateway to an offline check for that step).
+      Notarise a document. A file is hashed locally (SHA-256 and SM3) and never uploaded.
+      Without --token or --api-key, --org mints a development unit token (local dev issuer only).
+  lianzheng verify <file | --sha256 HEX [--sm3 HEX]> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
+      Check a document's evidence (a file's SM3 too, where the record carries one). With
+      --bundle and --keys (the JSON of GET /v1/keys) it runs fully offline; otherwise it fetches
+      /v1/verify/{sha256} and /v1/keys from the gateway and asks it for the ledger transaction
+      (add --gateway to an offline check for that step).
       The anchor step reads the EVM chain from --rpc (a JSON-RPC node you trust), or else through
       the gateway's read-only proxy (said in the output).
   lianzheng pki init
@@ -106,23 +107,39 @@ function refused(status: number, body: unknown): CliError {
   );
 }
 
-async function hashFile(file: string): Promise<string> {
+/** Whether this Node's OpenSSL has SM3 (it does unless built without it). */
+const SM3_AVAILABLE = getHashes().includes('sm3');
+
+/** A file's SHA-256, and its SM3 where Node has it, in one read. */
+async function hashFile(file: string): Promise<{ sha256: string; sm3?: string }> {
   const hasher = createSha256();
+  const sm3 = SM3_AVAILABLE ? createHash('sm3') : undefined;
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }))
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
       hasher.update(chunk as Uint8Array);
+      sm3?.update(chunk as Uint8Array);
+    }
   } catch (e) {
     throw new CliError(EXIT.USAGE, `cannot read ${file}: ${(e as Error).message}`);
   }
-  return toHex(hasher.digest());
+  return { sha256: toHex(hasher.digest()), ...(sm3 ? { sm3: sm3.digest('hex') } : {}) };
 }
 
-async function digestArg(positional: string[], sha: string | undefined): Promise<string> {
-  if (sha !== undefined) {
-    const s = sha.trim().toLowerCase();
-    if (!isSha256Hex(s)) throw new CliError(EXIT.USAGE, '--sha256 must be 64 hex characters');
-    return s;
+/** The digests to submit or verify: of the file given, or as given (--sha256, --sm3). */
+async function digestArgs(
+  positional: string[],
+  given: { sha256?: string; sm3?: string },
+): Promise<{ sha256: string; sm3?: string }> {
+  if (given.sha256 !== undefined) {
+    const sha256 = given.sha256.trim().toLowerCase();
+    if (!isSha256Hex(sha256)) throw new CliError(EXIT.USAGE, '--sha256 must be 64 hex characters');
+    const sm3 = given.sm3?.trim().toLowerCase();
+    if (sm3 !== undefined && !isSha256Hex(sm3))
+      throw new CliError(EXIT.USAGE, '--sm3 must be 64 hex characters');
+    return { sha256, ...(sm3 ? { sm3 } : {}) };
   }
+  if (given.sm3 !== undefined)
+    throw new CliError(EXIT.USAGE, '--sm3 goes with --sha256 (a file is hashed with both)');
   const file = positional[0];
   if (!file) throw new CliError(EXIT.USAGE, 'give a file or --sha256');
   return hashFile(file);
@@ -145,6 +162,7 @@ async function cmdSubmit(args: string[], env: Record<string, string | undefined>
     allowPositionals: true,
     options: {
       sha256: { type: 'string' },
+      sm3: { type: 'string' },
       project: { type: 'string' },
       kind: { type: 'string' },
       visibility: { type: 'string', default: 'public' },
@@ -163,7 +181,7 @@ async function cmdSubmit(args: string[], env: Record<string, string | undefined>
     },
   });
   if (!values.project || !values.kind) throw new CliError(EXIT.USAGE, 'submit needs --project and --kind');
-  const sha256 = await digestArg(positionals, values.sha256);
+  const digests = await digestArgs(positionals, values);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (values['api-key']) headers['x-api-key'] = values['api-key'];
   else if (values.token) headers.authorization = `Bearer ${values.token}`;
@@ -172,7 +190,7 @@ async function cmdSubmit(args: string[], env: Record<string, string | undefined>
   else throw new CliError(EXIT.USAGE, 'submit needs --token, --api-key, or --org (dev token)');
   if (values['idempotency-key']) headers['idempotency-key'] = values['idempotency-key'];
   const body: Record<string, unknown> = {
-    sha256,
+    ...digests,
     projectId: values.project,
     kind: values.kind,
     visibility: values.visibility,
@@ -212,6 +230,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     allowPositionals: true,
     options: {
       sha256: { type: 'string' },
+      sm3: { type: 'string' },
       bundle: { type: 'string' },
       keys: { type: 'string' },
       gateway: { type: 'string' },
@@ -219,7 +238,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       json: { type: 'boolean', default: false },
     },
   });
-  const sha256 = await digestArg(positionals, values.sha256);
+  const { sha256, sm3 } = await digestArgs(positionals, values);
   let bundles: { id?: string; bundle: unknown }[];
   let keys: Keys;
   if (values.bundle) {
@@ -288,6 +307,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
   for (const b of bundles) {
     const v = await verifyBundle(b.bundle, {
       sha256,
+      ...(sm3 ? { sm3 } : {}),
       keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots ?? [] },
       getLedgerTx,
       ...(getAnchor ? { getAnchor: getAnchor as never } : {}),

@@ -331,7 +331,7 @@ export class Intake {
       id,
       projectId: input.projectId,
       kind: input.kind,
-      digests: { sha256: input.sha256 },
+      digests: input.sm3 === undefined ? { sha256: input.sha256 } : { sha256: input.sha256, sm3: input.sm3 },
       cid,
       visibility: input.visibility,
       submitter: { org: principal.org ?? project.ownerOrg },

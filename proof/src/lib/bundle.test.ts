@@ -456,6 +456,28 @@ describe('verifyBundle: tampered bundles fail at the right step with the right c
     expect(r.ok).toBe(false);
   });
 
+  it('checks an SM3 digest against the record’s, when both are there', async () => {
+    const sm3 = 'a'.repeat(64);
+    const withSm3 = clone(good);
+    withSm3.record.digests.sm3 = sm3;
+    expect(step(await verifyBundle(withSm3, options({ sm3 })), 'digest')).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining(`SM3 ${sm3}`),
+    });
+    expect(step(await verifyBundle(withSm3, options({ sm3: 'b'.repeat(64) })), 'digest')).toMatchObject({
+      status: 'fail',
+      code: 'DIGEST_MISMATCH',
+      detail: expect.stringMatching(/^SM3: /),
+    });
+    expect(step(await verifyBundle(withSm3, options({ sm3: 'xyz' })), 'digest')?.code).toBe('BAD_INPUT');
+    // A record without one: the SHA-256 decides, and the detail says SM3 was not compared.
+    const r = await verifyBundle(good, options({ sm3 }));
+    expect(r.ok).toBe(true);
+    expect(step(r, 'digest')?.detail).toMatch(/carries no SM3 digest/);
+    // The record's SM3 is part of its leaf: changing it fails the leaf step.
+    expect(firstFailure(await verifyBundle(withSm3, options()))).toMatch(/^(leaf|inclusion|receipt):/);
+  });
+
   it('a malformed digest to compare fails the digest step, not the call', async () => {
     expect(firstFailure(await verifyBundle(good, options({ sha256: 'abc' })))).toBe('digest:BAD_HEX');
     expect(firstFailure(await verifyBundle(good, options({ sha256: new Uint8Array(3) })))).toBe(

@@ -115,6 +115,11 @@ export interface VerifyBundleOptions {
   /** The document's SHA-256 (hex or 32 bytes), or the document itself as `bytes`. */
   sha256?: string | Uint8Array;
   bytes?: Uint8Array;
+  /**
+   * The document's SM3 (GB/T 32905-2016), 64 hex, where the caller can compute it (node:crypto
+   * has it; browsers do not): checked against the record's `digests.sm3` when the record has one.
+   */
+  sm3?: string;
   keys: { jwks: JSONWebKeySet; checkpointKeys: string[]; tsaRoots?: string[] };
   /** Looks the ledger transaction up; report an unknown transaction as `valid: false`. */
   getLedgerTx?: (ref: LedgerRef) => Promise<LedgerTxInfo>;
@@ -199,7 +204,15 @@ function checkDigest(bundle: Record<string, unknown>, options: VerifyBundleOptio
     isObject(bundle.record) && isObject(bundle.record.digests) ? bundle.record.digests.sha256 : undefined;
   if (!isSha256Hex(claimed)) return fail('BAD_RECORD', 'the record carries no SHA-256 digest');
   const actual = toHex(digest);
-  return actual === claimed ? pass(actual) : fail('DIGEST_MISMATCH', `document ${actual}, record ${claimed}`);
+  if (actual !== claimed) return fail('DIGEST_MISMATCH', `document ${actual}, record ${claimed}`);
+  if (options.sm3 === undefined) return pass(actual);
+  const sm3 = options.sm3.toLowerCase();
+  if (!isSha256Hex(sm3)) return fail('BAD_INPUT', 'the SM3 digest to compare must be 64 hex digits');
+  const claimedSm3 = (bundle.record as { digests: { sm3?: unknown } }).digests.sm3;
+  if (claimedSm3 === undefined) return pass(`${actual} (the record carries no SM3 digest)`);
+  return sm3 === claimedSm3
+    ? pass(`${actual}, SM3 ${sm3}`)
+    : fail('DIGEST_MISMATCH', `SM3: document ${sm3}, record ${String(claimedSm3)}`);
 }
 
 function checkDetails(bundle: Record<string, unknown>): Outcome {

@@ -237,6 +237,9 @@ export class CertificateView implements View {
                 b.record.digests.sha256,
               ),
             ],
+            // SM3 (GB/T 32905) where the record carries one; a browser cannot compute it, so it
+            // is shown, not checked, here (the CLI checks it against a file).
+            ...(b.record.digests.sm3 ? [[t('cert.sm3'), mono(b.record.digests.sm3)] as [string, Node]] : []),
             [t('record.cid'), mono(b.record.cid)],
             [t('cert.ledger'), ledger],
             [t('cert.anchor'), anchor],

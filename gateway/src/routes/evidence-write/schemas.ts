@@ -22,9 +22,16 @@ export { MAX_REFS, MAX_TEXT };
 const Sha256 = Type.String({ pattern: SHA256_HEX, description: 'SHA-256 of the document, 64 lowercase hex' });
 const RecordId = Type.String({ pattern: RECORD_ID, description: 'a record id (UUIDv7)' });
 
+const Sm3 = Type.String({
+  pattern: SHA256_HEX,
+  description:
+    'SM3 (GB/T 32905-2016) of the document, 64 lowercase hex, recorded beside the SHA-256 as digests.sm3',
+});
+
 export const EvidenceSubmission = Type.Object(
   {
     sha256: Sha256,
+    sm3: Type.Optional(Sm3),
     projectId: Type.String({ pattern: PROJECT_ID, description: 'a registered project' }),
     kind: Type.Union(
       DOCUMENT_KINDS.map((k) => Type.Literal(k)),
@@ -65,6 +72,12 @@ export const EvidenceUpload = Type.Object(
     result: Type.Optional(Type.String()),
     reason: Type.Optional(Type.String()),
     sha256: Type.Optional(Type.String({ description: 'if given, must equal the digest of the file' })),
+    sm3: Type.Optional(
+      Type.String({
+        description:
+          'if given, must equal the SM3 of the file (computed as it streams in unless UPLOAD_SM3=false)',
+      }),
+    ),
   },
   { 'x-multipart': true },
 );
