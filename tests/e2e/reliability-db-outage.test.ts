@@ -22,6 +22,7 @@ import {
   loadOnNewProject,
   makeDataDir,
   sleep,
+  tokensFor,
   waitAllRecorded,
 } from './reliability-support.ts';
 
@@ -212,6 +213,10 @@ describe('PostgreSQL stopped under load', () => {
     expect(log.accepted.size).toBeGreaterThan(acceptedAtResume);
     expect(gateway.logged(/not shut down cleanly; restarting it/)).toBe(true);
     expect(gateway.logged(/^PostgreSQL restarted$/)).toBe(true);
+    const metrics = await fetch(`${gateway.base}/metrics`, {
+      headers: { authorization: `Bearer ${(await tokensFor(dataDir, 'ops')).admin}` },
+    });
+    expect(await metrics.text()).toMatch(/^embedded_postgres_restarts_total 1$/m);
 
     // A connection cut by the crash is a 503; never a 500, and nothing answered 202 is lost.
     expect(notQuick503sOr202s(log)).toEqual([]);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import pg from 'pg';
+import { Counter } from 'prom-client';
 import type { Config } from '../config.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { type EmbeddedPostgresWatchdog, watchEmbeddedPostgres } from './embedded-postgres-watchdog.ts';
@@ -80,7 +81,15 @@ async function dbPlugin(app: FastifyInstance, opts: DbPluginOptions): Promise<vo
         log: (msg) => app.log.info({ component: 'embedded-postgres' }, msg),
       });
       url = embedded.url;
-      watchdog = watchEmbeddedPostgres(embedded, { log: app.log });
+      // In the app's registry when there is one (the metrics plugin comes first in app.ts).
+      const restarts = app.hasDecorator('metrics')
+        ? new Counter({
+            name: 'embedded_postgres_restarts_total',
+            help: 'Times the gateway restarted its embedded PostgreSQL after it died',
+            registers: [app.metrics],
+          })
+        : undefined;
+      watchdog = watchEmbeddedPostgres(embedded, { log: app.log, onRestart: () => restarts?.inc() });
     }
     pool = createPool(
       url,

@@ -34,6 +34,8 @@ export interface WatchdogOptions {
   intervalMs?: number;
   /** The longest wait between two failed restarts (ms); the wait doubles from intervalMs. */
   maxBackoffMs?: number;
+  /** Called after each successful restart (a metric for operators to alert on). */
+  onRestart?: () => void;
 }
 
 /** pg_ctl's words and the end of the server's log (its reason) on one line. */
@@ -104,6 +106,7 @@ export function watchEmbeddedPostgres(server: Server, options: WatchdogOptions):
     try {
       await server.start();
       restarts += 1;
+      options.onRestart?.();
       failedAttempts = 0;
       backoffMs = intervalMs;
       reported = 'running';
