@@ -32,6 +32,7 @@ import pagesPlugin from './routes/pages/plugin.ts';
 import { Problem } from './schemas.ts';
 import dbPlugin from './storage/db-plugin.ts';
 import timestampsPlugin from './tsa/timestamps-plugin.ts';
+import webhooksPlugin from './webhooks/plugin.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -269,6 +270,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.register(evidenceWriteRoutes);
   if (config.tsa.enabled) app.register(timestampsPlugin);
   if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
+  // The deliveries are written by the batcher as it records: delivered where it runs.
+  app.register(webhooksPlugin, { deliver: options.pipeline !== false && config.role !== 'api' });
   if (config.anchor) {
     const anchor = config.anchor;
     // GATEWAY_ROLE=api: the sealer process anchors; this one only serves the read proxy.

@@ -79,6 +79,19 @@ export interface Config {
    */
   uploadSm3: boolean;
   /**
+   * Partners' webhooks (webhooks/): WEBHOOK_ALLOW_PRIVATE lets them reach loopback/private
+   * addresses and plain http (closed networks, tests); WEBHOOK_INTERVAL_MS how often the sealer
+   * looks for due deliveries; WEBHOOK_RETRY_MS the first wait after a failure (doubling, up to
+   * 6 h); WEBHOOK_MAX_ATTEMPTS before giving up; WEBHOOK_MAX_PER_ORG live webhooks per organisation.
+   */
+  webhooks: {
+    allowPrivate: boolean;
+    intervalMs: number;
+    retryBaseMs: number;
+    maxAttempts: number;
+    maxPerOrg: number;
+  };
+  /**
    * HTTPS (TLS_CERT_FILE and TLS_KEY_FILE); off → plain HTTP, for a TLS-terminating proxy in
    * front. `clientCaFile` (TLS_CLIENT_CA_FILE, default the local root `DATA_DIR/pki/root/ca.cert.pem`)
    * is whom partners' client certificates must chain to; `clientCaExplicit` says it was set.
@@ -226,6 +239,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     anchor: parseAnchorConfig(env),
     authCacheMs: int(env, 'AUTH_CACHE_MS', 30_000, 0, 3_600_000),
     uploadSm3: oneOf(env, 'UPLOAD_SM3', ['true', 'false'] as const, 'true') === 'true',
+    webhooks: {
+      allowPrivate: oneOf(env, 'WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',
+      intervalMs: int(env, 'WEBHOOK_INTERVAL_MS', 1000, 10, 3_600_000),
+      retryBaseMs: int(env, 'WEBHOOK_RETRY_MS', 30_000, 10, 3_600_000),
+      maxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
+      maxPerOrg: int(env, 'WEBHOOK_MAX_PER_ORG', 10, 1, 1000),
+    },
     tls: tlsConfig(env, cwd, dataDir),
   };
   if (config.role !== 'all' && config.databaseUrl === undefined) {
@@ -312,5 +332,6 @@ export function testConfig(overrides: Partial<Config> & { dataDir: string }): Co
     limits: { ...base.limits, ...overrides.limits },
     oidc: { ...base.oidc, ...overrides.oidc },
     tsa: { ...base.tsa, ...overrides.tsa },
+    webhooks: { ...base.webhooks, ...overrides.webhooks },
   };
 }

@@ -310,7 +310,7 @@ function withPartner(h: Record<string, string>, auth: string): Record<string, st
 
 // ---- the fuzzers, one per route -------------------------------------------------------------------
 
-type Fuzzer = { method: 'GET' | 'POST'; url: string; run(): Promise<void> };
+type Fuzzer = { method: 'GET' | 'POST' | 'DELETE'; url: string; run(): Promise<void> };
 
 const params = {
   numRuns: RUNS,
@@ -319,20 +319,25 @@ const params = {
   ...(process.env.FUZZ_PATH ? { path: process.env.FUZZ_PATH } : {}),
 };
 
-const getWith = (url: string, arb: fc.Arbitrary<string>): Fuzzer => ({
-  method: 'GET',
-  url,
-  run: () =>
-    fc.assert(
-      fc.asyncProperty(arb, authKey, async (path, auth) => {
-        await check(
-          { method: 'GET', url: path, headers: withPartner(headersFor(auth), auth) },
-          `GET ${path.slice(0, 200)}`,
-        );
-      }),
-      params,
-    ),
-});
+/** A route whose input is its path and query: GET, or DELETE. */
+const pathFuzzer =
+  (method: 'GET' | 'DELETE') =>
+  (url: string, arb: fc.Arbitrary<string>): Fuzzer => ({
+    method,
+    url,
+    run: () =>
+      fc.assert(
+        fc.asyncProperty(arb, authKey, async (path, auth) => {
+          await check(
+            { method, url: path, headers: withPartner(headersFor(auth), auth) },
+            `${method} ${path.slice(0, 200)}`,
+          );
+        }),
+        params,
+      ),
+  });
+const getWith = pathFuzzer('GET');
+const deleteWith = pathFuzzer('DELETE');
 
 const query = (names: string[]) =>
   fc
@@ -480,6 +485,34 @@ const fuzzers: Fuzzer[] = [
     ),
   ),
   postJson('/v1/admin/keys/rotate', anyJson),
+  postJson(
+    '/v1/webhooks',
+    fc.record(
+      {
+        // `.invalid` never resolves (RFC 2606): what the fuzzer registers is never called.
+        url: fc.oneof(
+          fc.constantFrom('https://erp.invalid/hook', 'http://127.0.0.1/x', 'ftp://x', 'https://10.0.0.1/'),
+          text,
+          anyJson,
+        ),
+        org: fc.oneof(fc.constant(project.ownerOrg), text, anyJson),
+        extra: anyJson,
+      },
+      { requiredKeys: [] },
+    ),
+  ),
+  getWith(
+    '/v1/webhooks',
+    query([]).map((q) => `/v1/webhooks?${q}`),
+  ),
+  deleteWith(
+    '/v1/webhooks/:id',
+    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}`),
+  ),
+  getWith(
+    '/v1/webhooks/:id/deliveries',
+    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/deliveries`),
+  ),
   getWith(
     '/v1/evidence/:id',
     segment.map((s) => `/v1/evidence/${s}`),

@@ -27,6 +27,7 @@ let config: Config;
 const project = demoProject();
 const headers: Record<Who, Record<string, string>> = {} as Record<Who, Record<string, string>>;
 let partnerKey = '';
+let webhookId = '';
 
 // Markers that must never reach someone without the right to read restricted details.
 const SECRET_TITLE = `restricted-title-${randomBytes(6).toString('hex')}`;
@@ -100,6 +101,12 @@ beforeAll(async () => {
   pub.id = p.json().id;
   pub.sha256 = p.json().sha256;
   await app.pipeline.batcher.waitForRecorded(2);
+  // The owning organisation's webhook (`.invalid` never resolves: nothing is ever called).
+  const hook = await app.inject(
+    req('ownUnit', { method: 'POST', url: '/v1/webhooks', payload: { url: 'https://erp.invalid/hook' } }),
+  );
+  expect(hook.statusCode, hook.body).toBe(201);
+  webhookId = hook.json().id;
 });
 
 afterAll(async () => {
@@ -164,6 +171,26 @@ describe('authorisation matrix', () => {
         inspectorOut: 403,
         admin: 200,
       },
+    },
+    {
+      route: 'POST /v1/webhooks (for the project’s organisation)',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/webhooks',
+        payload: { url: 'https://erp.invalid/matrix', org: project.ownerOrg },
+      }),
+      expect: { ...writers, ownUnit: 201, partner: 201, admin: 201 },
+    },
+    {
+      route: 'GET /v1/webhooks',
+      request: () => ({ method: 'GET', url: '/v1/webhooks' }),
+      expect: { ...all(200), anonymous: 401, inspectorIn: 403, inspectorOut: 403 },
+    },
+    {
+      route: 'GET /v1/webhooks/{id}/deliveries (the owning organisation’s webhook)',
+      request: () => ({ method: 'GET', url: `/v1/webhooks/${webhookId}/deliveries` }),
+      // Another organisation's webhook is as absent as one that never existed.
+      expect: { ...all(200), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },
     },
     {
       route: 'GET /v1/evidence/{restricted}',
@@ -245,7 +272,8 @@ describe('authorisation matrix', () => {
         got[who] = res.statusCode;
         if (res.statusCode >= 400) {
           expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/);
-          expect(res.json().code).toBe(res.statusCode === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
+          const code = { 401: 'UNAUTHENTICATED', 404: 'NOT_FOUND' }[res.statusCode] ?? 'FORBIDDEN';
+          expect(res.json().code).toBe(code);
         }
         if (res.statusCode === 207) {
           for (const r of res.json().results) expect(r.problem?.code).toBe('FORBIDDEN');

@@ -12,6 +12,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Ledger, type LedgerBatch, LedgerError, type RecordBatchResult } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
 import { int2Array, int8Array, jsonbArray, textArray, uuidArray } from '../storage/binary-arrays.ts';
+import { enqueueRecorded } from '../webhooks/outbox.ts';
 
 // The batcher turns accepted submissions into leaves of the log and records each batch on the
 // ledger. It is an outbox: every step is a committed row in PostgreSQL, so a crash resumes where
@@ -449,6 +450,8 @@ export class Batcher {
           ],
         );
       }
+      // Partners' notices of these records, committed with them (webhooks/outbox.ts).
+      await enqueueRecorded(client, batch.seqs, batch.toSize);
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch(() => {});

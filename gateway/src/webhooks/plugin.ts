@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.ts';
+import { problemResponses } from '../schemas.ts';
+import { webhookUrlProblem } from './address-guard.ts';
+import { createDeliverer } from './deliverer.ts';
+import { loadWebhookKey, webhookSecret } from './secret.ts';
+
+/**
+ * Partners' webhooks: an organisation (a unit or partner of it, or an admin for it) asks to be
+ * told when its projects' records are recorded, instead of polling. The routes live in every
+ * process that serves HTTP; the deliverer runs where the batcher does (`all`, `sealer`).
+ */
+export interface WebhooksPluginOptions {
+  /** Run the deliverer (where the batcher runs: not with GATEWAY_ROLE=api, nor without a pipeline). */
+  deliver?: boolean;
+}
+
+const WebhookId = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const CreateBody = Type.Object(
+  {
+    url: Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      description: 'https URL that receives `records.recorded` notices as signed JSON POSTs',
+    }),
+    org: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'admins only: the organisation it is for' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+const Webhook = Type.Object({
+  id: Type.String(),
+  org: Type.String(),
+  url: Type.String(),
+  createdAt: Type.String(),
+});
+const Created = Type.Intersect([
+  Webhook,
+  Type.Object({
+    secret: Type.String({
+      description:
+        'shown once: verify each POST\'s `LianZheng-Signature: t=<unix>,v1=<hex>` as HMAC-SHA256(secret, "<t>.<raw body>")',
+    }),
+  }),
+]);
+const Delivery = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+  attempts: Type.Integer(),
+  records: Type.Integer(),
+  lastStatus: Type.Union([Type.Integer(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  nextAttemptAt: Type.Union([Type.String(), Type.Null()]),
+  deliveredAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+interface WebhookRow {
+  id: string;
+  org: string;
+  url: string;
+  created_at: Date;
+}
+
+const view = (r: WebhookRow) => ({ id: r.id, org: r.org, url: r.url, createdAt: r.created_at.toISOString() });
+
+async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions): Promise<void> {
+  const config = app.config.webhooks;
+  const key = await loadWebhookKey(app.config.keysDir);
+  const writers = app.requireRole('unit', 'partner', 'admin');
+
+  /** The webhook `id` if the caller may manage it (its organisation's, or any for an admin). */
+  const owned = async (request: FastifyRequest, id: string): Promise<WebhookRow> => {
+    const { rows } = await app.db.query<WebhookRow>(
+      'select id::text, org, url, created_at from webhooks where id = $1 and deleted_at is null',
+      [id],
+    );
+    const row = rows[0];
+    const p = request.principal;
+    // Another organisation's webhook is as absent as a deleted one.
+    if (!row || (p.role !== 'admin' && row.org !== p.org))
+      throw new AppError('NOT_FOUND', `no webhook ${id}`);
+    return row;
+  };
+
+  app.post<{ Body: Static<typeof CreateBody> }>(
+    '/v1/webhooks',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary: "Be told when your organisation's records are recorded (signed POSTs to your URL)",
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        body: CreateBody,
+        response: { 201: Created, ...problemResponses(400, 401, 403, 409, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const p = request.principal;
+      const org = p.role === 'admin' ? request.body.org : p.org;
+      if (!org) {
+        throw new AppError('VALIDATION_FAILED', 'org is required (admins name the organisation)', {
+          errors: [{ path: 'body/org', message: 'required' }],
+        });
+      }
+      if (p.role !== 'admin' && request.body.org !== undefined && request.body.org !== p.org) {
+        throw new AppError(
+          'FORBIDDEN',
+          `organisation ${p.org ?? '?'} may not add webhooks for ${request.body.org}`,
+        );
+      }
+      const problem = webhookUrlProblem(request.body.url, config.allowPrivate);
+      if (problem) {
+        throw new AppError('VALIDATION_FAILED', problem, {
+          errors: [{ path: 'body/url', message: problem }],
+        });
+      }
+      const id = randomUUID();
+      // The limit and the insert in one statement: two concurrent requests cannot both pass it.
+      const { rows } = await app.db.query<WebhookRow>(
+        `insert into webhooks (id, org, url)
+         select $1, $2, $3 where (select count(*) from webhooks where org = $2 and deleted_at is null) < $4
+         returning id::text, org, url, created_at`,
+        [id, org, request.body.url, config.maxPerOrg],
+      );
+      if (!rows[0]) {
+        throw new AppError(
+          'CONFLICT',
+          `organisation ${org} has ${config.maxPerOrg} webhooks already (WEBHOOK_MAX_PER_ORG)`,
+        );
+      }
+      reply.code(201).header('location', `/v1/webhooks/${id}`);
+      return { ...view(rows[0]), secret: webhookSecret(key, id) };
+    },
+  );
+
+  app.get(
+    '/v1/webhooks',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary: "Your organisation's webhooks (an admin's: every organisation's)",
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        response: {
+          200: Type.Object({ webhooks: Type.Array(Webhook) }),
+          ...problemResponses(401, 403, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const p = request.principal;
+      const { rows } = await app.db.query<WebhookRow>(
+        `select id::text, org, url, created_at from webhooks
+          where deleted_at is null and ($1::text is null or org = $1) order by created_at, id`,
+        [p.role === 'admin' ? null : (p.org ?? '')],
+      );
+      return { webhooks: rows.map(view) };
+    },
+  );
+
+  app.delete<{ Params: Static<typeof WebhookId> }>(
+    '/v1/webhooks/:id',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Stop a webhook; its pending deliveries are not sent',
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        params: WebhookId,
+        response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      await owned(request, request.params.id);
+      await app.db.query('update webhooks set deleted_at = now() where id = $1 and deleted_at is null', [
+        request.params.id,
+      ]);
+      reply.code(204);
+    },
+  );
+
+  app.get<{ Params: Static<typeof WebhookId> }>(
+    '/v1/webhooks/:id/deliveries',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary: "A webhook's latest 50 deliveries, newest first: what was sent, what the receiver answered",
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        params: WebhookId,
+        response: {
+          200: Type.Object({ deliveries: Type.Array(Delivery) }),
+          ...problemResponses(400, 401, 403, 404, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      await owned(request, request.params.id);
+      const { rows } = await app.db.query<{
+        id: string;
+        type: string;
+        status: 'pending' | 'delivered' | 'failed';
+        attempts: number;
+        records: number;
+        last_status: number | null;
+        last_error: string | null;
+        created_at: Date;
+        next_attempt_at: Date;
+        delivered_at: Date | null;
+      }>(
+        `select id::text, event->>'type' as type, status, attempts,
+                coalesce(jsonb_array_length(event->'records'), 0) as records, last_status, last_error,
+                created_at, next_attempt_at, delivered_at
+           from webhook_deliveries where webhook_id = $1 order by id desc limit 50`,
+        [request.params.id],
+      );
+      return {
+        deliveries: rows.map((r) => ({
+          id: r.id,
+          type: r.type,
+          status: r.status,
+          attempts: r.attempts,
+          records: r.records,
+          lastStatus: r.last_status,
+          lastError: r.last_error,
+          createdAt: r.created_at.toISOString(),
+          nextAttemptAt: r.status === 'pending' ? r.next_attempt_at.toISOString() : null,
+          deliveredAt: r.delivered_at?.toISOString() ?? null,
+        })),
+      };
+    },
+  );
+
+  if (opts.deliver ?? app.config.role !== 'api') {
+    const deliverer = createDeliverer({
+      db: app.db,
+      key,
+      allowPrivate: config.allowPrivate,
+      intervalMs: config.intervalMs,
+      retryBaseMs: config.retryBaseMs,
+      maxAttempts: config.maxAttempts,
+      log: app.log.child({ component: 'webhooks' }),
+    });
+    app.addHook('onReady', async () => deliverer.start());
+    app.addHook('onClose', async () => deliverer.stop());
+  }
+}
+
+export default fp(webhooksPlugin, {
+  name: 'webhooks',
+  dependencies: ['config', 'db', 'auth'],
+  fastify: '5.x',
+});

@@ -1,0 +1,258 @@
+// Partners' webhooks on real PostgreSQL with the real pipeline and a real HTTP receiver: records
+// recorded → a signed POST (retried after a refusal), who may manage which webhook, which URLs
+// are refused, and addresses the guard keeps the gateway from reaching.
+import { createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sha256, toHex } from '@lianzheng/proof';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { type Config, testConfig } from '../../gateway/src/config.ts';
+import { isSpecialAddress, webhookUrlProblem } from '../../gateway/src/webhooks/address-guard.ts';
+import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+let db: TestDatabase;
+let app: FastifyInstance;
+let receiver: http.Server;
+let hookUrl = '';
+const received: Received[] = [];
+/** Status codes to answer, in turn; 200 once they run out. */
+const answers: number[] = [];
+const tokens: Record<string, string> = {};
+const project = demoProject();
+
+function config(webhooks: Partial<Config['webhooks']> = {}): Config {
+  const base = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
+  return {
+    ...base,
+    webhooks: { ...base.webhooks, allowPrivate: true, intervalMs: 25, retryBaseMs: 50, ...webhooks },
+  };
+}
+
+const auth = (who: string) => ({ authorization: `Bearer ${tokens[who]}` });
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function submit(n: number): Promise<string[]> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/evidence/batch',
+    headers: auth('unit'),
+    payload: {
+      items: Array.from({ length: n }, () => ({
+        sha256: toHex(sha256(randomBytes(32))),
+        projectId: project.id,
+        kind: 'notice',
+        visibility: 'public',
+      })),
+    },
+  });
+  expect(res.statusCode, res.body).toBe(202);
+  return (res.json().results as { id: string }[]).map((r) => r.id);
+}
+
+beforeAll(async () => {
+  db = await startTestDatabase();
+  receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(answers.shift() ?? 200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/lianzheng`;
+  app = buildApp({ config: config(), db: db.pool });
+  await app.ready();
+  const key = await loadDevIssuerKey(config().keysDir);
+  tokens.unit = await issueDevToken(key, { role: 'unit', org: project.ownerOrg, audience: 'lianzheng' });
+  tokens.other = await issueDevToken(key, { role: 'unit', org: 'another-town', audience: 'lianzheng' });
+  tokens.admin = await issueDevToken(key, { role: 'admin', audience: 'lianzheng' });
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/v1/projects',
+    headers: auth('unit'),
+    payload: { ...project, ownerOrg: undefined },
+  });
+  expect(registered.statusCode, registered.body).toBe(201);
+});
+
+afterAll(async () => {
+  await app?.close();
+  receiver?.close();
+  await db?.stop();
+});
+
+describe('webhooks', () => {
+  it('POSTs signed notices of recorded records, again after a refusal, once delivered', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: auth('unit'),
+      payload: { url: hookUrl },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const hook = created.json() as { id: string; org: string; secret: string };
+    expect(hook.org).toBe(project.ownerOrg);
+    expect(hook.secret).toMatch(/^whsec_/);
+
+    answers.push(503); // the partner is down for the first attempt
+    const ids = await submit(3);
+    const delivered = await until('a delivered notice', async () => {
+      const list = (
+        await app.inject({ method: 'GET', url: `/v1/webhooks/${hook.id}/deliveries`, headers: auth('unit') })
+      ).json().deliveries as { status: string; attempts: number; lastStatus: number; records: number }[];
+      return list.find((d) => d.status === 'delivered');
+    });
+    expect(delivered).toMatchObject({ attempts: 2, lastStatus: 200, records: 3 });
+    expect(received).toHaveLength(2);
+    const [refused, accepted] = received as [Received, Received];
+    expect(refused.body).toBe(accepted.body);
+
+    // What the partner checks: the signature over the raw body with its secret.
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(accepted.headers['lianzheng-signature']))!;
+    expect(createHmac('sha256', hook.secret).update(`${t}.${accepted.body}`).digest('hex')).toBe(v1);
+    expect(Math.abs(Number(t) - Date.now() / 1000)).toBeLessThan(60);
+    const notice = JSON.parse(accepted.body);
+    expect(accepted.headers['lianzheng-event']).toBe('records.recorded');
+    expect(accepted.headers['lianzheng-delivery']).toBe(notice.id);
+    expect(notice.type).toBe('records.recorded');
+    expect(notice.records.map((r: { id: string }) => r.id).sort()).toEqual([...ids].sort());
+    expect(notice.records[0]).toMatchObject({ projectId: project.id, kind: 'notice', flags: [] });
+    expect(notice.checkpointSize).toBeGreaterThanOrEqual(3);
+  });
+
+  it('lets each organisation see and stop only its own webhooks', async () => {
+    const list = (await app.inject({ method: 'GET', url: '/v1/webhooks', headers: auth('unit') })).json();
+    expect(list.webhooks).toHaveLength(1);
+    const id = list.webhooks[0].id;
+    expect(
+      (await app.inject({ method: 'GET', url: '/v1/webhooks', headers: auth('other') })).json().webhooks,
+    ).toEqual([]);
+    expect((await app.inject({ method: 'GET', url: '/v1/webhooks' })).statusCode).toBe(401);
+    const foreign = await app.inject({ method: 'DELETE', url: `/v1/webhooks/${id}`, headers: auth('other') });
+    expect(foreign.statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'GET', url: `/v1/webhooks/${id}/deliveries`, headers: auth('other') }))
+        .statusCode,
+    ).toBe(404);
+    const forOther = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: auth('unit'),
+      payload: { url: hookUrl, org: 'another-town' },
+    });
+    expect(forOther.statusCode).toBe(403);
+
+    // Stopped: records recorded afterwards are not sent to it.
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/v1/webhooks/${id}`, headers: auth('unit') })).statusCode,
+    ).toBe(204);
+    const before = received.length;
+    await submit(2);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.length).toBe(before);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/v1/webhooks/${id}`, headers: auth('unit') })).statusCode,
+    ).toBe(404);
+  });
+
+  it('refuses URLs it must not call, with problem+json naming the field', async () => {
+    const strict = buildApp({
+      config: config({ allowPrivate: false, maxPerOrg: 1 }),
+      db: db.pool,
+      pipeline: false,
+    });
+    await strict.ready();
+    try {
+      for (const url of [
+        'ftp://example.org/x',
+        'http://example.org/hook',
+        'https://user:pw@example.org/hook',
+        'https://127.0.0.1/hook',
+        'https://[::1]/hook',
+        'https://10.1.2.3/hook',
+        'https://169.254.169.254/latest/meta-data',
+        'not a url',
+      ]) {
+        const res = await strict.inject({
+          method: 'POST',
+          url: '/v1/webhooks',
+          headers: auth('other'),
+          payload: { url },
+        });
+        expect(res.statusCode, url).toBe(400);
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(res.json().errors[0].path).toBe('body/url');
+      }
+      const ok = await strict.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: auth('other'),
+        payload: { url: 'https://erp.another-town.example/hooks' },
+      });
+      expect(ok.statusCode).toBe(201);
+      const second = await strict.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: auth('other'),
+        payload: { url: 'https://erp.another-town.example/other' },
+      });
+      expect(second.statusCode).toBe(409);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('never connects to a name that resolves to a special address', async () => {
+    const { postSigned } = await import('../../gateway/src/webhooks/deliverer.ts');
+    const before = received.length;
+    const port = (receiver.address() as AddressInfo).port;
+    // Plain http is refused outright without WEBHOOK_ALLOW_PRIVATE.
+    const attempt = await postSigned(
+      `http://localhost:${port}/hooks`,
+      '{}',
+      {},
+      { allowPrivate: false, timeoutMs: 2000 },
+    );
+    expect(attempt.ok).toBe(false);
+    expect(received.length).toBe(before);
+    expect(isSpecialAddress('::ffff:127.0.0.1')).toBe(true);
+    expect(isSpecialAddress('100.64.1.1')).toBe(true);
+    expect(isSpecialAddress('8.8.8.8')).toBe(false);
+    expect(webhookUrlProblem('https://erp.example/hooks', false)).toBeUndefined();
+    // localhost is a name: it passes the URL check and is refused when it resolves, before connecting.
+    const viaName = await postSigned(
+      `https://localhost:${port}/x`,
+      '{}',
+      {},
+      { allowPrivate: false, timeoutMs: 2000 },
+    );
+    expect(viaName).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/resolves to (127\.0\.0\.1|::1)/),
+    });
+  });
+});
