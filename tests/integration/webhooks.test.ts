@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, testConfig } from '../../gateway/src/config.ts';
@@ -142,6 +143,32 @@ describe('webhooks', () => {
     expect(notice.records.map((r: { id: string }) => r.id).sort()).toEqual([...ids].sort());
     expect(notice.records[0]).toMatchObject({ projectId: project.id, kind: 'notice', flags: [] });
     expect(notice.checkpointSize).toBeGreaterThanOrEqual(3);
+  });
+
+  it('tells the organisation when its records are anchored, in the transaction that says so', async () => {
+    const before = received.length;
+    const { rows } = await db.pool.query<{ size: string }>(
+      'select max(to_size)::text as size from ledger_batches',
+    );
+    // What the anchorer does when a transaction is confirmed on the chain (anchor-geth.test.ts).
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await defaultMarkAnchored(client, Number(rows[0]!.size));
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const notice = await until('a records.anchored notice', () => {
+      const got = received.slice(before).map((r) => JSON.parse(r.body));
+      return got.find((n) => n.type === 'records.anchored');
+    });
+    expect(notice.anchoredSize).toBe(Number(rows[0]!.size));
+    expect(notice.records.length).toBeGreaterThanOrEqual(3);
+    const { rows: still } = await db.pool.query(
+      "select count(*)::int as n from submissions where status = 'recorded'",
+    );
+    expect(still[0].n).toBe(0);
   });
 
   it('lets each organisation see and stop only its own webhooks', async () => {

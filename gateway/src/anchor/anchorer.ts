@@ -139,9 +139,30 @@ export function createAnchorProvider(
   });
 }
 
+/**
+ * Marks the records below `size` anchored and, in the same statement (so in the caller's
+ * transaction), writes a `records.anchored` notice for each live webhook of an organisation owning
+ * any of them (webhooks/outbox.ts has the recorded ones).
+ */
 export async function defaultMarkAnchored(client: pg.PoolClient, size: number): Promise<void> {
   await client.query(
-    `update submissions set status = 'anchored' where status = 'recorded' and leaf_index is not null and leaf_index < $1`,
+    `with changed as (
+       update submissions set status = 'anchored'
+        where status = 'recorded' and leaf_index is not null and leaf_index < $1
+       returning id, sha256, project_id, kind, leaf_index)
+     insert into webhook_deliveries (webhook_id, event)
+     select w.id,
+            jsonb_build_object(
+              'type', 'records.anchored',
+              'anchoredSize', $1::bigint,
+              'records', jsonb_agg(
+                jsonb_build_object('id', c.id, 'sha256', c.sha256, 'projectId', c.project_id, 'kind', c.kind,
+                                   'leafIndex', c.leaf_index)
+                order by c.leaf_index))
+       from changed c
+       join projects p on p.id = c.project_id
+       join webhooks w on w.org = p.owner_org and w.deleted_at is null
+      group by w.id`,
     [String(size)],
   );
 }
