@@ -6,7 +6,6 @@
 //
 // RELIABILITY_KILLS (default 20) and RELIABILITY_LOAD_MS (the longest burst, default 700) scale it.
 
-import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs/promises';
 import pg from 'pg';
@@ -20,9 +19,9 @@ import {
   gatewayProcess,
   LoadLog,
   latestCheckpoint,
+  lianzheng,
   makeDataDir,
   registerProject,
-  root,
   runLoad,
   sleep,
   testProject,
@@ -117,14 +116,9 @@ describe('kill -9 under load', () => {
     // The operator's own check, as a command: `lianzheng audit` on the same DATA_DIR (it adopts
     // the running PostgreSQL, checks receipts and checkpoints with the keys it finds there, and
     // replays every block through the contract).
-    const audit = spawnSync(process.execPath, ['scripts/lianzheng.mjs', 'audit', '--replay'], {
-      cwd: root,
-      env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    expect(audit.status, `${audit.stdout}\n${audit.stderr}`).toBe(0);
-    expect(audit.stdout).toMatch(/^clean$/m);
-    expect(audit.stdout).not.toMatch(/not checked/);
+    const audit = lianzheng(['audit', '--replay'], dataDir);
+    expect(audit.status, audit.out).toBe(0);
+    expect(audit.out).toMatch(/^clean$/m);
+    expect(audit.out).not.toMatch(/not checked/);
   });
 });

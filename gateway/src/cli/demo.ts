@@ -1,5 +1,6 @@
-import { createHash, getHashes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
+import { SM3_AVAILABLE } from '../notary/sm3.ts';
 
 /**
  * The demo village project and a few of its documents, submitted through the real HTTP API so
@@ -135,7 +136,7 @@ export async function seedDemo(options: {
       projectId: DEMO_PROJECT.id,
       sha256: demoDigest(doc.text),
       // As a unit's system would send it, where its crypto has SM3 (the certificate shows it).
-      ...(getHashes().includes('sm3') ? { sm3: demoDigest(doc.text, 'sm3') } : {}),
+      ...(SM3_AVAILABLE ? { sm3: demoDigest(doc.text, 'sm3') } : {}),
     };
     if (doc.refs) body.refs = doc.refs.map((r) => ids.get(r)).filter((r): r is string => r !== undefined);
     const res = await fetch(`${options.gateway}/v1/evidence`, {

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, getHashes } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
 import { loadConfig } from '../config.ts';
 import { KeyRing } from '../keys/key-ring.ts';
+import { createSm3 } from '../notary/sm3.ts';
 import { BackupError, backupDatabase, restoreDatabase } from '../storage/backup.ts';
 import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
@@ -107,13 +108,10 @@ function refused(status: number, body: unknown): CliError {
   );
 }
 
-/** Whether this Node's OpenSSL has SM3 (it does unless built without it). */
-const SM3_AVAILABLE = getHashes().includes('sm3');
-
 /** A file's SHA-256, and its SM3 where Node has it, in one read. */
 async function hashFile(file: string): Promise<{ sha256: string; sm3?: string }> {
   const hasher = createSha256();
-  const sm3 = SM3_AVAILABLE ? createHash('sm3') : undefined;
+  const sm3 = createSm3();
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
       hasher.update(chunk as Uint8Array);

@@ -1,9 +1,10 @@
-import { createHash, getHashes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { canonicalJson, createSha256, toHex } from '@lianzheng/proof';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toAppError, validationProblem } from '../../errors.ts';
 import { type AcceptedSubmission, itemProblem } from '../../notary/intake.ts';
+import { createSm3 } from '../../notary/sm3.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 import { compileCheck, typeboxValidatorCompiler } from '../../validation.ts';
@@ -83,9 +84,6 @@ const MULTIPART_FIELDS = new Set([
   'sm3',
 ]);
 
-/** Whether this Node's OpenSSL has SM3 (it does unless built without it). */
-const SM3_AVAILABLE = getHashes().includes('sm3');
-
 /**
  * Reads a multipart submission: the `file` part is streamed through SHA-256 (and SM3, when
  * `withSm3`) as it arrives and never held in memory; fields may come before or after it (fields
@@ -106,7 +104,7 @@ async function readMultipart(request: FastifyRequest, withSm3: boolean): Promise
         }
         const hasher = createSha256();
         // SM3 has no CPU instructions of its own: ~4× SHA-256's time per byte (UPLOAD_SM3).
-        const sm3Hasher = withSm3 ? createHash('sm3') : undefined;
+        const sm3Hasher = withSm3 ? createSm3() : undefined;
         for await (const chunk of part.file) {
           hasher.update(chunk as Uint8Array);
           sm3Hasher?.update(chunk as Uint8Array);
@@ -199,7 +197,7 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
     async (request, reply) => {
       const key = idempotencyKey(request);
       const input = request.isMultipart()
-        ? await readMultipart(request, app.config.uploadSm3 && SM3_AVAILABLE)
+        ? await readMultipart(request, app.config.uploadSm3)
         : (request.body as EvidenceSubmission);
       const illFormed = textProblem(input);
       if (illFormed) throw illFormed;
