@@ -21,6 +21,7 @@ import {
   checkBackup,
   restoreDatabase,
 } from '../../gateway/src/storage/backup.ts';
+import { readMigrations, runMigrations } from '../../gateway/src/storage/migrate.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let source: TestDatabase;
@@ -204,6 +205,36 @@ describe('backup and restore', () => {
       "select last_value::text from pg_sequences where sequencename = 'submissions_seq_seq'",
     );
     expect(restoredSeqs).toEqual(seqs);
+  });
+
+  it('restores a backup from before later migrations, then applies them', async () => {
+    // As a gateway of session 7 would have left it: before client certificates (0002) and
+    // webhooks (0600), numbered below and above what it had.
+    const old = await emptyTarget();
+    const all = await readMigrations();
+    const before = new Set(all.map((m) => m.version).filter((v) => v !== 2 && v !== 600));
+    await runMigrations(old.pool, { only: before });
+    await old.pool.query(`insert into api_keys (id, key_hash, org) values ($1, $2, 'finance-bureau')`, [
+      '0192f3a0-0000-7000-8000-000000000001',
+      'a'.repeat(64),
+    ]);
+    const dir = path.join(workDir, 'older-schema');
+    const manifest = await backupDatabase(old.pool, dir);
+    expect(manifest.tables.map((t) => t.name)).not.toContain('webhooks');
+
+    const target = await emptyTarget();
+    await restoreDatabase(target.pool, dir);
+    const { rows: applied } = await target.pool.query<{ version: number }>(
+      'select version from schema_migrations order by version',
+    );
+    expect(applied.map((r) => r.version)).toEqual(all.map((m) => m.version));
+    const { rows: keys } = await target.pool.query('select org from api_keys');
+    expect(keys).toEqual([{ org: 'finance-bureau' }]);
+    expect((await target.pool.query('select count(*)::int as n from webhooks')).rows[0].n).toBe(0);
+
+    // A database already at the newer schema cannot take the older backup's tables.
+    const newer = await emptyTarget(true);
+    await expect(restoreDatabase(newer.pool, dir)).rejects.toMatchObject({ code: 'TARGET_NOT_EMPTY' });
   });
 
   it('refuses a database that holds data, and leaves it as it was', async () => {

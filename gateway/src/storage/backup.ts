@@ -222,10 +222,10 @@ export async function restoreDatabase(
       `the backup's schema has migrations this gateway does not know (${newer.map((m) => `${m.version}_${m.name}`).join(', ')}): restore it with the version that took it, or a newer one`,
     );
   }
-  const upTo = Math.max(0, ...manifest.migrations.map((m) => m.version));
-  await refuseUnlessEmpty(pool, upTo);
+  const versions = new Set(manifest.migrations.map((m) => m.version));
+  await refuseUnlessEmpty(pool, versions);
 
-  await runMigrations(pool, { upTo, log });
+  await runMigrations(pool, { only: versions, log });
   const client = await pool.connect();
   let rows = 0;
   try {
@@ -274,20 +274,20 @@ export async function restoreDatabase(
 
 /**
  * Refuses a target that holds anything a gateway wrote: rows in any table other than the
- * migrations' own bookkeeping and log_state's empty-log row, or a schema newer than the backup's.
+ * migrations' own bookkeeping and log_state's empty-log row, or a migration the backup's schema
+ * does not have (its tables would be there twice once the newer migrations run after the load).
  */
-async function refuseUnlessEmpty(pool: pg.Pool, upTo: number): Promise<void> {
+async function refuseUnlessEmpty(pool: pg.Pool, versions: ReadonlySet<number>): Promise<void> {
   const client = await pool.connect();
   try {
     for (const name of await ourTables(client)) {
       if (name === 'schema_migrations') {
-        const { rows } = await client.query<{ newest: number | null }>(
-          'select max(version) as newest from schema_migrations',
-        );
-        if ((rows[0]?.newest ?? 0) > upTo) {
+        const { rows } = await client.query<{ version: number }>('select version from schema_migrations');
+        const extra = rows.map((r) => r.version).filter((v) => !versions.has(v));
+        if (extra.length > 0) {
           throw new BackupError(
             'TARGET_NOT_EMPTY',
-            `the target database's schema is newer than the backup's (migration ${rows[0]!.newest} > ${upTo}): restore into an empty database`,
+            `the target database has migrations the backup's schema does not (${extra.join(', ')}): restore into an empty database`,
           );
         }
         continue;

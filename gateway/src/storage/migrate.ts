@@ -49,12 +49,15 @@ export async function runMigrations(
   options: {
     dir?: string;
     log?: (msg: string) => void;
-    /** Apply only migrations up to this version (a restore rebuilds the backup's schema first). */
-    upTo?: number;
+    /**
+     * Apply only these versions (a restore rebuilds the backup's schema first). A set, not a
+     * highest version: migrations are numbered by part, so a newer one can have a lower number.
+     */
+    only?: ReadonlySet<number>;
   } = {},
 ): Promise<number[]> {
   const migrations = (await readMigrations(options.dir)).filter(
-    (m) => options.upTo === undefined || m.version <= options.upTo,
+    (m) => options.only === undefined || options.only.has(m.version),
   );
   const client = await pool.connect();
   const applied: number[] = [];
