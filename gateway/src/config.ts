@@ -90,6 +90,8 @@ export interface Config {
     retryBaseMs: number;
     maxAttempts: number;
     maxPerOrg: number;
+    /** WEBHOOK_KEEP_DAYS: how long finished deliveries are kept. */
+    keepDays: number;
   };
   /**
    * HTTPS (TLS_CERT_FILE and TLS_KEY_FILE); off → plain HTTP, for a TLS-terminating proxy in
@@ -245,6 +247,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       retryBaseMs: int(env, 'WEBHOOK_RETRY_MS', 30_000, 10, 3_600_000),
       maxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
       maxPerOrg: int(env, 'WEBHOOK_MAX_PER_ORG', 10, 1, 1000),
+      keepDays: int(env, 'WEBHOOK_KEEP_DAYS', 7, 1, 3650),
     },
     tls: tlsConfig(env, cwd, dataDir),
   };

@@ -12,6 +12,7 @@ import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { isSpecialAddress, webhookUrlProblem } from '../../gateway/src/webhooks/address-guard.ts';
+import { createDeliverer } from '../../gateway/src/webhooks/deliverer.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 interface Received {
@@ -169,6 +170,35 @@ describe('webhooks', () => {
       "select count(*)::int as n from submissions where status = 'recorded'",
     );
     expect(still[0].n).toBe(0);
+  });
+
+  it('keeps finished deliveries for WEBHOOK_KEEP_DAYS, and pending ones until they finish', async () => {
+    const [hook] = (await app.inject({ method: 'GET', url: '/v1/webhooks', headers: auth('unit') })).json()
+      .webhooks as { id: string }[];
+    const { rows } = await db.pool.query<{ id: string; status: string }>(
+      `insert into webhook_deliveries (webhook_id, event, status, created_at, next_attempt_at)
+       values ($1, '{"type":"records.recorded"}', 'delivered', now() - interval '8 days', now()),
+              ($1, '{"type":"records.recorded"}', 'failed', now() - interval '8 days', now()),
+              ($1, '{"type":"records.recorded"}', 'delivered', now() - interval '6 days', now()),
+              ($1, '{"type":"records.recorded"}', 'pending', now() - interval '8 days', now() + interval '1 day')
+       returning id::text, status`,
+      [hook!.id],
+    );
+    const deliverer = createDeliverer({
+      db: db.pool,
+      key: Buffer.alloc(32),
+      allowPrivate: true,
+      intervalMs: 1000,
+      retryBaseMs: 1000,
+      maxAttempts: 1,
+      keepDays: 7,
+    });
+    expect(await deliverer.prune()).toBeGreaterThanOrEqual(2);
+    const { rows: left } = await db.pool.query<{ id: string }>(
+      'select id::text from webhook_deliveries where id = any($1::bigint[])',
+      [rows.map((r) => r.id)],
+    );
+    expect(left.map((r) => r.id).sort()).toEqual([rows[2]!.id, rows[3]!.id].sort());
   });
 
   it('lets each organisation see and stop only its own webhooks', async () => {

@@ -17,6 +17,8 @@ export interface DelivererOptions {
   maxAttempts: number;
   /** One attempt's limit (ms), connection to last byte. */
   timeoutMs?: number;
+  /** Days a delivered or failed delivery (and its notice) is kept for `GET …/deliveries`. */
+  keepDays: number;
   log?: Pick<Logger, 'warn' | 'info'>;
 }
 
@@ -168,8 +170,28 @@ export function createDeliverer(options: DelivererOptions) {
     );
   }
 
-  /** One round: every due delivery, concurrently within the round. */
+  /**
+   * Deletes finished deliveries older than `keepDays`, at most 10,000 a call: each holds its
+   * notice (up to a few MB for a large batch), and the outbox must not grow with the log.
+   */
+  async function prune(): Promise<number> {
+    const { rowCount } = await db.query(
+      `delete from webhook_deliveries where id in (
+         select id from webhook_deliveries
+          where status <> 'pending' and created_at < now() - make_interval(days => $1)
+          order by id limit 10000)`,
+      [options.keepDays],
+    );
+    return rowCount ?? 0;
+  }
+  let prunedAt = 0;
+
+  /** One round: every due delivery, concurrently within the round; pruning once an hour. */
   async function round(): Promise<number> {
+    if (Date.now() - prunedAt > 3600_000) {
+      prunedAt = Date.now();
+      await prune();
+    }
     const due = await take();
     await Promise.all(due.map((d) => attempt(d)));
     return due.length;
@@ -191,6 +213,7 @@ export function createDeliverer(options: DelivererOptions) {
 
   return {
     round,
+    prune,
     start() {
       if (!stopped) return;
       stopped = false;

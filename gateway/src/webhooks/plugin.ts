@@ -245,6 +245,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       intervalMs: config.intervalMs,
       retryBaseMs: config.retryBaseMs,
       maxAttempts: config.maxAttempts,
+      keepDays: config.keepDays,
       log: app.log.child({ component: 'webhooks' }),
     });
     app.addHook('onReady', async () => deliverer.start());
