@@ -449,6 +449,31 @@ const multipartFuzzer: Fuzzer = {
     ),
 };
 
+/** A POST whose input is mostly its path (a body, if any, is ignored or refused). */
+const postTo = (url: string, paths: fc.Arbitrary<string>): Fuzzer => ({
+  method: 'POST',
+  url,
+  run: () =>
+    fc.assert(
+      fc.asyncProperty(
+        paths,
+        authKey,
+        fc.option(rawBody, { nil: undefined }),
+        async (path, auth, payload) => {
+          const headers = withPartner(
+            headersFor(auth, payload === undefined ? {} : { 'content-type': 'application/json' }),
+            auth,
+          );
+          await check(
+            { method: 'POST', url: path, headers, ...(payload === undefined ? {} : { payload }) },
+            `POST ${path.slice(0, 200)}`,
+          );
+        },
+      ),
+      params,
+    ),
+});
+
 const fuzzers: Fuzzer[] = [
   postJson('/v1/evidence', submission()),
   multipartFuzzer,
@@ -508,6 +533,10 @@ const fuzzers: Fuzzer[] = [
   deleteWith(
     '/v1/webhooks/:id',
     fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}`),
+  ),
+  postTo(
+    '/v1/webhooks/:id/ping',
+    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/ping`),
   ),
   getWith(
     '/v1/webhooks/:id/deliveries',

@@ -144,6 +144,22 @@ describe('webhooks', () => {
     expect(notice.records.map((r: { id: string }) => r.id).sort()).toEqual([...ids].sort());
     expect(notice.records[0]).toMatchObject({ projectId: project.id, kind: 'notice', flags: [] });
     expect(notice.checkpointSize).toBeGreaterThanOrEqual(3);
+
+    // A ping, to test the receiver: queued, then delivered signed like any notice.
+    const ping = await app.inject({
+      method: 'POST',
+      url: `/v1/webhooks/${hook.id}/ping`,
+      headers: auth('unit'),
+    });
+    expect(ping.statusCode, ping.body).toBe(202);
+    const pinged = await until('the ping', () =>
+      received.map((r) => JSON.parse(r.body)).find((n) => n.id === ping.json().delivery),
+    );
+    expect(pinged.type).toBe('ping');
+    expect(
+      (await app.inject({ method: 'POST', url: `/v1/webhooks/${hook.id}/ping`, headers: auth('other') }))
+        .statusCode,
+    ).toBe(404);
   });
 
   it('tells the organisation when its records are anchored, in the transaction that says so', async () => {

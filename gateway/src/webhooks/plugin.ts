@@ -185,6 +185,33 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     },
   );
 
+  app.post<{ Params: Static<typeof WebhookId> }>(
+    '/v1/webhooks/:id/ping',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary:
+          'Queue a signed `ping` notice to the webhook, to test a receiver (see …/deliveries for the outcome)',
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        params: WebhookId,
+        response: {
+          202: Type.Object({ delivery: Type.String() }),
+          ...problemResponses(400, 401, 403, 404, 429, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      await owned(request, request.params.id);
+      const { rows } = await app.db.query<{ id: string }>(
+        `insert into webhook_deliveries (webhook_id, event) values ($1, '{"type":"ping"}') returning id::text`,
+        [request.params.id],
+      );
+      reply.code(202);
+      return { delivery: rows[0]!.id };
+    },
+  );
+
   app.get<{ Params: Static<typeof WebhookId> }>(
     '/v1/webhooks/:id/deliveries',
     {
