@@ -274,17 +274,29 @@ function files(env: Env, name: string, cwd: string): string[] {
   return raw === undefined ? [] : raw.split(',').map((f) => path.resolve(cwd, f.trim()));
 }
 
-function tlsConfig(env: Env, cwd: string, dataDir: string): Config['tls'] {
-  const certFile = str(env, 'TLS_CERT_FILE');
-  const keyFile = str(env, 'TLS_KEY_FILE');
-  const clientCa = str(env, 'TLS_CLIENT_CA_FILE');
-  if ((keyFile === undefined) !== (certFile === undefined)) {
+/** A key file and its certificate, both given or neither (a variable naming the one missing). */
+function keyAndCertificate(
+  env: Env,
+  cwd: string,
+  keyVariable: string,
+  certVariable: string,
+): { keyFile: string; certFile: string } | undefined {
+  const keyFile = str(env, keyVariable);
+  const certFile = str(env, certVariable);
+  if (keyFile === undefined && certFile === undefined) return undefined;
+  if (keyFile === undefined || certFile === undefined) {
     throw new ConfigError(
-      keyFile === undefined ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE',
-      'TLS_CERT_FILE and TLS_KEY_FILE go together',
+      keyFile === undefined ? keyVariable : certVariable,
+      `${keyVariable} and ${certVariable} go together`,
     );
   }
-  if (certFile === undefined || keyFile === undefined) {
+  return { keyFile: path.resolve(cwd, keyFile), certFile: path.resolve(cwd, certFile) };
+}
+
+function tlsConfig(env: Env, cwd: string, dataDir: string): Config['tls'] {
+  const pair = keyAndCertificate(env, cwd, 'TLS_KEY_FILE', 'TLS_CERT_FILE');
+  const clientCa = str(env, 'TLS_CLIENT_CA_FILE');
+  if (!pair) {
     if (clientCa !== undefined) {
       throw new ConfigError(
         'TLS_CLIENT_CA_FILE',
@@ -294,8 +306,7 @@ function tlsConfig(env: Env, cwd: string, dataDir: string): Config['tls'] {
     return null;
   }
   return {
-    certFile: path.resolve(cwd, certFile),
-    keyFile: path.resolve(cwd, keyFile),
+    ...pair,
     clientCaFile: clientCa ? path.resolve(cwd, clientCa) : path.join(dataDir, 'pki', 'root', 'ca.cert.pem'),
     clientCaExplicit: clientCa !== undefined,
   };
@@ -306,19 +317,11 @@ function tsaConfig(env: Env, cwd: string): Config['tsa'] {
   if (policyOid !== undefined && !/^[0-2](\.\d+)+$/.test(policyOid)) {
     throw new ConfigError('TSA_POLICY_OID', 'must be a dotted object identifier such as 1.2.3.4');
   }
-  const keyFile = str(env, 'TSA_KEY_FILE');
-  const certFile = str(env, 'TSA_CERT_FILE');
-  if ((keyFile === undefined) !== (certFile === undefined)) {
-    throw new ConfigError(
-      keyFile === undefined ? 'TSA_KEY_FILE' : 'TSA_CERT_FILE',
-      'TSA_KEY_FILE and TSA_CERT_FILE go together',
-    );
-  }
+  const pair = keyAndCertificate(env, cwd, 'TSA_KEY_FILE', 'TSA_CERT_FILE');
   return {
     enabled: oneOf(env, 'TSA_ENABLED', ['true', 'false'] as const, 'true') === 'true',
     ...(policyOid ? { policyOid } : {}),
-    ...(keyFile ? { keyFile: path.resolve(cwd, keyFile) } : {}),
-    ...(certFile ? { certFile: path.resolve(cwd, certFile) } : {}),
+    ...pair,
     chainFiles: files(env, 'TSA_CHAIN_FILES', cwd),
     rootFiles: files(env, 'TSA_ROOT_FILES', cwd),
     rateLimitPerMin: int(env, 'TSA_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
