@@ -102,7 +102,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     const { rows: lat } = await db.pool.query<{ p50: number; p99: number }>(
       `select percentile_cont(0.5) within group (order by extract(epoch from b.recorded_at - s.accepted_at)) as p50,
               percentile_cont(0.99) within group (order by extract(epoch from b.recorded_at - s.accepted_at)) as p99
-         from submissions s
+         from submission_states s
          join ledger_batches b on s.leaf_index >= b.from_size and s.leaf_index < b.to_size
         where s.accepted_at >= $1`,
       [since],
@@ -119,7 +119,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     // 3. The verify route's work per request: one indexed query and a cached bundle.
     const bundles = new BundleBuilder(log, ledger.info);
     const { rows: digests } = await db.pool.query<{ sha256: string }>(
-      "select sha256 from submissions where status = 'recorded' order by random() limit 2000",
+      "select sha256 from submission_states where status = 'recorded' order by random() limit 2000",
     );
     let i = 0;
     const rates = await measureRates(ctx, {
@@ -158,16 +158,19 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     await insertSubmissions(db.pool, keys, [target]);
     const filler = canonicalJson(makeEntry({ projectId: project.id, kind: 'notice' }).record);
     await db.pool.query(
-      `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at)
-       select gen_random_uuid(), $1, md5(g::text) || md5(g::text), 'notice', $2, '{}', '', now()
-         from generate_series(1, $3) g`,
+      `with inserted as (
+         insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at)
+         select gen_random_uuid(), $1, md5(g::text) || md5(g::text), 'notice', $2, '{}', '', now()
+           from generate_series(1, $3) g
+         returning seq)
+       insert into seal_queue (seq) select seq from inserted`,
       [project.id, filler, queued],
     );
     await db.pool.query('analyze submissions');
     const directory = new RecordDirectory(() => db.pool);
     const likeScan = `select p.id from submissions t
       cross join lateral (select p.id from submissions p
-        where p.project_id = t.project_id and p.seq > t.seq and p.status = 'accepted' and p.leaf_index is null
+        where p.project_id = t.project_id and p.seq > t.seq and exists (select 1 from seal_queue q where q.seq = p.seq)
           and ((p.kind = t.kind and p.record_json like '%"supersedes":"' || t.id::text || '"%')
             or (p.kind = 'withdrawal' and p.record_json like '%"refs":["' || t.id::text || '"]%'))
         order by p.seq limit 1) p

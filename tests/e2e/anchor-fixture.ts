@@ -256,8 +256,10 @@ export class TestLog {
       await writeSubtrees(client, subtrees);
       for (const e of fresh) {
         await client.query(
-          `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, status, leaf_index, accepted_at)
-           values ($1, $2, $3, $4, $5, $6, $7, 'recorded', $8, $9)`,
+          `with s as (
+             insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $9) returning seq)
+           insert into log_leaves (leaf_index, seq) select $8, seq from s`,
           [
             e.record.id,
             e.record.projectId,

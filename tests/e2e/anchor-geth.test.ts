@@ -97,7 +97,7 @@ describe('anchoring on geth', () => {
     expect(rows[0]).toMatchObject({ size: 7, status: 'confirmed', nonce: 1 });
     firstTx = rows[0]?.tx_hash ?? '';
     const { rows: subs } = await env.pool.query<{ status: string; n: string }>(
-      'select status, count(*) as n from submissions group by status',
+      'select status, count(*) as n from submission_states group by status',
     );
     expect(subs).toEqual([{ status: 'anchored', n: '7' }]);
 
@@ -290,7 +290,7 @@ describe('anchoring on geth', () => {
     expect(ours.map((e) => e.txHash)).toEqual(rows.map((r) => r.tx_hash));
     expect(ours.map((e) => e.root)).toEqual(rows.map((r) => r.root));
     const { rows: subs } = await env.pool.query<{ status: string; n: string }>(
-      'select status, count(*) as n from submissions group by status',
+      'select status, count(*) as n from submission_states group by status',
     );
     expect(subs).toEqual([{ status: 'anchored', n: '15' }]);
   });

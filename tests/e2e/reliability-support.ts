@@ -360,7 +360,7 @@ export async function waitAllRecorded(pool: pg.Pool, timeoutMs = 120_000): Promi
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { rows } = await pool.query<{ n: string }>(
-      "select count(*) as n from submissions where status = 'accepted'",
+      "select count(*) as n from submission_states where status = 'accepted'",
     );
     const sealed = await pool.query("select 1 from ledger_batches where status = 'sealed'");
     if (Number(rows[0]!.n) === 0 && sealed.rowCount === 0) return;
@@ -386,7 +386,7 @@ export async function checkEndState(
     sha256: string;
     status: string;
     leaf_index: string | null;
-  }>('select id::text, sha256, status, leaf_index from submissions where id = any($1::uuid[])', [ids]);
+  }>('select id::text, sha256, status, leaf_index from submission_states where id = any($1::uuid[])', [ids]);
   const found = new Map(rows.map((r) => [r.id, r]));
   for (const [id, digest] of log.accepted) {
     const row = found.get(id);
@@ -437,7 +437,7 @@ export async function checkEndState(
   const report = await auditDatabase(pool, { checkpointKeys: keys.checkpointKeys });
   for (const d of report.differences) problems.push(`audit ${d.code} ${d.subject}: ${d.detail}`);
   const recorded = await pool.query<{ n: string }>(
-    "select count(*) as n from submissions where status in ('recorded', 'anchored')",
+    "select count(*) as n from submission_states where status in ('recorded', 'anchored')",
   );
   return { recorded: Number(recorded.rows[0]!.n), problems };
 }

@@ -1,6 +1,6 @@
-// Marking records anchored touches only the records still 'recorded' (partial index
-// submissions_recorded_leaf, migration 0201), not every record ever written: at a billion records
-// the anchorer's update would otherwise read the whole leaf_index index every ten minutes.
+// Marking records anchored writes one row (`log_anchored`), not the records: their status is
+// derived from it (migration 0700), so an anchor covering 50,000 records costs the same as one
+// covering 100 and leaves no dead row versions behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
@@ -8,18 +8,28 @@ import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 let db: TestDatabase;
 const ANCHORED = 50_000;
 const RECORDED = 300;
+const QUEUED = 7;
 
 beforeAll(async () => {
   db = await startTestDatabase();
-  // A log of 50,300 leaves whose first 50,000 were anchored long ago, then 300 recorded since.
+  // A log of 50,300 leaves whose first 50,000 were anchored long ago, then 300 recorded since,
+  // and 7 submissions still queued.
   await db.pool.query(
-    `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, status, leaf_index, accepted_at)
-     select gen_random_uuid(), 'p', md5(g::text) || md5(g::text), 'notice', '{}', '{}', '',
-            case when g < $1::int then 'anchored' else 'recorded' end, g, now()
-       from generate_series(0, $1::int + $2::int - 1) g`,
-    [ANCHORED, RECORDED],
+    `with s as (
+       insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at)
+       select gen_random_uuid(), 'p', md5(g::text) || md5(g::text), 'notice', '{}', '{}', '', now()
+         from generate_series(0, $1::int + $2::int + $3::int - 1) g
+       returning seq)
+     insert into log_leaves (leaf_index, seq)
+     select seq - (select min(seq) from s), seq from s where seq - (select min(seq) from s) < $1::int + $2::int`,
+    [ANCHORED, RECORDED, QUEUED],
   );
-  await db.pool.query('analyze submissions');
+  await db.pool.query(
+    `insert into seal_queue (seq)
+     select s.seq from submissions s where not exists (select 1 from log_leaves l where l.seq = s.seq)`,
+  );
+  await db.pool.query('update log_anchored set size = $1', [ANCHORED]);
+  await db.pool.query('analyze submissions, log_leaves, seal_queue');
 });
 
 afterAll(async () => {
@@ -28,45 +38,47 @@ afterAll(async () => {
 
 async function statusCounts(): Promise<Record<string, number>> {
   const { rows } = await db.pool.query<{ status: string; n: number }>(
-    'select status, count(*)::int as n from submissions group by status',
+    'select status, count(*)::int as n from submission_states group by status',
   );
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
+/** Every submission row's version (an UPDATE writes a new one, with a new xmin and place). */
+async function rowVersions(): Promise<string> {
+  const { rows } = await db.pool.query<{ v: string }>(
+    "select md5(string_agg(xmin::text || ctid::text, ',' order by seq)) as v from submissions",
+  );
+  return rows[0]!.v;
+}
+
 describe('marking records anchored', () => {
-  it('reads only the rows still recorded, through submissions_recorded_leaf', async () => {
-    const client = await db.pool.connect();
-    try {
-      await client.query('begin');
-      const { rows } = await client.query<{ 'QUERY PLAN': unknown }>(
-        `explain (analyze, format json) update submissions set status = 'anchored'
-          where status = 'recorded' and leaf_index is not null and leaf_index < $1`,
-        [String(ANCHORED + 200)],
-      );
-      await client.query('rollback');
-      const plan = JSON.stringify(rows[0]!['QUERY PLAN']);
-      expect(plan).toContain('"Index Name":"submissions_recorded_leaf"');
-      // The scan returned the 200 rows it changes, not the 50,000 anchored before them.
-      const scan = JSON.stringify(rows[0]!['QUERY PLAN']).match(
-        /"Index Name":"submissions_recorded_leaf"[^}]*"Actual Rows":(\d+)/,
-      );
-      expect(Number(scan?.[1])).toBe(200);
-    } finally {
-      client.release();
-    }
+  it('derives every status from the leaves, the queue and the anchored size', async () => {
+    expect(await statusCounts()).toEqual({ anchored: ANCHORED, recorded: RECORDED, accepted: QUEUED });
   });
 
-  it('anchors exactly the recorded rows below the size, and nothing twice', async () => {
+  it('anchors exactly the recorded rows below the size, never lowers it, and rewrites no record', async () => {
+    const versions = await rowVersions();
     const client = await db.pool.connect();
     try {
       await defaultMarkAnchored(client, ANCHORED + 100);
-      expect(await statusCounts()).toEqual({ anchored: ANCHORED + 100, recorded: RECORDED - 100 });
+      expect(await statusCounts()).toEqual({
+        anchored: ANCHORED + 100,
+        recorded: RECORDED - 100,
+        accepted: QUEUED,
+      });
       await defaultMarkAnchored(client, ANCHORED + 100);
-      expect(await statusCounts()).toEqual({ anchored: ANCHORED + 100, recorded: RECORDED - 100 });
-      await defaultMarkAnchored(client, ANCHORED + RECORDED);
-      expect(await statusCounts()).toEqual({ anchored: ANCHORED + RECORDED });
+      await defaultMarkAnchored(client, ANCHORED); // an older anchor confirmed late
+      expect(await statusCounts()).toEqual({
+        anchored: ANCHORED + 100,
+        recorded: RECORDED - 100,
+        accepted: QUEUED,
+      });
+      // A size beyond the log anchors what is recorded, not what is queued.
+      await defaultMarkAnchored(client, ANCHORED + RECORDED + QUEUED);
+      expect(await statusCounts()).toEqual({ anchored: ANCHORED + RECORDED, accepted: QUEUED });
     } finally {
       client.release();
     }
+    expect(await rowVersions()).toBe(versions);
   });
 });

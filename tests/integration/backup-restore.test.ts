@@ -70,7 +70,7 @@ async function submit(on: FastifyInstance, n = 1): Promise<string[]> {
 async function waitAllRecorded(pool: pg.Pool): Promise<void> {
   for (let i = 0; i < 400; i++) {
     const { rows } = await pool.query<{ n: string }>(
-      "select count(*) as n from submissions where status = 'accepted'",
+      "select count(*) as n from submission_states where status = 'accepted'",
     );
     if (rows[0]?.n === '0') return;
     await new Promise((r) => setTimeout(r, 25));

@@ -64,7 +64,7 @@ describe('POST /v1/evidence (JSON)', () => {
     expect(body.cid).toBe(cidFromSha256(fromHex(sha256)));
     expect(res.headers.location).toBe(`/v1/evidence/${body.id}`);
 
-    const row = (await env.pool.query('select * from submissions where id = $1', [body.id])).rows[0];
+    const row = (await env.pool.query('select * from submission_states where id = $1', [body.id])).rows[0];
     expect(row.sha256).toBe(sha256);
     expect(row.status).toBe('accepted');
     expect(row.receipt).toBe(body.receipt);

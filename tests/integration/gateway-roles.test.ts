@@ -222,7 +222,7 @@ describe('GATEWAY_ROLE=api beside two GATEWAY_ROLE=sealer processes', () => {
       'every submission recorded',
       async () => {
         const { rows } = await pool.query<{ n: string }>(
-          "select count(*) as n from submissions where status = 'recorded'",
+          "select count(*) as n from submission_states where status = 'recorded'",
         );
         return Number(rows[0]!.n) === n ? true : undefined;
       },
@@ -231,7 +231,7 @@ describe('GATEWAY_ROLE=api beside two GATEWAY_ROLE=sealer processes', () => {
 
     // The database: each accepted id recorded once, leaf indexes exactly 0..n-1.
     const subs = await pool.query<{ id: string; leaf_index: string }>(
-      'select id, leaf_index from submissions order by leaf_index',
+      'select id, leaf_index from submission_states order by leaf_index',
     );
     expect(subs.rows.length).toBe(n);
     expect(subs.rows.map((r) => Number(r.leaf_index))).toEqual([...Array(n).keys()]);
@@ -311,9 +311,10 @@ describe('GATEWAY_ROLE=api beside two GATEWAY_ROLE=sealer processes', () => {
     await waitFor(
       'the pending submission recorded at the sealer start',
       async () => {
-        const { rows } = await pool.query("select 1 from submissions where id = $1 and status = 'recorded'", [
-          first.body.id,
-        ]);
+        const { rows } = await pool.query(
+          "select 1 from submission_states where id = $1 and status = 'recorded'",
+          [first.body.id],
+        );
         return rows.length === 1 ? true : undefined;
       },
       15_000,
@@ -328,7 +329,7 @@ describe('GATEWAY_ROLE=api beside two GATEWAY_ROLE=sealer processes', () => {
       'a full batch recorded after NOTIFY',
       async () => {
         const { rows } = await pool.query<{ n: string }>(
-          "select count(*) as n from submissions where id = any($1::uuid[]) and status = 'recorded'",
+          "select count(*) as n from submission_states where id = any($1::uuid[]) and status = 'recorded'",
           [ids],
         );
         return Number(rows[0]!.n) === 30 ? true : undefined;

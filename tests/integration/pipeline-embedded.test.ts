@@ -213,7 +213,7 @@ describe('batcher', () => {
         status: string;
         leaf_index: string | null;
         reject_code: string | null;
-      }>('select id, status, leaf_index, reject_code from submissions order by seq')
+      }>('select id, status, leaf_index, reject_code from submission_states order by seq')
     ).rows;
 
   beforeAll(async () => {

@@ -163,9 +163,12 @@ export async function insertSubmissions(pool: pg.Pool, keys: KeyRing, entries: E
     cols.target.push(targetOf(record) ?? null);
   }
   await pool.query(
-    `insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at, link_target)
-     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                          $8::timestamptz[], $9::uuid[])`,
+    `with inserted as (
+       insert into submissions (id, project_id, sha256, kind, record_json, details_json, receipt, accepted_at, link_target)
+       select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::timestamptz[], $9::uuid[])
+       returning seq)
+     insert into seal_queue (seq) select seq from inserted`,
     [
       cols.id,
       cols.project,

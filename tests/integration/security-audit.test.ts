@@ -76,7 +76,7 @@ async function tampered(edit: string[], undo: string[], check: () => Promise<voi
 
 async function leafRow(index: number) {
   const { rows } = await db.pool.query(
-    'select id::text, sha256, record_json, seq from submissions where leaf_index = $1',
+    'select id::text, sha256, record_json, seq from submission_states where leaf_index = $1',
     [index],
   );
   return rows[0] as { id: string; sha256: string; record_json: string; seq: string };
@@ -198,14 +198,14 @@ describe('lianzheng audit', () => {
     const b = await leafRow(11);
     await tampered(
       [
-        `update submissions set leaf_index = -1 where id = '${a.id}'`,
-        `update submissions set leaf_index = 10 where id = '${b.id}'`,
-        `update submissions set leaf_index = 11 where id = '${a.id}'`,
+        `update log_leaves set leaf_index = -1 where seq = ${a.seq}`,
+        `update log_leaves set leaf_index = 10 where seq = ${b.seq}`,
+        `update log_leaves set leaf_index = 11 where seq = ${a.seq}`,
       ],
       [
-        `update submissions set leaf_index = -1 where id = '${a.id}'`,
-        `update submissions set leaf_index = 11 where id = '${b.id}'`,
-        `update submissions set leaf_index = 10 where id = '${a.id}'`,
+        `update log_leaves set leaf_index = -1 where seq = ${a.seq}`,
+        `update log_leaves set leaf_index = 11 where seq = ${b.seq}`,
+        `update log_leaves set leaf_index = 10 where seq = ${a.seq}`,
       ],
       async () => {
         const found = await codes();

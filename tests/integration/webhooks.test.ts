@@ -183,7 +183,7 @@ describe('webhooks', () => {
     expect(notice.anchoredSize).toBe(Number(rows[0]!.size));
     expect(notice.records.length).toBeGreaterThanOrEqual(3);
     const { rows: still } = await db.pool.query(
-      "select count(*)::int as n from submissions where status = 'recorded'",
+      "select count(*)::int as n from submission_states where status = 'recorded'",
     );
     expect(still[0].n).toBe(0);
   });

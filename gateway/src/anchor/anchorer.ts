@@ -50,8 +50,8 @@ export interface AnchorerOptions {
   latestRecordedCheckpoint: () => Promise<RecordedCheckpoint | null>;
   /**
    * Called inside the transaction that confirms an anchor of `size` leaves (and again at each
-   * interval, to catch records that became `recorded` late). Defaults to moving
-   * `submissions` with leaf_index < size from `recorded` to `anchored`.
+   * interval, in case the outbox is older than what was confirmed). Defaults to raising
+   * `log_anchored`: the records whose leaf_index < size are then `anchored`.
    */
   markAnchored?: (client: pg.PoolClient, size: number) => Promise<void>;
   /** Fee suggestion for a first transaction; defaults to the node's (base fee and tip oracle). */
@@ -140,16 +140,23 @@ export function createAnchorProvider(
 }
 
 /**
- * Marks the records below `size` anchored and, in the same statement (so in the caller's
- * transaction), writes a `records.anchored` notice for each live webhook of an organisation owning
- * any of them (webhooks/outbox.ts has the recorded ones).
+ * Marks the records below `size` anchored — one row, `log_anchored`, raised (never lowered): a
+ * record's status is derived from it (migration 0700) — and, in the same statement (so in the
+ * caller's transaction), writes a `records.anchored` notice of the leaves it newly covers for each
+ * live webhook of an organisation owning any of them (webhooks/outbox.ts has the recorded ones).
  */
 export async function defaultMarkAnchored(client: pg.PoolClient, size: number): Promise<void> {
   await client.query(
-    `with changed as (
-       update submissions set status = 'anchored'
-        where status = 'recorded' and leaf_index is not null and leaf_index < $1
-       returning id, sha256, project_id, kind, leaf_index)
+    `with raised as (
+       update log_anchored a set size = $1 from (select size as old from log_anchored) o
+        where a.size < $1
+       returning o.old),
+     changed as (
+       select s.id, s.sha256, s.project_id, s.kind, l.leaf_index
+         from raised r
+         join log_leaves l on l.leaf_index >= r.old and l.leaf_index < $1
+         join submissions s on s.seq = l.seq
+        where exists (select 1 from webhooks where deleted_at is null))
      insert into webhook_deliveries (webhook_id, event)
      select w.id,
             jsonb_build_object(
@@ -475,7 +482,8 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     const lastCreated = last[0]?.created_at?.getTime() ?? 0;
     if (Date.now() - lastCreated < config.intervalMs) return null;
     const confirmed = Number(last[0]?.confirmed ?? 0);
-    // Records recorded after their anchor was confirmed catch up here, once per interval.
+    // The anchored size catches up with the confirmed anchors here, once per interval (a no-op
+    // when the confirming transaction already raised it).
     if (confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
       await markAnchored(client, confirmed);
       lastCatchUpAt = Date.now();

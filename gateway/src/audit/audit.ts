@@ -31,7 +31,8 @@ import { replayEmbeddedLedger } from './replay.ts';
 //                with keys, signature) match the record
 //   log          leaf i is H(0x00‖record_json) of the submission with leaf_index i, for every i
 //                below the recorded size, in acceptance (seq) order; every stored complete
-//                subtree and the frontier equal what the leaves recompute
+//                subtree and the frontier equal what the leaves recompute; no recorded or
+//                rejected submission is still queued for sealing
 //   checkpoints  every recorded batch has a checkpoint; its root equals the recomputed root, its
 //                note says the same size and root and (with keys) its signature verifies
 //   ledger       every recorded record is on the ledger with the same bytes and index and nothing
@@ -52,7 +53,7 @@ export type AuditCode =
   | 'DETAILS_MISMATCH'
   | 'RECEIPT_MISMATCH'
   | 'RECEIPT_INVALID'
-  | 'STATUS_WITHOUT_LEAF'
+  | 'STALE_IN_QUEUE'
   | 'REJECTED_WITH_LEAF'
   | 'LEAF_BEYOND_LOG'
   | 'LEAF_MISSING'
@@ -380,7 +381,7 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   for (;;) {
     const { rows } = await db.query<SubmissionRow>(
       `select seq, id::text, project_id, sha256, kind, record_json, details_json, receipt, status, leaf_index
-         from submissions where leaf_index >= $1 order by leaf_index limit $2`,
+         from submission_states where leaf_index >= $1 order by leaf_index limit $2`,
       [String(expected), pageSize],
     );
     if (rows.length === 0) break;
@@ -401,12 +402,8 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
         leaves.push(await storedLeaf(db, expected));
         expected++;
       }
-      if (row.status !== 'recorded' && row.status !== 'anchored') {
-        out.add(
-          row.status === 'rejected' ? 'REJECTED_WITH_LEAF' : 'STATUS_WITHOUT_LEAF',
-          `submission ${row.id}`,
-          `status ${row.status} with leaf_index ${index}`,
-        );
+      if (row.status === 'rejected') {
+        out.add('REJECTED_WITH_LEAF', `submission ${row.id}`, `rejected, with leaf_index ${index}`);
       }
       const seq = BigInt(row.seq);
       if (seq <= lastSeq) {
@@ -430,18 +427,20 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
     expected++;
   }
 
-  // Recorded without a leaf, and the leaves of the batch in flight (seqs in leaf order).
+  // Still queued for sealing though recorded or rejected, and the leaves of the batch in flight
+  // (seqs in leaf order).
   const stray = await db.query<{ id: string; status: string }>(
-    "select id::text, status from submissions where leaf_index is null and status in ('recorded', 'anchored')",
+    `select s.id::text, s.status from seal_queue q join submission_states s on s.seq = q.seq
+      where s.status <> 'accepted'`,
   );
   for (const r of stray.rows) {
-    out.add('STATUS_WITHOUT_LEAF', `submission ${r.id}`, `status ${r.status} without a leaf index`);
+    out.add('STALE_IN_QUEUE', `submission ${r.id}`, `still queued for sealing, though ${r.status}`);
   }
   if (inFlight) {
     const { rows } = await db.query<SubmissionRow>(
       `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
               s.status, s.leaf_index
-         from unnest($1::bigint[]) with ordinality as u(seq, ord) join submissions s on s.seq = u.seq
+         from unnest($1::bigint[]) with ordinality as u(seq, ord) join submission_states s on s.seq = u.seq
         order by u.ord`,
       [inFlight.seqs],
     );
@@ -691,7 +690,8 @@ async function auditLedger(
     }
     if (tx.recordIds) {
       const { rows } = await c.db.query<{ id: string }>(
-        'select id::text from submissions where leaf_index >= $1 and leaf_index < $2 order by leaf_index',
+        `select s.id::text from log_leaves l join submissions s on s.seq = l.seq
+          where l.leaf_index >= $1 and l.leaf_index < $2 order by l.leaf_index`,
         [b.from_size, b.to_size],
       );
       if (rows.map((r) => r.id).join() !== tx.recordIds.join()) {

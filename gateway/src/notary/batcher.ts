@@ -18,13 +18,16 @@ import { enqueueRecorded } from '../webhooks/outbox.ts';
 // ledger. It is an outbox: every step is a committed row in PostgreSQL, so a crash resumes where
 // it stopped and a retry never records twice.
 //
-//   seal    (one DB transaction)  the next accepted rows in seq order become the next leaves:
-//                                 subtrees, frontier and a `ledger_batches` row (status 'sealed',
-//                                 with the rows' seqs in leaf order) are written
+//   seal    (one DB transaction)  the next queued submissions (`seal_queue`) in seq order become
+//                                 the next leaves: subtrees, frontier and a `ledger_batches` row
+//                                 (status 'sealed', with the rows' seqs in leaf order) are written
 //   record  (outside any DB tx)   ledger.recordBatch({fromSize, records}); one in flight at a time
 //   confirm (one DB transaction)  the ledger's root equals ours → sign the checkpoint, store the
-//                                 ledger reference and flags; submissions get their leaf_index and
-//                                 become 'recorded' in one update
+//                                 ledger reference and flags; the submissions leave the queue and
+//                                 their leaves are written to `log_leaves` in one statement
+//
+// A submission's own row is never updated (migration 0700): its status is derived from those
+// narrow tables (`submission_states`).
 //
 // One sealer at a time, across processes: each step holds a PostgreSQL session advisory lock
 // (SEAL_LOCK) from before it looks at the outbox until the batch is confirmed, so two gateways
@@ -282,9 +285,8 @@ export class Batcher {
         return undefined;
       }
       const { rows } = await client.query<{ seq: string; record_json: string }>(
-        `select seq, record_json from submissions
-          where status = 'accepted' and leaf_index is null
-          order by seq limit $1`,
+        `select q.seq, s.record_json from seal_queue q join submissions s on s.seq = q.seq
+          order by q.seq limit $1`,
         [this.options.maxItems],
       );
       if (rows.length === 0) {
@@ -415,11 +417,14 @@ export class Batcher {
           ledgerMs,
         ],
       );
-      // Leaf index and status in one update; only forward (an anchored row stays anchored).
+      // The submissions leave the queue and become leaves, in one statement; only forward: a
+      // submission no longer queued (recorded by another step) is not given a second leaf.
       await client.query(
-        `update submissions s set leaf_index = $1::bigint + u.ord - 1, status = 'recorded'
-           from unnest($2::bigint[]) with ordinality as u(seq, ord)
-          where s.seq = u.seq and s.status = 'accepted'`,
+        `with dequeued as (
+           delete from seal_queue q using unnest($2::bigint[]) as u(seq) where q.seq = u.seq returning q.seq)
+         insert into log_leaves (leaf_index, seq)
+         select $1::bigint + u.ord - 1, u.seq
+           from unnest($2::bigint[]) with ordinality as u(seq, ord) join dequeued d on d.seq = u.seq`,
         [String(batch.fromSize), int8Array(batch.seqs)],
       );
       const links = linksOf(ledgerBatch);
@@ -539,7 +544,9 @@ export class Batcher {
         return { action: 'retry', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
       }
       await client.query(
-        `update submissions set status = 'rejected', reject_code = $2 where id = $1 and status = 'accepted'`,
+        `with dequeued as (
+           delete from seal_queue q using submissions s where s.id = $1 and q.seq = s.seq returning q.seq)
+         insert into submission_rejections (seq, code) select seq, $2 from dequeued`,
         [faulty.id, code],
       );
       await this.log.truncate(client, batch.fromSize);
@@ -641,9 +648,7 @@ function createMetrics(registry: Registry | undefined, db: pg.Pool): BatcherMetr
       help: 'Accepted submissions not yet sealed into the log',
       registers,
       async collect() {
-        const { rows } = await db.query<{ n: string }>(
-          "select count(*) as n from submissions where status = 'accepted' and leaf_index is null",
-        );
+        const { rows } = await db.query<{ n: string }>('select count(*) as n from seal_queue');
         this.set(Number(rows[0]?.n ?? 0));
       },
     });

@@ -71,7 +71,7 @@ export const SUBMISSION_SELECT = `
                   '[]'::jsonb) as flags,
          (select l.by_id from record_links l where l.target_id = s.id and l.link = 'superseded') as superseded_by,
          (select l.by_id from record_links l where l.target_id = s.id and l.link = 'withdrawn') as withdrawn_by
-    from submissions s
+    from submission_states s
     left join projects p on p.id = s.project_id
     left join lateral (
       select bb.to_size, bb.tx_id, bb.block, bb.root from ledger_batches bb
@@ -86,12 +86,12 @@ export const SUBMISSION_SELECT = `
  * primary key instead of hashing all of log_subtrees).
  */
 export const SUBMISSION_SELECT_WITH_INCLUSION = SUBMISSION_SELECT.replace(
-  /\n\s+from submissions s\n/,
+  /\n\s+from submission_states s\n/,
   `,
          (select string_agg(t.level || ':' || t.idx || ':' || encode(st.hash, 'hex'), ',')
             from lz_inclusion_subtrees(s.leaf_index, b.to_size) t
             join log_subtrees st on st.level = t.level and st.idx = t.idx) as inclusion_subtrees
-    from submissions s
+    from submission_states s
 `,
 );
 

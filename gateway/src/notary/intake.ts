@@ -75,12 +75,18 @@ export interface IdempotencyOptions {
 
 export type ItemOutcome = { ok: true; accepted: AcceptedSubmission } | { ok: false; error: AppError };
 
-const INSERT_SQL = `insert into submissions
-  (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
-   accepted_at, link_target)
-select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])
-on conflict (idem_scope, idempotency_key) do nothing`;
+// The rows, and their place in the batcher's queue, in one statement. A submission's row is
+// written once (migration 0700): what the pipeline does with it later goes to narrow tables.
+const INSERT_CTE = `with inserted as (
+  insert into submissions
+    (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
+     accepted_at, link_target)
+  select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])
+  on conflict (idem_scope, idempotency_key) do nothing
+  returning seq, id),
+queued as (insert into seal_queue (seq) select seq from inserted)
+`;
 
 /** Writes rows with one multi-row INSERT (one statement, one transaction, one fsync). */
 export async function insertSubmissions(
@@ -107,13 +113,22 @@ export async function insertSubmissions(
   // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
   let keyed = false;
   for (const r of rows) if (r.idempotencyKey !== null) keyed = true;
-  const result = await db.query<{ id: string }>(
-    keyed
-      ? { name: 'intake-insert-returning', text: `${INSERT_SQL} returning id`, values }
-      : { name: 'intake-insert', text: INSERT_SQL, values },
-  );
+  if (!keyed) {
+    const result = await db.query<{ n: number }>({
+      name: 'intake-insert',
+      text: `${INSERT_CTE} select count(*)::int as n from inserted`,
+      values,
+    });
+    const n = result.rows[0]?.n;
+    if (n !== rows.length) throw new Error(`the group commit inserted ${n} of ${rows.length} rows`);
+    return rows.map(() => ({ inserted: true }));
+  }
+  const result = await db.query<{ id: string }>({
+    name: 'intake-insert-returning',
+    text: `${INSERT_CTE} select id from inserted`,
+    values,
+  });
   if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
-  if (!keyed) throw new Error(`the group commit inserted ${result.rowCount} of ${rows.length} rows`);
   const inserted = new Set(result.rows.map((r) => r.id));
   return rows.map((r) => ({ inserted: inserted.has(r.id) }));
 }
@@ -299,7 +314,7 @@ export class Intake {
       rows = (
         await this.options.db().query<StoredSubmission>(
           `select id::text, sha256, status, receipt, record_json, request_hash, idempotency_key, accepted_at
-               from submissions where idem_scope = $1 and idempotency_key = any($2::text[])`,
+               from submission_states where idem_scope = $1 and idempotency_key = any($2::text[])`,
           [scope, textArray(keys)],
         )
       ).rows;

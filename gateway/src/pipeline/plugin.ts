@@ -66,8 +66,8 @@ export class SealerWatchLedger extends GuardedLedger {
       `select (select extract(epoch from now() - min(sealed_at)) * 1000
                  from ledger_batches where status = 'sealed') as sealed,
               (select extract(epoch from now() - accepted_at) * 1000
-                 from submissions where status = 'accepted' and leaf_index is null
-                order by seq limit 1) as accepted`,
+                 from seal_queue q join submissions s on s.seq = q.seq
+                order by q.seq limit 1) as accepted`,
     );
     const sealed = Number(rows[0]?.sealed ?? 0);
     const accepted = Number(rows[0]?.accepted ?? 0);

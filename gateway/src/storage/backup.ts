@@ -277,6 +277,12 @@ export async function restoreDatabase(
  * migrations' own bookkeeping and log_state's empty-log row, or a migration the backup's schema
  * does not have (its tables would be there twice once the newer migrations run after the load).
  */
+/** Tables a migration seeds with one row: empty means that row as the migration left it. */
+const SEEDED_ROWS: Record<string, string> = {
+  log_state: 'where size <> 0',
+  log_anchored: 'where size <> 0',
+};
+
 async function refuseUnlessEmpty(pool: pg.Pool, versions: ReadonlySet<number>): Promise<void> {
   const client = await pool.connect();
   try {
@@ -292,7 +298,7 @@ async function refuseUnlessEmpty(pool: pg.Pool, versions: ReadonlySet<number>): 
         }
         continue;
       }
-      const condition = name === 'log_state' ? 'where size <> 0' : '';
+      const condition = SEEDED_ROWS[name] ?? '';
       const { rows } = await client.query<{ any: boolean }>(
         `select exists (select 1 from ${name} ${condition}) as any`,
       );

@@ -21,15 +21,16 @@ export async function enqueueRecorded(
               'records', jsonb_agg(
                 jsonb_build_object(
                   'id', s.id, 'sha256', s.sha256, 'projectId', s.project_id, 'kind', s.kind,
-                  'leafIndex', s.leaf_index,
+                  'leafIndex', l.leaf_index,
                   'flags', coalesce((select jsonb_agg(f.code order by f.ordinal)
                                        from record_flags f where f.submission_id = s.id), '[]'::jsonb))
-                order by s.leaf_index))
-       from submissions s
+                order by l.leaf_index))
+       from log_leaves l
+       join submissions s on s.seq = l.seq
        join projects p on p.id = s.project_id
        join webhooks w on w.org = p.owner_org and w.deleted_at is null
       where exists (select 1 from webhooks where deleted_at is null)
-        and s.seq = any($1::bigint[]) and s.status = 'recorded'
+        and l.seq = any($1::bigint[])
       group by w.id`,
     [int8Array(seqs), String(checkpointSize)],
   );

@@ -174,9 +174,7 @@ async function profileSealing(): Promise<never> {
     };
     await closedLoop(intake.url, batch, { connections: 4, seconds });
     await intake.stop();
-    const { rows } = await db.pool.query<{ n: number }>(
-      "select count(*)::int as n from submissions where status = 'accepted'",
-    );
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from seal_queue');
     const backlog = rows[0]!.n;
     const from = Date.now() * 1000;
     const sealer = await startGateway({

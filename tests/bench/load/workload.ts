@@ -111,7 +111,7 @@ export async function waitRecorded(pool: pg.Pool, timeoutMs: number, before?: Da
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { rows } = await pool.query<{ n: string }>(
-      "select count(*) as n from submissions where status = 'accepted' and accepted_at < $1",
+      'select count(*) as n from seal_queue q join submissions s on s.seq = q.seq where s.accepted_at < $1',
       [before ?? new Date('9999-01-01')],
     );
     if (rows[0]!.n === '0') return true;
@@ -131,7 +131,7 @@ export async function recordedLatency(
             percentile_cont(0.5) within group (order by extract(epoch from b.recorded_at - s.accepted_at)) as p50,
             percentile_cont(0.99) within group (order by extract(epoch from b.recorded_at - s.accepted_at)) as p99,
             max(extract(epoch from b.recorded_at - s.accepted_at)) as max
-       from submissions s
+       from submission_states s
        join ledger_batches b on s.leaf_index >= b.from_size and s.leaf_index < b.to_size
       where s.accepted_at >= $1 and s.accepted_at < $2 and b.status = 'recorded'`,
     [from, to],

@@ -150,7 +150,8 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
     async (request) => {
       const row = await loadProject(request.params.id);
       const { rows } = await app.db.query<{ records: string; flags: string }>(
-        `select (select count(*) from submissions where project_id = $1 and status <> 'rejected') as records,
+        `select (select count(*) from submissions s where s.project_id = $1
+                    and not exists (select 1 from submission_rejections r where r.seq = s.seq)) as records,
                 (select count(*) from record_flags where project_id = $1) as flags`,
         [row.id],
       );
