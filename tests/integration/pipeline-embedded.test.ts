@@ -371,6 +371,37 @@ describe('batcher', () => {
     }
   });
 
+  it('vacuums its queue after taking queueVacuumRows rows out of it', async () => {
+    const vacuums = async () =>
+      (
+        await db.pool.query<{ n: number }>(
+          "select vacuum_count::int as n from pg_stat_user_tables where relname = 'seal_queue'",
+        )
+      ).rows[0]!.n;
+    const before = await vacuums();
+    const batcher = new Batcher(db.pool, new LogStore(db.pool), ledger, {
+      intervalMs: 20,
+      maxItems: 3,
+      origin: 'lianzheng.test/log',
+      signer: keys.checkpointSigner,
+      queueVacuumRows: 5,
+    });
+    batcher.start();
+    try {
+      const entries = Array.from({ length: 7 }, () => makeEntry({ projectId: project.id, kind: 'other' }));
+      await insertSubmissions(db.pool, keys, entries);
+      await batcher.waitForRecorded((await new LogStore(db.pool).frontier()).size + 7);
+    } finally {
+      await batcher.stop();
+    }
+    // The vacuuming session reports its statistics within a second or so of going idle.
+    const deadline = Date.now() + 10_000;
+    while ((await vacuums()) === before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await vacuums()).toBeGreaterThan(before);
+    expect((await db.pool.query('select count(*)::int as n from seal_queue')).rows[0].n).toBe(0);
+  });
+
   it('builds bundles that proof verifies, and that fail when tampered with', async () => {
     const builder = new BundleBuilder(new LogStore(db.pool), ledger.info);
     const rows = await loadSubmissions(db.pool, "s.status = 'recorded'", []);

@@ -65,6 +65,8 @@ export interface BatcherOptions {
   timestamp?: (rootHash: Uint8Array) => Promise<Uint8Array>;
   /** Called when sealing halts (root mismatch, log gap): readiness must turn false. */
   onHalt?: (reason: BatcherHalt) => void;
+  /** Vacuum `seal_queue` after taking this many rows out of it (default QUEUE_VACUUM_ROWS). */
+  queueVacuumRows?: number;
 }
 
 export interface BatcherHalt {
@@ -106,6 +108,15 @@ interface BatchRow {
 /** The session advisory lock one sealing step holds ('LZSL'); distinct from the ledger's and the anchorer's. */
 export const SEAL_LOCK = 0x4c5a534c;
 
+/**
+ * Rows taken out of `seal_queue` between two vacuums of it. Each seal reads the queue from its
+ * lowest key, through every entry deleted since the last vacuum (PostgreSQL keeps them until
+ * vacuum, and autovacuum looks at a table at most once a minute): after a 10-minute burst that was
+ * hundreds of thousands of dead entries per seal, and PostgreSQL's CPU per accepted POST doubled
+ * (80 → 170 µs, docs/benchmarks.md). Vacuuming a queue this small takes milliseconds.
+ */
+export const QUEUE_VACUUM_ROWS = 10_000;
+
 export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -121,6 +132,8 @@ export class Batcher {
   private recordedSize = -1;
   /** When this process took the seal lock for the step in progress (ms since epoch), for the logs. */
   private lockedAt = 0;
+  /** Rows this process took out of the queue since it last vacuumed it. */
+  private dequeued = 0;
 
   constructor(
     private readonly db: pg.Pool,
@@ -196,6 +209,10 @@ export class Batcher {
       try {
         const outcome = await this.step();
         if (outcome.action === 'halted') break;
+        if (outcome.action === 'recorded' || outcome.action === 'rejected') {
+          this.dequeued += outcome.action === 'recorded' ? (outcome.records ?? 0) : 1;
+          if (this.dequeued >= (this.options.queueVacuumRows ?? QUEUE_VACUUM_ROWS)) await this.vacuumQueue();
+        }
         // A full batch means more are waiting; a rejection means its batch must be sealed again.
         if ((outcome.records ?? 0) >= this.options.maxItems || outcome.action === 'rejected') {
           this.lastSealAt = 0;
@@ -204,6 +221,19 @@ export class Batcher {
         this.options.logger?.error({ err: error }, 'batcher step failed');
         this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 200), 5000);
       }
+    }
+  }
+
+  /**
+   * Vacuums the queue (outside any transaction and any lock of ours). `skip_locked`: when
+   * autovacuum or another sealer is at it, this one is not needed.
+   */
+  async vacuumQueue(): Promise<void> {
+    this.dequeued = 0;
+    try {
+      await this.db.query('vacuum (skip_locked) seal_queue');
+    } catch (error) {
+      this.options.logger?.warn({ err: error }, 'could not vacuum the seal queue');
     }
   }
 

@@ -16,6 +16,10 @@
 create table seal_queue (
   seq bigint primary key
 );
+-- A queue: every row is deleted soon after it is written, and the batcher reads it from its
+-- lowest key, through the dead entries until vacuum removes them. The batcher vacuums it itself
+-- (batcher.ts, QUEUE_VACUUM_ROWS); autovacuum also looks at it after every 10,000 dead rows.
+alter table seal_queue set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
 
 create table log_leaves (
   leaf_index bigint primary key,
