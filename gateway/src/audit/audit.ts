@@ -380,8 +380,10 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   };
   for (;;) {
     const { rows } = await db.query<SubmissionRow>(
-      `select seq, id::text, project_id, sha256, kind, record_json, details_json, receipt, status, leaf_index
-         from submission_states where leaf_index >= $1 order by leaf_index limit $2`,
+      `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
+              s.status, l.leaf_index
+         from log_leaves l join submission_states s on s.seq = l.seq
+        where l.leaf_index >= $1 order by l.leaf_index limit $2`,
       [String(expected), pageSize],
     );
     if (rows.length === 0) break;

@@ -111,9 +111,9 @@ export const SEAL_LOCK = 0x4c5a534c;
 /**
  * Rows taken out of `seal_queue` between two vacuums of it. Each seal reads the queue from its
  * lowest key, through every entry deleted since the last vacuum (PostgreSQL keeps them until
- * vacuum, and autovacuum looks at a table at most once a minute): after a 10-minute burst that was
- * hundreds of thousands of dead entries per seal, and PostgreSQL's CPU per accepted POST doubled
- * (80 → 170 µs, docs/benchmarks.md). Vacuuming a queue this small takes milliseconds.
+ * vacuum, and autovacuum looks at a table at most once a minute): after 15 s of batches that was
+ * about 270,000 dead entries per seal, and PostgreSQL's CPU per accepted POST doubled (80 → 170 µs,
+ * docs/benchmarks.md). Vacuuming a queue this small takes milliseconds.
  */
 export const QUEUE_VACUUM_ROWS = 10_000;
 
