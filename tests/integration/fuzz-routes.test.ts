@@ -195,11 +195,12 @@ const queryValue = fc.oneof(
 
 // ---- invariants ----------------------------------------------------------------------------------
 
-async function counts(): Promise<{ submissions: number; projects: number }> {
+async function counts(): Promise<{ submissions: number; projects: number; webhooks: number }> {
   const { rows } = await db.pool.query(
-    'select (select count(*)::int from submissions) as s, (select count(*)::int from projects) as p',
+    `select (select count(*)::int from submissions) as s, (select count(*)::int from projects) as p,
+            (select count(*)::int from webhooks) as w`,
   );
-  return { submissions: rows[0].s, projects: rows[0].p };
+  return { submissions: rows[0].s, projects: rows[0].p, webhooks: rows[0].w };
 }
 
 /** The page routes answer 503 PAGE_NOT_BUILT while verifier-web/dist is missing or being rebuilt. */
@@ -228,15 +229,18 @@ async function check(req: InjectOptions, what: string): Promise<void> {
   const res = await app.inject(req);
   expectWellFormed(res, what);
   const after = await counts();
+  // What each route creates: evidence routes submissions (202/207), POST /v1/projects a project
+  // and POST /v1/webhooks a webhook (201); a ping (202) only queues a delivery.
+  const url = String(req.url);
   let added = 0;
-  let addedProjects = 0;
-  if (res.statusCode === 202 || res.statusCode === 207) {
+  if (url.startsWith('/v1/evidence') && (res.statusCode === 202 || res.statusCode === 207)) {
     const body = res.json();
     added = 'accepted' in body ? body.accepted : 1;
   }
-  if (res.statusCode === 201) addedProjects = 1;
+  const created = res.statusCode === 201 ? (url.startsWith('/v1/webhooks') ? 'webhooks' : 'projects') : '';
   expect(after.submissions - before.submissions, `${what}: submissions stored`).toBe(added);
-  expect(after.projects - before.projects, `${what}: projects stored`).toBe(addedProjects);
+  expect(after.projects - before.projects, `${what}: projects stored`).toBe(created === 'projects' ? 1 : 0);
+  expect(after.webhooks - before.webhooks, `${what}: webhooks stored`).toBe(created === 'webhooks' ? 1 : 0);
 }
 
 // ---- setup ----------------------------------------------------------------------------------------
