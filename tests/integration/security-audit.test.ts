@@ -193,6 +193,19 @@ describe('lianzheng audit', () => {
     expect(await codes()).toEqual([]);
   });
 
+  it('catches a recorded record put back in the sealing queue', async () => {
+    const row = await leafRow(4);
+    await tampered(
+      [`insert into seal_queue (seq) values (${row.seq})`],
+      [`delete from seal_queue where seq = ${row.seq}`],
+      async () => {
+        expect(await codes()).toContain('STALE_IN_QUEUE');
+        expect((await cli()).code).toBe(1);
+      },
+    );
+    expect(await codes()).toEqual([]);
+  });
+
   it('catches reordered leaves', async () => {
     const a = await leafRow(10);
     const b = await leafRow(11);

@@ -272,16 +272,18 @@ export async function restoreDatabase(
   return { manifest, rows };
 }
 
-/**
- * Refuses a target that holds anything a gateway wrote: rows in any table other than the
- * migrations' own bookkeeping and log_state's empty-log row, or a migration the backup's schema
- * does not have (its tables would be there twice once the newer migrations run after the load).
- */
 /** Tables a migration seeds with one row: empty means that row as the migration left it. */
 const SEEDED_ROWS: Record<string, string> = {
   log_state: 'where size <> 0',
   log_anchored: 'where size <> 0',
 };
+
+/**
+ * Refuses a target that holds anything a gateway wrote: rows in any table other than the
+ * migrations' own bookkeeping and the seeded rows above as the migrations left them, or a migration
+ * the backup's schema does not have (its tables would be there twice once the newer migrations
+ * run after the load).
+ */
 
 async function refuseUnlessEmpty(pool: pg.Pool, versions: ReadonlySet<number>): Promise<void> {
   const client = await pool.connect();
