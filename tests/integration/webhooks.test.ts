@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { buildApp } from '../../gateway/src/app.ts';
@@ -13,6 +14,7 @@ import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issu
 import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { isSpecialAddress, webhookUrlProblem } from '../../gateway/src/webhooks/address-guard.ts';
 import { createDeliverer } from '../../gateway/src/webhooks/deliverer.ts';
+import { enqueueRecorded } from '../../gateway/src/webhooks/outbox.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 interface Received {
@@ -186,6 +188,67 @@ describe('webhooks', () => {
       "select count(*)::int as n from submission_states where status = 'recorded'",
     );
     expect(still[0].n).toBe(0);
+  });
+
+  it('splits a notice of many records into parts, in leaf order', async () => {
+    const ids = await submit(7);
+    const leaves = await until('7 recorded records', async () => {
+      const { rows } = await db.pool.query<{ seq: string; leaf_index: string }>(
+        'select s.seq, l.leaf_index from submissions s join log_leaves l on l.seq = s.seq where s.id = any($1::uuid[]) order by l.leaf_index',
+        [ids],
+      );
+      return rows.length === 7 ? rows : undefined;
+    });
+    const first = Number(leaves[0]!.leaf_index);
+    const last = Number(leaves[6]!.leaf_index);
+    type Part = { type: string; part: number; parts: number; records: { id: string; leafIndex: number }[] };
+    // Written in a transaction that is rolled back, so the deliverer never sees them.
+    const noticesOf = async (write: (client: pg.PoolClient) => Promise<void>): Promise<Part[]> => {
+      const client = await db.pool.connect();
+      try {
+        await client.query('begin');
+        const { rows: mark } = await client.query<{ id: string }>(
+          'select coalesce(max(id), 0)::text as id from webhook_deliveries',
+        );
+        await write(client);
+        const { rows } = await client.query<{ event: Part }>(
+          'select event from webhook_deliveries where id > $1 order by id',
+          [mark[0]!.id],
+        );
+        return rows.map((r) => r.event);
+      } finally {
+        await client.query('rollback');
+        client.release();
+      }
+    };
+    const expectParts = (parts: Part[], type: string) => {
+      expect(parts.map((p) => [p.type, p.part, p.parts, p.records.length])).toEqual([
+        [type, 1, 3, 3],
+        [type, 2, 3, 3],
+        [type, 3, 3, 1],
+      ]);
+      const listed = parts.flatMap((p) => p.records);
+      expect(listed.map((r) => r.leafIndex)).toEqual(leaves.map((l) => Number(l.leaf_index)));
+      expect(listed.map((r) => r.id).sort()).toEqual([...ids].sort());
+    };
+    expectParts(
+      await noticesOf((c) =>
+        enqueueRecorded(
+          c,
+          leaves.map((l) => l.seq),
+          last + 1,
+          3,
+        ),
+      ),
+      'records.recorded',
+    );
+    expectParts(
+      await noticesOf(async (c) => {
+        await c.query('update log_anchored set size = $1', [first]);
+        await defaultMarkAnchored(c, last + 1, 3);
+      }),
+      'records.anchored',
+    );
   });
 
   it('keeps finished deliveries for WEBHOOK_KEEP_DAYS, and pending ones until they finish', async () => {

@@ -17,6 +17,7 @@ import {
   type Wallet,
 } from 'ethers';
 import type pg from 'pg';
+import { NOTICE_MAX_RECORDS } from '../webhooks/outbox.ts';
 import { ANCHOR_ABI } from './abi.ts';
 import type { AnchorConfig } from './config.ts';
 import { AnchorError } from './errors.ts';
@@ -142,35 +143,44 @@ export function createAnchorProvider(
 /**
  * Marks the records below `size` anchored — one row, `log_anchored`, raised (never lowered): a
  * record's status is derived from it (migration 0700) — and, in the same statement (so in the
- * caller's transaction), writes a `records.anchored` notice of the leaves it newly covers for each
- * live webhook of an organisation owning any of them (webhooks/outbox.ts has the recorded ones).
+ * caller's transaction), writes the `records.anchored` notices of the leaves it newly covers for
+ * each live webhook of an organisation owning any of them, in parts of at most `maxRecords`
+ * (webhooks/outbox.ts has the recorded ones).
  */
-export async function defaultMarkAnchored(client: pg.PoolClient, size: number): Promise<void> {
+export async function defaultMarkAnchored(
+  client: pg.PoolClient,
+  size: number,
+  maxRecords = NOTICE_MAX_RECORDS,
+): Promise<void> {
   await client.query(
     `with raised as (
        update log_anchored a set size = $1 from (select size as old from log_anchored) o
         where a.size < $1
        returning o.old),
      changed as (
-       select s.id, s.sha256, s.project_id, s.kind, l.leaf_index
+       select w.id as webhook_id, l.leaf_index,
+              (row_number() over (partition by w.id order by l.leaf_index) - 1) / $2 as part,
+              (count(*) over (partition by w.id) + $2 - 1) / $2 as parts,
+              jsonb_build_object('id', s.id, 'sha256', s.sha256, 'projectId', s.project_id, 'kind', s.kind,
+                                 'leafIndex', l.leaf_index) as record
          from raised r
          join log_leaves l on l.leaf_index >= r.old and l.leaf_index < $1
          join submissions s on s.seq = l.seq
+         join projects p on p.id = s.project_id
+         join webhooks w on w.org = p.owner_org and w.deleted_at is null
         where exists (select 1 from webhooks where deleted_at is null))
      insert into webhook_deliveries (webhook_id, event)
-     select w.id,
+     select c.webhook_id,
             jsonb_build_object(
               'type', 'records.anchored',
               'anchoredSize', $1::bigint,
-              'records', jsonb_agg(
-                jsonb_build_object('id', c.id, 'sha256', c.sha256, 'projectId', c.project_id, 'kind', c.kind,
-                                   'leafIndex', c.leaf_index)
-                order by c.leaf_index))
+              'part', c.part + 1,
+              'parts', max(c.parts),
+              'records', jsonb_agg(c.record order by c.leaf_index))
        from changed c
-       join projects p on p.id = c.project_id
-       join webhooks w on w.org = p.owner_org and w.deleted_at is null
-      group by w.id`,
-    [String(size)],
+      group by c.webhook_id, c.part
+      order by c.webhook_id, c.part`,
+    [String(size), maxRecords],
   );
 }
 

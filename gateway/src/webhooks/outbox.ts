@@ -2,36 +2,52 @@ import type pg from 'pg';
 import { int8Array } from '../storage/binary-arrays.ts';
 
 /**
- * Writes the `records.recorded` notices of a batch just recorded, one per live webhook of each
- * organisation owning a project with records in it, inside the batcher's own transaction (the
- * caller's `client`): the notice commits with the records, or neither does. The whole statement
- * is gated on a webhook existing at all, so with none it reads nothing.
+ * The most records one notice lists. A 10,000-record batch (or an anchor covering a hundred
+ * thousand records) for one organisation would otherwise be one POST of megabytes, more than
+ * many receivers accept; a notice of 1,000 records is ~250 KB. The parts of one event say which
+ * they are (`part`, `parts`) and each is delivered, retried and signed on its own.
+ */
+export const NOTICE_MAX_RECORDS = 1000;
+
+/**
+ * Writes the `records.recorded` notices of a batch just recorded — for each live webhook of each
+ * organisation owning a project with records in it, the records in leaf order, in parts of at
+ * most `maxRecords` — inside the batcher's own transaction (the caller's `client`): the notices
+ * commit with the records, or neither does. The whole statement is gated on a webhook existing
+ * at all, so with none it reads nothing.
  */
 export async function enqueueRecorded(
   client: pg.PoolClient,
   seqs: readonly (number | string)[],
   checkpointSize: number,
+  maxRecords = NOTICE_MAX_RECORDS,
 ) {
   await client.query(
     `insert into webhook_deliveries (webhook_id, event)
-     select w.id,
+     select c.webhook_id,
             jsonb_build_object(
               'type', 'records.recorded',
               'checkpointSize', $2::bigint,
-              'records', jsonb_agg(
+              'part', c.part + 1,
+              'parts', max(c.parts),
+              'records', jsonb_agg(c.record order by c.leaf_index))
+       from (
+         select w.id as webhook_id, l.leaf_index,
+                (row_number() over (partition by w.id order by l.leaf_index) - 1) / $3 as part,
+                (count(*) over (partition by w.id) + $3 - 1) / $3 as parts,
                 jsonb_build_object(
                   'id', s.id, 'sha256', s.sha256, 'projectId', s.project_id, 'kind', s.kind,
                   'leafIndex', l.leaf_index,
                   'flags', coalesce((select jsonb_agg(f.code order by f.ordinal)
-                                       from record_flags f where f.submission_id = s.id), '[]'::jsonb))
-                order by l.leaf_index))
-       from log_leaves l
-       join submissions s on s.seq = l.seq
-       join projects p on p.id = s.project_id
-       join webhooks w on w.org = p.owner_org and w.deleted_at is null
-      where exists (select 1 from webhooks where deleted_at is null)
-        and l.seq = any($1::bigint[])
-      group by w.id`,
-    [int8Array(seqs), String(checkpointSize)],
+                                       from record_flags f where f.submission_id = s.id), '[]'::jsonb)) as record
+           from log_leaves l
+           join submissions s on s.seq = l.seq
+           join projects p on p.id = s.project_id
+           join webhooks w on w.org = p.owner_org and w.deleted_at is null
+          where exists (select 1 from webhooks where deleted_at is null)
+            and l.seq = any($1::bigint[])) c
+      group by c.webhook_id, c.part
+      order by c.webhook_id, c.part`,
+    [int8Array(seqs), String(checkpointSize), maxRecords],
   );
 }
