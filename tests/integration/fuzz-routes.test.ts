@@ -542,6 +542,10 @@ const fuzzers: Fuzzer[] = [
     '/v1/webhooks/:id/ping',
     fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/ping`),
   ),
+  postTo(
+    '/v1/webhooks/:id/secret',
+    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/secret`),
+  ),
   getWith(
     '/v1/webhooks/:id/deliveries',
     fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/deliveries`),

@@ -198,6 +198,11 @@ describe('authorisation matrix', () => {
       expect: { ...all(202), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },
     },
     {
+      route: 'POST /v1/webhooks/{id}/secret (the owning organisation’s webhook)',
+      request: () => ({ method: 'POST', url: `/v1/webhooks/${webhookId}/secret` }),
+      expect: { ...all(200), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },
+    },
+    {
       route: 'GET /v1/evidence/{restricted}',
       request: () => ({ method: 'GET', url: `/v1/evidence/${restricted.id}` }),
       expect: all(200),

@@ -377,4 +377,69 @@ describe('webhooks', () => {
       error: expect.stringMatching(/resolves to (127\.0\.0\.1|::1)/),
     });
   });
+  it('rotates a secret without losing the webhook, signing with both for a while', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: auth('unit'),
+      payload: { url: hookUrl },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const { id, secret: first } = created.json() as { id: string; secret: string };
+    const rotate = () =>
+      app.inject({ method: 'POST', url: `/v1/webhooks/${id}/secret`, headers: auth('unit') });
+    /** The `v1` signatures of a ping's POST, and which of `secrets` made each. */
+    const pingSignedBy = async (secrets: string[]): Promise<number[]> => {
+      const ping = await app.inject({
+        method: 'POST',
+        url: `/v1/webhooks/${id}/ping`,
+        headers: auth('unit'),
+      });
+      expect(ping.statusCode, ping.body).toBe(202);
+      const delivery = ping.json().delivery as string;
+      const got = await until('the ping', () =>
+        received.find((r) => r.headers['lianzheng-delivery'] === delivery),
+      );
+      const [t, ...macs] = String(got.headers['lianzheng-signature']).split(',');
+      const unix = t!.replace(/^t=/, '');
+      return macs.map((m) =>
+        secrets.findIndex(
+          (secret) => `v1=${createHmac('sha256', secret).update(`${unix}.${got.body}`).digest('hex')}` === m,
+        ),
+      );
+    };
+
+    const rotated = await rotate();
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const { secret: second, previousSecretValidUntil } = rotated.json() as {
+      secret: string;
+      previousSecretValidUntil: string;
+    };
+    expect(second).toMatch(/^whsec_/);
+    expect(second).not.toBe(first);
+    expect(Date.parse(previousSecretValidUntil) - Date.now()).toBeGreaterThan(23 * 3600_000);
+    // During the grace period: the new secret's signature first, then the old one's.
+    expect(await pingSignedBy([second, first])).toEqual([0, 1]);
+    // Once it is over, only the new secret signs.
+    await db.pool.query(
+      "update webhooks set previous_secret_until = now() - interval '1 second' where id = $1",
+      [id],
+    );
+    expect(await pingSignedBy([second, first])).toEqual([0]);
+    // Rotated again: the one before is no longer used at all.
+    const third = (await rotate()).json().secret as string;
+    expect(await pingSignedBy([third, second, first])).toEqual([0, 1]);
+    // Not by another organisation, and not once deleted.
+    const foreign = await app.inject({
+      method: 'POST',
+      url: `/v1/webhooks/${id}/secret`,
+      headers: auth('other'),
+    });
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/v1/webhooks/${id}`, headers: auth('unit') })).statusCode,
+    ).toBe(204);
+    expect((await rotate()).statusCode).toBe(404);
+  });
 });

@@ -30,6 +30,9 @@ interface Due {
   created_at: Date;
   url: string | null;
   deleted_at: Date | null;
+  secret_version: number | null;
+  /** Within the grace period after a rotation: sign with the previous secret too. */
+  sign_previous: boolean | null;
 }
 
 const MAX_RETRY_MS = 6 * 3600_000;
@@ -95,6 +98,14 @@ export function postSigned(
  */
 export function createDeliverer(options: DelivererOptions) {
   const { db } = options;
+
+  /** The secrets a delivery is signed with: the current one, and the previous during a rotation. */
+  const secretsOf = (d: Due): string[] => {
+    const version = d.secret_version ?? 1;
+    const secrets = [webhookSecret(options.key, d.webhook_id, version)];
+    if (d.sign_previous && version > 1) secrets.push(webhookSecret(options.key, d.webhook_id, version - 1));
+    return secrets;
+  };
   let timer: NodeJS.Timeout | undefined;
   let stopped = true;
   let running: Promise<void> = Promise.resolve();
@@ -109,7 +120,10 @@ export function createDeliverer(options: DelivererOptions) {
          from due where d.id = due.id
        returning d.id::text, d.webhook_id::text, d.event, d.attempts, d.created_at,
                  (select url from webhooks w where w.id = d.webhook_id) as url,
-                 (select deleted_at from webhooks w where w.id = d.webhook_id) as deleted_at`,
+                 (select deleted_at from webhooks w where w.id = d.webhook_id) as deleted_at,
+                 (select secret_version from webhooks w where w.id = d.webhook_id) as secret_version,
+                 (select coalesce(previous_secret_until > now(), false) from webhooks w where w.id = d.webhook_id)
+                   as sign_previous`,
     );
     return rows;
   }
@@ -130,7 +144,7 @@ export function createDeliverer(options: DelivererOptions) {
       {
         'lianzheng-delivery': d.id,
         'lianzheng-event': String(d.event.type),
-        'lianzheng-signature': signatureHeader(webhookSecret(options.key, d.webhook_id), body, unix),
+        'lianzheng-signature': signatureHeader(secretsOf(d), body, unix),
       },
       { allowPrivate: options.allowPrivate, timeoutMs: options.timeoutMs ?? 10_000 },
     );

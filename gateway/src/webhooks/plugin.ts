@@ -6,7 +6,7 @@ import { AppError } from '../errors.ts';
 import { problemResponses } from '../schemas.ts';
 import { webhookUrlProblem } from './address-guard.ts';
 import { createDeliverer } from './deliverer.ts';
-import { loadWebhookKey, webhookSecret } from './secret.ts';
+import { loadWebhookKey, PREVIOUS_SECRET_HOURS, webhookSecret } from './secret.ts';
 
 /**
  * Partners' webhooks: an organisation (a unit or partner of it, or an admin for it) asks to be
@@ -209,6 +209,48 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       );
       reply.code(202);
       return { delivery: rows[0]!.id };
+    },
+  );
+
+  app.post<{ Params: Static<typeof WebhookId> }>(
+    '/v1/webhooks/:id/secret',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary: `Rotate the webhook's signing secret: the new one is shown once; for ${PREVIOUS_SECRET_HOURS} h each POST is signed with both`,
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        params: WebhookId,
+        response: {
+          200: Type.Object({
+            id: Type.String(),
+            secret: Type.String({ description: 'shown once: verify the POSTs with it from now on' }),
+            previousSecretValidUntil: Type.String({
+              description:
+                'until then each `LianZheng-Signature` carries a second `v1=`, made with the previous secret',
+            }),
+          }),
+          ...problemResponses(400, 401, 403, 404, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      await owned(request, request.params.id);
+      const { rows } = await app.db.query<{ secret_version: number; previous_secret_until: Date }>(
+        `update webhooks
+            set secret_version = secret_version + 1,
+                previous_secret_until = now() + make_interval(hours => $2)
+          where id = $1 and deleted_at is null
+          returning secret_version, previous_secret_until`,
+        [request.params.id, PREVIOUS_SECRET_HOURS],
+      );
+      const row = rows[0];
+      if (!row) throw new AppError('NOT_FOUND', `no webhook ${request.params.id}`);
+      return {
+        id: request.params.id,
+        secret: webhookSecret(key, request.params.id, row.secret_version),
+        previousSecretValidUntil: row.previous_secret_until.toISOString(),
+      };
     },
   );
 

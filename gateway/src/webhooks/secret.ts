@@ -27,15 +27,32 @@ export async function loadWebhookKey(keysDir: string): Promise<Buffer> {
   return fs.readFile(file);
 }
 
-export function webhookSecret(key: Buffer, webhookId: string): string {
-  return `whsec_${createHmac('sha256', key).update(webhookId).digest('base64url')}`;
+/**
+ * The secret of a webhook's `version` (migration 0601): the first is HMAC(key, id), as before
+ * rotation existed, and each rotation's is HMAC(key, "<id>#<version>").
+ */
+export function webhookSecret(key: Buffer, webhookId: string, version = 1): string {
+  const input = version === 1 ? webhookId : `${webhookId}#${version}`;
+  return `whsec_${createHmac('sha256', key).update(input).digest('base64url')}`;
 }
 
 /**
- * The `LianZheng-Signature` header: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
- * A receiver recomputes it over the raw body and refuses old `t` (replays).
+ * The `LianZheng-Signature` header: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
+ * with one `v1=` per secret (the current one first; the previous one too for a while after a
+ * rotation). A receiver recomputes it over the raw body with its secret, accepts the notice if
+ * any `v1` matches, and refuses old `t` (replays).
  */
-export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${mac}`;
+export function signatureHeader(
+  secrets: string | readonly string[],
+  body: string,
+  unixSeconds: number,
+): string {
+  const signed = `${unixSeconds}.${body}`;
+  const macs = (typeof secrets === 'string' ? [secrets] : secrets).map(
+    (secret) => `v1=${createHmac('sha256', secret).update(signed).digest('hex')}`,
+  );
+  return `t=${unixSeconds},${macs.join(',')}`;
 }
+
+/** How long a rotated-out secret still signs (beside the new one). */
+export const PREVIOUS_SECRET_HOURS = 24;
