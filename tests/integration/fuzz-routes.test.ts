@@ -525,6 +525,10 @@ const fuzzers: Fuzzer[] = [
           anyJson,
         ),
         org: fc.oneof(fc.constant(project.ownerOrg), text, anyJson),
+        events: fc.oneof(
+          fc.subarray(['records.recorded', 'records.anchored', 'records.deleted', 'records.recorded']),
+          anyJson,
+        ),
         extra: anyJson,
       },
       { requiredKeys: [] },

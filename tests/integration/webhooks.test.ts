@@ -442,4 +442,81 @@ describe('webhooks', () => {
     ).toBe(204);
     expect((await rotate()).statusCode).toBe(404);
   });
+  it('sends each webhook only the events it asked for', async () => {
+    const make = async (events?: string[]) => {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: auth('unit'),
+        payload: { url: hookUrl, ...(events ? { events } : {}) },
+      });
+      return res;
+    };
+    for (const events of [[], ['records.deleted'], ['records.recorded', 'records.recorded']]) {
+      const refused = await make(events);
+      expect(refused.statusCode, JSON.stringify(events)).toBe(400);
+      expect(refused.json().code).toBe('VALIDATION_FAILED');
+    }
+    const anchoredOnly = (await make(['records.anchored'])).json() as { id: string; events: string[] };
+    const recordedOnly = (await make(['records.recorded'])).json() as { id: string; events: string[] };
+    const both = (await make()).json() as { id: string; events: string[] };
+    expect([anchoredOnly.events, recordedOnly.events, both.events]).toEqual([
+      ['records.anchored'],
+      ['records.recorded'],
+      ['records.recorded', 'records.anchored'],
+    ]);
+    const listed = (await app.inject({ method: 'GET', url: '/v1/webhooks', headers: auth('unit') })).json();
+    expect(listed.webhooks.map((w: { events: string[] }) => w.events)).toEqual([
+      ['records.anchored'],
+      ['records.recorded'],
+      ['records.recorded', 'records.anchored'],
+    ]);
+
+    const ids = await submit(2);
+    const leaves = await until('2 recorded records', async () => {
+      const { rows } = await db.pool.query<{ seq: string; leaf_index: string }>(
+        'select s.seq, l.leaf_index from submissions s join log_leaves l on l.seq = s.seq where s.id = any($1::uuid[]) order by l.leaf_index',
+        [ids],
+      );
+      return rows.length === 2 ? rows : undefined;
+    });
+    /** Which webhooks `write` queues notices for, in a transaction that is rolled back. */
+    const notifiedBy = async (write: (client: pg.PoolClient) => Promise<void>): Promise<string[]> => {
+      const client = await db.pool.connect();
+      try {
+        await client.query('begin');
+        const { rows: mark } = await client.query<{ id: string }>(
+          'select coalesce(max(id), 0)::text as id from webhook_deliveries',
+        );
+        await write(client);
+        const { rows } = await client.query<{ webhook_id: string }>(
+          'select webhook_id::text from webhook_deliveries where id > $1 order by webhook_id',
+          [mark[0]!.id],
+        );
+        return rows.map((r) => r.webhook_id);
+      } finally {
+        await client.query('rollback');
+        client.release();
+      }
+    };
+    const last = Number(leaves[1]!.leaf_index);
+    expect(
+      await notifiedBy((c) =>
+        enqueueRecorded(
+          c,
+          leaves.map((l) => l.seq),
+          last + 1,
+        ),
+      ),
+    ).toEqual([recordedOnly.id, both.id].sort());
+    expect(
+      await notifiedBy(async (c) => {
+        await c.query('update log_anchored set size = $1', [Number(leaves[0]!.leaf_index)]);
+        await defaultMarkAnchored(c, last + 1);
+      }),
+    ).toEqual([anchoredOnly.id, both.id].sort());
+    for (const w of [anchoredOnly, recordedOnly, both]) {
+      await app.inject({ method: 'DELETE', url: `/v1/webhooks/${w.id}`, headers: auth('unit') });
+    }
+  });
 });

@@ -167,7 +167,7 @@ export async function defaultMarkAnchored(
          join log_leaves l on l.leaf_index >= r.old and l.leaf_index < $1
          join submissions s on s.seq = l.seq
          join projects p on p.id = s.project_id
-         join webhooks w on w.org = p.owner_org and w.deleted_at is null
+         join webhooks w on w.org = p.owner_org and w.deleted_at is null and 'records.anchored' = any(w.events)
         where exists (select 1 from webhooks where deleted_at is null))
      insert into webhook_deliveries (webhook_id, event)
      select c.webhook_id,

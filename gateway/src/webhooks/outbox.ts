@@ -10,8 +10,8 @@ import { int8Array } from '../storage/binary-arrays.ts';
 export const NOTICE_MAX_RECORDS = 1000;
 
 /**
- * Writes the `records.recorded` notices of a batch just recorded — for each live webhook of each
- * organisation owning a project with records in it, the records in leaf order, in parts of at
+ * Writes the `records.recorded` notices of a batch just recorded — for each live webhook (that
+ * wants them) of each organisation owning a project with records in it, the records in leaf order, in parts of at
  * most `maxRecords` — inside the batcher's own transaction (the caller's `client`): the notices
  * commit with the records, or neither does. The whole statement is gated on a webhook existing
  * at all, so with none it reads nothing.
@@ -43,7 +43,7 @@ export async function enqueueRecorded(
            from log_leaves l
            join submissions s on s.seq = l.seq
            join projects p on p.id = s.project_id
-           join webhooks w on w.org = p.owner_org and w.deleted_at is null
+           join webhooks w on w.org = p.owner_org and w.deleted_at is null and 'records.recorded' = any(w.events)
           where exists (select 1 from webhooks where deleted_at is null)
             and l.seq = any($1::bigint[])) c
       group by c.webhook_id, c.part

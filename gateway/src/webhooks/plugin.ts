@@ -19,15 +19,25 @@ export interface WebhooksPluginOptions {
 }
 
 const WebhookId = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const EVENT_TYPES = ['records.recorded', 'records.anchored'] as const;
+const EventType = Type.Union(EVENT_TYPES.map((e) => Type.Literal(e)));
 const CreateBody = Type.Object(
   {
     url: Type.String({
       minLength: 1,
       maxLength: 2000,
-      description: 'https URL that receives `records.recorded` notices as signed JSON POSTs',
+      description: 'https URL that receives the notices as signed JSON POSTs',
     }),
     org: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'admins only: the organisation it is for' }),
+    ),
+    events: Type.Optional(
+      Type.Array(EventType, {
+        minItems: 1,
+        maxItems: 2,
+        uniqueItems: true,
+        description: 'the notices it wants (default both; a ping is always sent)',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -36,6 +46,7 @@ const Webhook = Type.Object({
   id: Type.String(),
   org: Type.String(),
   url: Type.String(),
+  events: Type.Array(EventType),
   createdAt: Type.String(),
 });
 const Created = Type.Intersect([
@@ -64,10 +75,17 @@ interface WebhookRow {
   id: string;
   org: string;
   url: string;
+  events: Static<typeof EventType>[];
   created_at: Date;
 }
 
-const view = (r: WebhookRow) => ({ id: r.id, org: r.org, url: r.url, createdAt: r.created_at.toISOString() });
+const view = (r: WebhookRow) => ({
+  id: r.id,
+  org: r.org,
+  url: r.url,
+  events: r.events,
+  createdAt: r.created_at.toISOString(),
+});
 
 async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions): Promise<void> {
   const config = app.config.webhooks;
@@ -77,7 +95,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
   /** The webhook `id` if the caller may manage it (its organisation's, or any for an admin). */
   const owned = async (request: FastifyRequest, id: string): Promise<WebhookRow> => {
     const { rows } = await app.db.query<WebhookRow>(
-      'select id::text, org, url, created_at from webhooks where id = $1 and deleted_at is null',
+      'select id::text, org, url, events, created_at from webhooks where id = $1 and deleted_at is null',
       [id],
     );
     const row = rows[0];
@@ -123,10 +141,10 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       const id = randomUUID();
       // The limit and the insert in one statement: two concurrent requests cannot both pass it.
       const { rows } = await app.db.query<WebhookRow>(
-        `insert into webhooks (id, org, url)
-         select $1, $2, $3 where (select count(*) from webhooks where org = $2 and deleted_at is null) < $4
-         returning id::text, org, url, created_at`,
-        [id, org, request.body.url, config.maxPerOrg],
+        `insert into webhooks (id, org, url, events)
+         select $1, $2, $3, $5 where (select count(*) from webhooks where org = $2 and deleted_at is null) < $4
+         returning id::text, org, url, events, created_at`,
+        [id, org, request.body.url, config.maxPerOrg, request.body.events ?? [...EVENT_TYPES]],
       );
       if (!rows[0]) {
         throw new AppError(
@@ -156,7 +174,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     async (request) => {
       const p = request.principal;
       const { rows } = await app.db.query<WebhookRow>(
-        `select id::text, org, url, created_at from webhooks
+        `select id::text, org, url, events, created_at from webhooks
           where deleted_at is null and ($1::text is null or org = $1) order by created_at, id`,
         [p.role === 'admin' ? null : (p.org ?? '')],
       );
