@@ -74,6 +74,40 @@ async function submit(n: number): Promise<string[]> {
   return (res.json().results as { id: string }[]).map((r) => r.id);
 }
 
+/** The deliveries `write` queues, read in its own transaction, which is then rolled back. */
+async function queuedBy(
+  write: (client: pg.PoolClient) => Promise<void>,
+): Promise<{ webhook_id: string; event: Record<string, unknown> }[]> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('begin');
+    const { rows: mark } = await client.query<{ id: string }>(
+      'select coalesce(max(id), 0)::text as id from webhook_deliveries',
+    );
+    await write(client);
+    const { rows } = await client.query<{ webhook_id: string; event: Record<string, unknown> }>(
+      'select webhook_id::text, event from webhook_deliveries where id > $1 order by id',
+      [mark[0]!.id],
+    );
+    return rows;
+  } finally {
+    await client.query('rollback');
+    client.release();
+  }
+}
+
+/** Waits until the records `ids` are recorded: their seqs and leaf indexes, in leaf order. */
+function recordedLeaves(ids: string[]): Promise<{ seq: string; leaf_index: string }[]> {
+  return until(`${ids.length} recorded records`, async () => {
+    const { rows } = await db.pool.query<{ seq: string; leaf_index: string }>(
+      `select s.seq, l.leaf_index from submissions s join log_leaves l on l.seq = s.seq
+        where s.id = any($1::uuid[]) order by l.leaf_index`,
+      [ids],
+    );
+    return rows.length === ids.length ? rows : undefined;
+  });
+}
+
 beforeAll(async () => {
   db = await startTestDatabase();
   receiver = http.createServer((req, res) => {
@@ -192,35 +226,13 @@ describe('webhooks', () => {
 
   it('splits a notice of many records into parts, in leaf order', async () => {
     const ids = await submit(7);
-    const leaves = await until('7 recorded records', async () => {
-      const { rows } = await db.pool.query<{ seq: string; leaf_index: string }>(
-        'select s.seq, l.leaf_index from submissions s join log_leaves l on l.seq = s.seq where s.id = any($1::uuid[]) order by l.leaf_index',
-        [ids],
-      );
-      return rows.length === 7 ? rows : undefined;
-    });
+    const leaves = await recordedLeaves(ids);
     const first = Number(leaves[0]!.leaf_index);
     const last = Number(leaves[6]!.leaf_index);
     type Part = { type: string; part: number; parts: number; records: { id: string; leafIndex: number }[] };
     // Written in a transaction that is rolled back, so the deliverer never sees them.
-    const noticesOf = async (write: (client: pg.PoolClient) => Promise<void>): Promise<Part[]> => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('begin');
-        const { rows: mark } = await client.query<{ id: string }>(
-          'select coalesce(max(id), 0)::text as id from webhook_deliveries',
-        );
-        await write(client);
-        const { rows } = await client.query<{ event: Part }>(
-          'select event from webhook_deliveries where id > $1 order by id',
-          [mark[0]!.id],
-        );
-        return rows.map((r) => r.event);
-      } finally {
-        await client.query('rollback');
-        client.release();
-      }
-    };
+    const noticesOf = async (write: (client: pg.PoolClient) => Promise<void>): Promise<Part[]> =>
+      (await queuedBy(write)).map((r) => r.event as unknown as Part);
     const expectParts = (parts: Part[], type: string) => {
       expect(parts.map((p) => [p.type, p.part, p.parts, p.records.length])).toEqual([
         [type, 1, 3, 3],
@@ -473,32 +485,10 @@ describe('webhooks', () => {
     ]);
 
     const ids = await submit(2);
-    const leaves = await until('2 recorded records', async () => {
-      const { rows } = await db.pool.query<{ seq: string; leaf_index: string }>(
-        'select s.seq, l.leaf_index from submissions s join log_leaves l on l.seq = s.seq where s.id = any($1::uuid[]) order by l.leaf_index',
-        [ids],
-      );
-      return rows.length === 2 ? rows : undefined;
-    });
-    /** Which webhooks `write` queues notices for, in a transaction that is rolled back. */
-    const notifiedBy = async (write: (client: pg.PoolClient) => Promise<void>): Promise<string[]> => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('begin');
-        const { rows: mark } = await client.query<{ id: string }>(
-          'select coalesce(max(id), 0)::text as id from webhook_deliveries',
-        );
-        await write(client);
-        const { rows } = await client.query<{ webhook_id: string }>(
-          'select webhook_id::text from webhook_deliveries where id > $1 order by webhook_id',
-          [mark[0]!.id],
-        );
-        return rows.map((r) => r.webhook_id);
-      } finally {
-        await client.query('rollback');
-        client.release();
-      }
-    };
+    const leaves = await recordedLeaves(ids);
+    /** Which webhooks `write` queues notices for (rolled back). */
+    const notifiedBy = async (write: (client: pg.PoolClient) => Promise<void>): Promise<string[]> =>
+      (await queuedBy(write)).map((r) => r.webhook_id).sort();
     const last = Number(leaves[1]!.leaf_index);
     expect(
       await notifiedBy((c) =>
