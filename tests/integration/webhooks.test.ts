@@ -469,6 +469,10 @@ describe('webhooks', () => {
       expect(refused.statusCode, JSON.stringify(events)).toBe(400);
       expect(refused.json().code).toBe('VALIDATION_FAILED');
     }
+    // A partner is told what it may ask for.
+    expect((await make(['records.deleted'])).json().errors).toEqual([
+      { path: 'body/events/0', message: 'Expected one of: records.recorded, records.anchored' },
+    ]);
     const anchoredOnly = (await make(['records.anchored'])).json() as { id: string; events: string[] };
     const recordedOnly = (await make(['records.recorded'])).json() as { id: string; events: string[] };
     const both = (await make()).json() as { id: string; events: string[] };

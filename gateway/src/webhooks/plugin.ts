@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
 import { problemResponses } from '../schemas.ts';
+import { typeboxValidatorCompiler } from '../validation.ts';
 import { webhookUrlProblem } from './address-guard.ts';
 import { createDeliverer } from './deliverer.ts';
 import { loadWebhookKey, PREVIOUS_SECRET_HOURS, webhookSecret } from './secret.ts';
@@ -110,6 +111,9 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     '/v1/webhooks',
     {
       onRequest: writers,
+      // TypeBox's checker, as on the evidence routes: a wrong event is answered with the allowed
+      // values ("Expected one of: …"), not Ajv's "must be equal to constant" once per value.
+      validatorCompiler: typeboxValidatorCompiler(),
       schema: {
         tags: ['webhooks'],
         summary: "Be told when your organisation's records are recorded (signed POSTs to your URL)",
