@@ -74,6 +74,16 @@ async function submit(n: number): Promise<string[]> {
   return (res.json().results as { id: string }[]).map((r) => r.id);
 }
 
+/** Registers a webhook to the test receiver, as the project's unit, with `extra` in the body. */
+function register(extra: Record<string, unknown> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: '/v1/webhooks',
+    headers: auth('unit'),
+    payload: { url: hookUrl, ...extra },
+  });
+}
+
 /** The deliveries `write` queues, read in its own transaction, which is then rolled back. */
 async function queuedBy(
   write: (client: pg.PoolClient) => Promise<void>,
@@ -145,12 +155,7 @@ afterAll(async () => {
 
 describe('webhooks', () => {
   it('POSTs signed notices of recorded records, again after a refusal, once delivered', async () => {
-    const created = await app.inject({
-      method: 'POST',
-      url: '/v1/webhooks',
-      headers: auth('unit'),
-      payload: { url: hookUrl },
-    });
+    const created = await register();
     expect(created.statusCode, created.body).toBe(201);
     const hook = created.json() as { id: string; org: string; secret: string };
     expect(hook.org).toBe(project.ownerOrg);
@@ -389,13 +394,9 @@ describe('webhooks', () => {
       error: expect.stringMatching(/resolves to (127\.0\.0\.1|::1)/),
     });
   });
+
   it('rotates a secret without losing the webhook, signing with both for a while', async () => {
-    const created = await app.inject({
-      method: 'POST',
-      url: '/v1/webhooks',
-      headers: auth('unit'),
-      payload: { url: hookUrl },
-    });
+    const created = await register();
     expect(created.statusCode, created.body).toBe(201);
     const { id, secret: first } = created.json() as { id: string; secret: string };
     const rotate = () =>
@@ -455,15 +456,7 @@ describe('webhooks', () => {
     expect((await rotate()).statusCode).toBe(404);
   });
   it('sends each webhook only the events it asked for', async () => {
-    const make = async (events?: string[]) => {
-      const res = await app.inject({
-        method: 'POST',
-        url: '/v1/webhooks',
-        headers: auth('unit'),
-        payload: { url: hookUrl, ...(events ? { events } : {}) },
-      });
-      return res;
-    };
+    const make = (events?: string[]) => register(events ? { events } : {});
     for (const events of [[], ['records.deleted'], ['records.recorded', 'records.recorded']]) {
       const refused = await make(events);
       expect(refused.statusCode, JSON.stringify(events)).toBe(400);
