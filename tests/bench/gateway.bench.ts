@@ -387,9 +387,15 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       body: () => batchBody(creds.projectId, digests, batchItems),
     };
     await closedLoop(gw.url, batchReq, { connections: 2, seconds: quick ? 0.3 : 2 });
+    await waitRecorded(db.pool, quick ? 60_000 : 900_000);
     const wb = watch(gwPids, postmaster);
+    // The whole cost of these records, for the CPU floor: the run and the pipeline recording them
+    // after it (the batcher falls behind this route, so the run's own window misses some of it).
+    const wbWithPipeline = watch(gwPids, postmaster);
     const b = await closedLoop(gw.url, batchReq, { connections: 4, seconds });
     const pb = wb.stop();
+    await waitRecorded(db.pool, quick ? 60_000 : 900_000);
+    const pbWithPipeline = wbWithPipeline.stop();
     const recordsPerSecond = (b.ok * batchItems) / b.seconds;
     ctx.log(
       `batch: ${Math.round(recordsPerSecond)} records/s ${formatLatency(b.latency)} (${procText(pb)}) ${JSON.stringify(b.status)}`,
@@ -407,7 +413,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       ),
       detail: { ...loadDetail(b), ...procDetail(pb, b.ok * batchItems) },
     });
-    results.push(budgetAtTarget('50,000 batch records/s', 50_000, pb, b.ok * batchItems, 0));
+    results.push(
+      budgetAtTarget('50,000 batch records/s (until recorded)', 50_000, pbWithPipeline, b.ok * batchItems, 0),
+    );
 
     // 5. File uploads, streamed: MB/s and the gateway's RSS growth. With the pipeline caught up
     // first: the batcher working off the runs above (up to 250,000 records) in the same process
