@@ -1,4 +1,4 @@
-import type { TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import type { FastifySchemaCompiler } from 'fastify';
@@ -15,6 +15,10 @@ export interface CompiledCheck<T = unknown> {
   /** At most `max` errors, Ajv-shaped, paths relative to the value. */
   errors(value: unknown, max?: number): SchemaError[];
 }
+
+// The formats our TypeBox-checked schemas use, as Ajv's ajv-formats checks them on the other routes.
+if (!FormatRegistry.Has('uuid'))
+  FormatRegistry.Set('uuid', (v) => /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(v));
 
 function keyword(type: ValueErrorType): string {
   switch (type) {

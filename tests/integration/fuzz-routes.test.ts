@@ -26,7 +26,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 let db: TestDatabase;
 let app: FastifyInstance;
 const project = demoProject();
-const known = { id: '', sha256: '', txId: '', size: 0 };
+const known = { id: '', sha256: '', txId: '', size: 0, webhookId: '' };
 const auths: Record<string, string | undefined> = {};
 /** Routes as the app registered them (onRoute), to find routes nobody fuzzes. */
 const registeredRoutes: [string, string][] = [];
@@ -296,6 +296,16 @@ beforeAll(async () => {
   const ev = (
     await app.inject({ method: 'GET', url: `/v1/evidence/${known.id}`, headers: headersFor('admin') })
   ).json();
+  // The project organisation's webhook, so the routes of one webhook are fuzzed past "not found"
+  // too (`.invalid` never resolves: nothing is ever called).
+  const hook = await app.inject({
+    method: 'POST',
+    url: '/v1/webhooks',
+    headers: { authorization: `Bearer ${auths.unit}` },
+    payload: { url: 'https://erp.invalid/fuzz' },
+  });
+  expect(hook.statusCode, hook.body).toBe(201);
+  known.webhookId = hook.json().id;
   known.txId = ev.bundle.ledger.txId;
   known.size = ev.bundle.inclusion.size;
 });
@@ -314,7 +324,7 @@ function withPartner(h: Record<string, string>, auth: string): Record<string, st
 
 // ---- the fuzzers, one per route -------------------------------------------------------------------
 
-type Fuzzer = { method: 'GET' | 'POST' | 'DELETE'; url: string; run(): Promise<void> };
+type Fuzzer = { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; run(): Promise<void> };
 
 const params = {
   numRuns: RUNS,
@@ -360,12 +370,22 @@ const query = (names: string[]) =>
       return q.toString();
     });
 
-const postJson = (url: string, body: fc.Arbitrary<unknown>): Fuzzer => ({
-  method: 'POST',
+const postJson = (url: string, body: fc.Arbitrary<unknown>): Fuzzer =>
+  jsonFuzzer('POST', url, fc.constant(url), body);
+
+/** A route whose input is a JSON body (or any bytes), sent to one of `paths`. */
+const jsonFuzzer = (
+  method: 'POST' | 'PATCH',
+  url: string,
+  paths: fc.Arbitrary<string>,
+  body: fc.Arbitrary<unknown>,
+): Fuzzer => ({
+  method,
   url,
   run: () =>
     fc.assert(
       fc.asyncProperty(
+        paths,
         fc.oneof(
           { weight: 3, arbitrary: body.map((b) => JSON.stringify(b) as string | Buffer) },
           { weight: 1, arbitrary: rawBody },
@@ -376,12 +396,12 @@ const postJson = (url: string, body: fc.Arbitrary<unknown>): Fuzzer => ({
         ),
         authKey,
         idemKey,
-        async (payload, type, auth, key) => {
+        async (path, payload, type, auth, key) => {
           const headers = withPartner(headersFor(auth, type ? { 'content-type': type } : {}), auth);
           if (key !== undefined) headers['idempotency-key'] = key.replace(/[\r\n]/g, '');
           await check(
-            { method: 'POST', url, headers, payload },
-            `POST ${url} ${String(payload).slice(0, 200)}`,
+            { method, url: path, headers, payload },
+            `${method} ${path.slice(0, 200)} ${String(payload).slice(0, 200)}`,
           );
         },
       ),
@@ -478,6 +498,12 @@ const postTo = (url: string, paths: fc.Arbitrary<string>): Fuzzer => ({
     ),
 });
 
+/** Paths of one webhook: any segment, any uuid, or the organisation's own (known once set up). */
+const webhookPath = (suffix: string) =>
+  fc
+    .oneof(segment, fc.uuid(), fc.constant(undefined))
+    .map((s) => `/v1/webhooks/${s ?? known.webhookId}${suffix}`);
+
 const fuzzers: Fuzzer[] = [
   postJson('/v1/evidence', submission()),
   multipartFuzzer,
@@ -538,22 +564,31 @@ const fuzzers: Fuzzer[] = [
     '/v1/webhooks',
     query([]).map((q) => `/v1/webhooks?${q}`),
   ),
+  getWith('/v1/webhooks/:id', webhookPath('')),
+  jsonFuzzer(
+    'PATCH',
+    '/v1/webhooks/:id',
+    webhookPath(''),
+    fc.record(
+      {
+        url: fc.oneof(
+          fc.constantFrom('https://erp.invalid/moved', 'http://127.0.0.1/x', 'ftp://x'),
+          text,
+          anyJson,
+        ),
+        events: fc.oneof(fc.subarray(['records.recorded', 'records.anchored', 'records.deleted']), anyJson),
+        extra: anyJson,
+      },
+      { requiredKeys: [] },
+    ),
+  ),
   deleteWith(
     '/v1/webhooks/:id',
     fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}`),
   ),
-  postTo(
-    '/v1/webhooks/:id/ping',
-    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/ping`),
-  ),
-  postTo(
-    '/v1/webhooks/:id/secret',
-    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/secret`),
-  ),
-  getWith(
-    '/v1/webhooks/:id/deliveries',
-    fc.oneof(segment, fc.uuid()).map((s) => `/v1/webhooks/${s}/deliveries`),
-  ),
+  postTo('/v1/webhooks/:id/ping', webhookPath('/ping')),
+  postTo('/v1/webhooks/:id/secret', webhookPath('/secret')),
+  getWith('/v1/webhooks/:id/deliveries', webhookPath('/deliveries')),
   getWith(
     '/v1/evidence/:id',
     segment.map((s) => `/v1/evidence/${s}`),

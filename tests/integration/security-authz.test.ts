@@ -198,6 +198,20 @@ describe('authorisation matrix', () => {
       expect: { ...all(202), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },
     },
     {
+      route: 'GET /v1/webhooks/{id} (the owning organisation’s webhook)',
+      request: () => ({ method: 'GET', url: `/v1/webhooks/${webhookId}` }),
+      expect: { ...all(200), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },
+    },
+    {
+      route: 'PATCH /v1/webhooks/{id} (the owning organisation’s webhook)',
+      request: () => ({
+        method: 'PATCH',
+        url: `/v1/webhooks/${webhookId}`,
+        payload: { url: 'https://erp.invalid/moved', events: ['records.recorded'] },
+      }),
+      expect: { ...all(200), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },
+    },
+    {
       route: 'POST /v1/webhooks/{id}/secret (the owning organisation’s webhook)',
       request: () => ({ method: 'POST', url: `/v1/webhooks/${webhookId}/secret` }),
       expect: { ...all(200), anonymous: 401, otherUnit: 404, inspectorIn: 403, inspectorOut: 403 },

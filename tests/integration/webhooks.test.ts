@@ -18,6 +18,7 @@ import { enqueueRecorded } from '../../gateway/src/webhooks/outbox.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 interface Received {
+  path: string;
   headers: http.IncomingHttpHeaders;
   body: string;
 }
@@ -126,7 +127,7 @@ beforeAll(async () => {
       body += c;
     });
     req.on('end', () => {
-      received.push({ headers: req.headers, body });
+      received.push({ path: req.url ?? '', headers: req.headers, body });
       res.writeHead(answers.shift() ?? 200).end('ok');
     });
   });
@@ -455,6 +456,95 @@ describe('webhooks', () => {
     ).toBe(204);
     expect((await rotate()).statusCode).toBe(404);
   });
+  it('changes where a webhook posts and what it is sent, keeping its id and secret', async () => {
+    const created = await register({ events: ['records.recorded'] });
+    expect(created.statusCode, created.body).toBe(201);
+    const { id, secret } = created.json() as { id: string; secret: string };
+    const change = (payload: unknown, who = 'unit', webhook = id) =>
+      app.inject({
+        method: 'PATCH',
+        url: `/v1/webhooks/${webhook}`,
+        headers: auth(who),
+        payload: payload as object,
+      });
+    const moved = `${hookUrl}/moved`;
+
+    const changed = await change({ url: moved, events: ['records.anchored'] });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(changed.json()).toMatchObject({ id, url: moved, events: ['records.anchored'] });
+    expect(changed.json()).not.toHaveProperty('secret');
+    const read = await app.inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: auth('unit') });
+    expect(read.json()).toEqual(changed.json());
+    // A change of one field keeps the other.
+    const eventsOnly = await change({ events: ['records.anchored', 'records.recorded'] });
+    expect(eventsOnly.json()).toMatchObject({ url: moved, events: ['records.anchored', 'records.recorded'] });
+    expect((await change({ events: ['records.anchored'] })).json().url).toBe(moved);
+
+    // The next POST goes to the new URL, signed with the secret the webhook was created with.
+    const ping = await app.inject({ method: 'POST', url: `/v1/webhooks/${id}/ping`, headers: auth('unit') });
+    const got = await until('the ping at the new URL', () =>
+      received.find((r) => r.headers['lianzheng-delivery'] === ping.json().delivery),
+    );
+    expect(got.path).toBe('/hooks/lianzheng/moved');
+    const [t, mac] = String(got.headers['lianzheng-signature']).split(',');
+    const unix = t!.replace(/^t=/, '');
+    expect(mac).toBe(`v1=${createHmac('sha256', secret).update(`${unix}.${got.body}`).digest('hex')}`);
+
+    // From now on it is sent anchored notices, and no recorded ones.
+    const ids = await submit(2);
+    const leaves = await recordedLeaves(ids);
+    const last = Number(leaves[1]!.leaf_index);
+    const recordedFor = await queuedBy((c) =>
+      enqueueRecorded(
+        c,
+        leaves.map((l) => l.seq),
+        last + 1,
+      ),
+    );
+    expect(recordedFor.map((r) => r.webhook_id)).not.toContain(id);
+    const anchoredFor = await queuedBy(async (c) => {
+      await c.query('update log_anchored set size = $1', [Number(leaves[0]!.leaf_index)]);
+      await defaultMarkAnchored(c, last + 1);
+    });
+    expect(anchoredFor.map((r) => r.webhook_id)).toContain(id);
+
+    // Refused, as problem+json naming what is wrong; nothing changes.
+    for (const [payload, path] of [
+      [{}, 'body'],
+      [{ url: 'ftp://example.org/x' }, 'body/url'],
+      [{ events: ['records.deleted'] }, 'body/events/0'],
+      [{ events: [] }, 'body/events'],
+      [{ url: moved, secret: 'mine' }, 'body/secret'],
+    ] as const) {
+      const res = await change(payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json().errors[0].path, JSON.stringify(payload)).toBe(path);
+    }
+    expect((await change({ events: ['records.deleted'] })).json().errors[0].message).toBe(
+      'Expected one of: records.recorded, records.anchored',
+    );
+    expect((await change({ url: moved }, 'unit', 'not-a-uuid')).statusCode).toBe(400);
+    expect((await change({ url: hookUrl }, 'other')).statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: auth('other') })).statusCode,
+    ).toBe(404);
+    expect(
+      (await app.inject({ method: 'PATCH', url: `/v1/webhooks/${id}`, payload: { url: hookUrl } }))
+        .statusCode,
+    ).toBe(401);
+    expect(
+      (await app.inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: auth('unit') })).json(),
+    ).toMatchObject({ url: moved, events: ['records.anchored'] });
+    // An admin may change any organisation's; nobody may change a deleted one.
+    expect((await change({ events: ['records.recorded'] }, 'admin')).statusCode).toBe(200);
+    await app.inject({ method: 'DELETE', url: `/v1/webhooks/${id}`, headers: auth('unit') });
+    expect((await change({ url: hookUrl })).statusCode).toBe(404);
+    expect(
+      (await app.inject({ method: 'GET', url: `/v1/webhooks/${id}`, headers: auth('unit') })).statusCode,
+    ).toBe(404);
+  });
+
   it('sends each webhook only the events it asked for', async () => {
     const make = (events?: string[]) => register(events ? { events } : {});
     for (const events of [[], ['records.deleted'], ['records.recorded', 'records.recorded']]) {

@@ -43,6 +43,18 @@ const CreateBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const ChangeBody = Type.Object(
+  {
+    url: Type.Optional(CreateBody.properties.url),
+    events: Type.Optional(CreateBody.properties.events),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description:
+      'what to change: the URL, the events, or both. Pending deliveries go to the new URL; notices queued before the change are still sent',
+  },
+);
 const Webhook = Type.Object({
   id: Type.String(),
   org: Type.String(),
@@ -183,6 +195,59 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
         [p.role === 'admin' ? null : (p.org ?? '')],
       );
       return { webhooks: rows.map(view) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof WebhookId> }>(
+    '/v1/webhooks/:id',
+    {
+      onRequest: writers,
+      schema: {
+        tags: ['webhooks'],
+        summary: 'One of your webhooks',
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        params: WebhookId,
+        response: { 200: Webhook, ...problemResponses(400, 401, 403, 404, 429, 503) },
+      },
+    },
+    async (request) => view(await owned(request, request.params.id)),
+  );
+
+  app.patch<{ Params: Static<typeof WebhookId>; Body: Static<typeof ChangeBody> }>(
+    '/v1/webhooks/:id',
+    {
+      onRequest: writers,
+      validatorCompiler: typeboxValidatorCompiler(),
+      schema: {
+        tags: ['webhooks'],
+        summary:
+          'Change where a webhook posts and what it is sent, keeping its id, secret and deliveries (a receiver that moved)',
+        security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
+        params: WebhookId,
+        body: ChangeBody,
+        response: { 200: Webhook, ...problemResponses(400, 401, 403, 404, 415, 429, 503) },
+      },
+    },
+    async (request) => {
+      await owned(request, request.params.id);
+      const { url, events } = request.body;
+      if (url !== undefined) {
+        const problem = webhookUrlProblem(url, config.allowPrivate);
+        if (problem) {
+          throw new AppError('VALIDATION_FAILED', problem, {
+            errors: [{ path: 'body/url', message: problem }],
+          });
+        }
+      }
+      const { rows } = await app.db.query<WebhookRow>(
+        `update webhooks set url = coalesce($2, url), events = coalesce($3, events)
+          where id = $1 and deleted_at is null
+          returning id::text, org, url, events, created_at`,
+        [request.params.id, url ?? null, events ?? null],
+      );
+      // Deleted between the check and the update.
+      if (!rows[0]) throw new AppError('NOT_FOUND', `no webhook ${request.params.id}`);
+      return view(rows[0]);
     },
   );
 
