@@ -38,6 +38,9 @@ function keyword(type: ValueErrorType): string {
  * "Expected union value" would leave a partner guessing: name the values instead.
  */
 function describe(type: ValueErrorType, schema: TSchema, message: string): string {
+  // An empty change ("at least 1 properties"): name the fields that may be given.
+  if (type === ValueErrorType.ObjectMinProperties && schema.minProperties === 1 && schema.properties)
+    return `Expected at least one of: ${Object.keys(schema.properties).join(', ')}`;
   if (type !== ValueErrorType.Union) return message;
   const options = (schema as { anyOf?: { const?: unknown }[] }).anyOf;
   if (!options?.length || !options.every((o) => typeof o.const === 'string')) return message;
