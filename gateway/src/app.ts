@@ -143,24 +143,23 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.register(errorsPlugin);
   app.register(metricsPlugin);
   app.addSchema(Problem);
-  // helmet's headers for the API, computed once: @fastify/helmet rebuilds helmet's middleware
-  // (and re-parses the CSP) on every request. Routes that need another policy (the pages, /docs)
-  // set their own headers, which replace these.
-  const securityHeaders = helmetHeaders({
-    // The API serves JSON; the pages (verifier-web, /docs) set their own stricter policy.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
-  });
+  // The API answers JSON, problem+json, a note, a DER token: never a document. It sends what
+  // OWASP's REST Security Cheat Sheet asks of an API — a CSP that allows nothing and no framing,
+  // nosniff, HSTS, no referrer — and not helmet's document headers (COOP, Origin-Agent-Cluster,
+  // DNS prefetch, X-Download-Options, X-XSS-Protection…), which a browser applies only to pages:
+  // 20 headers cost ~3 µs per answer to check and write, 7 % of a cached verify answer. The pages
+  // set their own (routes/pages), and /docs, the one HTML the API plugins serve, gets helmet's
+  // document headers below, beside swagger-ui's own CSP.
+  const securityHeaders: Record<string, string> = {
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    // Partners' and monitors' pages on other origins may read the public answers.
+    'cross-origin-resource-policy': 'cross-origin',
+  };
+  const documentHeaders = helmetHeaders({ contentSecurityPolicy: false });
   // Ajv 8 coerces a query value such as "1e309" to Infinity and then lets it through `integer`
   // and `maximum` (a 500 further on): refuse numbers that do not fit before the schema sees them.
   app.addHook('preValidation', (request, _reply, done) => {
@@ -286,7 +285,16 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
 
   // The public verifier page (/, /p/{projectId}, /r/{id}), with its own strict CSP.
   app.register(pagesPlugin);
-  app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.headers(documentHeaders);
+        done();
+      },
+    },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app as unknown as FastifyInstance;
 }

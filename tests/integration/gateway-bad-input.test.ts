@@ -367,7 +367,7 @@ describe('rate limits, headers and logs', () => {
   it('sets security headers and a request id', async () => {
     const res = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
     expect(res.headers['x-request-id']).toBe('abc-123');
   });
 

@@ -223,14 +223,24 @@ describe('security headers', () => {
     }
   });
 
-  it('the API: nosniff, a CSP, no framing, also on problems', async () => {
+  it('the API: nosniff, a CSP that allows nothing, no framing, also on problems', async () => {
     const app = await makeApp({ rateLimitPublicPerMin: 1_000_000 });
-    for (const url of ['/v1/keys', '/v1/evidence/not-an-id', '/nowhere']) {
+    for (const url of ['/v1/keys', '/v1/evidence/not-an-id', '/nowhere', '/healthz']) {
       const res = await app.inject({ method: 'GET', url });
-      expect(res.headers['x-content-type-options']).toBe('nosniff');
-      expect(String(res.headers['content-security-policy'])).toContain("default-src 'self'");
-      expect(String(res.headers['content-security-policy'])).toContain("frame-ancestors 'none'");
+      expect(res.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(res.headers['content-security-policy'], url).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers['x-frame-options'], url).toBe('DENY');
+      expect(res.headers['strict-transport-security'], url).toMatch(/^max-age=\d+/);
+      expect(res.headers['referrer-policy'], url).toBe('no-referrer');
+      // Document-only headers are for documents.
+      expect(res.headers['cross-origin-opener-policy'], url).toBeUndefined();
     }
+    // /docs is a document: swagger-ui's own CSP (its scripts and styles), helmet's document headers.
+    const docs = await app.inject({ method: 'GET', url: '/docs' });
+    expect(docs.statusCode).toBe(200);
+    expect(String(docs.headers['content-security-policy'])).toMatch(/script-src 'self'/);
+    expect(docs.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(docs.headers['x-content-type-options']).toBe('nosniff');
   });
 });
 
