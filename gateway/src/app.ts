@@ -98,6 +98,9 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       ? { loggerInstance: options.logger as Logger }
       : { logger: (options.logger as FastifyServerOptions['logger']) ?? false }),
     bodyLimit: config.limits.maxBodyBytes,
+    // Behind TRUSTED_PROXIES the client's address is the one in X-Forwarded-For (rate limits and
+    // logs key on it); from anyone else that header is ignored.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     requestTimeout: config.uploadTimeoutMs,
     http: {
       // Node enforces requestTimeout and headersTimeout only when it sweeps its connections,

@@ -35,6 +35,28 @@ describe('loadConfig', () => {
     expect(loadConfig({ AUTH_CACHE_MS: '500' }, '/x').authCacheMs).toBe(500);
   });
 
+  it('trusts the proxies named, and takes client certificates from them only when told which header', () => {
+    expect(loadConfig({}, '/x').trustedProxies).toEqual([]);
+    expect(loadConfig({}, '/x').forwardedClientCert).toBeNull();
+    const c = loadConfig(
+      { TRUSTED_PROXIES: '10.0.0.5, 10.1.0.0/16,fd00::/8', TLS_CLIENT_CERT_HEADER: 'X-Client-Cert' },
+      '/x',
+    );
+    expect(c.trustedProxies).toEqual(['10.0.0.5', '10.1.0.0/16', 'fd00::/8']);
+    expect(c.forwardedClientCert).toEqual({
+      header: 'x-client-cert',
+      caFile: '/x/data/pki/root/ca.cert.pem',
+      caExplicit: false,
+    });
+    // A client CA without HTTPS is fine when a proxy passes the certificates on.
+    expect(
+      loadConfig(
+        { TRUSTED_PROXIES: '10.0.0.5', TLS_CLIENT_CERT_HEADER: 'x-ssl-cert', TLS_CLIENT_CA_FILE: 'ca.pem' },
+        '/x',
+      ).forwardedClientCert,
+    ).toEqual({ header: 'x-ssl-cert', caFile: '/x/ca.pem', caExplicit: true });
+  });
+
   it('reads every variable it documents', () => {
     const c = loadConfig(
       {
@@ -94,6 +116,12 @@ describe('loadConfig', () => {
     [{ TLS_KEY_FILE: 'k.pem' }, 'TLS_CERT_FILE'],
     [{ TLS_CLIENT_CA_FILE: 'ca.pem' }, 'TLS_CLIENT_CA_FILE'],
     [{ AUTH_CACHE_MS: '-1' }, 'AUTH_CACHE_MS'],
+    [{ TRUSTED_PROXIES: '10.0.0.256' }, 'TRUSTED_PROXIES'],
+    [{ TRUSTED_PROXIES: '10.0.0.0/33' }, 'TRUSTED_PROXIES'],
+    [{ TRUSTED_PROXIES: 'proxy.internal' }, 'TRUSTED_PROXIES'],
+    [{ TRUSTED_PROXIES: '10.0.0.0/8/1' }, 'TRUSTED_PROXIES'],
+    [{ TLS_CLIENT_CERT_HEADER: 'x-client-cert' }, 'TLS_CLIENT_CERT_HEADER'],
+    [{ TRUSTED_PROXIES: '10.0.0.5', TLS_CLIENT_CERT_HEADER: 'x client cert' }, 'TLS_CLIENT_CERT_HEADER'],
   ];
   for (const [env, variable] of bad) {
     it(`names ${variable} when ${JSON.stringify(env)}`, () => {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { type AnchorConfig, parseAnchorConfig } from './anchor/config.ts';
 
@@ -99,6 +100,20 @@ export interface Config {
    * is whom partners' client certificates must chain to; `clientCaExplicit` says it was set.
    */
   tls: { certFile: string; keyFile: string; clientCaFile: string; clientCaExplicit: boolean } | null;
+  /**
+   * TRUSTED_PROXIES: the addresses (or CIDR ranges) of the reverse proxies in front of the
+   * gateway. A request whose connection comes from one of them is taken to be from the address in
+   * its X-Forwarded-For (rate limits, logs) and may carry a client certificate the proxy verified
+   * (`forwardedClientCert`). Empty: no proxy is trusted, the connection's address is the client's.
+   */
+  trustedProxies: string[];
+  /**
+   * TLS_CLIENT_CERT_HEADER: the header in which a trusted proxy that terminates TLS passes on the
+   * client certificate it verified (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`, or
+   * base64 DER); the gateway checks it against `caFile` (TLS_CLIENT_CA_FILE, default the local
+   * root) and looks it up as it does a certificate presented to it directly. Null: off.
+   */
+  forwardedClientCert: { header: string; caFile: string; caExplicit: boolean } | null;
   rateLimitPublicPerMin: number;
   /** How long a request may wait for the database (group commit, lookups) before a 503. */
   requestTimeoutMs: number;
@@ -250,7 +265,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       keepDays: int(env, 'WEBHOOK_KEEP_DAYS', 7, 1, 3650),
     },
     tls: tlsConfig(env, cwd, dataDir),
+    trustedProxies: trustedProxies(env),
+    forwardedClientCert: null,
   };
+  config.forwardedClientCert = forwardedClientCertConfig(env, cwd, dataDir, config.trustedProxies);
   if (config.role !== 'all' && config.databaseUrl === undefined) {
     // Each process would start (or adopt) the embedded PostgreSQL and stop it on exit, under the
     // other's feet: the roles meet in one PostgreSQL that neither of them owns.
@@ -293,14 +311,62 @@ function keyAndCertificate(
   return { keyFile: path.resolve(cwd, keyFile), certFile: path.resolve(cwd, certFile) };
 }
 
+/** TRUSTED_PROXIES: comma-separated IPv4/IPv6 addresses or CIDR ranges. */
+function trustedProxies(env: Env): string[] {
+  const raw = str(env, 'TRUSTED_PROXIES');
+  if (raw === undefined) return [];
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = net.isIP(address ?? '');
+    const max = family === 6 ? 128 : 32;
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError(
+        'TRUSTED_PROXIES',
+        `"${entry}" is not an IP address or CIDR range (e.g. 10.0.0.5, 10.0.0.0/24, fd00::/8)`,
+      );
+    }
+  }
+  return entries;
+}
+
+function forwardedClientCertConfig(
+  env: Env,
+  cwd: string,
+  dataDir: string,
+  proxies: string[],
+): Config['forwardedClientCert'] {
+  const header = str(env, 'TLS_CLIENT_CERT_HEADER');
+  if (header === undefined) return null;
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/i.test(header)) {
+    throw new ConfigError('TLS_CLIENT_CERT_HEADER', 'must be a header name such as X-Client-Cert');
+  }
+  if (proxies.length === 0) {
+    throw new ConfigError(
+      'TLS_CLIENT_CERT_HEADER',
+      'needs TRUSTED_PROXIES: only the proxies named there may pass a client certificate on',
+    );
+  }
+  const clientCa = str(env, 'TLS_CLIENT_CA_FILE');
+  return {
+    header: header.toLowerCase(),
+    caFile: clientCa ? path.resolve(cwd, clientCa) : path.join(dataDir, 'pki', 'root', 'ca.cert.pem'),
+    caExplicit: clientCa !== undefined,
+  };
+}
+
 function tlsConfig(env: Env, cwd: string, dataDir: string): Config['tls'] {
   const pair = keyAndCertificate(env, cwd, 'TLS_KEY_FILE', 'TLS_CERT_FILE');
   const clientCa = str(env, 'TLS_CLIENT_CA_FILE');
   if (!pair) {
-    if (clientCa !== undefined) {
+    if (clientCa !== undefined && str(env, 'TLS_CLIENT_CERT_HEADER') === undefined) {
       throw new ConfigError(
         'TLS_CLIENT_CA_FILE',
-        'client certificates need HTTPS: set TLS_CERT_FILE and TLS_KEY_FILE',
+        'client certificates need HTTPS (TLS_CERT_FILE and TLS_KEY_FILE) or a proxy that passes them on (TLS_CLIENT_CERT_HEADER)',
       );
     }
     return null;

@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { DEV_ISSUER } from '../config.ts';
@@ -5,6 +7,7 @@ import { AppError } from '../errors.ts';
 import { ApiKeyVerifier, looksLikeApiKey } from './api-keys.ts';
 import { ClientCertificateVerifier, peerCertificate } from './client-certificates.ts';
 import { devIssuerJwks, loadDevIssuerKey } from './dev-issuer.ts';
+import { ForwardedCertificates } from './forwarded-certificates.ts';
 import { JwtVerifier } from './jwt.ts';
 import { type Principal, PUBLIC, type Role } from './principal.ts';
 
@@ -33,6 +36,36 @@ function bearer(request: FastifyRequest): string | undefined {
   return m[1];
 }
 
+/**
+ * The client CA that forwarded certificates are checked against: a CA named by
+ * TLS_CLIENT_CA_FILE must be there (a boot error otherwise); the default, the local PKI's root,
+ * may not exist yet (`lianzheng pki init`), and then every forwarded certificate is refused.
+ */
+async function loadClientCa(
+  app: FastifyInstance,
+  forwarded: { caFile: string; caExplicit: boolean },
+): Promise<X509Certificate | undefined> {
+  let pem: Buffer;
+  try {
+    pem = await fs.readFile(forwarded.caFile);
+  } catch (err) {
+    if (forwarded.caExplicit)
+      throw new Error(`TLS_CLIENT_CA_FILE: cannot read ${forwarded.caFile}: ${(err as Error).message}`);
+    app.log.warn(
+      { caFile: forwarded.caFile },
+      'TLS_CLIENT_CERT_HEADER is set but there is no client CA: forwarded client certificates are refused',
+    );
+    return undefined;
+  }
+  try {
+    return new X509Certificate(pem);
+  } catch (err) {
+    throw new Error(
+      `TLS_CLIENT_CA_FILE: ${forwarded.caFile} is not a certificate: ${(err as Error).message}`,
+    );
+  }
+}
+
 async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
   const { config } = app;
   let jwt = opts.jwtVerifier;
@@ -52,6 +85,14 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   const verifier = jwt;
   const apiKeys = new ApiKeyVerifier(() => app.db, config.authCacheMs);
   const clientCertificates = new ClientCertificateVerifier(() => app.db, config.authCacheMs);
+  const forwarded = config.forwardedClientCert
+    ? new ForwardedCertificates(
+        config.forwardedClientCert.header,
+        config.trustedProxies,
+        await loadClientCa(app, config.forwardedClientCert),
+        config.forwardedClientCert.caFile,
+      )
+    : undefined;
   app.decorate('apiKeys', apiKeys);
   app.decorateRequest('principal', null as unknown as Principal);
 
@@ -62,7 +103,10 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
     const credential = typeof headerKey === 'string' ? headerKey : token;
     // A header credential speaks for the request; otherwise the connection's client certificate.
     if (credential === undefined) {
-      const peer = peerCertificate(request.raw.socket);
+      let peer = peerCertificate(request.raw.socket);
+      // Behind a proxy that terminates TLS, the certificate it verified, if it is a trusted one.
+      if (peer.kind === 'none' && forwarded)
+        peer = forwarded.read(request.headers, request.raw.socket.remoteAddress);
       if (peer.kind === 'none') return;
       if (peer.kind === 'refused') {
         throw new AppError('UNAUTHENTICATED', `the client certificate is not trusted: ${peer.reason}`, {
