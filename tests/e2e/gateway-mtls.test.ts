@@ -218,6 +218,73 @@ describe('HTTPS with partners’ client certificates', () => {
     expect(lianzheng(['clientcert', 'revoke', '--name', 'finance-platform'], dataDir).status).toBe(2);
   });
 
+  it('lets a partner use the CLI over HTTPS with its certificate as the only credential', async () => {
+    const project = testProject();
+    const tokens = await tokensFor(dataDir, project.ownerOrg);
+    const registered = await request('POST', '/v1/projects', {
+      headers: { authorization: `Bearer ${tokens.unit}` },
+      body: project,
+    });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const created = lianzheng(
+      ['clientcert', 'create', '--org', project.ownerOrg, '--name', 'cli-platform'],
+      dataDir,
+    );
+    expect(created.status, created.out).toBe(0);
+    const cert = created.out.split('\n').find((l) => l.endsWith('.cert.pem'))!;
+    const key = created.out.split('\n').find((l) => l.endsWith('.key.pem'))!;
+    const rootCert = pkiPaths(path.join(dataDir, 'pki')).rootCert;
+    const digest = toHex(sha256(randomBytes(32)));
+    const target = ['--sha256', digest, '--gateway', base];
+    const submit = (...extra: string[]) =>
+      lianzheng(['submit', ...target, '--project', project.id, '--kind', 'notice', ...extra], dataDir);
+
+    const ok = submit('--cacert', rootCert, '--cert', cert, '--key', key);
+    expect(ok.status, ok.out).toBe(0);
+    expect(JSON.parse(ok.out.slice(ok.out.indexOf('{')))).toMatchObject({
+      sha256: digest,
+      status: 'accepted',
+    });
+    // The gateway's certificate is the local root's: without --cacert the CLI cannot trust it.
+    const untrusted = submit('--cert', cert, '--key', key);
+    expect(untrusted.status, untrusted.out).toBe(3);
+    expect(untrusted.out).toMatch(/cannot reach/);
+    // Usage errors a script can tell apart.
+    expect(submit('--cacert', rootCert, '--cert', cert).status).toBe(2);
+    expect(submit('--cacert', rootCert).out).toMatch(/submit needs --token, --api-key, --cert and --key/);
+    const plain = lianzheng(
+      [
+        'submit',
+        '--sha256',
+        digest,
+        '--gateway',
+        base.replace('https:', 'http:'),
+        '--project',
+        project.id,
+        '--kind',
+        'notice',
+        '--cacert',
+        rootCert,
+        '--cert',
+        cert,
+        '--key',
+        key,
+      ],
+      dataDir,
+    );
+    expect(plain.status).toBe(2);
+    expect(plain.out).toMatch(/need an https:\/\/ gateway/);
+
+    // And checks it over the same HTTPS once it is recorded (the public needs no certificate).
+    let verified = { status: null as number | null, out: '' };
+    for (let i = 0; i < 50 && verified.status !== 0; i++) {
+      await sleep(200);
+      verified = lianzheng(['verify', ...target, '--cacert', rootCert], dataDir);
+    }
+    expect(verified.status, verified.out).toBe(0);
+    expect(verified.out).toMatch(/PASS/);
+  });
+
   it('refuses to boot on a TLS file it cannot read, naming the variable', () => {
     const child = spawnSync(process.execPath, ['--import', 'tsx', 'gateway/src/server.ts'], {
       cwd: root,

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof';
@@ -29,10 +30,13 @@ Usage:
   lianzheng submit <file | --sha256 HEX [--sm3 HEX]> --project ID --kind KIND [--visibility public|restricted]
                    [--title T] [--amount FEN] [--milestone M] [--result passed|failed] [--reason R]
                    [--refs ID,ID] [--supersedes ID] [--idempotency-key K]
-                   [--gateway URL] [--token JWT | --api-key KEY | --org ORG]
+                   [--gateway URL] [--token JWT | --api-key KEY | --cert F --key F | --org ORG] [--cacert F]
       Notarise a document. A file is hashed locally (SHA-256 and SM3) and never uploaded.
-      Without --token or --api-key, --org mints a development unit token (local dev issuer only).
+      --cert/--key: a partner's client certificate is the credential (mTLS, https gateways);
+      --cacert: trust this CA for the gateway's own certificate (the local PKI's root).
+      Without a credential, --org mints a development unit token (local dev issuer only).
   lianzheng verify <file | --sha256 HEX [--sm3 HEX]> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
+                   [--cacert F] [--cert F --key F]
       Check a document's evidence (a file's SM3 too, where the record carries one). With
       --bundle and --keys (the JSON of GET /v1/keys) it runs fully offline; otherwise it fetches
       /v1/verify/{sha256} and /v1/keys from the gateway and asks it for the ledger transaction
@@ -52,7 +56,7 @@ Usage:
   lianzheng apikey list [--org ORG] | apikey revoke --id ID
       The keys on record (ids, organisations, roles, labels; never the keys), or stop one
       (running gateways refuse it within AUTH_CACHE_MS, default 30 s).
-  lianzheng keys rotate [--gateway URL [--token JWT]]
+  lianzheng keys rotate [--gateway URL [--token JWT] [--cacert F]]
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
       files under DATA_DIR/keys are rotated and a running gateway picks them up within a second.
@@ -81,23 +85,101 @@ function gatewayUrl(value: string | undefined, env: Record<string, string | unde
   return (value ?? env.LIANZHENG_GATEWAY ?? 'http://localhost:8080').replace(/\/+$/, '');
 }
 
-async function http(url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
-  let res: Response;
+/**
+ * HTTPS particulars for a gateway the system's CAs do not vouch for (the local PKI's root) or that
+ * wants the caller's client certificate (mTLS): `--cacert`, `--cert` and `--key`.
+ */
+interface TlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+const TLS_OPTIONS = {
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
+async function tlsFiles(values: {
+  cacert?: string;
+  cert?: string;
+  key?: string;
+}): Promise<TlsFiles | undefined> {
+  if (!values.cacert && !values.cert && !values.key) return undefined;
+  if (!values.cert !== !values.key) throw new CliError(EXIT.USAGE, '--cert and --key go together');
+  const read = async (flag: string, file: string | undefined) => {
+    if (!file) return undefined;
+    try {
+      return await fs.readFile(file);
+    } catch (e) {
+      throw new CliError(EXIT.USAGE, `cannot read --${flag} ${file}: ${(e as Error).message}`);
+    }
+  };
+  return {
+    ca: await read('cacert', values.cacert),
+    cert: await read('cert', values.cert),
+    key: await read('key', values.key),
+  };
+}
+
+/** One request with node:https, for the TLS particulars global fetch cannot take. */
+function httpsText(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string },
+  tls: TlsFiles,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        method: init.method ?? 'GET',
+        headers: init.headers,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+async function http(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  tls?: TlsFiles,
+): Promise<{ status: number; body: unknown }> {
+  if (tls && !url.startsWith('https://'))
+    throw new CliError(EXIT.USAGE, `--cacert, --cert and --key need an https:// gateway, not ${url}`);
+  let status: number;
+  let text: string;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+    if (tls) ({ status, text } = await httpsText(url, init, tls));
+    else {
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+      status = res.status;
+      text = await res.text();
+    }
   } catch (e) {
     throw new CliError(EXIT.NETWORK, `cannot reach ${url}: ${(e as Error).message}`);
   }
-  const text = await res.text();
   let body: unknown = text;
   try {
     body = JSON.parse(text);
   } catch {
     // not JSON: keep the text
   }
-  if (res.status >= 500)
-    throw new CliError(EXIT.NETWORK, `${url} answered ${res.status}: ${text.slice(0, 300)}`);
-  return { status: res.status, body };
+  if (status >= 500) throw new CliError(EXIT.NETWORK, `${url} answered ${status}: ${text.slice(0, 300)}`);
+  return { status, body };
 }
 
 function refused(status: number, body: unknown): CliError {
@@ -176,16 +258,20 @@ async function cmdSubmit(args: string[], env: Record<string, string | undefined>
       token: { type: 'string' },
       'api-key': { type: 'string' },
       org: { type: 'string' },
+      ...TLS_OPTIONS,
     },
   });
   if (!values.project || !values.kind) throw new CliError(EXIT.USAGE, 'submit needs --project and --kind');
   const digests = await digestArgs(positionals, values);
+  const tls = await tlsFiles(values);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (values['api-key']) headers['x-api-key'] = values['api-key'];
   else if (values.token) headers.authorization = `Bearer ${values.token}`;
   else if (values.org)
     headers.authorization = `Bearer ${await devToken(env, { role: 'unit', org: values.org, audience: '' })}`;
-  else throw new CliError(EXIT.USAGE, 'submit needs --token, --api-key, or --org (dev token)');
+  // A client certificate is a credential of its own (mTLS).
+  else if (!tls?.cert)
+    throw new CliError(EXIT.USAGE, 'submit needs --token, --api-key, --cert and --key, or --org (dev token)');
   if (values['idempotency-key']) headers['idempotency-key'] = values['idempotency-key'];
   const body: Record<string, unknown> = {
     ...digests,
@@ -202,7 +288,7 @@ async function cmdSubmit(args: string[], env: Record<string, string | undefined>
       .map((s) => s.trim())
       .filter(Boolean);
   const gw = gatewayUrl(values.gateway, env);
-  const res = await http(`${gw}/v1/evidence`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const res = await http(`${gw}/v1/evidence`, { method: 'POST', headers, body: JSON.stringify(body) }, tls);
   if (res.status >= 400) throw refused(res.status, res.body);
   out.log(JSON.stringify(res.body, null, 2));
   return EXIT.OK;
@@ -234,9 +320,11 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       gateway: { type: 'string' },
       rpc: { type: 'string' },
       json: { type: 'boolean', default: false },
+      ...TLS_OPTIONS,
     },
   });
   const { sha256, sm3 } = await digestArgs(positionals, values);
+  const tls = await tlsFiles(values);
   let bundles: { id?: string; bundle: unknown }[];
   let keys: Keys;
   if (values.bundle) {
@@ -253,7 +341,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     keys = await read(values.keys);
   } else {
     const gw = gatewayUrl(values.gateway, env);
-    const found = await http(`${gw}/v1/verify/${sha256}`);
+    const found = await http(`${gw}/v1/verify/${sha256}`, {}, tls);
     if (found.status === 404) {
       out.log(`${sha256}: not notarised`);
       return EXIT.VERIFICATION_FAILED;
@@ -265,7 +353,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       return EXIT.VERIFICATION_FAILED;
     }
     bundles = records.map((r) => ({ id: r.id, bundle: r.bundle }));
-    const k = await http(`${gw}/v1/keys`);
+    const k = await http(`${gw}/v1/keys`, {}, tls);
     if (k.status >= 400) throw refused(k.status, k.body);
     keys = k.body as Keys;
   }
@@ -278,7 +366,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     : gatewayUrl(values.gateway, env);
   const getLedgerTx = ledgerGateway
     ? async (ref: { txId: string }) => {
-        const tx = await http(`${ledgerGateway}/v1/ledger/tx/${encodeURIComponent(ref.txId)}`);
+        const tx = await http(`${ledgerGateway}/v1/ledger/tx/${encodeURIComponent(ref.txId)}`, {}, tls);
         if (tx.status !== 200) return { valid: false, block: -1, size: -1, root: '' };
         return tx.body as { valid: boolean; block: number; size: number; root: string };
       }
@@ -291,7 +379,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     getAnchor = createRpcAnchorFetcher({ rpcUrl: values.rpc });
   } else if (ledgerGateway) {
     getAnchor = async (ref) => {
-      const a = await http(`${ledgerGateway}/v1/anchor/tx/${encodeURIComponent(ref.txHash)}`);
+      const a = await http(`${ledgerGateway}/v1/anchor/tx/${encodeURIComponent(ref.txHash)}`, {}, tls);
       if (a.status !== 200) throw new Error(`the gateway could not read anchor ${ref.txHash} (${a.status})`);
       return a.body;
     };
@@ -408,18 +496,19 @@ async function cmdApiKey(args: string[], env: Record<string, string | undefined>
 async function cmdKeys(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'rotate')
-    throw new CliError(EXIT.USAGE, 'usage: lianzheng keys rotate [--gateway URL [--token JWT]]');
+    throw new CliError(EXIT.USAGE, 'usage: lianzheng keys rotate [--gateway URL [--token JWT] [--cacert F]]');
   const { values } = parseArgs({
     args: rest,
-    options: { gateway: { type: 'string' }, token: { type: 'string' } },
+    options: { gateway: { type: 'string' }, token: { type: 'string' }, cacert: { type: 'string' } },
   });
   if (values.gateway) {
     const token =
       values.token ?? (await devToken(env, { role: 'admin', subject: 'cli-keys-rotate', audience: '' }));
-    const res = await http(`${gatewayUrl(values.gateway, env)}/v1/admin/keys/rotate`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
+    const res = await http(
+      `${gatewayUrl(values.gateway, env)}/v1/admin/keys/rotate`,
+      { method: 'POST', headers: { authorization: `Bearer ${token}` } },
+      await tlsFiles(values),
+    );
     if (res.status >= 400) throw refused(res.status, res.body);
     out.log(JSON.stringify(res.body, null, 2));
     return EXIT.OK;
