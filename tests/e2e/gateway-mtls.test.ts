@@ -140,24 +140,33 @@ afterAll(async () => {
   for (const d of [dataDir, otherPki]) if (d) await fs.rm(d, { recursive: true, force: true });
 });
 
+/**
+ * A new project of a new organisation, registered by its unit, and a client certificate for the
+ * organisation's partner system made with `lianzheng clientcert create` (and its output).
+ */
+async function partnerWithCertificate(name: string) {
+  const project = testProject();
+  const tokens = await tokensFor(dataDir, project.ownerOrg);
+  const registered = await request('POST', '/v1/projects', {
+    headers: { authorization: `Bearer ${tokens.unit}` },
+    body: project,
+  });
+  expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+  const created = lianzheng(['clientcert', 'create', '--org', project.ownerOrg, '--name', name], dataDir);
+  expect(created.status, created.out).toBe(0);
+  const lines = created.out.split('\n');
+  return {
+    project,
+    created,
+    certPath: lines.find((l) => l.endsWith('.cert.pem'))!,
+    keyPath: lines.find((l) => l.endsWith('.key.pem'))!,
+  };
+}
+
 describe('HTTPS with partners’ client certificates', () => {
   it('takes a partner’s submissions on its certificate alone, and refuses what it should', async () => {
-    const project = testProject();
-    const tokens = await tokensFor(dataDir, project.ownerOrg);
-    const registered = await request('POST', '/v1/projects', {
-      headers: { authorization: `Bearer ${tokens.unit}` },
-      body: project,
-    });
-    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
-
-    const created = lianzheng(
-      ['clientcert', 'create', '--org', project.ownerOrg, '--name', 'finance-platform'],
-      dataDir,
-    );
-    expect(created.status, created.out).toBe(0);
+    const { project, created, certPath, keyPath } = await partnerWithCertificate('finance-platform');
     expect(created.out).toMatch(/^accepted finance-platform for .* as partner until /m);
-    const certPath = created.out.split('\n').find((l) => l.endsWith('.cert.pem'))!;
-    const keyPath = created.out.split('\n').find((l) => l.endsWith('.key.pem'))!;
     const partner = { cert: await fs.readFile(certPath), key: await fs.readFile(keyPath) };
 
     // The certificate is the whole credential.
@@ -219,20 +228,7 @@ describe('HTTPS with partners’ client certificates', () => {
   });
 
   it('lets a partner use the CLI over HTTPS with its certificate as the only credential', async () => {
-    const project = testProject();
-    const tokens = await tokensFor(dataDir, project.ownerOrg);
-    const registered = await request('POST', '/v1/projects', {
-      headers: { authorization: `Bearer ${tokens.unit}` },
-      body: project,
-    });
-    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
-    const created = lianzheng(
-      ['clientcert', 'create', '--org', project.ownerOrg, '--name', 'cli-platform'],
-      dataDir,
-    );
-    expect(created.status, created.out).toBe(0);
-    const cert = created.out.split('\n').find((l) => l.endsWith('.cert.pem'))!;
-    const key = created.out.split('\n').find((l) => l.endsWith('.key.pem'))!;
+    const { project, certPath: cert, keyPath: key } = await partnerWithCertificate('cli-platform');
     const rootCert = pkiPaths(path.join(dataDir, 'pki')).rootCert;
     const digest = toHex(sha256(randomBytes(32)));
     const target = ['--sha256', digest, '--gateway', base];
