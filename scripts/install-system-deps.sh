@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need from outside npm, installed only when missing: Debian's chromium (for the
 # verifier page's browser tests; `npx playwright install` cannot download here) and geth (built
-# from the Go module proxy at a pinned version, cached outside the clone).
+# from the Go module proxy at a pinned version, cached outside the clone), and nginx (Debian's,
+# unpacked into the same cache, for the reverse-proxy tests).
 # `install-system-deps.sh bench`: only what `npm run bench` needs, Debian's wrk (the C load
 # generator; the bench falls back to autocannon without it, and says so).
 set -euo pipefail
@@ -20,3 +21,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ "${1:-}" = bench ] || bash scripts/install-go-tools.sh geth >/dev/null
+# nginx, unpacked (not installed) for the reverse-proxy tests; see scripts/install-nginx.sh.
+[ "${1:-}" = bench ] || bash scripts/install-nginx.sh >/dev/null
