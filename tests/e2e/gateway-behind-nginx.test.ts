@@ -7,8 +7,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { sha256, toHex } from '@lianzheng/proof';
@@ -18,9 +16,11 @@ import {
   freePort,
   type GatewayProcess,
   gatewayProcess,
+  type JsonAnswer,
   lianzheng,
   makeDataDir,
   registerProject,
+  requestJson,
   root,
   sleep,
   testProject,
@@ -37,55 +37,19 @@ const project = testProject();
 const partner: { cert?: Buffer; key?: Buffer } = {};
 const foreign: { cert?: Buffer; key?: Buffer } = {};
 
-interface Answer {
-  status: number;
-  body: { code?: string; reason?: string; detail?: string; [k: string]: unknown };
-}
-
-function collect(res: http.IncomingMessage, resolve: (a: Answer) => void) {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => {
-    const text = Buffer.concat(chunks).toString();
-    resolve({ status: res.statusCode ?? 0, body: text.startsWith('{') ? JSON.parse(text) : { text } });
-  });
-}
-
 /** A request through nginx over TLS, from loopback address `from`, with a client certificate or not. */
 function viaProxy(
   method: string,
   url: string,
   options: { from?: string; cert?: Buffer; key?: Buffer; body?: unknown } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const req = https.request(
-      `${proxyBase}${url}`,
-      {
-        method,
-        ca,
-        cert: options.cert,
-        key: options.key,
-        agent: false,
-        localAddress: options.from ?? '127.0.0.2',
-        headers: payload ? { 'content-type': 'application/json' } : {},
-      },
-      (res) => collect(res, resolve),
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+): Promise<JsonAnswer> {
+  const { from, ...rest } = options;
+  return requestJson(`${proxyBase}${url}`, { method, ca, localAddress: from ?? '127.0.0.2', ...rest });
 }
 
 /** A request straight to the gateway (plain HTTP), from loopback address `from`. */
-function direct(url: string, from: string, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${gateway.base}${url}`, { localAddress: from, agent: false, headers }, (res) =>
-      collect(res, resolve),
-    );
-    req.on('error', reject);
-    req.end();
-  });
+function direct(url: string, from: string, headers: Record<string, string>): Promise<JsonAnswer> {
+  return requestJson(`${gateway.base}${url}`, { localAddress: from, headers });
 }
 
 const item = () => ({

@@ -5,15 +5,16 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import https from 'node:https';
 import path from 'node:path';
 import { sha256, toHex } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initPki, issueClientCertificate, pkiPaths } from '../../gateway/src/tsa/pki.ts';
 import {
   freePort,
+  type JsonAnswer,
   lianzheng,
   makeDataDir,
+  requestJson,
   root,
   sleep,
   testProject,
@@ -28,46 +29,13 @@ let base = '';
 let ca: Buffer;
 const AUTH_CACHE_MS = 300;
 
-interface Answer {
-  status: number;
-  type: string;
-  body: { code?: string; reason?: string; detail?: string; [k: string]: unknown };
-}
-
 /** One request on a fresh connection (no keep-alive), trusting the local root. */
 function request(
   method: string,
   url: string,
   options: { cert?: Buffer; key?: Buffer; headers?: Record<string, string>; body?: unknown } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const req = https.request(
-      `${base}${url}`,
-      {
-        method,
-        ca,
-        cert: options.cert,
-        key: options.key,
-        agent: false,
-        headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...options.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({
-            status: res.statusCode ?? 0,
-            type: String(res.headers['content-type'] ?? ''),
-            body: text.startsWith('{') ? JSON.parse(text) : { text },
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+): Promise<JsonAnswer> {
+  return requestJson(`${base}${url}`, { method, ca, ...options });
 }
 
 const item = (projectId: string) => ({

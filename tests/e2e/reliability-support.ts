@@ -6,6 +6,8 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +44,63 @@ export async function freePort(): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface JsonAnswer {
+  status: number;
+  type: string;
+  body: { code?: string; reason?: string; detail?: string; [k: string]: unknown };
+}
+
+/**
+ * One request on a fresh connection (no keep-alive), over http or https as the URL says, with
+ * the TLS particulars fetch cannot take (a CA, a client certificate) and a local address to send
+ * from (loopback has many); a JSON body is sent, and the answer read back as JSON when it is.
+ */
+export function requestJson(
+  url: string,
+  options: {
+    method?: string;
+    ca?: Buffer;
+    cert?: Buffer;
+    key?: Buffer;
+    localAddress?: string;
+    headers?: Record<string, string>;
+    body?: unknown;
+  } = {},
+): Promise<JsonAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers = { ...(payload ? { 'content-type': 'application/json' } : {}), ...options.headers };
+    const common = { method: options.method ?? 'GET', agent: false as const, headers };
+    const onAnswer = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type'] ?? ''),
+          body: text.startsWith('{') ? JSON.parse(text) : { text },
+        });
+      });
+    };
+    const req = url.startsWith('https:')
+      ? https.request(
+          url,
+          {
+            ...common,
+            ca: options.ca,
+            cert: options.cert,
+            key: options.key,
+            localAddress: options.localAddress,
+          },
+          onAnswer,
+        )
+      : http.request(url, { ...common, localAddress: options.localAddress }, onAnswer);
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
 
 export interface GatewayProcess {
   base: string;
