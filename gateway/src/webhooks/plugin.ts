@@ -105,6 +105,14 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
   const key = await loadWebhookKey(app.config.keysDir);
   const writers = app.requireRole('unit', 'partner', 'admin');
 
+  /** A 400 naming `body/url` for a URL the deliverer must not call (address-guard.ts). */
+  const refuseUrl = (url: string): void => {
+    const problem = webhookUrlProblem(url, config.allowPrivate);
+    if (problem) {
+      throw new AppError('VALIDATION_FAILED', problem, { errors: [{ path: 'body/url', message: problem }] });
+    }
+  };
+
   /** The webhook `id` if the caller may manage it (its organisation's, or any for an admin). */
   const owned = async (request: FastifyRequest, id: string): Promise<WebhookRow> => {
     const { rows } = await app.db.query<WebhookRow>(
@@ -148,12 +156,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
           `organisation ${p.org ?? '?'} may not add webhooks for ${request.body.org}`,
         );
       }
-      const problem = webhookUrlProblem(request.body.url, config.allowPrivate);
-      if (problem) {
-        throw new AppError('VALIDATION_FAILED', problem, {
-          errors: [{ path: 'body/url', message: problem }],
-        });
-      }
+      refuseUrl(request.body.url);
       const id = randomUUID();
       // The limit and the insert in one statement: two concurrent requests cannot both pass it.
       const { rows } = await app.db.query<WebhookRow>(
@@ -231,14 +234,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     async (request) => {
       await owned(request, request.params.id);
       const { url, events } = request.body;
-      if (url !== undefined) {
-        const problem = webhookUrlProblem(url, config.allowPrivate);
-        if (problem) {
-          throw new AppError('VALIDATION_FAILED', problem, {
-            errors: [{ path: 'body/url', message: problem }],
-          });
-        }
-      }
+      if (url !== undefined) refuseUrl(url);
       const { rows } = await app.db.query<WebhookRow>(
         `update webhooks set url = coalesce($2, url), events = coalesce($3, events)
           where id = $1 and deleted_at is null
