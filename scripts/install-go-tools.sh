@@ -1,35 +1,18 @@
 #!/usr/bin/env bash
-# Builds the native Fabric 2.5 binaries and geth with `go install` from the Go module proxy and
-# caches them outside the clone, keyed by their pinned versions, so CI and later runs reuse them.
+# Builds geth with `go install` from the Go module proxy (and Fabric 2.5 through install-fabric.sh)
+# and caches them outside the clone, keyed by their pinned versions, so CI and later runs reuse them.
 # Usage: scripts/install-go-tools.sh [fabric|geth|all]   (prints the bin folder of each)
 set -euo pipefail
 
-FABRIC_COMMIT=f871cf92a026aba7b12e6f06d71ded3e6e659d71   # Fabric v2.5.16
 GETH_VERSION=v1.14.13
 CACHE_ROOT=${LIANZHENG_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lianzheng}
 
-fabric_dir="$CACHE_ROOT/fabric-$FABRIC_COMMIT"
 geth_dir="$CACHE_ROOT/geth-$GETH_VERSION"
 
 build_fabric() {
-  if [ -x "$fabric_dir/bin/peer" ] && [ -x "$fabric_dir/bin/orderer" ] && [ -x "$fabric_dir/bin/configtxgen" ] \
-     && [ -x "$fabric_dir/bin/cryptogen" ] && [ -x "$fabric_dir/bin/osnadmin" ] && [ -x "$fabric_dir/bin/ccaas_builder/detect" ]; then
-    echo "$fabric_dir"; return
-  fi
-  mkdir -p "$fabric_dir/bin"
-  echo "building Fabric $FABRIC_COMMIT into $fabric_dir (several minutes, once)" >&2
-  for cmd in peer orderer configtxgen cryptogen osnadmin; do
-    CGO_ENABLED=0 GOBIN="$fabric_dir/bin" GOFLAGS=-mod=mod go install "github.com/hyperledger/fabric/cmd/$cmd@$FABRIC_COMMIT" >&2
-  done
-  mkdir -p "$fabric_dir/bin/ccaas_builder"
-  for cmd in detect build release; do
-    CGO_ENABLED=0 GOBIN="$fabric_dir/bin/ccaas_builder" go install "github.com/hyperledger/fabric/ccaas_builder/cmd/$cmd@$FABRIC_COMMIT" >&2
-  done
-  # sampleconfig/ of the same commit: the reference our own config files are written from.
-  local src
-  src=$(go mod download -json "github.com/hyperledger/fabric@$FABRIC_COMMIT" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
-  rm -rf "$fabric_dir/sampleconfig" && cp -r "$src/sampleconfig" "$fabric_dir/sampleconfig" && chmod -R u+w "$fabric_dir/sampleconfig"
-  echo "$fabric_dir"
+  # The Go module proxy refuses every Fabric 2.x version; scripts/install-fabric.sh builds it from
+  # the shared source tarball (or uses FABRIC_BIN, a cached build, or the release archive).
+  bash "$(dirname "$0")/install-fabric.sh"
 }
 
 build_geth() {
