@@ -15,6 +15,8 @@ export interface Config {
   port: number;
   host: string;
   ledger: 'embedded' | 'fabric';
+  /** LEDGER=fabric: where the channel is and who the gateway is on it (FABRIC_* variables). */
+  fabric?: FabricConfig;
   /**
    * What this process does (GATEWAY_ROLE): `all` serves HTTP and runs the batcher and the
    * anchorer; `api` serves HTTP only (it wakes the sealer through PostgreSQL NOTIFY); `sealer`
@@ -204,6 +206,61 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
  * Reads and validates the environment. Throws a `ConfigError` naming the first bad variable.
  * `cwd` resolves a relative DATA_DIR.
  */
+/**
+ * The gateway on a Fabric channel. `npm run network:up` writes these for a local network
+ * (`data/fabric/gateway.env`); a deployment sets them to its own organisation's.
+ */
+export interface FabricConfig {
+  /** FABRIC_CONNECTION_PROFILE: a fabric-network connection profile (JSON file). */
+  connectionProfile: string;
+  /** FABRIC_IDENTITY_DIR: a folder with cert.pem, key.pem and msp-id of the submitting identity. */
+  identityDir: string;
+  /** FABRIC_MSP_ID: overrides the identity folder's msp-id. */
+  mspId?: string;
+  /** FABRIC_CHANNEL (default `evidence`) and FABRIC_CHAINCODE (default `lianzheng`). */
+  channel: string;
+  chaincode: string;
+  /** FABRIC_DISCOVERY (default true) and FABRIC_AS_LOCALHOST (default true: a network on this host). */
+  discovery: boolean;
+  asLocalhost: boolean;
+  /** FABRIC_COMMIT_TIMEOUT_S: how long to wait for a transaction's commit (default 60). */
+  commitTimeoutS: number;
+}
+
+function fabricConfig(env: Env, cwd: string): FabricConfig | undefined {
+  const profile = str(env, 'FABRIC_CONNECTION_PROFILE');
+  const identityDir = str(env, 'FABRIC_IDENTITY_DIR');
+  if (profile === undefined && identityDir === undefined) return undefined;
+  if (profile === undefined || identityDir === undefined) {
+    throw new ConfigError(
+      profile === undefined ? 'FABRIC_CONNECTION_PROFILE' : 'FABRIC_IDENTITY_DIR',
+      'FABRIC_CONNECTION_PROFILE and FABRIC_IDENTITY_DIR go together',
+    );
+  }
+  const mspId = str(env, 'FABRIC_MSP_ID');
+  if (mspId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(mspId)) {
+    throw new ConfigError('FABRIC_MSP_ID', 'must be an MSP id such as FinanceMSP');
+  }
+  const channel = str(env, 'FABRIC_CHANNEL') ?? 'evidence';
+  if (!/^[a-z][a-z0-9.-]{0,248}$/.test(channel)) {
+    throw new ConfigError('FABRIC_CHANNEL', 'must be a Fabric channel name (lowercase, starting with a letter)');
+  }
+  const chaincode = str(env, 'FABRIC_CHAINCODE') ?? 'lianzheng';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/.test(chaincode)) {
+    throw new ConfigError('FABRIC_CHAINCODE', 'must be a chaincode name');
+  }
+  return {
+    connectionProfile: path.resolve(cwd, profile),
+    identityDir: path.resolve(cwd, identityDir),
+    ...(mspId ? { mspId } : {}),
+    channel,
+    chaincode,
+    discovery: oneOf(env, 'FABRIC_DISCOVERY', ['true', 'false'] as const, 'true') === 'true',
+    asLocalhost: oneOf(env, 'FABRIC_AS_LOCALHOST', ['true', 'false'] as const, 'true') === 'true',
+    commitTimeoutS: int(env, 'FABRIC_COMMIT_TIMEOUT_S', 60, 1, 3600),
+  };
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const dataDir = path.resolve(cwd, str(env, 'DATA_DIR') ?? './data');
   const keysDir = path.resolve(cwd, str(env, 'KEYS_DIR') ?? path.join(dataDir, 'keys'));
@@ -226,6 +283,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     port: int(env, 'PORT', 8080, 0, 65535),
     host,
     ledger: oneOf(env, 'LEDGER', ['embedded', 'fabric'] as const, 'embedded'),
+    fabric: fabricConfig(env, cwd),
     role: oneOf(env, 'GATEWAY_ROLE', GATEWAY_ROLES, 'all'),
     sealerStallMs: int(env, 'SEALER_STALL_MS', 60_000, 1000, 86_400_000),
     apiWorkers: int(env, 'API_WORKERS', 1, 1, 64),
@@ -268,6 +326,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustedProxies: trustedProxies(env),
     forwardedClientCert: null,
   };
+  if (config.ledger === 'fabric' && !config.fabric) {
+    throw new ConfigError(
+      'LEDGER',
+      'fabric needs FABRIC_CONNECTION_PROFILE and FABRIC_IDENTITY_DIR (npm run network:up writes them to data/fabric/gateway.env)',
+    );
+  }
+  if (config.ledger !== 'fabric') delete config.fabric;
   config.forwardedClientCert = forwardedClientCertConfig(env, cwd, dataDir, config.trustedProxies);
   if (config.role !== 'all' && config.databaseUrl === undefined) {
     // Each process would start (or adopt) the embedded PostgreSQL and stop it on exit, under the

@@ -46,6 +46,8 @@ export interface RecordBatchResult {
   validation: string;
   /** True when the ledger had already recorded this batch and returned the stored result. */
   repeated: boolean;
+  /** The organisations (MSP ids) whose peers endorsed the transaction, where the ledger has them. */
+  endorsers?: string[];
 }
 
 export interface LedgerTx {
@@ -58,6 +60,8 @@ export interface LedgerTx {
   /** For RecordBatch transactions: the log size and root hex the contract stored. */
   size?: number;
   root?: string;
+  /** The organisations (MSP ids) whose peers endorsed it (Fabric). */
+  endorsers?: string[];
 }
 
 export interface LedgerCheckpoint {

@@ -436,7 +436,7 @@ export class Batcher {
       }
       await client.query(
         `update ledger_batches set status = 'recorded', network = $2, tx_id = $3, block = $4,
-                validation = $5, recorded_at = now(), ledger_ms = $6
+                validation = $5, recorded_at = now(), ledger_ms = $6, endorsers = $7
           where from_size = $1 and status = 'sealed'`,
         [
           String(batch.fromSize),
@@ -445,6 +445,7 @@ export class Batcher {
           String(result.block),
           result.validation,
           ledgerMs,
+          result.endorsers ?? null,
         ],
       );
       // The submissions leave the queue and become leaves, in one statement; only forward: a

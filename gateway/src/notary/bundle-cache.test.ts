@@ -45,6 +45,8 @@ function row(i: number, size = 1000): SubmissionRow {
     batch_to_size: String(size),
     batch_tx_id: 'tx',
     batch_block: '1',
+    batch_validation: 'VALID',
+    batch_endorsers: null,
     batch_root: Buffer.alloc(32),
     flags: [],
     superseded_by: null,

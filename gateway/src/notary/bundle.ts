@@ -42,6 +42,8 @@ export interface SubmissionRow {
   batch_to_size: string | null;
   batch_tx_id: string | null;
   batch_block: string | null;
+  batch_validation: string | null;
+  batch_endorsers: string[] | null;
   batch_root: Buffer | null;
   /** The record's flags (jsonb array, [] when none). */
   flags: LedgerFlagJson[];
@@ -67,6 +69,7 @@ export const SUBMISSION_SELECT = `
          s.leaf_index, s.reject_code, s.accepted_at,
          p.owner_org, p.region_code,
          b.to_size as batch_to_size, b.tx_id as batch_tx_id, b.block as batch_block, b.root as batch_root,
+         b.validation as batch_validation, b.endorsers as batch_endorsers,
          coalesce((select jsonb_agg(f.flag order by f.ordinal) from record_flags f where f.submission_id = s.id),
                   '[]'::jsonb) as flags,
          (select l.by_id from record_links l where l.target_id = s.id and l.link = 'superseded') as superseded_by,
@@ -74,7 +77,7 @@ export const SUBMISSION_SELECT = `
     from submission_states s
     left join projects p on p.id = s.project_id
     left join lateral (
-      select bb.to_size, bb.tx_id, bb.block, bb.root from ledger_batches bb
+      select bb.to_size, bb.tx_id, bb.block, bb.root, bb.validation, bb.endorsers from ledger_batches bb
        where bb.status = 'recorded' and s.leaf_index is not null and bb.from_size <= s.leaf_index
        order by bb.from_size desc limit 1
     ) b on s.leaf_index < b.to_size`;
@@ -268,6 +271,9 @@ export class BundleBuilder {
       block: Number(row.batch_block),
       size,
       root: toHex(row.batch_root!),
+      // Fabric's own facts of the transaction: its validation code and who endorsed it.
+      ...(this.ledgerInfo.network === 'fabric' && row.batch_validation ? { validation: row.batch_validation } : {}),
+      ...(row.batch_endorsers ? { endorsers: row.batch_endorsers } : {}),
       ...(this.ledgerInfo.note ? { note: this.ledgerInfo.note } : {}),
     };
     if (this.options.timestamps && checkpoint.token) bundle.timestamp = { token: checkpoint.token };

@@ -2,9 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Histogram, type Registry } from 'prom-client';
-import { ConfigError } from '../config.ts';
 import { type Ledger, LedgerError } from '../ledger/ledger.ts';
-import { EmbeddedLedger } from '../ledger/ledger-embedded.ts';
+import { createLedger } from '../ledger/index.ts';
 import { LogStore } from '../log/log-store.ts';
 import { Batcher } from '../notary/batcher.ts';
 import { BundleBuilder, digestLookups, type SubmissionRow } from '../notary/bundle.ts';
@@ -191,18 +190,15 @@ function listener(
   };
 }
 
-export const DEFAULT_LEDGER_MSP_ID = 'LianZhengGatewayMSP';
-
-function createLedger(app: FastifyInstance, options: PipelineOptions): Ledger {
+function pipelineLedger(app: FastifyInstance, options: PipelineOptions): Ledger {
   if (options.ledger) return options.ledger;
-  if (app.config.ledger === 'fabric') {
-    throw new ConfigError(
-      'LEDGER',
-      'the fabric ledger is not available in this build yet; use LEDGER=embedded',
-    );
-  }
   const configured = (app.config as { ledgerMspId?: string }).ledgerMspId;
-  return new EmbeddedLedger(app.db, { mspId: options.mspId ?? configured ?? DEFAULT_LEDGER_MSP_ID });
+  const mspId = options.mspId ?? configured;
+  const log = app.log.child({ component: 'ledger' });
+  return createLedger(app.config, app.db, {
+    ...(mspId ? { mspId } : {}),
+    onRetry: (info) => log.warn(info, 'ledger transaction retried'),
+  });
 }
 
 /**
@@ -210,7 +206,7 @@ function createLedger(app: FastifyInstance, options: PipelineOptions): Ledger {
  * the ledger, proof bundles, and the read routes (evidence, verify, projects, log, keys, ledger).
  */
 async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): Promise<void> {
-  const inner = createLedger(app, options);
+  const inner = pipelineLedger(app, options);
   const registry = (app as { metrics?: Registry }).metrics;
   // How well concurrent reads are gathered: keys per query of each coalesced read.
   const readKeys = registry

@@ -37,6 +37,10 @@ export interface LedgerRef {
   block: number;
   size: number;
   root: string;
+  /** Fabric: the transaction's validation code (`VALID`). */
+  validation?: string;
+  /** Fabric: the MSP ids of the organisations whose peers endorsed the transaction. */
+  endorsers?: string[];
   note?: string;
 }
 

@@ -5,8 +5,9 @@ import { problemResponses } from '../../schemas.ts';
 
 /**
  * GET /v1/ledger/tx/{txId}: what proof's `getLedgerTx` needs — is the transaction valid, in which
- * block, and which log size and root did it record. A verifier that trusts the gateway less asks
- * the ledger directly (Fabric credentials).
+ * block, and which log size and root did it record; on Fabric the gateway reads it from its peer
+ * (qscc) with the organisations that endorsed it. A verifier that trusts the gateway less asks the
+ * ledger directly (`lianzheng verify --fabric`, with their own organisation's credentials).
  */
 export default async function ledgerRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { txId: string } }>(
@@ -28,6 +29,11 @@ export default async function ledgerRoutes(app: FastifyInstance): Promise<void> 
             fn: Type.String({ description: 'the contract transaction' }),
             size: Type.Optional(Type.Integer()),
             root: Type.Optional(Type.String()),
+            endorsers: Type.Optional(
+              Type.Array(Type.String(), { description: 'Fabric: MSP ids of the organisations that endorsed it' }),
+            ),
+            channel: Type.Optional(Type.String()),
+            chaincode: Type.Optional(Type.String()),
           }),
           ...problemResponses(400, 404, 429, 503),
         },
@@ -37,7 +43,8 @@ export default async function ledgerRoutes(app: FastifyInstance): Promise<void> 
       const ledger = app.pipeline.ledger;
       const tx = await ledger.getTx(request.params.txId);
       if (!tx) throw new AppError('NOT_FOUND', `no transaction ${request.params.txId}`);
-      return { network: ledger.info.network, ...(ledger.info.note ? { note: ledger.info.note } : {}), ...tx };
+      const { network, channel, chaincode, note } = ledger.info;
+      return { network, ...(channel ? { channel, chaincode } : {}), ...(note ? { note } : {}), ...tx };
     },
   );
 }

@@ -1,0 +1,36 @@
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import type { Ledger } from './ledger.ts';
+import { EmbeddedLedger } from './ledger-embedded.ts';
+import { FabricLedger } from './ledger-fabric.ts';
+
+// The one place that turns LEDGER into a ledger: the embedded single-node ledger over the
+// gateway's PostgreSQL (the zero-setup default), or a Fabric channel through fabric-network.
+
+export { type Ledger, LedgerError } from './ledger.ts';
+
+/** The organisation id the embedded ledger writes as (its admin and only writer). */
+export const DEFAULT_LEDGER_MSP_ID = 'LianZhengGatewayMSP';
+
+export interface LedgerFactoryOptions {
+  /** The embedded ledger's organisation id (tests); DEFAULT_LEDGER_MSP_ID otherwise. */
+  mspId?: string;
+  /** Retried Fabric failures, for the log. */
+  onRetry?: (info: { fn: string; attempt: number; reason: string }) => void;
+}
+
+export function createLedger(config: Config, db: pg.Pool, options: LedgerFactoryOptions = {}): Ledger {
+  if (config.ledger === 'fabric') {
+    const fabric = config.fabric!;
+    return new FabricLedger({
+      connectionProfile: fabric.connectionProfile,
+      identity: { dir: fabric.identityDir, ...(fabric.mspId ? { mspId: fabric.mspId } : {}) },
+      channel: fabric.channel,
+      chaincode: fabric.chaincode,
+      discovery: { enabled: fabric.discovery, asLocalhost: fabric.asLocalhost },
+      commitTimeoutS: fabric.commitTimeoutS,
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
+  }
+  return new EmbeddedLedger(db, { mspId: options.mspId ?? DEFAULT_LEDGER_MSP_ID });
+}
