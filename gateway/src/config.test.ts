@@ -124,9 +124,18 @@ describe('loadConfig', () => {
     [{ LEDGER: 'fabric' }, 'LEDGER'],
     [{ LEDGER: 'fabric', FABRIC_CONNECTION_PROFILE: 'c.json' }, 'FABRIC_IDENTITY_DIR'],
     [{ LEDGER: 'fabric', FABRIC_IDENTITY_DIR: 'id' }, 'FABRIC_CONNECTION_PROFILE'],
-    [{ FABRIC_CONNECTION_PROFILE: 'c.json', FABRIC_IDENTITY_DIR: 'id', FABRIC_CHANNEL: 'Bad Channel' }, 'FABRIC_CHANNEL'],
-    [{ FABRIC_CONNECTION_PROFILE: 'c.json', FABRIC_IDENTITY_DIR: 'id', FABRIC_MSP_ID: 'a b' }, 'FABRIC_MSP_ID'],
-    [{ FABRIC_CONNECTION_PROFILE: 'c.json', FABRIC_IDENTITY_DIR: 'id', FABRIC_DISCOVERY: 'maybe' }, 'FABRIC_DISCOVERY'],
+    [
+      { FABRIC_CONNECTION_PROFILE: 'c.json', FABRIC_IDENTITY_DIR: 'id', FABRIC_CHANNEL: 'Bad Channel' },
+      'FABRIC_CHANNEL',
+    ],
+    [
+      { FABRIC_CONNECTION_PROFILE: 'c.json', FABRIC_IDENTITY_DIR: 'id', FABRIC_MSP_ID: 'a b' },
+      'FABRIC_MSP_ID',
+    ],
+    [
+      { FABRIC_CONNECTION_PROFILE: 'c.json', FABRIC_IDENTITY_DIR: 'id', FABRIC_DISCOVERY: 'maybe' },
+      'FABRIC_DISCOVERY',
+    ],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
     [{ SEAL_INTERVAL_MS: '-1' }, 'SEAL_INTERVAL_MS'],

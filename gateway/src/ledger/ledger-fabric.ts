@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BATCH_EVENT, chaincodeErrorCode, encodeRecordBatch } from '@lianzheng/chaincode';
 import fabricCommon from 'fabric-common';
-import fabricNetwork from 'fabric-network';
 import type { CommitEvent, Contract, Network, X509Identity } from 'fabric-network';
+import fabricNetwork from 'fabric-network';
 import {
   type Ledger,
   type LedgerBatch,
@@ -86,7 +86,10 @@ const TRANSIENT: { reason: string; pattern: RegExp }[] = [
     reason: 'ORDERER_UNAVAILABLE',
     pattern: /orderer|SERVICE_UNAVAILABLE|no orderers|Failed to send transaction/i,
   },
-  { reason: 'PEER_UNAVAILABLE', pattern: /UNAVAILABLE|ECONNREFUSED|failed to connect|Endorsement has failed|No valid responses/i },
+  {
+    reason: 'PEER_UNAVAILABLE',
+    pattern: /UNAVAILABLE|ECONNREFUSED|failed to connect|Endorsement has failed|No valid responses/i,
+  },
 ];
 
 export function transientReason(error: unknown): string | undefined {
@@ -98,7 +101,11 @@ export function transientReason(error: unknown): string | undefined {
 function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const parts = [error.message];
-  const e = error as Error & { transactionCode?: string; responses?: { response?: { message?: string } }[]; errors?: unknown[] };
+  const e = error as Error & {
+    transactionCode?: string;
+    responses?: { response?: { message?: string } }[];
+    errors?: unknown[];
+  };
   if (e.transactionCode) parts.push(e.transactionCode);
   for (const r of e.responses ?? []) if (r.response?.message) parts.push(r.response.message);
   for (const inner of e.errors ?? []) parts.push(inner instanceof Error ? inner.message : String(inner));
@@ -112,7 +119,10 @@ export function toFabricLedgerError(error: unknown, what: string): LedgerError {
   const code = chaincodeErrorCode(text);
   if (code) {
     const at = text.indexOf(`${code}:`);
-    const message = text.slice(at + code.length + 1).split(/ \| |\n|, status=/)[0]!.trim();
+    const message = text
+      .slice(at + code.length + 1)
+      .split(/ \| |\n|, status=/)[0]!
+      .trim();
     return new LedgerError(code, message, { cause: error });
   }
   return new LedgerError('LEDGER_UNAVAILABLE', `${what}: ${text.slice(0, 500)}`, { cause: error });
@@ -133,7 +143,10 @@ interface DecodedProcessedTx {
             chaincode_proposal_payload: { input: { chaincode_spec: { input: { args: Buffer[] } } } };
             action: {
               proposal_response_payload: {
-                extension: { response: { payload: Buffer | string; status: number }; events?: { event_name?: string } };
+                extension: {
+                  response: { payload: Buffer | string; status: number };
+                  events?: { event_name?: string };
+                };
               };
               endorsements: { endorser: { mspid: string } }[];
             };
@@ -185,7 +198,10 @@ export function describeProcessedTransaction(
   if (fn === 'RecordBatch' && decoded.validationCode === 0) {
     const payload = action?.action.proposal_response_payload.extension.response.payload;
     try {
-      const result = JSON.parse(Buffer.from(payload ?? '').toString('utf8')) as { toSize?: number; root?: string };
+      const result = JSON.parse(Buffer.from(payload ?? '').toString('utf8')) as {
+        toSize?: number;
+        root?: string;
+      };
       if (typeof result.toSize === 'number' && typeof result.root === 'string') {
         tx.size = result.toSize;
         tx.root = result.root;
@@ -227,7 +243,8 @@ export class FabricLedger implements Ledger {
     // The network's deployment initialises the contract (its admin and writers); the gateway
     // only checks that it has been, and that it may write.
     const config = await this.evaluate<{ writers?: string[] } | null>('GetConfig', []);
-    if (!config) throw new LedgerError('NOT_INITIALISED', 'the contract has not been initialised (InitLedger)');
+    if (!config)
+      throw new LedgerError('NOT_INITIALISED', 'the contract has not been initialised (InitLedger)');
     const msp = this.identity!.mspId;
     if (!config.writers?.includes(msp)) {
       throw new LedgerError(
@@ -248,7 +265,12 @@ export class FabricLedger implements Ledger {
         throw toFabricLedgerError(error, 'RegisterProject');
       });
       const original = await this.getTx(before.txId);
-      return { txId: before.txId, block: original?.block ?? out.block, project: before.project, repeated: true };
+      return {
+        txId: before.txId,
+        block: original?.block ?? out.block,
+        project: before.project,
+        repeated: true,
+      };
     }
     const out = await this.submit('RegisterProject', [JSON.stringify(project)]);
     const stored = JSON.parse(out.payload) as { project: LedgerProject };
@@ -384,7 +406,9 @@ export class FabricLedger implements Ledger {
   private connect(): Promise<void> {
     this.connecting ??= this.open().catch((error) => {
       this.connecting = undefined;
-      throw new LedgerError('LEDGER_UNAVAILABLE', `cannot connect to Fabric: ${errorText(error)}`, { cause: error });
+      throw new LedgerError('LEDGER_UNAVAILABLE', `cannot connect to Fabric: ${errorText(error)}`, {
+        cause: error,
+      });
     });
     return this.connecting;
   }
@@ -395,7 +419,8 @@ export class FabricLedger implements Ledger {
       typeof o.connectionProfile === 'string'
         ? (JSON.parse(await readFile(o.connectionProfile, 'utf8')) as Record<string, unknown>)
         : o.connectionProfile;
-    const identity = 'dir' in o.identity ? await readFabricIdentity(o.identity.dir, o.identity.mspId) : o.identity;
+    const identity =
+      'dir' in o.identity ? await readFabricIdentity(o.identity.dir, o.identity.mspId) : o.identity;
     this.identity = identity;
     const wallet = await Wallets.newInMemoryWallet();
     const x509: X509Identity = {
@@ -475,7 +500,8 @@ export class FabricLedger implements Ledger {
     try {
       const payload = (await tx.submit(...args)).toString('utf8');
       for (let i = 0; !seen && i < 100; i++) await sleep(10);
-      if (!seen) throw new LedgerError('LEDGER_FAILED', `${fn} ${txId} committed, but its commit event was not seen`);
+      if (!seen)
+        throw new LedgerError('LEDGER_FAILED', `${fn} ${txId} committed, but its commit event was not seen`);
       const event = seen as CommitEvent;
       const events = event.getContractEvents().map((e) => e.eventName);
       return {
