@@ -19,6 +19,7 @@ import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
 import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
+import { verifyOnFabric } from './verify-fabric.ts';
 
 export { EXIT };
 
@@ -43,6 +44,13 @@ Usage:
       (add --gateway to an offline check for that step).
       The anchor step reads the EVM chain from --rpc (a JSON-RPC node you trust), or else through
       the gateway's read-only proxy (said in the output).
+  lianzheng verify <file | --sha256 HEX> --fabric PROFILE --identity DIR [--project ID] [--bundle b.json --keys keys.json]
+      An inspector's check through their own organisation's Fabric peer, no gateway involved:
+      the records of that digest on the ledger (--project narrows the search to one project's
+      batches), the transaction of each (valid, block, endorsing organisations, the log size and
+      root it recorded, a checkpoint the contract keeps). With --bundle/--keys the bundle is
+      checked too, its ledger step answered by the peer. FABRIC_CHANNEL, FABRIC_CHAINCODE,
+      FABRIC_MSP_ID and FABRIC_AS_LOCALHOST as for the gateway.
   lianzheng pki init
       Create (or keep) the local root CA under DATA_DIR/pki and certify the TSA, receipt and
       checkpoint keys; the gateway does this on first start too.
@@ -320,10 +328,15 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       gateway: { type: 'string' },
       rpc: { type: 'string' },
       json: { type: 'boolean', default: false },
+      fabric: { type: 'string' },
+      identity: { type: 'string' },
+      project: { type: 'string' },
       ...TLS_OPTIONS,
     },
   });
   const { sha256, sm3 } = await digestArgs(positionals, values);
+  if (values.fabric !== undefined || values.identity !== undefined)
+    return verifyThroughFabric(sha256, values, env, out);
   const tls = await tlsFiles(values);
   let bundles: { id?: string; bundle: unknown }[];
   let keys: Keys;
@@ -409,6 +422,51 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
   }
   if (values.json) out.log(JSON.stringify({ sha256, ok, results }, null, 2));
   return ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+}
+
+/** `verify --fabric PROFILE --identity DIR`: through the inspector's own peer, no gateway. */
+async function verifyThroughFabric(
+  sha256: string,
+  values: {
+    fabric?: string;
+    identity?: string;
+    project?: string;
+    bundle?: string;
+    keys?: string;
+    json?: boolean;
+  },
+  env: Record<string, string | undefined>,
+  out: Out,
+): Promise<number> {
+  if (!values.fabric || !values.identity)
+    throw new CliError(
+      EXIT.USAGE,
+      '--fabric (a connection profile) and --identity (a folder with cert.pem, key.pem, msp-id) go together',
+    );
+  if (values.bundle && !values.keys)
+    throw new CliError(EXIT.USAGE, '--bundle needs --keys (the JSON of GET /v1/keys)');
+  const read = async (f: string) => {
+    try {
+      return JSON.parse(await fs.readFile(f, 'utf8'));
+    } catch (e) {
+      throw new CliError(EXIT.USAGE, `cannot read ${f}: ${(e as Error).message}`);
+    }
+  };
+  return verifyOnFabric(
+    {
+      sha256,
+      connectionProfile: path.resolve(values.fabric),
+      identityDir: path.resolve(values.identity),
+      ...(env.FABRIC_MSP_ID ? { mspId: env.FABRIC_MSP_ID } : {}),
+      channel: env.FABRIC_CHANNEL ?? 'evidence',
+      chaincode: env.FABRIC_CHAINCODE ?? 'lianzheng',
+      asLocalhost: (env.FABRIC_AS_LOCALHOST ?? 'true') === 'true',
+      ...(values.project ? { project: values.project } : {}),
+      ...(values.bundle ? { bundle: await read(values.bundle), keys: await read(values.keys!) } : {}),
+      json: Boolean(values.json),
+    },
+    out,
+  );
 }
 
 async function cmdToken(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {

@@ -1,0 +1,162 @@
+import { canonicalBytes, leafHash, toHex, verifyBundle } from '@lianzheng/proof';
+import { LedgerError } from '../ledger/ledger.ts';
+import { FabricLedger } from '../ledger/ledger-fabric.ts';
+import { CliError, EXIT, type Out } from './common.ts';
+
+// `lianzheng verify FILE --fabric PROFILE --identity DIR`: an inspector checks a record through
+// their own organisation's peer, with no gateway involved. The peer is asked for the records of
+// that digest (FindByDigest, narrowed to one project with --project), and for each the transaction
+// that recorded it (qscc): valid, in which block, endorsed by whom, and the log size and root it
+// left, which must be a checkpoint the contract keeps and cover the record's leaf. With --bundle
+// and --keys too, the bundle (receipt, inclusion proof, signed checkpoint) is checked offline and
+// its ledger step is answered by the peer instead of the gateway.
+
+interface FabricRecord {
+  record: { id: string; projectId: string; kind: string; digests: { sha256: string } };
+  index: number;
+  txId: string;
+  supersededBy?: string;
+  withdrawnBy?: string;
+  flags?: { code: string }[];
+}
+
+export interface FabricVerifyOptions {
+  sha256: string;
+  connectionProfile: string;
+  identityDir: string;
+  mspId?: string;
+  channel: string;
+  chaincode: string;
+  asLocalhost: boolean;
+  project?: string;
+  bundle?: unknown;
+  keys?: { jwks: unknown; checkpointKeys: string[]; tsaRoots?: string[] };
+  json: boolean;
+}
+
+type Step = { step: string; status: 'pass' | 'fail'; detail: string };
+
+export async function verifyOnFabric(options: FabricVerifyOptions, out: Out): Promise<number> {
+  const ledger = new FabricLedger({
+    connectionProfile: options.connectionProfile,
+    identity: { dir: options.identityDir, ...(options.mspId ? { mspId: options.mspId } : {}) },
+    channel: options.channel,
+    chaincode: options.chaincode,
+    discovery: { enabled: true, asLocalhost: options.asLocalhost },
+    attempts: 1,
+  });
+  try {
+    let found: { records: FabricRecord[] };
+    try {
+      found = await ledger.evaluate<{ records: FabricRecord[] }>(
+        'FindByDigest',
+        options.project ? [options.sha256, options.project] : [options.sha256],
+      );
+    } catch (error) {
+      if (error instanceof LedgerError && error.code === 'LEDGER_UNAVAILABLE')
+        throw new CliError(EXIT.NETWORK, `cannot reach the Fabric peer: ${error.message}`);
+      throw error;
+    }
+    if (found.records.length === 0) {
+      out.log(
+        `${options.sha256}: not on the ledger${options.project ? ` for project ${options.project}` : ''}`,
+      );
+      return EXIT.VERIFICATION_FAILED;
+    }
+    let ok = true;
+    const results = [];
+    for (const stored of found.records) {
+      const steps = await checkRecord(ledger, stored, options.sha256);
+      if (options.bundle !== undefined && options.keys) {
+        const bundle = options.bundle as { record?: { id?: string } };
+        if (bundle.record?.id === stored.record.id) {
+          const v = await verifyBundle(options.bundle, {
+            sha256: options.sha256,
+            keys: {
+              jwks: options.keys.jwks as never,
+              checkpointKeys: options.keys.checkpointKeys,
+              tsaRoots: options.keys.tsaRoots ?? [],
+            },
+            getLedgerTx: async (ref) => {
+              const tx = await ledger.getTx(ref.txId);
+              return tx
+                ? { valid: tx.valid, block: tx.block, size: tx.size ?? -1, root: tx.root ?? '' }
+                : { valid: false, block: -1, size: -1, root: '' };
+            },
+          });
+          for (const s of v.steps)
+            if (s.status !== 'skipped')
+              steps.push({ step: `bundle ${s.step}`, status: s.status, detail: s.detail ?? s.code ?? '' });
+        }
+      }
+      const recordOk = steps.every((s) => s.status === 'pass');
+      ok &&= recordOk;
+      const standing = stored.withdrawnBy
+        ? `WITHDRAWN by ${stored.withdrawnBy}`
+        : stored.supersededBy
+          ? `SUPERSEDED by ${stored.supersededBy}`
+          : undefined;
+      results.push({ id: stored.record.id, ok: recordOk, standing, steps });
+      if (!options.json) {
+        out.log(
+          `${recordOk ? 'VERIFIED' : 'FAILED'} ${stored.record.id} (${stored.record.kind}, project ${stored.record.projectId}) on Fabric`,
+        );
+        if (standing)
+          out.log(`  NOTE ${standing}: the record stands on the ledger, the document no longer does`);
+        for (const s of steps) out.log(`  ${s.status === 'pass' ? 'PASS' : 'FAIL'} ${s.step}: ${s.detail}`);
+        for (const f of stored.flags ?? []) out.log(`  FLAG ${f.code}`);
+      }
+    }
+    if (options.json) out.log(JSON.stringify({ sha256: options.sha256, ok, results }, null, 2));
+    return ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+  } finally {
+    await ledger.close();
+  }
+}
+
+async function checkRecord(ledger: FabricLedger, stored: FabricRecord, sha256: string): Promise<Step[]> {
+  const steps: Step[] = [];
+  const digestOk = stored.record.digests.sha256 === sha256;
+  steps.push({
+    step: 'digest',
+    status: digestOk ? 'pass' : 'fail',
+    detail: digestOk
+      ? 'the file is the one the record names'
+      : `the record names ${stored.record.digests.sha256}`,
+  });
+  const leaf = toHex(leafHash(canonicalBytes(stored.record)));
+  const tx = await ledger.getTx(stored.txId);
+  if (!tx) {
+    steps.push({
+      step: 'transaction',
+      status: 'fail',
+      detail: `transaction ${stored.txId} not found on this peer`,
+    });
+    return steps;
+  }
+  steps.push({
+    step: 'transaction',
+    status: tx.valid && tx.fn === 'RecordBatch' ? 'pass' : 'fail',
+    detail: `${tx.fn} ${tx.txId} in block ${tx.block}, ${tx.validation}, endorsed by ${tx.endorsers.join(', ') || 'nobody'}`,
+  });
+  const covers = tx.size !== undefined && stored.index < tx.size;
+  steps.push({
+    step: 'log',
+    status: covers ? 'pass' : 'fail',
+    detail: covers
+      ? `leaf ${stored.index} (${leaf}) is in the log of size ${tx.size}`
+      : `the transaction's log size ${tx.size ?? '?'} does not cover leaf ${stored.index}`,
+  });
+  if (tx.size !== undefined) {
+    const checkpoint = await ledger.getCheckpoint(tx.size);
+    const same = checkpoint?.root === tx.root;
+    steps.push({
+      step: 'checkpoint',
+      status: same ? 'pass' : 'fail',
+      detail: same
+        ? `the contract keeps root ${tx.root} at size ${tx.size}`
+        : `the contract's root at size ${tx.size} is ${checkpoint?.root ?? 'missing'}, the transaction's ${tx.root}`,
+    });
+  }
+  return steps;
+}
