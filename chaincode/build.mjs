@@ -24,7 +24,7 @@ async function main() {
     outfile: join(dist, 'index.js'),
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node24',
     format: 'cjs',
     tsconfig: join(here, '../tsconfig.json'),
     external: ['fabric-contract-api', 'fabric-shim'],
@@ -41,7 +41,7 @@ async function main() {
     private: true,
     type: 'commonjs',
     main: 'index.js',
-    engines: { node: '>=20' },
+    engines: { node: '>=24' },
     scripts: { start: 'fabric-chaincode-node server' },
     dependencies: {
       'fabric-contract-api': pkg.dependencies['fabric-contract-api'],
