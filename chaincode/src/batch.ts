@@ -1,21 +1,25 @@
-// RecordBatch: check each record, store it with its indexes, run the rules, and extend the log the
-// ledger keeps itself. Writes grow with the number of records (two keys each, plus flags) and a
-// constant per batch and per project touched, so one transaction can carry thousands of records.
-// On Fabric every PutState is a round trip to the peer, so keys per record are what a batch costs.
+// RecordBatch: check each record, run the rules, store the batch, and extend the log the ledger
+// keeps itself. On Fabric every state call is a round trip to the peer, so a batch costs a constant
+// number of them plus a few per project it touches, never a number per record: the config and the
+// log head are read, each project's key is read and written once, and the batch's records, the
+// log head and the checkpoint are one write each (see the README for the count measured).
 
 import {
   appendLeaves,
   canonicalBytes,
   canonicalJson,
+  type EvidenceRecord,
   emptyFrontier,
   frontierFromJson,
   frontierRoot,
   frontierToJson,
   leafHash,
+  type RecordDetails,
   sha256,
   toHex,
 } from '@lianzheng/proof';
 import { requireWriter } from './access.ts';
+import { type ProjectBook, type RecordFact, type RuleDetails, readBook, writeBook } from './book.ts';
 import { submitterOf, txTime } from './context.ts';
 import { fail } from './errors.ts';
 import type { LedgerContext } from './ledger.ts';
@@ -24,16 +28,14 @@ import {
   type Checkpoint,
   type Flag,
   type LedgerConfig,
-  type ProjectSummary,
   parseBatchArgs,
   parseDetails,
   parseRecord,
-  type StoredProject,
-  type StoredRecord,
+  type Submitter,
 } from './model.ts';
-import { emptySummary, evaluateRecord } from './rules.ts';
-import { KEY, pad2, pad16, type StateView } from './state.ts';
-import { type ProjectFacts, type RecordFacts, referencedIds, validateEntry } from './validation.ts';
+import { evaluateRecord, type RuleRecord } from './rules.ts';
+import { KEY, pad16, type StateView } from './state.ts';
+import { type RecordFacts, validateEntry } from './validation.ts';
 
 export const BATCH_EVENT = 'BatchRecorded';
 
@@ -45,12 +47,22 @@ export interface LogHead {
   hashes: string[];
 }
 
-/** What a batch left behind, so a repeat of it gets the same answer. */
+/** A record as the batch value keeps it (index = the batch's fromSize + its position). */
+export interface BatchRecord {
+  record: EvidenceRecord;
+  details: RecordDetails;
+}
+
+/** What a batch left behind: its records, and its result so a repeat of it gets the same answer. */
 export interface StoredBatch extends BatchResult {
   fromSize: number;
   /** sha256 over the batch's leaf hashes, concatenated. */
   leaves: string;
   txId: string;
+  /** Transaction time, RFC 3339 (every record of the batch has it). */
+  recordedAt: string;
+  by: Submitter;
+  records: BatchRecord[];
 }
 
 export interface BatchEvent {
@@ -81,13 +93,61 @@ function digestLeaves(leaves: Uint8Array[]): string {
   return toHex(sha256(all));
 }
 
-interface ProjectState {
-  stored: StoredProject;
-  summary: ProjectSummary;
-  /** This batch's records of the project, in log order: one trail key per project and batch. */
-  trail: string[];
-  /** What the record checks need to know about the project. */
-  facts: ProjectFacts;
+/** The batch's projects: each project's key, read once (null: not registered). */
+class Books {
+  private readonly books = new Map<string, ProjectBook | null>();
+  /** The projects a record of this batch was added to, in first-touch order. */
+  readonly touched = new Set<ProjectBook>();
+
+  constructor(private readonly view: StateView) {}
+
+  async get(projectId: string): Promise<ProjectBook | undefined> {
+    let book = this.books.get(projectId);
+    if (book === undefined) {
+      book = (await readBook(this.view, projectId)) ?? null;
+      this.books.set(projectId, book);
+    }
+    return book ?? undefined;
+  }
+
+  /** A record of another project this batch has read, for a clearer refusal; no state call. */
+  elsewhere(id: string, projectId: string): RecordFacts | undefined {
+    for (const [other, book] of this.books) {
+      const fact = other === projectId ? undefined : book?.records[id];
+      if (fact) return factsOf(id, other, fact);
+    }
+    return undefined;
+  }
+}
+
+function factsOf(id: string, projectId: string, fact: RecordFact): RecordFacts {
+  const facts: RecordFacts = { id, projectId, kind: fact.k };
+  if (fact.s !== undefined) facts.supersededBy = fact.s;
+  if (fact.w !== undefined) facts.withdrawnBy = fact.w;
+  return facts;
+}
+
+function ruleRecordOf(id: string, fact: RecordFact): RuleRecord {
+  const out: RuleRecord = { record: { id, kind: fact.k }, details: fact.d ?? {} };
+  if (fact.c !== undefined) out.contractChain = fact.c;
+  if (fact.a) out.advance = true;
+  return out;
+}
+
+/** Kinds whose details the rules read again when a later record supersedes or withdraws them. */
+const KINDS_WITH_RULE_DETAILS: ReadonlySet<string> = new Set([
+  'payment_approval',
+  'change_order',
+  'acceptance',
+]);
+
+function ruleDetailsOf(kind: string, details: RecordDetails): RuleDetails | undefined {
+  if (!KINDS_WITH_RULE_DETAILS.has(kind)) return undefined;
+  const d: RuleDetails = {};
+  if (details.amount !== undefined) d.amount = details.amount;
+  if (details.result !== undefined) d.result = details.result;
+  if (details.milestone !== undefined) d.milestone = details.milestone;
+  return Object.keys(d).length > 0 ? d : undefined;
 }
 
 export async function recordBatch(
@@ -104,29 +164,27 @@ export async function recordBatch(
   if (args.fromSize !== head.size)
     return answerRepeat(view, args.fromSize, head, leaves.length, leavesDigest);
 
-  const at = txTime(ctx);
-  const txId = ctx.stub.getTxID();
-  const by = submitterOf(ctx);
-  const projects = new Map<string, ProjectState>();
+  const c: ApplyContext = {
+    index: args.fromSize,
+    at: txTime(ctx),
+    config,
+    books: new Books(view),
+    inBatch: new Set(),
+  };
   const flags: Flag[] = [];
+  const records: BatchRecord[] = [];
 
   for (let i = 0; i < args.records.length; i++) {
     const entry = args.records[i]!;
-    const index = args.fromSize + i;
-    const stored = await checkAndApply(view, entry.record, entry.details, {
-      index,
-      at,
-      txId,
-      by,
-      config,
-      projects,
-    });
-    flags.push(...stored);
+    c.index = args.fromSize + i;
+    const applied = await checkAndApply(entry.record, entry.details, c);
+    records.push(applied.stored);
+    flags.push(...applied.flags);
   }
 
-  for (const [projectId, state] of projects) {
-    view.set(view.key(KEY.summary, projectId), state.summary);
-    view.set(view.key(KEY.trail, projectId, pad16(args.fromSize)), state.trail);
+  for (const book of c.books.touched) {
+    book.batches.push(args.fromSize);
+    writeBook(view, book);
   }
 
   const frontier = appendLeaves(frontierFromJson({ size: head.size, hashes: head.hashes }), leaves);
@@ -140,7 +198,10 @@ export async function recordBatch(
     ...result,
     fromSize: args.fromSize,
     leaves: leavesDigest,
-    txId,
+    txId: ctx.stub.getTxID(),
+    recordedAt: c.at,
+    by: submitterOf(ctx),
+    records,
   } satisfies StoredBatch);
   await view.flush();
   const event: BatchEvent = { fromSize: args.fromSize, toSize, root };
@@ -170,74 +231,40 @@ async function answerRepeat(
 interface ApplyContext {
   index: number;
   at: string;
-  txId: string;
-  by: StoredRecord['by'];
   config: LedgerConfig;
-  projects: Map<string, ProjectState>;
-}
-
-/** The project's state for this batch, or undefined when it is not registered. */
-async function findProject(
-  view: StateView,
-  projects: Map<string, ProjectState>,
-  id: string,
-): Promise<ProjectState | undefined> {
-  const cached = projects.get(id);
-  if (cached) return cached;
-  const stored = await view.get<StoredProject>(view.key(KEY.project, id));
-  if (!stored) return undefined;
-  const summary = (await view.get<ProjectSummary>(view.key(KEY.summary, id))) ?? emptySummary();
-  const state: ProjectState = {
-    stored,
-    summary,
-    trail: [],
-    facts: { id, milestones: stored.project.milestones.map((m) => m.id) },
-  };
-  projects.set(id, state);
-  return state;
-}
-
-function factsOf(stored: StoredRecord): RecordFacts {
-  const facts: RecordFacts = {
-    id: stored.record.id,
-    projectId: stored.record.projectId,
-    kind: stored.record.kind,
-  };
-  if (stored.supersededBy !== undefined) facts.supersededBy = stored.supersededBy;
-  if (stored.withdrawnBy !== undefined) facts.withdrawnBy = stored.withdrawnBy;
-  return facts;
+  books: Books;
+  /** Ids of this batch's records so far. */
+  inBatch: Set<string>;
 }
 
 async function checkAndApply(
-  view: StateView,
   rawRecord: unknown,
   rawDetails: unknown,
   c: ApplyContext,
-): Promise<Flag[]> {
+): Promise<{ stored: BatchRecord; flags: Flag[] }> {
   const record = parseRecord(rawRecord);
   const details = parseDetails(rawDetails, record);
-  const recordKey = view.key(KEY.record, record.id);
-  if (await view.get(recordKey)) fail('RECORD_EXISTS', record.id);
-  const project = await findProject(view, c.projects, record.projectId);
+  const book = await c.books.get(record.projectId);
+  // Ids are unique within a project (its key knows every record of it) and within the batch;
+  // across projects the gateway's UUIDv7 ids are what keep them apart (README, "Record ids").
+  if (c.inBatch.has(record.id) || book?.records[record.id]) fail('RECORD_EXISTS', record.id);
 
-  // Read what the record names (world state, or this batch's own writes), then judge it with
-  // the same pure checks the gateway's intake runs before it accepts a submission.
-  const named = new Map<string, StoredRecord>();
-  for (const id of referencedIds(record)) {
-    const stored = await view.get<StoredRecord>(view.key(KEY.record, id));
-    if (stored) named.set(id, stored);
-  }
+  // Judge the record with the same pure checks the gateway's intake runs before it accepts a
+  // submission. What it names is in its project's key (earlier records of this batch included).
   const links = validateEntry(record, details, {
-    project: (id) => (project && id === record.projectId ? project.facts : undefined),
+    project: (id) =>
+      book && id === record.projectId
+        ? { id, milestones: book.stored.project.milestones.map((m) => m.id) }
+        : undefined,
     record: (id) => {
-      const stored = named.get(id);
-      return stored && factsOf(stored);
+      const fact = book?.records[id];
+      return fact ? factsOf(id, record.projectId, fact) : c.books.elsewhere(id, record.projectId);
     },
   });
-  const state = project!;
-  const refs = links.refs.map((f) => named.get(f.id)!);
-  const target = links.target && named.get(links.target.id);
-  const targetMark = links.mark;
+  const state = book!;
+  const named = (id: string) => ruleRecordOf(id, state.records[id]!);
+  const refs = links.refs.map((f) => named(f.id));
+  const target = links.target && named(links.target.id);
 
   const outcome = evaluateRecord(
     { record, details, refs, target },
@@ -245,18 +272,20 @@ async function checkAndApply(
   );
   state.summary = outcome.summary;
 
-  const stored: StoredRecord = { record, details, index: c.index, txId: c.txId, recordedAt: c.at, by: c.by };
-  if (outcome.contractChain !== undefined) stored.contractChain = outcome.contractChain;
-  if (outcome.advance) stored.advance = true;
-  view.set(recordKey, stored);
-  if (target && targetMark)
-    view.set(view.key(KEY.record, target.record.id), { ...target, [targetMark]: record.id });
-  const index = pad16(c.index);
-  view.set(view.key(KEY.digest, record.digests.sha256, index, record.id), record.id);
-  state.trail.push(record.id);
-  for (const [n, flag] of outcome.flags.entries())
-    view.set(view.key(KEY.flag, record.projectId, index, pad2(n)), flag);
-  return outcome.flags;
+  const fact: RecordFact = { k: record.kind, i: c.index };
+  if (outcome.contractChain !== undefined) fact.c = outcome.contractChain;
+  if (outcome.advance) fact.a = true;
+  const ruleDetails = ruleDetailsOf(record.kind, details);
+  if (ruleDetails) fact.d = ruleDetails;
+  state.records[record.id] = fact;
+  if (links.target && links.mark) {
+    const marked = state.records[links.target.id]!;
+    if (links.mark === 'supersededBy') marked.s = record.id;
+    else marked.w = record.id;
+  }
+  c.inBatch.add(record.id);
+  c.books.touched.add(state);
+  return { stored: { record, details }, flags: outcome.flags };
 }
 
 export function batchResultJson(result: BatchResult): string {

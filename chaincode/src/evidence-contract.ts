@@ -89,11 +89,16 @@ export class EvidenceContract extends Contract {
     return evaluate(ctx, (view) => getRecord(view, id));
   }
 
+  /**
+   * `projectId`: '' to search every batch (a scan of the whole ledger), or a project id to read
+   * only that project's batches. Fabric passes every declared parameter: send '' for none.
+   */
   @Param('sha256', 'string')
+  @Param('projectId', 'string')
   @Returns('string')
   @Transaction(false)
-  async FindByDigest(ctx: LedgerContext, sha256: string): Promise<string> {
-    return evaluate(ctx, (view) => findByDigest(view, sha256));
+  async FindByDigest(ctx: LedgerContext, sha256: string, projectId = ''): Promise<string> {
+    return evaluate(ctx, (view) => findByDigest(view, sha256, projectId));
   }
 
   @Param('projectId', 'string')

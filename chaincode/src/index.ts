@@ -3,7 +3,8 @@
 
 import { EvidenceContract } from './evidence-contract.ts';
 
-export { BATCH_EVENT, type BatchEvent, type LogHead, type StoredBatch } from './batch.ts';
+export { BATCH_EVENT, type BatchEvent, type BatchRecord, type LogHead, type StoredBatch } from './batch.ts';
+export type { ProjectBookValue, RecordFact, RuleDetails } from './book.ts';
 export {
   CHAINCODE_ERROR_CODES,
   ChaincodeError,
@@ -53,10 +54,11 @@ export {
   type RuleConfig,
   type RuleInput,
   type RuleOutcome,
+  type RuleRecord,
   type RuleState,
   resolveContractChain,
 } from './rules.ts';
-export { KEY as STATE_KEYS } from './state.ts';
+export { KEY as STATE_KEYS, pad16, splitCompositeKey } from './state.ts';
 export {
   checkEntry,
   type EntryCheck,

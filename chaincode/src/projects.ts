@@ -3,6 +3,7 @@
 
 import { canonicalJson } from '@lianzheng/proof';
 import { requireWriter } from './access.ts';
+import { type ProjectBookValue, storedProjectOf } from './book.ts';
 import { submitterOf, txTime } from './context.ts';
 import { fail } from './errors.ts';
 import type { LedgerContext } from './ledger.ts';
@@ -18,9 +19,10 @@ export async function registerProject(
   await requireWriter(view, ctx);
   const project = parseProject(parseJsonArgument(projectJson));
   const key = view.key(KEY.project, project.id);
-  const existing = await view.get<StoredProject>(key);
+  // The key also holds the project's rule state once records name it (book.ts).
+  const existing = await view.get<ProjectBookValue>(key);
   if (existing) {
-    if (canonicalJson(existing.project) === canonicalJson(project)) return existing;
+    if (canonicalJson(existing.project) === canonicalJson(project)) return storedProjectOf(existing);
     fail('PROJECT_EXISTS', `${project.id} is registered with a different payload`);
   }
   const stored: StoredProject = {

@@ -3,7 +3,7 @@
 // transaction time — so the embedded ledger and Fabric peers reach the same flags byte for byte.
 
 import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
-import type { ContractTally, Flag, FlagCode, Project, ProjectSummary, StoredRecord } from './model.ts';
+import type { ContractTally, Flag, FlagCode, Project, ProjectSummary } from './model.ts';
 
 export const CHANGE_LIMIT_PERCENT = 15;
 export const OVERDUE_DAYS = 30;
@@ -15,13 +15,24 @@ export interface RuleConfig {
   advanceLimitPercent: number;
 }
 
+/**
+ * What the rules read of a record another record names: its id and kind, the details that count
+ * (amount, result, milestone) and the ledger's facts about it. A `StoredRecord` is one.
+ */
+export interface RuleRecord {
+  record: { id: string; kind: string };
+  details: { amount?: string; result?: string; milestone?: string };
+  contractChain?: string;
+  advance?: boolean;
+}
+
 export interface RuleInput {
   record: EvidenceRecord;
   details: RecordDetails;
-  /** The stored records named in `record.refs`, in the same order. */
-  refs: StoredRecord[];
+  /** The records named in `record.refs`, in the same order. */
+  refs: RuleRecord[];
   /** The record this one supersedes or, for a withdrawal, withdraws. */
-  target?: StoredRecord;
+  target?: RuleRecord;
 }
 
 export interface RuleState {
@@ -122,7 +133,7 @@ function cloneSummary(s: ProjectSummary): ProjectSummary {
 const add = (a: string, b: bigint): string => (BigInt(a) + b).toString();
 
 /** Undo what a record contributed to the totals, when it is superseded or withdrawn. */
-function removeContribution(summary: ProjectSummary, stored: StoredRecord): void {
+function removeContribution(summary: ProjectSummary, stored: RuleRecord): void {
   const tally = stored.contractChain === undefined ? undefined : summary.contracts[stored.contractChain];
   const amount = BigInt(stored.details.amount ?? '0');
   switch (stored.record.kind) {

@@ -1,6 +1,11 @@
 // The world-state key layout and the transaction's own view of state. Fabric does not let a
 // transaction read its own writes, so later records in a batch see earlier ones through `pending`;
 // every value goes through canonicalJson, so the same proposal writes the same bytes on any peer.
+//
+// On a Fabric peer every GetState, PutState and range scan is a gRPC round trip between chaincode
+// and peer, and fabric-shim has no multi-key get or put. So the layout is shaped by the number of
+// calls a RecordBatch makes, not by the number of records: a batch's records are one value, a
+// project's rule state is one value, and the log's frontier is one value.
 
 import { canonicalBytes } from '@lianzheng/proof';
 import type { LedgerStub } from './ledger.ts';
@@ -9,39 +14,26 @@ import type { LedgerStub } from './ledger.ts';
  * Composite-key object types. Attributes are ids validated against composite-key rules (no
  * U+0000, no U+10FFFF) and zero-padded numbers, so that range scans come back in log order.
  *
- * | key                                   | value                                  |
- * |---------------------------------------|----------------------------------------|
- * | config                                | LedgerConfig                           |
- * | project  · projectId                  | StoredProject                          |
- * | summary  · projectId                  | ProjectSummary (the rules' aggregates) |
- * | record   · recordId                   | StoredRecord                           |
- * | digest   · sha256 · index16 · recordId| recordId  (FindByDigest: prefix scan)  |
- * | trail    · projectId · fromSize16     | recordId[] of one batch (ProjectTrail) |
- * | flag     · projectId · index16 · n2   | Flag      (GetFlags: prefix scan)      |
- * | log                                   | LogHead {size, root, frontier}         |
- * | checkpoint · size16                   | Checkpoint {size, root}                |
- * | batch    · fromSize16                 | StoredBatch (the answer to a repeat)   |
+ * | key                       | value                                                          |
+ * |---------------------------|----------------------------------------------------------------|
+ * | config                    | LedgerConfig                                                   |
+ * | project  · projectId      | ProjectBook: the registration, the rules' summary, and the     |
+ * |                           | facts of each of its records, the batches that hold them       |
+ * | batch    · fromSize16     | StoredBatch: the batch's records, result, leaves digest        |
+ * | log                       | LogHead {size, root, hashes}                                   |
+ * | checkpoint · size16       | Checkpoint {size, root}                                        |
  */
 export const KEY = {
   config: 'config',
   project: 'project',
-  summary: 'summary',
-  record: 'record',
-  digest: 'digest',
-  trail: 'trail',
-  flag: 'flag',
+  batch: 'batch',
   log: 'log',
   checkpoint: 'checkpoint',
-  batch: 'batch',
 } as const;
 
 /** Fixed-width decimal so that lexical key order is numeric order (2^53 has 16 digits). */
 export function pad16(n: number): string {
   return n.toString().padStart(16, '0');
-}
-
-export function pad2(n: number): string {
-  return n.toString().padStart(2, '0');
 }
 
 const decoder = new TextDecoder();

@@ -321,16 +321,27 @@ describe('lianzheng audit', () => {
   });
 
   it("catches the ledger's world state edited: a record removed, a checkpoint changed", async () => {
+    // A batch's records are one world-state value: take one record out of it.
     const id = ids[4]!;
-    const recordKey = keyBytes(createCompositeKey('record', [id]));
-    const saved = (
-      await db.pool.query<{ value: Buffer }>('select value from world_state where key = $1', [recordKey])
-    ).rows[0]!.value;
-    await db.pool.query('delete from world_state where key = $1', [recordKey]);
+    const holder = (
+      await db.pool.query<{ key: Buffer; value: Buffer }>(
+        'select key, value from world_state where key >= $1 and key < $2 and position($3 in value) > 0',
+        [
+          keyBytes(createCompositeKey('batch', [])),
+          Buffer.concat([keyBytes(createCompositeKey('batch', [])), Buffer.from([0xff])]),
+          Buffer.from(id),
+        ],
+      )
+    ).rows[0]!;
+    const stored = JSON.parse(holder.value.toString()) as { records: { record: { id: string } }[] };
+    const without = Buffer.from(
+      canonicalJson({ ...stored, records: stored.records.filter((r) => r.record.id !== id) }),
+    );
+    await db.pool.query('update world_state set value = $2 where key = $1', [holder.key, without]);
     try {
       expect(await codes()).toContain('LEDGER_RECORD_MISSING');
     } finally {
-      await db.pool.query('insert into world_state (key, value) values ($1, $2)', [recordKey, saved]);
+      await db.pool.query('update world_state set value = $2 where key = $1', [holder.key, holder.value]);
     }
     const cpKey = keyBytes(createCompositeKey('checkpoint', ['9'.padStart(16, '0')]));
     const cp = (
@@ -367,12 +378,13 @@ describe('lianzheng audit', () => {
         block.payload,
       ]);
     }
-    // A flag or a project summary edited in world state: nothing but the replay looks at those.
-    const summaryKey = keyBytes(createCompositeKey('summary', [project.id]));
+    // A project's summary edited in world state: nothing but the replay looks at it.
+    const summaryKey = keyBytes(createCompositeKey('project', [project.id]));
     const saved = (
       await db.pool.query<{ value: Buffer }>('select value from world_state where key = $1', [summaryKey])
     ).rows[0]!.value;
-    const edited = Buffer.from(canonicalJson({ ...JSON.parse(saved.toString()), edited: true }));
+    const book = JSON.parse(saved.toString());
+    const edited = Buffer.from(canonicalJson({ ...book, summary: { ...book.summary, edited: true } }));
     await db.pool.query('update world_state set value = $2 where key = $1', [summaryKey, edited]);
     try {
       expect(await codes()).toEqual(['WORLD_STATE_MISMATCH']);

@@ -1,4 +1,4 @@
-import { STATE_KEYS } from '@lianzheng/chaincode';
+import { STATE_KEYS, splitCompositeKey } from '@lianzheng/chaincode';
 import { canonicalJson, frontierFromJson, frontierRoot, toHex } from '@lianzheng/proof';
 import type pg from 'pg';
 import { verifyBlockChain } from '../ledger/ledger-embedded.ts';
@@ -37,9 +37,15 @@ export interface LedgerAuditSource {
   verifyChain?(): Promise<{ blocks: number; brokenAt?: number }>;
 }
 
-interface StoredRecordJson {
-  record: unknown;
-  index: number;
+/** What the audit reads of a batch value (`batch · fromSize16`). */
+interface BatchJson {
+  fromSize: number;
+  records: { record: { id?: unknown } }[];
+}
+
+/** What the audit reads of a project's key: each record's leaf index. */
+interface ProjectJson {
+  records?: Record<string, { i: number }>;
 }
 
 const decoder = new TextDecoder();
@@ -54,8 +60,44 @@ function parse<T>(value: Buffer): T {
   return JSON.parse(decoder.decode(value)) as T;
 }
 
+/** Every value under `objectType`, in key order, `perQuery` rows at a time (values can be large). */
+async function* scanValues<T>(db: pg.Pool, objectType: string, perQuery: number): AsyncGenerator<T> {
+  const [start, end] = prefixRange(objectType);
+  let after: Buffer = start;
+  for (;;) {
+    const { rows } = await db.query<{ key: Buffer; value: Buffer }>(
+      'select key, value from world_state where key > $1 and key < $2 order by key limit $3',
+      [after, end, perQuery],
+    );
+    for (const r of rows) yield parse<T>(r.value);
+    if (rows.length < perQuery) return;
+    after = rows[rows.length - 1]!.key;
+  }
+}
+
+function batchKey(fromSize: number): Buffer {
+  return keyBytes(createCompositeKey(STATE_KEYS.batch, [fromSize.toString().padStart(16, '0')]));
+}
+
+/** The greatest start ≤ index in an ascending list. */
+function startOf(starts: number[], index: number): number | undefined {
+  let lo = 0;
+  let hi = starts.length - 1;
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! <= index) {
+      found = starts[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
 /** The embedded ledger's world state and blocks, read straight from their tables. */
 export function pgEmbeddedLedgerSource(db: pg.Pool): LedgerAuditSource {
+  let located: { byId: Map<string, number>; starts: number[] } | undefined;
+  const batchCache = new Map<number, BatchJson>();
   return {
     kind: 'embedded',
 
@@ -89,38 +131,67 @@ export function pgEmbeddedLedgerSource(db: pg.Pool): LedgerAuditSource {
       return out;
     },
 
+    // World state keeps a batch's records in one value (`batch · fromSize16`) and each project's
+    // key knows the leaf index of its records: the index says which batch to read.
     async records(ids) {
-      const keys = ids.map((id) => keyBytes(createCompositeKey(STATE_KEYS.record, [id])));
-      const { rows } = await db.query<{ value: Buffer }>(
-        'select value from world_state where key = any($1::bytea[])',
-        [keys],
-      );
+      if (!located) {
+        const byId = new Map<string, number>();
+        for await (const project of scanValues<ProjectJson>(db, STATE_KEYS.project, 16))
+          for (const [id, fact] of Object.entries(project.records ?? {})) byId.set(id, fact.i);
+        const [from, to] = prefixRange(STATE_KEYS.batch);
+        const { rows } = await db.query<{ key: Buffer }>(
+          'select key from world_state where key >= $1 and key < $2 order by key',
+          [from, to],
+        );
+        const starts = rows.map((r) => Number(splitCompositeKey(decoder.decode(r.key)).attributes[0]));
+        located = { byId, starts };
+      }
+      const { byId, starts } = located;
+      const wanted = new Map<number, string[]>();
+      for (const id of ids) {
+        const index = byId.get(id);
+        const from = index === undefined ? undefined : startOf(starts, index);
+        if (from === undefined) continue;
+        wanted.set(from, [...(wanted.get(from) ?? []), id]);
+      }
       const out = new Map<string, LedgerRecordEntry>();
-      for (const r of rows) {
-        const stored = parse<StoredRecordJson>(r.value);
-        const id = (stored.record as { id?: unknown })?.id;
-        if (typeof id === 'string')
-          out.set(id, { recordJson: canonicalJson(stored.record), index: stored.index });
+      const missing = [...wanted.keys()].filter((from) => !batchCache.has(from));
+      if (missing.length > 0) {
+        const { rows } = await db.query<{ value: Buffer }>(
+          'select value from world_state where key = any($1::bytea[])',
+          [missing.map(batchKey)],
+        );
+        if (batchCache.size > 64) batchCache.clear();
+        for (const r of rows) {
+          const batch = parse<BatchJson>(r.value);
+          batchCache.set(batch.fromSize, batch);
+        }
+      }
+      for (const [from, batchIds] of wanted) {
+        const batch = batchCache.get(from);
+        if (!batch) continue;
+        for (const id of batchIds) {
+          const index = byId.get(id)!;
+          const entry = batch.records[index - from];
+          if (entry && entry.record.id === id)
+            out.set(id, { recordJson: canonicalJson(entry.record), index });
+        }
       }
       return out;
     },
 
     async *recordIds(pageSize) {
-      const [start, end] = prefixRange(STATE_KEYS.record);
-      let after: Buffer = Buffer.concat([start.subarray(0, start.length - 1)]);
-      for (;;) {
-        const { rows } = await db.query<{ key: Buffer; value: Buffer }>(
-          'select key, value from world_state where key > $1 and key >= $2 and key < $3 order by key limit $4',
-          [after, start, end, pageSize],
-        );
-        if (rows.length === 0) return;
-        yield rows.map((r) => {
-          const stored = parse<StoredRecordJson>(r.value);
-          return { id: String((stored.record as { id?: unknown })?.id), index: stored.index };
-        });
-        after = rows[rows.length - 1]!.key;
-        if (rows.length < pageSize) return;
+      let page: { id: string; index: number }[] = [];
+      for await (const batch of scanValues<BatchJson>(db, STATE_KEYS.batch, 4)) {
+        for (const [position, entry] of batch.records.entries()) {
+          page.push({ id: String(entry.record?.id), index: batch.fromSize + position });
+          if (page.length >= pageSize) {
+            yield page;
+            page = [];
+          }
+        }
       }
+      if (page.length > 0) yield page;
     },
 
     async tx(txId) {

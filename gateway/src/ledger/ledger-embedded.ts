@@ -411,8 +411,9 @@ function pick(result: { toSize: number; root: string; flags: LedgerFlag[] }) {
 }
 
 /**
- * The keys RecordBatch will read, fetched in one query instead of one round trip per record.
- * Mirrors the contract's key layout; if it drifts only the speed suffers, never the result.
+ * The keys RecordBatch will read, fetched in one query instead of one round trip each: the
+ * config, the log head and each project's key. Mirrors the contract's key layout; if it drifts
+ * only the speed suffers, never the result.
  */
 function batchKeys(stub: PgLedgerStub, batch: LedgerBatch): string[] {
   const keys: string[] = [];
@@ -427,18 +428,9 @@ function batchKeys(stub: PgLedgerStub, batch: LedgerBatch): string[] {
   safe(STATE_KEYS.log);
   const projects = new Set<string>();
   for (const { record } of batch.records) {
-    if (typeof record?.id !== 'string') continue;
-    safe(STATE_KEYS.record, record.id);
-    if (typeof record.supersedes === 'string') safe(STATE_KEYS.record, record.supersedes);
-    if (Array.isArray(record.refs)) {
-      for (const ref of record.refs) if (typeof ref === 'string') safe(STATE_KEYS.record, ref);
-    }
-    if (typeof record.projectId === 'string') projects.add(record.projectId);
+    if (typeof record?.projectId === 'string') projects.add(record.projectId);
   }
-  for (const p of projects) {
-    safe(STATE_KEYS.project, p);
-    safe(STATE_KEYS.summary, p);
-  }
+  for (const p of projects) safe(STATE_KEYS.project, p);
   return keys;
 }
 
