@@ -10,6 +10,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +96,7 @@ export interface FabricNetworkDescription {
   ports: FabricPorts;
   fabricHome: string;
   /** gatewayEnv(org) for each organisation. */
-  gatewayEnv: Record<FabricOrg, Record<string, string>>;
+  gatewayEnvByOrg: Record<FabricOrg, Record<string, string>>;
 }
 
 export interface PeerCommandOptions {
@@ -106,7 +107,7 @@ export interface PeerCommandOptions {
 
 export interface FabricNetwork extends FabricNetworkDescription {
   /** FABRIC_CONNECTION_PROFILE, FABRIC_IDENTITY_DIR (User1), FABRIC_CHANNEL, FABRIC_CHAINCODE, FABRIC_MSP_ID; org defaults to finance. */
-  gatewayEnv: Record<FabricOrg, Record<string, string>> & ((org?: FabricOrg) => Record<string, string>);
+  gatewayEnv(org?: FabricOrg): Record<string, string>;
   /** SIGTERM, wait for exit. */
   stopNode(name: FabricNodeName): Promise<void>;
   /** SIGKILL, wait for exit. */
@@ -377,7 +378,7 @@ function logTail(runDir: string, name: FabricNodeName, lines = 25): string {
 }
 
 /** Retries a step the orderer may refuse for a moment after (re)starting (FABRIC.md pitfall 11). */
-async function retrying<T>(what: string, fn: () => Promise<T>, attempts = 8): Promise<T> {
+async function retrying<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
@@ -389,7 +390,6 @@ async function retrying<T>(what: string, fn: () => Promise<T>, attempts = 8): Pr
         );
       if (!transient || i >= attempts) throw error;
       await sleep(250 * i);
-      void what;
     }
   }
 }
@@ -539,6 +539,9 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
 
   const description = describe(L, settings, ports, fabricHome);
   await writeFile(L.path('network.json'), `${JSON.stringify(description, null, 2)}\n`);
+  // What the gateway reads for LEDGER=fabric (gateway/src/config.ts): the finance bureau's User1.
+  const envLines = Object.entries(description.gatewayEnvByOrg.finance).map(([k, v]) => `${k}=${v}`);
+  await writeFile(L.path('gateway.env'), `${envLines.join('\n')}\n`);
 
   // ---- processes
   const children = new Map<FabricNodeName, ChildProcess>();
@@ -778,7 +781,7 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
 
     // ---- peers join with block 0 fetched from the orderer
     if (!stages.has('peersJoined')) {
-      await retrying('fetch', () =>
+      await retrying(() =>
         peerCli('finance', ['channel', 'fetch', '0', L.fetchedBlock, '-c', FABRIC_CHANNEL, ...ordererArgs]),
       );
       await Promise.all(
@@ -840,7 +843,7 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
         const approvals = (JSON.parse(readiness.stdout) as { approvals: Record<string, boolean> }).approvals;
         await Promise.all(
           FABRIC_ORGS.filter((org) => !approvals[ORG_META[org].mspId]).map((org) =>
-            retrying('approve', () =>
+            retrying(() =>
               peerCli(org, [
                 'lifecycle',
                 'chaincode',
@@ -869,7 +872,7 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
         'json',
       ]);
       if (!committed.stdout.includes(`"${FABRIC_CHAINCODE}"`)) {
-        await retrying('commit', () =>
+        await retrying(() =>
           peerCli('finance', [
             'lifecycle',
             'chaincode',
@@ -905,9 +908,9 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
       phase('chaincode committed');
     }
     if (!stages.has('initialised')) {
-      const current = await retrying('GetConfig', () => query('finance', 'GetConfig'));
+      const current = await retrying(() => query('finance', 'GetConfig'));
       if (current === 'null' || current === '') {
-        await retrying('InitLedger', () =>
+        await retrying(() =>
           invoke(
             'finance',
             'InitLedger',
@@ -925,6 +928,8 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
       FABRIC_ORGS.map((org) => waitUntil(`peer.${org}`, 'a GetConfig answer', () => chaincodeAnswers(org))),
     );
     phase('chaincode answers on every peer');
+    await waitForDiscovery(description, log);
+    phase('service discovery answers');
   } catch (error) {
     await stopFabricNetwork(runDir).catch(() => {});
     throw error;
@@ -932,12 +937,10 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
   timings.total = (Date.now() - started) / 1000;
   log(`fabric: network up in ${timings.total.toFixed(2)} s (${runDir})`);
 
-  const network = Object.assign(Object.create(null) as object, description, {
+  const network: FabricNetwork = {
+    ...description,
     timings,
-    gatewayEnv: Object.assign(
-      (org: FabricOrg = 'finance') => ({ ...description.gatewayEnv[org] }),
-      description.gatewayEnv,
-    ),
+    gatewayEnv: (org: FabricOrg = 'finance') => ({ ...description.gatewayEnvByOrg[org] }),
     async stopNode(name: FabricNodeName) {
       await signalAndWait(runDir, name, 'SIGTERM');
     },
@@ -958,7 +961,7 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
     query,
     invoke: (org: FabricOrg, fn: string, args?: string[], endorsers?: FabricOrg[]) =>
       invoke(org, fn, args, endorsers, 'user'),
-  }) as FabricNetwork;
+  };
   return network;
 }
 
@@ -1204,7 +1207,7 @@ function describe(
     portBase: settings.portBase,
     ports,
     fabricHome,
-    gatewayEnv,
+    gatewayEnvByOrg: gatewayEnv,
   };
 }
 
@@ -1280,6 +1283,12 @@ function peerEnv(L: Layout, org: FabricOrg, ports: FabricPorts): Record<string, 
     CORE_PEER_CHAINCODEADDRESS: `127.0.0.1:${p.chaincodeListen}`,
     CORE_PEER_GOSSIP_BOOTSTRAP: endpoint,
     CORE_PEER_GOSSIP_EXTERNALENDPOINT: endpoint,
+    // Three peers on loopback: gossip faster than the sample's 4-5 s rounds, so that service
+    // discovery knows every organisation's peer and chaincode about a second after a (re)start.
+    CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL: '500ms',
+    CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL: '500ms',
+    CORE_PEER_GOSSIP_ALIVETIMEINTERVAL: '1s',
+    CORE_PEER_GOSSIP_RECONNECTINTERVAL: '2s',
     CORE_PEER_LOCALMSPID: ORG_META[org].mspId,
     CORE_PEER_MSPCONFIGPATH: join(L.peerDir(org), 'msp'),
     CORE_PEER_TLS_ENABLED: 'true',
@@ -1297,4 +1306,75 @@ function peerEnv(L: Layout, org: FabricOrg, ports: FabricPorts): Record<string, 
     // The package's connection.json says {{.address}}: each peer dials its own org's server (pitfall 2).
     CHAINCODE_AS_A_SERVICE_BUILDER_CONFIG: JSON.stringify({ address: `127.0.0.1:${p.chaincodeServer}` }),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service discovery
+
+interface ProbeContract {
+  getDiscoveryHandler(): Promise<unknown>;
+  discoveryService?: Promise<{
+    discoveryResults?: { endorsement_plan?: { groups?: Record<string, unknown> } };
+  }>;
+}
+interface ProbeGateway {
+  connect(profile: unknown, options: unknown): Promise<void>;
+  getNetwork(channel: string): Promise<{ getContract(name: string): ProbeContract }>;
+  disconnect(): void;
+}
+interface FabricNetworkModule {
+  Gateway: new () => ProbeGateway;
+  Wallets: { newInMemoryWallet(): Promise<{ put(label: string, identity: unknown): Promise<void> }> };
+}
+
+/**
+ * Waits until service discovery gives an endorsement plan for the chaincode that names all three
+ * organisations' peers (gossip has told the peers about each other and their chaincodes), as a
+ * gateway with discovery on needs. Asks through fabric-network with the finance connection
+ * profile; skipped when fabric-network is not installed.
+ */
+async function waitForDiscovery(net: FabricNetworkDescription, log: (line: string) => void): Promise<void> {
+  let fabricNetwork: FabricNetworkModule;
+  try {
+    fabricNetwork = createRequire(join(repoRoot, 'package.json'))('fabric-network') as FabricNetworkModule;
+  } catch {
+    log('fabric: fabric-network is not installed; service discovery not checked');
+    return;
+  }
+  const info = net.orgs.finance;
+  const wallet = await fabricNetwork.Wallets.newInMemoryWallet();
+  await wallet.put('probe', {
+    type: 'X.509',
+    mspId: info.mspId,
+    credentials: {
+      certificate: await readFile(join(info.userIdentityDir, 'cert.pem'), 'utf8'),
+      privateKey: await readFile(join(info.userIdentityDir, 'key.pem'), 'utf8'),
+    },
+  });
+  const profile = JSON.parse(await readFile(info.connectionProfile, 'utf8')) as unknown;
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const gateway = new fabricNetwork.Gateway();
+    try {
+      await gateway.connect(profile, {
+        wallet,
+        identity: 'probe',
+        discovery: { enabled: true, asLocalhost: true },
+      });
+      const contract = (await gateway.getNetwork(net.channel)).getContract(net.chaincode);
+      await contract.getDiscoveryHandler();
+      const groups = (await contract.discoveryService)?.discoveryResults?.endorsement_plan?.groups ?? {};
+      if (Object.keys(groups).length === FABRIC_ORGS.length) return;
+      last = `the plan names ${Object.keys(groups).length} of ${FABRIC_ORGS.length} organisations`;
+    } catch (error) {
+      last = (error as Error).message;
+    } finally {
+      gateway.disconnect();
+    }
+    await sleep(200);
+  }
+  throw new Error(
+    `FABRIC_DISCOVERY: service discovery gave no full endorsement plan for ${net.chaincode} in 30 s: ${last}`,
+  );
 }
