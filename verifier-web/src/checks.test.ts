@@ -1,7 +1,7 @@
 import { buildReceiptGroup, type ProofBundle, RECEIPT_GROUP_TYPE, type StepResult } from '@lianzheng/proof';
 import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { type CheckRun, describeStep, verdictOf } from './checks.ts';
+import { type CheckRun, describeStep, ledgerWords, verdictOf } from './checks.ts';
 import { setLang } from './i18n.ts';
 
 const pass = (step: StepResult['step']): StepResult => ({ step, status: 'pass' });
@@ -80,5 +80,32 @@ describe('describeStep: the receipt', () => {
       .sign(privateKey);
     expect(sentence(single)).not.toContain('one signature');
     expect(sentence(single)).toContain('validly signed (key k1)');
+  });
+});
+
+describe('ledgerWords: which ledger, and who vouched for it', () => {
+  const fabricBundle = (endorsers?: string[]) =>
+    ({
+      ledger: {
+        network: 'fabric',
+        channel: 'evidence',
+        txId: 'ab'.repeat(32),
+        block: 9,
+        size: 3,
+        root: 'cd'.repeat(32),
+        ...(endorsers ? { endorsers } : {}),
+      },
+    }) as unknown as ProofBundle;
+
+  it('names the organisations that endorsed a Fabric transaction, in either language', () => {
+    setLang('zh', null);
+    expect(ledgerWords(fabricBundle(['FinanceMSP', 'InspectionMSP']))).toBe(
+      'Hyperledger Fabric 联盟链(由 FinanceMSP、InspectionMSP 背书)',
+    );
+    setLang('en', null);
+    expect(ledgerWords(fabricBundle(['FinanceMSP', 'InspectionMSP']))).toBe(
+      'Hyperledger Fabric consortium ledger (endorsed by FinanceMSP, InspectionMSP)',
+    );
+    expect(ledgerWords(fabricBundle())).toBe('Hyperledger Fabric consortium ledger');
   });
 });

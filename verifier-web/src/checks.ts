@@ -157,11 +157,13 @@ function receiptKid(jws: string): string {
 
 export function ledgerWords(bundle: ProofBundle): string {
   const net = bundle.ledger?.network;
-  return net === 'embedded'
-    ? t('check.ledger.embedded')
-    : net === 'fabric'
-      ? t('check.ledger.fabric')
-      : String(net ?? '');
+  if (net === 'embedded') return t('check.ledger.embedded');
+  if (net !== 'fabric') return String(net ?? '');
+  // The organisations whose peers endorsed the transaction, by MSP id, as the ledger names them.
+  const endorsers = bundle.ledger?.endorsers ?? [];
+  return endorsers.length > 0
+    ? t('check.ledger.fabricEndorsed', { endorsers: endorsers.join(t('list.separator')) })
+    : t('check.ledger.fabric');
 }
 
 /** One sentence per step, with the values from the bundle the step vouched for. */

@@ -156,6 +156,8 @@ export const messagesZh = {
   'check.ledger.lookupFailed': '无法向网关查询这笔账本交易(网络或网关问题),这一步没有核对成功。请稍后重试。',
   'check.ledger.embedded': '嵌入式单节点账本(单机开发账本,没有多方背书)',
   'check.ledger.fabric': 'Hyperledger Fabric 联盟链',
+  'check.ledger.fabricEndorsed': 'Hyperledger Fabric 联盟链(由 {endorsers} 背书)',
+  'list.separator': '、',
   'check.ledger.channel': '通道 {channel},',
   'check.anchor.pass':
     '检查点已锚定在公链 {chain} 上,交易 {tx}(区块 {block});链上数据经网关的只读代理读取并核对一致。',
@@ -402,6 +404,8 @@ export const messagesEn: Record<MessageKey, string> = {
   'check.ledger.embedded':
     'embedded single-node ledger (a development ledger with no endorsement by other parties)',
   'check.ledger.fabric': 'Hyperledger Fabric consortium ledger',
+  'check.ledger.fabricEndorsed': 'Hyperledger Fabric consortium ledger (endorsed by {endorsers})',
+  'list.separator': ', ',
   'check.ledger.channel': 'channel {channel}, ',
   'check.anchor.pass':
     "The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}); the chain's record, read through the gateway's read-only proxy, matches.",
