@@ -98,7 +98,7 @@ describe('ledgerWords: which ledger, and who vouched for it', () => {
     }) as unknown as ProofBundle;
 
   it('names the organisations that endorsed a Fabric transaction, in either language', () => {
-    setLang('zh', null);
+    setLang('zh-CN', null);
     expect(ledgerWords(fabricBundle(['FinanceMSP', 'InspectionMSP']))).toBe(
       'Hyperledger Fabric 联盟链(由 FinanceMSP、InspectionMSP 背书)',
     );
