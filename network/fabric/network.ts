@@ -590,15 +590,20 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
     return pid !== undefined && aliveOurs(pid, runDir) ? pid : undefined;
   };
 
-  const spawnNode = async (name: FabricNodeName): Promise<void> => {
-    if (runningPid(name) !== undefined) return; // started before by another process: adopt it
-    for (const [port, what] of nodePorts(name, ports)) {
-      if (!(await portFree(port))) {
-        throw new Error(
-          `FABRIC_PORT_IN_USE: port ${port} (${what}) on 127.0.0.1 is taken by another process; stop it or choose another portBase`,
-        );
+  const checkPorts = async (names: FabricNodeName[]) => {
+    for (const name of names) {
+      for (const [port, what] of nodePorts(name, ports)) {
+        if (!(await portFree(port))) {
+          throw new Error(
+            `FABRIC_PORT_IN_USE: port ${port} (${what}) on 127.0.0.1 is taken by another process; stop it or choose another portBase`,
+          );
+        }
       }
     }
+  };
+  const spawnNode = async (name: FabricNodeName): Promise<void> => {
+    if (runningPid(name) !== undefined) return; // started before by another process: adopt it
+    await checkPorts([name]);
     const [command, args] = nodeCommand(name);
     const logFile = join(L.path('logs'), `${name}.log`);
     const fd = openSync(logFile, 'a');
@@ -764,8 +769,12 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
   };
 
   try {
-    // All nodes at once: the chaincode servers only wait for peers to dial them.
-    await Promise.all(NODE_NAMES.map(startAndWait));
+    // Every port checked before anything starts; then all nodes at once (the chaincode servers
+    // only wait for the peers to dial them), each to its health check.
+    await checkPorts(NODE_NAMES.filter((name) => runningPid(name) === undefined));
+    const results = await Promise.allSettled(NODE_NAMES.map(startAndWait));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     phase('processes healthy');
 
     // ---- orderer joins the channel (channel participation API, no system channel)
