@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Hyperledger Fabric 2.5.16's native binaries (peer, orderer, configtxgen, cryptogen, osnadmin) and
 # the chaincode-as-a-service builder (detect/build/release), cached outside the clone.
-# Prints the folder that holds bin/ (and bin/ccaas_builder/bin/) and config/ (Fabric's sampleconfig).
+# Prints the folder that holds bin/, ccaas_builder/bin/ and config/ (Fabric's sampleconfig).
 #
 # Tried in this order, the first that works wins:
 #   1. FABRIC_BIN: a folder whose peer and orderer report 2.5.16 (and that holds the rest);
