@@ -19,7 +19,7 @@ import {
   toHex,
 } from '@lianzheng/proof';
 import { requireWriter } from './access.ts';
-import { type ProjectBook, type RecordFact, type RuleDetails, readBook, writeBook } from './book.ts';
+import { type ProjectBook, type RecordFact, type RuleDetails, readRuleBook, writeBook } from './book.ts';
 import { submitterOf, txTime } from './context.ts';
 import { fail } from './errors.ts';
 import type { LedgerContext } from './ledger.ts';
@@ -27,12 +27,15 @@ import {
   type BatchResult,
   type Checkpoint,
   type Flag,
+  type FlagCode,
+  isObject,
   type LedgerConfig,
   parseBatchArgs,
   parseDetails,
   parseRecord,
   type Submitter,
 } from './model.ts';
+import { TRANSIENT_DETAILS_KEY } from './protocol.ts';
 import { evaluateRecord, type RuleRecord } from './rules.ts';
 import { KEY, pad16, type StateView } from './state.ts';
 import { type RecordFacts, validateEntry } from './validation.ts';
@@ -47,10 +50,34 @@ export interface LogHead {
   hashes: string[];
 }
 
-/** A record as the batch value keeps it (index = the batch's fromSize + its position). */
+/**
+ * A record as the batch value keeps it (index = the batch's fromSize + its position); a
+ * restricted record's details are in the batch's private value instead.
+ */
 export interface BatchRecord {
   record: EvidenceRecord;
-  details: RecordDetails;
+  details?: RecordDetails;
+}
+
+/** The batch's value in the private collection, under the same key as its public value. */
+export interface PrivateBatchValue {
+  /** The restricted records' details, by record id. */
+  details: Record<string, RecordDetails>;
+  /** Every flag of the batch with its facts, in the order of the public `flags`. */
+  flags: Flag[];
+}
+
+/**
+ * Facts behind a flag that may be public, by code: an overdue milestone follows from the
+ * project's plan and the ledger's clock (SECURITY.md). Every other flag's facts are amounts,
+ * shares and the details of records, restricted ones included, so its public form has `detail: {}`
+ * and the facts are in the batch's private value.
+ */
+const PUBLIC_FLAG_FACTS: ReadonlySet<FlagCode> = new Set<FlagCode>(['MILESTONE_OVERDUE_30_DAYS']);
+
+export function publicFlag(flag: Flag): Flag {
+  if (PUBLIC_FLAG_FACTS.has(flag.code) || Object.keys(flag.detail).length === 0) return flag;
+  return { ...flag, detail: {} };
 }
 
 /** What a batch left behind: its records, and its result so a repeat of it gets the same answer. */
@@ -104,7 +131,7 @@ class Books {
   async get(projectId: string): Promise<ProjectBook | undefined> {
     let book = this.books.get(projectId);
     if (book === undefined) {
-      book = (await readBook(this.view, projectId)) ?? null;
+      book = (await readRuleBook(this.view, projectId)) ?? null;
       this.books.set(projectId, book);
     }
     return book ?? undefined;
@@ -170,6 +197,8 @@ export async function recordBatch(
     config,
     books: new Books(view),
     inBatch: new Set(),
+    transient: transientDetails(ctx),
+    hidden: {},
   };
   const flags: Flag[] = [];
   const records: BatchRecord[] = [];
@@ -177,10 +206,13 @@ export async function recordBatch(
   for (let i = 0; i < args.records.length; i++) {
     const entry = args.records[i]!;
     c.index = args.fromSize + i;
-    const applied = await checkAndApply(entry.record, entry.details, c);
+    const applied = await checkAndApply(entry, c);
     records.push(applied.stored);
     flags.push(...applied.flags);
   }
+  for (const id of c.transient.keys())
+    if (!c.inBatch.has(id))
+      fail('BAD_DETAILS', `transient details for ${id}, which is not a restricted record of the batch`);
 
   for (const book of c.books.touched) {
     book.batches.push(args.fromSize);
@@ -193,8 +225,13 @@ export async function recordBatch(
   const nextHead: LogHead = { size: toSize, root, hashes: frontierToJson(frontier).hashes };
   view.set(view.key(KEY.log), nextHead);
   view.set(view.key(KEY.checkpoint, pad16(toSize)), { size: toSize, root } satisfies Checkpoint);
-  const result: BatchResult = { toSize, root, flags };
-  view.set(view.key(KEY.batch, pad16(args.fromSize)), {
+  // The result is in the block (Fabric keeps the response): flags in their public form.
+  const shown = flags.map(publicFlag);
+  const result: BatchResult = { toSize, root, flags: shown };
+  const batchKey = view.key(KEY.batch, pad16(args.fromSize));
+  if (Object.keys(c.hidden).length > 0 || shown.some((f, i) => f !== flags[i]))
+    view.setPrivate(batchKey, { details: c.hidden, flags } satisfies PrivateBatchValue);
+  view.set(batchKey, {
     ...result,
     fromSize: args.fromSize,
     leaves: leavesDigest,
@@ -235,14 +272,45 @@ interface ApplyContext {
   books: Books;
   /** Ids of this batch's records so far. */
   inBatch: Set<string>;
+  /** Restricted records' details from the transient data. */
+  transient: Map<string, unknown>;
+  /** The restricted details this batch keeps privately. */
+  hidden: Record<string, RecordDetails>;
+}
+
+const decoder = new TextDecoder();
+
+/** The transient `details` map: record id → details of a restricted record. */
+function transientDetails(ctx: LedgerContext): Map<string, unknown> {
+  const raw = ctx.stub.getTransient().get(TRANSIENT_DETAILS_KEY);
+  if (!raw || raw.length === 0) return new Map();
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(raw));
+  } catch {
+    return fail('BAD_DETAILS', 'the transient details are not JSON');
+  }
+  if (!isObject(value))
+    fail('BAD_DETAILS', 'the transient details must be a JSON object {recordId: details}');
+  return new Map(Object.entries(value));
 }
 
 async function checkAndApply(
-  rawRecord: unknown,
-  rawDetails: unknown,
+  entry: { record: unknown; details?: unknown },
   c: ApplyContext,
 ): Promise<{ stored: BatchRecord; flags: Flag[] }> {
-  const record = parseRecord(rawRecord);
+  const record = parseRecord(entry.record);
+  // A restricted record's details come only as transient data, so that a client cannot put them
+  // in the block by mistake; a public record's come in the argument.
+  let rawDetails = entry.details;
+  const restricted = record.visibility === 'restricted';
+  if (restricted) {
+    if (entry.details !== undefined)
+      fail('BAD_DETAILS', `record ${record.id}: a restricted record's details go in the transient data`);
+    if (!c.transient.has(record.id))
+      fail('BAD_DETAILS', `record ${record.id}: no transient details for this restricted record`);
+    rawDetails = c.transient.get(record.id);
+  }
   const details = parseDetails(rawDetails, record);
   const book = await c.books.get(record.projectId);
   // Ids are unique within a project (its key knows every record of it) and within the batch;
@@ -285,6 +353,10 @@ async function checkAndApply(
   }
   c.inBatch.add(record.id);
   c.books.touched.add(state);
+  if (restricted) {
+    c.hidden[record.id] = details;
+    return { stored: { record }, flags: outcome.flags };
+  }
   return { stored: { record, details }, flags: outcome.flags };
 }
 

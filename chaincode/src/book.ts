@@ -1,8 +1,10 @@
-// A project's key: its registration, the rules' running summary and the small facts of each of its
-// records that a later record may name. Refs and supersedes can only name records of the same
-// project (the checks refuse any other), so this one value answers every ref, every supersede and
-// RECORD_EXISTS within the project: a RecordBatch reads it once and writes it once per project it
-// touches, however many records it carries.
+// A project's key: its registration and the small facts of each of its records that a later record
+// may name. Refs and supersedes can only name records of the same project (the checks refuse any
+// other), so this one value answers every ref, every supersede and RECORD_EXISTS within the
+// project: a RecordBatch reads it once and writes it once per project it touches, however many
+// records it carries. What the rules add that is not public — the running totals (amounts) and
+// the amount, result and milestone of the records a later record may undo — is the project's
+// private value, under the same key in the private collection.
 
 import type { ProjectSummary, StoredProject } from './model.ts';
 import { emptySummary } from './rules.ts';
@@ -38,10 +40,17 @@ export interface RecordFact {
 
 /** The value under `project · projectId`. RegisterProject writes only the StoredProject part. */
 export interface ProjectBookValue extends StoredProject {
-  summary?: ProjectSummary;
+  /** Without `d`: that is private. */
   records?: Record<string, RecordFact>;
   /** fromSize of each batch that holds records of the project, ascending. */
   batches?: number[];
+}
+
+/** The value under `project · projectId` in the private collection. */
+export interface PrivateProjectValue {
+  summary: ProjectSummary;
+  /** Record id → the details the rules read of it again. */
+  details: Record<string, RuleDetails>;
 }
 
 /** A project's key in memory, for one transaction. */
@@ -56,28 +65,50 @@ export function storedProjectOf(value: StoredProject): StoredProject {
   return { project: value.project, registeredAt: value.registeredAt, txId: value.txId, by: value.by };
 }
 
+/** The public key only: `summary` is empty and no fact has `d` (what queries need). */
 export async function readBook(view: StateView, projectId: string): Promise<ProjectBook | undefined> {
   const value = await view.get<ProjectBookValue>(view.key(KEY.project, projectId));
   return value && bookOf(value);
 }
 
+/** The public key and the private value: what the rules need. Throws where the peer may not read it. */
+export async function readRuleBook(view: StateView, projectId: string): Promise<ProjectBook | undefined> {
+  const key = view.key(KEY.project, projectId);
+  const value = await view.get<ProjectBookValue>(key);
+  if (!value) return undefined;
+  const book = bookOf(value);
+  const secret = await view.getPrivate<PrivateProjectValue>(key);
+  if (secret) {
+    book.summary = secret.summary;
+    for (const [id, d] of Object.entries(secret.details)) {
+      const fact = book.records[id];
+      if (fact) book.records[id] = { ...fact, d };
+    }
+  }
+  return book;
+}
+
 export function bookOf(value: ProjectBookValue): ProjectBook {
   return {
     stored: storedProjectOf(value),
-    summary: value.summary ?? emptySummary(),
+    summary: emptySummary(),
     records: value.records ?? {},
     batches: value.batches ?? [],
   };
 }
 
+/** Writes both halves: the public key, and the summary and rule details privately. */
 export function writeBook(view: StateView, book: ProjectBook): void {
-  const value: ProjectBookValue = {
-    ...book.stored,
-    summary: book.summary,
-    records: book.records,
-    batches: book.batches,
-  };
-  view.set(view.key(KEY.project, book.stored.project.id), value);
+  const records: Record<string, RecordFact> = {};
+  const details: Record<string, RuleDetails> = {};
+  for (const [id, fact] of Object.entries(book.records)) {
+    const { d, ...open } = fact;
+    records[id] = open;
+    if (d) details[id] = d;
+  }
+  const key = view.key(KEY.project, book.stored.project.id);
+  view.set(key, { ...book.stored, records, batches: book.batches } satisfies ProjectBookValue);
+  view.setPrivate(key, { summary: book.summary, details } satisfies PrivateProjectValue);
 }
 
 /** The fromSize of the batch that holds leaf `index` of this project (its batches are ascending). */

@@ -55,7 +55,7 @@ describe('access control', () => {
     const driver = await ready();
     expect(
       await codeOf(
-        driver.submit('RecordBatch', [JSON.stringify({ fromSize: 0, records: [e(1, 'other')] })], {
+        driver.submitBatch(0, [e(1, 'other')], {
           identity: INSPECTOR,
         }),
       ),
@@ -283,9 +283,9 @@ describe('the log kept by the ledger', () => {
     ];
     const first = await driver.record(batch);
     await driver.record([e(3, 'other')]);
-    const again = await driver.submit('RecordBatch', [JSON.stringify({ fromSize: 0, records: batch })]);
-    const { tx: _tx, ...firstResult } = first;
-    expect(again.result).toEqual(firstResult);
+    const again = await driver.submitBatch(0, batch);
+    expect(again.result).toEqual(first.tx.result);
+    expect(again.privateWrites).toEqual([]);
     expect(again.writes).toEqual([]);
     expect(again.event).toBeUndefined();
   });
@@ -425,19 +425,20 @@ describe('determinism', () => {
 
   it('writes identical bytes when two peers execute the same proposal', async () => {
     const peers = [await history(new MemoryLedger()), await history(new MemoryLedger())];
-    const proposal = JSON.stringify({
-      fromSize: 1,
-      records: [
-        e(2, 'payment_approval', { refs: [testRecordId(1)], details: { amount: '400' } }),
-        e(3, 'acceptance', { refs: [testRecordId(1)], details: { milestone: 'M1', result: 'passed' } }),
-        e(4, 'contract', { supersedes: testRecordId(1), details: { amount: '1200' } }),
-      ],
-    });
+    const records = [
+      e(2, 'payment_approval', { refs: [testRecordId(1)], details: { amount: '400' } }),
+      e(3, 'acceptance', { refs: [testRecordId(1)], details: { milestone: 'M1', result: 'passed' } }),
+      e(4, 'contract', { supersedes: testRecordId(1), details: { amount: '1200' } }),
+    ];
     const options = { txId: 'c'.repeat(64), time: '2025-06-10T00:00:00.000Z' };
-    const [x, y] = await Promise.all(peers.map((p) => p.submit('RecordBatch', [proposal], options)));
+    const [x, y] = await Promise.all(peers.map((p) => p.submitBatch(1, records, options)));
     expect(x!.writes.length).toBeGreaterThan(0);
     expect(Buffer.from(canonicalJson(x!.writes.map(([k, v]) => [k, toHex(v)])))).toEqual(
       Buffer.from(canonicalJson(y!.writes.map(([k, v]) => [k, toHex(v)]))),
+    );
+    expect(x!.privateWrites.length).toBeGreaterThan(0);
+    expect(Buffer.from(canonicalJson(x!.privateWrites.map(([c, k, v]) => [c, k, toHex(v)])))).toEqual(
+      Buffer.from(canonicalJson(y!.privateWrites.map(([c, k, v]) => [c, k, toHex(v)]))),
     );
     expect(x!.event).toEqual(y!.event);
     expect(x!.result).toEqual(y!.result);

@@ -12,7 +12,15 @@ import { initLedger, readConfig, setConfig, setWriters } from './access.ts';
 import { recordBatch } from './batch.ts';
 import type { LedgerContext } from './ledger.ts';
 import { registerProject } from './projects.ts';
-import { findByDigest, getCheckpoint, getFlags, getProject, getRecord, projectTrail } from './queries.ts';
+import {
+  findByDigest,
+  getBatch,
+  getCheckpoint,
+  getFlags,
+  getProject,
+  getRecord,
+  projectTrail,
+} from './queries.ts';
 import { StateView } from './state.ts';
 
 const { Contract, Param, Returns, Transaction } = fabric;
@@ -73,7 +81,10 @@ export class EvidenceContract extends Contract {
     return submit(ctx, (view) => registerProject(view, ctx, project));
   }
 
-  /** `batch`: `{fromSize, records: [{record, details}]}` → `{toSize, root, flags}`. */
+  /**
+   * `batch`: `{fromSize, records: [{record, details}]}` → `{toSize, root, flags}`. A restricted
+   * record comes as `{record}`, its details in the transient map (`encodeRecordBatch`).
+   */
   @Param('batch', 'string')
   @Returns('string')
   @Transaction()
@@ -106,6 +117,14 @@ export class EvidenceContract extends Contract {
   @Transaction(false)
   async ProjectTrail(ctx: LedgerContext, projectId: string): Promise<string> {
     return evaluate(ctx, (view) => projectTrail(view, projectId));
+  }
+
+  /** `fromSize`: where a recorded batch starts → `{fromSize, toSize, root, txId, flags}`. */
+  @Param('fromSize', 'string')
+  @Returns('string')
+  @Transaction(false)
+  async GetBatch(ctx: LedgerContext, fromSize: string): Promise<string> {
+    return evaluate(ctx, (view) => getBatch(view, fromSize));
   }
 
   /** `size`: a tree size, or '' for the latest checkpoint. */

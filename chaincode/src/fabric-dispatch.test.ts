@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import forge from 'node-forge';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EvidenceContract } from './index.ts';
+import { EvidenceContract, encodeRecordBatch } from './index.ts';
 import { buildEntry, MemoryLedger, testRecordId, villageRoadProject } from './testing/index.ts';
 
 const require = createRequire(import.meta.url);
@@ -57,17 +57,29 @@ describe('EvidenceContract under fabric-shim', () => {
 
   /** One Fabric transaction: fabric-shim's dispatch over a memory stub; commits only on status 200. */
   async function invoke(mspid: string, fn: string, ...args: string[]): Promise<ShimResponse> {
+    return invokeWith({}, mspid, fn, ...args);
+  }
+
+  async function invokeWith(
+    transient: Record<string, Uint8Array>,
+    mspid: string,
+    fn: string,
+    ...args: string[]
+  ): Promise<ShimResponse> {
     let response: ShimResponse | undefined;
     try {
-      await ledger.invoke(async (ctx) => {
-        const fabricStub = Object.assign(ctx.stub, {
-          getBufferArgs: () => [Buffer.from(`EvidenceContract:${fn}`), ...args.map((a) => Buffer.from(a))],
-          getChannelID: () => 'evidence',
-          getCreator: () => ({ mspid, idBytes: Buffer.from(pem) }),
-        });
-        response = await chaincode.Invoke(fabricStub);
-        if (response.status !== 200) throw new Error('rolled back');
-      });
+      await ledger.invoke(
+        async (ctx) => {
+          const fabricStub = Object.assign(ctx.stub, {
+            getBufferArgs: () => [Buffer.from(`EvidenceContract:${fn}`), ...args.map((a) => Buffer.from(a))],
+            getChannelID: () => 'evidence',
+            getCreator: () => ({ mspid, idBytes: Buffer.from(pem) }),
+          });
+          response = await chaincode.Invoke(fabricStub);
+          if (response.status !== 200) throw new Error('rolled back');
+        },
+        { transient },
+      );
     } catch {
       // the response says why
     }
@@ -92,6 +104,7 @@ describe('EvidenceContract under fabric-shim', () => {
     expect(Object.keys(byName).sort()).toEqual(
       [
         'FindByDigest',
+        'GetBatch',
         'GetCheckpoint',
         'GetConfig',
         'GetFlags',
@@ -131,12 +144,27 @@ describe('EvidenceContract under fabric-shim', () => {
         details: { amount: '50' },
       }),
     ];
-    const batch = JSON.stringify({ fromSize: 0, records: entries });
-    const recorded = await invoke('FinanceMSP', 'RecordBatch', batch);
+    const { args, transient } = encodeRecordBatch({ fromSize: 0, records: entries });
+    expect(args).not.toContain('"details"');
+    const leaked = await invoke(
+      'FinanceMSP',
+      'RecordBatch',
+      JSON.stringify({ fromSize: 0, records: entries }),
+    );
+    expect(leaked.message).toMatch(/^BAD_DETAILS: /);
+    const recorded = await invokeWith(transient, 'FinanceMSP', 'RecordBatch', args);
     expect(recorded.status).toBe(200);
     const result = JSON.parse(text(recorded));
     expect(result.toSize).toBe(2);
-    expect(result.flags.map((f: { code: string }) => f.code)).toEqual(['ADVANCE_OVER_LIMIT']);
+    // The answer is in the block: the flag without its facts (amounts).
+    expect(result.flags).toEqual([
+      expect.objectContaining({ code: 'ADVANCE_OVER_LIMIT', recordId: testRecordId(2), detail: {} }),
+    ]);
+    const batch = await invoke('FinanceMSP', 'GetBatch', '0');
+    expect(JSON.parse(text(batch)).flags[0].detail).toMatchObject({
+      contractAmount: '100',
+      advanceTotal: '50',
+    });
     expect(ledger.events.at(-1)?.name).toBe('BatchRecorded');
 
     const refused = await invoke(

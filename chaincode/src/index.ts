@@ -3,8 +3,16 @@
 
 import { EvidenceContract } from './evidence-contract.ts';
 
-export { BATCH_EVENT, type BatchEvent, type BatchRecord, type LogHead, type StoredBatch } from './batch.ts';
-export type { ProjectBookValue, RecordFact, RuleDetails } from './book.ts';
+export {
+  BATCH_EVENT,
+  type BatchEvent,
+  type BatchRecord,
+  type LogHead,
+  type PrivateBatchValue,
+  publicFlag,
+  type StoredBatch,
+} from './batch.ts';
+export type { PrivateProjectValue, ProjectBookValue, RecordFact, RuleDetails } from './book.ts';
 export {
   CHAINCODE_ERROR_CODES,
   ChaincodeError,
@@ -35,11 +43,13 @@ export {
   projectLevel,
   RECORD_ID_PATTERN,
   type RecordBatchArgs,
+  type RecordBatchEntry,
   type RecordEntry,
   type StoredProject,
   type StoredRecord,
   type Submitter,
 } from './model.ts';
+export { type EncodedRecordBatch, encodeRecordBatch, TRANSIENT_DETAILS_KEY } from './protocol.ts';
 export type { ProjectView, RecordView } from './queries.ts';
 export {
   CHANGE_LIMIT_PERCENT,
@@ -58,7 +68,7 @@ export {
   type RuleState,
   resolveContractChain,
 } from './rules.ts';
-export { KEY as STATE_KEYS, pad16, splitCompositeKey } from './state.ts';
+export { KEY as STATE_KEYS, PRIVATE_COLLECTION, pad16, splitCompositeKey } from './state.ts';
 export {
   checkEntry,
   type EntryCheck,

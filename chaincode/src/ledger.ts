@@ -22,6 +22,15 @@ export interface LedgerStub {
   /** Committed keys with this prefix, sorted by key (bytewise, as LevelDB does). */
   getStateByPartialCompositeKey(objectType: string, attributes: string[]): AsyncIterable<LedgerKV>;
   getTxTimestamp(): LedgerTimestamp;
+  /** The proposal's transient data: seen by the endorsing peers, never written to a block. */
+  getTransient(): Map<string, Uint8Array>;
+  /**
+   * Committed private data of `collection` (empty array when absent). Throws on a peer that is not
+   * a member of the collection.
+   */
+  getPrivateData(collection: string, key: string): Promise<Uint8Array>;
+  /** Buffered like putState; only the hash of key and value reaches the block. */
+  putPrivateData(collection: string, key: string, value: Uint8Array): Promise<void>;
   getTxID(): string;
   setEvent(name: string, payload: Uint8Array): void;
 }

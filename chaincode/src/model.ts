@@ -144,9 +144,15 @@ export interface RecordEntry {
   details: RecordDetails;
 }
 
+/** An entry of RecordBatch's argument: a restricted record's details travel as transient data. */
+export interface RecordBatchEntry {
+  record: EvidenceRecord;
+  details?: RecordDetails;
+}
+
 export interface RecordBatchArgs {
   fromSize: number;
-  records: RecordEntry[];
+  records: RecordBatchEntry[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,7 +332,10 @@ export function parseDetails(value: unknown, record: EvidenceRecord): RecordDeta
   return details;
 }
 
-/** `{fromSize, records: [{record, details}]}`; record-level checks happen later, per record. */
+/**
+ * `{fromSize, records: [{record, details}]}`, a restricted record as `{record}` (its details are
+ * transient data); record-level checks happen later, per record.
+ */
 export function parseBatchArgs(json: string): RecordBatchArgs {
   const value = parseJsonArgument(json);
   if (!isObject(value)) fail('BAD_ARGUMENT', 'batch must be a JSON object');
@@ -335,10 +344,14 @@ export function parseBatchArgs(json: string): RecordBatchArgs {
     fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
   if (!Array.isArray(records) || records.length === 0)
     fail('BAD_ARGUMENT', 'records must be a non-empty array');
-  for (const entry of records)
-    if (!isObject(entry) || !isObject(entry.record) || !isObject(entry.details))
+  for (const entry of records) {
+    if (!isObject(entry) || !isObject(entry.record))
       fail('BAD_ARGUMENT', 'each entry must be {record, details}');
-  return { fromSize, records: records as RecordEntry[] };
+    const restricted = entry.record.visibility === 'restricted';
+    if (!(isObject(entry.details) || (restricted && entry.details === undefined)))
+      fail('BAD_ARGUMENT', 'each entry must be {record, details}, or {record} for a restricted record');
+  }
+  return { fromSize, records: records as RecordBatchEntry[] };
 }
 
 export function parseJsonArgument(json: unknown): unknown {

@@ -2,10 +2,23 @@
 // record as hashed, its details, the transaction's facts and flags) and its project's key (what
 // later records did to it: superseded, withdrawn, the contract it counts against). Queries are
 // rare, so they may read more than a batch does; each says what it reads.
+//
+// What is private (restricted records' details, the facts behind flags, the rules' totals) comes
+// from the private collection where this peer can read it; on a peer that is not a member
+// `getPrivateData` throws, and the answer leaves it out: no `details` on a restricted record,
+// flags in their public form, a summary with only the record count.
 
+import type { RecordDetails } from '@lianzheng/proof';
 import { emptyFrontier, frontierRoot, isSha256Hex, toHex } from '@lianzheng/proof';
-import { type BatchRecord, readLogHead, type StoredBatch } from './batch.ts';
-import { batchOf, bookOf, type ProjectBook, type ProjectBookValue, readBook } from './book.ts';
+import { type BatchRecord, type PrivateBatchValue, readLogHead, type StoredBatch } from './batch.ts';
+import {
+  batchOf,
+  bookOf,
+  type PrivateProjectValue,
+  type ProjectBook,
+  type ProjectBookValue,
+  readBook,
+} from './book.ts';
 import { fail } from './errors.ts';
 import {
   type Checkpoint,
@@ -16,9 +29,12 @@ import {
   type StoredProject,
   type StoredRecord,
 } from './model.ts';
+import { emptySummary } from './rules.ts';
 import { KEY, pad16, type StateView } from './state.ts';
 
-export interface RecordView extends StoredRecord {
+export interface RecordView extends Omit<StoredRecord, 'details'> {
+  /** Absent for a restricted record where this peer cannot read the private collection. */
+  details?: RecordDetails;
   flags: Flag[];
 }
 
@@ -26,30 +42,48 @@ export interface ProjectView extends StoredProject {
   summary: ProjectSummary;
 }
 
-/** Batches read by one query, each once. */
+/** A batch as this peer may see it: the public value, and the private one where readable. */
+interface SeenBatch extends StoredBatch {
+  secret?: PrivateBatchValue;
+}
+
+/** The flags of a batch with their facts where this peer may read them. */
+function flagsOf(batch: SeenBatch): Flag[] {
+  return batch.secret?.flags ?? batch.flags;
+}
+
+async function seen(view: StateView, batch: StoredBatch): Promise<SeenBatch> {
+  const secret = await view.tryPrivate<PrivateBatchValue>(view.key(KEY.batch, pad16(batch.fromSize)));
+  return secret.value ? { ...batch, secret: secret.value } : batch;
+}
+
+/** Batches read by one query, each once (its public value, then its private one). */
 class BatchReader {
-  private readonly cache = new Map<number, StoredBatch | undefined>();
+  private readonly cache = new Map<number, SeenBatch | undefined>();
   constructor(private readonly view: StateView) {}
 
-  async get(fromSize: number): Promise<StoredBatch | undefined> {
-    if (!this.cache.has(fromSize))
-      this.cache.set(fromSize, await this.view.get<StoredBatch>(this.view.key(KEY.batch, pad16(fromSize))));
+  async get(fromSize: number): Promise<SeenBatch | undefined> {
+    if (!this.cache.has(fromSize)) {
+      const batch = await this.view.get<StoredBatch>(this.view.key(KEY.batch, pad16(fromSize)));
+      this.cache.set(fromSize, batch && (await seen(this.view, batch)));
+    }
     return this.cache.get(fromSize);
   }
 }
 
-function recordView(batch: StoredBatch, position: number, entry: BatchRecord, book: ProjectBook): RecordView {
+function recordView(batch: SeenBatch, position: number, entry: BatchRecord, book: ProjectBook): RecordView {
   const id = entry.record.id;
   const fact = book.records[id];
   const out: RecordView = {
     record: entry.record,
-    details: entry.details,
     index: batch.fromSize + position,
     txId: batch.txId,
     recordedAt: batch.recordedAt,
     by: batch.by,
-    flags: batch.flags.filter((f) => f.recordId === id),
+    flags: flagsOf(batch).filter((f) => f.recordId === id),
   };
+  const details = entry.details ?? batch.secret?.details[id];
+  if (details) out.details = details;
   if (fact?.s !== undefined) out.supersededBy = fact.s;
   if (fact?.w !== undefined) out.withdrawnBy = fact.w;
   if (fact?.c !== undefined) out.contractChain = fact.c;
@@ -110,10 +144,12 @@ export async function findByDigest(
     return book;
   };
   const collect = async (batch: StoredBatch, only?: string) => {
+    let shown: SeenBatch | undefined;
     for (const [position, entry] of batch.records.entries()) {
       if (entry.record.digests.sha256 !== sha256) continue;
       if (only !== undefined && entry.record.projectId !== only) continue;
-      records.push(recordView(batch, position, entry, await bookOf(entry.record.projectId)));
+      shown ??= await seen(view, batch);
+      records.push(recordView(shown, position, entry, await bookOf(entry.record.projectId)));
     }
   };
   if (projectId !== '') {
@@ -137,10 +173,18 @@ async function requireBook(view: StateView, id: string): Promise<ProjectBook> {
   return book;
 }
 
-/** One read: the project's key. */
+/**
+ * The project's key and its private value. Where this peer cannot read the private collection
+ * the summary holds only the record count (the totals are amounts).
+ */
 export async function getProject(view: StateView, id: string): Promise<ProjectView> {
   const book = await requireBook(view, id);
-  return { ...book.stored, summary: book.summary };
+  const secret = await view.tryPrivate<PrivateProjectValue>(view.key(KEY.project, id));
+  const summary = secret.value?.summary ?? {
+    ...emptySummary(),
+    records: Object.keys(book.records).length,
+  };
+  return { ...book.stored, summary };
 }
 
 /** The project's key, then each batch that holds records of it. */
@@ -153,7 +197,7 @@ export async function getFlags(
   const batches = new BatchReader(view);
   for (const from of book.batches) {
     const batch = await batches.get(from);
-    if (batch) flags.push(...batch.flags.filter((f) => f.projectId === projectId));
+    if (batch) flags.push(...flagsOf(batch).filter((f) => f.projectId === projectId));
   }
   return { projectId, flags };
 }
@@ -176,6 +220,27 @@ export async function projectTrail(
       if (entry.record.projectId === projectId) records.push(recordView(batch, position, entry, book));
   }
   return { projectId, records };
+}
+
+/**
+ * The batch recorded from `fromSize`: its result, with each flag's facts where this peer may read
+ * them (RecordBatch's own answer carries flags in their public form), and its transaction.
+ */
+export async function getBatch(
+  view: StateView,
+  fromSize: string,
+): Promise<{ fromSize: number; toSize: number; root: string; txId: string; flags: Flag[] }> {
+  if (!/^(0|[1-9]\d{0,15})$/.test(fromSize) || !Number.isSafeInteger(Number(fromSize)))
+    fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
+  const batch = await new BatchReader(view).get(Number(fromSize));
+  if (!batch) fail('NOT_FOUND', `no batch from size ${fromSize}`);
+  return {
+    fromSize: batch.fromSize,
+    toSize: batch.toSize,
+    root: batch.root,
+    txId: batch.txId,
+    flags: flagsOf(batch),
+  };
 }
 
 /** The checkpoint at `size`, or the latest when `size` is '' or absent. */

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EvidenceContract } from './evidence-contract.ts';
 import type { LedgerContext, LedgerStub } from './ledger.ts';
 import type { RecordEntry } from './model.ts';
+import { encodeRecordBatch } from './protocol.ts';
 import { buildEntry, ContractDriver, testRecordId, villageRoadProject, WRITER } from './testing/index.ts';
 
 const PROJECTS = ['XC-2025-ROAD-001', 'XC-2025-ROAD-002', 'XC-2025-ROAD-003'];
@@ -14,6 +15,8 @@ export interface CallCounts {
   get: number;
   put: number;
   range: number;
+  getPrivate: number;
+  putPrivate: number;
 }
 
 /** Wraps a stub and counts the calls that are round trips on a peer. */
@@ -26,6 +29,8 @@ export function countingStub(stub: LedgerStub, counts: CallCounts): LedgerStub {
         if (name === 'getState') counts.get++;
         else if (name === 'putState') counts.put++;
         else if (name === 'getStateByPartialCompositeKey') counts.range++;
+        else if (name === 'getPrivateData') counts.getPrivate++;
+        else if (name === 'putPrivateData') counts.putPrivate++;
         return value.apply(target, args);
       };
     },
@@ -60,16 +65,16 @@ async function countBatch(size: number): Promise<CallCounts> {
   for (const p of PROJECTS) await driver.register(villageRoadProject(p));
   // A first batch, so the second one reads projects that already hold records.
   await driver.record(entries(1, 30));
-  const counts: CallCounts = { get: 0, put: 0, range: 0 };
+  const counts: CallCounts = { get: 0, put: 0, range: 0, getPrivate: 0, putPrivate: 0 };
   const contract = new EvidenceContract();
-  const batch = entries(1_000_000, size);
+  // Half the records restricted: their details go as transient data and are kept privately.
+  const batch = entries(1_000_000, size).map((entry, i) =>
+    i % 2 === 0 ? { ...entry, record: { ...entry.record, visibility: 'public' as const } } : entry,
+  );
+  const { args, transient } = encodeRecordBatch({ fromSize: driver.size, records: batch });
   await driver.ledger.invoke(
-    (ctx: LedgerContext) =>
-      contract.RecordBatch(
-        { ...ctx, stub: countingStub(ctx.stub, counts) },
-        JSON.stringify({ fromSize: driver.size, records: batch }),
-      ),
-    { identity: WRITER },
+    (ctx: LedgerContext) => contract.RecordBatch({ ...ctx, stub: countingStub(ctx.stub, counts) }, args),
+    { identity: WRITER, transient },
   );
   return counts;
 }
@@ -79,8 +84,12 @@ describe('state calls per RecordBatch', () => {
     const small = await countBatch(100);
     const large = await countBatch(1_000);
     expect(large).toEqual(small);
-    // Reads: config, log head, each project's key. Writes: each project's key, the batch, the
-    // log head, the checkpoint. No range scans.
-    expect(large).toEqual({ get: 2 + PROJECTS.length, put: 3 + PROJECTS.length, range: 0 });
+    // Reads: config, log head, each project's key and its private value. Writes: each project's
+    // key and its private value, the batch and its private value (restricted details, flags'
+    // facts), the log head, the checkpoint. No range scans.
+    const p = PROJECTS.length;
+    expect(large).toEqual({ get: 2 + p, put: 3 + p, range: 0, getPrivate: p, putPrivate: 1 + p });
+    const total = large.get + large.put + large.range + large.getPrivate + large.putPrivate;
+    expect(total).toBe(6 + 4 * p); // 18 for 3 projects
   });
 });

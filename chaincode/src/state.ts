@@ -31,6 +31,13 @@ export const KEY = {
   checkpoint: 'checkpoint',
 } as const;
 
+/**
+ * The private data collection for what must not reach every peer's blocks: restricted records'
+ * details, the facts behind flags and the rules' running totals. Its keys are composite keys of
+ * the same object types (`batch · fromSize16`, `project · projectId`).
+ */
+export const PRIVATE_COLLECTION = 'restrictedDetails';
+
 /** Fixed-width decimal so that lexical key order is numeric order (2^53 has 16 digits). */
 export function pad16(n: number): string {
   return n.toString().padStart(16, '0');
@@ -50,6 +57,8 @@ export class StateView {
   readonly stub: LedgerStub;
   private readonly committed = new Map<string, unknown>();
   private readonly pending = new Map<string, unknown>();
+  private readonly privateCommitted = new Map<string, unknown>();
+  private readonly privatePending = new Map<string, unknown>();
 
   constructor(stub: LedgerStub) {
     this.stub = stub;
@@ -73,16 +82,50 @@ export class StateView {
     this.pending.set(key, value);
   }
 
-  get pendingWrites(): number {
-    return this.pending.size;
+  /**
+   * `get` for the private collection. Throws where the peer cannot read it (not a member): a
+   * submit must fail there; a query catches it (`tryPrivate`).
+   */
+  async getPrivate<T>(key: string): Promise<T | undefined> {
+    if (this.privatePending.has(key)) return this.privatePending.get(key) as T;
+    if (this.privateCommitted.has(key)) return this.privateCommitted.get(key) as T | undefined;
+    const bytes = await this.stub.getPrivateData(PRIVATE_COLLECTION, key);
+    const value = bytes && bytes.length > 0 ? decodeValue<T>(bytes) : undefined;
+    this.privateCommitted.set(key, value);
+    return value;
   }
 
-  /** Hands the writes to the stub in key order (the write set does not depend on code paths' order). */
+  /** `getPrivate`, with `readable: false` where this peer may not read the collection. */
+  async tryPrivate<T>(key: string): Promise<{ readable: boolean; value?: T }> {
+    try {
+      const value = await this.getPrivate<T>(key);
+      return value === undefined ? { readable: true } : { readable: true, value };
+    } catch {
+      return { readable: false };
+    }
+  }
+
+  setPrivate(key: string, value: unknown): void {
+    this.privatePending.set(key, value);
+  }
+
+  get pendingWrites(): number {
+    return this.pending.size + this.privatePending.size;
+  }
+
+  /**
+   * Hands the writes to the stub in key order, public then private (the write set does not
+   * depend on code paths' order).
+   */
   async flush(): Promise<number> {
     const keys = [...this.pending.keys()].sort();
     for (const key of keys) await this.stub.putState(key, encodeValue(this.pending.get(key)));
-    const n = keys.length;
+    const privateKeys = [...this.privatePending.keys()].sort();
+    for (const key of privateKeys)
+      await this.stub.putPrivateData(PRIVATE_COLLECTION, key, encodeValue(this.privatePending.get(key)));
+    const n = keys.length + privateKeys.length;
     this.pending.clear();
+    this.privatePending.clear();
     return n;
   }
 

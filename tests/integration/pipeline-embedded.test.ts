@@ -132,9 +132,24 @@ describe('embedded ledger', () => {
 
     const entries = [
       makeEntry({ projectId: project.id, kind: 'approval' }),
-      makeEntry({ projectId: project.id, kind: 'contract', details: { amount: '100000000' } }),
+      makeEntry({
+        projectId: project.id,
+        kind: 'contract',
+        visibility: 'restricted',
+        details: { amount: '100000987', title: 'restricted title' },
+      }),
     ];
     const result = await ledger.recordBatch({ fromSize: 0, records: entries });
+    // The restricted details are neither in the block's input nor in public world state: they
+    // went as transient data and are kept as private data (its own key namespace).
+    const blocks = await db.pool.query<{ payload: Buffer }>('select payload from ledger_blocks');
+    expect(blocks.rows.some((b) => b.payload.includes('100000987'))).toBe(false);
+    const states = await db.pool.query<{ key: Buffer; value: Buffer }>('select key, value from world_state');
+    const isPrivate = (key: Buffer) => key.subarray(0, 5).equals(Buffer.from('\u0000\u{10FFFF}', 'utf8'));
+    const holders = states.rows.filter((r) => r.value.includes('restricted title'));
+    expect(holders.length).toBeGreaterThan(0);
+    expect(holders.every((r) => isPrivate(r.key))).toBe(true);
+    expect((await ledger.getRecord(entries[1]!.record.id))?.details).toEqual(entries[1]!.details);
     let mem = emptyFrontier();
     mem = appendLeavesWithSubtrees(
       mem,
@@ -175,6 +190,19 @@ describe('embedded ledger', () => {
     expect(await verifyBlockChain(db.pool)).toBeUndefined();
     await db.pool.query('update ledger_blocks set data_hash = $1 where number = 1', [Buffer.alloc(32, 7)]);
     expect(await verifyBlockChain(db.pool)).toBe(1);
+  });
+
+  it('refuses to start on world state in the layout of an older version', async () => {
+    await resetLog();
+    await new EmbeddedLedger(db.pool, { mspId: 'GatewayMSP' }).ready();
+    await db.pool.query('insert into world_state (key, value) values ($1, $2)', [
+      Buffer.from('\u0000record\u00000190a000-0000-7000-8000-000000000001\u0000', 'utf8'),
+      Buffer.from('{}'),
+    ]);
+    await expect(new EmbeddedLedger(db.pool, { mspId: 'GatewayMSP' }).ready()).rejects.toThrow(
+      /older version/,
+    );
+    await resetLog();
   });
 });
 
@@ -256,6 +284,16 @@ describe('batcher', () => {
       [entries[2]!.record.id],
     );
     expect(flags.rows.map((r) => r.code)).toContain('ADVANCE_OVER_LIMIT');
+    // The contract's answer carries flags without their facts; the embedded ledger hands the
+    // gateway the facts from the batch's private value.
+    const stored = await db.pool.query<{ flag: { detail: Record<string, unknown> } }>(
+      "select flag from record_flags where submission_id = $1 and code = 'ADVANCE_OVER_LIMIT'",
+      [entries[2]!.record.id],
+    );
+    expect(stored.rows[0]!.flag.detail).toMatchObject({
+      contractAmount: '100000000',
+      advanceTotal: '60000000',
+    });
     expect(await batcher.step()).toEqual({ action: 'idle' });
   });
 

@@ -11,7 +11,7 @@ import { type AuditCode, auditDatabase } from '../../gateway/src/audit/audit.ts'
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { cmdAudit } from '../../gateway/src/cli/audit.ts';
 import { type Config, testConfig } from '../../gateway/src/config.ts';
-import { createCompositeKey, keyBytes } from '../../gateway/src/ledger/pg-stub.ts';
+import { createCompositeKey, keyBytes, privateDataKey } from '../../gateway/src/ledger/pg-stub.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -378,8 +378,10 @@ describe('lianzheng audit', () => {
         block.payload,
       ]);
     }
-    // A project's summary edited in world state: nothing but the replay looks at it.
-    const summaryKey = keyBytes(createCompositeKey('project', [project.id]));
+    // A project's summary (its private value) edited in world state: nothing but the replay looks at it.
+    const summaryKey = keyBytes(
+      privateDataKey('restrictedDetails', createCompositeKey('project', [project.id])),
+    );
     const saved = (
       await db.pool.query<{ value: Buffer }>('select value from world_state where key = $1', [summaryKey])
     ).rows[0]!.value;

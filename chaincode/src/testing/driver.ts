@@ -3,7 +3,8 @@
 
 import { EvidenceContract } from '../evidence-contract.ts';
 import type { LedgerContext } from '../ledger.ts';
-import type { BatchResult, RecordEntry } from '../model.ts';
+import type { BatchResult, Flag, RecordEntry } from '../model.ts';
+import { encodeRecordBatch } from '../protocol.ts';
 import {
   type MemoryIdentity,
   MemoryLedger,
@@ -23,6 +24,7 @@ export const INSPECTOR: MemoryIdentity = {
 type TxName = 'InitLedger' | 'SetWriters' | 'SetConfig' | 'RegisterProject' | 'RecordBatch';
 type QueryName =
   | 'GetConfig'
+  | 'GetBatch'
   | 'GetRecord'
   | 'FindByDigest'
   | 'ProjectTrail'
@@ -71,18 +73,31 @@ export class ContractDriver {
     await this.submit('RegisterProject', [JSON.stringify(project)], options);
   }
 
-  /** Records `entries` from the current size and advances it. */
+  /** RecordBatch as a client sends it: restricted details as transient data (`encodeRecordBatch`). */
+  async submitBatch(
+    fromSize: number,
+    entries: RecordEntry[],
+    options: MemoryTxOptions = {},
+  ): Promise<MemoryTxResult<unknown>> {
+    const { args, transient } = encodeRecordBatch({ fromSize, records: entries });
+    return this.submit('RecordBatch', [args], { transient, ...options });
+  }
+
+  /**
+   * Records `entries` from the current size and advances it. `flags` carry their facts (read back
+   * with GetBatch, as the gateway does); `tx.result` is RecordBatch's own answer.
+   */
   async record(
     entries: RecordEntry[],
     options: MemoryTxOptions = {},
   ): Promise<BatchResult & { tx: MemoryTxResult<unknown> }> {
-    const out = await this.submit(
-      'RecordBatch',
-      [JSON.stringify({ fromSize: this.size, records: entries })],
-      options,
-    );
+    const fromSize = this.size;
+    const out = await this.submitBatch(fromSize, entries, options);
     const result = out.result as BatchResult;
     this.size = result.toSize;
-    return { ...result, tx: out };
+    const { flags } = await this.query<{ flags: Flag[] }>('GetBatch', [String(fromSize)], {
+      identity: WRITER,
+    });
+    return { ...result, flags, tx: out };
   }
 }

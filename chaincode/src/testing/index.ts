@@ -11,5 +11,6 @@ export {
   MemoryStub,
   type MemoryTxOptions,
   type MemoryTxResult,
+  privateKey,
 } from './memory-stub.ts';
 export { buildEntry, type EntryOptions, testRecordId, villageRoadProject } from './records.ts';

@@ -31,6 +31,13 @@ export interface MemoryTxOptions {
   txId?: string;
   /** The proposal's timestamp; defaults to the ledger's clock, one second per transaction. */
   time?: string | Date;
+  /** The proposal's transient data (`getTransient()`). */
+  transient?: Record<string, Uint8Array>;
+  /**
+   * False: the peer is not a member of any private data collection, so `getPrivateData` throws as
+   * Fabric's does (default true).
+   */
+  privateMember?: boolean;
 }
 
 export interface MemoryEvent {
@@ -43,6 +50,8 @@ export interface MemoryTxResult<T> {
   txId: string;
   /** The write set in the order the contract wrote it. */
   writes: [string, Uint8Array][];
+  /** Private data writes: [collection, key, value], in the order the contract wrote them. */
+  privateWrites: [string, string, Uint8Array][];
   event?: MemoryEvent;
 }
 
@@ -91,14 +100,17 @@ export class MemoryClientIdentity implements LedgerClientIdentity {
 /** One transaction's stub: reads committed state, buffers writes until `MemoryLedger` commits. */
 export class MemoryStub implements LedgerStub {
   readonly writes: [string, Uint8Array][] = [];
+  readonly privateWrites: [string, string, Uint8Array][] = [];
   event: MemoryEvent | undefined;
   private readonly ledger: MemoryLedger;
   private readonly txId: string;
   private readonly timestamp: LedgerTimestamp;
+  private readonly options: MemoryTxOptions;
 
-  constructor(ledger: MemoryLedger, txId: string, time: Date) {
+  constructor(ledger: MemoryLedger, txId: string, time: Date, options: MemoryTxOptions = {}) {
     this.ledger = ledger;
     this.txId = txId;
+    this.options = options;
     const ms = time.getTime();
     this.timestamp = { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
   }
@@ -111,6 +123,24 @@ export class MemoryStub implements LedgerStub {
   async putState(key: string, value: Uint8Array): Promise<void> {
     if (typeof key !== 'string' || key.length === 0) throw new Error('key must be a non-empty string');
     this.writes.push([key, value.slice()]);
+  }
+
+  getTransient(): Map<string, Uint8Array> {
+    return new Map(Object.entries(this.options.transient ?? {}).map(([k, v]) => [k, v.slice()]));
+  }
+
+  async getPrivateData(collection: string, key: string): Promise<Uint8Array> {
+    if (this.options.privateMember === false)
+      throw new Error(
+        `GET_STATE failed: tx ${this.txId}: private data matching public hash version is not available`,
+      );
+    const value = this.ledger.privateState.get(privateKey(collection, key));
+    return value ? value.slice() : new Uint8Array(0);
+  }
+
+  async putPrivateData(collection: string, key: string, value: Uint8Array): Promise<void> {
+    if (typeof key !== 'string' || key.length === 0) throw new Error('key must be a non-empty string');
+    this.privateWrites.push([collection, key, value.slice()]);
   }
 
   createCompositeKey(objectType: string, attributes: string[]): string {
@@ -141,8 +171,15 @@ export class MemoryStub implements LedgerStub {
 export const DEFAULT_IDENTITY: MemoryIdentity = { mspId: 'Org1MSP' };
 
 /** A world state with Fabric-like transactions over it. */
+/** The key of `key` of `collection` in `MemoryLedger.privateState`. */
+export function privateKey(collection: string, key: string): string {
+  return `${collection}${NS}${key}`;
+}
+
 export class MemoryLedger {
   readonly state = new Map<string, Uint8Array>();
+  /** Private data of every collection (this peer is a member of all), by `privateKey`. */
+  readonly privateState = new Map<string, Uint8Array>();
   /** Events of committed transactions, in commit order. */
   readonly events: (MemoryEvent & { txId: string })[] = [];
   private sortedKeys: string[] | undefined;
@@ -171,20 +208,27 @@ export class MemoryLedger {
       time = new Date(this.clockMs);
       this.clockMs += 1000;
     }
-    const stub = new MemoryStub(this, txId, time);
+    const stub = new MemoryStub(this, txId, time, options);
     const ctx: LedgerContext = {
       stub,
       clientIdentity: new MemoryClientIdentity(options.identity ?? DEFAULT_IDENTITY),
     };
     const result = await call(ctx);
     this.commit(stub.writes);
+    for (const [collection, key, value] of stub.privateWrites)
+      this.privateState.set(privateKey(collection, key), value);
     if (stub.event) this.events.push({ ...stub.event, txId });
-    return { result, txId, writes: stub.writes, event: stub.event };
+    return { result, txId, writes: stub.writes, privateWrites: stub.privateWrites, event: stub.event };
   }
 
   /** Evaluates `call` without committing anything, as a query on a peer does. */
   async query<T>(call: (ctx: LedgerContext) => Promise<T>, options: MemoryTxOptions = {}): Promise<T> {
-    const stub = new MemoryStub(this, options.txId ?? 'query', new Date(options.time ?? this.clockMs));
+    const stub = new MemoryStub(
+      this,
+      options.txId ?? 'query',
+      new Date(options.time ?? this.clockMs),
+      options,
+    );
     return call({ stub, clientIdentity: new MemoryClientIdentity(options.identity ?? DEFAULT_IDENTITY) });
   }
 

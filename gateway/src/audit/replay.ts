@@ -1,13 +1,26 @@
-import { EvidenceContract, type LedgerContext, type LedgerKV, type LedgerStub } from '@lianzheng/chaincode';
+import {
+  EvidenceContract,
+  type LedgerContext,
+  type LedgerKV,
+  type LedgerStub,
+  PRIVATE_COLLECTION,
+  type PrivateBatchValue,
+  pad16,
+  STATE_KEYS,
+  TRANSIENT_DETAILS_KEY,
+} from '@lianzheng/chaincode';
 import type pg from 'pg';
 import { hashData } from '../ledger/ledger-embedded.ts';
-import { createCompositeKey, GatewayIdentity, keyBytes } from '../ledger/pg-stub.ts';
+import { createCompositeKey, GatewayIdentity, keyBytes, privateDataKey } from '../ledger/pg-stub.ts';
 
 // Replays the embedded ledger's blocks from genesis through the same EvidenceContract, in memory:
 // each block's data hash must be what its input and the write set the contract derives hash to,
 // and the world state the replay ends with must be the `world_state` table, byte for byte. This
 // catches an edited block input and any edited world-state value (flags, summaries, trails, …)
 // that the other checks do not look at. Memory grows with the world state: it is an opt-in check.
+// A RecordBatch block's input holds no restricted details (they were transient data); the replay
+// hands the contract the ones the batch's private value holds, and the contract checks them
+// against the records' detailsDigest, so an edited private value does not replay.
 
 export interface ReplayDifference {
   code: 'BLOCK_REPLAY_FAILED' | 'BLOCK_DATA_MISMATCH' | 'WORLD_STATE_MISMATCH';
@@ -45,12 +58,22 @@ class ReplayStub implements LedgerStub {
     private readonly state: Map<string, Uint8Array>,
     private readonly txId: string,
     private readonly millis: number,
+    private readonly transient: Map<string, Uint8Array>,
   ) {}
   async getState(key: string): Promise<Uint8Array> {
     return this.state.get(key) ?? EMPTY;
   }
   async putState(key: string, value: Uint8Array): Promise<void> {
     this.writes.set(key, value.slice());
+  }
+  getTransient(): Map<string, Uint8Array> {
+    return new Map(this.transient);
+  }
+  async getPrivateData(collection: string, key: string): Promise<Uint8Array> {
+    return this.getState(privateDataKey(collection, key));
+  }
+  async putPrivateData(collection: string, key: string, value: Uint8Array): Promise<void> {
+    await this.putState(privateDataKey(collection, key), value);
   }
   createCompositeKey(objectType: string, attributes: string[]): string {
     return createCompositeKey(objectType, attributes);
@@ -118,7 +141,8 @@ export async function replayEmbeddedLedger(
         });
         continue;
       }
-      const stub = new ReplayStub(state, row.tx_id, millis);
+      const transient = await replayTransient(db, payload);
+      const stub = new ReplayStub(state, row.tx_id, millis, transient);
       const identity = new RecordedIdentity(payload.creator?.mspId ?? '', payload.creator?.id ?? '');
       try {
         await fn.call(contract, { stub, clientIdentity: identity }, ...payload.args);
@@ -192,6 +216,31 @@ export async function replayEmbeddedLedger(
   return { blocks };
 }
 
+/** A RecordBatch's transient data, as the batch's private value in world_state keeps it. */
+async function replayTransient(db: pg.Pool, payload: BlockPayload): Promise<Map<string, Uint8Array>> {
+  if (payload.fn !== 'RecordBatch') return new Map();
+  let fromSize: unknown;
+  try {
+    fromSize = (JSON.parse(payload.args[0] ?? '') as { fromSize?: unknown }).fromSize;
+  } catch {
+    return new Map();
+  }
+  if (typeof fromSize !== 'number' || !Number.isSafeInteger(fromSize) || fromSize < 0) return new Map();
+  const key = privateDataKey(PRIVATE_COLLECTION, createCompositeKey(STATE_KEYS.batch, [pad16(fromSize)]));
+  const { rows } = await db.query<{ value: Buffer }>('select value from world_state where key = $1', [
+    keyBytes(key),
+  ]);
+  if (!rows[0]) return new Map();
+  let details: unknown;
+  try {
+    details = (JSON.parse(decoder.decode(rows[0].value)) as PrivateBatchValue).details;
+  } catch {
+    return new Map();
+  }
+  if (!details || typeof details !== 'object' || Object.keys(details).length === 0) return new Map();
+  return new Map([[TRANSIENT_DETAILS_KEY, new TextEncoder().encode(JSON.stringify(details))]]);
+}
+
 function printable(key: string): string {
-  return key.replaceAll('\u0000', '·').replace(/^·|·$/g, '');
+  return key.replaceAll('\u{10FFFF}', 'private:').replaceAll('\u0000', '·').replace(/^·|·$/g, '');
 }

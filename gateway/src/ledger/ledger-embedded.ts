@@ -2,10 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
   EvidenceContract,
+  encodeRecordBatch,
   type LedgerContext,
   type LedgerKV,
   type LedgerStub,
   type LedgerTimestamp,
+  PRIVATE_COLLECTION,
+  type PrivateBatchValue,
+  pad16,
   STATE_KEYS,
 } from '@lianzheng/chaincode';
 import { toHex } from '@lianzheng/proof';
@@ -24,7 +28,7 @@ import {
   type RecordBatchResult,
   type RegisterProjectResult,
 } from './ledger.ts';
-import { GatewayIdentity, keyBytes, PgLedgerStub } from './pg-stub.ts';
+import { createCompositeKey, GatewayIdentity, keyBytes, PgLedgerStub, privateDataKey } from './pg-stub.ts';
 
 // The embedded single-node ledger: the chaincode's EvidenceContract run in-process over a world
 // state in PostgreSQL. One contract transaction is one database transaction and one block; blocks
@@ -64,6 +68,8 @@ interface Invocation {
   args: string[];
   /** Commit the write set as a block; false = evaluate only (a query or a simulation). */
   submit: boolean;
+  /** The proposal's transient data (restricted details); never stored in the block. */
+  transient?: Record<string, Uint8Array>;
   prefetch?: (stub: PgLedgerStub) => string[];
 }
 
@@ -73,6 +79,8 @@ interface InvocationResult {
   /** Undefined when nothing was committed (a query, or a transaction that wrote nothing). */
   block?: number;
   writes: number;
+  /** The write set (private data under `privateDataKey`). */
+  writeSet: ReadonlyMap<string, Uint8Array>;
 }
 
 const ZERO_HASH = new Uint8Array(32);
@@ -132,6 +140,21 @@ class SlicedStub implements LedgerStub {
   setEvent(name: string, payload: Uint8Array): void {
     this.inner.setEvent(name, payload);
   }
+
+  getTransient(): Map<string, Uint8Array> {
+    return this.inner.getTransient();
+  }
+
+  async getPrivateData(collection: string, key: string): Promise<Uint8Array> {
+    const value = await this.inner.getPrivateData(collection, key);
+    await this.slicer.pause();
+    return value;
+  }
+
+  async putPrivateData(collection: string, key: string, value: Uint8Array): Promise<void> {
+    await this.inner.putPrivateData(collection, key, value);
+    await this.slicer.pause();
+  }
 }
 const LOCK_ID = 0x4c5a4c44; // 'LZLD': serialises ledger transactions across processes
 
@@ -153,10 +176,34 @@ export class EmbeddedLedger implements Ledger {
 
   async ready(): Promise<void> {
     if (this.initialised) return;
+    await this.refuseOldLayout();
     // First start: the gateway's organisation becomes the admin and the only writer. A repeat
     // with the same configuration is a no-op in the contract.
     await this.invoke({ fn: 'InitLedger', args: [''], submit: true });
     this.initialised = true;
+  }
+
+  /**
+   * World state written by a version before the batch-per-value layout (`record`, `summary`,
+   * `digest`, `trail`, `flag` keys, restricted details in block inputs) cannot be read by this
+   * contract: recording on it would lose every earlier record's facts. Refuse to start instead.
+   */
+  private async refuseOldLayout(): Promise<void> {
+    const prefixes = ['record', 'summary', 'trail'].map((t) => keyBytes(createCompositeKey(t, [])));
+    const { rows } = await this.db.query<{ n: string }>(
+      `select count(*) as n from unnest($1::bytea[]) as p(prefix)
+        where exists (select 1 from world_state where key > p.prefix
+                        and key < p.prefix || '\\xff'::bytea)`,
+      [byteaArray(prefixes)],
+    );
+    if (Number(rows[0]?.n ?? 0) > 0) {
+      throw new LedgerError(
+        'LEDGER_FAILED',
+        'the embedded ledger in this database was written by an older version (one world-state key per record); ' +
+          'this version keeps a batch per key and restricted details as private data. It is a development ' +
+          'ledger: start from an empty DATA_DIR, or keep running the older version on this one',
+      );
+    }
   }
 
   async registerProject(project: Record<string, unknown>): Promise<RegisterProjectResult> {
@@ -177,16 +224,25 @@ export class EmbeddedLedger implements Ledger {
   }
 
   async recordBatch(batch: LedgerBatch): Promise<RecordBatchResult> {
+    // Restricted details go as transient data: the block's input (and a Fabric block) holds only
+    // the records, which carry the details' salted digest.
+    const { args, transient } = encodeRecordBatch(batch);
     const out = await this.invoke({
       fn: 'RecordBatch',
-      args: [JSON.stringify(batch)],
+      args: [args],
+      transient,
       submit: true,
       prefetch: (stub) => batchKeys(stub, batch),
     });
-    const result = out.result as { toSize: number; root: string; flags: LedgerFlag[] };
+    const answer = out.result as { toSize: number; root: string; flags: LedgerFlag[] };
     if (out.block !== undefined) {
+      // The contract answers with flags in their public form (the answer is in the block); their
+      // facts are in the batch's private value, which this node wrote.
+      const result = { ...answer, flags: flagsWithFacts(out.writeSet, batch.fromSize) ?? answer.flags };
       return { ...pick(result), txId: out.txId, block: out.block, validation: 'VALID', repeated: false };
     }
+    const batchView = await this.query<{ flags: LedgerFlag[] }>('GetBatch', [String(batch.fromSize)]);
+    const result = { ...answer, flags: batchView?.flags ?? answer.flags };
     // A repeat: the contract answered with the stored result and wrote nothing. The reference
     // that counts is the block that recorded the batch the first time.
     const { rows } = await this.db.query<{ number: string; tx_id: string }>(
@@ -205,9 +261,11 @@ export class EmbeddedLedger implements Ledger {
   }
 
   async simulateBatch(batch: LedgerBatch): Promise<void> {
+    const { args, transient } = encodeRecordBatch(batch);
     await this.invoke({
       fn: 'RecordBatch',
-      args: [JSON.stringify(batch)],
+      args: [args],
+      transient,
       submit: false,
       prefetch: (stub) => batchKeys(stub, batch),
     });
@@ -293,7 +351,7 @@ export class EmbeddedLedger implements Ledger {
       const txId = newTxId(this.options.mspId);
       const millis = now.getTime();
       const timestamp = { seconds: Math.floor(millis / 1000), nanos: (millis % 1000) * 1_000_000 };
-      const stub = new PgLedgerStub(client, txId, timestamp);
+      const stub = new PgLedgerStub(client, txId, timestamp, new Map(Object.entries(inv.transient ?? {})));
       if (inv.prefetch) await stub.prefetch(inv.prefetch(stub));
       const slicer = new Slicer(this.options.sliceMs ?? DEFAULT_SLICE_MS);
       const ctx: LedgerContext = { stub: new SlicedStub(stub, slicer), clientIdentity: this.identity };
@@ -307,11 +365,11 @@ export class EmbeddedLedger implements Ledger {
       const result = decodeResult(raw);
       if (!inv.submit || stub.writes.size === 0) {
         await client.query(inv.submit ? 'commit' : 'rollback');
-        return { result, txId, writes: 0 };
+        return { result, txId, writes: 0, writeSet: new Map() };
       }
       const block = await this.commitBlock(client, inv, stub, txId, now, result, slicer);
       await client.query('commit');
-      return { result, txId, block, writes: stub.writes.size };
+      return { result, txId, block, writes: stub.writes.size, writeSet: stub.writes };
     } catch (error) {
       await client.query('rollback').catch(() => {});
       if (error instanceof LedgerError) throw error;
@@ -367,7 +425,8 @@ export class EmbeddedLedger implements Ledger {
     const prevHash = rows[0] ? new Uint8Array(rows[0].hash) : ZERO_HASH;
     const hash = hashHeader(number, prevHash, dataHash, txId, timestamp);
     // The input, not the write set: replaying the blocks from genesis through the same contract
-    // re-derives every write, and data_hash commits to both.
+    // re-derives every write, and data_hash commits to both. Not the transient data: a replay
+    // takes a batch's restricted details back from the private value it wrote (audit/replay.ts).
     const payload = JSON.stringify({
       fn: inv.fn,
       args: inv.args,
@@ -406,6 +465,14 @@ interface BlockRow {
   log_root: Buffer | null;
 }
 
+/** The flags of the batch from `fromSize` with their facts, from the batch's private value. */
+function flagsWithFacts(writes: ReadonlyMap<string, Uint8Array>, fromSize: number): LedgerFlag[] | undefined {
+  const key = privateDataKey(PRIVATE_COLLECTION, createCompositeKey(STATE_KEYS.batch, [pad16(fromSize)]));
+  const value = writes.get(key);
+  if (!value) return undefined;
+  return (JSON.parse(new TextDecoder().decode(value)) as PrivateBatchValue).flags as unknown as LedgerFlag[];
+}
+
 function pick(result: { toSize: number; root: string; flags: LedgerFlag[] }) {
   return { toSize: result.toSize, root: result.root, flags: result.flags ?? [] };
 }
@@ -431,6 +498,10 @@ function batchKeys(stub: PgLedgerStub, batch: LedgerBatch): string[] {
     if (typeof record?.projectId === 'string') projects.add(record.projectId);
   }
   for (const p of projects) safe(STATE_KEYS.project, p);
+  // Each project's private value (the rules' totals) under the same key in the collection.
+  for (const key of [...keys])
+    if (key.startsWith(`\u0000${STATE_KEYS.project}\u0000`))
+      keys.push(privateDataKey(PRIVATE_COLLECTION, key));
   return keys;
 }
 

@@ -6,6 +6,9 @@ import { byteaArray } from '../storage/binary-arrays.ts';
 // enclosing database transaction's snapshot), writes are buffered and applied by the ledger at
 // commit — a transaction never reads its own writes, as on Fabric. Composite keys use Fabric's
 // encoding, and range scans come back in bytewise key order (the bytea primary key's order).
+// Private data (Fabric's collections) lives in the same world_state table under its own key
+// namespace (`privateDataKey`); this single node is a member of every collection. Transient data
+// is handed to the stub and never stored.
 
 const NS = '\u0000';
 const MAX_RUNE = '\u{10FFFF}';
@@ -25,6 +28,15 @@ function checkAttribute(value: string): string {
   return value;
 }
 
+/**
+ * Where private data of `collection` lives in world_state: U+0000 U+10FFFF, the collection, U+0000,
+ * the key. No composite key starts so (U+10FFFF is refused in an object type), and range scans of
+ * public composite keys never reach it.
+ */
+export function privateDataKey(collection: string, key: string): string {
+  return `${NS}${MAX_RUNE}${collection}${NS}${key}`;
+}
+
 export function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'utf8');
 }
@@ -42,6 +54,7 @@ export class PgLedgerStub implements LedgerStub {
     private readonly db: Queryable,
     private readonly txId: string,
     private readonly timestamp: LedgerTimestamp,
+    private readonly transient: Map<string, Uint8Array> = new Map(),
   ) {}
 
   /**
@@ -104,6 +117,19 @@ export class PgLedgerStub implements LedgerStub {
   async putState(key: string, value: Uint8Array): Promise<void> {
     if (typeof key !== 'string' || key.length === 0) throw new Error('BAD_ARGUMENT: empty key');
     this.writes.set(key, value.slice());
+  }
+
+  getTransient(): Map<string, Uint8Array> {
+    return new Map(this.transient);
+  }
+
+  getPrivateData(collection: string, key: string): Promise<Uint8Array> {
+    return this.getState(privateDataKey(collection, key));
+  }
+
+  async putPrivateData(collection: string, key: string, value: Uint8Array): Promise<void> {
+    if (typeof key !== 'string' || key.length === 0) throw new Error('BAD_ARGUMENT: empty key');
+    this.writes.set(privateDataKey(collection, key), value.slice());
   }
 
   createCompositeKey(objectType: string, attributes: string[]): string {
