@@ -243,7 +243,10 @@ function fabricConfig(env: Env, cwd: string): FabricConfig | undefined {
   }
   const channel = str(env, 'FABRIC_CHANNEL') ?? 'evidence';
   if (!/^[a-z][a-z0-9.-]{0,248}$/.test(channel)) {
-    throw new ConfigError('FABRIC_CHANNEL', 'must be a Fabric channel name (lowercase, starting with a letter)');
+    throw new ConfigError(
+      'FABRIC_CHANNEL',
+      'must be a Fabric channel name (lowercase, starting with a letter)',
+    );
   }
   const chaincode = str(env, 'FABRIC_CHAINCODE') ?? 'lianzheng';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/.test(chaincode)) {

@@ -50,7 +50,8 @@ export async function verifyOnFabric(options: FabricVerifyOptions, out: Out): Pr
     try {
       found = await ledger.evaluate<{ records: FabricRecord[] }>(
         'FindByDigest',
-        options.project ? [options.sha256, options.project] : [options.sha256],
+        // fabric-shim wants every declared parameter: '' is "every project" (a scan of all batches).
+        [options.sha256, options.project ?? ''],
       );
     } catch (error) {
       if (error instanceof LedgerError && error.code === 'LEDGER_UNAVAILABLE')

@@ -213,6 +213,15 @@ export function describeProcessedTransaction(
   return tx;
 }
 
+/** GetBatch's answer on a member peer: the batch's result with every flag's facts. */
+interface StoredBatchView {
+  fromSize: number;
+  toSize: number;
+  root: string;
+  txId: string;
+  flags: LedgerFlag[];
+}
+
 /** Serialises submits: one transaction in flight on the channel at a time. */
 class SubmitQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -284,39 +293,39 @@ export class FabricLedger implements Ledger {
       // still goes out — the contract answers a recorded batch with its stored result.
       await this.evaluate('GetCheckpoint', ['']).catch(() => undefined);
     });
-    const result = JSON.parse(out.payload) as { toSize: number; root: string; flags: LedgerFlag[] };
-    if (out.events.includes(BATCH_EVENT)) {
-      const endorsers = (await this.getTx(out.txId).catch(() => undefined))?.endorsers;
-      return {
-        toSize: result.toSize,
-        root: result.root,
-        flags: result.flags,
-        txId: out.txId,
-        block: out.block,
-        validation: out.validation,
-        repeated: false,
-        ...(endorsers ? { endorsers } : {}),
-      };
-    }
-    // No BatchRecorded event: the contract had recorded this batch before and answered with the
-    // stored result. The reference that counts is the transaction that recorded it first.
-    const checkpoint = await this.getCheckpoint(result.toSize);
-    const original = checkpoint?.txId ? await this.getTx(checkpoint.txId) : undefined;
-    if (!original) {
+    const answer = JSON.parse(out.payload) as { toSize: number; root: string };
+    // The answer is in the block, so its flags carry no facts (restricted amounts); the batch's
+    // private value on our own organisation's peer (a member of the collection) has them, and
+    // names the transaction that recorded the batch — the one that counts on a repeat.
+    const stored = await this.evaluate<StoredBatchView>('GetBatch', [String(batch.fromSize)]);
+    if (stored.toSize !== answer.toSize || stored.root !== answer.root) {
       throw new LedgerError(
         'LEDGER_FAILED',
-        `batch ${batch.fromSize}..${result.toSize} was recorded before, but its transaction cannot be found`,
+        `batch ${batch.fromSize}: the contract answered ${answer.toSize}/${answer.root}, its stored batch says ${stored.toSize}/${stored.root}`,
       );
     }
+    const recordedNow = out.events.includes(BATCH_EVENT) && stored.txId === out.txId;
+    // No BatchRecorded event: the contract had recorded this batch before and answered with the
+    // stored result (no writes); the reference is the transaction that recorded it first.
+    const original = recordedNow ? undefined : await this.getTx(stored.txId);
+    if (!recordedNow && !original) {
+      throw new LedgerError(
+        'LEDGER_FAILED',
+        `batch ${batch.fromSize} was recorded by ${stored.txId}, which this peer cannot find`,
+      );
+    }
+    const endorsers = recordedNow
+      ? (await this.getTx(out.txId).catch(() => undefined))?.endorsers
+      : original!.endorsers;
     return {
-      toSize: result.toSize,
-      root: result.root,
-      flags: result.flags,
-      txId: original.txId,
-      block: original.block,
-      validation: original.validation,
-      repeated: true,
-      endorsers: original.endorsers,
+      toSize: stored.toSize,
+      root: stored.root,
+      flags: stored.flags,
+      txId: recordedNow ? out.txId : original!.txId,
+      block: recordedNow ? out.block : original!.block,
+      validation: recordedNow ? out.validation : original!.validation,
+      repeated: !recordedNow,
+      ...(endorsers ? { endorsers } : {}),
     };
   }
 

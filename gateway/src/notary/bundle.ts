@@ -272,7 +272,9 @@ export class BundleBuilder {
       size,
       root: toHex(row.batch_root!),
       // Fabric's own facts of the transaction: its validation code and who endorsed it.
-      ...(this.ledgerInfo.network === 'fabric' && row.batch_validation ? { validation: row.batch_validation } : {}),
+      ...(this.ledgerInfo.network === 'fabric' && row.batch_validation
+        ? { validation: row.batch_validation }
+        : {}),
       ...(row.batch_endorsers ? { endorsers: row.batch_endorsers } : {}),
       ...(this.ledgerInfo.note ? { note: this.ledgerInfo.note } : {}),
     };

@@ -74,8 +74,12 @@ export const ProofBundleSchema = Type.Object(
         block: Type.Integer(),
         size: Type.Integer(),
         root: Hex,
-        validation: Type.Optional(Type.String({ description: "Fabric's validation code of the transaction" })),
-        endorsers: Type.Optional(Type.Array(Type.String(), { description: 'MSP ids of the endorsing organisations' })),
+        validation: Type.Optional(
+          Type.String({ description: "Fabric's validation code of the transaction" }),
+        ),
+        endorsers: Type.Optional(
+          Type.Array(Type.String(), { description: 'MSP ids of the endorsing organisations' }),
+        ),
         note: Type.Optional(Type.String()),
       }),
     ),

@@ -30,7 +30,9 @@ export default async function ledgerRoutes(app: FastifyInstance): Promise<void> 
             size: Type.Optional(Type.Integer()),
             root: Type.Optional(Type.String()),
             endorsers: Type.Optional(
-              Type.Array(Type.String(), { description: 'Fabric: MSP ids of the organisations that endorsed it' }),
+              Type.Array(Type.String(), {
+                description: 'Fabric: MSP ids of the organisations that endorsed it',
+              }),
             ),
             channel: Type.Optional(Type.String()),
             chaincode: Type.Optional(Type.String()),
