@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 import { parseCheckpoint, sha256, toHex, verifyCheckpoint, verifyConsistency } from '@lianzheng/proof';
 import type pg from 'pg';
 import { auditDatabase } from '../../gateway/src/audit/audit.ts';
+import { pgEmbeddedLedgerSource } from '../../gateway/src/audit/ledger-source.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { createCompositeKey, keyBytes } from '../../gateway/src/ledger/pg-stub.ts';
 
 const run = promisify(execFile);
 export const root = path.resolve(import.meta.dirname, '../..');
@@ -460,26 +460,14 @@ export async function checkEndState(
     'select sha256, count(*) as n from submissions group by sha256 having count(*) > 1',
   );
   for (const r of twice.rows) problems.push(`digest ${r.sha256} is stored ${r.n} times`);
-  // On the ledger at the same index, exactly once (world state is keyed by record id; the
-  // blocks' inputs name each record once).
-  for (let i = 0; i < ids.length; i += 1000) {
-    const chunk = ids.slice(i, i + 1000);
-    const keys = chunk.map((id) => keyBytes(createCompositeKey('record', [id])));
-    const ws = await pool.query<{ value: Buffer }>(
-      'select value from world_state where key = any($1::bytea[])',
-      [keys],
-    );
-    const onLedger = new Map<string, number>();
-    for (const r of ws.rows) {
-      const stored = JSON.parse(r.value.toString()) as { record: { id: string }; index: number };
-      onLedger.set(stored.record.id, stored.index);
-    }
-    for (const id of chunk) {
-      const index = onLedger.get(id);
-      if (index === undefined) problems.push(`202 ${id} is not on the ledger`);
-      else if (String(index) !== found.get(id)?.leaf_index)
-        problems.push(`202 ${id} is at another ledger index`);
-    }
+  // On the ledger at the same index, exactly once (the ledger's batch values hold the records;
+  // the blocks' inputs name each record once).
+  const onLedger = await pgEmbeddedLedgerSource(pool).records(ids);
+  for (const id of ids) {
+    const entry = onLedger.get(id);
+    if (entry === undefined) problems.push(`202 ${id} is not on the ledger`);
+    else if (String(entry.index) !== found.get(id)?.leaf_index)
+      problems.push(`202 ${id} is at another ledger index`);
   }
   const blocks = await pool.query<{ payload: Buffer }>(
     "select payload from ledger_blocks where fn = 'RecordBatch'",
