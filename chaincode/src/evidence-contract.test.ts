@@ -125,6 +125,29 @@ describe('access control', () => {
   });
 });
 
+describe('GetBatchRecords', () => {
+  it('gives each batch its records as hashed, with their leaf indexes, and the next batch starts at its toSize', async () => {
+    const driver = await ready();
+    const first = [e(1, 'other'), e(2, 'notice')];
+    const second = [e(3, 'other')];
+    await driver.record(first);
+    await driver.record(second);
+    type Page = {
+      fromSize: number;
+      toSize: number;
+      txId: string;
+      records: { record: unknown; index: number }[];
+    };
+    const a = await driver.query<Page>('GetBatchRecords', ['0']);
+    expect(a).toMatchObject({ fromSize: 0, toSize: 2 });
+    expect(a.records).toEqual(first.map((x, i) => ({ record: x.record, index: i })));
+    const b = await driver.query<Page>('GetBatchRecords', [String(a.toSize)]);
+    expect(b.records).toEqual([{ record: second[0]!.record, index: 2 }]);
+    expect(await codeOf(driver.query('GetBatchRecords', ['3']))).toBe('NOT_FOUND');
+    expect(await codeOf(driver.query('GetBatchRecords', ['-1']))).toBe('BAD_ARGUMENT');
+  });
+});
+
 describe('RegisterProject', () => {
   it('derives the level from the budget and is idempotent', async () => {
     const driver = await ready();

@@ -15,6 +15,7 @@ import { registerProject } from './projects.ts';
 import {
   findByDigest,
   getBatch,
+  getBatchRecords,
   getCheckpoint,
   getFlags,
   getProject,
@@ -125,6 +126,14 @@ export class EvidenceContract extends Contract {
   @Transaction(false)
   async GetBatch(ctx: LedgerContext, fromSize: string): Promise<string> {
     return evaluate(ctx, (view) => getBatch(view, fromSize));
+  }
+
+  /** `fromSize`: a batch's first leaf index → `{fromSize, toSize, root, txId, records: [{record, index}]}`. */
+  @Param('fromSize', 'string')
+  @Returns('string')
+  @Transaction(false)
+  async GetBatchRecords(ctx: LedgerContext, fromSize: string): Promise<string> {
+    return evaluate(ctx, (view) => getBatchRecords(view, fromSize));
   }
 
   /** `size`: a tree size, or '' for the latest checkpoint. */

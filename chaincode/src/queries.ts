@@ -243,6 +243,34 @@ export async function getBatch(
   };
 }
 
+/**
+ * The records of the batch recorded from `fromSize`, exactly as hashed, with their leaf indexes:
+ * one read. What an auditor holding only Fabric credentials walks, batch after batch (each
+ * batch's `toSize` is the next one's `fromSize`), to reconcile the log record by record.
+ */
+export async function getBatchRecords(
+  view: StateView,
+  fromSize: string,
+): Promise<{
+  fromSize: number;
+  toSize: number;
+  root: string;
+  txId: string;
+  records: { record: unknown; index: number }[];
+}> {
+  if (!/^(0|[1-9]\d{0,15})$/.test(fromSize) || !Number.isSafeInteger(Number(fromSize)))
+    fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
+  const batch = await new BatchReader(view).get(Number(fromSize));
+  if (!batch) fail('NOT_FOUND', `no batch from size ${fromSize}`);
+  return {
+    fromSize: batch.fromSize,
+    toSize: batch.toSize,
+    root: batch.root,
+    txId: batch.txId,
+    records: batch.records.map((entry, i) => ({ record: entry.record, index: batch.fromSize + i })),
+  };
+}
+
 /** The checkpoint at `size`, or the latest when `size` is '' or absent. */
 export async function getCheckpoint(view: StateView, size?: string): Promise<Checkpoint> {
   if (size === undefined || size === '') {
