@@ -22,10 +22,14 @@ const run = promisify(execFile);
 export const root = path.resolve(import.meta.dirname, '../..');
 
 /** `lianzheng ARGS` on DATA_DIR `dataDir` (its embedded PostgreSQL), as an operator runs it. */
-export function lianzheng(args: string[], dataDir: string): { status: number | null; out: string } {
+export function lianzheng(
+  args: string[],
+  dataDir: string,
+  env: Record<string, string> = {},
+): { status: number | null; out: string } {
   const child = spawnSync(process.execPath, ['scripts/lianzheng.mjs', ...args], {
     cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
+    env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent', ...env },
     encoding: 'utf8',
     timeout: 180_000,
   });

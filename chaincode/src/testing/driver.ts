@@ -25,6 +25,7 @@ type TxName = 'InitLedger' | 'SetWriters' | 'SetConfig' | 'RegisterProject' | 'R
 type QueryName =
   | 'GetConfig'
   | 'GetBatch'
+  | 'GetBatchRecords'
   | 'GetRecord'
   | 'FindByDigest'
   | 'ProjectTrail'

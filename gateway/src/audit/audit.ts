@@ -551,6 +551,10 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
       await replayEmbeddedLedger(db, { add: (d) => out.add(d.code, d.subject, d.detail) });
     } else if (ledger.kind === 'embedded') {
       skipped.push('block data hashes and world state: not replayed (use --replay)');
+    } else if (options.replay) {
+      skipped.push(
+        'replay: the Fabric peers execute and validate every block themselves (--replay is for the embedded ledger)',
+      );
     }
   }
 

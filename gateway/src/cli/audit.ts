@@ -3,8 +3,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JSONWebKeySet } from '@lianzheng/proof';
 import { type AuditReport, auditDatabase } from '../audit/audit.ts';
+import { fabricLedgerSource } from '../audit/ledger-source-fabric.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { KeyRing } from '../keys/key-ring.ts';
+import { createLedger } from '../ledger/index.ts';
+import type { FabricLedger } from '../ledger/ledger-fabric.ts';
 import { createPool, embeddedPostgresDir } from '../storage/db-plugin.ts';
 import { startEmbeddedPostgres } from '../storage/embedded-postgres.ts';
 
@@ -15,6 +18,8 @@ export const AUDIT_HELP = `  lianzheng audit [--replay] [--json] [--skip-receipt
       Reconcile PostgreSQL with the ledger: every record (digest, leaf hash, leaf order), every
       checkpoint (root recomputed from the leaves, signature), the ledger's records, checkpoints
       and blocks; --replay also re-runs every block through the contract (data hashes, world state).
+      With LEDGER=fabric (and the FABRIC_* settings) the ledger is read through the gateway's own
+      organisation's peer: the contract's log batch by batch and each batch's transaction (qscc).
       Prints each difference with its code. Exit 0 clean, 1 differences, 3 no database.`;
 
 type Out = { log(s: string): void; error(s: string): void };
@@ -109,6 +114,8 @@ export async function cmdAudit(
     await stop?.().catch(() => {});
     return AUDIT_EXIT.UNREACHABLE;
   }
+  // LEDGER=fabric: the ledger is the channel, read through our own organisation's peer.
+  const fabric = config.ledger === 'fabric' ? (createLedger(config, pool) as FabricLedger) : undefined;
   try {
     const keys = await loadAuditKeys(config.keysDir, config.logOrigin);
     const report = await auditDatabase(pool, {
@@ -116,10 +123,12 @@ export async function cmdAudit(
       jwks: values['skip-receipt-signatures'] ? undefined : keys?.jwks,
       maxDifferences: max,
       replay: values.replay === true,
+      ...(fabric ? { ledger: fabricLedgerSource(fabric) } : {}),
     });
     out.log(values.json ? JSON.stringify(report, null, 2) : formatAuditReport(report));
     return report.ok ? AUDIT_EXIT.CLEAN : AUDIT_EXIT.DIFFERENCES;
   } finally {
+    await fabric?.close().catch(() => {});
     await pool.end().catch(() => {});
     await stop?.().catch(() => {});
   }
