@@ -1,0 +1,955 @@
+// Records recorded on Fabric per second, end to end, on this machine: the gateway, its
+// PostgreSQL, the Raft orderer, three peers, three `lianzheng` chaincode servers, a floor
+// chaincode server and the load generator all share its cores. Beside it, measured in the same run
+// on the same network: a FLOOR — a trivial chaincode (tests/bench/fabric-floor) that stores each
+// batch of 1,000 records as ONE value — submitted the same way (fabric-network, one transaction in
+// flight, a majority of the organisations endorsing, waiting for our own peer's commit).
+//
+//   1. end to end at 1,000 records/s offered open-loop (batches of 100, ten a second): every
+//      record's accepted→recorded latency (its 202 → the signed checkpoint that covers it).
+//   2. end to end, sustained: batches of 1,000 offered open-loop above the target for a fixed
+//      window, then until the last accepted record is recorded; records/s = recorded records ÷
+//      (first request → last record recorded), never what intake accepted while a backlog grew.
+//   3. the contract alone: FabricLedger.recordBatch of 1,000-record batches (a mixed workload over
+//      five projects, 40% restricted) one in flight, interleaved with the floor's Put of the same
+//      records' JSON, one in flight; records/s and their ratio.
+//   4. block, state and private-data bytes per record on every peer and the orderer, per phase.
+//   5. CPU per record of every process (/proc) and, per transaction, where its wall time went,
+//      from the peers' and the orderer's own log lines: the chaincode run, endorsed → block cut
+//      (the orderer's BatchTimeout), block cut → committed on our peer, and the rest.
+//
+// The gateway phases come first: a gateway's log must start where the ledger's does (one that
+// finds a longer ledger log halts, LEDGER_LOG_MISMATCH); the contract-alone phase then continues
+// the same log from the ledger's size. `npm run bench -- fabric` (about 4 minutes), `-- --quick
+// fabric` (about 1.5). FABRIC_BENCH_PORT_BASE moves the network's ports (default 28600).
+
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { RecordEntry } from '@lianzheng/chaincode';
+import type { CommitEvent, Contract, Network, X509Identity } from 'fabric-network';
+import fabricNetwork from 'fabric-network';
+import { FabricLedger } from '../../gateway/src/ledger/ledger-fabric.ts';
+import { deployExtraChaincode, type ExtraChaincode } from '../../network/fabric/extra-chaincode.ts';
+import {
+  DEFAULT_BATCH_TIMEOUT_MS,
+  FABRIC_ORGS,
+  type FabricNetwork,
+  type FabricOrg,
+  startFabricNetwork,
+} from '../../network/fabric/network.ts';
+import { type BenchContext, type BenchResult, compare, median } from './harness.ts';
+import type { LoadRequest } from './load/closed-loop.ts';
+import { openLoop } from './load/open-loop.ts';
+import { childrenOf, loadLine } from './load/proc-stats.ts';
+import { seedBench, startBenchDatabase, startGatewayStack } from './load/stack.ts';
+import { batchBody, DigestSource, recordedLatency, waitRecorded } from './load/workload.ts';
+
+/** Runs only when named: `npm run bench -- fabric`. */
+export const optIn = true;
+
+type Testing = typeof import('@lianzheng/chaincode/testing');
+
+const { Gateway, Wallets, DefaultEventHandlerStrategies } =
+  fabricNetwork as unknown as typeof import('fabric-network');
+
+const BATCH = 1000;
+const TARGET_RATE = 3000;
+const TARGET_RATIO = 0.6;
+const TICK_S = 0.01; // USER_HZ = 100 on every Linux this runs on
+
+/** A BenchResult with the run's particulars kept in the JSON results. */
+interface FabricResult extends BenchResult {
+  detail?: Record<string, unknown>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, digits = 0) => Number(n.toFixed(digits));
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------------------------
+// CPU of every process, from /proc
+
+function procTicks(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return 0;
+  }
+}
+
+function pidFile(runDir: string, name: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(runDir, 'pids', `${name}.pid`), 'utf8').trim());
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A named set of processes whose CPU is added up (pids read again at the end: PostgreSQL's backends come and go). */
+interface CpuGroup {
+  name: string;
+  pids(): number[];
+}
+
+const BENCH_PROCESS = 'bench process (client / load generator)';
+
+interface CpuWindow {
+  seconds: number;
+  /** CPU seconds of each group over the window. */
+  cpu: Record<string, number>;
+}
+
+function cpuMeter(groups: CpuGroup[]): { stop(): CpuWindow } {
+  const t0 = performance.now();
+  const self0 = process.cpuUsage();
+  const start = groups.map((g) => new Map(g.pids().map((p) => [p, procTicks(p)])));
+  return {
+    stop() {
+      const cpu: Record<string, number> = {};
+      groups.forEach((g, i) => {
+        let ticks = 0;
+        // A process born in the window counts from 0; one that ended in it is lost (small).
+        for (const p of new Set([...start[i]!.keys(), ...g.pids()]))
+          ticks += procTicks(p) - (start[i]!.get(p) ?? 0);
+        cpu[g.name] = ticks * TICK_S;
+      });
+      const self = process.cpuUsage(self0);
+      cpu[BENCH_PROCESS] = (self.user + self.system) / 1e6;
+      return { seconds: (performance.now() - t0) / 1000, cpu };
+    },
+  };
+}
+
+function addWindows(a: CpuWindow | undefined, b: CpuWindow): CpuWindow {
+  if (!a) return b;
+  const cpu = { ...a.cpu };
+  for (const [k, v] of Object.entries(b.cpu)) cpu[k] = (cpu[k] ?? 0) + v;
+  return { seconds: a.seconds + b.seconds, cpu };
+}
+
+/** µs of CPU per record, by group, and the total; `cores`: how busy the machine was. */
+function perRecord(w: CpuWindow, records: number) {
+  const micros: Record<string, number> = {};
+  let total = 0;
+  for (const [k, v] of Object.entries(w.cpu)) {
+    if (v <= 0) continue;
+    micros[k] = round((v * 1e6) / Math.max(1, records), 1);
+    total += v;
+  }
+  return { micros, totalMicros: (total * 1e6) / Math.max(1, records), cores: total / w.seconds };
+}
+
+function cpuText(p: ReturnType<typeof perRecord>): string {
+  const parts = Object.entries(p.micros)
+    .filter(([, v]) => v >= 1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`);
+  return `${parts.join(', ')} µs`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes on disk
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += await dirBytes(p);
+    else if (e.isFile()) total += (await stat(p).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+type Bytes = Record<string, number>;
+
+/**
+ * Each peer's block files (and their index), state LevelDB, private data store and history
+ * LevelDB, and the orderer's block files. LevelDB sizes include its write-ahead log (compaction
+ * moves bytes between the two); the orderer's Raft WAL is not counted (preallocated 64 MB segments).
+ */
+async function ledgerBytes(runDir: string): Promise<Bytes> {
+  const out: Bytes = { 'orderer blocks': await dirBytes(path.join(runDir, 'orderer', 'ledger', 'chains')) };
+  for (const org of FABRIC_ORGS) {
+    const d = path.join(runDir, 'peers', org, 'ledgersData');
+    out[`${org} blocks`] = await dirBytes(path.join(d, 'chains'));
+    out[`${org} state`] = await dirBytes(path.join(d, 'stateLeveldb'));
+    out[`${org} private data`] = await dirBytes(path.join(d, 'pvtdataStore'));
+    out[`${org} history`] = await dirBytes(path.join(d, 'historyLeveldb'));
+  }
+  return out;
+}
+
+function diffBytes(before: Bytes, after: Bytes, into: Bytes = {}): Bytes {
+  for (const k of Object.keys(after)) into[k] = (into[k] ?? 0) + after[k]! - (before[k] ?? 0);
+  return into;
+}
+
+/** Per record: each kind as the mean over the three peers, the orderer's, and the whole network's. */
+function bytesPerRecord(delta: Bytes, records: number) {
+  const mean = (kind: string) =>
+    FABRIC_ORGS.reduce((a, o) => a + (delta[`${o} ${kind}`] ?? 0), 0) / FABRIC_ORGS.length / records;
+  const total = Object.values(delta).reduce((a, b) => a + b, 0) / records;
+  return {
+    peerBlocks: round(mean('blocks')),
+    peerState: round(mean('state')),
+    peerPrivate: round(mean('private data')),
+    peerHistory: round(mean('history')),
+    ordererBlocks: round((delta['orderer blocks'] ?? 0) / records),
+    network: round(total),
+  };
+}
+
+function bytesText(b: ReturnType<typeof bytesPerRecord>): string {
+  return `per peer: blocks ${b.peerBlocks} B, state ${b.peerState} B, private data ${b.peerPrivate} B, history ${b.peerHistory} B; orderer blocks ${b.ordererBlocks} B; whole network ${b.network} B`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where a transaction's wall time went, from the nodes' own log lines
+
+interface LogMark {
+  [file: string]: number;
+}
+
+const LOGS = ['orderer', ...FABRIC_ORGS.map((o) => `peer.${o}`)];
+
+async function markLogs(runDir: string): Promise<LogMark> {
+  const mark: LogMark = {};
+  for (const name of LOGS) mark[name] = (await stat(path.join(runDir, 'logs', `${name}.log`))).size;
+  return mark;
+}
+
+async function logSince(runDir: string, name: string, mark: LogMark): Promise<string[]> {
+  const buf = await readFile(path.join(runDir, 'logs', `${name}.log`));
+  return buf
+    .subarray(mark[name] ?? 0)
+    .toString('utf8')
+    .split('\n');
+}
+
+const logTime = (s: string) => Date.parse(`${s.replace(' ', 'T')}Z`);
+const ENDORSED =
+  /^(\S+ \S+) UTC INFO \[endorser\] callChaincode -> finished chaincode: (\S+) duration: (\d+)ms channel=\S+ txID=([0-9a-f]+)/;
+const CUT = /^(\S+ \S+) UTC INFO \[orderer\.consensus\.etcdraft\] propose -> Created block \[(\d+)\]/;
+const VALIDATED =
+  /^(\S+ \S+) UTC INFO \[committer\.txvalidator\] \S+ -> \[\S+\] Validated block \[(\d+)\] in (\d+)ms/;
+const COMMITTED =
+  /^(\S+ \S+) UTC INFO \[kvledger\] commit -> \[\S+\] Committed block \[(\d+)\] with \d+ transaction\(s\) in (\d+)ms/;
+
+interface TxTiming {
+  txId: string;
+  block: number;
+  /** The client's whole wait for this transaction (recordBatch / Put, or the gateway's ledger_ms). */
+  totalMs: number;
+}
+
+interface TxSplit {
+  /** Medians over the transactions, in ms. */
+  chaincode: number;
+  endorsedToCut: number;
+  cutToCommitted: number;
+  /** Of cutToCommitted: block cut → validation starts (the orderer writing, the peer receiving it). */
+  delivery: number;
+  validation: number;
+  /** The peer's ledger commit ("Committed block … in N ms"). */
+  commitOnPeer: number;
+  rest: number;
+  total: number;
+  transactions: number;
+}
+
+/**
+ * For each transaction: the longest chaincode run of its endorsers ("finished chaincode …
+ * duration"), from the last endorsement's end to the orderer cutting its block ("Created block"),
+ * from that to the finance peer's commit ("Committed block … in N ms", N also reported), and the
+ * rest of the client's wait (proposal and envelope building, signing, transfers, the commit
+ * event, a FabricLedger's reads after the commit). Medians over the transactions.
+ */
+async function splitTransactions(runDir: string, mark: LogMark, txs: TxTiming[]): Promise<TxSplit> {
+  const endorsed = new Map<string, { at: number; ms: number }>();
+  for (const org of FABRIC_ORGS) {
+    for (const line of await logSince(runDir, `peer.${org}`, mark)) {
+      const m = ENDORSED.exec(line);
+      if (!m) continue;
+      const prev = endorsed.get(m[4]!);
+      const at = logTime(m[1]!);
+      endorsed.set(m[4]!, { at: Math.max(at, prev?.at ?? 0), ms: Math.max(Number(m[3]), prev?.ms ?? 0) });
+    }
+  }
+  const cut = new Map<number, number>();
+  for (const line of await logSince(runDir, 'orderer', mark)) {
+    const m = CUT.exec(line);
+    if (m) cut.set(Number(m[2]), logTime(m[1]!));
+  }
+  const committed = new Map<number, { at: number; ms: number }>();
+  const validated = new Map<number, { at: number; ms: number }>();
+  for (const line of await logSince(runDir, 'peer.finance', mark)) {
+    const m = COMMITTED.exec(line);
+    if (m) committed.set(Number(m[2]), { at: logTime(m[1]!), ms: Number(m[3]) });
+    const v = VALIDATED.exec(line);
+    if (v) validated.set(Number(v[2]), { at: logTime(v[1]!), ms: Number(v[3]) });
+  }
+  const rows: Omit<TxSplit, 'transactions'>[] = [];
+  for (const tx of txs) {
+    const e = endorsed.get(tx.txId.slice(0, 8));
+    const c = cut.get(tx.block);
+    const k = committed.get(tx.block);
+    if (!e || c === undefined || !k) continue;
+    const endorsedToCut = c - e.at;
+    const cutToCommitted = k.at - c;
+    const v = validated.get(tx.block);
+    rows.push({
+      chaincode: e.ms,
+      endorsedToCut,
+      cutToCommitted,
+      delivery: v ? v.at - v.ms - c : Number.NaN,
+      validation: v ? v.ms : Number.NaN,
+      commitOnPeer: k.ms,
+      rest: tx.totalMs - e.ms - endorsedToCut - cutToCommitted,
+      total: tx.totalMs,
+    });
+  }
+  const med = (k: keyof Omit<TxSplit, 'transactions'>) => round(median(rows.map((r) => r[k])));
+  return {
+    chaincode: med('chaincode'),
+    endorsedToCut: med('endorsedToCut'),
+    cutToCommitted: med('cutToCommitted'),
+    delivery: med('delivery'),
+    validation: med('validation'),
+    commitOnPeer: med('commitOnPeer'),
+    rest: med('rest'),
+    total: med('total'),
+    transactions: rows.length,
+  };
+}
+
+function splitText(s: TxSplit): string {
+  return `per transaction (median of ${s.transactions}): ${s.total} ms = chaincode ${s.chaincode} + endorsed→block cut ${s.endorsedToCut} (BatchTimeout ${DEFAULT_BATCH_TIMEOUT_MS}) + cut→committed ${s.cutToCommitted} (delivery ${s.delivery}, validation ${s.validation}, commit ${s.commitOnPeer}) + rest ${s.rest}`;
+}
+
+/**
+ * What FabricLedger.recordBatch reads after each commit, timed again afterwards on a few of the
+ * run's transactions: GetBatch (the stored batch with its flags, on our own peer) and getTx
+ * (qscc's GetTransactionByID and GetBlockByTxID — the whole transaction and its whole block —
+ * decoded for the endorsing organisations). Medians, in ms.
+ */
+async function readsAfterCommit(
+  ledger: FabricLedger,
+  batches: { txId: string; fromSize: number }[],
+): Promise<{ getBatchMs: number; getTxMs: number; sampled: number }> {
+  const sample = batches.slice(-3);
+  const getBatch: number[] = [];
+  const getTx: number[] = [];
+  for (const b of sample) {
+    let start = performance.now();
+    await ledger.evaluate('GetBatch', [String(b.fromSize)]);
+    getBatch.push(performance.now() - start);
+    start = performance.now();
+    await ledger.getTx(b.txId);
+    getTx.push(performance.now() - start);
+  }
+  return { getBatchMs: round(median(getBatch)), getTxMs: round(median(getTx)), sampled: sample.length };
+}
+
+function readsText(r: { getBatchMs: number; getTxMs: number }): string {
+  return `of the rest, reads after the commit: GetBatch ${r.getBatchMs} ms, getTx (whole transaction + block from qscc) ${r.getTxMs} ms`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The floor's client: fabric-network as FabricLedger uses it (discovery, our own peer's commit)
+
+interface FloorClient {
+  put(json: string): Promise<{ txId: string; block: number }>;
+  close(): void;
+}
+
+async function floorClient(
+  net: FabricNetwork,
+  name: string,
+  org: FabricOrg = 'finance',
+): Promise<FloorClient> {
+  const info = net.orgs[org];
+  const wallet = await Wallets.newInMemoryWallet();
+  const identity: X509Identity = {
+    type: 'X.509',
+    mspId: info.mspId,
+    credentials: {
+      certificate: await readFile(path.join(info.userIdentityDir, 'cert.pem'), 'utf8'),
+      privateKey: await readFile(path.join(info.userIdentityDir, 'key.pem'), 'utf8'),
+    },
+  };
+  await wallet.put('bench', identity);
+  const gateway = new Gateway();
+  await gateway.connect(JSON.parse(await readFile(info.connectionProfile, 'utf8')), {
+    wallet,
+    identity: 'bench',
+    discovery: { enabled: true, asLocalhost: true },
+    eventHandlerOptions: {
+      endorseTimeout: 30,
+      commitTimeout: 60,
+      strategy: DefaultEventHandlerStrategies.MSPID_SCOPE_ANYFORTX,
+    },
+  });
+  const network: Network = await gateway.getNetwork(net.channel);
+  const contract: Contract = network.getContract(name);
+  const peers = network.getChannel().getEndorsers(info.mspId);
+  return {
+    async put(json) {
+      const tx = contract.createTransaction('Put');
+      const txId = tx.getTransactionId();
+      let seen: CommitEvent | undefined;
+      const listener = (error?: Error, event?: CommitEvent) => {
+        if (!error && event) seen ??= event;
+      };
+      await network.addCommitListener(listener, peers, txId);
+      try {
+        await tx.submit(json);
+        for (let i = 0; !seen && i < 100; i++) await sleep(10);
+        return { txId, block: seen ? Number(seen.getBlockEvent().blockNumber.toString()) : -1 };
+      } finally {
+        network.removeCommitListener(listener);
+      }
+    },
+    close: () => gateway.disconnect(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract-alone workload: five projects, each with a contract recorded first; then payments
+// (restricted), change orders (restricted), acceptances, notices and construction logs in turn.
+
+const PROJECTS = Array.from({ length: 5 }, (_, i) => `BENCH-FAB-${i}`);
+const contractOf = (t: Testing, p: number) => t.testRecordId(900_000_000 + p);
+
+function contracts(t: Testing): RecordEntry[] {
+  return PROJECTS.map((projectId, p) =>
+    t.buildEntry({
+      id: contractOf(t, p),
+      projectId,
+      kind: 'contract',
+      details: { amount: '100000000000' },
+    }),
+  );
+}
+
+function mixedEntries(t: Testing, offset: number, size: number): RecordEntry[] {
+  return Array.from({ length: size }, (_, i) => {
+    const n = offset + i;
+    const p = n % PROJECTS.length;
+    const projectId = PROJECTS[p]!;
+    const id = t.testRecordId(n);
+    switch (n % 5) {
+      case 0:
+        return t.buildEntry({
+          id,
+          projectId,
+          kind: 'payment_approval',
+          refs: [contractOf(t, p)],
+          details: { amount: '1000' },
+        });
+      case 1:
+        return t.buildEntry({
+          id,
+          projectId,
+          kind: 'change_order',
+          refs: [contractOf(t, p)],
+          details: { amount: '10' },
+        });
+      case 2:
+        return t.buildEntry({
+          id,
+          projectId,
+          kind: 'acceptance',
+          visibility: 'public',
+          refs: [contractOf(t, p)],
+          details: { milestone: 'M1', result: 'passed' },
+        });
+      case 3:
+        return t.buildEntry({
+          id,
+          projectId,
+          kind: 'notice',
+          visibility: 'public',
+          details: { title: '公示' },
+        });
+      default:
+        return t.buildEntry({
+          id,
+          projectId,
+          kind: 'construction_log',
+          visibility: 'public',
+          details: { title: '施工日志' },
+        });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Settings {
+  latencySeconds: number;
+  throughputSeconds: number;
+  /** Records/s offered in the sustained window (open loop, batches of 1,000). */
+  offered: number;
+  rounds: number;
+  perRound: number;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchResult[]> {
+  const s: Settings = ctx.quick
+    ? { latencySeconds: 8, throughputSeconds: 10, offered: 5000, rounds: 2, perRound: 3 }
+    : { latencySeconds: 20, throughputSeconds: 30, offered: 5000, rounds: 4, perRound: 5 };
+  const portBase = Number(process.env.FABRIC_BENCH_PORT_BASE ?? 28600);
+  const t: Testing = await import('@lianzheng/chaincode/testing');
+  const runDir = await mkdtemp(path.join(os.tmpdir(), 'lz-bench-fabric-'));
+  const results: FabricResult[] = [];
+  ctx.log(loadLine());
+
+  let net: FabricNetwork | undefined;
+  let floor: ExtraChaincode | undefined;
+  try {
+    net = await startFabricNetwork({ runDir, portBase });
+    ctx.log(`network up in ${net.timings.total?.toFixed(1)} s (${runDir}, ports from ${portBase})`);
+    floor = await deployExtraChaincode(net, {
+      name: 'floor',
+      modulePath: path.join(import.meta.dirname, 'fabric-floor'),
+      port: portBase + 41,
+    });
+    ctx.log(`floor chaincode deployed (${floor.packageId.slice(0, 20)}…, one server for the three peers)`);
+
+    const fabricGroups: CpuGroup[] = [
+      { name: 'orderer', pids: () => [pidFile(runDir, 'orderer')].filter((p) => p !== undefined) },
+      ...FABRIC_ORGS.map((o) => ({
+        name: `peer ${o}`,
+        pids: () => [pidFile(runDir, `peer.${o}`)].filter((p) => p !== undefined),
+      })),
+      {
+        name: 'lianzheng chaincode (3 servers)',
+        pids: () => FABRIC_ORGS.map((o) => pidFile(runDir, `chaincode.${o}`)).filter((p) => p !== undefined),
+      },
+      { name: 'floor chaincode', pids: () => [floor!.pid] },
+    ];
+
+    // ---- 1 and 2: the gateway, end to end
+    const e2e = await endToEnd(ctx, s, net, runDir, fabricGroups);
+    // ---- 3: the contract alone beside the floor
+    const alone = await contractAlone(ctx, s, t, net, runDir, fabricGroups);
+
+    // ---- results
+    const floorRate = {
+      name: 'floor: Put of the same 1,000 records as one value, one in flight',
+      value: alone.floor.rate,
+      unit: 'records/s',
+    };
+    results.push({
+      ...floorRate,
+      name: `${floorRate.name} — ${splitText(alone.floor.split)}`,
+      detail: { batches: alone.floor.batches, split: alone.floor.split },
+    });
+    results.push({
+      ...compare(
+        {
+          name: `contract alone: FabricLedger.recordBatch of 1,000 (mixed, 40% restricted), one in flight — ${splitText(alone.contract.split)}; ${readsText(alone.contract.reads)}`,
+          value: alone.contract.rate,
+          unit: 'records/s',
+        },
+        floorRate,
+      ),
+      target: `≥ ${TARGET_RATIO}× the floor`,
+      meetsTarget: alone.contract.rate >= TARGET_RATIO * alone.floor.rate,
+      detail: { batches: alone.contract.batches, split: alone.contract.split },
+    });
+    const sustained = e2e.sustained;
+    results.push({
+      ...compare(
+        {
+          name: `end to end, sustained: ${fmt(sustained.recorded)} records (offered at ${fmt(s.offered)}/s for ${s.throughputSeconds} s, POSTs of 1,000) recorded in ${sustained.seconds.toFixed(1)} s from the first request; ${sustained.batches.count} gateway batches, median ${fmt(sustained.batches.medianSize)} records: seal ${sustained.batches.medianSealMs} ms + ledger ${sustained.batches.medianLedgerMs} ms + confirm ${sustained.batches.medianConfirmMs} ms — ledger ${splitText(sustained.split)}; ${readsText(sustained.reads)}`,
+          value: sustained.rate,
+          unit: 'records/s',
+        },
+        floorRate,
+      ),
+      target: `≥ ${fmt(TARGET_RATE)} records/s and ≥ ${TARGET_RATIO}× the floor`,
+      meetsTarget: sustained.rate >= TARGET_RATE && sustained.rate >= TARGET_RATIO * alone.floor.rate,
+      detail: { ...sustained },
+    });
+    const lat = e2e.latency;
+    results.push({
+      name: `end to end at ${fmt(lat.offered)} records/s offered (batches of 100, open loop, ${s.latencySeconds} s): accepted→recorded p50 (${fmt(lat.count)} records; gateway batches median ${fmt(lat.batches.medianSize)} records, ledger ${lat.batches.medianLedgerMs} ms)`,
+      value: lat.p50,
+      unit: 'ms',
+      target: '≤ 1,000 ms',
+      meetsTarget: lat.p50 <= 1000,
+      detail: { ...lat },
+    });
+    results.push({
+      name: `end to end at ${fmt(lat.offered)} records/s offered: accepted→recorded p99 (max ${fmt(lat.max)} ms)`,
+      value: lat.p99,
+      unit: 'ms',
+      target: '≤ 3,000 ms',
+      meetsTarget: lat.p99 <= 3000,
+    });
+
+    // Bytes per record.
+    const floorBytes = alone.floor.bytes;
+    const bytesRow = (
+      label: string,
+      b: ReturnType<typeof bytesPerRecord>,
+      withBaseline: boolean,
+    ): FabricResult => {
+      const row = { name: `${label} — ${bytesText(b)}`, value: b.network, unit: 'bytes/record' };
+      return withBaseline
+        ? {
+            ...compare(row, {
+              name: 'floor, whole network',
+              value: floorBytes.network,
+              unit: 'bytes/record',
+            }),
+            detail: b,
+          }
+        : { ...row, detail: b };
+    };
+    results.push(bytesRow('bytes on disk, floor', floorBytes, false));
+    results.push(
+      bytesRow('bytes on disk, contract alone (mixed records with details)', alone.contract.bytes, true),
+    );
+    results.push(bytesRow('bytes on disk, end to end (hash-only records)', sustained.bytes, true));
+
+    // CPU per record, by process.
+    const floorCpu = { name: 'floor, all processes', value: alone.floor.cpu.totalMicros, unit: 'µs/record' };
+    const cpuRow = (label: string, p: ReturnType<typeof perRecord>, withBaseline: boolean): FabricResult => {
+      const row = {
+        name: `CPU per record, ${label} (${p.cores.toFixed(2)} of ${os.availableParallelism()} cores busy) — ${cpuText(p)}`,
+        value: p.totalMicros,
+        unit: 'µs/record',
+      };
+      return withBaseline ? { ...compare(row, floorCpu), detail: p } : { ...row, detail: p };
+    };
+    results.push(cpuRow('floor', alone.floor.cpu, false));
+    results.push(cpuRow('contract alone', alone.contract.cpu, true));
+    results.push(cpuRow('end to end, sustained', sustained.cpu, true));
+    results.push(cpuRow(`end to end at ${fmt(lat.offered)}/s`, lat.cpu, true));
+    // What these two cores could do at that cost, all of it busy.
+    const cores = os.availableParallelism();
+    const ceiling = (cores * 1e6) / sustained.cpu.totalMicros;
+    results.push({
+      ...compare(
+        {
+          name: `CPU-bound ceiling end to end: ${cores} cores ÷ ${sustained.cpu.totalMicros.toFixed(0)} µs of CPU per record (all processes, sustained run)`,
+          value: ceiling,
+          unit: 'records/s',
+        },
+        { name: 'target', value: TARGET_RATE, unit: 'records/s' },
+      ),
+      target: `≥ ${fmt(TARGET_RATE)} records/s possible on these cores`,
+      meetsTarget: ceiling >= TARGET_RATE,
+    });
+    return results;
+  } finally {
+    await floor?.stop().catch(() => {});
+    await net?.stop().catch(() => {});
+    await rm(runDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1 and 2: the gateway (LEDGER=fabric, the finance bureau's user), its own PostgreSQL
+
+interface GatewayBatches {
+  count: number;
+  medianSize: number;
+  medianLedgerMs: number;
+  /** Medians over the batches, ms: sealing (the DB transaction before the ledger call), the confirm and the next step's start. */
+  medianSealMs: number;
+  medianConfirmMs: number;
+}
+
+async function endToEnd(
+  ctx: BenchContext,
+  s: Settings,
+  net: FabricNetwork,
+  runDir: string,
+  fabricGroups: CpuGroup[],
+) {
+  const db = await startBenchDatabase('lz-bench-fabric-pg-');
+  let stack: Awaited<ReturnType<typeof startGatewayStack>> | undefined;
+  try {
+    stack = await startGatewayStack(db.url, {
+      env: { LEDGER: 'fabric', ...net.gatewayEnv('finance'), LOG_LEVEL: 'warn' },
+    });
+    const gw = stack.gateway;
+    const creds = await seedBench(gw, db.pool);
+    const postmaster = await db.postmasterPid();
+    const groups: CpuGroup[] = [
+      { name: 'gateway', pids: () => stack!.pids },
+      { name: 'PostgreSQL', pids: () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []) },
+      ...fabricGroups,
+    ];
+    const digests = new DigestSource();
+    const request = (items: number): LoadRequest => ({
+      method: 'POST',
+      path: '/v1/evidence/batch',
+      headers: { 'content-type': 'application/json', 'x-api-key': creds.apiKey },
+      body: () => batchBody(creds.projectId, digests, items),
+    });
+    const batchesSince = async (from: Date): Promise<{ rows: BatchRow[]; summary: GatewayBatches }> => {
+      const { rows } = await db.pool.query<BatchRow>(
+        `select from_size::int as from_size, (to_size - from_size)::int as size, tx_id, block::int as block,
+                ledger_ms, sealed_at, recorded_at
+           from ledger_batches where status = 'recorded' and sealed_at >= $1 order by from_size`,
+        [from],
+      );
+      const ms = (a: Date, b: Date) => a.getTime() - b.getTime();
+      return {
+        rows,
+        summary: {
+          count: rows.length,
+          medianSize: median(rows.map((r) => r.size)),
+          medianLedgerMs: median(rows.map((r) => r.ledger_ms)),
+          // recorded_at is the confirm transaction's now(): after the ledger call returned.
+          medianSealMs: median(rows.map((r) => ms(r.recorded_at, r.sealed_at) - r.ledger_ms)),
+          medianConfirmMs: median(rows.slice(1).map((r, i) => ms(r.sealed_at, rows[i]!.recorded_at))),
+        },
+      };
+    };
+
+    // Warm-up: a few batches, recorded, so the first measured batch pays no connection set-up.
+    await openLoop(gw.url, request(100), { rate: 5, seconds: 1, connections: 2 });
+    if (!(await waitRecorded(db.pool, 60_000)))
+      throw new Error(`warm-up not recorded\n${gw.output().slice(-2000)}`);
+
+    // ---- 1. latency at 1,000 records/s offered
+    const latFrom = new Date();
+    const wLat = cpuMeter(groups);
+    const l = await openLoop(gw.url, request(100), {
+      rate: 10,
+      seconds: s.latencySeconds,
+      connections: 4,
+      graceMs: 30_000,
+    });
+    const latTo = new Date();
+    const latDrained = await waitRecorded(db.pool, 120_000);
+    const latCpu = wLat.stop();
+    if (!latDrained) ctx.log('latency run: not every record was recorded within 120 s');
+    const latency = await recordedLatency(db.pool, latFrom, latTo);
+    const latBatches = await batchesSince(latFrom);
+    ctx.log(
+      `1,000/s offered: ${l.ok} batches answered (${JSON.stringify(l.status)}), ${latency.count} records recorded, accepted→recorded p50 ${latency.p50.toFixed(0)} ms p99 ${latency.p99.toFixed(0)} ms max ${latency.max.toFixed(0)} ms; gateway batches ${latBatches.summary.count} (median ${latBatches.summary.medianSize} records, ledger ${latBatches.summary.medianLedgerMs} ms); ${loadLine()}`,
+    );
+    const latencyResult = {
+      offered: l.rate * 100,
+      status: l.status,
+      unanswered: l.unanswered,
+      count: latency.count,
+      p50: latency.p50,
+      p99: latency.p99,
+      max: latency.max,
+      batches: latBatches.summary,
+      cpu: perRecord(latCpu, latency.count),
+    };
+
+    // ---- 2. sustained: offered above the target, then drained
+    const bytesBefore = await ledgerBytes(runDir);
+    const mark = await markLogs(runDir);
+    const from = new Date();
+    const firstRequest = Date.now();
+    const w = cpuMeter(groups);
+    const b = await openLoop(gw.url, request(BATCH), {
+      rate: s.offered / BATCH,
+      seconds: s.throughputSeconds,
+      connections: 4,
+      graceMs: 30_000,
+    });
+    const to = new Date();
+    ctx.log(
+      `sustained: offered ${fmt(s.offered)}/s for ${s.throughputSeconds} s, ${b.ok} batches accepted (${JSON.stringify(b.status)}); waiting until recorded`,
+    );
+    const drained = await waitRecorded(db.pool, ctx.quick ? 240_000 : 600_000);
+    const cpu = w.stop();
+    if (!drained) ctx.log('sustained run: not every record was recorded before the timeout');
+    const bytesAfter = await ledgerBytes(runDir);
+    const { rows } = await db.pool.query<{ n: number; last: Date }>(
+      `select count(*)::int as n, max(b.recorded_at) as last
+         from submission_states s
+         join ledger_batches b on s.leaf_index >= b.from_size and s.leaf_index < b.to_size
+        where s.accepted_at >= $1 and s.accepted_at < $2 and b.status = 'recorded'`,
+      [from, to],
+    );
+    const recorded = rows[0]!.n;
+    if (recorded === 0 || !rows[0]!.last)
+      throw new Error(`sustained run: nothing recorded\n${gw.output().slice(-3000)}`);
+    const seconds = (rows[0]!.last.getTime() - firstRequest) / 1000;
+    const batches = await batchesSince(from);
+    const split = await splitTransactions(
+      runDir,
+      mark,
+      batches.rows.map((r) => ({ txId: r.tx_id, block: r.block, totalMs: r.ledger_ms })),
+    );
+    const probe = new FabricLedger({
+      connectionProfile: net.orgs.finance.connectionProfile,
+      identity: { dir: net.orgs.finance.userIdentityDir },
+      channel: net.channel,
+      chaincode: net.chaincode,
+      attempts: 1,
+    });
+    const reads = await readsAfterCommit(
+      probe,
+      batches.rows.map((r) => ({ txId: r.tx_id, fromSize: r.from_size })),
+    ).finally(() => probe.close());
+    const sustained = {
+      offered: s.offered,
+      accepted: b.ok * BATCH,
+      status: b.status,
+      recorded,
+      seconds,
+      rate: recorded / seconds,
+      drained,
+      batches: batches.summary,
+      split,
+      reads,
+      bytes: bytesPerRecord(diffBytes(bytesBefore, bytesAfter), recorded),
+      cpu: perRecord(cpu, recorded),
+    };
+    ctx.log(
+      `sustained: ${fmt(recorded)} recorded in ${seconds.toFixed(1)} s = ${fmt(sustained.rate)} records/s; gateway batches ${batches.summary.count} (median ${fmt(batches.summary.medianSize)} records: seal ${batches.summary.medianSealMs} ms, ledger ${batches.summary.medianLedgerMs} ms, confirm ${batches.summary.medianConfirmMs} ms); ${splitText(split)}; ${readsText(reads)}; CPU ${cpuText(sustained.cpu)}; ${bytesText(sustained.bytes)}; ${loadLine()}`,
+    );
+    return { latency: latencyResult, sustained };
+  } finally {
+    await stack?.stop().catch(() => {});
+    await db.stop().catch(() => {});
+  }
+}
+
+interface BatchRow {
+  from_size: number;
+  size: number;
+  tx_id: string;
+  block: number;
+  ledger_ms: number;
+  sealed_at: Date;
+  recorded_at: Date;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: the contract alone (FabricLedger, as the gateway's batcher calls it) beside the floor
+
+interface AloneSide {
+  records: number;
+  ms: number;
+  txs: (TxTiming & { fromSize: number })[];
+  cpu?: CpuWindow;
+  bytes: Bytes;
+}
+
+async function contractAlone(
+  ctx: BenchContext,
+  s: Settings,
+  t: Testing,
+  net: FabricNetwork,
+  runDir: string,
+  fabricGroups: CpuGroup[],
+) {
+  const info = net.orgs.finance;
+  const ledger = new FabricLedger({
+    connectionProfile: info.connectionProfile,
+    identity: { dir: info.userIdentityDir },
+    channel: net.channel,
+    chaincode: net.chaincode,
+    attempts: 1,
+  });
+  const floor = await floorClient(net, 'floor');
+  try {
+    await ledger.ready();
+    for (const p of PROJECTS) await ledger.registerProject(t.villageRoadProject(p));
+    let size = (await ledger.getCheckpoint())?.size ?? 0;
+    size = (await ledger.recordBatch({ fromSize: size, records: contracts(t) })).toSize;
+    let offset = 1;
+    // Warm-up, untimed: one batch each (the floor's first also waits for discovery to know it).
+    const warm = mixedEntries(t, offset, BATCH);
+    offset += BATCH;
+    size = (await ledger.recordBatch({ fromSize: size, records: warm })).toSize;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await floor.put(JSON.stringify({ fromSize: 0, records: warm }));
+        break;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await sleep(500);
+      }
+    }
+
+    const sides: Record<'contract' | 'floor', AloneSide> = {
+      contract: { records: 0, ms: 0, txs: [], bytes: {} },
+      floor: { records: 0, ms: 0, txs: [], bytes: {} },
+    };
+    const mark = await markLogs(runDir);
+    for (let r = 0; r < s.rounds; r++) {
+      const batches = Array.from({ length: s.perRound }, (_, i) =>
+        mixedEntries(t, offset + i * BATCH, BATCH),
+      );
+      offset += s.perRound * BATCH;
+      // The contract's batches, then the floor's Put of the same records; their rounds alternate.
+      for (const side of ['contract', 'floor'] as const) {
+        const bytes0 = await ledgerBytes(runDir);
+        const meter = cpuMeter(fabricGroups);
+        for (const records of batches) {
+          const start = performance.now();
+          const fromSize = size;
+          let tx: { txId: string; block: number };
+          if (side === 'contract') {
+            const out = await ledger.recordBatch({ fromSize: size, records });
+            size = out.toSize;
+            tx = out;
+          } else {
+            tx = await floor.put(JSON.stringify({ fromSize: size, records }));
+          }
+          const ms = performance.now() - start;
+          sides[side].ms += ms;
+          sides[side].records += records.length;
+          sides[side].txs.push({ txId: tx.txId, block: tx.block, totalMs: ms, fromSize });
+        }
+        sides[side].cpu = addWindows(sides[side].cpu, meter.stop());
+        diffBytes(bytes0, await ledgerBytes(runDir), sides[side].bytes);
+      }
+      ctx.log(
+        `round ${r + 1}/${s.rounds}: contract ${fmt((sides.contract.records * 1000) / sides.contract.ms)} records/s, floor ${fmt((sides.floor.records * 1000) / sides.floor.ms)} so far; ${loadLine()}`,
+      );
+    }
+    const summarise = async (side: AloneSide) => {
+      const split = await splitTransactions(runDir, mark, side.txs);
+      return {
+        rate: (side.records * 1000) / side.ms,
+        batches: side.txs.length,
+        split,
+        bytes: bytesPerRecord(side.bytes, side.records),
+        cpu: perRecord(side.cpu!, side.records),
+      };
+    };
+    const out = {
+      contract: {
+        ...(await summarise(sides.contract)),
+        reads: await readsAfterCommit(ledger, sides.contract.txs),
+      },
+      floor: await summarise(sides.floor),
+    };
+    for (const side of ['contract', 'floor'] as const) {
+      ctx.log(
+        `${side}: ${fmt(out[side].rate)} records/s; ${splitText(out[side].split)}${side === 'contract' ? `; ${readsText(out.contract.reads)}` : ''}; CPU ${cpuText(out[side].cpu)}; ${bytesText(out[side].bytes)}`,
+      );
+    }
+    return out;
+  } finally {
+    floor.close();
+    await ledger.close().catch(() => {});
+  }
+}
