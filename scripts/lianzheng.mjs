@@ -4,7 +4,10 @@
 import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
-register();
+// tsx finds a tsconfig.json by walking up from the working directory: run from another folder
+// it found none (or someone else's), lost `experimentalDecorators`, and the chaincode's
+// decorators failed (`target.createContext is not a function`). Always use the repository's.
+register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
 // An uncaught exception ends the command with exit 1, before the chaincode's fabric-contract-api
 // (which `audit` and `serve` load) can install its handler that keeps the process running.
 const { exitOnUncaughtException } = await import('../gateway/src/process-guards.ts');
@@ -23,5 +26,10 @@ if (process.argv[2] === 'serve' && process.env.GATEWAY_ROLE !== 'sealer') {
   const root = fileURLToPath(new URL('..', import.meta.url));
   await ensurePageBuilt(root);
 }
+// The command's arguments are ours alone: fabric-common (loaded with the Fabric client) reads
+// process.argv through nconf and yargs, which answered `help` and `--help` with its own option
+// list and exited. It sees only `node lianzheng` from here on.
+const args = process.argv.slice(2);
+process.argv.length = 2;
 const { run } = await import('../gateway/src/cli/main.ts');
-process.exitCode = await run(process.argv.slice(2));
+process.exitCode = await run(args);
