@@ -19,7 +19,7 @@ import type { JwtVerifier } from './auth/jwt.ts';
 import authPlugin from './auth/plugin.ts';
 import bodyDeadlinePlugin from './body-deadline.ts';
 import type { Config } from './config.ts';
-import errorsPlugin, { AppError, frameworkErrorHandler } from './errors.ts';
+import errorsPlugin, { AppError, clientErrorHandler, frameworkErrorHandler, sendProblem } from './errors.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import keysPlugin from './keys/plugin.ts';
 import { lazyRequestLoggerFactory } from './logger.ts';
@@ -128,9 +128,13 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     // Each request's logger is made only when the request logs something (logger.ts).
     ...(options.logger ? { childLoggerFactory: lazyRequestLoggerFactory } : {}),
-    return503OnClosing: true,
-    // Malformed URLs and over-long path parameters get a problem+json like everything else.
+    // While closing, requests on open connections get a 503 problem+json (the hook below), not
+    // Fastify's own JSON.
+    return503OnClosing: false,
+    // Malformed URLs and over-long path parameters get a problem+json like everything else…
     frameworkErrors: frameworkErrorHandler,
+    // …and so do what Node's parser refuses: oversized headers (431), timeouts (408), non-HTTP (400).
+    clientErrorHandler,
     // No log line per successful request at info (two per request cost ~10% of the hot path's
     // CPU); refusals and failures are logged by the error handler, slow requests below.
     logController: new LogController({
@@ -196,9 +200,19 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     }
     done();
   });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(securityHeaders);
     reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close').header('retry-after', '1');
+      sendProblem(request, reply, new AppError('SERVICE_UNAVAILABLE', 'the gateway is shutting down'));
+      return;
+    }
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

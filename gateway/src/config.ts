@@ -76,6 +76,11 @@ export interface Config {
    */
   authCacheMs: number;
   /**
+   * AUTH_FAILURES_PER_MIN: failed authentications an address may cause per minute; past it, its
+   * credentials are answered 429 without being looked up (auth/failure-budget.ts).
+   */
+  authFailuresPerMin: number;
+  /**
    * UPLOAD_SM3: hash uploaded files with SM3 (GB/T 32905) beside SHA-256 and record both
    * (digests.sm3), as China's commercial-cryptography assessments ask. SM3 costs about four times
    * SHA-256's CPU per byte here (no CPU instructions for it).
@@ -316,6 +321,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     tsa: tsaConfig(env, cwd),
     anchor: parseAnchorConfig(env),
     authCacheMs: int(env, 'AUTH_CACHE_MS', 30_000, 0, 3_600_000),
+    authFailuresPerMin: int(env, 'AUTH_FAILURES_PER_MIN', 30, 1, 10_000_000),
     uploadSm3: oneOf(env, 'UPLOAD_SM3', ['true', 'false'] as const, 'true') === 'true',
     webhooks: {
       allowPrivate: oneOf(env, 'WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',

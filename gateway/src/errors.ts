@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -16,6 +19,7 @@ export const ERROR_TABLE = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication is required or the credentials are invalid' },
   FORBIDDEN: { status: 403, title: 'The credentials do not allow this' },
   NOT_FOUND: { status: 404, title: 'Not found' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
   CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
   IDEMPOTENCY_CONFLICT: { status: 409, title: 'The Idempotency-Key was used with a different request' },
   BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
@@ -23,6 +27,7 @@ export const ERROR_TABLE = {
   FILE_TOO_LARGE: { status: 413, title: 'The uploaded file is too large' },
   BATCH_TOO_LARGE: { status: 413, title: 'The batch has too many items' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'The request header fields are too large' },
   NO_SUCH_PROJECT: { status: 422, title: 'The project is not registered' },
   // The ledger's own codes for a record it would refuse (chaincode/src/validation.ts), answered by
   // intake before the 202 so that an accepted submission is one the ledger records.
@@ -248,6 +253,51 @@ export function frameworkErrorHandler(error: Error, request: FastifyRequest, rep
   const appError = toAppError(error);
   request.log.warn({ code: appError.code, status: appError.status }, 'request refused by the router');
   void sendProblem(request, reply, appError);
+}
+
+const CLIENT_ERRORS: Record<string, [ErrorCode, string]> = {
+  HPE_HEADER_OVERFLOW: ['HEADERS_TOO_LARGE', 'the request header fields exceed the size the server accepts'],
+  ERR_HTTP_REQUEST_TIMEOUT: ['REQUEST_TIMEOUT', 'the request was not received in time'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: ['BODY_TOO_LARGE', 'the chunk extensions are too large'],
+};
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses before there is a request — a
+ * header block over the size limit (431), headers or a body that did not arrive within the
+ * timeouts (408), bytes that are not HTTP (400) — answered as a problem like everything else,
+ * then the connection is closed. Nothing is written when the socket is gone or an answer to the
+ * request in flight has begun (a second status line would corrupt it).
+ */
+export function clientErrorHandler(
+  this: { log: { debug(obj: object, msg: string): void } },
+  error: Error & { code?: string },
+  socket: Duplex,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
+    'MALFORMED_REQUEST',
+    'the request is not valid HTTP/1.1',
+  ];
+  const requestId = randomUUID();
+  this.log.debug({ err: error, code, requestId }, 'client error');
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify({
+      ...problemFor(code, detail, error.code?.startsWith('HPE_') ? { reason: error.code } : {}),
+      requestId,
+    });
+    const status = ERROR_TABLE[code].status;
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/problem+json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
+        `X-Request-Id: ${requestId}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 export interface ErrorsDecorator {

@@ -80,10 +80,15 @@ export class ApiKeyVerifier {
     this.cache = new CredentialCache(ttlMs);
   }
 
-  async verify(key: string): Promise<Principal | undefined> {
+  /**
+   * The key's principal, or undefined for an unknown or revoked key. `beforeLookup` runs only
+   * when the database must be asked (not for a remembered key); it may throw to prevent that.
+   */
+  async verify(key: string, beforeLookup?: () => void): Promise<Principal | undefined> {
     if (!KEY_SHAPE.test(key)) return undefined;
     const hash = hashApiKey(key);
     return this.cache.resolve(hash, async () => {
+      beforeLookup?.();
       const r = await this.db().query<{ id: string; key_hash: string; org: string; role: ApiKeyRole }>(
         'select id, key_hash, org, role from api_keys where key_hash = $1 and revoked_at is null',
         [hash],

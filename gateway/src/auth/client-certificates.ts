@@ -116,8 +116,10 @@ export class ClientCertificateVerifier {
     this.cache = new CredentialCache(ttlMs);
   }
 
-  async verify(fingerprint: string): Promise<Principal | undefined> {
+  /** As ApiKeyVerifier.verify: `beforeLookup` runs only when the database must be asked. */
+  async verify(fingerprint: string, beforeLookup?: () => void): Promise<Principal | undefined> {
     return this.cache.resolve(fingerprint, async () => {
+      beforeLookup?.();
       const { rows } = await this.db().query<{ name: string; org: string; role: ClientCertificateRole }>(
         `select name, org, role from client_certificates
           where fingerprint = $1 and revoked_at is null and not_after > now()`,

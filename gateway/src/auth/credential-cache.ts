@@ -3,29 +3,73 @@ import type { Principal } from './principal.ts';
 /**
  * Briefly remembered answers to "who is this credential?" (an API key's hash, a client
  * certificate's fingerprint), so the hot path skips the database. A revocation takes effect
- * within `ttlMs` (AUTH_CACHE_MS); an unknown credential is remembered for less time, so one
- * registered a moment ago works soon.
+ * within `ttlMs` (AUTH_CACHE_MS).
+ *
+ * Known credentials and unknown ones are kept apart. The known are a least-recently-used table of
+ * `maxEntries`: a credential in use stays, and only the one unused longest makes room. The unknown
+ * (a mistyped key, a revoked one, someone trying random keys) go to a small table of their own,
+ * for less time (`unknownTtlMs`, so that one registered a moment ago works soon): a flood of
+ * misses only ever pushes out other misses, never a partner's key.
  */
 export class CredentialCache {
-  private entries = new Map<string, { principal: Principal | undefined; until: number }>();
+  private known = new Map<string, { principal: Principal; until: number }>();
+  private unknown = new Map<string, number>();
 
   constructor(
     private readonly ttlMs = 30_000,
     private readonly maxEntries = 10_000,
     private readonly unknownTtlMs = Math.min(2000, ttlMs),
+    private readonly maxUnknown = 1000,
   ) {}
 
+  /**
+   * The principal of `key`, from memory or from `lookup` (called only on a miss). `undefined`:
+   * the credential is not known (remembered as such for `unknownTtlMs`).
+   */
   async resolve(key: string, lookup: () => Promise<Principal | undefined>): Promise<Principal | undefined> {
     const now = Date.now();
-    const hit = this.entries.get(key);
-    if (hit && hit.until > now) return hit.principal;
+    const hit = this.known.get(key);
+    if (hit !== undefined) {
+      if (hit.until > now) {
+        // Most recently used goes last; the first in the map is the one unused longest.
+        this.known.delete(key);
+        this.known.set(key, hit);
+        return hit.principal;
+      }
+      this.known.delete(key);
+    }
+    const missUntil = this.unknown.get(key);
+    if (missUntil !== undefined) {
+      if (missUntil > now) return undefined;
+      this.unknown.delete(key);
+    }
     const principal = await lookup();
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(key, { principal, until: now + (principal ? this.ttlMs : this.unknownTtlMs) });
+    if (principal) {
+      this.unknown.delete(key);
+      if (this.ttlMs > 0) remember(this.known, this.maxEntries, key, { principal, until: now + this.ttlMs });
+    } else if (this.unknownTtlMs > 0) {
+      remember(this.unknown, this.maxUnknown, key, now + this.unknownTtlMs);
+    }
     return principal;
   }
 
-  clear(): void {
-    this.entries.clear();
+  /** Entries held: known credentials and remembered misses. */
+  get size(): { known: number; unknown: number } {
+    return { known: this.known.size, unknown: this.unknown.size };
   }
+
+  clear(): void {
+    this.known.clear();
+    this.unknown.clear();
+  }
+}
+
+/** Sets `key` last in `map`, first dropping the entry that has been there longest if it is full. */
+function remember<V>(map: Map<string, V>, max: number, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= max) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
 }

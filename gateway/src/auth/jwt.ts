@@ -21,9 +21,12 @@ export interface JwtVerifierOptions {
   maxCacheEntries?: number;
 }
 
-/** Claims → principal. A token whose claims do not make a coherent principal is refused. */
+/**
+ * Claims → principal. A token whose claims do not make a coherent principal is refused. The role
+ * is the `role` claim, and only that (README, "Configuration").
+ */
 export function principalFromClaims(payload: JWTPayload): Principal {
-  const role = payload.role ?? payload.lianzheng_role;
+  const role = payload.role;
   const org = typeof payload.org === 'string' && payload.org !== '' ? payload.org : undefined;
   const region = typeof payload.region === 'string' ? payload.region : undefined;
   const subject = typeof payload.sub === 'string' ? payload.sub : undefined;
@@ -54,7 +57,8 @@ interface Cached {
 
 /**
  * Verifies bearer JWTs against the identity provider's JWKS. A verified token is cached until it
- * expires (bounded), so a client reusing its token costs one map lookup, not a signature check.
+ * expires (bounded, least recently used out first), so a client reusing its token costs one map
+ * lookup, not a signature check. Refused tokens are not cached: they cannot push out good ones.
  */
 export class JwtVerifier {
   private readonly keys: JWTVerifyGetKey;
@@ -69,10 +73,21 @@ export class JwtVerifier {
     this.maxEntries = options.maxCacheEntries ?? 10_000;
   }
 
-  async verify(token: string): Promise<Principal> {
+  /**
+   * The token's principal; an UNAUTHENTICATED AppError when it is not valid. `beforeCheck` runs
+   * only when the signature must be checked (not for a remembered token); it may throw to prevent it.
+   */
+  async verify(token: string, beforeCheck?: () => void): Promise<Principal> {
     const now = Math.floor(Date.now() / 1000);
     const hit = this.cache.get(token);
-    if (hit && hit.exp > now) return hit.principal;
+    if (hit) {
+      this.cache.delete(token);
+      if (hit.exp > now) {
+        this.cache.set(token, hit);
+        return hit.principal;
+      }
+    }
+    beforeCheck?.();
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keys, {
@@ -95,7 +110,10 @@ export class JwtVerifier {
       throw new AppError('UNAUTHENTICATED', 'the bearer token is not valid', { reason: code });
     }
     const principal = principalFromClaims(payload);
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    if (this.cache.size >= this.maxEntries) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
     this.cache.set(token, { principal, exp: payload.exp! });
     return principal;
   }

@@ -3,10 +3,11 @@ import fs from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { DEV_ISSUER } from '../config.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isAppError } from '../errors.ts';
 import { ApiKeyVerifier, looksLikeApiKey } from './api-keys.ts';
 import { ClientCertificateVerifier, peerCertificate } from './client-certificates.ts';
 import { devIssuerJwks, loadDevIssuerKey } from './dev-issuer.ts';
+import { AuthFailureBudget } from './failure-budget.ts';
 import { ForwardedCertificates } from './forwarded-certificates.ts';
 import { JwtVerifier } from './jwt.ts';
 import { type Principal, PUBLIC, type Role } from './principal.ts';
@@ -14,17 +15,25 @@ import { type Principal, PUBLIC, type Role } from './principal.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
+    /** The request presented a credential (X-Api-Key, Authorization, a client certificate). */
+    credentialed: boolean;
   }
   interface FastifyInstance {
     /** preHandler that lets only these roles through: 401 for the anonymous public, 403 otherwise. */
     requireRole(...roles: Role[]): preHandlerAsyncHookHandler;
     apiKeys: ApiKeyVerifier;
+    authFailures: AuthFailureBudget;
   }
 }
 
 export interface AuthPluginOptions {
   /** Replace the JWT verifier (tests of the surrounding code). */
   jwtVerifier?: Pick<JwtVerifier, 'verify'>;
+}
+
+/** Two credentials name the same principal when they agree on role, organisation and region. */
+function samePrincipal(a: Principal, b: Principal): boolean {
+  return a.role === b.role && a.org === b.org && a.region === b.region;
 }
 
 function bearer(request: FastifyRequest): string | undefined {
@@ -93,58 +102,129 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
         config.forwardedClientCert.caFile,
       )
     : undefined;
+  const failures = new AuthFailureBudget({ max: config.authFailuresPerMin });
   app.decorate('apiKeys', apiKeys);
+  app.decorate('authFailures', failures);
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('credentialed', false);
 
-  app.addHook('onRequest', async (request) => {
-    request.principal = PUBLIC;
+  /** An API key (`lz_…`) or a JWT, wherever it was sent. */
+  async function fromCredential(credential: string, gate: () => void): Promise<Principal> {
+    if (!looksLikeApiKey(credential)) return verifier.verify(credential, gate);
+    let principal: Principal | undefined;
+    try {
+      principal = await apiKeys.verify(credential, gate);
+    } catch (err) {
+      if (isAppError(err)) throw err;
+      throw new AppError('SERVICE_UNAVAILABLE', 'cannot check the API key now', {}, { cause: err });
+    }
+    if (!principal)
+      throw new AppError('UNAUTHENTICATED', 'unknown or revoked API key', { reason: 'BAD_API_KEY' });
+    return principal;
+  }
+
+  /** The connection's client certificate, or the one a trusted proxy passed on; undefined: none. */
+  async function fromCertificate(request: FastifyRequest, gate: () => void): Promise<Principal | undefined> {
+    let peer = peerCertificate(request.raw.socket);
+    // Behind a proxy that terminates TLS, the certificate it verified, if it is a trusted one.
+    if (peer.kind === 'none' && forwarded)
+      peer = forwarded.read(request.headers, request.raw.socket.remoteAddress);
+    if (peer.kind === 'none') return undefined;
+    request.credentialed = true;
+    if (peer.kind === 'refused') {
+      throw new AppError('UNAUTHENTICATED', `the client certificate is not trusted: ${peer.reason}`, {
+        reason: 'BAD_CLIENT_CERTIFICATE',
+      });
+    }
+    let principal: Principal | undefined;
+    try {
+      principal = await clientCertificates.verify(peer.fingerprint, gate);
+    } catch (err) {
+      if (isAppError(err)) throw err;
+      throw new AppError(
+        'SERVICE_UNAVAILABLE',
+        'cannot check the client certificate now',
+        {},
+        { cause: err },
+      );
+    }
+    if (!principal) {
+      throw new AppError('UNAUTHENTICATED', 'unknown, revoked or expired client certificate', {
+        reason: 'BAD_CLIENT_CERTIFICATE',
+      });
+    }
+    return principal;
+  }
+
+  /** Every credential the request presents, in precedence order, each verified. */
+  async function presented(request: FastifyRequest, gate: () => void): Promise<[string, Principal][]> {
+    const found: [string, Principal][] = [];
     const headerKey = request.headers['x-api-key'];
+    if (headerKey !== undefined || request.headers.authorization !== undefined) request.credentialed = true;
     const token = bearer(request);
-    const credential = typeof headerKey === 'string' ? headerKey : token;
-    // A header credential speaks for the request; otherwise the connection's client certificate.
-    if (credential === undefined) {
-      let peer = peerCertificate(request.raw.socket);
-      // Behind a proxy that terminates TLS, the certificate it verified, if it is a trusted one.
-      if (peer.kind === 'none' && forwarded)
-        peer = forwarded.read(request.headers, request.raw.socket.remoteAddress);
-      if (peer.kind === 'none') return;
-      if (peer.kind === 'refused') {
-        throw new AppError('UNAUTHENTICATED', `the client certificate is not trusted: ${peer.reason}`, {
-          reason: 'BAD_CLIENT_CERTIFICATE',
-        });
-      }
-      let principal: Principal | undefined;
-      try {
-        principal = await clientCertificates.verify(peer.fingerprint);
-      } catch (err) {
-        throw new AppError(
-          'SERVICE_UNAVAILABLE',
-          'cannot check the client certificate now',
-          {},
-          { cause: err },
-        );
-      }
-      if (!principal) {
-        throw new AppError('UNAUTHENTICATED', 'unknown, revoked or expired client certificate', {
-          reason: 'BAD_CLIENT_CERTIFICATE',
-        });
-      }
-      request.principal = principal;
-      return;
+    if (headerKey !== undefined) {
+      if (typeof headerKey !== 'string')
+        throw new AppError('UNAUTHENTICATED', 'send one X-Api-Key', { reason: 'BAD_API_KEY' });
+      found.push(['X-Api-Key', await fromCredential(headerKey, gate)]);
     }
-    if (looksLikeApiKey(credential)) {
-      let principal: Principal | undefined;
-      try {
-        principal = await apiKeys.verify(credential);
-      } catch (err) {
-        throw new AppError('SERVICE_UNAVAILABLE', 'cannot check the API key now', {}, { cause: err });
+    if (token !== undefined) found.push(['Authorization', await fromCredential(token, gate)]);
+    const certificate = await fromCertificate(request, gate);
+    if (certificate) found.push(['client certificate', certificate]);
+    return found;
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.principal = PUBLIC;
+    const address = request.ip;
+    const tooMany = (seconds: number) => {
+      reply.header('retry-after', String(seconds));
+      return new AppError(
+        'RATE_LIMITED',
+        `too many failed authentications from this address: try again in ${seconds} s`,
+        { reason: 'AUTH_FAILURES', retryAfter: `${seconds} seconds` },
+      );
+    };
+    // Run before a credential is looked up or its signature checked: past the address's budget
+    // of failures, nothing is.
+    const gate = () => {
+      const wait = failures.exhausted(address);
+      if (wait > 0) throw tooMany(wait);
+    };
+    let found: [string, Principal][];
+    try {
+      found = await presented(request, gate);
+      if (found.length > 1) {
+        const [first, ...others] = found;
+        const differs = others.find(([, p]) => !samePrincipal(p, first![1]));
+        if (differs) {
+          throw new AppError(
+            'UNAUTHENTICATED',
+            `the ${first![0]} and the ${differs[0]} name different principals: send one credential`,
+            { reason: 'CONFLICTING_CREDENTIALS' },
+          );
+        }
       }
-      if (!principal)
-        throw new AppError('UNAUTHENTICATED', 'unknown or revoked API key', { reason: 'BAD_API_KEY' });
-      request.principal = principal;
-      return;
+    } catch (err) {
+      if (isAppError(err) && err.code === 'UNAUTHENTICATED') {
+        // A refusal from memory (a key known to be unknown) costs nothing, but past the budget
+        // the answer is the same 429 as a refused lookup.
+        gate();
+        failures.fail(address);
+      }
+      throw err;
     }
-    request.principal = await verifier.verify(credential);
+    if (found.length > 0) request.principal = found[0]![1];
+  });
+
+  // Answers depend on who asks (restricted details, a partner's webhooks, the admin's metrics): a
+  // shared cache must keep them apart by credential (Vary), and must never keep an answer given to
+  // credentials (private, no-store) — whatever the route said about caching its public answer.
+  const vary = ['Authorization', 'X-Api-Key', ...(forwarded ? [forwarded.header] : [])].join(', ');
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const previous = reply.getHeader('vary');
+    reply.header('vary', previous === undefined ? vary : `${String(previous)}, ${vary}`);
+    if (request.credentialed) reply.header('cache-control', 'private, no-store');
+    done(null, payload);
   });
 
   app.decorate('requireRole', (...roles: Role[]): preHandlerAsyncHookHandler => {
