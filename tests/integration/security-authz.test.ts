@@ -2,7 +2,9 @@
 // of another; a partner of the owning organisation; an inspector inside the project's region; one
 // outside; an admin), with the expected status — and restricted details (title, amount, milestone,
 // the facts behind a flag) never in an answer to someone not allowed to read them. Forged and
-// stale tokens are refused on read routes too (never silently treated as the public).
+// stale tokens are refused on read routes too (never silently treated as the public). Every answer
+// varies by credential and an answer to credentials is never stored by a cache; a request whose
+// credentials are not all valid, or name different callers, is refused.
 
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { sha256, toHex } from '@lianzheng/proof';
@@ -55,6 +57,9 @@ beforeAll(async () => {
     dataDir: db.dir,
     sealIntervalMs: 20,
     rateLimitPublicPerMin: 1_000_000,
+    // Dozens of forged credentials come from one address here: the budget of failures has its
+    // own test (security-auth-failures.test.ts).
+    authFailuresPerMin: 1_000_000,
     tsa: { ...defaults.tsa, rateLimitPerMin: 1_000_000 },
   });
   app = buildApp({ config, db: db.pool });
@@ -304,6 +309,13 @@ describe('authorisation matrix', () => {
         }
         // No route ever shows restricted details to those without the right.
         if (!PRIVILEGED.has(who)) expect(leaks(res.body), `${row.route} as ${who}`).toBe(false);
+        // A shared cache keeps answers apart by credential and never keeps one given to credentials.
+        expect(String(res.headers.vary), `${row.route} as ${who}`).toMatch(
+          /\bAuthorization\b.*\bX-Api-Key\b/,
+        );
+        if (who !== 'anonymous')
+          expect(res.headers['cache-control'], `${row.route} as ${who}`).toBe('private, no-store');
+        else expect(String(res.headers['cache-control'] ?? ''), row.route).not.toMatch(/private/);
       }
       expect(got).toEqual(row.expect);
     });
@@ -486,5 +498,61 @@ describe('API keys', () => {
       expect(res.statusCode).toBe(401);
       expect(res.json().code).toBe('UNAUTHENTICATED');
     }
+  });
+});
+
+describe('several credentials in one request', () => {
+  const routes = (): InjectOptions[] => [
+    { method: 'GET', url: `/v1/evidence/${restricted.id}` },
+    { method: 'GET', url: `/v1/verify/${restricted.sha256}` },
+    { method: 'GET', url: `/v1/projects/${project.id}/records` },
+    { method: 'GET', url: `/v1/projects/${project.id}/flags` },
+    { method: 'GET', url: '/v1/webhooks' },
+    { method: 'POST', url: '/v1/evidence', payload: item() },
+  ];
+
+  it('a valid API key beside a bad bearer token (or the other way round) is refused with 401', async () => {
+    const forgedInspector = `${headers.inspectorIn.authorization!.slice(0, -4)}AAAA`;
+    for (const extra of [
+      { authorization: 'Bearer garbage' },
+      { authorization: forgedInspector },
+      { authorization: 'Basic dTpw' },
+    ]) {
+      for (const opts of routes()) {
+        const res = await app.inject({ ...opts, headers: { 'x-api-key': partnerKey, ...extra } });
+        expect(res.statusCode, `${opts.method} ${opts.url} with ${extra.authorization.slice(0, 12)}`).toBe(
+          401,
+        );
+        expect(res.json().code).toBe('UNAUTHENTICATED');
+        expect(res.headers['cache-control']).toBe('private, no-store');
+        expect(leaks(res.body)).toBe(false);
+      }
+    }
+    const badKey = await app.inject({
+      method: 'GET',
+      url: `/v1/evidence/${restricted.id}`,
+      headers: { 'x-api-key': `lz_${'A'.repeat(43)}`, ...headers.inspectorIn },
+    });
+    expect(badKey.statusCode).toBe(401);
+    expect(badKey.json().reason).toBe('BAD_API_KEY');
+  });
+
+  it('two valid credentials of different callers are refused with 401; of the same caller, served', async () => {
+    // The partner's key and its own organisation's unit: same organisation, different roles.
+    for (const other of ['ownUnit', 'inspectorIn', 'admin'] as Who[]) {
+      for (const opts of routes()) {
+        const res = await app.inject({ ...opts, headers: { 'x-api-key': partnerKey, ...headers[other] } });
+        expect(res.statusCode, `${opts.method} ${opts.url} partner + ${other}`).toBe(401);
+        expect(res.json().reason).toBe('CONFLICTING_CREDENTIALS');
+      }
+    }
+    // The same key in both places names one caller: served as that caller.
+    const same = await app.inject({
+      method: 'GET',
+      url: `/v1/evidence/${restricted.id}`,
+      headers: { 'x-api-key': partnerKey, authorization: `Bearer ${partnerKey}` },
+    });
+    expect(same.statusCode).toBe(200);
+    expect(same.json().details.title).toBe(SECRET_TITLE);
   });
 });
