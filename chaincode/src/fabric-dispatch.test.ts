@@ -101,10 +101,12 @@ describe('EvidenceContract under fabric-shim', () => {
     expect(byName.RecordBatch?.tag).toContain('SUBMIT');
     expect(byName.GetRecord?.tag).toEqual(['EVALUATE']);
     expect(byName.GetCheckpoint?.parameters.map((p) => p.name)).toEqual(['size']);
+    expect(byName.GetBatchRecords?.tag).toEqual(['EVALUATE']);
     expect(Object.keys(byName).sort()).toEqual(
       [
         'FindByDigest',
         'GetBatch',
+        'GetBatchRecords',
         'GetCheckpoint',
         'GetConfig',
         'GetFlags',

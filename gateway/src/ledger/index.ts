@@ -19,6 +19,9 @@ export interface LedgerFactoryOptions {
   onRetry?: (info: { fn: string; attempt: number; reason: string }) => void;
 }
 
+/** The Fabric SDK's own log lines go to `log` at debug (they repeat what LedgerErrors say). */
+export { routeFabricSdkLogs } from './fabric-sdk-logging.ts';
+
 export function createLedger(config: Config, db: pg.Pool, options: LedgerFactoryOptions = {}): Ledger {
   if (config.ledger === 'fabric') {
     const fabric = config.fabric!;

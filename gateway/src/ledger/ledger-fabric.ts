@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BATCH_EVENT, chaincodeErrorCode, encodeRecordBatch } from '@lianzheng/chaincode';
+// Before the SDK: its loggers are made when its modules load (see fabric-sdk-logging.ts).
+import './fabric-sdk-logging.ts';
 import fabricCommon from 'fabric-common';
 import type { CommitEvent, Contract, Network, X509Identity } from 'fabric-network';
 import fabricNetwork from 'fabric-network';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Histogram, type Registry } from 'prom-client';
-import { createLedger } from '../ledger/index.ts';
+import { createLedger, routeFabricSdkLogs } from '../ledger/index.ts';
 import { type Ledger, LedgerError } from '../ledger/ledger.ts';
 import { LogStore } from '../log/log-store.ts';
 import { Batcher } from '../notary/batcher.ts';
@@ -195,6 +195,7 @@ function pipelineLedger(app: FastifyInstance, options: PipelineOptions): Ledger 
   const configured = (app.config as { ledgerMspId?: string }).ledgerMspId;
   const mspId = options.mspId ?? configured;
   const log = app.log.child({ component: 'ledger' });
+  if (app.config.ledger === 'fabric') routeFabricSdkLogs((level, msg) => log.debug({ sdk: level }, msg));
   return createLedger(app.config, app.db, {
     ...(mspId ? { mspId } : {}),
     onRetry: (info) => log.warn(info, 'ledger transaction retried'),
