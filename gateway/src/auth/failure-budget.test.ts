@@ -20,6 +20,19 @@ describe('AuthFailureBudget', () => {
     expect(budget.exhausted('192.0.2.1')).toBe(0);
   });
 
+  it('forgives failures counted in advance for lookups that succeeded', () => {
+    const budget = new AuthFailureBudget({ max: 2 });
+    budget.fail('192.0.2.1');
+    budget.fail('192.0.2.1');
+    expect(budget.exhausted('192.0.2.1')).toBeGreaterThan(0);
+    budget.forgive('192.0.2.1');
+    expect(budget.exhausted('192.0.2.1')).toBe(0);
+    budget.forgive('192.0.2.1', 5);
+    budget.forgive('192.0.2.77');
+    budget.fail('192.0.2.1');
+    expect(budget.exhausted('192.0.2.1')).toBe(0);
+  });
+
   it('counts an IPv6 host by its /64, and an IPv4 client on a dual-stack socket as IPv4', () => {
     const budget = new AuthFailureBudget({ max: 2 });
     budget.fail('2001:db8:1:2::1');

@@ -61,6 +61,15 @@ export class AuthFailureBudget {
     this.windows.set(key, { failures: 1, start: now });
   }
 
+  /**
+   * Takes back `n` failures of `address` counted in advance: a lookup counts as a failure while
+   * it runs (so that concurrent lookups cannot overrun the budget), and is forgiven if it succeeds.
+   */
+  forgive(address: string, n = 1): void {
+    const w = this.windows.get(addressKey(address));
+    if (w) w.failures = Math.max(0, w.failures - n);
+  }
+
   /** Addresses currently remembered (tests, metrics). */
   get size(): number {
     return this.windows.size;

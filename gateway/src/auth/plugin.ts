@@ -184,11 +184,15 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
         { reason: 'AUTH_FAILURES', retryAfter: `${seconds} seconds` },
       );
     };
-    // Run before a credential is looked up or its signature checked: past the address's budget
-    // of failures, nothing is.
+    // Runs before a credential is looked up or its signature checked: past the address's budget
+    // of failures, nothing is. Each lookup counts as a failure until it succeeds, so that many
+    // concurrent requests cannot all slip under the budget before the first one fails.
+    let reserved = 0;
     const gate = () => {
       const wait = failures.exhausted(address);
       if (wait > 0) throw tooMany(wait);
+      failures.fail(address);
+      reserved++;
     };
     let found: [string, Principal][];
     try {
@@ -206,13 +210,14 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
       }
     } catch (err) {
       if (isAppError(err) && err.code === 'UNAUTHENTICATED') {
-        // A refusal from memory (a key known to be unknown) costs nothing, but past the budget
-        // the answer is the same 429 as a refused lookup.
-        gate();
-        failures.fail(address);
-      }
+        // One failure per refused request. A refusal without a lookup (a malformed header, a key
+        // remembered as unknown) is counted now, and past the budget answered as the lookups are.
+        if (reserved === 0) gate();
+        else failures.forgive(address, reserved - 1);
+      } else if (reserved > 0) failures.forgive(address, reserved);
       throw err;
     }
+    if (reserved > 0) failures.forgive(address, reserved);
     if (found.length > 0) request.principal = found[0]![1];
   });
 
