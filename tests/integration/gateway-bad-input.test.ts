@@ -1,11 +1,13 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { DEV_ISSUER } from '../../gateway/src/config.ts';
@@ -413,5 +415,147 @@ describe('rate limits, headers and logs', () => {
     for (const secret of [unit, key.key, receiptKeys.keys[0].jwk.d, devKey.jwk.d as string]) {
       expect(text).not.toContain(secret);
     }
+  });
+});
+
+describe('refusals below the routes, on real sockets: problem+json too', () => {
+  /** REQUEST_TIMEOUT_MS here: headers must arrive within it (Node checks once a second). */
+  const TIMEOUT_MS = 1000;
+  let server: FastifyInstance;
+  let port = 0;
+  let releaseSlow: () => void = () => {};
+
+  beforeAll(async () => {
+    server = buildApp({
+      config: env.config({ requestTimeoutMs: TIMEOUT_MS }),
+      db: env.pool,
+      pipeline: false,
+    });
+    // A route that answers when told to, to hold a connection busy while the gateway closes.
+    server.get('/test/slow', { schema: { hide: true } }, async () => {
+      await new Promise<void>((resolve) => {
+        releaseSlow = resolve;
+      });
+      return { ok: true };
+    });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    port = (server.server.address() as net.AddressInfo).port;
+  });
+  afterAll(async () => {
+    releaseSlow();
+    await server?.close().catch(() => {});
+  });
+
+  /** Writes `data`, then collects what the server sends until it closes. */
+  function exchange(
+    data: (string | Buffer)[],
+    options: { endAfter?: number } = {},
+  ): Promise<{ text: string; ms: number }> {
+    return new Promise((resolve) => {
+      const started = performance.now();
+      const socket = net.connect(port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (d) => chunks.push(d));
+      socket.on('error', () => {});
+      socket.on('close', () =>
+        resolve({ text: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }),
+      );
+      for (const d of data) socket.write(d);
+      setTimeout(() => socket.destroy(), options.endAfter ?? 15_000);
+    });
+  }
+
+  function parse(text: string) {
+    const [head = '', ...rest] = text.split('\r\n\r\n');
+    const [statusLine = '', ...lines] = head.split('\r\n');
+    const headers = Object.fromEntries(
+      lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+    );
+    return { status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
+  }
+
+  function expectRawProblem(text: string, status: number, code: string) {
+    const res = parse(text);
+    expect(res.status, text.slice(0, 300)).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const body = JSON.parse(res.body);
+    expect(body).toMatchObject({
+      type: `https://lianzheng.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+      status,
+      code,
+    });
+    expect(typeof body.title).toBe('string');
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.body));
+    return body;
+  }
+
+  it('a 20 KB header: 431 HEADERS_TOO_LARGE', async () => {
+    const { text } = await exchange([
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
+    ]);
+    expectRawProblem(text, 431, 'HEADERS_TOO_LARGE');
+    expect(text).not.toContain('"error"');
+  });
+
+  it('headers that never end (a slow client): 408 REQUEST_TIMEOUT, on time', async () => {
+    const { text, ms } = await exchange(['GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n']);
+    expectRawProblem(text, 408, 'REQUEST_TIMEOUT');
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(TIMEOUT_MS + 2500);
+  });
+
+  it('bytes that are not HTTP, and a request both chunked and with a length: 400 MALFORMED_REQUEST', async () => {
+    const junk = await exchange(['HELLO THERE\r\n\r\n']);
+    expect(expectRawProblem(junk.text, 400, 'MALFORMED_REQUEST').reason).toMatch(/^HPE_/);
+    const smuggle = await exchange([
+      'POST /v1/evidence HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ]);
+    expectRawProblem(smuggle.text, 400, 'MALFORMED_REQUEST');
+  });
+
+  it("Fastify's own parsers: a body over MAX_BODY_BYTES (413) and malformed JSON (400)", async () => {
+    const tooLong = await exchange(
+      [
+        `POST /v1/evidence HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${unit}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${64 * 1024 * 1024}\r\nConnection: close\r\n\r\n{`,
+      ],
+      { endAfter: 5000 },
+    );
+    expectRawProblem(tooLong.text, 413, 'BODY_TOO_LARGE');
+    const body = '{"sha256": "ab';
+    const malformed = await exchange(
+      [
+        `POST /v1/evidence HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${unit}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      ],
+      { endAfter: 5000 },
+    );
+    expectRawProblem(malformed.text, 400, 'MALFORMED_JSON');
+  });
+
+  // Run last: it closes the server.
+  it('a request on an open connection while the gateway closes: 503 problem+json, connection closed', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let text = '';
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (d) => {
+      const first = text === '';
+      text += d.toString('utf8');
+      // The first answer came: the connection is open and idle, and the gateway is closing.
+      if (first) socket.write('GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    socket.write('GET /test/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 200));
+    const closed = server.close();
+    await new Promise((r) => setTimeout(r, 100));
+    releaseSlow();
+    await ended;
+    await closed;
+    const second = text.slice(text.indexOf('HTTP/1.1', 10));
+    expect(parse(text).status).toBe(200);
+    expectRawProblem(second, 503, 'SERVICE_UNAVAILABLE');
+    expect(parse(second).headers.connection).toBe('close');
   });
 });
