@@ -1,8 +1,10 @@
 // The public surface of @lianzheng/proof: named re-exports only.
 
 export {
+  type AnchorIdentity,
   type AnchorInfo,
   type AnchorRef,
+  type AnchorSite,
   BUNDLE_VERSION,
   type BundleVerification,
   type InclusionRef,

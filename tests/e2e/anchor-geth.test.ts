@@ -1,10 +1,24 @@
 // Anchoring against a real geth dev node and a real PostgreSQL: checkpoints → anchor → confirmed
 // → the bundle's anchor step verified through the JSON-RPC fetcher; the chain refusing a size that
-// does not grow; an altered anchor failing; geth stopped and restarted under the anchorer (and the
-// anchorer itself restarted) with nothing skipped or doubled; a stuck transaction replaced.
+// does not grow; an altered anchor failing; the genuine checkpoint anchored by a stranger, or on a
+// stranger's deployment of the contract, refused by verifyBundle and by `lianzheng verify` (run
+// from another folder) once the operator's identity is pinned; geth stopped and restarted under
+// the anchorer (and the anchorer itself restarted) with nothing skipped or doubled; a stuck
+// transaction replaced.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { type ProofBundle, toHex, verifyBundle } from '@lianzheng/proof';
-import { Contract, Interface, JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from 'ethers';
+import { type AnchorIdentity, type ProofBundle, toHex, verifyBundle } from '@lianzheng/proof';
+import {
+  Contract,
+  ContractFactory,
+  Interface,
+  JsonRpcProvider,
+  keccak256,
+  toUtf8Bytes,
+  Wallet,
+} from 'ethers';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ABI } from '../../gateway/src/anchor/abi.ts';
@@ -15,7 +29,7 @@ import { loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
 import anchorPlugin from '../../gateway/src/anchor/plugin.ts';
 import { AnchorFetchError, createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
-import { fundFromDevAccount, rpcCall } from '../../network/evm/geth-dev.ts';
+import { freePort, fundFromDevAccount, rpcCall } from '../../network/evm/geth-dev.ts';
 import { type AnchorEnv, ORIGIN, startAnchorEnv, TestLog, tickUntil } from './anchor-fixture.ts';
 
 let env: AnchorEnv;
@@ -48,7 +62,7 @@ async function anchorRows() {
   return rows.map((r) => ({ ...r, size: Number(r.size), nonce: Number(r.nonce) }));
 }
 
-/** Every Anchored event the contract has emitted, read straight from the node. */
+/** Every Anchored event the operator's key made the contract emit, read straight from the node. */
 async function chainEvents(): Promise<{ size: number; root: string; txHash: string }[]> {
   const iface = new Interface(ANCHOR_ABI);
   const logs = await rpcCall<{ data: string; topics: string[]; transactionHash: string }[]>(
@@ -56,7 +70,8 @@ async function chainEvents(): Promise<{ size: number; root: string; txHash: stri
     'eth_getLogs',
     [{ address: env.contract, fromBlock: '0x0', toBlock: 'latest' }],
   );
-  return logs.map((l) => {
+  const ours = logs.filter((l) => iface.parseLog(l)?.args.anchorer === env.wallet.address);
+  return ours.map((l) => {
     const parsed = iface.parseLog(l);
     return {
       size: Number(parsed?.args.size),
@@ -67,6 +82,52 @@ async function chainEvents(): Promise<{ size: number; root: string; txHash: stri
 }
 
 const confirmed = (o: TickOutcome) => o.action === 'confirmed';
+
+/** The operator's identity as /v1/keys publishes it (gateway/src/anchor/plugin.ts). */
+function pinned(): AnchorIdentity {
+  return {
+    chainId: `eip155:${env.geth.chainId}`,
+    contract: env.contract,
+    anchorer: env.wallet.address.toLowerCase(),
+    origin: ORIGIN,
+    originHash: keccak256(toUtf8Bytes(ORIGIN)),
+    confirmations: env.config.confirmations,
+    retired: [],
+  };
+}
+
+const repoRoot = path.join(import.meta.dirname, '..', '..');
+
+/** `lianzheng verify` as a stranger runs it: from a folder outside the repository. */
+async function cliVerify(
+  bundle: ProofBundle,
+  keys: object,
+  extra: string[],
+): Promise<{ code: number; out: string }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-cli-verify-'));
+  try {
+    await fs.writeFile(path.join(dir, 'bundle.json'), JSON.stringify(bundle));
+    await fs.writeFile(path.join(dir, 'keys.json'), JSON.stringify(keys));
+    const args = [
+      path.join(repoRoot, 'scripts', 'lianzheng.mjs'),
+      'verify',
+      '--sha256',
+      bundle.record.digests.sha256,
+      '--bundle',
+      'bundle.json',
+      '--keys',
+      'keys.json',
+      ...extra,
+    ];
+    return await new Promise((resolve) => {
+      execFile(process.execPath, args, { cwd: dir, timeout: 120_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, out: `${stdout}${stderr}` });
+      });
+    });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
 
 beforeAll(async () => {
   env = await startAnchorEnv();
@@ -112,7 +173,7 @@ describe('anchoring on geth', () => {
     const getAnchor = createRpcAnchorFetcher({ rpcUrl: env.geth.rpcUrl, minConfirmations: 2 });
     const result = await verifyBundle(firstBundle, {
       sha256: firstBundle.record.digests.sha256,
-      keys: log.keys,
+      keys: { ...log.keys, anchor: pinned() },
       getAnchor,
     });
     expect(result.steps.find((s) => s.step === 'anchor')).toMatchObject({ status: 'pass' });
@@ -123,7 +184,9 @@ describe('anchoring on geth', () => {
     expect(onChain).toMatchObject({
       size: 7,
       root: rows[0]?.root,
+      contract: env.contract,
       anchorer: env.wallet.address.toLowerCase(),
+      from: env.wallet.address.toLowerCase(),
     });
     expect(onChain.originHash).toBe(keccak256(toUtf8Bytes(ORIGIN)));
 
@@ -144,7 +207,17 @@ describe('anchoring on geth', () => {
         size: 7,
         chainId: `eip155:${env.geth.chainId}`,
         contract: env.contract,
+        from: env.wallet.address.toLowerCase(),
+        anchorer: env.wallet.address.toLowerCase(),
       });
+      expect(app.anchor.identity).toEqual(pinned());
+      // Only the operator's own contracts are read through the proxy.
+      const foreign = await app.inject({
+        method: 'GET',
+        url: `/v1/anchor/tx/${firstTx}?contract=0x${'77'.repeat(20)}`,
+      });
+      expect(foreign.statusCode).toBe(404);
+      expect(foreign.json()).toMatchObject({ anchorCode: 'ANCHOR_FOREIGN_CONTRACT' });
       const missing = await app.inject({ method: 'GET', url: `/v1/anchor/tx/0x${'ab'.repeat(32)}` });
       expect(missing.statusCode).toBe(404);
       expect(missing.json()).toMatchObject({ code: 'NOT_FOUND', anchorCode: 'ANCHOR_TX_NOT_FOUND' });
@@ -180,7 +253,7 @@ describe('anchoring on geth', () => {
       runAnchorDeploy({
         ANCHOR_RPC_URL: env.geth.rpcUrl,
         ANCHOR_CHAIN_ID: '1',
-        ANCHOR_KEY_FILE: env.config.keyFile,
+        ANCHOR_KEY_FILE: env.config.keyFile ?? '',
       }),
     ).rejects.toMatchObject({ code: 'CHAIN_MISMATCH' });
   });
@@ -244,6 +317,84 @@ describe('anchoring on geth', () => {
     await expect(getAnchor({ ...anchor, chainId: 'eip155:1' })).rejects.toMatchObject({
       code: 'ANCHOR_CHAIN_MISMATCH',
     });
+  });
+
+  it('refuses the genuine checkpoint anchored by a stranger or on a stranger’s contract: verifyBundle and the CLI', async () => {
+    const anchor = firstBundle.anchor as NonNullable<ProofBundle['anchor']>;
+    const provider = new JsonRpcProvider(env.geth.rpcUrl, env.geth.chainId, { staticNetwork: true });
+    let strangerTx: string;
+    let deploymentTx: string;
+    let deployment: string;
+    try {
+      // A stranger anchors the operator's very (size, root) from its own address, on the operator's
+      // contract: the contract accepts it (every sender has its own series)…
+      const stranger = Wallet.createRandom().connect(provider);
+      await fundFromDevAccount(env.geth, stranger.address, 10n ** 18n);
+      const onOurs = new Contract(env.contract, ANCHOR_ABI, stranger);
+      const tx = await onOurs.getFunction('anchor')(ORIGIN, anchor.size, `0x${anchor.root}`);
+      expect((await tx.wait())?.status).toBe(1);
+      strangerTx = tx.hash;
+      // …and deploys a contract of its own (the same code) and anchors it there too.
+      const artefact = await readAnchorArtefact();
+      const factory = new ContractFactory(artefact.abi, artefact.bytecode, stranger);
+      const theirs = await factory.deploy();
+      await theirs.waitForDeployment();
+      deployment = (await theirs.getAddress()).toLowerCase();
+      const tx2 = await theirs.getFunction('anchor')(ORIGIN, anchor.size, `0x${anchor.root}`);
+      expect((await tx2.wait())?.status).toBe(1);
+      deploymentTx = tx2.hash;
+    } finally {
+      provider.destroy();
+    }
+    const getAnchor = createRpcAnchorFetcher({ rpcUrl: env.geth.rpcUrl });
+    const keys = { ...log.keys, anchor: pinned() };
+    const sha256 = firstBundle.record.digests.sha256;
+    const bySomeoneElse = structuredClone(firstBundle);
+    bySomeoneElse.anchor!.txHash = strangerTx;
+    const elsewhere = structuredClone(firstBundle);
+    elsewhere.anchor!.txHash = deploymentTx;
+    elsewhere.anchor!.contract = deployment;
+    await new Promise((r) => setTimeout(r, 2_500)); // two more blocks: both are confirmed enough
+
+    const anchorStep = async (bundle: ProofBundle, k: typeof log.keys & { anchor?: AnchorIdentity }) =>
+      (await verifyBundle(bundle, { sha256, keys: k, getAnchor })).steps.find((s) => s.step === 'anchor');
+    expect(await anchorStep(bySomeoneElse, keys)).toMatchObject({
+      status: 'fail',
+      code: 'ANCHOR_FOREIGN_SENDER',
+    });
+    expect(await anchorStep(elsewhere, keys)).toMatchObject({
+      status: 'fail',
+      code: 'ANCHOR_FOREIGN_CONTRACT',
+    });
+    // Before pinning, the very same anchors were passed on size and root alone; now they are
+    // "not pinned" at best — never a pass.
+    expect(await anchorStep(bySomeoneElse, log.keys)).toMatchObject({
+      status: 'skipped',
+      code: 'ANCHOR_NOT_PINNED',
+    });
+    expect(await anchorStep(firstBundle, keys)).toMatchObject({ status: 'pass' });
+
+    // The CLI, run from a folder outside the repository with the keys JSON of /v1/keys.
+    const rpc = ['--rpc', env.geth.rpcUrl];
+    const good = await cliVerify(firstBundle, keys, rpc);
+    expect(good.out).toMatch(/PASS anchor/);
+    expect(good.out).toContain(`anchor pinned to eip155:${env.geth.chainId}, contract ${env.contract}`);
+    expect(good.code).toBe(0);
+    const foreignSender = await cliVerify(bySomeoneElse, keys, rpc);
+    expect(foreignSender.out).toMatch(/FAIL anchor \(ANCHOR_FOREIGN_SENDER\)/);
+    expect(foreignSender.code).toBe(1);
+    const foreignContract = await cliVerify(elsewhere, keys, rpc);
+    expect(foreignContract.out).toMatch(/FAIL anchor \(ANCHOR_FOREIGN_CONTRACT\)/);
+    expect(foreignContract.code).toBe(1);
+    // The operator's confirmations (published with the identity) bind the CLI unless it asks for more.
+    const tooFew = await cliVerify(firstBundle, keys, [...rpc, '--confirmations', '1000']);
+    expect(tooFew.out).toMatch(/FAIL anchor \(ANCHOR_NOT_CONFIRMED\)/);
+    expect(tooFew.code).toBe(1);
+    // An RPC endpoint nobody answers at: a network error (3), not a failed verification (1).
+    const down = await cliVerify(firstBundle, keys, ['--rpc', `http://127.0.0.1:${await freePort()}`]);
+    expect(down.out).toMatch(/FAIL anchor \(ANCHOR_LOOKUP_FAILED\)/);
+    expect(down.out).toContain('network error');
+    expect(down.code).toBe(3);
   });
 
   it('resumes after the node is stopped and restarted (and the anchorer too): nothing skipped or doubled', async () => {

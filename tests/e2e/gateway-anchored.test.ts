@@ -9,8 +9,15 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type ProofBundle, sha256, toHex, verifyBundle } from '@lianzheng/proof';
-import { JsonRpcProvider } from 'ethers';
+import {
+  type AnchorIdentity,
+  type ProofBundle,
+  parseCheckpoint,
+  sha256,
+  toHex,
+  verifyBundle,
+} from '@lianzheng/proof';
+import { JsonRpcProvider, keccak256, toUtf8Bytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
@@ -24,6 +31,7 @@ let geth: GethDevNode | undefined;
 let gateway: ReadmeGateway | undefined;
 let base = '';
 let contract = '';
+let anchorer = '';
 
 async function getJson(url: string) {
   const res = await fetch(`${base}${url}`);
@@ -37,6 +45,7 @@ beforeAll(async () => {
   const keyFile = path.join(dir, 'anchor.key');
   await createAnchorKeyFile(keyFile);
   const wallet = await loadAnchorKey(keyFile);
+  anchorer = wallet.address;
   await fundFromDevAccount(geth, wallet.address, 10n ** 19n);
   const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
   contract = (await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy())).address;
@@ -99,20 +108,41 @@ describe('a record anchored on a real EVM chain', () => {
       jwks: never;
       checkpointKeys: string[];
       tsaRoots: string[];
+      anchor: AnchorIdentity;
     };
+    // The operator's anchoring identity, published for verifiers to pin.
+    expect(keys.anchor).toEqual({
+      chainId: `eip155:${geth!.chainId}`,
+      contract,
+      anchorer: anchorer.toLowerCase(),
+      origin: expect.any(String),
+      originHash: keccak256(toUtf8Bytes(keys.anchor.origin)),
+      confirmations: 1,
+      retired: [],
+    });
+    expect(parseCheckpoint(bundle.inclusion!.checkpoint).origin).toBe(keys.anchor.origin);
     const getLedgerTx = async (ref: { txId: string }) => {
       const tx = await getJson(`/v1/ledger/tx/${ref.txId}`);
       return tx.body as { valid: boolean; block: number; size: number; root: string };
     };
-    const viaGateway = async (ref: { txHash: string }) =>
-      (await getJson(`/v1/anchor/tx/${ref.txHash}`)).body as { size: number; root: string; block: number };
+    const viaGateway = async (ref: { txHash: string; contract: string }) =>
+      (await getJson(`/v1/anchor/tx/${ref.txHash}?contract=${ref.contract}`)).body as {
+        size: number;
+        root: string;
+        block: number;
+      };
     const chain = createRpcAnchorFetcher({ rpcUrl: geth!.rpcUrl });
     const viaChain = async (ref: { chainId: string; contract: string; txHash: string }) => chain(ref);
 
     for (const getAnchor of [viaGateway, viaChain]) {
       const result = await verifyBundle(bundle, {
         sha256: digest,
-        keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots },
+        keys: {
+          jwks: keys.jwks,
+          checkpointKeys: keys.checkpointKeys,
+          tsaRoots: keys.tsaRoots,
+          anchor: keys.anchor,
+        },
         getLedgerTx,
         getAnchor,
       });
@@ -125,7 +155,12 @@ describe('a record anchored on a real EVM chain', () => {
     forged.anchor!.root = toHex(sha256(new TextEncoder().encode('another tree')));
     const bad = await verifyBundle(forged, {
       sha256: digest,
-      keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots },
+      keys: {
+        jwks: keys.jwks,
+        checkpointKeys: keys.checkpointKeys,
+        tsaRoots: keys.tsaRoots,
+        anchor: keys.anchor,
+      },
       getLedgerTx,
       getAnchor: viaChain,
     });

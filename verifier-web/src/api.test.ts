@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ApiError,
+  parseAnchorTx,
   parseKeys,
   parseLedgerTx,
   parseProject,
@@ -100,5 +101,77 @@ describe('api parsers', () => {
         { code: 'OVERPAYMENT', recordId: 'r1', raisedAt: undefined, detail: undefined },
       ],
     );
+  });
+});
+
+describe('the anchoring identity and the anchor proxy', () => {
+  const contract = `0x${'5F'.repeat(20)}`;
+  const anchorer = `0x${'70'.repeat(20)}`;
+  const keys = { jwks: { keys: [] }, checkpointKeys: [] };
+
+  it('reads the identity /v1/keys publishes, lower-cased, with its retired sites', () => {
+    const parsed = parseKeys({
+      ...keys,
+      anchor: {
+        chainId: 'eip155:1337',
+        contract,
+        anchorer,
+        origin: 'gw.example/log',
+        originHash: `0x${'AB'.repeat(32)}`,
+        confirmations: 3,
+        retired: [{ chainId: 'eip155:1337', contract: `0x${'aa'.repeat(20)}`, anchorer }],
+      },
+    });
+    expect(parsed.anchor).toEqual({
+      chainId: 'eip155:1337',
+      contract: contract.toLowerCase(),
+      anchorer,
+      origin: 'gw.example/log',
+      originHash: `0x${'ab'.repeat(32)}`,
+      confirmations: 3,
+      retired: [{ chainId: 'eip155:1337', contract: `0x${'aa'.repeat(20)}`, anchorer }],
+    });
+    // Older gateways publish none: the page then says "not pinned".
+    expect(parseKeys(keys).anchor).toBeUndefined();
+    // A malformed identity is not quietly dropped (that would unpin the check).
+    expect(code(() => parseKeys({ ...keys, anchor: { chainId: 'eip155:1', contract: 'x', anchorer } }))).toBe(
+      'BAD_RESPONSE',
+    );
+    expect(
+      code(() =>
+        parseKeys({
+          ...keys,
+          anchor: { chainId: 'eip155:1', contract, anchorer, retired: [{ chainId: 1 }] },
+        }),
+      ),
+    ).toBe('BAD_RESPONSE');
+  });
+
+  it("keeps the proxy's sender, contract, confirmations and stored root", () => {
+    expect(
+      parseAnchorTx({
+        size: 7,
+        root: 'ab'.repeat(32),
+        block: 9,
+        chainId: 'eip155:1337',
+        contract,
+        anchorer,
+        from: anchorer,
+        confirmations: 4,
+        storedRoot: null,
+      }),
+    ).toEqual({
+      size: 7,
+      root: 'ab'.repeat(32),
+      block: 9,
+      chainId: 'eip155:1337',
+      contract,
+      anchorer,
+      from: anchorer,
+      confirmations: 4,
+      storedRoot: null,
+    });
+    expect(parseAnchorTx({ size: 7, root: 'ab', block: 9 })).toEqual({ size: 7, root: 'ab', block: 9 });
+    expect(code(() => parseAnchorTx({ size: '7', root: 'ab', block: 9 }))).toBe('BAD_RESPONSE');
   });
 });

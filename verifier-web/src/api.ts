@@ -3,7 +3,7 @@
 // the parsers check only what the page relies on and keep the rest as the gateway sent it, so a
 // field the gateway adds later does not break the page.
 
-import type { ProofBundle } from '@lianzheng/proof';
+import type { AnchorIdentity, AnchorSite, ProofBundle } from '@lianzheng/proof';
 
 export type ApiErrorCode = 'TIMEOUT' | 'NETWORK' | 'HTTP' | 'NOT_FOUND' | 'BAD_RESPONSE' | 'ABORTED';
 
@@ -52,12 +52,22 @@ export interface KeysAnswer {
   /** PEM roots of the RFC 3161 time-stamp authorities the gateway uses. */
   tsaRoots: string[];
   ledger?: string;
+  /** The operator's anchoring identity (chain, contract, address): what the anchor step pins. */
+  anchor?: AnchorIdentity;
 }
 
+/** The proxy's reading of an anchor transaction; the optional fields come from newer gateways. */
 export interface AnchorTxAnswer {
   size: number;
   root: string;
   block: number;
+  chainId?: string;
+  contract?: string;
+  anchorer?: string;
+  from?: string;
+  originHash?: string;
+  confirmations?: number;
+  storedRoot?: string | null;
 }
 
 export interface LedgerTxAnswer {
@@ -97,7 +107,7 @@ export interface Api {
   evidence(id: string): Promise<VerifyRecord>;
   ledgerTx(txId: string): Promise<LedgerTxAnswer>;
   /** The anchored checkpoint as the gateway's read-only proxy reads it from the EVM chain. */
-  anchorTx(txHash: string): Promise<AnchorTxAnswer>;
+  anchorTx(txHash: string, contract?: string): Promise<AnchorTxAnswer>;
   project(id: string): Promise<ProjectView>;
   projectRecords(id: string): Promise<ProjectRecordView[]>;
   projectFlags(id: string): Promise<FlagView[]>;
@@ -196,15 +206,44 @@ export function parseVerifyAnswer(v: unknown, sha256: string): VerifyAnswer {
   return { sha256: str(v.sha256) ?? sha256, records: v.records.map(parseVerifyRecord) };
 }
 
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+function parseAnchorSite(v: unknown): AnchorSite | undefined {
+  if (!isObj(v)) return undefined;
+  const { chainId, contract, anchorer } = v;
+  if (typeof chainId !== 'string' || typeof contract !== 'string' || typeof anchorer !== 'string')
+    return undefined;
+  if (!ADDRESS.test(contract) || !ADDRESS.test(anchorer)) return undefined;
+  return { chainId, contract: contract.toLowerCase(), anchorer: anchorer.toLowerCase() };
+}
+
+/** The anchoring identity of /v1/keys; a malformed one is refused rather than silently unpinned. */
+function parseAnchorIdentity(v: unknown): AnchorIdentity | undefined {
+  if (v === undefined) return undefined;
+  const site = parseAnchorSite(v);
+  if (!site || !isObj(v)) throw new ApiError('BAD_RESPONSE');
+  const retired = Array.isArray(v.retired) ? v.retired.map(parseAnchorSite) : [];
+  if (retired.some((r) => r === undefined)) throw new ApiError('BAD_RESPONSE');
+  return {
+    ...site,
+    ...(typeof v.origin === 'string' ? { origin: v.origin } : {}),
+    ...(typeof v.originHash === 'string' ? { originHash: v.originHash.toLowerCase() } : {}),
+    ...(Number.isSafeInteger(v.confirmations) ? { confirmations: v.confirmations as number } : {}),
+    retired: retired as AnchorSite[],
+  };
+}
+
 export function parseKeys(v: unknown): KeysAnswer {
   if (!isObj(v) || !isObj(v.jwks) || !Array.isArray(v.jwks.keys) || !Array.isArray(v.checkpointKeys)) {
     throw new ApiError('BAD_RESPONSE');
   }
+  const anchor = parseAnchorIdentity(v.anchor);
   return {
     jwks: { keys: v.jwks.keys.filter(isObj) },
     checkpointKeys: v.checkpointKeys.filter((k): k is string => typeof k === 'string'),
     tsaRoots: Array.isArray(v.tsaRoots) ? v.tsaRoots.filter((k): k is string => typeof k === 'string') : [],
     ledger: str(v.ledger),
+    ...(anchor ? { anchor } : {}),
   };
 }
 
@@ -225,7 +264,13 @@ export function parseAnchorTx(v: unknown): AnchorTxAnswer {
   if (!isObj(v) || typeof v.size !== 'number' || typeof v.root !== 'string' || typeof v.block !== 'number') {
     throw new ApiError('BAD_RESPONSE');
   }
-  return { size: v.size, root: v.root, block: v.block };
+  const answer: AnchorTxAnswer = { size: v.size, root: v.root, block: v.block };
+  for (const k of ['chainId', 'contract', 'anchorer', 'from', 'originHash'] as const) {
+    if (typeof v[k] === 'string') answer[k] = v[k] as string;
+  }
+  if (Number.isSafeInteger(v.confirmations)) answer.confirmations = v.confirmations as number;
+  if (typeof v.storedRoot === 'string' || v.storedRoot === null) answer.storedRoot = v.storedRoot;
+  return answer;
 }
 
 export function parseProject(v: unknown): ProjectView {
@@ -328,8 +373,9 @@ export function createApi(timeoutMs: number, base = ''): Api {
     async ledgerTx(txId) {
       return parseLedgerTx(await get(`/v1/ledger/tx/${enc(txId)}`));
     },
-    async anchorTx(txHash) {
-      return parseAnchorTx(await get(`/v1/anchor/tx/${enc(txHash)}`));
+    async anchorTx(txHash, contract) {
+      const query = contract ? `?contract=${enc(contract)}` : '';
+      return parseAnchorTx(await get(`/v1/anchor/tx/${enc(txHash)}${query}`));
     },
     async project(id) {
       return parseProject(await get(`/v1/projects/${enc(id)}`));

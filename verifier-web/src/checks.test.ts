@@ -1,7 +1,16 @@
 import { buildReceiptGroup, type ProofBundle, RECEIPT_GROUP_TYPE, type StepResult } from '@lianzheng/proof';
 import { generateKeyPair, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
-import { type CheckRun, describeStep, ledgerWords, verdictOf } from './checks.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeBundle, makeFixture, makeLog } from '../../proof/src/lib/_fixtures.ts';
+import { type AnchorTxAnswer, ApiError, type KeysAnswer, parseAnchorTx } from './api.ts';
+import {
+  anchorIdentityWords,
+  type CheckRun,
+  describeStep,
+  ledgerWords,
+  runChecks,
+  verdictOf,
+} from './checks.ts';
 import { setLang } from './i18n.ts';
 
 const pass = (step: StepResult['step']): StepResult => ({ step, status: 'pass' });
@@ -107,5 +116,131 @@ describe('ledgerWords: which ledger, and who vouched for it', () => {
       'Hyperledger Fabric consortium ledger (endorsed by FinanceMSP, InspectionMSP)',
     );
     expect(ledgerWords(fabricBundle())).toBe('Hyperledger Fabric consortium ledger');
+  });
+});
+
+describe('runChecks: the anchor step pinned to the identity /v1/keys publishes', () => {
+  // proof's fixture bundle (record 5 proved at 12, anchored at 20) and the proxy's answers in the
+  // shapes /v1/anchor/tx/{txHash} sends (gateway/src/anchor/plugin.ts).
+  const operator = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
+  const stranger = '0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc';
+  let bundle: ProofBundle;
+  let keys: KeysAnswer;
+  let genuine: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const fx = await makeFixture();
+    bundle = await makeBundle(fx, makeLog(20), 5, 12, 20);
+    const anchor = bundle.anchor!;
+    keys = {
+      jwks: fx.jwks as never,
+      checkpointKeys: fx.checkpointKeys,
+      tsaRoots: [],
+      anchor: {
+        chainId: anchor.chainId,
+        contract: anchor.contract.toLowerCase(),
+        anchorer: operator,
+        origin: fx.origin,
+        confirmations: 3,
+        retired: [],
+      },
+    };
+    genuine = {
+      size: anchor.size,
+      root: anchor.root,
+      block: anchor.block,
+      chainId: anchor.chainId,
+      contract: anchor.contract.toLowerCase(),
+      anchorer: operator,
+      from: operator,
+      confirmations: 5,
+    };
+  });
+
+  function apiAnswering(answer: Record<string, unknown> | 'not-found') {
+    const asked: { txHash: string; contract?: string }[] = [];
+    return {
+      asked,
+      api: {
+        ledgerTx: async () => ({
+          valid: true,
+          block: bundle.ledger!.block,
+          size: bundle.ledger!.size,
+          root: bundle.ledger!.root,
+        }),
+        anchorTx: async (txHash: string, contract?: string): Promise<AnchorTxAnswer> => {
+          asked.push({ txHash, contract });
+          if (answer === 'not-found') throw new ApiError('NOT_FOUND', 404);
+          return parseAnchorTx(answer);
+        },
+      },
+    };
+  }
+  const anchorOf = (run: CheckRun) => run.steps.find((s) => s.step === 'anchor')!;
+
+  it("passes the operator's own anchor, asking the proxy for the bundle's contract", async () => {
+    const { api, asked } = apiAnswering(genuine);
+    const run = await runChecks(bundle, bundle.record.digests.sha256, { api, keys });
+    expect(anchorOf(run)).toMatchObject({ status: 'pass' });
+    expect(verdictOf([run])).toBe('ok');
+    expect(asked).toEqual([{ txHash: bundle.anchor!.txHash, contract: bundle.anchor!.contract }]);
+    setLang('en', null);
+    expect(describeStep(anchorOf(run), bundle, 'certificate').sentence).toContain(
+      "sent from the operator's published anchoring address",
+    );
+  });
+
+  it('fails the genuine checkpoint anchored from another address, and says so', async () => {
+    const { api } = apiAnswering({ ...genuine, anchorer: stranger, from: stranger });
+    const run = await runChecks(bundle, bundle.record.digests.sha256, { api, keys });
+    expect(anchorOf(run)).toMatchObject({ status: 'fail', code: 'ANCHOR_FOREIGN_SENDER' });
+    expect(verdictOf([run])).toBe('fail');
+    setLang('en', null);
+    expect(describeStep(anchorOf(run), bundle, 'file').sentence).toContain(
+      "not sent from the operator's published anchoring address",
+    );
+    setLang('zh-CN', null);
+    expect(describeStep(anchorOf(run), bundle, 'file').sentence).toContain(
+      '不是从运营方公布的锚定地址发送的',
+    );
+  });
+
+  it('fails an anchor on another deployment of the contract without asking the proxy', async () => {
+    const { api, asked } = apiAnswering(genuine);
+    const foreign = structuredClone(bundle);
+    foreign.anchor!.contract = `0x${'77'.repeat(20)}`;
+    const run = await runChecks(foreign, bundle.record.digests.sha256, { api, keys });
+    expect(anchorOf(run)).toMatchObject({ status: 'fail', code: 'ANCHOR_FOREIGN_CONTRACT' });
+    expect(asked).toEqual([]);
+    setLang('en', null);
+    expect(describeStep(anchorOf(run), foreign, 'file').sentence).toContain('not on the operator');
+    // The proxy itself reading the event from another contract: refused the same way.
+    const { api: proxied } = apiAnswering({ ...genuine, contract: `0x${'77'.repeat(20)}` });
+    const viaProxy = await runChecks(bundle, bundle.record.digests.sha256, { api: proxied, keys });
+    expect(anchorOf(viaProxy)).toMatchObject({ status: 'fail', code: 'ANCHOR_FOREIGN_CONTRACT' });
+  });
+
+  it('fails another chain, too few confirmations, and a transaction without the anchor', async () => {
+    for (const [answer, code] of [
+      [{ ...genuine, chainId: 'eip155:1' }, 'ANCHOR_FOREIGN_CHAIN'],
+      [{ ...genuine, confirmations: 1 }, 'ANCHOR_NOT_CONFIRMED'],
+      ['not-found', 'ANCHOR_MISMATCH'],
+    ] as const) {
+      const { api } = apiAnswering(answer);
+      const run = await runChecks(bundle, bundle.record.digests.sha256, { api, keys });
+      expect(anchorOf(run)).toMatchObject({ status: 'fail', code });
+    }
+  });
+
+  it('says "not pinned" when the gateway publishes no identity: neither passed nor failed', async () => {
+    const { api } = apiAnswering({ size: genuine.size, root: genuine.root, block: genuine.block });
+    const unpinned = { ...keys, anchor: undefined };
+    const run = await runChecks(bundle, bundle.record.digests.sha256, { api, keys: unpinned });
+    expect(anchorOf(run)).toMatchObject({ status: 'skipped', code: 'ANCHOR_NOT_PINNED' });
+    expect(verdictOf([run])).toBe('ok');
+    setLang('en', null);
+    expect(describeStep(anchorOf(run), bundle, 'file').sentence).toContain('publishes no anchoring address');
+    expect(anchorIdentityWords(unpinned)).toBe('no anchoring address or contract published by this gateway');
+    expect(anchorIdentityWords(keys)).toContain(`sent from ${operator}`);
   });
 });

@@ -3,7 +3,10 @@
 // names (an honest gateway and a lying one answer differently only if the ledger is separate, so
 // the sentence says when it is the embedded single-node ledger). The CSP allows no other origin,
 // so an anchor is read back from the chain through the gateway's read-only proxy
-// (/v1/anchor/tx/{txHash}), and the sentence says so: never a silent pass.
+// (/v1/anchor/tx/{txHash}), and the sentence says so: never a silent pass. The anchor step is
+// pinned to the anchoring identity /v1/keys publishes (chain, contract, anchoring address): an
+// anchor of the right checkpoint sent by anyone else fails, and without an identity the step
+// says "not pinned" instead of passing.
 
 import {
   type AnchorInfo,
@@ -43,6 +46,7 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
         jwks: ctx.keys.jwks as never,
         checkpointKeys: ctx.keys.checkpointKeys,
         tsaRoots: ctx.keys.tsaRoots,
+        ...(ctx.keys.anchor ? { anchor: ctx.keys.anchor } : {}),
       },
       getLedgerTx: async (ref: LedgerRef): Promise<LedgerTxInfo> => {
         try {
@@ -58,7 +62,7 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
       // through the gateway's read-only proxy, and the sentence says so.
       getAnchor: async (ref: AnchorRef): Promise<AnchorInfo> => {
         try {
-          return await ctx.api.anchorTx(ref.txHash);
+          return await ctx.api.anchorTx(ref.txHash, ref.contract);
         } catch (e) {
           // No anchor in that transaction: the bundle claims an anchor the chain does not hold.
           if (e instanceof ApiError && e.code === 'NOT_FOUND') return { size: -1, root: '', block: -1 };
@@ -108,6 +112,26 @@ const PENDING_STEPS: ReadonlySet<string> = new Set(['inclusion', 'checkpoint', '
 
 export function firstFailure(run: CheckRun): StepResult | undefined {
   return run.steps.find((s) => s.status === 'fail');
+}
+
+/** The anchor step's codes that have a sentence of their own. */
+const ANCHOR_SENTENCES: Record<string, string> = {
+  ANCHOR_NOT_PINNED: 'check.anchor.notPinned',
+  ANCHOR_FOREIGN_SENDER: 'check.anchor.foreignSender',
+  ANCHOR_FOREIGN_CONTRACT: 'check.anchor.foreignContract',
+  ANCHOR_FOREIGN_CHAIN: 'check.anchor.foreignChain',
+  ANCHOR_NOT_CONFIRMED: 'check.anchor.notConfirmed',
+};
+
+/** The certificate's line naming who anchors and where, as /v1/keys publishes it. */
+export function anchorIdentityWords(keys: KeysAnswer | undefined): string {
+  const id = keys?.anchor;
+  if (!id) return t('cert.anchorIdentityNone');
+  return t('cert.anchorIdentityValue', {
+    chain: chainName(id.chainId),
+    contract: id.contract,
+    anchorer: id.anchorer,
+  });
 }
 
 export interface StepSentence {
@@ -212,7 +236,9 @@ export function describeStep(
         params.chain = chainName(bundle.anchor.chainId);
         params.tx = short(bundle.anchor.txHash, 12);
         params.block = bundle.anchor.block;
-        if (status === 'skipped') key = 'check.anchor.recorded';
+        params.contract = short(bundle.anchor.contract, 8);
+        if (status === 'skipped') key = ANCHOR_SENTENCES[step.code ?? ''] ?? 'check.anchor.recorded';
+        if (status === 'fail') key = ANCHOR_SENTENCES[step.code ?? ''] ?? key;
       }
       break;
     case 'timestamp':

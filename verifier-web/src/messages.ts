@@ -160,7 +160,15 @@ export const messagesZh = {
   'list.separator': '、',
   'check.ledger.channel': '通道 {channel},',
   'check.anchor.pass':
-    '检查点已锚定在公链 {chain} 上,交易 {tx}(区块 {block});链上数据经网关的只读代理读取并核对一致。',
+    '检查点已锚定在公链 {chain} 上,交易 {tx}(区块 {block});链上数据经网关的只读代理读取并核对一致,且由运营方公布的锚定地址在其公布的合约上发送。',
+  'check.anchor.notPinned':
+    '公链 {chain} 的交易 {tx} 记有这个检查点,但本网关没有公布锚定地址和合约,无法确认是谁发送的;这一步不算通过。',
+  'check.anchor.foreignSender':
+    '交易 {tx} 记有这个检查点,但它不是从运营方公布的锚定地址发送的:任何人都能发送这样的交易,它不能为这条记录作证。',
+  'check.anchor.foreignContract':
+    '这个锚定在合约 {contract} 上,不是运营方公布的锚定合约:它不能为这条记录作证。',
+  'check.anchor.foreignChain': '这个锚定在公链 {chain} 上,不是运营方公布的那条链:它不能为这条记录作证。',
+  'check.anchor.notConfirmed': '锚定交易 {tx} 的确认区块数还不够运营方要求的数目,请几分钟后再核验。',
   'check.anchor.lookupFailed': '无法通过网关读取公链上的锚定交易,这一步没有核对成功。请稍后重试。',
   'check.anchor.fail': '公链上的锚定与这份证明不一致。',
   'check.anchor.skipped': '尚未锚定到公链。',
@@ -190,6 +198,9 @@ export const messagesZh = {
   'cert.ledger': '账本',
   'cert.anchor': '公链锚定',
   'cert.notAnchored': '尚未锚定',
+  'cert.anchorIdentity': '锚定身份',
+  'cert.anchorIdentityValue': '{chain} · 合约 {contract} · 发送地址 {anchorer}',
+  'cert.anchorIdentityNone': '本网关未公布锚定地址和合约',
   'cert.notRecorded': '尚未上链',
   'cert.issuedBy': '签发:链证存证网关 · 证书网址 {url}',
 
@@ -408,7 +419,17 @@ export const messagesEn: Record<MessageKey, string> = {
   'list.separator': ', ',
   'check.ledger.channel': 'channel {channel}, ',
   'check.anchor.pass':
-    "The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}); the chain's record, read through the gateway's read-only proxy, matches.",
+    "The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}); the chain's record, read through the gateway's read-only proxy, matches, and it was sent from the operator's published anchoring address on its published contract.",
+  'check.anchor.notPinned':
+    'Transaction {tx} on {chain} holds this checkpoint, but this gateway publishes no anchoring address or contract, so who sent it could not be checked; this step is not passed.',
+  'check.anchor.foreignSender':
+    "Transaction {tx} holds this checkpoint, but it was not sent from the operator's published anchoring address: anyone can send such a transaction, so it does not vouch for this record.",
+  'check.anchor.foreignContract':
+    "This anchor is on contract {contract}, not on the operator's published anchor contract, so it does not vouch for this record.",
+  'check.anchor.foreignChain':
+    'This anchor is on chain {chain}, not on the chain the operator publishes, so it does not vouch for this record.',
+  'check.anchor.notConfirmed':
+    'The anchoring transaction {tx} has fewer confirmations than the operator requires; check again in a few minutes.',
   'check.anchor.lookupFailed':
     'Could not read the anchoring transaction through the gateway, so this step was not checked. Try again later.',
   'check.anchor.fail': 'The anchor on the public chain does not match this proof.',
@@ -443,6 +464,9 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.ledger': 'Ledger',
   'cert.anchor': 'Public-chain anchor',
   'cert.notAnchored': 'Not anchored yet',
+  'cert.anchorIdentity': 'Anchoring identity',
+  'cert.anchorIdentityValue': '{chain} · contract {contract} · sent from {anchorer}',
+  'cert.anchorIdentityNone': 'no anchoring address or contract published by this gateway',
   'cert.notRecorded': 'Not on the ledger yet',
   'cert.issuedBy': 'Issued by the LianZheng evidence gateway · {url}',
 

@@ -21,6 +21,8 @@ export async function deployAnchorFromConfig(config: AnchorConfig): Promise<Depl
         `node serves chain ${reported}, ANCHOR_CHAIN_ID is ${config.chainId}`,
       );
     }
+    if (!config.keyFile)
+      throw new ConfigError('ANCHOR_KEY_FILE', 'is required to deploy the anchor contract');
     const wallet = (await loadAnchorKey(config.keyFile)).connect(provider);
     if ((await provider.getBalance(wallet.address)) === 0n) {
       throw new AnchorError('DEPLOY_FAILED', `${wallet.address} has no funds to deploy with`);

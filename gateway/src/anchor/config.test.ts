@@ -57,8 +57,33 @@ describe('parseAnchorConfig', () => {
     });
   });
 
+  it('reads the anchoring address and the retired sites that /v1/keys publishes', () => {
+    const oldContract = `0x${'Aa'.repeat(20)}`;
+    const oldKey = `0x${'bB'.repeat(20)}`;
+    expect(
+      parseAnchorConfig({
+        ...base,
+        ANCHOR_KEY_FILE: '',
+        ANCHOR_ADDRESS: `0x${'C1'.repeat(20)}`,
+        ANCHOR_RETIRED: `11155111:${oldContract}:${oldKey}, 1337:${oldContract}:${oldKey}`,
+      }),
+    ).toMatchObject({
+      keyFile: null,
+      address: `0x${'c1'.repeat(20)}`,
+      retired: [
+        { chainId: 11155111, contract: oldContract.toLowerCase(), anchorer: oldKey.toLowerCase() },
+        { chainId: 1337, contract: oldContract.toLowerCase(), anchorer: oldKey.toLowerCase() },
+      ],
+    });
+    expect(parseAnchorConfig(base)).toMatchObject({ address: null, retired: [], maxLagS: 1800 });
+  });
+
   it.each([
     [{ ANCHOR_RPC_URL: 'not a url' }, 'ANCHOR_RPC_URL'],
+    [{ ANCHOR_ADDRESS: '0x12' }, 'ANCHOR_ADDRESS'],
+    [{ ANCHOR_RETIRED: '1337:0x12:0x34' }, 'ANCHOR_RETIRED'],
+    [{ ANCHOR_RETIRED: `eip155:1:0x${'11'.repeat(20)}:0x${'22'.repeat(20)}` }, 'ANCHOR_RETIRED'],
+    [{ ANCHOR_MAX_LAG_S: '0' }, 'ANCHOR_MAX_LAG_S'],
     [{ ANCHOR_RPC_URL: 'ftp://x' }, 'ANCHOR_RPC_URL'],
     [{ ANCHOR_CHAIN_ID: '' }, 'ANCHOR_CHAIN_ID'],
     [{ ANCHOR_CHAIN_ID: '0x1' }, 'ANCHOR_CHAIN_ID'],

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ContractFactory, type InterfaceAbi, type Provider, type Signer } from 'ethers';
 import { AnchorError } from './errors.ts';
 
@@ -23,15 +25,29 @@ export interface AnchorArtefact {
   compiler: string;
 }
 
+/** network/evm/compile.mjs: Anchor.sol → artifacts/Anchor.json with the pinned solc npm package. */
+const COMPILE_SCRIPT = join(dirname(ANCHOR_ARTEFACT_PATH), '..', 'compile.mjs');
+
+/**
+ * The compiled contract. The default artefact is compiled on first use when missing (a fresh
+ * clone: artifacts/ is git-ignored), so `lianzheng anchor deploy` works before scripts/build.sh.
+ */
 export async function readAnchorArtefact(path: string = ANCHOR_ARTEFACT_PATH): Promise<AnchorArtefact> {
+  const read = async () => JSON.parse(await readFile(path, 'utf8')) as AnchorArtefact;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as AnchorArtefact;
+    return await read();
   } catch {
-    throw new AnchorError(
-      'ARTEFACT_MISSING',
-      `${path} missing: run scripts/build.sh (node network/evm/compile.mjs)`,
-    );
+    // compiled below when it is ours
   }
+  if (path === ANCHOR_ARTEFACT_PATH) {
+    try {
+      await promisify(execFile)(process.execPath, [COMPILE_SCRIPT], { timeout: 120_000 });
+      return await read();
+    } catch {
+      // reported below
+    }
+  }
+  throw new AnchorError('ARTEFACT_MISSING', `${path} missing: run node network/evm/compile.mjs`);
 }
 
 export interface DeployedAnchor {

@@ -1,3 +1,4 @@
+import { keccak256, toUtf8Bytes, type Wallet } from 'ethers';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
@@ -22,11 +23,28 @@ export interface AnchorPluginOptions {
   run?: boolean;
 }
 
+/** One (chain, contract, anchoring address): where the operator anchors, or anchored. */
+export interface AnchorSiteJson {
+  chainId: string; // CAIP-2
+  contract: string; // lowercase 0x
+  anchorer: string; // lowercase 0x
+}
+
+/** The operator's anchoring identity, published in GET /v1/keys as `anchor`. */
+export interface AnchorIdentityJson extends AnchorSiteJson {
+  origin: string;
+  originHash: string;
+  confirmations: number;
+  retired: AnchorSiteJson[];
+}
+
 export interface AnchorDecorator {
   config: AnchorConfig;
   chainId: string;
   contract: string;
   anchorer: Anchorer | null;
+  /** What verifiers pin: chain, contract, anchoring address, origin, confirmations. */
+  identity: AnchorIdentityJson;
   /** Reads an anchor transaction from the configured RPC (for bundles' `getAnchor`). */
   getAnchor: (ref: { chainId: string; contract: string; txHash: string }) => Promise<FetchedAnchor>;
 }
@@ -43,6 +61,17 @@ const txParams = {
   properties: { txHash: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' } },
 } as const;
 
+const txQuery = {
+  type: 'object',
+  properties: {
+    contract: {
+      type: 'string',
+      pattern: '^0x[0-9a-fA-F]{40}$',
+      description: "The bundle's contract: the current one (default) or a retired one of /v1/keys",
+    },
+  },
+} as const;
+
 const anchorTxResponse = {
   type: 'object',
   required: ['size', 'root', 'block', 'chainId', 'contract'],
@@ -51,11 +80,28 @@ const anchorTxResponse = {
     root: { type: 'string' },
     block: { type: 'integer' },
     chainId: { type: 'string' },
-    contract: { type: 'string' },
-    anchorer: { type: 'string' },
+    contract: { type: 'string', description: 'The contract that emitted the Anchored event' },
+    anchorer: { type: 'string', description: "The event's anchorer (the contract's msg.sender)" },
+    from: { type: 'string', description: "The transaction's sender" },
+    originHash: { type: 'string' },
     confirmations: { type: 'integer' },
   },
 } as const;
+
+/** The anchoring address: the key's, or ANCHOR_ADDRESS where this process holds no key. */
+async function anchoringAddress(config: AnchorConfig, wallet: Wallet | null): Promise<string> {
+  const configured = config.address ?? null;
+  if (wallet) {
+    const own = wallet.address.toLowerCase();
+    if (configured && configured !== own) {
+      throw new ConfigError('ANCHOR_ADDRESS', `is not the address of ANCHOR_KEY_FILE's key (${own})`);
+    }
+    return own;
+  }
+  if (configured) return configured;
+  if (!config.keyFile) throw new ConfigError('ANCHOR_KEY_FILE', 'or ANCHOR_ADDRESS is required');
+  return (await loadAnchorKey(config.keyFile)).address.toLowerCase();
+}
 
 /**
  * Anchoring: the anchorer (from onReady until close) and the read-only proxy
@@ -73,8 +119,12 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
   const contract = config.contract;
   const getAnchor = createRpcAnchorFetcher({ rpcUrl: config.rpcUrl, timeoutMs: config.rpcTimeoutMs });
   let anchorer: Anchorer | null = null;
+  let wallet: Wallet | null = null;
   if (options.run !== false) {
-    const wallet = await loadAnchorKey(config.keyFile);
+    if (!config.keyFile) {
+      throw new ConfigError('ANCHOR_KEY_FILE', 'is required to anchor (ANCHOR_ADDRESS alone only publishes)');
+    }
+    wallet = await loadAnchorKey(config.keyFile);
     anchorer = createAnchorer({
       db: options.db,
       config: { ...config, contract },
@@ -88,7 +138,32 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
     app.addHook('onReady', async () => started.start());
     app.addHook('onClose', async () => started.stop());
   }
-  app.decorate('anchor', { config, chainId: caip2(config.chainId), contract, anchorer, getAnchor });
+  const identity: AnchorIdentityJson = {
+    chainId: caip2(config.chainId),
+    contract,
+    anchorer: await anchoringAddress(config, wallet),
+    origin: options.origin,
+    originHash: keccak256(toUtf8Bytes(options.origin)),
+    confirmations: config.confirmations,
+    retired: (config.retired ?? []).map((r) => ({
+      chainId: caip2(r.chainId),
+      contract: r.contract,
+      anchorer: r.anchorer,
+    })),
+  };
+  // The contracts this chain's proxy reads anchors of: the current one and any retired one here.
+  const readable = new Set([
+    contract,
+    ...identity.retired.filter((r) => r.chainId === identity.chainId).map((r) => r.contract),
+  ]);
+  app.decorate('anchor', {
+    config,
+    chainId: caip2(config.chainId),
+    contract,
+    anchorer,
+    identity,
+    getAnchor,
+  });
 
   app.get(
     '/v1/anchor/tx/:txHash',
@@ -97,13 +172,24 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
         summary: 'An anchored checkpoint read from the EVM chain through the gateway (read-only proxy)',
         tags: ['anchor'],
         params: txParams,
+        querystring: txQuery,
         response: { 200: anchorTxResponse },
       },
     },
     async (request, reply) => {
       const { txHash } = request.params as { txHash: string };
+      const asked = (request.query as { contract?: string }).contract?.toLowerCase() ?? contract;
+      if (!readable.has(asked)) {
+        return sendProblem(
+          request,
+          reply,
+          new AppError('NOT_FOUND', 'not a contract this gateway anchors on', {
+            anchorCode: 'ANCHOR_FOREIGN_CONTRACT',
+          }),
+        );
+      }
       try {
-        const found = await getAnchor({ chainId: caip2(config.chainId), contract, txHash });
+        const found = await getAnchor({ chainId: caip2(config.chainId), contract: asked, txHash });
         return {
           size: found.size,
           root: found.root,
@@ -111,6 +197,8 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
           chainId: found.chainId,
           contract: found.contract,
           anchorer: found.anchorer,
+          from: found.from,
+          originHash: found.originHash,
           confirmations: found.confirmations,
         };
       } catch (e) {

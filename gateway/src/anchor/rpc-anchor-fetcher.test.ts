@@ -30,10 +30,11 @@ function fakeRpc(answers: Record<string, unknown>): typeof fetch {
   }) as unknown as typeof fetch;
 }
 
-const mined = (logs: unknown[], status = '0x1') => ({
+const sender = '0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc';
+const mined = (logs: unknown[], status = '0x1', from = sender) => ({
   eth_chainId: '0x539',
   eth_blockNumber: '0x10',
-  eth_getTransactionReceipt: { status, blockNumber: '0xe', logs },
+  eth_getTransactionReceipt: { status, from, blockNumber: '0xe', logs },
 });
 
 describe('createRpcAnchorFetcher', () => {
@@ -54,9 +55,19 @@ describe('createRpcAnchorFetcher', () => {
       chainId: 'eip155:1337',
       contract,
       anchorer,
+      from: sender,
       originHash,
       confirmations: 3,
     });
+  });
+
+  it("returns the transaction's sender and the emitting contract as the chain has them", async () => {
+    const upper = { ...eventLog(9n), address: contract.toUpperCase().replace('0X', '0x') };
+    const getAnchor = createRpcAnchorFetcher({
+      rpcUrl: 'http://rpc',
+      fetch: fakeRpc(mined([upper], '0x1', `0x${'AB'.repeat(20)}`)),
+    });
+    expect(await getAnchor(ref)).toMatchObject({ contract, from: `0x${'ab'.repeat(20)}`, anchorer });
   });
 
   it('ignores the same event from another contract', async () => {
@@ -72,6 +83,7 @@ describe('createRpcAnchorFetcher', () => {
     ['ANCHOR_RPC_ERROR', { eth_chainId: '0x539' }],
     ['ANCHOR_EVENT_MISSING', mined([{ ...eventLog(5n), data: '0x' }])],
     ['ANCHOR_RPC_ERROR', mined([eventLog(2n ** 60n)])],
+    ['ANCHOR_RPC_ERROR', mined([eventLog(5n)], '0x1', 'nobody')],
   ])('fails with %s', async (code, answers) => {
     const getAnchor = createRpcAnchorFetcher({ rpcUrl: 'http://rpc', fetch: fakeRpc(answers) });
     await expect(getAnchor(ref)).rejects.toMatchObject({ code });
@@ -92,11 +104,11 @@ describe('createRpcAnchorFetcher', () => {
     });
   });
 
-  it('reports an unreachable endpoint as ANCHOR_RPC_ERROR', async () => {
+  it('reports an unreachable endpoint as ANCHOR_RPC_UNREACHABLE', async () => {
     const down = (async () => {
       throw new TypeError('fetch failed');
     }) as unknown as typeof fetch;
     const getAnchor = createRpcAnchorFetcher({ rpcUrl: 'http://rpc', fetch: down });
-    await expect(getAnchor(ref)).rejects.toMatchObject({ code: 'ANCHOR_RPC_ERROR' });
+    await expect(getAnchor(ref)).rejects.toMatchObject({ code: 'ANCHOR_RPC_UNREACHABLE' });
   });
 });

@@ -8,7 +8,8 @@ export const ANCHORED_EVENT_TOPIC = '0x3d0c97912257c6ad70e8f6fc81ae518ad3e14734d
 
 export type AnchorFetchErrorCode =
   | 'ANCHOR_BAD_REF' // the reference itself is malformed
-  | 'ANCHOR_RPC_ERROR' // the endpoint failed or answered nonsense
+  | 'ANCHOR_RPC_UNREACHABLE' // no answer: connection refused, timed out, or an HTTP error status
+  | 'ANCHOR_RPC_ERROR' // the endpoint answered with a JSON-RPC error or nonsense
   | 'ANCHOR_CHAIN_MISMATCH' // the endpoint serves another chain than the reference names
   | 'ANCHOR_TX_NOT_FOUND' // no mined transaction with that hash
   | 'ANCHOR_TX_FAILED' // mined but reverted
@@ -38,8 +39,12 @@ export interface FetchedAnchor {
   root: string; // lowercase hex, no 0x
   block: number;
   chainId: string;
-  contract: string; // lowercase
-  anchorer: string; // the sending address, lowercase
+  /** The address of the contract that emitted the event, lowercase. */
+  contract: string;
+  /** The event's `anchorer` (the contract's msg.sender), lowercase. */
+  anchorer: string;
+  /** The transaction's sender (`from` of the receipt), lowercase. */
+  from: string;
   originHash: string; // keccak256 of the checkpoint origin, 0x hex
   confirmations: number;
 }
@@ -61,6 +66,7 @@ interface RpcLog {
 
 interface RpcReceipt {
   status: string;
+  from: string;
   blockNumber: string;
   logs: RpcLog[];
 }
@@ -89,7 +95,11 @@ export function createRpcAnchorFetcher(
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       body = (await res.json()) as typeof body;
     } catch (e) {
-      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: ${(e as Error).message}`);
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      throw new AnchorFetchError(
+        'ANCHOR_RPC_UNREACHABLE',
+        `${method} at ${options.rpcUrl}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+      );
     }
     if (body.error)
       throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: ${body.error.code} ${body.error.message}`);
@@ -119,6 +129,9 @@ export function createRpcAnchorFetcher(
     if (!receipt) throw new AnchorFetchError('ANCHOR_TX_NOT_FOUND', ref.txHash);
     if (receipt.status !== '0x1') throw new AnchorFetchError('ANCHOR_TX_FAILED', ref.txHash);
     const block = quantity(receipt.blockNumber, 'block number');
+    if (typeof receipt.from !== 'string' || !ADDRESS_RE.test(receipt.from)) {
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', 'the receipt names no sender');
+    }
     const log = (receipt.logs ?? []).find(
       (l) => l.address?.toLowerCase() === contract && l.topics?.[0]?.toLowerCase() === ANCHORED_EVENT_TOPIC,
     );
@@ -141,8 +154,9 @@ export function createRpcAnchorFetcher(
       root: log.data.slice(66, 130).toLowerCase(),
       block,
       chainId: ref.chainId,
-      contract,
+      contract: log.address.toLowerCase(),
       anchorer: `0x${(log.topics[1] ?? '').slice(26).toLowerCase()}`,
+      from: receipt.from.toLowerCase(),
       originHash: (log.topics[2] ?? '').toLowerCase(),
       confirmations,
     };

@@ -4,10 +4,10 @@ import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof';
+import { type AnchorIdentity, createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof';
 import { runAnchorDeploy, runAnchorKeygen } from '../anchor/commands.ts';
 import { parseAnchorConfig } from '../anchor/config.ts';
-import { createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
+import { AnchorFetchError, createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
 import { auditDatabase } from '../audit/audit.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
@@ -37,13 +37,17 @@ Usage:
       --cacert: trust this CA for the gateway's own certificate (the local PKI's root).
       Without a credential, --org mints a development unit token (local dev issuer only).
   lianzheng verify <file | --sha256 HEX [--sm3 HEX]> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
-                   [--cacert F] [--cert F --key F]
+                   [--confirmations N] [--cacert F] [--cert F --key F]
       Check a document's evidence (a file's SM3 too, where the record carries one). With
       --bundle and --keys (the JSON of GET /v1/keys) it runs fully offline; otherwise it fetches
       /v1/verify/{sha256} and /v1/keys from the gateway and asks it for the ledger transaction
       (add --gateway to an offline check for that step).
       The anchor step reads the EVM chain from --rpc (a JSON-RPC node you trust), or else through
-      the gateway's read-only proxy (said in the output).
+      the gateway's read-only proxy (said in the output). It is pinned to the operator's anchoring
+      identity in the keys (chain, contract, anchoring address; GET /v1/keys \`anchor\`): an anchor
+      sent from another address, on another contract or chain fails. Keys without one leave the
+      step "not pinned", never passed. --confirmations: blocks the anchor needs (default: the
+      gateway's ANCHOR_CONFIRMATIONS from the keys, else 3).
   lianzheng verify <file | --sha256 HEX> --fabric PROFILE --identity DIR [--project ID] [--bundle b.json --keys keys.json]
       An inspector's check through their own organisation's Fabric peer, no gateway involved:
       the records of that digest on the ledger (--project narrows the search to one project's
@@ -307,6 +311,18 @@ interface Keys {
   checkpointKeys: string[];
   /** PEM roots for the RFC 3161 tokens (GET /v1/keys has them); absent → that step is skipped. */
   tsaRoots?: string[];
+  /** The operator's anchoring identity; absent (older gateways, anchoring off) → not pinned. */
+  anchor?: AnchorIdentity;
+}
+
+/** Failures of a look-up that say "could not ask" (exit 3), not "the answer was wrong" (exit 1). */
+const LOOKUP_FAILED = new Set(['LEDGER_LOOKUP_FAILED', 'ANCHOR_LOOKUP_FAILED']);
+
+function isNetworkFailure(e: unknown): boolean {
+  return (
+    (e instanceof CliError && e.exitCode === EXIT.NETWORK) ||
+    (e instanceof AnchorFetchError && e.code === 'ANCHOR_RPC_UNREACHABLE')
+  );
 }
 
 function printSteps(out: Out, steps: { step: string; status: string; code?: string; detail?: string }[]) {
@@ -331,9 +347,21 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       fabric: { type: 'string' },
       identity: { type: 'string' },
       project: { type: 'string' },
+      confirmations: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
       ...TLS_OPTIONS,
     },
   });
+  if (values.help) {
+    out.log(HELP.slice(HELP.indexOf('  lianzheng verify'), HELP.indexOf('  lianzheng pki')).trimEnd());
+    return EXIT.OK;
+  }
+  let confirmations: number | undefined;
+  if (values.confirmations !== undefined) {
+    confirmations = Number(values.confirmations);
+    if (!/^\d+$/.test(values.confirmations) || confirmations < 1 || confirmations > 1000)
+      throw new CliError(EXIT.USAGE, '--confirmations must be a whole number from 1 to 1000');
+  }
   const { sha256, sm3 } = await digestArgs(positionals, values);
   if (values.fabric !== undefined || values.identity !== undefined)
     return verifyThroughFabric(sha256, values, env, out);
@@ -384,22 +412,49 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
         return tx.body as { valid: boolean; block: number; size: number; root: string };
       }
     : undefined;
+  // A look-up that could not reach its endpoint ends the command with exit 3, not 1.
+  let unreachable: string | undefined;
+  const watched =
+    <A extends unknown[], R>(lookup: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await lookup(...args);
+      } catch (e) {
+        if (isNetworkFailure(e)) unreachable ??= (e as Error).message;
+        throw e;
+      }
+    };
   // The anchor step: a chain node the user trusts (--rpc), else the gateway's read-only proxy.
   let getAnchor:
     | ((ref: { chainId: string; contract: string; txHash: string }) => Promise<unknown>)
     | undefined;
+  const anchored = bundles.some((b) => (b.bundle as { anchor?: unknown })?.anchor);
   if (values.rpc) {
     getAnchor = createRpcAnchorFetcher({ rpcUrl: values.rpc });
   } else if (ledgerGateway) {
     getAnchor = async (ref) => {
-      const a = await http(`${ledgerGateway}/v1/anchor/tx/${encodeURIComponent(ref.txHash)}`, {}, tls);
+      const query = `?contract=${encodeURIComponent(ref.contract)}`;
+      const a = await http(
+        `${ledgerGateway}/v1/anchor/tx/${encodeURIComponent(ref.txHash)}${query}`,
+        {},
+        tls,
+      );
       if (a.status !== 200) throw new Error(`the gateway could not read anchor ${ref.txHash} (${a.status})`);
       return a.body;
     };
-    if (!values.json && bundles.some((b) => (b.bundle as { anchor?: unknown })?.anchor))
+    if (!values.json && anchored)
       out.log(
         `anchor read through the gateway's proxy (${ledgerGateway}); use --rpc URL to ask a chain node yourself`,
       );
+  }
+  const anchorConfirmations = confirmations ?? keys.anchor?.confirmations ?? 3;
+  if (!values.json && anchored) {
+    const pin = keys.anchor;
+    out.log(
+      pin
+        ? `anchor pinned to ${pin.chainId}, contract ${pin.contract}, sent by ${pin.anchorer}${pin.retired?.length ? ` (or ${pin.retired.length} retired)` : ''}; ${anchorConfirmations} confirmations`
+        : 'anchor not pinned: the keys name no anchoring identity (chain, contract, address), so an anchor found is not passed',
+    );
   }
   let ok = true;
   const results = [];
@@ -407,9 +462,15 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     const v = await verifyBundle(b.bundle, {
       sha256,
       ...(sm3 ? { sm3 } : {}),
-      keys: { jwks: keys.jwks as never, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots ?? [] },
-      getLedgerTx,
-      ...(getAnchor ? { getAnchor: getAnchor as never } : {}),
+      keys: {
+        jwks: keys.jwks as never,
+        checkpointKeys: keys.checkpointKeys,
+        tsaRoots: keys.tsaRoots ?? [],
+        ...(keys.anchor ? { anchor: keys.anchor } : {}),
+      },
+      getLedgerTx: getLedgerTx ? watched(getLedgerTx) : undefined,
+      ...(getAnchor ? { getAnchor: watched(getAnchor) as never } : {}),
+      anchorConfirmations,
     });
     ok &&= v.ok;
     results.push({ id: b.id, ...v });
@@ -421,6 +482,12 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     }
   }
   if (values.json) out.log(JSON.stringify({ sha256, ok, results }, null, 2));
+  // Nothing failed but look-ups that could not reach their endpoint: a network error, not a verdict.
+  const failedCodes = results.flatMap((r) => r.steps.filter((s) => s.status === 'fail').map((s) => s.code));
+  if (!ok && unreachable && failedCodes.every((c) => LOOKUP_FAILED.has(c ?? ''))) {
+    out.error(`lianzheng verify: network error: ${unreachable}`);
+    return EXIT.NETWORK;
+  }
   return ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
 }
 

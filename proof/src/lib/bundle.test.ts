@@ -9,6 +9,7 @@ import {
   makeLog,
 } from './_fixtures.ts';
 import {
+  type AnchorIdentity,
   type AnchorInfo,
   type BundleVerification,
   type LedgerTxInfo,
@@ -46,16 +47,35 @@ const ledgerOk = (b: ProofBundle) => async (): Promise<LedgerTxInfo> => ({
   size: b.ledger!.size,
   root: b.ledger!.root,
 });
+// The operator's anchoring identity as /v1/keys publishes it, and a chain look-up that reads the
+// bundle's anchor as sent by it (the shapes of gateway/src/anchor/rpc-anchor-fetcher.ts).
+const ANCHORER = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
+const PIN: AnchorIdentity = {
+  chainId: 'eip155:31337',
+  contract: '0x5fbdb2315678afecb367f032d93f642f64180aa3',
+  anchorer: ANCHORER,
+  origin: 'lianzheng.test/log',
+  originHash: `0x${'0e'.repeat(32)}`,
+  confirmations: 3,
+  retired: [],
+};
 const anchorOk = (b: ProofBundle) => async (): Promise<AnchorInfo> => ({
   size: b.anchor!.size,
   root: b.anchor!.root,
   block: b.anchor!.block,
+  chainId: b.anchor!.chainId,
+  contract: b.anchor!.contract.toLowerCase(),
+  from: ANCHORER,
+  anchorer: ANCHORER,
+  originHash: PIN.originHash!,
+  confirmations: 3,
+  storedRoot: b.anchor!.root,
 });
 
 function options(extra: Partial<VerifyBundleOptions> = {}): VerifyBundleOptions {
   return {
     sha256: log.records[I]!.digests.sha256,
-    keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+    keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys, anchor: PIN },
     ...extra,
   };
 }
@@ -146,7 +166,7 @@ describe('verifyBundle: a good bundle', () => {
       const b = await makeBundle(fx, log, i, size, anchorSize);
       const r = await verifyBundle(b, {
         sha256: log.records[i]!.digests.sha256,
-        keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+        keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys, anchor: PIN },
         getLedgerTx: ledgerOk(b),
         getAnchor: anchorOk(b),
       });
@@ -543,6 +563,126 @@ describe('verifyBundle: look-ups', () => {
     const r = await verifyBundle(b, options(extra));
     expect(firstFailure(r)).toBe(expected);
     expect(r.ok).toBe(false);
+  });
+});
+
+describe('verifyBundle: the anchor is pinned to the operator', () => {
+  const anchorStep = async (
+    info: Partial<AnchorInfo> | null,
+    keys: Partial<VerifyBundleOptions['keys']> = {},
+    extra: Partial<VerifyBundleOptions> = {},
+    bundle: ProofBundle = good,
+  ) => {
+    const r = await verifyBundle(bundle, {
+      ...options(),
+      ...extra,
+      keys: { ...options().keys, ...keys },
+      ...(info === null ? {} : { getAnchor: async () => ({ ...(await anchorOk(good)()), ...info }) }),
+    });
+    return { r, s: step(r, 'anchor') };
+  };
+
+  it('passes an anchor sent by the pinned address on the pinned contract and chain', async () => {
+    const { r, s } = await anchorStep({});
+    expect(s).toMatchObject({ status: 'pass' });
+    expect(s.detail).toContain(`sent by ${ANCHORER}`);
+    expect(s.detail).toContain('root read back from the contract');
+    expect(r.ok).toBe(true);
+  });
+
+  it('says "not pinned" — skipped, never passed — when no identity is given', async () => {
+    const { r, s } = await anchorStep({}, { anchor: undefined });
+    expect(s).toMatchObject({ status: 'skipped', code: 'ANCHOR_NOT_PINNED' });
+    expect(s.detail).toContain('anyone may have sent it');
+    expect(r.ok).toBe(true);
+    // An old look-up (size, root, block only) of an old bundle: still not passed, still not failed.
+    const old = await verifyBundle(good, {
+      ...options({ getAnchor: async () => ({ size: good.anchor!.size, root: good.anchor!.root, block: 1 }) }),
+      keys: { jwks: fx.jwks, checkpointKeys: fx.checkpointKeys },
+    });
+    expect(step(old, 'anchor')).toMatchObject({ status: 'skipped', code: 'ANCHOR_NOT_PINNED' });
+  });
+
+  it.each([
+    [
+      'the genuine checkpoint sent from another address',
+      { from: `0x${'66'.repeat(20)}`, anchorer: `0x${'66'.repeat(20)}` },
+      'ANCHOR_FOREIGN_SENDER',
+    ],
+    ['sent through a contract by another address', { from: `0x${'66'.repeat(20)}` }, 'ANCHOR_FOREIGN_SENDER'],
+    [
+      'emitted by another deployment of the contract',
+      { contract: `0x${'77'.repeat(20)}` },
+      'ANCHOR_FOREIGN_CONTRACT',
+    ],
+    ['read from another chain', { chainId: 'eip155:1' }, 'ANCHOR_FOREIGN_CHAIN'],
+    [
+      'a look-up that does not say who sent it',
+      { from: undefined, anchorer: undefined },
+      'ANCHOR_SENDER_UNKNOWN',
+    ],
+    ['another log origin', { originHash: `0x${'99'.repeat(32)}` }, 'ANCHOR_FOREIGN_ORIGIN'],
+    ['a root the contract does not keep', { storedRoot: 'ee'.repeat(32) }, 'ANCHOR_ROOT_NOT_STORED'],
+    ['a root never stored (zero)', { storedRoot: '00'.repeat(32) }, 'ANCHOR_ROOT_NOT_STORED'],
+    ['fewer confirmations than the operator waits for', { confirmations: 2 }, 'ANCHOR_NOT_CONFIRMED'],
+    ['no confirmation count', { confirmations: undefined }, 'ANCHOR_NOT_CONFIRMED'],
+  ] as [string, Partial<AnchorInfo>, string][])('refuses %s (%s)', async (_name, info, code) => {
+    const { r, s } = await anchorStep(info);
+    expect(s).toMatchObject({ status: 'fail', code });
+    expect(r.ok).toBe(false);
+  });
+
+  it('refuses a bundle naming another contract or chain before asking the chain', async () => {
+    const other = clone(good);
+    other.anchor!.contract = `0x${'77'.repeat(20)}`;
+    expect((await anchorStep(null, {}, {}, other)).s).toMatchObject({
+      status: 'fail',
+      code: 'ANCHOR_FOREIGN_CONTRACT',
+    });
+    other.anchor!.chainId = 'eip155:5';
+    expect((await anchorStep({}, {}, {}, other)).s).toMatchObject({ code: 'ANCHOR_FOREIGN_CHAIN' });
+    // Offline, the pinned bundle's claim is checked and the chain look-up is said to be missing.
+    expect((await anchorStep(null)).s).toMatchObject({ status: 'skipped', code: 'NO_ANCHOR_LOOKUP' });
+  });
+
+  it('accepts a retired site (a moved contract or a rotated key) as a triple only', async () => {
+    const oldContract = `0x${'aa'.repeat(20)}`;
+    const oldKey = `0x${'bb'.repeat(20)}`;
+    const moved = clone(good);
+    moved.anchor!.contract = oldContract;
+    const retired = {
+      anchor: { ...PIN, retired: [{ chainId: PIN.chainId, contract: oldContract, anchorer: oldKey }] },
+    };
+    const atOld = { contract: oldContract, from: oldKey, anchorer: oldKey };
+    expect((await anchorStep(atOld, retired, {}, moved)).s).toMatchObject({ status: 'pass' });
+    // The current key on the old contract, or the old key on the current one: not a published pair.
+    expect(
+      (await anchorStep({ ...atOld, from: ANCHORER, anchorer: ANCHORER }, retired, {}, moved)).s,
+    ).toMatchObject({
+      code: 'ANCHOR_FOREIGN_SENDER',
+    });
+    expect((await anchorStep({ from: oldKey, anchorer: oldKey }, retired)).s).toMatchObject({
+      code: 'ANCHOR_FOREIGN_SENDER',
+    });
+  });
+
+  it('takes the confirmations asked for over the published ones, and keeps old contracts (no roots) checkable', async () => {
+    expect((await anchorStep({ confirmations: 2 }, {}, { anchorConfirmations: 2 })).s.status).toBe('pass');
+    expect((await anchorStep({ confirmations: 5 }, {}, { anchorConfirmations: 6 })).s.code).toBe(
+      'ANCHOR_NOT_CONFIRMED',
+    );
+    const { s } = await anchorStep({ storedRoot: null });
+    expect(s.status).toBe('pass');
+    expect(s.detail).toContain('keeps no roots');
+  });
+
+  it('refuses a malformed identity as BAD_KEY and a bundle of another origin', async () => {
+    expect((await anchorStep({}, { anchor: { ...PIN, anchorer: 'me' } })).s).toMatchObject({
+      code: 'BAD_KEY',
+    });
+    expect((await anchorStep({}, { anchor: { ...PIN, origin: 'other.example/log' } })).s).toMatchObject({
+      code: 'ANCHOR_FOREIGN_ORIGIN',
+    });
   });
 });
 

@@ -109,10 +109,59 @@ export interface LedgerTxInfo {
   root: string;
 }
 
+/**
+ * The anchored checkpoint as a chain look-up reads it. `size`, `root` and `block` are all an old
+ * look-up gave; the rest lets the anchor step check who anchored it, where, and how deep.
+ */
 export interface AnchorInfo {
   size: number;
+  /** Lowercase hex, no 0x. */
   root: string;
   block: number;
+  /** CAIP-2 id of the chain the look-up asked (`eip155:<id>`). */
+  chainId?: string;
+  /** The address of the contract that emitted the Anchored event (0x, any case). */
+  contract?: string;
+  /** The transaction's sender (`from`). */
+  from?: string;
+  /** The event's `anchorer` (the contract's msg.sender): the key of its append-only series. */
+  anchorer?: string;
+  /** The event's `originHash` (0x keccak256 of the checkpoint origin line). */
+  originHash?: string;
+  /** Blocks on top of and including the anchoring block. */
+  confirmations?: number;
+  /**
+   * The root the contract keeps for (anchorer, originHash, size), read with `rootAt` (eth_call):
+   * lowercase hex; `null` when the contract keeps no roots (the first contract, events only);
+   * absent when the look-up did not ask.
+   */
+  storedRoot?: string | null;
+}
+
+/** One (chain, contract, anchoring address) the operator anchors, or anchored, from. */
+export interface AnchorSite {
+  /** CAIP-2, `eip155:<id>`. */
+  chainId: string;
+  /** 0x address of the Anchor contract. */
+  contract: string;
+  /** 0x address that sends (and signs) every anchor transaction. */
+  anchorer: string;
+}
+
+/**
+ * The operator's anchoring identity, as GET /v1/keys publishes it under `anchor`. Pinned (given
+ * in `keys.anchor`), the anchor step refuses an anchor of the right (size, root) sent by another
+ * address, on another contract or on another chain.
+ */
+export interface AnchorIdentity extends AnchorSite {
+  /** The checkpoint origin line the anchors are for. */
+  origin?: string;
+  /** 0x keccak256(origin): the event's and the contract's key for the log. */
+  originHash?: string;
+  /** Confirmations the operator waits for before a record counts as anchored. */
+  confirmations?: number;
+  /** Earlier sites (before a contract move or a key rotation) whose anchors still count. */
+  retired?: AnchorSite[];
 }
 
 export interface VerifyBundleOptions {
@@ -124,11 +173,19 @@ export interface VerifyBundleOptions {
    * has it; browsers do not): checked against the record's `digests.sm3` when the record has one.
    */
   sm3?: string;
-  keys: { jwks: JSONWebKeySet; checkpointKeys: string[]; tsaRoots?: string[] };
+  keys: {
+    jwks: JSONWebKeySet;
+    checkpointKeys: string[];
+    tsaRoots?: string[];
+    /** The operator's anchoring identity (GET /v1/keys `anchor`); unpinned anchors are not passed. */
+    anchor?: AnchorIdentity;
+  };
   /** Looks the ledger transaction up; report an unknown transaction as `valid: false`. */
   getLedgerTx?: (ref: LedgerRef) => Promise<LedgerTxInfo>;
   /** Reads the anchored checkpoint from the chain. */
   getAnchor?: (ref: AnchorRef) => Promise<AnchorInfo>;
+  /** Confirmations the anchor needs; defaults to `keys.anchor.confirmations`, else 1. */
+  anchorConfirmations?: number;
   verifyTimestamp?: (token: string, rootHash: Uint8Array, tsaRoots: string[]) => Promise<StepResult>;
 }
 
@@ -335,6 +392,37 @@ async function checkLedger(
   return pass(`block ${tx.block}, transaction ${ref.txId}`);
 }
 
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+const CAIP2_RE = /^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}$/;
+
+function isSite(value: unknown): value is AnchorSite {
+  return (
+    isObject(value) &&
+    typeof value.chainId === 'string' &&
+    CAIP2_RE.test(value.chainId) &&
+    typeof value.contract === 'string' &&
+    ADDRESS_RE.test(value.contract) &&
+    typeof value.anchorer === 'string' &&
+    ADDRESS_RE.test(value.anchorer)
+  );
+}
+
+/** The pinned sites, lowercase, current first; throws BAD_KEY on a malformed identity. */
+function pinnedSites(identity: unknown): AnchorSite[] {
+  const retired = isObject(identity) ? (identity.retired ?? []) : [];
+  if (!isSite(identity) || !Array.isArray(retired) || !retired.every(isSite)) {
+    throw new ProofError('BAD_KEY', 'keys.anchor needs chainId, contract and anchorer (0x addresses)');
+  }
+  return [identity, ...retired].map((site) => ({
+    chainId: site.chainId,
+    contract: site.contract.toLowerCase(),
+    anchorer: site.anchorer.toLowerCase(),
+  }));
+}
+
+const lower = (value: unknown): string | undefined =>
+  typeof value === 'string' ? value.toLowerCase() : undefined;
+
 async function checkAnchor(
   bundle: Record<string, unknown>,
   options: VerifyBundleOptions,
@@ -345,16 +433,49 @@ async function checkAnchor(
   if (
     !isObject(ref) ||
     typeof ref.txHash !== 'string' ||
+    typeof ref.chainId !== 'string' ||
+    typeof ref.contract !== 'string' ||
     !isCount(ref.block) ||
     !isCount(ref.size) ||
     !isSha256Hex(ref.root)
   ) {
-    return fail('BAD_BUNDLE', 'anchor needs txHash, block, size and a hex root');
+    return fail('BAD_BUNDLE', 'anchor needs chainId, contract, txHash, block, size and a hex root');
   }
   const checkpoint = ctx.checkpoint;
   if (checkpoint === undefined) return skip('NOT_RECORDED', 'no checkpoint to link the anchor to');
   const proof = hexList(ref.consistency, 'anchor.consistency');
   assertConsistency(checkpoint.size, ref.size, proof, checkpoint.rootHash, fromHex(ref.root));
+
+  // Who may have anchored it: the operator's published sites, when the caller pinned them.
+  const identity = options.keys?.anchor;
+  const sites = identity === undefined ? null : pinnedSites(identity);
+  const where = (chainId: string | undefined, contract: string | undefined): Outcome | AnchorSite[] => {
+    const onChain = (sites ?? []).filter((s) => s.chainId === chainId);
+    if (onChain.length === 0) {
+      return fail(
+        'ANCHOR_FOREIGN_CHAIN',
+        `anchored on ${chainId}, the operator anchors on ${sites?.[0]?.chainId}`,
+      );
+    }
+    const atContract = onChain.filter((s) => s.contract === contract);
+    if (atContract.length === 0) {
+      return fail(
+        'ANCHOR_FOREIGN_CONTRACT',
+        `anchored on contract ${contract}, the operator's is ${onChain[0]?.contract}`,
+      );
+    }
+    return atContract;
+  };
+  if (sites) {
+    const claimed = where(ref.chainId, ref.contract.toLowerCase());
+    if (!Array.isArray(claimed)) return claimed;
+    if (isObject(identity) && typeof identity.origin === 'string' && identity.origin !== checkpoint.origin) {
+      return fail(
+        'ANCHOR_FOREIGN_ORIGIN',
+        `the operator anchors the log ${identity.origin}, this checkpoint is of ${checkpoint.origin}`,
+      );
+    }
+  }
   if (options.getAnchor === undefined) {
     return skip('NO_ANCHOR_LOOKUP', 'the anchored tree extends this one; the chain was not asked');
   }
@@ -364,10 +485,69 @@ async function checkAnchor(
   } catch (err) {
     return fail('ANCHOR_LOOKUP_FAILED', err instanceof Error ? err.message : String(err));
   }
-  if (!isObject(onChain) || onChain.size !== ref.size || onChain.root !== ref.root) {
+  if (!isObject(onChain)) return fail('ANCHOR_LOOKUP_FAILED', 'the chain look-up gave no answer');
+  if (onChain.size !== ref.size || onChain.root !== ref.root) {
     return fail('ANCHOR_MISMATCH', 'the chain holds another checkpoint');
   }
-  return pass(`block ${onChain.block}, transaction ${ref.txHash}`);
+
+  const notes: string[] = [];
+  if (sites) {
+    // The look-up's own reading of chain and contract, not the bundle's claim, decides.
+    const found = where(
+      typeof onChain.chainId === 'string' ? onChain.chainId : ref.chainId,
+      lower(onChain.contract) ?? ref.contract.toLowerCase(),
+    );
+    if (!Array.isArray(found)) return found;
+    const senders = [lower(onChain.from), lower(onChain.anchorer)].filter((a) => a !== undefined);
+    if (senders.length === 0) {
+      return fail('ANCHOR_SENDER_UNKNOWN', 'the chain look-up did not say who sent the anchor');
+    }
+    const foreign = senders.find((a) => !found.some((s) => s.anchorer === a));
+    if (foreign !== undefined) {
+      return fail(
+        'ANCHOR_FOREIGN_SENDER',
+        `anchored by ${foreign}, the operator anchors from ${found.map((s) => s.anchorer).join(', ')}`,
+      );
+    }
+    const originHash = isObject(identity) ? lower(identity.originHash) : undefined;
+    if (
+      originHash !== undefined &&
+      lower(onChain.originHash) !== undefined &&
+      lower(onChain.originHash) !== originHash
+    ) {
+      return fail('ANCHOR_FOREIGN_ORIGIN', `the anchor is for origin hash ${String(onChain.originHash)}`);
+    }
+  }
+  if (typeof onChain.storedRoot === 'string') {
+    if (onChain.storedRoot.toLowerCase() !== ref.root) {
+      return fail(
+        'ANCHOR_ROOT_NOT_STORED',
+        `the contract keeps ${onChain.storedRoot} for size ${ref.size}, not the anchored root`,
+      );
+    }
+    notes.push('root read back from the contract');
+  } else if (onChain.storedRoot === null) {
+    notes.push('the contract keeps no roots: checked against its event only');
+  }
+  const pinnedConfirmations = isObject(identity) ? identity.confirmations : undefined;
+  const needed = options.anchorConfirmations ?? (isCount(pinnedConfirmations) ? pinnedConfirmations : 1);
+  if (needed > 1 || onChain.confirmations !== undefined) {
+    if (!isCount(onChain.confirmations)) {
+      return fail('ANCHOR_NOT_CONFIRMED', `${needed} confirmations needed; the look-up gave no count`);
+    }
+    if (onChain.confirmations < needed) {
+      return fail('ANCHOR_NOT_CONFIRMED', `${onChain.confirmations} of ${needed} confirmations`);
+    }
+    notes.push(`${onChain.confirmations} confirmations`);
+  }
+  const detail = `block ${onChain.block}, transaction ${ref.txHash}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
+  if (!sites) {
+    return skip(
+      'ANCHOR_NOT_PINNED',
+      `${detail}; the chain holds this checkpoint, but no anchoring address or contract was pinned, so anyone may have sent it`,
+    );
+  }
+  return pass(`${detail}; sent by ${lower(onChain.from) ?? lower(onChain.anchorer)}`);
 }
 
 async function checkTimestamp(

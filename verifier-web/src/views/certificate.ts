@@ -3,7 +3,7 @@
 
 import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
-import { type CheckRun, ledgerWords, runChecks } from '../checks.ts';
+import { anchorIdentityWords, type CheckRun, ledgerWords, runChecks } from '../checks.ts';
 import {
   banner,
   checklist,
@@ -32,7 +32,7 @@ type State =
   | { kind: 'bad-id' }
   | { kind: 'not-found' }
   | { kind: 'error'; error: ApiError }
-  | { kind: 'ready'; rec: VerifyRecord; run: CheckRun | null };
+  | { kind: 'ready'; rec: VerifyRecord; run: CheckRun | null; keys?: KeysAnswer };
 
 export class CertificateView implements View {
   private state: State;
@@ -83,6 +83,7 @@ export class CertificateView implements View {
       this.rerender();
       return;
     }
+    ready.keys = keys;
     ready.run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, { api: this.ctx.api, keys });
     this.rerender();
   }
@@ -243,6 +244,10 @@ export class CertificateView implements View {
             [t('record.cid'), mono(b.record.cid)],
             [t('cert.ledger'), ledger],
             [t('cert.anchor'), anchor],
+            // Who anchors, and where: what the anchor check holds the chain's record against.
+            ...(s.keys && (b.anchor || s.keys.anchor)
+              ? [[t('cert.anchorIdentity'), anchorIdentityWords(s.keys)] as [string, string]]
+              : []),
           ]),
           h(
             'figure',
