@@ -521,7 +521,7 @@ describe('webhooks', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.json().errors[0].path, JSON.stringify(payload)).toBe(path);
     }
-    expect((await change({})).json().errors[0].message).toBe('Expected at least one of: url, events');
+    expect((await change({})).json().errors[0].message).toBe('Expected at least one of: url, events, paused');
     expect((await change({ events: ['records.deleted'] })).json().errors[0].message).toBe(
       'Expected one of: records.recorded, records.anchored',
     );

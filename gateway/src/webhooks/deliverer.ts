@@ -2,24 +2,25 @@ import http from 'node:http';
 import https from 'node:https';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { guardedLookup, webhookUrlProblem } from './address-guard.ts';
+import { guardedLookup, type Resolver, webhookUrlProblem } from './address-guard.ts';
+import { DEFAULT_LIMITS, type DeliveryLimits } from './limits.ts';
 import { signatureHeader, webhookSecret } from './secret.ts';
 
-export interface DelivererOptions {
+export interface DelivererOptions extends Partial<DeliveryLimits> {
   db: pg.Pool;
   key: Buffer;
   allowPrivate: boolean;
-  /** How often to look for due deliveries (ms). */
+  /** How often to look for due deliveries (ms); a finished attempt also looks at once. */
   intervalMs: number;
   /** The wait after the first failed attempt (ms); it doubles each time, up to six hours. */
   retryBaseMs: number;
   /** Attempts before a delivery is given up ('failed'). */
   maxAttempts: number;
-  /** One attempt's limit (ms), connection to last byte. */
-  timeoutMs?: number;
   /** Days a delivered or failed delivery (and its notice) is kept for `GET …/deliveries`. */
   keepDays: number;
   log?: Pick<Logger, 'warn' | 'info'>;
+  /** How names are resolved (tests); dns.lookup otherwise. */
+  resolve?: Resolver;
 }
 
 interface Due {
@@ -28,34 +29,87 @@ interface Due {
   event: Record<string, unknown>;
   attempts: number;
   created_at: Date;
-  url: string | null;
-  deleted_at: Date | null;
-  secret_version: number | null;
+  url: string;
+  secret_version: number;
   /** Within the grace period after a rotation: sign with the previous secret too. */
-  sign_previous: boolean | null;
+  sign_previous: boolean;
 }
 
 const MAX_RETRY_MS = 6 * 3600_000;
-/** How long a taken delivery is hidden from other sealers while its attempt runs. */
-const LEASE = "interval '5 minutes'";
-const BATCH = 20;
+/** A receiver's lease outlives its attempt's deadline by this much (the outcome's write). */
+const LEASE_MARGIN_MS = 60_000;
 
+/** An attempt that did not deliver: the partner's status if it answered, and why. */
+export interface Failure {
+  ok: false;
+  status?: number;
+  error: string;
+  /** Cut short by the caller (the deliverer stopping): no outcome to record. */
+  aborted?: true;
+}
 /** What one attempt came to: the partner's status, or why there was none. */
-export type Attempt = { ok: true; status: number } | { ok: false; status?: number; error: string };
+export type Attempt = { ok: true; status: number } | Failure;
 
-/** POSTs `body` to `url`, signed, through the address guard; never follows redirects. */
+export interface PostOptions {
+  allowPrivate: boolean;
+  /** The whole attempt: lookup, connection, TLS, sending, the answer's headers and body. */
+  timeoutMs: number;
+  /** Bytes of the answer's body read at most; beyond them the connection is dropped. */
+  maxAnswerBytes?: number;
+  signal?: AbortSignal;
+  resolve?: Resolver;
+}
+
+/**
+ * POSTs `body` to `url`, signed, through the address guard; never follows redirects. The attempt
+ * ends by `timeoutMs` whatever the receiver does — silent, dripping a byte at a time, or answering
+ * without end — and reads at most `maxAnswerBytes` of the answer: a 2xx counts only if the whole
+ * answer came within both.
+ */
 export function postSigned(
   url: string,
   body: string,
   headers: Record<string, string>,
-  options: { allowPrivate: boolean; timeoutMs: number },
+  options: PostOptions,
 ): Promise<Attempt> {
   const problem = webhookUrlProblem(url, options.allowPrivate);
   if (problem) return Promise.resolve({ ok: false, error: problem });
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
+  const maxAnswer = options.maxAnswerBytes ?? DEFAULT_LIMITS.maxAnswerBytes;
   return new Promise((resolve) => {
-    const req = client.request(
+    let status: number | undefined;
+    let settled = false;
+    let req: http.ClientRequest | undefined;
+    const finish = (attempt: Attempt) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', onAbort);
+      // One connection per attempt: whatever is left of it goes.
+      req?.destroy();
+      resolve(attempt);
+    };
+    const failed = (error: string): Failure => ({
+      ok: false,
+      ...(status === undefined ? {} : { status }),
+      error,
+    });
+    const deadline = setTimeout(
+      () =>
+        finish(
+          failed(
+            status === undefined
+              ? `no answer within ${options.timeoutMs} ms`
+              : `HTTP ${status}, but the answer did not end within ${options.timeoutMs} ms`,
+          ),
+        ),
+      options.timeoutMs,
+    );
+    const onAbort = () => finish({ ...failed('the deliverer stopped'), aborted: true });
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    req = client.request(
       target,
       {
         method: 'POST',
@@ -65,39 +119,48 @@ export function postSigned(
           'content-length': String(Buffer.byteLength(body)),
           'user-agent': 'LianZheng-Webhooks/1',
         },
-        lookup: guardedLookup(options.allowPrivate),
-        timeout: options.timeoutMs,
+        lookup: guardedLookup(options.allowPrivate, options.resolve),
         // One connection per attempt: no pooled socket outlives the address check.
         agent: false,
       },
       (res) => {
-        // The answer's body is not read beyond a little, and never trusted.
-        res.resume();
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          resolve(
-            status >= 200 && status < 300
-              ? { ok: true, status }
-              : { ok: false, status, error: `HTTP ${status}` },
-          );
+        status = res.statusCode ?? 0;
+        let read = 0;
+        // The answer's body is counted, never kept, and never trusted.
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > maxAnswer) finish(failed(`HTTP ${status}, but the answer ran past ${maxAnswer} bytes`));
         });
-        res.on('error', (e) => resolve({ ok: false, status: res.statusCode, error: e.message }));
+        res.on('end', () =>
+          finish(status! >= 200 && status! < 300 ? { ok: true, status: status! } : failed(`HTTP ${status}`)),
+        );
+        res.on('error', (e) => finish(failed(e.message)));
+        res.on('close', () => finish(failed(`HTTP ${status}, but the connection closed mid-answer`)));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
-    req.on('error', (e) => resolve({ ok: false, error: e.message }));
+    req.on('error', (e) => finish(failed(e.message)));
     req.end(body);
   });
 }
 
 /**
- * Delivers the outbox: takes due deliveries (skipping those another sealer holds), POSTs each to
- * its webhook signed with the webhook's secret, and records the outcome — delivered on a 2xx,
- * otherwise tried again after a doubling wait, and failed after `maxAttempts`. At least once:
- * a partner may see a delivery twice (after a crash mid-attempt) and should key on its `id`.
+ * Delivers the outbox: at most `concurrency` attempts at once, and at most one per webhook —
+ * across every sealer, by a lease on the webhook (`held_until`) — so a slow or failing receiver
+ * holds one slot while every other receiver's deliveries go on. Each webhook's due deliveries are
+ * taken oldest first, POSTed signed with the webhook's secret, and recorded: delivered on a 2xx,
+ * otherwise tried again after a doubling wait, and failed after `maxAttempts`. A failed attempt
+ * also holds the receiver back (the same doubling wait, by its failures in a row), and
+ * `pauseAfter` of them in a row pause the webhook until its owner resumes it. At least once: a
+ * partner may see a delivery twice (after a crash mid-attempt) and should key on its `id`.
  */
 export function createDeliverer(options: DelivererOptions) {
   const { db } = options;
+  const limits: DeliveryLimits = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_LIMITS.timeoutMs,
+    maxAnswerBytes: options.maxAnswerBytes ?? DEFAULT_LIMITS.maxAnswerBytes,
+    concurrency: options.concurrency ?? DEFAULT_LIMITS.concurrency,
+    pauseAfter: options.pauseAfter ?? DEFAULT_LIMITS.pauseAfter,
+  };
 
   /** The secrets a delivery is signed with: the current one, and the previous during a rotation. */
   const secretsOf = (d: Due): string[] => {
@@ -106,36 +169,46 @@ export function createDeliverer(options: DelivererOptions) {
     if (d.sign_previous && version > 1) secrets.push(webhookSecret(options.key, d.webhook_id, version - 1));
     return secrets;
   };
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = true;
-  let running: Promise<void> = Promise.resolve();
 
-  async function take(): Promise<Due[]> {
+  /** Attempts under way in this process, by webhook. */
+  const inFlight = new Map<string, Promise<void>>();
+  let abort = new AbortController();
+  let stopped = true;
+  let timer: NodeJS.Timeout | undefined;
+  /** The pass taking deliveries now, and whether another should follow it. */
+  let pass: Promise<void> | undefined;
+  let again = false;
+
+  /**
+   * Leases up to `n` receivers that are live, not paused, not held (by another attempt or a
+   * back-off) and have a due delivery — the oldest due first — and returns that delivery of each.
+   */
+  async function take(n: number): Promise<Due[]> {
     const { rows } = await db.query<Due>(
-      `with due as (
-         select id from webhook_deliveries
-          where status = 'pending' and next_attempt_at <= now()
-          order by id limit ${BATCH} for update skip locked)
-       update webhook_deliveries d set next_attempt_at = now() + ${LEASE}
-         from due where d.id = due.id
-       returning d.id::text, d.webhook_id::text, d.event, d.attempts, d.created_at,
-                 (select url from webhooks w where w.id = d.webhook_id) as url,
-                 (select deleted_at from webhooks w where w.id = d.webhook_id) as deleted_at,
-                 (select secret_version from webhooks w where w.id = d.webhook_id) as secret_version,
-                 (select coalesce(previous_secret_until > now(), false) from webhooks w where w.id = d.webhook_id)
-                   as sign_previous`,
+      `with picked as (
+         select w.id as webhook_id, d.id as delivery_id
+           from webhooks w
+           cross join lateral (
+             select d.id from webhook_deliveries d
+              where d.webhook_id = w.id and d.status = 'pending' and d.next_attempt_at <= now()
+              order by d.id limit 1) d
+          where w.deleted_at is null and w.paused_at is null
+            and (w.held_until is null or w.held_until <= now())
+            and w.id <> all($1::uuid[])
+          order by d.id
+          limit $2
+          for update of w skip locked)
+       update webhooks w set held_until = now() + make_interval(secs => $3::double precision / 1000)
+         from picked join webhook_deliveries d on d.id = picked.delivery_id
+        where w.id = picked.webhook_id
+       returning d.id::text, w.id::text as webhook_id, d.event, d.attempts, d.created_at, w.url,
+                 w.secret_version, coalesce(w.previous_secret_until > now(), false) as sign_previous`,
+      [[...inFlight.keys()], n, limits.timeoutMs + LEASE_MARGIN_MS],
     );
     return rows;
   }
 
-  async function attempt(d: Due): Promise<void> {
-    if (d.url === null || d.deleted_at !== null) {
-      await db.query(
-        `update webhook_deliveries set status = 'failed', last_error = 'the webhook was deleted' where id = $1`,
-        [d.id],
-      );
-      return;
-    }
+  async function attempt(d: Due, signal: AbortSignal): Promise<void> {
     const body = JSON.stringify({ id: d.id, createdAt: d.created_at.toISOString(), ...d.event });
     const unix = Math.floor(Date.now() / 1000);
     const result = await postSigned(
@@ -146,31 +219,69 @@ export function createDeliverer(options: DelivererOptions) {
         'lianzheng-event': String(d.event.type),
         'lianzheng-signature': signatureHeader(secretsOf(d), body, unix),
       },
-      { allowPrivate: options.allowPrivate, timeoutMs: options.timeoutMs ?? 10_000 },
+      {
+        allowPrivate: options.allowPrivate,
+        timeoutMs: limits.timeoutMs,
+        maxAnswerBytes: limits.maxAnswerBytes,
+        signal,
+        ...(options.resolve ? { resolve: options.resolve } : {}),
+      },
     );
+    if (!result.ok && result.aborted) {
+      // Stopping: no outcome to record; the receiver is free for the next sealer at once.
+      await db.query('update webhooks set held_until = null where id = $1', [d.webhook_id]);
+      return;
+    }
     const attempts = d.attempts + 1;
     if (result.ok) {
       await db.query(
-        `update webhook_deliveries set status = 'delivered', attempts = $2, last_status = $3, last_error = null,
-                delivered_at = now() where id = $1`,
-        [d.id, attempts, result.status],
+        `with delivered as (
+           update webhook_deliveries set status = 'delivered', attempts = $2, last_status = $3,
+                  last_error = null, delivered_at = now() where id = $1)
+         update webhooks set held_until = null, consecutive_failures = 0, failing_since = null
+          where id = $4`,
+        [d.id, attempts, result.status, d.webhook_id],
       );
       return;
     }
     const giveUp = attempts >= options.maxAttempts;
     const waitMs = Math.min(options.retryBaseMs * 2 ** (attempts - 1), MAX_RETRY_MS);
-    await db.query(
-      `update webhook_deliveries set status = $2, attempts = $3, last_status = $4, last_error = $5,
-              next_attempt_at = now() + make_interval(secs => $6::double precision / 1000) where id = $1`,
+    const error = result.error.slice(0, 500);
+    // The delivery waits by its own attempts; the receiver by its failures in a row (every
+    // delivery's), and is paused at `pauseAfter` of them.
+    const { rows } = await db.query<{ failures: number; paused: boolean }>(
+      `with failed as (
+         update webhook_deliveries set status = $2, attempts = $3, last_status = $4, last_error = $5,
+                next_attempt_at = now() + make_interval(secs => $6::double precision / 1000)
+          where id = $1),
+       counted as (select id, consecutive_failures + 1 as failures,
+                          paused_at is null and $8 > 0 and consecutive_failures + 1 >= $8 as pause
+                     from webhooks where id = $7)
+       update webhooks w
+          set consecutive_failures = c.failures,
+              failing_since = coalesce(w.failing_since, now()),
+              held_until = now() + make_interval(
+                secs => least($9::double precision * power(2, least(c.failures - 1, 40)), $10) / 1000),
+              paused_at = case when c.pause then now() else w.paused_at end,
+              paused_reason = case when c.pause
+                then format('%s failed attempts in a row; the last: %s', c.failures, $5::text)
+                else w.paused_reason end
+         from counted c where w.id = c.id
+       returning c.failures, c.pause as paused`,
       [
         d.id,
         giveUp ? 'failed' : 'pending',
         attempts,
         result.status ?? null,
-        result.error.slice(0, 500),
+        error,
         waitMs,
+        d.webhook_id,
+        limits.pauseAfter,
+        options.retryBaseMs,
+        MAX_RETRY_MS,
       ],
     );
+    const receiver = rows[0];
     options.log?.warn(
       {
         delivery: d.id,
@@ -179,16 +290,36 @@ export function createDeliverer(options: DelivererOptions) {
         status: result.status,
         reason: result.error,
         giveUp,
+        failuresInARow: receiver?.failures,
       },
       giveUp ? 'webhook delivery failed for good' : 'webhook delivery failed; will try again',
     );
+    if (receiver?.paused) {
+      options.log?.warn(
+        { webhook: d.webhook_id, failuresInARow: receiver.failures, reason: result.error },
+        'webhook paused: its receiver keeps failing (PATCH {"paused": false} resumes it)',
+      );
+    }
   }
 
   /**
-   * Deletes finished deliveries older than `keepDays`, at most 10,000 a call: each holds its
-   * notice (up to a few MB for a large batch), and the outbox must not grow with the log.
+   * Gives up the pending deliveries that will never be attempted — of a deleted webhook, or older
+   * than `keepDays` while their webhook is paused — then deletes finished deliveries older than
+   * `keepDays`, at most 10,000 a call: each holds its notice (up to a few MB for a large batch),
+   * and the outbox must not grow with the log. Returns how many were deleted.
    */
   async function prune(): Promise<number> {
+    await db.query(
+      `update webhook_deliveries d
+          set status = 'failed',
+              last_error = case when exists (select 1 from webhooks w where w.id = d.webhook_id and w.deleted_at is null)
+                                then 'not sent: the webhook stayed paused' else 'the webhook was deleted' end
+        where d.status = 'pending'
+          and (not exists (select 1 from webhooks w where w.id = d.webhook_id and w.deleted_at is null)
+               or (d.created_at < now() - make_interval(days => $1)
+                   and exists (select 1 from webhooks w where w.id = d.webhook_id and w.paused_at is not null)))`,
+      [options.keepDays],
+    );
     const { rowCount } = await db.query(
       `delete from webhook_deliveries where id in (
          select id from webhook_deliveries
@@ -200,43 +331,79 @@ export function createDeliverer(options: DelivererOptions) {
   }
   let prunedAt = 0;
 
-  /** One round: every due delivery, concurrently within the round; pruning once an hour. */
-  async function round(): Promise<number> {
-    if (Date.now() - prunedAt > 3600_000) {
-      prunedAt = Date.now();
-      await prune();
+  /** Starts an attempt for each receiver leased, up to the free slots; returns how many. */
+  async function fill(): Promise<number> {
+    const free = limits.concurrency - inFlight.size;
+    if (free <= 0) return 0;
+    const due = await take(free);
+    const signal = abort.signal;
+    for (const d of due) {
+      const running = attempt(d, signal)
+        .catch((e: Error) =>
+          options.log?.warn({ delivery: d.id, reason: e.message }, 'webhook attempt could not be recorded'),
+        )
+        .finally(() => {
+          inFlight.delete(d.webhook_id);
+          // A slot is free, and this receiver's next delivery may be due: look again now.
+          wake();
+        });
+      inFlight.set(d.webhook_id, running);
     }
-    const due = await take();
-    await Promise.all(due.map((d) => attempt(d)));
     return due.length;
   }
 
-  const schedule = () => {
+  /** Looks for due deliveries now (once more after the current look, if one is under way). */
+  function wake(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
-      running = round()
-        .then((n) => {
-          // A full round means more are waiting: go again at once.
-          if (n === BATCH && !stopped) return round().then(() => undefined);
-        })
-        .catch((e: Error) => options.log?.warn({ reason: e.message }, 'webhook deliverer round failed'))
-        .finally(schedule);
-    }, options.intervalMs);
-    timer.unref();
-  };
+    if (pass) {
+      again = true;
+      return;
+    }
+    pass = (async () => {
+      do {
+        again = false;
+        if (Date.now() - prunedAt > 3600_000) {
+          prunedAt = Date.now();
+          await prune();
+        }
+        await fill();
+      } while (again && !stopped);
+    })()
+      .catch((e: Error) => options.log?.warn({ reason: e.message }, 'webhook deliverer round failed'))
+      .finally(() => {
+        pass = undefined;
+      });
+  }
 
   return {
-    round,
+    limits,
     prune,
+    /**
+     * One round by hand (tests, tools): starts what is due, as the running deliverer would, and
+     * waits for every attempt under way. Returns how many it started.
+     */
+    async round(): Promise<number> {
+      const started = await fill();
+      await Promise.all(inFlight.values());
+      return started;
+    },
+    /** Attempts under way in this process, by webhook id. */
+    inFlight: () => [...inFlight.keys()],
     start() {
       if (!stopped) return;
       stopped = false;
-      schedule();
+      abort = new AbortController();
+      timer = setInterval(wake, options.intervalMs);
+      timer.unref();
+      wake();
     },
+    /** Stops looking, cuts the attempts under way short (they are tried again), and waits for them. */
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+      if (timer) clearInterval(timer);
+      abort.abort();
+      await pass;
+      await Promise.all(inFlight.values());
     },
   };
 }

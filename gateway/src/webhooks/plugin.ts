@@ -7,6 +7,7 @@ import { problemResponses } from '../schemas.ts';
 import { typeboxValidatorCompiler } from '../validation.ts';
 import { webhookUrlProblem } from './address-guard.ts';
 import { createDeliverer } from './deliverer.ts';
+import { type DeliveryLimits, deliveryLimits } from './limits.ts';
 import { loadWebhookKey, PREVIOUS_SECRET_HOURS, webhookSecret } from './secret.ts';
 
 /**
@@ -47,12 +48,18 @@ const ChangeBody = Type.Object(
   {
     url: Type.Optional(CreateBody.properties.url),
     events: Type.Optional(CreateBody.properties.events),
+    paused: Type.Optional(
+      Type.Boolean({
+        description:
+          'false resumes a paused webhook (its failures in a row forgotten, its pending deliveries due at once); true pauses it (notices are queued, none sent)',
+      }),
+    ),
   },
   {
     additionalProperties: false,
     minProperties: 1,
     description:
-      'what to change: the URL, the events, or both. Pending deliveries go to the new URL; notices queued before the change are still sent',
+      'what to change: the URL, the events, whether it is paused, or several. Pending deliveries go to the new URL; notices queued before the change are still sent',
   },
 );
 const Webhook = Type.Object({
@@ -61,6 +68,20 @@ const Webhook = Type.Object({
   url: Type.String(),
   events: Type.Array(EventType),
   createdAt: Type.String(),
+  state: Type.Union([Type.Literal('active'), Type.Literal('paused')], {
+    description:
+      'paused: nothing is sent (notices are still queued, for WEBHOOK_KEEP_DAYS) until PATCH {"paused": false}',
+  }),
+  pausedAt: Type.Union([Type.String(), Type.Null()], { description: 'when it was paused' }),
+  pausedReason: Type.Union([Type.String(), Type.Null()], {
+    description: 'why: the failed attempts in a row and the last one’s error, or paused by PATCH',
+  }),
+  consecutiveFailures: Type.Integer({
+    description: 'failed attempts in a row (any of its deliveries); WEBHOOK_PAUSE_AFTER of them pause it',
+  }),
+  failingSince: Type.Union([Type.String(), Type.Null()], {
+    description: 'the first of those failed attempts; null once an attempt succeeds',
+  }),
 });
 const Created = Type.Intersect([
   Webhook,
@@ -90,18 +111,34 @@ interface WebhookRow {
   url: string;
   events: Static<typeof EventType>[];
   created_at: Date;
+  paused_at: Date | null;
+  paused_reason: string | null;
+  consecutive_failures: number;
+  failing_since: Date | null;
 }
 
-const view = (r: WebhookRow) => ({
+/** The columns of `webhooks` a WebhookRow is read from. */
+const COLUMNS =
+  'id::text, org, url, events, created_at, paused_at, paused_reason, consecutive_failures, failing_since';
+
+const view = (r: WebhookRow): Static<typeof Webhook> => ({
   id: r.id,
   org: r.org,
   url: r.url,
   events: r.events,
   createdAt: r.created_at.toISOString(),
+  state: r.paused_at ? 'paused' : 'active',
+  pausedAt: r.paused_at?.toISOString() ?? null,
+  pausedReason: r.paused_reason,
+  consecutiveFailures: r.consecutive_failures,
+  failingSince: r.failing_since?.toISOString() ?? null,
 });
 
 async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions): Promise<void> {
   const config = app.config.webhooks;
+  // WEBHOOK_TIMEOUT_MS, WEBHOOK_MAX_ANSWER_BYTES, WEBHOOK_CONCURRENCY, WEBHOOK_PAUSE_AFTER: read
+  // here (limits.ts); the same fields on the webhooks config, when it has them, take precedence.
+  const limits = deliveryLimits(process.env, config as Partial<DeliveryLimits>);
   const key = await loadWebhookKey(app.config.keysDir);
   const writers = app.requireRole('unit', 'partner', 'admin');
 
@@ -116,7 +153,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
   /** The webhook `id` if the caller may manage it (its organisation's, or any for an admin). */
   const owned = async (request: FastifyRequest, id: string): Promise<WebhookRow> => {
     const { rows } = await app.db.query<WebhookRow>(
-      'select id::text, org, url, events, created_at from webhooks where id = $1 and deleted_at is null',
+      `select ${COLUMNS} from webhooks where id = $1 and deleted_at is null`,
       [id],
     );
     const row = rows[0];
@@ -162,7 +199,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       const { rows } = await app.db.query<WebhookRow>(
         `insert into webhooks (id, org, url, events)
          select $1, $2, $3, $5 where (select count(*) from webhooks where org = $2 and deleted_at is null) < $4
-         returning id::text, org, url, events, created_at`,
+         returning ${COLUMNS}`,
         [id, org, request.body.url, config.maxPerOrg, request.body.events ?? [...EVENT_TYPES]],
       );
       if (!rows[0]) {
@@ -193,7 +230,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     async (request) => {
       const p = request.principal;
       const { rows } = await app.db.query<WebhookRow>(
-        `select id::text, org, url, events, created_at from webhooks
+        `select ${COLUMNS} from webhooks
           where deleted_at is null and ($1::text is null or org = $1) order by created_at, id`,
         [p.role === 'admin' ? null : (p.org ?? '')],
       );
@@ -224,7 +261,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       schema: {
         tags: ['webhooks'],
         summary:
-          'Change where a webhook posts and what it is sent, keeping its id, secret and deliveries (a receiver that moved)',
+          'Change where a webhook posts and what it is sent, keeping its id, secret and deliveries (a receiver that moved); pause or resume it',
         security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
         params: WebhookId,
         body: ChangeBody,
@@ -233,13 +270,33 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     },
     async (request) => {
       await owned(request, request.params.id);
-      const { url, events } = request.body;
+      const { url, events, paused } = request.body;
       if (url !== undefined) refuseUrl(url);
+      // Resumed: failures in a row forgotten, the receiver no longer held back, and its pending
+      // deliveries due at once. Paused by hand: said so, unless it was paused already.
       const { rows } = await app.db.query<WebhookRow>(
-        `update webhooks set url = coalesce($2, url), events = coalesce($3, events)
+        `with resumed as (
+           update webhook_deliveries set next_attempt_at = now()
+            where $4::boolean is false and webhook_id = $1 and status = 'pending' and next_attempt_at > now())
+         update webhooks
+            set url = coalesce($2, url), events = coalesce($3, events),
+                paused_at = case when $4::boolean is null then paused_at
+                                 when $4 then coalesce(paused_at, now()) end,
+                paused_reason = case when $4::boolean is null then paused_reason
+                                     when $4 then coalesce(paused_reason, $5) end,
+                consecutive_failures = case when $4::boolean is false then 0 else consecutive_failures end,
+                failing_since = case when $4::boolean is false then null else failing_since end,
+                held_until = case when $4::boolean is false and paused_at is not null then null
+                                  else held_until end
           where id = $1 and deleted_at is null
-          returning id::text, org, url, events, created_at`,
-        [request.params.id, url ?? null, events ?? null],
+          returning ${COLUMNS}`,
+        [
+          request.params.id,
+          url ?? null,
+          events ?? null,
+          paused ?? null,
+          `paused by ${request.principal.role}${request.principal.org ? ` of ${request.principal.org}` : ''} (PATCH)`,
+        ],
       );
       // Deleted between the check and the update.
       if (!rows[0]) throw new AppError('NOT_FOUND', `no webhook ${request.params.id}`);
@@ -253,7 +310,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       onRequest: writers,
       schema: {
         tags: ['webhooks'],
-        summary: 'Stop a webhook; its pending deliveries are not sent',
+        summary: 'Stop a webhook; its pending deliveries are not sent (they are marked failed)',
         security: [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }],
         params: WebhookId,
         response: { 204: Type.Null(), ...problemResponses(400, 401, 403, 404, 429, 503) },
@@ -261,9 +318,12 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     },
     async (request, reply) => {
       await owned(request, request.params.id);
-      await app.db.query('update webhooks set deleted_at = now() where id = $1 and deleted_at is null', [
-        request.params.id,
-      ]);
+      await app.db.query(
+        `with gone as (update webhooks set deleted_at = now() where id = $1 and deleted_at is null returning id)
+         update webhook_deliveries set status = 'failed', last_error = 'the webhook was deleted'
+          where webhook_id in (select id from gone) and status = 'pending'`,
+        [request.params.id],
+      );
       reply.code(204);
     },
   );
@@ -369,7 +429,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
         `select id::text, event->>'type' as type, status, attempts,
                 coalesce(jsonb_array_length(event->'records'), 0) as records, last_status, last_error,
                 created_at, next_attempt_at, delivered_at
-           from webhook_deliveries where webhook_id = $1 order by id desc limit 50`,
+           from webhook_deliveries d where webhook_id = $1 order by d.id desc limit 50`,
         [request.params.id],
       );
       return {
@@ -393,6 +453,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     const deliverer = createDeliverer({
       db: app.db,
       key,
+      ...limits,
       allowPrivate: config.allowPrivate,
       intervalMs: config.intervalMs,
       retryBaseMs: config.retryBaseMs,
