@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
@@ -33,7 +32,7 @@ const randomKey = () => `lz_${randomBytes(32).toString('base64url')}`;
 beforeAll(async () => {
   db = await startTestDatabase();
   // Count the lookups of API keys, whoever makes them.
-  const pool = db.pool as pg.Pool & { query: (...args: unknown[]) => unknown };
+  const pool = db.pool as unknown as { query: (...args: unknown[]) => unknown };
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   pool.query = (...args: unknown[]) => {
     const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;

@@ -82,13 +82,14 @@ export class ApiKeyVerifier {
 
   /**
    * The key's principal, or undefined for an unknown or revoked key. `beforeLookup` runs only
-   * when the database must be asked (not for a remembered key); it may throw to prevent that.
+   * when the database must be asked (not for a remembered key) and may throw to prevent that;
+   * `wasKnown` says the key was valid when last looked up (its cache entry only expired).
    */
-  async verify(key: string, beforeLookup?: () => void): Promise<Principal | undefined> {
+  async verify(key: string, beforeLookup?: (wasKnown: boolean) => void): Promise<Principal | undefined> {
     if (!KEY_SHAPE.test(key)) return undefined;
     const hash = hashApiKey(key);
-    return this.cache.resolve(hash, async () => {
-      beforeLookup?.();
+    return this.cache.resolve(hash, async (wasKnown) => {
+      beforeLookup?.(wasKnown);
       const r = await this.db().query<{ id: string; key_hash: string; org: string; role: ApiKeyRole }>(
         'select id, key_hash, org, role from api_keys where key_hash = $1 and revoked_at is null',
         [hash],

@@ -117,9 +117,12 @@ export class ClientCertificateVerifier {
   }
 
   /** As ApiKeyVerifier.verify: `beforeLookup` runs only when the database must be asked. */
-  async verify(fingerprint: string, beforeLookup?: () => void): Promise<Principal | undefined> {
-    return this.cache.resolve(fingerprint, async () => {
-      beforeLookup?.();
+  async verify(
+    fingerprint: string,
+    beforeLookup?: (wasKnown: boolean) => void,
+  ): Promise<Principal | undefined> {
+    return this.cache.resolve(fingerprint, async (wasKnown) => {
+      beforeLookup?.(wasKnown);
       const { rows } = await this.db().query<{ name: string; org: string; role: ClientCertificateRole }>(
         `select name, org, role from client_certificates
           where fingerprint = $1 and revoked_at is null and not_after > now()`,

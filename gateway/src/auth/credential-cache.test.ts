@@ -75,6 +75,24 @@ describe('CredentialCache', () => {
     expect(lookup).toHaveBeenCalledTimes(1);
   });
 
+  it('tells the lookup when a credential was valid before and only its entry expired', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const cache = new CredentialCache(30_000);
+    const seen: boolean[] = [];
+    const lookup = (answer: Principal | undefined) => async (wasKnown: boolean) => {
+      seen.push(wasKnown);
+      return answer;
+    };
+    await cache.resolve('k', lookup(partner(1)));
+    vi.advanceTimersByTime(30_001);
+    await cache.resolve('k', lookup(partner(1)));
+    vi.advanceTimersByTime(30_001);
+    await cache.resolve('k', lookup(undefined)); // revoked meanwhile
+    vi.advanceTimersByTime(2001);
+    await cache.resolve('k', lookup(undefined));
+    expect(seen).toEqual([false, true, true, false]);
+  });
+
   it('with a TTL of 0 remembers nothing', async () => {
     const cache = new CredentialCache(0);
     const lookup = vi.fn(async () => partner(1));

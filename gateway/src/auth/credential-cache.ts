@@ -23,27 +23,38 @@ export class CredentialCache {
   ) {}
 
   /**
-   * The principal of `key`, from memory or from `lookup` (called only on a miss). `undefined`:
-   * the credential is not known (remembered as such for `unknownTtlMs`).
+   * The principal of `key`, from memory or from `lookup` (called only on a miss, with `wasKnown`
+   * true when the credential was valid when last looked up and only its entry expired).
+   * `undefined`: the credential is not known (remembered as such for `unknownTtlMs`).
    */
-  async resolve(key: string, lookup: () => Promise<Principal | undefined>): Promise<Principal | undefined> {
+  async resolve(
+    key: string,
+    lookup: (wasKnown: boolean) => Promise<Principal | undefined>,
+  ): Promise<Principal | undefined> {
     const now = Date.now();
     const hit = this.known.get(key);
-    if (hit !== undefined) {
-      if (hit.until > now) {
-        // Most recently used goes last; the first in the map is the one unused longest.
-        this.known.delete(key);
-        this.known.set(key, hit);
-        return hit.principal;
-      }
+    if (hit !== undefined && hit.until > now) {
+      // Most recently used goes last; the first in the map is the one unused longest.
       this.known.delete(key);
+      this.known.set(key, hit);
+      return hit.principal;
+    }
+    if (hit !== undefined) {
+      // Expired: kept in place until the lookup says whether the credential is still good.
+      const principal = await lookup(true);
+      if (principal) remember(this.known, this.maxEntries, key, { principal, until: now + this.ttlMs });
+      else {
+        this.known.delete(key);
+        if (this.unknownTtlMs > 0) remember(this.unknown, this.maxUnknown, key, now + this.unknownTtlMs);
+      }
+      return principal;
     }
     const missUntil = this.unknown.get(key);
     if (missUntil !== undefined) {
       if (missUntil > now) return undefined;
       this.unknown.delete(key);
     }
-    const principal = await lookup();
+    const principal = await lookup(false);
     if (principal) {
       this.unknown.delete(key);
       if (this.ttlMs > 0) remember(this.known, this.maxEntries, key, { principal, until: now + this.ttlMs });

@@ -110,6 +110,34 @@ describe('failed authentications', () => {
     expect(lookups).toBe(before);
   });
 
+  it('past the budget, a key that was valid when last looked up is looked up again', async () => {
+    const shortCache = buildApp({
+      config: testConfig({ dataDir: dir, authFailuresPerMin: 3, authCacheMs: 50 }),
+      db: fakePool,
+      migrate: false,
+      pipeline: false,
+    });
+    await shortCache.ready();
+    try {
+      const from = (headers: Record<string, string>) =>
+        shortCache.inject({ method: 'GET', url: URL, headers, remoteAddress: '198.51.100.30' });
+      const partner = newKey('org-a');
+      expect((await from({ 'x-api-key': partner })).statusCode).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await from({ 'x-api-key': randomKey() })).statusCode).toBe(401);
+      expect((await from({ 'x-api-key': randomKey() })).statusCode).toBe(429);
+      await new Promise((r) => setTimeout(r, 80)); // the partner's entry expires
+      const before = lookups;
+      expect((await from({ 'x-api-key': partner })).statusCode).toBe(200);
+      expect(lookups).toBe(before + 1);
+      // Revoked meanwhile: refused, and past the budget that refusal is a 429.
+      keys.delete(hashApiKey(partner));
+      await new Promise((r) => setTimeout(r, 80));
+      expect((await from({ 'x-api-key': partner })).statusCode).toBe(429);
+    } finally {
+      await shortCache.close();
+    }
+  });
+
   it('a flood of random keys from many addresses does not push valid keys out of the cache', async () => {
     const valid = Array.from({ length: 20 }, (_, i) => newKey(`org-${i}`));
     for (const k of valid) expect((await get({ 'x-api-key': k })).statusCode).toBe(200);
@@ -161,11 +189,12 @@ describe('cache headers', () => {
     const anonymous = await get({});
     expect(anonymous.headers['cache-control']).toBe('public, max-age=300');
     expect(anonymous.headers.vary).toMatch(/Authorization, X-Api-Key/);
-    for (const headers of [
+    const credentials: Record<string, string>[] = [
       { authorization: `Bearer ${unitToken}` },
       { 'x-api-key': newKey('org-a') },
       { authorization: 'Bearer garbage' },
-    ]) {
+    ];
+    for (const headers of credentials) {
       const res = await get(headers, '192.0.2.40');
       expect(res.headers['cache-control']).toBe('private, no-store');
       expect(res.headers.vary).toMatch(/Authorization, X-Api-Key/);

@@ -109,7 +109,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   app.decorateRequest('credentialed', false);
 
   /** An API key (`lz_…`) or a JWT, wherever it was sent. */
-  async function fromCredential(credential: string, gate: () => void): Promise<Principal> {
+  async function fromCredential(credential: string, gate: (wasKnown?: boolean) => void): Promise<Principal> {
     if (!looksLikeApiKey(credential)) return verifier.verify(credential, gate);
     let principal: Principal | undefined;
     try {
@@ -124,7 +124,10 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   }
 
   /** The connection's client certificate, or the one a trusted proxy passed on; undefined: none. */
-  async function fromCertificate(request: FastifyRequest, gate: () => void): Promise<Principal | undefined> {
+  async function fromCertificate(
+    request: FastifyRequest,
+    gate: (wasKnown?: boolean) => void,
+  ): Promise<Principal | undefined> {
     let peer = peerCertificate(request.raw.socket);
     // Behind a proxy that terminates TLS, the certificate it verified, if it is a trusted one.
     if (peer.kind === 'none' && forwarded)
@@ -157,7 +160,10 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
   }
 
   /** Every credential the request presents, in precedence order, each verified. */
-  async function presented(request: FastifyRequest, gate: () => void): Promise<[string, Principal][]> {
+  async function presented(
+    request: FastifyRequest,
+    gate: (wasKnown?: boolean) => void,
+  ): Promise<[string, Principal][]> {
     const found: [string, Principal][] = [];
     const headerKey = request.headers['x-api-key'];
     if (headerKey !== undefined || request.headers.authorization !== undefined) request.credentialed = true;
@@ -185,10 +191,13 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
       );
     };
     // Runs before a credential is looked up or its signature checked: past the address's budget
-    // of failures, nothing is. Each lookup counts as a failure until it succeeds, so that many
-    // concurrent requests cannot all slip under the budget before the first one fails.
+    // of failures, nothing is — except a credential that was valid when last looked up (its
+    // cache entry expired), so that a partner sharing an address with someone trying keys keeps
+    // working. Each lookup counts as a failure until it succeeds, so that many concurrent
+    // requests cannot all slip under the budget before the first one fails.
     let reserved = 0;
-    const gate = () => {
+    const gate = (wasKnown = false) => {
+      if (wasKnown) return;
       const wait = failures.exhausted(address);
       if (wait > 0) throw tooMany(wait);
       failures.fail(address);
