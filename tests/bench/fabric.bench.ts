@@ -28,6 +28,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RecordEntry } from '@lianzheng/chaincode';
+import fabricCommon from 'fabric-common';
 import type { CommitEvent, Contract, Network, X509Identity } from 'fabric-network';
 import fabricNetwork from 'fabric-network';
 import { FabricLedger } from '../../gateway/src/ledger/ledger-fabric.ts';
@@ -53,6 +54,36 @@ type Testing = typeof import('@lianzheng/chaincode/testing');
 
 const { Gateway, Wallets, DefaultEventHandlerStrategies } =
   fabricNetwork as unknown as typeof import('fabric-network');
+const { BlockDecoder } = fabricCommon as unknown as { BlockDecoder: { decode(bytes: Buffer): DecodedBlock } };
+
+/** What writeSets reads of a block decoded by fabric-common. */
+interface DecodedBlock {
+  data: {
+    data: {
+      payload: {
+        data: {
+          actions?: {
+            payload: {
+              action: {
+                proposal_response_payload: {
+                  extension: {
+                    results: {
+                      ns_rwset: {
+                        namespace: string;
+                        rwset: { writes: { key: string; value: Uint8Array }[] };
+                        collection_hashed_rwset: { hashed_rwset: { hashed_writes: unknown[] } }[];
+                      }[];
+                    };
+                  };
+                };
+              };
+            };
+          }[];
+        };
+      };
+    }[];
+  };
+}
 
 const BATCH = 1000;
 const TARGET_RATE = 3000;
@@ -407,18 +438,85 @@ function readsText(r: { getBatchMs: number; getTxMs: number }): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The floor's client: fabric-network as FabricLedger uses it (discovery, our own peer's commit)
+// What the transactions wrote, from their blocks (qscc): exact, unlike LevelDB's files, whose
+// sizes move with compaction and compression
 
-interface FloorClient {
+interface WriteSets {
+  blocks: number;
+  /** Serialized blocks, as qscc returns them (each peer and the orderer store about this). */
+  blockBytes: number;
+  /** Public state writes of the chaincodes (not _lifecycle): count, and key + value bytes. */
+  writes: number;
+  writeBytes: number;
+  /** Private data writes (their hashes are in the block, the values in each member's private store). */
+  privateWrites: number;
+}
+
+async function writeSets(client: FabricClient, blocks: number[]): Promise<WriteSets> {
+  const out: WriteSets = { blocks: 0, blockBytes: 0, writes: 0, writeBytes: 0, privateWrites: 0 };
+  for (const n of new Set(blocks)) {
+    if (n < 0) continue;
+    const bytes = await client.block(n);
+    out.blocks++;
+    out.blockBytes += bytes.length;
+    for (const envelope of BlockDecoder.decode(bytes).data.data) {
+      for (const action of envelope.payload.data.actions ?? []) {
+        for (const ns of action.payload.action.proposal_response_payload.extension.results.ns_rwset ?? []) {
+          if (ns.namespace.startsWith('_')) continue;
+          for (const w of ns.rwset.writes) {
+            out.writes++;
+            out.writeBytes += Buffer.byteLength(w.key) + (w.value?.length ?? 0);
+          }
+          for (const c of ns.collection_hashed_rwset ?? [])
+            out.privateWrites += c.hashed_rwset.hashed_writes.length;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+interface BytesPerRecord {
+  /** From the blocks (exact). */
+  block: number;
+  stateWritten: number;
+  writesPerBatch: number;
+  privateWritesPerBatch: number;
+  /** On disk over the phase (LevelDB: moved by compaction). */
+  disk: ReturnType<typeof bytesPerRecord>;
+}
+
+function bytesOf(w: WriteSets, disk: Bytes, records: number): BytesPerRecord {
+  return {
+    block: round(w.blockBytes / records),
+    stateWritten: round(w.writeBytes / records),
+    writesPerBatch: round(w.writes / Math.max(1, w.blocks), 1),
+    privateWritesPerBatch: round(w.privateWrites / Math.max(1, w.blocks), 1),
+    disk: bytesPerRecord(disk, records),
+  };
+}
+
+function bytesOfText(b: BytesPerRecord): string {
+  return `block ${b.block} B, state written ${b.stateWritten} B (${b.writesPerBatch} writes + ${b.privateWritesPerBatch} private writes a transaction); on disk ${bytesText(b.disk)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A client for the floor (and qscc): fabric-network as FabricLedger uses it (discovery, our own
+// peer's commit)
+
+interface FabricClient {
+  /** Submits `Put(json)` to the chaincode and waits for our own peer's commit. */
   put(json: string): Promise<{ txId: string; block: number }>;
+  /** Block `n` as qscc returns it. */
+  block(n: number): Promise<Buffer>;
   close(): void;
 }
 
-async function floorClient(
+async function fabricClient(
   net: FabricNetwork,
   name: string,
   org: FabricOrg = 'finance',
-): Promise<FloorClient> {
+): Promise<FabricClient> {
   const info = net.orgs[org];
   const wallet = await Wallets.newInMemoryWallet();
   const identity: X509Identity = {
@@ -443,6 +541,7 @@ async function floorClient(
   });
   const network: Network = await gateway.getNetwork(net.channel);
   const contract: Contract = network.getContract(name);
+  const qscc: Contract = network.getContract('qscc');
   const peers = network.getChannel().getEndorsers(info.mspId);
   return {
     async put(json) {
@@ -461,6 +560,7 @@ async function floorClient(
         network.removeCommitListener(listener);
       }
     },
+    block: (n) => qscc.evaluateTransaction('GetBlockByNumber', net.channel, String(n)),
     close: () => gateway.disconnect(),
   };
 }
@@ -712,28 +812,35 @@ function rows(
   });
   if (variant) return results;
 
-  // Bytes per record.
-  const floorBytes = m.floor.bytes;
-  const bytesRow = (
-    label: string,
-    b: ReturnType<typeof bytesPerRecord>,
-    withBaseline: boolean,
-  ): FabricResult => {
-    const row = { name: `${label} — ${bytesText(b)}`, value: b.network, unit: 'bytes/record' };
+  // Bytes per record: the blocks' (exact, from qscc), the state written (the write sets), and on
+  // disk over the phase (every peer's files and the orderer's; LevelDB's move with compaction).
+  const bytesRow = (label: string, b: BytesPerRecord, withBaseline: boolean): FabricResult => {
+    const row = {
+      name: `bytes per record, ${label} — ${bytesOfText(b)}`,
+      value: b.block,
+      unit: 'block bytes/record',
+    };
     return withBaseline
       ? {
-          ...compare(row, { name: 'floor, whole network', value: floorBytes.network, unit: 'bytes/record' }),
+          ...compare(row, {
+            name: 'floor, block bytes',
+            value: m.floor.bytes.block,
+            unit: 'block bytes/record',
+          }),
           detail: b,
         }
       : { ...row, detail: b };
   };
   results.push(
-    bytesRow('bytes on disk, floor (the same mixed records, details included)', floorBytes, false),
+    bytesRow('floor (the same mixed records, details included, as one value)', m.floor.bytes, false),
   );
-  results.push(
-    bytesRow('bytes on disk, contract alone (mixed records, 40% restricted)', m.contract.bytes, true),
-  );
-  results.push(bytesRow('bytes on disk, end to end (hash-only records)', sustained.bytes, true));
+  results.push(bytesRow('contract alone (mixed records, 40% restricted)', m.contract.bytes, true));
+  results.push(bytesRow('end to end (hash-only records)', sustained.bytes, true));
+  results.push({
+    name: `bytes per record on disk, end to end, whole network (3 peers' blocks, state, private data and history, the orderer's blocks; ${fmt(sustained.recorded)} records)`,
+    value: sustained.bytes.disk.network,
+    unit: 'bytes/record',
+  });
 
   // CPU per record, by process.
   const cores = os.availableParallelism();
@@ -912,6 +1019,11 @@ async function endToEnd(
       probe,
       batches.rows.map((r) => ({ txId: r.tx_id, fromSize: r.from_size })),
     ).finally(() => probe.close());
+    const blocks = await fabricClient(net, net.chaincode);
+    const written = await writeSets(
+      blocks,
+      batches.rows.map((r) => r.block),
+    ).finally(() => blocks.close());
     const sustained = {
       offered: s.offered,
       accepted: b.ok * BATCH,
@@ -923,11 +1035,11 @@ async function endToEnd(
       batches: batches.summary,
       split,
       reads,
-      bytes: bytesPerRecord(diffBytes(bytesBefore, bytesAfter), recorded),
+      bytes: bytesOf(written, diffBytes(bytesBefore, bytesAfter), recorded),
       cpu: perRecord(cpu, recorded),
     };
     ctx.log(
-      `sustained: ${fmt(recorded)} recorded in ${seconds.toFixed(1)} s = ${fmt(sustained.rate)} records/s; gateway batches ${batches.summary.count} (median ${fmt(batches.summary.medianSize)} records: seal ${batches.summary.medianSealMs} ms, ledger ${batches.summary.medianLedgerMs} ms, confirm ${batches.summary.medianConfirmMs} ms); ${splitText(split)}; ${readsText(reads)}; CPU ${cpuText(sustained.cpu)}; ${bytesText(sustained.bytes)}; ${loadLine()}`,
+      `sustained: ${fmt(recorded)} recorded in ${seconds.toFixed(1)} s = ${fmt(sustained.rate)} records/s; gateway batches ${batches.summary.count} (median ${fmt(batches.summary.medianSize)} records: seal ${batches.summary.medianSealMs} ms, ledger ${batches.summary.medianLedgerMs} ms, confirm ${batches.summary.medianConfirmMs} ms); ${splitText(split)}; ${readsText(reads)}; CPU ${cpuText(sustained.cpu)}; ${bytesOfText(sustained.bytes)}; ${loadLine()}`,
     );
     return { latency: latencyResult, sustained };
   } finally {
@@ -973,7 +1085,7 @@ async function contractAlone(
     chaincode: net.chaincode,
     attempts: 1,
   });
-  const floor = await floorClient(net, 'floor');
+  const floor = await fabricClient(net, 'floor');
   // The contract's own work on the same batches, in this process on the in-memory stub (no Fabric).
   const driver = new t.ContractDriver();
   await driver.init();
@@ -1050,7 +1162,14 @@ async function contractAlone(
         rate: (side.records * 1000) / side.ms,
         batches: side.txs.length,
         split,
-        bytes: bytesPerRecord(side.bytes, side.records),
+        bytes: bytesOf(
+          await writeSets(
+            floor,
+            side.txs.map((tx) => tx.block),
+          ),
+          side.bytes,
+          side.records,
+        ),
         cpu: perRecord(side.cpu!, side.records),
       };
     };
@@ -1064,7 +1183,7 @@ async function contractAlone(
     };
     for (const side of ['contract', 'floor'] as const) {
       ctx.log(
-        `${side}: ${fmt(out[side].rate)} records/s; ${splitText(out[side].split)}${side === 'contract' ? `; ${readsText(out.contract.reads)}; on the in-memory stub ${out.contract.stubMs} ms a batch` : ''}; CPU ${cpuText(out[side].cpu)}; ${bytesText(out[side].bytes)}`,
+        `${side}: ${fmt(out[side].rate)} records/s; ${splitText(out[side].split)}${side === 'contract' ? `; ${readsText(out.contract.reads)}; on the in-memory stub ${out.contract.stubMs} ms a batch` : ''}; CPU ${cpuText(out[side].cpu)}; ${bytesOfText(out[side].bytes)}`,
       );
     }
     return out;
