@@ -248,7 +248,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
             description:
               'Over HTTPS (TLS_CERT_FILE), a partner system may present a client certificate accepted with ' +
               '`lianzheng clientcert create|register`; it stands for one organisation and role. A header ' +
-              'credential, when sent, takes precedence.',
+              'credential sent beside it must be valid too and name the same organisation and role (401 otherwise).',
           } as never,
         },
       },
