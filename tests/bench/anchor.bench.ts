@@ -1,9 +1,16 @@
 // Anchoring on a real geth dev node (mining on demand, one confirmation): gas per anchor and
 // anchors confirmed per second through the anchorer (outbox in PostgreSQL, sign, send, receipt,
 // confirm, mark records anchored), each beside a plain ETH transfer from the same key measured in
-// the same run (21,000 gas; send → receipt).
+// the same run (21,000 gas; send → receipt). The contract keeps every anchored root (rootAt); its
+// gas is also set beside the first, events-only contract (network/evm/AnchorV1.sol, 30,487 gas
+// per later anchor in the old bench) anchoring the same checkpoints in the same run.
 import { JsonRpcProvider } from 'ethers';
-import { createAnchorer } from '../../gateway/src/anchor/anchorer.ts';
+import { type Anchorer, createAnchorer } from '../../gateway/src/anchor/anchorer.ts';
+import {
+  ANCHOR_V1_ARTEFACT_PATH,
+  deployAnchorContract,
+  readAnchorArtefact,
+} from '../../gateway/src/anchor/deploy.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
 import { ORIGIN, startAnchorEnv, TestLog } from '../e2e/anchor-fixture.ts';
 import { type BenchContext, type BenchResult, compare, median } from './harness.ts';
@@ -21,6 +28,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     origin: ORIGIN,
     latestRecordedCheckpoint: pgLatestRecordedCheckpoint(env.pool),
   });
+  let anchorerV1: Anchorer | undefined;
   try {
     const rounds = ctx.quick ? 5 : 30;
 
@@ -55,26 +63,49 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       transferMs.push(performance.now() - start);
     }
 
+    // The first contract, from the same key, anchoring the same checkpoints after each anchor.
+    const v1 = await deployAnchorContract(env.wallet.connect(provider), {
+      confirmations: 1,
+      artefact: await readAnchorArtefact(ANCHOR_V1_ARTEFACT_PATH),
+    });
+    anchorerV1 = createAnchorer({
+      db: env.pool,
+      config: { ...env.config, contract: v1.address },
+      wallet: env.wallet,
+      origin: ORIGIN,
+      latestRecordedCheckpoint: pgLatestRecordedCheckpoint(env.pool),
+    });
+    const untilConfirmed = async (a: Anchorer) => {
+      for (;;) {
+        const outcome = await a.tick();
+        if (outcome.action === 'confirmed') return;
+        if (outcome.action === 'error' || outcome.action === 'failed')
+          throw new Error(`anchor ${outcome.code}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+
     // Anchors: one new recorded checkpoint each time, ticked until confirmed.
     const log = await TestLog.create(env.pool);
     const anchorMs: number[] = [];
     for (let i = 0; i < rounds; i++) {
       await log.appendBatch(2);
       const start = performance.now();
-      for (;;) {
-        const outcome = await anchorer.tick();
-        if (outcome.action === 'confirmed') break;
-        if (outcome.action === 'error' || outcome.action === 'failed')
-          throw new Error(`anchor ${outcome.code}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await untilConfirmed(anchorer);
       anchorMs.push(performance.now() - start);
+      await untilConfirmed(anchorerV1);
     }
-    const { rows } = await env.pool.query<{ gas_used: string }>(
-      `select gas_used from anchors where status = 'confirmed' order by id`,
-    );
-    const gas = rows.map((r) => Number(r.gas_used));
+    const gasOf = async (contract: string) => {
+      const { rows } = await env.pool.query<{ gas_used: string }>(
+        `select gas_used from anchors where status = 'confirmed' and contract = $1 order by id`,
+        [contract],
+      );
+      return rows.map((r) => Number(r.gas_used));
+    };
+    const gas = await gasOf(env.contract);
+    const gasV1 = await gasOf(v1.address);
     ctx.log(`anchor gas: first ${gas[0]}, then ${gas.slice(1, 4).join(', ')}…; transfer ${transferGas}`);
+    ctx.log(`first (events-only) contract: first ${gasV1[0]}, then ${gasV1.slice(1, 4).join(', ')}…`);
 
     const transferBaseline = { name: 'plain ETH transfer gas', value: Number(transferGas), unit: 'gas' };
     const transferRate = {
@@ -87,11 +118,24 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       value: median(transferMs),
       unit: 'ms',
     };
+    const v1Later = {
+      name: 'first contract, events only (old bench: 30,487)',
+      value: median(gasV1.slice(1)),
+      unit: 'gas',
+    };
     return [
       compare({ name: 'gas, first anchor of an origin', value: gas[0] ?? 0, unit: 'gas' }, transferBaseline),
       compare(
         { name: 'gas per anchor (later anchors)', value: median(gas.slice(1)), unit: 'gas' },
         transferBaseline,
+      ),
+      compare(
+        { name: 'gas per anchor (later anchors), every root kept', value: median(gas.slice(1)), unit: 'gas' },
+        v1Later,
+      ),
+      compare(
+        { name: 'gas, first anchor of an origin, every root kept', value: gas[0] ?? 0, unit: 'gas' },
+        { name: 'first contract, events only: first anchor', value: gasV1[0] ?? 0, unit: 'gas' },
       ),
       compare(
         {
@@ -107,6 +151,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       ),
     ];
   } finally {
+    await anchorerV1?.stop();
     await anchorer.stop();
     provider.destroy();
     await env.stop();

@@ -2,9 +2,10 @@
 // → the bundle's anchor step verified through the JSON-RPC fetcher; the chain refusing a size that
 // does not grow; an altered anchor failing; the genuine checkpoint anchored by a stranger, or on a
 // stranger's deployment of the contract, refused by verifyBundle and by `lianzheng verify` (run
-// from another folder) once the operator's identity is pinned; geth stopped and restarted under
-// the anchorer (and the anchorer itself restarted) with nothing skipped or doubled; a stuck
-// transaction replaced.
+// from another folder) once the operator's identity is pinned; every anchored root kept by the
+// contract and read back with rootAt; geth stopped and restarted under the anchorer (and the
+// anchorer itself restarted) with nothing skipped or doubled; a stuck transaction replaced; the
+// move from the first (events-only) contract to the current one, as network/evm/README.md says.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -24,7 +25,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ABI } from '../../gateway/src/anchor/abi.ts';
 import { type Anchorer, createAnchorer, type TickOutcome } from '../../gateway/src/anchor/anchorer.ts';
 import { runAnchorDeploy, runAnchorKeygen } from '../../gateway/src/anchor/commands.ts';
-import { readAnchorArtefact } from '../../gateway/src/anchor/deploy.ts';
+import {
+  ANCHOR_V1_ARTEFACT_PATH,
+  deployAnchorContract,
+  readAnchorArtefact,
+} from '../../gateway/src/anchor/deploy.ts';
 import { loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
 import anchorPlugin from '../../gateway/src/anchor/plugin.ts';
@@ -189,6 +194,11 @@ describe('anchoring on geth', () => {
       from: env.wallet.address.toLowerCase(),
     });
     expect(onChain.originHash).toBe(keccak256(toUtf8Bytes(ORIGIN)));
+    // The root is read back from the contract's storage, not only from the event log.
+    expect(onChain.storedRoot).toBe(rows[0]?.root);
+    expect(result.steps.find((s) => s.step === 'anchor')?.detail).toContain(
+      'root read back from the contract',
+    );
 
     // Nothing new: the log did not grow, so the next interval anchors nothing.
     await new Promise((r) => setTimeout(r, env.config.intervalMs));
@@ -287,6 +297,23 @@ describe('anchoring on geth', () => {
         keccak256(toUtf8Bytes(ORIGIN)),
       );
       expect(Number(latest)).toBe(7);
+
+      // Every anchored root stays readable with one eth_call; a size never anchored reads zero,
+      // the other key's series is its own, and a zero root (the "none" answer) is refused.
+      const rootAt = contract.getFunction('rootAt');
+      const originHash = keccak256(toUtf8Bytes(ORIGIN));
+      const [ours] = await anchorRows();
+      expect(await rootAt(env.wallet.address, originHash, 7)).toBe(`0x${ours?.root}`);
+      expect(await rootAt(env.wallet.address, originHash, 6)).toBe(`0x${'00'.repeat(32)}`);
+      expect(await rootAt(other.address, originHash, 1_000_000)).toBe(root);
+      expect(await rootAt(other.address, originHash, 7)).toBe(`0x${'00'.repeat(32)}`);
+      const zero = await otherContract
+        .getFunction('anchor')(ORIGIN, 2_000_000, `0x${'00'.repeat(32)}`)
+        .then(
+          () => null,
+          (e: { data?: string }) => e,
+        );
+      expect(contract.interface.parseError(zero?.data ?? '0x')?.name).toBe('ZeroRoot');
     } finally {
       provider.destroy();
     }
@@ -506,5 +533,95 @@ describe('anchoring on geth', () => {
       await Promise.all(apps.map((a) => a.close()));
     }
     expect(apps[0]?.anchor.anchorer?.status().running).toBe(false);
+  });
+  it('moves from the first (events-only) contract: old bundles verify as retired, new anchors keep their roots', async () => {
+    const provider = new JsonRpcProvider(env.geth.rpcUrl, env.geth.chainId, { staticNetwork: true });
+    const deploy = async (artefactPath?: string) =>
+      (
+        await deployAnchorContract(env.wallet.connect(provider), {
+          confirmations: 1,
+          ...(artefactPath ? { artefact: await readAnchorArtefact(artefactPath) } : {}),
+        })
+      ).address;
+    let v1: string;
+    let current: string;
+    try {
+      v1 = await deploy(ANCHOR_V1_ARTEFACT_PATH);
+    } catch (e) {
+      provider.destroy();
+      throw e;
+    }
+    const chainId = `eip155:${env.geth.chainId}`;
+    const anchorer = env.wallet.address.toLowerCase();
+    try {
+      // The operator anchored on the first contract…
+      const onV1 = newAnchorer({ config: { ...env.config, contract: v1 } });
+      const size = await log.appendBatch(2);
+      await new Promise((r) => setTimeout(r, env.config.intervalMs));
+      expect((await tickUntil(() => onV1.tick(), confirmed, 30_000)).at(-1)).toMatchObject({ size });
+      await onV1.stop();
+      const oldBundle = await log.bundleFor(size - 1);
+      expect(oldBundle.anchor?.contract).toBe(v1);
+      const getAnchor = createRpcAnchorFetcher({ rpcUrl: env.geth.rpcUrl });
+      const onChain = await getAnchor(oldBundle.anchor!);
+      expect(onChain.storedRoot).toBeNull(); // no rootAt: the root lives in the event only
+
+      // …then deploys the current one and publishes it, the first one retired (network/evm/README.md).
+      current = await deploy();
+      const moved = newAnchorer({ config: { ...env.config, contract: current } });
+      expect((await tickUntil(() => moved.tick(), confirmed, 30_000)).at(-1)).toMatchObject({ size });
+      const identity: AnchorIdentity = {
+        ...pinned(),
+        contract: current,
+        retired: [{ chainId, contract: v1, anchorer }],
+      };
+      const anchorStep = async (bundle: ProofBundle, anchor: AnchorIdentity) =>
+        (
+          await verifyBundle(bundle, { keys: { ...log.keys, anchor }, getAnchor, anchorConfirmations: 1 })
+        ).steps.find((s) => s.step === 'anchor');
+      const old = await anchorStep(oldBundle, identity);
+      expect(old).toMatchObject({ status: 'pass' });
+      expect(old?.detail).toContain('keeps no roots');
+      // Without the retired entry the old anchor is another contract's.
+      expect(await anchorStep(oldBundle, { ...identity, retired: [] })).toMatchObject({
+        code: 'ANCHOR_FOREIGN_CONTRACT',
+      });
+      // The new contract's anchor of the same size: its root read back with rootAt.
+      const { rows } = await env.pool.query<{ tx_hash: string }>(
+        `select tx_hash from anchors where contract = $1 and status = 'confirmed'`,
+        [current],
+      );
+      const newBundle = structuredClone(oldBundle);
+      newBundle.anchor = { ...oldBundle.anchor!, contract: current, txHash: rows[0]!.tx_hash };
+      const fresh = await anchorStep(newBundle, identity);
+      expect(fresh).toMatchObject({ status: 'pass' });
+      expect(fresh?.detail).toContain('root read back from the contract');
+
+      // The proxy of a gateway configured that way reads both (ANCHOR_RETIRED).
+      const app = Fastify();
+      await app.register(anchorPlugin, {
+        config: {
+          ...env.config,
+          contract: current,
+          retired: [{ chainId: env.geth.chainId, contract: v1, anchorer }],
+        },
+        db: env.pool,
+        origin: ORIGIN,
+        run: false,
+      });
+      await app.ready();
+      try {
+        expect(app.anchor.identity).toEqual(identity);
+        const viaProxy = await app.inject({
+          url: `/v1/anchor/tx/${oldBundle.anchor!.txHash}?contract=${v1}`,
+        });
+        expect(viaProxy.statusCode).toBe(200);
+        expect(viaProxy.json()).toMatchObject({ contract: v1, from: anchorer, storedRoot: null });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      provider.destroy();
+    }
   });
 });

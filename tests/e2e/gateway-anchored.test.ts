@@ -116,7 +116,7 @@ describe('a record anchored on a real EVM chain', () => {
       contract,
       anchorer: anchorer.toLowerCase(),
       origin: expect.any(String),
-      originHash: keccak256(toUtf8Bytes(keys.anchor.origin)),
+      originHash: keccak256(toUtf8Bytes(keys.anchor.origin ?? '')),
       confirmations: 1,
       retired: [],
     });

@@ -264,6 +264,17 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     if ((await provider.getCode(contract)) === '0x') {
       throw new AnchorError('CONTRACT_MISSING', `no contract at ${contract}`);
     }
+    try {
+      const data = anchorInterface.encodeFunctionData('rootAt', [sender, originHash, 0n]);
+      await provider.call({ to: contract, data });
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'CALL_EXCEPTION') throw e;
+      // Still anchors (same anchor() and event), but verifiers cannot read a root back.
+      log?.warn(
+        { contract },
+        'ANCHOR_CONTRACT keeps no roots (the first, events-only Anchor contract): deploy the current one and move to it (network/evm/README.md)',
+      );
+    }
     chainChecked = true;
   }
 

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ContractFactory, type InterfaceAbi, type Provider, type Signer } from 'ethers';
@@ -18,7 +19,12 @@ export const ANCHOR_ARTEFACT_PATH = join(
   'Anchor.json',
 );
 
+/** The first contract (events only, network/evm/AnchorV1.sol): for the benchmark and tests only. */
+export const ANCHOR_V1_ARTEFACT_PATH = join(dirname(ANCHOR_ARTEFACT_PATH), 'AnchorV1.json');
+
 export interface AnchorArtefact {
+  /** SHA-256 of the .sol source it was compiled from (absent in artefacts of older builds). */
+  sourceSha256?: string;
   abi: InterfaceAbi;
   bytecode: string;
   deployedBytecode: string;
@@ -28,18 +34,29 @@ export interface AnchorArtefact {
 /** network/evm/compile.mjs: Anchor.sol → artifacts/Anchor.json with the pinned solc npm package. */
 const COMPILE_SCRIPT = join(dirname(ANCHOR_ARTEFACT_PATH), '..', 'compile.mjs');
 
+/** Whether the artefact was compiled from the .sol file beside network/evm/compile.mjs as it is now. */
+async function isCurrent(path: string, artefact: AnchorArtefact): Promise<boolean> {
+  const name = basename(path, '.json');
+  const source = await readFile(join(dirname(COMPILE_SCRIPT), `${name}.sol`)).catch(() => null);
+  if (!source) return true; // not one of ours: nothing to compare with
+  return artefact.sourceSha256 === createHash('sha256').update(source).digest('hex');
+}
+
 /**
- * The compiled contract. The default artefact is compiled on first use when missing (a fresh
- * clone: artifacts/ is git-ignored), so `lianzheng anchor deploy` works before scripts/build.sh.
+ * The compiled contract. Ours (network/evm/artifacts/) are compiled on first use when missing (a
+ * fresh clone: artifacts/ is git-ignored), so `lianzheng anchor deploy` works before
+ * scripts/build.sh, and again when compiled from an older source (never deploy stale bytecode).
  */
 export async function readAnchorArtefact(path: string = ANCHOR_ARTEFACT_PATH): Promise<AnchorArtefact> {
   const read = async () => JSON.parse(await readFile(path, 'utf8')) as AnchorArtefact;
+  const ours = dirname(path) === dirname(ANCHOR_ARTEFACT_PATH);
   try {
-    return await read();
+    const artefact = await read();
+    if (!ours || (await isCurrent(path, artefact))) return artefact;
   } catch {
     // compiled below when it is ours
   }
-  if (path === ANCHOR_ARTEFACT_PATH) {
+  if (ours) {
     try {
       await promisify(execFile)(process.execPath, [COMPILE_SCRIPT], { timeout: 120_000 });
       return await read();

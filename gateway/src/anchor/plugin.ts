@@ -85,6 +85,10 @@ const anchorTxResponse = {
     from: { type: 'string', description: "The transaction's sender" },
     originHash: { type: 'string' },
     confirmations: { type: 'integer' },
+    storedRoot: {
+      type: ['string', 'null'],
+      description: 'The root the contract keeps for that size (rootAt); null: a contract that keeps none',
+    },
   },
 } as const;
 
@@ -200,6 +204,7 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
           from: found.from,
           originHash: found.originHash,
           confirmations: found.confirmations,
+          storedRoot: found.storedRoot,
         };
       } catch (e) {
         if (e instanceof AnchorFetchError) {

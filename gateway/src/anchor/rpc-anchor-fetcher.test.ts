@@ -1,7 +1,12 @@
 import { Interface, id, zeroPadValue } from 'ethers';
 import { describe, expect, it } from 'vitest';
 import { ANCHOR_ABI } from './abi.ts';
-import { ANCHORED_EVENT_TOPIC, type AnchorTxRef, createRpcAnchorFetcher } from './rpc-anchor-fetcher.ts';
+import {
+  ANCHORED_EVENT_TOPIC,
+  type AnchorTxRef,
+  createRpcAnchorFetcher,
+  ROOT_AT_SELECTOR,
+} from './rpc-anchor-fetcher.ts';
 
 // A fake JSON-RPC endpoint (unit test of the decoding; tests/e2e/anchor-geth.test.ts runs the
 // fetcher against a real geth node).
@@ -18,9 +23,33 @@ function eventLog(size: bigint, rootHex = root) {
   return { address: contract, topics: encoded.topics, data: encoded.data };
 }
 
-function fakeRpc(answers: Record<string, unknown>): typeof fetch {
+/** JSON-RPC answers by method; a function answers from the params, and may return {error}. */
+type Answer = unknown | ((params: unknown[]) => unknown);
+
+function fakeRpc(
+  answers: Record<string, Answer>,
+  calls: { method: string; params: unknown[] }[] = [],
+): typeof fetch {
   return (async (_url: string, init: { body: string }) => {
-    const { method, id: reqId } = JSON.parse(init.body) as { method: string; id: number };
+    const {
+      method,
+      id: reqId,
+      params,
+    } = JSON.parse(init.body) as {
+      method: string;
+      id: number;
+      params: unknown[];
+    };
+    calls.push({ method, params });
+    const answer = answers[method];
+    if (typeof answer === 'function') {
+      const out = answer(params) as { error?: unknown } | unknown;
+      const body =
+        typeof out === 'object' && out !== null && 'error' in out
+          ? { jsonrpc: '2.0', id: reqId, error: (out as { error: unknown }).error }
+          : { jsonrpc: '2.0', id: reqId, result: out };
+      return new Response(JSON.stringify(body));
+    }
     if (!(method in answers)) {
       return new Response(
         JSON.stringify({ jsonrpc: '2.0', id: reqId, error: { code: -32601, message: 'nope' } }),
@@ -31,10 +60,11 @@ function fakeRpc(answers: Record<string, unknown>): typeof fetch {
 }
 
 const sender = '0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc';
-const mined = (logs: unknown[], status = '0x1', from = sender) => ({
+const mined = (logs: unknown[], status = '0x1', from = sender): Record<string, Answer> => ({
   eth_chainId: '0x539',
   eth_blockNumber: '0x10',
   eth_getTransactionReceipt: { status, from, blockNumber: '0xe', logs },
+  eth_call: `0x${root}`,
 });
 
 describe('createRpcAnchorFetcher', () => {
@@ -58,6 +88,40 @@ describe('createRpcAnchorFetcher', () => {
       from: sender,
       originHash,
       confirmations: 3,
+      storedRoot: root,
+    });
+  });
+
+  it('asks the emitting contract for the root it keeps (rootAt) and tells a contract without one', async () => {
+    const calls: { method: string; params: unknown[] }[] = [];
+    const iface = new Interface(ANCHOR_ABI);
+    expect(ROOT_AT_SELECTOR).toBe(iface.getFunction('rootAt')?.selector);
+    const getAnchor = createRpcAnchorFetcher({
+      rpcUrl: 'http://rpc',
+      fetch: fakeRpc(mined([eventLog(1234n)]), calls),
+    });
+    await getAnchor(ref);
+    const call = calls.find((c) => c.method === 'eth_call');
+    expect(call?.params).toEqual([
+      { to: contract, data: iface.encodeFunctionData('rootAt', [anchorer, originHash, 1234n]) },
+      'latest',
+    ]);
+    const zero = { ...mined([eventLog(5n)]), eth_call: `0x${'00'.repeat(32)}` };
+    expect((await createRpcAnchorFetcher({ rpcUrl: 'x', fetch: fakeRpc(zero) })(ref)).storedRoot).toBe(
+      '00'.repeat(32),
+    );
+    // The first (events-only) contract has no rootAt: the call reverts.
+    const v1 = {
+      ...mined([eventLog(5n)]),
+      eth_call: () => ({ error: { code: -32000, message: 'execution reverted' } }),
+    };
+    expect((await createRpcAnchorFetcher({ rpcUrl: 'x', fetch: fakeRpc(v1) })(ref)).storedRoot).toBeNull();
+    const broken = {
+      ...mined([eventLog(5n)]),
+      eth_call: () => ({ error: { code: -32603, message: 'internal' } }),
+    };
+    await expect(createRpcAnchorFetcher({ rpcUrl: 'x', fetch: fakeRpc(broken) })(ref)).rejects.toMatchObject({
+      code: 'ANCHOR_RPC_ERROR',
     });
   });
 
@@ -78,6 +142,7 @@ describe('createRpcAnchorFetcher', () => {
 
   it.each([
     ['ANCHOR_TX_NOT_FOUND', { eth_chainId: '0x539', eth_getTransactionReceipt: null }],
+    ['ANCHOR_RPC_ERROR', { ...mined([eventLog(5n)]), eth_call: '0x12' }],
     ['ANCHOR_TX_FAILED', mined([eventLog(5n)], '0x0')],
     ['ANCHOR_CHAIN_MISMATCH', { ...mined([eventLog(5n)]), eth_chainId: '0x1' }],
     ['ANCHOR_RPC_ERROR', { eth_chainId: '0x539' }],

@@ -1,10 +1,16 @@
 // Reads an anchored checkpoint back from any EVM JSON-RPC endpoint, with nothing but `fetch`:
 // eth_chainId, then eth_getTransactionReceipt, then the Anchored event decoded from the receipt's
-// logs. No ethers and no imports, so the verifier page and the CLI can use (or copy) it and stay
-// small. Trust lies with whoever runs the endpoint: the caller chooses it.
+// logs (with the transaction's sender and the emitting contract, for the caller to hold against
+// the operator's published identity), then the root the contract itself keeps for that size
+// (eth_call rootAt), then eth_blockNumber for the confirmations. No ethers and no imports, so the
+// verifier page and the CLI can use (or copy) it and stay small. Trust lies with whoever runs the
+// endpoint: the caller chooses it.
 
 /** topic0 of `Anchored(address indexed anchorer, bytes32 indexed originHash, uint64 size, bytes32 root)`. */
 export const ANCHORED_EVENT_TOPIC = '0x3d0c97912257c6ad70e8f6fc81ae518ad3e14734d308b512c2729cc637a4b0b1';
+
+/** Selector of `rootAt(address anchorer, bytes32 originHash, uint64 size) view returns (bytes32)`. */
+export const ROOT_AT_SELECTOR = '0xa8a320a6';
 
 export type AnchorFetchErrorCode =
   | 'ANCHOR_BAD_REF' // the reference itself is malformed
@@ -47,6 +53,11 @@ export interface FetchedAnchor {
   from: string;
   originHash: string; // keccak256 of the checkpoint origin, 0x hex
   confirmations: number;
+  /**
+   * The root the contract keeps for (anchorer, originHash, size), lowercase hex, no 0x (all zeros:
+   * none kept at that size); null when the contract has no `rootAt` (the first, events-only one).
+   */
+  storedRoot: string | null;
 }
 
 export interface RpcAnchorFetcherOptions {
@@ -83,8 +94,40 @@ export function createRpcAnchorFetcher(
   const minConfirmations = options.minConfirmations ?? 1;
   let nextId = 1;
 
+  type RpcBody<T> = { result?: T; error?: { code?: number; message?: string; data?: unknown } };
+
   async function call<T>(method: string, params: unknown[]): Promise<T> {
-    let body: { result?: T; error?: { code?: number; message?: string } };
+    const body = await send<T>(method, params);
+    if (body.error)
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: ${body.error.code} ${body.error.message}`);
+    return body.result as T;
+  }
+
+  /** The contract's own root for the anchored size, or null if it keeps none (a revert). */
+  async function storedRoot(contract: string, anchorer: string, originHash: string, size: bigint) {
+    const data =
+      ROOT_AT_SELECTOR +
+      anchorer.slice(2).padStart(64, '0') +
+      originHash.slice(2) +
+      size.toString(16).padStart(64, '0');
+    const body = await send<string>('eth_call', [{ to: contract, data }, 'latest']);
+    if (body.error) {
+      // A contract without rootAt (and without a fallback) reverts; anything else is the endpoint's.
+      if (/revert/i.test(body.error.message ?? '')) return null;
+      throw new AnchorFetchError(
+        'ANCHOR_RPC_ERROR',
+        `eth_call rootAt: ${body.error.code} ${body.error.message}`,
+      );
+    }
+    if (body.result === '0x') return null;
+    if (typeof body.result !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(body.result)) {
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', 'eth_call rootAt: not one 32-byte word');
+    }
+    return body.result.slice(2).toLowerCase();
+  }
+
+  async function send<T>(method: string, params: unknown[]): Promise<RpcBody<T>> {
+    let body: RpcBody<T>;
     try {
       const res = await doFetch(options.rpcUrl, {
         method: 'POST',
@@ -101,9 +144,9 @@ export function createRpcAnchorFetcher(
         `${method} at ${options.rpcUrl}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
       );
     }
-    if (body.error)
-      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: ${body.error.code} ${body.error.message}`);
-    return body.result as T;
+    if (typeof body !== 'object' || body === null)
+      throw new AnchorFetchError('ANCHOR_RPC_ERROR', `${method}: not a JSON-RPC answer`);
+    return body;
   }
 
   function quantity(hex: unknown, what: string): number {
@@ -135,12 +178,20 @@ export function createRpcAnchorFetcher(
     const log = (receipt.logs ?? []).find(
       (l) => l.address?.toLowerCase() === contract && l.topics?.[0]?.toLowerCase() === ANCHORED_EVENT_TOPIC,
     );
-    if (log === undefined || log.topics.length !== 3 || !/^0x[0-9a-fA-F]{128}$/.test(log.data)) {
+    if (
+      log === undefined ||
+      log.topics.length !== 3 ||
+      !log.topics.every((t) => HASH_RE.test(t)) ||
+      !/^0x[0-9a-fA-F]{128}$/.test(log.data)
+    ) {
       throw new AnchorFetchError('ANCHOR_EVENT_MISSING', `no Anchored event from ${contract}`);
     }
     const sizeWord = BigInt(`0x${log.data.slice(2, 66)}`);
     if (sizeWord > BigInt(Number.MAX_SAFE_INTEGER))
       throw new AnchorFetchError('ANCHOR_RPC_ERROR', 'size out of range');
+    const anchorer = `0x${(log.topics[1] ?? '').slice(26).toLowerCase()}`;
+    const originHash = (log.topics[2] ?? '').toLowerCase();
+    const kept = await storedRoot(log.address.toLowerCase(), anchorer, originHash, sizeWord);
     const head = quantity(await call<string>('eth_blockNumber', []), 'block number');
     const confirmations = head - block + 1;
     if (confirmations < minConfirmations) {
@@ -155,10 +206,11 @@ export function createRpcAnchorFetcher(
       block,
       chainId: ref.chainId,
       contract: log.address.toLowerCase(),
-      anchorer: `0x${(log.topics[1] ?? '').slice(26).toLowerCase()}`,
+      anchorer,
       from: receipt.from.toLowerCase(),
-      originHash: (log.topics[2] ?? '').toLowerCase(),
+      originHash,
       confirmations,
+      storedRoot: kept,
     };
   };
 }
