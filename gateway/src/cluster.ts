@@ -19,7 +19,7 @@
 // What is per process, and therefore per worker: the group commit (each worker commits its own
 // requests), the caches (bundles, hot verify answers), and the public rate limit, which is kept
 // in memory; the supervisor gives each worker RATE_LIMIT_PUBLIC_PER_MIN / API_WORKERS (and the
-// same share of TSA_RATE_LIMIT_PER_MIN; rounded up), so an address never gets more than the
+// same share of TSA_RATE_LIMIT_PER_MIN and AUTH_FAILURES_PER_MIN; rounded up), so an address never gets more than the
 // configured limit in all, however its connections are spread.
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
@@ -91,6 +91,7 @@ export async function runSupervisor(
           GATEWAY_ROLE: 'api',
           RATE_LIMIT_PUBLIC_PER_MIN: share(config.rateLimitPublicPerMin),
           TSA_RATE_LIMIT_PER_MIN: share(config.tsa.rateLimitPerMin),
+          AUTH_FAILURES_PER_MIN: share(config.authFailuresPerMin),
         };
 
   let stopping = false;
