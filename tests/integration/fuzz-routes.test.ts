@@ -252,6 +252,9 @@ beforeAll(async () => {
     dataDir: db.dir,
     sealIntervalMs: 20,
     rateLimitPublicPerMin: 10_000_000,
+    // The fuzzer's bad credentials must keep reaching the credential checks (401), not the
+    // failure budget's 429 (tested on its own in security-auth-failures.test.ts).
+    authFailuresPerMin: 10_000_000,
     tsa: { ...defaults.tsa, rateLimitPerMin: 10_000_000 },
     limits: { maxBodyBytes: 1024 * 1024, maxFileBytes: 64 * 1024, maxBatchItems: 50 },
   });
