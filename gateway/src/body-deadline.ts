@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { writeRawProblem } from './errors.ts';
 
 // Node's own request timeout is one number for every request, and the gateway must let a 2 GB
 // upload take its time (UPLOAD_TIMEOUT_MS). A JSON body has no such excuse: a client that trickles
 // one in a byte at a time would otherwise hold a connection (and the memory of its buffered body)
 // for as long as an upload may take. Every request body that is not a multipart upload must
-// arrive within REQUEST_TIMEOUT_MS, or the connection is cut (Node answers nothing more; the
-// client sees the socket close) and nothing of the request is processed.
+// arrive within REQUEST_TIMEOUT_MS, or it is answered 408 (a problem, like every refusal) and the
+// connection is closed; nothing of the request is processed.
 
 export interface BodyDeadlineOptions {
   /** How long a non-upload body may take to arrive. */
@@ -29,7 +30,14 @@ async function bodyDeadline(app: FastifyInstance, opts: BodyDeadlineOptions): Pr
       if (raw.complete) return;
       request.log.warn({ timeoutMs: opts.timeoutMs }, 'request body too slow: connection cut');
       // light-my-request's fake socket (app.inject) has no destroy(); a real one always does.
-      if (typeof raw.socket?.destroy === 'function') raw.socket.destroy();
+      if (typeof raw.socket?.destroy !== 'function') return;
+      writeRawProblem(
+        raw.socket,
+        'REQUEST_TIMEOUT',
+        `the request body did not arrive within ${opts.timeoutMs} ms`,
+        String(request.id),
+      );
+      raw.socket.destroy();
     }, opts.timeoutMs);
     timer.unref();
     const clear = () => clearTimeout(timer);

@@ -280,24 +280,42 @@ export function clientErrorHandler(
   ];
   const requestId = randomUUID();
   this.log.debug({ err: error, code, requestId }, 'client error');
-  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (socket.writable && !inFlight?.headersSent) {
-    const body = JSON.stringify({
-      ...problemFor(code, detail, error.code?.startsWith('HPE_') ? { reason: error.code } : {}),
-      requestId,
-    });
-    const status = ERROR_TABLE[code].status;
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'Content-Type: application/problem+json\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        'Cache-Control: no-store\r\n' +
-        'X-Content-Type-Options: nosniff\r\n' +
-        `X-Request-Id: ${requestId}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
-    );
-  }
+  writeRawProblem(
+    socket,
+    code,
+    detail,
+    requestId,
+    error.code?.startsWith('HPE_') ? { reason: error.code } : {},
+  );
   socket.destroy(error);
+}
+
+/**
+ * A problem written straight to the socket, for refusals made before Fastify has a reply to send
+ * it with (the parser's, a body that never finishes). Nothing is written when the socket is gone
+ * or an answer to the request in flight has begun (a second status line would corrupt it). The
+ * caller closes the connection.
+ */
+export function writeRawProblem(
+  socket: Duplex,
+  code: ErrorCode,
+  detail: string,
+  requestId: string = randomUUID(),
+  extensions: Record<string, unknown> = {},
+): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) return;
+  const body = JSON.stringify({ ...problemFor(code, detail, extensions), requestId });
+  const status = ERROR_TABLE[code].status;
+  socket.write(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/problem+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Cache-Control: no-store\r\n' +
+      'X-Content-Type-Options: nosniff\r\n' +
+      `X-Request-Id: ${requestId}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
 }
 
 export interface ErrorsDecorator {
