@@ -30,6 +30,7 @@ import {
   deployAnchorContract,
   readAnchorArtefact,
 } from '../../gateway/src/anchor/deploy.ts';
+import { createAnchorHealthProbe } from '../../gateway/src/anchor/health.ts';
 import { loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
 import anchorPlugin from '../../gateway/src/anchor/plugin.ts';
@@ -444,6 +445,18 @@ describe('anchoring on geth', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(during.every((o) => o.action === 'error')).toBe(true);
+    // Counted as the chain's failures, not the database's.
+    expect(before.status()).toMatchObject({ rpcErrors: 5, lastError: { source: 'rpc' } });
+    // What the gauges and /readyz read: an anchor in flight, and the log ahead of the last anchor.
+    const health = await createAnchorHealthProbe(env.pool, {
+      chainId: env.geth.chainId,
+      contract: env.contract,
+      origin: ORIGIN,
+    })();
+    expect(health).toMatchObject({ lastSize: 7, recordedSize: size15, lagEntries: size15 - 7 });
+    expect(health.pendingSeconds).toBeGreaterThan(0.5);
+    expect(health.lagSeconds).toBeGreaterThan(0.5);
+    expect(health.lastAnchoredAt).toBeGreaterThan(Date.now() / 1000 - 600);
     // The gateway restarts too: a new anchorer resumes from the outbox alone.
     await before.stop();
     await env.startGeth();

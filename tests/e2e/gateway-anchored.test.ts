@@ -2,7 +2,10 @@
 // (scripts/start.mjs, embedded PostgreSQL and ledger) with anchoring configured against a real
 // geth dev node. A document is submitted, recorded, anchored, and its bundle verified from this
 // process through every step — the anchor step both through the gateway's read-only proxy and
-// straight from the chain's JSON-RPC — and a bundle with an altered anchored root fails there.
+// straight from the chain's JSON-RPC, pinned to the identity /v1/keys publishes — and a bundle
+// with an altered anchored root fails there. Then the chain's node goes away: /readyz reports
+// anchoring degraded past ANCHOR_MAX_LAG_S and /metrics shows the lag and the RPC errors, until
+// the node is back and the waiting record is anchored.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,11 +25,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 
 let dir = '';
+let gethDatadir = '';
 let geth: GethDevNode | undefined;
 let gateway: ReadmeGateway | undefined;
 let base = '';
@@ -41,7 +46,8 @@ async function getJson(url: string) {
 beforeAll(async () => {
   if (!existsSync(ANCHOR_ARTEFACT_PATH)) throw new Error('run scripts/build.sh first: no Anchor artefact');
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-anchored-'));
-  geth = await startGethDev({ datadir: path.join(dir, 'geth'), period: 1 });
+  gethDatadir = path.join(dir, 'geth');
+  geth = await startGethDev({ datadir: gethDatadir, period: 1 });
   const keyFile = path.join(dir, 'anchor.key');
   await createAnchorKeyFile(keyFile);
   const wallet = await loadAnchorKey(keyFile);
@@ -60,6 +66,8 @@ beforeAll(async () => {
       ANCHOR_CONFIRMATIONS: '1',
       ANCHOR_INTERVAL_MS: '500',
       ANCHOR_POLL_MS: '200',
+      ANCHOR_RPC_TIMEOUT_MS: '1000',
+      ANCHOR_MAX_LAG_S: '3',
     },
   });
   base = gateway.base;
@@ -71,23 +79,58 @@ afterAll(async () => {
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
+async function submit(title: string): Promise<{ id: string; digest: string }> {
+  const token = await gateway!.unitToken();
+  const digest = toHex(sha256(randomBytes(64)));
+  const res = await fetch(`${base}/v1/evidence`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      projectId: DEMO_PROJECT.id,
+      kind: 'notice',
+      visibility: 'public',
+      sha256: digest,
+      title,
+    }),
+  });
+  expect(res.status).toBe(202);
+  return { id: ((await res.json()) as { id: string }).id, digest };
+}
+
+async function statusOf(digest: string, id: string): Promise<string | undefined> {
+  const v = await getJson(`/v1/verify/${digest}`);
+  return (v.body.records as { id: string; status: string }[] | undefined)?.find((r) => r.id === id)?.status;
+}
+
+/** The gateway's Prometheus text, scraped as Prometheus does (an admin bearer token). */
+async function metrics(): Promise<Record<string, number>> {
+  const token = await issueDevToken(await loadDevIssuerKey(path.join(gateway!.dataDir, 'keys')), {
+    role: 'admin',
+    subject: 'prometheus',
+    audience: 'lianzheng',
+  });
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(200);
+  const values: Record<string, number> = {};
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^(lianzheng_anchor_[a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) values[m[1]!] = (values[m[1]!] ?? 0) + Number(m[3]);
+  }
+  return values;
+}
+
+async function readyz(): Promise<{
+  status: number;
+  body: { ready: boolean; degraded?: string[]; checks: { anchor?: { ok: boolean; reason?: string } } };
+}> {
+  const res = await fetch(`${base}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
 describe('a record anchored on a real EVM chain', () => {
   it('is recorded, anchored, and its bundle verifies through the anchor step', async () => {
-    const token = await gateway!.unitToken();
-    const digest = toHex(sha256(randomBytes(64)));
-    const res = await fetch(`${base}/v1/evidence`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        projectId: DEMO_PROJECT.id,
-        kind: 'notice',
-        visibility: 'public',
-        sha256: digest,
-        title: '村道硬化工程公示',
-      }),
-    });
-    const accepted = (await res.json()) as { id: string };
-    expect(res.status).toBe(202);
+    const { id, digest } = await submit('村道硬化工程公示');
+    const accepted = { id };
 
     const found = await gateway!.waitFor(
       'the record anchored',
@@ -166,5 +209,62 @@ describe('a record anchored on a real EVM chain', () => {
     });
     expect(bad.ok).toBe(false);
     expect(bad.steps.filter((s) => s.status === 'fail').map((s) => s.step)).toEqual(['anchor']);
+  });
+});
+
+describe('the chain node goes away', () => {
+  it('/readyz reports anchoring degraded past ANCHOR_MAX_LAG_S and /metrics shows why; both recover', async () => {
+    const before = await readyz();
+    expect(before.status).toBe(200);
+    expect(before.body.degraded).toBeUndefined();
+    expect(before.body.checks.anchor).toMatchObject({ ok: true });
+    const healthy = await metrics();
+    expect(healthy.lianzheng_anchor_last_size).toBeGreaterThan(0);
+    expect(healthy.lianzheng_anchor_last_timestamp_seconds).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(healthy.lianzheng_anchor_lag_entries).toBe(0);
+    expect(healthy.lianzheng_anchor_max_lag_seconds).toBe(3);
+
+    const port = geth!.port;
+    await geth!.stop();
+    const { id, digest } = await submit('停电期间的公示');
+    await gateway!.waitFor(
+      'the record recorded',
+      async () => ((await statusOf(digest, id)) === 'recorded' ? true : undefined),
+      60_000,
+    );
+    const degraded = await gateway!.waitFor(
+      '/readyz to report anchoring degraded',
+      async () => {
+        const r = await readyz();
+        return r.body.degraded?.includes('anchor') ? r : undefined;
+      },
+      60_000,
+    );
+    // Still ready: intake and verification work without the chain; the anchor check says why.
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.ready).toBe(true);
+    expect(degraded.body.checks.anchor?.ok).toBe(false);
+    expect(degraded.body.checks.anchor?.reason).toMatch(/^ANCHOR_LAG: a recorded entry has waited \d+ s/);
+    expect(degraded.body.checks.anchor?.reason).toContain('last anchoring error');
+    const stalled = await metrics();
+    expect(stalled.lianzheng_anchor_lag_entries).toBeGreaterThanOrEqual(1);
+    expect(stalled.lianzheng_anchor_lag_seconds).toBeGreaterThan(3);
+    expect(stalled.lianzheng_anchor_rpc_errors_total).toBeGreaterThan(0);
+    expect(stalled.lianzheng_anchor_last_size).toBe(healthy.lianzheng_anchor_last_size);
+
+    // The node is back (same chain, same port): the waiting record is anchored and all is well.
+    geth = await startGethDev({ datadir: gethDatadir, period: 1, port });
+    await gateway!.waitFor(
+      'the record anchored',
+      async () => ((await statusOf(digest, id)) === 'anchored' ? true : undefined),
+      120_000,
+    );
+    const after = await readyz();
+    expect(after.body.degraded).toBeUndefined();
+    expect(after.body.checks.anchor).toMatchObject({ ok: true });
+    const recovered = await metrics();
+    expect(recovered.lianzheng_anchor_lag_entries).toBe(0);
+    expect(recovered.lianzheng_anchor_lag_seconds).toBe(0);
+    expect(recovered.lianzheng_anchor_last_size).toBeGreaterThan(healthy.lianzheng_anchor_last_size!);
   });
 });

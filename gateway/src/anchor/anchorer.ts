@@ -59,7 +59,12 @@ export interface AnchorerOptions {
   suggestFees?: (provider: JsonRpcProvider) => Promise<Fees & { baseFee: bigint }>;
   provider?: JsonRpcProvider;
   log?: Logger;
+  /** Told of every failed step: its code, and whether the chain's RPC or the database failed. */
+  onError?: (code: string, source: ErrorSource) => void;
 }
+
+/** Where a failed step failed: the chain's JSON-RPC endpoint, the database, or elsewhere. */
+export type ErrorSource = 'rpc' | 'database' | 'other';
 
 export type TickAction =
   | 'idle' // nothing to anchor
@@ -85,7 +90,9 @@ export interface AnchorerStatus {
   running: boolean;
   lastTickAt: number | null;
   lastOutcome: TickOutcome | null;
-  lastError: { code: string; at: number } | null;
+  lastError: { code: string; at: number; source: ErrorSource } | null;
+  /** Steps that failed on the chain's RPC since start (connection, timeout, refusal). */
+  rpcErrors: number;
 }
 
 export interface Anchorer {
@@ -208,6 +215,17 @@ function ceilDiv(a: bigint, b: bigint): bigint {
   return (a + b - 1n) / b;
 }
 
+/**
+ * Whether an error came from the database rather than the chain: anything thrown while taking a
+ * connection or the lock, PostgreSQL's own errors (they carry a severity), or a dropped connection.
+ */
+function isDatabaseError(e: unknown): boolean {
+  if (typeof (e as { severity?: unknown })?.severity === 'string') return true;
+  return /connection terminated|client (has encountered|was closed)|timeout exceeded when trying to connect/i.test(
+    (e as Error)?.message ?? '',
+  );
+}
+
 /** A stable code for an error from ethers, pg or ourselves. */
 function errorCode(e: unknown): string {
   if (e instanceof AnchorError) return e.code;
@@ -233,7 +251,19 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<TickOutcome> | null = null;
   let stopped = true;
-  const state: AnchorerStatus = { running: false, lastTickAt: null, lastOutcome: null, lastError: null };
+  const state: AnchorerStatus = {
+    running: false,
+    lastTickAt: null,
+    lastOutcome: null,
+    lastError: null,
+    rpcErrors: 0,
+  };
+
+  function failed(code: string, source: ErrorSource): void {
+    state.lastError = { code, at: Date.now(), source };
+    if (source === 'rpc') state.rpcErrors++;
+    options.onError?.(code, source);
+  }
 
   async function update(client: pg.PoolClient, id: string, fields: Record<string, unknown>): Promise<void> {
     const names = Object.keys(fields);
@@ -528,24 +558,30 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
   async function tickOnce(): Promise<TickOutcome> {
     let client: pg.PoolClient | null = null;
     let locked = false;
+    let onDatabase = true; // until the lock is held, a failure is the database's
     try {
       client = await db.connect();
       locked =
         (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [ANCHOR_LOCK])).rows[0]
           ?.ok === true;
       if (!locked) return { action: 'busy' };
+      onDatabase = false;
       await checkChain();
       const row = await inFlight(client);
-      if (row) return await advance(client, row);
-      const created = await maybeCreate(client);
-      if (!created) return { action: 'idle' };
-      log?.info({ anchor: Number(created.id), size: Number(created.size) }, 'anchoring checkpoint');
-      const outcome = await advance(client, created);
-      return outcome.action === 'sent' ? { ...outcome, action: 'created' } : outcome;
+      const outcome = row ? await advance(client, row) : await createAndAdvance(client);
+      // The node refusing our transaction is an RPC failure too, though nothing was thrown.
+      if (outcome.action === 'error' && outcome.code === 'NOT_IN_POOL') failed('NOT_IN_POOL', 'rpc');
+      return outcome;
     } catch (e) {
       const code = errorCode(e);
-      state.lastError = { code, at: Date.now() };
-      log?.warn({ err: e, code }, 'anchoring step failed; retrying at the next tick');
+      const source: ErrorSource =
+        onDatabase || isDatabaseError(e)
+          ? 'database'
+          : e instanceof AnchorError && code === 'BAD_CHECKPOINT'
+            ? 'other'
+            : 'rpc';
+      failed(code, source);
+      log?.warn({ err: e, code, source }, 'anchoring step failed; retrying at the next tick');
       return { action: 'error', code };
     } finally {
       if (client) {
@@ -553,6 +589,14 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
         client.release();
       }
     }
+  }
+
+  async function createAndAdvance(client: pg.PoolClient): Promise<TickOutcome> {
+    const created = await maybeCreate(client);
+    if (!created) return { action: 'idle' };
+    log?.info({ anchor: Number(created.id), size: Number(created.size) }, 'anchoring checkpoint');
+    const outcome = await advance(client, created);
+    return outcome.action === 'sent' ? { ...outcome, action: 'created' } : outcome;
   }
 
   function tick(): Promise<TickOutcome> {

@@ -20,3 +20,25 @@ export function pgLatestRecordedCheckpoint(db: Queryable): () => Promise<Recorde
     return row ? { size: Number(row.size), root: row.root } : null;
   };
 }
+
+/**
+ * How far the recorded log is ahead of an anchored size: the newest recorded size, and how long
+ * the oldest recorded batch beyond that size has waited (seconds since it was recorded; 0 when
+ * none). Read from `ledger_batches` (its `to_size` index keeps both reads short).
+ */
+export function pgRecordedAhead(
+  db: Queryable,
+): (anchoredSize: number) => Promise<{ recordedSize: number; oldestWaitingSeconds: number }> {
+  return async (anchoredSize) => {
+    const { rows } = await db.query<{ recorded_size: string | null; waiting_s: number | null }>(
+      `select (select max(to_size) from ledger_batches where status = 'recorded') as recorded_size,
+              (select extract(epoch from now() - min(recorded_at))::float8 from ledger_batches
+                where status = 'recorded' and to_size > $1) as waiting_s`,
+      [String(anchoredSize)],
+    );
+    return {
+      recordedSize: Number(rows[0]?.recorded_size ?? 0),
+      oldestWaitingSeconds: rows[0]?.waiting_s ?? 0,
+    };
+  };
+}

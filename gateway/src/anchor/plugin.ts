@@ -2,11 +2,13 @@ import { keccak256, toUtf8Bytes, type Wallet } from 'ethers';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../config.ts';
 import { AppError, sendProblem } from '../errors.ts';
 import { caip2 } from './abi.ts';
-import { type Anchorer, createAnchorer, type RecordedCheckpoint } from './anchorer.ts';
+import { type Anchorer, createAnchorer, type ErrorSource, type RecordedCheckpoint } from './anchorer.ts';
 import type { AnchorConfig } from './config.ts';
+import { type AnchorHealth, createAnchorHealthProbe } from './health.ts';
 import { loadAnchorKey } from './key.ts';
 import { pgLatestRecordedCheckpoint } from './pipeline-source.ts';
 import { AnchorFetchError, createRpcAnchorFetcher, type FetchedAnchor } from './rpc-anchor-fetcher.ts';
@@ -47,6 +49,10 @@ export interface AnchorDecorator {
   identity: AnchorIdentityJson;
   /** Reads an anchor transaction from the configured RPC (for bundles' `getAnchor`). */
   getAnchor: (ref: { chainId: string; contract: string; txHash: string }) => Promise<FetchedAnchor>;
+  /** The anchoring's state as the database has it (cached for a second). */
+  health: () => Promise<AnchorHealth>;
+  /** /readyz's `anchor` check: not ok once a recorded entry waits longer than ANCHOR_MAX_LAG_S. */
+  readiness: () => Promise<{ ok: boolean; reason?: string }>;
 }
 
 declare module 'fastify' {
@@ -92,6 +98,73 @@ const anchorTxResponse = {
   },
 } as const;
 
+/** The anchorer's RPC failures by code (`lianzheng_anchor_rpc_errors_total`). */
+function anchorMetrics(registry: Registry): Counter<'code'> {
+  const name = 'lianzheng_anchor_rpc_errors_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'code'> | undefined) ??
+    new Counter({
+      name,
+      help: "Anchoring steps that failed on the chain's JSON-RPC endpoint (unreachable, timeout, refusal), by code",
+      labelNames: ['code'] as const,
+      registers: [registry],
+    })
+  );
+}
+
+/**
+ * Gauges read from the database at scrape time, so they move during an outage even when no step
+ * runs. Cluster workers all report them: the supervisor keeps the highest, not their sum.
+ */
+function anchorGauges(registry: Registry, health: () => Promise<AnchorHealth>, maxLagS: number): void {
+  const gauge = (name: string, help: string, pick: (h: AnchorHealth) => number | null) => {
+    if (registry.getSingleMetric(name)) return;
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      aggregator: 'max',
+      async collect() {
+        try {
+          const value = pick(await health());
+          if (value !== null) this.set(value);
+        } catch {
+          // the database is down: /readyz says so; the gauge keeps its last value
+        }
+      },
+    });
+  };
+  gauge('lianzheng_anchor_last_size', 'Log size of the last confirmed anchor', (h) => h.lastSize);
+  gauge(
+    'lianzheng_anchor_last_timestamp_seconds',
+    'When the last anchor was confirmed (Unix time)',
+    (h) => h.lastAnchoredAt,
+  );
+  gauge(
+    'lianzheng_anchor_lag_seconds',
+    'How long the oldest recorded entry not yet covered by a confirmed anchor has waited',
+    (h) => h.lagSeconds,
+  );
+  gauge(
+    'lianzheng_anchor_lag_entries',
+    'Recorded log entries not yet covered by a confirmed anchor',
+    (h) => h.lagEntries,
+  );
+  gauge(
+    'lianzheng_anchor_pending_tx_age_seconds',
+    'Age of the anchor in flight (created, not yet confirmed); 0 when none',
+    (h) => h.pendingSeconds,
+  );
+  if (!registry.getSingleMetric('lianzheng_anchor_max_lag_seconds')) {
+    new Gauge({
+      name: 'lianzheng_anchor_max_lag_seconds',
+      help: 'ANCHOR_MAX_LAG_S: the lag past which /readyz reports anchoring degraded',
+      registers: [registry],
+      aggregator: 'max',
+    }).set(maxLagS);
+  }
+}
+
 /** The anchoring address: the key's, or ANCHOR_ADDRESS where this process holds no key. */
 async function anchoringAddress(config: AnchorConfig, wallet: Wallet | null): Promise<string> {
   const configured = config.address ?? null;
@@ -122,6 +195,8 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
   }
   const contract = config.contract;
   const getAnchor = createRpcAnchorFetcher({ rpcUrl: config.rpcUrl, timeoutMs: config.rpcTimeoutMs });
+  const registry = (app as { metrics?: Registry }).metrics;
+  const rpcErrors = registry ? anchorMetrics(registry) : null;
   let anchorer: Anchorer | null = null;
   let wallet: Wallet | null = null;
   if (options.run !== false) {
@@ -137,6 +212,9 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
       latestRecordedCheckpoint: options.latestRecordedCheckpoint ?? pgLatestRecordedCheckpoint(options.db),
       ...(options.markAnchored ? { markAnchored: options.markAnchored } : {}),
       log: app.log.child({ component: 'anchorer' }),
+      onError: (code: string, source: ErrorSource) => {
+        if (source === 'rpc') rpcErrors?.inc({ code });
+      },
     });
     const started = anchorer;
     app.addHook('onReady', async () => started.start());
@@ -160,6 +238,25 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
     contract,
     ...identity.retired.filter((r) => r.chainId === identity.chainId).map((r) => r.contract),
   ]);
+  const health = createAnchorHealthProbe(options.db, {
+    chainId: config.chainId,
+    contract,
+    origin: options.origin,
+  });
+  const maxLagS = config.maxLagS ?? Math.ceil((3 * config.intervalMs) / 1000);
+  async function readiness(): Promise<{ ok: boolean; reason?: string }> {
+    const h = await health();
+    if (h.lagSeconds <= maxLagS) return { ok: true };
+    const last = anchorer?.status().lastError;
+    return {
+      ok: false,
+      reason:
+        `ANCHOR_LAG: a recorded entry has waited ${Math.round(h.lagSeconds)} s for an anchor ` +
+        `(ANCHOR_MAX_LAG_S ${maxLagS}), ${h.lagEntries} entries behind` +
+        (last ? `; last anchoring error ${last.code} (${last.source})` : ''),
+    };
+  }
+  if (registry) anchorGauges(registry, health, maxLagS);
   app.decorate('anchor', {
     config,
     chainId: caip2(config.chainId),
@@ -167,6 +264,36 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
     anchorer,
     identity,
     getAnchor,
+    health,
+    readiness,
+  });
+
+  // /readyz (routes/ops) answers for the database and the ledger; anchoring adds its own check
+  // to that answer here. A late anchor leaves the gateway ready — intake and verification work
+  // without the chain — and says `degraded: ["anchor"]` with the reason, for probes and alerts.
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (request.routeOptions.url !== '/readyz' || typeof payload !== 'string') return done(null, payload);
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer within 3000 ms')), 3000);
+    });
+    Promise.race([readiness(), deadline])
+      .catch((e: Error) => ({ ok: false, reason: `ANCHOR_HEALTH_UNKNOWN: ${e.message}`.slice(0, 300) }))
+      .then((check) => {
+        clearTimeout(timer);
+        let body: { checks?: Record<string, unknown>; degraded?: string[] };
+        try {
+          body = JSON.parse(payload);
+        } catch {
+          return done(null, payload);
+        }
+        if (typeof body !== 'object' || body === null || typeof body.checks !== 'object')
+          return done(null, payload);
+        body.checks.anchor = { ...check, ms: Math.round(performance.now() - started) };
+        if (!check.ok) body.degraded = [...(body.degraded ?? []), 'anchor'];
+        done(null, JSON.stringify(body));
+      });
   });
 
   app.get(
