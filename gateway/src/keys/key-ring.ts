@@ -35,6 +35,11 @@ export interface ReceiptSigner {
   /** One record's receipt (typ `lianzheng-receipt+jwt`). */
   sign(claims: ReceiptClaims): string;
   /**
+   * The same receipt, signed on libuv's thread pool instead of the calling thread: the ECDSA
+   * signature (25–50 µs) then costs the event loop only its hand-off.
+   */
+  signAsync(claims: ReceiptClaims): Promise<string>;
+  /**
    * Receipts for records accepted together (one group commit), in order: a group receipt each,
    * all under one signature (proof/'s `ReceiptGroup`); a group of one gets a plain receipt.
    */
@@ -137,6 +142,17 @@ class Es256ReceiptSigner implements ReceiptSigner {
 
   sign(claims: ReceiptClaims): string {
     return this.signJws(this.headerB64, claims);
+  }
+
+  signAsync(claims: ReceiptClaims): Promise<string> {
+    const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
+    return new Promise((resolve, reject) => {
+      // With a callback, node:crypto signs on the thread pool.
+      sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
+        if (error) reject(error);
+        else resolve(`${input}.${signature.toString('base64url')}`);
+      });
+    });
   }
 
   signGroup(

@@ -275,23 +275,61 @@ export class Intake {
   }
 
   /**
-   * Signs the receipts of one group commit with one signature (a group receipt each; a plain
-   * receipt for a group of one): signing once per record cost more CPU than anything else intake
-   * does (docs/benchmarks.md). The rows are answered only after the commit, with these receipts.
+   * Signs the receipts of one group commit still without one (the batch route's rows: the single
+   * route's are signed alone before they join a group, see `signAlone`) with one signature (a
+   * group receipt each; a plain receipt for a group of one): signing once per record cost more
+   * CPU than anything else intake does (docs/benchmarks.md). The rows are answered only after the
+   * commit, with these receipts.
    */
   private signReceipts(rows: SubmissionRow[]): void {
+    let unsigned = rows;
+    for (const row of rows) {
+      if (row.receipt !== '') {
+        unsigned = rows.filter((r) => r.receipt === '');
+        break;
+      }
+    }
+    if (unsigned.length === 0) return;
     const { config, keys } = this.options;
     const shared = { iss: config.receiptIssuer, iat: Math.floor(Date.now() / 1000), ledger: config.ledger };
     const signer = keys.receiptSigner;
     if (!config.receiptGroups) {
-      for (const row of rows) row.receipt = signer.signGroup(shared, [row.receiptItem])[0]!;
+      for (const row of unsigned) row.receipt = signer.signGroup(shared, [row.receiptItem])[0]!;
       return;
     }
     const receipts = signer.signGroup(
       shared,
-      rows.map((r) => r.receiptItem),
+      unsigned.map((r) => r.receiptItem),
     );
-    for (let i = 0; i < rows.length; i++) rows[i]!.receipt = receipts[i]!;
+    for (let i = 0; i < unsigned.length; i++) unsigned[i]!.receipt = receipts[i]!;
+  }
+
+  /**
+   * A single `POST /v1/evidence` is answered with a plain compact JWS naming its record, which
+   * any JOSE library verifies, however many requests share its group commit (a group receipt
+   * `<JWS>~<item>` needs proof/'s verifyReceipt). Signed on the thread pool while the request
+   * waits for its commit anyway, so the event loop pays only the hand-off.
+   */
+  private async signAlone(rows: SubmissionRow[]): Promise<void> {
+    const { config, keys } = this.options;
+    const signer = keys.receiptSigner;
+    const iat = Math.floor(Date.now() / 1000);
+    await Promise.all(
+      rows.map(async (row) => {
+        const { sub, sha256, cid, projectId, kind, leaf } = row.receiptItem;
+        row.receipt = await signer.signAsync({
+          iss: config.receiptIssuer,
+          sub,
+          iat,
+          sha256,
+          cid,
+          projectId,
+          kind,
+          leaf,
+          ledger: config.ledger,
+        });
+      }),
+    );
   }
 
   /** Registers a listener called after each group commit (e.g. to wake the batcher). */
@@ -557,6 +595,7 @@ export class Intake {
       built.push({ index, accepted, key });
     });
     if (rows.length > 0) {
+      if (!idem.perItemKeys) await this.signAlone(rows);
       const committed = await this.committer.submit(rows);
       const lost: { index: number; key: string }[] = [];
       built.forEach((b, i) => {
