@@ -54,9 +54,10 @@ export interface Config {
   /** `iss` of receipts. */
   receiptIssuer: string;
   /**
-   * Sign each group commit once (a group receipt per record, docs/CONTRACTS.md) — the default —
-   * or, false, every record alone: plain JWS receipts for partners whose JOSE library cannot take
-   * the `~item` suffix, at 25–40 µs more CPU per record.
+   * The batch route: sign each group commit once (a group receipt per record, docs/CONTRACTS.md)
+   * — the default — or, false, every record alone: plain JWS receipts for partners whose JOSE
+   * library cannot take the `~item` suffix, at 25–40 µs more CPU per record. A single
+   * `POST /v1/evidence` is always answered with a plain JWS.
    */
   receiptGroups: boolean;
   limits: {

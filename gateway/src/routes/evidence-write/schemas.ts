@@ -96,7 +96,7 @@ export const Accepted = Type.Object({
   status: SubmissionStatus,
   receipt: Type.String({
     description:
-      "ES256 receipt, keys at /.well-known/jwks.json: a compact JWS (typ lianzheng-receipt+jwt) when the group commit held one record, else a group receipt `<JWS>~<item>` — one signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/CONTRACTS.md). proof/'s verifyReceipt checks either form.",
+      "A plain compact JWS (ES256, typ lianzheng-receipt+jwt, `kid` in /.well-known/jwks.json) whose payload names this record (`sub` = id, `sha256`, `cid`, `projectId`, `kind`, `leaf`), however many requests were committed with it: any JOSE library verifies it. (An Idempotency-Key replay answers the receipt first given, which a gateway before 2026-12 may have made a group receipt `<JWS>~<item>`; proof/'s verifyReceipt checks both forms.)",
   }),
   acceptedAt: Type.String({ description: 'RFC 3339 UTC with milliseconds' }),
 });
@@ -141,7 +141,10 @@ export const BatchResult = Type.Object({
         id: Type.String(),
         sha256: Type.String(),
         cid: Type.String(),
-        receipt: Type.String(),
+        receipt: Type.String({
+          description:
+            "a group receipt `<JWS>~<item>`: one ES256 signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/CONTRACTS.md; proof/'s verifyReceipt). A plain JWS when the group held one record, or for every item with RECEIPT_GROUPS=false",
+        }),
         acceptedAt: Type.String(),
       }),
       Type.Object({ index: Type.Integer(), status: Type.Literal('invalid'), problem: ItemProblem }),
