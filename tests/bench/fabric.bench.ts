@@ -331,6 +331,8 @@ interface TxSplit {
    * asked another pair.
    */
   reendorsed: number;
+  /** Each transaction's block and chaincode run (ms), in the order given. */
+  series: { block: number; chaincode: number }[];
 }
 
 /**
@@ -368,7 +370,9 @@ async function splitTransactions(runDir: string, mark: LogMark, txs: TxTiming[])
     const v = VALIDATED.exec(line);
     if (v) validated.set(Number(v[2]), { at: logTime(v[1]!), ms: Number(v[3]) });
   }
-  const rows: Omit<TxSplit, 'transactions' | 'reendorsed'>[] = [];
+  type Row = Omit<TxSplit, 'transactions' | 'reendorsed' | 'series'>;
+  const rows: Row[] = [];
+  const series: TxSplit['series'] = [];
   let reendorsed = 0;
   for (const tx of txs) {
     const e = endorsed.get(tx.txId.slice(0, 8));
@@ -379,6 +383,7 @@ async function splitTransactions(runDir: string, mark: LogMark, txs: TxTiming[])
     const endorsedToCut = c - e.at;
     const cutToCommitted = k.at - c;
     const v = validated.get(tx.block);
+    series.push({ block: tx.block, chaincode: e.ms });
     rows.push({
       chaincode: e.ms,
       endorsedToCut,
@@ -390,7 +395,7 @@ async function splitTransactions(runDir: string, mark: LogMark, txs: TxTiming[])
       total: tx.totalMs,
     });
   }
-  const med = (k: keyof Omit<TxSplit, 'transactions' | 'reendorsed'>) => round(median(rows.map((r) => r[k])));
+  const med = (k: keyof Row) => round(median(rows.map((r) => r[k])));
   return {
     chaincode: med('chaincode'),
     endorsedToCut: med('endorsedToCut'),
@@ -402,11 +407,12 @@ async function splitTransactions(runDir: string, mark: LogMark, txs: TxTiming[])
     total: med('total'),
     transactions: rows.length,
     reendorsed,
+    series,
   };
 }
 
-function splitText(s: TxSplit): string {
-  return `per transaction (median of ${s.transactions}): ${s.total} ms = chaincode ${s.chaincode} + endorsed→block cut ${s.endorsedToCut} (BatchTimeout ${DEFAULT_BATCH_TIMEOUT_MS}) + cut→committed ${s.cutToCommitted} (delivery ${s.delivery}, validation ${s.validation}, commit ${s.commitOnPeer}) + rest ${s.rest}${s.reendorsed > 0 ? `; ${s.reendorsed} endorsed twice (read/write sets of the first pair differed)` : ''}`;
+function splitText(s: TxSplit, blockRule = `BatchTimeout ${DEFAULT_BATCH_TIMEOUT_MS} ms`): string {
+  return `per transaction (median of ${s.transactions}): ${s.total} ms = chaincode ${s.chaincode} + endorsed→block cut ${s.endorsedToCut} (${blockRule}) + cut→committed ${s.cutToCommitted} (delivery ${s.delivery}, validation ${s.validation}, commit ${s.commitOnPeer}) + rest ${s.rest}${s.reendorsed > 0 ? `; ${s.reendorsed} endorsed twice (read/write sets of the first pair differed)` : ''}`;
 }
 
 /**
@@ -450,13 +456,23 @@ interface WriteSets {
   writeBytes: number;
   /** Private data writes (their hashes are in the block, the values in each member's private store). */
   privateWrites: number;
+  /** Public write bytes of each block. */
+  perBlock: Map<number, number>;
 }
 
 async function writeSets(client: FabricClient, blocks: number[]): Promise<WriteSets> {
-  const out: WriteSets = { blocks: 0, blockBytes: 0, writes: 0, writeBytes: 0, privateWrites: 0 };
+  const out: WriteSets = {
+    blocks: 0,
+    blockBytes: 0,
+    writes: 0,
+    writeBytes: 0,
+    privateWrites: 0,
+    perBlock: new Map(),
+  };
   for (const n of new Set(blocks)) {
     if (n < 0) continue;
     const bytes = await client.block(n);
+    const before = out.writeBytes;
     out.blocks++;
     out.blockBytes += bytes.length;
     for (const envelope of BlockDecoder.decode(bytes).data.data) {
@@ -472,6 +488,7 @@ async function writeSets(client: FabricClient, blocks: number[]): Promise<WriteS
         }
       }
     }
+    out.perBlock.set(n, out.writeBytes - before);
   }
   return out;
 }
@@ -644,6 +661,8 @@ interface Settings {
   offered: number;
   rounds: number;
   perRound: number;
+  /** What makes the orderer cut a block here, for the reports. */
+  blockRule: string;
 }
 
 interface Variant {
@@ -696,9 +715,10 @@ async function measureNetwork(ctx: BenchContext, t: Testing, v: Variant) {
 }
 
 export async function run(ctx: BenchContext): Promise<BenchResult[]> {
+  const blockRule = `BatchTimeout ${DEFAULT_BATCH_TIMEOUT_MS} ms`;
   const settings: Settings = ctx.quick
-    ? { latencySeconds: 8, throughputSeconds: 10, offered: 5000, rounds: 2, perRound: 3 }
-    : { latencySeconds: 20, throughputSeconds: 30, offered: 5000, rounds: 4, perRound: 5 };
+    ? { latencySeconds: 8, throughputSeconds: 10, offered: 5000, rounds: 2, perRound: 3, blockRule }
+    : { latencySeconds: 20, throughputSeconds: 30, offered: 5000, rounds: 4, perRound: 5, blockRule };
   const portBase = Number(process.env.FABRIC_BENCH_PORT_BASE ?? 28600);
   const t: Testing = await import('@lianzheng/chaincode/testing');
   ctx.log(loadLine());
@@ -715,6 +735,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       offered: 5000,
       rounds: 2,
       perRound: 5,
+      blockRule: 'MaxMessageCount 1',
     };
     const variant = await measureNetwork(ctx, t, {
       label,
@@ -743,13 +764,13 @@ function rows(
   };
   results.push({
     ...floorRate,
-    name: `${floorRate.name} — ${splitText(m.floor.split)}`,
+    name: `${floorRate.name} — ${splitText(m.floor.split, s.blockRule)}`,
     detail: { batches: m.floor.batches, split: m.floor.split },
   });
   results.push({
     ...compare(
       {
-        name: `${prefix}contract alone: FabricLedger.recordBatch of 1,000 (mixed, 40% restricted), one in flight — ${splitText(m.contract.split)}; ${readsText(m.contract.reads)}; the same batches' RecordBatch on the in-memory stub (this process) ${m.contract.stubMs} ms`,
+        name: `${prefix}contract alone: FabricLedger.recordBatch of 1,000 (mixed, 40% restricted), one in flight — ${splitText(m.contract.split, s.blockRule)}; ${readsText(m.contract.reads)}; the same batches' RecordBatch on the in-memory stub (this process) ${m.contract.stubMs} ms`,
         value: m.contract.rate,
         unit: 'records/s',
       },
@@ -768,7 +789,7 @@ function rows(
   results.push({
     ...compare(
       {
-        name: `${prefix}end to end, sustained: ${fmt(sustained.recorded)} records (offered at ${fmt(s.offered)}/s for ${s.throughputSeconds} s, POSTs of 1,000) recorded in ${sustained.seconds.toFixed(1)} s from the first request; ${sustained.batches.count} gateway batches, median ${fmt(sustained.batches.medianSize)} records: seal ${sustained.batches.medianSealMs} ms + ledger ${sustained.batches.medianLedgerMs} ms + confirm ${sustained.batches.medianConfirmMs} ms — ledger ${splitText(sustained.split)}; ${readsText(sustained.reads)}; other processes on the machine ${sustained.cpu.othersCores.toFixed(2)} cores`,
+        name: `${prefix}end to end, sustained: ${fmt(sustained.recorded)} records (offered at ${fmt(s.offered)}/s for ${s.throughputSeconds} s, POSTs of 1,000) recorded in ${sustained.seconds.toFixed(1)} s from the first request; ${sustained.batches.count} gateway batches, median ${fmt(sustained.batches.medianSize)} records: seal ${sustained.batches.medianSealMs} ms + ledger ${sustained.batches.medianLedgerMs} ms + confirm ${sustained.batches.medianConfirmMs} ms — ledger ${splitText(sustained.split, s.blockRule)}; ${readsText(sustained.reads)}; other processes on the machine ${sustained.cpu.othersCores.toFixed(2)} cores`,
         value: sustained.rate,
         unit: 'records/s',
       },
@@ -793,6 +814,26 @@ function rows(
         },
       ),
     );
+  }
+  const full = sustained.growth.filter((g) => g.size === Math.max(...sustained.growth.map((x) => x.size)));
+  const [first, last] = [full[0], full[full.length - 1]];
+  if (first && last && full.length > 1) {
+    const mb = (b: number) => (b / 1e6).toFixed(1);
+    results.push({
+      ...compare(
+        {
+          name: `${prefix}chaincode run of a full gateway batch (${fmt(last.size)} records) as the one project grows: at ${fmt(last.projectRecords)} records in it (state written ${mb(last.writeBytes)} MB, ledger ${fmt(last.ledgerMs)} ms)`,
+          value: last.chaincodeMs,
+          unit: 'ms',
+        },
+        {
+          name: `the first full batch, at ${fmt(first.projectRecords)} records (state written ${mb(first.writeBytes)} MB, ledger ${fmt(first.ledgerMs)} ms)`,
+          value: first.chaincodeMs,
+          unit: 'ms',
+        },
+      ),
+      detail: sustained.growth,
+    });
   }
   const lat = m.latency;
   results.push({
@@ -1024,6 +1065,15 @@ async function endToEnd(
       blocks,
       batches.rows.map((r) => r.block),
     ).finally(() => blocks.close());
+    // Every record goes to the bench project, whose key holds a fact per record (chaincode/src/book.ts)
+    // and is read and rewritten by each batch: the series shows what that costs as it grows.
+    const growth = batches.rows.map((r) => ({
+      projectRecords: r.from_size,
+      size: r.size,
+      ledgerMs: r.ledger_ms,
+      chaincodeMs: split.series.find((x) => x.block === r.block)?.chaincode ?? Number.NaN,
+      writeBytes: written.perBlock.get(r.block) ?? Number.NaN,
+    }));
     const sustained = {
       offered: s.offered,
       accepted: b.ok * BATCH,
@@ -1035,11 +1085,15 @@ async function endToEnd(
       batches: batches.summary,
       split,
       reads,
+      growth,
       bytes: bytesOf(written, diffBytes(bytesBefore, bytesAfter), recorded),
       cpu: perRecord(cpu, recorded),
     };
     ctx.log(
-      `sustained: ${fmt(recorded)} recorded in ${seconds.toFixed(1)} s = ${fmt(sustained.rate)} records/s; gateway batches ${batches.summary.count} (median ${fmt(batches.summary.medianSize)} records: seal ${batches.summary.medianSealMs} ms, ledger ${batches.summary.medianLedgerMs} ms, confirm ${batches.summary.medianConfirmMs} ms); ${splitText(split)}; ${readsText(reads)}; CPU ${cpuText(sustained.cpu)}; ${bytesOfText(sustained.bytes)}; ${loadLine()}`,
+      `sustained: ${fmt(recorded)} recorded in ${seconds.toFixed(1)} s = ${fmt(sustained.rate)} records/s; gateway batches ${batches.summary.count} (median ${fmt(batches.summary.medianSize)} records: seal ${batches.summary.medianSealMs} ms, ledger ${batches.summary.medianLedgerMs} ms, confirm ${batches.summary.medianConfirmMs} ms); ${splitText(split, s.blockRule)}; ${readsText(reads)}; CPU ${cpuText(sustained.cpu)}; ${bytesOfText(sustained.bytes)}; ${loadLine()}`,
+    );
+    ctx.log(
+      `growth of the project's key: ${growth.map((g) => `${fmt(g.projectRecords)}: ${g.chaincodeMs} ms, ${(g.writeBytes / 1e6).toFixed(1)} MB`).join('; ')}`,
     );
     return { latency: latencyResult, sustained };
   } finally {
@@ -1183,7 +1237,7 @@ async function contractAlone(
     };
     for (const side of ['contract', 'floor'] as const) {
       ctx.log(
-        `${side}: ${fmt(out[side].rate)} records/s; ${splitText(out[side].split)}${side === 'contract' ? `; ${readsText(out.contract.reads)}; on the in-memory stub ${out.contract.stubMs} ms a batch` : ''}; CPU ${cpuText(out[side].cpu)}; ${bytesOfText(out[side].bytes)}`,
+        `${side}: ${fmt(out[side].rate)} records/s; ${splitText(out[side].split, s.blockRule)}${side === 'contract' ? `; ${readsText(out.contract.reads)}; on the in-memory stub ${out.contract.stubMs} ms a batch` : ''}; CPU ${cpuText(out[side].cpu)}; ${bytesOfText(out[side].bytes)}`,
       );
     }
     return out;
