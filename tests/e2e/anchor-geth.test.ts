@@ -423,6 +423,17 @@ describe('anchoring on geth', () => {
     expect(down.out).toMatch(/FAIL anchor \(ANCHOR_LOOKUP_FAILED\)/);
     expect(down.out).toContain('network error');
     expect(down.code).toBe(3);
+    // So is a gateway nobody answers at (its ledger look-up and its anchor proxy).
+    const noGateway = await cliVerify(firstBundle, keys, [
+      '--gateway',
+      `http://127.0.0.1:${await freePort()}`,
+    ]);
+    expect(noGateway.out).toMatch(/FAIL anchor \(ANCHOR_LOOKUP_FAILED\)/);
+    expect(noGateway.code).toBe(3);
+    // And its help, from that other folder too (tsx with the repository's tsconfig).
+    const help = await cliVerify(firstBundle, keys, ['--help']);
+    expect(help.out).toContain('--confirmations N');
+    expect(help.code).toBe(0);
   });
 
   it('resumes after the node is stopped and restarted (and the anchorer too): nothing skipped or doubled', async () => {

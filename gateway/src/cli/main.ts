@@ -68,6 +68,13 @@ Usage:
   lianzheng apikey list [--org ORG] | apikey revoke --id ID
       The keys on record (ids, organisations, roles, labels; never the keys), or stop one
       (running gateways refuse it within AUTH_CACHE_MS, default 30 s).
+  lianzheng project delegate --project ID --org ORG [--revoke]
+                    [--gateway URL] [--token JWT | --api-key KEY | --cert F --key F | --as OWNER] [--cacert F]
+      Let the partner organisation ORG submit for project ID (its owning unit or an admin), or
+      take that back (--revoke). --as OWNER mints a development unit token for the owning
+      organisation (local dev issuer only).
+  lianzheng project delegates --project ID [--gateway URL] [credentials as above]
+      The project's delegations, revoked ones included (the owner, inspectors of its region, admins).
   lianzheng keys rotate [--gateway URL [--token JWT] [--cacert F]]
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
@@ -83,7 +90,9 @@ ${CERTIFICATES_HELP}
       checking every file against the manifest, then audit it. Exit 1 if the backup is damaged
       or the audit finds differences, 2 if the database already holds data.
 
-Options common to all: --gateway defaults to $LIANZHENG_GATEWAY or http://localhost:8080.
+Options common to all: --gateway defaults to $LIANZHENG_GATEWAY, else http://localhost:$PORT (the
+gateway \`npm start\` runs with the same PORT), else http://localhost:8080. DATA_DIR (for dev tokens,
+API keys and the database) is ./data of the current folder unless set: run from the checkout.
 
 Exit codes:
   0  success (for verify: every check passed or was skipped for a stated reason)
@@ -93,8 +102,16 @@ Exit codes:
   4  the gateway refused the request (4xx problem+json; its code is printed)
 `;
 
-function gatewayUrl(value: string | undefined, env: Record<string, string | undefined>): string {
-  return (value ?? env.LIANZHENG_GATEWAY ?? 'http://localhost:8080').replace(/\/+$/, '');
+/** `--gateway`, else LIANZHENG_GATEWAY, else the gateway `npm start` runs here: localhost:$PORT (8080). */
+export function gatewayUrl(value: string | undefined, env: Record<string, string | undefined>): string {
+  let url = value ?? env.LIANZHENG_GATEWAY;
+  if (url === undefined) {
+    const port = env.PORT?.trim() || '8080';
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+      throw new CliError(EXIT.USAGE, `PORT must be a port number (1–65535), not ${JSON.stringify(env.PORT)}`);
+    url = `http://localhost:${Number(port)}`;
+  }
+  return url.replace(/\/+$/, '');
 }
 
 /**
@@ -452,7 +469,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     const pin = keys.anchor;
     out.log(
       pin
-        ? `anchor pinned to ${pin.chainId}, contract ${pin.contract}, sent by ${pin.anchorer}${pin.retired?.length ? ` (or ${pin.retired.length} retired)` : ''}; ${anchorConfirmations} confirmations`
+        ? `anchor pinned to ${pin.chainId}, contract ${pin.contract}, sent by ${pin.anchorer}${pin.retired?.length ? ` (or ${pin.retired.length} retired)` : ''}; ${anchorConfirmations} confirmation${anchorConfirmations === 1 ? '' : 's'}`
         : 'anchor not pinned: the keys name no anchoring identity (chain, contract, address), so an anchor found is not passed',
     );
   }
@@ -618,6 +635,52 @@ async function cmdApiKey(args: string[], env: Record<string, string | undefined>
   return EXIT.OK;
 }
 
+async function cmdProject(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  const usage =
+    'usage: lianzheng project delegate --project ID --org ORG [--revoke] | project delegates --project ID';
+  if (sub !== 'delegate' && sub !== 'delegates') throw new CliError(EXIT.USAGE, usage);
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      project: { type: 'string' },
+      org: { type: 'string' },
+      revoke: { type: 'boolean', default: false },
+      gateway: { type: 'string' },
+      token: { type: 'string' },
+      'api-key': { type: 'string' },
+      as: { type: 'string' },
+      ...TLS_OPTIONS,
+    },
+  });
+  if (!values.project) throw new CliError(EXIT.USAGE, `project ${sub} needs --project`);
+  if (sub === 'delegate' && !values.org) throw new CliError(EXIT.USAGE, 'project delegate needs --org (the partner)');
+  const tls = await tlsFiles(values);
+  const headers: Record<string, string> = {};
+  if (values['api-key']) headers['x-api-key'] = values['api-key'];
+  else if (values.token) headers.authorization = `Bearer ${values.token}`;
+  else if (values.as)
+    headers.authorization = `Bearer ${await devToken(env, { role: 'unit', org: values.as, subject: 'cli-project', audience: '' })}`;
+  else if (!tls?.cert)
+    throw new CliError(
+      EXIT.USAGE,
+      `project ${sub} needs --token, --api-key, --cert and --key, or --as OWNER (a dev unit token of the owning organisation)`,
+    );
+  const base = `${gatewayUrl(values.gateway, env)}/v1/projects/${encodeURIComponent(values.project)}/delegates`;
+  let res: { status: number; body: unknown };
+  if (sub === 'delegates') res = await http(base, { headers }, tls);
+  else if (values.revoke)
+    res = await http(`${base}/${encodeURIComponent(values.org!)}`, { method: 'DELETE', headers }, tls);
+  else {
+    headers['content-type'] = 'application/json';
+    res = await http(base, { method: 'POST', headers, body: JSON.stringify({ org: values.org }) }, tls);
+  }
+  if (res.status >= 400) throw refused(res.status, res.body);
+  if (res.status === 204) out.log(`revoked: ${values.org} may no longer submit for ${values.project}`);
+  else out.log(JSON.stringify(res.body, null, 2));
+  return EXIT.OK;
+}
+
 async function cmdKeys(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'rotate')
@@ -771,6 +834,8 @@ export async function run(
         return await cmdApiKey(args, env, out);
       case 'keys':
         return await cmdKeys(args, env, out);
+      case 'project':
+        return await cmdProject(args, env, out);
       case 'audit':
         return await cmdAudit(args, env, out);
       case 'pki':
