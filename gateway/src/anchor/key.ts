@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Wallet } from 'ethers';
 import { AnchorError } from './errors.ts';
 
@@ -18,8 +19,12 @@ export async function loadAnchorKey(keyFile: string): Promise<Wallet> {
   return new Wallet(text);
 }
 
-/** Writes a fresh key file (mode 0600, never overwriting one) and returns its address. */
+/**
+ * Writes a fresh key file (mode 0600, never overwriting one; its folder made 0700 if missing, as
+ * `data/` on a fresh clone) and returns its address.
+ */
 export async function createAnchorKeyFile(keyFile: string): Promise<string> {
+  await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
   const wallet = new Wallet(`0x${randomBytes(32).toString('hex')}`);
   await writeFile(keyFile, `${wallet.privateKey}\n`, { mode: 0o600, flag: 'wx' });
   return wallet.address;
