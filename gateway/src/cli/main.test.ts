@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, run } from './main.ts';
+import { EXIT, gatewayUrl, run } from './main.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -58,6 +58,42 @@ describe('lianzheng CLI', () => {
     expect(
       await run(['token', '--role', 'unit', '--org', 'o'], { DATA_DIR: dir, PORT: 'x' }, capture().io),
     ).toBe(EXIT.USAGE);
+  });
+
+  it('finds the gateway: --gateway, else LIANZHENG_GATEWAY, else localhost:$PORT, else 8080', () => {
+    expect(gatewayUrl('https://gw.example/', { LIANZHENG_GATEWAY: 'http://x', PORT: '1' })).toBe(
+      'https://gw.example',
+    );
+    expect(gatewayUrl(undefined, { LIANZHENG_GATEWAY: 'http://lz:9/', PORT: '1' })).toBe('http://lz:9');
+    expect(gatewayUrl(undefined, { PORT: '18080' })).toBe('http://localhost:18080');
+    expect(gatewayUrl(undefined, { PORT: '' })).toBe('http://localhost:8080');
+    expect(gatewayUrl(undefined, {})).toBe('http://localhost:8080');
+    expect(() => gatewayUrl(undefined, { PORT: 'eighty' })).toThrow(/PORT must be a port number/);
+  });
+
+  it('project delegate: usage errors exit 2 before any request', async () => {
+    for (const argv of [
+      ['project'],
+      ['project', 'grant'],
+      ['project', 'delegate', '--org', 'p'],
+      ['project', 'delegate', '--project', 'x'],
+      ['project', 'delegates', '--project', 'x'],
+      [
+        'project',
+        'delegate',
+        '--project',
+        'x',
+        '--org',
+        'p',
+        '--as',
+        'o',
+        '--gateway',
+        'http://127.0.0.1:1',
+        '--nope',
+      ],
+    ]) {
+      expect(await run(argv, { DATA_DIR: dir }, capture().io), argv.join(' ')).toBe(EXIT.USAGE);
+    }
   });
 
   it('network failures exit 3', async () => {

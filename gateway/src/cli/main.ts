@@ -635,7 +635,11 @@ async function cmdApiKey(args: string[], env: Record<string, string | undefined>
   return EXIT.OK;
 }
 
-async function cmdProject(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
+async function cmdProject(
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: Out,
+): Promise<number> {
   const [sub, ...rest] = args;
   const usage =
     'usage: lianzheng project delegate --project ID --org ORG [--revoke] | project delegates --project ID';
@@ -654,7 +658,8 @@ async function cmdProject(args: string[], env: Record<string, string | undefined
     },
   });
   if (!values.project) throw new CliError(EXIT.USAGE, `project ${sub} needs --project`);
-  if (sub === 'delegate' && !values.org) throw new CliError(EXIT.USAGE, 'project delegate needs --org (the partner)');
+  if (sub === 'delegate' && !values.org)
+    throw new CliError(EXIT.USAGE, 'project delegate needs --org (the partner)');
   const tls = await tlsFiles(values);
   const headers: Record<string, string> = {};
   if (values['api-key']) headers['x-api-key'] = values['api-key'];

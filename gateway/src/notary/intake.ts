@@ -16,6 +16,7 @@ import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
 import { textArray, timestamptzArray, uuidArray } from '../storage/binary-arrays.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
+import { DelegateDirectory, type Delegation } from './delegates.ts';
 import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './intake-encode.ts';
 import {
   entryError,
@@ -190,14 +191,44 @@ export class ProjectDirectory {
   }
 }
 
-/** Units and partners write only for their own organisation's projects; admins for any. */
-export function authorizeWrite(principal: Principal, project: ProjectInfo): AppError | undefined {
+/** Whether a unit or partner of another organisation than the owner's is asking to write. */
+function needsDelegation(principal: Principal, project: ProjectInfo): boolean {
+  return (
+    (principal.role === 'unit' || principal.role === 'partner') &&
+    principal.org !== undefined &&
+    principal.org !== project.ownerOrg
+  );
+}
+
+/**
+ * Units and partners write for their own organisation's projects, and for projects whose owning
+ * unit delegated them the right (`delegation`, see delegates.ts); admins for any. A refusal names
+ * the organisation, the project, its owner and why (`reason`: NOT_DELEGATED, DELEGATION_REVOKED).
+ */
+export function authorizeWrite(
+  principal: Principal,
+  project: ProjectInfo,
+  delegation: Delegation = { state: 'none' },
+): AppError | undefined {
   if (principal.role === 'admin') return undefined;
-  if ((principal.role === 'unit' || principal.role === 'partner') && principal.org === project.ownerOrg)
-    return undefined;
+  if (principal.role !== 'unit' && principal.role !== 'partner') {
+    return new AppError('FORBIDDEN', `role ${principal.role} may not write for project ${project.id}`);
+  }
+  if (principal.org === project.ownerOrg) return undefined;
+  if (delegation.state === 'live') return undefined;
+  const org = principal.org ?? '?';
+  const facts = { reason: '', org, projectId: project.id, ownerOrg: project.ownerOrg };
+  if (delegation.state === 'revoked') {
+    return new AppError(
+      'FORBIDDEN',
+      `organisation ${org} may not write for project ${project.id}: its delegation from ${project.ownerOrg} was revoked at ${delegation.revokedAt}`,
+      { ...facts, reason: 'DELEGATION_REVOKED', revokedAt: delegation.revokedAt },
+    );
+  }
   return new AppError(
     'FORBIDDEN',
-    `organisation ${principal.org ?? '?'} may not write for project ${project.id}`,
+    `organisation ${org} may not write for project ${project.id}: the project belongs to ${project.ownerOrg}, which has not delegated it to ${org} (its unit grants that with POST /v1/projects/${project.id}/delegates)`,
+    { ...facts, reason: 'NOT_DELEGATED' },
   );
 }
 
@@ -240,6 +271,8 @@ export interface IntakeOptions {
  */
 export class Intake {
   readonly projects: ProjectDirectory;
+  /** Delegations of other organisations' projects (`forget` after granting or revoking one). */
+  readonly delegates: DelegateDirectory;
   /** Facts about records that submissions name (cached once recorded). */
   readonly records: RecordDirectory;
   /** Supersedes and withdrawals of one record, in turn (see TargetClaims). */
@@ -249,6 +282,7 @@ export class Intake {
 
   constructor(private readonly options: IntakeOptions) {
     this.projects = new ProjectDirectory(options.db);
+    this.delegates = new DelegateDirectory(options.db, options.config.authCacheMs);
     this.records = new RecordDirectory(options.db);
     if (options.onCommitted) this.listeners.push(options.onCommitted);
     const metrics = options.metrics;
@@ -505,6 +539,13 @@ export class Intake {
   ): Promise<ItemOutcome[]> {
     const outcomes: (ItemOutcome | undefined)[] = new Array(inputs.length);
     const projects = await this.projects.getMany(inputs.map((i) => i.projectId));
+    // Another organisation's projects cost one query for their delegations; the owner's none.
+    const foreign: string[] = [];
+    for (const p of projects.values()) if (needsDelegation(principal, p)) foreign.push(p.id);
+    const delegations =
+      foreign.length > 0 && principal.org !== undefined
+        ? await this.delegates.lookup(principal.org, foreign)
+        : undefined;
     const keyOf = (index: number): string | undefined =>
       idem.key ? (idem.perItemKeys ? `${idem.key}#${idem.indexes?.[index] ?? index}` : idem.key) : undefined;
     for (let index = 0; index < inputs.length; index++) {
@@ -513,7 +554,7 @@ export class Intake {
       const problem =
         kindRuleProblem(input) ??
         (project
-          ? authorizeWrite(principal, project)
+          ? authorizeWrite(principal, project, delegations?.get(project.id))
           : new AppError('NO_SUCH_PROJECT', `no project ${input.projectId}`));
       if (problem) outcomes[index] = { ok: false, error: problem };
     }

@@ -199,12 +199,33 @@ export const ProjectSchema = Type.Object({
   milestones: Type.Array(MilestoneSchema),
 });
 
+/** Who granted or revoked a delegation: the caller's role, organisation and subject. */
+export const CallerSchema = Type.Object({
+  role: Type.String(),
+  org: Type.Optional(Type.String()),
+  subject: Type.Optional(Type.String({ description: 'JWT `sub`, `apikey:<id>` or `cert:<name>`' })),
+});
+
+export const DelegateSchema = Type.Object({
+  org: Type.String({ description: 'the partner organisation that may submit for the project' }),
+  active: Type.Boolean({ description: 'false once revoked' }),
+  grantedAt: Type.String(),
+  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  /** Who granted and who revoked it: shown to the owner, inspectors of the region and admins. */
+  grantedBy: Type.Optional(CallerSchema),
+  revokedBy: Type.Optional(Type.Union([CallerSchema, Type.Null()])),
+});
+
 export const ProjectResponse = Type.Object({
   project: ProjectSchema,
   ledger: Type.Object({ txId: Type.String(), block: Type.Integer() }),
   registeredAt: Type.String(),
   records: Type.Integer({ description: 'records accepted for the project (not rejected)' }),
   flags: Type.Integer({ description: 'rule flags raised on its records' }),
+  delegates: Type.Array(DelegateSchema, {
+    description:
+      'every delegation of the project, oldest first, revoked ones included: the organisations its owning unit let submit for it (who granted and revoked only for the owner, inspectors of the region and admins)',
+  }),
 });
 
 export const RegisterProjectResponse = Type.Object({

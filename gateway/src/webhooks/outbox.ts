@@ -11,7 +11,9 @@ export const NOTICE_MAX_RECORDS = 1000;
 
 /**
  * Writes the `records.recorded` notices of a batch just recorded — for each live webhook (that
- * wants them) of each organisation owning a project with records in it, the records in leaf order, in parts of at
+ * wants them) of each organisation owning a project with records in it, and of each partner
+ * organisation that submitted some of them for a project delegated to it (its own records only),
+ * the records in leaf order, in parts of at
  * most `maxRecords` — inside the batcher's own transaction (the caller's `client`): the notices
  * commit with the records, or neither does. The whole statement is gated on a webhook existing
  * at all, so with none it reads nothing.
@@ -32,20 +34,36 @@ export async function enqueueRecorded(
               'parts', max(c.parts),
               'records', jsonb_agg(c.record order by c.leaf_index))
        from (
-         select w.id as webhook_id, l.leaf_index,
-                (row_number() over (partition by w.id order by l.leaf_index) - 1) / $3 as part,
-                (count(*) over (partition by w.id) + $3 - 1) / $3 as parts,
+         select m.webhook_id, m.leaf_index,
+                (row_number() over (partition by m.webhook_id order by m.leaf_index) - 1) / $3 as part,
+                (count(*) over (partition by m.webhook_id) + $3 - 1) / $3 as parts,
                 jsonb_build_object(
                   'id', s.id, 'sha256', s.sha256, 'projectId', s.project_id, 'kind', s.kind,
-                  'leafIndex', l.leaf_index,
+                  'leafIndex', m.leaf_index,
                   'flags', coalesce((select jsonb_agg(f.code order by f.ordinal)
                                        from record_flags f where f.submission_id = s.id), '[]'::jsonb)) as record
-           from log_leaves l
-           join submissions s on s.seq = l.seq
-           join projects p on p.id = s.project_id
-           join webhooks w on w.org = p.owner_org and w.deleted_at is null and 'records.recorded' = any(w.events)
-          where exists (select 1 from webhooks where deleted_at is null)
-            and l.seq = any($1::bigint[])) c
+           from (
+             -- The owning organisation's webhooks…
+             select w.id as webhook_id, l.leaf_index, l.seq
+               from log_leaves l
+               join submissions s on s.seq = l.seq
+               join projects p on p.id = s.project_id
+               join webhooks w on w.org = p.owner_org and w.deleted_at is null and 'records.recorded' = any(w.events)
+              where l.seq = any($1::bigint[])
+             union all
+             -- …and those of the partner organisation that submitted a record for a project
+             -- delegated to it (migration 0401): only projects with delegations read the submitter.
+             select w.id, l.leaf_index, l.seq
+               from log_leaves l
+               join submissions s on s.seq = l.seq
+               join projects p on p.id = s.project_id
+               join webhooks w on w.org = (s.record_json::jsonb #>> '{submitter,org}') and w.org <> p.owner_org
+                              and w.deleted_at is null and 'records.recorded' = any(w.events)
+              where exists (select 1 from project_delegates)
+                and l.seq = any($1::bigint[])
+                and p.id in (select d.project_id from project_delegates d)) m
+           join submissions s on s.seq = m.seq
+          where exists (select 1 from webhooks where deleted_at is null)) c
       group by c.webhook_id, c.part
       order by c.webhook_id, c.part`,
     [int8Array(seqs), String(checkpointSize), maxRecords],

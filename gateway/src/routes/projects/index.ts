@@ -14,6 +14,7 @@ import {
 import { flagView, recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
+import delegateRoutes, { delegateView, loadDelegates } from './delegates.ts';
 
 interface ProjectRow {
   id: string;
@@ -137,12 +138,14 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
     },
   );
 
+  await app.register(delegateRoutes);
+
   app.get<{ Params: { id: string } }>(
     '/v1/projects/:id',
     {
       schema: {
         tags: ['projects'],
-        summary: 'A registered project, with how many records and flags it has',
+        summary: 'A registered project, with how many records and flags it has, and its delegations',
         params: ProjectParams,
         response: { 200: ProjectResponse, ...problemResponses(400, 404, 429, 503) },
       },
@@ -155,12 +158,18 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
                 (select count(*) from record_flags where project_id = $1) as flags`,
         [row.id],
       );
+      const privileged = mayReadRestricted(request.principal, {
+        ownerOrg: row.owner_org,
+        regionCode: row.region_code,
+      });
+      const delegates = await loadDelegates(app, row.id);
       return {
         project: projectView(row.record.project),
         ledger: { txId: row.tx_id ?? '', block: row.block === null ? -1 : Number(row.block) },
         registeredAt: row.record.registeredAt ?? '',
         records: Number(rows[0]?.records ?? 0),
         flags: Number(rows[0]?.flags ?? 0),
+        delegates: delegates.map((d) => delegateView(d, privileged)),
       };
     },
   );
