@@ -195,12 +195,17 @@ const queryValue = fc.oneof(
 
 // ---- invariants ----------------------------------------------------------------------------------
 
-async function counts(): Promise<{ submissions: number; projects: number; webhooks: number }> {
+async function counts(): Promise<{
+  submissions: number;
+  projects: number;
+  webhooks: number;
+  delegates: number;
+}> {
   const { rows } = await db.pool.query(
     `select (select count(*)::int from submissions) as s, (select count(*)::int from projects) as p,
-            (select count(*)::int from webhooks) as w`,
+            (select count(*)::int from webhooks) as w, (select count(*)::int from project_delegates) as d`,
   );
-  return { submissions: rows[0].s, projects: rows[0].p, webhooks: rows[0].w };
+  return { submissions: rows[0].s, projects: rows[0].p, webhooks: rows[0].w, delegates: rows[0].d };
 }
 
 /** The page routes answer 503 PAGE_NOT_BUILT while verifier-web/dist is missing or being rebuilt. */
@@ -229,18 +234,28 @@ async function check(req: InjectOptions, what: string): Promise<void> {
   const res = await app.inject(req);
   expectWellFormed(res, what);
   const after = await counts();
-  // What each route creates: evidence routes submissions (202/207), POST /v1/projects a project
-  // and POST /v1/webhooks a webhook (201); a ping (202) only queues a delivery.
+  // What each route creates: evidence routes submissions (202/207), POST /v1/projects a project,
+  // POST /v1/webhooks a webhook and POST /v1/projects/{id}/delegates a delegation (201); a ping
+  // (202) only queues a delivery, and a revoked delegation stays (rows are never deleted).
   const url = String(req.url);
   let added = 0;
   if (url.startsWith('/v1/evidence') && (res.statusCode === 202 || res.statusCode === 207)) {
     const body = res.json();
     added = 'accepted' in body ? body.accepted : 1;
   }
-  const created = res.statusCode === 201 ? (url.startsWith('/v1/webhooks') ? 'webhooks' : 'projects') : '';
+  let created = '';
+  if (res.statusCode === 201)
+    created = url.startsWith('/v1/webhooks')
+      ? 'webhooks'
+      : /\/delegates$/.test(url)
+        ? 'delegates'
+        : 'projects';
   expect(after.submissions - before.submissions, `${what}: submissions stored`).toBe(added);
   expect(after.projects - before.projects, `${what}: projects stored`).toBe(created === 'projects' ? 1 : 0);
   expect(after.webhooks - before.webhooks, `${what}: webhooks stored`).toBe(created === 'webhooks' ? 1 : 0);
+  expect(after.delegates - before.delegates, `${what}: delegations stored`).toBe(
+    created === 'delegates' ? 1 : 0,
+  );
 }
 
 // ---- setup ----------------------------------------------------------------------------------------
@@ -592,6 +607,25 @@ const fuzzers: Fuzzer[] = [
   postTo('/v1/webhooks/:id/ping', webhookPath('/ping')),
   postTo('/v1/webhooks/:id/secret', webhookPath('/secret')),
   getWith('/v1/webhooks/:id/deliveries', webhookPath('/deliveries')),
+  postJson(
+    '/v1/evidence/status',
+    fc.oneof(
+      fc.record({
+        ids: fc.array(
+          fc.oneof(
+            fc.uuid(),
+            fc.constant('').map(() => known.id),
+            text,
+            anyJson,
+          ),
+          { maxLength: 12 },
+        ),
+      }),
+      fc.record({ ids: fc.array(fc.uuid(), { minLength: 990, maxLength: 1010 }) }),
+      fc.record({ ids: anyJson, extra: anyJson }, { requiredKeys: [] }),
+      anyJson,
+    ),
+  ),
   getWith(
     '/v1/evidence/:id',
     segment.map((s) => `/v1/evidence/${s}`),
@@ -609,6 +643,28 @@ const fuzzers: Fuzzer[] = [
     fc
       .tuple(fc.oneof(segment, fc.constant(project.id)), query(['after', 'limit']))
       .map(([s, q]) => `/v1/projects/${s}/records?${q}`),
+  ),
+  jsonFuzzer(
+    'POST',
+    '/v1/projects/:id/delegates',
+    fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/delegates`),
+    fc.record(
+      {
+        org: fc.oneof(fc.constantFrom('finance-platform', project.ownerOrg), text, anyJson),
+        extra: anyJson,
+      },
+      { requiredKeys: [] },
+    ),
+  ),
+  deleteWith(
+    '/v1/projects/:id/delegates/:org',
+    fc
+      .tuple(fc.oneof(segment, fc.constant(project.id)), fc.oneof(segment, fc.constant('finance-platform')))
+      .map(([p, o]) => `/v1/projects/${p}/delegates/${o}`),
+  ),
+  getWith(
+    '/v1/projects/:id/delegates',
+    fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/delegates`),
   ),
   getWith(
     '/v1/projects/:id/flags',

@@ -30,6 +30,8 @@ const project = demoProject();
 const headers: Record<Who, Record<string, string>> = {} as Record<Who, Record<string, string>>;
 let partnerKey = '';
 let webhookId = '';
+/** Delegations granted up front, one revoked by each DELETE of the matrix. */
+const delegatedOrgs: string[] = [];
 
 // Markers that must never reach someone without the right to read restricted details.
 const SECRET_TITLE = `restricted-title-${randomBytes(6).toString('hex')}`;
@@ -112,6 +114,14 @@ beforeAll(async () => {
   );
   expect(hook.statusCode, hook.body).toBe(201);
   webhookId = hook.json().id;
+  for (const who of WHO) {
+    const org = `matrix-delegate-${who}`;
+    const granted = await app.inject(
+      req('ownUnit', { method: 'POST', url: `/v1/projects/${project.id}/delegates`, payload: { org } }),
+    );
+    expect(granted.statusCode, granted.body).toBe(201);
+    delegatedOrgs.push(org);
+  }
 });
 
 afterAll(async () => {
@@ -163,6 +173,28 @@ describe('authorisation matrix', () => {
         inspectorOut: 403,
         admin: 201,
       },
+    },
+    {
+      route: 'POST /v1/projects/{id}/delegates (the owning unit or an admin; 200 when already granted)',
+      request: () => ({
+        method: 'POST',
+        url: `/v1/projects/${project.id}/delegates`,
+        payload: { org: 'matrix-partner' },
+      }),
+      expect: { ...all(403), anonymous: 401, ownUnit: 201, admin: 200 },
+    },
+    {
+      route: 'DELETE /v1/projects/{id}/delegates/{org} (the owning unit or an admin)',
+      request: () => ({
+        method: 'DELETE',
+        url: `/v1/projects/${project.id}/delegates/${delegatedOrgs.shift()}`,
+      }),
+      expect: { ...all(403), anonymous: 401, ownUnit: 204, admin: 204 },
+    },
+    {
+      route: 'GET /v1/projects/{id}/delegates (the owning organisation, inspectors of the region, admins)',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/delegates` }),
+      expect: { ...all(200), anonymous: 401, otherUnit: 403, inspectorOut: 403 },
     },
     {
       route: 'POST /v1/admin/keys/rotate',
@@ -224,6 +256,15 @@ describe('authorisation matrix', () => {
     {
       route: 'GET /v1/evidence/{restricted}',
       request: () => ({ method: 'GET', url: `/v1/evidence/${restricted.id}` }),
+      expect: all(200),
+    },
+    {
+      route: 'POST /v1/evidence/status (the restricted record: not_found to those who may not read it)',
+      request: () => ({
+        method: 'POST',
+        url: '/v1/evidence/status',
+        payload: { ids: [restricted.id, pub.id] },
+      }),
       expect: all(200),
     },
     {
@@ -367,6 +408,18 @@ describe('restricted details', () => {
     // Public records keep their details public.
     const open = (await app.inject({ method: 'GET', url: `/v1/evidence/${pub.id}` })).json();
     expect(open.details.title).toBe('public notice');
+  });
+
+  it('POST /v1/evidence/status answers the restricted record to exactly the privileged', async () => {
+    for (const who of WHO) {
+      const res = await app.inject(
+        req(who, { method: 'POST', url: '/v1/evidence/status', payload: { ids: [restricted.id] } }),
+      );
+      expect(res.statusCode).toBe(200);
+      const [entry] = res.json().results;
+      expect(entry.status, who).toBe(PRIVILEGED.has(who) ? 'recorded' : 'not_found');
+      if (!PRIVILEGED.has(who)) expect(entry).toEqual({ id: restricted.id, status: 'not_found' });
+    }
   });
 
   it('are shown to the privileged with the flag facts', async () => {
