@@ -33,6 +33,15 @@ describe('which Fabric failures are retried', () => {
     expect(transientReason(new Error('14 UNAVAILABLE: No connection established'))).toBe('PEER_UNAVAILABLE');
   });
 
+  it('retries a LOG_GAP from a peer that is behind (its log shorter than the batch start), not one ahead', () => {
+    expect(
+      transientReason(endorsementFailure('LOG_GAP: batch starts at 2000 but the log has 1000 leaves')),
+    ).toBe('PEER_BEHIND');
+    expect(
+      transientReason(endorsementFailure('LOG_GAP: batch starts at 1000 but the log has 2000 leaves')),
+    ).toBeUndefined();
+  });
+
   it("never retries the contract's own answers", () => {
     expect(
       transientReason(endorsementFailure('LOG_GAP: batch starts at 5 but the log has 3 leaves')),

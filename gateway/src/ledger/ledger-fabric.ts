@@ -96,8 +96,21 @@ const TRANSIENT: { reason: string; pattern: RegExp }[] = [
 
 export function transientReason(error: unknown): string | undefined {
   const text = errorText(error);
+  if (peerBehind(text)) return 'PEER_BEHIND';
   if (chaincodeErrorCode(text)) return undefined; // the contract answered: not transient
   return TRANSIENT.find((t) => t.pattern.test(text))?.reason;
+}
+
+/**
+ * A LOG_GAP from an endorsing peer whose log is SHORTER than the batch's start: that peer has not
+ * committed the previous batch yet (peers commit the same block at slightly different times), so
+ * it is behind, not the gateway wrong — worth another attempt. A log longer than the start is a
+ * real mismatch, for the batcher to stop on.
+ */
+export function peerBehind(text: string): boolean {
+  for (const m of text.matchAll(/LOG_GAP: batch starts at (\d+) but the log has (\d+) leaves/g))
+    if (Number(m[2]) < Number(m[1])) return true;
+  return false;
 }
 
 function errorText(error: unknown): string {
@@ -448,9 +461,10 @@ export class FabricLedger implements Ledger {
       eventHandlerOptions: {
         endorseTimeout: o.endorseTimeoutS ?? 30,
         commitTimeout: o.commitTimeoutS ?? 60,
-        // Wait for any one peer of our own organisation: the batch is then committed there and
-        // its block can be read back; the other organisations validate the same block.
-        strategy: DefaultEventHandlerStrategies.MSPID_SCOPE_ANYFORTX,
+        // Wait until every peer we are connected to has committed (or is unreachable): the next
+        // batch is endorsed by peers of other organisations too, and one that has not committed
+        // this one yet would refuse the next with LOG_GAP (retried all the same, see peerBehind).
+        strategy: DefaultEventHandlerStrategies.NETWORK_SCOPE_ALLFORTX,
       },
       queryHandlerOptions: { timeout: 30, strategy: DefaultQueryHandlerStrategies.MSPID_SCOPE_ROUND_ROBIN },
     });
@@ -479,6 +493,17 @@ export class FabricLedger implements Ledger {
           return await this.submitOnce(fn, args, transient);
         } catch (error) {
           const reason = transientReason(error);
+          if (reason === 'PEER_BEHIND' && attempt >= attempts) {
+            // Still behind (a peer catching up after a restart): the batch stays sealed and the
+            // batcher sends it again later — never the LOG_GAP that would halt sealing.
+            throw new LedgerError(
+              'LEDGER_UNAVAILABLE',
+              `${fn}: an endorsing peer has not caught up with the log yet`,
+              {
+                cause: error,
+              },
+            );
+          }
           if (!reason || attempt >= attempts) throw toFabricLedgerError(error, fn);
           this.options.onRetry?.({ fn, attempt, reason });
           await sleep(wait);
