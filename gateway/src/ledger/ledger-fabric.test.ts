@@ -44,7 +44,7 @@ describe('which Fabric failures are retried', () => {
 
   it("never retries the contract's own answers", () => {
     expect(
-      transientReason(endorsementFailure('LOG_GAP: batch starts at 5 but the log has 3 leaves')),
+      transientReason(endorsementFailure('LOG_GAP: batch starts at 3 but the log has 5 leaves')),
     ).toBeUndefined();
     expect(
       transientReason(
