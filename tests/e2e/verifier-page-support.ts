@@ -29,6 +29,7 @@ import {
   signCheckpoint,
   toHex,
 } from '@lianzheng/proof';
+import { keccak256, toUtf8Bytes } from 'ethers';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type Browser, chromium } from 'playwright-core';
@@ -115,7 +116,7 @@ export interface Fixture {
   };
   records: FixtureRecord[];
   byId: Map<string, FixtureRecord>;
-  keys: { jwks: { keys: object[] }; checkpointKeys: string[]; ledger: 'embedded' };
+  keys: { jwks: { keys: object[] }; checkpointKeys: string[]; ledger: 'embedded'; anchor: object };
   ledgerTx: Map<string, { txId: string; block: number; valid: boolean; size: number; root: string }>;
 }
 
@@ -126,6 +127,8 @@ export const ANCHOR = {
   txHash: '0x8f1c7d2e4b6a59c3d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7',
   block: 42,
 };
+/** The operator's anchoring address in the fixture: /v1/keys pins it, the anchor lookup names it. */
+const ANCHORER = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
 
 function doc(name: string, text: string): FixtureDoc {
   const bytes = Buffer.from(text, 'utf8');
@@ -331,7 +334,21 @@ export async function makeFixture(): Promise<Fixture> {
     docs,
     records,
     byId,
-    keys: { jwks: { keys: [jwk] }, checkpointKeys: [vkey], ledger: 'embedded' },
+    keys: {
+      jwks: { keys: [jwk] },
+      checkpointKeys: [vkey],
+      ledger: 'embedded',
+      // The operator's anchoring identity, as GET /v1/keys publishes it: the page pins it.
+      anchor: {
+        chainId: ANCHOR.chainId,
+        contract: ANCHOR.contract,
+        anchorer: ANCHORER,
+        origin: ORIGIN,
+        originHash: keccak256(toUtf8Bytes(ORIGIN)),
+        confirmations: 1,
+        retired: [],
+      },
+    },
     ledgerTx,
   };
 }
@@ -408,7 +425,18 @@ export async function startFakeGateway(fx: Fixture): Promise<FakeGateway> {
   app.get<{ Params: { txHash: string } }>('/v1/anchor/tx/:txHash', async (request, reply) => {
     const anchored = fx.records.find((r) => r.bundle.anchor?.txHash === request.params.txHash)?.bundle.anchor;
     if (!anchored) return reply.code(404).type('application/problem+json').send(notFound);
-    return { size: anchored.size, root: anchored.root, block: anchored.block, chainId: anchored.chainId };
+    return {
+      size: anchored.size,
+      root: anchored.root,
+      block: anchored.block,
+      chainId: anchored.chainId,
+      contract: anchored.contract,
+      anchorer: ANCHORER,
+      from: ANCHORER,
+      originHash: keccak256(toUtf8Bytes(ORIGIN)),
+      confirmations: 5,
+      storedRoot: anchored.root,
+    };
   });
   app.get<{ Params: { id: string } }>('/v1/projects/:id', async (request, reply) => {
     if (request.params.id !== PROJECT.id)
