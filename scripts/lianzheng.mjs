@@ -8,6 +8,9 @@ import { register } from 'tsx/esm/api';
 // it found none (or someone else's), lost `experimentalDecorators`, and the chaincode's
 // decorators failed (`target.createContext is not a function`). Always use the repository's.
 register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
+// `npm start` keeps its state in the checkout's ./data wherever it is started from; so does the
+// CLI (dev tokens, API keys, the database), rather than a new ./data in the current folder.
+process.env.DATA_DIR ??= fileURLToPath(new URL('../data', import.meta.url));
 // An uncaught exception ends the command with exit 1, before the chaincode's fabric-contract-api
 // (which `audit` and `serve` load) can install its handler that keeps the process running.
 const { exitOnUncaughtException } = await import('../gateway/src/process-guards.ts');

@@ -91,8 +91,8 @@ ${CERTIFICATES_HELP}
       or the audit finds differences, 2 if the database already holds data.
 
 Options common to all: --gateway defaults to $LIANZHENG_GATEWAY, else http://localhost:$PORT (the
-gateway \`npm start\` runs with the same PORT), else http://localhost:8080. DATA_DIR (for dev tokens,
-API keys and the database) is ./data of the current folder unless set: run from the checkout.
+gateway \`npm start\` runs with the same PORT), else http://localhost:8080. DATA_DIR (dev tokens, API
+keys, the embedded database) is the checkout's ./data, as for \`npm start\`, unless set.
 
 Exit codes:
   0  success (for verify: every check passed or was skipped for a stated reason)
