@@ -4,7 +4,13 @@ import type { FastifyInstance } from 'fastify';
 const Check = Type.Object({ ok: Type.Boolean(), reason: Type.Optional(Type.String()), ms: Type.Number() });
 const Ready = Type.Object({
   ready: Type.Boolean(),
-  checks: Type.Object({ database: Check, ledger: Type.Optional(Check) }),
+  checks: Type.Object({ database: Check, ledger: Type.Optional(Check), anchor: Type.Optional(Check) }),
+  degraded: Type.Optional(
+    Type.Array(Type.Literal('anchor'), {
+      description:
+        'Ready, but a part is behind: anchoring lags past ANCHOR_MAX_LAG_S (intake and verification go on)',
+    }),
+  ),
 });
 
 async function timed(
@@ -63,8 +69,23 @@ export default async function opsRoutes(app: FastifyInstance): Promise<void> {
       const pipeline = (app as { pipeline?: { ledger?: { ready(): Promise<unknown> } } }).pipeline;
       const ledger = pipeline?.ledger ? await timed(() => pipeline.ledger!.ready(), timeout) : undefined;
       const ready = database.ok && (ledger?.ok ?? true);
+      // Anchoring late leaves the gateway ready (nothing it serves needs the chain) but degraded.
+      const anchoring = (app as { anchor?: { readiness?(): Promise<{ ok: boolean; reason?: string }> } })
+        .anchor;
+      let anchor: { ok: boolean; reason?: string; ms: number } | undefined;
+      if (anchoring?.readiness) {
+        let said: { ok: boolean; reason?: string } = { ok: false };
+        const t = await timed(async () => {
+          said = await anchoring.readiness!();
+        }, timeout);
+        anchor = t.ok ? { ...said, ms: t.ms } : { ...t, reason: `ANCHOR_HEALTH_UNKNOWN: ${t.reason ?? ''}` };
+      }
       reply.code(ready ? 200 : 503);
-      return { ready, checks: ledger ? { database, ledger } : { database } };
+      return {
+        ready,
+        checks: { database, ...(ledger ? { ledger } : {}), ...(anchor ? { anchor } : {}) },
+        ...(anchor && !anchor.ok ? { degraded: ['anchor' as const] } : {}),
+      };
     },
   );
 
