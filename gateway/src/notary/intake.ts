@@ -58,6 +58,11 @@ export interface SubmissionRow {
   detailsJson: string;
   /** Signed in the group commit's flush (see Intake), before the INSERT. */
   receipt: string;
+  /**
+   * A single submission's own receipt, being signed on the thread pool (`Intake.signAlone`): the
+   * flush waits for it, so the row keeps its place in the queue (seq order = id order).
+   */
+  signing?: Promise<void>;
   /** The record's claims in that receipt. */
   receiptItem: ReceiptItemClaims;
   idempotencyKey: string | null;
@@ -288,6 +293,7 @@ export class Intake {
     const metrics = options.metrics;
     this.committer = new GroupCommitter({
       flush: async (rows) => {
+        for (const row of rows) if (row.signing) await row.signing;
         this.signReceipts(rows);
         try {
           const result = await insertSubmissions(options.db(), rows);
@@ -341,29 +347,24 @@ export class Intake {
   /**
    * A single `POST /v1/evidence` is answered with a plain compact JWS naming its record, which
    * any JOSE library verifies, however many requests share its group commit (a group receipt
-   * `<JWS>~<item>` needs proof/'s verifyReceipt). Signed on the thread pool while the request
-   * waits for its commit anyway, so the event loop pays only the hand-off.
+   * `<JWS>~<item>` needs proof/'s verifyReceipt). Signed on the thread pool while the row waits
+   * in the group commit's queue anyway — its flush awaits `row.signing` — so the event loop pays
+   * only the hand-off, and the row keeps the place in the queue it was built in.
    */
-  private async signAlone(rows: SubmissionRow[]): Promise<void> {
+  private signAlone(rows: SubmissionRow[]): void {
     const { config, keys } = this.options;
     const signer = keys.receiptSigner;
     const iat = Math.floor(Date.now() / 1000);
-    await Promise.all(
-      rows.map(async (row) => {
-        const { sub, sha256, cid, projectId, kind, leaf } = row.receiptItem;
-        row.receipt = await signer.signAsync({
-          iss: config.receiptIssuer,
-          sub,
-          iat,
-          sha256,
-          cid,
-          projectId,
-          kind,
-          leaf,
-          ledger: config.ledger,
-        });
-      }),
-    );
+    for (const row of rows) {
+      const { sub, sha256, cid, projectId, kind, leaf } = row.receiptItem;
+      const claims = { iss: config.receiptIssuer, sub, iat, sha256, cid, projectId, kind, leaf };
+      row.signing = signer.signAsync({ ...claims, ledger: config.ledger }).then((jws) => {
+        row.receipt = jws;
+      });
+      // Awaited by the flush; a row that never reaches one (a closed committer) must not leave
+      // an unhandled rejection behind.
+      row.signing.catch(() => {});
+    }
   }
 
   /** Registers a listener called after each group commit (e.g. to wake the batcher). */
@@ -636,7 +637,7 @@ export class Intake {
       built.push({ index, accepted, key });
     });
     if (rows.length > 0) {
-      if (!idem.perItemKeys) await this.signAlone(rows);
+      if (!idem.perItemKeys) this.signAlone(rows);
       const committed = await this.committer.submit(rows);
       const lost: { index: number; key: string }[] = [];
       built.forEach((b, i) => {
