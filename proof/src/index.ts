@@ -1,6 +1,21 @@
 // The public surface of @lianzheng/proof: named re-exports only.
 
 export {
+  type AnchorAssurance,
+  type Assurance,
+  type AssuranceKeys,
+  assuranceSummary,
+  deriveAssurance,
+  type LedgerAssurance,
+  type Standing,
+  standingOf,
+  standingVerdict,
+  type TimeAssurance,
+  VERDICT_EXIT_CODES,
+  type WitnessAssurance,
+} from './lib/assurance.ts';
+
+export {
   type AnchorIdentity,
   type AnchorInfo,
   type AnchorRef,
@@ -84,6 +99,7 @@ export {
   recordLeafHash,
   validateRecord,
 } from './lib/record.ts';
+export { type CertificateInfo, certificateInfo } from './timestamp/certificate-info.ts';
 export {
   type TimestampCheck,
   type TimestampFailureCode,

@@ -94,4 +94,92 @@ describe('lianzheng submit / verify with a file', () => {
     expect(wrong.status, wrong.out).toBe(1);
     expect(wrong.out).toMatch(/FAIL +digest \(DIGEST_MISMATCH\): SM3: /);
   });
+
+  it('a withdrawn record exits 5 and a superseded one 6, each saying so first; a standing one 0', async () => {
+    const project = testProject();
+    const tokens = await tokensFor(dataDir, project.ownerOrg);
+    await registerProject(gateway.base, tokens.unit, project);
+    const submit = (args: string[]) => {
+      const r = lianzheng(
+        ['submit', ...args, '--project', project.id, '--org', project.ownerOrg, '--gateway', gateway.base],
+        dataDir,
+      );
+      expect(r.status, r.out).toBe(0);
+      return JSON.parse(r.out.slice(r.out.indexOf('{'))) as { id: string; sha256: string };
+    };
+    const digest = (n: number) => n.toString(16).padStart(64, 'c');
+    const withdrawn = submit(['--sha256', digest(1), '--kind', 'notice', '--title', '公示']);
+    const older = submit(['--sha256', digest(2), '--kind', 'notice', '--title', '公示 v1']);
+    const pool = new pg.Pool({ connectionString: await embeddedPg(dataDir).url(), max: 2 });
+    try {
+      await waitAllRecorded(pool);
+      const withdrawal = submit([
+        '--sha256',
+        digest(3),
+        '--kind',
+        'withdrawal',
+        '--refs',
+        withdrawn.id,
+        '--reason',
+        '公示内容有误',
+      ]);
+      const newer = submit([
+        '--sha256',
+        digest(4),
+        '--kind',
+        'notice',
+        '--title',
+        '公示 v2',
+        '--supersedes',
+        older.id,
+      ]);
+      await waitAllRecorded(pool);
+
+      const w = lianzheng(['verify', '--sha256', digest(1), '--gateway', gateway.base], dataDir);
+      expect(w.status, w.out).toBe(5);
+      expect(w.out).toMatch(
+        new RegExp(
+          `^WITHDRAWN ${withdrawn.id}: genuine, but withdrawn by ${withdrawal.id} on \\S+; reason: 公示内容有误$`,
+          'm',
+        ),
+      );
+
+      const s = lianzheng(['verify', '--sha256', digest(2), '--gateway', gateway.base], dataDir);
+      expect(s.status, s.out).toBe(6);
+      expect(s.out).toMatch(new RegExp(`^SUPERSEDED BY ${newer.id}: ${older.id} is genuine`, 'm'));
+
+      const ok = lianzheng(['verify', '--sha256', digest(4), '--gateway', gateway.base], dataDir);
+      expect(ok.status, ok.out).toBe(0);
+      expect(ok.out).toMatch(new RegExp(`^VERIFIED ${newer.id}$`, 'm'));
+      // The embedded ledger says what it is: one operator, no endorsement, nothing anchored.
+      expect(ok.out).toContain(
+        "  assurance: the gateway's embedded single-node ledger (one operator, no endorsement); not anchored (the operator does not anchor); time from a TSA certified by the gateway's own root; no witnesses",
+      );
+
+      // The API says the same, per record: standing and assurance.
+      const answer = (await (await fetch(`${gateway.base}/v1/verify/${digest(1)}`)).json()) as {
+        records: { standing: object; assurance: { ledger: object; onChain: boolean; time: object } }[];
+      };
+      expect(answer.records[0]!.standing).toMatchObject({
+        state: 'withdrawn',
+        by: withdrawal.id,
+        reason: '公示内容有误',
+      });
+      expect(answer.records[0]!.assurance).toMatchObject({
+        ledger: { level: 'embedded' },
+        onChain: false,
+        time: { level: 'operator-tsa' },
+      });
+
+      // --json carries the verdict too.
+      const j = lianzheng(['verify', '--sha256', digest(2), '--gateway', gateway.base, '--json'], dataDir);
+      expect(j.status).toBe(6);
+      expect(JSON.parse(j.out.slice(j.out.indexOf('{')))).toMatchObject({
+        verdict: 'superseded',
+        results: [{ verdict: 'superseded', standing: { state: 'superseded', by: newer.id } }],
+      });
+    } finally {
+      await pool.end();
+    }
+  });
 });

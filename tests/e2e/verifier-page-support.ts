@@ -113,6 +113,8 @@ export interface Fixture {
     pending: FixtureDoc;
     tamperedPath: FixtureDoc;
     tamperedLedger: FixtureDoc;
+    noticeWithdrawn: FixtureDoc;
+    withdrawal: FixtureDoc;
   };
   records: FixtureRecord[];
   byId: Map<string, FixtureRecord>;
@@ -153,6 +155,8 @@ export async function makeFixture(): Promise<Fixture> {
     pending: doc('施工日志.txt', '2025-06-01 施工日志:路基压实 construction log\n'),
     tamperedPath: doc('验收报告.pdf', '%PDF-1.4 路基验收报告 acceptance report\n'),
     tamperedLedger: doc('变更单.pdf', '%PDF-1.4 变更单 change order\n'),
+    noticeWithdrawn: doc('停工公示.pdf', '%PDF-1.4 停工公示 stop-work notice\n'),
+    withdrawal: doc('撤回声明.pdf', '%PDF-1.4 撤回停工公示 withdrawal\n'),
   };
 
   type Plan = {
@@ -217,6 +221,22 @@ export async function makeFixture(): Promise<Fixture> {
       details: { title: '施工日志 6 月 1 日' },
       at: '2025-06-06T01:00:00.000Z',
       inLog: false,
+    },
+    // A notice published and then withdrawn (records 8 and 9).
+    {
+      key: 'noticeWithdrawn',
+      kind: 'notice',
+      details: { title: '停工公示' },
+      at: '2025-06-10T02:00:00.000Z',
+      inLog: true,
+    },
+    {
+      key: 'withdrawal',
+      kind: 'withdrawal',
+      details: { title: '撤回停工公示', reason: '公示日期有误,已另行公示' },
+      at: '2025-06-12T03:30:00.000Z',
+      refs: [7],
+      inLog: true,
     },
   ];
 
@@ -316,6 +336,7 @@ export async function makeFixture(): Promise<Fixture> {
   }
   const byId = new Map(records.map((r) => [r.id, r]));
   byId.get(uuid7(1))!.supersededBy = uuid7(2);
+  byId.get(uuid7(8))!.withdrawnBy = uuid7(9);
   byId.get(uuid7(4))!.flags.push({
     code: 'PAYMENT_BEFORE_ACCEPTANCE',
     recordId: uuid7(4),
@@ -367,7 +388,20 @@ export interface FakeGateway {
   close(): Promise<void>;
 }
 
-function verifyEntry(r: FixtureRecord) {
+/** The standing the gateway reports beside a record (GET /v1/verify, /v1/evidence/{id}). */
+function standingOf(fx: Fixture, r: FixtureRecord) {
+  if (r.withdrawnBy) {
+    const w = fx.byId.get(r.withdrawnBy)!;
+    return { state: 'withdrawn', by: w.id, reason: w.details.reason, at: w.record.acceptedAt };
+  }
+  if (r.supersededBy) {
+    const n = fx.byId.get(r.supersededBy)!;
+    return { state: 'superseded', by: n.id, at: n.record.acceptedAt };
+  }
+  return { state: 'standing' };
+}
+
+function verifyEntry(fx: Fixture, r: FixtureRecord) {
   return {
     id: r.id,
     status: r.status,
@@ -377,6 +411,7 @@ function verifyEntry(r: FixtureRecord) {
     submitter: r.record.submitter,
     ...(r.supersededBy ? { supersededBy: r.supersededBy } : {}),
     ...(r.withdrawnBy ? { withdrawnBy: r.withdrawnBy } : {}),
+    standing: standingOf(fx, r),
     flags: r.flags,
     bundle: r.bundle,
   };
@@ -409,13 +444,13 @@ export async function startFakeGateway(fx: Fixture): Promise<FakeGateway> {
       return reply.code(400).type('application/problem+json').send({ status: 400 });
     return {
       sha256: sha,
-      records: fx.records.filter((r) => r.record.digests.sha256 === sha).map(verifyEntry),
+      records: fx.records.filter((r) => r.record.digests.sha256 === sha).map((r) => verifyEntry(fx, r)),
     };
   });
   app.get<{ Params: { id: string } }>('/v1/evidence/:id', async (request, reply) => {
     const r = fx.byId.get(request.params.id);
     if (!r) return reply.code(404).type('application/problem+json').send(notFound);
-    return verifyEntry(r);
+    return verifyEntry(fx, r);
   });
   app.get<{ Params: { txId: string } }>('/v1/ledger/tx/:txId', async (request, reply) => {
     const tx = fx.ledgerTx.get(request.params.txId);
@@ -452,6 +487,7 @@ export async function startFakeGateway(fx: Fixture): Promise<FakeGateway> {
         details: r.details,
         status: r.status,
         ...(r.supersededBy ? { supersededBy: r.supersededBy } : {}),
+        ...(r.withdrawnBy ? { withdrawnBy: r.withdrawnBy } : {}),
         flags: r.flags,
       })),
     };

@@ -43,10 +43,10 @@ afterAll(async () => {
 
 async function open(
   path: string,
-  opts: { lang?: 'en'; width?: number; timeoutMs?: number; oneShotMaxBytes?: number } = {},
+  opts: { lang?: 'en'; width?: number; height?: number; timeoutMs?: number; oneShotMaxBytes?: number } = {},
 ): Promise<Page> {
   context = await browser.newContext({
-    viewport: { width: opts.width ?? 1024, height: 900 },
+    viewport: { width: opts.width ?? 1024, height: opts.height ?? 900 },
     acceptDownloads: true,
   });
   if (opts.lang) await context.addInitScript(() => localStorage.setItem('lianzheng.lang', 'en'));
@@ -86,6 +86,33 @@ async function steps(p: Page, recordId?: string) {
   );
 }
 
+/** The text of the page's main part that is inside the viewport (what a reader sees first). */
+async function firstScreen(p: Page): Promise<string> {
+  return p.evaluate(() => {
+    const out: string[] = [];
+    const walker = document.createTreeWalker(
+      document.querySelector('main') ?? document.body,
+      NodeFilter.SHOW_TEXT,
+    );
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const r = range.getBoundingClientRect();
+      if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight) out.push(node.textContent ?? '');
+    }
+    return out.join('');
+  });
+}
+
+/** Whether an element is (at least partly) inside the viewport. */
+async function onFirstScreen(p: Page, selector: string): Promise<boolean> {
+  return p.$eval(selector, (el) => {
+    const r = el.getBoundingClientRect();
+    return r.height > 0 && r.bottom > 0 && r.top < window.innerHeight;
+  });
+}
+
 async function noHorizontalScroll(p: Page) {
   return p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 }
@@ -120,6 +147,13 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     expect(await card.locator('h2').textContent()).toContain('合同');
     expect(await card.textContent()).toContain('嵌入式单节点账本');
     expect(await card.textContent()).toContain('¥1,500,000.00');
+    // The embedded ledger is not "on chain": the badge and the headline say what it is.
+    expect(await card.locator('.badge[data-status="recorded"]').textContent()).toBe('已记入单机账本');
+    expect(await p.textContent('main')).not.toContain('已上链');
+    expect(await p.textContent('[data-banner="verdict-ok"]')).toContain('网关的单机账本');
+    expect(await card.locator('[data-assurance="time"]').textContent()).toContain('网关自己的时钟');
+    // The address is now the result's own, to share.
+    expect(new URL(p.url()).pathname).toBe(`/v/${fx.docs.contract.sha256}`);
     expect(await card.locator(`a[href="/p/${PROJECT.id}"]`).count()).toBe(1);
     expect(consoleErrors).toEqual([]);
     // Screen readers hear the verdict once, from the one live region.
@@ -211,9 +245,11 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
   it('a superseded version links to the newer one, and flags are in plain words', async () => {
     const p = await open('/');
     await dropFile(p, fx.docs.noticeOld.name, fx.docs.noticeOld.bytes);
-    await p.waitForSelector('[data-banner="verdict-ok"]');
+    await p.waitForSelector('[data-banner="verdict-superseded"]');
     const newer = fx.records[1]!.id;
     expect(await p.locator(`[data-note="superseded"] a[href="/r/${newer}"]`).count()).toBe(1);
+    expect(await p.locator(`[data-banner="verdict-superseded"] a[href="/r/${newer}"]`).count()).toBe(1);
+    expect(await p.locator('[data-banner="verdict-ok"]').count()).toBe(0);
 
     const q = await open('/');
     await dropFile(q, fx.docs.payment.name, fx.docs.payment.bytes);
@@ -221,6 +257,91 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     const flags = await q.locator('.flags li').allTextContents();
     expect(flags).toHaveLength(2);
     expect(flags.join(' ')).toContain('先付款后验收');
+    // The flags are summed up beside the verdict too: findings, not verdicts.
+    expect(await q.textContent('.flag-summary')).toContain('不是结论');
+    expect(await q.locator('.flag-summary li').count()).toBe(2);
+  });
+
+  describe('the first screen of a 360×800 phone', () => {
+    const phone = { width: 360, height: 800 };
+
+    it('a plain record on the embedded ledger: verified, and never "on chain"', async () => {
+      const p = await open(`/v/${fx.docs.contract.sha256}`, phone);
+      await p.waitForSelector('[data-banner="verdict-ok"]');
+      const seen = await firstScreen(p);
+      expect(seen).toContain('所有核验均已通过');
+      expect(seen).toContain('网关的单机账本');
+      expect(seen).not.toContain('已上链');
+      expect(await p.textContent('main')).not.toContain('已上链');
+      expect(await noHorizontalScroll(p)).toBe(true);
+      await p.screenshot({ path: `${SHOTS}/phone-first-screen-embedded.png` });
+    });
+
+    it('a withdrawn record: 已撤回, the reason and the date, not the green verdict', async () => {
+      const withdrawn = fx.records[7]!;
+      const withdrawal = fx.records[8]!;
+      const p = await open(`/v/${fx.docs.noticeWithdrawn.sha256}`, phone);
+      await p.waitForSelector('[data-banner="verdict-withdrawn"]');
+      expect(await p.locator('[data-banner="verdict-ok"]').count()).toBe(0);
+      const seen = await firstScreen(p);
+      expect(seen).toContain('已撤回');
+      expect(seen).toContain(withdrawal.details.reason!);
+      expect(seen).toContain('2025/06/12');
+      expect(await onFirstScreen(p, `[data-banner="verdict-withdrawn"] a[href="/r/${withdrawal.id}"]`)).toBe(
+        true,
+      );
+      expect(await p.getAttribute('[data-banner="verdict-withdrawn"]', 'role')).toBe('alert');
+      expect(
+        await p
+          .locator(`article.record[data-record-id="${withdrawn.id}"] [data-standing="withdrawn"]`)
+          .count(),
+      ).toBe(1);
+      expect(await noHorizontalScroll(p)).toBe(true);
+      await p.screenshot({ path: `${SHOTS}/phone-first-screen-withdrawn.png` });
+
+      // Dropped on the home page, the result is scrolled to: the same first screen.
+      const q = await open('/', phone);
+      await dropFile(q, fx.docs.noticeWithdrawn.name, fx.docs.noticeWithdrawn.bytes);
+      await q.waitForSelector('[data-banner="verdict-withdrawn"]');
+      expect(await onFirstScreen(q, '[data-banner="verdict-withdrawn"]')).toBe(true);
+      expect(await firstScreen(q)).toContain(withdrawal.details.reason!);
+      expect(new URL(q.url()).pathname).toBe(`/v/${fx.docs.noticeWithdrawn.sha256}`);
+      await q.screenshot({ path: `${SHOTS}/phone-first-screen-withdrawn-dropped.png` });
+
+      // The certificate says it at the top.
+      const cert = await open(`/r/${withdrawn.id}`, phone);
+      await cert.waitForSelector('[data-banner="standing-withdrawn"]');
+      expect(await onFirstScreen(cert, '[data-banner="standing-withdrawn"]')).toBe(true);
+      expect(await firstScreen(cert)).toContain(withdrawal.details.reason!);
+      await cert.screenshot({ path: `${SHOTS}/phone-first-screen-withdrawn-certificate.png` });
+    });
+
+    it('a superseded record: 已被新版本取代, with the link to the new version', async () => {
+      const newer = fx.records[1]!.id;
+      const p = await open(`/v/${fx.docs.noticeOld.sha256}`, phone);
+      await p.waitForSelector('[data-banner="verdict-superseded"]');
+      expect(await firstScreen(p)).toContain('已被新版本取代');
+      expect(await onFirstScreen(p, `[data-banner="verdict-superseded"] a[href="/r/${newer}"]`)).toBe(true);
+      await p.screenshot({ path: `${SHOTS}/phone-first-screen-superseded.png` });
+      const cert = await open(`/r/${fx.records[0]!.id}`, phone);
+      await cert.waitForSelector('[data-banner="standing-superseded"]');
+      expect(await onFirstScreen(cert, `[data-banner="standing-superseded"] a[href="/r/${newer}"]`)).toBe(
+        true,
+      );
+    });
+
+    it('a record with rule flags shows them on the first screen, as findings', async () => {
+      const p = await open(`/v/${fx.docs.payment.sha256}`, phone);
+      await p.waitForSelector('[data-banner="verdict-ok"]');
+      expect(await onFirstScreen(p, '.flag-summary')).toBe(true);
+      expect(await firstScreen(p)).toContain('先付款后验收');
+    });
+
+    it('a shared address of a digest that is not notarised says so', async () => {
+      const p = await open(`/v/${'0'.repeat(64)}`, phone);
+      await p.waitForSelector('[data-banner="not-found"]');
+      expect(await firstScreen(p)).toContain('此文件未经存证');
+    });
   });
 
   it('a pasted hash with spaces and upper case is normalised; a bad one is explained', async () => {
@@ -423,7 +544,15 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     expect(text).toContain(PROJECT.regionCode);
     expect(text).toContain('C 级');
     const stages = await p.$$eval('.stage', (els) => els.map((el) => el.getAttribute('data-stage')));
-    expect(stages).toEqual(['tender', 'contract', 'construction', 'change', 'acceptance', 'payment']);
+    expect(stages).toEqual([
+      'tender',
+      'contract',
+      'construction',
+      'change',
+      'acceptance',
+      'payment',
+      'notice',
+    ]);
     expect(await p.locator('.flags li').count()).toBe(2);
     expect(await p.locator(`.flags a[href="/r/${fx.records[3]!.id}"]`).count()).toBe(2);
     expect(await p.locator('svg.qr').count()).toBe(1);

@@ -3,7 +3,13 @@
 // the parsers check only what the page relies on and keep the rest as the gateway sent it, so a
 // field the gateway adds later does not break the page.
 
-import type { AnchorIdentity, AnchorSite, ProofBundle } from '@lianzheng/proof';
+import {
+  type AnchorIdentity,
+  type AnchorSite,
+  type ProofBundle,
+  type Standing,
+  standingOf,
+} from '@lianzheng/proof';
 
 export type ApiErrorCode = 'TIMEOUT' | 'NETWORK' | 'HTTP' | 'NOT_FOUND' | 'BAD_RESPONSE' | 'ABORTED';
 
@@ -22,6 +28,13 @@ export interface FlagView {
   recordId?: string;
   raisedAt?: string;
   detail?: Record<string, unknown>;
+  /** The rule and its version, e.g. `MILESTONE_OVERDUE_30_DAYS@1`. */
+  rule?: string;
+  /** The records the flag rests on. */
+  refs?: string[];
+  /** A flag the facts have since answered (an overdue milestone accepted): by which record, when. */
+  resolvedBy?: string;
+  resolvedAt?: string;
 }
 
 export type RecordStatus = 'accepted' | 'recorded' | 'anchored' | 'rejected' | string;
@@ -35,6 +48,8 @@ export interface VerifyRecord {
   submitter: { org: string };
   supersededBy?: string;
   withdrawnBy?: string;
+  /** Whether the record still stands: the gateway's `standing`, else read from the links. */
+  standing: Standing;
   flags: FlagView[];
   bundle: ProofBundle;
   /** Some gateways add the project's name beside its id. */
@@ -54,6 +69,8 @@ export interface KeysAnswer {
   ledger?: string;
   /** The operator's anchoring identity (chain, contract, address): what the anchor step pins. */
   anchor?: AnchorIdentity;
+  /** SHA-256 of the gateway's own PKI root: a TSA under it vouches for the gateway's clock only. */
+  operatorRoots?: string[];
 }
 
 /** The proxy's reading of an anchor transaction; the optional fields come from newer gateways. */
@@ -165,6 +182,10 @@ function parseFlags(v: unknown): FlagView[] {
           recordId: typeof f.recordId === 'string' ? f.recordId : undefined,
           raisedAt: typeof f.raisedAt === 'string' ? f.raisedAt : undefined,
           detail: isObj(f.detail) ? f.detail : undefined,
+          rule: str(f.rule),
+          refs: Array.isArray(f.refs) ? f.refs.filter((r): r is string => typeof r === 'string') : undefined,
+          resolvedBy: str(f.resolvedBy),
+          resolvedAt: str(f.resolvedAt),
         },
       ];
     }
@@ -174,6 +195,16 @@ function parseFlags(v: unknown): FlagView[] {
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** The gateway's `standing`; from an older gateway, what its supersededBy/withdrawnBy say. */
+function parseStanding(v: Json): Standing {
+  const s = isObj(v.standing) ? v.standing : undefined;
+  const by = str(s?.by);
+  if (s?.state === 'withdrawn' && by)
+    return standingOf({ withdrawnBy: by, withdrawal: { reason: str(s.reason), at: str(s.at) } });
+  if (s?.state === 'superseded' && by) return standingOf({ supersededBy: by, successor: { at: str(s.at) } });
+  return standingOf({ supersededBy: str(v.supersededBy), withdrawnBy: str(v.withdrawnBy) });
 }
 
 /** One record of `/v1/verify` or `/v1/evidence/{id}`; the bundle's record fills what is missing. */
@@ -195,6 +226,7 @@ export function parseVerifyRecord(v: unknown): VerifyRecord {
     submitter: { org: str(submitter.org) ?? '' },
     supersededBy: str(v.supersededBy),
     withdrawnBy: str(v.withdrawnBy),
+    standing: parseStanding(v),
     flags: parseFlags(v.flags),
     bundle: bundle as unknown as ProofBundle,
     projectName: str(v.projectName) ?? (isObj(v.project) ? str(v.project.name) : undefined),
@@ -244,6 +276,9 @@ export function parseKeys(v: unknown): KeysAnswer {
     tsaRoots: Array.isArray(v.tsaRoots) ? v.tsaRoots.filter((k): k is string => typeof k === 'string') : [],
     ledger: str(v.ledger),
     ...(anchor ? { anchor } : {}),
+    ...(Array.isArray(v.operatorRoots)
+      ? { operatorRoots: v.operatorRoots.filter((k): k is string => typeof k === 'string') }
+      : {}),
   };
 }
 

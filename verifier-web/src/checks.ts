@@ -11,10 +11,14 @@
 import {
   type AnchorInfo,
   type AnchorRef,
+  type Assurance,
+  deriveAssurance,
   type LedgerRef,
   type LedgerTxInfo,
   type ProofBundle,
+  type Standing,
   type StepResult,
+  standingVerdict,
   VERIFY_STEPS,
   type VerifyStepName,
   verifyBundle,
@@ -86,7 +90,7 @@ function sortSteps(steps: StepResult[]): StepResult[] {
   return [...steps].sort((a, b) => rank(a) - rank(b));
 }
 
-export type Verdict = 'ok' | 'pending' | 'fail' | 'unchecked';
+export type Verdict = 'ok' | 'pending' | 'fail' | 'unchecked' | 'withdrawn' | 'superseded';
 
 /** Failures that say "could not ask", not "the answer was wrong". */
 const LOOKUP_FAILURES = new Set(['LEDGER_LOOKUP_FAILED', 'ANCHOR_LOOKUP_FAILED']);
@@ -109,6 +113,36 @@ export function verdictOf(runs: CheckRun[]): Verdict {
 }
 
 const PENDING_STEPS: ReadonlySet<string> = new Set(['inclusion', 'checkpoint', 'ledger']);
+
+/**
+ * The page's verdict: the checks' first, then the records' standing. A genuine record that was
+ * withdrawn or superseded gets a verdict of its own, never the plain "verified" one (proof's
+ * standingVerdict: the same rule as the CLI's exit codes).
+ */
+export function pageVerdict(runs: CheckRun[], standings: Standing[]): Verdict {
+  const checks = verdictOf(runs);
+  if (checks === 'fail' || checks === 'unchecked') return checks;
+  const standing = standingVerdict(true, standings);
+  if (standing === 'withdrawn' || standing === 'superseded') return standing;
+  return checks;
+}
+
+/**
+ * What a record's evidence is worth, from the steps that passed in this browser (proof's
+ * deriveAssurance): before the checks are done, what the bundle claims.
+ */
+export function assuranceOf(
+  bundle: ProofBundle,
+  keys: KeysAnswer | undefined,
+  run: CheckRun | null,
+): Assurance {
+  const k = {
+    tsaRoots: keys?.tsaRoots ?? [],
+    ...(keys?.operatorRoots ? { operatorRoots: keys.operatorRoots } : {}),
+    ...(keys?.anchor ? { anchor: keys.anchor } : {}),
+  };
+  return deriveAssurance(bundle, k, run && !run.errorCode ? run.steps : []);
+}
 
 export function firstFailure(run: CheckRun): StepResult | undefined {
   return run.steps.find((s) => s.status === 'fail');
@@ -143,7 +177,7 @@ export interface StepSentence {
   code?: string;
 }
 
-function chainName(caip2: string): string {
+export function chainName(caip2: string): string {
   const known: Record<string, string> = {
     'eip155:1': 'Ethereum',
     'eip155:11155111': 'Ethereum Sepolia',
@@ -195,6 +229,7 @@ export function describeStep(
   step: StepResult,
   bundle: ProofBundle,
   mode: 'file' | 'certificate',
+  assurance?: Assurance,
 ): StepSentence {
   const name = stepName(step.step);
   const status = step.status;
@@ -223,7 +258,11 @@ export function describeStep(
     }
     case 'ledger':
       if (bundle.ledger) {
-        params.network = ledgerWords(bundle);
+        // The certificate states the ledger's nature once, in its assurance: the step names it.
+        params.network =
+          mode === 'certificate' && bundle.ledger.network === 'embedded'
+            ? t('cert.ledgerEmbedded')
+            : ledgerWords(bundle);
         params.channel = bundle.ledger.channel
           ? t('check.ledger.channel', { channel: bundle.ledger.channel })
           : '';
@@ -243,6 +282,12 @@ export function describeStep(
       break;
     case 'timestamp':
       if (status === 'skipped' && bundle.timestamp) key = 'check.timestamp.present';
+      // A valid token says no more than the TSA that signed it: the gateway's own, or another.
+      if (status === 'pass' && assurance?.time.level === 'operator-tsa') key = 'check.timestamp.passOperator';
+      if (status === 'pass' && assurance?.time.level === 'outside-tsa') {
+        key = 'check.timestamp.passOutside';
+        params.name = assurance.time.name;
+      }
       break;
   }
   if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';

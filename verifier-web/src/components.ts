@@ -1,30 +1,137 @@
 // Pieces shared by the three pages: the record's facts, its status, its flags, the checklist and
 // the download button. Colour is never the only signal: every state also has a word and a symbol.
 
-import type { ProofBundle } from '@lianzheng/proof';
+import type { Assurance, ProofBundle, Standing } from '@lianzheng/proof';
 import type { ApiError, FlagView, RecordStatus, VerifyRecord } from './api.ts';
-import { type CheckRun, describeStep, firstFailure, STEP_ORDER, stepName } from './checks.ts';
+import { type CheckRun, chainName, describeStep, firstFailure, STEP_ORDER, stepName } from './checks.ts';
 import { h } from './dom.ts';
 import { formatFen, formatTime, hasMessage, t } from './i18n.ts';
+import type { MessageKey } from './messages.ts';
 
 export function kindWords(kind: string): string {
   const key = `kind.${kind}`;
   return hasMessage(key) ? t(key) : kind;
 }
 
-export function statusBadge(status: RecordStatus): HTMLElement {
-  const key = `status.${status}`;
-  const known = hasMessage(key);
+/**
+ * The record's status in words. A recorded record is "on chain" (已上链) only on a Fabric ledger
+ * or once anchored; on the embedded ledger it says so. `ledger` (from /v1/keys) stands in where
+ * there is no assurance (the project page's list).
+ */
+export function statusBadge(status: RecordStatus, assurance?: Assurance, ledger?: string): HTMLElement {
+  let key = `status.${status}`;
+  let tone: string = status;
+  if (status === 'recorded' || status === 'anchored') {
+    const anchored = assurance ? assurance.anchoring.level === 'anchored' : status === 'anchored';
+    const fabric = assurance ? assurance.ledger.level === 'fabric' : ledger === 'fabric';
+    const embedded = assurance ? assurance.ledger.level === 'embedded' : ledger === 'embedded';
+    if (anchored) key = 'status.anchored';
+    else if (fabric) key = 'status.recordedFabric';
+    else if (embedded) key = 'status.recordedEmbedded';
+    else key = 'status.recorded';
+    tone = anchored || fabric ? 'anchored' : 'embedded';
+  }
+  const word = key;
   return h(
     'span',
-    { class: `badge badge-${known ? status : 'unknown'}` },
-    known ? t(key) : t('status.unknown'),
+    { class: `badge badge-${hasMessage(word) ? tone : 'unknown'}`, 'data-status': status },
+    hasMessage(word) ? t(word) : t('status.unknown'),
+  );
+}
+
+/** The standing as a badge: withdrawn or superseded; nothing for a record that stands. */
+export function standingBadge(standing: Standing | undefined): HTMLElement | null {
+  if (!standing || standing.state === 'standing') return null;
+  return h(
+    'span',
+    { class: 'badge badge-warn', 'data-standing': standing.state },
+    t(standing.state === 'withdrawn' ? 'record.withdrawnShort' : 'record.supersededShort'),
+  );
+}
+
+/** Each part of the assurance in plain words: ledger, anchoring, time, witnesses. */
+export function assuranceParts(a: Assurance): { part: string; words: string }[] {
+  const ledger =
+    a.ledger.level === 'fabric'
+      ? a.ledger.endorsers.length > 0
+        ? t('assurance.ledger.fabric', { endorsers: a.ledger.endorsers.join(t('list.separator')) })
+        : t('assurance.ledger.fabricNoEndorsers')
+      : t(`assurance.ledger.${a.ledger.level}` as MessageKey);
+  const anchoring =
+    a.anchoring.level === 'anchored' || a.anchoring.level === 'unconfirmed'
+      ? t(`assurance.anchoring.${a.anchoring.level}`, {
+          chain: chainName(a.anchoring.chainId),
+          block: a.anchoring.block,
+        })
+      : t(`assurance.anchoring.${a.anchoring.level}` as MessageKey);
+  const time =
+    a.time.level === 'outside-tsa'
+      ? t('assurance.time.outside-tsa', { name: a.time.name })
+      : t(`assurance.time.${a.time.level}` as MessageKey);
+  return [
+    { part: 'ledger', words: ledger },
+    { part: 'anchoring', words: anchoring },
+    { part: 'time', words: time },
+    { part: 'witnesses', words: t('assurance.witnesses.none') },
+  ];
+}
+
+/** The assurance as one sentence (the verdict's second line). */
+export function assuranceSentence(a: Assurance): string {
+  return t('assurance.sentence', {
+    parts: assuranceParts(a)
+      .map((p) => p.words)
+      .join(t('list.semicolon')),
+  });
+}
+
+/** The assurance as a short list, labelled, with each part marked for tests and print. */
+export function assuranceList(a: Assurance): HTMLElement {
+  return h(
+    'div',
+    { class: 'assurance', 'data-on-chain': String(a.onChain) },
+    h('p', { class: 'assurance-title' }, t('assurance.heading')),
+    h(
+      'ul',
+      null,
+      assuranceParts(a).map((p) => h('li', { 'data-assurance': p.part }, p.words)),
+    ),
   );
 }
 
 export function flagWords(flag: FlagView): string {
   const key = `flag.${flag.code}`;
   return hasMessage(key) ? t(key) : t('flag.unknown', { code: flag.code });
+}
+
+/** A flag's short name, for the summary at the top of a result. */
+export function flagShort(flag: FlagView): string {
+  const key = `flagShort.${flag.code}`;
+  return hasMessage(key) ? t(key) : flag.code;
+}
+
+/**
+ * The record's flags in one line, to sit beside the verdict on the first screen: findings of the
+ * ledger's rules, not verdicts; resolved ones say so. Not printed (the full list is).
+ */
+export function flagSummary(flags: FlagView[]): HTMLElement | null {
+  if (flags.length === 0) return null;
+  const open = flags.filter((f) => !f.resolvedBy);
+  const items = flags.map((f) =>
+    h(
+      'li',
+      { class: f.resolvedBy ? 'flag-chip flag-chip-resolved' : 'flag-chip', 'data-flag': f.code },
+      h('span', { 'aria-hidden': 'true' }, f.resolvedBy ? '✓ ' : '⚑ '),
+      flagShort(f),
+      f.resolvedBy ? ` ${t('flag.resolvedShort')}` : null,
+    ),
+  );
+  return h(
+    'div',
+    { class: 'flag-summary no-print', 'data-flags': String(flags.length) },
+    h('p', null, t('flags.summary', { count: flags.length, open: open.length })),
+    h('ul', null, items),
+  );
 }
 
 export function flagList(
@@ -39,11 +146,26 @@ export function flagList(
     flags.map((f) =>
       h(
         'li',
-        { class: 'flag' },
-        h('span', { class: 'flag-icon', 'aria-hidden': 'true' }, '⚑'),
+        { class: f.resolvedBy ? 'flag flag-resolved' : 'flag', 'data-flag': f.code },
+        h('span', { class: 'flag-icon', 'aria-hidden': 'true' }, f.resolvedBy ? '✓' : '⚑'),
         ' ',
         flagWords(f),
         flagFacts(f),
+        f.resolvedBy
+          ? [
+              ' ',
+              h(
+                'span',
+                { class: 'flag-resolution', 'data-resolved-by': f.resolvedBy },
+                t('flag.resolved', {
+                  id: shortId(f.resolvedBy),
+                  date: f.resolvedAt ? formatTime(f.resolvedAt) : '',
+                }),
+                ' ',
+                h('a', { href: `/r/${encodeURIComponent(f.resolvedBy)}` }, t('flag.resolvedLink')),
+              ),
+            ]
+          : null,
         linkRecords && f.recordId
           ? [
               ' ',
@@ -94,6 +216,7 @@ export function checklist(
   run: CheckRun | null,
   bundle: ProofBundle,
   mode: 'file' | 'certificate',
+  assurance?: Assurance,
 ): HTMLElement {
   if (!run) {
     return h(
@@ -128,7 +251,7 @@ export function checklist(
       'ol',
       { class: 'checklist' },
       run.steps.map((step) => {
-        const d = describeStep(step, bundle, mode);
+        const d = describeStep(step, bundle, mode, assurance);
         return h(
           'li',
           { class: `check check-${d.status}`, 'data-step': d.step, 'data-status': d.status },
@@ -179,6 +302,55 @@ export function detailRows(bundle: ProofBundle): [string, string | undefined][] 
   ];
 }
 
+/**
+ * What the top of a result says of a record that no longer stands: withdrawn (when, why, and a
+ * link to the withdrawal) or superseded (a link to the new version). Empty for a standing record.
+ */
+export function standingDetail(standing: Standing): (HTMLElement | string)[] {
+  if (standing.state === 'withdrawn') {
+    return [
+      h(
+        'p',
+        { 'data-standing-detail': 'withdrawn' },
+        standing.at ? t('standing.withdrawnOn', { date: formatTime(standing.at) }) : null,
+        standing.at ? ' ' : null,
+        standing.reason
+          ? h('span', { class: 'standing-reason' }, t('standing.reason', { reason: standing.reason }))
+          : t('standing.reasonHidden'),
+        ' ',
+        h('a', { href: `/r/${encodeURIComponent(standing.by)}` }, t('standing.withdrawalLink')),
+      ),
+    ];
+  }
+  if (standing.state === 'superseded') {
+    return [
+      h(
+        'p',
+        { 'data-standing-detail': 'superseded' },
+        standing.at ? `${t('standing.supersededOn', { date: formatTime(standing.at) })} ` : null,
+        h(
+          'a',
+          { href: `/r/${encodeURIComponent(standing.by)}`, 'data-new-version': standing.by },
+          t('standing.newVersionLink'),
+        ),
+      ),
+    ];
+  }
+  return [];
+}
+
+/** The banner of a record that no longer stands (certificate, and beside the verdict). */
+export function standingBanner(standing: Standing, id: string): HTMLElement | null {
+  if (standing.state === 'standing') return null;
+  return banner(
+    'warn',
+    t(standing.state === 'withdrawn' ? 'standing.withdrawnHeadline' : 'standing.supersededHeadline'),
+    `standing-${standing.state}`,
+    standingDetail(standing),
+    id,
+  );
+}
+
 export function versionNotes(rec: Pick<VerifyRecord, 'supersededBy' | 'withdrawnBy'>): HTMLElement[] {
   const notes: HTMLElement[] = [];
   if (rec.supersededBy) {
@@ -220,21 +392,36 @@ export function statusLine(text: string): HTMLParagraphElement {
   );
 }
 
+export type BannerTone = 'ok' | 'fail' | 'pending' | 'warn';
+
+const BANNER_ICON: Record<BannerTone, string> = { ok: '✓', fail: '✗', pending: '○', warn: '!' };
+
+/**
+ * A verdict. `detail` is a sentence or nodes (the withdrawal's reason and link); a 'warn' banner
+ * (withdrawn, superseded) is announced like a failure: it is what the reader must not miss.
+ */
 export function banner(
-  tone: 'ok' | 'fail' | 'pending',
+  tone: BannerTone,
   text: string,
   id: string,
-  detail?: string,
+  detail?: string | (HTMLElement | string)[],
+  recordId?: string,
 ): HTMLElement {
   return h(
     'div',
-    { class: `banner banner-${tone}`, role: tone === 'fail' ? 'alert' : 'status', 'data-banner': id },
+    {
+      class: `banner banner-${tone}`,
+      role: tone === 'fail' || tone === 'warn' ? 'alert' : 'status',
+      'data-banner': id,
+      'data-record-ref': recordId ?? null,
+    },
+    h('span', { class: 'banner-icon', 'aria-hidden': 'true' }, BANNER_ICON[tone]),
     h(
-      'span',
-      { class: 'banner-icon', 'aria-hidden': 'true' },
-      tone === 'ok' ? '✓' : tone === 'fail' ? '✗' : '○',
+      'div',
+      { class: 'banner-body' },
+      h('strong', null, text),
+      typeof detail === 'string' ? h('p', null, detail) : (detail ?? null),
     ),
-    h('div', { class: 'banner-body' }, h('strong', null, text), detail ? h('p', null, detail) : null),
   );
 }
 

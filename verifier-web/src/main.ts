@@ -46,7 +46,7 @@ function boot(): void {
   const route = routeOf(location.pathname);
   const view: View =
     route.page === 'verify'
-      ? new VerifyView(ctx)
+      ? new VerifyView(ctx, route.sha256)
       : route.page === 'certificate'
         ? new CertificateView(ctx, route.id)
         : route.page === 'project'

@@ -17,6 +17,10 @@ export const EXIT = {
   NETWORK: 3,
   /** The gateway refused the request (4xx problem). */
   REFUSED: 4,
+  /** `verify`: genuine evidence of a withdrawn record (no record of the digest still stands). */
+  WITHDRAWN: 5,
+  /** `verify`: genuine evidence of a superseded record (no record of the digest still stands). */
+  SUPERSEDED: 6,
 } as const;
 
 /** Ends a command with `exitCode` and a message for the user. */

@@ -4,7 +4,19 @@ import fs from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type AnchorIdentity, createSha256, isSha256Hex, toHex, verifyBundle } from '@lianzheng/proof';
+import {
+  type AnchorIdentity,
+  assuranceSummary,
+  createSha256,
+  deriveAssurance,
+  isSha256Hex,
+  type Standing,
+  standingOf,
+  standingVerdict,
+  toHex,
+  VERDICT_EXIT_CODES,
+  verifyBundle,
+} from '@lianzheng/proof';
 import { runAnchorDeploy, runAnchorKeygen } from '../anchor/commands.ts';
 import { parseAnchorConfig } from '../anchor/config.ts';
 import { AnchorFetchError, createRpcAnchorFetcher } from '../anchor/rpc-anchor-fetcher.ts';
@@ -48,13 +60,18 @@ Usage:
       sent from another address, on another contract or chain fails. Keys without one leave the
       step "not pinned", never passed. --confirmations: blocks the anchor needs (default: the
       gateway's ANCHOR_CONFIRMATIONS from the keys, else 3).
+      Each record gets one line — VERIFIED, WITHDRAWN (by whom, when, why), SUPERSEDED BY <id>,
+      or FAILED — then what its evidence is worth (assurance: ledger, anchoring, time, witnesses;
+      docs/assurance.md), its rule flags and every step. Offline, standing is known only with
+      --gateway. Exit 0 verified, 1 failed, 5 withdrawn, 6 superseded (below).
   lianzheng verify <file | --sha256 HEX> --fabric PROFILE --identity DIR [--project ID] [--bundle b.json --keys keys.json]
       An inspector's check through their own organisation's Fabric peer, no gateway involved:
       the records of that digest on the ledger (--project narrows the search to one project's
       batches), the transaction of each (valid, block, endorsing organisations, the log size and
       root it recorded, a checkpoint the contract keeps). With --bundle/--keys the bundle is
       checked too, its ledger step answered by the peer. FABRIC_CHANNEL, FABRIC_CHAINCODE,
-      FABRIC_MSP_ID and FABRIC_AS_LOCALHOST as for the gateway.
+      FABRIC_MSP_ID and FABRIC_AS_LOCALHOST as for the gateway. Same verdicts and exit codes
+      (WITHDRAWN 5, SUPERSEDED BY 6) from what the ledger says of each record.
   lianzheng pki init
       Create (or keep) the local root CA under DATA_DIR/pki and certify the TSA, receipt and
       checkpoint keys; the gateway does this on first start too.
@@ -95,11 +112,16 @@ gateway \`npm start\` runs with the same PORT), else http://localhost:8080. DATA
 keys, the embedded database) is the checkout's ./data, as for \`npm start\`, unless set.
 
 Exit codes:
-  0  success (for verify: every check passed or was skipped for a stated reason)
+  0  success (for verify: every check passed or was skipped for a stated reason, and the record
+     stands — or, for a digest with several records, at least one of them stands)
   1  verification failed, or the digest is not notarised (restore: damaged backup, or differences)
   2  usage or configuration error (backup: DIR not empty; restore: the database holds data)
   3  network error, the gateway answered 5xx, or the database cannot be reached
   4  the gateway refused the request (4xx problem+json; its code is printed)
+  5  verify: the evidence is genuine but the record was WITHDRAWN (printed with who withdrew it,
+     when and why); no record of the digest still stands
+  6  verify: the evidence is genuine but the record was SUPERSEDED BY a newer version (printed
+     with its id); no record of the digest still stands
 `;
 
 /** `--gateway`, else LIANZHENG_GATEWAY, else the gateway `npm start` runs here: localhost:$PORT (8080). */
@@ -330,6 +352,58 @@ interface Keys {
   tsaRoots?: string[];
   /** The operator's anchoring identity; absent (older gateways, anchoring off) → not pinned. */
   anchor?: AnchorIdentity;
+  /** SHA-256 of the gateway's own PKI root: a TSA under it vouches for the gateway's clock only. */
+  operatorRoots?: string[];
+}
+
+/** A record as GET /v1/verify or /v1/evidence/{id} answers it (what `verify` reads of it). */
+interface GatewayRecord {
+  id: string;
+  bundle: unknown;
+  standing?: Standing;
+  supersededBy?: string;
+  withdrawnBy?: string;
+  flags?: FlagLine[];
+}
+
+interface FlagLine {
+  code: string;
+  rule?: string;
+  refs?: string[];
+  detail?: Record<string, unknown>;
+  resolvedBy?: string;
+  resolvedAt?: string;
+}
+
+/** The standing a gateway reports; an older gateway's links alone when it has no `standing`. */
+function gatewayStanding(r: Partial<GatewayRecord>): Standing {
+  const s = r.standing;
+  if (s && typeof s === 'object' && ['standing', 'withdrawn', 'superseded'].includes(s.state)) return s;
+  return standingOf({ supersededBy: r.supersededBy, withdrawnBy: r.withdrawnBy });
+}
+
+/** The verdict line of one record: its standing first, then the checks. */
+function verdictLine(id: string, ok: boolean, standing: Standing | undefined): string {
+  if (!ok) return `FAILED ${id}`;
+  if (standing?.state === 'withdrawn') {
+    const when = standing.at ? ` on ${standing.at}` : '';
+    const why = standing.reason ? `; reason: ${standing.reason}` : '';
+    return `WITHDRAWN ${id}: genuine, but withdrawn by ${standing.by}${when}${why}`;
+  }
+  if (standing?.state === 'superseded') {
+    const when = standing.at ? ` (accepted ${standing.at})` : '';
+    return `SUPERSEDED BY ${standing.by}: ${id} is genuine, but a newer version replaces it${when}`;
+  }
+  return `VERIFIED ${id}`;
+}
+
+function flagLine(f: FlagLine): string {
+  const milestone = typeof f.detail?.milestone === 'string' ? ` milestone ${f.detail.milestone}` : '';
+  const refs = f.refs?.length ? ` (rests on ${f.refs.join(', ')})` : '';
+  const resolved = f.resolvedBy
+    ? ` — resolved by ${f.resolvedBy}${f.resolvedAt ? ` at ${f.resolvedAt}` : ''}`
+    : '';
+  return `  FLAG ${f.rule ?? f.code}${milestone}${refs}${resolved}`;
 }
 
 /** Failures of a look-up that say "could not ask" (exit 3), not "the answer was wrong" (exit 1). */
@@ -383,7 +457,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
   if (values.fabric !== undefined || values.identity !== undefined)
     return verifyThroughFabric(sha256, values, env, out);
   const tls = await tlsFiles(values);
-  let bundles: { id?: string; bundle: unknown }[];
+  let bundles: { id?: string; bundle: unknown; standing?: Standing; flags?: FlagLine[] }[];
   let keys: Keys;
   if (values.bundle) {
     if (!values.keys)
@@ -397,6 +471,20 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     };
     bundles = [{ bundle: await read(values.bundle) }];
     keys = await read(values.keys);
+    // A bundle does not say whether its record was withdrawn or superseded since: the gateway
+    // does, when one is named.
+    const id = (bundles[0]!.bundle as { record?: { id?: unknown } })?.record?.id;
+    if (values.gateway && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) {
+      const found = await http(`${gatewayUrl(values.gateway, env)}/v1/evidence/${id}`, {}, tls);
+      if (found.status === 200) {
+        const body = found.body as GatewayRecord;
+        bundles[0] = {
+          ...bundles[0]!,
+          standing: gatewayStanding(body),
+          ...(body.flags ? { flags: body.flags } : {}),
+        };
+      }
+    }
   } else {
     const gw = gatewayUrl(values.gateway, env);
     const found = await http(`${gw}/v1/verify/${sha256}`, {}, tls);
@@ -405,12 +493,17 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       return EXIT.VERIFICATION_FAILED;
     }
     if (found.status >= 400) throw refused(found.status, found.body);
-    const records = (found.body as { records?: { id: string; bundle: unknown }[] }).records ?? [];
+    const records = (found.body as { records?: GatewayRecord[] }).records ?? [];
     if (records.length === 0) {
       out.log(`${sha256}: not notarised`);
       return EXIT.VERIFICATION_FAILED;
     }
-    bundles = records.map((r) => ({ id: r.id, bundle: r.bundle }));
+    bundles = records.map((r) => ({
+      id: r.id,
+      bundle: r.bundle,
+      standing: gatewayStanding(r),
+      flags: r.flags ?? [],
+    }));
     const k = await http(`${gw}/v1/keys`, {}, tls);
     if (k.status >= 400) throw refused(k.status, k.body);
     keys = k.body as Keys;
@@ -490,22 +583,42 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       anchorConfirmations,
     });
     ok &&= v.ok;
-    results.push({ id: b.id, ...v });
+    const id = b.id ?? (b.bundle as { record?: { id?: string } })?.record?.id ?? '';
+    // What the evidence is worth, from the steps that passed: the same derivation as the page's.
+    const assurance =
+      typeof b.bundle === 'object' && b.bundle !== null
+        ? deriveAssurance(b.bundle as never, keys, v.steps)
+        : undefined;
+    const recordVerdict = standingVerdict(v.ok, b.standing ? [b.standing] : []);
+    results.push({
+      id: b.id,
+      verdict: recordVerdict,
+      ...(b.standing ? { standing: b.standing } : {}),
+      ...(assurance ? { assurance } : {}),
+      ...(b.flags ? { flags: b.flags } : {}),
+      ...v,
+    });
     if (!values.json) {
-      out.log(
-        `${v.ok ? 'VERIFIED' : 'FAILED'} ${b.id ?? (b.bundle as { record?: { id?: string } })?.record?.id ?? ''}`,
-      );
+      out.log(verdictLine(id, v.ok, b.standing));
+      if (!b.standing)
+        out.log(
+          '  standing: not known offline (add --gateway URL to ask whether it was withdrawn or superseded)',
+        );
+      if (assurance) out.log(`  assurance: ${assuranceSummary(assurance)}`);
+      for (const f of b.flags ?? []) out.log(flagLine(f));
       printSteps(out, v.steps);
     }
   }
-  if (values.json) out.log(JSON.stringify({ sha256, ok, results }, null, 2));
+  const known = bundles.flatMap((b) => (b.standing ? [b.standing] : []));
+  const verdict = standingVerdict(ok, known.length === bundles.length ? known : []);
+  if (values.json) out.log(JSON.stringify({ sha256, ok, verdict, results }, null, 2));
   // Nothing failed but look-ups that could not reach their endpoint: a network error, not a verdict.
   const failedCodes = results.flatMap((r) => r.steps.filter((s) => s.status === 'fail').map((s) => s.code));
   if (!ok && unreachable && failedCodes.every((c) => LOOKUP_FAILED.has(c ?? ''))) {
     out.error(`lianzheng verify: network error: ${unreachable}`);
     return EXIT.NETWORK;
   }
-  return ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+  return VERDICT_EXIT_CODES[verdict];
 }
 
 /** `verify --fabric PROFILE --identity DIR`: through the inspector's own peer, no gateway. */

@@ -1,4 +1,13 @@
-import { canonicalBytes, leafHash, toHex, verifyBundle } from '@lianzheng/proof';
+import {
+  canonicalBytes,
+  leafHash,
+  type Standing,
+  standingOf,
+  standingVerdict,
+  toHex,
+  VERDICT_EXIT_CODES,
+  verifyBundle,
+} from '@lianzheng/proof';
 import { LedgerError } from '../ledger/ledger.ts';
 import { FabricLedger } from '../ledger/ledger-fabric.ts';
 import { CliError, EXIT, type Out } from './common.ts';
@@ -17,7 +26,13 @@ interface FabricRecord {
   txId: string;
   supersededBy?: string;
   withdrawnBy?: string;
-  flags?: { code: string }[];
+  flags?: {
+    code: string;
+    rule?: string;
+    detail?: Record<string, unknown>;
+    resolvedBy?: string;
+    resolvedAt?: string;
+  }[];
 }
 
 export interface FabricVerifyOptions {
@@ -66,6 +81,7 @@ export async function verifyOnFabric(options: FabricVerifyOptions, out: Out): Pr
     }
     let ok = true;
     const results = [];
+    const standings: Standing[] = [];
     for (const stored of found.records) {
       const steps = await checkRecord(ledger, stored, options.sha256);
       if (options.bundle !== undefined && options.keys) {
@@ -92,24 +108,34 @@ export async function verifyOnFabric(options: FabricVerifyOptions, out: Out): Pr
       }
       const recordOk = steps.every((s) => s.status === 'pass');
       ok &&= recordOk;
-      const standing = stored.withdrawnBy
-        ? `WITHDRAWN by ${stored.withdrawnBy}`
-        : stored.supersededBy
-          ? `SUPERSEDED by ${stored.supersededBy}`
-          : undefined;
-      results.push({ id: stored.record.id, ok: recordOk, standing, steps });
+      // What the ledger says of the record's standing: a withdrawal or a newer version (their
+      // reasons are in those records; GET /v1/evidence/{id} of the gateway shows them).
+      const standing = standingOf({ supersededBy: stored.supersededBy, withdrawnBy: stored.withdrawnBy });
+      standings.push(standing);
+      const verdict = standingVerdict(recordOk, [standing]);
+      results.push({ id: stored.record.id, ok: recordOk, verdict, standing, steps });
       if (!options.json) {
+        const where = `(${stored.record.kind}, project ${stored.record.projectId}) on Fabric`;
         out.log(
-          `${recordOk ? 'VERIFIED' : 'FAILED'} ${stored.record.id} (${stored.record.kind}, project ${stored.record.projectId}) on Fabric`,
+          verdict === 'withdrawn'
+            ? `WITHDRAWN ${stored.record.id} ${where}: genuine, but withdrawn by ${stored.withdrawnBy}`
+            : verdict === 'superseded'
+              ? `SUPERSEDED BY ${stored.supersededBy}: ${stored.record.id} ${where} is genuine, but a newer version replaces it`
+              : `${recordOk ? 'VERIFIED' : 'FAILED'} ${stored.record.id} ${where}`,
         );
-        if (standing)
-          out.log(`  NOTE ${standing}: the record stands on the ledger, the document no longer does`);
+        if (standing.state !== 'standing')
+          out.log(`  NOTE the record stands on the ledger, the document no longer does`);
         for (const s of steps) out.log(`  ${s.status === 'pass' ? 'PASS' : 'FAIL'} ${s.step}: ${s.detail}`);
-        for (const f of stored.flags ?? []) out.log(`  FLAG ${f.code}`);
+        for (const f of stored.flags ?? []) {
+          const milestone = typeof f.detail?.milestone === 'string' ? ` milestone ${f.detail.milestone}` : '';
+          const resolved = f.resolvedBy ? ` — resolved by ${f.resolvedBy} at ${f.resolvedAt ?? '?'}` : '';
+          out.log(`  FLAG ${f.rule ?? f.code}${milestone}${resolved}`);
+        }
       }
     }
-    if (options.json) out.log(JSON.stringify({ sha256: options.sha256, ok, results }, null, 2));
-    return ok ? EXIT.OK : EXIT.VERIFICATION_FAILED;
+    const verdict = standingVerdict(ok, standings);
+    if (options.json) out.log(JSON.stringify({ sha256: options.sha256, ok, verdict, results }, null, 2));
+    return VERDICT_EXIT_CODES[verdict];
   } finally {
     await ledger.close();
   }

@@ -115,6 +115,75 @@ export const FlagSchema = Type.Object(
 );
 export type FlagJson = Static<typeof FlagSchema>;
 
+export const StandingSchema = Type.Union(
+  [
+    Type.Object({ state: Type.Literal('standing') }),
+    Type.Object({
+      state: Type.Literal('withdrawn'),
+      by: Type.String({ description: 'the withdrawal record' }),
+      reason: Type.Optional(
+        Type.String({
+          description: "the withdrawal's reason (absent when it is restricted from this reader)",
+        }),
+      ),
+      at: Type.Optional(Type.String({ description: 'when the withdrawal was accepted (RFC 3339)' })),
+    }),
+    Type.Object({
+      state: Type.Literal('superseded'),
+      by: Type.String({ description: 'the record of the newer version' }),
+      at: Type.Optional(Type.String({ description: 'when the newer version was accepted (RFC 3339)' })),
+    }),
+  ],
+  {
+    description:
+      'Whether the record still stands. A withdrawn or superseded record is genuine, but the document no longer stands: say so before anything else',
+  },
+);
+
+export const AssuranceSchema = Type.Object(
+  {
+    ledger: Type.Union([
+      Type.Object({ level: Type.Literal('none') }),
+      Type.Object({ level: Type.Literal('embedded') }),
+      Type.Object({
+        level: Type.Literal('fabric'),
+        endorsers: Type.Array(Type.String()),
+        channel: Type.Optional(Type.String()),
+      }),
+    ]),
+    anchoring: Type.Union([
+      Type.Object({ level: Type.Literal('none') }),
+      Type.Object({ level: Type.Literal('pending') }),
+      Type.Object({
+        level: Type.Literal('unconfirmed'),
+        chainId: Type.String(),
+        block: Type.Integer(),
+        txHash: Type.String(),
+      }),
+      Type.Object({
+        level: Type.Literal('anchored'),
+        chainId: Type.String(),
+        block: Type.Integer(),
+        txHash: Type.String(),
+        contract: Type.String(),
+      }),
+    ]),
+    time: Type.Union([
+      Type.Object({ level: Type.Literal('gateway-clock') }),
+      Type.Object({ level: Type.Literal('operator-tsa'), name: Type.Optional(Type.String()) }),
+      Type.Object({ level: Type.Literal('outside-tsa'), name: Type.String(), root: Type.String() }),
+    ]),
+    witnesses: Type.Object({ level: Type.Literal('none') }),
+    onChain: Type.Boolean({
+      description: 'true only for a Fabric ledger or an anchor on a public chain (never the embedded ledger)',
+    }),
+  },
+  {
+    description:
+      "What the evidence is worth: the ledger, the anchoring, who vouches for the time, witnesses (docs/assurance.md; @lianzheng/proof deriveAssurance). It is the gateway's reading of the bundle; a verifier re-derives it from the steps that passed",
+  },
+);
+
 /** One record as the read routes list it. */
 export const RecordEntrySchema = Type.Object({
   id: Type.String(),
@@ -138,7 +207,12 @@ export const RecordEntrySchema = Type.Object({
 
 export const EvidenceResponse = Type.Composite([
   RecordEntrySchema,
-  Type.Object({ record: EvidenceRecordSchema, bundle: ProofBundleSchema }),
+  Type.Object({
+    record: EvidenceRecordSchema,
+    bundle: ProofBundleSchema,
+    standing: StandingSchema,
+    assurance: AssuranceSchema,
+  }),
 ]);
 
 export const VerifyResponse = Type.Object({
@@ -153,6 +227,8 @@ export const VerifyResponse = Type.Object({
       submitter: Type.Object({ org: Type.String() }),
       supersededBy: Type.Optional(Type.String()),
       withdrawnBy: Type.Optional(Type.String()),
+      standing: StandingSchema,
+      assurance: AssuranceSchema,
       flags: Type.Array(FlagSchema),
       bundle: ProofBundleSchema,
     }),

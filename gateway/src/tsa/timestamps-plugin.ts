@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -20,6 +20,12 @@ export interface Timestamps {
   signer: TimeStampSigner;
   /** PEM certificates a verifier trusts for the bundle's `timestamp` step. */
   roots: string[];
+  /**
+   * SHA-256 (hex, of the DER) of the gateway's own local PKI root, when it has one: GET /v1/keys
+   * publishes it as `operatorRoots`, so a verifier can tell a TSA this gateway certified itself
+   * (its own clock, in effect) from an outside one.
+   */
+  operatorRoots: string[];
   /** A token over a checkpoint root (DER). */
   tokenFor(rootHash: Uint8Array): Promise<Uint8Array>;
 }
@@ -27,6 +33,21 @@ export interface Timestamps {
 declare module 'fastify' {
   interface FastifyInstance {
     timestamps?: Timestamps;
+  }
+}
+
+/** The SHA-256 of the local PKI root's DER, if the root exists. */
+async function localRootFingerprints(dir: string): Promise<string[]> {
+  let pem: string;
+  try {
+    pem = await fs.readFile(pkiPaths(dir).rootCert, 'utf8');
+  } catch {
+    return [];
+  }
+  try {
+    return [createHash('sha256').update(new X509Certificate(pem).raw).digest('hex')];
+  } catch {
+    return [];
   }
 }
 
@@ -84,6 +105,7 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
   app.decorate('timestamps', {
     signer,
     roots,
+    operatorRoots: await localRootFingerprints(dir),
     tokenFor: (rootHash: Uint8Array) => createTimestampToken(signer, rootHash),
   } satisfies Timestamps);
   await app.register(tsaPlugin, {

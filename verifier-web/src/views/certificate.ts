@@ -3,8 +3,9 @@
 
 import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
-import { anchorIdentityWords, type CheckRun, ledgerWords, runChecks } from '../checks.ts';
+import { anchorIdentityWords, assuranceOf, type CheckRun, ledgerWords, runChecks } from '../checks.ts';
 import {
+  assuranceList,
   banner,
   checklist,
   detailRows,
@@ -12,12 +13,14 @@ import {
   errorSentence,
   facts,
   flagList,
+  flagSummary,
   kindWords,
   mono,
+  standingBadge,
+  standingBanner,
   statusBadge,
   statusLine,
   timeText,
-  versionNotes,
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
 import { hashFile } from '../hash-file.ts';
@@ -190,14 +193,16 @@ export class CertificateView implements View {
     }
     const { rec, run } = s;
     const b = rec.bundle;
+    const assurance = assuranceOf(b, s.keys, run);
     const print = h(
       'button',
       { type: 'button', class: 'button button-primary', 'data-action': 'print' },
       t('cert.print'),
     );
     print.addEventListener('click', () => window.print());
+    // The ledger's nature is in the assurance above; here, which transaction.
     const ledger = b.ledger
-      ? `${ledgerWords(b)} · #${b.ledger.block} · ${b.ledger.txId}`
+      ? `${b.ledger.network === 'embedded' ? t('cert.ledgerEmbedded') : ledgerWords(b)} · #${b.ledger.block} · ${b.ledger.txId}`
       : t('cert.notRecorded');
     const anchor = b.anchor ? `${b.anchor.chainId} · ${b.anchor.txHash}` : t('cert.notAnchored');
     setChildren(
@@ -216,13 +221,21 @@ export class CertificateView implements View {
           ),
           h('p', { class: 'cert-intro' }, t('cert.intro')),
         ),
+        // What matters most, at the top: a record that no longer stands, what the evidence is
+        // worth, and the rules' findings.
+        standingBanner(rec.standing, rec.id),
+        assuranceList(assurance),
+        flagSummary(rec.flags),
         h(
           'div',
           { class: 'cert-body' },
           facts([
             [t('record.id'), mono(rec.id)],
             [t('record.kind'), kindWords(rec.kind)],
-            [t('record.status'), statusBadge(rec.status)],
+            [
+              t('record.status'),
+              h('span', null, statusBadge(rec.status, assurance), ' ', standingBadge(rec.standing)),
+            ],
             [
               t('record.project'),
               h('a', { href: `/p/${encodeURIComponent(rec.projectId)}` }, rec.projectName ?? rec.projectId),
@@ -256,11 +269,10 @@ export class CertificateView implements View {
             h('figcaption', null, t('cert.qrCaption')),
           ),
         ),
-        ...versionNotes(rec),
         h('h2', null, t('record.flags')),
         flagList(rec.flags, 'record.noFlags', false),
         h('h2', null, t('record.checks')),
-        checklist(run, b, 'certificate'),
+        checklist(run, b, 'certificate', assurance),
         h('p', { class: 'cert-footer' }, t('cert.issuedBy', { url: this.ctx.pageUrl })),
       ),
       h('div', { class: 'actions no-print' }, print, downloadButton(b, rec.id)),

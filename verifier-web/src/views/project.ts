@@ -49,7 +49,7 @@ type State =
   | { kind: 'bad-id' }
   | { kind: 'not-found' }
   | { kind: 'error'; error: ApiError }
-  | { kind: 'ready'; project: Project; records: ProjectRecordView[]; flags: FlagView[] };
+  | { kind: 'ready'; project: Project; records: ProjectRecordView[]; flags: FlagView[]; ledger?: string };
 
 export class ProjectPage implements View {
   private state: State;
@@ -75,12 +75,14 @@ export class ProjectPage implements View {
   private async load(): Promise<void> {
     this.set({ kind: 'loading' });
     try {
-      const [project, records, flags] = await Promise.all([
+      const [project, records, flags, keys] = await Promise.all([
         this.ctx.api.project(this.id),
         this.ctx.api.projectRecords(this.id),
         this.ctx.api.projectFlags(this.id),
+        // Which ledger the records are on decides the status words (已上链 only on Fabric).
+        this.ctx.api.keys().catch(() => undefined),
       ]);
-      this.set({ kind: 'ready', project, records, flags });
+      this.set({ kind: 'ready', project, records, flags, ...(keys?.ledger ? { ledger: keys.ledger } : {}) });
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
       this.set(err.code === 'NOT_FOUND' ? { kind: 'not-found' } : { kind: 'error', error: err });
@@ -162,14 +164,16 @@ export class ProjectPage implements View {
         h('h2', null, t('project.flags')),
         flagList(flags, 'project.noFlags', true),
         h('h2', null, t('project.timeline')),
-        records.length === 0 ? h('p', { class: 'muted' }, t('project.noRecords')) : timeline(records),
+        records.length === 0
+          ? h('p', { class: 'muted' }, t('project.noRecords'))
+          : timeline(records, s.ledger),
       ),
       h('div', { class: 'actions no-print' }, print),
     );
   }
 }
 
-function timeline(records: ProjectRecordView[]): HTMLElement {
+function timeline(records: ProjectRecordView[], ledger: string | undefined): HTMLElement {
   return h(
     'ol',
     { class: 'timeline' },
@@ -188,7 +192,7 @@ function timeline(records: ProjectRecordView[]): HTMLElement {
               h('span', { class: 'stage-date' }, r.acceptedAt ? formatDate(r.acceptedAt) : ''),
               h('span', { class: 'stage-kind' }, kindWords(r.kind)),
               r.title ? h('span', { class: 'stage-title' }, r.title) : null,
-              r.status ? statusBadge(r.status) : null,
+              r.status ? statusBadge(r.status, undefined, ledger) : null,
               r.visibility === 'restricted'
                 ? h('span', { class: 'badge badge-unknown' }, t('project.restricted'))
                 : null,

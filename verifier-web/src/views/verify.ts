@@ -1,9 +1,12 @@
 // `/`: choose, drop or paste; hash in the browser; ask the gateway; re-check every bundle.
 
 import { announce } from '../announce.ts';
-import { ApiError, type VerifyRecord } from '../api.ts';
-import { type CheckRun, runChecks, type Verdict, verdictOf } from '../checks.ts';
+import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
+import { assuranceOf, type CheckRun, pageVerdict, runChecks, type Verdict } from '../checks.ts';
 import {
+  assuranceList,
+  assuranceSentence,
+  type BannerTone,
   banner,
   checklist,
   detailRows,
@@ -11,8 +14,12 @@ import {
   errorSentence,
   facts,
   flagList,
+  flagSummary,
   kindWords,
   mono,
+  standingBadge,
+  standingBanner,
+  standingDetail,
   statusBadge,
   statusLine,
   timeText,
@@ -22,6 +29,7 @@ import { h, setChildren } from '../dom.ts';
 import { HashAbortedError, type HashProgress, hashFile } from '../hash-file.ts';
 import { formatBytes, t } from '../i18n.ts';
 import { normaliseSha256Input } from '../normalise.ts';
+import { resultPath } from '../router.ts';
 import type { View, ViewContext } from './view.ts';
 
 interface FileInfo {
@@ -44,6 +52,7 @@ type State =
       file?: FileInfo;
       records: VerifyRecord[];
       runs: (CheckRun | null)[];
+      keys?: KeysAnswer;
       keysError?: ApiError;
     };
 
@@ -56,14 +65,40 @@ export class VerifyView implements View {
   private resultBox: HTMLElement | null = null;
   private progressEl: HTMLProgressElement | null = null;
   private progressText: HTMLElement | null = null;
+  private main: HTMLElement | null = null;
 
-  constructor(private readonly ctx: ViewContext) {}
+  /**
+   * Opened at /v/{sha256} (a shared result): the result comes first on the page, the inputs after
+   * it. After a look-up from `/`, the address becomes the result's, and the result is scrolled to.
+   */
+  private readonly shared: string | undefined;
+
+  constructor(
+    private readonly ctx: ViewContext,
+    shared?: string,
+  ) {
+    this.shared = shared;
+    if (shared !== undefined) this.pasteValue = shared;
+  }
 
   title(): string {
     return t('app.title');
   }
 
+  start(): void {
+    if (this.shared === undefined) return;
+    const parsed = normaliseSha256Input(this.shared);
+    if (!parsed.ok) {
+      this.pasteError = t(`verify.input.${parsed.code}`, { length: parsed.length });
+      if (this.main) this.render(this.main);
+      return;
+    }
+    this.pasteValue = parsed.sha256;
+    void this.lookup(parsed.sha256, undefined);
+  }
+
   render(main: HTMLElement): void {
+    this.main = main;
     const fileInput = h('input', {
       type: 'file',
       id: 'file-input',
@@ -152,13 +187,21 @@ export class VerifyView implements View {
       id: 'results',
       'aria-label': t('verify.resultsLabel'),
     });
-    setChildren(
-      main,
-      h('h1', null, t('verify.heading')),
-      h('p', { id: 'verify-intro', class: 'intro' }, t('verify.intro')),
-      h('section', { class: 'inputs', 'aria-label': t('verify.fileLabel') }, drop, form),
-      this.resultBox,
-    );
+    const inputs = h('section', { class: 'inputs', 'aria-label': t('verify.fileLabel') }, drop, form);
+    const intro = h('p', { id: 'verify-intro', class: 'intro' }, t('verify.intro'));
+    if (this.shared !== undefined) {
+      // A shared result: what the reader came for first, then how to check another file.
+      setChildren(
+        main,
+        h('h1', null, t('verify.heading')),
+        this.resultBox,
+        h('h2', { class: 'again' }, t('verify.again')),
+        intro,
+        inputs,
+      );
+    } else {
+      setChildren(main, h('h1', null, t('verify.heading')), intro, inputs, this.resultBox);
+    }
     this.renderResult();
   }
 
@@ -214,12 +257,15 @@ export class VerifyView implements View {
       return;
     }
     if (gen !== this.generation) return;
+    this.showResultAt(sha256);
     if (records.length === 0) {
       this.setState({ kind: 'not-found', sha256, file });
+      this.bringResultIntoView();
       return;
     }
     const state: State = { kind: 'found', sha256, file, records, runs: records.map(() => null) };
     this.setState(state);
+    this.bringResultIntoView();
     void this.fillProjectNames(records, gen);
     let keys: Awaited<ReturnType<typeof this.ctx.api.keys>>;
     try {
@@ -232,6 +278,7 @@ export class VerifyView implements View {
       announce(t('verify.error.keys'));
       return;
     }
+    state.keys = keys;
     await Promise.all(
       records.map(async (rec, i) => {
         const run = await runChecks(rec.bundle, sha256, { api: this.ctx.api, keys });
@@ -241,6 +288,24 @@ export class VerifyView implements View {
       }),
     );
     if (gen === this.generation) announce(this.announcement() ?? '');
+  }
+
+  /** The address becomes the result's own (/v/{sha256}), to share or reload; no new history entry. */
+  private showResultAt(sha256: string): void {
+    try {
+      if (location.pathname !== resultPath(sha256))
+        history.replaceState(null, '', `${resultPath(sha256)}${location.search}`);
+    } catch {
+      // A page opened from a file: or in a sandbox may not change its address; the result stands.
+    }
+  }
+
+  /** On a phone the inputs fill the first screen: scroll so the verdict is what the reader sees. */
+  private bringResultIntoView(): void {
+    const box = this.resultBox;
+    if (!box || this.shared !== undefined) return;
+    const top = box.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight * 0.4) box.scrollIntoView({ block: 'start' });
   }
 
   /** Cards show the project's name once it is known; the id stays until then (or if it fails). */
@@ -277,7 +342,11 @@ export class VerifyView implements View {
         return t('verify.result.notFound');
       case 'found': {
         if (s.runs.some((r) => r === null)) return t('verify.verifying');
-        return t(`verify.result.${verdictOf(s.runs as CheckRun[])}`, { count: s.records.length });
+        const verdict = pageVerdict(
+          s.runs as CheckRun[],
+          s.records.map((r) => r.standing),
+        );
+        return t(`verify.result.${verdict}`, { count: s.records.length });
       }
       default:
         return null;
@@ -369,20 +438,26 @@ export class VerifyView implements View {
         return;
       case 'found': {
         const done = s.runs.every((r) => r !== null);
-        const verdict: Verdict | null = done ? verdictOf(s.runs as CheckRun[]) : null;
-        const top = verdict
-          ? banner(
-              verdict === 'fail' ? 'fail' : verdict === 'ok' ? 'ok' : 'pending',
-              t(`verify.result.${verdict}`, { count: s.records.length }),
-              `verdict-${verdict}`,
+        const verdict: Verdict | null = done
+          ? pageVerdict(
+              s.runs as CheckRun[],
+              s.records.map((r) => r.standing),
             )
-          : statusLine(t('verify.verifying'));
+          : null;
+        const assurances = s.records.map((rec, i) => assuranceOf(rec.bundle, s.keys, s.runs[i] ?? null));
+        // The first screen: the verdict (withdrawn or superseded before anything else), what the
+        // evidence is worth, the rule flags; then the digest and each record in full.
         setChildren(
           box,
-          digestBlock(s.sha256, s.file),
-          top,
+          verdict ? verdictBanner(verdict, s.records, assurances) : statusLine(t('verify.verifying')),
+          // A record that no longer stands beside one that does (one file, two records) still says so.
+          verdict === 'ok' || verdict === 'pending' || !verdict
+            ? s.records.map((rec) => standingBanner(rec.standing, rec.id))
+            : null,
+          flagSummary(s.records.flatMap((r) => r.flags)),
           s.keysError ? banner('fail', t('verify.error.keys'), 'keys-error') : null,
-          ...s.records.map((rec, i) => recordCard(rec, s.runs[i] ?? null)),
+          digestBlock(s.sha256, s.file),
+          ...s.records.map((rec, i) => recordCard(rec, s.runs[i] ?? null, assurances[i]!)),
         );
         return;
       }
@@ -399,6 +474,35 @@ function progressWords(p: HashProgress): string {
   });
 }
 
+const VERDICT_TONE: Record<Verdict, BannerTone> = {
+  ok: 'ok',
+  pending: 'pending',
+  fail: 'fail',
+  unchecked: 'pending',
+  withdrawn: 'warn',
+  superseded: 'warn',
+};
+
+/**
+ * The headline. A withdrawn or superseded record says so in it, with the reason and date or the
+ * link to the new version; a verified one says what its evidence is worth (on chain, or only in
+ * the gateway's own ledger), never more than the checks established.
+ */
+function verdictBanner(
+  verdict: Verdict,
+  records: VerifyRecord[],
+  assurances: ReturnType<typeof assuranceOf>[],
+): HTMLElement {
+  const headline = t(`verify.result.${verdict}`, { count: records.length });
+  let detail: (HTMLElement | string)[] | string | undefined;
+  if (verdict === 'withdrawn' || verdict === 'superseded') {
+    detail = records.flatMap((r) => standingDetail(r.standing));
+  } else if ((verdict === 'ok' || verdict === 'pending') && assurances[0]) {
+    detail = assuranceSentence(assurances[0]);
+  }
+  return banner(VERDICT_TONE[verdict], headline, `verdict-${verdict}`, detail);
+}
+
 function digestBlock(sha256: string, file?: FileInfo): HTMLElement {
   return facts([
     [t('verify.fileName'), file ? `${file.name} (${formatBytes(file.size)})` : null],
@@ -406,7 +510,11 @@ function digestBlock(sha256: string, file?: FileInfo): HTMLElement {
   ]);
 }
 
-function recordCard(rec: VerifyRecord, run: CheckRun | null): HTMLElement {
+function recordCard(
+  rec: VerifyRecord,
+  run: CheckRun | null,
+  assurance: ReturnType<typeof assuranceOf>,
+): HTMLElement {
   const bundle = rec.bundle;
   const headingId = `record-${rec.id}`;
   return h(
@@ -419,7 +527,10 @@ function recordCard(rec: VerifyRecord, run: CheckRun | null): HTMLElement {
       bundle.details?.title ? h('span', { class: 'card-subtitle' }, bundle.details.title) : null,
     ),
     facts([
-      [t('record.status'), statusBadge(rec.status)],
+      [
+        t('record.status'),
+        h('span', null, statusBadge(rec.status, assurance), ' ', standingBadge(rec.standing)),
+      ],
       [
         t('record.project'),
         rec.projectId
@@ -435,10 +546,11 @@ function recordCard(rec: VerifyRecord, run: CheckRun | null): HTMLElement {
       ? h('p', { class: 'note' }, t('record.visibility.restricted'))
       : null,
     ...versionNotes(rec),
+    assuranceList(assurance),
     h('h3', null, t('record.flags')),
     flagList(rec.flags, 'record.noFlags', false),
     h('h3', null, t('record.checks')),
-    checklist(run, bundle, 'file'),
+    checklist(run, bundle, 'file', assurance),
     h(
       'div',
       { class: 'actions' },

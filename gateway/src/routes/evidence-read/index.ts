@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
 import { loadSubmissions, maySeeDetails } from '../../notary/bundle.ts';
 import { EvidenceResponse, FlagSchema, RECORD_ID_PATTERN, Status } from '../../pipeline/schemas.ts';
+import { linkedRecords, recordAssurance, recordStanding } from '../../pipeline/standing.ts';
 import { flagView, mayReadRow, projectScope, recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { uuidArray } from '../../storage/binary-arrays.ts';
@@ -76,7 +77,8 @@ export default async function evidenceReadRoutes(app: FastifyInstance): Promise<
       if (!row) throw new AppError('NOT_FOUND', `no record ${request.params.id}`);
       const { entry, record, privileged } = recordEntry(row, request.principal);
       const bundle = await app.pipeline.bundles.bundle(row, record.visibility === 'public' || privileged);
-      return { ...entry, record, bundle };
+      const standing = recordStanding(row, await linkedRecords(app.db, [row]), request.principal);
+      return { ...entry, record, bundle, standing, assurance: recordAssurance(app, bundle) };
     },
   );
 

@@ -27,6 +27,10 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
               description:
                 'PEM root certificates for the RFC 3161 tokens in bundles (empty when the TSA is off)',
             }),
+            operatorRoots: Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }), {
+              description:
+                "SHA-256 (hex, of the DER) of the gateway's own local PKI root: a TSA root listed here means the time-stamps come from a TSA the operator certified itself, so they vouch for the gateway's clock, not an outside one (docs/assurance.md)",
+            }),
             anchor: Type.Optional(
               Type.Object(
                 {
@@ -61,6 +65,7 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
         ledger: info.network,
         ...(info.note ? { ledgerNote: info.note } : {}),
         tsaRoots: app.timestamps?.roots ?? [],
+        operatorRoots: app.timestamps?.operatorRoots ?? [],
         ...(anchor ? { anchor: anchor.identity } : {}),
       };
     },

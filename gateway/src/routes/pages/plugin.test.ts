@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe('pages plugin', () => {
-  it.each(['/', '/p/demo-road-1', '/r/0190d3c2-7b1e-7c3a-8f00-000000000001'])(
+  it.each(['/', '/p/demo-road-1', '/r/0190d3c2-7b1e-7c3a-8f00-000000000001', `/v/${'ab'.repeat(32)}`])(
     'serves the page at %s',
     async (url) => {
       const res = await app.inject({ url });

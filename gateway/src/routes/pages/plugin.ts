@@ -1,5 +1,5 @@
-// Serves the verifier page (verifier-web/dist, built by scripts/build.sh) at `/`, `/p/{projectId}`
-// and `/r/{id}` — one HTML file; the page reads its own address — and its hashed assets under
+// Serves the verifier page (verifier-web/dist, built by scripts/build.sh) at `/`, `/p/{projectId}`,
+// `/r/{id}` and `/v/{sha256}` (a digest's result, to share) — one HTML file; the page reads its own address — and its hashed assets under
 // `/assets/`. The page runs under a strict Content-Security-Policy: scripts, styles and images only
 // from this origin, nothing inline, no other origin at all (government networks are often closed,
 // and a verifier must not load code from anyone else). Hashed assets are cached for a year; the
@@ -82,6 +82,7 @@ async function pages(app: FastifyInstance, opts: PagesOptions): Promise<void> {
   app.get('/', hidden, (_request, reply) => sendPage(reply));
   app.get('/p/:projectId', hidden, (_request, reply) => sendPage(reply));
   app.get('/r/:id', hidden, (_request, reply) => sendPage(reply));
+  app.get('/v/:sha256', hidden, (_request, reply) => sendPage(reply));
   app.get('/favicon.svg', hidden, (_request, reply) =>
     reply.sendFile('favicon.svg', { maxAge: 86_400_000, immutable: false }),
   );

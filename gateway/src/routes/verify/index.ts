@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SHA256_PATTERN, VerifyResponse } from '../../pipeline/schemas.ts';
+import { linkedRecords, recordAssurance, recordStanding } from '../../pipeline/standing.ts';
 import { recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 
@@ -28,7 +29,8 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
     {
       schema: {
         tags: ['verify'],
-        summary: 'Every record of this SHA-256, with superseded/withdrawn state, flags and proof bundles',
+        summary:
+          'Every record of this SHA-256: whether it still stands (withdrawn, superseded), what its evidence is worth (assurance), flags and proof bundles',
         params: Type.Object({
           sha256: Type.String({ pattern: SHA256_PATTERN, description: '64 lowercase hex digits' }),
         }),
@@ -46,6 +48,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
         }
       }
       const rows = await app.pipeline.digests.load(sha256);
+      const linked = await linkedRecords(app.db, rows);
       const records = await Promise.all(
         rows.map(async (row) => {
           const { entry, record, privileged } = recordEntry(row, request.principal);
@@ -59,6 +62,8 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
             submitter: entry.submitter,
             ...(entry.supersededBy ? { supersededBy: entry.supersededBy } : {}),
             ...(entry.withdrawnBy ? { withdrawnBy: entry.withdrawnBy } : {}),
+            standing: recordStanding(row, linked, request.principal),
+            assurance: recordAssurance(app, bundle),
             flags: entry.flags,
             bundle,
           };
