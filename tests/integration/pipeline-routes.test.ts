@@ -202,7 +202,22 @@ describe('evidence, verify and the log', () => {
       id: contract.id,
       status: 'recorded',
       supersededBy: replacement.id,
+      standing: { state: 'superseded', by: replacement.id },
+      // The embedded ledger is what it is: one operator, not on chain; no anchoring configured.
+      assurance: {
+        ledger: { level: 'embedded' },
+        anchoring: { level: 'none' },
+        witnesses: { level: 'none' },
+        onChain: false,
+      },
     });
+    expect(['gateway-clock', 'operator-tsa']).toContain(body.records[0].assurance.time.level);
+    // The certificate's route says the same.
+    const evidence = (await app.inject({ method: 'GET', url: `/v1/evidence/${contract.id}` })).json();
+    expect(evidence.standing).toEqual(body.records[0].standing);
+    expect(evidence.assurance).toEqual(body.records[0].assurance);
+    const standing = (await app.inject({ method: 'GET', url: `/v1/evidence/${replacement.id}` })).json();
+    expect(standing.standing).toEqual({ state: 'standing' });
     expect(body.records[0].bundle.details).toBeUndefined();
     expect((await verifyOutside(body.records[0].bundle, contract.sha256)).ok).toBe(true);
     const none = await app.inject({ method: 'GET', url: `/v1/verify/${'0'.repeat(64)}` });
@@ -274,6 +289,13 @@ describe('evidence, verify and the log', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const later = await app.inject({ method: 'GET', url: `/v1/verify/${fresh.sha256}` });
     expect(later.json().records[0].withdrawnBy).toBe(withdrawal.id);
+    // Withdrawn comes first: by whom, when and why (the withdrawal is public).
+    expect(later.json().records[0].standing).toMatchObject({
+      state: 'withdrawn',
+      by: withdrawal.id,
+      reason: 'posted by mistake',
+    });
+    expect(Date.parse(later.json().records[0].standing.at)).not.toBeNaN();
   });
 
   it('serves checkpoints, the note key and proofs a monitor can check', async () => {
@@ -343,10 +365,9 @@ describe('evidence, verify and the log', () => {
     // The verify lookups above went through the coalesced reads, and their proofs' subtrees too.
     expect(metrics).toMatch(/lianzheng_read_batch_keys_count\{read="digest"\} [1-9]/);
     expect(metrics).toMatch(/lianzheng_read_batch_keys_count\{read="subtree"\} [1-9]/);
-    expect((await app.inject({ method: 'GET', url: '/v1/keys' })).json()).toMatchObject({
-      ledger: 'embedded',
-      ledgerNote: 'embedded single-node ledger',
-    });
+    const keys = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
+    expect(keys).toMatchObject({ ledger: 'embedded', ledgerNote: 'embedded single-node ledger' });
+    expect(Array.isArray(keys.operatorRoots)).toBe(true);
   });
 
   it('describes the pipeline routes in the OpenAPI document', async () => {
