@@ -28,6 +28,7 @@ import {
   type Checkpoint,
   type Flag,
   type FlagCode,
+  type FlagResolution,
   isObject,
   type LedgerConfig,
   parseBatchArgs,
@@ -65,19 +66,31 @@ export interface PrivateBatchValue {
   details: Record<string, RecordDetails>;
   /** Every flag of the batch with its facts, in the order of the public `flags`. */
   flags: Flag[];
+  /** Every resolution of the batch, restricted ones included (only when there are restricted ones). */
+  resolutions?: FlagResolution[];
 }
 
 /**
  * Facts behind a flag that may be public, by code: an overdue milestone follows from the
- * project's plan and the ledger's clock (SECURITY.md). Every other flag's facts are amounts,
- * shares and the details of records, restricted ones included, so its public form has `detail: {}`
- * and the facts are in the batch's private value.
+ * project's plan and the ledger's clock (SECURITY.md); the live contracts of a project follow from
+ * its records' kinds and supersede/withdraw links, which are public. Every other flag's facts are
+ * amounts, shares and the contract a record counts against, restricted ones included, so its
+ * public form has `detail: {}` and `refs: []`, and the facts are in the batch's private value.
  */
-const PUBLIC_FLAG_FACTS: ReadonlySet<FlagCode> = new Set<FlagCode>(['MILESTONE_OVERDUE_30_DAYS']);
+const PUBLIC_FLAG_FACTS: ReadonlySet<FlagCode> = new Set<FlagCode>([
+  'MILESTONE_OVERDUE_30_DAYS',
+  'MULTIPLE_LIVE_CONTRACTS',
+]);
 
 export function publicFlag(flag: Flag): Flag {
-  if (PUBLIC_FLAG_FACTS.has(flag.code) || Object.keys(flag.detail).length === 0) return flag;
-  return { ...flag, detail: {} };
+  if (PUBLIC_FLAG_FACTS.has(flag.code)) return flag;
+  if (Object.keys(flag.detail).length === 0 && (flag.refs ?? []).length === 0) return flag;
+  return { ...flag, detail: {}, refs: [] };
+}
+
+/** A resolution by (or reopening of) a restricted acceptance is not public. */
+export function publicResolutions(resolutions: FlagResolution[]): FlagResolution[] {
+  return resolutions.filter((r) => !r.restricted);
 }
 
 /** What a batch left behind: its records, and its result so a repeat of it gets the same answer. */
@@ -201,6 +214,7 @@ export async function recordBatch(
     hidden: {},
   };
   const flags: Flag[] = [];
+  const resolutions: FlagResolution[] = [];
   const records: BatchRecord[] = [];
 
   for (let i = 0; i < args.records.length; i++) {
@@ -209,6 +223,7 @@ export async function recordBatch(
     const applied = await checkAndApply(entry, c);
     records.push(applied.stored);
     flags.push(...applied.flags);
+    resolutions.push(...applied.resolutions);
   }
   for (const id of c.transient.keys())
     if (!c.inBatch.has(id))
@@ -225,12 +240,20 @@ export async function recordBatch(
   const nextHead: LogHead = { size: toSize, root, hashes: frontierToJson(frontier).hashes };
   view.set(view.key(KEY.log), nextHead);
   view.set(view.key(KEY.checkpoint, pad16(toSize)), { size: toSize, root } satisfies Checkpoint);
-  // The result is in the block (Fabric keeps the response): flags in their public form.
+  // The result is in the block (Fabric keeps the response): flags and resolutions in their
+  // public form.
   const shown = flags.map(publicFlag);
+  const shownResolutions = publicResolutions(resolutions);
   const result: BatchResult = { toSize, root, flags: shown };
+  if (shownResolutions.length > 0) result.resolutions = shownResolutions;
   const batchKey = view.key(KEY.batch, pad16(args.fromSize));
-  if (Object.keys(c.hidden).length > 0 || shown.some((f, i) => f !== flags[i]))
-    view.setPrivate(batchKey, { details: c.hidden, flags } satisfies PrivateBatchValue);
+  const hiddenResolutions = shownResolutions.length < resolutions.length;
+  if (Object.keys(c.hidden).length > 0 || shown.some((f, i) => f !== flags[i]) || hiddenResolutions)
+    view.setPrivate(batchKey, {
+      details: c.hidden,
+      flags,
+      ...(hiddenResolutions ? { resolutions } : {}),
+    } satisfies PrivateBatchValue);
   view.set(batchKey, {
     ...result,
     fromSize: args.fromSize,
@@ -258,7 +281,12 @@ async function answerRepeat(
     const stored = await view.get<StoredBatch>(view.key(KEY.batch, pad16(fromSize)));
     if (stored) {
       if (stored.leaves === leavesDigest && stored.toSize - stored.fromSize === count)
-        return { toSize: stored.toSize, root: stored.root, flags: stored.flags };
+        return {
+          toSize: stored.toSize,
+          root: stored.root,
+          flags: stored.flags,
+          ...(stored.resolutions ? { resolutions: stored.resolutions } : {}),
+        };
       fail('LOG_CONFLICT', `a different batch was already recorded from size ${fromSize}`);
     }
   }
@@ -298,7 +326,7 @@ function transientDetails(ctx: LedgerContext): Map<string, unknown> {
 async function checkAndApply(
   entry: { record: unknown; details?: unknown },
   c: ApplyContext,
-): Promise<{ stored: BatchRecord; flags: Flag[] }> {
+): Promise<{ stored: BatchRecord; flags: Flag[]; resolutions: FlagResolution[] }> {
   const record = parseRecord(entry.record);
   // A restricted record's details come only as transient data, so that a client cannot put them
   // in the block by mistake; a public record's come in the argument.
@@ -353,11 +381,12 @@ async function checkAndApply(
   }
   c.inBatch.add(record.id);
   c.books.touched.add(state);
+  const { flags, resolutions } = outcome;
   if (restricted) {
     c.hidden[record.id] = details;
-    return { stored: { record }, flags: outcome.flags };
+    return { stored: { record }, flags, resolutions };
   }
-  return { stored: { record, details }, flags: outcome.flags };
+  return { stored: { record, details }, flags, resolutions };
 }
 
 export function batchResultJson(result: BatchResult): string {

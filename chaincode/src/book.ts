@@ -6,7 +6,7 @@
 // the amount, result and milestone of the records a later record may undo — is the project's
 // private value, under the same key in the private collection.
 
-import type { ProjectSummary, StoredProject } from './model.ts';
+import type { ProjectSummary, Resolved, StoredProject } from './model.ts';
 import { emptySummary } from './rules.ts';
 import { KEY, type StateView } from './state.ts';
 
@@ -44,6 +44,12 @@ export interface ProjectBookValue extends StoredProject {
   records?: Record<string, RecordFact>;
   /** fromSize of each batch that holds records of the project, ascending. */
   batches?: number[];
+  /**
+   * Overdue milestones a public acceptance has since resolved: milestone id → {by, at}. Flags
+   * are in batch values written once; queries attach `resolvedBy`/`resolvedAt` from here (a
+   * restricted acceptance's resolution is only in the private summary).
+   */
+  resolved?: Record<string, Resolved>;
 }
 
 /** The value under `project · projectId` in the private collection. */
@@ -59,6 +65,8 @@ export interface ProjectBook {
   summary: ProjectSummary;
   records: Record<string, RecordFact>;
   batches: number[];
+  /** The public resolutions (the private summary's `resolved` has restricted ones too). */
+  resolved: Record<string, Resolved>;
 }
 
 export function storedProjectOf(value: StoredProject): StoredProject {
@@ -94,6 +102,7 @@ export function bookOf(value: ProjectBookValue): ProjectBook {
     summary: emptySummary(),
     records: value.records ?? {},
     batches: value.batches ?? [],
+    resolved: value.resolved ?? {},
   };
 }
 
@@ -106,8 +115,15 @@ export function writeBook(view: StateView, book: ProjectBook): void {
     records[id] = open;
     if (d) details[id] = d;
   }
+  const resolved: Record<string, Resolved> = {};
+  for (const [m, r] of Object.entries(book.summary.resolved ?? {})) if (!r.restricted) resolved[m] = r;
   const key = view.key(KEY.project, book.stored.project.id);
-  view.set(key, { ...book.stored, records, batches: book.batches } satisfies ProjectBookValue);
+  view.set(key, {
+    ...book.stored,
+    records,
+    batches: book.batches,
+    ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
+  } satisfies ProjectBookValue);
   view.setPrivate(key, { summary: book.summary, details } satisfies PrivateProjectValue);
 }
 

@@ -10,6 +10,7 @@ export {
   type LogHead,
   type PrivateBatchValue,
   publicFlag,
+  publicResolutions,
   type StoredBatch,
 } from './batch.ts';
 export type { PrivateProjectValue, ProjectBookValue, RecordFact, RuleDetails } from './book.ts';
@@ -31,6 +32,7 @@ export {
   FLAG_CODES,
   type Flag,
   type FlagCode,
+  type FlagResolution,
   type LedgerConfig,
   MAX_REFS,
   MAX_TEXT,
@@ -45,6 +47,8 @@ export {
   type RecordBatchArgs,
   type RecordBatchEntry,
   type RecordEntry,
+  type Resolved,
+  RULE_VERSIONS,
   type StoredProject,
   type StoredRecord,
   type Submitter,

@@ -78,18 +78,70 @@ export const FLAG_CODES = [
   'CHANGE_OVER_15_PERCENT',
   'MILESTONE_OVERDUE_30_DAYS',
   'SUPERSEDED_AFTER_RELIANCE',
+  'MULTIPLE_LIVE_CONTRACTS',
 ] as const;
 
 export type FlagCode = (typeof FLAG_CODES)[number];
 
+/**
+ * The version of each rule: a flag names `CODE@version`, so a reader knows which wording of the
+ * rule raised it when a rule changes later.
+ */
+export const RULE_VERSIONS: Readonly<Record<FlagCode, number>> = {
+  PAYMENT_WITHOUT_CONTRACT: 1,
+  ADVANCE_OVER_LIMIT: 1,
+  PAYMENT_BEFORE_ACCEPTANCE: 1,
+  OVERPAYMENT: 1,
+  CHANGE_OVER_15_PERCENT: 1,
+  MILESTONE_OVERDUE_30_DAYS: 1,
+  SUPERSEDED_AFTER_RELIANCE: 1,
+  MULTIPLE_LIVE_CONTRACTS: 1,
+};
+
 export interface Flag {
   code: FlagCode;
+  /** The rule and its version, `CODE@version` (RULE_VERSIONS). */
+  rule: string;
   recordId: string;
   projectId: string;
   /** Machine-readable facts behind the flag (amounts as fen strings). */
   detail: Record<string, string | number | boolean>;
+  /** The other records the flag rests on (the contract it counts against, the live contracts). */
+  refs: string[];
   /** Transaction time at which the rule fired. */
   raisedAt: string;
+  /**
+   * Queries only (never stored with the flag): the record that has since answered it and when —
+   * a passed acceptance of an overdue milestone.
+   */
+  resolvedBy?: string;
+  resolvedAt?: string;
+}
+
+/**
+ * What a later record did to an earlier flag: a passed acceptance resolves an overdue
+ * milestone's flag (`by` its id); withdrawing or superseding that acceptance reopens it
+ * (`by: null`). Flags live in batch values written once, so a resolution is data of its own.
+ */
+export interface FlagResolution {
+  code: 'MILESTONE_OVERDUE_30_DAYS';
+  projectId: string;
+  milestone: string;
+  by: string | null;
+  at: string;
+  /**
+   * The resolving (or formerly resolving) acceptance is restricted: only in the private
+   * collection and the full answers, never in public state or the block.
+   */
+  restricted?: true;
+}
+
+/** A resolution as the project keeps it: by which record, when (restricted: private only). */
+export interface Resolved {
+  by: string;
+  at: string;
+  /** The resolving record is restricted: its milestone and result are not public. */
+  restricted?: true;
 }
 
 /** Running totals of one contract and the versions that superseded it. Amounts in fen. */
@@ -116,6 +168,8 @@ export interface ProjectSummary {
   passed: Record<string, string>;
   /** Milestones already flagged as overdue (flag once). */
   overdue: string[];
+  /** Overdue milestones since accepted: milestone id → the resolving acceptance. */
+  resolved?: Record<string, Resolved>;
 }
 
 export interface Checkpoint {
@@ -128,6 +182,8 @@ export interface BatchResult {
   toSize: number;
   root: string;
   flags: Flag[];
+  /** Earlier flags this batch resolved or reopened (only when there are any). */
+  resolutions?: FlagResolution[];
 }
 
 export interface LedgerConfig {

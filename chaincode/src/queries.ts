@@ -23,9 +23,11 @@ import { fail } from './errors.ts';
 import {
   type Checkpoint,
   type Flag,
+  type FlagResolution,
   isProjectId,
   isRecordId,
   type ProjectSummary,
+  type Resolved,
   type StoredProject,
   type StoredRecord,
 } from './model.ts';
@@ -50,6 +52,27 @@ interface SeenBatch extends StoredBatch {
 /** The flags of a batch with their facts where this peer may read them. */
 function flagsOf(batch: SeenBatch): Flag[] {
   return batch.secret?.flags ?? batch.flags;
+}
+
+/**
+ * An overdue milestone's flag as the facts stand now: with the acceptance that resolved it and
+ * when, from the project's resolutions (the flag itself is in a batch value written once).
+ */
+function withResolution(flag: Flag, resolved: Record<string, Resolved>): Flag {
+  if (flag.code !== 'MILESTONE_OVERDUE_30_DAYS') return flag;
+  const milestone = flag.detail.milestone;
+  const r = typeof milestone === 'string' ? resolved[milestone] : undefined;
+  return r ? { ...flag, resolvedBy: r.by, resolvedAt: r.at } : flag;
+}
+
+/**
+ * The book with the resolutions this peer may see: the private summary's (restricted
+ * acceptances too) where it can read the collection, else the public ones.
+ */
+async function withReadableResolutions(view: StateView, book: ProjectBook): Promise<ProjectBook> {
+  const secret = await view.tryPrivate<PrivateProjectValue>(view.key(KEY.project, book.stored.project.id));
+  if (!secret.value) return book;
+  return { ...book, resolved: secret.value.summary.resolved ?? {} };
 }
 
 async function seen(view: StateView, batch: StoredBatch): Promise<SeenBatch> {
@@ -80,7 +103,9 @@ function recordView(batch: SeenBatch, position: number, entry: BatchRecord, book
     txId: batch.txId,
     recordedAt: batch.recordedAt,
     by: batch.by,
-    flags: flagsOf(batch).filter((f) => f.recordId === id),
+    flags: flagsOf(batch)
+      .filter((f) => f.recordId === id)
+      .map((f) => withResolution(f, book.resolved)),
   };
   const details = entry.details ?? batch.secret?.details[id];
   if (details) out.details = details;
@@ -115,7 +140,8 @@ export async function getRecord(view: StateView, id: string): Promise<RecordView
   for await (const { value } of view.scan<ProjectBookValue>(KEY.project)) {
     const fact = value.records?.[id];
     if (!fact) continue;
-    const found = await recordAt(new BatchReader(view), bookOf(value), id, fact.i);
+    const book = await withReadableResolutions(view, bookOf(value));
+    const found = await recordAt(new BatchReader(view), book, id, fact.i);
     if (!found) fail('NOT_FOUND', `record ${id} named by project ${value.project.id}`);
     return found;
   }
@@ -137,8 +163,9 @@ export async function findByDigest(
   const bookOf = async (id: string) => {
     let book = books.get(id);
     if (!book) {
-      book = await readBook(view, id);
-      if (!book) fail('NOT_FOUND', `project ${id}`);
+      const found = await readBook(view, id);
+      if (!found) fail('NOT_FOUND', `project ${id}`);
+      book = await withReadableResolutions(view, found);
       books.set(id, book);
     }
     return book;
@@ -192,12 +219,17 @@ export async function getFlags(
   view: StateView,
   projectId: string,
 ): Promise<{ projectId: string; flags: Flag[] }> {
-  const book = await requireBook(view, projectId);
+  const book = await withReadableResolutions(view, await requireBook(view, projectId));
   const flags: Flag[] = [];
   const batches = new BatchReader(view);
   for (const from of book.batches) {
     const batch = await batches.get(from);
-    if (batch) flags.push(...flagsOf(batch).filter((f) => f.projectId === projectId));
+    if (batch)
+      flags.push(
+        ...flagsOf(batch)
+          .filter((f) => f.projectId === projectId)
+          .map((f) => withResolution(f, book.resolved)),
+      );
   }
   return { projectId, flags };
 }
@@ -210,7 +242,7 @@ export async function projectTrail(
   view: StateView,
   projectId: string,
 ): Promise<{ projectId: string; records: RecordView[] }> {
-  const book = await requireBook(view, projectId);
+  const book = await withReadableResolutions(view, await requireBook(view, projectId));
   const records: RecordView[] = [];
   const batches = new BatchReader(view);
   for (const from of book.batches) {
@@ -224,12 +256,20 @@ export async function projectTrail(
 
 /**
  * The batch recorded from `fromSize`: its result, with each flag's facts where this peer may read
- * them (RecordBatch's own answer carries flags in their public form), and its transaction.
+ * them (RecordBatch's own answer carries flags in their public form), the earlier flags it
+ * resolved or reopened (restricted ones too where readable), and its transaction.
  */
 export async function getBatch(
   view: StateView,
   fromSize: string,
-): Promise<{ fromSize: number; toSize: number; root: string; txId: string; flags: Flag[] }> {
+): Promise<{
+  fromSize: number;
+  toSize: number;
+  root: string;
+  txId: string;
+  flags: Flag[];
+  resolutions?: FlagResolution[];
+}> {
   if (!/^(0|[1-9]\d{0,15})$/.test(fromSize) || !Number.isSafeInteger(Number(fromSize)))
     fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
   const batch = await new BatchReader(view).get(Number(fromSize));
@@ -240,7 +280,13 @@ export async function getBatch(
     root: batch.root,
     txId: batch.txId,
     flags: flagsOf(batch),
+    ...resolutionsOf(batch),
   };
+}
+
+function resolutionsOf(batch: SeenBatch): { resolutions?: FlagResolution[] } {
+  const resolutions = batch.secret?.resolutions ?? batch.resolutions;
+  return resolutions && resolutions.length > 0 ? { resolutions } : {};
 }
 
 /**

@@ -181,4 +181,108 @@ describe('evaluateRecord', () => {
     ).summary;
     expect(summary.passed).toEqual({});
   });
+
+  it('names the rule and its version, and the records a flag rests on', () => {
+    let summary = emptySummary();
+    const c1 = stored(1, 'contract', {}, { amount: '100' });
+    summary = evaluateRecord({ record: c1.record, details: c1.details, refs: [] }, state(summary)).summary;
+    const chain = { ...c1, contractChain: testRecordId(1) };
+    const pay = stored(2, 'payment_approval', {}, { amount: '50', milestone: 'M1' });
+    const out = evaluateRecord({ record: pay.record, details: pay.details, refs: [chain] }, state(summary));
+    expect(out.flags.map((f) => [f.rule, f.refs])).toEqual([
+      ['ADVANCE_OVER_LIMIT@1', [testRecordId(1)]],
+      ['PAYMENT_BEFORE_ACCEPTANCE@1', [testRecordId(1)]],
+    ]);
+    expect(out.resolutions).toEqual([]);
+  });
+
+  it('raises MULTIPLE_LIVE_CONTRACTS for a contract beside live ones, not for a new version', () => {
+    let summary = emptySummary();
+    const c1 = stored(1, 'contract', {}, { amount: '100' });
+    summary = evaluateRecord({ record: c1.record, details: c1.details, refs: [] }, state(summary)).summary;
+    const c2 = stored(2, 'contract', {}, { amount: '100' });
+    const two = evaluateRecord({ record: c2.record, details: c2.details, refs: [] }, state(summary));
+    expect(two.flags).toEqual([
+      expect.objectContaining({
+        code: 'MULTIPLE_LIVE_CONTRACTS',
+        rule: 'MULTIPLE_LIVE_CONTRACTS@1',
+        recordId: testRecordId(2),
+        detail: { liveContracts: 2 },
+        refs: [testRecordId(1)],
+      }),
+    ]);
+    // A withdrawn contract is not live: a contract after it stands alone.
+    const w = stored(3, 'withdrawal', {}, { reason: 'void' });
+    const c1Stored = { ...c1, contractChain: testRecordId(1) };
+    const afterWithdrawal = evaluateRecord(
+      { record: w.record, details: w.details, refs: [c1Stored], target: c1Stored },
+      state(summary),
+    ).summary;
+    const c4 = stored(4, 'contract', {}, { amount: '100' });
+    expect(
+      evaluateRecord({ record: c4.record, details: c4.details, refs: [] }, state(afterWithdrawal)).flags,
+    ).toEqual([]);
+    // A new version supersedes: the same chain, no flag.
+    const v2 = stored(5, 'contract', {}, { amount: '120' });
+    expect(
+      evaluateRecord({ record: v2.record, details: v2.details, refs: [], target: c1Stored }, state(summary))
+        .flags,
+    ).toEqual([]);
+  });
+
+  it('resolves an overdue milestone with its passed acceptance, and reopens it when that is withdrawn', () => {
+    const late = '2025-06-05T00:00:00.000Z';
+    const log = stored(1, 'construction_log');
+    const flagged = evaluateRecord(
+      { record: log.record, details: log.details, refs: [] },
+      { project, summary: emptySummary(), config, at: late },
+    );
+    expect(flagged.flags.map((f) => [f.code, f.detail.milestone, f.refs])).toEqual([
+      ['MILESTONE_OVERDUE_30_DAYS', 'M1', []],
+    ]);
+    // A failed acceptance resolves nothing.
+    const failed = stored(2, 'acceptance', {}, { milestone: 'M1', result: 'failed' });
+    const after = evaluateRecord(
+      { record: failed.record, details: failed.details, refs: [] },
+      { project, summary: flagged.summary, config, at: late },
+    );
+    expect(after.resolutions).toEqual([]);
+    const acc = stored(3, 'acceptance', {}, { milestone: 'M1', result: 'passed' });
+    const at = '2025-06-10T00:00:00.000Z';
+    const accepted = evaluateRecord(
+      { record: acc.record, details: acc.details, refs: [] },
+      { project, summary: after.summary, config, at },
+    );
+    // buildEntry's records are restricted by default: the resolution says so (private only).
+    expect(accepted.resolutions).toEqual([
+      {
+        code: 'MILESTONE_OVERDUE_30_DAYS',
+        projectId: 'P1',
+        milestone: 'M1',
+        by: testRecordId(3),
+        at,
+        restricted: true,
+      },
+    ]);
+    expect(accepted.summary.resolved).toEqual({ M1: { by: testRecordId(3), at, restricted: true } });
+    const w = stored(4, 'withdrawal', {}, { reason: 'forged' });
+    const reopenedAt = '2025-06-11T00:00:00.000Z';
+    const reopened = evaluateRecord(
+      { record: w.record, details: w.details, refs: [acc], target: acc },
+      { project, summary: accepted.summary, config, at: reopenedAt },
+    );
+    expect(reopened.resolutions).toEqual([
+      {
+        code: 'MILESTONE_OVERDUE_30_DAYS',
+        projectId: 'P1',
+        milestone: 'M1',
+        by: null,
+        at: reopenedAt,
+        restricted: true,
+      },
+    ]);
+    expect(reopened.summary.resolved).toBeUndefined();
+    // Not flagged a second time: the first flag is open again.
+    expect(reopened.flags).toEqual([]);
+  });
 });

@@ -3,7 +3,15 @@
 // transaction time — so the embedded ledger and Fabric peers reach the same flags byte for byte.
 
 import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
-import type { ContractTally, Flag, FlagCode, Project, ProjectSummary } from './model.ts';
+import {
+  type ContractTally,
+  type Flag,
+  type FlagCode,
+  type FlagResolution,
+  type Project,
+  type ProjectSummary,
+  RULE_VERSIONS,
+} from './model.ts';
 
 export const CHANGE_LIMIT_PERCENT = 15;
 export const OVERDUE_DAYS = 30;
@@ -45,6 +53,8 @@ export interface RuleState {
 
 export interface RuleOutcome {
   flags: Flag[];
+  /** Earlier flags this record resolved or reopened, in order. */
+  resolutions: FlagResolution[];
   summary: ProjectSummary;
   /** The contract chain the record counts against, to be stored with it. */
   contractChain?: string;
@@ -127,7 +137,58 @@ export function resolveContractChain(summary: ProjectSummary, input: RuleInput):
 function cloneSummary(s: ProjectSummary): ProjectSummary {
   const contracts: Record<string, ContractTally> = {};
   for (const [id, t] of Object.entries(s.contracts)) contracts[id] = { ...t };
-  return { records: s.records, contracts, passed: { ...s.passed }, overdue: [...s.overdue] };
+  const out: ProjectSummary = {
+    records: s.records,
+    contracts,
+    passed: { ...s.passed },
+    overdue: [...s.overdue],
+  };
+  if (s.resolved) {
+    out.resolved = {};
+    for (const [m, r] of Object.entries(s.resolved)) out.resolved[m] = { ...r };
+  }
+  return out;
+}
+
+/** The live contract chains' current versions, sorted (refs are listed in one order everywhere). */
+function liveContracts(summary: ProjectSummary): string[] {
+  return Object.values(summary.contracts)
+    .filter((t) => t.live)
+    .map((t) => t.current)
+    .sort();
+}
+
+/** The changes between two maps of resolved milestones, as resolutions, by milestone. */
+function resolutionsBetween(
+  before: ProjectSummary['resolved'],
+  after: ProjectSummary['resolved'],
+  projectId: string,
+  at: string,
+): FlagResolution[] {
+  const out: FlagResolution[] = [];
+  const code = 'MILESTONE_OVERDUE_30_DAYS';
+  const milestones = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])].sort();
+  for (const milestone of milestones) {
+    const was = before?.[milestone];
+    const now = after?.[milestone];
+    if (was?.by === now?.by) continue;
+    if (now === undefined) {
+      out.push({
+        code,
+        projectId,
+        milestone,
+        by: null,
+        at,
+        ...(was?.restricted ? { restricted: true } : {}),
+      });
+      continue;
+    }
+    // Resolved publicly before, now by a restricted record: the public view reopens it.
+    if (was !== undefined && !was.restricted && now.restricted)
+      out.push({ code, projectId, milestone, by: null, at });
+    out.push({ code, projectId, milestone, by: now.by, at, ...(now.restricted ? { restricted: true } : {}) });
+  }
+  return out;
 }
 
 const add = (a: string, b: bigint): string => (BigInt(a) + b).toString();
@@ -152,6 +213,8 @@ function removeContribution(summary: ProjectSummary, stored: RuleRecord): void {
         if (tally) tally.passedAcceptances -= 1;
         const m = stored.details.milestone;
         if (m !== undefined && summary.passed[m] === stored.record.id) delete summary.passed[m];
+        // The overdue milestone it had resolved is open again (until another acceptance passes).
+        if (m !== undefined && summary.resolved?.[m]?.by === stored.record.id) delete summary.resolved[m];
       }
       break;
     case 'contract':
@@ -168,8 +231,16 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
   const { project, config, at } = state;
   const summary = cloneSummary(state.summary);
   const flags: Flag[] = [];
-  const raise = (code: FlagCode, detail: Flag['detail']): void => {
-    flags.push({ code, recordId: record.id, projectId: record.projectId, detail, raisedAt: at });
+  const raise = (code: FlagCode, detail: Flag['detail'], refs: string[] = []): void => {
+    flags.push({
+      code,
+      rule: `${code}@${RULE_VERSIONS[code]}`,
+      recordId: record.id,
+      projectId: record.projectId,
+      detail,
+      refs: [...new Set(refs)].sort(),
+      raisedAt: at,
+    });
   };
 
   // Judged before this record takes effect: a late acceptance still shows the delay it ends.
@@ -180,7 +251,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
   summary.overdue.sort();
   summary.records += 1;
 
-  const outcome: RuleOutcome = { flags, summary };
+  const outcome: RuleOutcome = { flags, resolutions: [], summary };
   const amount = BigInt(details.amount ?? '0');
 
   switch (record.kind) {
@@ -190,18 +261,25 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
         const tally = summary.contracts[chain];
         if (tally) {
           if (tally.payments > 0)
-            raise('SUPERSEDED_AFTER_RELIANCE', {
-              superseded: target.record.id,
-              via: 'supersede',
-              payments: tally.payments,
-              paidTotal: tally.paid,
-            });
+            raise(
+              'SUPERSEDED_AFTER_RELIANCE',
+              {
+                superseded: target.record.id,
+                via: 'supersede',
+                payments: tally.payments,
+                paidTotal: tally.paid,
+              },
+              [target.record.id],
+            );
           tally.current = record.id;
           tally.amount = amount.toString();
           tally.live = true;
         }
         outcome.contractChain = chain;
       } else {
+        // A second contract in force beside others: which one do payments count against?
+        const others = liveContracts(summary);
+        if (others.length > 0) raise('MULTIPLE_LIVE_CONTRACTS', { liveContracts: others.length + 1 }, others);
         summary.contracts[record.id] = {
           current: record.id,
           amount: amount.toString(),
@@ -221,10 +299,12 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       const choice = resolveContractChain(summary, input);
       const tally = choice.chain === undefined ? undefined : summary.contracts[choice.chain];
       if (!tally?.live) {
-        raise('PAYMENT_WITHOUT_CONTRACT', {
-          amount: amount.toString(),
-          reason: tally ? 'contract_withdrawn' : 'reason' in choice ? choice.reason : 'no_contract',
-        });
+        const reason = tally ? 'contract_withdrawn' : 'reason' in choice ? choice.reason : 'no_contract';
+        raise(
+          'PAYMENT_WITHOUT_CONTRACT',
+          { amount: amount.toString(), reason },
+          tally ? [tally.current] : reason === 'ambiguous' ? liveContracts(summary) : [],
+        );
         // Not counted against any contract, so nothing to undo if it is corrected later.
         break;
       }
@@ -234,25 +314,35 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
         const advanceTotal = BigInt(tally.advance) + amount;
         tally.advance = advanceTotal.toString();
         if (isAdvanceOverLimit(advanceTotal, contractAmount, config.advanceLimitPercent))
-          raise('ADVANCE_OVER_LIMIT', {
-            contractId: tally.current,
-            contractAmount: tally.amount,
-            advanceTotal: tally.advance,
-            limitPercent: config.advanceLimitPercent,
-          });
+          raise(
+            'ADVANCE_OVER_LIMIT',
+            {
+              contractId: tally.current,
+              contractAmount: tally.amount,
+              advanceTotal: tally.advance,
+              limitPercent: config.advanceLimitPercent,
+            },
+            [tally.current],
+          );
       }
       if (details.milestone !== undefined && summary.passed[details.milestone] === undefined)
-        raise('PAYMENT_BEFORE_ACCEPTANCE', { milestone: details.milestone, amount: amount.toString() });
+        raise('PAYMENT_BEFORE_ACCEPTANCE', { milestone: details.milestone, amount: amount.toString() }, [
+          tally.current,
+        ]);
       const paidTotal = BigInt(tally.paid) + amount;
       tally.paid = paidTotal.toString();
       tally.payments += 1;
       if (isOverpaid(paidTotal, contractAmount, BigInt(tally.changes)))
-        raise('OVERPAYMENT', {
-          contractId: tally.current,
-          contractAmount: tally.amount,
-          changeTotal: tally.changes,
-          paidTotal: tally.paid,
-        });
+        raise(
+          'OVERPAYMENT',
+          {
+            contractId: tally.current,
+            contractAmount: tally.amount,
+            changeTotal: tally.changes,
+            paidTotal: tally.paid,
+          },
+          [tally.current],
+        );
       outcome.contractChain = choice.chain;
       if (advance) outcome.advance = true;
       break;
@@ -265,12 +355,16 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       const changeTotal = BigInt(tally.changes) + amount;
       tally.changes = changeTotal.toString();
       if (isChangeOverLimit(changeTotal, BigInt(tally.amount)))
-        raise('CHANGE_OVER_15_PERCENT', {
-          contractId: tally.current,
-          contractAmount: tally.amount,
-          changeTotal: tally.changes,
-          limitPercent: CHANGE_LIMIT_PERCENT,
-        });
+        raise(
+          'CHANGE_OVER_15_PERCENT',
+          {
+            contractId: tally.current,
+            contractAmount: tally.amount,
+            changeTotal: tally.changes,
+            limitPercent: CHANGE_LIMIT_PERCENT,
+          },
+          [tally.current],
+        );
       outcome.contractChain = choice.chain;
       break;
     }
@@ -280,7 +374,19 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       const tally = choice.chain === undefined ? undefined : summary.contracts[choice.chain];
       if (details.result === 'passed') {
         if (tally) tally.passedAcceptances += 1;
-        if (details.milestone !== undefined) summary.passed[details.milestone] = record.id;
+        const m = details.milestone;
+        if (m !== undefined) {
+          summary.passed[m] = record.id;
+          // An overdue milestone's flag is answered by its acceptance: resolved, by this record.
+          if (summary.overdue.includes(m)) {
+            summary.resolved ??= {};
+            summary.resolved[m] = {
+              by: record.id,
+              at,
+              ...(record.visibility === 'restricted' ? { restricted: true as const } : {}),
+            };
+          }
+        }
       }
       if (tally) outcome.contractChain = choice.chain;
       break;
@@ -290,12 +396,16 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       if (target.record.kind === 'contract' && target.contractChain !== undefined) {
         const tally = summary.contracts[target.contractChain];
         if (tally && tally.payments > 0)
-          raise('SUPERSEDED_AFTER_RELIANCE', {
-            superseded: target.record.id,
-            via: 'withdrawal',
-            payments: tally.payments,
-            paidTotal: tally.paid,
-          });
+          raise(
+            'SUPERSEDED_AFTER_RELIANCE',
+            {
+              superseded: target.record.id,
+              via: 'withdrawal',
+              payments: tally.payments,
+              paidTotal: tally.paid,
+            },
+            [target.record.id],
+          );
       }
       removeContribution(summary, target);
       break;
@@ -303,5 +413,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
     default:
       break;
   }
+  outcome.resolutions = resolutionsBetween(state.summary.resolved, summary.resolved, record.projectId, at);
+  if (summary.resolved && Object.keys(summary.resolved).length === 0) delete summary.resolved;
   return outcome;
 }

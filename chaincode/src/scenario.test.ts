@@ -243,6 +243,19 @@ describe('a village road project, stage by stage', () => {
       },
       'the contract is replaced after a payment relied on it',
     ],
+    [
+      'MULTIPLE_LIVE_CONTRACTS',
+      () => [
+        {
+          at: '2025-03-10T02:00:00.000Z',
+          entries: [
+            entry('contract', { details: { amount: '100000000' } }),
+            entry('contract', { details: { amount: '100000000' } }),
+          ],
+        },
+      ],
+      'two contracts in force for one project',
+    ],
   ];
 
   for (const [code, steps, story] of cases) {
@@ -263,6 +276,7 @@ describe('a village road project, stage by stage', () => {
     expect(flags).toEqual([
       {
         code: 'ADVANCE_OVER_LIMIT',
+        rule: 'ADVANCE_OVER_LIMIT@1',
         recordId: pay.record.id,
         projectId: P,
         detail: {
@@ -271,9 +285,148 @@ describe('a village road project, stage by stage', () => {
           advanceTotal: '40000000',
           limitPercent: 30,
         },
+        refs: [contract.record.id],
         raisedAt: '2025-03-10T02:00:00.000Z',
       },
     ]);
+  });
+
+  describe('an overdue milestone, then its acceptance', () => {
+    const late = () => {
+      const contract = entry('contract', { details: { amount: '100000000' } });
+      const log = entry('construction_log');
+      return { contract, log, c: contract.record.id };
+    };
+
+    it('the flag stays as raised and is answered as resolved, with the acceptance and when', async () => {
+      const { contract, log, c } = late();
+      const acceptance = entry('acceptance', {
+        visibility: 'public',
+        refs: [c],
+        details: { milestone: 'M1', result: 'passed' },
+      });
+      const { driver, flags } = await run([
+        { at: '2025-03-10T02:00:00.000Z', entries: [contract] },
+        { at: '2025-06-01T02:00:00.000Z', entries: [log] },
+      ]);
+      expect(flags).toEqual([
+        expect.objectContaining({
+          code: 'MILESTONE_OVERDUE_30_DAYS',
+          rule: 'MILESTONE_OVERDUE_30_DAYS@1',
+          recordId: log.record.id,
+          detail: { milestone: 'M1', dueDate: '2025-04-30', daysOverdue: 32 },
+          refs: [],
+        }),
+      ]);
+      const accepted = await driver.record([acceptance], { time: '2025-06-10T02:00:00.000Z' });
+      expect(accepted.flags).toEqual([]);
+      const resolution = {
+        code: 'MILESTONE_OVERDUE_30_DAYS',
+        projectId: P,
+        milestone: 'M1',
+        by: acceptance.record.id,
+        at: '2025-06-10T02:00:00.000Z',
+      };
+      expect(accepted.resolutions).toEqual([resolution]);
+      // Public: the resolution is in the block's answer too (the acceptance is public).
+      expect((accepted.tx.result as { resolutions?: unknown }).resolutions).toEqual([resolution]);
+      const resolved = { resolvedBy: acceptance.record.id, resolvedAt: '2025-06-10T02:00:00.000Z' };
+      const open = (await driver.query<{ flags: Flag[] }>('GetFlags', [P])).flags;
+      expect(open).toEqual([{ ...flags[0], ...resolved }]);
+      // Every query that shows the flag shows it resolved, on a member peer and on any other.
+      const outsider = { privateMember: false };
+      expect((await driver.query<{ flags: Flag[] }>('GetFlags', [P], outsider)).flags[0]).toMatchObject(
+        resolved,
+      );
+      expect((await driver.query<{ flags: Flag[] }>('GetRecord', [log.record.id])).flags[0]).toMatchObject(
+        resolved,
+      );
+      const trail = await driver.query<{ records: { flags: Flag[] }[] }>('ProjectTrail', [P]);
+      expect(trail.records.flatMap((r) => r.flags)).toEqual([{ ...flags[0], ...resolved }]);
+
+      // Withdrawing the acceptance reopens the flag.
+      const withdrawal = entry('withdrawal', {
+        visibility: 'public',
+        refs: [acceptance.record.id],
+        details: { reason: '验收资料不全' },
+      });
+      const withdrawn = await driver.record([withdrawal], { time: '2025-06-20T02:00:00.000Z' });
+      expect(withdrawn.resolutions).toEqual([{ ...resolution, by: null, at: '2025-06-20T02:00:00.000Z' }]);
+      expect((await driver.query<{ flags: Flag[] }>('GetFlags', [P])).flags).toEqual(flags);
+    });
+
+    it('a late acceptance both raises the flag and resolves it', async () => {
+      const { contract, c } = late();
+      const acceptance = entry('acceptance', {
+        visibility: 'public',
+        refs: [c],
+        details: { milestone: 'M1', result: 'passed' },
+      });
+      const { driver, flags } = await run([
+        { at: '2025-03-10T02:00:00.000Z', entries: [contract] },
+        { at: '2025-06-01T02:00:00.000Z', entries: [acceptance] },
+      ]);
+      expect(codes(flags)).toEqual(['MILESTONE_OVERDUE_30_DAYS']);
+      const [flag] = (await driver.query<{ flags: Flag[] }>('GetFlags', [P])).flags;
+      expect(flag).toMatchObject({ recordId: acceptance.record.id, resolvedBy: acceptance.record.id });
+    });
+
+    it('a restricted acceptance resolves it for members only: its milestone and result are restricted', async () => {
+      const { contract, log, c } = late();
+      const acceptance = entry('acceptance', { refs: [c], details: { milestone: 'M1', result: 'passed' } });
+      const { driver } = await run([
+        { at: '2025-03-10T02:00:00.000Z', entries: [contract] },
+        { at: '2025-06-01T02:00:00.000Z', entries: [log] },
+      ]);
+      const accepted = await driver.record([acceptance], { time: '2025-06-10T02:00:00.000Z' });
+      expect(accepted.resolutions).toEqual([
+        expect.objectContaining({ by: acceptance.record.id, restricted: true }),
+      ]);
+      expect((accepted.tx.result as { resolutions?: unknown }).resolutions).toBeUndefined();
+      const member = (await driver.query<{ flags: Flag[] }>('GetFlags', [P])).flags;
+      expect(member[0]).toMatchObject({ resolvedBy: acceptance.record.id });
+      const outsider = { privateMember: false };
+      const open = (await driver.query<{ flags: Flag[] }>('GetFlags', [P], outsider)).flags;
+      expect(open[0]!.resolvedBy).toBeUndefined();
+      const book = await driver.query<{ project: { id: string } }>('GetProject', [P], outsider);
+      expect(JSON.stringify(book)).not.toContain(acceptance.record.id);
+    });
+  });
+
+  it('flags a second and a third live contract, naming the others', async () => {
+    const first = entry('contract', { details: { amount: '100000000' } });
+    const second = entry('contract', { details: { amount: '90000000' } });
+    const third = entry('contract', { details: { amount: '80000000' } });
+    const replacement = entry('contract', { supersedes: first.record.id, details: { amount: '100000001' } });
+    const { driver, flags } = await run([
+      { at: '2025-03-10T02:00:00.000Z', entries: [first] },
+      { at: '2025-03-11T02:00:00.000Z', entries: [second, third] },
+      // A new version of a contract is not one more contract.
+      { at: '2025-03-12T02:00:00.000Z', entries: [replacement] },
+    ]);
+    expect(flags).toEqual([
+      {
+        code: 'MULTIPLE_LIVE_CONTRACTS',
+        rule: 'MULTIPLE_LIVE_CONTRACTS@1',
+        recordId: second.record.id,
+        projectId: P,
+        detail: { liveContracts: 2 },
+        refs: [first.record.id],
+        raisedAt: '2025-03-11T02:00:00.000Z',
+      },
+      {
+        code: 'MULTIPLE_LIVE_CONTRACTS',
+        rule: 'MULTIPLE_LIVE_CONTRACTS@1',
+        recordId: third.record.id,
+        projectId: P,
+        detail: { liveContracts: 3 },
+        refs: [first.record.id, second.record.id].sort(),
+        raisedAt: '2025-03-11T02:00:00.000Z',
+      },
+    ]);
+    // Its facts are public (kinds and supersede/withdraw links are): the public form keeps them.
+    const outsider = { privateMember: false };
+    expect((await driver.query<{ flags: Flag[] }>('GetFlags', [P], outsider)).flags).toEqual(flags);
   });
 
   it('uses the advance limit set by the admin', async () => {

@@ -3,7 +3,7 @@
 
 import { EvidenceContract } from '../evidence-contract.ts';
 import type { LedgerContext } from '../ledger.ts';
-import type { BatchResult, Flag, RecordEntry } from '../model.ts';
+import type { BatchResult, RecordEntry } from '../model.ts';
 import { encodeRecordBatch } from '../protocol.ts';
 import {
   type MemoryIdentity,
@@ -85,8 +85,9 @@ export class ContractDriver {
   }
 
   /**
-   * Records `entries` from the current size and advances it. `flags` carry their facts (read back
-   * with GetBatch, as the gateway does); `tx.result` is RecordBatch's own answer.
+   * Records `entries` from the current size and advances it. `flags` carry their facts and
+   * `resolutions` include restricted ones (read back with GetBatch, as the gateway does);
+   * `tx.result` is RecordBatch's own answer.
    */
   async record(
     entries: RecordEntry[],
@@ -96,9 +97,11 @@ export class ContractDriver {
     const out = await this.submitBatch(fromSize, entries, options);
     const result = out.result as BatchResult;
     this.size = result.toSize;
-    const { flags } = await this.query<{ flags: Flag[] }>('GetBatch', [String(fromSize)], {
-      identity: WRITER,
-    });
-    return { ...result, flags, tx: out };
+    const { flags, resolutions } = await this.query<Pick<BatchResult, 'flags' | 'resolutions'>>(
+      'GetBatch',
+      [String(fromSize)],
+      { identity: WRITER },
+    );
+    return { ...result, flags, ...(resolutions ? { resolutions } : {}), tx: out };
   }
 }
