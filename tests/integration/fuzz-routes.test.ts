@@ -209,7 +209,7 @@ async function counts(): Promise<{
 }
 
 /** The page routes answer 503 PAGE_NOT_BUILT while verifier-web/dist is missing or being rebuilt. */
-const PAGE_ROUTE = /^GET \/(\?|p\/|r\/|assets\/|favicon\.svg)/;
+const PAGE_ROUTE = /^GET \/(\?|p\/|r\/|v\/|assets\/|favicon\.svg)/;
 
 function expectWellFormed(res: LightMyRequestResponse, what: string): void {
   if (res.statusCode === 503 && PAGE_ROUTE.test(what) && res.json().code === 'PAGE_NOT_BUILT') return;
@@ -725,6 +725,15 @@ const fuzzers: Fuzzer[] = [
   getWith(
     '/r/:id',
     segment.map((s) => `/r/${s}`),
+  ),
+  getWith(
+    '/v/:sha256',
+    fc
+      .oneof(
+        segment,
+        fc.constant('').map(() => known.sha256),
+      )
+      .map((s) => `/v/${s}`),
   ),
   getWith(
     '/assets/*',
