@@ -24,6 +24,7 @@ import {
   type LedgerInfo,
   type LedgerJson,
   type LedgerProject,
+  type LedgerResolution,
   type LedgerTx,
   type RecordBatchResult,
   type RegisterProjectResult,
@@ -234,15 +235,24 @@ export class EmbeddedLedger implements Ledger {
       submit: true,
       prefetch: (stub) => batchKeys(stub, batch),
     });
-    const answer = out.result as { toSize: number; root: string; flags: LedgerFlag[] };
+    const answer = out.result as BatchAnswer;
     if (out.block !== undefined) {
-      // The contract answers with flags in their public form (the answer is in the block); their
-      // facts are in the batch's private value, which this node wrote.
-      const result = { ...answer, flags: flagsWithFacts(out.writeSet, batch.fromSize) ?? answer.flags };
+      // The contract answers with flags (and resolutions) in their public form (the answer is in
+      // the block); their facts are in the batch's private value, which this node wrote.
+      const secret = privateBatch(out.writeSet, batch.fromSize);
+      const result = {
+        ...answer,
+        flags: (secret?.flags as unknown as LedgerFlag[] | undefined) ?? answer.flags,
+        resolutions: (secret?.resolutions as LedgerResolution[] | undefined) ?? answer.resolutions,
+      };
       return { ...pick(result), txId: out.txId, block: out.block, validation: 'VALID', repeated: false };
     }
-    const batchView = await this.query<{ flags: LedgerFlag[] }>('GetBatch', [String(batch.fromSize)]);
-    const result = { ...answer, flags: batchView?.flags ?? answer.flags };
+    const batchView = await this.query<BatchAnswer>('GetBatch', [String(batch.fromSize)]);
+    const result = {
+      ...answer,
+      flags: batchView?.flags ?? answer.flags,
+      resolutions: batchView?.resolutions ?? answer.resolutions,
+    };
     // A repeat: the contract answered with the stored result and wrote nothing. The reference
     // that counts is the block that recorded the batch the first time.
     const { rows } = await this.db.query<{ number: string; tx_id: string }>(
@@ -465,16 +475,32 @@ interface BlockRow {
   log_root: Buffer | null;
 }
 
-/** The flags of the batch from `fromSize` with their facts, from the batch's private value. */
-function flagsWithFacts(writes: ReadonlyMap<string, Uint8Array>, fromSize: number): LedgerFlag[] | undefined {
+/** RecordBatch's and GetBatch's answers, as far as the gateway reads them. */
+interface BatchAnswer {
+  toSize: number;
+  root: string;
+  flags: LedgerFlag[];
+  resolutions?: LedgerResolution[];
+}
+
+/** The batch's private value (every flag with its facts; restricted resolutions), if it was written. */
+function privateBatch(
+  writes: ReadonlyMap<string, Uint8Array>,
+  fromSize: number,
+): PrivateBatchValue | undefined {
   const key = privateDataKey(PRIVATE_COLLECTION, createCompositeKey(STATE_KEYS.batch, [pad16(fromSize)]));
   const value = writes.get(key);
   if (!value) return undefined;
-  return (JSON.parse(new TextDecoder().decode(value)) as PrivateBatchValue).flags as unknown as LedgerFlag[];
+  return JSON.parse(new TextDecoder().decode(value)) as PrivateBatchValue;
 }
 
-function pick(result: { toSize: number; root: string; flags: LedgerFlag[] }) {
-  return { toSize: result.toSize, root: result.root, flags: result.flags ?? [] };
+function pick(result: BatchAnswer) {
+  return {
+    toSize: result.toSize,
+    root: result.root,
+    flags: result.flags ?? [],
+    ...(result.resolutions && result.resolutions.length > 0 ? { resolutions: result.resolutions } : {}),
+  };
 }
 
 /**

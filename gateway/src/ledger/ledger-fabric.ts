@@ -15,6 +15,7 @@ import {
   type LedgerInfo,
   type LedgerJson,
   type LedgerProject,
+  type LedgerResolution,
   type LedgerTx,
   type RecordBatchResult,
   type RegisterProjectResult,
@@ -235,6 +236,8 @@ interface StoredBatchView {
   root: string;
   txId: string;
   flags: LedgerFlag[];
+  /** Earlier flags the batch resolved or reopened (restricted ones too on a member peer). */
+  resolutions?: LedgerResolution[];
 }
 
 /** Serialises submits: one transaction in flight on the channel at a time. */
@@ -336,6 +339,7 @@ export class FabricLedger implements Ledger {
       toSize: stored.toSize,
       root: stored.root,
       flags: stored.flags,
+      ...(stored.resolutions && stored.resolutions.length > 0 ? { resolutions: stored.resolutions } : {}),
       txId: recordedNow ? out.txId : original!.txId,
       block: recordedNow ? out.block : original!.block,
       validation: recordedNow ? out.validation : original!.validation,

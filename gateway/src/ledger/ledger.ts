@@ -35,6 +35,20 @@ export interface LedgerFlag {
   [field: string]: unknown;
 }
 
+/**
+ * What a batch did to an earlier flag (the contract's FlagResolution): a passed acceptance
+ * resolved an overdue milestone's flag (`by` its id), or its withdrawal reopened it (`by: null`).
+ * `restricted`: the acceptance is restricted, so only privileged readers see the resolution.
+ */
+export interface LedgerResolution {
+  code: string;
+  projectId: string;
+  milestone: string;
+  by: string | null;
+  at: string;
+  restricted?: boolean;
+}
+
 export interface RecordBatchResult {
   txId: string;
   block: number;
@@ -42,6 +56,8 @@ export interface RecordBatchResult {
   /** Lowercase hex of the root the contract computed. */
   root: string;
   flags: LedgerFlag[];
+  /** Earlier flags this batch resolved or reopened, in order (restricted ones included). */
+  resolutions?: LedgerResolution[];
   /** Fabric's validation code name; `VALID` for a committed transaction. */
   validation: string;
   /** True when the ledger had already recorded this batch and returned the stored result. */

@@ -486,6 +486,23 @@ export class Batcher {
           ],
         );
       }
+      // Earlier flags this batch resolved or reopened, in the ledger's order (a reopening deletes).
+      for (const r of result.resolutions ?? []) {
+        if (r.by === null) {
+          await client.query(
+            'delete from flag_resolutions where project_id = $1 and code = $2 and milestone = $3',
+            [r.projectId, r.code, r.milestone],
+          );
+        } else {
+          await client.query(
+            `insert into flag_resolutions (project_id, code, milestone, by_id, resolved_at, restricted)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict (project_id, code, milestone)
+             do update set by_id = excluded.by_id, resolved_at = excluded.resolved_at, restricted = excluded.restricted`,
+            [r.projectId, r.code, r.milestone, r.by, r.at, r.restricted === true],
+          );
+        }
+      }
       // Partners' notices of these records, committed with them (webhooks/outbox.ts).
       await enqueueRecorded(client, batch.seqs, batch.toSize);
       await client.query('commit');

@@ -60,6 +60,18 @@ export interface SubmissionRow {
 export type LedgerFlagJson = { code: string; recordId: string; [field: string]: unknown };
 
 /**
+ * A record_flags row `f`'s flag as the facts stand now: an overdue milestone's flag that a later
+ * acceptance resolved (flag_resolutions, migration 0502) gets `resolvedBy`, `resolvedAt` and
+ * `resolvedRestricted` (the acceptance is restricted: views show the resolution only to those who
+ * may read it). The stored flag is never rewritten; the look-up runs for overdue flags only.
+ */
+export const FLAG_NOW = `f.flag || coalesce((
+           select jsonb_build_object('resolvedBy', r.by_id, 'resolvedAt', r.resolved_at, 'resolvedRestricted', r.restricted)
+             from flag_resolutions r
+            where f.code = 'MILESTONE_OVERDUE_30_DAYS' and r.project_id = f.project_id and r.code = f.code
+              and r.milestone = f.flag->'detail'->>'milestone'), '{}'::jsonb)`;
+
+/**
  * The columns and joins behind every read route: the submission, its project's owner and region,
  * the recorded batch that holds its leaf (a lateral lookup on the batches' primary key), its
  * flags, and the records that supersede or withdraw it. Append a `where` on `s`.
@@ -70,7 +82,7 @@ export const SUBMISSION_SELECT = `
          p.owner_org, p.region_code,
          b.to_size as batch_to_size, b.tx_id as batch_tx_id, b.block as batch_block, b.root as batch_root,
          b.validation as batch_validation, b.endorsers as batch_endorsers,
-         coalesce((select jsonb_agg(f.flag order by f.ordinal) from record_flags f where f.submission_id = s.id),
+         coalesce((select jsonb_agg(${FLAG_NOW} order by f.ordinal) from record_flags f where f.submission_id = s.id),
                   '[]'::jsonb) as flags,
          (select l.by_id from record_links l where l.target_id = s.id and l.link = 'superseded') as superseded_by,
          (select l.by_id from record_links l where l.target_id = s.id and l.link = 'withdrawn') as withdrawn_by

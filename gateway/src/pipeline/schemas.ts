@@ -102,9 +102,25 @@ export const ProofBundleSchema = Type.Object(
 export const FlagSchema = Type.Object(
   {
     code: Type.String({ description: 'stable rule code, e.g. ADVANCE_OVER_LIMIT' }),
+    rule: Type.Optional(
+      Type.String({ description: 'the rule and its version, e.g. MILESTONE_OVERDUE_30_DAYS@1' }),
+    ),
     recordId: Type.String(),
     projectId: Type.Optional(Type.String()),
     raisedAt: Type.Optional(Type.String()),
+    refs: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'the other records the flag rests on (the contract, the other live contracts); facts, so public only where the facts are',
+      }),
+    ),
+    resolvedBy: Type.Optional(
+      Type.String({
+        description:
+          'a later record that answered the flag (a passed acceptance of an overdue milestone): the flag stays, shown as resolved',
+      }),
+    ),
+    resolvedAt: Type.Optional(Type.String({ description: 'when it was resolved (the ledger time)' })),
     detail: Type.Optional(
       Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
         description: 'facts behind the flag (amounts); only for the owning organisation and inspectors',

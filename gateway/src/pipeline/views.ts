@@ -23,12 +23,24 @@ export function mayReadRow(principal: Principal, row: SubmissionRow, record: Evi
  */
 const PUBLIC_FLAG_DETAIL: Readonly<Record<string, readonly string[]>> = {
   MILESTONE_OVERDUE_30_DAYS: ['milestone', 'dueDate', 'daysOverdue'],
+  // Which contracts are live follows from records' kinds and supersede/withdraw links (public).
+  MULTIPLE_LIVE_CONTRACTS: ['liveContracts'],
 };
 
 export function flagView(flag: LedgerFlagJson, withDetail: boolean): FlagJson {
   const out: FlagJson = { code: flag.code, recordId: flag.recordId };
+  if (typeof flag.rule === 'string') out.rule = flag.rule;
   if (typeof flag.projectId === 'string') out.projectId = flag.projectId;
   if (typeof flag.raisedAt === 'string') out.raisedAt = flag.raisedAt;
+  // The records a flag rests on are facts too (the contract a payment counts against): public
+  // only for the codes whose facts are.
+  if (Array.isArray(flag.refs) && (withDetail || PUBLIC_FLAG_DETAIL[flag.code]))
+    out.refs = flag.refs.filter((r): r is string => typeof r === 'string');
+  // Resolved since (flag_resolutions): by a restricted acceptance only for those who may read it.
+  if (typeof flag.resolvedBy === 'string' && (withDetail || flag.resolvedRestricted !== true)) {
+    out.resolvedBy = flag.resolvedBy;
+    if (typeof flag.resolvedAt === 'string') out.resolvedAt = flag.resolvedAt;
+  }
   if (!flag.detail || typeof flag.detail !== 'object') return out;
   const detail = flag.detail as Record<string, string | number | boolean>;
   if (withDetail) {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
 import { LedgerError, type LedgerProject } from '../../ledger/ledger.ts';
-import { type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
+import { FLAG_NOW, type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
 import {
   PROJECT_ID_PATTERN,
   ProjectBody,
@@ -227,7 +227,7 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
         regionCode: project.region_code,
       });
       const { rows } = await app.db.query<{ flag: LedgerFlagJson }>(
-        `select f.flag from record_flags f join submissions s on s.id = f.submission_id
+        `select ${FLAG_NOW} as flag from record_flags f join submissions s on s.id = f.submission_id
           where f.project_id = $1 order by s.seq, f.ordinal`,
         [project.id],
       );
