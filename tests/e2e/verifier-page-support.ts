@@ -101,7 +101,17 @@ export interface FixtureRecord {
   bundle: ProofBundle;
   supersededBy?: string;
   withdrawnBy?: string;
-  flags: { code: string; recordId: string; projectId: string; detail: object; raisedAt: string }[];
+  flags: {
+    code: string;
+    rule?: string;
+    recordId: string;
+    projectId: string;
+    detail: object;
+    refs?: string[];
+    raisedAt: string;
+    resolvedBy?: string;
+    resolvedAt?: string;
+  }[];
 }
 
 export interface Fixture {
@@ -203,7 +213,7 @@ export async function makeFixture(): Promise<Fixture> {
       key: 'tamperedPath',
       kind: 'acceptance',
       details: { title: '路基验收报告', milestone: 'm1', result: 'passed' },
-      at: '2025-06-02T01:00:00.000Z',
+      at: '2025-07-02T01:00:00.000Z',
       refs: [2],
       inLog: true,
     },
@@ -350,6 +360,19 @@ export async function makeFixture(): Promise<Fixture> {
     projectId: PROJECT.id,
     detail: { limitPercent: 30, advance: '60000000', contract: '150000000' },
     raisedAt: '2025-05-10T08:00:01.000Z',
+  });
+  // The subgrade's acceptance came 32 days after its due date: it raised the delay flag and, being
+  // a passed acceptance of that milestone, resolved it (the ledger answers the flag as resolved).
+  byId.get(uuid7(5))!.flags.push({
+    code: 'MILESTONE_OVERDUE_30_DAYS',
+    rule: 'MILESTONE_OVERDUE_30_DAYS@1',
+    recordId: uuid7(5),
+    projectId: PROJECT.id,
+    detail: { milestone: 'm1', dueDate: '2025-05-31', daysOverdue: 32 },
+    refs: [],
+    raisedAt: '2025-07-02T01:00:01.000Z',
+    resolvedBy: uuid7(5),
+    resolvedAt: '2025-07-02T01:00:01.000Z',
   });
   return {
     docs,

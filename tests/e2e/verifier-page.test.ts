@@ -553,8 +553,16 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
       'payment',
       'notice',
     ]);
-    expect(await p.locator('.flags li').count()).toBe(2);
+    expect(await p.locator('.flags li').count()).toBe(3);
     expect(await p.locator(`.flags a[href="/r/${fx.records[3]!.id}"]`).count()).toBe(2);
+    // A flag the facts have answered stays, shown as resolved: by which record, and when.
+    const resolved = p.locator('.flags li.flag-resolved');
+    expect(await resolved.count()).toBe(1);
+    expect(await resolved.textContent()).toContain('已解决');
+    expect(await resolved.textContent()).toContain('工期拖延');
+    expect(await resolved.locator(`[data-resolved-by="${fx.records[4]!.id}"]`).count()).toBe(1);
+    // Records on the embedded ledger are never "on chain" on the notice either.
+    expect(await p.locator('.timeline .badge[data-status="recorded"]').first().textContent()).toBe('已记入单机账本');
     expect(await p.locator('svg.qr').count()).toBe(1);
     expect(await p.title()).toContain(PROJECT.name);
     await p.screenshot({ path: `${SHOTS}/project.png`, fullPage: true });
