@@ -109,7 +109,7 @@ describe('ledgerWords: which ledger, and who vouched for it', () => {
   it('names the organisations that endorsed a Fabric transaction, in either language', () => {
     setLang('zh-CN', null);
     expect(ledgerWords(fabricBundle(['FinanceMSP', 'InspectionMSP']))).toBe(
-      'Hyperledger Fabric 联盟链(由 FinanceMSP、InspectionMSP 背书)',
+      'Hyperledger Fabric 联盟链（由 FinanceMSP、InspectionMSP 背书）',
     );
     setLang('en', null);
     expect(ledgerWords(fabricBundle(['FinanceMSP', 'InspectionMSP']))).toBe(
