@@ -99,6 +99,16 @@ export {
   recordLeafHash,
   validateRecord,
 } from './lib/record.ts';
+export {
+  checkpointKeyFingerprint,
+  checkTrust,
+  jwkThumbprint,
+  keyFingerprints,
+  type PublishedKeys,
+  TRUST_FORMAT,
+  type TrustFile,
+  trustOf,
+} from './lib/trust.ts';
 export { type CertificateInfo, certificateInfo } from './timestamp/certificate-info.ts';
 export {
   type TimestampCheck,

@@ -688,7 +688,11 @@ const fuzzers: Fuzzer[] = [
   ),
   getWith(
     '/v1/keys',
-    query([]).map((q) => `/v1/keys?${q}`),
+    query(['format']).map((q) => `/v1/keys?${q}`),
+  ),
+  getWith(
+    '/v1/trust.json',
+    query([]).map((q) => `/v1/trust.json?${q}`),
   ),
   getWith(
     '/.well-known/jwks.json',

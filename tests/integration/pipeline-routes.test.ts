@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  checkTrust,
   fromHex,
   type ProofBundle,
   recordLeafHash,
@@ -368,6 +369,13 @@ describe('evidence, verify and the log', () => {
     const keys = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
     expect(keys).toMatchObject({ ledger: 'embedded', ledgerNote: 'embedded single-node ledger' });
     expect(Array.isArray(keys.operatorRoots)).toBe(true);
+    // The keys to pin, as a file to keep: the same answer at both addresses, and it pins these keys.
+    const trust = await app.inject({ method: 'GET', url: '/v1/trust.json' });
+    expect(trust.statusCode).toBe(200);
+    expect(trust.headers['content-disposition']).toContain('trust.json');
+    expect(trust.json()).toMatchObject({ format: 'lianzheng-trust/1', checkpointKeys: keys.checkpointKeys });
+    expect((await app.inject({ method: 'GET', url: '/v1/keys?format=trust' })).json()).toEqual(trust.json());
+    expect(checkTrust(trust.json(), keys)).toEqual({ ok: true, differences: [] });
   });
 
   it('describes the pipeline routes in the OpenAPI document', async () => {
@@ -389,6 +397,7 @@ describe('evidence, verify and the log', () => {
       '/v1/log/proof/inclusion',
       '/v1/log/proof/consistency',
       '/v1/keys',
+      '/v1/trust.json',
       '/v1/ledger/tx/{txId}',
     ]) {
       expect(paths, p).toContain(p);

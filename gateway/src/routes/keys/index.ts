@@ -1,5 +1,6 @@
+import { trustOf } from '@lianzheng/proof';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AnchorDecorator } from '../../anchor/plugin.ts';
 
 const AnchorSite = Type.Object({
@@ -8,12 +9,74 @@ const AnchorSite = Type.Object({
   anchorer: Type.String({ description: 'The address that sends every anchor transaction' }),
 });
 
-/** GET /v1/keys: everything a verifier needs to check a bundle offline. */
+const TrustSchema = Type.Object(
+  {
+    format: Type.Literal('lianzheng-trust/1'),
+    receiptKeys: Type.Array(
+      Type.Object({
+        kid: Type.Optional(Type.String()),
+        thumbprint: Type.String({ description: 'RFC 7638 SHA-256 JWK thumbprint, base64url' }),
+      }),
+    ),
+    checkpointKeys: Type.Array(Type.String({ description: 'C2SP note verifier key' })),
+    tsaRoots: Type.Array(Type.String({ description: 'SHA-256 (hex) of a TSA root certificate (DER)' })),
+    anchor: Type.Optional(AnchorSite),
+  },
+  {
+    description:
+      'The keys to pin, to keep beside `lianzheng verify --trust trust.json`: a later check fails loudly (exit 7) when the gateway publishes a key this file does not name',
+  },
+);
+
+/**
+ * GET /v1/keys: everything a verifier needs to check a bundle offline; `?format=trust` (or GET
+ * /v1/trust.json): the same keys as fingerprints to pin (@lianzheng/proof trustOf).
+ */
 export default async function keysRoutes(app: FastifyInstance): Promise<void> {
+  const keysNow = () => {
+    const info = app.pipeline.ledger.info;
+    const anchor = (app as { anchor?: AnchorDecorator }).anchor;
+    return {
+      jwks: app.keys.jwks(),
+      checkpointKeys: [app.keys.checkpointSigner.vkey],
+      ledger: info.network,
+      ...(info.note ? { ledgerNote: info.note } : {}),
+      tsaRoots: app.timestamps?.roots ?? [],
+      operatorRoots: app.timestamps?.operatorRoots ?? [],
+      ...(anchor ? { anchor: anchor.identity } : {}),
+    };
+  };
+  const sendTrust = (reply: FastifyReply) =>
+    reply
+      .header('cache-control', 'public, max-age=60')
+      .header('content-disposition', 'attachment; filename="trust.json"')
+      .type('application/json; charset=utf-8')
+      .send(`${JSON.stringify(trustOf(keysNow()), null, 2)}\n`);
+
   app.get(
+    '/v1/trust.json',
+    {
+      schema: {
+        tags: ['verify'],
+        summary:
+          'The keys to pin (receipt key thumbprints, checkpoint keys, TSA root SHA-256s, anchoring identity)',
+        response: { 200: TrustSchema },
+      },
+    },
+    async (_request, reply) => sendTrust(reply),
+  );
+
+  app.get<{ Querystring: { format?: 'keys' | 'trust' } }>(
     '/v1/keys',
     {
       schema: {
+        querystring: Type.Object({
+          format: Type.Optional(
+            Type.Union([Type.Literal('keys'), Type.Literal('trust')], {
+              description: '`trust`: the answer of GET /v1/trust.json instead',
+            }),
+          ),
+        }),
         tags: ['verify'],
         summary:
           'Receipt keys (JWKS, current and retired), checkpoint verifier keys, TSA roots, the ledger kind and the anchoring identity',
@@ -55,19 +118,10 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      if (request.query.format === 'trust') return sendTrust(reply);
       reply.header('cache-control', 'public, max-age=60');
-      const info = app.pipeline.ledger.info;
-      const anchor = (app as { anchor?: AnchorDecorator }).anchor;
-      return {
-        jwks: app.keys.jwks(),
-        checkpointKeys: [app.keys.checkpointSigner.vkey],
-        ledger: info.network,
-        ...(info.note ? { ledgerNote: info.note } : {}),
-        tsaRoots: app.timestamps?.roots ?? [],
-        operatorRoots: app.timestamps?.operatorRoots ?? [],
-        ...(anchor ? { anchor: anchor.identity } : {}),
-      };
+      return keysNow();
     },
   );
 }
