@@ -171,6 +171,27 @@ describe('lianzheng submit / verify with a file', () => {
         time: { level: 'operator-tsa' },
       });
 
+      // Pinned keys: the gateway's own trust file passes; another receipt key fails loudly (exit 7).
+      const trustFile = path.join(dataDir, 'trust.json');
+      const trust = (await (await fetch(`${gateway.base}/v1/trust.json`)).json()) as {
+        receiptKeys: { thumbprint: string }[];
+      };
+      await fs.writeFile(trustFile, JSON.stringify(trust));
+      const pinned = lianzheng(
+        ['verify', '--sha256', digest(4), '--gateway', gateway.base, '--trust', trustFile],
+        dataDir,
+      );
+      expect(pinned.status, pinned.out).toBe(0);
+      trust.receiptKeys = trust.receiptKeys.map((k) => ({ ...k, thumbprint: `x${k.thumbprint.slice(1)}` }));
+      await fs.writeFile(trustFile, JSON.stringify(trust));
+      const mismatch = lianzheng(
+        ['verify', '--sha256', digest(4), '--gateway', gateway.base, '--trust', trustFile],
+        dataDir,
+      );
+      expect(mismatch.status, mismatch.out).toBe(7);
+      expect(mismatch.out).toContain('TRUST MISMATCH');
+      expect(mismatch.out).not.toContain('VERIFIED');
+
       // --json carries the verdict too.
       const j = lianzheng(['verify', '--sha256', digest(2), '--gateway', gateway.base, '--json'], dataDir);
       expect(j.status).toBe(6);

@@ -21,6 +21,8 @@ export const EXIT = {
   WITHDRAWN: 5,
   /** `verify`: genuine evidence of a superseded record (no record of the digest still stands). */
   SUPERSEDED: 6,
+  /** `verify --trust`: the gateway publishes a key the pinned trust file does not name. */
+  TRUST_MISMATCH: 7,
 } as const;
 
 /** Ends a command with `exitCode` and a message for the user. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { trustOf } from '@lianzheng/proof';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, gatewayUrl, run } from './main.ts';
@@ -110,6 +111,39 @@ describe('lianzheng CLI', () => {
     const argv = ['verify', '--sha256', 'a'.repeat(64), '--bundle', bundle, '--keys', keys];
     expect(await run(argv, { DATA_DIR: dir }, c.io)).toBe(EXIT.VERIFICATION_FAILED);
     expect(c.out.join('\n')).toContain('FAIL');
+  });
+
+  it('verify --trust: keys other than the pinned ones exit 7, loudly, before any check', async () => {
+    const bundle = path.join(dir, 'b2.json');
+    const keys = path.join(dir, 'k2.json');
+    const trust = path.join(dir, 'trust.json');
+    await fs.writeFile(bundle, JSON.stringify({ version: 'lianzheng-bundle/1', record: {}, receipt: 'x' }));
+    const published = {
+      jwks: {
+        keys: [{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' }],
+      },
+      checkpointKeys: ['lianzheng.test/log+0a0b0c0d+AAAA'],
+    };
+    await fs.writeFile(keys, JSON.stringify(published));
+    await fs.writeFile(trust, JSON.stringify(trustOf(published)));
+    const argv = ['verify', '--sha256', 'a'.repeat(64), '--bundle', bundle, '--keys', keys, '--trust', trust];
+    // The pinned keys: the check runs (and fails on this empty bundle, exit 1).
+    const pinned = capture();
+    expect(await run(argv, { DATA_DIR: dir }, pinned.io)).toBe(EXIT.VERIFICATION_FAILED);
+    expect(pinned.out.join('\n')).toContain('every published key is one it names');
+    // Another checkpoint key: TRUST MISMATCH, each difference named, exit 7.
+    await fs.writeFile(
+      keys,
+      JSON.stringify({ ...published, checkpointKeys: ['evil.example/log+01020304+BBBB'] }),
+    );
+    const c = capture();
+    expect(await run(argv, { DATA_DIR: dir }, c.io)).toBe(EXIT.TRUST_MISMATCH);
+    expect(c.err.join('\n')).toMatch(/^TRUST MISMATCH/);
+    expect(c.err.join('\n')).toContain('checkpoint key evil.example/log+01020304');
+    expect(c.out.join('\n')).not.toMatch(/PASS|FAIL/);
+    // A file that is not a trust file at all.
+    await fs.writeFile(trust, '{}');
+    expect(await run(argv, { DATA_DIR: dir }, capture().io)).toBe(EXIT.TRUST_MISMATCH);
   });
 
   it('keys rotate without a gateway rotates the files', async () => {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import {
   type AnchorIdentity,
   assuranceSummary,
+  checkTrust,
   createSha256,
   deriveAssurance,
   isSha256Hex,
@@ -49,7 +50,7 @@ Usage:
       --cacert: trust this CA for the gateway's own certificate (the local PKI's root).
       Without a credential, --org mints a development unit token (local dev issuer only).
   lianzheng verify <file | --sha256 HEX [--sm3 HEX]> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
-                   [--confirmations N] [--cacert F] [--cert F --key F]
+                   [--confirmations N] [--trust trust.json] [--cacert F] [--cert F --key F]
       Check a document's evidence (a file's SM3 too, where the record carries one). With
       --bundle and --keys (the JSON of GET /v1/keys) it runs fully offline; otherwise it fetches
       /v1/verify/{sha256} and /v1/keys from the gateway and asks it for the ledger transaction
@@ -64,6 +65,10 @@ Usage:
       or FAILED — then what its evidence is worth (assurance: ledger, anchoring, time, witnesses;
       docs/assurance.md), its rule flags and every step. Offline, standing is known only with
       --gateway. Exit 0 verified, 1 failed, 5 withdrawn, 6 superseded (below).
+      --trust trust.json: pinned keys (save GET /v1/trust.json once, from a gateway you trust):
+      when the keys the gateway (or --keys) publishes name a receipt key, checkpoint key, TSA root
+      or anchoring identity the file does not, it prints TRUST MISMATCH with each difference and
+      exits 7 without verifying.
   lianzheng verify <file | --sha256 HEX> --fabric PROFILE --identity DIR [--project ID] [--bundle b.json --keys keys.json]
       An inspector's check through their own organisation's Fabric peer, no gateway involved:
       the records of that digest on the ledger (--project narrows the search to one project's
@@ -122,6 +127,7 @@ Exit codes:
      when and why); no record of the digest still stands
   6  verify: the evidence is genuine but the record was SUPERSEDED BY a newer version (printed
      with its id); no record of the digest still stands
+  7  verify --trust: the published keys differ from the pinned ones (each difference printed)
 `;
 
 /** `--gateway`, else LIANZHENG_GATEWAY, else the gateway `npm start` runs here: localhost:$PORT (8080). */
@@ -439,6 +445,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       identity: { type: 'string' },
       project: { type: 'string' },
       confirmations: { type: 'string' },
+      trust: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
       ...TLS_OPTIONS,
     },
@@ -507,6 +514,25 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     const k = await http(`${gw}/v1/keys`, {}, tls);
     if (k.status >= 400) throw refused(k.status, k.body);
     keys = k.body as Keys;
+  }
+  // Pinned keys: every key the gateway publishes now must be one the trust file names, or nothing
+  // it signed is believed — whatever the bundles say.
+  if (values.trust) {
+    let pinned: unknown;
+    try {
+      pinned = JSON.parse(await fs.readFile(values.trust, 'utf8'));
+    } catch (e) {
+      throw new CliError(EXIT.USAGE, `cannot read --trust ${values.trust}: ${(e as Error).message}`);
+    }
+    const trust = checkTrust(pinned, keys);
+    if (!trust.ok) {
+      out.error(
+        `TRUST MISMATCH: the keys differ from the ones pinned in ${values.trust}; nothing was verified`,
+      );
+      for (const d of trust.differences) out.error(`  ${d}`);
+      return EXIT.TRUST_MISMATCH;
+    }
+    if (!values.json) out.log(`keys pinned by ${values.trust}: every published key is one it names`);
   }
   // The ledger step asks the gateway for the transaction (GET /v1/ledger/tx/{txId}) unless the
   // check is offline; on Fabric an inspector can ask a peer directly instead.
