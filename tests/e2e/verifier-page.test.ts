@@ -2,6 +2,7 @@
 // through the gateway's own `pages` plugin and real signed bundles (see verifier-page-support.ts).
 
 import { mkdirSync, readFileSync } from 'node:fs';
+import { checkpointKeyFingerprint, jwkThumbprint } from '@lianzheng/proof';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -488,6 +489,13 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     expect(await p.locator('svg.qr path').count()).toBe(1);
     expect(await p.getAttribute('svg.qr', 'aria-label')).toBeTruthy();
     expect(await p.textContent('.cert-footer')).toContain(`${gw.url}/r/${rec.id}`);
+    // The keys that signed it, as short fingerprints a trust file (GET /v1/trust.json) names.
+    const prints = (await p.textContent('.certificate .key-prints')) ?? '';
+    const thumbprint = jwkThumbprint(fx.keys.jwks.keys[0] as Record<string, unknown>);
+    expect(prints).toContain(`回执密钥 receipt-test-1 · ${thumbprint.slice(0, 16)}`);
+    expect(prints).toContain(
+      `检查点密钥 lianzheng.test/log · ${checkpointKeyFingerprint(fx.keys.checkpointKeys[0]!).slice(0, 16)}`,
+    );
     await p.screenshot({ path: `${SHOTS}/certificate.png`, fullPage: true });
     await p.emulateMedia({ media: 'print' });
     expect(await p.locator('.site-header').isVisible()).toBe(false);
@@ -562,8 +570,11 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     expect(await resolved.textContent()).toContain('工期拖延');
     expect(await resolved.locator(`[data-resolved-by="${fx.records[4]!.id}"]`).count()).toBe(1);
     // Records on the embedded ledger are never "on chain" on the notice either.
-    expect(await p.locator('.timeline .badge[data-status="recorded"]').first().textContent()).toBe('已记入单机账本');
+    expect(await p.locator('.timeline .badge[data-status="recorded"]').first().textContent()).toBe(
+      '已记入单机账本',
+    );
     expect(await p.locator('svg.qr').count()).toBe(1);
+    expect(await p.textContent('.project .key-prints')).toContain('receipt-test-1');
     expect(await p.title()).toContain(PROJECT.name);
     await p.screenshot({ path: `${SHOTS}/project.png`, fullPage: true });
     await p.emulateMedia({ media: 'print' });

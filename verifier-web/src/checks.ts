@@ -208,6 +208,12 @@ function groupSize(receipt: string): number | undefined {
   return typeof size === 'number' ? size : undefined;
 }
 
+/** The kid of the key that signed a receipt (its JWS header), if it names one. */
+export function receiptKeyId(jws: string): string | undefined {
+  const kid = jwsPart(jws, 0)?.kid;
+  return typeof kid === 'string' ? kid : undefined;
+}
+
 function receiptKid(jws: string): string {
   const kid = jwsPart(jws, 0)?.kid;
   return typeof kid === 'string' ? short(kid, 12) : '?';

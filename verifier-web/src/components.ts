@@ -1,8 +1,8 @@
 // Pieces shared by the three pages: the record's facts, its status, its flags, the checklist and
 // the download button. Colour is never the only signal: every state also has a word and a symbol.
 
-import type { Assurance, ProofBundle, Standing } from '@lianzheng/proof';
-import type { ApiError, FlagView, RecordStatus, VerifyRecord } from './api.ts';
+import { type Assurance, keyFingerprints, type ProofBundle, type Standing } from '@lianzheng/proof';
+import type { ApiError, FlagView, KeysAnswer, RecordStatus, VerifyRecord } from './api.ts';
 import { type CheckRun, chainName, describeStep, firstFailure, STEP_ORDER, stepName } from './checks.ts';
 import { h } from './dom.ts';
 import { formatFen, formatTime, hasMessage, t } from './i18n.ts';
@@ -376,6 +376,46 @@ export function versionNotes(rec: Pick<VerifyRecord, 'supersededBy' | 'withdrawn
     );
   }
   return notes;
+}
+
+const fp = (value: string) => (value.length > 16 ? `${value.slice(0, 16)}…` : value);
+
+/**
+ * Short fingerprints of the keys that signed what the page shows — the receipt key (kid and RFC
+ * 7638 thumbprint), the checkpoint key, the TSA root (SHA-256 of its DER) — to compare with a
+ * trust file (GET /v1/trust.json, `lianzheng verify --trust`). `receiptKid`: only that receipt key
+ * (a certificate); without it, every published one (the notice). `timestamped`: name the TSA root.
+ */
+export function keyPrints(
+  keys: KeysAnswer | undefined,
+  options: { receiptKid?: string; timestamped: boolean },
+): HTMLElement | null {
+  if (!keys) return null;
+  let prints: ReturnType<typeof keyFingerprints>;
+  try {
+    prints = keyFingerprints(keys as never);
+  } catch {
+    return null;
+  }
+  const receipts =
+    options.receiptKid === undefined
+      ? prints.receipt
+      : prints.receipt.filter((k) => k.kid === options.receiptKid);
+  const parts = [
+    ...receipts.map((k) => t('keys.receipt', { kid: k.kid ?? '?', print: fp(k.thumbprint) })),
+    ...prints.checkpoint.map((k) => t('keys.checkpoint', { name: k.name, print: fp(k.sha256) })),
+    ...(options.timestamped
+      ? prints.tsaRoots.map((r) => t('keys.tsaRoot', { name: r.name, print: fp(r.sha256) }))
+      : []),
+  ];
+  if (parts.length === 0) return null;
+  return h(
+    'p',
+    { class: 'key-prints', 'data-key-prints': String(parts.length) },
+    h('span', { class: 'key-prints-title' }, t('keys.heading')),
+    ' ',
+    parts.join(t('list.semicolon')),
+  );
 }
 
 export function timeText(iso: string): string {

@@ -174,7 +174,7 @@ export const messagesZh = {
   'stepStatus.pending': '核验中',
 
   'check.digest.pass': '文件的 SHA-256 摘要与记录中的摘要完全一致。',
-  'check.digest.passCert': '证书上的摘要就是记录中的摘要。要核对手中的文件，请在首页拖入文件。',
+  'check.digest.passCert': '证书上的摘要就是记录中的摘要；要核对手中的文件，见下方。',
   'check.digest.fail': '文件的摘要与记录中的摘要不一致。',
   'check.details.pass': '公开的详情（标题、金额等）与记录中封存的摘要一致，没有被改动。',
   'check.details.fail': '公开的详情与记录中封存的摘要不一致：详情被改动过。',
@@ -253,6 +253,10 @@ export const messagesZh = {
   'cert.anchorIdentityNone': '本网关未公布锚定地址和合约',
   'cert.notRecorded': '尚未上链',
   'cert.issuedBy': '签发：链证存证网关 · 证书网址 {url}',
+  'keys.heading': '签名密钥指纹：',
+  'keys.receipt': '回执密钥 {kid} · {print}',
+  'keys.checkpoint': '检查点密钥 {name} · {print}',
+  'keys.tsaRoot': '时间戳根证书 {name} · {print}',
 
   'project.heading': '项目公示',
   'project.loading': '正在载入项目…',
@@ -478,8 +482,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'stepStatus.pending': 'Checking',
 
   'check.digest.pass': "The file's SHA-256 digest is exactly the one in the record.",
-  'check.digest.passCert':
-    'The digest on this certificate is the one in the record. To check a file you hold, drop it on the home page.',
+  'check.digest.passCert': 'The digest on this certificate is the one in the record (check a file below).',
   'check.digest.fail': "The file's digest differs from the one in the record.",
   'check.details.pass':
     'The public details (title, amount, …) match the digest sealed in the record: unchanged.',
@@ -570,6 +573,10 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.anchorIdentityNone': 'no anchoring address or contract published by this gateway',
   'cert.notRecorded': 'Not on the ledger yet',
   'cert.issuedBy': 'Issued by the LianZheng evidence gateway · {url}',
+  'keys.heading': 'Signing key fingerprints:',
+  'keys.receipt': 'receipt key {kid} · {print}',
+  'keys.checkpoint': 'checkpoint key {name} · {print}',
+  'keys.tsaRoot': 'time-stamp root {name} · {print}',
 
   'project.heading': 'Project public notice',
   'project.loading': 'Loading the project…',

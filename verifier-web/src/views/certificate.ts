@@ -3,7 +3,14 @@
 
 import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
-import { anchorIdentityWords, assuranceOf, type CheckRun, ledgerWords, runChecks } from '../checks.ts';
+import {
+  anchorIdentityWords,
+  assuranceOf,
+  type CheckRun,
+  ledgerWords,
+  receiptKeyId,
+  runChecks,
+} from '../checks.ts';
 import {
   assuranceList,
   banner,
@@ -14,6 +21,7 @@ import {
   facts,
   flagList,
   flagSummary,
+  keyPrints,
   kindWords,
   mono,
   standingBadge,
@@ -274,6 +282,8 @@ export class CertificateView implements View {
         h('h2', null, t('record.checks')),
         checklist(run, b, 'certificate', assurance),
         h('p', { class: 'cert-footer' }, t('cert.issuedBy', { url: this.ctx.pageUrl })),
+        // The keys that signed this certificate's evidence, to compare with a pinned trust file.
+        keyPrints(s.keys, { receiptKid: receiptKeyId(b.receipt), timestamped: b.timestamp !== undefined }),
       ),
       h('div', { class: 'actions no-print' }, print, downloadButton(b, rec.id)),
       this.fileCheckSection(b.record.digests.sha256),

@@ -1,12 +1,19 @@
 // `/p/{projectId}`: the project's public notice (公示) — what a villager sees after scanning the
 // code on the notice board: the project, its public records stage by stage, and its rule flags.
 
-import { ApiError, type FlagView, type ProjectView as Project, type ProjectRecordView } from '../api.ts';
+import {
+  ApiError,
+  type FlagView,
+  type KeysAnswer,
+  type ProjectView as Project,
+  type ProjectRecordView,
+} from '../api.ts';
 import {
   banner,
   errorSentence,
   facts,
   flagList,
+  keyPrints,
   kindWords,
   mono,
   shortId,
@@ -49,7 +56,14 @@ type State =
   | { kind: 'bad-id' }
   | { kind: 'not-found' }
   | { kind: 'error'; error: ApiError }
-  | { kind: 'ready'; project: Project; records: ProjectRecordView[]; flags: FlagView[]; ledger?: string };
+  | {
+      kind: 'ready';
+      project: Project;
+      records: ProjectRecordView[];
+      flags: FlagView[];
+      ledger?: string;
+      keys?: KeysAnswer;
+    };
 
 export class ProjectPage implements View {
   private state: State;
@@ -82,7 +96,14 @@ export class ProjectPage implements View {
         // Which ledger the records are on decides the status words (已上链 only on Fabric).
         this.ctx.api.keys().catch(() => undefined),
       ]);
-      this.set({ kind: 'ready', project, records, flags, ...(keys?.ledger ? { ledger: keys.ledger } : {}) });
+      this.set({
+        kind: 'ready',
+        project,
+        records,
+        flags,
+        ...(keys?.ledger ? { ledger: keys.ledger } : {}),
+        ...(keys ? { keys } : {}),
+      });
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError('BAD_RESPONSE');
       this.set(err.code === 'NOT_FOUND' ? { kind: 'not-found' } : { kind: 'error', error: err });
@@ -167,6 +188,8 @@ export class ProjectPage implements View {
         records.length === 0
           ? h('p', { class: 'muted' }, t('project.noRecords'))
           : timeline(records, s.ledger),
+        // The keys that sign this project's receipts and the log, to compare with a trust file.
+        keyPrints(s.keys, { timestamped: (s.keys?.tsaRoots.length ?? 0) > 0 }),
       ),
       h('div', { class: 'actions no-print' }, print),
     );
