@@ -313,7 +313,7 @@ export function standingDetail(standing: Standing): (HTMLElement | string)[] {
         'p',
         { 'data-standing-detail': 'withdrawn' },
         standing.at ? t('standing.withdrawnOn', { date: formatTime(standing.at) }) : null,
-        standing.at ? ' ' : null,
+        standing.at ? t('list.sentenceGap') : null,
         standing.reason
           ? h('span', { class: 'standing-reason' }, t('standing.reason', { reason: standing.reason }))
           : t('standing.reasonHidden'),
@@ -327,7 +327,9 @@ export function standingDetail(standing: Standing): (HTMLElement | string)[] {
       h(
         'p',
         { 'data-standing-detail': 'superseded' },
-        standing.at ? `${t('standing.supersededOn', { date: formatTime(standing.at) })} ` : null,
+        standing.at
+          ? `${t('standing.supersededOn', { date: formatTime(standing.at) })}${t('list.sentenceGap')}`
+          : null,
         h(
           'a',
           { href: `/r/${encodeURIComponent(standing.by)}`, 'data-new-version': standing.by },

@@ -81,7 +81,8 @@ export const messagesZh = {
   'assurance.time.operator-tsa': '时间戳由网关自己的根证书认证的服务签发，证明的仍是网关的时钟',
   'assurance.time.outside-tsa': '时间戳由外部时间戳服务「{name}」签发',
   'assurance.witnesses.none': '没有独立见证方',
-  'list.semicolon': ';',
+  'list.semicolon': '；',
+  'list.sentenceGap': '',
 
   'record.heading': '{kind}',
   'record.kind': '文件类型',
@@ -384,6 +385,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'assurance.time.outside-tsa': 'time-stamped by the outside authority “{name}”',
   'assurance.witnesses.none': 'no independent witnesses',
   'list.semicolon': '; ',
+  'list.sentenceGap': ' ',
 
   'record.heading': '{kind}',
   'record.kind': 'Document kind',

@@ -79,6 +79,14 @@ describe('Chinese punctuation on the page', () => {
       asciiPunctuationBesideHan(text).map((p) => `${key}: ${p}`),
     );
     expect(bad).toEqual([]);
+    // Separators joined between Chinese words have no Han of their own: full-width too.
+    const separators = Object.entries(messagesZh).filter(([key]) => key.startsWith('list.'));
+    expect(separators.length).toBeGreaterThan(0);
+    for (const [key, text] of separators)
+      expect(
+        [...text].some((c) => ASCII_PUNCT.has(c)),
+        key,
+      ).toBe(false);
   });
 
   it("the page's other strings and its HTML shell too", () => {
