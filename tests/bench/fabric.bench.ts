@@ -796,6 +796,7 @@ function rows(
       split: m.contract.split,
       reads: m.contract.reads,
       stubMs: m.contract.stubMs,
+      retries: m.contract.retries,
     },
   });
   const g = m.contract.growth;
