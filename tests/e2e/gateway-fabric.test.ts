@@ -313,7 +313,9 @@ describe('the gateway on a three-organisation Fabric network', () => {
       },
       60_000,
     );
-    expect(withdrawn.stdout).toContain('NOTE WITHDRAWN by');
+    expect(withdrawn.stdout).toContain(`WITHDRAWN ${id}`);
+    expect(withdrawn.stdout).toContain('genuine, but withdrawn by');
+    expect(withdrawn.code).toBe(5); // the CLI's exit code for a withdrawn record
   });
 
   it('refuses the discipline inspection commission as a writer', async () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { describeProcessedTransaction, toFabricLedgerError, transientReason } from './ledger-fabric.ts';
+import {
+  describeProcessedTransaction,
+  endorsingSets,
+  toFabricLedgerError,
+  transientReason,
+} from './ledger-fabric.ts';
 
 // The Fabric ledger's own judgement of errors and transactions, on the shapes fabric-network and
 // fabric-common hand it. The whole path runs against a real network in
@@ -54,6 +59,21 @@ describe('which Fabric failures are retried', () => {
       ),
     ).toBeUndefined();
     expect(transientReason(new Error('something nobody has seen'))).toBeUndefined();
+  });
+});
+
+describe('which organisations are asked to endorse a batch', () => {
+  it('every majority of the channel, our own organisation in the first ones', () => {
+    expect(
+      endorsingSets('FinanceMSP', ['InspectionMSP', 'FinanceMSP', 'ConstructionMSP', 'FinanceMSP']),
+    ).toEqual([
+      ['ConstructionMSP', 'FinanceMSP'],
+      ['FinanceMSP', 'InspectionMSP'],
+      ['ConstructionMSP', 'InspectionMSP'],
+    ]);
+    expect(endorsingSets('A', ['A', 'B', 'C', 'D', 'E']).every((s) => s.length === 3)).toBe(true);
+    expect(endorsingSets('A', ['A', 'B', 'C', 'D', 'E'])).toHaveLength(10);
+    expect(endorsingSets('A', ['A'])).toEqual([]);
   });
 });
 

@@ -229,6 +229,36 @@ export function describeProcessedTransaction(
   return tx;
 }
 
+/** A committed transaction as the submitter saw it. */
+interface SubmitOutcome {
+  payload: string;
+  txId: string;
+  block: number;
+  validation: string;
+  events: string[];
+  /** The organisations asked to endorse it (all of them did, or it would not have committed). */
+  endorsers?: string[];
+}
+
+/**
+ * Every set of a majority of the channel's organisations, those with `own` first: with three
+ * organisations, [own, A], [own, B], [A, B].
+ */
+export function endorsingSets(own: string, msps: string[]): string[][] {
+  const all = [...new Set(msps)].sort();
+  if (!all.includes(own)) all.unshift(own);
+  // Only our own organisation is known (a profile naming no other peers): let discovery choose.
+  if (all.length < 2) return [];
+  const size = Math.floor(all.length / 2) + 1;
+  const sets: string[][] = [];
+  const pick = (start: number, chosen: string[]) => {
+    if (chosen.length === size) return void sets.push(chosen);
+    for (let i = start; i < all.length; i++) pick(i + 1, [...chosen, all[i]!]);
+  };
+  pick(0, []);
+  return sets.sort((a, b) => Number(b.includes(own)) - Number(a.includes(own)));
+}
+
 /** GetBatch's answer on a member peer: the batch's result with every flag's facts. */
 interface StoredBatchView {
   fromSize: number;
@@ -260,6 +290,14 @@ export class FabricLedger implements Ledger {
   private connecting?: Promise<void>;
   private readonly submits = new SubmitQueue();
   private identity?: FabricIdentity;
+  /**
+   * The sets of organisations asked to endorse a RecordBatch, a majority each, our own first;
+   * the one in use moves on when an endorser is unreachable. Asking a set ourselves tells us who
+   * endorsed without reading the transaction back (a 10,000-record batch's transaction and block
+   * are tens of MB).
+   */
+  private endorsingSets: string[][] = [];
+  private endorsingSet = 0;
 
   constructor(private readonly options: FabricLedgerOptions) {
     this.info = { network: 'fabric', channel: options.channel, chaincode: options.chaincode };
@@ -333,7 +371,7 @@ export class FabricLedger implements Ledger {
       );
     }
     const endorsers = recordedNow
-      ? (await this.getTx(out.txId).catch(() => undefined))?.endorsers
+      ? (out.endorsers ?? (await this.getTx(out.txId).catch(() => undefined))?.endorsers)
       : original!.endorsers;
     return {
       toSize: stored.toSize,
@@ -465,16 +503,24 @@ export class FabricLedger implements Ledger {
       eventHandlerOptions: {
         endorseTimeout: o.endorseTimeoutS ?? 30,
         commitTimeout: o.commitTimeoutS ?? 60,
-        // Wait until every peer we are connected to has committed (or is unreachable): the next
-        // batch is endorsed by peers of other organisations too, and one that has not committed
-        // this one yet would refuse the next with LOG_GAP (retried all the same, see peerBehind).
-        strategy: DefaultEventHandlerStrategies.NETWORK_SCOPE_ALLFORTX,
+        // Wait for any one peer of our own organisation: the batch is then committed there. A
+        // peer of another organisation that has not committed it yet when it endorses the next
+        // batch answers LOG_GAP with a shorter log, which is retried (see peerBehind). Waiting for
+        // every peer instead would wait out the commit timeout whenever one of them is down.
+        strategy: DefaultEventHandlerStrategies.MSPID_SCOPE_ANYFORTX,
       },
       queryHandlerOptions: { timeout: 30, strategy: DefaultQueryHandlerStrategies.MSPID_SCOPE_ROUND_ROBIN },
     });
     const network = await gateway.getNetwork(o.channel);
     this.gateway = gateway;
     this.network = network;
+    this.endorsingSets = endorsingSets(
+      identity.mspId,
+      network
+        .getChannel()
+        .getEndorsers()
+        .map((e) => e.mspid),
+    );
     this.contract = network.getContract(o.chaincode);
     this.qscc = network.getContract('qscc');
   }
@@ -488,7 +534,7 @@ export class FabricLedger implements Ledger {
     args: string[],
     transient: Record<string, Uint8Array> = {},
     beforeRetry?: () => Promise<void>,
-  ): Promise<{ payload: string; txId: string; block: number; validation: string; events: string[] }> {
+  ): Promise<SubmitOutcome> {
     return this.submits.run(async () => {
       const attempts = this.options.attempts ?? 4;
       let wait = this.options.backoffMs ?? 250;
@@ -523,11 +569,14 @@ export class FabricLedger implements Ledger {
     fn: string,
     args: string[],
     transient: Record<string, Uint8Array>,
-  ): Promise<{ payload: string; txId: string; block: number; validation: string; events: string[] }> {
+  ): Promise<SubmitOutcome> {
     const contract = await this.requireContract();
     const network = this.network!;
     const tx = contract.createTransaction(fn);
     if (Object.keys(transient).length > 0) tx.setTransient(toBuffers(transient));
+    const asked =
+      fn === 'RecordBatch' ? this.endorsingSets[this.endorsingSet % this.endorsingSets.length] : undefined;
+    if (asked) tx.setEndorsingOrganizations(...asked);
     const txId = tx.getTransactionId();
     // Our own peers' commit event carries the block number and the contract's events; the
     // submit itself resolves only once the same commit has been seen.
@@ -550,7 +599,13 @@ export class FabricLedger implements Ledger {
         block: Number(event.getBlockEvent().blockNumber.toString()),
         validation: event.status,
         events,
+        ...(asked ? { endorsers: [...asked].sort() } : {}),
       };
+    } catch (error) {
+      // An endorser we asked is unreachable or too slow: ask the next majority next time.
+      const reason = transientReason(error);
+      if (asked && (reason === 'PEER_UNAVAILABLE' || reason === 'ENDORSEMENT_TIMEOUT')) this.endorsingSet++;
+      throw error;
     } finally {
       network.removeCommitListener(listener);
     }
