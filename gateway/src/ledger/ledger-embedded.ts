@@ -15,6 +15,7 @@ import {
 import { toHex } from '@lianzheng/proof';
 import type pg from 'pg';
 import { byteaArray } from '../storage/binary-arrays.ts';
+import { contractQueries } from './contract-queries.ts';
 import {
   type Ledger,
   type LedgerBatch,
@@ -299,25 +300,26 @@ export class EmbeddedLedger implements Ledger {
     };
   }
 
-  async getRecord(id: string): Promise<LedgerJson | undefined> {
-    return this.query<LedgerJson>('GetRecord', [id]);
+  private readonly reads = contractQueries((fn, args) => this.query(fn, args));
+
+  getRecord(id: string): Promise<LedgerJson | undefined> {
+    return this.reads.getRecord(id);
   }
 
-  async projectTrail(projectId: string): Promise<LedgerJson[]> {
-    return (await this.query<{ records: LedgerJson[] }>('ProjectTrail', [projectId]))?.records ?? [];
+  projectTrail(projectId: string): Promise<LedgerJson[]> {
+    return this.reads.projectTrail(projectId);
   }
 
-  async getFlags(projectId: string): Promise<LedgerFlag[]> {
-    return (await this.query<{ flags: LedgerFlag[] }>('GetFlags', [projectId]))?.flags ?? [];
+  getFlags(projectId: string): Promise<LedgerFlag[]> {
+    return this.reads.getFlags(projectId);
   }
 
-  async getProject(id: string): Promise<LedgerProject | undefined> {
-    const stored = await this.query<{ project?: LedgerProject } & LedgerProject>('GetProject', [id]);
-    return stored ? ((stored.project ?? stored) as LedgerProject) : undefined;
+  getProject(id: string): Promise<LedgerProject | undefined> {
+    return this.reads.getProject(id);
   }
 
-  async getCheckpoint(size?: number): Promise<LedgerCheckpoint | undefined> {
-    return this.query<LedgerCheckpoint>('GetCheckpoint', size === undefined ? [''] : [String(size)]);
+  getCheckpoint(size?: number): Promise<LedgerCheckpoint | undefined> {
+    return this.reads.getCheckpoint(size);
   }
 
   async close(): Promise<void> {
