@@ -429,7 +429,9 @@ describe('anchoring on geth', () => {
       '--gateway',
       `http://127.0.0.1:${await freePort()}`,
     ]);
-    expect(noGateway.out).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+\/|FAIL anchor \(ANCHOR_LOOKUP_FAILED\)/);
+    expect(noGateway.out).toMatch(
+      /cannot reach http:\/\/127\.0\.0\.1:\d+\/|FAIL anchor \(ANCHOR_LOOKUP_FAILED\)/,
+    );
     expect(noGateway.code).toBe(3);
     // And its help, from that other folder too (tsx with the repository's tsconfig).
     const help = await cliVerify(firstBundle, keys, ['--help']);
