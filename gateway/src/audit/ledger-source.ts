@@ -155,13 +155,15 @@ export function pgEmbeddedLedgerSource(db: pg.Pool): LedgerAuditSource {
         wanted.set(from, [...(wanted.get(from) ?? []), id]);
       }
       const out = new Map<string, LedgerRecordEntry>();
+      // Bound the cache before deciding what to read: clearing it after would drop batches this
+      // page counted as cached, and their records would read as missing from the ledger.
+      if (batchCache.size + wanted.size > 64) batchCache.clear();
       const missing = [...wanted.keys()].filter((from) => !batchCache.has(from));
       if (missing.length > 0) {
         const { rows } = await db.query<{ value: Buffer }>(
           'select value from world_state where key = any($1::bytea[])',
           [missing.map(batchKey)],
         );
-        if (batchCache.size > 64) batchCache.clear();
         for (const r of rows) {
           const batch = parse<BatchJson>(r.value);
           batchCache.set(batch.fromSize, batch);
