@@ -22,6 +22,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ "${1:-}" = bench ] || bash scripts/install-go-tools.sh geth >/dev/null
+# PyJWT with its crypto extra: an outside JOSE implementation (Python) verifies the gateway's
+# receipts in tests/integration/receipts-plain-jws.test.ts.
+if [ "${1:-}" != bench ] && ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  echo "installing PyJWT[crypto] from PyPI (receipt checks by another JOSE library)" >&2
+  python3 -m pip install -q 'PyJWT[crypto]==2.15.1' >/dev/null
+fi
 # Fabric 2.5.16 (peer, orderer, tools, CCaaS builder), built once from the shared source tarball.
 bash scripts/install-fabric.sh >/dev/null
 # nginx, unpacked (not installed) for the reverse-proxy tests; see scripts/install-nginx.sh.

@@ -165,8 +165,10 @@ describe('the gateway on a three-organisation Fabric network', () => {
         block: bundle.ledger!.block,
       });
     }
+    // The withdrawn notice stands withdrawn, by the withdrawal recorded on Fabric.
     const withdrawn = (await get(`/v1/evidence/${notice}`)).body;
-    expect(withdrawn.withdrawnBy ?? withdrawn.record?.withdrawnBy ?? JSON.stringify(withdrawn)).toBeTruthy();
+    expect(withdrawn.standing, JSON.stringify(withdrawn)).toMatchObject({ state: 'withdrawn' });
+    expect(digests.has(withdrawn.standing.by)).toBe(true);
   });
 
   it('raises every rule flag on Fabric, as the contract does on the embedded ledger', async () => {
