@@ -259,6 +259,15 @@ export async function projectTrail(
  * them (RecordBatch's own answer carries flags in their public form), the earlier flags it
  * resolved or reopened (restricted ones too where readable), and its transaction.
  */
+/** The batch recorded from `fromSize` (a decimal argument), or the contract's coded refusal. */
+async function batchAt(view: StateView, fromSize: string): Promise<SeenBatch> {
+  if (!/^(0|[1-9]\d{0,15})$/.test(fromSize) || !Number.isSafeInteger(Number(fromSize)))
+    fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
+  const batch = await new BatchReader(view).get(Number(fromSize));
+  if (!batch) fail('NOT_FOUND', `no batch from size ${fromSize}`);
+  return batch;
+}
+
 export async function getBatch(
   view: StateView,
   fromSize: string,
@@ -270,10 +279,7 @@ export async function getBatch(
   flags: Flag[];
   resolutions?: FlagResolution[];
 }> {
-  if (!/^(0|[1-9]\d{0,15})$/.test(fromSize) || !Number.isSafeInteger(Number(fromSize)))
-    fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
-  const batch = await new BatchReader(view).get(Number(fromSize));
-  if (!batch) fail('NOT_FOUND', `no batch from size ${fromSize}`);
+  const batch = await batchAt(view, fromSize);
   return {
     fromSize: batch.fromSize,
     toSize: batch.toSize,
@@ -304,10 +310,7 @@ export async function getBatchRecords(
   txId: string;
   records: { record: unknown; index: number }[];
 }> {
-  if (!/^(0|[1-9]\d{0,15})$/.test(fromSize) || !Number.isSafeInteger(Number(fromSize)))
-    fail('BAD_ARGUMENT', 'fromSize must be a non-negative integer');
-  const batch = await new BatchReader(view).get(Number(fromSize));
-  if (!batch) fail('NOT_FOUND', `no batch from size ${fromSize}`);
+  const batch = await batchAt(view, fromSize);
   return {
     fromSize: batch.fromSize,
     toSize: batch.toSize,

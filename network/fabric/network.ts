@@ -830,17 +830,21 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
       '--collections-config',
       L.collections,
     ];
+    // Whether the channel already has the definition (a start interrupted after its commit).
+    const chaincodeCommitted = async () =>
+      (
+        await peerCli('finance', [
+          'lifecycle',
+          'chaincode',
+          'querycommitted',
+          '-C',
+          FABRIC_CHANNEL,
+          '-O',
+          'json',
+        ])
+      ).stdout.includes(`"${FABRIC_CHAINCODE}"`);
     if (!stages.has('approved')) {
-      const committed = await peerCli('finance', [
-        'lifecycle',
-        'chaincode',
-        'querycommitted',
-        '-C',
-        FABRIC_CHANNEL,
-        '-O',
-        'json',
-      ]);
-      if (!committed.stdout.includes(`"${FABRIC_CHAINCODE}"`)) {
+      if (!(await chaincodeCommitted())) {
         const readiness = await peerCli('finance', [
           'lifecycle',
           'chaincode',
@@ -871,16 +875,7 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
       phase('chaincode approved');
     }
     if (!stages.has('committed')) {
-      const committed = await peerCli('finance', [
-        'lifecycle',
-        'chaincode',
-        'querycommitted',
-        '-C',
-        FABRIC_CHANNEL,
-        '-O',
-        'json',
-      ]);
-      if (!committed.stdout.includes(`"${FABRIC_CHAINCODE}"`)) {
+      if (!(await chaincodeCommitted())) {
         await retrying(() =>
           peerCli('finance', [
             'lifecycle',
