@@ -1,6 +1,20 @@
 // The public surface of @lianzheng/proof: named re-exports only.
 
 export {
+  ANCHORED_EVENT_TOPIC,
+  AnchorReadError,
+  type AnchorReadErrorCode,
+  type AnchorTxRef,
+  type ChainAnchor,
+  decodeAnchoredEvent,
+  type JsonRpcCall,
+  JsonRpcError,
+  type ReadAnchorOptions,
+  ROOT_AT_SELECTOR,
+  readAnchorFromChain,
+  rootAtCallData,
+} from './lib/anchor-rpc.ts';
+export {
   type AnchorAssurance,
   type Assurance,
   type AssuranceKeys,
