@@ -671,6 +671,14 @@ const fuzzers: Fuzzer[] = [
     fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/flags`),
   ),
   getWith(
+    '/v1/projects/:id/records.csv',
+    fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/records.csv`),
+  ),
+  getWith(
+    '/v1/projects/:id/flags.csv',
+    fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/flags.csv`),
+  ),
+  getWith(
     '/v1/log/checkpoint',
     query(['size']).map((q) => `/v1/log/checkpoint?${q}`),
   ),

@@ -288,6 +288,17 @@ describe('authorisation matrix', () => {
       expect: all(200),
     },
     {
+      route: 'GET /v1/projects/{id}/records.csv (inspectors, the owning organisation, admins)',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/records.csv` }),
+      // Another region's inspector gets the file without the restricted columns (checked by leaks).
+      expect: { ...all(200), anonymous: 401, otherUnit: 403 },
+    },
+    {
+      route: 'GET /v1/projects/{id}/flags.csv (inspectors, the owning organisation, admins)',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/flags.csv` }),
+      expect: { ...all(200), anonymous: 401, otherUnit: 403 },
+    },
+    {
       route: 'GET /v1/log/checkpoint',
       request: () => ({ method: 'GET', url: '/v1/log/checkpoint' }),
       expect: all(200),

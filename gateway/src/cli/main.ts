@@ -97,6 +97,12 @@ Usage:
       organisation (local dev issuer only).
   lianzheng project delegates --project ID [--gateway URL] [credentials as above]
       The project's delegations, revoked ones included (the owner, inspectors of its region, admins).
+  lianzheng project trail ID [--json | --csv] [--gateway URL] [credentials as above]
+  lianzheng project flags ID [--json | --csv] [--gateway URL] [credentials as above]
+      A project's records in acceptance order, or its rule flags. Without credentials what is
+      public; an inspector's token (lianzheng token --role inspector --region CODE) or the owning
+      unit's adds the restricted details they may read. --csv prints the gateway's export
+      (records.csv / flags.csv, UTF-8 with BOM; needs credentials): > trail.csv opens in Excel.
   lianzheng keys rotate [--gateway URL [--token JWT] [--cacert F]]
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
@@ -780,8 +786,9 @@ async function cmdProject(
   out: Out,
 ): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'trail' || sub === 'flags') return cmdProjectTrail(sub, rest, env, out);
   const usage =
-    'usage: lianzheng project delegate --project ID --org ORG [--revoke] | project delegates --project ID';
+    'usage: lianzheng project delegate --project ID --org ORG [--revoke] | project delegates --project ID | project trail|flags ID [--json|--csv]';
   if (sub !== 'delegate' && sub !== 'delegates') throw new CliError(EXIT.USAGE, usage);
   const { values } = parseArgs({
     args: rest,
@@ -822,6 +829,125 @@ async function cmdProject(
   if (res.status >= 400) throw refused(res.status, res.body);
   if (res.status === 204) out.log(`revoked: ${values.org} may no longer submit for ${values.project}`);
   else out.log(JSON.stringify(res.body, null, 2));
+  return EXIT.OK;
+}
+
+/** A submitter's text on one terminal line: line breaks and other control characters as spaces. */
+function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+}
+
+/**
+ * `project trail|flags ID`: a project's records or flags, read from the gateway. Without
+ * credentials only what is public; with an inspector's or the owning unit's, the restricted
+ * details they may read. `--csv` prints the gateway's export as it is (with its byte-order mark,
+ * so `> trail.csv` opens in Excel); `--json` the JSON answer (every page of the trail).
+ */
+async function cmdProjectTrail(
+  sub: 'trail' | 'flags',
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: Out,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      csv: { type: 'boolean', default: false },
+      gateway: { type: 'string' },
+      token: { type: 'string' },
+      'api-key': { type: 'string' },
+      as: { type: 'string' },
+      ...TLS_OPTIONS,
+    },
+  });
+  const id = positionals[0];
+  if (!id || positionals.length > 1)
+    throw new CliError(
+      EXIT.USAGE,
+      `usage: lianzheng project ${sub} ID [--json|--csv] [--gateway URL] [credentials]`,
+    );
+  if (values.json && values.csv) throw new CliError(EXIT.USAGE, '--json and --csv go one at a time');
+  const tls = await tlsFiles(values);
+  const headers: Record<string, string> = {};
+  if (values['api-key']) headers['x-api-key'] = values['api-key'];
+  else if (values.token) headers.authorization = `Bearer ${values.token}`;
+  else if (values.as)
+    headers.authorization = `Bearer ${await devToken(env, { role: 'unit', org: values.as, subject: 'cli-project', audience: '' })}`;
+  else if (values.csv && !tls?.cert)
+    throw new CliError(
+      EXIT.USAGE,
+      `project ${sub} --csv needs --token (an inspector's or the owning unit's), --api-key, --cert and --key, or --as OWNER`,
+    );
+  const base = `${gatewayUrl(values.gateway, env)}/v1/projects/${encodeURIComponent(id)}`;
+  const what = sub === 'trail' ? 'records' : 'flags';
+  if (values.csv) {
+    const res = await http(`${base}/${what}.csv`, { headers }, tls);
+    if (res.status >= 400) throw refused(res.status, res.body);
+    // fetch's text() drops the byte-order mark; put it back for spreadsheets. The last line
+    // break is out.log's own.
+    const text = String(res.body)
+      .replace(/^\uFEFF/, '')
+      .replace(/\r?\n$/, '');
+    out.log(`\uFEFF${text}`);
+    return EXIT.OK;
+  }
+  if (sub === 'flags') {
+    const res = await http(`${base}/flags`, { headers }, tls);
+    if (res.status >= 400) throw refused(res.status, res.body);
+    const body = res.body as { projectId: string; flags: Record<string, unknown>[] };
+    if (values.json) out.log(JSON.stringify(body, null, 2));
+    else if (body.flags.length === 0) out.log(`project ${id}: no flags`);
+    else
+      for (const f of body.flags)
+        out.log(
+          [
+            f.raisedAt ?? '',
+            f.code,
+            f.recordId,
+            f.resolvedBy ? `resolved by ${f.resolvedBy}` : 'open',
+            f.detail ? JSON.stringify(f.detail) : '',
+          ]
+            .join('  ')
+            .trimEnd(),
+        );
+    return EXIT.OK;
+  }
+  // The trail, every page (at most 1,000 records a page).
+  const records: Record<string, unknown>[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const res = await http(`${base}/records?limit=1000${after ? `&after=${after}` : ''}`, { headers }, tls);
+    if (res.status >= 400) throw refused(res.status, res.body);
+    const page = res.body as { records: Record<string, unknown>[]; next?: string };
+    records.push(...page.records);
+    if (!page.next) break;
+    after = page.next;
+  }
+  if (values.json) {
+    out.log(JSON.stringify({ projectId: id, records }, null, 2));
+    return EXIT.OK;
+  }
+  if (records.length === 0) out.log(`project ${id}: no records`);
+  for (const r of records) {
+    const d = r.details as { title?: string; amount?: string } | undefined;
+    const flags = (r.flags as { code: string }[]).map((f) => f.code).join(',');
+    out.log(
+      [
+        r.acceptedAt,
+        r.status,
+        r.kind,
+        r.id,
+        oneLine(d?.title ?? (r.visibility === 'restricted' ? '(restricted)' : '')),
+        d?.amount ?? '',
+        flags,
+      ]
+        .join('  ')
+        .trimEnd(),
+    );
+  }
   return EXIT.OK;
 }
 

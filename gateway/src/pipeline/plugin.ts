@@ -11,6 +11,7 @@ import evidenceReadRoutes from '../routes/evidence-read/index.ts';
 import keysRoutes from '../routes/keys/index.ts';
 import ledgerRoutes from '../routes/ledger/index.ts';
 import logRoutes from '../routes/log/index.ts';
+import projectExportRoutes from '../routes/projects/exports.ts';
 import projectRoutes from '../routes/projects/index.ts';
 import verifyRoutes from '../routes/verify/index.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
@@ -252,6 +253,7 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   await app.register(evidenceReadRoutes);
   await app.register(verifyRoutes);
   await app.register(projectRoutes);
+  await app.register(projectExportRoutes);
   await app.register(logRoutes);
   await app.register(keysRoutes);
   await app.register(ledgerRoutes);
