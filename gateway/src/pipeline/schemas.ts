@@ -251,14 +251,43 @@ export const VerifyResponse = Type.Object({
   ),
 });
 
+export const MILESTONE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+
+// Display names (issue #21, migration 0900): what a page shows instead of an id. At least one
+// character that is not white space; Chinese names as registered, English ones beside them.
+const displayText = (maxLength: number, description: string) =>
+  Type.String({ minLength: 1, maxLength, pattern: '\\S', description });
+
+/** An organisation's display name: Chinese, and English where its unit gave one. */
+export const DisplayNameSchema = Type.Object(
+  {
+    zh: displayText(200, 'the Chinese name'),
+    en: Type.Optional(displayText(200, 'the English name')),
+  },
+  { additionalProperties: false },
+);
+
 export const MilestoneSchema = Type.Object({
-  id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
-  name: Type.String({ minLength: 1, maxLength: 500 }),
+  id: Type.String({ pattern: MILESTONE_ID_PATTERN }),
+  name: Type.String({ minLength: 1, maxLength: 500, description: 'the Chinese name (on the ledger)' }),
+  nameEn: Type.Optional(
+    displayText(500, 'the English name: a display name kept beside the ledger, not on it'),
+  ),
   dueDate: Type.String({
     pattern: '^\\d{4}-\\d{2}-\\d{2}$',
     description: 'YYYY-MM-DD (China Standard Time)',
   }),
 });
+
+/** A milestone as answered: its display names, and the ledger's name where the display differs. */
+const MilestoneView = Type.Composite([
+  MilestoneSchema,
+  Type.Object({
+    registeredName: Type.Optional(
+      Type.String({ description: 'the name on the ledger, when the display name was changed since' }),
+    ),
+  }),
+]);
 
 export const ProjectBody = Type.Object(
   {
@@ -276,10 +305,55 @@ export const ProjectBody = Type.Object(
       description: 'integer fen as a decimal string',
     }),
     milestones: Type.Optional(Type.Array(MilestoneSchema, { maxItems: 200 })),
+    nameEn: Type.Optional(
+      displayText(500, 'the English name: a display name kept beside the ledger, not on it'),
+    ),
+    ownerOrgName: Type.Optional(DisplayNameSchema),
   },
   { additionalProperties: false },
 );
 export type ProjectBody = Static<typeof ProjectBody>;
+
+/** PATCH /v1/projects/{id}: display names only — the ledger's project never changes. */
+export const ProjectNamesBody = Type.Object(
+  {
+    name: Type.Optional(
+      Type.Union([displayText(500, 'the Chinese display name'), Type.Null()], {
+        description: 'null: show the name registered on the ledger again',
+      }),
+    ),
+    nameEn: Type.Optional(Type.Union([displayText(500, 'the English display name'), Type.Null()])),
+    milestones: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            id: Type.String({ pattern: MILESTONE_ID_PATTERN }),
+            name: Type.Optional(Type.Union([displayText(500, 'the Chinese display name'), Type.Null()])),
+            nameEn: Type.Optional(Type.Union([displayText(500, 'the English display name'), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 200 },
+      ),
+    ),
+    ownerOrgName: Type.Optional(DisplayNameSchema),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ProjectNamesBody = Static<typeof ProjectNamesBody>;
+
+export const OrganisationBody = Type.Object(
+  { name: displayText(200, 'the Chinese name'), nameEn: Type.Optional(displayText(200, 'the English name')) },
+  { additionalProperties: false },
+);
+export type OrganisationBody = Static<typeof OrganisationBody>;
+
+export const OrganisationResponse = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  nameEn: Type.Optional(Type.String()),
+  updatedAt: Type.String(),
+});
 
 export const ProjectSchema = Type.Object({
   id: Type.String(),
@@ -288,7 +362,12 @@ export const ProjectSchema = Type.Object({
   ownerOrg: Type.String(),
   budget: Type.String(),
   level: Type.String({ description: 'A above 100 million CNY, B from 5 million, C below' }),
-  milestones: Type.Array(MilestoneSchema),
+  milestones: Type.Array(MilestoneView),
+  nameEn: Type.Optional(Type.String()),
+  registeredName: Type.Optional(
+    Type.String({ description: 'the name on the ledger, when the display name was changed since' }),
+  ),
+  ownerOrgName: Type.Optional(DisplayNameSchema),
 });
 
 /** Who granted or revoked a delegation: the caller's role, organisation and subject. */
@@ -314,6 +393,11 @@ export const ProjectResponse = Type.Object({
   registeredAt: Type.String(),
   records: Type.Integer({ description: 'records accepted for the project (not rejected)' }),
   flags: Type.Integer({ description: 'rule flags raised on its records' }),
+  organisations: Type.Optional(
+    Type.Record(Type.String(), DisplayNameSchema, {
+      description: 'display names of the owning organisation and its delegates, where they gave one',
+    }),
+  ),
   delegates: Type.Array(DelegateSchema, {
     description:
       'every delegation of the project, oldest first, revoked ones included: the organisations its owning unit let submit for it (who granted and revoked only for the owner, inspectors of the region and admins)',

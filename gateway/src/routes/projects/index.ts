@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
 import { LedgerError, type LedgerProject } from '../../ledger/ledger.ts';
 import { FLAG_NOW, type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
@@ -15,6 +16,15 @@ import { flagView, recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 import delegateRoutes, { delegateView, loadDelegates } from './delegates.ts';
+import nameRoutes, {
+  loadOrganisationNames,
+  loadProjectNames,
+  type ProjectNamesChange,
+  projectView,
+  saveOrganisationName,
+  saveProjectNames,
+  unknownMilestones,
+} from './names.ts';
 
 interface ProjectRow {
   id: string;
@@ -28,15 +38,13 @@ interface ProjectRow {
 
 const ProjectParams = Type.Object({ id: Type.String({ pattern: PROJECT_ID_PATTERN }) });
 
-function projectView(project: LedgerProject) {
+/** The display names a registration carries beside the ledger's payload (names.ts). */
+function namesOf(body: ProjectBody): ProjectNamesChange | null {
+  const milestones = (body.milestones ?? []).flatMap((m) => (m.nameEn ? [{ id: m.id, en: m.nameEn }] : []));
+  if (body.nameEn === undefined && milestones.length === 0) return null;
   return {
-    id: project.id,
-    name: project.name,
-    regionCode: project.regionCode,
-    ownerOrg: project.ownerOrg,
-    budget: project.budget,
-    level: project.level,
-    milestones: (project.milestones as { id: string; name: string; dueDate: string }[] | undefined) ?? [],
+    ...(body.nameEn !== undefined ? { en: body.nameEn } : {}),
+    ...(milestones.length ? { milestones } : {}),
   };
 }
 
@@ -107,7 +115,8 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
         regionCode: body.regionCode,
         ownerOrg,
         budget: body.budget,
-        milestones: body.milestones ?? [],
+        // The ledger keeps the Chinese names as registered; English ones are display names.
+        milestones: (body.milestones ?? []).map((m) => ({ id: m.id, name: m.name, dueDate: m.dueDate })),
       };
       const result = await app.pipeline.ledger.registerProject(payload).catch(projectError);
       const p = result.project;
@@ -129,9 +138,15 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
           result.block >= 0 ? String(result.block) : null,
         ],
       );
+      // Names beside the ledger: a repeated registration sets them again (the last one stands).
+      const names = namesOf(body);
+      if (names && unknownMilestones(p, names).length === 0)
+        await saveProjectNames(app.db, p.id, names, principal);
+      if (body.ownerOrgName) await saveOrganisationName(app.db, p.ownerOrg, body.ownerOrgName, principal);
+      const organisations = await loadOrganisationNames(app.db, [p.ownerOrg]);
       reply.code(result.repeated ? 200 : 201).header('location', `/v1/projects/${p.id}`);
       return {
-        project: projectView(p),
+        project: projectView(p, await loadProjectNames(app.db, p.id), organisations),
         ledger: { txId: result.txId, block: result.block },
         repeated: result.repeated,
       };
@@ -139,6 +154,44 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
   );
 
   await app.register(delegateRoutes);
+
+  /** GET /v1/projects/{id}'s answer (PATCH answers the same). */
+  const projectAnswer = async (id: string, principal: Principal) => {
+    const row = await loadProject(id);
+    const { rows } = await app.db.query<{ records: string; flags: string }>(
+      `select (select count(*) from submissions s where s.project_id = $1
+                  and not exists (select 1 from submission_rejections r where r.seq = s.seq)) as records,
+              (select count(*) from record_flags where project_id = $1) as flags`,
+      [row.id],
+    );
+    const privileged = mayReadRestricted(principal, {
+      ownerOrg: row.owner_org,
+      regionCode: row.region_code,
+    });
+    const delegates = await loadDelegates(app, row.id);
+    // Names of everyone who may submit for the project: the records' submitters are among them.
+    const organisations = await loadOrganisationNames(app.db, [
+      row.owner_org,
+      ...new Set(delegates.map((d) => d.org)),
+    ]);
+    return {
+      project: projectView(row.record.project, await loadProjectNames(app.db, row.id), organisations),
+      ledger: { txId: row.tx_id ?? '', block: row.block === null ? -1 : Number(row.block) },
+      registeredAt: row.record.registeredAt ?? '',
+      records: Number(rows[0]?.records ?? 0),
+      flags: Number(rows[0]?.flags ?? 0),
+      delegates: delegates.map((d) => delegateView(d, privileged)),
+      organisations,
+    };
+  };
+
+  await app.register(nameRoutes, {
+    loadProject: async (id: string) => {
+      const row = await loadProject(id);
+      return { project: row.record.project, ownerOrg: row.owner_org };
+    },
+    answer: (id: string, principal: Principal) => projectAnswer(id, principal),
+  });
 
   app.get<{ Params: { id: string } }>(
     '/v1/projects/:id',
@@ -150,28 +203,7 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
         response: { 200: ProjectResponse, ...problemResponses(400, 404, 429, 503) },
       },
     },
-    async (request) => {
-      const row = await loadProject(request.params.id);
-      const { rows } = await app.db.query<{ records: string; flags: string }>(
-        `select (select count(*) from submissions s where s.project_id = $1
-                    and not exists (select 1 from submission_rejections r where r.seq = s.seq)) as records,
-                (select count(*) from record_flags where project_id = $1) as flags`,
-        [row.id],
-      );
-      const privileged = mayReadRestricted(request.principal, {
-        ownerOrg: row.owner_org,
-        regionCode: row.region_code,
-      });
-      const delegates = await loadDelegates(app, row.id);
-      return {
-        project: projectView(row.record.project),
-        ledger: { txId: row.tx_id ?? '', block: row.block === null ? -1 : Number(row.block) },
-        registeredAt: row.record.registeredAt ?? '',
-        records: Number(rows[0]?.records ?? 0),
-        flags: Number(rows[0]?.flags ?? 0),
-        delegates: delegates.map((d) => delegateView(d, privileged)),
-      };
-    },
+    async (request) => projectAnswer(request.params.id, request.principal),
   );
 
   app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: number } }>(
