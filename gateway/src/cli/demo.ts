@@ -9,17 +9,35 @@ import { SM3_AVAILABLE } from '../notary/sm3.ts';
  * restart replays the same answers instead of adding records.
  */
 export const DEMO_ORG = 'demo-village-committee';
+/** The project as the ledger keeps it: Chinese names only (English ones are display names). */
 export const DEMO_PROJECT = {
   id: 'demo-620102-village-road',
-  name: '城关镇五星村村道硬化工程 (Wuxing village road surfacing)',
+  name: '城关镇五星村村道硬化工程',
   regionCode: '620102',
   ownerOrg: DEMO_ORG,
   budget: '128000000',
   milestones: [
-    { id: 'm1-subgrade', name: '路基 subgrade', dueDate: '2026-06-30' },
-    { id: 'm2-surface', name: '路面 surface', dueDate: '2026-09-30' },
+    { id: 'm1-subgrade', name: '路基', dueDate: '2026-06-30' },
+    { id: 'm2-surface', name: '路面', dueDate: '2026-09-30' },
   ],
 };
+
+/** The display names shown instead of the ids (kept beside the ledger: routes/projects/names.ts). */
+export const DEMO_NAMES = {
+  nameEn: 'Wuxing village road surfacing',
+  ownerOrgName: { zh: '城关镇五星村村民委员会', en: 'Wuxing Village Committee, Chengguan' },
+  milestonesEn: { 'm1-subgrade': 'Subgrade', 'm2-surface': 'Road surface' } as Record<string, string>,
+};
+
+/** The registration as POST /v1/projects takes it: the ledger's project and its display names. */
+export function demoRegistration(): Record<string, unknown> {
+  return {
+    ...DEMO_PROJECT,
+    nameEn: DEMO_NAMES.nameEn,
+    ownerOrgName: DEMO_NAMES.ownerOrgName,
+    milestones: DEMO_PROJECT.milestones.map((m) => ({ ...m, nameEn: DEMO_NAMES.milestonesEn[m.id] })),
+  };
+}
 
 type Doc = { key: string; text: string; body: Record<string, unknown>; refs?: string[] };
 
@@ -110,11 +128,28 @@ export async function seedDemo(options: {
   });
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const result: SeedResult = { project: 'registered', documents: [], messages: [] };
-  const registered = await fetch(`${options.gateway}/v1/projects`, {
+  let registered = await fetch(`${options.gateway}/v1/projects`, {
     method: 'POST',
     headers,
-    body: JSON.stringify(DEMO_PROJECT),
+    body: JSON.stringify(demoRegistration()),
   });
+  if (registered.status === 409) {
+    // A data folder from before the display names: its ledger keeps the demo project with the
+    // English words in its Chinese names. The names shown are corrected beside it instead.
+    const registration = demoRegistration();
+    registered = await fetch(`${options.gateway}/v1/projects/${DEMO_PROJECT.id}`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({
+        name: registration.name,
+        nameEn: registration.nameEn,
+        ownerOrgName: registration.ownerOrgName,
+        milestones: (registration.milestones as { id: string; name: string; nameEn: string }[]).map(
+          ({ id, name, nameEn }) => ({ id, name, nameEn }),
+        ),
+      }),
+    });
+  }
   if (registered.status === 404) {
     result.project = 'unavailable';
     result.messages.push(
