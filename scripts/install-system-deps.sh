@@ -28,6 +28,12 @@ if [ "${1:-}" != bench ] && ! python3 -c 'import jwt, cryptography' >/dev/null 2
   echo "installing PyJWT[crypto] from PyPI (receipt checks by another JOSE library)" >&2
   python3 -m pip install -q 'PyJWT[crypto]==2.15.1' >/dev/null
 fi
+# gmssl (pure-Python SM2/SM3): an outside implementation that cross-checks proof's SM2 signatures
+# in both directions in proof/src/lib/sm2.test.ts.
+if [ "${1:-}" != bench ] && ! python3 -c 'import gmssl' >/dev/null 2>&1; then
+  echo "installing gmssl from PyPI (SM2 cross-checks by another implementation)" >&2
+  python3 -m pip install -q 'gmssl==3.2.2' >/dev/null
+fi
 # Fabric 2.5.16 (peer, orderer, tools, CCaaS builder), built once from the shared source tarball.
 bash scripts/install-fabric.sh >/dev/null
 # nginx, unpacked (not installed) for the reverse-proxy tests; see scripts/install-nginx.sh.

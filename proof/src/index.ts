@@ -114,6 +114,16 @@ export {
   validateRecord,
 } from './lib/record.ts';
 export {
+  SM2_DEFAULT_ID,
+  type Sm2Options,
+  sm2PublicKey,
+  sm2RandomPrivateKey,
+  sm2Sign,
+  sm2Verify,
+  sm2Z,
+} from './lib/sm2.ts';
+export { sm3 } from './lib/sm3.ts';
+export {
   checkpointKeyFingerprint,
   checkTrust,
   jwkThumbprint,
