@@ -1,0 +1,201 @@
+// Sustained throughput, end to end (opt-in: `npm run bench -- sustained`; SUSTAINED_SECONDS=n,
+// default 20, 5 with --quick). What counts is what reached the end of the pipeline — records in a
+// signed checkpoint — not what intake accepted while a backlog grew: each run's window starts
+// with its load and ends when the last accepted record is covered by a published checkpoint.
+//
+// The baseline is Tessera's POSIX log (the pinned version, built by the bench and cached outside
+// the clone), run in the same bench with the same load generator and connection count: the best
+// transparency log this machine can run. Then the gateway (one process, `npm start`'s way, on a
+// fresh embedded PostgreSQL, the embedded ledger) takes 1,000-item batches and single POSTs.
+// Targets (issue #26): batch route ≥ 1.0× Tessera's end-to-end rate, single POSTs ≥ 0.5×.
+import { type BenchContext, type BenchResult, compare } from './harness.ts';
+import { closedLoop, type LoadRequest } from './load/closed-loop.ts';
+import { formatLatency } from './load/latencies.ts';
+import { loadLine, watch } from './load/proc-stats.ts';
+import { seedBench, startBenchDatabase, startGateway } from './load/stack.ts';
+import { startTessera, TESSERA_VERSION } from './load/tessera.ts';
+import { batchBody, DigestSource, hashOnlyBody } from './load/workload.ts';
+import { wrkAvailable } from './load/wrk.ts';
+
+export const optIn = true;
+
+const SINGLE_CONNECTIONS = 256;
+const BATCH_ITEMS = 1000;
+const BATCH_CONNECTIONS = 8;
+
+/** Polls `size()` until it reaches `target`; answers the time it first did (performance.now()). */
+async function whenCovered(size: () => Promise<number>, target: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if ((await size()) >= target) return performance.now();
+    if (performance.now() > deadline)
+      throw new Error(`checkpoint did not reach ${target} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until `size()` stops moving (the same over `quietMs`): the backlog is worked off. */
+async function settled(size: () => Promise<number>, quietMs = 2500): Promise<number> {
+  let last = await size();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = await size();
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+interface EndToEnd {
+  accepted: number;
+  /** From the load's start until the last accepted record was in a signed checkpoint. */
+  seconds: number;
+  /** accepted ÷ seconds */
+  rate: number;
+  intakeRate: number;
+  latency: string;
+  /** CPU seconds per record over the whole window (server + PostgreSQL), µs. */
+  cpuUsPerRecord: number;
+  walBytesPerRecord?: number;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchResult[]> {
+  const seconds = Number(process.env.SUSTAINED_SECONDS ?? (ctx.quick ? 5 : 20));
+  if (!wrkAvailable())
+    throw new Error('the sustained bench needs wrk (scripts/install-system-deps.sh bench)');
+  const results: BenchResult[] = [];
+
+  // 1. Tessera: POST /add of distinct 64-byte entries at 256 connections.
+  const tessera = await startTessera();
+  let baseline: EndToEnd;
+  try {
+    const digests = new DigestSource();
+    const add: LoadRequest = {
+      method: 'POST',
+      path: '/add',
+      body: () => digests.next(),
+      template: { path: '/add', body: '{{digest}}', digests },
+    };
+    await closedLoop(tessera.url, add, { connections: 64, seconds: 2 });
+    const before = await settled(() => tessera.checkpointSize());
+    const w = watch([tessera.pid]);
+    const start = performance.now();
+    const load = await closedLoop(tessera.url, add, { connections: SINGLE_CONNECTIONS, seconds });
+    const end = await whenCovered(() => tessera.checkpointSize(), before + load.ok, 120_000);
+    const p = w.stop();
+    const windowS = (end - start) / 1000;
+    baseline = {
+      accepted: load.ok,
+      seconds: windowS,
+      rate: load.ok / windowS,
+      intakeRate: load.rps,
+      latency: formatLatency(load.latency),
+      cpuUsPerRecord: (p.cpuCores * p.seconds * 1e6) / Math.max(1, load.ok),
+    };
+    ctx.log(
+      `tessera ${TESSERA_VERSION}: ${load.ok} entries, intake ${Math.round(load.rps)}/s, in a checkpoint ${Math.round(baseline.rate)}/s (window ${windowS.toFixed(1)} s) ${baseline.latency}; ${baseline.cpuUsPerRecord.toFixed(0)} µs CPU/entry; ${loadLine()}`,
+    );
+  } finally {
+    await tessera.stop();
+  }
+  const base = {
+    name: `Tessera ${TESSERA_VERSION} POSIX log, POST /add c=${SINGLE_CONNECTIONS}, until in a checkpoint (${baseline.latency})`,
+    value: baseline.rate,
+    unit: 'entries/s',
+  };
+  results.push({ ...base, name: `baseline: ${base.name}` });
+
+  // 2. The gateway, on the embedded ledger.
+  const db = await startBenchDatabase();
+  const gw = await startGateway({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+  try {
+    const creds = await seedBench(gw, db.pool);
+    const postmaster = await db.postmasterPid();
+    const checkpointSize = async (): Promise<number> => {
+      const res = await fetch(`${gw.url}/v1/log/checkpoint`);
+      if (res.status === 404) return 0;
+      return Number((await res.text()).split('\n')[1]);
+    };
+    const walLsn = async (): Promise<bigint> => {
+      const { rows } = await db.pool.query<{ b: string }>(
+        `select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as b`,
+      );
+      return BigInt(rows[0]!.b.split('.')[0]!);
+    };
+    const digests = new DigestSource();
+    const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
+    const single: LoadRequest = {
+      method: 'POST',
+      path: '/v1/evidence',
+      headers,
+      body: () => hashOnlyBody(creds.projectId, digests.next()),
+      template: { path: '/v1/evidence', body: hashOnlyBody(creds.projectId, '{{digest}}'), digests },
+    };
+    const batch: LoadRequest = {
+      method: 'POST',
+      path: '/v1/evidence/batch',
+      headers,
+      body: () => batchBody(creds.projectId, digests, BATCH_ITEMS),
+    };
+    // Warm-up (JIT, pools), then let the pipeline drain before each measured run.
+    await closedLoop(gw.url, single, { connections: 16, seconds: 2 });
+    await closedLoop(gw.url, batch, { connections: 2, seconds: 2 });
+
+    const measure = async (what: string, request: LoadRequest, connections: number, items: number) => {
+      // Drained: every record submitted so far is in a checkpoint.
+      const before = await settled(checkpointSize);
+      const wal0 = await walLsn();
+      const w = watch([gw.pid], postmaster);
+      const start = performance.now();
+      const load = await closedLoop(gw.url, request, { connections, seconds });
+      const accepted = load.ok * items;
+      const end = await whenCovered(checkpointSize, before + accepted, 900_000);
+      const p = w.stop();
+      const wal1 = await walLsn();
+      const windowS = (end - start) / 1000;
+      const r: EndToEnd = {
+        accepted,
+        seconds: windowS,
+        rate: accepted / windowS,
+        intakeRate: (load.ok * items) / load.seconds,
+        latency: formatLatency(load.latency),
+        cpuUsPerRecord: ((p.cpuCores + p.pgCpuCores) * p.seconds * 1e6) / Math.max(1, accepted),
+        walBytesPerRecord: Number(wal1 - wal0) / Math.max(1, accepted),
+      };
+      ctx.log(
+        `${what}: ${accepted} records, intake ${Math.round(r.intakeRate)}/s, in a signed checkpoint ${Math.round(r.rate)}/s (window ${windowS.toFixed(1)} s, intake ${load.seconds.toFixed(1)} s) ${r.latency}; ${r.cpuUsPerRecord.toFixed(0)} µs CPU/record (gateway ${((p.cpuCores * p.seconds * 1e6) / Math.max(1, accepted)).toFixed(0)}, PostgreSQL ${((p.pgCpuCores * p.seconds * 1e6) / Math.max(1, accepted)).toFixed(0)}), ${Math.round(r.walBytesPerRecord ?? 0)} WAL bytes/record; ${loadLine()}`,
+      );
+      return r;
+    };
+
+    const b = await measure(`batch c=${BATCH_CONNECTIONS}`, batch, BATCH_CONNECTIONS, BATCH_ITEMS);
+    results.push({
+      ...compare(
+        {
+          name: `POST /v1/evidence/batch (${BATCH_ITEMS} items, c=${BATCH_CONNECTIONS}) until in a signed checkpoint; intake ran at ${Math.round(b.intakeRate)}/s; ${b.cpuUsPerRecord.toFixed(0)} µs CPU and ${Math.round(b.walBytesPerRecord ?? 0)} WAL bytes per record (Tessera ${baseline.cpuUsPerRecord.toFixed(0)} µs)`,
+          value: b.rate,
+          unit: 'records/s',
+          target: '≥ 1.0× Tessera',
+        },
+        base,
+      ),
+      meetsTarget: b.rate >= baseline.rate,
+    });
+    const s = await measure(`single c=${SINGLE_CONNECTIONS}`, single, SINGLE_CONNECTIONS, 1);
+    results.push({
+      ...compare(
+        {
+          name: `POST /v1/evidence c=${SINGLE_CONNECTIONS} until in a signed checkpoint (${s.latency}); intake ran at ${Math.round(s.intakeRate)}/s; ${s.cpuUsPerRecord.toFixed(0)} µs CPU and ${Math.round(s.walBytesPerRecord ?? 0)} WAL bytes per record`,
+          value: s.rate,
+          unit: 'records/s',
+          target: '≥ 0.5× Tessera',
+        },
+        base,
+      ),
+      meetsTarget: s.rate >= 0.5 * baseline.rate,
+    });
+  } finally {
+    await gw.stop();
+    await db.stop();
+  }
+  return results;
+}
