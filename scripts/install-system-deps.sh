@@ -15,6 +15,10 @@ else
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # fonts-wqy-microhei: a CJK font, so the pages' Chinese text renders in screenshots and PDFs.
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+  # poppler-utils (pdfsig, pdftotext) and libnss3-tools (certutil, for pdfsig's trust store):
+  # the signed PDFs' tests check them with poppler, as a court's or auditor's reader would.
+  command -v pdfsig >/dev/null 2>&1 || missing+=(poppler-utils)
+  command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}" >&2

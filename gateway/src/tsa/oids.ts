@@ -48,6 +48,12 @@ export const OID = {
   ekuServerAuth: '1.3.6.1.5.5.7.3.1',
   ekuClientAuth: '1.3.6.1.5.5.7.3.2',
   ekuTimeStamping: '1.3.6.1.5.5.7.3.8',
+  ekuEmailProtection: '1.3.6.1.5.5.7.3.4',
+  /** RFC 9336 id-kp-documentSigning. */
+  ekuDocumentSigning: '1.3.6.1.5.5.7.3.36',
+  // CAdES / PAdES (RFC 5126, ETSI EN 319 122): the time-stamp over a signature value.
+  signatureTimeStampToken: '1.2.840.113549.1.9.16.2.14',
+  data: '1.2.840.113549.1.7.1',
 } as const;
 
 export type TsaHashAlgorithm = 'sha256' | 'sha384' | 'sha512';

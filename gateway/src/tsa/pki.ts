@@ -88,7 +88,7 @@ export function createRootCa(options: PkiOptions & { commonName?: string } = {})
   return { privateKey, certificate };
 }
 
-type LeafPurpose = 'tsa' | 'receipt' | 'checkpoint' | 'client' | 'server';
+type LeafPurpose = 'tsa' | 'receipt' | 'checkpoint' | 'client' | 'server' | 'document';
 
 /** Issue an end-entity certificate for `publicKey` under the CA. */
 export function issueCertificate(
@@ -118,6 +118,13 @@ export function issueCertificate(
     case 'receipt':
     case 'checkpoint':
       extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature]));
+      break;
+    case 'document':
+      // Signs the gateway's PDFs (certificates, audit reports). nonRepudiation (contentCommitment)
+      // because a signed document is a statement; the EKU names RFC 9336 documentSigning and
+      // emailProtection, the usage NSS (poppler's pdfsig, Firefox) checks for a signer.
+      extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature, KEY_USAGE.nonRepudiation]));
+      extensions.push(ext.extKeyUsage([OID.ekuDocumentSigning, OID.ekuEmailProtection], false));
       break;
     case 'client':
       extensions.push(ext.keyUsage([KEY_USAGE.digitalSignature]));
@@ -156,6 +163,8 @@ export interface PkiPaths {
   clientsDir: string;
   serverKey: string;
   serverCert: string;
+  documentKey: string;
+  documentCert: string;
   /** Everything a verifier may need, published at /.well-known/lianzheng/certs.pem. */
   published: string;
 }
@@ -173,6 +182,8 @@ export function pkiPaths(dir: string): PkiPaths {
     clientsDir: path.join(dir, 'clients'),
     serverKey: path.join(dir, 'server', 'server.key.pem'),
     serverCert: path.join(dir, 'server', 'server.cert.pem'),
+    documentKey: path.join(dir, 'documents', 'document.key.pem'),
+    documentCert: path.join(dir, 'documents', 'document.cert.pem'),
     published: path.join(dir, 'certs.pem'),
   };
 }
@@ -375,10 +386,43 @@ export async function issueServerCertificate(
   return { certPath: paths.serverCert, keyPath: paths.serverKey };
 }
 
+/**
+ * The document-signing key and certificate (pki/documents/), issued under the local root when
+ * missing or when the certificate expires within 30 days. Signs the gateway's PDFs (PAdES).
+ */
+export async function loadDocumentSigningFiles(
+  dir: string,
+  options: PkiOptions = {},
+): Promise<{ privateKey: KeyObject; certificate: Buffer; chain: Buffer[] }> {
+  const paths = pkiPaths(dir);
+  const ca = await loadRootCa(dir);
+  const now = options.now ?? new Date();
+  const current = (await exists(paths.documentKey))
+    ? await readCerts(paths.documentCert).catch(() => [] as Buffer[])
+    : [];
+  const fresh =
+    current[0] && new Date(new X509Certificate(current[0]).validTo).getTime() - now.getTime() > 30 * DAY;
+  if (!fresh) {
+    const pair = ecKey();
+    const cert = issueCertificate(
+      ca,
+      'document',
+      { commonName: 'LianZheng Document Signing', organization: options.organization ?? 'LianZheng' },
+      pair.publicKey,
+      options,
+    );
+    await writeSecret(paths.documentKey, pair.privateKey);
+    await writePublic(paths.documentCert, cert);
+    await writePublishedCertificates(dir);
+  }
+  const [certificate] = await readCerts(paths.documentCert);
+  return { privateKey: await readKey(paths.documentKey), certificate: certificate!, chain: [ca.certificate] };
+}
+
 /** Root, current and retired TSA certificates, and the key certificates, as one PEM file. */
 export async function writePublishedCertificates(dir: string): Promise<string> {
   const paths = pkiPaths(dir);
-  const files = [paths.rootCert, paths.tsaCert, paths.receiptCert, paths.checkpointCert];
+  const files = [paths.rootCert, paths.tsaCert, paths.receiptCert, paths.checkpointCert, paths.documentCert];
   const retired = (await fs.readdir(paths.tsaRetiredDir).catch(() => [] as string[])).sort();
   files.push(...retired.map((f) => path.join(paths.tsaRetiredDir, f)));
   const parts: string[] = [];
