@@ -190,6 +190,29 @@ describe('runChecks: the anchor step pinned to the identity /v1/keys publishes',
     );
   });
 
+  it('marks a pass read through the proxy as the weaker check, unlike one read from the reader’s node', async () => {
+    const { api } = apiAnswering(genuine);
+    const viaProxy = await runChecks(bundle, bundle.record.digests.sha256, { api, keys });
+    expect(viaProxy.anchorRead).toEqual({ via: 'proxy' });
+    const onNode = { ...viaProxy, anchorRead: { via: 'node' as const, rpcUrl: 'http://127.0.0.1:8545/' } };
+    for (const lang of ['en', 'zh-CN'] as const) {
+      setLang(lang, null);
+      const proxied = describeStep(anchorOf(viaProxy), bundle, 'file', undefined, viaProxy.anchorRead);
+      const own = describeStep(anchorOf(onNode), bundle, 'file', undefined, onNode.anchorRead);
+      expect(proxied).toMatchObject({ status: 'pass', read: 'proxy' });
+      expect(own).toMatchObject({ status: 'pass', read: 'node' });
+      expect(proxied.statusWord).not.toBe(own.statusWord);
+      expect(own.sentence).toContain('127.0.0.1:8545');
+      if (lang === 'en') {
+        expect(proxied.statusWord).toBe("Passed (via the operator's proxy)");
+        expect(proxied.sentence).toMatch(/^Read through the operator's proxy: .*the weaker check.*\?rpc=/);
+      } else {
+        expect(proxied.statusWord).toBe('通过（经运营方代理）');
+        expect(proxied.sentence).toMatch(/^经运营方代理读取：.*较弱的核对.*\?rpc=/);
+      }
+    }
+  });
+
   it('fails the genuine checkpoint anchored from another address, and says so', async () => {
     const { api } = apiAnswering({ ...genuine, anchorer: stranger, from: stranger });
     const run = await runChecks(bundle, bundle.record.digests.sha256, { api, keys });

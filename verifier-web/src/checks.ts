@@ -1,21 +1,25 @@
 // Re-does every check of a proof bundle in the browser with proof's verifyBundle, then turns each
 // step into one plain sentence. The ledger step asks the gateway for the transaction the bundle
 // names (an honest gateway and a lying one answer differently only if the ledger is separate, so
-// the sentence says when it is the embedded single-node ledger). The CSP allows no other origin,
-// so an anchor is read back from the chain through the gateway's read-only proxy
-// (/v1/anchor/tx/{txHash}), and the sentence says so: never a silent pass. The anchor step is
+// the sentence says when it is the embedded single-node ledger). The anchor is read from the chain
+// itself when the reader gives the page an EVM JSON-RPC endpoint of their own (`?rpc=` or the
+// advanced settings; chain-rpc.ts), with proof's readAnchorFromChain; otherwise through the
+// gateway's read-only proxy (/v1/anchor/tx/{txHash}), and then the step says it is the weaker
+// check, read through the operator's proxy, and how to repeat it: never a silent pass. The anchor step is
 // pinned to the anchoring identity /v1/keys publishes (chain, contract, anchoring address): an
 // anchor of the right checkpoint sent by anyone else fails, and without an identity the step
 // says "not pinned" instead of passing.
 
 import {
   type AnchorInfo,
+  AnchorReadError,
   type AnchorRef,
   type Assurance,
   deriveAssurance,
   type LedgerRef,
   type LedgerTxInfo,
   type ProofBundle,
+  readAnchorFromChain,
   type Standing,
   type StepResult,
   standingVerdict,
@@ -24,6 +28,7 @@ import {
   verifyBundle,
 } from '@lianzheng/proof';
 import { type Api, ApiError, type KeysAnswer } from './api.ts';
+import { jsonRpcOverFetch, rpcHost } from './chain-rpc.ts';
 import { hasMessage as isKey, t } from './i18n.ts';
 
 /** The steps in the order the checklist shows them: proof/'s own order. */
@@ -35,14 +40,31 @@ export interface CheckRun {
   steps: StepResult[];
   /** Set when verifyBundle itself could not run (bad bundle shape, keys missing, …). */
   errorCode?: string;
+  /**
+   * Where the anchor step read the chain: the reader's own node (`node`, with its address) or the
+   * operator's proxy (`proxy`): a pass through the proxy is the weaker check, and says so.
+   */
+  anchorRead?: { via: 'node'; rpcUrl: string } | { via: 'proxy' };
 }
 
 export interface CheckContext {
   api: Pick<Api, 'ledgerTx' | 'anchorTx'>;
   keys: KeysAnswer;
+  /** The reader's own EVM JSON-RPC endpoint: the anchor is read from it, not through the proxy. */
+  rpcUrl?: string;
+  /** How long one JSON-RPC call to that endpoint may take. */
+  rpcTimeoutMs?: number;
+  /** Defaults to the global fetch (a test may pass another). */
+  fetch?: typeof fetch;
 }
 
 export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckContext): Promise<CheckRun> {
+  const anchorRead: CheckRun['anchorRead'] = ctx.rpcUrl
+    ? { via: 'node', rpcUrl: ctx.rpcUrl }
+    : { via: 'proxy' };
+  const fromNode = ctx.rpcUrl
+    ? jsonRpcOverFetch(ctx.rpcUrl, ctx.rpcTimeoutMs ?? 15_000, ctx.fetch ?? globalThis.fetch.bind(globalThis))
+    : undefined;
   try {
     const result = await verifyBundle(bundle, {
       sha256,
@@ -62,9 +84,21 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
           throw e;
         }
       },
-      // The page cannot reach an EVM node (the CSP allows this origin only), so the anchor is read
-      // through the gateway's read-only proxy, and the sentence says so.
+      // The reader's own node when they gave one (the chain id, contract, sender, event, kept root
+      // and confirmations all read here, in the browser); else the gateway's read-only proxy, and
+      // the sentence says so.
       getAnchor: async (ref: AnchorRef): Promise<AnchorInfo> => {
+        if (fromNode) {
+          try {
+            return await readAnchorFromChain(fromNode, ref);
+          } catch (e) {
+            // The node holds the transaction, and it is no anchor of that contract (or it failed):
+            // the bundle claims an anchor the chain does not hold, as the proxy's 404 says.
+            if (e instanceof AnchorReadError && NOT_AN_ANCHOR.has(e.code))
+              return { size: -1, root: '', block: -1 };
+            throw e;
+          }
+        }
         try {
           return await ctx.api.anchorTx(ref.txHash, ref.contract);
         } catch (e) {
@@ -74,13 +108,16 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
         }
       },
     });
-    return { ok: result.ok, steps: sortSteps(result.steps) };
+    return { ok: result.ok, steps: sortSteps(result.steps), anchorRead };
   } catch (e) {
     const code =
       typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'VERIFY_ERROR';
-    return { ok: false, steps: [], errorCode: code };
+    return { ok: false, steps: [], errorCode: code, anchorRead };
   }
 }
+
+/** What the reader's node says about a transaction that is no anchor at all. */
+const NOT_AN_ANCHOR: ReadonlySet<string> = new Set(['ANCHOR_EVENT_MISSING', 'ANCHOR_TX_FAILED']);
 
 function sortSteps(steps: StepResult[]): StepResult[] {
   const rank = (s: StepResult) => {
@@ -175,6 +212,8 @@ export interface StepSentence {
   statusWord: string;
   sentence: string;
   code?: string;
+  /** The anchor step: whether the chain was read from the reader's own node or the operator's proxy. */
+  read?: 'node' | 'proxy';
 }
 
 export function chainName(caip2: string): string {
@@ -236,6 +275,7 @@ export function describeStep(
   bundle: ProofBundle,
   mode: 'file' | 'certificate',
   assurance?: Assurance,
+  anchorRead?: CheckRun['anchorRead'],
 ): StepSentence {
   const name = stepName(step.step);
   const status = step.status;
@@ -284,6 +324,18 @@ export function describeStep(
         params.contract = short(bundle.anchor.contract, 8);
         if (status === 'skipped') key = ANCHOR_SENTENCES[step.code ?? ''] ?? 'check.anchor.recorded';
         if (status === 'fail') key = ANCHOR_SENTENCES[step.code ?? ''] ?? key;
+        // Who read the chain decides what a pass is worth: the reader's own node, or the operator's
+        // proxy (the weaker check, with how to repeat it).
+        if (anchorRead?.via === 'node') {
+          params.node = rpcHost(anchorRead.rpcUrl);
+          // Why the node could not be read (its own words are a stable code and a short detail).
+          params.reason = (step.detail ?? '').slice(0, 160);
+          if (status === 'pass') key = 'check.anchor.passNode';
+          if (status === 'fail' && step.code === 'ANCHOR_LOOKUP_FAILED')
+            key = 'check.anchor.lookupFailedNode';
+        } else if (status === 'pass') {
+          key = 'check.anchor.passProxy';
+        }
       }
       break;
     case 'timestamp':
@@ -297,13 +349,17 @@ export function describeStep(
       break;
   }
   if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';
-  if (step.status === 'fail' && step.code === 'ANCHOR_LOOKUP_FAILED') key = 'check.anchor.lookupFailed';
+  if (step.status === 'fail' && step.code === 'ANCHOR_LOOKUP_FAILED' && anchorRead?.via !== 'node')
+    key = 'check.anchor.lookupFailed';
   const sentence = isKey(key) ? t(key, params) : t('check.error', { code: step.code ?? step.status });
   const statusWord =
     status === 'skipped' && step.code === 'NO_DETAILS'
       ? t('stepStatus.notPublic')
-      : t(`stepStatus.${status}`);
-  return { step: step.step, name, status, statusWord, sentence, code: step.code };
+      : step.step === 'anchor' && status === 'pass'
+        ? t(anchorRead?.via === 'node' ? 'stepStatus.passNode' : 'stepStatus.passProxy')
+        : t(`stepStatus.${status}`);
+  const read = step.step === 'anchor' && bundle.anchor ? (anchorRead?.via ?? 'proxy') : undefined;
+  return { step: step.step, name, status, statusWord, sentence, code: step.code, ...(read ? { read } : {}) };
 }
 
 export function stepName(step: string): string {

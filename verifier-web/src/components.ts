@@ -251,10 +251,18 @@ export function checklist(
       'ol',
       { class: 'checklist' },
       run.steps.map((step) => {
-        const d = describeStep(step, bundle, mode, assurance);
+        const d = describeStep(step, bundle, mode, assurance, run.anchorRead);
+        // The anchor step says where the chain was read: a pass through the operator's proxy looks
+        // different from one the page did against the reader's own node (check-read-proxy).
+        const read = d.read ? ` check-read-${d.read}` : '';
         return h(
           'li',
-          { class: `check check-${d.status}`, 'data-step': d.step, 'data-status': d.status },
+          {
+            class: `check check-${d.status}${read}`,
+            'data-step': d.step,
+            'data-status': d.status,
+            'data-read': d.read ?? null,
+          },
           h('span', { class: 'check-icon', 'aria-hidden': 'true' }, ICON[d.status]),
           h('span', { class: 'check-name' }, d.name),
           h('span', { class: 'check-status' }, d.statusWord),

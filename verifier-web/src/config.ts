@@ -1,5 +1,5 @@
-// Settings the page reads once at start. The gateway is always the page's own origin (the CSP's
-// connect-src is 'self'); the timeout can be lowered by a test through `window.lianzhengConfig`
+// Settings the page reads once at start. The gateway is always the page's own origin (the reader's
+// own chain node, the one other address it may call, is chain-rpc.ts's); the timeout can be lowered by a test through `window.lianzhengConfig`
 // set before the page's script runs (Playwright's addInitScript), never through the address bar.
 
 export interface PageConfig {

@@ -173,6 +173,8 @@ export const messagesZh = {
   'stepStatus.skipped': '尚未进行',
   'stepStatus.notPublic': '不公开',
   'stepStatus.pending': '核验中',
+  'stepStatus.passNode': '通过（你的节点）',
+  'stepStatus.passProxy': '通过（经运营方代理）',
 
   'check.digest.pass': '文件的 SHA-256 摘要与记录中的摘要完全一致。',
   'check.digest.passCert': '证书上的摘要就是记录中的摘要；要核对手中的文件，见下方。',
@@ -219,7 +221,27 @@ export const messagesZh = {
   'check.anchor.lookupFailed': '无法通过网关读取公链上的锚定交易，这一步没有核对成功。请稍后重试。',
   'check.anchor.fail': '公链上的锚定与这份证明不一致。',
   'check.anchor.skipped': '尚未锚定到公链。',
-  'check.anchor.recorded': '已锚定在公链 {chain}，交易 {tx}；本页面无法直接访问公链，未在浏览器中核对。',
+  'check.anchor.recorded': '已锚定在公链 {chain}，交易 {tx}；这一步没有在浏览器中核对。',
+  'check.anchor.passNode':
+    '检查点已锚定在公链 {chain} 上，交易 {tx}（区块 {block}）。本页面直接向你指定的节点 {node} 读取并核对：链 ID、合约地址、发送地址、事件中的规模与根哈希、确认数，以及合约自己保存的根哈希，都与运营方公布的一致。',
+  'check.anchor.passProxy':
+    '经运营方代理读取：公链 {chain} 的交易 {tx}（区块 {block}）与这份证明一致，且由运营方公布的锚定地址在其公布的合约上发送。但链上数据是经运营方自己的网关读取的，这是较弱的核对。你可以用自己的节点重复这一步：在下方“高级”中填入以太坊 JSON-RPC 节点地址，或在网址后加上 ?rpc=节点地址。',
+  'check.anchor.lookupFailedNode':
+    '无法从你指定的节点 {node} 读取锚定交易（{reason}），这一步没有核对成功。请检查节点地址、它是否允许本页面跨域访问，以及它是否在运营方公布的那条链上。',
+  'settings.summary': '高级：用你自己的节点核对公链锚定',
+  'settings.rpcLabel': '以太坊 JSON-RPC 节点地址',
+  'settings.rpcHint':
+    '填入后，本页面直接向这个节点读取锚定交易（eth_chainId、eth_getTransactionReceipt、eth_call、eth_blockNumber），不经过运营方。地址只保存在本次浏览会话中，不会发给网关。节点须允许本页面跨域访问（如 geth 的 --http.corsdomain）；可用 https 地址，或本机的 http://127.0.0.1 与 http://localhost 地址。',
+  'settings.apply': '用这个节点核对',
+  'settings.clear': '改回经运营方代理读取',
+  'settings.currentNode': '当前：本页面直接读取节点 {node}。',
+  'settings.currentProxy': '当前：经运营方代理读取公链。',
+  'settings.badAddress': '网址中的 rpc 参数不是本页面可用的节点地址，锚定仍经运营方代理读取。',
+  'settings.error.scheme':
+    '只能用 https 地址，或本机的 http://127.0.0.1 与 http://localhost 地址（本页面的安全策略不允许其他地址）。',
+  'settings.error.not-url': '这不是一个网址。',
+  'settings.error.too-long': '地址太长。',
+  'settings.error.credentials': '地址中不能包含用户名或密码。',
   'check.timestamp.pass': 'RFC 3161 时间戳有效。',
   'check.timestamp.passOperator':
     'RFC 3161 时间戳有效，但签发它的时间戳服务由网关自己的根证书认证：它证明的仍是网关的时钟，不是第三方的时间。',
@@ -482,6 +504,8 @@ export const messagesEn: Record<MessageKey, string> = {
   'stepStatus.skipped': 'Not yet',
   'stepStatus.notPublic': 'Not public',
   'stepStatus.pending': 'Checking',
+  'stepStatus.passNode': 'Passed (your node)',
+  'stepStatus.passProxy': "Passed (via the operator's proxy)",
 
   'check.digest.pass': "The file's SHA-256 digest is exactly the one in the record.",
   'check.digest.passCert': 'The digest on this certificate is the one in the record (check a file below).',
@@ -537,7 +561,28 @@ export const messagesEn: Record<MessageKey, string> = {
   'check.anchor.fail': 'The anchor on the public chain does not match this proof.',
   'check.anchor.skipped': 'Not anchored on a public chain yet.',
   'check.anchor.recorded':
-    'Anchored on public chain {chain}, transaction {tx}; this page cannot reach the public chain, so it did not check it.',
+    'Anchored on public chain {chain}, transaction {tx}; this step was not checked in the browser.',
+  'check.anchor.passNode':
+    "The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}). This page read it from your node {node} itself and checked the chain id, the contract, the sender, the event's size and root, the confirmations, and the root the contract itself keeps: all match what the operator publishes.",
+  'check.anchor.passProxy':
+    "Read through the operator's proxy: transaction {tx} on {chain} (block {block}) matches this proof and was sent from the operator's published anchoring address on its published contract. But the chain was read through the operator's own gateway, so this is the weaker check. You can repeat it with your own node: enter an EVM JSON-RPC endpoint under \"Advanced\" below, or add ?rpc=ENDPOINT to the address.",
+  'check.anchor.lookupFailedNode':
+    'Could not read the anchoring transaction from your node {node} ({reason}), so this step was not checked. Check the address, that the node allows this page (CORS), and that it is on the chain the operator publishes.',
+  'settings.summary': 'Advanced: check the anchor with your own node',
+  'settings.rpcLabel': 'EVM JSON-RPC endpoint',
+  'settings.rpcHint':
+    'With an endpoint, this page reads the anchoring transaction from that node itself (eth_chainId, eth_getTransactionReceipt, eth_call, eth_blockNumber), not through the operator. The address is kept for this browser session only and never sent to the gateway. The node must allow this page (CORS, e.g. geth --http.corsdomain); use an https address, or http://127.0.0.1 or http://localhost on this computer.',
+  'settings.apply': 'Check with this node',
+  'settings.clear': "Back to the operator's proxy",
+  'settings.currentNode': 'Now: this page reads node {node} itself.',
+  'settings.currentProxy': "Now: the chain is read through the operator's proxy.",
+  'settings.badAddress':
+    "The address's rpc parameter is not an endpoint this page may use; the anchor is read through the operator's proxy.",
+  'settings.error.scheme':
+    "Use an https address, or http://127.0.0.1 or http://localhost on this computer (the page's security policy allows no other).",
+  'settings.error.not-url': 'This is not an address.',
+  'settings.error.too-long': 'The address is too long.',
+  'settings.error.credentials': 'The address may not contain a user name or password.',
   'check.timestamp.pass': 'The RFC 3161 timestamp is valid.',
   'check.timestamp.passOperator':
     "The RFC 3161 timestamp is valid, but the service that signed it is certified by the gateway's own root: it vouches for the gateway's clock, not for a third party's time.",

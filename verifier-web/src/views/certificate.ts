@@ -3,6 +3,7 @@
 
 import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
+import { currentRpcUrl } from '../chain-rpc.ts';
 import {
   anchorIdentityWords,
   assuranceOf,
@@ -34,6 +35,7 @@ import { h, setChildren } from '../dom.ts';
 import { hashFile } from '../hash-file.ts';
 import { t } from '../i18n.ts';
 import { qrSvg } from '../qr.ts';
+import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -48,6 +50,8 @@ type State =
 export class CertificateView implements View {
   private state: State;
   private main: HTMLElement | null = null;
+  /** The advanced settings (the reader's own chain node), kept across redraws so typing survives. */
+  private settings: { lang: string; el: HTMLElement } | null = null;
   private fileCheck: { kind: 'hashing' | 'match' | 'mismatch' | 'empty' | 'failed'; name: string } | null =
     null;
 
@@ -95,7 +99,12 @@ export class CertificateView implements View {
       return;
     }
     ready.keys = keys;
-    ready.run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, { api: this.ctx.api, keys });
+    const rpcUrl = currentRpcUrl();
+    ready.run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, {
+      api: this.ctx.api,
+      keys,
+      ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
+    });
     this.rerender();
   }
 
@@ -287,6 +296,21 @@ export class CertificateView implements View {
       ),
       h('div', { class: 'actions no-print' }, print, downloadButton(b, rec.id)),
       this.fileCheckSection(b.record.digests.sha256),
+      b.anchor ? this.chainSettings() : null,
     );
+  }
+
+  /** The advanced area (not printed): choosing or clearing the reader's own node re-runs the checks. */
+  private chainSettings(): HTMLElement {
+    const lang = document.documentElement.lang;
+    if (this.settings?.lang !== lang) {
+      const el = chainSettings(() => {
+        this.settings = null;
+        void this.load();
+      });
+      el.classList.add('no-print');
+      this.settings = { lang, el };
+    }
+    return this.settings.el;
   }
 }

@@ -2,6 +2,7 @@
 
 import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
+import { currentRpcUrl } from '../chain-rpc.ts';
 import { assuranceOf, type CheckRun, pageVerdict, runChecks, type Verdict } from '../checks.ts';
 import {
   assuranceList,
@@ -30,6 +31,7 @@ import { HashAbortedError, type HashProgress, hashFile } from '../hash-file.ts';
 import { formatBytes, t } from '../i18n.ts';
 import { normaliseSha256Input } from '../normalise.ts';
 import { resultPath } from '../router.ts';
+import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
 
 interface FileInfo {
@@ -66,6 +68,8 @@ export class VerifyView implements View {
   private progressEl: HTMLProgressElement | null = null;
   private progressText: HTMLElement | null = null;
   private main: HTMLElement | null = null;
+  /** The advanced settings (the reader's own chain node), kept across redraws so typing survives. */
+  private settings: HTMLElement | null = null;
 
   /**
    * Opened at /v/{sha256} (a shared result): the result comes first on the page, the inputs after
@@ -99,6 +103,7 @@ export class VerifyView implements View {
 
   render(main: HTMLElement): void {
     this.main = main;
+    this.settings = null; // redrawn in the current language
     const fileInput = h('input', {
       type: 'file',
       id: 'file-input',
@@ -281,7 +286,12 @@ export class VerifyView implements View {
     state.keys = keys;
     await Promise.all(
       records.map(async (rec, i) => {
-        const run = await runChecks(rec.bundle, sha256, { api: this.ctx.api, keys });
+        const rpcUrl = currentRpcUrl();
+        const run = await runChecks(rec.bundle, sha256, {
+          api: this.ctx.api,
+          keys,
+          ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
+        });
         if (gen !== this.generation) return;
         state.runs[i] = run;
         this.renderResult();
@@ -351,6 +361,15 @@ export class VerifyView implements View {
       default:
         return null;
     }
+  }
+
+  /** The advanced area: choosing or clearing the reader's own node re-runs every check. */
+  private chainSettings(sha256: string, file: FileInfo | undefined): HTMLElement {
+    this.settings ??= chainSettings(() => {
+      this.settings = null;
+      void this.lookup(sha256, file);
+    });
+    return this.settings;
   }
 
   private retry(): void {
@@ -458,6 +477,7 @@ export class VerifyView implements View {
           s.keysError ? banner('fail', t('verify.error.keys'), 'keys-error') : null,
           digestBlock(s.sha256, s.file),
           ...s.records.map((rec, i) => recordCard(rec, s.runs[i] ?? null, assurances[i]!)),
+          s.records.some((r) => r.bundle.anchor) ? this.chainSettings(s.sha256, s.file) : null,
         );
         return;
       }

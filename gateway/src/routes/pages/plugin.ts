@@ -1,8 +1,9 @@
 // Serves the verifier page (verifier-web/dist, built by scripts/build.sh) at `/`, `/p/{projectId}`,
 // `/r/{id}` and `/v/{sha256}` (a digest's result, to share) — one HTML file; the page reads its own address — and its hashed assets under
 // `/assets/`. The page runs under a strict Content-Security-Policy: scripts, styles and images only
-// from this origin, nothing inline, no other origin at all (government networks are often closed,
-// and a verifier must not load code from anyone else). Hashed assets are cached for a year; the
+// from this origin, nothing inline, and no other origin to load from (government networks are often
+// closed, and a verifier must not load code from anyone else); the one exception is fetch() to the
+// reader's own EVM node (connect-src). Hashed assets are cached for a year; the
 // HTML is revalidated on every load so a new build is picked up at once.
 //
 // The plugin is encapsulated (its hooks and @fastify/static's reply decorators stay inside), named
@@ -25,7 +26,10 @@ export const PAGE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self'",
-  "connect-src 'self'",
+  // The page reads the chain from a JSON-RPC node its reader chooses (verifier-web/src/chain-rpc.ts):
+  // any https origin, or a node on the reader's own computer over plain http. Nothing else: no
+  // plain http across a network (readable and changeable on the way). SECURITY.md says why.
+  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
   "font-src 'self'",
   "manifest-src 'self'",
   "base-uri 'none'",
