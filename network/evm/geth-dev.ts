@@ -24,6 +24,11 @@ export interface GethDevOptions {
   logFile?: string;
   /** Lowest tip the dev miner includes, in wei (geth's --miner.gasprice). */
   minerGasPriceWei?: bigint;
+  /**
+   * Web origins whose pages may call the JSON-RPC endpoint (geth's --http.corsdomain), e.g. the
+   * verifier page's origin when it reads the chain itself; none when omitted (geth's default).
+   */
+  corsDomain?: string;
 }
 
 export interface GethDevNode {
@@ -119,6 +124,7 @@ export async function startGethDev(options: GethDevOptions): Promise<GethDevNode
   ];
   if (options.minerGasPriceWei !== undefined)
     args.push('--miner.gasprice', options.minerGasPriceWei.toString());
+  if (options.corsDomain !== undefined) args.push('--http.corsdomain', options.corsDomain);
   const logFile = options.logFile ?? join(options.datadir, 'geth.log');
   const log = createWriteStream(logFile, { flags: 'a' });
   const child: ChildProcess = spawn(gethBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
