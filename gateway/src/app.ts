@@ -25,6 +25,7 @@ import keysPlugin from './keys/plugin.ts';
 import { lazyRequestLoggerFactory } from './logger.ts';
 import metricsPlugin from './metrics.ts';
 import intakePlugin from './notary/intake-plugin.ts';
+import { documentErrors, transformRoute } from './openapi.ts';
 import pipelinePlugin from './pipeline/plugin.ts';
 import evidenceWriteRoutes from './routes/evidence-write/index.ts';
 import opsRoutes from './routes/ops/index.ts';
@@ -254,6 +255,10 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       },
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+    // Security on every protected operation, and every error type with an example (openapi.ts).
+    transform: transformRoute as never,
+    transformObject: (document) =>
+      documentErrors('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
   app.register(dbPlugin, { pool: options.db, migrate: options.migrate });
   app.register(authPlugin, { jwtVerifier: options.jwtVerifier });
