@@ -12,7 +12,7 @@ import { type BenchContext, type BenchResult, compare } from './harness.ts';
 import { closedLoop, type LoadRequest } from './load/closed-loop.ts';
 import { formatLatency } from './load/latencies.ts';
 import { loadLine, watch } from './load/proc-stats.ts';
-import { seedBench, startBenchDatabase, startGateway } from './load/stack.ts';
+import { seedBench, startBenchDatabase, startGatewayStack } from './load/stack.ts';
 import { startTessera, TESSERA_VERSION } from './load/tessera.ts';
 import { batchBody, DigestSource, hashOnlyBody } from './load/workload.ts';
 import { wrkAvailable } from './load/wrk.ts';
@@ -106,7 +106,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
   // 2. The gateway, on the embedded ledger.
   const db = await startBenchDatabase();
-  const gw = await startGateway({ databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+  // SUSTAINED_SPLIT=1: GATEWAY_ROLE=api and GATEWAY_ROLE=sealer as two processes, so sealing runs
+  // beside intake on the other core instead of between its requests.
+  const split = process.env.SUSTAINED_SPLIT === '1';
+  const stack = await startGatewayStack(db.url, { split, env: { LOG_LEVEL: 'warn' } });
+  const gw = stack.gateway;
+  ctx.log(split ? 'gateway: api and sealer processes' : 'gateway: one process (npm start)');
   try {
     const creds = await seedBench(gw, db.pool);
     const postmaster = await db.postmasterPid();
@@ -144,7 +149,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       // Drained: every record submitted so far is in a checkpoint.
       const before = await settled(checkpointSize);
       const wal0 = await walLsn();
-      const w = watch([gw.pid], postmaster);
+      const w = watch(stack.pids, postmaster);
       const start = performance.now();
       const load = await closedLoop(gw.url, request, { connections, seconds });
       const accepted = load.ok * items;
@@ -194,7 +199,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
       meetsTarget: s.rate >= 0.5 * baseline.rate,
     });
   } finally {
-    await gw.stop();
+    await stack.stop();
     await db.stop();
   }
   return results;
