@@ -175,3 +175,58 @@ describe('the anchoring identity and the anchor proxy', () => {
     expect(code(() => parseAnchorTx({ size: '7', root: 'ab', block: 9 }))).toBe('BAD_RESPONSE');
   });
 });
+
+describe('display names and public details (issue #21)', () => {
+  it('reads the project’s names, its milestones’ English names and the organisations’ names', () => {
+    const p = parseProject({
+      project: {
+        id: 'p1',
+        name: '村道硬化',
+        nameEn: 'Village road',
+        registeredName: '村道硬化工程',
+        ownerOrg: 'village',
+        ownerOrgName: { zh: '五星村村民委员会', en: 'Wuxing Village Committee' },
+        milestones: [
+          { id: 'm1', name: '路基', nameEn: 'Subgrade', dueDate: '2026-06-30' },
+          { id: 'm2', name: '路面', dueDate: '2026-09-30' },
+        ],
+      },
+      organisations: {
+        partner: { zh: '财政平台' },
+        bad: { en: 'no Chinese' },
+        village: { zh: '五星村村民委员会' },
+      },
+    });
+    expect(p).toMatchObject({ name: '村道硬化', nameEn: 'Village road', registeredName: '村道硬化工程' });
+    expect(p.milestones?.[0]).toEqual({ id: 'm1', name: '路基', nameEn: 'Subgrade', dueDate: '2026-06-30' });
+    expect(p.milestones?.[1]?.nameEn).toBeUndefined();
+    // A name without Chinese is no name; the owner's own name wins over a short listing.
+    expect(p.organisations).toEqual({ partner: { zh: '财政平台' }, village: { zh: '五星村村民委员会' } });
+    expect(
+      parseProject({ id: 'p2', name: 'x', ownerOrg: 'o', ownerOrgName: { zh: '甲' } }).organisations,
+    ).toEqual({
+      o: { zh: '甲' },
+    });
+  });
+
+  it('keeps a record’s amount, milestone, refs and supersedes when the gateway sent them', () => {
+    const [r] = parseProjectRecords({
+      records: [
+        {
+          id: 'r9',
+          kind: 'payment_approval',
+          acceptedAt: '2026-01-01T00:00:00Z',
+          visibility: 'public',
+          refs: ['c1'],
+          supersedes: 'r8',
+          details: { title: '进度款', amount: '3000000', milestone: 'm1' },
+        },
+      ],
+    });
+    expect(r).toMatchObject({ amount: '3000000', milestone: 'm1', refs: ['c1'], supersedes: 'r8' });
+    const [hidden] = parseProjectRecords({
+      records: [{ id: 'r1', kind: 'contract', visibility: 'restricted' }],
+    });
+    expect(hidden?.amount).toBeUndefined();
+  });
+});

@@ -94,14 +94,27 @@ export interface LedgerTxAnswer {
   root: string;
 }
 
+/** A display name: Chinese, and English where the unit gave one (GET /v1/projects/{id}). */
+export interface DisplayName {
+  zh: string;
+  en?: string;
+}
+
 export interface ProjectView {
   id: string;
+  /** The Chinese display name (the ledger's name unless the unit changed it since). */
   name: string;
+  nameEn?: string;
+  /** The name on the ledger, when the display name differs from it. */
+  registeredName?: string;
   regionCode?: string;
   ownerOrg?: string;
+  ownerOrgName?: DisplayName;
   budget?: string;
   level?: string;
-  milestones?: { id: string; name: string; dueDate: string }[];
+  milestones?: { id: string; name: string; nameEn?: string; dueDate: string }[];
+  /** Display names of the owner and the project's delegates, by organisation id. */
+  organisations?: Record<string, DisplayName>;
 }
 
 export interface ProjectRecordView {
@@ -113,8 +126,13 @@ export interface ProjectRecordView {
   title?: string;
   visibility?: string;
   submitter?: { org: string };
+  supersedes?: string;
   supersededBy?: string;
   withdrawnBy?: string;
+  refs?: string[];
+  /** Details the gateway answered: a public record's to anyone, a restricted one's to who may. */
+  amount?: string;
+  milestone?: string;
   flags?: FlagView[];
 }
 
@@ -130,6 +148,8 @@ export interface Api {
   projectFlags(id: string): Promise<FlagView[]>;
   /** The project's name, fetched once per page; undefined when it cannot be had. */
   projectName(id: string): Promise<string | undefined>;
+  /** The project with its display names, fetched once per page; undefined when it cannot be had. */
+  projectInfo(id: string): Promise<ProjectView | undefined>;
 }
 
 type Json = Record<string, unknown>;
@@ -195,6 +215,12 @@ function parseFlags(v: unknown): FlagView[] {
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function strings(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const list = v.filter((x): x is string => typeof x === 'string' && x.length > 0);
+  return list.length > 0 ? list : undefined;
 }
 
 /** The gateway's `standing`; from an older gateway, what its supersededBy/withdrawnBy say. */
@@ -308,23 +334,43 @@ export function parseAnchorTx(v: unknown): AnchorTxAnswer {
   return answer;
 }
 
+function parseDisplayName(v: unknown): DisplayName | undefined {
+  if (!isObj(v) || typeof v.zh !== 'string' || v.zh === '') return undefined;
+  return typeof v.en === 'string' && v.en !== '' ? { zh: v.zh, en: v.en } : { zh: v.zh };
+}
+
 export function parseProject(v: unknown): ProjectView {
   const p = isObj(v) && isObj(v.project) ? v.project : v;
   if (!isObj(p) || typeof p.id !== 'string') throw new ApiError('BAD_RESPONSE');
+  const organisations: Record<string, DisplayName> = {};
+  if (isObj(v) && isObj(v.organisations)) {
+    for (const [id, name] of Object.entries(v.organisations)) {
+      const parsed = parseDisplayName(name);
+      if (parsed) organisations[id] = parsed;
+    }
+  }
+  const ownerOrgName = parseDisplayName(p.ownerOrgName);
+  const ownerOrg = str(p.ownerOrg);
+  if (ownerOrg && ownerOrgName) organisations[ownerOrg] ??= ownerOrgName;
   return {
     id: p.id,
     name: str(p.name) ?? p.id,
+    nameEn: str(p.nameEn),
+    registeredName: str(p.registeredName),
     regionCode: str(p.regionCode),
-    ownerOrg: str(p.ownerOrg),
+    ownerOrg,
+    ownerOrgName,
     budget: str(p.budget),
     level: str(p.level),
     milestones: Array.isArray(p.milestones)
       ? p.milestones.filter(isObj).map((m) => ({
           id: String(m.id ?? ''),
           name: String(m.name ?? m.id ?? ''),
+          nameEn: str(m.nameEn),
           dueDate: String(m.dueDate ?? ''),
         }))
       : undefined,
+    organisations,
   };
 }
 
@@ -346,13 +392,18 @@ export function parseProjectRecords(v: unknown): ProjectRecordView[] {
         status: str(r.status),
         sha256: str(digests.sha256) ?? str(r.sha256),
         title: str(details.title) ?? str(r.title),
+        // Only what the gateway chose to answer: it sends no restricted details to the public.
+        amount: str(details.amount),
+        milestone: str(details.milestone),
         visibility: str(rec.visibility) ?? str(r.visibility),
         submitter:
           isObj(rec.submitter) && typeof rec.submitter.org === 'string'
             ? { org: rec.submitter.org }
             : undefined,
+        supersedes: str(rec.supersedes) ?? str(r.supersedes),
         supersededBy: str(r.supersededBy),
         withdrawnBy: str(r.withdrawnBy),
+        refs: strings(rec.refs) ?? strings(r.refs),
         flags: parseFlags(r.flags),
       },
     ];
@@ -370,19 +421,18 @@ export function createApi(timeoutMs: number, base = ''): Api {
   const enc = encodeURIComponent;
   const parseProjectAt = async (id: string) => parseProject(await get(`/v1/projects/${enc(id)}`));
   let keys: Promise<KeysAnswer> | null = null;
-  const names = new Map<string, Promise<string | undefined>>();
+  const projects = new Map<string, Promise<ProjectView | undefined>>();
+  const projectInfo = (id: string) => {
+    let project = projects.get(id);
+    if (!project) {
+      project = parseProjectAt(id).catch(() => undefined);
+      projects.set(id, project);
+    }
+    return project;
+  };
   return {
-    projectName(id) {
-      let name = names.get(id);
-      if (!name) {
-        name = parseProjectAt(id).then(
-          (p) => p.name,
-          () => undefined,
-        );
-        names.set(id, name);
-      }
-      return name;
-    },
+    projectInfo,
+    projectName: (id) => projectInfo(id).then((p) => p?.name),
     keys() {
       // Cached once it succeeds; a failure is retried on the next call.
       keys ??= get('/v1/keys')

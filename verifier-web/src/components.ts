@@ -3,6 +3,7 @@
 
 import { type Assurance, keyFingerprints, type ProofBundle, type Standing } from '@lianzheng/proof';
 import type { ApiError, FlagView, KeysAnswer, RecordStatus, VerifyRecord } from './api.ts';
+import { stepExplanation } from './check-explain.ts';
 import { type CheckRun, chainName, describeStep, firstFailure, STEP_ORDER, stepName } from './checks.ts';
 import { h } from './dom.ts';
 import { formatFen, formatTime, hasMessage, t } from './i18n.ts';
@@ -267,6 +268,8 @@ export function checklist(
           h('span', { class: 'check-name' }, d.name),
           h('span', { class: 'check-status' }, d.statusWord),
           h('span', { class: 'check-sentence' }, d.sentence),
+          // What the check means in plain words, and the values it compared behind a toggle.
+          ...stepExplanation(d.step, bundle),
           d.status === 'fail' && d.code
             ? h('span', { class: 'check-code' }, t('check.code', { code: d.code }))
             : null,

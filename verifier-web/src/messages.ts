@@ -226,6 +226,10 @@ export const messagesZh = {
     '检查点已锚定在公链 {chain} 上，交易 {tx}（区块 {block}）。本页面直接向你指定的节点 {node} 读取并核对：链 ID、合约地址、发送地址、事件中的规模与根哈希、确认数，以及合约自己保存的根哈希，都与运营方公布的一致。',
   'check.anchor.passProxy':
     '经运营方代理读取：公链 {chain} 的交易 {tx}（区块 {block}）与这份证明一致，且由运营方公布的锚定地址在其公布的合约上发送。但链上数据是经运营方自己的网关读取的，这是较弱的核对。你可以用自己的节点重复这一步：在下方“高级”中填入以太坊 JSON-RPC 节点地址，或在网址后加上 ?rpc=节点地址。',
+  'check.anchor.passNodeCert':
+    '检查点已锚定在公链 {chain} 上，交易 {tx}（区块 {block}）；本页面直接向节点 {node} 读取核对，与运营方公布的链、合约、发送地址和根哈希一致。',
+  'check.anchor.passProxyCert':
+    '经运营方代理读取：公链 {chain} 的交易 {tx}（区块 {block}）与这份证明一致，由运营方公布的锚定地址发送；这是较弱的核对，可用自己的节点重复。',
   'check.anchor.lookupFailedNode':
     '无法从你指定的节点 {node} 读取锚定交易（{reason}），这一步没有核对成功。请检查节点地址、它是否允许本页面跨域访问，以及它是否在运营方公布的那条链上。',
   'settings.summary': '高级：用你自己的节点核对公链锚定',
@@ -313,6 +317,47 @@ export const messagesZh = {
   'stage.payment': '付款',
   'stage.notice': '公示',
   'stage.other': '其他',
+
+  // Display names and related records (issue #21): names first, ids beside them in small type.
+  'names.registered': '账本登记名称',
+  'names.idNote': '编号 {id}',
+  'project.amount': '金额 {amount}',
+  'project.milestoneOf': '里程碑：{name}',
+  'record.related': '关联记录',
+  'related.contract': '依据的合同',
+  'related.ref': '引用的记录',
+  'related.supersedes': '它取代的旧版本',
+  'related.supersededBy': '取代它的新版本',
+  'related.withdrawnBy': '撤回它的记录',
+  'related.none': '没有关联的记录。',
+  'related.record': '{kind}，{date}受理',
+  'cert.timestampTime': '时间戳时间',
+  'cert.timestampOperator': '（网关自己的时间戳服务签发，证明的是网关的时钟）',
+
+  // What each check means, in one plain line; the values it compared sit behind 「技术细节」.
+  'explain.digest': '文件的“指纹”：同一份文件总算出同一串字符，改动一个字节就完全不同。',
+  'explain.details': '标题、金额等公开详情被封存成一个摘要；改动其中任何一项，摘要就对不上。',
+  'explain.leaf': '整条记录（文件指纹、项目、种类、时间等）按固定规则编码后的指纹，日志里登记的就是它。',
+  'explain.inclusion':
+    '证明这条记录确实在运营方唯一的总日志里，并且在所说的位置；这个日志只能追加，不能改写。',
+  'explain.checkpoint': '运营方对整个日志当前状态的签名声明；以后的日志必须与它前后一致。',
+  'explain.receipt': '网关受理时签发的凭条，证明它当时收到了这个文件指纹。',
+  'explain.ledger': '日志状态写入了账本交易；在联盟链上由多家机构各自保存并背书，一方无法改写。',
+  'explain.anchor': '日志状态又写到了公链上，任何人都能独立查到，运营方也改不了。',
+  'explain.timestamp': '时间戳服务对日志状态签上时间，证明这条记录最晚在那时已经存在。',
+  'check.detailsToggle': '技术细节',
+  'check.value.sha256': 'SHA-256 摘要',
+  'check.value.detailsDigest': '详情摘要',
+  'check.value.leaf': '叶子哈希',
+  'check.value.root': '日志根哈希',
+  'check.value.position': '位置',
+  'check.value.checkpoint': '检查点',
+  'check.value.kid': '签名密钥',
+  'check.value.txId': '交易',
+  'check.value.block': '区块',
+  'check.value.anchorTx': '锚定交易',
+  'check.value.contract': '合约',
+  'check.value.token': '时间戳令牌（Base64）',
 } as const;
 
 export type MessageKey = keyof typeof messagesZh;
@@ -566,6 +611,10 @@ export const messagesEn: Record<MessageKey, string> = {
     "The checkpoint is anchored on public chain {chain}, transaction {tx} (block {block}). This page read it from your node {node} itself and checked the chain id, the contract, the sender, the event's size and root, the confirmations, and the root the contract itself keeps: all match what the operator publishes.",
   'check.anchor.passProxy':
     "Read through the operator's proxy: transaction {tx} on {chain} (block {block}) matches this proof and was sent from the operator's published anchoring address on its published contract. But the chain was read through the operator's own gateway, so this is the weaker check. You can repeat it with your own node: enter an EVM JSON-RPC endpoint under \"Advanced\" below, or add ?rpc=ENDPOINT to the address.",
+  'check.anchor.passNodeCert':
+    "Anchored on public chain {chain}, transaction {tx} (block {block}); read from node {node} by this page itself and matching the operator's published chain, contract, sender and root.",
+  'check.anchor.passProxyCert':
+    "Read through the operator's proxy: transaction {tx} on {chain} (block {block}) matches this proof and was sent from the operator's published address; the weaker check, which you can repeat with your own node.",
   'check.anchor.lookupFailedNode':
     'Could not read the anchoring transaction from your node {node} ({reason}), so this step was not checked. Check the address, that the node allows this page (CORS), and that it is on the chain the operator publishes.',
   'settings.summary': 'Advanced: check the anchor with your own node',
@@ -657,4 +706,50 @@ export const messagesEn: Record<MessageKey, string> = {
   'stage.payment': 'Payment',
   'stage.notice': 'Notices',
   'stage.other': 'Other',
+
+  'names.registered': 'Name on the ledger',
+  'names.idNote': 'id {id}',
+  'project.amount': 'Amount {amount}',
+  'project.milestoneOf': 'Milestone: {name}',
+  'record.related': 'Related records',
+  'related.contract': 'Under contract',
+  'related.ref': 'Refers to',
+  'related.supersedes': 'Replaces the earlier version',
+  'related.supersededBy': 'Replaced by the newer version',
+  'related.withdrawnBy': 'Withdrawn by',
+  'related.none': 'No related records.',
+  'related.record': '{kind}, accepted {date}',
+  'cert.timestampTime': 'Time-stamp time',
+  'cert.timestampOperator': " (by the gateway's own time-stamp service: it vouches for the gateway's clock)",
+
+  'explain.digest':
+    "The file's fingerprint: the same file always gives the same string; change one byte and it is entirely different.",
+  'explain.details':
+    'The public details (title, amount, …) are sealed into one digest; change any of them and it no longer matches.',
+  'explain.leaf':
+    "The fingerprint of the whole record (the file's fingerprint, project, kind, time, …) encoded by a fixed rule: what the log holds.",
+  'explain.inclusion':
+    "Shows the record is in the operator's single log, at the position stated; the log can only grow, never be rewritten.",
+  'explain.checkpoint':
+    "The operator's signed statement of the whole log's state; every later state of the log must agree with it.",
+  'explain.receipt': 'The slip the gateway signed on accepting the file: it received this fingerprint then.',
+  'explain.ledger':
+    "The log's state was written in a ledger transaction; on a consortium chain several institutions each keep and endorse it, so no one party can rewrite it.",
+  'explain.anchor':
+    "The log's state was also written to a public chain: anyone can look it up, and the operator cannot change it.",
+  'explain.timestamp':
+    "A time-stamp service signed a time onto the log's state: the record existed by then at the latest.",
+  'check.detailsToggle': 'Technical details',
+  'check.value.sha256': 'SHA-256 digest',
+  'check.value.detailsDigest': 'Details digest',
+  'check.value.leaf': 'Leaf hash',
+  'check.value.root': 'Log root hash',
+  'check.value.position': 'Position',
+  'check.value.checkpoint': 'Checkpoint',
+  'check.value.kid': 'Signing key',
+  'check.value.txId': 'Transaction',
+  'check.value.block': 'Block',
+  'check.value.anchorTx': 'Anchor transaction',
+  'check.value.contract': 'Contract',
+  'check.value.token': 'Time-stamp token (Base64)',
 };

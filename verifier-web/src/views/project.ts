@@ -22,6 +22,7 @@ import {
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
 import { formatDate, formatFen, hasMessage, t } from '../i18n.ts';
+import { milestoneNamed, orgNamed, projectSubtitle, projectTitle } from '../names.ts';
 import { qrSvg } from '../qr.ts';
 import type { View, ViewContext } from './view.ts';
 
@@ -78,7 +79,7 @@ export class ProjectPage implements View {
 
   title(): string {
     return this.state.kind === 'ready'
-      ? `${this.state.project.name} · ${t('project.heading')}`
+      ? `${projectTitle(this.state.project)} · ${t('project.heading')}`
       : `${t('project.heading')} · ${t('app.brand')}`;
   }
 
@@ -148,21 +149,29 @@ export class ProjectPage implements View {
     print.addEventListener('click', () => window.print());
     const levelKey = `project.level.${p.level}`;
     const level = hasMessage(levelKey) ? t(levelKey) : p.level;
+    const subtitle = projectSubtitle(p);
     setChildren(
       main,
       h(
         'article',
         { class: 'project', 'aria-labelledby': 'project-title' },
         h('p', { class: 'eyebrow' }, t('project.heading')),
-        h('h1', { id: 'project-title' }, p.name),
+        h(
+          'h1',
+          { id: 'project-title' },
+          projectTitle(p),
+          subtitle ? h('span', { class: 'cert-sub', lang: subtitle.lang }, subtitle.text) : null,
+        ),
         h(
           'div',
           { class: 'cert-body' },
           facts([
             [t('project.id'), mono(p.id)],
+            // The display name was changed after registration: the ledger's stays visible.
+            [t('names.registered'), p.registeredName],
             [t('project.region'), p.regionCode],
             [t('project.level'), level],
-            [t('project.owner'), p.ownerOrg],
+            [t('project.owner'), p.ownerOrg ? orgNamed(p, p.ownerOrg) : undefined],
             [t('project.budget'), p.budget ? formatFen(p.budget) : undefined],
           ]),
           h(
@@ -178,7 +187,15 @@ export class ProjectPage implements View {
               h(
                 'ul',
                 { class: 'milestones' },
-                p.milestones.map((m) => h('li', null, m.name, ' · ', t('project.due', { date: m.dueDate }))),
+                p.milestones.map((m) =>
+                  h(
+                    'li',
+                    { 'data-milestone': m.id },
+                    milestoneNamed(p, m.id),
+                    ' · ',
+                    t('project.due', { date: m.dueDate }),
+                  ),
+                ),
               ),
             ]
           : null,
@@ -187,7 +204,7 @@ export class ProjectPage implements View {
         h('h2', null, t('project.timeline')),
         records.length === 0
           ? h('p', { class: 'muted' }, t('project.noRecords'))
-          : timeline(records, s.ledger),
+          : timeline(records, s.ledger, p),
         // The keys that sign this project's receipts and the log, to compare with a trust file.
         keyPrints(s.keys, { timestamped: (s.keys?.tsaRoots.length ?? 0) > 0 }),
       ),
@@ -196,7 +213,7 @@ export class ProjectPage implements View {
   }
 }
 
-function timeline(records: ProjectRecordView[], ledger: string | undefined): HTMLElement {
+function timeline(records: ProjectRecordView[], ledger: string | undefined, project: Project): HTMLElement {
   return h(
     'ol',
     { class: 'timeline' },
@@ -215,6 +232,22 @@ function timeline(records: ProjectRecordView[], ledger: string | undefined): HTM
               h('span', { class: 'stage-date' }, r.acceptedAt ? formatDate(r.acceptedAt) : ''),
               h('span', { class: 'stage-kind' }, kindWords(r.kind)),
               r.title ? h('span', { class: 'stage-title' }, r.title) : null,
+              // Amounts of public records are public (DOMAIN.md); the gateway sends a restricted
+              // record's to no one here, and the page would not show one if it did.
+              r.visibility === 'public' && r.amount
+                ? h(
+                    'span',
+                    { class: 'stage-amount', 'data-amount': r.amount },
+                    t('project.amount', { amount: formatFen(r.amount) }),
+                  )
+                : null,
+              r.visibility === 'public' && r.milestone
+                ? h(
+                    'span',
+                    { class: 'stage-milestone', 'data-milestone': r.milestone },
+                    milestoneNamed(project, r.milestone),
+                  )
+                : null,
               r.status ? statusBadge(r.status, undefined, ledger) : null,
               r.visibility === 'restricted'
                 ? h('span', { class: 'badge badge-unknown' }, t('project.restricted'))
