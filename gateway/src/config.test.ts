@@ -117,6 +117,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RECEIPT_GROUPS: 'no' }, '/x')).toThrow(/^RECEIPT_GROUPS: /);
   });
 
+  it('signs with both suites unless CRYPTO_SUITE says intl or gm, and refuses any other suite', () => {
+    expect(loadConfig({}, '/x').cryptoSuite).toBe('dual');
+    expect(loadConfig({ CRYPTO_SUITE: 'intl' }, '/x').cryptoSuite).toBe('intl');
+    expect(loadConfig({ CRYPTO_SUITE: 'gm' }, '/x').cryptoSuite).toBe('gm');
+    for (const wrong of ['sm2', 'GM', 'both']) {
+      expect(() => loadConfig({ CRYPTO_SUITE: wrong }, '/x'), wrong).toThrow(
+        expect.objectContaining({ code: 'BAD_CONFIG', variable: 'CRYPTO_SUITE' }),
+      );
+    }
+  });
+
   const bad: [Record<string, string>, string][] = [
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],

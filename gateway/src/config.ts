@@ -88,6 +88,13 @@ export interface Config {
    */
   uploadSm3: boolean;
   /**
+   * CRYPTO_SUITE: which signatures the gateway makes (docs/gm-crypto.md). `dual` (default): every
+   * receipt and checkpoint signed twice, ES256/Ed25519 and SM2 (GB/T 32918.2, with SM3 and Z);
+   * `intl`: ES256/Ed25519 only, as before; `gm`: SM2 only (China's commercial-cryptography
+   * evaluation). Verifiers accept either and check every signature present.
+   */
+  cryptoSuite: CryptoSuite;
+  /**
    * Partners' webhooks (webhooks/): WEBHOOK_ALLOW_PRIVATE lets them reach loopback/private
    * addresses and plain http (closed networks, tests); WEBHOOK_INTERVAL_MS how often the sealer
    * looks for due deliveries; WEBHOOK_RETRY_MS the first wait after a failure (doubling, up to
@@ -147,6 +154,10 @@ export interface Config {
 
 export type GatewayRole = 'all' | 'api' | 'sealer';
 export const GATEWAY_ROLES: readonly GatewayRole[] = ['all', 'api', 'sealer'];
+
+/** The signature suites a deployment may choose (CRYPTO_SUITE); see `Config.cryptoSuite`. */
+export type CryptoSuite = 'dual' | 'intl' | 'gm';
+export const CRYPTO_SUITES: readonly CryptoSuite[] = ['dual', 'intl', 'gm'];
 
 /** A bad environment value: `variable` names it so the operator knows what to fix. */
 export class ConfigError extends Error {
@@ -324,6 +335,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     authCacheMs: int(env, 'AUTH_CACHE_MS', 30_000, 0, 3_600_000),
     authFailuresPerMin: int(env, 'AUTH_FAILURES_PER_MIN', 30, 1, 10_000_000),
     uploadSm3: oneOf(env, 'UPLOAD_SM3', ['true', 'false'] as const, 'true') === 'true',
+    cryptoSuite: oneOf(env, 'CRYPTO_SUITE', CRYPTO_SUITES, 'dual'),
     webhooks: {
       allowPrivate: oneOf(env, 'WEBHOOK_ALLOW_PRIVATE', ['true', 'false'] as const, 'false') === 'true',
       intervalMs: int(env, 'WEBHOOK_INTERVAL_MS', 1000, 10, 3_600_000),

@@ -53,6 +53,8 @@ export {
   type CheckpointSigner,
   deriveNotePublicKey,
   formatCheckpoint,
+  type NoteAlgorithm,
+  noteKeyAlgorithm,
   noteVerifierKey,
   parseCheckpoint,
   signCheckpoint,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   checkTrust,
   fromHex,
+  noteKeyAlgorithm,
   type ProofBundle,
   recordLeafHash,
   sha256,
@@ -376,6 +377,15 @@ describe('evidence, verify and the log', () => {
     expect(trust.json()).toMatchObject({ format: 'lianzheng-trust/1', checkpointKeys: keys.checkpointKeys });
     expect((await app.inject({ method: 'GET', url: '/v1/keys?format=trust' })).json()).toEqual(trust.json());
     expect(checkTrust(trust.json(), keys)).toEqual({ ok: true, differences: [] });
+    // CRYPTO_SUITE dual (the default): the SM2 key is published beside the others — its JWK
+    // (kty EC, crv SM2) in the JWKS and pinned by thumbprint, its note key after the Ed25519 one.
+    const sm2 = app.keys.sm2!;
+    expect(keys.checkpointKeys).toEqual([app.keys.checkpointSigner.vkey, sm2.checkpointSigner.vkey]);
+    expect(keys.checkpointKeys.map(noteKeyAlgorithm)).toEqual(['ed25519', 'sm2']);
+    expect(keys.jwks.keys).toContainEqual({ ...sm2.jwk });
+    expect(trust.json().receiptKeys).toContainEqual({ kid: sm2.kid, thumbprint: sm2.kid });
+    const unpinned = { ...trust.json(), checkpointKeys: [app.keys.checkpointSigner.vkey] };
+    expect(checkTrust(unpinned, keys).differences).toEqual([expect.stringContaining('is not pinned')]);
   });
 
   it('describes the pipeline routes in the OpenAPI document', async () => {

@@ -33,7 +33,7 @@ export async function loadAuditKeys(keysDir: string, logOrigin: string) {
     return undefined;
   }
   const ring = await KeyRing.load(keysDir, { logOrigin });
-  return { checkpointKeys: [ring.checkpointSigner.vkey], jwks: ring.jwks() as unknown as JSONWebKeySet };
+  return { checkpointKeys: ring.checkpointKeys(), jwks: ring.jwks() as unknown as JSONWebKeySet };
 }
 
 export function formatAuditReport(report: AuditReport): string {

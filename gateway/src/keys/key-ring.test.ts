@@ -1,7 +1,17 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RECEIPT_GROUP_TYPE, RECEIPT_TYPE, verifyReceipt } from '@lianzheng/proof';
+import {
+  formatCheckpoint,
+  jwkThumbprint,
+  noteKeyAlgorithm,
+  RECEIPT_GROUP_TYPE,
+  RECEIPT_TYPE,
+  signCheckpoint,
+  sm2PublicKey,
+  verifyCheckpoint,
+  verifyReceipt,
+} from '@lianzheng/proof';
 import { calculateJwkThumbprint } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyRing } from './key-ring.ts';
@@ -123,5 +133,64 @@ describe('KeyRing', () => {
     await fs.writeFile(path.join(dir, 'receipt-keys.json'), '{"current":');
     expect(await ring.refresh()).toBe(false);
     expect(ring.receiptSigner.kid).toBe(kid);
+  });
+});
+
+describe('KeyRing: the SM2 key (CRYPTO_SUITE)', () => {
+  it('intl makes no SM2 key; dual makes one (private file), publishes it and signs checkpoints with both', async () => {
+    const dir = await tempDir();
+    const intl = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'intl' });
+    expect(intl.sm2).toBeUndefined();
+    expect(intl.checkpointKeys()).toEqual([intl.checkpointSigner.vkey]);
+    expect(intl.jwks().keys.map((k) => k.crv)).not.toContain('SM2');
+    await expect(fs.access(path.join(dir, 'sm2-key.json'))).rejects.toThrow();
+
+    const dual = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });
+    expect((await fs.stat(path.join(dir, 'sm2-key.json'))).mode & 0o077).toBe(0);
+    const sm2 = dual.sm2!;
+    expect(sm2.publicKey).toEqual(sm2PublicKey(sm2.privateKey));
+    expect(dual.checkpointSigners().map((s) => s.algorithm)).toEqual(['ed25519', 'sm2']);
+    expect(dual.checkpointKeys()).toEqual([dual.checkpointSigner.vkey, sm2.checkpointSigner.vkey]);
+    expect(noteKeyAlgorithm(sm2.checkpointSigner.vkey)).toBe('sm2');
+    // The published JWK: kty EC, crv SM2, alg SM2-with-SM3; kid its RFC 7638 thumbprint; x ‖ y the key.
+    const jwk = dual.jwks().keys.at(-1)!;
+    expect(jwk).toEqual({
+      kty: 'EC',
+      crv: 'SM2',
+      x: jwk.x,
+      y: jwk.y,
+      kid: sm2.kid,
+      alg: 'SM2-with-SM3',
+      use: 'sig',
+    });
+    expect(jwkThumbprint(jwk)).toBe(sm2.kid);
+    expect(
+      Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]),
+    ).toEqual(Buffer.from(sm2.publicKey));
+    expect(dual.jwks().keys[0]!.kid).toBe(dual.receiptSigner.kid);
+    // A dual checkpoint verifies under either published key alone, and under both.
+    let note = formatCheckpoint({ origin: 'example.org/log', size: 1, rootHash: new Uint8Array(32) });
+    for (const s of dual.checkpointSigners()) note = await signCheckpoint(note, s);
+    expect((await verifyCheckpoint(note, dual.checkpointKeys())).algorithms).toEqual(['ed25519', 'sm2']);
+
+    // The same key on reload; gm signs with it alone; back to intl it stays published.
+    const gm = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'gm' });
+    expect(gm.sm2!.kid).toBe(sm2.kid);
+    expect(gm.checkpointSigners().map((s) => s.algorithm)).toEqual(['sm2']);
+    const back = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'intl' });
+    expect(back.checkpointSigners().map((s) => s.algorithm)).toEqual(['ed25519']);
+    expect(back.checkpointKeys()).toEqual(dual.checkpointKeys());
+    expect(back.jwks().keys.map((k) => k.kid)).toContain(sm2.kid);
+  });
+
+  it('refuses an SM2 key file whose private key is not 64 hex digits', async () => {
+    const dir = await tempDir();
+    await fs.writeFile(
+      path.join(dir, 'sm2-key.json'),
+      JSON.stringify({ kid: 'x', privateKey: 'zz', createdAt: '' }),
+    );
+    await expect(KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' })).rejects.toThrow(
+      /64 hex/,
+    );
   });
 });

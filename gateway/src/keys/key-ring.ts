@@ -11,14 +11,18 @@ import path from 'node:path';
 import {
   buildReceiptGroup,
   deriveNotePublicKey,
+  jwkThumbprint,
+  type NoteAlgorithm,
   noteVerifierKey,
   RECEIPT_GROUP_TYPE,
   RECEIPT_TYPE,
   type ReceiptClaims,
   type ReceiptGroupClaims,
   type ReceiptItemClaims,
+  sm2RandomPrivateKey,
 } from '@lianzheng/proof';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { CryptoSuite } from '../config.ts';
 
 export interface PublicJwk extends JWK {
   kid: string;
@@ -55,6 +59,27 @@ export interface CheckpointSigner {
   publicKey: Uint8Array;
   /** `name+hash+base64` verifier key. */
   vkey: string;
+  /** `ed25519` (the Ed25519 key) or `sm2` (the SM2 key); proof's `signCheckpoint` reads it. */
+  algorithm: NoteAlgorithm;
+}
+
+/**
+ * The JWS `alg` of SM2 receipt signatures: GB/T 32918.2 SM2 with SM3 and Z over the default ID
+ * `1234567812345678`, the signature r ‖ s. JOSE registers no SM2 algorithm; this is OpenSSL's name
+ * for OID 1.2.156.10197.1.501 (SM2 signature with SM3), too specific to collide with a future
+ * registration (docs/gm-crypto.md).
+ */
+export const SM2_JWS_ALG = 'SM2-with-SM3';
+
+/** The gateway's SM2 key (CRYPTO_SUITE dual or gm): signs SM2 receipt and checkpoint signatures. */
+export interface Sm2Key {
+  /** RFC 7638 thumbprint of its public JWK. */
+  kid: string;
+  privateKey: Uint8Array;
+  /** 04 ‖ x ‖ y. */
+  publicKey: Uint8Array;
+  /** `{kty: 'EC', crv: 'SM2', x, y, kid, alg: 'SM2-with-SM3', use: 'sig'}`. */
+  jwk: PublicJwk;
 }
 
 interface StoredReceiptKey {
@@ -77,8 +102,16 @@ interface CheckpointKeyFile {
   createdAt: string;
 }
 
+interface Sm2KeyFile {
+  kid: string;
+  /** Hex SM2 private key (32 bytes). */
+  privateKey: string;
+  createdAt: string;
+}
+
 const RECEIPT_FILE = 'receipt-keys.json';
 const CHECKPOINT_FILE = 'checkpoint-key.json';
+const SM2_FILE = 'sm2-key.json';
 
 function b64url(data: string | Buffer): string {
   return Buffer.from(data).toString('base64url');
@@ -183,6 +216,10 @@ export class KeyRing {
     private signer: ReceiptSigner,
     readonly checkpointSigner: CheckpointSigner,
     private cachedJwks: JsonWebKeySet,
+    /** Which signatures this gateway makes (CRYPTO_SUITE). */
+    readonly suite: CryptoSuite,
+    /** The SM2 key: made for `dual` and `gm`, and kept published once made (old signatures). */
+    readonly sm2: (Sm2Key & { checkpointSigner: CheckpointSigner }) | undefined,
   ) {}
 
   /** The receipt key file as last read or written (inode, mtime, size): see `refresh()`. */
@@ -193,8 +230,12 @@ export class KeyRing {
     return `${st.ino}:${st.mtimeMs}:${st.size}`;
   }
 
-  /** Loads the keys from `dir`, generating any that are missing. */
-  static async load(dir: string, options: { logOrigin: string }): Promise<KeyRing> {
+  /**
+   * Loads the keys from `dir`, generating any that are missing: the SM2 key only for a suite
+   * that signs with it (default `intl`: tools that only read keys never make one).
+   */
+  static async load(dir: string, options: { logOrigin: string; suite?: CryptoSuite }): Promise<KeyRing> {
+    const suite = options.suite ?? 'intl';
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     let receipts = await readJson<ReceiptKeyFile>(path.join(dir, RECEIPT_FILE));
     if (!receipts || receipts.keys.length === 0) {
@@ -219,8 +260,18 @@ export class KeyRing {
       privateKey: seed,
       publicKey,
       vkey: noteVerifierKey(checkpoint.name, publicKey),
+      algorithm: 'ed25519',
     };
-    const ring = new KeyRing(dir, receipts, KeyRing.signerFor(receipts), checkpointSigner, { keys: [] });
+    const sm2 = await KeyRing.loadSm2(dir, checkpoint.name, suite !== 'intl');
+    const ring = new KeyRing(
+      dir,
+      receipts,
+      KeyRing.signerFor(receipts),
+      checkpointSigner,
+      { keys: [] },
+      suite,
+      sm2,
+    );
     ring.cachedJwks = await ring.buildJwks();
     ring.receiptStamp = await KeyRing.stampOf(path.join(dir, RECEIPT_FILE));
     return ring;
@@ -250,6 +301,66 @@ export class KeyRing {
     this.signer = KeyRing.signerFor(next);
     this.cachedJwks = await this.buildJwks();
     return true;
+  }
+
+  /** The SM2 key file, read, or made when `create` and missing; its note key has the log's name. */
+  private static async loadSm2(dir: string, noteName: string, create: boolean) {
+    const file = path.join(dir, SM2_FILE);
+    let stored = await readJson<Sm2KeyFile>(file);
+    if (!stored && !create) return undefined;
+    if (!stored) {
+      const privateKey = sm2RandomPrivateKey();
+      stored = {
+        kid: KeyRing.sm2Jwk(deriveNotePublicKey(privateKey, 'sm2')).kid,
+        privateKey: Buffer.from(privateKey).toString('hex'),
+        createdAt: new Date().toISOString(),
+      };
+      await writeSecretFile(file, JSON.stringify(stored, null, 2));
+    }
+    if (!/^[0-9a-f]{64}$/.test(stored.privateKey))
+      throw new Error(`${file}: privateKey is not 64 hex digits`);
+    const privateKey = Uint8Array.from(Buffer.from(stored.privateKey, 'hex'));
+    const publicKey = deriveNotePublicKey(privateKey, 'sm2');
+    const jwk = KeyRing.sm2Jwk(publicKey);
+    const checkpointSigner: CheckpointSigner = {
+      name: noteName,
+      privateKey,
+      publicKey,
+      vkey: noteVerifierKey(noteName, publicKey, 'sm2'),
+      algorithm: 'sm2',
+    };
+    return { kid: jwk.kid, privateKey, publicKey, jwk, checkpointSigner };
+  }
+
+  /** The published JWK of an SM2 public key; its kid is the RFC 7638 thumbprint. */
+  private static sm2Jwk(publicKey: Uint8Array): PublicJwk {
+    const members = {
+      kty: 'EC',
+      crv: 'SM2',
+      x: Buffer.from(publicKey.subarray(1, 33)).toString('base64url'),
+      y: Buffer.from(publicKey.subarray(33)).toString('base64url'),
+    };
+    return { ...members, kid: jwkThumbprint(members), alg: SM2_JWS_ALG, use: 'sig' };
+  }
+
+  /**
+   * The checkpoint signers of this suite, in the order their lines appear on a checkpoint:
+   * Ed25519 (`intl`, `dual`), then SM2 (`dual`, `gm`).
+   */
+  checkpointSigners(): CheckpointSigner[] {
+    if (this.suite === 'intl' || !this.sm2) return [this.checkpointSigner];
+    if (this.suite === 'gm') return [this.sm2.checkpointSigner];
+    return [this.checkpointSigner, this.sm2.checkpointSigner];
+  }
+
+  /**
+   * Every checkpoint verifier key published (GET /v1/keys, trust.json): the Ed25519 key always
+   * (checkpoints made before a switch to `gm` keep verifying), and the SM2 key once there is one.
+   */
+  checkpointKeys(): string[] {
+    return this.sm2
+      ? [this.checkpointSigner.vkey, this.sm2.checkpointSigner.vkey]
+      : [this.checkpointSigner.vkey];
   }
 
   private static signerFor(file: ReceiptKeyFile): ReceiptSigner {
@@ -322,6 +433,8 @@ export class KeyRing {
     }).export({ format: 'jwk' }) as JWK;
     const okpKid = await calculateJwkThumbprint(okp, 'sha256');
     keys.push({ ...okp, kid: okpKid, alg: 'EdDSA', use: 'sig' } as PublicJwk);
+    // Last, so keys[0] stays the current receipt key for the tools that read it so.
+    if (this.sm2) keys.push(this.sm2.jwk);
     return { keys };
   }
 }

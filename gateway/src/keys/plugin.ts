@@ -33,7 +33,12 @@ const KEY_REFRESH_MS = 1000;
 
 /** `app.keys` (receipt and checkpoint keys), `/.well-known/jwks.json` and the admin rotation. */
 async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promise<void> {
-  const ring = opts.keyRing ?? (await KeyRing.load(app.config.keysDir, { logOrigin: app.config.logOrigin }));
+  const ring =
+    opts.keyRing ??
+    (await KeyRing.load(app.config.keysDir, {
+      logOrigin: app.config.logOrigin,
+      suite: app.config.cryptoSuite,
+    }));
   app.decorate('keys', ring);
   // Other processes may rotate the receipt key (the CLI on the files, a sibling API worker through
   // the admin route): pick up their change within a second, and before publishing the key set.
@@ -51,7 +56,8 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     {
       schema: {
         tags: ['keys'],
-        summary: 'Receipt (ES256) and checkpoint (Ed25519) public keys, current and retired',
+        summary:
+          'Receipt (ES256) and checkpoint (Ed25519) public keys, current and retired, and the SM2 key (kty EC, crv SM2, alg SM2-with-SM3) where CRYPTO_SUITE is dual or gm',
         response: { 200: Jwks },
       },
     },

@@ -3,6 +3,7 @@ import {
   formatCheckpoint,
   frontierRoot,
   leafHash,
+  type NoteAlgorithm,
   type RecordDetails,
   signCheckpoint,
   toHex,
@@ -45,6 +46,8 @@ import { enqueueRecorded } from '../webhooks/outbox.ts';
 export interface CheckpointSigner {
   name: string;
   privateKey: Uint8Array;
+  /** `ed25519` (default) or `sm2`. */
+  algorithm?: NoteAlgorithm;
 }
 
 export interface BatcherLogger {
@@ -58,7 +61,8 @@ export interface BatcherOptions {
   maxItems: number;
   /** The checkpoint origin line; also the note key name in the usual setup. */
   origin: string;
-  signer: CheckpointSigner;
+  /** One signer, or several (CRYPTO_SUITE dual: Ed25519 then SM2), each adding its line. */
+  signer: CheckpointSigner | readonly CheckpointSigner[];
   logger?: BatcherLogger;
   registry?: Registry;
   /** An RFC 3161 token over each checkpoint root, stored with the checkpoint (optional). */
@@ -416,7 +420,8 @@ export class Batcher {
     ledgerMs: number,
   ): Promise<void> {
     const body = formatCheckpoint({ origin: this.options.origin, size: batch.toSize, rootHash: batch.root });
-    const note = await signCheckpoint(body, this.options.signer);
+    let note = body;
+    for (const signer of [this.options.signer].flat()) note = await signCheckpoint(note, signer);
     // Trusted time is an extra: a TSA failure never holds back a recorded batch (no token, logged).
     let token: Uint8Array | undefined;
     try {

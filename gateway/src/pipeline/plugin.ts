@@ -235,7 +235,7 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
     intervalMs: app.config.sealIntervalMs,
     maxItems: app.config.sealMaxItems,
     origin: app.config.logOrigin,
-    signer: app.keys.checkpointSigner,
+    signer: app.keys.checkpointSigners(),
     registry,
     logger: app.log.child({ component: 'batcher' }),
     ...(app.timestamps ? { timestamp: app.timestamps.tokenFor } : {}),

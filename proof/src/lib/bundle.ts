@@ -323,14 +323,15 @@ async function checkCheckpoint(
   if (!isObject(inclusion) || typeof inclusion.checkpoint !== 'string') {
     return fail('BAD_BUNDLE', 'inclusion needs a checkpoint');
   }
-  const { checkpoint, verifiedBy } = await verifyCheckpoint(
+  const { checkpoint, verifiedBy, algorithms } = await verifyCheckpoint(
     inclusion.checkpoint,
     options.keys?.checkpointKeys,
   );
   if (checkpoint.size !== inclusion.size) {
     return fail('CHECKPOINT_MISMATCH', 'the signed checkpoint is for another tree size');
   }
-  return pass(`signed by ${verifiedBy.join(', ')}`);
+  // Every signature by a published key was checked; name the algorithms (Ed25519, SM2) that were.
+  return pass(`signed by ${verifiedBy.join(', ')} (${algorithms.join(' + ')})`);
 }
 
 async function checkReceipt(

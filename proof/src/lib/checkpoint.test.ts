@@ -4,6 +4,7 @@ import vectors from '../../test-vectors/checkpoint.json' with { type: 'json' };
 import {
   deriveNotePublicKey,
   formatCheckpoint,
+  noteKeyAlgorithm,
   noteVerifierKey,
   parseCheckpoint,
   signCheckpoint,
@@ -11,10 +12,12 @@ import {
   verifyCheckpoint,
   verifyNote,
 } from './checkpoint.ts';
+import { sha256 } from './digest.ts';
 import * as browserEd from './ed25519-browser.ts';
 import * as nodeEd from './ed25519-node.ts';
 import { fromBase64, fromHex, toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
+import { sm2RandomPrivateKey, sm2Sign } from './sm2.ts';
 
 async function codeOf(fn: () => unknown): Promise<string | undefined> {
   try {
@@ -36,7 +39,11 @@ describe('signed notes (C2SP signed-note)', () => {
   it('reproduces the Go sumdb/note example byte for byte and verifies it', () => {
     expect(noteVerifierKey('PeterNeumann', deriveNotePublicKey(goSeed))).toBe(go.verifierKey);
     expect(signNote(go.text, { name: 'PeterNeumann', privateKey: goSeed })).toBe(go.note);
-    expect(verifyNote(go.note, [go.verifierKey])).toEqual({ text: go.text, verifiedBy: ['PeterNeumann'] });
+    expect(verifyNote(go.note, [go.verifierKey])).toEqual({
+      text: go.text,
+      verifiedBy: ['PeterNeumann'],
+      algorithms: ['ed25519'],
+    });
   });
 
   it('rejects the Go example with one changed letter', async () => {
@@ -201,3 +208,82 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
     expect(await codeOf(() => noteVerifierKey('n', new Uint8Array(5)))).toBe('BAD_KEY');
   });
 });
+
+describe('SM2 checkpoint signatures (signed-note type 0xff ‖ "SM2-with-SM3")', () => {
+  const sm2Key = sm2RandomPrivateKey();
+  const sm2Signer = { name: cp.name, privateKey: sm2Key, algorithm: 'sm2' as const };
+  const sm2Vkey = noteVerifierKey(cp.name, deriveNotePublicKey(sm2Key, 'sm2'), 'sm2');
+
+  it('writes the verifier key as name+hash+base64(0xff ‖ "SM2-with-SM3" ‖ 04 ‖ x ‖ y)', () => {
+    const [name, hash, b64] = [
+      sm2Vkey.slice(0, cp.name.length),
+      ...sm2Vkey.slice(cp.name.length + 1).split(/\+(.*)/s),
+    ];
+    expect(name).toBe(cp.name);
+    expect(hash).toMatch(/^[0-9a-f]{8}$/);
+    const raw = fromBase64(b64!);
+    expect(raw[0]).toBe(0xff);
+    expect(new TextDecoder().decode(raw.subarray(1, 13))).toBe('SM2-with-SM3');
+    expect(toHex(raw.subarray(13))).toBe(toHex(deriveNotePublicKey(sm2Key, 'sm2')));
+    expect(noteKeyAlgorithm(sm2Vkey)).toBe('sm2');
+    expect(noteKeyAlgorithm(cp.verifierKey)).toBe('ed25519');
+  });
+
+  it('dual: an Ed25519 and an SM2 line on one checkpoint, both checked, either key alone enough', async () => {
+    const dual = await signCheckpoint(await signCheckpoint(cp.body, signer), sm2Signer);
+    expect(dual.split('\n— ').length).toBe(3);
+    const both = await verifyCheckpoint(dual, [cp.verifierKey, sm2Vkey]);
+    expect(both.algorithms).toEqual(['ed25519', 'sm2']);
+    expect((await verifyCheckpoint(dual, [sm2Vkey])).algorithms).toEqual(['sm2']);
+    expect((await verifyCheckpoint(dual, [cp.verifierKey])).algorithms).toEqual(['ed25519']);
+  });
+
+  it('gm: an SM2 line alone verifies; the Ed25519 key alone finds no signature', async () => {
+    const gm = await signCheckpoint(cp.body, sm2Signer);
+    expect((await verifyCheckpoint(gm, [sm2Vkey])).checkpoint.size).toBe(parseCheckpoint(cp.body).size);
+    expect(await codeOf(() => verifyCheckpoint(gm, [cp.verifierKey]))).toBe('UNKNOWN_KEY');
+  });
+
+  it('refuses a dual checkpoint whose SM2 line is bad even though its Ed25519 line is good', async () => {
+    const body = new TextEncoder().encode(cp.body);
+    const dual = await signCheckpoint(await signCheckpoint(cp.body, signer), sm2Signer);
+    const lines = dual.split('\n');
+    const sm2Line = lines.findLastIndex((l) => l.startsWith('— '));
+    const raw = fromBase64(lines[sm2Line]!.split(' ')[2]!);
+    // A genuine SM2 signature, but of other text: the key hash matches, the signature does not.
+    raw.set(sm2Sign(sm2Key, body.subarray(1)), 4);
+    lines[sm2Line] = `— ${cp.name} ${Buffer.from(raw).toString('base64')}`;
+    expect(await codeOf(() => verifyCheckpoint(lines.join('\n'), [cp.verifierKey, sm2Vkey]))).toBe(
+      'BAD_SIGNATURE',
+    );
+    // Under another ID the same text's signature is not SM2-valid either (Z binds the ID).
+    raw.set(sm2Sign(sm2Key, body, { id: 'ALICE123@YAHOO.COM' }), 4);
+    lines[sm2Line] = `— ${cp.name} ${Buffer.from(raw).toString('base64')}`;
+    expect(await codeOf(() => verifyCheckpoint(lines.join('\n'), [sm2Vkey]))).toBe('BAD_SIGNATURE');
+  });
+
+  it('refuses an SM2 verifier key that is off the curve or of the wrong length', async () => {
+    const raw = fromBase64(sm2Vkey.split('+').slice(2).join('+'));
+    expect(
+      await codeOf(() =>
+        verifyCheckpoint(cp.note, [
+          `${sm2Vkey.split('+').slice(0, 2).join('+')}+${Buffer.from(raw.subarray(0, 70)).toString('base64')}`,
+        ]),
+      ),
+    ).toBe('BAD_KEY');
+    const gm = await signCheckpoint(cp.body, sm2Signer);
+    const off = raw.slice();
+    off[off.length - 1]! ^= 1;
+    const offKey = noteVerifierKeyUnchecked(cp.name, off);
+    expect(await codeOf(() => verifyCheckpoint(gm, [offKey]))).toBe('BAD_KEY');
+  });
+});
+
+/** A verifier key with a correct hash over whatever bytes are given (to test the point check). */
+function noteVerifierKeyUnchecked(name: string, typeAndKey: Uint8Array): string {
+  const hash = sha256(new Uint8Array([...new TextEncoder().encode(name), 0x0a, ...typeAndKey])).subarray(
+    0,
+    4,
+  );
+  return `${name}+${toHex(hash)}+${Buffer.from(typeAndKey).toString('base64')}`;
+}

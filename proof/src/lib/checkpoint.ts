@@ -3,12 +3,22 @@
 //   signed note:      <body>\n— <key name> <base64(key hash ‖ signature)>\n ...
 //   verifier key:     <key name>+<hex key hash>+<base64(0x01 ‖ public key)>
 //   key hash:         first 4 bytes of SHA-256(key name ‖ 0x0A ‖ 0x01 ‖ public key)
+// and, beside Ed25519, SM2 (GB/T 32918.2, with SM3 and Z over the default ID 1234567812345678)
+// under signed-note's type 0xff ("no identifier byte assigned; follow it with a longer
+// identifier"): the type is 0xff ‖ "SM2-with-SM3" (OpenSSL's name for OID 1.2.156.10197.1.501,
+// SM2 signature with SM3), the public key 65 bytes uncompressed, the signature r ‖ s (64 bytes):
+//   verifier key:     <key name>+<hex key hash>+<base64(0xff ‖ "SM2-with-SM3" ‖ 04 ‖ x ‖ y)>
+//   key hash:         first 4 bytes of SHA-256(key name ‖ 0x0A ‖ 0xff ‖ "SM2-with-SM3" ‖ 04 ‖ x ‖ y)
 import { publicKey as edPublicKey, signMessage, verifyMessage } from '#ed25519-impl';
 import { sha256 } from './digest.ts';
 import { bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, utf8 } from './encoding.ts';
 import { ProofError, type ProofErrorCode } from './errors.ts';
+import { assertSm2PublicKey, sm2PublicKey, sm2Sign, sm2Verify } from './sm2.ts';
 
 const ALG_ED25519 = 0x01;
+/** The signed-note signature type of SM2 checkpoint signatures (see the head of this file). */
+const TYPE_SM2 = concatBytes(new Uint8Array([0xff]), utf8('SM2-with-SM3'));
+const SM2_PUBLIC_KEY_BYTES = 65;
 const SIG_PREFIX = '\u2014 '; // em dash, space
 const MAX_NOTE_BYTES = 1 << 20;
 const MAX_SIGNATURES = 100;
@@ -26,10 +36,15 @@ export interface Checkpoint {
   extensions?: string[];
 }
 
+/** A signed-note signature algorithm: `ed25519` (type 0x01) or `sm2` (type 0xff ‖ "SM2-with-SM3"). */
+export type NoteAlgorithm = 'ed25519' | 'sm2';
+
 export interface CheckpointSigner {
   name: string;
-  /** The 32-byte Ed25519 seed. */
+  /** The 32-byte Ed25519 seed, or the 32-byte SM2 private key. */
   privateKey: Uint8Array;
+  /** Default `ed25519`. */
+  algorithm?: NoteAlgorithm;
 }
 
 interface NoteSignature {
@@ -42,6 +57,7 @@ interface VerifierKey {
   name: string;
   keyHash: Uint8Array;
   publicKey: Uint8Array;
+  algorithm: NoteAlgorithm;
 }
 
 function fail(code: ProofErrorCode, why: string): never {
@@ -58,22 +74,51 @@ function checkEd25519Key(key: Uint8Array, what: string): void {
   if (!(key instanceof Uint8Array) || key.length !== 32) fail('BAD_KEY', `${what} must be 32 bytes`);
 }
 
-function keyHash(name: string, publicKey: Uint8Array): Uint8Array {
-  return sha256(concatBytes(utf8(name), new Uint8Array([0x0a, ALG_ED25519]), publicKey)).subarray(0, 4);
+function typeBytes(algorithm: NoteAlgorithm): Uint8Array {
+  return algorithm === 'sm2' ? TYPE_SM2 : new Uint8Array([ALG_ED25519]);
 }
 
-/** The Ed25519 public key of a 32-byte seed. */
-export function deriveNotePublicKey(privateKey: Uint8Array): Uint8Array {
+function keyHash(name: string, publicKey: Uint8Array, algorithm: NoteAlgorithm = 'ed25519'): Uint8Array {
+  return sha256(concatBytes(utf8(name), new Uint8Array([0x0a]), typeBytes(algorithm), publicKey)).subarray(
+    0,
+    4,
+  );
+}
+
+function checkPublicKey(publicKey: Uint8Array, algorithm: NoteAlgorithm): void {
+  if (algorithm === 'ed25519') checkEd25519Key(publicKey, 'public key');
+  else if (
+    !(publicKey instanceof Uint8Array) ||
+    publicKey.length !== SM2_PUBLIC_KEY_BYTES ||
+    publicKey[0] !== 0x04
+  )
+    fail('BAD_KEY', 'an SM2 public key is 65 bytes, 04 ‖ x ‖ y');
+}
+
+/** The public key of a 32-byte Ed25519 seed, or (`sm2`) of a 32-byte SM2 private key. */
+export function deriveNotePublicKey(
+  privateKey: Uint8Array,
+  algorithm: NoteAlgorithm = 'ed25519',
+): Uint8Array {
   checkEd25519Key(privateKey, 'private key');
-  return edPublicKey(privateKey);
+  return algorithm === 'sm2' ? sm2PublicKey(privateKey) : edPublicKey(privateKey);
 }
 
-/** The signed-note verifier key `name+hash+base64(0x01 ‖ public key)`. */
-export function noteVerifierKey(name: string, publicKey: Uint8Array): string {
+/** The signed-note verifier key `name+hash+base64(type ‖ public key)`. */
+export function noteVerifierKey(
+  name: string,
+  publicKey: Uint8Array,
+  algorithm: NoteAlgorithm = 'ed25519',
+): string {
   checkKeyName(name);
-  checkEd25519Key(publicKey, 'public key');
-  const encoded = toBase64(concatBytes(new Uint8Array([ALG_ED25519]), publicKey));
-  return `${name}+${toHex(keyHash(name, publicKey))}+${encoded}`;
+  checkPublicKey(publicKey, algorithm);
+  const encoded = toBase64(concatBytes(typeBytes(algorithm), publicKey));
+  return `${name}+${toHex(keyHash(name, publicKey, algorithm))}+${encoded}`;
+}
+
+/** The algorithm of a verifier key (`ed25519` or `sm2`); throws `BAD_KEY` for a malformed one. */
+export function noteKeyAlgorithm(vkey: string): NoteAlgorithm {
+  return parseVerifierKey(vkey).algorithm;
 }
 
 function parseVerifierKey(vkey: string): VerifierKey {
@@ -93,12 +138,25 @@ function parseVerifierKey(vkey: string): VerifierKey {
   } catch {
     fail('BAD_KEY', 'the key is not base64');
   }
-  if (raw.length !== 33 || raw[0] !== ALG_ED25519)
-    fail('BAD_KEY', 'only Ed25519 verifier keys are supported');
-  const publicKey = raw.subarray(1);
+  let algorithm: NoteAlgorithm;
+  let publicKey: Uint8Array;
+  if (raw.length === 33 && raw[0] === ALG_ED25519) {
+    algorithm = 'ed25519';
+    publicKey = raw.subarray(1);
+  } else if (
+    raw.length === TYPE_SM2.length + SM2_PUBLIC_KEY_BYTES &&
+    bytesEqual(raw.subarray(0, TYPE_SM2.length), TYPE_SM2)
+  ) {
+    algorithm = 'sm2';
+    publicKey = raw.subarray(TYPE_SM2.length);
+    assertSm2PublicKey(publicKey); // on the curve, so a bad key is named as such, not as a bad signature
+  } else {
+    fail('BAD_KEY', 'only Ed25519 and SM2 verifier keys are supported');
+  }
   const expected = fromHex(hashHex);
-  if (!bytesEqual(keyHash(name, publicKey), expected)) fail('BAD_KEY', 'the key hash does not match the key');
-  return { name, keyHash: expected, publicKey };
+  if (!bytesEqual(keyHash(name, publicKey, algorithm), expected))
+    fail('BAD_KEY', 'the key hash does not match the key');
+  return { name, keyHash: expected, publicKey, algorithm };
 }
 
 function checkNoteText(text: string): void {
@@ -191,6 +249,7 @@ export function parseCheckpoint(note: string): Checkpoint {
 export function signNote(note: string, signer: CheckpointSigner): string {
   checkKeyName(signer.name);
   checkEd25519Key(signer.privateKey, 'private key');
+  const algorithm = signer.algorithm ?? 'ed25519';
   let text: string;
   let existing = '';
   if (typeof note === 'string' && note.includes('\n\n')) {
@@ -200,9 +259,10 @@ export function signNote(note: string, signer: CheckpointSigner): string {
     text = note;
     checkNoteText(text);
   }
-  const publicKey = edPublicKey(signer.privateKey);
-  const signature = signMessage(signer.privateKey, utf8(text));
-  const line = `${SIG_PREFIX}${signer.name} ${toBase64(concatBytes(keyHash(signer.name, publicKey), signature))}\n`;
+  const publicKey = deriveNotePublicKey(signer.privateKey, algorithm);
+  const signature =
+    algorithm === 'sm2' ? sm2Sign(signer.privateKey, utf8(text)) : signMessage(signer.privateKey, utf8(text));
+  const line = `${SIG_PREFIX}${signer.name} ${toBase64(concatBytes(keyHash(signer.name, publicKey, algorithm), signature))}\n`;
   return `${text}\n${existing}${line}`;
 }
 
@@ -219,22 +279,29 @@ export async function signCheckpoint(body: string, signer: CheckpointSigner): Pr
  * Verifies a signed note against verifier keys: at least one signature by a known key is needed,
  * any signature by a known key that fails is an error, unknown signers are ignored.
  */
-export function verifyNote(note: string, verifierKeys: string[]): { text: string; verifiedBy: string[] } {
+export function verifyNote(
+  note: string,
+  verifierKeys: string[],
+): { text: string; verifiedBy: string[]; algorithms: NoteAlgorithm[] } {
   if (!Array.isArray(verifierKeys)) fail('BAD_KEY', 'verifier keys are a list');
   const keys = verifierKeys.map(parseVerifierKey);
   const { text, signatures } = openNote(note);
   const message = utf8(text);
   const verifiedBy: string[] = [];
+  const algorithms: NoteAlgorithm[] = [];
   for (const sig of signatures) {
     const key = keys.find((k) => k.name === sig.name && bytesEqual(k.keyHash, sig.keyHash));
     if (key === undefined) continue;
-    if (!verifyMessage(key.publicKey, message, sig.signature)) {
-      fail('BAD_SIGNATURE', `the signature by ${key.name} does not verify`);
-    }
+    const ok =
+      key.algorithm === 'sm2'
+        ? sm2Verify(key.publicKey, message, sig.signature)
+        : verifyMessage(key.publicKey, message, sig.signature);
+    if (!ok) fail('BAD_SIGNATURE', `the ${key.algorithm} signature by ${key.name} does not verify`);
     if (!verifiedBy.includes(key.name)) verifiedBy.push(key.name);
+    if (!algorithms.includes(key.algorithm)) algorithms.push(key.algorithm);
   }
   if (verifiedBy.length === 0) fail('UNKNOWN_KEY', 'no signature by a known key');
-  return { text, verifiedBy };
+  return { text, verifiedBy, algorithms };
 }
 
 /**
@@ -244,7 +311,7 @@ export function verifyNote(note: string, verifierKeys: string[]): { text: string
 export async function verifyCheckpoint(
   note: string,
   verifierKeys: string[],
-): Promise<{ checkpoint: Checkpoint; verifiedBy: string[] }> {
-  const { text, verifiedBy } = verifyNote(note, verifierKeys);
-  return { checkpoint: parseBody(text), verifiedBy };
+): Promise<{ checkpoint: Checkpoint; verifiedBy: string[]; algorithms: NoteAlgorithm[] }> {
+  const { text, verifiedBy, algorithms } = verifyNote(note, verifierKeys);
+  return { checkpoint: parseBody(text), verifiedBy, algorithms };
 }

@@ -41,6 +41,8 @@ export interface Sm2 {
   /** Sign with a given nonce k: only for the standard's worked examples, never for real keys. */
   signWithNonce(privateKey: Uint8Array, message: Uint8Array, k: bigint, options?: Sm2Options): Uint8Array;
   randomPrivateKey(): Uint8Array;
+  /** Throws `BAD_KEY` unless the bytes are 04 ‖ x ‖ y of a point of the curve. */
+  assertPublicKey(publicKey: Uint8Array): void;
 }
 
 const SIZE = 32;
@@ -174,7 +176,8 @@ export function sm2OnCurve(curve: WeierstrassOpts<bigint>): Sm2 {
     return numberToBytesBE((bytesToNumberBE(randomBytes(48)) % (n - 2n)) + 1n, SIZE);
   }
 
-  return { publicKey, z, sign, verify, signWithNonce, randomPrivateKey };
+  const assertPublicKey = (publicKeyBytes: Uint8Array) => void point(publicKeyBytes);
+  return { publicKey, z, sign, verify, signWithNonce, randomPrivateKey, assertPublicKey };
 }
 
 const SM2 = sm2OnCurve(SM2_CURVE);
@@ -187,5 +190,7 @@ export const sm2Z = SM2.z;
 export const sm2Sign = SM2.sign;
 /** Whether an r ‖ s SM2 signature of the message verifies under the public key and identifier. */
 export const sm2Verify = SM2.verify;
+/** Throws `BAD_KEY` unless the bytes are an SM2 public key (04 ‖ x ‖ y, on the curve). */
+export const assertSm2PublicKey = SM2.assertPublicKey;
 /** A new random SM2 private key (32 bytes). */
 export const sm2RandomPrivateKey = SM2.randomPrivateKey;

@@ -38,7 +38,7 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
     const anchor = (app as { anchor?: AnchorDecorator }).anchor;
     return {
       jwks: app.keys.jwks(),
-      checkpointKeys: [app.keys.checkpointSigner.vkey],
+      checkpointKeys: app.keys.checkpointKeys(),
       ledger: info.network,
       ...(info.note ? { ledgerNote: info.note } : {}),
       tsaRoots: app.timestamps?.roots ?? [],

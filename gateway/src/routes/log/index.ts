@@ -60,7 +60,8 @@ export default async function logRoutes(app: FastifyInstance): Promise<void> {
     },
     async (_request, reply) => {
       reply.type('text/plain; charset=utf-8');
-      return `${app.keys.checkpointSigner.vkey}\n`;
+      // The suite's first checkpoint key: Ed25519 (intl, dual) or SM2 (gm); GET /v1/keys has all.
+      return `${app.keys.checkpointSigners()[0]!.vkey}\n`;
     },
   );
 
