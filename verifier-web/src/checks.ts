@@ -330,11 +330,13 @@ export function describeStep(
           params.node = rpcHost(anchorRead.rpcUrl);
           // Why the node could not be read (its own words are a stable code and a short detail).
           params.reason = (step.detail ?? '').slice(0, 160);
-          if (status === 'pass') key = 'check.anchor.passNode';
+          if (status === 'pass')
+            key = mode === 'certificate' ? 'check.anchor.passNodeCert' : 'check.anchor.passNode';
           if (status === 'fail' && step.code === 'ANCHOR_LOOKUP_FAILED')
             key = 'check.anchor.lookupFailedNode';
         } else if (status === 'pass') {
-          key = 'check.anchor.passProxy';
+          // The printed certificate keeps it short (one A4 page): no pointer to the settings below.
+          key = mode === 'certificate' ? 'check.anchor.passProxyCert' : 'check.anchor.passProxy';
         }
       }
       break;
@@ -355,7 +357,9 @@ export function describeStep(
   const statusWord =
     status === 'skipped' && step.code === 'NO_DETAILS'
       ? t('stepStatus.notPublic')
-      : step.step === 'anchor' && status === 'pass'
+      : // The certificate (one printed A4 page) says where the anchor was read in its sentence and
+        // its colour; the result page also in the status word.
+        step.step === 'anchor' && status === 'pass' && mode === 'file'
         ? t(anchorRead?.via === 'node' ? 'stepStatus.passNode' : 'stepStatus.passProxy')
         : t(`stepStatus.${status}`);
   const read = step.step === 'anchor' && bundle.anchor ? (anchorRead?.via ?? 'proxy') : undefined;
