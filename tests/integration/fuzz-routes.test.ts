@@ -679,6 +679,10 @@ const fuzzers: Fuzzer[] = [
     fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/flags.csv`),
   ),
   getWith(
+    '/v1/projects/:id/report.pdf',
+    fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/report.pdf`),
+  ),
+  getWith(
     '/v1/log/checkpoint',
     query(['size']).map((q) => `/v1/log/checkpoint?${q}`),
   ),

@@ -299,6 +299,11 @@ describe('authorisation matrix', () => {
       expect: { ...all(200), anonymous: 401, otherUnit: 403 },
     },
     {
+      route: 'GET /v1/projects/{id}/report.pdf (inspectors, the owning organisation, admins)',
+      request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/report.pdf` }),
+      expect: { ...all(200), anonymous: 401, otherUnit: 403 },
+    },
+    {
       route: 'GET /v1/log/checkpoint',
       request: () => ({ method: 'GET', url: '/v1/log/checkpoint' }),
       expect: all(200),

@@ -73,6 +73,6 @@ export function loadCjkFont(explicitPath?: string): CjkFont {
   }
   throw new FontError(
     `no font with Chinese glyphs found (tried ${tried.join(', ')}); install fonts-noto-cjk or ` +
-      'fonts-wqy-microhei (scripts/install-system-deps.sh) or set DOCUMENT_FONT to a .ttf/.otf/.ttc',
+      'fonts-wqy-microhei (scripts/install-system-deps.sh) (the font is looked for at the paths above)',
   );
 }

@@ -13,6 +13,7 @@ import ledgerRoutes from '../routes/ledger/index.ts';
 import logRoutes from '../routes/log/index.ts';
 import projectExportRoutes from '../routes/projects/exports.ts';
 import projectRoutes from '../routes/projects/index.ts';
+import projectReportRoutes from '../routes/projects/report.ts';
 import verifyRoutes from '../routes/verify/index.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 
@@ -254,6 +255,7 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   await app.register(verifyRoutes);
   await app.register(projectRoutes);
   await app.register(projectExportRoutes);
+  await app.register(projectReportRoutes);
   await app.register(logRoutes);
   await app.register(keysRoutes);
   await app.register(ledgerRoutes);

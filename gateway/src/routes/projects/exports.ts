@@ -75,34 +75,40 @@ const csvResponse = (what: string) => ({
   content: { 'text/csv': { schema: { type: 'string' } } },
 });
 
+/**
+ * The project, if the caller may export it: an inspector (restricted columns only within the
+ * region), the owning organisation's unit or partner, or an admin. Shared by the CSV exports and
+ * the PDF audit report (report.ts).
+ */
+export async function exportableProject(
+  app: FastifyInstance,
+  request: FastifyRequest<{ Params: { id: string } }>,
+): Promise<{ id: string; owner_org: string; region_code: string }> {
+  const { rows } = await app.db.query<{ id: string; owner_org: string; region_code: string }>(
+    'select id, owner_org, region_code from projects where id = $1',
+    [request.params.id],
+  );
+  const p = rows[0];
+  if (!p) throw new AppError('NOT_FOUND', `no project ${request.params.id}`);
+  const who = request.principal;
+  const allowed =
+    who.role === 'admin' ||
+    who.role === 'inspector' ||
+    ((who.role === 'unit' || who.role === 'partner') && who.org === p.owner_org);
+  if (!allowed) {
+    throw new AppError(
+      'FORBIDDEN',
+      `the exports of project ${p.id} are for inspectors, ${p.owner_org} (which owns it) and admins`,
+      { reason: 'NOT_PROJECT_OWNER', projectId: p.id, ownerOrg: p.owner_org },
+    );
+  }
+  return p;
+}
+
 export default async function exportRoutes(app: FastifyInstance): Promise<void> {
   const security: { [scheme: string]: string[] }[] = [{ bearer: [] }, { apiKey: [] }, { mutualTLS: [] }];
 
-  /**
-   * The project, if the caller may export it: an inspector (restricted columns only within the
-   * region), the owning organisation's unit or partner, or an admin.
-   */
-  const exportable = async (request: FastifyRequest<{ Params: Params }>) => {
-    const { rows } = await app.db.query<{ id: string; owner_org: string; region_code: string }>(
-      'select id, owner_org, region_code from projects where id = $1',
-      [request.params.id],
-    );
-    const p = rows[0];
-    if (!p) throw new AppError('NOT_FOUND', `no project ${request.params.id}`);
-    const who = request.principal;
-    const allowed =
-      who.role === 'admin' ||
-      who.role === 'inspector' ||
-      ((who.role === 'unit' || who.role === 'partner') && who.org === p.owner_org);
-    if (!allowed) {
-      throw new AppError(
-        'FORBIDDEN',
-        `the exports of project ${p.id} are for inspectors, ${p.owner_org} (which owns it) and admins`,
-        { reason: 'NOT_PROJECT_OWNER', projectId: p.id, ownerOrg: p.owner_org },
-      );
-    }
-    return p;
-  };
+  const exportable = (request: FastifyRequest<{ Params: Params }>) => exportableProject(app, request);
 
   const sendCsv = (
     reply: FastifyReply,

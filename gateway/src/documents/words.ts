@@ -1,0 +1,50 @@
+// The words the gateway's PDFs use for statuses and assurance levels, in Chinese with English.
+// They follow docs/assurance.md: never "上链" for the embedded ledger alone.
+import type { Assurance } from '@lianzheng/proof';
+
+export const STATUS_WORDS: Record<string, string> = {
+  accepted: '已受理 accepted',
+  recorded: '已记账 recorded',
+  anchored: '已锚定 anchored',
+  rejected: '已拒绝 rejected',
+};
+
+export function ledgerWords(a: Assurance['ledger']): string {
+  switch (a.level) {
+    case 'none':
+      return '尚未记账 not on a ledger yet';
+    case 'embedded':
+      return '网关内置账本（单一运营方）embedded ledger (one operator)';
+    case 'fabric':
+      return `Fabric 联盟链，背书方 endorsed by ${a.endorsers.join(', ') || '—'}`;
+  }
+}
+
+export function anchorWords(a: Assurance['anchoring']): string {
+  switch (a.level) {
+    case 'none':
+      return '不锚定 not anchored by this operator';
+    case 'pending':
+      return '待锚定 anchoring pending';
+    case 'unconfirmed':
+      return `锚定未确认 unconfirmed (${a.chainId} block ${a.block})`;
+    case 'anchored':
+      return `已锚定公链 anchored on ${a.chainId}, block ${a.block}, tx ${a.txHash}`;
+  }
+}
+
+export function timeWords(a: Assurance['time']): string {
+  switch (a.level) {
+    case 'gateway-clock':
+      return '网关时钟 the gateway clock only';
+    case 'operator-tsa':
+      return `运营方时间戳机构 RFC 3161 (operator's TSA${a.name ? `: ${a.name}` : ''})`;
+    case 'outside-tsa':
+      return `外部时间戳机构 RFC 3161 outside TSA: ${a.name}`;
+  }
+}
+
+/** One line: ledger · anchoring · time (witnesses are not in this version). */
+export function assuranceLine(a: Assurance): string {
+  return `${ledgerWords(a.ledger)} · ${anchorWords(a.anchoring)} · ${timeWords(a.time)}`;
+}
