@@ -1,8 +1,9 @@
 // `/r/{id}`: a record's evidence certificate (存证证书), the page a QR code points at. It prints on
 // one A4 page (see the print rules in styles.css).
 
+import { parseCheckpoint, verifyCheckpointTimestamp } from '@lianzheng/proof';
 import { announce } from '../announce.ts';
-import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
+import { ApiError, type KeysAnswer, type ProjectView, type VerifyRecord } from '../api.ts';
 import { currentRpcUrl } from '../chain-rpc.ts';
 import {
   anchorIdentityWords,
@@ -25,6 +26,7 @@ import {
   keyPrints,
   kindWords,
   mono,
+  shortId,
   standingBadge,
   standingBanner,
   statusBadge,
@@ -33,7 +35,8 @@ import {
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
 import { hashFile } from '../hash-file.ts';
-import { t } from '../i18n.ts';
+import { formatDate, formatTime, t } from '../i18n.ts';
+import { milestoneNamed, named, orgNamed, projectTitle } from '../names.ts';
 import { qrSvg } from '../qr.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
@@ -45,7 +48,29 @@ type State =
   | { kind: 'bad-id' }
   | { kind: 'not-found' }
   | { kind: 'error'; error: ApiError }
-  | { kind: 'ready'; rec: VerifyRecord; run: CheckRun | null; keys?: KeysAnswer };
+  | {
+      kind: 'ready';
+      rec: VerifyRecord;
+      run: CheckRun | null;
+      keys?: KeysAnswer;
+      /** The project with its display names (issue #21), once fetched. */
+      project?: ProjectView;
+      related?: Related[];
+      /** The time-stamp's genTime, once its token checked out. */
+      timestampAt?: string;
+    };
+
+/** A record this one names or is named by, with what the gateway says of it. */
+interface Related {
+  relation: 'contract' | 'ref' | 'supersedes' | 'supersededBy' | 'withdrawnBy';
+  id: string;
+  kind?: string;
+  acceptedAt?: string;
+  title?: string;
+}
+
+/** At most this many related records are fetched for one certificate (refs are few in practice). */
+const MAX_RELATED = 8;
 
 export class CertificateView implements View {
   private state: State;
@@ -84,11 +109,15 @@ export class CertificateView implements View {
     }
     const ready: State = { kind: 'ready', rec, run: null };
     this.set(ready);
-    void this.ctx.api.projectName(rec.projectId).then((name) => {
-      if (name && !rec.projectName) {
-        rec.projectName = name;
-        this.rerender();
-      }
+    void this.ctx.api.projectInfo(rec.projectId).then((project) => {
+      if (!project) return;
+      ready.project = project;
+      rec.projectName ??= project.name;
+      this.rerender();
+    });
+    void this.loadRelated(rec).then((related) => {
+      ready.related = related;
+      this.rerender();
     });
     let keys: KeysAnswer;
     try {
@@ -105,7 +134,37 @@ export class CertificateView implements View {
       keys,
       ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
     });
+    ready.timestampAt = await timestampTime(rec, keys, ready.run);
     this.rerender();
+  }
+
+  /** What this record rests on (its refs), replaces, or was replaced or withdrawn by. */
+  private async loadRelated(rec: VerifyRecord): Promise<Related[]> {
+    const r = rec.bundle.record;
+    const wanted: Related[] = [
+      ...(r.refs ?? []).map((id) => ({ relation: 'ref' as const, id })),
+      ...(r.supersedes ? [{ relation: 'supersedes' as const, id: r.supersedes }] : []),
+      ...(rec.supersededBy ? [{ relation: 'supersededBy' as const, id: rec.supersededBy }] : []),
+      ...(rec.withdrawnBy ? [{ relation: 'withdrawnBy' as const, id: rec.withdrawnBy }] : []),
+    ].slice(0, MAX_RELATED);
+    return Promise.all(
+      wanted.map(async (w): Promise<Related> => {
+        try {
+          const other = await this.ctx.api.evidence(w.id);
+          const title = other.bundle.details?.title;
+          return {
+            ...w,
+            // A payment or an acceptance rests on its contract: say so rather than "refers to".
+            relation: w.relation === 'ref' && other.kind === 'contract' ? 'contract' : w.relation,
+            kind: other.kind,
+            acceptedAt: other.acceptedAt,
+            ...(title ? { title } : {}),
+          };
+        } catch {
+          return w; // Not readable now: the link alone still says which record.
+        }
+      }),
+    );
   }
 
   private set(s: State): void {
@@ -255,11 +314,27 @@ export class CertificateView implements View {
             ],
             [
               t('record.project'),
-              h('a', { href: `/p/${encodeURIComponent(rec.projectId)}` }, rec.projectName ?? rec.projectId),
+              h(
+                'a',
+                { href: `/p/${encodeURIComponent(rec.projectId)}` },
+                named(s.project ? projectTitle(s.project) : rec.projectName, rec.projectId),
+              ),
             ],
-            [t('record.organisation'), rec.submitter.org],
+            [t('record.organisation'), orgNamed(s.project, rec.submitter.org)],
             [t('record.time'), timeText(rec.acceptedAt)],
-            ...detailRows(b),
+            // When the outside (or the gateway's own) time-stamp authority says it saw the log.
+            ...(s.timestampAt
+              ? [
+                  [
+                    t('cert.timestampTime'),
+                    `${formatTime(s.timestampAt)}${assurance.time.level === 'operator-tsa' ? t('cert.timestampOperator') : ''}`,
+                  ] as [string, string],
+                ]
+              : []),
+            ...detailRows(b).map(([k, v]): [string, Node | string | undefined] =>
+              k === t('record.milestone') && v ? [k, milestoneNamed(s.project, v)] : [k, v],
+            ),
+            ...relatedRows(s.related),
             [
               t('cert.sha256'),
               h(
@@ -313,4 +388,40 @@ export class CertificateView implements View {
     }
     return this.settings.el;
   }
+}
+
+/** The time-stamp's genTime, read from the token that the run's timestamp step passed. */
+async function timestampTime(
+  rec: VerifyRecord,
+  keys: KeysAnswer,
+  run: CheckRun | null,
+): Promise<string | undefined> {
+  const b = rec.bundle;
+  const passed = run?.steps.some((step) => step.step === 'timestamp' && step.status === 'pass');
+  if (!passed || !b.timestamp || !b.inclusion) return undefined;
+  try {
+    const check = await verifyCheckpointTimestamp(
+      b.timestamp.token,
+      parseCheckpoint(b.inclusion.checkpoint).rootHash,
+      keys.tsaRoots,
+    );
+    return check.status === 'pass' ? check.genTime : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One facts row per related record: its relation, kind, date and title, and a link to it. */
+function relatedRows(related: Related[] | undefined): [string, Node][] {
+  return (related ?? []).map((r) => [
+    t(`related.${r.relation}`),
+    h(
+      'span',
+      { 'data-related': r.relation, 'data-related-id': r.id },
+      r.kind
+        ? `${r.title ? `${r.title} · ` : ''}${t('related.record', { kind: kindWords(r.kind), date: r.acceptedAt ? formatDate(r.acceptedAt) : '' })} `
+        : null,
+      h('a', { href: `/r/${encodeURIComponent(r.id)}` }, shortId(r.id)),
+    ),
+  ]);
 }
