@@ -9,6 +9,7 @@ import {
   verify as nodeVerify,
 } from 'node:crypto';
 import { ecdsa, weierstrass } from '@noble/curves/abstract/weierstrass.js';
+import { bytesToNumberBE } from '@noble/curves/utils.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { sm2 as smCrypto, sm3 as smCryptoSm3 } from 'sm-crypto-v2';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ import {
   sm2Verify,
   sm2Z,
 } from './sm2.ts';
+import { sm2BaseX } from './sm2-base-node.ts';
 import { sm3 } from './sm3.ts';
 
 const hex = (h: string) => fromHex(h.replace(/\s+/g, ''));
@@ -126,6 +128,19 @@ describe('SM2 signatures: the standards’ worked examples', () => {
     expect(toHex(sm2OnCurve(SM2_CURVE).signWithNonce(d5, MESSAGE, k5))).toBe(toHex(sig5));
     expect(sm2Verify(pub5, MESSAGE, sig5)).toBe(true);
     expect(sm2Verify(pub5, MESSAGE, sig5, { id: 'ALICE123@YAHOO.COM' })).toBe(false);
+  });
+
+  it('the Node fast path for [k]G (OpenSSL through ECDH) gives noble’s point', () => {
+    const Point = weierstrass(SM2_CURVE);
+    for (const k of [
+      1n,
+      2n,
+      k5,
+      SM2_CURVE.n - 1n,
+      ...Array.from({ length: 8 }, () => bytesToNumberBE(sm2RandomPrivateKey())),
+    ]) {
+      expect(sm2BaseX(k), `k = ${k}`).toBe(Point.BASE.multiply(k).toAffine().x);
+    }
   });
 
   it('refuses malformed signatures and keys with a clear code', () => {
