@@ -27,6 +27,7 @@ import metricsPlugin from './metrics.ts';
 import intakePlugin from './notary/intake-plugin.ts';
 import { documentErrors, transformRoute } from './openapi.ts';
 import pipelinePlugin from './pipeline/plugin.ts';
+import devSignInRoutes from './routes/dev-sign-in/index.ts';
 import evidenceWriteRoutes from './routes/evidence-write/index.ts';
 import opsRoutes from './routes/ops/index.ts';
 import pagesPlugin from './routes/pages/plugin.ts';
@@ -289,6 +290,8 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   app.register(intakePlugin);
   app.register(opsRoutes);
   app.register(evidenceWriteRoutes);
+  // DEVELOPMENT ONLY: the dev issuer's sign-in page for demos (config.ts allows it on loopback only).
+  if (config.devSignIn) app.register(devSignInRoutes);
   if (config.tsa.enabled) app.register(timestampsPlugin);
   if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
   // The deliveries are written by the batcher as it records: delivered where it runs.

@@ -70,7 +70,22 @@ export interface Config {
     issuer?: string;
     jwksUrl?: string;
     audience: string;
+    /**
+     * The inspector's workspace signs in by authorisation code with PKCE (verifier-web/src/workspace):
+     * OIDC_AUTHORIZATION_URL and OIDC_TOKEN_URL of the identity provider, and the public client id
+     * it knows the workspace by (OIDC_CLIENT_ID, default `lianzheng-workspace`). Unset with the dev
+     * issuer → the gateway's own development sign-in (DEV_SIGN_IN).
+     */
+    authorizationUrl?: string;
+    tokenUrl?: string;
+    clientId: string;
   };
+  /**
+   * DEV_SIGN_IN=true: the development issuer offers a sign-in page for demo accounts
+   * (routes/dev-sign-in) — anyone who reaches it may sign in as an inspector or a unit, so it is
+   * refused with OIDC_ISSUER set and on any HOST but loopback. For demos and tests only.
+   */
+  devSignIn: boolean;
   /**
    * How long a resolved API key or client certificate is remembered (AUTH_CACHE_MS): a
    * revocation takes effect within it.
@@ -281,6 +296,20 @@ function fabricConfig(env: Env, cwd: string): FabricConfig | undefined {
   };
 }
 
+/** DEV_SIGN_IN: only beside the dev issuer, and only where no one else can reach the gateway. */
+function devSignIn(env: Env, issuer: string | undefined, host: string): boolean {
+  const on = oneOf(env, 'DEV_SIGN_IN', ['true', 'false'] as const, 'false') === 'true';
+  if (!on) return false;
+  if (issuer !== undefined)
+    throw new ConfigError('DEV_SIGN_IN', 'the development sign-in cannot be used with OIDC_ISSUER');
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host))
+    throw new ConfigError(
+      'DEV_SIGN_IN',
+      `lets anyone sign in: only with HOST=127.0.0.1, ::1 or localhost, not ${host}`,
+    );
+  return true;
+}
+
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const dataDir = path.resolve(cwd, str(env, 'DATA_DIR') ?? './data');
   const keysDir = path.resolve(cwd, str(env, 'KEYS_DIR') ?? path.join(dataDir, 'keys'));
@@ -320,7 +349,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxFileBytes: int(env, 'MAX_FILE_BYTES', 4 * GiB, 1, 2 ** 50),
       maxBatchItems: int(env, 'MAX_BATCH_ITEMS', 1000, 1, 100_000),
     },
-    oidc: { issuer, jwksUrl, audience: str(env, 'OIDC_AUDIENCE') ?? 'lianzheng' },
+    oidc: {
+      issuer,
+      jwksUrl,
+      audience: str(env, 'OIDC_AUDIENCE') ?? 'lianzheng',
+      authorizationUrl: url(env, 'OIDC_AUTHORIZATION_URL', ['https:', 'http:']),
+      tokenUrl: url(env, 'OIDC_TOKEN_URL', ['https:', 'http:']),
+      clientId: str(env, 'OIDC_CLIENT_ID') ?? 'lianzheng-workspace',
+    },
+    devSignIn: devSignIn(env, issuer, host),
     rateLimitPublicPerMin: int(env, 'RATE_LIMIT_PUBLIC_PER_MIN', 600, 1, 10_000_000),
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 10_000, 100, 600_000),
     uploadTimeoutMs: int(env, 'UPLOAD_TIMEOUT_MS', 3_600_000, 1000, 86_400_000),

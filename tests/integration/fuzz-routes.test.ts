@@ -209,7 +209,7 @@ async function counts(): Promise<{
 }
 
 /** The page routes answer 503 PAGE_NOT_BUILT while verifier-web/dist is missing or being rebuilt. */
-const PAGE_ROUTE = /^GET \/(\?|p\/|r\/|v\/|assets\/|favicon\.svg)/;
+const PAGE_ROUTE = /^GET \/(\?|p\/|r\/|v\/|inspect|assets\/|favicon\.svg)/;
 
 function expectWellFormed(res: LightMyRequestResponse, what: string): void {
   if (res.statusCode === 503 && PAGE_ROUTE.test(what) && res.json().code === 'PAGE_NOT_BUILT') return;
@@ -683,6 +683,14 @@ const fuzzers: Fuzzer[] = [
     fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/report.pdf`),
   ),
   getWith(
+    '/v1/auth/config',
+    query([]).map((q) => `/v1/auth/config?${q}`),
+  ),
+  getWith(
+    '/v1/workspace/overview',
+    query([]).map((q) => `/v1/workspace/overview?${q}`),
+  ),
+  getWith(
     '/v1/log/checkpoint',
     query(['size']).map((q) => `/v1/log/checkpoint?${q}`),
   ),
@@ -750,6 +758,14 @@ const fuzzers: Fuzzer[] = [
         fc.constant('').map(() => known.sha256),
       )
       .map((s) => `/v/${s}`),
+  ),
+  getWith(
+    '/inspect',
+    query(['code', 'state']).map((q) => `/inspect?${q}`),
+  ),
+  getWith(
+    '/inspect/*',
+    fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/inspect/${s.join('/')}`),
   ),
   getWith(
     '/assets/*',

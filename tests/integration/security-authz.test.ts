@@ -304,6 +304,16 @@ describe('authorisation matrix', () => {
       expect: { ...all(200), anonymous: 401, otherUnit: 403 },
     },
     {
+      route: 'GET /v1/auth/config (how the workspace signs in: public)',
+      request: () => ({ method: 'GET', url: '/v1/auth/config' }),
+      expect: all(200),
+    },
+    {
+      route: 'GET /v1/workspace/overview (the projects the caller oversees, counts only)',
+      request: () => ({ method: 'GET', url: '/v1/workspace/overview' }),
+      expect: { ...all(200), anonymous: 401 },
+    },
+    {
       route: 'GET /v1/log/checkpoint',
       request: () => ({ method: 'GET', url: '/v1/log/checkpoint' }),
       expect: all(200),

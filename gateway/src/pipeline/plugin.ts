@@ -15,6 +15,7 @@ import projectExportRoutes from '../routes/projects/exports.ts';
 import projectRoutes from '../routes/projects/index.ts';
 import projectReportRoutes from '../routes/projects/report.ts';
 import verifyRoutes from '../routes/verify/index.ts';
+import workspaceRoutes from '../routes/workspace/index.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 
 export interface Pipeline {
@@ -255,6 +256,7 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   await app.register(verifyRoutes);
   await app.register(projectRoutes);
   await app.register(projectExportRoutes);
+  await app.register(workspaceRoutes);
   await app.register(projectReportRoutes);
   await app.register(logRoutes);
   await app.register(keysRoutes);

@@ -87,6 +87,9 @@ async function pages(app: FastifyInstance, opts: PagesOptions): Promise<void> {
   app.get('/p/:projectId', hidden, (_request, reply) => sendPage(reply));
   app.get('/r/:id', hidden, (_request, reply) => sendPage(reply));
   app.get('/v/:sha256', hidden, (_request, reply) => sendPage(reply));
+  // The inspector's workspace: one page that routes inside itself (its sign-in lives in memory).
+  app.get('/inspect', hidden, (_request, reply) => sendPage(reply));
+  app.get('/inspect/*', hidden, (_request, reply) => sendPage(reply));
   app.get('/favicon.svg', hidden, (_request, reply) =>
     reply.sendFile('favicon.svg', { maxAge: 86_400_000, immutable: false }),
   );
