@@ -96,11 +96,15 @@ export {
   type JSONWebKeySet,
   RECEIPT_ALG,
   RECEIPT_GROUP_TYPE,
+  RECEIPT_SM2_ALG,
   RECEIPT_TYPE,
   type ReceiptClaims,
   type ReceiptGroup,
   type ReceiptGroupClaims,
   type ReceiptItemClaims,
+  type Sm2ReceiptKey,
+  signSm2Jws,
+  signSm2ReceiptGroup,
   verifyReceipt,
 } from './lib/receipt.ts';
 export {

@@ -27,7 +27,9 @@ import {
 } from './checkpoint.ts';
 import { sha256 } from './digest.ts';
 import { toHex } from './encoding.ts';
+import { decodeReceipt, RECEIPT_SM2_ALG, RECEIPT_TYPE, signSm2Jws } from './receipt.ts';
 import { recordLeafHash } from './record.ts';
+import { sm2PublicKey, sm2RandomPrivateKey } from './sm2.ts';
 
 let fx: Fixture;
 let log: LogFixture;
@@ -767,3 +769,93 @@ function receiptFor(i: number) {
     b.receipt = (await makeBundle(fx, log, i, 12, 12)).receipt;
   };
 }
+
+describe('verifyBundle: each crypto suite (intl, dual, gm)', () => {
+  const sm2Key = sm2RandomPrivateKey();
+  const sm2Pub = sm2PublicKey(sm2Key);
+  const sm2Jwk = {
+    kty: 'EC',
+    crv: 'SM2',
+    x: Buffer.from(sm2Pub.subarray(1, 33)).toString('base64url'),
+    y: Buffer.from(sm2Pub.subarray(33)).toString('base64url'),
+    kid: 'sm2',
+    alg: RECEIPT_SM2_ALG,
+    use: 'sig',
+  };
+  const receiptKey = { kid: 'sm2', privateKey: sm2Key };
+  const noteSigner = { privateKey: sm2Key, algorithm: 'sm2' as const };
+  const sm2Vkey = () => noteVerifierKey(fx.origin, sm2Pub, 'sm2');
+  const claimsOf = (b: ProofBundle) => decodeReceipt(b.receipt)!;
+
+  async function dual(): Promise<ProofBundle> {
+    const b = clone(good);
+    b.receiptSm2 = signSm2Jws(receiptKey, RECEIPT_TYPE, claimsOf(b));
+    b.inclusion!.checkpoint = await signCheckpoint(b.inclusion!.checkpoint, {
+      ...noteSigner,
+      name: fx.origin,
+    });
+    return b;
+  }
+  async function gm(): Promise<ProofBundle> {
+    const b = clone(good);
+    b.receipt = signSm2Jws(receiptKey, RECEIPT_TYPE, claimsOf(b));
+    const body = formatCheckpoint(parseCheckpoint(b.inclusion!.checkpoint));
+    b.inclusion!.checkpoint = await signCheckpoint(body, { ...noteSigner, name: fx.origin });
+    return b;
+  }
+  const keysFor = (suite: 'intl' | 'dual' | 'gm') => ({
+    jwks: { keys: suite === 'gm' ? [sm2Jwk] : suite === 'dual' ? [...fx.jwks.keys, sm2Jwk] : fx.jwks.keys },
+    checkpointKeys:
+      suite === 'gm' ? [sm2Vkey()] : suite === 'dual' ? [...fx.checkpointKeys, sm2Vkey()] : fx.checkpointKeys,
+  });
+
+  it('passes each suite’s bundle with its keys, and says which signatures it checked', async () => {
+    for (const [suite, bundle] of [
+      ['intl', clone(good)],
+      ['dual', await dual()],
+      ['gm', await gm()],
+    ] as const) {
+      const result = await verifyBundle(bundle, options({ keys: keysFor(suite) }));
+      expect(firstFailure(result), suite).toBeUndefined();
+      expect(step(result, 'receipt').status, suite).toBe('pass');
+      expect(step(result, 'checkpoint').status, suite).toBe('pass');
+      const expected = {
+        intl: ['(ES256)', '(ed25519)'],
+        dual: ['(ES256 + SM2-with-SM3)', '(ed25519 + sm2)'],
+        gm: ['(SM2-with-SM3)', '(sm2)'],
+      }[suite];
+      expect(step(result, 'receipt').detail, suite).toContain(expected[0]);
+      expect(step(result, 'checkpoint').detail, suite).toContain(expected[1]);
+    }
+  });
+
+  it('a dual bundle checked with only the international keys still checks its SM2 receipt, and fails on it', async () => {
+    // Every signature present is checked: the SM2 receipt needs its key.
+    const result = await verifyBundle(await dual(), options({ keys: keysFor('intl') }));
+    expect(firstFailure(result)).toBe('receipt:UNKNOWN_KEY');
+  });
+
+  it('fails a dual bundle whose SM2 receipt is forged, restates other claims, or is not SM2', async () => {
+    const forged = await dual();
+    const [h, p] = forged.receiptSm2!.split('.');
+    forged.receiptSm2 = `${h}.${p}.${signSm2Jws({ kid: 'sm2', privateKey: sm2RandomPrivateKey() }, RECEIPT_TYPE, {}).split('.')[2]}`;
+    expect(firstFailure(await verifyBundle(forged, options({ keys: keysFor('dual') })))).toBe(
+      'receipt:BAD_SIGNATURE',
+    );
+    const other = await dual();
+    other.receiptSm2 = signSm2Jws(receiptKey, RECEIPT_TYPE, { ...claimsOf(other), iat: 1 });
+    expect(firstFailure(await verifyBundle(other, options({ keys: keysFor('dual') })))).toBe(
+      'receipt:RECEIPT_MISMATCH',
+    );
+    const notSm2 = await dual();
+    notSm2.receiptSm2 = notSm2.receipt;
+    expect(firstFailure(await verifyBundle(notSm2, options({ keys: keysFor('dual') })))).toBe(
+      'receipt:BAD_RECEIPT',
+    );
+  });
+
+  it('fails a gm bundle checked with the international keys alone: no checkpoint line by a known key', async () => {
+    const result = await verifyBundle(await gm(), options({ keys: keysFor('intl') }));
+    expect(summary(result).checkpoint).toBe('fail:UNKNOWN_KEY');
+  });
+});

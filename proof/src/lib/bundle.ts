@@ -3,13 +3,15 @@
 // pass, fail (with a code) or skipped (with a code); nothing passes silently and bad bundle
 // content never throws. Network look-ups are injected, so the page, the CLI and tests decide how.
 
+import { base64urlDecode } from '#codec-impl';
 import { verifyCheckpointTimestamp } from '../timestamp/verify-timestamp.ts';
+import { canonicalJson } from './canonical-json.ts';
 import { type Checkpoint, parseCheckpoint, verifyCheckpoint } from './checkpoint.ts';
 import { sha256 } from './digest.ts';
 import { fromHex, hashFromHex, isSha256Hex, toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
 import { assertConsistency, rootFromInclusionProof } from './merkle-proof.ts';
-import { type JSONWebKeySet, verifyReceipt } from './receipt.ts';
+import { type JSONWebKeySet, RECEIPT_SM2_ALG, verifyReceipt } from './receipt.ts';
 import {
   detailsDigest,
   type EvidenceRecord,
@@ -66,6 +68,8 @@ export interface ProofBundle {
   record: EvidenceRecord;
   details?: RecordDetails;
   receipt: string;
+  /** CRYPTO_SUITE dual: the same claims signed with SM2 (`RECEIPT_SM2_ALG`), same form as `receipt`. */
+  receiptSm2?: string;
   inclusion?: InclusionRef;
   ledger?: LedgerRef;
   anchor?: AnchorRef;
@@ -341,6 +345,18 @@ async function checkReceipt(
 ): Promise<Outcome> {
   if (typeof bundle.receipt !== 'string') return fail('BAD_RECEIPT', 'the bundle has no receipt');
   const claims = await verifyReceipt(bundle.receipt, options.keys?.jwks);
+  // CRYPTO_SUITE dual: an SM2 receipt beside the ES256 one. Every signature present is checked,
+  // and both must state the same claims.
+  const algorithms = [receiptAlg(bundle.receipt)];
+  if (bundle.receiptSm2 !== undefined) {
+    if (typeof bundle.receiptSm2 !== 'string') return fail('BAD_BUNDLE', 'receiptSm2 is a string');
+    if (receiptAlg(bundle.receiptSm2) !== RECEIPT_SM2_ALG)
+      return fail('BAD_RECEIPT', `receiptSm2 is not signed ${RECEIPT_SM2_ALG}`);
+    const sm2Claims = await verifyReceipt(bundle.receiptSm2, options.keys?.jwks);
+    if (canonicalJson(sm2Claims) !== canonicalJson(claims))
+      return fail('RECEIPT_MISMATCH', 'the SM2 receipt states other claims than the receipt');
+    algorithms.push(RECEIPT_SM2_ALG);
+  }
   const record = ctx.record;
   if (record === undefined || ctx.leaf === undefined) {
     return skip('NO_LEAF', 'the receipt is signed, but the record is invalid so nothing can be compared');
@@ -353,7 +369,19 @@ async function checkReceipt(
   if (claims.kind !== record.kind) mismatched.push('kind');
   if (claims.leaf !== toHex(ctx.leaf)) mismatched.push('leaf');
   if (mismatched.length > 0) return fail('RECEIPT_MISMATCH', `receipt differs in ${mismatched.join(', ')}`);
-  return pass(`issued by ${claims.iss}`);
+  return pass(`issued by ${claims.iss} (${algorithms.join(' + ')})`);
+}
+
+/** The `alg` a receipt (plain or group) is signed with, as its header says. */
+function receiptAlg(receipt: string): string {
+  try {
+    const header = JSON.parse(
+      new TextDecoder().decode(base64urlDecode(receipt.slice(0, Math.max(0, receipt.indexOf('.'))))),
+    );
+    return typeof header.alg === 'string' ? header.alg : '?';
+  } catch {
+    return '?';
+  }
 }
 
 async function checkLedger(

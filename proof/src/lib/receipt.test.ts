@@ -8,11 +8,16 @@ import {
   buildReceiptGroup,
   decodeReceipt,
   RECEIPT_GROUP_TYPE,
+  RECEIPT_SM2_ALG,
+  RECEIPT_TYPE,
   type ReceiptClaims,
   type ReceiptItemClaims,
+  signSm2Jws,
+  signSm2ReceiptGroup,
   verifyReceipt,
 } from './receipt.ts';
 import { recordLeafHash } from './record.ts';
+import { sm2PublicKey, sm2RandomPrivateKey, sm2Verify } from './sm2.ts';
 
 async function codeOf(fn: () => Promise<unknown>): Promise<string | undefined> {
   try {
@@ -233,5 +238,68 @@ describe('group receipts (one signature for a group commit)', () => {
       });
       expect(await codeOf(() => verifyReceipt(`${jws}~${built.items[0]}`, fx.jwks))).toBe('BAD_RECEIPT');
     }
+  });
+});
+
+describe('SM2 receipts (alg SM2-with-SM3)', () => {
+  const privateKey = sm2RandomPrivateKey();
+  const publicKey = sm2PublicKey(privateKey);
+  const sm2Jwk = {
+    kty: 'EC',
+    crv: 'SM2',
+    x: Buffer.from(publicKey.subarray(1, 33)).toString('base64url'),
+    y: Buffer.from(publicKey.subarray(33)).toString('base64url'),
+    kid: 'sm2-key',
+    alg: RECEIPT_SM2_ALG,
+    use: 'sig',
+  };
+  const key = { kid: 'sm2-key', privateKey };
+  const withSm2 = () => ({ keys: [...fx.jwks.keys, sm2Jwk] });
+
+  it('a plain SM2 receipt verifies, and its signature is SM2 with Z over the signing input', async () => {
+    const jws = signSm2Jws(key, RECEIPT_TYPE, claims);
+    expect(JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString())).toEqual({
+      alg: 'SM2-with-SM3',
+      kid: 'sm2-key',
+      typ: 'lianzheng-receipt+jwt',
+    });
+    expect(await verifyReceipt(jws, withSm2())).toEqual(claims);
+    // An SM2 key in the set does not disturb jose's check of the ES256 receipt beside it.
+    expect(await verifyReceipt(await fx.signReceipt(claims), withSm2())).toEqual(claims);
+    const [h, p, sig] = jws.split('.') as [string, string, string];
+    expect(sm2Verify(publicKey, new TextEncoder().encode(`${h}.${p}`), Buffer.from(sig, 'base64url'))).toBe(
+      true,
+    );
+  });
+
+  it('SM2 group receipts verify item by item, as ES256 ones do', async () => {
+    const items = makeLog(3).records.map((r) => receiptItemOf(r));
+    const shared = { iss: claims.iss, iat: claims.iat, ledger: claims.ledger };
+    const receipts = signSm2ReceiptGroup(key, shared, items);
+    expect(receipts).toHaveLength(3);
+    for (const [i, receipt] of receipts.entries()) {
+      expect((await verifyReceipt(receipt, withSm2())).sub).toBe(items[i]!.sub);
+    }
+    expect(signSm2ReceiptGroup(key, shared, items.slice(0, 1))[0]).not.toContain('~');
+  });
+
+  it('refuses a bad SM2 signature, an unknown or non-SM2 kid, a wrong typ, and an off-curve key', async () => {
+    const jws = signSm2Jws(key, RECEIPT_TYPE, claims);
+    const other = signSm2Jws({ kid: 'sm2-key', privateKey: sm2RandomPrivateKey() }, RECEIPT_TYPE, claims);
+    expect(await codeOf(() => verifyReceipt(other, withSm2()))).toBe('BAD_SIGNATURE');
+    const [h, p] = jws.split('.');
+    expect(await codeOf(() => verifyReceipt(`${h}.${p}.${other.split('.')[2]}`, withSm2()))).toBe(
+      'BAD_SIGNATURE',
+    );
+    expect(await codeOf(() => verifyReceipt(jws, fx.jwks))).toBe('UNKNOWN_KEY');
+    const esKid = fx.jwks.keys[0]!.kid!;
+    expect(
+      await codeOf(() =>
+        verifyReceipt(signSm2Jws({ kid: esKid, privateKey }, RECEIPT_TYPE, claims), fx.jwks),
+      ),
+    ).toBe('UNKNOWN_KEY');
+    expect(await codeOf(() => verifyReceipt(signSm2Jws(key, 'JWT', claims), withSm2()))).toBe('BAD_RECEIPT');
+    const offCurve = { ...sm2Jwk, y: Buffer.from(publicKey.subarray(1, 33)).toString('base64url') };
+    expect(await codeOf(() => verifyReceipt(jws, { keys: [offCurve] }))).toBe('BAD_KEY');
   });
 });

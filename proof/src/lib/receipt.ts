@@ -6,6 +6,7 @@ import { ProofError } from './errors.ts';
 import { HASH_SIZE, leafHash, treeWithPaths } from './merkle.ts';
 import { assertInclusion } from './merkle-proof.ts';
 import { type DocumentKind, isDocumentKind } from './record.ts';
+import { assertSm2PublicKey, sm2Sign, sm2Verify } from './sm2.ts';
 
 export type { JSONWebKeySet } from 'jose';
 
@@ -15,6 +16,13 @@ export const RECEIPT_TYPE = 'lianzheng-receipt+jwt';
 export const RECEIPT_GROUP_TYPE = 'lianzheng-receipt-group+jwt';
 /** The algorithm receipts are signed with. */
 export const RECEIPT_ALG = 'ES256';
+/**
+ * The JWS `alg` of SM2 receipts (CRYPTO_SUITE dual and gm): SM2 (GB/T 32918.2) with SM3 and Z over
+ * the default ID `1234567812345678`, signature r ‖ s (64 bytes), key a JWK `{kty: 'EC', crv: 'SM2'}`.
+ * JOSE registers no SM2 algorithm; this is OpenSSL's name for OID 1.2.156.10197.1.501 (SM2
+ * signature with SM3), specific enough not to collide with a later registration (docs/gm-crypto.md).
+ */
+export const RECEIPT_SM2_ALG = 'SM2-with-SM3';
 
 /** What the gateway signs when it accepts a submission (JWS, ES256, `kid` in the header). */
 export interface ReceiptClaims {
@@ -128,7 +136,11 @@ export function buildReceiptGroup(items: readonly ReceiptItemClaims[]): ReceiptG
   };
 }
 
-async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise<JWTVerifyResult> {
+type JwsPayload = Record<string, unknown>;
+
+async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise<JwsPayload> {
+  // An SM2 receipt is checked here (jose knows no SM2); every other one by jose, as before.
+  if (jwsAlg(jws) === RECEIPT_SM2_ALG) return verifySm2Jws(jws, jwks, typ);
   let result: JWTVerifyResult;
   try {
     result = await jwtVerify(jws, keySetFor(jwks), { algorithms: [RECEIPT_ALG], typ });
@@ -143,7 +155,90 @@ async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise
   }
   if (typeof result.protectedHeader.kid !== 'string')
     throw new ProofError('BAD_RECEIPT', 'no kid in the header');
-  return result;
+  return result.payload;
+}
+
+/** The `alg` of a compact JWS's protected header, without checking anything. */
+function jwsAlg(jws: string): unknown {
+  const dot = jws.indexOf('.');
+  return dot > 0 ? decodeJson(jws.slice(0, dot))?.alg : undefined;
+}
+
+/** The 65-byte SM2 public key of a JWK `{kty: 'EC', crv: 'SM2', x, y}`. */
+function sm2KeyOf(jwk: Record<string, unknown>): Uint8Array {
+  const x = typeof jwk.x === 'string' ? decodeBase64url(jwk.x, 'the key x') : undefined;
+  const y = typeof jwk.y === 'string' ? decodeBase64url(jwk.y, 'the key y') : undefined;
+  if (x?.length !== 32 || y?.length !== 32)
+    throw new ProofError('BAD_KEY', 'an SM2 JWK has x and y of 32 bytes');
+  const publicKey = concatBytes(new Uint8Array([0x04]), x, y);
+  assertSm2PublicKey(publicKey);
+  return publicKey;
+}
+
+/**
+ * A compact JWS with `alg: SM2-with-SM3` (RFC 7515 §5.2 with SM2 as the algorithm): the header
+ * must name the `typ` expected, a `kid` of an SM2 key in the set and no `crit`; the signature is
+ * SM2 over the ASCII of `header.payload`, r ‖ s.
+ */
+function verifySm2Jws(jws: string, jwks: JSONWebKeySet, typ: string): JwsPayload {
+  const parts = jws.split('.');
+  if (parts.length !== 3) throw new ProofError('BAD_RECEIPT', 'a JWS has three parts');
+  const [headerB64, payloadB64, signatureB64] = parts as [string, string, string];
+  const header = decodeJson(headerB64);
+  if (header === undefined) throw new ProofError('BAD_RECEIPT', 'the JWS header is not JSON');
+  decodeBase64url(headerB64, 'the JWS header');
+  if (header.typ !== typ) throw new ProofError('BAD_RECEIPT', 'ERR_JWT_CLAIM_VALIDATION_FAILED');
+  if (header.crit !== undefined) throw new ProofError('BAD_RECEIPT', 'ERR_JOSE_NOT_SUPPORTED');
+  if (typeof header.kid !== 'string') throw new ProofError('BAD_RECEIPT', 'no kid in the header');
+  const jwk = (jwks.keys as Record<string, unknown>[]).find(
+    (k) => k.kid === header.kid && k.kty === 'EC' && k.crv === 'SM2',
+  );
+  if (jwk === undefined) throw new ProofError('UNKNOWN_KEY', 'no SM2 key matches the receipt');
+  const signature = decodeBase64url(signatureB64, 'the JWS signature');
+  if (!sm2Verify(sm2KeyOf(jwk), utf8Encode(`${headerB64}.${payloadB64}`), signature)) {
+    throw new ProofError('BAD_SIGNATURE', 'the SM2 receipt signature does not verify');
+  }
+  decodeBase64url(payloadB64, 'the JWS payload');
+  const payload = decodeJson(payloadB64);
+  if (payload === undefined) throw new ProofError('BAD_RECEIPT', 'the JWS payload is not a JSON object');
+  return payload;
+}
+
+/** The gateway's SM2 receipt key: its 32-byte private key and the `kid` its JWK is published with. */
+export interface Sm2ReceiptKey {
+  kid: string;
+  privateKey: Uint8Array;
+}
+
+/**
+ * A compact JWS `{alg: 'SM2-with-SM3', kid, typ}` over the JSON of `payload`: what the gateway
+ * signs SM2 receipts with (`typ` RECEIPT_TYPE for a record's claims, RECEIPT_GROUP_TYPE for a
+ * group's). `verifyReceipt` checks it.
+ */
+export function signSm2Jws(key: Sm2ReceiptKey, typ: string, payload: object): string {
+  const header = base64urlEncode(utf8Encode(JSON.stringify({ alg: RECEIPT_SM2_ALG, kid: key.kid, typ })));
+  const input = `${header}.${base64urlEncode(utf8Encode(JSON.stringify(payload)))}`;
+  return `${input}.${base64urlEncode(sm2Sign(key.privateKey, utf8Encode(input)))}`;
+}
+
+/**
+ * Receipts for records accepted together, signed with SM2: as the ES256 signer's group receipts
+ * (a group receipt `<JWS>~<item>` each; a plain one for a group of one).
+ */
+export function signSm2ReceiptGroup(
+  key: Sm2ReceiptKey,
+  shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+  items: readonly ReceiptItemClaims[],
+): string[] {
+  if (items.length === 0) return [];
+  if (items.length === 1) {
+    const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
+    const { iss, iat, ledger } = shared;
+    return [signSm2Jws(key, RECEIPT_TYPE, { iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
+  }
+  const group = buildReceiptGroup(items);
+  const jws = signSm2Jws(key, RECEIPT_GROUP_TYPE, group.claims(shared));
+  return group.items.map((item) => `${jws}~${item}`);
 }
 
 // Refuses malformed UTF-8 rather than replacing it, so a claim's text is exactly its bytes.
@@ -165,7 +260,7 @@ const ITEM = /^([A-Za-z0-9_-]+)\.(0|[1-9][0-9]{0,14})\.([A-Za-z0-9_-]*)$/;
 
 /** The claims a group item proves to be in the signed group. */
 async function verifyGroupReceipt(signed: string, item: string, jwks: JSONWebKeySet): Promise<ReceiptClaims> {
-  const { payload } = await verifyJws(signed, jwks, RECEIPT_GROUP_TYPE);
+  const payload = await verifyJws(signed, jwks, RECEIPT_GROUP_TYPE);
   const { size, root } = payload as Partial<ReceiptGroupClaims>;
   if (!Number.isSafeInteger(size) || (size as number) < 1)
     throw new ProofError('BAD_RECEIPT', 'claim size is not a group size');
@@ -234,7 +329,7 @@ export function decodeReceipt(receipt: string): Record<string, unknown> | undefi
 /**
  * Verifies a receipt against the gateway's JWKS and returns its claims: either a compact JWS
  * (typ `lianzheng-receipt+jwt`) over one record's claims, or a group receipt `<JWS>~<item>` (see
- * `ReceiptGroup`). Throws `UNKNOWN_KEY` (no key with its `kid`), `BAD_SIGNATURE` (the signature,
+ * `ReceiptGroup`); signed ES256 (checked by jose) or SM2 (`RECEIPT_SM2_ALG`, checked here). Throws `UNKNOWN_KEY` (no key with its `kid`), `BAD_SIGNATURE` (the signature,
  * or the item's path to the signed root, does not verify), or `BAD_RECEIPT` (wrong `typ`/`alg`,
  * no `kid`, a malformed item, bad claims).
  */
@@ -245,6 +340,5 @@ export async function verifyReceipt(jws: string, jwks: JSONWebKeySet): Promise<R
   }
   const tilde = jws.indexOf('~');
   if (tilde !== -1) return verifyGroupReceipt(jws.slice(0, tilde), jws.slice(tilde + 1), jwks);
-  const { payload } = await verifyJws(jws, jwks, RECEIPT_TYPE);
-  return checkClaims(payload);
+  return checkClaims(await verifyJws(jws, jwks, RECEIPT_TYPE));
 }
