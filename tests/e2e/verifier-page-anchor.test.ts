@@ -5,7 +5,7 @@
 // checked against that node; without one it reads through the operator's proxy and marks that pass
 // as the weaker check. A stranger's anchor of the genuine (size, root), sent from its own address
 // on the operator's contract and named by a bundle rewritten on the wire (a gateway that lies), is
-// refused by the page reading the chain itself.
+// refused by the page reading the chain itself, and so is one on the stranger's own deployment.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,11 +13,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ProofBundle } from '@lianzheng/proof';
-import { Contract, JsonRpcProvider, Wallet } from 'ethers';
+import { Contract, ContractFactory, JsonRpcProvider, Wallet } from 'ethers';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ABI } from '../../gateway/src/anchor/abi.ts';
-import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
+import {
+  ANCHOR_ARTEFACT_PATH,
+  deployAnchorContract,
+  readAnchorArtefact,
+} from '../../gateway/src/anchor/deploy.ts';
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
@@ -216,42 +220,80 @@ describe('the verifier page reads the public chain itself', () => {
     });
   });
 
-  it('refuses a stranger’s anchor of the genuine (size, root), reading the chain itself', async () => {
+  it('refuses a stranger’s anchor of the genuine (size, root), from its address or on its own deployment', async () => {
     const anchor = anchorBundle.anchor!;
     const provider = new JsonRpcProvider(geth!.rpcUrl, geth!.chainId, { staticNetwork: true });
     let strangerTx: string;
+    let deploymentTx: string;
+    let deployment: string;
     try {
       const stranger = Wallet.createRandom().connect(provider);
       await fundFromDevAccount(geth!, stranger.address, 10n ** 18n);
       const origin = (
         (await (await fetch(`${gateway!.base}/v1/keys`)).json()) as { anchor: { origin: string } }
       ).anchor.origin;
+      // From its own address on the operator's contract (which accepts it: every sender has its
+      // own series)…
       const tx = await new Contract(contract, ANCHOR_ABI, stranger).getFunction('anchor')(
         origin,
         anchor.size,
         `0x${anchor.root}`,
       );
-      expect((await tx.wait(2))?.status).toBe(1);
+      expect((await tx.wait(1))?.status).toBe(1);
       strangerTx = tx.hash;
+      // …and on a deployment of its own of the same contract.
+      const artefact = await readAnchorArtefact();
+      const theirs = await new ContractFactory(artefact.abi, artefact.bytecode, stranger).deploy();
+      await theirs.waitForDeployment();
+      deployment = (await theirs.getAddress()).toLowerCase();
+      const tx2 = await theirs.getFunction('anchor')(origin, anchor.size, `0x${anchor.root}`);
+      expect((await tx2.wait(1))?.status).toBe(1);
+      deploymentTx = tx2.hash;
     } finally {
       provider.destroy();
     }
     await new Promise((r) => setTimeout(r, 2_500)); // confirmed as deep as the operator's own
-    const { page, traffic } = await open(`/v/${digest}?lang=en&${rpcParam()}`);
-    // A gateway that lies: its bundle names the stranger's transaction as the anchor.
-    await page.route('**/v1/verify/*', async (route) => {
-      const res = await route.fetch();
-      const json = (await res.json()) as { records: { bundle: ProofBundle }[] };
-      for (const r of json.records) if (r.bundle.anchor) r.bundle.anchor.txHash = strangerTx;
-      await route.fulfill({ response: res, json });
+
+    /** The page, from a gateway that lies: its bundles name another anchor. */
+    const lying = async (edit: (a: NonNullable<ProofBundle['anchor']>) => void) => {
+      await context?.close();
+      context = await browser!.newContext({ viewport: { width: 1024, height: 900 } });
+      await context.route('**/v1/verify/*', async (route) => {
+        const res = await route.fetch();
+        const json = (await res.json()) as { records: { bundle: ProofBundle }[] };
+        for (const r of json.records) if (r.bundle.anchor) edit(r.bundle.anchor);
+        await route.fulfill({ response: res, json });
+      });
+      const { page, traffic } = await open(`/v/${digest}?lang=en&${rpcParam()}`);
+      await page.waitForSelector('[data-banner="verdict-fail"]', { timeout: 30_000 });
+      return { step: await anchorStep(page), traffic };
+    };
+
+    const bySender = await lying((a) => {
+      a.txHash = strangerTx;
     });
-    await page.reload();
-    await page.waitForSelector('[data-banner="verdict-fail"]', { timeout: 30_000 });
-    const step = await anchorStep(page);
-    expect(step).toMatchObject({ status: 'fail', read: 'node' });
-    expect(step.code).toContain('ANCHOR_FOREIGN_SENDER');
-    expect(step.sentence).toContain("not sent from the operator's published anchoring address");
-    expect(traffic.rpc).toContain('eth_getTransactionReceipt');
-    expect(traffic.proxy).toEqual([]);
+    expect(bySender.step).toMatchObject({ status: 'fail', read: 'node' });
+    expect(bySender.step.code).toContain('ANCHOR_FOREIGN_SENDER');
+    expect(bySender.step.sentence).toContain("not sent from the operator's published anchoring address");
+    expect(bySender.traffic.rpc).toContain('eth_getTransactionReceipt');
+    expect(bySender.traffic.proxy).toEqual([]);
+
+    // The bundle names the stranger's deployment: refused before the chain is even asked.
+    const elsewhere = await lying((a) => {
+      a.txHash = deploymentTx;
+      a.contract = deployment;
+    });
+    expect(elsewhere.step).toMatchObject({ status: 'fail', read: 'node' });
+    expect(elsewhere.step.code).toContain('ANCHOR_FOREIGN_CONTRACT');
+    expect(elsewhere.traffic.rpc).toEqual([]);
+    // The bundle names the operator's contract but the stranger's deployment's transaction: the
+    // node's receipt holds no event from the operator's contract, so the chain holds no such anchor.
+    const disguised = await lying((a) => {
+      a.txHash = deploymentTx;
+    });
+    expect(disguised.step).toMatchObject({ status: 'fail', read: 'node' });
+    expect(disguised.step.code).toContain('ANCHOR_MISMATCH');
+    expect(disguised.traffic.rpc).toContain('eth_getTransactionReceipt');
+    expect(disguised.traffic.proxy).toEqual([]);
   });
 });
