@@ -67,6 +67,8 @@ beforeAll(async () => {
       ANCHOR_INTERVAL_MS: '500',
       ANCHOR_POLL_MS: '200',
       ANCHOR_RPC_TIMEOUT_MS: '1000',
+      // Lowered from the default so the outage test below need not hold the node down for 60 s or
+      // minutes: the outage lasts until the lag passes these 3 s and /readyz says so (~6 s).
       ANCHOR_MAX_LAG_S: '3',
     },
   });
