@@ -631,6 +631,10 @@ const fuzzers: Fuzzer[] = [
     segment.map((s) => `/v1/evidence/${s}`),
   ),
   getWith(
+    '/v1/evidence/:id/package',
+    segment.map((s) => `/v1/evidence/${s}/package`),
+  ),
+  getWith(
     '/v1/verify/:sha256',
     fc.oneof(segment, fc.constant(known.sha256)).map((s) => `/v1/verify/${s}`),
   ),

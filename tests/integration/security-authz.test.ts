@@ -259,6 +259,13 @@ describe('authorisation matrix', () => {
       expect: all(200),
     },
     {
+      // Everyone gets the record's package; the details inside only for those who may read them
+      // (checked member by member, inflated, in evidence-package.test.ts).
+      route: 'GET /v1/evidence/{restricted}/package',
+      request: () => ({ method: 'GET', url: `/v1/evidence/${restricted.id}/package` }),
+      expect: all(200),
+    },
+    {
       route: 'POST /v1/evidence/status (the restricted record: not_found to those who may not read it)',
       request: () => ({
         method: 'POST',

@@ -8,6 +8,7 @@ import { LogStore } from '../log/log-store.ts';
 import { Batcher } from '../notary/batcher.ts';
 import { BundleBuilder, digestLookups, type SubmissionRow } from '../notary/bundle.ts';
 import evidenceReadRoutes from '../routes/evidence-read/index.ts';
+import evidencePackageRoutes from '../routes/evidence-read/package.ts';
 import keysRoutes from '../routes/keys/index.ts';
 import ledgerRoutes from '../routes/ledger/index.ts';
 import logRoutes from '../routes/log/index.ts';
@@ -253,6 +254,7 @@ async function pipelinePlugin(app: FastifyInstance, options: PipelineOptions): P
   let listening: { stop(): Promise<void> } | undefined;
 
   await app.register(evidenceReadRoutes);
+  await app.register(evidencePackageRoutes);
   await app.register(verifyRoutes);
   await app.register(projectRoutes);
   await app.register(projectExportRoutes);

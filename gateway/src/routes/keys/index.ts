@@ -28,24 +28,27 @@ const TrustSchema = Type.Object(
   },
 );
 
+/** What GET /v1/keys publishes now; evidence packages carry the same (keys/keys.json). */
+export function publishedKeys(app: FastifyInstance) {
+  const info = app.pipeline.ledger.info;
+  const anchor = (app as { anchor?: AnchorDecorator }).anchor;
+  return {
+    jwks: app.keys.jwks(),
+    checkpointKeys: app.keys.checkpointKeys(),
+    ledger: info.network,
+    ...(info.note ? { ledgerNote: info.note } : {}),
+    tsaRoots: app.timestamps?.roots ?? [],
+    operatorRoots: app.timestamps?.operatorRoots ?? [],
+    ...(anchor ? { anchor: anchor.identity } : {}),
+  };
+}
+
 /**
  * GET /v1/keys: everything a verifier needs to check a bundle offline; `?format=trust` (or GET
  * /v1/trust.json): the same keys as fingerprints to pin (@lianzheng/proof trustOf).
  */
 export default async function keysRoutes(app: FastifyInstance): Promise<void> {
-  const keysNow = () => {
-    const info = app.pipeline.ledger.info;
-    const anchor = (app as { anchor?: AnchorDecorator }).anchor;
-    return {
-      jwks: app.keys.jwks(),
-      checkpointKeys: app.keys.checkpointKeys(),
-      ledger: info.network,
-      ...(info.note ? { ledgerNote: info.note } : {}),
-      tsaRoots: app.timestamps?.roots ?? [],
-      operatorRoots: app.timestamps?.operatorRoots ?? [],
-      ...(anchor ? { anchor: anchor.identity } : {}),
-    };
-  };
+  const keysNow = () => publishedKeys(app);
   const sendTrust = (reply: FastifyReply) =>
     reply
       .header('cache-control', 'public, max-age=60')
