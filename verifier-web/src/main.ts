@@ -13,6 +13,7 @@ import { CertificateView } from './views/certificate.ts';
 import { ProjectPage } from './views/project.ts';
 import { VerifyView } from './views/verify.ts';
 import type { View, ViewContext } from './views/view.ts';
+import { WorkspaceView } from './workspace/view.ts';
 
 function storage(): Storage | null {
   try {
@@ -51,7 +52,9 @@ function boot(): void {
         ? new CertificateView(ctx, route.id)
         : route.page === 'project'
           ? new ProjectPage(ctx, route.id)
-          : new NotFoundView();
+          : route.page === 'workspace'
+            ? new WorkspaceView(ctx)
+            : new NotFoundView();
   document.documentElement.dataset.page = route.page;
 
   const header = document.getElementById('site-header')!;

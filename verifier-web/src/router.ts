@@ -5,11 +5,14 @@ export type Route =
   | { page: 'verify'; sha256?: string }
   | { page: 'certificate'; id: string }
   | { page: 'project'; id: string }
+  | { page: 'workspace' }
   | { page: 'unknown' };
 
 export function routeOf(pathname: string): Route {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/index.html') return { page: 'verify' };
+  // The inspector's workspace routes inside itself (workspace/view.ts).
+  if (path === '/inspect' || path.startsWith('/inspect/')) return { page: 'workspace' };
   const m = /^\/(r|p|v)\/([^/]+)$/.exec(path);
   if (m) {
     let id: string;

@@ -1,0 +1,238 @@
+// The inspector's workspace in Chromium against a real gateway (issue #22): signing in through
+// the development issuer's authorisation code + PKCE flow, the region's projects with their open
+// flags, the flag dashboard, a project's full trail with its restricted details, a certificate
+// link, the CSV download (parsed back); the token nowhere in storage or the address and gone after
+// a reload; and an inspector of another region, on a phone, who sees the project's public trail
+// and nothing restricted. Screenshots go to screenshots/ (looked at by hand).
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { sha256, toHex } from '@lianzheng/proof';
+import { parse } from 'csv-parse/sync';
+import type { FastifyInstance } from 'fastify';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { testConfig } from '../../gateway/src/config.ts';
+import { startTestDatabase, type TestDatabase } from '../integration/pipeline-support.ts';
+import { buildPage, chromiumAvailable, launchChromium, REPO } from './verifier-page-support.ts';
+
+const SHOTS = `${REPO}screenshots`;
+const SECRET_TITLE = `第二期进度款审批-${randomBytes(3).toString('hex')}`;
+const SECRET_AMOUNT = '7310000123';
+const ELSEWHERE = {
+  id: `qinghai-road-${randomBytes(3).toString('hex')}`,
+  name: '青海省某县乡道改造',
+  regionCode: '630102',
+  ownerOrg: 'qinghai-town',
+  budget: '90000000',
+  milestones: [{ id: 'm1', name: '路基', dueDate: '2099-06-30' }],
+};
+
+let db: TestDatabase;
+let app: FastifyInstance;
+let base = '';
+let browser: Browser;
+const ids: Record<string, string> = {};
+const cspViolations: string[] = [];
+
+async function post(token: string, url: string, body: object) {
+  const res = await fetch(`${base}${url}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as { id?: string };
+  expect(res.status, JSON.stringify(json)).toBeLessThan(300);
+  return json;
+}
+
+async function newPage(viewport: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'zh-CN' });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  return page;
+}
+
+/** From /inspect through the dev issuer's page and back, signed in as `account`. */
+async function signIn(page: Page, account: string): Promise<void> {
+  await page.goto(`${base}/inspect`);
+  await page.click('#ws-sign-in');
+  await page.waitForURL(/\/dev\/sign-in\?/);
+  expect(page.url()).toContain('code_challenge_method=S256');
+  await page.click(`button[data-account="${account}"]`);
+  await page.waitForSelector('html[data-workspace="signed-in"]');
+  await page.waitForSelector('#ws-summary');
+}
+
+beforeAll(async () => {
+  if (!chromiumAvailable()) throw new Error('Debian chromium is missing: run scripts/install-system-deps.sh');
+  await fs.mkdir(SHOTS, { recursive: true });
+  buildPage();
+  db = await startTestDatabase();
+  const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20, devSignIn: true });
+  app = buildApp({ config, db: db.pool });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const admin = await issueDevToken(await loadDevIssuerKey(config.keysDir), {
+    role: 'admin',
+    audience: config.oidc.audience,
+  });
+  await post(admin, '/v1/projects', DEMO_PROJECT);
+  await post(admin, '/v1/projects', ELSEWHERE);
+  const digest = () => toHex(sha256(randomBytes(16)));
+  ids.notice = (
+    await post(admin, '/v1/evidence', {
+      sha256: digest(),
+      projectId: DEMO_PROJECT.id,
+      kind: 'notice',
+      visibility: 'public',
+      title: '村务公开：道路硬化工程开工公示',
+    })
+  ).id!;
+  // A restricted payment approval without a contract: restricted details and a flag.
+  ids.payment = (
+    await post(admin, '/v1/evidence', {
+      sha256: digest(),
+      projectId: DEMO_PROJECT.id,
+      kind: 'payment_approval',
+      visibility: 'restricted',
+      title: SECRET_TITLE,
+      amount: SECRET_AMOUNT,
+      milestone: DEMO_PROJECT.milestones[0]!.id,
+    })
+  ).id!;
+  ids.elsewhere = (
+    await post(admin, '/v1/evidence', {
+      sha256: digest(),
+      projectId: ELSEWHERE.id,
+      kind: 'payment_approval',
+      visibility: 'restricted',
+      title: '青海付款',
+      amount: '100',
+      milestone: 'm1',
+    })
+  ).id!;
+  await app.pipeline.batcher.waitForRecorded(3);
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await db?.stop();
+});
+
+describe("the inspector's workspace in Chromium", () => {
+  it("signs an inspector in and shows the region's projects, the dashboard, a trail and the CSV", async () => {
+    const page = await newPage({ width: 1280, height: 900 });
+    await signIn(page, 'inspector-620100');
+    // The code is gone from the address; the token is in no storage a script could read.
+    expect(new URL(page.url()).pathname).toBe('/inspect');
+    expect(page.url()).not.toContain('code=');
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    expect(stored).not.toMatch(/eyJ/); // no JWT
+    expect(stored).not.toContain('verifier');
+    expect(await page.textContent('#ws-scope')).toContain('620100');
+    const listed = await page.$$eval('a[data-project]', (as) =>
+      as.map((a) => a.getAttribute('data-project')),
+    );
+    expect(listed).toEqual([DEMO_PROJECT.id]);
+    const open = Number(await page.getAttribute('[data-open-flags]', 'data-open-flags'));
+    expect(open).toBeGreaterThan(0);
+    expect(await page.textContent('.ws-dash')).toContain('PAYMENT_WITHOUT_CONTRACT');
+    await page.screenshot({ path: `${SHOTS}/workspace-desktop-zh.png`, fullPage: true });
+
+    await page.click(`a[data-project="${DEMO_PROJECT.id}"]`);
+    await page.waitForSelector('.ws-trail');
+    expect(await page.textContent('#ws-project-name')).toBe(DEMO_PROJECT.name);
+    const trail = (await page.textContent('.ws-trail'))!;
+    expect(trail).toContain(SECRET_TITLE);
+    expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(SECRET_AMOUNT);
+    expect(await page.$(`.ws-trail a[href="/r/${ids.payment}"]`)).not.toBeNull();
+    expect(await page.$$('.ws-flags [data-facts="shown"]')).not.toHaveLength(0);
+    await page.screenshot({ path: `${SHOTS}/workspace-project-desktop-zh.png`, fullPage: true });
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('button[data-csv="records.csv"]'),
+    ]);
+    const bytes = await fs.readFile((await download.path())!);
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const rows: Record<string, string>[] = parse(bytes, { bom: true, columns: true });
+    expect(rows.find((r) => r.id === ids.payment)).toMatchObject({
+      title: SECRET_TITLE,
+      amount: SECRET_AMOUNT,
+    });
+
+    // Back without a reload keeps the sign-in; a reload ends it.
+    await page.click('#ws-back');
+    await page.waitForSelector('a[data-project]');
+    expect(await page.getAttribute('html', 'data-workspace')).toBe('signed-in');
+    await page.reload();
+    await page.waitForSelector('#ws-sign-in');
+    expect(await page.getAttribute('html', 'data-workspace')).toBe('signed-out');
+    await page.context().close();
+  }, 120_000);
+
+  it('an inspector of another region, on a phone, sees other projects and nothing restricted of this one', async () => {
+    const page = await newPage({ width: 390, height: 844 });
+    await signIn(page, 'inspector-630000');
+    const listed = await page.$$eval('a[data-project]', (as) =>
+      as.map((a) => a.getAttribute('data-project')),
+    );
+    expect(listed).toEqual([ELSEWHERE.id]);
+    expect(await page.textContent('main')).not.toContain(DEMO_PROJECT.name);
+    // The page never scrolls sideways; wide tables scroll inside their own box.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/workspace-phone-zh.png`, fullPage: true });
+
+    // The demo project's trail, opened inside the workspace (a reload would sign out).
+    await page.evaluate((id) => {
+      history.pushState(null, '', `/inspect/p/${id}`);
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }, DEMO_PROJECT.id);
+    await page.waitForSelector('.ws-trail');
+    const text = (await page.textContent('main'))!;
+    expect(text).toContain('村务公开'); // the public record's title is public
+    expect(text).not.toContain(SECRET_TITLE);
+    expect(text).not.toContain(SECRET_AMOUNT);
+    expect(await page.$$('.ws-trail [data-amount]')).toHaveLength(0);
+    // The payment's flag rests on restricted facts: none shown. (An overdue milestone's facts —
+    // the public plan's dates — are public, and shown.)
+    const paymentFlags = await page.$$eval(
+      '.ws-flags tbody tr',
+      (rows, id) =>
+        rows
+          .filter((r) => r.querySelector(`a[href="/r/${id}"]`))
+          .map((r) => r.querySelector('[data-facts="shown"]') !== null),
+      ids.payment,
+    );
+    expect(paymentFlags.length).toBeGreaterThan(0);
+    expect(paymentFlags.every((shown) => !shown)).toBe(true);
+    expect(text).toContain('受限，无权查看');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('button[data-csv="records.csv"]'),
+    ]);
+    const csv = await fs.readFile((await download.path())!, 'utf8');
+    expect(csv).not.toContain(SECRET_AMOUNT);
+    expect(csv).not.toContain(SECRET_TITLE);
+    await page.screenshot({ path: `${SHOTS}/workspace-project-phone-zh.png`, fullPage: true });
+
+    await page.click('#lang-switch');
+    await page.waitForFunction(() => document.querySelector('h1')?.textContent === "Inspector's workspace");
+    expect(await page.textContent('main')).toContain('Restricted: not yours to read');
+    await page.screenshot({ path: `${SHOTS}/workspace-project-phone-en.png`, fullPage: true });
+    await page.context().close();
+  }, 120_000);
+
+  it('ran under the page’s Content-Security-Policy without a violation', () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
