@@ -207,6 +207,8 @@ describe('display names, public amounts and related records on a 360×800 phone'
     const page = await open(`/r/${ids.payment}`);
     await page.waitForSelector('.checklist li[data-status]', { timeout: 20_000 });
     await page.waitForSelector('[data-related="contract"]', { timeout: 20_000 });
+    // The names arrive with the project, after the record itself.
+    await page.waitForSelector(`.facts .id-note[data-id="${DEMO_ORG}"]`, { timeout: 20_000 });
     await page.screenshot({ path: `${SHOTS}/certificate-payment-first-screen.png` });
     const contract = page.locator('[data-related="contract"]');
     expect(await contract.getAttribute('data-related-id')).toBe(ids.contract);

@@ -129,12 +129,14 @@ export class CertificateView implements View {
     }
     ready.keys = keys;
     const rpcUrl = currentRpcUrl();
-    ready.run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, {
+    const run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, {
       api: this.ctx.api,
       keys,
       ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
     });
-    ready.timestampAt = await timestampTime(rec, keys, ready.run);
+    // The checks and the time-stamp's time appear together (a redraw in between shows neither).
+    ready.timestampAt = await timestampTime(rec, keys, run);
+    ready.run = run;
     this.rerender();
   }
 
@@ -327,8 +329,16 @@ export class CertificateView implements View {
               ? [
                   [
                     t('cert.timestampTime'),
-                    `${formatTime(s.timestampAt)}${assurance.time.level === 'operator-tsa' ? t('cert.timestampOperator') : ''}`,
-                  ] as [string, string],
+                    h(
+                      'span',
+                      null,
+                      formatTime(s.timestampAt),
+                      // On paper the assurance line at the top says it once; the page repeats it here.
+                      assurance.time.level === 'operator-tsa'
+                        ? h('span', { class: 'no-print' }, t('cert.timestampOperator'))
+                        : null,
+                    ),
+                  ] as [string, Node],
                 ]
               : []),
             ...detailRows(b).map(([k, v]): [string, Node | string | undefined] =>
@@ -413,15 +423,23 @@ async function timestampTime(
 
 /** One facts row per related record: its relation, kind, date and title, and a link to it. */
 function relatedRows(related: Related[] | undefined): [string, Node][] {
-  return (related ?? []).map((r) => [
-    t(`related.${r.relation}`),
-    h(
-      'span',
-      { 'data-related': r.relation, 'data-related-id': r.id },
-      r.kind
-        ? `${r.title ? `${r.title} · ` : ''}${t('related.record', { kind: kindWords(r.kind), date: r.acceptedAt ? formatDate(r.acceptedAt) : '' })} `
-        : null,
-      h('a', { href: `/r/${encodeURIComponent(r.id)}` }, shortId(r.id)),
-    ),
-  ]);
+  return (related ?? []).map((r) => {
+    const when = r.kind
+      ? t('related.record', { kind: kindWords(r.kind), date: r.acceptedAt ? formatDate(r.acceptedAt) : '' })
+      : undefined;
+    return [
+      t(`related.${r.relation}`),
+      h(
+        'span',
+        { 'data-related': r.relation, 'data-related-id': r.id },
+        // The title (or the kind) on paper too; its kind and date on the screen only, so the
+        // certificate keeps to one A4 page.
+        r.title ? `${r.title} ` : null,
+        when
+          ? h('span', { class: r.title ? 'no-print' : undefined }, `${r.title ? '· ' : ''}${when} `)
+          : null,
+        h('a', { href: `/r/${encodeURIComponent(r.id)}` }, shortId(r.id)),
+      ),
+    ];
+  });
 }
