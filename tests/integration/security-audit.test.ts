@@ -41,7 +41,7 @@ async function submitMany(n: number): Promise<void> {
 }
 
 async function codes(): Promise<AuditCode[]> {
-  const keys = { checkpointKeys: [app.keys.checkpointSigner.vkey], jwks: app.keys.jwks() };
+  const keys = { checkpointKeys: app.keys.checkpointKeys(), jwks: app.keys.jwks() };
   const report = await auditDatabase(db.pool, { ...keys, pageSize: 7, replay: true });
   return report.differences.map((d) => d.code);
 }
@@ -117,7 +117,7 @@ afterAll(async () => {
 
 describe('lianzheng audit', () => {
   it('is clean after real traffic, with every part counted and every signature checked', async () => {
-    const keys = { checkpointKeys: [app.keys.checkpointSigner.vkey], jwks: app.keys.jwks() };
+    const keys = { checkpointKeys: app.keys.checkpointKeys(), jwks: app.keys.jwks() };
     const report = await auditDatabase(db.pool, { ...keys, pageSize: 7, replay: true });
     expect(report.differences).toEqual([]);
     expect(report.ok).toBe(true);

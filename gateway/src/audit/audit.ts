@@ -143,6 +143,8 @@ interface SubmissionRow {
   record_json: string;
   details_json: string;
   receipt: string;
+  /** CRYPTO_SUITE dual: the SM2 receipt (migration 0920), checked like the receipt. */
+  receipt_sm2: string | null;
   status: string;
   leaf_index: string | null;
 }
@@ -233,6 +235,20 @@ async function checkSubmission(
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'ERROR';
       out.add('RECEIPT_INVALID', subject, `the receipt signature does not verify (${code})`);
+    }
+  }
+  // The SM2 receipt beside it (CRYPTO_SUITE dual) states the same claims and verifies too.
+  if (row.receipt_sm2 !== null && row.receipt_sm2 !== undefined) {
+    const sm2Claims = decodeReceipt(row.receipt_sm2);
+    if (!sm2Claims || canonicalJson(sm2Claims) !== canonicalJson(claims ?? {})) {
+      out.add('RECEIPT_MISMATCH', subject, 'the SM2 receipt claims differ from the receipt');
+    } else if (jwks) {
+      try {
+        await verifyReceipt(row.receipt_sm2, jwks);
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? 'ERROR';
+        out.add('RECEIPT_INVALID', subject, `the SM2 receipt signature does not verify (${code})`);
+      }
     }
   }
   return leaf;
@@ -381,7 +397,7 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   for (;;) {
     const { rows } = await db.query<SubmissionRow>(
       `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
-              s.status, l.leaf_index
+              s.receipt_sm2, s.status, l.leaf_index
          from log_leaves l join submission_states s on s.seq = l.seq
         where l.leaf_index >= $1 order by l.leaf_index limit $2`,
       [String(expected), pageSize],
@@ -441,7 +457,7 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   if (inFlight) {
     const { rows } = await db.query<SubmissionRow>(
       `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
-              s.status, s.leaf_index
+              s.receipt_sm2, s.status, s.leaf_index
          from unnest($1::bigint[]) with ordinality as u(seq, ord) join submission_states s on s.seq = u.seq
         order by u.ord`,
       [inFlight.seqs],

@@ -15,10 +15,13 @@ import {
   type NoteAlgorithm,
   noteVerifierKey,
   RECEIPT_GROUP_TYPE,
+  RECEIPT_SM2_ALG,
   RECEIPT_TYPE,
   type ReceiptClaims,
   type ReceiptGroupClaims,
   type ReceiptItemClaims,
+  signSm2Jws,
+  signSm2ReceiptGroup,
   sm2RandomPrivateKey,
 } from '@lianzheng/proof';
 import { calculateJwkThumbprint, type JWK } from 'jose';
@@ -32,10 +35,10 @@ export interface JsonWebKeySet {
   keys: PublicJwk[];
 }
 
-/** Signs receipts: a compact JWS, ES256, `kid` and `typ` in the protected header. */
+/** Signs receipts: a compact JWS, ES256 (or SM2-with-SM3), `kid` and `typ` in the protected header. */
 export interface ReceiptSigner {
   kid: string;
-  alg: 'ES256';
+  alg: 'ES256' | typeof RECEIPT_SM2_ALG;
   /** One record's receipt (typ `lianzheng-receipt+jwt`). */
   sign(claims: ReceiptClaims): string;
   /**
@@ -63,13 +66,8 @@ export interface CheckpointSigner {
   algorithm: NoteAlgorithm;
 }
 
-/**
- * The JWS `alg` of SM2 receipt signatures: GB/T 32918.2 SM2 with SM3 and Z over the default ID
- * `1234567812345678`, the signature r ‖ s. JOSE registers no SM2 algorithm; this is OpenSSL's name
- * for OID 1.2.156.10197.1.501 (SM2 signature with SM3), too specific to collide with a future
- * registration (docs/gm-crypto.md).
- */
-export const SM2_JWS_ALG = 'SM2-with-SM3';
+/** The JWS `alg` of SM2 receipt signatures (proof's RECEIPT_SM2_ALG; docs/gm-crypto.md). */
+export const SM2_JWS_ALG = RECEIPT_SM2_ALG;
 
 /** The gateway's SM2 key (CRYPTO_SUITE dual or gm): signs SM2 receipt and checkpoint signatures. */
 export interface Sm2Key {
@@ -201,6 +199,35 @@ class Es256ReceiptSigner implements ReceiptSigner {
     const group = buildReceiptGroup(items);
     const jws = this.signJws(this.groupHeaderB64, group.claims(shared));
     return group.items.map((item) => `${jws}~${item}`);
+  }
+}
+
+/**
+ * SM2 receipts (proof's signSm2Jws): the same claims and forms as the ES256 signer's. SM2 in
+ * JavaScript has no thread-pool variant, so `signAsync` signs on the calling thread (about
+ * 0.3 ms with OpenSSL's [k]G; docs/gm-crypto.md has the measured cost).
+ */
+class Sm2ReceiptSigner implements ReceiptSigner {
+  readonly alg = RECEIPT_SM2_ALG;
+  constructor(private readonly key: Sm2Key) {}
+  get kid(): string {
+    return this.key.kid;
+  }
+  sign(claims: ReceiptClaims): string {
+    return signSm2Jws(this.key, RECEIPT_TYPE, claims);
+  }
+  signAsync(claims: ReceiptClaims): Promise<string> {
+    try {
+      return Promise.resolve(this.sign(claims));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  signGroup(
+    shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+    items: ReceiptItemClaims[],
+  ): string[] {
+    return signSm2ReceiptGroup(this.key, shared, items);
   }
 }
 
@@ -370,9 +397,25 @@ export class KeyRing {
     return new Es256ReceiptSigner(current.kid, current.jwk);
   }
 
+  /**
+   * The signer of every receipt's `receipt`: the current ES256 key, or under CRYPTO_SUITE gm the
+   * SM2 key.
+   */
   get receiptSigner(): ReceiptSigner {
-    return this.signer;
+    return this.suite === 'gm' && this.sm2Signer ? this.sm2Signer : this.signer;
   }
+
+  /** CRYPTO_SUITE dual only: the SM2 signer of `receiptSm2`, the same claims beside the ES256 receipt. */
+  get receiptSm2Signer(): ReceiptSigner | undefined {
+    return this.suite === 'dual' ? this.sm2Signer : undefined;
+  }
+
+  private get sm2Signer(): ReceiptSigner | undefined {
+    if (!this.sm2) return undefined;
+    this.cachedSm2Signer ??= new Sm2ReceiptSigner(this.sm2);
+    return this.cachedSm2Signer;
+  }
+  private cachedSm2Signer: ReceiptSigner | undefined;
 
   /** Public keys: current and retired receipt keys (ES256) and the checkpoint key (Ed25519). */
   jwks(): JsonWebKeySet {

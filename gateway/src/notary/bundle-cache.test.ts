@@ -36,6 +36,7 @@ function row(i: number, size = 1000): SubmissionRow {
     record_json: JSON.stringify({ id, pad: 'x'.repeat(900) }),
     details_json: '{"salt":"00"}',
     receipt: 'r'.repeat(700),
+    receipt_sm2: null,
     status: 'recorded',
     leaf_index: String(i),
     reject_code: null,

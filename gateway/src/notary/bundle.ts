@@ -31,6 +31,8 @@ export interface SubmissionRow {
   record_json: string;
   details_json: string;
   receipt: string;
+  /** CRYPTO_SUITE dual: the SM2 receipt beside `receipt` (migration 0920); null otherwise. */
+  receipt_sm2: string | null;
   status: SubmissionStatus;
   leaf_index: string | null;
   reject_code: string | null;
@@ -77,7 +79,7 @@ export const FLAG_NOW = `f.flag || coalesce((
  * flags, and the records that supersede or withdraw it. Append a `where` on `s`.
  */
 export const SUBMISSION_SELECT = `
-  select s.seq, s.id, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt, s.status,
+  select s.seq, s.id, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt, s.receipt_sm2, s.status,
          s.leaf_index, s.reject_code, s.accepted_at,
          p.owner_org, p.region_code,
          b.to_size as batch_to_size, b.tx_id as batch_tx_id, b.block as batch_block, b.root as batch_root,
@@ -194,7 +196,9 @@ interface CheckpointParts {
 /** A bundle's footprint in V8, roughly: its strings (two bytes a character at worst) and objects. */
 function estimateBytes(bundle: ProofBundle, row: SubmissionRow): number {
   const path = bundle.inclusion?.path.length ?? 0;
-  return 2 * (row.record_json.length + row.receipt.length) + path * 96 + 1024;
+  return (
+    2 * (row.record_json.length + row.receipt.length + (row.receipt_sm2?.length ?? 0)) + path * 96 + 1024
+  );
 }
 
 export class BundleBuilder {
@@ -267,6 +271,7 @@ export class BundleBuilder {
       record: JSON.parse(row.record_json) as EvidenceRecord,
       receipt: row.receipt,
     };
+    if (row.receipt_sm2 !== null) bundle.receiptSm2 = row.receipt_sm2;
     if (row.batch_to_size === null || row.leaf_index === null || row.batch_tx_id === null) return bundle;
     const size = Number(row.batch_to_size);
     const index = Number(row.leaf_index);

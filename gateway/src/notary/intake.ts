@@ -35,6 +35,8 @@ export interface AcceptedSubmission {
   cid: string;
   status: 'accepted' | 'recorded' | 'anchored' | 'rejected';
   receipt: string;
+  /** CRYPTO_SUITE dual: the same claims signed with SM2. */
+  receiptSm2?: string;
   acceptedAt: string;
   /** True when this answers a repeated Idempotency-Key rather than a new submission. */
   replayed: boolean;
@@ -58,6 +60,8 @@ export interface SubmissionRow {
   detailsJson: string;
   /** Signed in the group commit's flush (see Intake), before the INSERT. */
   receipt: string;
+  /** CRYPTO_SUITE dual: the SM2 receipt beside it (same form, same claims); null otherwise. */
+  receiptSm2: string | null;
   /**
    * A single submission's own receipt, being signed on the thread pool (`Intake.signAlone`): the
    * flush waits for it, so the row keeps its place in the queue (seq order = id order).
@@ -86,9 +90,9 @@ export type ItemOutcome = { ok: true; accepted: AcceptedSubmission } | { ok: fal
 const INSERT_CTE = `with inserted as (
   insert into submissions
     (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
-     accepted_at, link_target)
+     accepted_at, link_target, receipt_sm2)
   select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])
+                       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::text[])
   on conflict (idem_scope, idempotency_key) do nothing
   returning seq, id),
 queued as (insert into seal_queue (seq) select seq from inserted)
@@ -114,6 +118,7 @@ export async function insertSubmissions(
     textArray(col((r) => r.requestHash)),
     timestamptzArray(col((r) => r.acceptedAt)),
     uuidArray(col((r) => r.linkTarget)),
+    textArray(col((r) => r.receiptSm2)),
   ];
   // Named statements: each pooled connection parses and plans the INSERT once. Without an
   // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
@@ -242,6 +247,7 @@ interface StoredSubmission {
   sha256: string;
   status: AcceptedSubmission['status'];
   receipt: string;
+  receipt_sm2: string | null;
   record_json: string;
   request_hash: string | null;
   idempotency_key: string;
@@ -256,6 +262,7 @@ function fromStored(row: StoredSubmission): AcceptedSubmission {
     cid: record.cid,
     status: row.status,
     receipt: row.receipt,
+    ...(row.receipt_sm2 === null ? {} : { receiptSm2: row.receipt_sm2 }),
     acceptedAt: record.acceptedAt,
     replayed: true,
   };
@@ -333,15 +340,22 @@ export class Intake {
     const { config, keys } = this.options;
     const shared = { iss: config.receiptIssuer, iat: Math.floor(Date.now() / 1000), ledger: config.ledger };
     const signer = keys.receiptSigner;
+    // CRYPTO_SUITE dual: the same receipts once more with SM2 (one more signature per group).
+    const sm2 = keys.receiptSm2Signer;
     if (!config.receiptGroups) {
-      for (const row of unsigned) row.receipt = signer.signGroup(shared, [row.receiptItem])[0]!;
+      for (const row of unsigned) {
+        row.receipt = signer.signGroup(shared, [row.receiptItem])[0]!;
+        if (sm2) row.receiptSm2 = sm2.signGroup(shared, [row.receiptItem])[0]!;
+      }
       return;
     }
-    const receipts = signer.signGroup(
-      shared,
-      unsigned.map((r) => r.receiptItem),
-    );
+    const items = unsigned.map((r) => r.receiptItem);
+    const receipts = signer.signGroup(shared, items);
     for (let i = 0; i < unsigned.length; i++) unsigned[i]!.receipt = receipts[i]!;
+    if (sm2) {
+      const sm2Receipts = sm2.signGroup(shared, items);
+      for (let i = 0; i < unsigned.length; i++) unsigned[i]!.receiptSm2 = sm2Receipts[i]!;
+    }
   }
 
   /**
@@ -354,6 +368,7 @@ export class Intake {
   private signAlone(rows: SubmissionRow[]): void {
     const { config, keys } = this.options;
     const signer = keys.receiptSigner;
+    const sm2 = keys.receiptSm2Signer;
     const iat = Math.floor(Date.now() / 1000);
     for (const row of rows) {
       const { sub, sha256, cid, projectId, kind, leaf } = row.receiptItem;
@@ -361,6 +376,13 @@ export class Intake {
       row.signing = signer.signAsync({ ...claims, ledger: config.ledger }).then((jws) => {
         row.receipt = jws;
       });
+      // CRYPTO_SUITE dual: the SM2 receipt of the same claims (on this thread; see Sm2ReceiptSigner).
+      if (sm2) {
+        const sm2Signing = sm2.signAsync({ ...claims, ledger: config.ledger }).then((jws) => {
+          row.receiptSm2 = jws;
+        });
+        row.signing = Promise.all([row.signing, sm2Signing]).then(() => {});
+      }
       // Awaited by the flush; a row that never reaches one (a closed committer) must not leave
       // an unhandled rejection behind.
       row.signing.catch(() => {});
@@ -386,7 +408,7 @@ export class Intake {
     try {
       rows = (
         await this.options.db().query<StoredSubmission>(
-          `select id::text, sha256, status, receipt, record_json, request_hash, idempotency_key, accepted_at
+          `select id::text, sha256, status, receipt, receipt_sm2, record_json, request_hash, idempotency_key, accepted_at
                from submission_states where idem_scope = $1 and idempotency_key = any($2::text[])`,
           [scope, textArray(keys)],
         )
@@ -447,6 +469,7 @@ export class Intake {
       recordJson: recordText,
       detailsJson: detailsText,
       receipt: '',
+      receiptSm2: null,
       receiptItem,
       idempotencyKey: idem?.key ?? null,
       idemScope: idem?.key ? (idem.scope ?? null) : null,
@@ -643,6 +666,7 @@ export class Intake {
       built.forEach((b, i) => {
         if (committed[i]!.inserted) {
           b.accepted.receipt = rows[i]!.receipt;
+          if (rows[i]!.receiptSm2 !== null) b.accepted.receiptSm2 = rows[i]!.receiptSm2!;
           outcomes[b.index] = { ok: true, accepted: b.accepted };
           this.options.metrics?.accepted.inc({ route: idem.perItemKeys ? 'batch' : 'single' });
         } else lost.push({ index: b.index, key: b.key! });

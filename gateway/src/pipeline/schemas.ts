@@ -57,6 +57,12 @@ export const ProofBundleSchema = Type.Object(
     receipt: Type.String({
       description: 'the receipt the gateway returned with the 202 (a JWS, or a group receipt `<JWS>~<item>`)',
     }),
+    receiptSm2: Type.Optional(
+      Type.String({
+        description:
+          'CRYPTO_SUITE dual: the same claims signed with SM2 (alg SM2-with-SM3), in the same form as receipt (docs/gm-crypto.md)',
+      }),
+    ),
     inclusion: Type.Optional(
       Type.Object({
         index: Type.Integer(),

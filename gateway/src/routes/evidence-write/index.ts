@@ -65,6 +65,7 @@ function answer(reply: FastifyReply, a: AcceptedSubmission) {
     cid: a.cid,
     status: a.status,
     receipt: a.receipt,
+    ...(a.receiptSm2 === undefined ? {} : { receiptSm2: a.receiptSm2 }),
     acceptedAt: a.acceptedAt,
   };
 }
@@ -268,6 +269,7 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
             sha256: a.sha256,
             cid: a.cid,
             receipt: a.receipt,
+            ...(a.receiptSm2 === undefined ? {} : { receiptSm2: a.receiptSm2 }),
             acceptedAt: a.acceptedAt,
           };
         }

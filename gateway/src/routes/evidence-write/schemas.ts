@@ -98,6 +98,12 @@ export const Accepted = Type.Object({
     description:
       "A plain compact JWS (ES256, typ lianzheng-receipt+jwt, `kid` in /.well-known/jwks.json) whose payload names this record (`sub` = id, `sha256`, `cid`, `projectId`, `kind`, `leaf`), however many requests were committed with it: any JOSE library verifies it. (An Idempotency-Key replay answers the receipt first given, which a gateway before 2026-12 may have made a group receipt `<JWS>~<item>`; proof/'s verifyReceipt checks both forms.)",
   }),
+  receiptSm2: Type.Optional(
+    Type.String({
+      description:
+        "CRYPTO_SUITE dual only: the same claims signed with SM2 — a compact JWS with alg SM2-with-SM3 (GB/T 32918.2, SM3, Z over ID 1234567812345678), kid of the SM2 key in /.well-known/jwks.json; proof/'s verifyReceipt checks it (docs/gm-crypto.md). With CRYPTO_SUITE gm, receipt itself is signed SM2-with-SM3.",
+    }),
+  ),
   acceptedAt: Type.String({ description: 'RFC 3339 UTC with milliseconds' }),
 });
 export type Accepted = Static<typeof Accepted>;
@@ -145,6 +151,11 @@ export const BatchResult = Type.Object({
           description:
             "a group receipt `<JWS>~<item>`: one ES256 signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/CONTRACTS.md; proof/'s verifyReceipt). A plain JWS when the group held one record, or for every item with RECEIPT_GROUPS=false",
         }),
+        receiptSm2: Type.Optional(
+          Type.String({
+            description: 'CRYPTO_SUITE dual only: the same receipt signed with SM2 (alg SM2-with-SM3)',
+          }),
+        ),
         acceptedAt: Type.String(),
       }),
       Type.Object({ index: Type.Integer(), status: Type.Literal('invalid'), problem: ItemProblem }),

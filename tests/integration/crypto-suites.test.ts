@@ -1,0 +1,137 @@
+// CRYPTO_SUITE end to end (issue #23): one database and one keys folder, the gateway restarted
+// under dual, gm and intl in turn, as an operator switching suites would. Each run's receipts
+// (single and batch) and bundles are checked from outside with proof's verifyBundle and the keys
+// the gateway publishes; every earlier run's bundles must still verify after the switch.
+import { randomBytes } from 'node:crypto';
+import {
+  noteKeyAlgorithm,
+  type ProofBundle,
+  RECEIPT_SM2_ALG,
+  sha256,
+  toHex,
+  verifyBundle,
+  verifyReceipt,
+} from '@lianzheng/proof';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
+import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+
+let db: TestDatabase;
+const project = demoProject();
+const earlier: { suite: CryptoSuite; bundle: ProofBundle; sha256: string }[] = [];
+
+beforeAll(async () => {
+  db = await startTestDatabase();
+});
+afterAll(async () => {
+  await db?.stop();
+});
+
+const algOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString()).alg;
+
+async function start(suite: CryptoSuite) {
+  const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20, cryptoSuite: suite });
+  const app = buildApp({ config, db: db.pool });
+  await app.ready();
+  const key = await loadDevIssuerKey(config.keysDir);
+  const unit = await issueDevToken(key, {
+    role: 'unit',
+    org: 'village-committee',
+    audience: config.oidc.audience,
+  });
+  return { app, headers: { authorization: `Bearer ${unit}` } };
+}
+
+async function recordedBundle(app: FastifyInstance, headers: object, id: string): Promise<ProofBundle> {
+  for (let i = 0; i < 200; i++) {
+    const body = (
+      await app.inject({ method: 'GET', url: `/v1/evidence/${id}`, headers: headers as never })
+    ).json();
+    if (body.status === 'recorded') return body.bundle as ProofBundle;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${id} was not recorded`);
+}
+
+async function verifyOutside(app: FastifyInstance, bundle: ProofBundle, digest: string) {
+  const keys = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
+  return verifyBundle(bundle, {
+    sha256: digest,
+    keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys },
+  });
+}
+
+describe.each(['dual', 'gm', 'intl'] as const)('CRYPTO_SUITE=%s', (suite) => {
+  it('signs receipts and checkpoints with its suite, and every bundle so far verifies from outside', async () => {
+    const { app, headers } = await start(suite);
+    try {
+      if (earlier.length === 0) {
+        const res = await app.inject({ method: 'POST', url: '/v1/projects', headers, payload: project });
+        expect(res.statusCode, res.body).toBe(201);
+      }
+      const keys = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
+      // The SM2 key, once made (the first run is dual), stays published under every suite.
+      expect(keys.checkpointKeys.map(noteKeyAlgorithm)).toEqual(['ed25519', 'sm2']);
+      expect(keys.jwks.keys.filter((k: { crv?: string }) => k.crv === 'SM2')).toHaveLength(1);
+
+      const digest = toHex(sha256(randomBytes(32)));
+      const single = await app.inject({
+        method: 'POST',
+        url: '/v1/evidence',
+        headers,
+        payload: { projectId: project.id, kind: 'notice', visibility: 'public', sha256: digest },
+      });
+      expect(single.statusCode, single.body).toBe(202);
+      const accepted = single.json();
+      // The plain receipt: ES256 (any JOSE library) unless gm; dual adds the SM2 one beside it.
+      expect(algOf(accepted.receipt)).toBe(suite === 'gm' ? RECEIPT_SM2_ALG : 'ES256');
+      if (suite === 'dual') {
+        expect(algOf(accepted.receiptSm2)).toBe(RECEIPT_SM2_ALG);
+        expect(await verifyReceipt(accepted.receiptSm2, keys.jwks)).toEqual(
+          await verifyReceipt(accepted.receipt, keys.jwks),
+        );
+      } else expect(accepted.receiptSm2).toBeUndefined();
+
+      const batch = await app.inject({
+        method: 'POST',
+        url: '/v1/evidence/batch',
+        headers,
+        payload: {
+          items: [1, 2, 3].map(() => ({
+            projectId: project.id,
+            kind: 'notice',
+            visibility: 'public',
+            sha256: toHex(sha256(randomBytes(32))),
+          })),
+        },
+      });
+      expect(batch.statusCode, batch.body).toBe(202);
+      for (const item of batch.json().results) {
+        expect(algOf(item.receipt)).toBe(suite === 'gm' ? RECEIPT_SM2_ALG : 'ES256');
+        expect(item.receiptSm2 === undefined).toBe(suite !== 'dual');
+        if (suite === 'dual') expect((await verifyReceipt(item.receiptSm2, keys.jwks)).sub).toBe(item.id);
+      }
+
+      const bundle = await recordedBundle(app, headers, accepted.id);
+      expect(bundle.receiptSm2 === undefined).toBe(suite !== 'dual');
+      const lines = bundle.inclusion!.checkpoint.split('\n').filter((l) => l.startsWith('— '));
+      expect(lines).toHaveLength(suite === 'dual' ? 2 : 1);
+      const result = await verifyOutside(app, bundle, digest);
+      expect(result.steps.filter((s) => s.status === 'fail')).toEqual([]);
+      expect(result.ok).toBe(true);
+      const algorithms = { dual: 'ed25519 + sm2', gm: 'sm2', intl: 'ed25519' }[suite];
+      expect(result.steps.find((s) => s.step === 'checkpoint')!.detail).toContain(`(${algorithms})`);
+      // The runs before this one: still verifiable with what this gateway publishes.
+      for (const before of earlier) {
+        const again = await verifyOutside(app, before.bundle, before.sha256);
+        expect(again.ok, `${before.suite} bundle under ${suite}`).toBe(true);
+      }
+      earlier.push({ suite, bundle, sha256: digest });
+    } finally {
+      await app.close();
+    }
+  });
+});
