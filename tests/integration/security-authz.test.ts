@@ -290,6 +290,29 @@ describe('authorisation matrix', () => {
       expect: all(200),
     },
     {
+      route: 'PATCH /v1/projects/{id} (display names: the owning unit or an admin)',
+      request: () => ({
+        method: 'PATCH',
+        url: `/v1/projects/${project.id}`,
+        payload: { nameEn: 'Village road', milestones: [{ id: 'm1', nameEn: 'Subgrade' }] },
+      }),
+      expect: { ...all(403), anonymous: 401, ownUnit: 200, admin: 200 },
+    },
+    {
+      route: 'PUT /v1/organisations/{id} (the organisation itself, by unit or partner, or an admin)',
+      request: () => ({
+        method: 'PUT',
+        url: `/v1/organisations/${project.ownerOrg}`,
+        payload: { name: '村民委员会', nameEn: 'Village committee' },
+      }),
+      expect: { ...all(403), anonymous: 401, ownUnit: 200, partner: 200, admin: 200 },
+    },
+    {
+      route: 'GET /v1/organisations/{id} (display names are public)',
+      request: () => ({ method: 'GET', url: `/v1/organisations/${project.ownerOrg}` }),
+      expect: all(200),
+    },
+    {
       route: 'GET /v1/projects/{id}/flags',
       request: () => ({ method: 'GET', url: `/v1/projects/${project.id}/flags` }),
       expect: all(200),
@@ -441,6 +464,24 @@ describe('restricted details', () => {
     // Public records keep their details public.
     const open = (await app.inject({ method: 'GET', url: `/v1/evidence/${pub.id}` })).json();
     expect(open.details.title).toBe('public notice');
+  });
+
+  it("a public record's amount is public on the project's trail (the notice's timeline); a restricted one's never", async () => {
+    const PUBLIC_AMOUNT = '4440000123';
+    const posted = await app.inject(
+      req('ownUnit', {
+        method: 'POST',
+        url: '/v1/evidence',
+        payload: item({ kind: 'change_order', title: 'public change order', amount: PUBLIC_AMOUNT }),
+      }),
+    );
+    expect(posted.statusCode, posted.body).toBe(202);
+    for (const who of WHO) {
+      const res = await app.inject(req(who, { method: 'GET', url: `/v1/projects/${project.id}/records` }));
+      const entry = res.json().records.find((r: { id: string }) => r.id === posted.json().id);
+      expect(entry.details.amount, who).toBe(PUBLIC_AMOUNT);
+      if (!PRIVILEGED.has(who)) expect(leaks(res.body), who).toBe(false);
+    }
   });
 
   it('POST /v1/evidence/status answers the restricted record to exactly the privileged', async () => {
