@@ -9,7 +9,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type JsonRpcCall, JsonRpcError, readAnchorFromChain } from '@lianzheng/proof';
-import { Contract, ContractFactory, JsonRpcProvider, keccak256, toUtf8Bytes, Wallet } from 'ethers';
+import {
+  Contract,
+  ContractFactory,
+  type HDNodeWallet,
+  JsonRpcProvider,
+  keccak256,
+  toUtf8Bytes,
+  Wallet,
+} from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHOR_ABI } from '../../gateway/src/anchor/abi.ts';
 import { deployAnchorContract, readAnchorArtefact } from '../../gateway/src/anchor/deploy.ts';
@@ -24,7 +32,7 @@ const SIZE = 42;
 let dir = '';
 let geth: GethDevNode;
 let provider: JsonRpcProvider;
-let operator: Wallet;
+let operator: HDNodeWallet;
 let contract = '';
 let genuineTx = '';
 
@@ -84,7 +92,7 @@ function bundle(anchor: object = {}) {
   };
 }
 
-async function anchorFrom(wallet: Wallet, at: string): Promise<string> {
+async function anchorFrom(wallet: HDNodeWallet, at: string): Promise<string> {
   const tx = await new Contract(at, ANCHOR_ABI, wallet).getFunction('anchor')(ORIGIN, SIZE, `0x${ROOT}`);
   expect((await tx.wait(1))?.status).toBe(1);
   return tx.hash;

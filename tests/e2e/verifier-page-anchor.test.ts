@@ -30,10 +30,12 @@ import {
   buildPage,
   chromiumAvailable,
   launchChromium,
+  REPO,
   sha256Hex,
   startPageFront,
 } from './verifier-page-support.ts';
 
+const SHOTS = `${REPO}screenshots`;
 let dir = '';
 let geth: GethDevNode | undefined;
 let gateway: ReadmeGateway | undefined;
@@ -180,7 +182,11 @@ describe('the verifier page reads the public chain itself', () => {
       'eth_getTransactionReceipt',
     ]);
     expect(traffic.proxy).toEqual([]);
+    expect(await page.textContent('[data-assurance="anchoring"]')).toMatch(/^anchored on public chain .*\)$/);
+    expect(await page.textContent('[data-assurance="anchoring"]')).not.toContain('proxy');
     expect(await page.getAttribute('#chain-settings', 'data-rpc')).toBe('node');
+    await fs.mkdir(SHOTS, { recursive: true });
+    await page.screenshot({ path: `${SHOTS}/verify-anchor-own-node-en.png`, fullPage: true });
     expect(await page.textContent('#rpc-current')).toContain(host);
   });
 
@@ -194,6 +200,9 @@ describe('the verifier page reads the public chain itself', () => {
     expect(proxied.sentence).toMatch(/^经运营方代理读取：.*较弱的核对/);
     expect(traffic.proxy.length).toBeGreaterThan(0);
     expect(traffic.rpc).toEqual([]);
+    // What the evidence is worth says so too, not only the step.
+    expect(await page.textContent('[data-assurance="anchoring"]')).toContain('经运营方代理读取');
+    await page.screenshot({ path: `${SHOTS}/verify-anchor-proxy-zh.png`, fullPage: true });
     // Visibly different from a pass against the reader's node: not the green of the other passes.
     const colour = (sel: string) => page.$eval(sel, (e) => getComputedStyle(e).color);
     expect(await colour('li[data-step="anchor"] .check-status')).not.toBe(

@@ -172,14 +172,20 @@ export function assuranceOf(
   bundle: ProofBundle,
   keys: KeysAnswer | undefined,
   run: CheckRun | null,
-): Assurance {
+): PageAssurance {
   const k = {
     tsaRoots: keys?.tsaRoots ?? [],
     ...(keys?.operatorRoots ? { operatorRoots: keys.operatorRoots } : {}),
     ...(keys?.anchor ? { anchor: keys.anchor } : {}),
   };
-  return deriveAssurance(bundle, k, run && !run.errorCode ? run.steps : []);
+  const assurance = deriveAssurance(bundle, k, run && !run.errorCode ? run.steps : []);
+  // An anchor this page confirmed only through the operator's proxy says so wherever it is named.
+  const viaProxy = assurance.anchoring.level === 'anchored' && run?.anchorRead?.via === 'proxy';
+  return viaProxy ? { ...assurance, anchorReadViaProxy: true } : assurance;
 }
+
+/** proof's Assurance, and whether the page read the anchor through the operator's proxy. */
+export type PageAssurance = Assurance & { anchorReadViaProxy?: true };
 
 export function firstFailure(run: CheckRun): StepResult | undefined {
   return run.steps.find((s) => s.status === 'fail');

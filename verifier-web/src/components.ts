@@ -58,12 +58,18 @@ export function assuranceParts(a: Assurance): { part: string; words: string }[] 
         ? t('assurance.ledger.fabric', { endorsers: a.ledger.endorsers.join(t('list.separator')) })
         : t('assurance.ledger.fabricNoEndorsers')
       : t(`assurance.ledger.${a.ledger.level}` as MessageKey);
+  const viaProxy = (a as { anchorReadViaProxy?: boolean }).anchorReadViaProxy === true;
   const anchoring =
     a.anchoring.level === 'anchored' || a.anchoring.level === 'unconfirmed'
-      ? t(`assurance.anchoring.${a.anchoring.level}`, {
-          chain: chainName(a.anchoring.chainId),
-          block: a.anchoring.block,
-        })
+      ? t(
+          a.anchoring.level === 'anchored' && viaProxy
+            ? 'assurance.anchoring.anchoredProxy'
+            : `assurance.anchoring.${a.anchoring.level}`,
+          {
+            chain: chainName(a.anchoring.chainId),
+            block: a.anchoring.block,
+          },
+        )
       : t(`assurance.anchoring.${a.anchoring.level}` as MessageKey);
   const time =
     a.time.level === 'outside-tsa'

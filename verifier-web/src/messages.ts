@@ -77,6 +77,7 @@ export const messagesZh = {
   'assurance.anchoring.pending': '尚未锚定到公链',
   'assurance.anchoring.unconfirmed': '附有公链 {chain} 上的锚定，但未能确认',
   'assurance.anchoring.anchored': '已锚定在公链 {chain}（区块 {block}）',
+  'assurance.anchoring.anchoredProxy': '已锚定在公链 {chain}（区块 {block}，经运营方代理读取）',
   'assurance.time.gateway-clock': '时间以网关自己的时钟为准',
   'assurance.time.operator-tsa': '时间戳由网关自己的根证书认证的服务签发，证明的仍是网关的时钟',
   'assurance.time.outside-tsa': '时间戳由外部时间戳服务「{name}」签发',
@@ -446,6 +447,8 @@ export const messagesEn: Record<MessageKey, string> = {
   'assurance.anchoring.pending': 'not anchored on a public chain yet',
   'assurance.anchoring.unconfirmed': 'names an anchor on {chain} that could not be confirmed',
   'assurance.anchoring.anchored': 'anchored on public chain {chain} (block {block})',
+  'assurance.anchoring.anchoredProxy':
+    "anchored on public chain {chain} (block {block}, read through the operator's proxy)",
   'assurance.time.gateway-clock': "the time is the gateway's own clock",
   'assurance.time.operator-tsa':
     "time-stamped by a service the gateway's own root certifies, so it still vouches only for the gateway's clock",
