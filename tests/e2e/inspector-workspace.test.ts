@@ -65,6 +65,7 @@ async function signIn(page: Page, account: string): Promise<void> {
   await page.click('#ws-sign-in');
   await page.waitForURL(/\/dev\/sign-in\?/);
   expect(page.url()).toContain('code_challenge_method=S256');
+  await page.screenshot({ path: `${SHOTS}/workspace-dev-sign-in.png` });
   await page.click(`button[data-account="${account}"]`);
   await page.waitForSelector('html[data-workspace="signed-in"]');
   await page.waitForSelector('#ws-summary');
