@@ -32,6 +32,7 @@ import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
 import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
+import { cmdPackage, cmdVerifyPackage, PACKAGE_HELP } from './package.ts';
 import { verifyOnFabric } from './verify-fabric.ts';
 
 export { EXIT };
@@ -109,6 +110,7 @@ Usage:
       files under DATA_DIR/keys are rotated and a running gateway picks them up within a second.
 ${AUDIT_HELP}
 ${CERTIFICATES_HELP}
+${PACKAGE_HELP}
   lianzheng backup DIR
       Copy the database (every table, in one consistent snapshot; safe while the gateway runs)
       into the new folder DIR, with a manifest of sizes and SHA-256s. Keys are not in it: keep
@@ -1116,6 +1118,10 @@ export async function run(
         return await cmdClientCert(args, env, out);
       case 'backup':
         return await cmdBackup(args, env, out);
+      case 'package':
+        return await cmdPackage(args, env, out, gatewayUrl);
+      case 'verify-package':
+        return await cmdVerifyPackage(args, out);
       case 'restore':
         return await cmdRestore(args, env, out);
       case undefined:
