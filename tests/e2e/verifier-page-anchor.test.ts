@@ -6,6 +6,8 @@
 // as the weaker check. A stranger's anchor of the genuine (size, root), sent from its own address
 // on the operator's contract and named by a bundle rewritten on the wire (a gateway that lies), is
 // refused by the page reading the chain itself, and so is one on the stranger's own deployment.
+// A node that does not answer leaves the anchor unchecked, with the reason, and no fall-back to the
+// proxy.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -25,7 +27,7 @@ import {
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
-import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
+import { freePort, type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 import {
   buildPage,
   chromiumAvailable,
@@ -227,6 +229,20 @@ describe('the verifier page reads the public chain itself', () => {
     await page.waitForSelector('li[data-step="anchor"][data-read="proxy"][data-status="pass"]', {
       timeout: 30_000,
     });
+  });
+
+  it('a node that does not answer leaves the anchor unchecked and says why', async () => {
+    const silent = `http://127.0.0.1:${await freePort()}`;
+    const { page, traffic } = await open(`/v/${digest}?lang=en&rpc=${encodeURIComponent(silent)}`);
+    await page.waitForSelector('[data-banner="verdict-unchecked"]', { timeout: 30_000 });
+    const step = await anchorStep(page);
+    expect(step).toMatchObject({ status: 'fail', read: 'node' });
+    expect(step.code).toContain('ANCHOR_LOOKUP_FAILED');
+    expect(step.sentence).toContain(
+      `Could not read the anchoring transaction from your node ${new URL(silent).host}`,
+    );
+    expect(step.sentence).toContain('ANCHOR_RPC_UNREACHABLE');
+    expect(traffic.proxy).toEqual([]); // never a silent fall-back to the operator's proxy
   });
 
   it('refuses a stranger’s anchor of the genuine (size, root), from its address or on its own deployment', async () => {
