@@ -393,7 +393,7 @@ const postJson = (url: string, body: fc.Arbitrary<unknown>): Fuzzer =>
 
 /** A route whose input is a JSON body (or any bytes), sent to one of `paths`. */
 const jsonFuzzer = (
-  method: 'POST' | 'PATCH',
+  method: 'POST' | 'PATCH' | 'PUT',
   url: string,
   paths: fc.Arbitrary<string>,
   body: fc.Arbitrary<unknown>,
@@ -669,6 +669,48 @@ const fuzzers: Fuzzer[] = [
   getWith(
     '/v1/projects/:id/delegates',
     fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}/delegates`),
+  ),
+  // Display names (issue #21): the project's and its milestones' (owner or admin), an organisation's.
+  jsonFuzzer(
+    'PATCH',
+    '/v1/projects/:id',
+    fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}`),
+    fc.record(
+      {
+        name: fc.oneof(text, fc.constant(null), anyJson),
+        nameEn: fc.oneof(text, fc.constant(null), anyJson),
+        milestones: fc.oneof(
+          fc.array(
+            fc.record(
+              {
+                id: fc.oneof(fc.constantFrom('m1', 'm2', 'm9'), text),
+                name: text,
+                nameEn: fc.oneof(text, anyJson),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+          anyJson,
+        ),
+        ownerOrgName: fc.oneof(fc.record({ zh: text, en: text }, { requiredKeys: [] }), anyJson),
+        extra: anyJson,
+      },
+      { requiredKeys: [] },
+    ),
+  ),
+  jsonFuzzer(
+    'PUT',
+    '/v1/organisations/:id',
+    fc.oneof(segment, fc.constant(project.ownerOrg)).map((s) => `/v1/organisations/${s}`),
+    fc.record(
+      { name: fc.oneof(text, anyJson), nameEn: fc.oneof(text, anyJson), extra: anyJson },
+      { requiredKeys: [] },
+    ),
+  ),
+  getWith(
+    '/v1/organisations/:id',
+    fc.oneof(segment, fc.constant(project.ownerOrg)).map((s) => `/v1/organisations/${s}`),
   ),
   getWith(
     '/v1/projects/:id/flags',
