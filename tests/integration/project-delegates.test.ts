@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
@@ -256,6 +257,41 @@ describe("the partner's webhook", () => {
     };
     expect(await notified(hooks.partner!)).toEqual([mine]);
     expect(await notified(hooks.owner!)).toEqual([mine, owners]);
+  });
+
+  it('is told when the records it submitted are anchored (records.anchored), and of no others', async () => {
+    const mine = (await submit('partner')).json().id;
+    const owners = (await submit('owner')).json().id;
+    const { rows: n } = await db.pool.query<{ n: string }>('select count(*)::text as n from submissions');
+    await app.pipeline.batcher.waitForRecorded(Number(n[0]!.n));
+    const { rows: leaves } = await db.pool.query<{ id: string; leaf_index: string }>(
+      'select s.id, l.leaf_index from log_leaves l join submissions s on s.seq = l.seq where s.id = any($1) order by l.leaf_index',
+      [[mine, owners]],
+    );
+    expect(leaves).toHaveLength(2);
+    const { rows: hooks } = await db.pool.query<{ id: string; org: string }>(
+      'select id, org from webhooks where deleted_at is null',
+    );
+    const hookOf = (org: string) => hooks.find((h) => h.org === org)!.id;
+    // An anchor newly covering exactly these two leaves, as the anchorer marks it.
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query('update log_anchored set size = $1', [Number(leaves[0]!.leaf_index)]);
+      await defaultMarkAnchored(client, Number(leaves[1]!.leaf_index) + 1);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    const anchored = async (hook: string) => {
+      const { rows } = await db.pool.query<{ event: { records: { id: string }[] } }>(
+        `select event from webhook_deliveries where webhook_id = $1 and event->>'type' = 'records.anchored'`,
+        [hook],
+      );
+      return rows.flatMap((r) => r.event.records.map((x) => x.id));
+    };
+    expect(await anchored(hookOf(PARTNER))).toEqual([mine]);
+    expect(await anchored(hookOf(project.ownerOrg))).toEqual(leaves.map((l) => l.id));
   });
 });
 

@@ -151,7 +151,8 @@ export function createAnchorProvider(
  * Marks the records below `size` anchored — one row, `log_anchored`, raised (never lowered): a
  * record's status is derived from it (migration 0700) — and, in the same statement (so in the
  * caller's transaction), writes the `records.anchored` notices of the leaves it newly covers for
- * each live webhook of an organisation owning any of them, in parts of at most `maxRecords`
+ * each live webhook of an organisation owning any of them (and of a partner organisation that
+ * submitted some for a project delegated to it), in parts of at most `maxRecords`
  * (webhooks/outbox.ts has the recorded ones).
  */
 export async function defaultMarkAnchored(
@@ -165,16 +166,26 @@ export async function defaultMarkAnchored(
         where a.size < $1
        returning o.old),
      changed as (
-       select w.id as webhook_id, l.leaf_index,
-              (row_number() over (partition by w.id order by l.leaf_index) - 1) / $2 as part,
-              (count(*) over (partition by w.id) + $2 - 1) / $2 as parts,
+       select m.webhook_id, l.leaf_index,
+              (row_number() over (partition by m.webhook_id order by l.leaf_index) - 1) / $2 as part,
+              (count(*) over (partition by m.webhook_id) + $2 - 1) / $2 as parts,
               jsonb_build_object('id', s.id, 'sha256', s.sha256, 'projectId', s.project_id, 'kind', s.kind,
                                  'leafIndex', l.leaf_index) as record
          from raised r
          join log_leaves l on l.leaf_index >= r.old and l.leaf_index < $1
          join submissions s on s.seq = l.seq
          join projects p on p.id = s.project_id
-         join webhooks w on w.org = p.owner_org and w.deleted_at is null and 'records.anchored' = any(w.events)
+         join lateral (
+           -- The owning organisation's webhooks…
+           select w.id as webhook_id from webhooks w
+            where w.org = p.owner_org and w.deleted_at is null and 'records.anchored' = any(w.events)
+           union all
+           -- …and, as for records.recorded (webhooks/outbox.ts), those of the partner organisation
+           -- that submitted the record for a project delegated to it: its own records only.
+           select w.id from webhooks w
+            where exists (select 1 from project_delegates d where d.project_id = p.id)
+              and w.org = (s.record_json::jsonb #>> '{submitter,org}') and w.org <> p.owner_org
+              and w.deleted_at is null and 'records.anchored' = any(w.events)) m on true
         where exists (select 1 from webhooks where deleted_at is null))
      insert into webhook_deliveries (webhook_id, event)
      select c.webhook_id,
