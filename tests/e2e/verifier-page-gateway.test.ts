@@ -14,6 +14,7 @@ import type { ProofBundle } from '@lianzheng/proof';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 import {
   buildPage,
@@ -216,6 +217,19 @@ describe('verifier page against the real gateway', () => {
     const pdf = await page.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
     expect((pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length).toBe(1);
     await page.screenshot({ path: `${SHOTS}/gateway-certificate-print.png`, fullPage: true });
+  });
+
+  it("the certificate's package button saves the evidence package, which verify-package passes", async () => {
+    const page = await open(`/r/${ids.contract}`);
+    const button = await page.waitForSelector('[data-action="package"]', { timeout: 20_000 });
+    expect(await button.textContent()).toBe('下载证据包（ZIP）');
+    const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+    expect(download.suggestedFilename()).toBe(`lianzheng-evidence-${ids.contract}.zip`);
+    const zip = await fs.readFile((await download.path())!);
+    const trust = await (await fetch(`${api}/v1/trust.json`)).json();
+    const result = await verifyEvidencePackage(zip, { trust, document: contractFile });
+    expect(result.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(result.ok).toBe(true);
   });
 
   it("the demo project's notice page: name, region, level, timeline with our records, QR code", async () => {

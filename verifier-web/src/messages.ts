@@ -266,6 +266,9 @@ export const messagesZh = {
   'cert.badId': '这个证书编号格式不对。',
   'cert.qrCaption': '扫码核验本证书',
   'cert.print': '打印证书',
+  'cert.package': '下载证据包（ZIP）',
+  'cert.packageHint':
+    '签名的存证证书 PDF、证明、密钥、时间戳与验证意见书，可用 lianzheng verify-package 离线核验',
   'cert.checkFile': '用手中的文件核对本证书',
   'cert.checkFileIntro': '选择文件后，摘要在您的浏览器中计算，文件不会上传。',
   'cert.fileMatches': '「{name}」与本证书记录的文件完全一致。',
@@ -656,6 +659,9 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.badId': 'This certificate id is malformed.',
   'cert.qrCaption': 'Scan to verify this certificate',
   'cert.print': 'Print certificate',
+  'cert.package': 'Download evidence package (ZIP)',
+  'cert.packageHint':
+    'The signed certificate PDF, proof, keys, time-stamps and verification report; check it offline with lianzheng verify-package',
   'cert.checkFile': 'Check a file you hold against this certificate',
   'cert.checkFileIntro': 'The digest is computed in your browser; the file is not uploaded.',
   'cert.fileMatches': '“{name}” is exactly the file this certificate records.',

@@ -379,7 +379,25 @@ export class CertificateView implements View {
         // The keys that signed this certificate's evidence, to compare with a pinned trust file.
         keyPrints(s.keys, { receiptKid: receiptKeyId(b.receipt), timestamped: b.timestamp !== undefined }),
       ),
-      h('div', { class: 'actions no-print' }, print, downloadButton(b, rec.id)),
+      h(
+        'div',
+        { class: 'actions no-print' },
+        print,
+        downloadButton(b, rec.id),
+        // The evidence package (GET /v1/evidence/{id}/package): made by the gateway, signed and
+        // time-stamped there, so a plain link — the browser saves the ZIP as it comes.
+        h(
+          'a',
+          {
+            class: 'button',
+            href: `/v1/evidence/${encodeURIComponent(rec.id)}/package`,
+            download: `lianzheng-evidence-${rec.id}.zip`,
+            title: t('cert.packageHint'),
+            'data-action': 'package',
+          },
+          t('cert.package'),
+        ),
+      ),
       this.fileCheckSection(b.record.digests.sha256),
       b.anchor ? this.chainSettings() : null,
     );
