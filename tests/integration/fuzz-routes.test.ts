@@ -342,7 +342,7 @@ function withPartner(h: Record<string, string>, auth: string): Record<string, st
 
 // ---- the fuzzers, one per route -------------------------------------------------------------------
 
-type Fuzzer = { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; run(): Promise<void> };
+type Fuzzer = { method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'; url: string; run(): Promise<void> };
 
 const params = {
   numRuns: RUNS,
