@@ -86,6 +86,7 @@ beforeAll(async () => {
   });
   await post(admin, '/v1/projects', DEMO_PROJECT);
   await post(admin, '/v1/projects', ELSEWHERE);
+  await post(admin, `/v1/projects/${DEMO_PROJECT.id}/delegates`, { org: 'finance-platform' });
   const digest = () => toHex(sha256(randomBytes(16)));
   ids.notice = (
     await post(admin, '/v1/evidence', {
@@ -157,6 +158,10 @@ describe("the inspector's workspace in Chromium", () => {
     expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(SECRET_AMOUNT);
     expect(await page.$(`.ws-trail a[href="/r/${ids.payment}"]`)).not.toBeNull();
     expect(await page.$$('.ws-flags [data-facts="shown"]')).not.toHaveLength(0);
+    // The delegation is in the trail, with who granted it (the owner and the region's inspectors).
+    const delegates = (await page.textContent('.ws-delegates'))!;
+    expect(delegates).toContain('finance-platform');
+    expect(delegates).toContain('dev:admin');
     await page.screenshot({ path: `${SHOTS}/workspace-project-desktop-zh.png`, fullPage: true });
 
     const [download] = await Promise.all([
@@ -204,6 +209,8 @@ describe("the inspector's workspace in Chromium", () => {
     expect(text).not.toContain(SECRET_TITLE);
     expect(text).not.toContain(SECRET_AMOUNT);
     expect(await page.$$('.ws-trail [data-amount]')).toHaveLength(0);
+    expect(await page.textContent('.ws-delegates')).toContain('finance-platform');
+    expect(text).not.toContain('dev:admin'); // who granted it is not for another region
     // The payment's flag rests on restricted facts: none shown. (An overdue milestone's facts —
     // the public plan's dates — are public, and shown.)
     const paymentFlags = await page.$$eval(

@@ -62,11 +62,27 @@ interface TrailRecord {
   flags: { code: string }[];
   details?: { title?: string; amount?: string; milestone?: string };
 }
+interface Caller {
+  role: string;
+  org?: string;
+  subject?: string;
+}
+interface Delegation {
+  org: string;
+  active: boolean;
+  grantedAt: string;
+  revokedAt: string | null;
+  /** Who granted and revoked it: only for those who may read the project's restricted details. */
+  grantedBy?: Caller;
+  revokedBy?: Caller | null;
+}
 interface ProjectAnswer {
   project: { id: string; name: string; regionCode: string; ownerOrg: string };
+  delegates?: Delegation[];
 }
 interface ProjectData {
   project: ProjectAnswer['project'];
+  delegates: Delegation[];
   records: TrailRecord[];
   flags: Flag[];
 }
@@ -112,6 +128,17 @@ function table(caption: string, head: string[], rows: Child[][], cls = ''): HTML
       ),
     ),
   );
+}
+
+/** A record's flag codes, each once (two overdue milestones read "… ×2"). */
+function flagCodes(flags: { code: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const f of flags) counts.set(f.code, (counts.get(f.code) ?? 0) + 1);
+  return [...counts].map(([code, n]) => (n > 1 ? `${code} ×${n}` : code)).join(' ');
+}
+
+function callerText(c: Caller): string {
+  return [c.role, c.org, c.subject].filter(Boolean).join(' / ');
 }
 
 function flagName(code: string): string {
@@ -220,7 +247,10 @@ export class WorkspaceView implements View {
           if (!r.next) break;
           after = r.next;
         }
-        this.project = { state: 'ok', data: { project: answer.project, records, flags: flags.flags } };
+        this.project = {
+          state: 'ok',
+          data: { project: answer.project, delegates: answer.delegates ?? [], records, flags: flags.flags },
+        };
       } catch (e) {
         this.project = { state: 'failed', reason: (e as Error).message };
       }
@@ -443,7 +473,7 @@ export class WorkspaceView implements View {
         back,
         h('p', { class: 'note note-warn', role: 'alert' }, tw('ws.loadFailed', { reason: p.reason })),
       ];
-    const { project, records, flags } = p.data;
+    const { project, records, flags, delegates } = p.data;
     const kinds = new Map(records.map((r) => [r.id, r.kind]));
     const csv = (file: 'records.csv' | 'flags.csv', key: WorkspaceKey) => {
       const b = h('button', { type: 'button', class: 'button', 'data-csv': file }, tw(key));
@@ -512,6 +542,22 @@ export class WorkspaceView implements View {
             ]),
             'ws-flags ws-titled',
           ),
+      h('h3', null, tw('ws.delegates.heading')),
+      delegates.length === 0
+        ? h('p', null, tw('ws.delegates.none'))
+        : table(
+            tw('ws.delegates.heading'),
+            [tw('ws.col.partner'), tw('ws.col.status'), tw('ws.col.granted'), tw('ws.col.revoked')],
+            delegates.map((d) => [
+              d.org,
+              d.active ? tw('ws.delegate.active') : tw('ws.delegate.revoked'),
+              `${formatTime(d.grantedAt)}${d.grantedBy ? ` · ${callerText(d.grantedBy)}` : ''}`,
+              d.revokedAt
+                ? `${formatTime(d.revokedAt)}${d.revokedBy ? ` · ${callerText(d.revokedBy)}` : ''}`
+                : '',
+            ]),
+            'ws-delegates ws-titled',
+          ),
       h('h3', null, tw('ws.trail.heading')),
       records.length === 0
         ? h('p', null, tw('ws.trail.empty'))
@@ -536,7 +582,7 @@ export class WorkspaceView implements View {
               detail(r, 'amount'),
               detail(r, 'milestone'),
               r.visibility === 'restricted' ? tw('ws.visibility.restricted') : tw('ws.visibility.public'),
-              r.flags.map((f) => f.code).join(' '),
+              flagCodes(r.flags),
               h(
                 'a',
                 {
