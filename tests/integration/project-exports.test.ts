@@ -227,15 +227,24 @@ describe('lianzheng project trail|flags', () => {
     expect(rows[2]!.amount).toBe(SECRET_AMOUNT);
   });
 
-  it('trail --json has every record; without credentials no restricted detail', async () => {
+  it('trail --json has every record and the delegations; without credentials no restricted detail', async () => {
+    const granted = await as('owner', {
+      method: 'POST',
+      url: `/v1/projects/${project.id}/delegates`,
+      payload: { org: 'finance-platform' },
+    });
+    expect(granted.statusCode, granted.body).toBe(201);
     const full = await cli(['project', 'trail', project.id, '--json', '--as', project.ownerOrg]);
     expect(full.code, full.errors).toBe(0);
     const records = JSON.parse(full.text).records as { id: string; details?: { amount?: string } }[];
     expect(records.map((r) => r.id)).toEqual([ids.tricky, ids.formula, ids.restricted]);
     expect(records[2]!.details?.amount).toBe(SECRET_AMOUNT);
+    expect(JSON.parse(full.text).delegates).toMatchObject([{ org: 'finance-platform', active: true }]);
     const open = await cli(['project', 'trail', project.id]);
     expect(open.code, open.errors).toBe(0);
-    expect(open.text.split('\n')).toHaveLength(3);
+    const lines = open.text.split('\n');
+    expect(lines[0]).toMatch(/^delegated to finance-platform from \S+ \(active\)$/);
+    expect(lines.slice(1)).toHaveLength(3);
     expect(open.text).toContain('(restricted)');
     expect(open.text).not.toContain(SECRET_AMOUNT);
   });

@@ -928,10 +928,21 @@ async function cmdProjectTrail(
     if (!page.next) break;
     after = page.next;
   }
+  // Who may submit for the project, and since when, belongs to its trail (who granted and
+  // revoked a delegation only for those the gateway shows that to).
+  const project = await http(base, { headers }, tls);
+  if (project.status >= 400) throw refused(project.status, project.body);
+  const delegates =
+    (project.body as { delegates?: { org: string; grantedAt: string; revokedAt: string | null }[] })
+      .delegates ?? [];
   if (values.json) {
-    out.log(JSON.stringify({ projectId: id, records }, null, 2));
+    out.log(JSON.stringify({ projectId: id, delegates, records }, null, 2));
     return EXIT.OK;
   }
+  for (const d of delegates)
+    out.log(
+      `delegated to ${d.org} from ${d.grantedAt}${d.revokedAt ? ` until ${d.revokedAt} (revoked)` : ' (active)'}`,
+    );
   if (records.length === 0) out.log(`project ${id}: no records`);
   for (const r of records) {
     const d = r.details as { title?: string; amount?: string } | undefined;
