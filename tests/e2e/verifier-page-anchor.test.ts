@@ -47,6 +47,7 @@ let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 let contract = '';
 let anchorBundle: ProofBundle;
+let recordId = '';
 
 const file = Buffer.from(`五星村 村务公开 锚定公示 ${randomBytes(8).toString('hex')}\n`, 'utf8');
 const digest = sha256Hex(file);
@@ -97,6 +98,7 @@ beforeAll(async () => {
   });
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
+  recordId = id;
   anchorBundle = await gateway.waitFor(
     'the record anchored',
     async () => {
@@ -189,6 +191,13 @@ describe('the verifier page reads the public chain itself', () => {
     expect(await page.getAttribute('#chain-settings', 'data-rpc')).toBe('node');
     await fs.mkdir(SHOTS, { recursive: true });
     await page.screenshot({ path: `${SHOTS}/verify-anchor-own-node-en.png`, fullPage: true });
+    // The certificate takes the same node, and stays short for its one printed page.
+    const cert = await open(`/r/${recordId}?lang=en&${rpcParam()}`);
+    const certStep = await anchorStep(cert.page);
+    expect(certStep).toMatchObject({ status: 'pass', read: 'node', word: 'Passed' });
+    expect(certStep.sentence).toContain(`read from node ${host} by this page itself`);
+    expect(cert.traffic.rpc).toContain('eth_call');
+    expect(cert.traffic.proxy).toEqual([]);
     expect(await page.textContent('#rpc-current')).toContain(host);
   });
 
