@@ -4,16 +4,19 @@
 // registered (an identical re-registration is still a repeat), bad names are problem+json, and only
 // the owning unit (or an admin; an organisation itself for its name) may change them.
 
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { run } from '../../gateway/src/cli/main.ts';
 import { testConfig } from '../../gateway/src/config.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
+let config: ReturnType<typeof testConfig>;
 const auth: Record<string, Record<string, string>> = {};
 const base = demoProject();
 const project = {
@@ -35,7 +38,7 @@ const patch = (who: string, payload: unknown) =>
 
 beforeAll(async () => {
   db = await startTestDatabase();
-  const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
+  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
   app = buildApp({ config, db: db.pool });
   await app.ready();
   const key = await loadDevIssuerKey(config.keysDir);
@@ -200,5 +203,39 @@ describe('display names of a project, its milestones and organisations', () => {
       zh: '县财政资金监管平台',
       en: 'County finance platform',
     });
+  });
+});
+
+describe('lianzheng verify names the project, organisation and milestone', () => {
+  it('prints the record line with names and ids, against a listening gateway', async () => {
+    const sha256 = createHash('sha256').update(`names ${project.id}`).digest('hex');
+    const posted = await as('owner', {
+      method: 'POST',
+      url: '/v1/evidence',
+      payload: {
+        projectId: project.id,
+        sha256,
+        kind: 'acceptance',
+        visibility: 'public',
+        milestone: 'm1',
+        result: 'passed',
+      },
+    });
+    expect(posted.statusCode, posted.body).toBe(202);
+    await app.pipeline.batcher.waitForRecorded(1);
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const lines: string[] = [];
+    const code = await run(
+      ['verify', '--sha256', sha256, '--gateway', address],
+      { DATA_DIR: config.dataDir, LOG_LEVEL: 'silent' },
+      { log: (l) => lines.push(l), error: (l) => lines.push(l) },
+    );
+    expect(code, lines.join('\n')).toBe(0);
+    const line = lines.find((l) => l.startsWith('  record: ')) ?? '';
+    // The milestone's English name was cleared above; the owner's was set at registration.
+    expect(line).toBe(
+      `  record: acceptance in 城关镇五星村村道硬化工程 / Wuxing village road surfacing [${project.id}], ` +
+        `submitted by 五星村村民委员会 / Wuxing Village Committee [${project.ownerOrg}], milestone 路基 [m1]`,
+    );
   });
 });

@@ -32,6 +32,7 @@ import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
 import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
+import { nameWithId, type ProjectNames, parseProjectNames, recordLine } from './names.ts';
 import { cmdPackage, cmdVerifyPackage, PACKAGE_HELP } from './package.ts';
 import { verifyOnFabric } from './verify-fabric.ts';
 
@@ -411,8 +412,9 @@ function verdictLine(id: string, ok: boolean, standing: Standing | undefined): s
   return `VERIFIED ${id}`;
 }
 
-function flagLine(f: FlagLine): string {
-  const milestone = typeof f.detail?.milestone === 'string' ? ` milestone ${f.detail.milestone}` : '';
+function flagLine(f: FlagLine, names?: ProjectNames): string {
+  const m = f.detail?.milestone;
+  const milestone = typeof m === 'string' ? ` milestone ${nameWithId(names?.milestones[m], m)}` : '';
   const refs = f.refs?.length ? ` (rests on ${f.refs.join(', ')})` : '';
   const resolved = f.resolvedBy
     ? ` — resolved by ${f.resolvedBy}${f.resolvedAt ? ` at ${f.resolvedAt}` : ''}`
@@ -474,6 +476,22 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
   const tls = await tlsFiles(values);
   let bundles: { id?: string; bundle: unknown; standing?: Standing; flags?: FlagLine[] }[];
   let keys: Keys;
+  // Display names of the records' projects (their organisations and milestones), by project id.
+  const names = new Map<string, ProjectNames>();
+  const learnNames = async (gw: string, bundleList: { bundle: unknown }[]) => {
+    const ids = new Set(
+      bundleList.flatMap((b) => {
+        const id = (b.bundle as { record?: { projectId?: unknown } })?.record?.projectId;
+        return typeof id === 'string' ? [id] : [];
+      }),
+    );
+    for (const id of ids) {
+      // Names are a courtesy: a gateway that cannot give them leaves the ids, never fails the check.
+      const res = await http(`${gw}/v1/projects/${encodeURIComponent(id)}`, {}, tls).catch(() => undefined);
+      const parsed = res?.status === 200 ? parseProjectNames(res.body) : undefined;
+      if (parsed) names.set(id, parsed);
+    }
+  };
   if (values.bundle) {
     if (!values.keys)
       throw new CliError(EXIT.USAGE, 'offline verification needs --keys (the JSON of GET /v1/keys)');
@@ -522,6 +540,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     const k = await http(`${gw}/v1/keys`, {}, tls);
     if (k.status >= 400) throw refused(k.status, k.body);
     keys = k.body as Keys;
+    if (!values.json) await learnNames(gw, bundles);
   }
   // Pinned keys: every key the gateway publishes now must be one the trust file names, or nothing
   // it signed is believed — whatever the bundles say.
@@ -634,12 +653,16 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     });
     if (!values.json) {
       out.log(verdictLine(id, v.ok, b.standing));
+      const projectId = (b.bundle as { record?: { projectId?: unknown } })?.record?.projectId;
+      const projectNames = typeof projectId === 'string' ? names.get(projectId) : undefined;
+      const about = recordLine(b.bundle, projectNames);
+      if (about) out.log(about);
       if (!b.standing)
         out.log(
           '  standing: not known offline (add --gateway URL to ask whether it was withdrawn or superseded)',
         );
       if (assurance) out.log(`  assurance: ${assuranceSummary(assurance)}`);
-      for (const f of b.flags ?? []) out.log(flagLine(f));
+      for (const f of b.flags ?? []) out.log(flagLine(f, projectNames));
       printSteps(out, v.steps);
     }
   }
