@@ -5,10 +5,11 @@
 // itself when the reader gives the page an EVM JSON-RPC endpoint of their own (`?rpc=` or the
 // advanced settings; chain-rpc.ts), with proof's readAnchorFromChain; otherwise through the
 // gateway's read-only proxy (/v1/anchor/tx/{txHash}), and then the step says it is the weaker
-// check, read through the operator's proxy, and how to repeat it: never a silent pass. The anchor step is
-// pinned to the anchoring identity /v1/keys publishes (chain, contract, anchoring address): an
-// anchor of the right checkpoint sent by anyone else fails, and without an identity the step
-// says "not pinned" instead of passing.
+// check, read through the operator's proxy, and how to repeat it: never a silent pass. A node that
+// cannot be read leaves the step unchecked (no fall-back to the proxy). The anchor step is pinned
+// to the anchoring identity /v1/keys publishes (chain, contract, anchoring address): an anchor of
+// the right checkpoint sent by anyone else fails, and without an identity the step says "not
+// pinned" instead of passing.
 
 import {
   type AnchorInfo,
