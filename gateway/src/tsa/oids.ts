@@ -14,6 +14,8 @@ export const OID = {
   sha256: '2.16.840.1.101.3.4.2.1',
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
+  /** SM3 (GB/T 32905; GM/T 0006). */
+  sm3: '1.2.156.10197.1.401',
   // signature algorithms
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   ecdsaWithSha384: '1.2.840.10045.4.3.3',
@@ -26,6 +28,10 @@ export const OID = {
   ecPublicKey: '1.2.840.10045.2.1',
   prime256v1: '1.2.840.10045.3.1.7',
   secp384r1: '1.3.132.0.34',
+  /** The SM2 curve (GB/T 32918.5; GM/T 0006), the parameters of an id-ecPublicKey SM2 key. */
+  sm2Curve: '1.2.156.10197.1.301',
+  /** SM2 signature with SM3 (GM/T 0006 `SM2-with-SM3`): GB/T 32918.2 over SM3 with Z. */
+  sm2WithSm3: '1.2.156.10197.1.501',
   // CMS and RFC 3161 / 5816
   signedData: '1.2.840.113549.1.7.2',
   tstInfo: '1.2.840.113549.1.9.16.1.4',
@@ -56,11 +62,18 @@ export const OID = {
   data: '1.2.840.113549.1.7.1',
 } as const;
 
-export type TsaHashAlgorithm = 'sha256' | 'sha384' | 'sha512';
+export type TsaHashAlgorithm = 'sha256' | 'sha384' | 'sha512' | 'sm3';
 
-/** The imprint algorithms this TSA accepts, with their digest lengths. SHA-1 is refused (badAlg). */
+/**
+ * The imprint algorithms a TSA may accept, with their digest lengths. SHA-1 is refused (badAlg).
+ * Each signer accepts a subset (`SHA2_IMPRINTS` for ECDSA/RSA keys, SM3 for an SM2 key).
+ */
 export const IMPRINT_ALGORITHMS: Record<string, { name: TsaHashAlgorithm; length: number }> = {
   [OID.sha256]: { name: 'sha256', length: 32 },
   [OID.sha384]: { name: 'sha384', length: 48 },
   [OID.sha512]: { name: 'sha512', length: 64 },
+  [OID.sm3]: { name: 'sm3', length: 32 },
 };
+
+/** What an ECDSA or RSA TSA key answers: the SHA-2 imprints (as before SM3 existed). */
+export const SHA2_IMPRINTS: readonly TsaHashAlgorithm[] = ['sha256', 'sha384', 'sha512'];

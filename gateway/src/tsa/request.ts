@@ -2,7 +2,7 @@
 // bit, so the route can always answer with a rejection instead of an HTTP error.
 import forge from 'node-forge';
 import { fromBinary, fromDer } from './der.ts';
-import { IMPRINT_ALGORITHMS, type TsaHashAlgorithm } from './oids.ts';
+import { IMPRINT_ALGORITHMS, SHA2_IMPRINTS, type TsaHashAlgorithm } from './oids.ts';
 
 const { asn1 } = forge;
 type Asn1 = forge.asn1.Asn1;
@@ -43,7 +43,26 @@ const fail = (failure: PkiFailure, detail: string): ParsedRequest => ({ ok: fals
 /** Max request size we bother parsing; a real request is under 200 bytes. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
 
-export function parseTimeStampRequest(der: Uint8Array, acceptedPolicies: readonly string[]): ParsedRequest {
+/**
+ * The imprint algorithm a TimeStampReq names, without judging anything else (undefined if it
+ * cannot be read): for a TSA with two keys to pick the one that answers (SM3 → SM2, GM/T 0033).
+ */
+export function imprintAlgorithmOf(der: Uint8Array): TsaHashAlgorithm | undefined {
+  try {
+    const items = fromDer(der).value as Asn1[];
+    const algOid = ((items[1]!.value as Asn1[])[0]!.value as Asn1[])[0]!;
+    return IMPRINT_ALGORITHMS[asn1.derToOid(algOid.value as string)]?.name;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseTimeStampRequest(
+  der: Uint8Array,
+  acceptedPolicies: readonly string[],
+  /** The imprint algorithms to grant; any other is badAlg. */
+  imprintAlgorithms: readonly TsaHashAlgorithm[] = SHA2_IMPRINTS,
+): ParsedRequest {
   if (der.length === 0) return fail('badDataFormat', 'empty request');
   if (der.length > MAX_REQUEST_BYTES) return fail('badDataFormat', 'request too large');
   let root: Asn1;
@@ -72,7 +91,8 @@ export function parseTimeStampRequest(der: Uint8Array, acceptedPolicies: readonl
   if (!is(algOid, T.OID) || typeof algOid.value !== 'string') return fail('badDataFormat', 'hashAlgorithm');
   const oid = asn1.derToOid(algOid.value);
   const alg = IMPRINT_ALGORITHMS[oid];
-  if (!alg) return fail('badAlg', `unsupported hash algorithm ${oid}`);
+  if (!alg || !imprintAlgorithms.includes(alg.name))
+    return fail('badAlg', `unsupported hash algorithm ${oid}`);
   // Parameters must be absent or NULL for the SHA-2 family.
   if (algRest.length > 0 || (algParams && !(is(algParams, T.NULL) && algParams.value === ''))) {
     return fail('badAlg', 'unexpected hash algorithm parameters');

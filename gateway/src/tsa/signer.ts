@@ -5,6 +5,7 @@
 // an id-ct-TSTInfo eContent with ECDSA and ESSCertIDv2), and the signature itself is computed by
 // node:crypto, which is both faster than forge's pure-JS RSA and able to do ECDSA at all.
 import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { sm2Sign, sm3 } from '@lianzheng/proof';
 import forge from 'node-forge';
 import {
   type Asn1,
@@ -27,8 +28,9 @@ import {
   utcTime,
   utf8,
 } from './der.ts';
-import { DEFAULT_TSA_POLICY_OID, OID, type TsaHashAlgorithm } from './oids.ts';
+import { DEFAULT_TSA_POLICY_OID, OID, SHA2_IMPRINTS, type TsaHashAlgorithm } from './oids.ts';
 import {
+  imprintAlgorithmOf,
   PKI_FAILURE_BITS,
   type PkiFailure,
   parseTimeStampRequest,
@@ -36,7 +38,10 @@ import {
 } from './request.ts';
 
 export interface TimeStampSignerOptions {
-  /** The TSA's private key (EC P-256, EC P-384 or RSA). */
+  /**
+   * The TSA's private key (EC P-256, EC P-384 or RSA; or an EC key on the SM2 curve, which makes a
+   * GM/T 0033 TSA: SM3 imprints only, SM3 digests and an SM2-with-SM3 signature).
+   */
   privateKey: KeyObject;
   /** The TSA certificate (DER); it must carry extendedKeyUsage timeStamping, critical. */
   certificate: Uint8Array;
@@ -86,8 +91,13 @@ const HASH_OID: Record<TsaHashAlgorithm, string> = {
   sha256: OID.sha256,
   sha384: OID.sha384,
   sha512: OID.sha512,
+  sm3: OID.sm3,
 };
-const HASH_LENGTH: Record<TsaHashAlgorithm, number> = { sha256: 32, sha384: 48, sha512: 64 };
+const HASH_LENGTH: Record<TsaHashAlgorithm, number> = { sha256: 32, sha384: 48, sha512: 64, sm3: 32 };
+
+/** A digest by name: SM3 from proof/ (OpenSSL builds may lack it), the rest from node:crypto. */
+const digestOf = (algorithm: TsaHashAlgorithm, data: Uint8Array): Buffer =>
+  algorithm === 'sm3' ? Buffer.from(sm3(data)) : createHash(algorithm).update(data).digest();
 
 const algorithmId = (dotted: string, withNull = false): Asn1 =>
   seq([oid(dotted), withNull ? nullValue() : undefined]);
@@ -95,23 +105,53 @@ const algorithmId = (dotted: string, withNull = false): Asn1 =>
 interface SignatureProfile {
   digest: TsaHashAlgorithm;
   signatureAlgorithm: Asn1;
+  /** The signature over the DER of the signed attributes. */
+  sign(data: Buffer): Buffer;
+  /** The imprints this key answers. */
+  imprints: readonly TsaHashAlgorithm[];
+}
+
+/** The 32-byte private scalar of an EC key (PKCS#8 → ECPrivateKey → privateKey OCTET STRING). */
+function ecPrivateScalar(key: KeyObject): Uint8Array {
+  const pkcs8 = fromDer(key.export({ type: 'pkcs8', format: 'der' }));
+  const ecPrivateKey = fromDer(Buffer.from((pkcs8.value as Asn1[])[2]!.value as string, 'binary'));
+  return Buffer.from((ecPrivateKey.value as Asn1[])[1]!.value as string, 'binary');
+}
+
+/** SM2's (r ‖ s) as CMS carries ECDSA-style signatures: SEQUENCE { INTEGER r, INTEGER s }. */
+function sm2SignatureDer(raw: Uint8Array): Buffer {
+  const int = (b: Uint8Array) => integer(BigInt(`0x${Buffer.from(b).toString('hex')}`));
+  return toDer(seq([int(raw.subarray(0, 32)), int(raw.subarray(32))]));
 }
 
 function signatureProfile(key: KeyObject): SignatureProfile {
   if (key.type !== 'private') throw new TypeError('TSA key must be a private key');
+  const withNode = (digest: TsaHashAlgorithm, signatureAlgorithm: Asn1): SignatureProfile => ({
+    digest,
+    signatureAlgorithm,
+    sign: (data) => cryptoSign(digest, data, key),
+    imprints: SHA2_IMPRINTS,
+  });
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'SM2') {
+    // GM/T 0033: SM3 throughout and an SM2 signature with Z over the default ID (GM/T 0010),
+    // made by proof/ — node:crypto would make plain ECDSA with this key (docs/gm-crypto.md).
+    const d = ecPrivateScalar(key);
+    return {
+      digest: 'sm3',
+      signatureAlgorithm: algorithmId(OID.sm2WithSm3),
+      sign: (data) => sm2SignatureDer(sm2Sign(d, data)),
+      imprints: ['sm3'],
+    };
+  }
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    if (curve === 'prime256v1' || curve === 'P-256') {
-      return { digest: 'sha256', signatureAlgorithm: algorithmId(OID.ecdsaWithSha256) };
-    }
-    if (curve === 'secp384r1' || curve === 'P-384') {
-      return { digest: 'sha384', signatureAlgorithm: algorithmId(OID.ecdsaWithSha384) };
-    }
+    if (curve === 'prime256v1' || curve === 'P-256')
+      return withNode('sha256', algorithmId(OID.ecdsaWithSha256));
+    if (curve === 'secp384r1' || curve === 'P-384')
+      return withNode('sha384', algorithmId(OID.ecdsaWithSha384));
     throw new TypeError(`unsupported EC curve ${curve}`);
   }
-  if (key.asymmetricKeyType === 'rsa') {
-    return { digest: 'sha256', signatureAlgorithm: algorithmId(OID.sha256WithRsa, true) };
-  }
+  if (key.asymmetricKeyType === 'rsa') return withNode('sha256', algorithmId(OID.sha256WithRsa, true));
   throw new TypeError(`unsupported TSA key type ${key.asymmetricKeyType}`);
 }
 
@@ -153,9 +193,11 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
   const signerId = toDer(seq([parts.issuer, parts.serial]));
   const certsField = tlv(0xa0, certificate, ...chain);
   // RFC 5816 SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 }; ESSCertIDv2's hashAlgorithm
-  // is omitted because SHA-256 is its DEFAULT (DER forbids encoding a default).
+  // is omitted because SHA-256 is its DEFAULT (DER forbids encoding a default). An SM2 TSA names
+  // the certificate by its SM3 hash, stated explicitly (SM3 throughout, GM/T 0033).
   const essCertIdV2 = seq([
-    octets(createHash('sha256').update(certificate).digest()),
+    profile.digest === 'sm3' ? algorithmId(OID.sm3) : undefined,
+    octets(digestOf(profile.digest === 'sm3' ? 'sm3' : 'sha256', certificate)),
     seq([seq([explicit(4, parts.issuer)]), parts.serial]),
   ]);
   const signingCertificateV2 = toDer(attribute(OID.signingCertificateV2, seq([seq([essCertIdV2])])));
@@ -187,7 +229,7 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
     const tstInfoDer = toDer(tstInfo);
     const signedAttrs = [
       contentTypeAttr,
-      toDer(attribute(OID.messageDigest, octets(createHash(profile.digest).update(tstInfoDer).digest()))),
+      toDer(attribute(OID.messageDigest, octets(digestOf(profile.digest, tstInfoDer)))),
       includeSigningTime
         ? toDer(attribute(OID.signingTime, utcTime(forge.asn1.dateToUtcTime(genTime))))
         : undefined,
@@ -197,7 +239,7 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
       .sort(Buffer.compare); // DER SET OF: members in the order of their encodings
     // The signature covers the attributes DER-encoded as a SET OF (tag 0x31), while the SignerInfo
     // carries the same content under [0] IMPLICIT (RFC 5652 §5.4).
-    const signature = cryptoSign(profile.digest, tlv(0x31, ...signedAttrs), options.privateKey);
+    const signature = profile.sign(tlv(0x31, ...signedAttrs));
     const signerInfo = tlv(
       0x30,
       v1,
@@ -223,7 +265,7 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
     certificates: [certificate, ...chain],
 
     async respond(requestDer) {
-      const parsed = parseTimeStampRequest(requestDer, accepted);
+      const parsed = parseTimeStampRequest(requestDer, accepted, profile.imprints);
       if (!parsed.ok) {
         return {
           der: rejectionResponse(parsed.failure, parsed.detail),
@@ -249,7 +291,8 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
     },
 
     async timestamp(imprint, opts = {}) {
-      const hashAlgorithm = opts.hashAlgorithm ?? 'sha256';
+      const hashAlgorithm = opts.hashAlgorithm ?? profile.imprints[0]!;
+      if (!profile.imprints.includes(hashAlgorithm)) throw new RangeError('TSA_BAD_ALG');
       if (imprint.length !== HASH_LENGTH[hashAlgorithm]) throw new RangeError('TSA_BAD_IMPRINT_LENGTH');
       const policy = opts.policy ?? policyOid;
       if (!accepted.includes(policy)) throw new RangeError('TSA_UNACCEPTED_POLICY');
@@ -263,6 +306,20 @@ export function createTimeStampSigner(options: TimeStampSignerOptions): TimeStam
 }
 
 const GRANTED = toDer(seq([integer(0)]));
+
+/**
+ * One TSA with two keys (CRYPTO_SUITE dual and gm, GM/T 0033): SM3 imprints are answered by the
+ * SM2 signer, every other request by the ECDSA/RSA one (SHA-2 imprints keep today's token, and
+ * anything else is its rejection). `timestamp()` picks by `hashAlgorithm` the same way.
+ */
+export function routeByImprint(sha2: TimeStampSigner, sm2: TimeStampSigner): TimeStampSigner {
+  return {
+    policyOid: sha2.policyOid,
+    certificates: sha2.certificates,
+    respond: (der) => (imprintAlgorithmOf(der) === 'sm3' ? sm2 : sha2).respond(der),
+    timestamp: (imprint, opts = {}) => (opts.hashAlgorithm === 'sm3' ? sm2 : sha2).timestamp(imprint, opts),
+  };
+}
 
 function attribute(type: string, value: Asn1): Asn1 {
   return seq([oid(type), forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, [value])]);

@@ -1,6 +1,9 @@
 // Verifying an RFC 3161 TimeStampToken (CMS SignedData over a TSTInfo, RFC 5816 ESSCertIDv2) in
 // Node and in the browser: a hand-written DER reader and WebCrypto, no node:crypto, no ASN.1
 // library (the verifier page's JavaScript budget is small; see README.md beside this file).
+
+import { sm2Verify } from '../lib/sm2.ts';
+import { sm3 } from '../lib/sm3.ts';
 import {
   bytesEqual,
   children,
@@ -54,7 +57,7 @@ export interface VerifyTimestampOptions {
   /** PEM certificates to use when the token does not carry them (TSA certificate, intermediates). */
   certificates?: string[];
   /** The imprint's expected hash algorithm; by default any of SHA-256/384/512 of the right length. */
-  hashAlgorithm?: 'sha256' | 'sha384' | 'sha512';
+  hashAlgorithm?: 'sha256' | 'sha384' | 'sha512' | 'sm3';
   /** The nonce the request carried, if the caller wants it checked. */
   nonce?: bigint;
   /** Acceptable TSA policy OIDs; by default any. */
@@ -66,6 +69,9 @@ const O = {
   sha256: '2.16.840.1.101.3.4.2.1',
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
+  sm3: '1.2.156.10197.1.401',
+  sm2Curve: '1.2.156.10197.1.301',
+  sm2WithSm3: '1.2.156.10197.1.501',
   signedData: '1.2.840.113549.1.7.2',
   tstInfo: '1.2.840.113549.1.9.16.1.4',
   contentType: '1.2.840.113549.1.9.3',
@@ -80,20 +86,24 @@ const O = {
   timeStamping: '1.3.6.1.5.5.7.3.8',
 } as const;
 
-type Hash = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+type Hash = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512' | 'SM3';
 const HASHES: Record<string, Hash> = {
   [O.sha1]: 'SHA-1',
   [O.sha256]: 'SHA-256',
   [O.sha384]: 'SHA-384',
   [O.sha512]: 'SHA-512',
+  [O.sm3]: 'SM3',
 };
-const IMPRINT_NAMES: Record<string, 'sha256' | 'sha384' | 'sha512'> = {
+const IMPRINT_NAMES: Record<string, 'sha256' | 'sha384' | 'sha512' | 'sm3'> = {
   [O.sha256]: 'sha256',
   [O.sha384]: 'sha384',
   [O.sha512]: 'sha512',
+  [O.sm3]: 'sm3',
 };
 /** Signature algorithm OID → kind and hash (undefined hash: taken from the CMS digestAlgorithm). */
-const SIGNATURE_ALGS: Record<string, { kind: 'ecdsa' | 'rsa' | 'ed25519'; hash?: Hash }> = {
+const SIGNATURE_ALGS: Record<string, { kind: 'ecdsa' | 'rsa' | 'ed25519' | 'sm2'; hash?: Hash }> = {
+  // GM/T 0033 tokens: SM2 with SM3 and Z over the default ID (GM/T 0010), checked by proof/'s SM2.
+  [O.sm2WithSm3]: { kind: 'sm2', hash: 'SM3' },
   '1.2.840.10045.4.3.2': { kind: 'ecdsa', hash: 'SHA-256' },
   '1.2.840.10045.4.3.3': { kind: 'ecdsa', hash: 'SHA-384' },
   '1.2.840.10045.4.3.4': { kind: 'ecdsa', hash: 'SHA-512' },
@@ -180,6 +190,7 @@ function subtle(): SubtleCrypto {
 }
 
 async function digest(hash: Hash, data: Uint8Array): Promise<Uint8Array> {
+  if (hash === 'SM3') return sm3(data); // WebCrypto has no SM3
   return new Uint8Array(await subtle().digest(hash, data as Uint8Array<ArrayBuffer>));
 }
 
@@ -213,6 +224,11 @@ async function verifySignature(
   const s = subtle();
   const data2 = data as Uint8Array<ArrayBuffer>;
   try {
+    if (alg.kind === 'sm2' && keyOid === O.ecPublicKey && readOid(paramT) === O.sm2Curve) {
+      const [, bits] = seqOf(spki, 'SubjectPublicKeyInfo');
+      const publicKey = content(expect(bits, TAG.BIT_STRING, 'subjectPublicKey')).subarray(1);
+      return sm2Verify(publicKey, data, ecdsaRawSignature(signature, 32));
+    }
     if (alg.kind === 'ecdsa' && keyOid === O.ecPublicKey) {
       const curve = CURVES[readOid(paramT)];
       if (!curve) return fail('TSA_UNSUPPORTED_ALGORITHM', 'EC curve');
@@ -220,7 +236,7 @@ async function verifySignature(
         'verify',
       ]);
       const sig = ecdsaRawSignature(signature, curve.size) as Uint8Array<ArrayBuffer>;
-      return await s.verify({ name: 'ECDSA', hash: alg.hash! }, key, sig, data2);
+      return await s.verify({ name: 'ECDSA', hash: alg.hash as Exclude<Hash, 'SM3'> }, key, sig, data2);
     }
     if (alg.kind === 'rsa' && keyOid === O.rsaEncryption) {
       const hash = alg.hash ?? cmsHash;
