@@ -134,6 +134,28 @@ describe('GET /v1/projects/{id}/report.pdf', () => {
     expect(squeeze(await pdftotext(inside.rawPayload))).toContain(SECRET_AMOUNT);
   });
 
+  it('limits each caller to 20 documents a minute, credentialed callers included', async () => {
+    const key = await loadDevIssuerKey(config.keysDir);
+    const headers = {
+      authorization: `Bearer ${await issueDevToken(key, { role: 'inspector', region: '440300', audience: config.oidc.audience })}`,
+    };
+    const codes: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      codes.push(
+        (await app.inject({ method: 'GET', url: '/v1/projects/no-such-project-y/report.pdf', headers }))
+          .statusCode,
+      );
+    }
+    expect(codes.slice(0, 20).every((c) => c === 404)).toBe(true);
+    expect(codes[20]).toBe(429);
+    // Another caller is not held up by the first.
+    const other = await as('inspectorIn', {
+      method: 'GET',
+      url: '/v1/projects/no-such-project-y/report.pdf',
+    });
+    expect(other.statusCode).toBe(404);
+  });
+
   it('refuses the public, other organisations and unknown projects with problem+json', async () => {
     const cases: [string, string, number, string][] = [
       ['anonymous', project.id, 401, 'UNAUTHENTICATED'],

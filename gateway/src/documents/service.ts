@@ -2,7 +2,7 @@
 // document-signing certificate issued (or reused) only when someone asks for a PDF, so a gateway
 // that never makes one pays nothing at boot.
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 import { loadDocumentSigningFiles, PkiError } from '../tsa/pki.ts';
 import { type CjkFont, FontError, loadCjkFont } from './font.ts';
@@ -15,6 +15,21 @@ export interface DocumentService {
   rootsPem: string[];
   sign(pdf: Buffer, options: SignOptions): Promise<Buffer>;
 }
+
+/**
+ * The rate limit of the routes that make signed documents (a PDF, a package: signatures, TSA
+ * tokens, ~0.1–0.5 s of CPU each): 20 a minute per caller — per credential when there is one
+ * (the gateway's global limit leaves credentialed callers alone), per address otherwise.
+ */
+export const DOCUMENT_RATE_LIMIT = {
+  max: 20,
+  timeWindow: 60_000,
+  allowList: () => false,
+  keyGenerator: (request: FastifyRequest) => {
+    const p = request.principal;
+    return p && p.role !== 'public' ? `${p.role}:${p.subject ?? p.org ?? p.region ?? ''}` : request.ip;
+  },
+};
 
 const services = new WeakMap<FastifyInstance, Promise<DocumentService>>();
 

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { documentService } from '../../documents/service.ts';
+import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
 import { AppError } from '../../errors.ts';
 import { buildEvidencePackage } from '../../evidence-package/build.ts';
 import { type LedgerFlagJson, loadSubmissions } from '../../notary/bundle.ts';
@@ -41,7 +41,7 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
     {
       // Signs a PDF, a manifest and asks the TSA three times (~0.2–0.5 s of CPU): a tighter limit
       // than reads, for everyone (the public may ask for a public record's package).
-      config: { rateLimit: { max: 20, timeWindow: 60_000 } },
+      config: { rateLimit: DOCUMENT_RATE_LIMIT },
       schema: {
         tags: ['evidence'],
         summary:

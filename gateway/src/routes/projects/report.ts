@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { auditReportSpec, type ReportRecord } from '../../documents/audit-report.ts';
 import { renderPdf } from '../../documents/render.ts';
-import { documentService } from '../../documents/service.ts';
+import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
 import { FLAG_NOW, type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
 import { PROJECT_ID_PATTERN } from '../../pipeline/schemas.ts';
@@ -30,7 +30,7 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
     {
       onRequest: app.requireRole('unit', 'partner', 'inspector', 'admin'),
       // A report builds and signs a PDF (~0.1–1 s of CPU): far fewer per client than reads.
-      config: { rateLimit: { max: 20, timeWindow: 60_000 } },
+      config: { rateLimit: DOCUMENT_RATE_LIMIT },
       schema: {
         tags: ['projects'],
         summary: "A project's audit report as a signed PDF (inspectors, the owning organisation, admins)",
