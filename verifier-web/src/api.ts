@@ -54,6 +54,8 @@ export interface VerifyRecord {
   bundle: ProofBundle;
   /** Some gateways add the project's name beside its id. */
   projectName?: string;
+  /** The project with its display names, once the page fetched it (GET /v1/projects/{id}). */
+  project?: ProjectView;
 }
 
 export interface VerifyAnswer {

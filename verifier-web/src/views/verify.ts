@@ -29,6 +29,7 @@ import {
 import { h, setChildren } from '../dom.ts';
 import { HashAbortedError, type HashProgress, hashFile } from '../hash-file.ts';
 import { formatBytes, t } from '../i18n.ts';
+import { milestoneNamed, named, orgNamed, projectTitle } from '../names.ts';
 import { normaliseSha256Input } from '../normalise.ts';
 import { resultPath } from '../router.ts';
 import { chainSettings } from './chain-settings.ts';
@@ -320,10 +321,16 @@ export class VerifyView implements View {
 
   /** Cards show the project's name once it is known; the id stays until then (or if it fails). */
   private async fillProjectNames(records: VerifyRecord[], gen: number): Promise<void> {
-    const ids = [...new Set(records.filter((r) => !r.projectName && r.projectId).map((r) => r.projectId))];
-    const names = await Promise.all(ids.map((id) => this.ctx.api.projectName(id)));
-    if (gen !== this.generation || names.every((n) => n === undefined)) return;
-    for (const r of records) r.projectName ??= names[ids.indexOf(r.projectId)];
+    const ids = [...new Set(records.filter((r) => !r.project && r.projectId).map((r) => r.projectId))];
+    // The whole project: its organisations' and milestones' display names name the card's ids too.
+    const projects = await Promise.all(ids.map((id) => this.ctx.api.projectInfo(id)));
+    if (gen !== this.generation || projects.every((p) => p === undefined)) return;
+    for (const r of records) {
+      const project = projects[ids.indexOf(r.projectId)];
+      if (!project) continue;
+      r.project = project;
+      r.projectName ??= project.name;
+    }
     this.renderResult();
   }
 
@@ -554,12 +561,18 @@ function recordCard(
       [
         t('record.project'),
         rec.projectId
-          ? h('a', { href: `/p/${encodeURIComponent(rec.projectId)}` }, rec.projectName ?? rec.projectId)
+          ? h(
+              'a',
+              { href: `/p/${encodeURIComponent(rec.projectId)}` },
+              named(rec.project ? projectTitle(rec.project) : rec.projectName, rec.projectId),
+            )
           : null,
       ],
-      [t('record.organisation'), rec.submitter.org],
+      [t('record.organisation'), orgNamed(rec.project, rec.submitter.org)],
       [t('record.time'), timeText(rec.acceptedAt)],
-      ...detailRows(bundle),
+      ...detailRows(bundle).map(([k, v]): [string, Node | string | undefined] =>
+        k === t('record.milestone') && v ? [k, milestoneNamed(rec.project, v)] : [k, v],
+      ),
       [t('record.id'), mono(rec.id)],
     ]),
     bundle.record.visibility === 'restricted' && !bundle.details
