@@ -8,15 +8,20 @@ import {
   type ProofBundle,
   RECEIPT_SM2_ALG,
   sha256,
+  sm3,
   toHex,
   verifyBundle,
   verifyReceipt,
+  verifyTimestampToken,
 } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
+import { buildRequest, parseResponse } from '../../gateway/src/tsa/_test-helpers.ts';
+import { OID } from '../../gateway/src/tsa/oids.ts';
+import { TIMESTAMP_QUERY } from '../../gateway/src/tsa/plugin.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -130,6 +135,26 @@ describe.each(['dual', 'gm', 'intl'] as const)('CRYPTO_SUITE=%s', (suite) => {
         expect(again.ok, `${before.suite} bundle under ${suite}`).toBe(true);
       }
       earlier.push({ suite, bundle, sha256: digest });
+
+      // POST /tsa with an SM3 imprint: a GM/T 0033 token (SM2 TSA certificate under the same
+      // root) with dual and gm; intl refuses SM3 as before (badAlg). SHA-256 keeps the ECDSA token.
+      const imprint = sm3(randomBytes(40));
+      const tsa = await app.inject({
+        method: 'POST',
+        url: '/tsa',
+        headers: { 'content-type': TIMESTAMP_QUERY },
+        payload: buildRequest({ hashOid: OID.sm3, imprint, certReq: true }),
+      });
+      expect(tsa.statusCode).toBe(200);
+      const reply = parseResponse(tsa.rawPayload);
+      if (suite === 'intl') expect(reply.status).toBe(2);
+      else {
+        expect(reply.status).toBe(0);
+        const check = await verifyTimestampToken(reply.token!, imprint, keys.tsaRoots, {
+          hashAlgorithm: 'sm3',
+        });
+        expect(check.status, check.detail).toBe('pass');
+      }
     } finally {
       await app.close();
     }

@@ -158,6 +158,9 @@ export interface PkiPaths {
   tsaKey: string;
   tsaCert: string;
   tsaRetiredDir: string;
+  /** The GM/T 0033 TSA (CRYPTO_SUITE dual and gm): an SM2 key and its certificate. */
+  tsaSm2Key: string;
+  tsaSm2Cert: string;
   receiptCert: string;
   checkpointCert: string;
   clientsDir: string;
@@ -177,6 +180,8 @@ export function pkiPaths(dir: string): PkiPaths {
     tsaKey: path.join(dir, 'tsa', 'tsa.key.pem'),
     tsaCert: path.join(dir, 'tsa', 'tsa.cert.pem'),
     tsaRetiredDir: path.join(dir, 'tsa', 'retired'),
+    tsaSm2Key: path.join(dir, 'tsa', 'tsa-sm2.key.pem'),
+    tsaSm2Cert: path.join(dir, 'tsa', 'tsa-sm2.cert.pem'),
     receiptCert: path.join(dir, 'keys', 'receipt.cert.pem'),
     checkpointCert: path.join(dir, 'keys', 'checkpoint.cert.pem'),
     clientsDir: path.join(dir, 'clients'),
@@ -231,6 +236,8 @@ export interface InitPkiOptions extends PkiOptions {
   receiptPublicKey?: KeyObject;
   /** The checkpoint signing key's public key (Ed25519), to certify. */
   checkpointPublicKey?: KeyObject;
+  /** Also an SM2 TSA key and certificate (CRYPTO_SUITE dual and gm): SM3 imprints, GM/T 0033. */
+  sm2Tsa?: boolean;
 }
 
 export interface InitPkiResult {
@@ -265,6 +272,18 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
   } else {
     await issueTsaFiles(ca, paths, { ...options, organization: org });
     created.push(paths.tsaCert);
+  }
+
+  if (options.sm2Tsa) {
+    if ((await exists(paths.tsaSm2Key)) && (await exists(paths.tsaSm2Cert))) reused.push(paths.tsaSm2Cert);
+    else {
+      // An SM2 key certified by the same root (its ECDSA signature): a verifier pins one root.
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'SM2' });
+      const subject = { commonName: 'LianZheng Time-Stamp Authority (SM2)', organization: org };
+      await writeSecret(paths.tsaSm2Key, privateKey);
+      await writePublic(paths.tsaSm2Cert, issueCertificate(ca, 'tsa', subject, publicKey, options));
+      created.push(paths.tsaSm2Cert);
+    }
   }
 
   const keyCerts: [string, KeyObject | undefined, string][] = [
@@ -422,7 +441,14 @@ export async function loadDocumentSigningFiles(
 /** Root, current and retired TSA certificates, and the key certificates, as one PEM file. */
 export async function writePublishedCertificates(dir: string): Promise<string> {
   const paths = pkiPaths(dir);
-  const files = [paths.rootCert, paths.tsaCert, paths.receiptCert, paths.checkpointCert, paths.documentCert];
+  const files = [
+    paths.rootCert,
+    paths.tsaCert,
+    paths.tsaSm2Cert,
+    paths.receiptCert,
+    paths.checkpointCert,
+    paths.documentCert,
+  ];
   const retired = (await fs.readdir(paths.tsaRetiredDir).catch(() => [] as string[])).sort();
   files.push(...retired.map((f) => path.join(paths.tsaRetiredDir, f)));
   const parts: string[] = [];
@@ -470,6 +496,15 @@ export async function loadTimeStampSignerFromFiles(options: LoadSignerOptions): 
   for (const p of chainPaths ?? []) chain.push(...(await readCerts(p)));
   checkTsaCertificate(certificate!, privateKey);
   return createTimeStampSigner({ ...rest, privateKey, certificate: certificate!, chain });
+}
+
+/** The SM2 (GM/T 0033) signer of a `pki init`ed directory made with `sm2Tsa`. */
+export function loadLocalSm2TimeStampSigner(
+  dir: string,
+  options: Omit<LoadSignerOptions, 'keyPath' | 'certPath'> & { nextSerial: NextSerial },
+): Promise<TimeStampSigner> {
+  const p = pkiPaths(dir);
+  return loadTimeStampSignerFromFiles({ ...options, keyPath: p.tsaSm2Key, certPath: p.tsaSm2Cert });
 }
 
 /** The signer of a `pki init`ed directory. */

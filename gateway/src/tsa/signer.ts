@@ -118,6 +118,23 @@ function ecPrivateScalar(key: KeyObject): Uint8Array {
   return Buffer.from((ecPrivateKey.value as Asn1[])[1]!.value as string, 'binary');
 }
 
+/**
+ * Whether a key is on the SM2 curve. A freshly generated one says so (`ec`, namedCurve `SM2`); one
+ * read back from PKCS#8 is an OpenSSL "SM2" key that Node names no type at all, so its
+ * PrivateKeyInfo's curve parameter decides.
+ */
+function isSm2Key(key: KeyObject): boolean {
+  if (key.asymmetricKeyType === 'ec') return key.asymmetricKeyDetails?.namedCurve === 'SM2';
+  if (key.asymmetricKeyType !== undefined) return false;
+  try {
+    const algorithm = (fromDer(key.export({ type: 'pkcs8', format: 'der' })).value as Asn1[])[1]!;
+    const params = (algorithm.value as Asn1[])[1];
+    return params !== undefined && forge.asn1.derToOid(params.value as string) === OID.sm2Curve;
+  } catch {
+    return false;
+  }
+}
+
 /** SM2's (r ‖ s) as CMS carries ECDSA-style signatures: SEQUENCE { INTEGER r, INTEGER s }. */
 function sm2SignatureDer(raw: Uint8Array): Buffer {
   const int = (b: Uint8Array) => integer(BigInt(`0x${Buffer.from(b).toString('hex')}`));
@@ -132,7 +149,7 @@ function signatureProfile(key: KeyObject): SignatureProfile {
     sign: (data) => cryptoSign(digest, data, key),
     imprints: SHA2_IMPRINTS,
   });
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'SM2') {
+  if (isSm2Key(key)) {
     // GM/T 0033: SM3 throughout and an SM2 signature with Z over the default ID (GM/T 0010),
     // made by proof/ — node:crypto would make plain ECDSA with this key (docs/gm-crypto.md).
     const d = ecPrivateScalar(key);

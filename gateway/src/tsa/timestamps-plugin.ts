@@ -6,6 +6,7 @@ import fp from 'fastify-plugin';
 import { createTimestampToken } from './index.ts';
 import {
   initPki,
+  loadLocalSm2TimeStampSigner,
   loadLocalTimeStampSigner,
   loadTimeStampSignerFromFiles,
   pkiPaths,
@@ -13,7 +14,7 @@ import {
 } from './pki.ts';
 import tsaPlugin from './plugin.ts';
 import { createPgSerial } from './serial.ts';
-import type { TimeStampSigner } from './signer.ts';
+import { routeByImprint, type TimeStampSigner } from './signer.ts';
 
 /** What the rest of the gateway sees of trusted time. */
 export interface Timestamps {
@@ -92,13 +93,16 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
         ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) }
         : {}),
       checkpointPublicKey: checkpointPublicKey(app.keys.checkpointSigner.publicKey),
+      // CRYPTO_SUITE dual and gm: a GM/T 0033 TSA key beside the ECDSA one (SM3 imprints).
+      sm2Tsa: app.config.cryptoSuite !== 'intl',
     });
     const paths = pkiPaths(dir);
     await writePublishedCertificates(dir);
-    signer = await loadLocalTimeStampSigner(dir, {
-      nextSerial,
-      ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}),
-    });
+    const signerOptions = { nextSerial, ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}) };
+    signer = await loadLocalTimeStampSigner(dir, signerOptions);
+    if (app.config.cryptoSuite !== 'intl') {
+      signer = routeByImprint(signer, await loadLocalSm2TimeStampSigner(dir, signerOptions));
+    }
     roots = [await fs.readFile(paths.rootCert, 'utf8')];
     certificatesPem = () => fs.readFile(paths.published, 'utf8');
   }
