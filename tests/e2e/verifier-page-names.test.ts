@@ -244,6 +244,22 @@ describe('display names, public amounts and related records on a 360×800 phone'
     expect(await current.getAttribute('[data-related="supersedes"] a', 'href')).toBe(`/r/${ids.contractV1}`);
   });
 
+  it("the result of a file's digest names the project, submitter and milestone", async () => {
+    const ev = (await (await fetch(`${api}/v1/evidence/${ids.payment}`)).json()) as {
+      bundle: { record: { digests: { sha256: string } } };
+    };
+    const page = await open(`/v/${ev.bundle.record.digests.sha256}`);
+    await page.waitForSelector('[data-banner^="verdict-"]', { timeout: 20_000 });
+    const card = page.locator(`article.record[data-record-id="${ids.payment}"]`);
+    await card.locator(`.id-note[data-id="${DEMO_ORG}"]`).waitFor({ timeout: 20_000 });
+    const text = (await card.locator('.facts').textContent()) ?? '';
+    expect(text).toContain(DEMO_NAMES.ownerOrgName.zh);
+    expect(text).toContain('城关镇五星村村道硬化工程');
+    expect(await card.locator('.facts .named-name', { hasText: '路基' }).count()).toBe(1);
+    await card.locator('.facts').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/verify-result-names.png` });
+  });
+
   it('every check has a plain explanation and a details toggle holding the hash it compared', async () => {
     const page = await open(`/r/${ids.payment}`);
     await page.waitForSelector('.checklist li[data-status]', { timeout: 20_000 });
