@@ -45,17 +45,17 @@ const DOCS: Doc[] = [
   {
     key: 'approval',
     text: '立项批复',
-    body: { kind: 'approval', visibility: 'public', title: '立项批复 approval reply' },
+    body: { kind: 'approval', visibility: 'public', title: '立项批复' },
   },
   {
     key: 'tender',
     text: '招标公告',
-    body: { kind: 'tender', visibility: 'public', title: '招标公告 tender notice' },
+    body: { kind: 'tender', visibility: 'public', title: '招标公告' },
   },
   {
     key: 'award',
     text: '中标公示',
-    body: { kind: 'award', visibility: 'public', title: '中标公示 award notice' },
+    body: { kind: 'award', visibility: 'public', title: '中标公示' },
   },
   {
     key: 'contract',
@@ -63,14 +63,14 @@ const DOCS: Doc[] = [
     body: {
       kind: 'contract',
       visibility: 'restricted',
-      title: '施工合同 construction contract',
+      title: '施工合同',
       amount: '120000000',
     },
   },
   {
     key: 'log-1',
     text: '施工日志 1',
-    body: { kind: 'construction_log', visibility: 'public', title: '施工日志 day 1' },
+    body: { kind: 'construction_log', visibility: 'public', title: '施工日志（第一天）' },
   },
   {
     key: 'acceptance-m1',
@@ -78,7 +78,7 @@ const DOCS: Doc[] = [
     body: {
       kind: 'acceptance',
       visibility: 'public',
-      title: '路基验收 subgrade acceptance',
+      title: '路基验收',
       milestone: 'm1-subgrade',
       result: 'passed',
     },
@@ -90,7 +90,7 @@ const DOCS: Doc[] = [
     body: {
       kind: 'payment_approval',
       visibility: 'restricted',
-      title: '进度款 progress payment',
+      title: '路基进度款',
       amount: '30000000',
       milestone: 'm1-subgrade',
     },
@@ -99,7 +99,7 @@ const DOCS: Doc[] = [
   {
     key: 'notice',
     text: '村务公开',
-    body: { kind: 'notice', visibility: 'public', title: '村务公开 public notice' },
+    body: { kind: 'notice', visibility: 'public', title: '村务公开' },
   },
 ];
 
@@ -180,6 +180,16 @@ export async function seedDemo(options: {
       body: JSON.stringify(body),
     });
     const answer = (await res.json()) as { id?: string; code?: string };
+    if (res.status === 409 && answer.code === 'IDEMPOTENCY_CONFLICT') {
+      // A data folder seeded before the titles lost their English words: its document stands as
+      // it was recorded (the ledger is never edited); find its id so later refs still name it.
+      const found = await fetch(`${options.gateway}/v1/verify/${body.sha256 as string}`);
+      const records = found.ok
+        ? ((await found.json()) as { records?: { id: string; projectId: string }[] }).records
+        : [];
+      const earlier = records?.find((r) => r.projectId === DEMO_PROJECT.id);
+      if (earlier) answer.id = earlier.id;
+    }
     if (answer.id) ids.set(doc.key, answer.id);
     else result.messages.push(`demo document ${doc.key}: ${res.status} ${answer.code ?? ''}`);
     result.documents.push({
