@@ -172,6 +172,7 @@ describe('the development sign-in (authorisation code with PKCE)', () => {
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.headers['content-security-policy']).toMatch(/default-src 'none'/);
     expect(res.headers['content-security-policy']).not.toMatch(/script-src/);
+    expect(res.headers['content-security-policy']).not.toMatch(/unsafe-inline/);
     expect(res.body).toContain('Development only');
     expect(res.body).toContain('value="inspector-620100"');
   });

@@ -96,9 +96,14 @@ const TokenForm = Type.Object({
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** The sign-in page's own policy: no script at all, one inline-free form posting to itself. */
-const SIGN_IN_CSP =
-  "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; style-src 'unsafe-inline'";
+/** The sign-in page's look: one style element, allowed by its hash (no 'unsafe-inline'). */
+const STYLE = `body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+.dev{background:#fff3cd;border:2px solid #b58900;padding:.75rem 1rem;border-radius:6px}
+ul{list-style:none;padding:0}li{margin:.75rem 0}button{width:100%;text-align:left;padding:.9rem 1rem;font-size:1rem;border:1px solid #888;border-radius:6px;background:#fff;cursor:pointer}
+button:hover,button:focus{border-color:#0b57d0;outline:2px solid #0b57d0}`;
+
+/** The sign-in page's own policy: no script at all, its one style by hash, a form posting to itself. */
+const SIGN_IN_CSP = `default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
 
 export default async function devSignInRoutes(app: FastifyInstance): Promise<void> {
   const key = await loadDevIssuerKey(app.config.keysDir);
@@ -152,10 +157,7 @@ export default async function devSignInRoutes(app: FastifyInstance): Promise<voi
       return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>开发用登录 · Development sign-in</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-.dev{background:#fff3cd;border:2px solid #b58900;padding:.75rem 1rem;border-radius:6px}
-ul{list-style:none;padding:0}li{margin:.75rem 0}button{width:100%;text-align:left;padding:.9rem 1rem;font-size:1rem;border:1px solid #888;border-radius:6px;background:#fff;cursor:pointer}
-button:hover,button:focus{border-color:#0b57d0;outline:2px solid #0b57d0}</style></head>
+<style>${STYLE}</style></head>
 <body><main><p class="dev" role="note"><strong>仅供开发和演示：</strong>这是网关自带的开发用身份提供方，没有密码，任何能打开本页的人都能以下列身份登录。正式部署使用政务身份认证平台。<br>
 <strong>Development only:</strong> the gateway's own development identity provider. There are no passwords; anyone who reaches this page may sign in as any account below. Deployments use the government identity provider.</p>
 <h1>选择演示账号 <small>Choose a demo account</small></h1>
