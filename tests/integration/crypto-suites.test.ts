@@ -136,6 +136,43 @@ describe.each(['dual', 'gm', 'intl'] as const)('CRYPTO_SUITE=%s', (suite) => {
       }
       earlier.push({ suite, bundle, sha256: digest });
 
+      // SM3 through the trail: a hash-only submission with sm3 beside sha256 is found by either
+      // digest (GET /v1/verify/sm3/{hex}), with the visibility rules of the SHA-256 lookup.
+      const docSha = toHex(sha256(randomBytes(32)));
+      const docSm3 = toHex(sm3(randomBytes(32)));
+      const withSm3 = await app.inject({
+        method: 'POST',
+        url: '/v1/evidence',
+        headers,
+        payload: {
+          projectId: project.id,
+          kind: 'notice',
+          visibility: 'restricted',
+          title: 'restricted title',
+          sha256: docSha,
+          sm3: docSm3,
+        },
+      });
+      expect(withSm3.statusCode, withSm3.body).toBe(202);
+      const bySm3 = (who: object) =>
+        app.inject({ method: 'GET', url: `/v1/verify/sm3/${docSm3}`, headers: who as never });
+      const mine = (await bySm3(headers)).json();
+      expect(mine.sm3).toBe(docSm3);
+      expect(mine.records.map((r: { id: string }) => r.id)).toEqual([withSm3.json().id]);
+      expect(mine.records[0].bundle.record.digests).toEqual({ sha256: docSha, sm3: docSm3 });
+      expect(mine.records[0].bundle.details.title).toBe('restricted title');
+      const anonymous = await bySm3({});
+      expect(anonymous.statusCode).toBe(200);
+      expect(anonymous.json().records).toHaveLength(1);
+      expect(anonymous.json().records[0].bundle.details).toBeUndefined();
+      expect(anonymous.body).not.toContain('restricted title');
+      expect((await bySm3({})).json().records[0].id).toBe(withSm3.json().id);
+      const none = await app.inject({ method: 'GET', url: `/v1/verify/sm3/${docSha}` });
+      expect(none.json().records).toEqual([]);
+      const bad = await app.inject({ method: 'GET', url: '/v1/verify/sm3/XYZ' });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.headers['content-type']).toContain('application/problem+json');
+
       // POST /tsa with an SM3 imprint: a GM/T 0033 token (SM2 TSA certificate under the same
       // root) with dual and gm; intl refuses SM3 as before (badAlg). SHA-256 keeps the ECDSA token.
       const imprint = sm3(randomBytes(40));

@@ -639,6 +639,10 @@ const fuzzers: Fuzzer[] = [
     fc.oneof(segment, fc.constant(known.sha256)).map((s) => `/v1/verify/${s}`),
   ),
   getWith(
+    '/v1/verify/sm3/:sm3',
+    fc.oneof(segment, fc.constant(known.sha256)).map((s) => `/v1/verify/sm3/${s}`),
+  ),
+  getWith(
     '/v1/projects/:id',
     fc.oneof(segment, fc.constant(project.id)).map((s) => `/v1/projects/${s}`),
   ),

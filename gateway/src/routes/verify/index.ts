@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { SubmissionRow } from '../../notary/bundle.ts';
 import { SHA256_PATTERN, VerifyResponse } from '../../pipeline/schemas.ts';
 import { linkedRecords, recordAssurance, recordStanding } from '../../pipeline/standing.ts';
 import { recordEntry } from '../../pipeline/views.ts';
@@ -24,6 +25,70 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
   // looked up once (a record checked by the people it concerns), and copying each of those
   // answers into the cache only to drop it unused cost allocation and garbage collection.
   const askedOnce = new Map<string, number>();
+
+  /** The records of a lookup, as the caller may see them, each with its bundle. */
+  async function answer(rows: SubmissionRow[], principal: Parameters<typeof recordEntry>[1]) {
+    const linked = await linkedRecords(app.db, rows);
+    return Promise.all(
+      rows.map(async (row) => {
+        const { entry, record, privileged } = recordEntry(row, principal);
+        const bundle = await app.pipeline.bundles.bundle(row, record.visibility === 'public' || privileged);
+        return {
+          id: entry.id,
+          status: entry.status,
+          projectId: entry.projectId,
+          kind: entry.kind,
+          acceptedAt: entry.acceptedAt,
+          submitter: entry.submitter,
+          ...(entry.supersededBy ? { supersededBy: entry.supersededBy } : {}),
+          ...(entry.withdrawnBy ? { withdrawnBy: entry.withdrawnBy } : {}),
+          standing: recordStanding(row, linked, principal),
+          assurance: recordAssurance(app, bundle),
+          flags: entry.flags,
+          bundle,
+        };
+      }),
+    );
+  }
+
+  // GET /v1/verify/sm3/{hex}: the same answer for the records that carry this SM3 (digests.sm3),
+  // found through their SHA-256s (migration 0921 indexes the SM3s) so the rows, bundles and
+  // visibility rules are exactly those of the SHA-256 lookup. Not cached: SM3 lookups are rare.
+  const MAX_SM3_DIGESTS = 100;
+  app.get<{ Params: { sm3: string } }>(
+    '/v1/verify/sm3/:sm3',
+    {
+      schema: {
+        tags: ['verify'],
+        summary:
+          'Every record that carries this SM3 (GB/T 32905) digest, answered as GET /v1/verify/{sha256}',
+        params: Type.Object({
+          sm3: Type.String({ pattern: SHA256_PATTERN, description: '64 lowercase hex digits' }),
+        }),
+        response: {
+          200: Type.Object({ sm3: Type.String(), records: VerifyResponse.properties.records }),
+          ...problemResponses(400, 429, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { sm3 } = request.params;
+      const { rows: digests } = await app.db.query<{ sha256: string }>(
+        `select distinct sha256 from submissions
+          where record_json like '%"sm3":"%' and ((record_json::jsonb) #>> '{digests,sm3}') = $1
+          limit ${MAX_SM3_DIGESTS}`,
+        [sm3],
+      );
+      const rows = (await Promise.all(digests.map((d) => app.pipeline.digests.load(d.sha256))))
+        .flat()
+        .filter((row) => (JSON.parse(row.record_json) as { digests: { sm3?: string } }).digests.sm3 === sm3);
+      reply.header(
+        'cache-control',
+        request.principal.role === 'public' ? 'public, max-age=5' : 'private, no-store',
+      );
+      return { sm3, records: await answer(rows, request.principal) };
+    },
+  );
   app.get<{ Params: { sha256: string } }>(
     '/v1/verify/:sha256',
     {
@@ -47,28 +112,7 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
           return hit.body;
         }
       }
-      const rows = await app.pipeline.digests.load(sha256);
-      const linked = await linkedRecords(app.db, rows);
-      const records = await Promise.all(
-        rows.map(async (row) => {
-          const { entry, record, privileged } = recordEntry(row, request.principal);
-          const bundle = await app.pipeline.bundles.bundle(row, record.visibility === 'public' || privileged);
-          return {
-            id: entry.id,
-            status: entry.status,
-            projectId: entry.projectId,
-            kind: entry.kind,
-            acceptedAt: entry.acceptedAt,
-            submitter: entry.submitter,
-            ...(entry.supersededBy ? { supersededBy: entry.supersededBy } : {}),
-            ...(entry.withdrawnBy ? { withdrawnBy: entry.withdrawnBy } : {}),
-            standing: recordStanding(row, linked, request.principal),
-            assurance: recordAssurance(app, bundle),
-            flags: entry.flags,
-            bundle,
-          };
-        }),
-      );
+      const records = await answer(await app.pipeline.digests.load(sha256), request.principal);
       // Public answers may be cached briefly by the browser; a status changes within seconds.
       if (!isPublic) {
         reply.header('cache-control', 'private, no-store');
