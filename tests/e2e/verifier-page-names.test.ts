@@ -170,6 +170,13 @@ describe('display names, public amounts and related records on a 360×800 phone'
       els.map((el) => el.querySelector('.named-name')?.textContent),
     );
     expect(milestones).toEqual(['路基', '路面']);
+    // A flag names its milestone too (the demo's road surface is long overdue: its facts are public).
+    const flags = (await (await fetch(`${api}/v1/projects/${DEMO_PROJECT.id}/flags`)).json()) as {
+      flags: { code: string; detail?: { milestone?: string } }[];
+    };
+    const overdue = flags.flags.some((f) => f.detail?.milestone === 'm2-surface');
+    expect(overdue).toBe(true);
+    expect(await page.textContent('.flags')).toContain('路面（m2-surface）');
     expect(await fitsWidth(page)).toBe(true);
     await page.screenshot({ path: `${SHOTS}/notice-phone-full.png`, fullPage: true });
   });

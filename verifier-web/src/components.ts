@@ -145,6 +145,8 @@ export function flagList(
   flags: FlagView[],
   emptyKey: 'record.noFlags' | 'project.noFlags',
   linkRecords: boolean,
+  /** A milestone's display name by id (names.ts), so a flag names 路面, not m2-surface. */
+  milestoneName?: (id: string) => string | undefined,
 ) {
   if (flags.length === 0) return h('p', { class: 'muted' }, t(emptyKey));
   return h(
@@ -157,7 +159,7 @@ export function flagList(
         h('span', { class: 'flag-icon', 'aria-hidden': 'true' }, f.resolvedBy ? '✓' : '⚑'),
         ' ',
         flagWords(f),
-        flagFacts(f),
+        flagFacts(f, milestoneName),
         f.resolvedBy
           ? [
               ' ',
@@ -189,13 +191,15 @@ export function flagList(
 }
 
 /** The facts behind a flag that the gateway let this reader see: which milestone, how late. */
-function flagFacts(flag: FlagView): string | null {
+function flagFacts(flag: FlagView, milestoneName?: (id: string) => string | undefined): string | null {
   const d = flag.detail;
   if (typeof d?.milestone !== 'string') return null;
+  const name = milestoneName?.(d.milestone);
+  const milestone = name ? t('names.withId', { name, id: d.milestone }) : d.milestone;
   if (typeof d.dueDate === 'string' && typeof d.daysOverdue === 'number') {
-    return ` ${t('flag.overdueMilestone', { milestone: d.milestone, dueDate: d.dueDate, days: d.daysOverdue })}`;
+    return ` ${t('flag.overdueMilestone', { milestone, dueDate: d.dueDate, days: d.daysOverdue })}`;
   }
-  return ` ${t('flag.milestone', { milestone: d.milestone })}`;
+  return ` ${t('flag.milestone', { milestone })}`;
 }
 
 export function shortId(id: string): string {

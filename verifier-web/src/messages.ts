@@ -325,6 +325,7 @@ export const messagesZh = {
   // Display names and related records (issue #21): names first, ids beside them in small type.
   'names.registered': '账本登记名称',
   'names.idNote': '编号 {id}',
+  'names.withId': '{name}（{id}）',
   'project.amount': '金额 {amount}',
   'project.milestoneOf': '里程碑：{name}',
   'record.related': '关联记录',
@@ -718,6 +719,7 @@ export const messagesEn: Record<MessageKey, string> = {
 
   'names.registered': 'Name on the ledger',
   'names.idNote': 'id {id}',
+  'names.withId': '{name} ({id})',
   'project.amount': 'Amount {amount}',
   'project.milestoneOf': 'Milestone: {name}',
   'record.related': 'Related records',

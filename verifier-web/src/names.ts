@@ -46,6 +46,14 @@ export function milestoneNamed(project: ProjectView | undefined, id: string): HT
   return named(shown, id, langOf(name, shown));
 }
 
+/** A milestone's display name in the page's language, for sentences (a flag's facts). */
+export function milestoneNameOf(project: ProjectView | undefined): (id: string) => string | undefined {
+  return (id) => {
+    const m = project?.milestones?.find((x) => x.id === id);
+    return m ? pick({ zh: m.name, ...(m.nameEn ? { en: m.nameEn } : {}) }) : undefined;
+  };
+}
+
 /** The project's name in the page's language (Chinese when no English one was given). */
 export function projectTitle(project: ProjectView): string {
   return pick({ zh: project.name, ...(project.nameEn ? { en: project.nameEn } : {}) }) ?? project.id;

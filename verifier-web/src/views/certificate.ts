@@ -36,7 +36,7 @@ import {
 import { h, setChildren } from '../dom.ts';
 import { hashFile } from '../hash-file.ts';
 import { formatDate, formatTime, t } from '../i18n.ts';
-import { milestoneNamed, named, orgNamed, projectTitle } from '../names.ts';
+import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
 import { qrSvg } from '../qr.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
@@ -372,7 +372,7 @@ export class CertificateView implements View {
           ),
         ),
         h('h2', null, t('record.flags')),
-        flagList(rec.flags, 'record.noFlags', false),
+        flagList(rec.flags, 'record.noFlags', false, milestoneNameOf(s.project)),
         h('h2', null, t('record.checks')),
         checklist(run, b, 'certificate', assurance),
         h('p', { class: 'cert-footer' }, t('cert.issuedBy', { url: this.ctx.pageUrl })),

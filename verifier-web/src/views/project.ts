@@ -22,7 +22,7 @@ import {
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
 import { formatDate, formatFen, hasMessage, t } from '../i18n.ts';
-import { milestoneNamed, orgNamed, projectSubtitle, projectTitle } from '../names.ts';
+import { milestoneNamed, milestoneNameOf, orgNamed, projectSubtitle, projectTitle } from '../names.ts';
 import { qrSvg } from '../qr.ts';
 import type { View, ViewContext } from './view.ts';
 
@@ -200,7 +200,7 @@ export class ProjectPage implements View {
             ]
           : null,
         h('h2', null, t('project.flags')),
-        flagList(flags, 'project.noFlags', true),
+        flagList(flags, 'project.noFlags', true, milestoneNameOf(p)),
         h('h2', null, t('project.timeline')),
         records.length === 0
           ? h('p', { class: 'muted' }, t('project.noRecords'))
