@@ -84,6 +84,8 @@ interface ProjectData {
   project: ProjectAnswer['project'];
   delegates: Delegation[];
   records: TrailRecord[];
+  /** The trail is longer than the screen shows (MAX_TRAIL_PAGES). */
+  moreRecords: boolean;
   flags: Flag[];
 }
 
@@ -239,17 +241,26 @@ export class WorkspaceView implements View {
         ]);
         const records: TrailRecord[] = [];
         let after = '';
+        // Past MAX_TRAIL_PAGES the screen says so and points to the CSV, which has every record.
+        let more = false;
         for (let page = 0; page < MAX_TRAIL_PAGES; page++) {
           const r = await this.api<{ records: TrailRecord[]; next?: string }>(
             `${base}/records?limit=1000${after ? `&after=${after}` : ''}`,
           );
           records.push(...r.records);
+          more = r.next !== undefined;
           if (!r.next) break;
           after = r.next;
         }
         this.project = {
           state: 'ok',
-          data: { project: answer.project, delegates: answer.delegates ?? [], records, flags: flags.flags },
+          data: {
+            project: answer.project,
+            delegates: answer.delegates ?? [],
+            records,
+            moreRecords: more,
+            flags: flags.flags,
+          },
         };
       } catch (e) {
         this.project = { state: 'failed', reason: (e as Error).message };
@@ -473,7 +484,7 @@ export class WorkspaceView implements View {
         back,
         h('p', { class: 'note note-warn', role: 'alert' }, tw('ws.loadFailed', { reason: p.reason })),
       ];
-    const { project, records, flags, delegates } = p.data;
+    const { project, records, flags, delegates, moreRecords } = p.data;
     const kinds = new Map(records.map((r) => [r.id, r.kind]));
     const csv = (file: 'records.csv' | 'flags.csv', key: WorkspaceKey) => {
       const b = h('button', { type: 'button', class: 'button', 'data-csv': file }, tw(key));
@@ -559,6 +570,7 @@ export class WorkspaceView implements View {
             'ws-delegates ws-titled',
           ),
       h('h3', null, tw('ws.trail.heading')),
+      moreRecords ? h('p', { class: 'note note-warn' }, tw('ws.trail.more', { n: records.length })) : null,
       records.length === 0
         ? h('p', null, tw('ws.trail.empty'))
         : table(
