@@ -6,6 +6,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { sha256, toHex } from '@lianzheng/proof';
+import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
@@ -216,6 +217,78 @@ describe('the development sign-in (authorisation code with PKCE)', () => {
     q.set('account', 'admin');
     expect((await app.inject({ method: 'POST', url: '/dev/sign-in', ...form(q) })).statusCode).toBe(400);
   });
+});
+
+describe('the development sign-in under fuzzing', () => {
+  // Like tests/integration/fuzz-routes.test.ts for the routes that exist only with DEV_SIGN_IN:
+  // random and near-valid queries, forms and bodies never reach a 5xx, every refusal is
+  // problem+json (or OAuth's own {error} at the token endpoint), and nothing is ever signed in.
+  const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
+  const field = fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.constantFrom(
+      'code',
+      'S256',
+      'plain',
+      'lianzheng-workspace',
+      `http://${HOST}/inspect/callback`,
+      '',
+      '%00',
+      'é',
+    ),
+    fc.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+  );
+  const form = fc.dictionary(
+    fc.constantFrom(
+      'response_type',
+      'client_id',
+      'redirect_uri',
+      'code_challenge',
+      'code_challenge_method',
+      'state',
+      'scope',
+      'account',
+      'grant_type',
+      'code',
+      'code_verifier',
+      'x',
+    ),
+    field,
+  );
+  const wellFormed = (res: LightMyRequestResponse, what: string) => {
+    expect(res.statusCode, `${what} → ${res.body.slice(0, 200)}`).toBeLessThan(500);
+    if (res.statusCode >= 400 && !what.startsWith('POST /dev/token'))
+      expect(String(res.headers['content-type']), what).toMatch(/^application\/problem\+json/);
+  };
+
+  it('GET and POST /dev/sign-in, POST /dev/token', async () => {
+    await fc.assert(
+      fc.asyncProperty(form, fc.constantFrom('form', 'json', 'none'), async (fields, encoding) => {
+        const body = new URLSearchParams(fields as Record<string, string>);
+        const q = await app.inject({ method: 'GET', url: `/dev/sign-in?${body}`, headers: { host: HOST } });
+        wellFormed(q, `GET /dev/sign-in?${body}`);
+        for (const url of ['/dev/sign-in', '/dev/token']) {
+          const res = await app.inject({
+            method: 'POST',
+            url,
+            headers: {
+              host: HOST,
+              ...(encoding === 'form'
+                ? { 'content-type': 'application/x-www-form-urlencoded' }
+                : encoding === 'json'
+                  ? { 'content-type': 'application/json' }
+                  : {}),
+            },
+            payload: encoding === 'json' ? JSON.stringify(fields) : body.toString(),
+          });
+          wellFormed(res, `POST ${url} ${body}`);
+          // Never a token for a made-up code.
+          if (url === '/dev/token') expect(res.statusCode, String(body)).not.toBe(200);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  }, 120_000);
 });
 
 describe('DEV_SIGN_IN', () => {
