@@ -266,4 +266,23 @@ describe('runChecks: the anchor step pinned to the identity /v1/keys publishes',
     expect(anchorIdentityWords(unpinned)).toBe('no anchoring address or contract published by this gateway');
     expect(anchorIdentityWords(keys)).toContain(`sent from ${operator}`);
   });
+
+  it("checks the file's SM3 against a record that carries one, and ignores it for a record without", async () => {
+    const { api } = apiAnswering(genuine);
+    const digestOf = (run: CheckRun) => run.steps.find((s) => s.step === 'digest')!;
+    const sm3 = 'ab'.repeat(32);
+    expect(digestOf(await runChecks(bundle, bundle.record.digests.sha256, { api, keys, sm3 })).status).toBe(
+      'pass',
+    );
+    // A record with digests.sm3 (its leaf no longer matches, but the digest step judges alone).
+    const withSm3 = structuredClone(bundle);
+    withSm3.record.digests.sm3 = sm3;
+    const same = digestOf(await runChecks(withSm3, bundle.record.digests.sha256, { api, keys, sm3 }));
+    expect(same.status).toBe('pass');
+    expect(same.detail).toContain(`SM3 ${sm3}`);
+    const other = digestOf(
+      await runChecks(withSm3, bundle.record.digests.sha256, { api, keys, sm3: 'cd'.repeat(32) }),
+    );
+    expect(other).toMatchObject({ status: 'fail', code: 'DIGEST_MISMATCH' });
+  });
 });

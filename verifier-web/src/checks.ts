@@ -57,6 +57,8 @@ export interface CheckContext {
   rpcTimeoutMs?: number;
   /** Defaults to the global fetch (a test may pass another). */
   fetch?: typeof fetch;
+  /** The SM3 of the reader's file, checked against the record's `digests.sm3` when it has one. */
+  sm3?: string;
 }
 
 export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckContext): Promise<CheckRun> {
@@ -69,6 +71,8 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
   try {
     const result = await verifyBundle(bundle, {
       sha256,
+      // Only when the record carries an SM3: a record without one has nothing to compare it with.
+      ...(ctx.sm3 && bundle.record.digests.sm3 ? { sm3: ctx.sm3 } : {}),
       keys: {
         jwks: ctx.keys.jwks as never,
         checkpointKeys: ctx.keys.checkpointKeys,

@@ -3,8 +3,10 @@
 // larger ones are streamed through proof's createSha256 chunk by chunk, so a file of several GB
 // needs no more memory than one chunk. If the browser cannot hold the whole file, or WebCrypto is
 // missing (it only exists in secure contexts: https or localhost), the file is streamed too.
+// SM3 (GB/T 32905) is computed in the same pass, in JavaScript (WebCrypto has none), so a record
+// that carries `digests.sm3` is checked against it as well (docs/gm-crypto.md).
 
-import { createSha256, toHex } from '@lianzheng/proof';
+import { createSha256, sm3, toHex } from '@lianzheng/proof';
 
 export interface HashProgress {
   done: number;
@@ -16,6 +18,8 @@ export type HashMethod = 'webcrypto' | 'stream';
 
 export interface HashOutcome {
   sha256: string;
+  /** The SM3 of the same bytes (unless `sm3: false`). */
+  sm3?: string;
   method: HashMethod;
   elapsedMs: number;
 }
@@ -30,6 +34,8 @@ export interface HashOptions {
   onProgress?: (p: HashProgress) => void;
   /** How often progress is reported and the page is given a chance to repaint. */
   progressEveryMs?: number;
+  /** Also hash with SM3 (default true). */
+  sm3?: boolean;
 }
 
 export function chooseHashMethod(size: number, oneShotMaxBytes: number): HashMethod {
@@ -48,8 +54,14 @@ export async function hashFile(file: Blob, opts: HashOptions): Promise<HashOutco
       const buf = await file.arrayBuffer();
       if (opts.signal?.aborted) throw new HashAbortedError('aborted');
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
+      const sm3Hex = opts.sm3 === false ? undefined : toHex(sm3(new Uint8Array(buf)));
       report(file.size);
-      return { sha256: toHex(digest), method, elapsedMs: performance.now() - start };
+      return {
+        sha256: toHex(digest),
+        ...(sm3Hex ? { sm3: sm3Hex } : {}),
+        method,
+        elapsedMs: performance.now() - start,
+      };
     } catch (e) {
       // A browser short of memory refuses the whole-file buffer: stream instead.
       if (e instanceof HashAbortedError) throw e;
@@ -110,6 +122,7 @@ async function streamHash(
   report: (done: number) => void,
 ): Promise<HashOutcome> {
   const hasher = createSha256();
+  const sm3Hasher = opts.sm3 === false ? undefined : sm3.create();
   const reader = openReader(file);
   const every = opts.progressEveryMs ?? 100;
   let done = 0;
@@ -123,6 +136,7 @@ async function streamHash(
       const chunk = await reader.read();
       if (chunk === null) break;
       hasher.update(chunk);
+      sm3Hasher?.update(chunk);
       done += chunk.byteLength;
       const now = performance.now();
       if (now - lastReport >= every) {
@@ -136,5 +150,10 @@ async function streamHash(
     reader.release();
   }
   report(done);
-  return { sha256: toHex(hasher.digest()), method: 'stream', elapsedMs: performance.now() - start };
+  return {
+    sha256: toHex(hasher.digest()),
+    ...(sm3Hasher ? { sm3: toHex(sm3Hasher.digest()) } : {}),
+    method: 'stream',
+    elapsedMs: performance.now() - start,
+  };
 }
