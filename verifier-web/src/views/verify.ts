@@ -39,6 +39,8 @@ interface FileInfo {
   name: string;
   size: number;
   elapsedMs?: number;
+  /** The file's SM3, computed beside its SHA-256 (checked where a record carries one). */
+  sm3?: string;
 }
 
 type State =
@@ -235,6 +237,7 @@ export class VerifyView implements View {
         },
       });
       sha256 = out.sha256;
+      if (out.sm3) info.sm3 = out.sm3;
       info.elapsedMs = out.elapsedMs;
       document.documentElement.dataset.hashMethod = out.method;
       document.documentElement.dataset.hashMs = String(Math.round(out.elapsedMs));
@@ -291,6 +294,7 @@ export class VerifyView implements View {
         const run = await runChecks(rec.bundle, sha256, {
           api: this.ctx.api,
           keys,
+          ...(file?.sm3 ? { sm3: file.sm3 } : {}),
           ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
         });
         if (gen !== this.generation) return;
