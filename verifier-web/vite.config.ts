@@ -27,6 +27,8 @@ export default defineConfig({
     proxy: {
       '/v1': 'http://localhost:8080',
       '/.well-known': 'http://localhost:8080',
+      // The development issuer's sign-in (DEV_SIGN_IN=true), for the workspace at /inspect.
+      '/dev/': 'http://localhost:8080',
     },
   },
 });
