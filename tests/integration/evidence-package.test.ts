@@ -129,6 +129,8 @@ describe('GET /v1/evidence/{id}/package', () => {
       MEMBERS.certificateToken,
       MEMBERS.pythonTool,
       MEMBERS.report,
+      MEMBERS.reportPdf,
+      MEMBERS.reportToken,
       MEMBERS.manifest,
       MEMBERS.manifestJws,
       MEMBERS.manifestToken,
@@ -175,6 +177,8 @@ describe('GET /v1/evidence/{id}/package', () => {
       'timestamps.checkpoint-file': 'pass',
       'certificate.signature': 'pass',
       'timestamps.certificate-file': 'pass',
+      'report.signature': 'pass',
+      'timestamps.report-file': 'pass',
     });
     // Another document is not the one deposited.
     const other = await verifyEvidencePackage(ownerZip, { trust, document: documents.notice });
@@ -197,10 +201,19 @@ describe('GET /v1/evidence/{id}/package', () => {
     const sig = await pdfsig(pdf, [files.get(MEMBERS.root)!.toString('utf8')]);
     expect(sig.signature).toBe('Signature is Valid.');
     expect(sig.certificate).toBe('Certificate is Trusted.');
-    const text = await pdftotext(pdf);
+    const text = await pdftotext(pdf, { raw: true });
     expect(text).toContain('电子数据存证证书');
     expect(text.replace(/[\s-]+/g, '')).toContain(ids.payment!.replace(/-/g, ''));
     expect(text.replace(/\s+/g, '')).toContain(SECRET_TITLE);
+    // The same opinion as a signed PDF.
+    const reportPdf = files.get(MEMBERS.reportPdf)!;
+    expect((await pdfsig(reportPdf, [files.get(MEMBERS.root)!.toString('utf8')])).signature).toBe(
+      'Signature is Valid.',
+    );
+    const reportText = await pdftotext(reportPdf, { raw: true });
+    expect(reportText).toContain('电子数据验证意见书');
+    expect(reportText).toContain('bundle.inclusion');
+    expect(reportText).toContain('所有已执行的检查均通过');
     const html = files.get(MEMBERS.report)!.toString('utf8');
     expect(html).toContain('验证意见书');
     expect(html).toContain('openssl ts -verify');
@@ -231,7 +244,7 @@ describe('GET /v1/evidence/{id}/package', () => {
   });
 
   it('refuses a package with any byte of any member changed, naming the member', async () => {
-    expect(files.size).toBeGreaterThanOrEqual(18);
+    expect(files.size).toBeGreaterThanOrEqual(20);
     for (const [name, data] of files) {
       const changed = Buffer.from(data);
       // A byte in the middle: inside the signed content of every kind of member.
@@ -291,7 +304,7 @@ describe('GET /v1/evidence/{id}/package', () => {
       expect(data.includes(Buffer.from(SECRET_TITLE)), name).toBe(false);
       expect(data.includes(Buffer.from(SECRET_AMOUNT)), name).toBe(false);
     }
-    const text = (await pdftotext(pub.get(MEMBERS.certificate)!)).replace(/\s+/g, '');
+    const text = (await pdftotext(pub.get(MEMBERS.certificate)!, { raw: true })).replace(/\s+/g, '');
     expect(text).not.toContain(SECRET_TITLE);
     expect(text).not.toContain(SECRET_AMOUNT);
     expect((await verifyEvidencePackage(zip, { trust })).ok).toBe(true);

@@ -101,12 +101,13 @@ export function auditReportSpec(input: AuditReportInput): DocumentSpec {
   blocks.push({
     kind: 'table',
     columns: [
-      { title: '#', width: 0.5 },
-      { title: '记录 Record', width: 3.2 },
-      { title: '受理 Accepted', width: 1.7 },
-      { title: '状态 Status', width: 1.4 },
-      { title: '证明 Proof', width: 2.4 },
-      { title: '保障 Assurance', width: 1.8 },
+      // The record column fits a whole record id (36 characters) on one line.
+      { title: '#', width: 0.4 },
+      { title: '记录 Record', width: 3.9 },
+      { title: '受理 Accepted', width: 1.5 },
+      { title: '状态 Status', width: 1.3 },
+      { title: '证明 Proof', width: 2.2 },
+      { title: '保障 Assurance', width: 1.7 },
     ],
     rows: input.records.map((r, i) => {
       const e = r.entry;

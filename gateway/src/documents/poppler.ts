@@ -59,13 +59,17 @@ export async function pdfsig(pdf: Uint8Array, rootsPem: string[] = []): Promise<
   }
 }
 
-/** The text poppler extracts from a PDF (UTF-8). */
-export async function pdftotext(pdf: Uint8Array): Promise<string> {
+/**
+ * The text poppler extracts from a PDF (UTF-8). `raw`: in the order the page draws it (cell by
+ * cell) instead of poppler's reading order, which can interleave the lines of neighbouring cells.
+ */
+export async function pdftotext(pdf: Uint8Array, options: { raw?: boolean } = {}): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lianzheng-pdftotext-'));
   try {
     const file = path.join(dir, 'document.pdf');
     await fs.writeFile(file, pdf);
-    const { stdout } = await run('pdftotext', ['-enc', 'UTF-8', file, '-'], { maxBuffer: 64 << 20 });
+    const args = ['-enc', 'UTF-8', ...(options.raw ? ['-raw'] : []), file, '-'];
+    const { stdout } = await run('pdftotext', args, { maxBuffer: 64 << 20 });
     return stdout;
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@
 //   anchor/anchor.json              the anchor reference and the operator's anchoring identity
 //   timestamps/*.tst                every RFC 3161 token, DER
 //   tools/verify_tlog_proof.py      the inclusion and checkpoint checks in Python
-//   verification-report.html       验证意见书: each check, result, standard, commands
+//   verification-report.html/.pdf  验证意见书: each check, result, standard, commands (PDF signed)
 //   manifest.json (+ .jws, .tst)    SHA-256 and SM3 of every file; signed and time-stamped
 import { createHash, X509Certificate } from 'node:crypto';
 import {
@@ -34,7 +34,7 @@ import { certificateSpec } from './certificate.ts';
 import { checkPackageContents, MEMBERS } from './checks.ts';
 import { fileDigests, MANIFEST_FORMAT, type Manifest, manifestBytes, signManifest } from './manifest.ts';
 import { VERIFY_TLOG_PROOF_PY } from './python-tool.ts';
-import { verificationReportHtml } from './report.ts';
+import { verificationReportHtml, verificationReportSpec } from './report.ts';
 import { formatTlogProof } from './tlog-proof.ts';
 import { writeZip } from './zip.ts';
 
@@ -72,7 +72,9 @@ const DESCRIPTIONS: Record<string, string> = {
   [MEMBERS.checkpointToken]: '时间戳 RFC 3161 token over the checkpoint root (DER)',
   [MEMBERS.certificateToken]: "时间戳 RFC 3161 token over the certificate's signature value (DER)",
   [MEMBERS.pythonTool]: '核验脚本 Inclusion and checkpoint check in Python',
-  [MEMBERS.report]: '验证意见书 Verification report',
+  [MEMBERS.report]: '验证意见书 Verification report (HTML)',
+  [MEMBERS.reportPdf]: '验证意见书（PAdES 签名）Verification report, signed PDF',
+  [MEMBERS.reportToken]: "时间戳 RFC 3161 token over the report PDF's signature value (DER)",
 };
 
 const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
@@ -165,6 +167,27 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
       'utf8',
     ),
   );
+
+  // The same opinion as a signed PDF, with its signature's token as a file like the certificate's.
+  const reportPdf = await documents.sign(
+    await renderPdf(
+      verificationReportSpec(checks, {
+        recordId: bundle.record.id,
+        projectId: bundle.record.projectId,
+        generatedAt: input.generatedAt,
+        restrictedDetails: input.restrictedDetails,
+        ...(input.gatewayOrigin ? { gatewayOrigin: input.gatewayOrigin } : {}),
+      }),
+      documents.font,
+    ),
+    {
+      reason: `LianZheng verification report for record ${bundle.record.id}`,
+      signingTime: input.generatedAt,
+    },
+  );
+  files.set(MEMBERS.reportPdf, reportPdf);
+  const reportCheck = await verifyPdfSignature(reportPdf, roots);
+  if (reportCheck.timestampToken) files.set(MEMBERS.reportToken, reportCheck.timestampToken);
 
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,

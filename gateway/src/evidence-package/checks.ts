@@ -51,6 +51,8 @@ export const MEMBERS = {
   checkpointToken: 'timestamps/checkpoint.tst',
   certificateToken: 'timestamps/certificate-signature.tst',
   report: 'verification-report.html',
+  reportPdf: 'verification-report.pdf',
+  reportToken: 'timestamps/verification-report-signature.tst',
   pythonTool: 'tools/verify_tlog_proof.py',
   manifest: 'manifest.json',
   manifestJws: 'manifest.jws',
@@ -238,16 +240,11 @@ export async function checkPackageContents(
     for (const step of result.steps) {
       // verify-package reads no chain: an anchor is reported, not confirmed (see commands).
       if (step.step === 'anchor' && step.status === 'skipped' && bundle.anchor) {
-        add(
-          fromStep(
-            {
-              ...step,
-              status: 'warn' as never,
-              detail: 'anchored (bundle.anchor); confirm on the chain with the command',
-            },
-            commandsFor.anchor!,
-          ),
-        );
+        add({
+          ...fromStep(step, commandsFor.anchor!),
+          status: 'warn',
+          detail: 'anchored (bundle.anchor); confirm on the chain with the command',
+        });
         continue;
       }
       add(fromStep(step, commandsFor[step.step] ?? []));
@@ -317,50 +314,69 @@ export async function checkPackageContents(
     }
   }
 
-  // The certificate PDF's PAdES signature, and its time-stamp token as a file.
-  const pdf = files.get(MEMBERS.certificate);
-  if (!pdf) {
-    failed(
-      'certificate.signature',
-      '存证证书签名',
-      'The certificate PDF signature',
-      'ETSI EN 319 142-1 PAdES B-T',
-      'MISSING',
-      `${MEMBERS.certificate} is missing`,
-    );
-  } else {
+  // The signed PDFs' PAdES signatures, and their time-stamp tokens as files. The certificate is
+  // required; the report PDF is checked when present (the gateway writes it after these checks).
+  const pdfs = [
+    {
+      id: 'certificate',
+      file: MEMBERS.certificate,
+      token: MEMBERS.certificateToken,
+      zh: '存证证书',
+      en: 'The certificate PDF',
+      required: true,
+    },
+    {
+      id: 'report',
+      file: MEMBERS.reportPdf,
+      token: MEMBERS.reportToken,
+      zh: '验证意见书',
+      en: 'The verification report PDF',
+      required: false,
+    },
+  ];
+  for (const d of pdfs) {
+    const pdf = files.get(d.file);
+    if (!pdf) {
+      if (d.required)
+        failed(
+          `${d.id}.signature`,
+          `${d.zh}签名`,
+          `${d.en}'s signature`,
+          'ETSI EN 319 142-1 PAdES B-T',
+          'MISSING',
+          `${d.file} is missing`,
+        );
+      continue;
+    }
     const sig = await verifyPdfSignature(pdf, options.roots);
     add({
-      id: 'certificate.signature',
-      zh: '存证证书电子签名（含时间戳）',
-      en: 'The certificate PDF is signed and time-stamped (PAdES B-T)',
+      id: `${d.id}.signature`,
+      zh: `${d.zh}电子签名（含时间戳）`,
+      en: `${d.en} is signed and time-stamped (PAdES B-T)`,
       standard: 'ETSI EN 319 142-1 PAdES baseline B-T; RFC 5652 CMS; RFC 3161',
       status: sig.ok ? 'pass' : 'fail',
       ...(sig.ok
         ? { detail: `signed by ${sig.signer}, time-stamped ${sig.timestamp}` }
         : { code: sig.code, detail: sig.detail }),
       commands: [
-        `mkdir -p nss && certutil -N -d sql:nss --empty-password && certutil -A -d sql:nss -n lianzheng-root -t CT,C,C -i ${MEMBERS.root} && pdfsig -nssdir sql:nss ${MEMBERS.certificate}`,
+        `mkdir -p nss && certutil -N -d sql:nss --empty-password && certutil -A -d sql:nss -n lianzheng-root -t CT,C,C -i ${MEMBERS.root}; pdfsig -nssdir sql:nss ${d.file}`,
         ...(sig.signatureValueSha256
           ? [
-              `openssl ts -verify -digest ${sig.signatureValueSha256} -in ${MEMBERS.certificateToken} -token_in -CAfile ${MEMBERS.root}`,
+              `openssl ts -verify -digest ${sig.signatureValueSha256} -in ${d.token} -token_in -CAfile ${MEMBERS.root}`,
             ]
           : []),
       ],
     });
-    const tokenFile = files.get(MEMBERS.certificateToken);
     if (sig.timestampToken) {
-      const same = tokenFile?.equals(sig.timestampToken);
+      const same = files.get(d.token)?.equals(sig.timestampToken);
       add({
-        id: 'timestamps.certificate-file',
-        zh: '证书签名时间戳文件与证书一致',
-        en: "timestamps/certificate-signature.tst is the certificate signature's token",
+        id: `timestamps.${d.id}-file`,
+        zh: `${d.zh}签名时间戳文件与文件内一致`,
+        en: `${d.token} is the token inside ${d.file}`,
         standard: 'RFC 3161 (DER)',
         status: same ? 'pass' : 'fail',
-        ...(same
-          ? {}
-          : { code: 'TOKEN_MISMATCH', detail: `${MEMBERS.certificateToken} differs from the PDF's token` }),
-        commands: [`openssl ts -reply -in ${MEMBERS.certificateToken} -token_in -text`],
+        ...(same ? {} : { code: 'TOKEN_MISMATCH', detail: `${d.token} differs from the PDF's token` }),
+        commands: [`openssl ts -reply -in ${d.token} -token_in -text`],
       });
     }
   }

@@ -3,6 +3,7 @@
 // commands that repeat it with outside tools. Static HTML, no script, no outside resources, so it
 // opens the same way in any browser years from now; it is listed in the signed manifest like
 // every other member.
+import type { DocumentSpec } from '../documents/render.ts';
 import { MEMBERS, type PackageCheck } from './checks.ts';
 
 const esc = (s: string) =>
@@ -81,4 +82,77 @@ ${rows}
 </body>
 </html>
 `;
+}
+
+/**
+ * verification-report.pdf: the same opinion as a signed PDF (PAdES B-T, like the certificate), for
+ * a court file that takes PDFs. The commands are printed after the table, one per check.
+ */
+export function verificationReportSpec(checks: readonly PackageCheck[], ctx: ReportContext): DocumentSpec {
+  const failed = checks.filter((c) => c.status === 'fail');
+  return {
+    title: '电子数据验证意见书',
+    subtitle: 'Verification report of an evidence package · 链证 LianZheng',
+    info: {
+      title: `验证意见书 ${ctx.recordId}`,
+      subject: `LianZheng verification report for record ${ctx.recordId}`,
+      keywords: `LianZheng, 链证, 验证意见书, ${ctx.recordId}`,
+    },
+    createdAt: ctx.generatedAt,
+    footer: `链证 LianZheng · ${ctx.recordId} · ${ctx.generatedAt.toISOString()}`,
+    blocks: [
+      {
+        kind: 'fields',
+        rows: [
+          ['存证记录 Record', ctx.recordId],
+          ['项目 Project', ctx.projectId],
+          ['生成时间 Generated', ctx.generatedAt.toISOString()],
+          ...(ctx.gatewayOrigin ? ([['网关 Gateway', ctx.gatewayOrigin]] as [string, string][]) : []),
+          ['受限内容 Restricted details', ctx.restrictedDetails ? '含 included' : '不含 not included'],
+        ],
+      },
+      { kind: 'heading', text: '结论 Result' },
+      {
+        kind: 'paragraph',
+        color: failed.length ? '#9b2c2c' : '#276749',
+        text: failed.length
+          ? `未通过 ${failed.length} 项检查 — ${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}`
+          : '所有已执行的检查均通过。All checks that were run passed.',
+      },
+      {
+        kind: 'paragraph',
+        size: 9,
+        text:
+          '以下检查由生成本证据包的网关执行；任何人可用 lianzheng verify-package 离线重做，或用所列命令逐项重做（在解压后的目录中运行）。清单（manifest.json）的签名与各文件摘要由 verify-package 检查。\n' +
+          'The gateway that made this package ran the checks below; anyone can repeat them offline with `lianzheng verify-package`, ' +
+          "or one by one with the commands listed (in the unpacked folder). The manifest's signature and every file's digests are checked by verify-package.",
+      },
+      { kind: 'heading', text: '检查 Checks' },
+      {
+        kind: 'table',
+        columns: [
+          { title: '检查 Check', width: 3 },
+          { title: '结果 Result', width: 2 },
+          { title: '依据标准 Standard', width: 2.4 },
+        ],
+        rows: checks.map((c) => [
+          `${c.zh}\n${c.en}\n${c.id}`,
+          [STATUS[c.status], c.code, c.detail].filter(Boolean).join('\n'),
+          c.standard,
+        ]),
+      },
+      { kind: 'heading', text: '重复检查的命令 Commands to repeat the checks' },
+      ...checks
+        .filter((c) => c.commands.length > 0)
+        .map((c) => ({ kind: 'paragraph' as const, size: 7.5, text: `${c.id}:\n${c.commands.join('\n')}` })),
+      {
+        kind: 'paragraph',
+        size: 8.5,
+        color: '#52606d',
+        text:
+          '本意见书说明技术核验的结果，不对电子数据内容的真实性、合法性作出判断。\n' +
+          "This report states the result of technical checks; it makes no finding on whether the data's content is true or lawful.",
+      },
+    ],
+  };
 }
