@@ -28,6 +28,7 @@ import { loadConfig } from '../config.ts';
 import { KeyRing } from '../keys/key-ring.ts';
 import { createSm3 } from '../notary/sm3.ts';
 import { BackupError, backupDatabase, restoreDatabase } from '../storage/backup.ts';
+import { sm2PublicKeyObject } from '../tsa/certificate.ts';
 import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
@@ -1019,9 +1020,12 @@ async function cmdPki(args: string[], env: Record<string, string | undefined>, o
   if (args[0] === 'server-cert') return cmdServerCert(args.slice(1), env, out);
   if (args[0] !== 'init') throw new CliError(EXIT.USAGE, 'usage: lianzheng pki init | pki server-cert');
   const config = loadConfig(env);
-  const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
+  const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin, suite: config.cryptoSuite });
   const receiptJwk = ring.jwks().keys[0];
   const result = await initPki({
+    // CRYPTO_SUITE dual and gm: the SM2 TSA key and a certificate of the SM2 signing key too.
+    sm2Tsa: config.cryptoSuite !== 'intl',
+    ...(ring.sm2 ? { sm2PublicKey: sm2PublicKeyObject(ring.sm2.publicKey) } : {}),
     dir: path.join(config.dataDir, 'pki'),
     ...(receiptJwk ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) } : {}),
     checkpointPublicKey: createPublicKey({

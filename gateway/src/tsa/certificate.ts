@@ -129,6 +129,17 @@ export function ipOctets(address: string): Uint8Array {
 export const publicKeyOf = (key: KeyObject): KeyObject =>
   key.type === 'public' ? key : createPublicKey(key);
 
+// SubjectPublicKeyInfo of an SM2 key up to the key itself: id-ecPublicKey with the SM2 curve
+// (1.2.156.10197.1.301), then the BIT STRING of the 65-byte uncompressed point.
+const SM2_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a811ccf5501822d034200', 'hex');
+
+/** A public KeyObject of a raw SM2 public key (04 ‖ x ‖ y), e.g. the gateway's, to certify it. */
+export function sm2PublicKeyObject(publicKey: Uint8Array): KeyObject {
+  if (publicKey.length !== 65 || publicKey[0] !== 0x04)
+    throw new TypeError('an SM2 public key is 04 ‖ x ‖ y');
+  return createPublicKey({ key: Buffer.concat([SM2_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+}
+
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bits. */
 export function keyIdentifier(publicKey: KeyObject): Buffer {
   const spki = fromDer(publicKeyOf(publicKey).export({ type: 'spki', format: 'der' }));

@@ -161,6 +161,8 @@ export interface PkiPaths {
   /** The GM/T 0033 TSA (CRYPTO_SUITE dual and gm): an SM2 key and its certificate. */
   tsaSm2Key: string;
   tsaSm2Cert: string;
+  /** The certificate of the gateway's SM2 key (receipts and checkpoints). */
+  sm2Cert: string;
   receiptCert: string;
   checkpointCert: string;
   clientsDir: string;
@@ -182,6 +184,7 @@ export function pkiPaths(dir: string): PkiPaths {
     tsaRetiredDir: path.join(dir, 'tsa', 'retired'),
     tsaSm2Key: path.join(dir, 'tsa', 'tsa-sm2.key.pem'),
     tsaSm2Cert: path.join(dir, 'tsa', 'tsa-sm2.cert.pem'),
+    sm2Cert: path.join(dir, 'keys', 'sm2.cert.pem'),
     receiptCert: path.join(dir, 'keys', 'receipt.cert.pem'),
     checkpointCert: path.join(dir, 'keys', 'checkpoint.cert.pem'),
     clientsDir: path.join(dir, 'clients'),
@@ -238,6 +241,8 @@ export interface InitPkiOptions extends PkiOptions {
   checkpointPublicKey?: KeyObject;
   /** Also an SM2 TSA key and certificate (CRYPTO_SUITE dual and gm): SM3 imprints, GM/T 0033. */
   sm2Tsa?: boolean;
+  /** The gateway's SM2 key (SM2 receipts and checkpoint lines; `sm2PublicKeyObject`), to certify. */
+  sm2PublicKey?: KeyObject;
 }
 
 export interface InitPkiResult {
@@ -289,6 +294,7 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
   const keyCerts: [string, KeyObject | undefined, string][] = [
     [paths.receiptCert, options.receiptPublicKey, 'LianZheng Receipt Signing'],
     [paths.checkpointCert, options.checkpointPublicKey, 'LianZheng Checkpoint Signing'],
+    [paths.sm2Cert, options.sm2PublicKey, 'LianZheng Receipt and Checkpoint Signing (SM2)'],
   ];
   for (const [file, key, cn] of keyCerts) {
     if (!key) continue;
@@ -447,6 +453,7 @@ export async function writePublishedCertificates(dir: string): Promise<string> {
     paths.tsaSm2Cert,
     paths.receiptCert,
     paths.checkpointCert,
+    paths.sm2Cert,
     paths.documentCert,
   ];
   const retired = (await fs.readdir(paths.tsaRetiredDir).catch(() => [] as string[])).sort();

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { sm2PublicKeyObject } from './certificate.ts';
 import { createTimestampToken } from './index.ts';
 import {
   initPki,
@@ -93,8 +94,10 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
         ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) }
         : {}),
       checkpointPublicKey: checkpointPublicKey(app.keys.checkpointSigner.publicKey),
-      // CRYPTO_SUITE dual and gm: a GM/T 0033 TSA key beside the ECDSA one (SM3 imprints).
+      // CRYPTO_SUITE dual and gm: a GM/T 0033 TSA key beside the ECDSA one (SM3 imprints), and
+      // a certificate of the SM2 signing key.
       sm2Tsa: app.config.cryptoSuite !== 'intl',
+      ...(app.keys.sm2 ? { sm2PublicKey: sm2PublicKeyObject(app.keys.sm2.publicKey) } : {}),
     });
     const paths = pkiPaths(dir);
     await writePublishedCertificates(dir);
