@@ -208,6 +208,7 @@ describe('display names, public amounts and related records on a 360×800 phone'
     expect(seen).toContain(DEMO_NAMES.nameEn);
     expect(seen).toContain(DEMO_NAMES.ownerOrgName.en);
     expect(await page.textContent('#project-title .cert-sub')).toBe('城关镇五星村村道硬化工程');
+    await page.screenshot({ path: `${SHOTS}/notice-phone-en.png` });
   });
 
   it("the payment's certificate: its contract, the milestone by name, the time-stamp's time", async () => {

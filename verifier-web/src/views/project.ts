@@ -160,7 +160,9 @@ export class ProjectPage implements View {
           'h1',
           { id: 'project-title' },
           projectTitle(p),
-          subtitle ? h('span', { class: 'cert-sub', lang: subtitle.lang }, subtitle.text) : null,
+          subtitle
+            ? h('span', { class: 'cert-sub project-subtitle', lang: subtitle.lang }, subtitle.text)
+            : null,
         ),
         h(
           'div',
