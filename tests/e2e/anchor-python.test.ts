@@ -2,7 +2,8 @@
 // only, plain JSON-RPC) — run against a real geth dev node: the operator's anchor passes and reads
 // the same as proof's readAnchorFromChain; a stranger's anchor of the genuine (size, root) from its
 // own address, one on a stranger's deployment, an altered root and too few confirmations fail
-// (exit 1, naming the check); a node nobody answers at is a network error (exit 3).
+// (exit 1, naming the check); a node nobody answers at is a network error (exit 3). And the
+// TypeScript reader's finality: the anchor reads as final once geth finalizes its block.
 
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -92,6 +93,18 @@ function bundle(anchor: object = {}) {
   };
 }
 
+/** Plain JSON-RPC to the node, in the shape proof's readAnchorFromChain takes. */
+const rpc: JsonRpcCall = async (method, params) => {
+  const res = await fetch(geth.rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
+  if (body.error) throw new JsonRpcError(body.error.code, body.error.message);
+  return body.result;
+};
+
 async function anchorFrom(wallet: HDNodeWallet, at: string): Promise<string> {
   const tx = await new Contract(at, ANCHOR_ABI, wallet).getFunction('anchor')(ORIGIN, SIZE, `0x${ROOT}`);
   expect((await tx.wait(1))?.status).toBe(1);
@@ -129,16 +142,6 @@ describe('check_anchor.py against geth', () => {
     expect(run.out).toMatch(/PASS (\d+) confirmations \(at least 2\)/);
     expect(run.code).toBe(0);
     // The TypeScript reading (the page's and the CLI's) agrees on every value both print.
-    const rpc: JsonRpcCall = async (method, params) => {
-      const res = await fetch(geth.rpcUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-      });
-      const body = (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
-      if (body.error) throw new JsonRpcError(body.error.code, body.error.message);
-      return body.result;
-    };
     const ts = await readAnchorFromChain(rpc, {
       chainId: `eip155:${geth.chainId}`,
       contract,
@@ -192,4 +195,19 @@ describe('check_anchor.py against geth', () => {
     expect(malformed.out).toContain('ERROR anchor.txHash is malformed');
     expect(malformed.code).toBe(2);
   });
+
+  it('reads finality from geth: the anchor is final once the dev chain finalizes its block', async () => {
+    // geth's dev mode finalizes blocks some way behind the head (block 0 for the first blocks).
+    const ref = { chainId: `eip155:${geth.chainId}`, contract, txHash: genuineTx };
+    let read = await readAnchorFromChain(rpc, ref);
+    const deadline = Date.now() + 120_000;
+    while (read.finalized !== true && Date.now() < deadline) {
+      expect(read.finalized).toBe(false); // the tag is offered: never absent on geth
+      await new Promise((r) => setTimeout(r, 2_000));
+      read = await readAnchorFromChain(rpc, ref);
+    }
+    expect(read.finalized).toBe(true);
+    const finalized = await rpc('eth_getBlockByNumber', ['finalized', false]);
+    expect(Number.parseInt((finalized as { number: string }).number, 16)).toBeGreaterThanOrEqual(read.block);
+  }, 180_000);
 });

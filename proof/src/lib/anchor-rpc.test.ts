@@ -87,7 +87,13 @@ describe('readAnchorFromChain', () => {
       confirmations: 3,
       storedRoot: root,
     });
-    expect(calls).toEqual(['eth_chainId', 'eth_getTransactionReceipt', 'eth_call', 'eth_blockNumber']);
+    expect(calls).toEqual([
+      'eth_chainId',
+      'eth_getTransactionReceipt',
+      'eth_call',
+      'eth_blockNumber',
+      'eth_getBlockByNumber',
+    ]);
     expect(seen).toEqual([[{ to: contract, data: rootAtCallData(sender, originHash, 1234) }, 'latest']]);
   });
 
@@ -152,6 +158,36 @@ describe('readAnchorFromChain', () => {
       });
     }
     expect(calls).toEqual([]);
+  });
+
+  it('says whether the anchor is final, where the chain offers a finalized block', async () => {
+    const finalizedAt = (n: string | null) =>
+      node({ eth_getBlockByNumber: (p) => (p[0] === 'finalized' && n !== null ? { number: n } : null) });
+    // Block 16 under a finalized 0x10: final (verifyBundle takes that for the published count;
+    // a count asked for here stays a count).
+    const final = await readAnchorFromChain(finalizedAt('0x10'), ref);
+    expect(final).toMatchObject({ finalized: true, confirmations: 3 });
+    await expect(
+      readAnchorFromChain(finalizedAt('0x10'), ref, { minConfirmations: 4 }),
+    ).rejects.toMatchObject({
+      code: 'ANCHOR_NOT_CONFIRMED',
+    });
+    // Finalized only up to 15 (geth's dev mode keeps it at 0): not final, the count decides.
+    expect(await readAnchorFromChain(finalizedAt('0xf'), ref)).toMatchObject({ finalized: false });
+    await expect(readAnchorFromChain(finalizedAt('0x0'), ref, { minConfirmations: 4 })).rejects.toMatchObject(
+      {
+        code: 'ANCHOR_NOT_CONFIRMED',
+      },
+    );
+    // No such tag on this chain (no block, or an error): nothing said about finality.
+    expect(await readAnchorFromChain(finalizedAt(null), ref)).not.toHaveProperty('finalized');
+    expect(await readAnchorFromChain(node(), ref)).not.toHaveProperty('finalized');
+    const down = node({
+      eth_getBlockByNumber: () => {
+        throw new TypeError('Failed to fetch');
+      },
+    });
+    await expect(readAnchorFromChain(down, ref)).rejects.toMatchObject({ code: 'ANCHOR_RPC_UNREACHABLE' });
   });
 
   it('reports no answer at all as ANCHOR_RPC_UNREACHABLE', async () => {

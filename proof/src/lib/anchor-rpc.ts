@@ -1,7 +1,8 @@
 // Reads an anchored checkpoint back from an EVM chain with plain JSON-RPC, through a `rpc(method,
 // params)` function the caller supplies: eth_chainId, eth_getTransactionReceipt (the Anchored event
 // decoded from its logs, with the transaction's sender and the emitting contract), eth_call
-// rootAt (the root the contract itself keeps for that size) and eth_blockNumber (confirmations).
+// rootAt (the root the contract itself keeps for that size), eth_blockNumber (confirmations) and
+// eth_getBlockByNumber("finalized") (whether the anchor is final, where the chain offers the tag).
 // No I/O here and no ethers: the verifier page passes a `fetch` to the user's own node, the CLI and
 // the gateway pass theirs, and all three decode the chain's answer the same way. What the answer
 // must match (the operator's chain, contract, sender, origin; the bundle's size and root; the
@@ -61,7 +62,9 @@ export interface AnchorTxRef {
 }
 
 /** The anchored checkpoint as the chain records it: every field verifyBundle's anchor step reads. */
-export interface ChainAnchor extends Required<Omit<AnchorInfo, 'storedRoot'>> {
+export interface ChainAnchor extends Required<Omit<AnchorInfo, 'storedRoot' | 'finalized'>> {
+  /** At or below the chain's finalized block; absent where the chain offers no `finalized` tag. */
+  finalized?: boolean;
   /** Lowercase hex, no 0x. */
   root: string;
   /** Lowercase 0x addresses. */
@@ -77,7 +80,10 @@ export interface ChainAnchor extends Required<Omit<AnchorInfo, 'storedRoot'>> {
 }
 
 export interface ReadAnchorOptions {
-  /** Refuse anchors with fewer confirmations (default 1: mined). */
+  /**
+   * Refuse anchors with fewer confirmations (default 1: mined); a count, whatever the finality
+   * (verifyBundle lets a finalized block meet the operator's published count).
+   */
   minConfirmations?: number;
 }
 
@@ -189,6 +195,7 @@ export async function readAnchorFromChain(
   const storedRoot = await rootAt(rpc, contract, event.anchorer, event.originHash, event.size);
   const head = quantity(await call('eth_blockNumber', []), 'block number');
   const confirmations = head - block + 1;
+  const finalized = await finalizedBlock(rpc);
   if (confirmations < minConfirmations) {
     throw new AnchorReadError(
       'ANCHOR_NOT_CONFIRMED',
@@ -206,7 +213,26 @@ export async function readAnchorFromChain(
     originHash: event.originHash,
     confirmations,
     storedRoot,
+    ...(finalized !== undefined ? { finalized: block <= finalized } : {}),
   };
+}
+
+/**
+ * The number of the chain's finalized block, or undefined where the chain (or node) offers no
+ * `finalized` tag: a JSON-RPC error or no block. A node that does not answer is unreachable.
+ */
+async function finalizedBlock(rpc: JsonRpcCall): Promise<number | undefined> {
+  let result: unknown;
+  try {
+    result = await rpc('eth_getBlockByNumber', ['finalized', false]);
+  } catch (e) {
+    if (e instanceof JsonRpcError) return undefined;
+    throw readError('eth_getBlockByNumber finalized', e);
+  }
+  if (result === null || result === undefined) return undefined;
+  if (!isObject(result))
+    throw new AnchorReadError('ANCHOR_RPC_ERROR', 'the finalized block is not an object');
+  return quantity(result.number, 'finalized block number');
 }
 
 /** A failed call as the read reports it: the endpoint's error, or no answer at all. */

@@ -678,6 +678,18 @@ describe('verifyBundle: the anchor is pinned to the operator', () => {
     expect(s.detail).toContain('keeps no roots');
   });
 
+  it('takes a finalized block in place of the published confirmation count, and only a finalized one', async () => {
+    const { s } = await anchorStep({ confirmations: 1, finalized: true });
+    expect(s).toMatchObject({ status: 'pass' });
+    expect(s.detail).toContain('in a finalized block (1 confirmations)');
+    expect((await anchorStep({ confirmations: 1, finalized: false })).s.code).toBe('ANCHOR_NOT_CONFIRMED');
+    expect((await anchorStep({ confirmations: 5, finalized: false })).s.status).toBe('pass');
+    // A count the verifier asks for itself stays a count.
+    expect(
+      (await anchorStep({ confirmations: 5, finalized: true }, {}, { anchorConfirmations: 6 })).s.code,
+    ).toBe('ANCHOR_NOT_CONFIRMED');
+  });
+
   it('refuses a malformed identity as BAD_KEY and a bundle of another origin', async () => {
     expect((await anchorStep({}, { anchor: { ...PIN, anchorer: 'me' } })).s).toMatchObject({
       code: 'BAD_KEY',

@@ -135,6 +135,11 @@ export interface AnchorInfo {
   /** Blocks on top of and including the anchoring block. */
   confirmations?: number;
   /**
+   * Whether the anchoring block is at or below the chain's `finalized` block, where the chain
+   * offers that tag (absent where it does not). A finalized anchor needs no confirmation count.
+   */
+  finalized?: boolean;
+  /**
    * The root the contract keeps for (anchorer, originHash, size), read with `rootAt` (eth_call):
    * lowercase hex; `null` when the contract keeps no roots (the first contract, events only);
    * absent when the look-up did not ask.
@@ -188,7 +193,11 @@ export interface VerifyBundleOptions {
   getLedgerTx?: (ref: LedgerRef) => Promise<LedgerTxInfo>;
   /** Reads the anchored checkpoint from the chain. */
   getAnchor?: (ref: AnchorRef) => Promise<AnchorInfo>;
-  /** Confirmations the anchor needs; defaults to `keys.anchor.confirmations`, else 1. */
+  /**
+   * Confirmations the anchor needs; defaults to `keys.anchor.confirmations`, else 1. An anchor in a
+   * block the chain reports finalized (`AnchorInfo.finalized`) meets the default, not a number
+   * given here.
+   */
   anchorConfirmations?: number;
   verifyTimestamp?: (token: string, rootHash: Uint8Array, tsaRoots: string[]) => Promise<StepResult>;
 }
@@ -560,7 +569,13 @@ async function checkAnchor(
   }
   const pinnedConfirmations = isObject(identity) ? identity.confirmations : undefined;
   const needed = options.anchorConfirmations ?? (isCount(pinnedConfirmations) ? pinnedConfirmations : 1);
-  if (needed > 1 || onChain.confirmations !== undefined) {
+  // Final by the chain's own consensus stands in for the operator's published count; a count the
+  // caller asks for itself (`anchorConfirmations`, the CLI's --confirmations) is held as a count.
+  if (onChain.finalized === true && options.anchorConfirmations === undefined) {
+    notes.push(
+      `in a finalized block${isCount(onChain.confirmations) ? ` (${onChain.confirmations} confirmations)` : ''}`,
+    );
+  } else if (needed > 1 || onChain.confirmations !== undefined) {
     if (!isCount(onChain.confirmations)) {
       return fail('ANCHOR_NOT_CONFIRMED', `${needed} confirmations needed; the look-up gave no count`);
     }
