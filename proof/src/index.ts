@@ -60,6 +60,21 @@ export {
   signCheckpoint,
   verifyCheckpoint,
 } from './lib/checkpoint.ts';
+export {
+  acceptCosignatureLines,
+  type Cosignature,
+  type CosignatureCheck,
+  type Cosigner,
+  type CosignerKey,
+  checkWitnessQuorum,
+  cosignatureMessage,
+  cosignCheckpoint,
+  cosignerVerifierKey,
+  deriveCosignerPublicKey,
+  parseCosignerKey,
+  type QuorumResult,
+  verifyCosignatures,
+} from './lib/cosignature.ts';
 export { cidFromSha256, createSha256, type Sha256Hasher, sha256 } from './lib/digest.ts';
 export { fromBase64, fromHex, isSha256Hex, toBase64, toHex } from './lib/encoding.ts';
 export { isProofError, ProofError, type ProofErrorCode } from './lib/errors.ts';

@@ -47,7 +47,7 @@ export interface CheckpointSigner {
   algorithm?: NoteAlgorithm;
 }
 
-interface NoteSignature {
+export interface NoteSignature {
   name: string;
   keyHash: Uint8Array;
   signature: Uint8Array;
@@ -165,8 +165,8 @@ function checkNoteText(text: string): void {
   if (/[\uD800-\uDFFF]/u.test(text)) fail('BAD_NOTE', 'note text is not valid Unicode');
 }
 
-/** Splits a signed note into its text (ending in a newline) and its signatures. */
-function openNote(note: string): { text: string; signatures: NoteSignature[] } {
+/** Splits a signed note into its text (ending in a newline) and its signatures (also read by cosignature.ts). */
+export function openNote(note: string): { text: string; signatures: NoteSignature[] } {
   if (typeof note !== 'string') fail('BAD_NOTE', 'a note is a string');
   if (note.length > MAX_NOTE_BYTES) fail('BAD_NOTE', 'note too large');
   const split = note.lastIndexOf('\n\n');
