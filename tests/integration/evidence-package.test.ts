@@ -19,6 +19,7 @@ import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { pdfsig, pdftotext } from '../../gateway/src/documents/poppler.ts';
 import { verifyPdfSignature } from '../../gateway/src/documents/verify.ts';
 import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
+import { MANIFEST_COMMANDS } from '../../gateway/src/evidence-package/report.ts';
 import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
 import { readZip, writeZip } from '../../gateway/src/evidence-package/zip.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
@@ -241,6 +242,39 @@ describe('GET /v1/evidence/{id}/package', () => {
     });
     expect(py.stdout).toContain(': OK');
     expect(py.stdout).toContain('checkpoint signature: OK');
+  });
+
+  it('the commands the report prints run as printed, in the unpacked folder, and pass', async () => {
+    // The checks' commands as the gateway wrote them (verify-package gives the same list).
+    const result = await verifyEvidencePackage(ownerZip, { trust });
+    const runnable = result.checks
+      .filter((c) => c.status === 'pass')
+      .flatMap((c) => c.commands.map((cmd) => ({ id: c.id, cmd })))
+      // Commands that need what a package does not hold (the reader's document, a chain node).
+      .filter(({ cmd }) => !/YOUR-|RECORD-ID|package\.zip/.test(cmd));
+    const ids = new Set(runnable.map((r) => r.id));
+    for (const id of [
+      'bundle.receipt',
+      'bundle.timestamp',
+      'bundle.checkpoint',
+      'tlog-proof',
+      'certificate.signature',
+      'report.signature',
+      'manifest.signature',
+      'manifest.timestamp',
+    ]) {
+      expect(ids.has(id), id).toBe(true);
+    }
+    for (const { id, cmd } of [...runnable, ...MANIFEST_COMMANDS.map((cmd) => ({ id: 'manifest', cmd }))]) {
+      await fs.rm(path.join(dir(), 'nss'), { recursive: true, force: true });
+      const { stdout, stderr } = await run('sh', ['-c', cmd], { cwd: dir() }).catch((err) => {
+        throw new Error(`${id}: ${cmd}\n${err.stdout}${err.stderr}`);
+      });
+      const out = `${stdout}${stderr}`;
+      expect(out, `${id}: ${cmd}`).not.toMatch(/FAILED|Invalid|not Trusted/);
+      if (cmd.startsWith('openssl ts -verify')) expect(out, cmd).toContain('Verification: OK');
+      if (cmd.includes('pdfsig')) expect(out, cmd).toContain('Signature is Valid.');
+    }
   });
 
   it('refuses a package with any byte of any member changed, naming the member', async () => {

@@ -228,7 +228,7 @@ export async function checkPackageContents(
       inclusion: [`python3 ${MEMBERS.pythonTool} ${MEMBERS.tlogProof} ${MEMBERS.bundle}`],
       checkpoint: [`python3 ${MEMBERS.pythonTool} ${MEMBERS.tlogProof} ${MEMBERS.bundle} ${MEMBERS.keys}`],
       receipt: [
-        "python3 -c \"import json,jwt; b=json.load(open('bundle.json')); k=json.load(open('keys/keys.json'))['jwks']['keys'][0]; print(jwt.decode(b['receipt'], jwt.PyJWK(k).key, algorithms=['ES256'], options={'verify_aud': False}))\"",
+        "python3 -c \"import json,jwt; b=json.load(open('bundle.json')); r=b['receipt'].split('~')[0]; kid=jwt.get_unverified_header(r).get('kid'); k=[k for k in json.load(open('keys/keys.json'))['jwks']['keys'] if k.get('kid')==kid][0]; print(jwt.decode(r, jwt.PyJWK(k).key, algorithms=['ES256'], options={'verify_aud': False}))\"",
       ],
       ledger: [`cat ${MEMBERS.ledgerTx}   # txId, block, size and root as the ledger answered`],
       anchor: ['lianzheng verify RECORD-ID --rpc YOUR-ETHEREUM-NODE   # reads the anchor from the chain'],

@@ -16,6 +16,19 @@ const STATUS: Record<PackageCheck['status'], string> = {
   warn: '提示 note',
 };
 
+/**
+ * The manifest's checks with outside tools, run in the unpacked folder: every file's SHA-256 (exit 1
+ * naming the changed ones), an SM3 by openssl, the manifest's time-stamp, and its JWS signature by
+ * the certificate in x5c (Python's `cryptography`; the chain to the root: openssl verify).
+ */
+export const MANIFEST_COMMANDS = [
+  `python3 -c "import json,hashlib; m=json.load(open('${MEMBERS.manifest}')); bad=[f['path'] for f in m['files'] if hashlib.sha256(open(f['path'],'rb').read()).hexdigest()!=f['sha256']]; print('changed:', bad or 'none'); exit(1 if bad else 0)"`,
+  `openssl dgst -sm3 ${MEMBERS.certificate}   # compare with its sm3 in ${MEMBERS.manifest}`,
+  `openssl ts -verify -data ${MEMBERS.manifest} -in ${MEMBERS.manifestToken} -token_in -CAfile ${MEMBERS.root}`,
+  `python3 -c "import base64,json;from cryptography import x509;from cryptography.hazmat.primitives import hashes,serialization;from cryptography.hazmat.primitives.asymmetric import ec,utils; h,p,s=open('${MEMBERS.manifestJws}').read().strip().split('.'); d=lambda x: base64.urlsafe_b64decode(x+'='*(-len(x)%4)); c=x509.load_der_x509_certificate(base64.b64decode(json.loads(d(h))['x5c'][0])); r=d(s); c.public_key().verify(utils.encode_dss_signature(int.from_bytes(r[:32],'big'),int.from_bytes(r[32:],'big')),(h+'.'+p).encode(),ec.ECDSA(hashes.SHA256())); assert d(p)==open('${MEMBERS.manifest}','rb').read(); open('manifest-signer.pem','wb').write(c.public_bytes(serialization.Encoding.PEM)); print('manifest.jws OK, signed by', c.subject.rfc4514_string())"`,
+  `openssl verify -CAfile ${MEMBERS.root} manifest-signer.pem`,
+];
+
 export interface ReportContext {
   recordId: string;
   projectId: string;
@@ -72,10 +85,7 @@ ${rows}
   <td><b>清单与完整性</b><br>The manifest: every file's SHA-256 and SM3, signed and time-stamped<br><code>manifest</code></td>
   <td>由 verify-package 检查 checked by verify-package</td>
   <td>FIPS 180-4 SHA-256; GB/T 32905-2016 SM3; RFC 7515 JWS (ES256, x5c); RFC 3161</td>
-  <td><pre>python3 -c "import json,hashlib; m=json.load(open('${MEMBERS.manifest}')); [print(f['path'], hashlib.sha256(open(f['path'],'rb').read()).hexdigest()==f['sha256']) for f in m['files']]"</pre>
-<pre>openssl dgst -sm3 certificate.pdf   # compare with manifest.json</pre>
-<pre>openssl ts -verify -data ${MEMBERS.manifest} -in ${MEMBERS.manifestToken} -token_in -CAfile ${MEMBERS.root}</pre>
-<pre>python3 -c "import base64,json;from cryptography import x509;from cryptography.hazmat.primitives import hashes;from cryptography.hazmat.primitives.asymmetric import ec,utils; h,p,s=open('${MEMBERS.manifestJws}').read().strip().split('.'); d=lambda x: base64.urlsafe_b64decode(x+'='*(-len(x)%4)); c=x509.load_der_x509_certificate(base64.b64decode(json.loads(d(h))['x5c'][0])); r=d(s); c.public_key().verify(utils.encode_dss_signature(int.from_bytes(r[:32],'big'),int.from_bytes(r[32:],'big')),(h+'.'+p).encode(),ec.ECDSA(hashes.SHA256())); assert d(p)==open('${MEMBERS.manifest}','rb').read(); print('manifest.jws OK, signed by', c.subject.rfc4514_string())"</pre></td>
+  <td>${MANIFEST_COMMANDS.map((cmd) => `<pre>${esc(cmd)}</pre>`).join('')}</td>
 </tr>
 </table>
 <p><small>本意见书说明技术核验的结果，不对电子数据内容的真实性、合法性作出判断。This report states the result of technical checks; it makes no finding on whether the data's content is true or lawful.</small></p>

@@ -7,6 +7,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { isObject } from './_util.ts';
 import { checkPackageContents, checkToken, MEMBERS, type PackageCheck } from './checks.ts';
 import { fileDigests, MANIFEST_FORMAT, type Manifest, verifyManifestSignature } from './manifest.ts';
+import { MANIFEST_COMMANDS } from './report.ts';
 import { PackageError, readZip } from './zip.ts';
 
 export interface VerifyPackageOptions {
@@ -136,7 +137,7 @@ export async function verifyEvidencePackage(
       ...(sig.ok
         ? { detail: `signed by ${'signer' in sig ? sig.signer : ''}` }
         : { code: sig.code, detail: sig.detail }),
-      commands: ['see verification-report.html (python with the cryptography package)'],
+      commands: MANIFEST_COMMANDS.slice(3),
     });
     const token = files.get(MEMBERS.manifestToken);
     const stamp = token
@@ -203,7 +204,7 @@ export async function verifyEvidencePackage(
         standard: 'FIPS 180-4 SHA-256; GB/T 32905-2016 SM3',
         status: 'pass',
         detail: `${manifest.files.length} files`,
-        commands: ['sha256sum FILE; openssl dgst -sm3 FILE   # compare with manifest.json'],
+        commands: MANIFEST_COMMANDS.slice(0, 2),
       });
     }
   }
