@@ -63,7 +63,8 @@ Usage:
       identity in the keys (chain, contract, anchoring address; GET /v1/keys \`anchor\`): an anchor
       sent from another address, on another contract or chain fails. Keys without one leave the
       step "not pinned", never passed. --confirmations: blocks the anchor needs (default: the
-      gateway's ANCHOR_CONFIRMATIONS from the keys, else 3).
+      gateway's ANCHOR_CONFIRMATIONS from the keys, which a block the chain reports finalized also
+      meets; else 3).
       Each record gets one line — VERIFIED, WITHDRAWN (by whom, when, why), SUPERSEDED BY <id>,
       or FAILED — then what its evidence is worth (assurance: ledger, anchoring, time, witnesses;
       docs/assurance.md), its rule flags and every step. Offline, standing is known only with
@@ -612,11 +613,15 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       );
   }
   const anchorConfirmations = confirmations ?? keys.anchor?.confirmations ?? 3;
+  // The published count may be met by a block the chain reports finalized (proof's verifyBundle
+  // decides); a count asked for with --confirmations, or the default without a published one, is
+  // held as a count.
+  const finalityCounts = confirmations === undefined && keys.anchor?.confirmations !== undefined;
   if (!values.json && anchored) {
     const pin = keys.anchor;
     out.log(
       pin
-        ? `anchor pinned to ${pin.chainId}, contract ${pin.contract}, sent by ${pin.anchorer}${pin.retired?.length ? ` (or ${pin.retired.length} retired)` : ''}; ${anchorConfirmations} confirmation${anchorConfirmations === 1 ? '' : 's'}`
+        ? `anchor pinned to ${pin.chainId}, contract ${pin.contract}, sent by ${pin.anchorer}${pin.retired?.length ? ` (or ${pin.retired.length} retired)` : ''}; ${anchorConfirmations} confirmation${anchorConfirmations === 1 ? '' : 's'}${finalityCounts ? ' or a finalized block' : ''}`
         : 'anchor not pinned: the keys name no anchoring identity (chain, contract, address), so an anchor found is not passed',
     );
   }
@@ -634,7 +639,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       },
       getLedgerTx: getLedgerTx ? watched(getLedgerTx) : undefined,
       ...(getAnchor ? { getAnchor: watched(getAnchor) as never } : {}),
-      anchorConfirmations,
+      ...(finalityCounts ? {} : { anchorConfirmations }),
     });
     ok &&= v.ok;
     const id = b.id ?? (b.bundle as { record?: { id?: string } })?.record?.id ?? '';
