@@ -12,7 +12,8 @@ originHash, confirmations}.
 The same four calls as network/evm/README.md's shell check, written apart from the project's
 TypeScript (proof/src/lib/anchor-rpc.ts): eth_chainId, eth_getTransactionReceipt (the Anchored
 event, its sender and contract), eth_call rootAt (the root the contract itself keeps) and
-eth_blockNumber (confirmations).
+eth_blockNumber (confirmations). It counts confirmations only: the chain's finalized block, which
+verifyBundle also takes for the operator's published count, is not asked, so this is the stricter.
 
 Keccak-256 is not in Python's standard library (hashlib.sha3_256 is FIPS 202 SHA3-256, whose
 padding differs: its digests are not Keccak's). So this script computes no hash: the event topic
