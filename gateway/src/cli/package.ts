@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import https from 'node:https';
 import { parseArgs } from 'node:util';
 import { verifyEvidencePackage } from '../evidence-package/verify.ts';
+import { ZIP_LIMITS } from '../evidence-package/zip.ts';
 import { CliError, EXIT, type Out } from './common.ts';
 
 export const PACKAGE_HELP = `  lianzheng package ID --out FILE.zip [--gateway URL] [--token JWT | --api-key KEY] [--cacert F]
@@ -128,6 +129,17 @@ export async function cmdVerifyPackage(args: string[], out: Out): Promise<number
       throw new CliError(EXIT.USAGE, `cannot read ${flag} ${file}: ${(e as Error).message}`);
     }
   };
+  // Bounded before it is read: a package is ~100 KiB; ZIP_LIMITS bounds what it may inflate to.
+  const size = await fs.stat(zipPath).then(
+    (st) => st.size,
+    () => -1,
+  );
+  if (size > ZIP_LIMITS.totalBytes) {
+    throw new CliError(
+      EXIT.USAGE,
+      `${zipPath} is ${size} bytes; a package is at most ${ZIP_LIMITS.totalBytes}`,
+    );
+  }
   const zip = await read('the package', zipPath);
   let trust: unknown;
   if (values.trust) {
