@@ -36,6 +36,7 @@ import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } fro
 import { nameWithId, type ProjectNames, parseProjectNames, recordLine } from './names.ts';
 import { cmdPackage, cmdVerifyPackage, PACKAGE_HELP } from './package.ts';
 import { verifyOnFabric } from './verify-fabric.ts';
+import { cmdWitness, WITNESS_HELP } from './witness.ts';
 
 export { EXIT };
 
@@ -114,6 +115,7 @@ Usage:
 ${AUDIT_HELP}
 ${CERTIFICATES_HELP}
 ${PACKAGE_HELP}
+${WITNESS_HELP}
   lianzheng backup DIR
       Copy the database (every table, in one consistent snapshot; safe while the gateway runs)
       into the new folder DIR, with a manifest of sizes and SHA-256s. Keys are not in it: keep
@@ -1167,6 +1169,8 @@ export async function run(
         return await cmdVerifyPackage(args, out);
       case 'restore':
         return await cmdRestore(args, env, out);
+      case 'witness':
+        return await cmdWitness(args, out);
       case undefined:
       case 'help':
       case '--help':
