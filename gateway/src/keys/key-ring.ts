@@ -18,6 +18,7 @@ import {
   RECEIPT_SM2_ALG,
   RECEIPT_TYPE,
   type ReceiptClaims,
+  type ReceiptGroup,
   type ReceiptGroupClaims,
   type ReceiptItemClaims,
   signSm2Jws,
@@ -51,6 +52,11 @@ export interface ReceiptSigner {
    * all under one signature (proof/'s `ReceiptGroup`); a group of one gets a plain receipt.
    */
   signGroup(shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>, items: ReceiptItemClaims[]): string[];
+  /**
+   * The group receipts of a group already built (`buildReceiptGroup`, two or more items): with
+   * CRYPTO_SUITE dual both signers sign one group, so its tree is hashed once.
+   */
+  signBuiltGroup(group: ReceiptGroup, shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>): string[];
 }
 
 /** The checkpoint signer the pipeline uses with proof's `signCheckpoint`. */
@@ -196,7 +202,10 @@ class Es256ReceiptSigner implements ReceiptSigner {
       const { iss, iat, ledger } = shared;
       return [this.sign({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
     }
-    const group = buildReceiptGroup(items);
+    return this.signBuiltGroup(buildReceiptGroup(items), shared);
+  }
+
+  signBuiltGroup(group: ReceiptGroup, shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>): string[] {
     const jws = this.signJws(this.groupHeaderB64, group.claims(shared));
     return group.items.map((item) => `${jws}~${item}`);
   }
@@ -228,6 +237,10 @@ class Sm2ReceiptSigner implements ReceiptSigner {
     items: ReceiptItemClaims[],
   ): string[] {
     return signSm2ReceiptGroup(this.key, shared, items);
+  }
+  signBuiltGroup(group: ReceiptGroup, shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>): string[] {
+    const jws = signSm2Jws(this.key, RECEIPT_GROUP_TYPE, group.claims(shared));
+    return group.items.map((item) => `${jws}~${item}`);
   }
 }
 

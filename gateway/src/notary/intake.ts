@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { checkEntry, type RecordFacts, targetOf } from '@lianzheng/chaincode';
 import {
+  buildReceiptGroup,
   type EvidenceRecord,
   leafHash,
   type ReceiptItemClaims,
@@ -350,6 +351,17 @@ export class Intake {
       return;
     }
     const items = unsigned.map((r) => r.receiptItem);
+    if (sm2 && items.length > 1) {
+      // One tree for both signatures: the group is built (hashed) once.
+      const group = buildReceiptGroup(items);
+      const receipts = signer.signBuiltGroup(group, shared);
+      const sm2Receipts = sm2.signBuiltGroup(group, shared);
+      for (let i = 0; i < unsigned.length; i++) {
+        unsigned[i]!.receipt = receipts[i]!;
+        unsigned[i]!.receiptSm2 = sm2Receipts[i]!;
+      }
+      return;
+    }
     const receipts = signer.signGroup(shared, items);
     for (let i = 0; i < unsigned.length; i++) unsigned[i]!.receipt = receipts[i]!;
     if (sm2) {
