@@ -79,6 +79,20 @@ export { cidFromSha256, createSha256, type Sha256Hasher, sha256 } from './lib/di
 export { fromBase64, fromHex, isSha256Hex, toBase64, toHex } from './lib/encoding.ts';
 export { isProofError, ProofError, type ProofErrorCode } from './lib/errors.ts';
 export {
+  checkTrustWithRotations,
+  type FollowedKey,
+  type FollowFailure,
+  type FollowResult,
+  followRotations,
+  KEY_ROTATION_JWS_TYPE,
+  KEY_ROTATION_TYPE,
+  type KeyRotation,
+  type KeyRotationClaims,
+  keyRotationClaims,
+  keyRotationPayload,
+  type RotationKey,
+} from './lib/key-rotation.ts';
+export {
   appendLeaves,
   appendLeavesWithSubtrees,
   emptyFrontier,

@@ -138,7 +138,11 @@ export function buildReceiptGroup(items: readonly ReceiptItemClaims[]): ReceiptG
 
 type JwsPayload = Record<string, unknown>;
 
-async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise<JwsPayload> {
+/**
+ * A compact JWS of type `typ` by a key of `jwks` (ES256 through jose, or SM2-with-SM3): its payload.
+ * Internal to proof/ (receipts, key-rotation statements); the errors are receipts' ProofErrors.
+ */
+export async function verifyJws(jws: string, jwks: JSONWebKeySet, typ: string): Promise<JwsPayload> {
   // An SM2 receipt is checked here (jose knows no SM2); every other one by jose, as before.
   if (jwsAlg(jws) === RECEIPT_SM2_ALG) return verifySm2Jws(jws, jwks, typ);
   let result: JWTVerifyResult;

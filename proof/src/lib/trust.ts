@@ -10,6 +10,7 @@ import { certificateInfo } from '../timestamp/certificate-info.ts';
 import type { AnchorSite } from './bundle.ts';
 import { sha256 } from './digest.ts';
 import { toBase64, toHex, utf8 } from './encoding.ts';
+import type { KeyRotation } from './key-rotation.ts';
 import type { JSONWebKeySet } from './receipt.ts';
 
 export const TRUST_FORMAT = 'lianzheng-trust/1';
@@ -24,6 +25,11 @@ export interface TrustFile {
   tsaRoots: string[];
   /** The operator's anchoring site, when it anchors. */
   anchor?: AnchorSite;
+  /**
+   * The receipt key rotations published so far, oldest first (key-rotation.ts): kept so the file
+   * itself shows how its keys came to be; a verifier follows the ones the gateway publishes later.
+   */
+  rotations?: KeyRotation[];
 }
 
 /** What the functions read of GET /v1/keys. */
@@ -32,6 +38,8 @@ export interface PublishedKeys {
   checkpointKeys: string[];
   tsaRoots?: string[];
   anchor?: AnchorSite | null;
+  /** Receipt key rotation statements, oldest first (`followRotations`). */
+  rotations?: KeyRotation[];
 }
 
 /** The members RFC 7638 hashes, by key type, in their lexicographic order. */
@@ -83,6 +91,7 @@ export function trustOf(keys: PublishedKeys): TrustFile {
     checkpointKeys: [...keys.checkpointKeys],
     tsaRoots: (keys.tsaRoots ?? []).flatMap((pem) => certificateInfo(pem).map((c) => c.sha256)),
     ...(keys.anchor ? { anchor: site(keys.anchor) } : {}),
+    ...(keys.rotations?.length ? { rotations: [...keys.rotations] } : {}),
   };
 }
 
