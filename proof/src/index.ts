@@ -21,12 +21,14 @@ export {
   assuranceSummary,
   deriveAssurance,
   type LedgerAssurance,
+  type PublishedWitness,
   type Standing,
   standingOf,
   standingVerdict,
   type TimeAssurance,
   VERDICT_EXIT_CODES,
   type WitnessAssurance,
+  type WitnessCosignature,
 } from './lib/assurance.ts';
 
 export {

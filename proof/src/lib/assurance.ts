@@ -9,6 +9,7 @@
 
 import { certificateInfo } from '../timestamp/certificate-info.ts';
 import type { AnchorIdentity, ProofBundle, StepResult } from './bundle.ts';
+import { verifyCosignatures } from './cosignature.ts';
 
 /** Where the record's log entry is kept. */
 export type LedgerAssurance =
@@ -39,8 +40,34 @@ export type TimeAssurance =
   /** An RFC 3161 time-stamp from a TSA outside the operator's PKI, named by its root. */
   | { level: 'outside-tsa'; name: string; root: string };
 
-/** Independent witnesses co-signing the log's checkpoints: none in this version. */
-export type WitnessAssurance = { level: 'none' };
+/** One witness that cosigned the record's checkpoint (C2SP cosignature/v1). */
+export interface WitnessCosignature {
+  /** The witness's key name (its C2SP name, e.g. `notary.example/w1`). */
+  name: string;
+  /** Its display names, as the operator publishes them (GET /v1/keys `witnesses`). */
+  displayName?: string;
+  displayNameZh?: string;
+  /** When it cosigned, ISO 8601. */
+  at: string;
+}
+
+/** Independent witnesses co-signing the log's checkpoints (docs/witnesses.md). */
+export type WitnessAssurance =
+  /** The operator names no witnesses. */
+  | { level: 'none' }
+  /** Fewer than the quorum cosigned the record's checkpoint (a witness was down, or refused). */
+  | { level: 'below-quorum'; quorum: number; of: number; cosigned: WitnessCosignature[] }
+  /** At least the quorum of the named witnesses cosigned it. */
+  | { level: 'quorum'; quorum: number; of: number; cosigned: WitnessCosignature[] };
+
+/** A witness as GET /v1/keys publishes it. */
+export interface PublishedWitness {
+  /** Verifier key `name+id+base64(0x04 ‖ Ed25519 key)`. */
+  vkey: string;
+  /** Display names (the C2SP key name is in `vkey`). */
+  displayName?: string;
+  displayNameZh?: string;
+}
 
 export interface Assurance {
   ledger: LedgerAssurance;
@@ -66,6 +93,9 @@ export interface AssuranceKeys {
   operatorRoots?: string[];
   /** The operator's anchoring identity; absent when it does not anchor. */
   anchor?: AnchorIdentity | null;
+  /** The witnesses the operator (or a trust file) names, and how many must cosign. */
+  witnesses?: PublishedWitness[];
+  witnessQuorum?: number;
 }
 
 export type Standing =
@@ -127,6 +157,42 @@ function timeOf(bundle: ProofBundle, keys: AssuranceKeys, steps?: StepResult[]):
   return { level: 'outside-tsa', name: outside.name || outside.sha256.slice(0, 16), root: outside.sha256 };
 }
 
+function witnessesOf(bundle: ProofBundle, keys: AssuranceKeys, steps?: StepResult[]): WitnessAssurance {
+  const published = Array.isArray(keys.witnesses) ? keys.witnesses : [];
+  if (published.length === 0) return { level: 'none' };
+  const of = published.length;
+  const quorum = Math.min(Math.max(keys.witnessQuorum ?? of, 0), of);
+  let cosigned: WitnessCosignature[] = [];
+  // The lines are verified here, not taken from the bundle's word (cheap: a few Ed25519 checks);
+  // a witnesses step that failed counts none.
+  const checkpoint = bundle.inclusion?.checkpoint;
+  if (
+    typeof checkpoint === 'string' &&
+    Array.isArray(bundle.cosignatures) &&
+    stepStatus(steps, 'witnesses') !== 'fail'
+  ) {
+    try {
+      const note = checkpoint + bundle.cosignatures.map((l) => `${l}\n`).join('');
+      const { cosignatures } = verifyCosignatures(
+        note,
+        published.map((w) => w.vkey),
+      );
+      cosigned = cosignatures.map((c) => {
+        const w = published.find((p) => p.vkey === c.vkey);
+        return {
+          name: c.name,
+          ...(w?.displayName ? { displayName: w.displayName } : {}),
+          ...(w?.displayNameZh ? { displayNameZh: w.displayNameZh } : {}),
+          at: new Date(c.time * 1000).toISOString(),
+        };
+      });
+    } catch {
+      cosigned = [];
+    }
+  }
+  return { level: cosigned.length >= quorum && quorum > 0 ? 'quorum' : 'below-quorum', quorum, of, cosigned };
+}
+
 /**
  * The assurance of one record's evidence. Without `steps` it is what the bundle claims (the
  * gateway's own answer); with the steps of `verifyBundle`, an anchor or a time-stamp counts only
@@ -140,7 +206,7 @@ export function deriveAssurance(bundle: ProofBundle, keys: AssuranceKeys, steps?
     ledger,
     anchoring,
     time,
-    witnesses: { level: 'none' },
+    witnesses: witnessesOf(bundle, keys, steps),
     onChain: ledger.level === 'fabric' || anchoring.level === 'anchored',
   };
 }
@@ -214,7 +280,16 @@ function timeWords(t: TimeAssurance): string {
   }
 }
 
+function witnessWords(w: WitnessAssurance): string {
+  if (w.level === 'none') return 'no witnesses';
+  const names = w.cosigned.map((c) => `${c.displayName ?? c.name} at ${c.at}`).join(', ');
+  const count = `${w.cosigned.length} of ${w.of} witnesses cosigned (quorum ${w.quorum})`;
+  return `${count}${names ? `: ${names}` : ''}${w.level === 'below-quorum' ? ', below the quorum' : ''}`;
+}
+
 /** One English line: the CLI's summary, and the words docs/assurance.md tabulates. */
 export function assuranceSummary(a: Assurance): string {
-  return [ledgerWords(a.ledger), anchorWords(a.anchoring), timeWords(a.time), 'no witnesses'].join('; ');
+  return [ledgerWords(a.ledger), anchorWords(a.anchoring), timeWords(a.time), witnessWords(a.witnesses)].join(
+    '; ',
+  );
 }

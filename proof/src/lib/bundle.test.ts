@@ -117,6 +117,8 @@ describe('verifyBundle: a good bundle', () => {
       ledger: 'pass',
       anchor: 'pass',
       timestamp: 'pass',
+      // No witness keys given here; witnesses.test.ts passes this step.
+      witnesses: 'skipped:NO_WITNESSES',
     });
     expect(result.ok).toBe(true);
     expect(result.steps.map((s) => s.step)).toEqual(VERIFY_STEPS);

@@ -1,5 +1,6 @@
 // The proof bundle and its verification: digest → details → record → leaf → inclusion proof →
-// signed checkpoint → receipt → ledger transaction → anchor → time-stamp. Every step reports
+// signed checkpoint → receipt → ledger transaction → anchor → time-stamp → witnesses' cosignatures.
+// Every step reports
 // pass, fail (with a code) or skipped (with a code); nothing passes silently and bad bundle
 // content never throws. Network look-ups are injected, so the page, the CLI and tests decide how.
 
@@ -7,6 +8,7 @@ import { base64urlDecode } from '#codec-impl';
 import { verifyCheckpointTimestamp } from '../timestamp/verify-timestamp.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { type Checkpoint, parseCheckpoint, verifyCheckpoint } from './checkpoint.ts';
+import { checkWitnessQuorum } from './cosignature.ts';
 import { sha256 } from './digest.ts';
 import { fromHex, hashFromHex, isSha256Hex, toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
@@ -74,6 +76,12 @@ export interface ProofBundle {
   ledger?: LedgerRef;
   anchor?: AnchorRef;
   timestamp?: TimestampRef;
+  /**
+   * C2SP tlog-cosignature lines (cosignature/v1, `— <witness> <base64>`, no newline) by outside
+   * witnesses over `inclusion.checkpoint`'s body. Optional: bundles from before witnesses, or
+   * made before any witness answered, have none.
+   */
+  cosignatures?: string[];
 }
 
 export type VerifyStepName =
@@ -85,7 +93,8 @@ export type VerifyStepName =
   | 'receipt'
   | 'ledger'
   | 'anchor'
-  | 'timestamp';
+  | 'timestamp'
+  | 'witnesses';
 
 export const VERIFY_STEPS: readonly VerifyStepName[] = [
   'digest',
@@ -97,6 +106,7 @@ export const VERIFY_STEPS: readonly VerifyStepName[] = [
   'ledger',
   'anchor',
   'timestamp',
+  'witnesses',
 ];
 
 export interface StepResult {
@@ -188,7 +198,13 @@ export interface VerifyBundleOptions {
     tsaRoots?: string[];
     /** The operator's anchoring identity (GET /v1/keys `anchor`); unpinned anchors are not passed. */
     anchor?: AnchorIdentity;
+    /** Witness verifier keys (cosignature/v1, type 0x04) the verifier trusts. */
+    witnesses?: string[];
+    /** How many of `witnesses` must have cosigned; default all of them. */
+    witnessQuorum?: number;
   };
+  /** Fail the witnesses step (not skip it) when fewer than the quorum cosigned. */
+  requireWitnessQuorum?: boolean;
   /** Looks the ledger transaction up; report an unknown transaction as `valid: false`. */
   getLedgerTx?: (ref: LedgerRef) => Promise<LedgerTxInfo>;
   /** Reads the anchored checkpoint from the chain. */
@@ -620,6 +636,44 @@ async function checkTimestamp(
   }
 }
 
+/** Cap on cosignature lines read from a bundle (C2SP witnesses are a handful per log). */
+const MAX_COSIGNATURES = 64;
+
+function checkWitnesses(bundle: Record<string, unknown>, options: VerifyBundleOptions): Outcome {
+  const lines = bundle.cosignatures;
+  const keys = options.keys?.witnesses ?? [];
+  if (lines !== undefined) {
+    if (
+      !Array.isArray(lines) ||
+      lines.length > MAX_COSIGNATURES ||
+      !lines.every((l) => typeof l === 'string' && l.startsWith('\u2014 ') && !l.includes('\n'))
+    ) {
+      return fail('BAD_BUNDLE', `cosignatures are at most ${MAX_COSIGNATURES} signature lines`);
+    }
+  }
+  if (keys.length === 0) return skip('NO_WITNESSES', 'no trusted witness keys were given');
+  const inclusion = bundle.inclusion;
+  if (!isObject(inclusion) || typeof inclusion.checkpoint !== 'string') {
+    return skip('NOT_RECORDED', 'no checkpoint for witnesses to have cosigned');
+  }
+  const quorum = options.keys.witnessQuorum ?? keys.length;
+  // The witnesses' lines join the checkpoint's own signature block, as on /v1/log/checkpoint.
+  const note = `${inclusion.checkpoint}${((lines as string[] | undefined) ?? []).map((l) => `${l}\n`).join('')}`;
+  const r = checkWitnessQuorum(note, keys, quorum);
+  if (r.invalid.length > 0) {
+    return fail(
+      'BAD_COSIGNATURE',
+      `a cosignature by ${r.invalid.join(', ')} does not verify over this checkpoint`,
+    );
+  }
+  const names = r.cosignatures.map((c) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`);
+  const detail = `${r.cosignatures.length} of ${r.of} witnesses cosigned (quorum ${r.quorum})${names.length > 0 ? `: ${names.join(', ')}` : ''}`;
+  if (r.met) return pass(detail);
+  return options.requireWitnessQuorum
+    ? fail('WITNESS_QUORUM_NOT_MET', detail)
+    : skip('WITNESS_QUORUM_NOT_MET', detail);
+}
+
 async function run(step: () => Outcome | Promise<Outcome>): Promise<Outcome> {
   try {
     return await step();
@@ -654,6 +708,7 @@ export async function verifyBundle(
     ledger: await run(() => checkLedger(bundle, options, ctx)),
     anchor: await run(() => checkAnchor(bundle, options, ctx)),
     timestamp: await run(() => checkTimestamp(bundle, options, ctx)),
+    witnesses: await run(() => checkWitnesses(bundle, options)),
   };
   const steps = VERIFY_STEPS.map((step) => ({ step, ...outcomes[step] }));
   const ok =
