@@ -7,10 +7,11 @@ import { parseArgs } from 'node:util';
 import {
   type AnchorIdentity,
   assuranceSummary,
-  checkTrust,
+  checkTrustWithRotations,
   createSha256,
   deriveAssurance,
   isSha256Hex,
+  type KeyRotation,
   type Standing,
   standingOf,
   standingVerdict,
@@ -373,6 +374,8 @@ interface Keys {
   anchor?: AnchorIdentity;
   /** SHA-256 of the gateway's own PKI root: a TSA under it vouches for the gateway's clock only. */
   operatorRoots?: string[];
+  /** Receipt key rotation statements, oldest first: how a pinned key hands over to a newer one. */
+  rotations?: KeyRotation[];
 }
 
 /** A record as GET /v1/verify or /v1/evidence/{id} answers it (what `verify` reads of it). */
@@ -555,7 +558,9 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
     } catch (e) {
       throw new CliError(EXIT.USAGE, `cannot read --trust ${values.trust}: ${(e as Error).message}`);
     }
-    const trust = checkTrust(pinned, keys);
+    // A key rotated in since the file was saved passes only through the published statements, each
+    // signed by the key before it (proof's followRotations).
+    const trust = await checkTrustWithRotations(pinned, keys);
     if (!trust.ok) {
       out.error(
         `TRUST MISMATCH: the keys differ from the ones pinned in ${values.trust}; nothing was verified`,
@@ -563,7 +568,12 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       for (const d of trust.differences) out.error(`  ${d}`);
       return EXIT.TRUST_MISMATCH;
     }
-    if (!values.json) out.log(`keys pinned by ${values.trust}: every published key is one it names`);
+    if (!values.json)
+      out.log(
+        trust.followed
+          ? `keys pinned by ${values.trust}: every published key is one it names or one it reaches by following ${trust.followed} key rotation${trust.followed === 1 ? '' : 's'}, each signed by the key before it`
+          : `keys pinned by ${values.trust}: every published key is one it names`,
+      );
   }
   // The ledger step asks the gateway for the transaction (GET /v1/ledger/tx/{txId}) unless the
   // check is offline; on Fabric an inspector can ask a peer directly instead.
@@ -1018,8 +1028,17 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   const config = loadCliConfig(env);
   const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
   const kid = await ring.rotate();
-  out.log(JSON.stringify({ kid, keys: ring.receiptKeys(), keysDir: path.resolve(config.keysDir) }, null, 2));
-  out.error('Rotated the key files; a running gateway on them signs with the new key within a second.');
+  const rotations = ring.rotations().length;
+  out.log(
+    JSON.stringify(
+      { kid, keys: ring.receiptKeys(), rotations, keysDir: path.resolve(config.keysDir) },
+      null,
+      2,
+    ),
+  );
+  out.error(
+    `Rotated the key files; a running gateway on them signs with the new key within a second. Statement ${rotations} (signed by the old and the new key) is published in GET /v1/keys.`,
+  );
   return EXIT.OK;
 }
 

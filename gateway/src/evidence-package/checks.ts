@@ -5,7 +5,8 @@
 // evidence the package carries, the PDF and every RFC 3161 token against the trusted roots.
 import { createHash } from 'node:crypto';
 import {
-  checkTrust,
+  type checkTrust,
+  checkTrustWithRotations,
   fromHex,
   type LedgerRef,
   type ProofBundle,
@@ -149,14 +150,20 @@ export async function checkPackageContents(
     return checks;
   }
   if (options.trust !== undefined) {
-    const pinned = checkTrust(options.trust, keys);
+    // Keys rotated in since the reader's file was saved pass through the package's published
+    // rotation statements (keys.json `rotations`), each signed by the key before it.
+    const pinned = await checkTrustWithRotations(options.trust, keys);
     add({
       id: 'keys.trust',
       zh: '密钥与信任清单一致',
       en: 'The keys are the ones the reader pinned (trust.json)',
       standard: 'lianzheng-trust/1 (RFC 7638 thumbprints, SHA-256 fingerprints)',
       status: pinned.ok ? 'pass' : 'fail',
-      ...(pinned.ok ? {} : { code: 'KEYS_NOT_PINNED', detail: pinned.differences.join('; ') }),
+      ...(pinned.ok
+        ? pinned.followed
+          ? { detail: `reached by following ${pinned.followed} signed key rotation(s) from a pinned key` }
+          : {}
+        : { code: 'KEYS_NOT_PINNED', detail: pinned.differences.join('; ') }),
       commands: ['lianzheng verify-package package.zip --trust trust.json'],
     });
   } else {

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  followRotations,
   formatCheckpoint,
   jwkThumbprint,
   noteKeyAlgorithm,
@@ -124,6 +125,50 @@ describe('KeyRing', () => {
     expect(d.receiptKeys().map((k) => k.kid)).toEqual([fourth, third, second, first]);
     const receipt = d.receiptSigner.sign(claims('r4'));
     expect((await verifyReceipt(receipt, a.jwks())).sub).toBe('r4');
+  });
+
+  it('publishes each rotation as a statement signed by the old and the new key, surviving a restart', async () => {
+    const dir = await tempDir();
+    const ring = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const first = ring.receiptSigner.kid;
+    expect(ring.rotations()).toEqual([]);
+    const second = await ring.rotate();
+    const third = await ring.rotate();
+    const reloaded = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    expect(reloaded.rotations()).toEqual(ring.rotations());
+    const statements = reloaded.rotations();
+    expect(statements).toHaveLength(2);
+    const claims0 = JSON.parse(Buffer.from(statements[0]!.byPrevious.split('.')[1]!, 'base64url').toString());
+    expect(claims0).toMatchObject({
+      type: 'lianzheng-key-rotation/v1',
+      previous: { kid: first },
+      next: { kid: second, jwk: { kty: 'EC', crv: 'P-256' } },
+    });
+    expect(claims0.next.jwk.d).toBeUndefined();
+    const followed = await followRotations([{ thumbprint: first }], statements);
+    expect(followed).toMatchObject({ ok: true, followed: 2 });
+    if (followed.ok) expect(followed.keys.map((k) => k.kid)).toEqual([second, third]);
+  });
+
+  it('loses no rotation when two processes rotate at once (the lock), and writes statements for old key files', async () => {
+    const dir = await tempDir();
+    const a = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const b = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    const first = a.receiptSigner.kid;
+    const made = await Promise.all([a.rotate(), b.rotate(), a.rotate(), b.rotate()]);
+    const c = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    expect(c.receiptKeys()).toHaveLength(5);
+    expect(new Set(c.receiptKeys().map((k) => k.kid))).toEqual(new Set([first, ...made]));
+    const chain = await followRotations([first], c.rotations());
+    expect(chain).toMatchObject({ ok: true, followed: 4, unreached: [] });
+    await expect(fs.stat(path.join(dir, 'receipt-keys.json.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // A key file from before statements were published: the statements are made on load.
+    const file = path.join(dir, 'receipt-keys.json');
+    const { rotations: _dropped, ...old } = JSON.parse(await fs.readFile(file, 'utf8'));
+    await fs.writeFile(file, JSON.stringify(old));
+    const upgraded = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    expect(upgraded.rotations()).toHaveLength(4);
+    expect(await followRotations([first], upgraded.rotations())).toMatchObject({ ok: true, followed: 4 });
   });
 
   it('refresh() keeps the keys it has when the file is unreadable', async () => {

@@ -12,6 +12,10 @@ import {
   buildReceiptGroup,
   deriveNotePublicKey,
   jwkThumbprint,
+  KEY_ROTATION_JWS_TYPE,
+  type KeyRotation,
+  keyRotationClaims,
+  keyRotationPayload,
   type NoteAlgorithm,
   noteVerifierKey,
   RECEIPT_GROUP_TYPE,
@@ -97,6 +101,12 @@ interface StoredReceiptKey {
 interface ReceiptKeyFile {
   current: string;
   keys: StoredReceiptKey[];
+  /**
+   * One statement per rotation, oldest first (proof's `followRotations`): in this file, so the new
+   * key and the statement handing over to it are written by one rename — a crash cannot leave a
+   * key without its statement (a gap) or a statement for a key that was never kept (a fork later).
+   */
+  rotations?: KeyRotation[];
 }
 
 interface CheckpointKeyFile {
@@ -133,6 +143,81 @@ export async function writeSecretFile(file: string, content: string): Promise<vo
     await handle.close();
   }
   await fs.rename(tmp, file);
+}
+
+/**
+ * Runs `fn` holding `<file>.lock` (created exclusively), so processes sharing the keys folder —
+ * API workers rotating through the admin route, `lianzheng keys rotate` — rotate one at a time and
+ * none writes a copy read before another's rotation. A lock older than 30 s is left by a process
+ * that died mid-rotation (a rotation takes milliseconds) and is removed.
+ */
+async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await (await fs.open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = await fs.stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 30_000) {
+        await fs.rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${lock} has been held for 10 s; remove it if no rotation is running`);
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+/** A compact ES256 JWS (typ `typ`, `kid`) over `payload`, by a stored private JWK. */
+function signEs256(jwk: JWK, kid: string, typ: string, payload: string): string {
+  const key = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  const input = `${b64url(JSON.stringify({ alg: 'ES256', kid, typ }))}.${b64url(payload)}`;
+  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** The statement that `previous` hands over to `next`, signed by both (proof's key-rotation.ts). */
+export function signReceiptKeyRotation(
+  previous: StoredReceiptKey,
+  next: StoredReceiptKey,
+  at: string,
+): KeyRotation {
+  const claims = keyRotationClaims(
+    { kid: previous.kid, jwk: publicJwkOf(previous.jwk) as Record<string, unknown> },
+    { kid: next.kid, jwk: publicJwkOf(next.jwk) as Record<string, unknown> },
+    at,
+  );
+  const payload = keyRotationPayload(claims);
+  return {
+    byPrevious: signEs256(previous.jwk, previous.kid, KEY_ROTATION_JWS_TYPE, payload),
+    byNext: signEs256(next.jwk, next.kid, KEY_ROTATION_JWS_TYPE, payload),
+  };
+}
+
+/**
+ * Key files written before rotations were published: the statements for the rotations they
+ * record, made now with the retired keys (kept in the file), each dated when its key was made.
+ * Undefined when nothing is missing.
+ */
+function backfillRotations(file: ReceiptKeyFile): ReceiptKeyFile | undefined {
+  const have = file.rotations ?? [];
+  if (have.length >= file.keys.length - 1) return undefined;
+  const rotations: KeyRotation[] = [];
+  for (let i = 1; i < file.keys.length; i++) {
+    const prev = file.keys[i - 1]!;
+    const next = file.keys[i]!;
+    rotations.push(have[i - 1] ?? signReceiptKeyRotation(prev, next, next.createdAt));
+  }
+  return { ...file, rotations };
 }
 
 async function readJson<T>(file: string): Promise<T | undefined> {
@@ -282,6 +367,15 @@ export class KeyRing {
       const { kid, jwk } = await newEs256Jwk();
       receipts = { current: kid, keys: [{ kid, jwk, createdAt: new Date().toISOString() }] };
       await writeSecretFile(path.join(dir, RECEIPT_FILE), JSON.stringify(receipts, null, 2));
+    }
+    if (backfillRotations(receipts)) {
+      const file = path.join(dir, RECEIPT_FILE);
+      receipts = await withFileLock(file, async () => {
+        const fresh = (await readJson<ReceiptKeyFile>(file)) ?? receipts!;
+        const filled = backfillRotations(fresh);
+        if (filled) await writeSecretFile(file, JSON.stringify(filled, null, 2));
+        return filled ?? fresh;
+      });
     }
     let checkpoint = await readJson<CheckpointKeyFile>(path.join(dir, CHECKPOINT_FILE));
     if (!checkpoint) {
@@ -445,27 +539,41 @@ export class KeyRing {
     }));
   }
 
+  /** The receipt key rotation statements, oldest first (GET /v1/keys `rotations`, trust.json). */
+  rotations(): KeyRotation[] {
+    return this.receiptFile.rotations ?? [];
+  }
+
   /**
    * Makes a new receipt key current and retires the old one, which stays in the JWKS so receipts
-   * it signed keep verifying. Persisted before it takes effect. Returns the new kid.
+   * it signed keep verifying; a statement signed by the old key and the new one publishes the
+   * hand-over. Persisted before it takes effect. Returns the new kid.
    */
   async rotate(): Promise<string> {
-    // Build on the file as it is now: another process may have rotated since we read it, and
-    // writing our stale copy back would drop its key (and strand the receipts it signed).
-    await this.refresh();
-    const { kid, jwk } = await newEs256Jwk();
-    const now = new Date().toISOString();
-    const next: ReceiptKeyFile = {
-      current: kid,
-      keys: [
-        ...this.receiptFile.keys.map((k) =>
-          k.kid === this.receiptFile.current ? { ...k, retiredAt: now } : k,
-        ),
-        { kid, jwk, createdAt: now },
-      ],
-    };
-    await writeSecretFile(path.join(this.dir, RECEIPT_FILE), JSON.stringify(next, null, 2));
-    this.receiptStamp = await KeyRing.stampOf(path.join(this.dir, RECEIPT_FILE));
+    const file = path.join(this.dir, RECEIPT_FILE);
+    const { next, stamp } = await withFileLock(file, async () => {
+      // Build on the file as it is now, under the lock: another process may have rotated since we
+      // read it, and writing our stale copy back would drop its key (and strand the receipts it
+      // signed) or fork the chain of statements.
+      const base = (await readJson<ReceiptKeyFile>(file)) ?? this.receiptFile;
+      const previous = base.keys.find((k) => k.kid === base.current);
+      if (!previous)
+        throw new Error(`receipt key file names current key ${base.current}, which it does not hold`);
+      const { kid, jwk } = await newEs256Jwk();
+      const now = new Date().toISOString();
+      const created: StoredReceiptKey = { kid, jwk, createdAt: now };
+      const filled = backfillRotations(base) ?? base;
+      const written: ReceiptKeyFile = {
+        current: kid,
+        keys: [...base.keys.map((k) => (k.kid === base.current ? { ...k, retiredAt: now } : k)), created],
+        rotations: [...(filled.rotations ?? []), signReceiptKeyRotation(previous, created, now)],
+      };
+      await writeSecretFile(file, JSON.stringify(written, null, 2));
+      // Stamped under the lock: a rotation by another process right after ours is then seen.
+      return { next: written, stamp: await KeyRing.stampOf(file) };
+    });
+    const kid = next.current;
+    this.receiptStamp = stamp;
     this.receiptFile = next;
     this.signer = KeyRing.signerFor(next);
     this.cachedJwks = await this.buildJwks();

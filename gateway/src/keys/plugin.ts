@@ -74,10 +74,18 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
       onRequest: app.requireRole('admin'),
       schema: {
         tags: ['admin'],
-        summary: 'Make a new receipt key current; the old one stays published as retired',
+        summary:
+          'Make a new receipt key current; the old one stays published as retired, and a statement signed by both (GET /v1/keys `rotations`) publishes the hand-over',
         security: [{ bearer: [] }],
         response: {
-          200: Type.Object({ kid: Type.String(), retired: Type.Array(Type.String()) }),
+          200: Type.Object({
+            kid: Type.String(),
+            retired: Type.Array(Type.String()),
+            rotation: Type.Object(
+              { byPrevious: Type.String(), byNext: Type.String() },
+              { description: 'The statement of this rotation (lianzheng-key-rotation/v1)' },
+            ),
+          }),
           ...problemResponses(401, 403),
         },
       },
@@ -85,8 +93,10 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     async (request) => {
       const kid = await ring.rotate();
       request.log.info({ kid }, 'receipt key rotated');
+      const rotation = ring.rotations().at(-1)!;
       return {
         kid,
+        rotation,
         retired: ring
           .receiptKeys()
           .filter((k) => !k.current)

@@ -9,6 +9,19 @@ const AnchorSite = Type.Object({
   anchorer: Type.String({ description: 'The address that sends every anchor transaction' }),
 });
 
+const Rotation = Type.Object(
+  {
+    byPrevious: Type.String({
+      description: 'Compact JWS (typ lianzheng-key-rotation+jwt) by the retired key',
+    }),
+    byNext: Type.String({ description: 'The same payload, signed by the key that became current' }),
+  },
+  {
+    description:
+      'A receipt key rotation: {type: "lianzheng-key-rotation/v1", previous, next: {kid, thumbprint, jwk}, at}, signed by both keys (docs: SECURITY.md, key rotation)',
+  },
+);
+
 const TrustSchema = Type.Object(
   {
     format: Type.Literal('lianzheng-trust/1'),
@@ -21,6 +34,9 @@ const TrustSchema = Type.Object(
     checkpointKeys: Type.Array(Type.String({ description: 'C2SP note verifier key' })),
     tsaRoots: Type.Array(Type.String({ description: 'SHA-256 (hex) of a TSA root certificate (DER)' })),
     anchor: Type.Optional(AnchorSite),
+    rotations: Type.Optional(
+      Type.Array(Rotation, { description: 'Receipt key rotations so far, oldest first' }),
+    ),
   },
   {
     description:
@@ -35,6 +51,7 @@ export function publishedKeys(app: FastifyInstance) {
   return {
     jwks: app.keys.jwks(),
     checkpointKeys: app.keys.checkpointKeys(),
+    rotations: app.keys.rotations(),
     ledger: info.network,
     ...(info.note ? { ledgerNote: info.note } : {}),
     tsaRoots: app.timestamps?.roots ?? [],
@@ -87,6 +104,10 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
           200: Type.Object({
             jwks: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }),
             checkpointKeys: Type.Array(Type.String()),
+            rotations: Type.Array(Rotation, {
+              description:
+                'Receipt key rotations, oldest first: a verifier holding an older trust.json accepts a newer key only through an unbroken chain of these from a key it pinned',
+            }),
             ledger: Type.Union([Type.Literal('embedded'), Type.Literal('fabric')]),
             ledgerNote: Type.Optional(Type.String()),
             tsaRoots: Type.Array(Type.String(), {
