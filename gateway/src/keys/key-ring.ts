@@ -26,6 +26,7 @@ import {
   type ReceiptGroupClaims,
   type ReceiptItemClaims,
   signSm2Jws,
+  signSm2JwsAsync,
   signSm2ReceiptGroup,
   sm2RandomPrivateKey,
 } from '@lianzheng/proof';
@@ -90,7 +91,7 @@ export interface Sm2Key {
   jwk: PublicJwk;
 }
 
-interface StoredReceiptKey {
+export interface StoredReceiptKey {
   kid: string;
   /** Private JWK (P-256). */
   jwk: JWK;
@@ -297,9 +298,8 @@ class Es256ReceiptSigner implements ReceiptSigner {
 }
 
 /**
- * SM2 receipts (proof's signSm2Jws): the same claims and forms as the ES256 signer's. SM2 in
- * JavaScript has no thread-pool variant, so `signAsync` signs on the calling thread (about
- * 0.3 ms with OpenSSL's [k]G; docs/gm-crypto.md has the measured cost).
+ * SM2 receipts (proof's signSm2Jws): the same claims and forms as the ES256 signer's; `signAsync`
+ * makes the nonce's [k]G on the thread pool (docs/gm-crypto.md has the measured cost).
  */
 class Sm2ReceiptSigner implements ReceiptSigner {
   readonly alg = RECEIPT_SM2_ALG;
@@ -311,11 +311,9 @@ class Sm2ReceiptSigner implements ReceiptSigner {
     return signSm2Jws(this.key, RECEIPT_TYPE, claims);
   }
   signAsync(claims: ReceiptClaims): Promise<string> {
-    try {
-      return Promise.resolve(this.sign(claims));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // The nonce's [k]G is made on the thread pool (proof's sm2SignAsync): the event loop pays the
+    // arithmetic only, as with ES256.
+    return signSm2JwsAsync(this.key, RECEIPT_TYPE, claims);
   }
   signGroup(
     shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
