@@ -35,6 +35,7 @@ import { Problem } from './schemas.ts';
 import dbPlugin from './storage/db-plugin.ts';
 import timestampsPlugin from './tsa/timestamps-plugin.ts';
 import webhooksPlugin from './webhooks/plugin.ts';
+import witnessesPlugin from './witness/plugin.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -294,6 +295,10 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
   if (config.devSignIn) app.register(devSignInRoutes);
   if (config.tsa.enabled) app.register(timestampsPlugin);
   if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
+  // Witnesses are asked where the batcher runs; every role serves their cosignatures.
+  if (options.pipeline !== false) {
+    app.register(witnessesPlugin, { config: config.witnesses, run: config.role !== 'api' });
+  }
   // The deliveries are written by the batcher as it records: delivered where it runs.
   app.register(webhooksPlugin, { deliver: options.pipeline !== false && config.role !== 'api' });
   if (config.anchor) {

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { type AnchorConfig, parseAnchorConfig } from './anchor/config.ts';
+import { parseWitnessConfig, type WitnessConfig } from './witness/config.ts';
 
 /**
  * The gateway's whole configuration, read from the environment once at boot (`loadConfig`) and
@@ -152,6 +153,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Anchoring checkpoints on an EVM chain; null (off) when ANCHOR_RPC_URL is unset. */
   anchor: AnchorConfig | null;
+  /** Outside witnesses that cosign the checkpoints (WITNESSES, WITNESS_QUORUM, …); null: none. */
+  witnesses: WitnessConfig | null;
   /** The RFC 3161 time-stamp authority (POST /tsa) and the tokens over checkpoint roots. */
   tsa: {
     enabled: boolean;
@@ -369,6 +372,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     ),
     tsa: tsaConfig(env, cwd),
     anchor: parseAnchorConfig(env),
+    witnesses: parseWitnessConfig(env),
     authCacheMs: int(env, 'AUTH_CACHE_MS', 30_000, 0, 3_600_000),
     authFailuresPerMin: int(env, 'AUTH_FAILURES_PER_MIN', 30, 1, 10_000_000),
     uploadSm3: oneOf(env, 'UPLOAD_SM3', ['true', 'false'] as const, 'true') === 'true',

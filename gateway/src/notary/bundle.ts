@@ -165,6 +165,12 @@ export function regionCovers(inspectorRegion: string | undefined, projectRegion:
  */
 export type BundleEnricher = (row: SubmissionRow, bundle: ProofBundle) => Promise<void>;
 
+/**
+ * Adds a section that changes after a record is recorded without a status change (witnesses'
+ * cosignatures arrive a moment after the checkpoint): run on every call, on a copy, never cached.
+ */
+export type BundleFinisher = (bundle: ProofBundle) => Promise<ProofBundle>;
+
 export interface BundleCacheOptions {
   /** Most bundles kept (default 50,000). */
   cacheSize?: number;
@@ -207,6 +213,7 @@ export class BundleBuilder {
   private cachedBytes = 0;
   private readonly notes = new Map<number, CheckpointParts>();
   private readonly enrichers: BundleEnricher[] = [];
+  private readonly finishers: BundleFinisher[] = [];
 
   constructor(
     private readonly log: LogStore,
@@ -236,8 +243,14 @@ export class BundleBuilder {
       base = await this.build(row);
       if (row.batch_to_size !== null) this.remember(key, base, estimateBytes(base, row));
     }
+    for (const finish of this.finishers) base = await finish(base);
     if (!withDetails) return base;
     return { ...base, details: JSON.parse(row.details_json) as RecordDetails };
+  }
+
+  /** Registers a late section (see BundleFinisher), e.g. the witnesses' cosignatures. */
+  addFinisher(finisher: BundleFinisher): void {
+    this.finishers.push(finisher);
   }
 
   /** Registers a section builder, e.g. the anchorer's `anchor` reference for anchored records. */

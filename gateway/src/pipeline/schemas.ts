@@ -101,6 +101,12 @@ export const ProofBundleSchema = Type.Object(
       }),
     ),
     timestamp: Type.Optional(Type.Object({ token: Type.String() })),
+    cosignatures: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          "Witnesses' C2SP cosignature/v1 lines over inclusion.checkpoint (docs/witnesses.md), without the newline",
+      }),
+    ),
   },
   { description: 'proof bundle lianzheng-bundle/1; verify it with @lianzheng/proof verifyBundle' },
 );
@@ -195,7 +201,23 @@ export const AssuranceSchema = Type.Object(
       Type.Object({ level: Type.Literal('operator-tsa'), name: Type.Optional(Type.String()) }),
       Type.Object({ level: Type.Literal('outside-tsa'), name: Type.String(), root: Type.String() }),
     ]),
-    witnesses: Type.Object({ level: Type.Literal('none') }),
+    witnesses: Type.Union([
+      Type.Object({ level: Type.Literal('none') }),
+      Type.Object({
+        level: Type.Union([Type.Literal('quorum'), Type.Literal('below-quorum')]),
+        quorum: Type.Integer({ description: 'How many of the witnesses must cosign' }),
+        of: Type.Integer({ description: 'How many witnesses the operator names' }),
+        cosigned: Type.Array(
+          Type.Object({
+            name: Type.String({ description: "The witness's C2SP key name" }),
+            displayName: Type.Optional(Type.String()),
+            displayNameZh: Type.Optional(Type.String()),
+            at: Type.String({ description: 'When it cosigned (ISO 8601, from its cosignature)' }),
+          }),
+          { description: "Witnesses whose cosignature over the record's checkpoint verifies" },
+        ),
+      }),
+    ]),
     onChain: Type.Boolean({
       description: 'true only for a Fabric ledger or an anchor on a public chain (never the embedded ledger)',
     }),

@@ -66,9 +66,11 @@ export function recordStanding(
 /** The gateway's reading of a bundle's assurance, with the keys it publishes in GET /v1/keys. */
 export function recordAssurance(app: FastifyInstance, bundle: ProofBundle): Assurance {
   const anchor = (app as { anchor?: { identity?: unknown } }).anchor?.identity;
+  const witnesses = (app as { witnesses?: FastifyInstance['witnesses'] }).witnesses?.published();
   return deriveAssurance(bundle, {
     tsaRoots: app.timestamps?.roots ?? [],
     operatorRoots: app.timestamps?.operatorRoots ?? [],
     ...(anchor ? { anchor: anchor as never } : {}),
+    ...(witnesses ? witnesses : {}),
   });
 }

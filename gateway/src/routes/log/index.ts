@@ -27,7 +27,8 @@ export default async function logRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: {
         tags: ['log'],
-        summary: 'The latest signed checkpoint (C2SP tlog-checkpoint signed note), or the one of `size`',
+        summary:
+          "The latest signed checkpoint (C2SP tlog-checkpoint signed note), or the one of `size`, with the witnesses' cosignature lines after the log's own",
         querystring: Type.Object({ size: Type.Optional(Size) }),
         response: {
           200: Type.String({ description: 'text/plain signed note' }),
@@ -44,8 +45,20 @@ export default async function logRoutes(app: FastifyInstance): Promise<void> {
           size === undefined ? 'nothing recorded yet' : `no checkpoint of size ${size}`,
         );
       reply.type('text/plain; charset=utf-8');
-      reply.header('cache-control', size === undefined ? 'no-cache' : 'public, max-age=31536000, immutable');
-      return checkpoint.note;
+      // Witnesses' cosignatures (C2SP tlog-cosignature) follow the log's own signature lines; they
+      // arrive after the checkpoint, so with witnesses a sized checkpoint is cached briefly only.
+      const witnesses = (app as { witnesses?: FastifyInstance['witnesses'] }).witnesses;
+      const cosignatures = witnesses ? await witnesses.cosignatures(checkpoint.size) : [];
+      const immutable = size !== undefined && !witnesses?.config;
+      reply.header(
+        'cache-control',
+        size === undefined
+          ? 'no-cache'
+          : immutable
+            ? 'public, max-age=31536000, immutable'
+            : 'public, max-age=10',
+      );
+      return checkpoint.note + cosignatures.map((line) => `${line}\n`).join('');
     },
   );
 

@@ -1,0 +1,351 @@
+// The gateway's side of witnessing (docs/witnesses.md): each new signed checkpoint goes to the
+// configured witnesses (C2SP tlog-witness add-checkpoint, with a consistency proof from the size
+// each last cosigned), their cosignatures are kept (migration 0950) and served — after the log's
+// own signature lines on /v1/log/checkpoint, in bundles, in /v1/keys' witness list. Witnessing
+// runs beside the pipeline, never in it: a witness that is down or slow delays no record; it is
+// asked again later, with the newest checkpoint then.
+import { acceptCosignatureLines, verifyCosignatures } from '@lianzheng/proof';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { LogStore } from '../log/log-store.ts';
+import { addCheckpoint } from './client.ts';
+import type { WitnessConfig, WitnessEntry } from './config.ts';
+
+export interface WitnessDecorator {
+  config: WitnessConfig | null;
+  /** The stored cosignature lines (no newline) of configured witnesses over checkpoint `size`. */
+  cosignatures(size: number): Promise<string[]>;
+  /** What GET /v1/keys publishes: the witnesses and the quorum. */
+  published(): { witnesses: PublishedWitnessJson[]; witnessQuorum: number } | null;
+  /** The sender (sealer/all roles only); tests drive it by hand. */
+  sender: WitnessSender | null;
+}
+
+export interface PublishedWitnessJson {
+  name: string;
+  nameZh?: string;
+  url: string;
+  vkey: string;
+  /** The same names under the keys proof's assurance reads. */
+  displayName: string;
+  displayNameZh?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    witnesses: WitnessDecorator;
+  }
+}
+
+interface WitnessMetrics {
+  roundTrip: Histogram<'witness' | 'outcome'>;
+  failures: Counter<'witness' | 'reason'>;
+  cosignedSize: Gauge<'witness'>;
+}
+
+function witnessMetrics(registry: Registry): WitnessMetrics {
+  return {
+    roundTrip: new Histogram({
+      name: 'witness_round_trip_seconds',
+      help: 'add-checkpoint round trip to a witness, by outcome (cosigned, conflict, refused, error)',
+      labelNames: ['witness', 'outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'witness_failures_total',
+      help: 'Witness requests that brought no cosignature: unreachable, timeout, refused (a 4xx: a fork, a bad signature), bad answer',
+      labelNames: ['witness', 'reason'] as const,
+      registers: [registry],
+    }),
+    cosignedSize: new Gauge({
+      name: 'witness_cosigned_size',
+      help: 'The log size each witness last cosigned, as it reports (a 409 tells it)',
+      labelNames: ['witness'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+interface WitnessRuntime {
+  size: number;
+  inFlight: boolean;
+  backoffMs: number;
+  notBefore: number;
+}
+
+/** Sends the newest checkpoint to every witness that has not cosigned it. */
+export class WitnessSender {
+  private readonly state = new Map<string, WitnessRuntime>();
+  private timer: NodeJS.Timeout | undefined;
+  private loaded = false;
+  private stopped = false;
+  private ticking: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly log: LogStore,
+    private readonly config: WitnessConfig,
+    private readonly metrics: WitnessMetrics,
+    private readonly logger: FastifyBaseLogger,
+    private readonly onCosigned: (size: number) => void,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      this.ticking = this.tick()
+        .catch((err) => this.logger.warn({ err }, 'witnessing: a round failed'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.config.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.ticking;
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    const { rows } = await this.db.query<{ vkey: string; size: string }>(
+      'select vkey, size from witness_state where vkey = any($1)',
+      [this.config.witnesses.map((w) => w.vkey)],
+    );
+    for (const w of this.config.witnesses) {
+      const row = rows.find((r) => r.vkey === w.vkey);
+      this.state.set(w.vkey, { size: Number(row?.size ?? 0), inFlight: false, backoffMs: 0, notBefore: 0 });
+      this.metrics.cosignedSize.set({ witness: w.keyName }, Number(row?.size ?? 0));
+    }
+    this.loaded = true;
+  }
+
+  /** One round: the newest checkpoint to each witness that lacks it (all at once, each bounded). */
+  async tick(): Promise<void> {
+    await this.load();
+    const latest = await this.log.checkpoint();
+    if (!latest) return;
+    const now = Date.now();
+    await Promise.all(
+      this.config.witnesses.map(async (w) => {
+        const s = this.state.get(w.vkey)!;
+        if (s.inFlight || s.size >= latest.size || now < s.notBefore) return;
+        s.inFlight = true;
+        try {
+          await this.send(w, s, latest);
+        } finally {
+          s.inFlight = false;
+        }
+      }),
+    );
+  }
+
+  private failed(w: WitnessEntry, s: WitnessRuntime, reason: string): void {
+    this.metrics.failures.inc({ witness: w.keyName, reason });
+    s.backoffMs = Math.min(Math.max(s.backoffMs * 2, this.config.retryMs), 60_000);
+    s.notBefore = Date.now() + s.backoffMs;
+  }
+
+  private async saveState(
+    w: WitnessEntry,
+    size: number,
+    error: string | null,
+    refused = false,
+  ): Promise<void> {
+    await this.db.query(
+      `insert into witness_state (vkey, size, last_error, last_error_at, refusals)
+       values ($1, $2, $3, case when $3::text is null then null else now() end, $4)
+       on conflict (vkey) do update set size = excluded.size, updated_at = now(),
+         last_error = coalesce(excluded.last_error, witness_state.last_error),
+         last_error_at = coalesce(excluded.last_error_at, witness_state.last_error_at),
+         refusals = witness_state.refusals + excluded.refusals`,
+      [w.vkey, String(size), error, refused ? 1 : 0],
+    );
+  }
+
+  private async send(
+    w: WitnessEntry,
+    s: WitnessRuntime,
+    latest: { size: number; note: string },
+  ): Promise<void> {
+    // At most two tries a round: the second after a 409 told us the witness's size.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const oldSize = s.size;
+      if (oldSize > latest.size) {
+        this.logger.error(
+          { witness: w.keyName, witnessSize: oldSize, logSize: latest.size },
+          'witnessing: the witness has cosigned a larger tree of this log than the log has (a restored database, or a log elsewhere signing with our key)',
+        );
+        this.failed(w, s, 'ahead');
+        return;
+      }
+      const proof = oldSize === 0 ? [] : await this.log.consistencyProof(oldSize, latest.size);
+      const started = performance.now();
+      let result: Awaited<ReturnType<typeof addCheckpoint>>;
+      try {
+        result = await addCheckpoint(
+          w.url,
+          { oldSize, proof, note: latest.note },
+          { timeoutMs: this.config.timeoutMs },
+        );
+      } catch (err) {
+        const timeout = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+        this.metrics.roundTrip.observe(
+          { witness: w.keyName, outcome: 'error' },
+          (performance.now() - started) / 1000,
+        );
+        this.logger.warn(
+          { witness: w.keyName, url: w.url, err: (err as Error).message },
+          `witnessing: ${timeout ? 'no answer in time' : 'unreachable'}; asked again later with the newest checkpoint`,
+        );
+        this.failed(w, s, timeout ? 'timeout' : 'unreachable');
+        return;
+      }
+      this.metrics.roundTrip.observe(
+        { witness: w.keyName, outcome: result.kind },
+        (performance.now() - started) / 1000,
+      );
+      if (result.kind === 'cosigned') {
+        let lines: string[];
+        try {
+          lines = acceptCosignatureLines(latest.note, result.body, w.vkey);
+        } catch (err) {
+          this.logger.error(
+            { witness: w.keyName, err: (err as Error).message },
+            'witnessing: the answer holds no valid cosignature',
+          );
+          this.failed(w, s, 'bad-answer');
+          return;
+        }
+        const line = lines[0]!.slice(0, -1);
+        const time = verifyCosignatures(`${latest.note}${lines[0]}`, [w.vkey]).cosignatures[0]!.time;
+        await this.db.query(
+          `insert into witness_cosignatures (size, vkey, line, cosigned_at) values ($1, $2, $3, to_timestamp($4))
+           on conflict (size, vkey) do update set line = excluded.line, cosigned_at = excluded.cosigned_at`,
+          [String(latest.size), w.vkey, line, time],
+        );
+        await this.saveState(w, latest.size, null);
+        s.size = latest.size;
+        s.backoffMs = 0;
+        s.notBefore = 0;
+        this.metrics.cosignedSize.set({ witness: w.keyName }, latest.size);
+        this.onCosigned(latest.size);
+        return;
+      }
+      if (result.kind === 'conflict' && result.size !== oldSize) {
+        // The witness cosigned another size than we thought (its state, or ours, is older): its
+        // size is the `old` of the next try.
+        this.logger.info(
+          { witness: w.keyName, ours: oldSize, theirs: result.size },
+          'witnessing: the witness has another size',
+        );
+        s.size = result.size;
+        this.metrics.cosignedSize.set({ witness: w.keyName }, result.size);
+        await this.saveState(w, result.size, null);
+        continue;
+      }
+      // A refusal: a failed consistency proof (422), a root that differs at the same size (409),
+      // an unknown key or origin (403/404). Evidence against the log, or a misconfiguration: loud.
+      const status = result.kind === 'conflict' ? 409 : result.status;
+      const why = result.kind === 'refused' ? result.body : `same size ${oldSize}, another root`;
+      this.logger.error(
+        { witness: w.keyName, url: w.url, status, answer: why, size: latest.size, oldSize },
+        'WITNESS REFUSED the checkpoint: it does not extend what the witness cosigned, or the witness does not accept our key',
+      );
+      await this.saveState(w, s.size, `${status}: ${why}`.slice(0, 500), true);
+      this.failed(w, s, `refused-${status}`);
+      return;
+    }
+    this.failed(w, s, 'conflict-loop');
+  }
+}
+
+/** Cached cosignature lines of a size: complete (every witness) for good, else for a second. */
+interface CachedLines {
+  lines: string[];
+  complete: boolean;
+  at: number;
+}
+
+async function witnessesPlugin(
+  app: FastifyInstance,
+  opts: { config: WitnessConfig | null; run: boolean },
+): Promise<void> {
+  const config = opts.config;
+  const cache = new Map<number, CachedLines>();
+  const MAX_CACHED = 4000;
+  const vkeys = config?.witnesses.map((w) => w.vkey) ?? [];
+
+  async function cosignatures(size: number): Promise<string[]> {
+    if (!config) return [];
+    const hit = cache.get(size);
+    if (hit && (hit.complete || Date.now() - hit.at < 1000)) return hit.lines;
+    const { rows } = await app.db.query<{ vkey: string; line: string }>({
+      name: 'lz-witness-cosignatures',
+      text: 'select vkey, line from witness_cosignatures where size = $1 and vkey = any($2)',
+      values: [String(size), vkeys],
+    });
+    // In the order the witnesses are configured, so the note reads the same every time.
+    const lines = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k).map((r) => r.line));
+    if (cache.size >= MAX_CACHED) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(size, { lines, complete: lines.length === vkeys.length, at: Date.now() });
+    return lines;
+  }
+
+  let sender: WitnessSender | null = null;
+  if (config && opts.run) {
+    const metrics = witnessMetrics(app.metrics);
+    sender = new WitnessSender(
+      app.db,
+      app.pipeline.log,
+      config,
+      metrics,
+      app.log.child({ component: 'witnesses' }),
+      (size) => cache.delete(size),
+    );
+    const s = sender;
+    app.addHook('onReady', async () => s.start());
+    app.addHook('onClose', async () => s.stop());
+  }
+
+  app.decorate('witnesses', {
+    config,
+    cosignatures,
+    sender,
+    published: () =>
+      config
+        ? {
+            witnesses: config.witnesses.map((w) => ({
+              name: w.name,
+              ...(w.nameZh ? { nameZh: w.nameZh } : {}),
+              url: w.url,
+              vkey: w.vkey,
+              displayName: w.name,
+              ...(w.nameZh ? { displayNameZh: w.nameZh } : {}),
+            })),
+            witnessQuorum: config.quorum,
+          }
+        : null,
+  } satisfies WitnessDecorator);
+
+  // Bundles: the cosignatures of the record's checkpoint, read on each call (they arrive after
+  // the record is recorded, without a status change, so they are not part of the cached bundle).
+  if (config) {
+    app.pipeline.bundles.addFinisher(async (bundle) => {
+      if (!bundle.inclusion) return bundle;
+      const lines = await cosignatures(bundle.inclusion.size);
+      return lines.length > 0 ? { ...bundle, cosignatures: lines } : bundle;
+    });
+  }
+}
+
+export default fp(witnessesPlugin, { name: 'witnesses', dependencies: ['pipeline'], fastify: '5.x' });

@@ -1,0 +1,262 @@
+// Witnesses (issue #24): the gateway sends each new checkpoint to three real witnesses (HTTP
+// servers speaking C2SP tlog-witness, in this process), stores their cosignatures and serves them
+// on /v1/log/checkpoint, in bundles and in the assurance; a stopped witness delays nothing and the
+// quorum (2) is still met; a witness that was shown a forked checkpoint refuses and the gateway
+// reports it (metrics, witness_state). Real PostgreSQL, real pipeline (embedded ledger).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {
+  checkWitnessQuorum,
+  formatCheckpoint,
+  type ProofBundle,
+  sha256,
+  signCheckpoint,
+  toHex,
+  verifyBundle,
+  verifyCheckpoint,
+} from '@lianzheng/proof';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { testConfig } from '../../gateway/src/config.ts';
+import { KeyRing } from '../../gateway/src/keys/key-ring.ts';
+import { addCheckpoint } from '../../gateway/src/witness/client.ts';
+import { parseWitnessConfig } from '../../gateway/src/witness/config.ts';
+import {
+  newWitnessKeyPem,
+  seedFromPem,
+  startWitnessServer,
+  Witness,
+  type WitnessServer,
+} from '../../gateway/src/witness/witness.ts';
+import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+
+let db: TestDatabase;
+let app: FastifyInstance;
+let keys: KeyRing;
+let owner: Record<string, string>;
+let admin: Record<string, string>;
+const project = demoProject();
+const servers: WitnessServer[] = [];
+const errors: string[][] = [[], [], []];
+const NAMES = ['notary.test/w1', 'audit.test/w2', 'court.test/w3'];
+
+async function submit(): Promise<{ id: string; sha256: string }> {
+  const digest = toHex(sha256(randomBytes(32)));
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/evidence',
+    headers: owner,
+    payload: { projectId: project.id, visibility: 'public', kind: 'notice', sha256: digest },
+  });
+  expect(res.statusCode, res.body).toBe(202);
+  return { id: res.json().id, sha256: digest };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function recorded(id: string) {
+  return until(`record ${id}`, async () => {
+    const res = await app.inject({ method: 'GET', url: `/v1/evidence/${id}` });
+    const body = res.json();
+    return body.status === 'accepted' ? undefined : body;
+  });
+}
+
+const vkeys = () => servers.map((s) => s.witness.vkey);
+
+beforeAll(async () => {
+  db = await startTestDatabase();
+  const base = testConfig({ dataDir: db.dir, sealIntervalMs: 20, rateLimitPublicPerMin: 1_000_000 });
+  keys = await KeyRing.load(base.keysDir, { logOrigin: base.logOrigin, suite: base.cryptoSuite });
+  for (let i = 0; i < 3; i++) {
+    const witness = new Witness({
+      name: NAMES[i]!,
+      seed: seedFromPem(newWitnessKeyPem()),
+      stateDir: path.join(db.dir, `witness-${i}`),
+      logs: [{ origin: base.logOrigin, keys: keys.checkpointKeys() }],
+      logger: { info: () => {}, warn: () => {}, error: (_o, msg) => errors[i]!.push(msg) },
+    });
+    servers.push(await startWitnessServer(witness, { port: 0 }));
+  }
+  const witnesses = parseWitnessConfig({
+    WITNESSES: JSON.stringify(
+      servers.map((s, i) => ({
+        name: `Witness ${i + 1}`,
+        nameZh: `见证方${i + 1}`,
+        url: s.url,
+        vkey: s.witness.vkey,
+      })),
+    ),
+    WITNESS_QUORUM: '2',
+    WITNESS_TIMEOUT_MS: '1000',
+    WITNESS_INTERVAL_MS: '50',
+    WITNESS_RETRY_MS: '100',
+  });
+  app = buildApp({ config: { ...base, witnesses }, db: db.pool, keyRing: keys });
+  await app.ready();
+  const key = await loadDevIssuerKey(base.keysDir);
+  owner = {
+    authorization: `Bearer ${await issueDevToken(key, { role: 'unit', org: project.ownerOrg, audience: base.oidc.audience })}`,
+  };
+  admin = {
+    authorization: `Bearer ${await issueDevToken(key, { role: 'admin', audience: base.oidc.audience })}`,
+  };
+  const res = await app.inject({ method: 'POST', url: '/v1/projects', headers: owner, payload: project });
+  expect(res.statusCode, res.body).toBe(201);
+});
+
+afterAll(async () => {
+  await app?.close();
+  for (const s of servers) await s.close().catch(() => {});
+  await db?.stop();
+});
+
+async function cosignedCheckpoint(minLines: number): Promise<string> {
+  return until(`a checkpoint with ${minLines} cosignatures`, async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/log/checkpoint' });
+    if (res.statusCode !== 200) return undefined;
+    const r = checkWitnessQuorum(res.body, vkeys(), 0);
+    return r.cosignatures.length >= minLines ? res.body : undefined;
+  });
+}
+
+describe('witnesses', () => {
+  it('every witness cosigns the checkpoint; /v1/log/checkpoint, /v1/keys, bundles and the assurance say so', async () => {
+    const { id, sha256: digest } = await submit();
+    const entry = await recorded(id);
+    const note = await cosignedCheckpoint(3);
+    // The log's own signature still verifies with its keys; the witness lines are extra.
+    expect((await verifyCheckpoint(note, keys.checkpointKeys())).checkpoint.size).toBeGreaterThan(0);
+    expect(checkWitnessQuorum(note, vkeys(), 2)).toMatchObject({ met: true, invalid: [] });
+    expect(entry.bundle.inclusion).toBeDefined();
+
+    const published = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
+    const again = (await app.inject({ method: 'GET', url: `/v1/evidence/${id}` })).json();
+    const bundle = again.bundle as ProofBundle;
+    expect(bundle.cosignatures).toHaveLength(3);
+    const r = await verifyBundle(bundle, {
+      sha256: digest,
+      keys: {
+        jwks: published.jwks,
+        checkpointKeys: published.checkpointKeys,
+        witnesses: vkeys(),
+        witnessQuorum: 2,
+      },
+    });
+    expect(r.steps.find((s) => s.step === 'witnesses')).toMatchObject({ status: 'pass' });
+    expect(again.assurance.witnesses).toMatchObject({ level: 'quorum', quorum: 2, of: 3 });
+    expect(again.assurance.witnesses.cosigned.map((c: { displayNameZh: string }) => c.displayNameZh)).toEqual(
+      ['见证方1', '见证方2', '见证方3'],
+    );
+  });
+
+  it('a stopped witness delays nothing: the next record is recorded and cosigned by the other two', async () => {
+    await servers[2]!.close();
+    const started = Date.now();
+    const { id } = await submit();
+    await recorded(id);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const entry = (await app.inject({ method: 'GET', url: `/v1/evidence/${id}` })).json();
+    await until('two cosignatures on the new record', async () => {
+      const e = (await app.inject({ method: 'GET', url: `/v1/evidence/${id}` })).json();
+      return (e.bundle.cosignatures?.length ?? 0) >= 2 ? e : undefined;
+    });
+    expect(entry.status).not.toBe('accepted');
+    const fresh = (await app.inject({ method: 'GET', url: `/v1/evidence/${id}` })).json();
+    expect(fresh.assurance.witnesses).toMatchObject({ level: 'quorum', quorum: 2, of: 3 });
+    expect(fresh.assurance.witnesses.cosigned).toHaveLength(2);
+    const metrics = await until('a failure in /metrics', async () => {
+      const text = (await app.inject({ method: 'GET', url: '/metrics', headers: admin })).body;
+      return /witness_failures_total\{witness="court.test\/w3",reason="(unreachable|timeout)"\} [1-9]/.test(
+        text,
+      )
+        ? text
+        : undefined;
+    });
+    expect(metrics).toMatch(
+      /witness_round_trip_seconds_count\{witness="notary.test\/w1",outcome="cosigned"\} [1-9]/,
+    );
+  });
+
+  it('a witness shown a forked checkpoint refuses the real one, and the gateway reports it', async () => {
+    // A fresh witness, first fed (by an attacker holding the log key) a checkpoint of another
+    // history: it cosigns that, having seen nothing before.
+    const origin = app.config.logOrigin;
+    const forkWitness = new Witness({
+      name: 'fork.test/w4',
+      seed: seedFromPem(newWitnessKeyPem()),
+      stateDir: path.join(db.dir, 'witness-fork'),
+      logs: [{ origin, keys: keys.checkpointKeys() }],
+      logger: { info: () => {}, warn: () => {}, error: (_o, msg) => errors[0]!.push(`fork: ${msg}`) },
+    });
+    const server = await startWitnessServer(forkWitness, { port: 0 });
+    try {
+      let forked = formatCheckpoint({ origin, size: 1, rootHash: sha256(randomBytes(8)) });
+      for (const signer of keys.checkpointSigners()) forked = await signCheckpoint(forked, signer);
+      expect(
+        (await addCheckpoint(server.url, { oldSize: 0, proof: [], note: forked }, { timeoutMs: 2000 })).kind,
+      ).toBe('cosigned');
+      // A second gateway app on the same database, with only this witness configured.
+      const witnesses = parseWitnessConfig({
+        WITNESSES: JSON.stringify([{ name: 'Fork', url: server.url, vkey: forkWitness.vkey }]),
+        WITNESS_INTERVAL_MS: '50',
+        WITNESS_RETRY_MS: '100',
+      });
+      const other = buildApp({
+        config: { ...app.config, witnesses, role: 'all' },
+        db: db.pool,
+        keyRing: keys,
+      });
+      await other.ready();
+      try {
+        const text = await until('a refusal in /metrics', async () => {
+          const t = (await other.inject({ method: 'GET', url: '/metrics', headers: admin })).body;
+          return /witness_failures_total\{witness="fork.test\/w4",reason="refused-422"\} [1-9]/.test(t)
+            ? t
+            : undefined;
+        });
+        expect(text).toContain('witness_cosigned_size{witness="fork.test/w4"} 1');
+        const { rows } = await db.pool.query(
+          'select size, last_error, refusals from witness_state where vkey = $1',
+          [forkWitness.vkey],
+        );
+        expect(Number(rows[0].refusals)).toBeGreaterThan(0);
+        expect(rows[0].last_error).toMatch(/^422/);
+        expect(errors[0]!.some((m) => m.startsWith('fork: WITNESS REFUSED'))).toBe(true);
+        // The witness kept the fork it saw; nothing of ours was cosigned by it.
+        expect((await forkWitness.latest(origin))?.size).toBe(1);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the witness state durably: a restarted witness answers 409 with the size it cosigned', async () => {
+    const state = JSON.parse(await fs.readFile(path.join(db.dir, 'witness-0', 'witness-state.json'), 'utf8'));
+    const size = state.logs[app.config.logOrigin].size as number;
+    expect(size).toBeGreaterThan(1);
+    const restarted = new Witness({
+      name: NAMES[0]!,
+      seed: seedFromPem(newWitnessKeyPem()),
+      stateDir: path.join(db.dir, 'witness-0'),
+      logs: [{ origin: app.config.logOrigin, keys: keys.checkpointKeys() }],
+      logger: { info: () => {}, warn: () => {}, error: () => {} },
+    });
+    const note = (await app.inject({ method: 'GET', url: '/v1/log/checkpoint' })).body;
+    const answer = await restarted.addCheckpoint(`old 0\n\n${note}`);
+    expect(answer).toEqual({ status: 409, contentType: 'text/x.tlog.size', body: `${size}\n` });
+  });
+});
