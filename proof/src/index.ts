@@ -81,6 +81,10 @@ export { cidFromSha256, createSha256, type Sha256Hasher, sha256 } from './lib/di
 export { fromBase64, fromHex, isSha256Hex, toBase64, toHex } from './lib/encoding.ts';
 export { isProofError, ProofError, type ProofErrorCode } from './lib/errors.ts';
 export {
+  ANCHOR_CHANGE_JWS_TYPE,
+  ANCHOR_CHANGE_TYPE,
+  type AnchorChangeClaims,
+  anchorChangePayload,
   checkTrustWithRotations,
   type FollowedKey,
   type FollowFailure,
@@ -135,6 +139,7 @@ export {
   type ReceiptItemClaims,
   type Sm2ReceiptKey,
   signSm2Jws,
+  signSm2JwsAsync,
   signSm2ReceiptGroup,
   verifyReceipt,
 } from './lib/receipt.ts';
@@ -156,6 +161,7 @@ export {
   sm2PublicKey,
   sm2RandomPrivateKey,
   sm2Sign,
+  sm2SignAsync,
   sm2Verify,
   sm2Z,
 } from './lib/sm2.ts';

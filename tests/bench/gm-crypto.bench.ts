@@ -112,6 +112,8 @@ interface SuiteRun {
 
 async function gatewayRun(ctx: BenchContext, suite: 'intl' | 'dual'): Promise<SuiteRun> {
   const db = await startBenchDatabase(`lz-bench-gm-${suite}-`);
+  // PostgreSQL shutting down under an idle pooled client must not crash the bench process.
+  db.pool.on('error', () => {});
   const stack = await startGatewayStack(db.url, { env: { CRYPTO_SUITE: suite } });
   try {
     const gw = stack.gateway;

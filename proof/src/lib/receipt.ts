@@ -6,7 +6,7 @@ import { ProofError } from './errors.ts';
 import { HASH_SIZE, leafHash, treeWithPaths } from './merkle.ts';
 import { assertInclusion } from './merkle-proof.ts';
 import { type DocumentKind, isDocumentKind } from './record.ts';
-import { assertSm2PublicKey, sm2Sign, sm2Verify } from './sm2.ts';
+import { assertSm2PublicKey, sm2Sign, sm2SignAsync, sm2Verify } from './sm2.ts';
 
 export type { JSONWebKeySet } from 'jose';
 
@@ -223,6 +223,13 @@ export function signSm2Jws(key: Sm2ReceiptKey, typ: string, payload: object): st
   const header = base64urlEncode(utf8Encode(JSON.stringify({ alg: RECEIPT_SM2_ALG, kid: key.kid, typ })));
   const input = `${header}.${base64urlEncode(utf8Encode(JSON.stringify(payload)))}`;
   return `${input}.${base64urlEncode(sm2Sign(key.privateKey, utf8Encode(input)))}`;
+}
+
+/** `signSm2Jws`, with the SM2 nonce made off the calling thread where it can (Node). */
+export async function signSm2JwsAsync(key: Sm2ReceiptKey, typ: string, payload: object): Promise<string> {
+  const header = base64urlEncode(utf8Encode(JSON.stringify({ alg: RECEIPT_SM2_ALG, kid: key.kid, typ })));
+  const input = `${header}.${base64urlEncode(utf8Encode(JSON.stringify(payload)))}`;
+  return `${input}.${base64urlEncode(await sm2SignAsync(key.privateKey, utf8Encode(input)))}`;
 }
 
 /**

@@ -21,10 +21,11 @@ import {
   sm2PublicKey,
   sm2RandomPrivateKey,
   sm2Sign,
+  sm2SignAsync,
   sm2Verify,
   sm2Z,
 } from './sm2.ts';
-import { sm2BaseX } from './sm2-base-node.ts';
+import { sm2BaseX, sm2Nonce } from './sm2-base-node.ts';
 import { sm3 } from './sm3.ts';
 
 const hex = (h: string) => fromHex(h.replace(/\s+/g, ''));
@@ -141,6 +142,27 @@ describe('SM2 signatures: the standards’ worked examples', () => {
     ]) {
       expect(sm2BaseX(k), `k = ${k}`).toBe(Point.BASE.multiply(k).toAffine().x);
     }
+  });
+
+  it('the Node nonce off the event loop (OpenSSL key generation) is a k with the x of [k]G', async () => {
+    const Point = weierstrass(SM2_CURVE);
+    for (let i = 0; i < 4; i++) {
+      const { k, x1 } = await sm2Nonce();
+      expect(k > 0n && k < SM2_CURVE.n).toBe(true);
+      expect(x1).toBe(Point.BASE.multiply(k).toAffine().x);
+    }
+  });
+
+  it('sm2SignAsync makes standard signatures: ours and sm-crypto-v2 verify them, and each is fresh', async () => {
+    const d = sm2RandomPrivateKey();
+    const pub = sm2PublicKey(d);
+    const a = await sm2SignAsync(d, MESSAGE);
+    const b = await sm2SignAsync(d, MESSAGE, { id: 'lianzheng@example.cn' });
+    expect(sm2Verify(pub, MESSAGE, a)).toBe(true);
+    expect(smCrypto.doVerifySignature(MESSAGE, toHex(a), toHex(pub), { hash: true })).toBe(true);
+    expect(sm2Verify(pub, MESSAGE, b, { id: 'lianzheng@example.cn' })).toBe(true);
+    expect(sm2Verify(pub, MESSAGE, b)).toBe(false);
+    expect(toHex(a)).not.toBe(toHex(await sm2SignAsync(d, MESSAGE)));
   });
 
   it('refuses malformed signatures and keys with a clear code', () => {

@@ -9,7 +9,7 @@
 // (as JOSE writes ECDSA), public keys uncompressed 0x04 ‖ x ‖ y (65 bytes). Pure: Node and browser.
 import { type WeierstrassOpts, weierstrass } from '@noble/curves/abstract/weierstrass.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
-import { sm2BaseX } from '#sm2-base-impl';
+import { sm2BaseX, sm2Nonce } from '#sm2-base-impl';
 import { concatBytes, toHex, utf8 } from './encoding.ts';
 import { ProofError } from './errors.ts';
 import { sm3 } from './sm3.ts';
@@ -38,6 +38,11 @@ export interface Sm2 {
   publicKey(privateKey: Uint8Array): Uint8Array;
   z(publicKey: Uint8Array, id?: string | Uint8Array): Uint8Array;
   sign(privateKey: Uint8Array, message: Uint8Array, options?: Sm2Options): Uint8Array;
+  /**
+   * The same signature, with the nonce's [k]G made off the calling thread where the platform can
+   * (Node: OpenSSL on the thread pool); elsewhere, or if that fails, as `sign`.
+   */
+  signAsync(privateKey: Uint8Array, message: Uint8Array, options?: Sm2Options): Promise<Uint8Array>;
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, options?: Sm2Options): boolean;
   /** Sign with a given nonce k: only for the standard's worked examples, never for real keys. */
   signWithNonce(privateKey: Uint8Array, message: Uint8Array, k: bigint, options?: Sm2Options): Uint8Array;
@@ -71,7 +76,11 @@ function randomBytes(length: number): Uint8Array {
  * SM2 over the given curve parameters (32-byte field and order). `baseX`, where given, computes
  * the x of [k]G faster than @noble/curves (OpenSSL in Node) and must be for this curve.
  */
-export function sm2OnCurve(curve: WeierstrassOpts<bigint>, baseX?: (k: bigint) => bigint): Sm2 {
+export function sm2OnCurve(
+  curve: WeierstrassOpts<bigint>,
+  baseX?: (k: bigint) => bigint,
+  nonce?: () => Promise<{ k: bigint; x1: bigint }>,
+): Sm2 {
   const Point = weierstrass(curve);
   const { n } = curve;
   const mod = (x: bigint) => ((x % n) + n) % n;
@@ -158,9 +167,9 @@ export function sm2OnCurve(curve: WeierstrassOpts<bigint>, baseX?: (k: bigint) =
     return signature;
   }
 
-  function attempt(d: bigint, e: bigint, k: bigint): Uint8Array | undefined {
+  function attempt(d: bigint, e: bigint, k: bigint, knownX1?: bigint): Uint8Array | undefined {
     if (k < 1n || k >= n) return undefined;
-    const x1 = baseX ? baseX(k) : Point.BASE.multiply(k).toAffine().x;
+    const x1 = knownX1 ?? (baseX ? baseX(k) : Point.BASE.multiply(k).toAffine().x);
     const r = mod(e + x1);
     if (r === 0n || r + k === n) return undefined;
     const s = Fn.mul(Fn.inv(Fn.add(1n, d)), mod(k - r * d));
@@ -177,6 +186,24 @@ export function sm2OnCurve(curve: WeierstrassOpts<bigint>, baseX?: (k: bigint) =
       const signature = attempt(d, e, k);
       if (signature !== undefined) return signature;
     }
+  }
+
+  async function signAsync(privateKey: Uint8Array, message: Uint8Array, options: Sm2Options = {}) {
+    const d = scalar(privateKey);
+    const e = signerDigest(privateKey, d, message, options.id);
+    if (nonce) {
+      for (let tries = 0; tries < 4; tries++) {
+        let pair: { k: bigint; x1: bigint };
+        try {
+          pair = await nonce();
+        } catch {
+          break; // the platform could not make one: sign on this thread
+        }
+        const signature = attempt(d, e, pair.k, pair.x1);
+        if (signature !== undefined) return signature;
+      }
+    }
+    return sign(privateKey, message, options);
   }
 
   function verify(
@@ -205,10 +232,10 @@ export function sm2OnCurve(curve: WeierstrassOpts<bigint>, baseX?: (k: bigint) =
   }
 
   const assertPublicKey = (publicKeyBytes: Uint8Array) => void point(publicKeyBytes);
-  return { publicKey, z: zOf, sign, verify, signWithNonce, randomPrivateKey, assertPublicKey };
+  return { publicKey, z: zOf, sign, signAsync, verify, signWithNonce, randomPrivateKey, assertPublicKey };
 }
 
-const SM2 = sm2OnCurve(SM2_CURVE, sm2BaseX);
+const SM2 = sm2OnCurve(SM2_CURVE, sm2BaseX, sm2Nonce);
 
 /** The uncompressed public key (65 bytes) of a 32-byte SM2 private key. */
 export const sm2PublicKey = SM2.publicKey;
@@ -216,6 +243,8 @@ export const sm2PublicKey = SM2.publicKey;
 export const sm2Z = SM2.z;
 /** An SM2 signature (r ‖ s, 64 bytes) of the message, with SM3 and Z; a fresh random nonce. */
 export const sm2Sign = SM2.sign;
+/** `sm2Sign`, with the nonce's [k]G made on Node's thread pool (elsewhere: as `sm2Sign`). */
+export const sm2SignAsync = SM2.signAsync;
 /** Whether an r ‖ s SM2 signature of the message verifies under the public key and identifier. */
 export const sm2Verify = SM2.verify;
 /** Throws `BAD_KEY` unless the bytes are an SM2 public key (04 ‖ x ‖ y, on the curve). */
