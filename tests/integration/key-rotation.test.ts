@@ -11,6 +11,7 @@ import { followRotations, jwkThumbprint, type KeyRotation, sha256, toHex } from 
 import type { FastifyInstance } from 'fastify';
 import { CompactSign, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAnchorConfig } from '../../gateway/src/anchor/config.ts';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { EXIT, run } from '../../gateway/src/cli/main.ts';
@@ -222,5 +223,58 @@ describe('receipt key rotations', () => {
     expect(forked.text).toMatch(
       /rotation statement 4: key .* hands over to .* and to another key in statement 1: a fork/,
     );
+  });
+
+  it('publishes an anchoring identity change signed by the receipt key, which a trust file pinning the retired site follows', async () => {
+    const retired = {
+      chainId: 'eip155:31337',
+      contract: `0x${'1'.repeat(40)}`,
+      anchorer: `0x${'a'.repeat(40)}`,
+    };
+    // Publish-only anchoring (role api: no anchorer runs, nothing is sent to the RPC address).
+    const anchor = parseAnchorConfig({
+      ANCHOR_RPC_URL: 'http://127.0.0.1:9',
+      ANCHOR_CHAIN_ID: '31337',
+      ANCHOR_CONTRACT: `0x${'2'.repeat(40)}`,
+      ANCHOR_ADDRESS: `0x${'b'.repeat(40)}`,
+      ANCHOR_RETIRED: `31337:${retired.contract}:${retired.anchorer}`,
+    })!;
+    const publisher = buildApp({
+      config: testConfig({ dataDir: db.dir, role: 'api', anchor, databaseUrl: 'postgres://unused' }),
+      db: db.pool,
+    });
+    try {
+      await publisher.ready();
+      const keys = (await publisher.inject({ method: 'GET', url: '/v1/keys' })).json();
+      expect(keys.anchorChanges).toHaveLength(1);
+      const claims = JSON.parse(Buffer.from(keys.anchorChanges[0].split('.')[1], 'base64url').toString());
+      expect(claims).toEqual({
+        type: 'lianzheng-anchor-change/v1',
+        retired,
+        next: { chainId: 'eip155:31337', contract: anchor.contract, anchorer: anchor.address },
+      });
+      const found = (await app!.inject({ method: 'GET', url: `/v1/verify/${after.sha256}` })).json();
+      const bundle = path.join(work, 'bundle-anchor.json');
+      await fs.writeFile(bundle, JSON.stringify(found.records[0].bundle));
+      // A trust file from the days of the retired site and the first receipt key.
+      const pinnedOld = path.join(work, 'trust-retired-site.json');
+      await fs.writeFile(
+        pinnedOld,
+        JSON.stringify({ ...JSON.parse(await fs.readFile(oldTrust, 'utf8')), anchor: retired }),
+      );
+      const check = async (published: object) => {
+        const file = path.join(work, `keys-${randomBytes(4).toString('hex')}.json`);
+        await fs.writeFile(file, JSON.stringify(published));
+        return verify(['--sha256', after.sha256, '--bundle', bundle, '--keys', file, '--trust', pinnedOld]);
+      };
+      const followed = await check(keys);
+      expect(followed.code, followed.text).toBe(EXIT.OK);
+      expect(followed.text).toContain(`anchoring moved from ${retired.anchorer}`);
+      const silent = await check({ ...keys, anchorChanges: undefined });
+      expect(silent.code, silent.text).toBe(EXIT.TRUST_MISMATCH);
+      expect(silent.text).toMatch(/anchoring identity .* differs from the pinned/);
+    } finally {
+      await publisher.close();
+    }
   });
 });

@@ -574,6 +574,10 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
           ? `keys pinned by ${values.trust}: every published key is one it names or one it reaches by following ${trust.followed} key rotation${trust.followed === 1 ? '' : 's'}, each signed by the key before it`
           : `keys pinned by ${values.trust}: every published key is one it names`,
       );
+    if (!values.json && trust.anchorChange)
+      out.log(
+        `anchoring moved from ${trust.anchorChange.retired.anchorer} / ${trust.anchorChange.retired.contract} on ${trust.anchorChange.retired.chainId} (pinned) to ${trust.anchorChange.next.anchorer} / ${trust.anchorChange.next.contract}, as a statement signed by a trusted receipt key says`,
+      );
   }
   // The ledger step asks the gateway for the transaction (GET /v1/ledger/tx/{txId}) unless the
   // check is offline; on Fabric an inspector can ask a peer directly instead.

@@ -543,6 +543,24 @@ export class KeyRing {
   }
 
   /**
+   * A compact JWS (typ `typ`) over `payload` by the current ES256 receipt key: statements the
+   * operator publishes beside its keys, such as an anchoring identity change. Kept per key, so a
+   * statement published on every GET /v1/keys is signed once.
+   */
+  signStatement(typ: string, payload: string): string {
+    const current = this.receiptFile.keys.find((k) => k.kid === this.receiptFile.current)!;
+    const memo = `${current.kid}\n${typ}\n${payload}`;
+    let jws = this.statements.get(memo);
+    if (jws === undefined) {
+      jws = signEs256(current.jwk, current.kid, typ, payload);
+      if (this.statements.size > 64) this.statements.clear();
+      this.statements.set(memo, jws);
+    }
+    return jws;
+  }
+  private readonly statements = new Map<string, string>();
+
+  /**
    * Makes a new receipt key current and retires the old one, which stays in the JWKS so receipts
    * it signed keep verifying; a statement signed by the old key and the new one publishes the
    * hand-over. Persisted before it takes effect. Returns the new kid.

@@ -1,6 +1,8 @@
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
+  ANCHOR_CHANGE_JWS_TYPE,
+  anchorChangePayload,
   checkTrustWithRotations,
   followRotations,
   KEY_ROTATION_JWS_TYPE,
@@ -175,5 +177,35 @@ describe('checkTrustWithRotations', () => {
     const refused = await checkTrustWithRotations(before, { ...now, rotations: [chain[0]!, forged] });
     expect(refused).toMatchObject({ ok: false, followed: 0 });
     expect(refused.differences[0]).toMatch(/^key rotations refused: rotation statement 2/);
+  });
+
+  it('takes a new anchoring identity only with a change statement signed by a trusted receipt key', async () => {
+    const [a, b, mallory] = [await es256(), await es256(), await es256()];
+    const old = { chainId: 'eip155:31337', contract: '0x' + '1'.repeat(40), anchorer: '0x' + 'a'.repeat(40) };
+    const moved = { ...old, contract: '0x' + '2'.repeat(40) };
+    const before = trustOf({ jwks: { keys: [{ ...a.jwk }] }, checkpointKeys: [], anchor: old });
+    const rotations = [await rotation(a, b)];
+    const now = {
+      jwks: { keys: [{ ...a.jwk }, { ...b.jwk }] },
+      checkpointKeys: [],
+      rotations,
+      anchor: moved,
+    };
+    const signChange = (k: Key) =>
+      new CompactSign(new TextEncoder().encode(anchorChangePayload(old, moved)))
+        .setProtectedHeader({ alg: 'ES256', kid: k.kid, typ: ANCHOR_CHANGE_JWS_TYPE })
+        .sign(k.privateKey);
+    const unannounced = await checkTrustWithRotations(before, now);
+    expect(unannounced.ok).toBe(false);
+    expect(unannounced.differences.join('\n')).toMatch(/anchoring identity .* differs from the pinned/);
+    // Signed by b, a key reached by rotation from the pinned a.
+    const announced = await checkTrustWithRotations(before, { ...now, anchorChanges: [await signChange(b)] });
+    expect(announced).toMatchObject({ ok: true, followed: 1, anchorChange: { retired: old, next: moved } });
+    const byStranger = await checkTrustWithRotations(before, {
+      ...now,
+      anchorChanges: [await signChange(mallory)],
+    });
+    expect(byStranger.ok).toBe(false);
+    expect(byStranger.differences.join('\n')).toContain('anchoring identity change 1 refused');
   });
 });

@@ -8,6 +8,7 @@
 // over to two different successors (a fork: one of them was not the operator's doing).
 
 import { base64urlDecode } from '#codec-impl';
+import type { AnchorSite } from './bundle.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { isProofError } from './errors.ts';
 import { type JSONWebKeySet, verifyJws } from './receipt.ts';
@@ -17,6 +18,39 @@ import { checkTrust, jwkThumbprint, type PublishedKeys } from './trust.ts';
 export const KEY_ROTATION_TYPE = 'lianzheng-key-rotation/v1';
 /** The JWS `typ` of both signatures of a rotation statement. */
 export const KEY_ROTATION_JWS_TYPE = 'lianzheng-key-rotation+jwt';
+
+/** The `type` claim of an anchoring identity change (a contract move, a new anchoring address). */
+export const ANCHOR_CHANGE_TYPE = 'lianzheng-anchor-change/v1';
+/** The JWS `typ` of an anchoring identity change, signed by a receipt key of the operator. */
+export const ANCHOR_CHANGE_JWS_TYPE = 'lianzheng-anchor-change+jwt';
+
+/** What an anchoring identity change says: anchors from `retired` are followed by ones from `next`. */
+export interface AnchorChangeClaims {
+  type: typeof ANCHOR_CHANGE_TYPE;
+  retired: AnchorSite;
+  next: AnchorSite;
+}
+
+const siteOf = (a: AnchorSite): AnchorSite => ({
+  chainId: a.chainId,
+  contract: a.contract.toLowerCase(),
+  anchorer: a.anchorer.toLowerCase(),
+});
+const isSite = (a: unknown): a is AnchorSite =>
+  typeof a === 'object' &&
+  a !== null &&
+  ['chainId', 'contract', 'anchorer'].every((m) => typeof (a as Record<string, unknown>)[m] === 'string');
+const sameSite = (a: AnchorSite, b: AnchorSite) =>
+  isSite(a) &&
+  isSite(b) &&
+  a.chainId === b.chainId &&
+  a.contract.toLowerCase() === b.contract.toLowerCase() &&
+  a.anchorer.toLowerCase() === b.anchorer.toLowerCase();
+
+/** The canonical JSON an anchoring identity change is signed over (addresses lowercase). */
+export function anchorChangePayload(retired: AnchorSite, next: AnchorSite): string {
+  return canonicalJson({ type: ANCHOR_CHANGE_TYPE, retired: siteOf(retired), next: siteOf(next) });
+}
 
 /** One end of a rotation: the key's id, RFC 7638 thumbprint and public JWK. */
 export interface RotationKey {
@@ -230,31 +264,85 @@ export async function followRotations(
 
 /**
  * `checkTrust`, with the receipt keys reached from the pinned ones through the published rotation
- * statements (`keys.rotations`) counted as pinned. A forged statement or a fork is a difference of
- * its own; a key no chain reaches stays "not pinned", with the gap named.
+ * statements (`keys.rotations`) counted as pinned, and a pinned anchoring identity replaced by the
+ * published one when a change statement (`keys.anchorChanges`) from the pinned site to it is signed
+ * by a trusted receipt key. A forged statement or a fork is a difference of its own; a key no
+ * chain reaches stays "not pinned", with the gap named.
  */
 export async function checkTrustWithRotations(
   trust: unknown,
   keys: PublishedKeys,
-): Promise<{ ok: boolean; differences: string[]; followed: number }> {
+): Promise<{ ok: boolean; differences: string[]; followed: number; anchorChange?: AnchorChangeClaims }> {
   const rotations = keys.rotations ?? [];
   const plain = checkTrust(trust, keys);
-  if (plain.ok || rotations.length === 0) return { ...plain, followed: 0 };
+  if (plain.ok) return { ...plain, followed: 0 };
   const pinned = (trust as { receiptKeys?: unknown }).receiptKeys;
   if (!Array.isArray(pinned)) return { ...plain, followed: 0 };
-  const chain = await followRotations(pinned as { thumbprint: string }[], rotations);
-  if (!chain.ok) return { ok: false, differences: [`key rotations refused: ${chain.reason}`], followed: 0 };
-  const extended = {
+  let followedKeys: FollowedKey[] = [];
+  let followed = 0;
+  let gap = '';
+  if (rotations.length > 0) {
+    const chain = await followRotations(pinned as { thumbprint: string }[], rotations);
+    if (!chain.ok) return { ok: false, differences: [`key rotations refused: ${chain.reason}`], followed: 0 };
+    followedKeys = chain.keys;
+    followed = chain.followed;
+    gap = chain.unreached.length
+      ? ` (no chain of rotation statements reaches it from a pinned key; statement ${chain.unreached[0]!.index + 1} starts from ${chain.unreached[0]!.previous}, which is neither pinned nor reached)`
+      : ' (no rotation statement hands over to it from a pinned key)';
+  }
+  const extended: Record<string, unknown> = {
     ...(trust as object),
-    receiptKeys: [...pinned, ...chain.keys.map((k) => ({ kid: k.kid, thumbprint: k.thumbprint }))],
+    receiptKeys: [...pinned, ...followedKeys.map((k) => ({ kid: k.kid, thumbprint: k.thumbprint }))],
   };
+  const differences: string[] = [];
+  let anchorChange: AnchorChangeClaims | undefined;
+  const pinnedSite = (trust as { anchor?: AnchorSite }).anchor;
+  if (pinnedSite && keys.anchor && !sameSite(pinnedSite, keys.anchor) && keys.anchorChanges?.length) {
+    // Only keys already trusted may vouch for a new anchoring identity: the pinned ones and those
+    // reached by rotation, with the public keys as published or as the statements carry them.
+    const trustedPrints = new Set(
+      (extended.receiptKeys as { thumbprint: string }[]).map((k) => k.thumbprint),
+    );
+    // One entry per key (a key both published and carried by a statement would match twice).
+    const byPrint = new Map<string, Record<string, unknown>>();
+    for (const k of followedKeys) byPrint.set(k.thumbprint, { ...k.jwk, kid: k.kid });
+    for (const k of keys.jwks.keys as Record<string, unknown>[]) {
+      try {
+        const print = jwkThumbprint(k);
+        if (trustedPrints.has(print)) byPrint.set(print, k);
+      } catch {
+        // A key type without a thumbprint vouches for nothing.
+      }
+    }
+    const trustedJwks = { keys: [...byPrint.values()] } as JSONWebKeySet;
+    for (const [index, jws] of keys.anchorChanges.entries()) {
+      let claims: AnchorChangeClaims;
+      try {
+        claims = (await verifyJws(jws, trustedJwks, ANCHOR_CHANGE_JWS_TYPE)) as unknown as AnchorChangeClaims;
+      } catch (e) {
+        if (!isProofError(e)) throw e;
+        differences.push(
+          `anchoring identity change ${index + 1} refused: not signed by a pinned or rotated-to receipt key (${e.message})`,
+        );
+        continue;
+      }
+      if (
+        claims.type === ANCHOR_CHANGE_TYPE &&
+        sameSite(claims.retired, pinnedSite) &&
+        sameSite(claims.next, keys.anchor)
+      ) {
+        anchorChange = claims;
+        extended.anchor = siteOf(keys.anchor);
+      }
+    }
+  }
   const result = checkTrust(extended, keys);
-  const gap = chain.unreached.length
-    ? ` (no chain of rotation statements reaches it from a pinned key; statement ${chain.unreached[0]!.index + 1} starts from ${chain.unreached[0]!.previous}, which is neither pinned nor reached)`
-    : ' (no rotation statement hands over to it from a pinned key)';
+  differences.push(...result.differences.map((d) => (d.startsWith('receipt key ') ? `${d}${gap}` : d)));
+  const ok = differences.length === 0;
   return {
-    ok: result.ok,
-    differences: result.differences.map((d) => (d.startsWith('receipt key ') ? `${d}${gap}` : d)),
-    followed: result.ok ? chain.followed : 0,
+    ok,
+    differences,
+    followed: ok ? followed : 0,
+    ...(ok && anchorChange ? { anchorChange } : {}),
   };
 }

@@ -40,6 +40,8 @@ export interface PublishedKeys {
   anchor?: AnchorSite | null;
   /** Receipt key rotation statements, oldest first (`followRotations`). */
   rotations?: KeyRotation[];
+  /** Anchoring identity changes (compact JWSs by a receipt key, key-rotation.ts). */
+  anchorChanges?: string[];
 }
 
 /** The members RFC 7638 hashes, by key type, in their lexicographic order. */

@@ -1,4 +1,4 @@
-import { trustOf } from '@lianzheng/proof';
+import { ANCHOR_CHANGE_JWS_TYPE, anchorChangePayload, trustOf } from '@lianzheng/proof';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AnchorDecorator } from '../../anchor/plugin.ts';
@@ -57,6 +57,15 @@ export function publishedKeys(app: FastifyInstance) {
     tsaRoots: app.timestamps?.roots ?? [],
     operatorRoots: app.timestamps?.operatorRoots ?? [],
     ...(anchor ? { anchor: anchor.identity } : {}),
+    // Each retired anchoring site handed over to the current one, signed by the current receipt
+    // key: a verifier whose trust file pins a retired site accepts the new one through it.
+    ...(anchor?.identity.retired.length
+      ? {
+          anchorChanges: anchor.identity.retired.map((r) =>
+            app.keys.signStatement(ANCHOR_CHANGE_JWS_TYPE, anchorChangePayload(r, anchor.identity)),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -137,6 +146,12 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
                     'Where and from which address the operator anchors (absent when anchoring is off): verifiers refuse anchors from elsewhere',
                 },
               ),
+            ),
+            anchorChanges: Type.Optional(
+              Type.Array(Type.String(), {
+                description:
+                  'One per retired anchoring site: a compact JWS (typ lianzheng-anchor-change+jwt) by the current receipt key over {type: "lianzheng-anchor-change/v1", retired, next}; a trust file pinning the retired site accepts the current one through it',
+              }),
             ),
           }),
         },
