@@ -73,6 +73,9 @@ export interface KeysAnswer {
   anchor?: AnchorIdentity;
   /** SHA-256 of the gateway's own PKI root: a TSA under it vouches for the gateway's clock only. */
   operatorRoots?: string[];
+  /** Outside witnesses that cosign the checkpoints (docs/witnesses.md), and how many must. */
+  witnesses?: { vkey: string; displayName?: string; displayNameZh?: string; name?: string; url?: string }[];
+  witnessQuorum?: number;
 }
 
 /** The proxy's reading of an anchor transaction; the optional fields come from newer gateways. */
@@ -307,7 +310,29 @@ export function parseKeys(v: unknown): KeysAnswer {
     ...(Array.isArray(v.operatorRoots)
       ? { operatorRoots: v.operatorRoots.filter((k): k is string => typeof k === 'string') }
       : {}),
+    ...parseWitnesses(v),
   };
+}
+
+/** The witnesses of GET /v1/keys (newer gateways); anything malformed is left out. */
+function parseWitnesses(v: Json): Pick<KeysAnswer, 'witnesses' | 'witnessQuorum'> {
+  if (!Array.isArray(v.witnesses)) return {};
+  const witnesses = v.witnesses.filter(isObj).flatMap((w) =>
+    typeof w.vkey === 'string'
+      ? [
+          {
+            vkey: w.vkey,
+            ...(typeof w.displayName === 'string' ? { displayName: w.displayName } : {}),
+            ...(typeof w.displayNameZh === 'string' ? { displayNameZh: w.displayNameZh } : {}),
+          },
+        ]
+      : [],
+  );
+  if (witnesses.length === 0) return {};
+  const q = v.witnessQuorum;
+  const quorum =
+    typeof q === 'number' && Number.isInteger(q) && q >= 1 && q <= witnesses.length ? q : undefined;
+  return { witnesses, ...(quorum ? { witnessQuorum: quorum } : {}) };
 }
 
 export function parseLedgerTx(v: unknown): LedgerTxAnswer {

@@ -78,6 +78,12 @@ export async function runChecks(bundle: ProofBundle, sha256: string, ctx: CheckC
         checkpointKeys: ctx.keys.checkpointKeys,
         tsaRoots: ctx.keys.tsaRoots,
         ...(ctx.keys.anchor ? { anchor: ctx.keys.anchor } : {}),
+        ...(ctx.keys.witnesses?.length
+          ? {
+              witnesses: ctx.keys.witnesses.map((w) => w.vkey),
+              ...(ctx.keys.witnessQuorum ? { witnessQuorum: ctx.keys.witnessQuorum } : {}),
+            }
+          : {}),
       },
       getLedgerTx: async (ref: LedgerRef): Promise<LedgerTxInfo> => {
         try {
@@ -182,6 +188,9 @@ export function assuranceOf(
     tsaRoots: keys?.tsaRoots ?? [],
     ...(keys?.operatorRoots ? { operatorRoots: keys.operatorRoots } : {}),
     ...(keys?.anchor ? { anchor: keys.anchor } : {}),
+    ...(keys?.witnesses?.length
+      ? { witnesses: keys.witnesses, ...(keys.witnessQuorum ? { witnessQuorum: keys.witnessQuorum } : {}) }
+      : {}),
   };
   const assurance = deriveAssurance(bundle, k, run && !run.errorCode ? run.steps : []);
   // An anchor this page confirmed only through the operator's proxy says so wherever it is named.

@@ -6,7 +6,7 @@ import type { ApiError, FlagView, KeysAnswer, RecordStatus, VerifyRecord } from 
 import { stepExplanation } from './check-explain.ts';
 import { type CheckRun, chainName, describeStep, firstFailure, STEP_ORDER, stepName } from './checks.ts';
 import { h } from './dom.ts';
-import { formatFen, formatTime, hasMessage, t } from './i18n.ts';
+import { formatFen, formatTime, getLang, hasMessage, t } from './i18n.ts';
 import type { MessageKey } from './messages.ts';
 
 export function kindWords(kind: string): string {
@@ -79,8 +79,25 @@ export function assuranceParts(a: Assurance): { part: string; words: string }[] 
     { part: 'ledger', words: ledger },
     { part: 'anchoring', words: anchoring },
     { part: 'time', words: time },
-    { part: 'witnesses', words: t('assurance.witnesses.none') },
+    { part: 'witnesses', words: witnessWords(a.witnesses) },
   ];
+}
+
+/** "由 XX 公证处见证于 …" for each witness that cosigned, and whether the quorum was met. */
+function witnessWords(w: Assurance['witnesses']): string {
+  if (w.level === 'none') return t('assurance.witnesses.none');
+  const counts = { count: w.cosigned.length, of: w.of, quorum: w.quorum };
+  if (w.cosigned.length === 0) return t('assurance.witnesses.noneYet', counts);
+  const zh = getLang() === 'zh-CN';
+  const list = w.cosigned
+    .map((c) =>
+      t('assurance.witnesses.by', {
+        name: (zh ? c.displayNameZh : undefined) ?? c.displayName ?? c.name,
+        time: formatTime(c.at),
+      }),
+    )
+    .join(t('list.separator'));
+  return t(`assurance.witnesses.${w.level}`, { list, ...counts });
 }
 
 /** The assurance as one sentence (the verdict's second line). */

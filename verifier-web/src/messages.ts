@@ -82,6 +82,10 @@ export const messagesZh = {
   'assurance.time.operator-tsa': '时间戳由网关自己的根证书认证的服务签发，证明的仍是网关的时钟',
   'assurance.time.outside-tsa': '时间戳由外部时间戳服务「{name}」签发',
   'assurance.witnesses.none': '没有独立见证方',
+  'assurance.witnesses.by': '由{name}见证于{time}',
+  'assurance.witnesses.quorum': '{list}（{count}/{of} 家见证方联署，达到所需的 {quorum} 家）',
+  'assurance.witnesses.below-quorum': '{list}（仅 {count}/{of} 家见证方联署，未达到所需的 {quorum} 家）',
+  'assurance.witnesses.noneYet': '尚无见证方联署这条记录的日志检查点（需要 {quorum}/{of} 家）',
   'list.semicolon': '；',
   'list.sentenceGap': '',
 
@@ -169,6 +173,7 @@ export const messagesZh = {
   'step.ledger': '账本交易',
   'step.anchor': '公链锚定',
   'step.timestamp': 'RFC 3161 时间戳',
+  'step.witnesses': '见证方联署',
   'stepStatus.pass': '通过',
   'stepStatus.fail': '失败',
   'stepStatus.skipped': '尚未进行',
@@ -350,6 +355,8 @@ export const messagesZh = {
   'explain.ledger': '日志状态写入了账本交易；在联盟链上由多家机构各自保存并背书，一方无法改写。',
   'explain.anchor': '日志状态又写到了公链上，任何人都能独立查到，运营方也改不了。',
   'explain.timestamp': '时间戳服务对日志状态签上时间，证明这条记录最晚在那时已经存在。',
+  'explain.witnesses':
+    '运营方以外的机构（如公证处、审计机关）各自核对日志只增不改后，对日志检查点联署；运营方若给不同的人看不同的日志，见证方会拒签。',
   'check.detailsToggle': '技术细节',
   'check.value.sha256': 'SHA-256 摘要',
   'check.value.detailsDigest': '详情摘要',
@@ -458,6 +465,11 @@ export const messagesEn: Record<MessageKey, string> = {
     "time-stamped by a service the gateway's own root certifies, so it still vouches only for the gateway's clock",
   'assurance.time.outside-tsa': 'time-stamped by the outside authority “{name}”',
   'assurance.witnesses.none': 'no independent witnesses',
+  'assurance.witnesses.by': 'witnessed by {name} at {time}',
+  'assurance.witnesses.quorum': '{list} ({count} of {of} witnesses cosigned; the {quorum} needed are met)',
+  'assurance.witnesses.below-quorum': '{list} (only {count} of {of} witnesses cosigned; {quorum} are needed)',
+  'assurance.witnesses.noneYet':
+    "no witness has cosigned this record's log checkpoint yet ({quorum} of {of} needed)",
   'list.semicolon': '; ',
   'list.sentenceGap': ' ',
 
@@ -551,6 +563,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'step.ledger': 'Ledger transaction',
   'step.anchor': 'Public-chain anchor',
   'step.timestamp': 'RFC 3161 timestamp',
+  'step.witnesses': 'Witness cosignatures',
   'stepStatus.pass': 'Passed',
   'stepStatus.fail': 'Failed',
   'stepStatus.skipped': 'Not yet',
@@ -750,6 +763,8 @@ export const messagesEn: Record<MessageKey, string> = {
     "The log's state was also written to a public chain: anyone can look it up, and the operator cannot change it.",
   'explain.timestamp':
     "A time-stamp service signed a time onto the log's state: the record existed by then at the latest.",
+  'explain.witnesses':
+    'Institutions outside the operator (a notary office, the audit bureau) each checked that the log only grew and cosigned its checkpoint; were the operator to show different people different logs, the witnesses would refuse.',
   'check.detailsToggle': 'Technical details',
   'check.value.sha256': 'SHA-256 digest',
   'check.value.detailsDigest': 'Details digest',
