@@ -142,6 +142,15 @@ describe('witnesses', () => {
     expect(entry.bundle.inclusion).toBeDefined();
 
     const published = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
+    expect(published.witnesses.map((w: { vkey: string }) => w.vkey)).toEqual(vkeys());
+    expect(published.witnesses[0]).toMatchObject({
+      name: 'Witness 1',
+      nameZh: '见证方1',
+      displayNameZh: '见证方1',
+    });
+    expect(published.witnessQuorum).toBe(2);
+    const trust = (await app.inject({ method: 'GET', url: '/v1/trust.json' })).json();
+    expect(trust).toMatchObject({ witnesses: vkeys(), witnessQuorum: 2 });
     const again = (await app.inject({ method: 'GET', url: `/v1/evidence/${id}` })).json();
     const bundle = again.bundle as ProofBundle;
     expect(bundle.cosignatures).toHaveLength(3);

@@ -30,6 +30,13 @@ export interface TrustFile {
    * itself shows how its keys came to be; a verifier follows the ones the gateway publishes later.
    */
   rotations?: KeyRotation[];
+  /**
+   * Witness verifier keys (cosignature/v1) and the quorum: the witnesses this verifier counts.
+   * Not compared by `checkTrust` — a witness the operator adds or drops changes no pinned key;
+   * verifiers count the cosignatures of the witnesses pinned here (docs/witnesses.md).
+   */
+  witnesses?: string[];
+  witnessQuorum?: number;
 }
 
 /** What the functions read of GET /v1/keys. */
@@ -42,6 +49,9 @@ export interface PublishedKeys {
   rotations?: KeyRotation[];
   /** Anchoring identity changes (compact JWSs by a receipt key, key-rotation.ts). */
   anchorChanges?: string[];
+  /** The witnesses the operator asks to cosign its checkpoints, and the quorum. */
+  witnesses?: { vkey: string }[];
+  witnessQuorum?: number;
 }
 
 /** The members RFC 7638 hashes, by key type, in their lexicographic order. */
@@ -94,6 +104,12 @@ export function trustOf(keys: PublishedKeys): TrustFile {
     tsaRoots: (keys.tsaRoots ?? []).flatMap((pem) => certificateInfo(pem).map((c) => c.sha256)),
     ...(keys.anchor ? { anchor: site(keys.anchor) } : {}),
     ...(keys.rotations?.length ? { rotations: [...keys.rotations] } : {}),
+    ...(keys.witnesses?.length
+      ? {
+          witnesses: keys.witnesses.map((w) => w.vkey),
+          ...(keys.witnessQuorum ? { witnessQuorum: keys.witnessQuorum } : {}),
+        }
+      : {}),
   };
 }
 

@@ -37,6 +37,12 @@ const TrustSchema = Type.Object(
     rotations: Type.Optional(
       Type.Array(Rotation, { description: 'Receipt key rotations so far, oldest first' }),
     ),
+    witnesses: Type.Optional(
+      Type.Array(Type.String({ description: 'Witness verifier key (C2SP cosignature/v1, type 0x04)' }), {
+        description: 'The witnesses whose cosignatures this verifier counts (docs/witnesses.md)',
+      }),
+    ),
+    witnessQuorum: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   {
     description:
@@ -57,6 +63,8 @@ export function publishedKeys(app: FastifyInstance) {
     tsaRoots: app.timestamps?.roots ?? [],
     operatorRoots: app.timestamps?.operatorRoots ?? [],
     ...(anchor ? { anchor: anchor.identity } : {}),
+    // Outside witnesses that cosign the checkpoints (docs/witnesses.md), and the quorum.
+    ...((app as { witnesses?: FastifyInstance['witnesses'] }).witnesses?.published() ?? {}),
     // Each retired anchoring site handed over to the current one, signed by the current receipt
     // key: a verifier whose trust file pins a retired site accepts the new one through it.
     ...(anchor?.identity.retired.length
@@ -127,6 +135,27 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
               description:
                 "SHA-256 (hex, of the DER) of the gateway's own local PKI root: a TSA root listed here means the time-stamps come from a TSA the operator certified itself, so they vouch for the gateway's clock, not an outside one (docs/assurance.md)",
             }),
+            witnesses: Type.Optional(
+              Type.Array(
+                Type.Object({
+                  name: Type.String({ description: 'Display name (English)' }),
+                  nameZh: Type.Optional(Type.String({ description: 'Display name (Chinese)' })),
+                  url: Type.String({ description: "The witness's tlog-witness submission prefix" }),
+                  vkey: Type.String({
+                    description: 'Verifier key name+id+base64(0x04 ‖ Ed25519 key) (C2SP tlog-cosignature)',
+                  }),
+                  displayName: Type.String(),
+                  displayNameZh: Type.Optional(Type.String()),
+                }),
+                {
+                  description:
+                    "Outside witnesses the gateway asks to cosign each checkpoint (C2SP tlog-witness); their cosignatures follow the log's lines on /v1/log/checkpoint and are in bundles (docs/witnesses.md). Absent: no witnesses",
+                },
+              ),
+            ),
+            witnessQuorum: Type.Optional(
+              Type.Integer({ minimum: 1, description: 'How many of the witnesses must cosign' }),
+            ),
             anchor: Type.Optional(
               Type.Object(
                 {
