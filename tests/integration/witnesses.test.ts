@@ -20,6 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { run } from '../../gateway/src/cli/main.ts';
 import { testConfig } from '../../gateway/src/config.ts';
 import { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import { addCheckpoint } from '../../gateway/src/witness/client.ts';
@@ -74,6 +75,7 @@ async function recorded(id: string) {
 }
 
 const vkeys = () => servers.map((s) => s.witness.vkey);
+let first: { id: string; sha256: string };
 
 beforeAll(async () => {
   db = await startTestDatabase();
@@ -133,7 +135,8 @@ async function cosignedCheckpoint(minLines: number): Promise<string> {
 
 describe('witnesses', () => {
   it('every witness cosigns the checkpoint; /v1/log/checkpoint, /v1/keys, bundles and the assurance say so', async () => {
-    const { id, sha256: digest } = await submit();
+    first = await submit();
+    const { id, sha256: digest } = first;
     const entry = await recorded(id);
     const note = await cosignedCheckpoint(3);
     // The log's own signature still verifies with its keys; the witness lines are extra.
@@ -251,6 +254,43 @@ describe('witnesses', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('lianzheng verify counts the cosignatures of the witnesses the keys, or a trust file, name', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const cli = async (...args: string[]) => {
+      const lines: string[] = [];
+      const out = { log: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+      const code = await run(
+        ['verify', '--sha256', first.sha256, '--gateway', address, ...args],
+        { LOG_LEVEL: 'silent' },
+        out,
+      );
+      return { code, text: lines.join('\n') };
+    };
+    const plain = await cli();
+    expect(plain.code, plain.text).toBe(0);
+    expect(plain.text).toContain(
+      'witnesses: cosignatures counted for 3 witness keys (as the keys name them), quorum 2',
+    );
+    expect(plain.text).toMatch(/3 of 3 witnesses cosigned \(quorum 2\): Witness 1 at /);
+    // A trust file pinning one other witness key only, with quorum 1: nothing it trusts cosigned.
+    const trust = (await app.inject({ method: 'GET', url: '/v1/trust.json' })).json();
+    const file = path.join(db.dir, 'trust-other-witness.json');
+    const other = new Witness({
+      name: 'other.test/w9',
+      seed: seedFromPem(newWitnessKeyPem()),
+      stateDir: path.join(db.dir, 'witness-other'),
+      logs: [],
+      logger: { info: () => {}, warn: () => {}, error: () => {} },
+    });
+    await fs.writeFile(file, JSON.stringify({ ...trust, witnesses: [other.vkey], witnessQuorum: 1 }));
+    const pinned = await cli('--trust', file);
+    expect(pinned.code, pinned.text).toBe(0);
+    expect(pinned.text).toContain('0 of 1 witnesses cosigned (quorum 1)');
+    const required = await cli('--trust', file, '--require-witnesses');
+    expect(required.code, required.text).toBe(1);
+    expect(required.text).toContain('WITNESS_QUORUM_NOT_MET');
   });
 
   it('keeps the witness state durably: a restarted witness answers 409 with the size it cosigned', async () => {

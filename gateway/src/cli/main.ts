@@ -55,7 +55,7 @@ Usage:
       --cacert: trust this CA for the gateway's own certificate (the local PKI's root).
       Without a credential, --org mints a development unit token (local dev issuer only).
   lianzheng verify <file | --sha256 HEX [--sm3 HEX]> [--bundle b.json --keys keys.json] [--gateway URL] [--rpc URL]
-                   [--confirmations N] [--trust trust.json] [--cacert F] [--cert F --key F]
+                   [--confirmations N] [--trust trust.json] [--require-witnesses] [--cacert F] [--cert F --key F]
       Check a document's evidence (a file's SM3 too, where the record carries one). With
       --bundle and --keys (the JSON of GET /v1/keys) it runs fully offline; otherwise it fetches
       /v1/verify/{sha256} and /v1/keys from the gateway and asks it for the ledger transaction
@@ -71,6 +71,8 @@ Usage:
       or FAILED — then what its evidence is worth (assurance: ledger, anchoring, time, witnesses;
       docs/assurance.md), its rule flags and every step. Offline, standing is known only with
       --gateway. Exit 0 verified, 1 failed, 5 withdrawn, 6 superseded (below).
+      Witness cosignatures are counted against the witnesses the keys (or --trust) name; below
+      the quorum the witnesses step is skipped, with --require-witnesses it fails.
       --trust trust.json: pinned keys (save GET /v1/trust.json once, from a gateway you trust):
       when the keys the gateway (or --keys) publishes name a receipt key, checkpoint key, TSA root
       or anchoring identity the file does not, it prints TRUST MISMATCH with each difference and
@@ -376,6 +378,9 @@ interface Keys {
   operatorRoots?: string[];
   /** Receipt key rotation statements, oldest first: how a pinned key hands over to a newer one. */
   rotations?: KeyRotation[];
+  /** Outside witnesses (vkeys, names) and the quorum: whose cosignatures count. */
+  witnesses?: { vkey: string; displayName?: string; displayNameZh?: string }[];
+  witnessQuorum?: number;
 }
 
 /** A record as GET /v1/verify or /v1/evidence/{id} answers it (what `verify` reads of it). */
@@ -463,6 +468,7 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
       project: { type: 'string' },
       confirmations: { type: 'string' },
       trust: { type: 'string' },
+      'require-witnesses': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       ...TLS_OPTIONS,
     },
@@ -574,6 +580,20 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
           ? `keys pinned by ${values.trust}: every published key is one it names or one it reaches by following ${trust.followed} key rotation${trust.followed === 1 ? '' : 's'}, each signed by the key before it`
           : `keys pinned by ${values.trust}: every published key is one it names`,
       );
+    // The witnesses the file pins are the ones that count (the operator's list may differ).
+    const pinnedWitnesses = (pinned as { witnesses?: unknown }).witnesses;
+    if (Array.isArray(pinnedWitnesses) && pinnedWitnesses.every((w) => typeof w === 'string')) {
+      const quorum = (pinned as { witnessQuorum?: unknown }).witnessQuorum;
+      keys.witnesses = pinnedWitnesses.map(
+        (vkey) => keys.witnesses?.find((w) => w.vkey === vkey) ?? { vkey },
+      );
+      keys.witnessQuorum =
+        Number.isSafeInteger(quorum) &&
+        (quorum as number) >= 1 &&
+        (quorum as number) <= pinnedWitnesses.length
+          ? (quorum as number)
+          : pinnedWitnesses.length;
+    }
     if (!values.json && trust.anchorChange)
       out.log(
         `anchoring moved from ${trust.anchorChange.retired.anchorer} / ${trust.anchorChange.retired.contract} on ${trust.anchorChange.retired.chainId} (pinned) to ${trust.anchorChange.next.anchorer} / ${trust.anchorChange.next.contract}, as a statement signed by a trusted receipt key says`,
@@ -641,6 +661,10 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
         : 'anchor not pinned: the keys name no anchoring identity (chain, contract, address), so an anchor found is not passed',
     );
   }
+  if (!values.json && keys.witnesses?.length)
+    out.log(
+      `witnesses: cosignatures counted for ${keys.witnesses.length} witness key${keys.witnesses.length === 1 ? '' : 's'} (${values.trust ? `pinned by ${values.trust}` : 'as the keys name them'}), quorum ${keys.witnessQuorum ?? keys.witnesses.length}${values['require-witnesses'] ? ', required' : ''}`,
+    );
   let ok = true;
   const results = [];
   for (const b of bundles) {
@@ -652,7 +676,14 @@ async function cmdVerify(args: string[], env: Record<string, string | undefined>
         checkpointKeys: keys.checkpointKeys,
         tsaRoots: keys.tsaRoots ?? [],
         ...(keys.anchor ? { anchor: keys.anchor } : {}),
+        ...(keys.witnesses?.length
+          ? {
+              witnesses: keys.witnesses.map((w) => w.vkey),
+              ...(keys.witnessQuorum ? { witnessQuorum: keys.witnessQuorum } : {}),
+            }
+          : {}),
       },
+      ...(values['require-witnesses'] ? { requireWitnessQuorum: true } : {}),
       getLedgerTx: getLedgerTx ? watched(getLedgerTx) : undefined,
       ...(getAnchor ? { getAnchor: watched(getAnchor) as never } : {}),
       ...(finalityCounts ? {} : { anchorConfirmations }),
