@@ -228,6 +228,16 @@ describe('KeyRing: the SM2 key (CRYPTO_SUITE)', () => {
     expect(back.jwks().keys.map((k) => k.kid)).toContain(sm2.kid);
   });
 
+  it('processes starting together on a fresh folder all end up with the one SM2 key written', async () => {
+    const dir = await tempDir();
+    const rings = await Promise.all(
+      Array.from({ length: 6 }, () => KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' })),
+    );
+    const onDisk = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });
+    expect(new Set(rings.map((r) => r.sm2!.kid))).toEqual(new Set([onDisk.sm2!.kid]));
+    expect((await fs.readdir(dir)).filter((f) => f.includes('sm2'))).toEqual(['sm2-key.json']);
+  });
+
   it('refuses an SM2 key file whose private key is not 64 hex digits', async () => {
     const dir = await tempDir();
     await fs.writeFile(

@@ -447,7 +447,18 @@ export class KeyRing {
         privateKey: Buffer.from(privateKey).toString('hex'),
         createdAt: new Date().toISOString(),
       };
-      await writeSecretFile(file, JSON.stringify(stored, null, 2));
+      // Create-if-absent, atomically: processes starting together (API workers) must all end up
+      // with the one key that was written, never each with its own.
+      const tmp = `${file}.${randomBytes(6).toString('hex')}.new`;
+      await writeSecretFile(tmp, JSON.stringify(stored, null, 2));
+      try {
+        await fs.link(tmp, file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        stored = (await readJson<Sm2KeyFile>(file)) ?? stored;
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
     }
     if (!/^[0-9a-f]{64}$/.test(stored.privateKey))
       throw new Error(`${file}: privateKey is not 64 hex digits`);
