@@ -36,10 +36,30 @@ if (config.role !== 'sealer') {
   const { ensurePageBuilt } = await import('./page-build.mjs');
   await ensurePageBuilt(root);
 }
+// One local demo witness (docs/witnesses.md), so cosigned checkpoints are visible out of the box:
+// only for the zero-setup default (one process, no TLS, no WITNESSES of the operator's own);
+// DEMO_WITNESS=false leaves it out.
+let childEnv = process.env;
+if (config.role === 'all' && !config.tls && !config.witnesses && process.env.DEMO_WITNESS !== 'false') {
+  try {
+    const { startDemoWitness } = await import('../gateway/src/witness/demo.ts');
+    const demo = await startDemoWitness({
+      dataDir: config.dataDir,
+      keysDir: config.keysDir,
+      logOrigin: config.logOrigin,
+      suite: config.cryptoSuite,
+      log: (line) => console.error(line),
+    });
+    childEnv = { ...process.env, ...demo.env };
+    console.error(`lianzheng demo: a local witness at ${demo.url} cosigns the checkpoints (${demo.vkey})`);
+  } catch (e) {
+    console.error(`lianzheng demo: no demo witness: ${e.message}`);
+  }
+}
 const { withGatewayNodeFlags } = await import('../gateway/src/node-flags.ts');
 const child = spawn(process.execPath, withGatewayNodeFlags(['--import', 'tsx', 'gateway/src/server.ts']), {
   cwd: root,
-  env: process.env,
+  env: childEnv,
   stdio: 'inherit',
 });
 let exiting = false;
