@@ -12,6 +12,7 @@ import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { run } from '../../gateway/src/cli/main.ts';
 import { testConfig } from '../../gateway/src/config.ts';
+import { pdftotext } from '../../gateway/src/documents/poppler.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -237,5 +238,14 @@ describe('lianzheng verify names the project, organisation and milestone', () =>
       `  record: acceptance in 城关镇五星村村道硬化工程 / Wuxing village road surfacing [${project.id}], ` +
         `submitted by 五星村村民委员会 / Wuxing Village Committee [${project.ownerOrg}], milestone 路基 [m1]`,
     );
+  });
+
+  it('the audit report (report.pdf) prints the submitter and the milestone by name, the id beside', async () => {
+    const res = await as('owner', { method: 'GET', url: `/v1/projects/${project.id}/report.pdf` });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    // Drawing order, spaces dropped: a table cell may wrap anywhere.
+    const flat = (await pdftotext(res.rawPayload, { raw: true })).replace(/\s+/g, '');
+    expect(flat).toContain(`五星村村民委员会/WuxingVillageCommittee(${project.ownerOrg})`);
+    expect(flat).toContain('节点milestone路基(m1)');
   });
 });

@@ -7,7 +7,7 @@ import type { Assurance } from '@lianzheng/proof';
 import type { FlagJson } from '../pipeline/schemas.ts';
 import type { RecordEntry } from '../pipeline/views.ts';
 import type { Block, DocumentSpec } from './render.ts';
-import { anchorWords, ledgerWords, STATUS_WORDS, timeWords } from './words.ts';
+import { anchorWords, type DocumentNames, ledgerWords, named, STATUS_WORDS, timeWords } from './words.ts';
 
 export interface ReportProject {
   id: string;
@@ -41,6 +41,8 @@ export interface AuditReportInput {
   generatedFor: string;
   /** Whether the reader may see restricted details (titles, amounts, facts behind flags). */
   privileged: boolean;
+  /** Submitting organisations' and milestones' display names, printed beside their ids. */
+  names?: DocumentNames;
   gatewayOrigin?: string;
 }
 
@@ -123,8 +125,11 @@ export function auditReportSpec(input: AuditReportInput): DocumentSpec {
         String(i + 1),
         [
           e.id,
-          `${e.kind} · ${e.visibility} · ${e.submitter.org}`,
+          `${e.kind} · ${e.visibility} · ${named(e.submitter.org, input.names?.organisations?.[e.submitter.org])}`,
           title,
+          e.details?.milestone
+            ? `节点 milestone ${named(e.details.milestone, input.names?.milestones?.[e.details.milestone])}`
+            : '',
           amount ? `¥ ${amount}` : '',
           ...links,
         ]

@@ -48,3 +48,16 @@ export function timeWords(a: Assurance['time']): string {
 export function assuranceLine(a: Assurance): string {
   return `${ledgerWords(a.ledger)} · ${anchorWords(a.anchoring)} · ${timeWords(a.time)}`;
 }
+
+/** Display names the documents print instead of bare ids (issue #21). */
+export interface DocumentNames {
+  projectEn?: string;
+  organisations?: Record<string, { zh: string; en?: string }>;
+  milestones?: Record<string, { zh?: string; en?: string }>;
+}
+
+/** `中文名 / English (id)`, or the id alone when there is no name. */
+export function named(id: string, name?: { zh?: string; en?: string }): string {
+  const words = [name?.zh, name?.en].filter(Boolean).join(' / ');
+  return words ? `${words} (${id})` : id;
+}

@@ -29,6 +29,7 @@ import {
 import { renderPdf } from '../documents/render.ts';
 import type { DocumentService } from '../documents/service.ts';
 import { verifyPdfSignature } from '../documents/verify.ts';
+import type { DocumentNames } from '../documents/words.ts';
 import type { FlagJson } from '../pipeline/schemas.ts';
 import { certificateSpec } from './certificate.ts';
 import { checkPackageContents, MEMBERS } from './checks.ts';
@@ -45,6 +46,8 @@ export interface PackageInput {
   flags: FlagJson[];
   assurance: Assurance;
   projectName?: string;
+  /** Display names for the certificate (English project name, organisations, milestones). */
+  names?: DocumentNames;
   /** GET /v1/keys as published now (with operatorRoots and the ledger kind). */
   keys: PublishedKeys & { operatorRoots?: string[]; ledger?: string; anchor?: AnchorIdentity | null };
   /** /.well-known/lianzheng/certs.pem */
@@ -123,6 +126,7 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
         flags: input.flags,
         assurance: input.assurance,
         ...(input.projectName ? { projectName: input.projectName } : {}),
+        ...(input.names ? { names: input.names } : {}),
         ...(checkpointTime ? { checkpointTime } : {}),
         generatedAt: input.generatedAt,
         ...(input.gatewayOrigin ? { gatewayOrigin: input.gatewayOrigin } : {}),

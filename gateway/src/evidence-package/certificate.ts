@@ -4,7 +4,14 @@
 // says plainly what it does not prove: the truth of the document's content.
 import type { Assurance, ProofBundle, Standing } from '@lianzheng/proof';
 import type { DocumentSpec } from '../documents/render.ts';
-import { anchorWords, ledgerWords, STATUS_WORDS, timeWords } from '../documents/words.ts';
+import {
+  anchorWords,
+  type DocumentNames,
+  ledgerWords,
+  named,
+  STATUS_WORDS,
+  timeWords,
+} from '../documents/words.ts';
 import type { FlagJson } from '../pipeline/schemas.ts';
 
 export interface CertificateInput {
@@ -14,6 +21,11 @@ export interface CertificateInput {
   flags: FlagJson[];
   assurance: Assurance;
   projectName?: string;
+  /**
+   * Display names (GET /v1/projects/{id}): the project's English name, organisations and
+   * milestones by id. A reader sees 五星村村民委员会, with the id small beside it for the record.
+   */
+  names?: DocumentNames;
   /** genTime of the checkpoint's RFC 3161 token, when there is one. */
   checkpointTime?: string;
   generatedAt: Date;
@@ -40,10 +52,16 @@ export function certificateSpec(input: CertificateInput): DocumentSpec {
   const cp = bundle.inclusion?.checkpoint.split('\n');
   const rows: [string, string][] = [
     ['证书编号 Certificate no.', r.id],
-    ['项目 Project', input.projectName ? `${input.projectName} (${r.projectId})` : r.projectId],
+    [
+      '项目 Project',
+      named(r.projectId, {
+        ...(input.projectName ? { zh: input.projectName } : {}),
+        ...(input.names?.projectEn ? { en: input.names.projectEn } : {}),
+      }),
+    ],
     ['文件类型 Document kind', r.kind],
     ['可见性 Visibility', r.visibility === 'public' ? '公开 public' : '受限 restricted'],
-    ['提交单位 Submitted by', r.submitter.org],
+    ['提交单位 Submitted by', named(r.submitter.org, input.names?.organisations?.[r.submitter.org])],
     ['受理时间 Accepted at', when(r.acceptedAt)],
     ['文件摘要 SHA-256', r.digests.sha256],
     ...(r.digests.sm3 ? ([['文件摘要 SM3 (GB/T 32905)', r.digests.sm3]] as [string, string][]) : []),
@@ -55,7 +73,12 @@ export function certificateSpec(input: CertificateInput): DocumentSpec {
     ? [
         ...(d.title ? ([['标题 Title', d.title]] as [string, string][]) : []),
         ...(d.amount ? ([['金额 Amount (CNY)', d.amount]] as [string, string][]) : []),
-        ...(d.milestone ? ([['节点 Milestone', d.milestone]] as [string, string][]) : []),
+        ...(d.milestone
+          ? ([['节点 Milestone', named(d.milestone, input.names?.milestones?.[d.milestone])]] as [
+              string,
+              string,
+            ][])
+          : []),
         ...(d.result ? ([['结论 Result', d.result]] as [string, string][]) : []),
         ...(d.reason ? ([['理由 Reason', d.reason]] as [string, string][]) : []),
       ]

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
 import { AppError } from '../../errors.ts';
 import { buildEvidencePackage } from '../../evidence-package/build.ts';
+import type { LedgerProject } from '../../ledger/ledger.ts';
 import { type LedgerFlagJson, loadSubmissions } from '../../notary/bundle.ts';
 import { RECORD_ID_PATTERN } from '../../pipeline/schemas.ts';
 import { linkedRecords, recordAssurance, recordStanding } from '../../pipeline/standing.ts';
@@ -12,7 +13,7 @@ import { flagView, recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { pkiPaths } from '../../tsa/pki.ts';
 import { publishedKeys } from '../keys/index.ts';
-import { loadProjectNames } from '../projects/names.ts';
+import { loadOrganisationNames, loadProjectNames, projectView } from '../projects/names.ts';
 
 // GET /v1/evidence/{id}/package (issue #24): the record's evidence package, a ZIP anyone can check
 // offline (`lianzheng verify-package`). Authorised like GET /v1/evidence/{id}: everyone gets the
@@ -106,7 +107,17 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
       const certificatesPem = await fs
         .readFile(pkiPaths(path.join(app.config.dataDir, 'pki')).published, 'utf8')
         .catch(() => documents.rootsPem.join(''));
-      const names = await loadProjectNames(app.db, record.projectId);
+      // Names are public (GET /v1/projects/{id}); the certificate prints them beside the ids.
+      const [names, organisations, registered] = await Promise.all([
+        loadProjectNames(app.db, record.projectId),
+        loadOrganisationNames(app.db, [record.submitter.org]),
+        app.db.query<{ record: { project: LedgerProject } }>('select record from projects where id = $1', [
+          record.projectId,
+        ]),
+      ]);
+      // As GET /v1/projects/{id} shows them: a changed name over the registered one.
+      const project = registered.rows[0] ? projectView(registered.rows[0].record.project, names) : undefined;
+      const projectName = project?.name ?? names?.zh ?? undefined;
       const zip = await buildEvidencePackage(
         {
           bundle,
@@ -114,7 +125,17 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
           standing,
           flags: entry.flags,
           assurance: recordAssurance(app, bundle),
-          ...(names?.zh ? { projectName: names.zh } : {}),
+          ...(projectName ? { projectName } : {}),
+          names: {
+            ...(names?.en ? { projectEn: names.en } : {}),
+            organisations,
+            milestones: Object.fromEntries(
+              (project?.milestones ?? []).map((m) => [
+                m.id,
+                { zh: m.name, ...(m.nameEn ? { en: m.nameEn } : {}) },
+              ]),
+            ),
+          },
           keys: publishedKeys(app),
           certificatesPem,
           ...(ledgerEvidence ? { ledger: ledgerEvidence } : {}),

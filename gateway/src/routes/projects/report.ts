@@ -10,7 +10,7 @@ import { recordAssurance } from '../../pipeline/standing.ts';
 import { flagView, recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { exportableProject } from './exports.ts';
-import { loadOrganisationNames, loadProjectNames } from './names.ts';
+import { loadOrganisationNames, loadProjectNames, projectView } from './names.ts';
 
 // GET /v1/projects/{id}/report.pdf (issue #22): the project's trail as a signed PDF for the
 // people the CSV exports are for (inspectors, the owning organisation, admins) — the same
@@ -113,6 +113,10 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
         [p.id],
       );
       const totalRecords = Number(counted.rows[0]?.n ?? records.length);
+      // The submitting organisations' names (public, as GET /v1/projects/{id} answers them).
+      const submitters = await loadOrganisationNames(app.db, [
+        ...new Set(records.map((r) => r.entry.submitter.org).filter((o) => !organisations[o])),
+      ]);
       const generatedAt = new Date();
       const spec = auditReportSpec({
         project: {
@@ -136,6 +140,16 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
         generatedAt,
         generatedFor: [principal.role, principal.org, principal.region].filter(Boolean).join(' · '),
         privileged,
+        names: {
+          organisations: { ...organisations, ...submitters },
+          // As GET /v1/projects/{id} shows them: a changed name over the registered one.
+          milestones: Object.fromEntries(
+            projectView(ledgerProject, names).milestones.map((m) => [
+              m.id,
+              { zh: m.name, ...(m.nameEn ? { en: m.nameEn } : {}) },
+            ]),
+          ),
+        },
       });
       const pdf = await documents.sign(await renderPdf(spec, documents.font), {
         reason: `LianZheng audit report of project ${p.id}`,
