@@ -9,6 +9,7 @@ import {
   type KeyRotation,
   keyRotationClaims,
   keyRotationPayload,
+  MAX_ROTATIONS,
 } from './key-rotation.ts';
 import { signSm2Jws } from './receipt.ts';
 import { sm2PublicKey, sm2RandomPrivateKey } from './sm2.ts';
@@ -109,6 +110,14 @@ describe('followRotations', () => {
       followed: 0,
       unreached: [{ index: 0, previous: b.kid, next: c.kid }],
     });
+  });
+
+  it('refuses more statements than it follows, before checking any', async () => {
+    const [a, b] = [await es256(), await es256()];
+    const one = await rotation(a, b);
+    const many = Array.from({ length: MAX_ROTATIONS + 1 }, () => one);
+    expect(await followRotations([print(a)], many)).toMatchObject({ ok: false, code: 'BAD_STATEMENT' });
+    expect(await followRotations([print(a)], many.slice(0, 3))).toMatchObject({ ok: true, followed: 1 });
   });
 
   it('refuses a statement that carries a private key member', async () => {

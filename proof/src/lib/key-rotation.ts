@@ -52,6 +52,9 @@ export function anchorChangePayload(retired: AnchorSite, next: AnchorSite): stri
   return canonicalJson({ type: ANCHOR_CHANGE_TYPE, retired: siteOf(retired), next: siteOf(next) });
 }
 
+/** The most rotation statements a verifier follows. */
+export const MAX_ROTATIONS = 10_000;
+
 /** One end of a rotation: the key's id, RFC 7638 thumbprint and public JWK. */
 export interface RotationKey {
   kid: string;
@@ -223,6 +226,10 @@ export async function followRotations(
   rotations: readonly unknown[],
 ): Promise<FollowResult> {
   if (!Array.isArray(rotations)) return fail('BAD_STATEMENT', 0, 'rotations is not a list');
+  // Each statement costs two signature checks; a gateway rotating daily for decades stays far
+  // below this, and a hostile one cannot make a verifier spin on millions.
+  if (rotations.length > MAX_ROTATIONS)
+    return fail('BAD_STATEMENT', MAX_ROTATIONS, `more than ${MAX_ROTATIONS} rotation statements`);
   const checked: KeyRotationClaims[] = [];
   const successor = new Map<string, { next: string; index: number }>();
   for (const [index, statement] of rotations.entries()) {
