@@ -2,6 +2,7 @@
 // route and once with `lianzheng keys rotate` on the files; receipts signed before and after verify;
 // a trust.json saved before the rotations verifies the new receipts by the chain of statements,
 // and a chain that is missing or forged fails loudly (exit 7).
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,12 @@ import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { EXIT, run } from '../../gateway/src/cli/main.ts';
 import { testConfig } from '../../gateway/src/config.ts';
-import { newEs256Jwk, publicJwkOf, signReceiptKeyRotation } from '../../gateway/src/keys/key-ring.ts';
+import {
+  KeyRing,
+  newEs256Jwk,
+  publicJwkOf,
+  signReceiptKeyRotation,
+} from '../../gateway/src/keys/key-ring.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -277,4 +283,43 @@ describe('receipt key rotations', () => {
       await publisher.close();
     }
   });
+});
+
+describe('rotations by several processes at once', () => {
+  it('four `lianzheng keys rotate` processes on one keys folder: every key kept, one unbroken chain', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lianzheng-rotate-procs-'));
+    try {
+      const keysDir = path.join(dataDir, 'keys');
+      const first = (await KeyRing.load(keysDir, { logOrigin: 'example.org/log' })).receiptSigner.kid;
+      const bin = path.resolve(import.meta.dirname, '../../scripts/lianzheng.mjs');
+      const runs = await Promise.all(
+        [0, 1, 2, 3].map(
+          () =>
+            new Promise<{ code: number | null; out: string }>((resolve) => {
+              const child = spawn(process.execPath, [bin, 'keys', 'rotate'], {
+                env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+                stdio: ['ignore', 'pipe', 'pipe'],
+              });
+              let out = '';
+              child.stdout.on('data', (d) => (out += d));
+              child.stderr.on('data', (d) => (out += d));
+              child.on('close', (code) => resolve({ code, out }));
+            }),
+        ),
+      );
+      for (const r of runs) expect(r.code, r.out).toBe(0);
+      const made = runs.map(
+        (r) => JSON.parse(r.out.slice(r.out.indexOf('{'), r.out.lastIndexOf('}') + 1)).kid,
+      );
+      const ring = await KeyRing.load(keysDir, { logOrigin: 'example.org/log' });
+      expect(new Set(ring.receiptKeys().map((k) => k.kid))).toEqual(new Set([first, ...made]));
+      expect(await followRotations([first], ring.rotations())).toMatchObject({
+        ok: true,
+        followed: 4,
+        unreached: [],
+      });
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
