@@ -111,10 +111,17 @@ const STEP_TEXT: Record<string, { zh: string; en: string; standard: string }> = 
     en: "The checkpoint's trusted time-stamp",
     standard: 'RFC 3161 / RFC 5816 TimeStampToken',
   },
+  witnesses: {
+    zh: '见证方联署检查点',
+    en: 'Witnesses cosigned the checkpoint',
+    standard: 'C2SP tlog-cosignature (cosignature/v1)',
+  },
 };
 
 function fromStep(step: StepResult, commands: string[]): PackageCheck {
-  const t = STEP_TEXT[step.step]!;
+  // A step added to verifyBundle later is reported under its own name rather than failing the
+  // whole package (an undefined label made every package a 500).
+  const t = STEP_TEXT[step.step] ?? { zh: step.step, en: step.step, standard: '' };
   return {
     id: `bundle.${step.step}`,
     ...t,
