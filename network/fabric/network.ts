@@ -295,6 +295,15 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+async function portFreeWithin(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await portFree(port)) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(100);
+  }
+}
+
 async function nodeHealthy(name: FabricNodeName, ports: FabricPorts): Promise<boolean> {
   if (name === 'orderer') return httpOk(`http://127.0.0.1:${ports.orderer.operations}/healthz`);
   const [kind, org] = name.split('.') as ['peer' | 'chaincode', FabricOrg];
@@ -545,6 +554,8 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
 
   // ---- processes
   const children = new Map<FabricNodeName, ChildProcess>();
+  /** Nodes this network stopped or killed: their ports may take a moment to be released. */
+  const stoppedHere = new Set<FabricNodeName>();
   await mkdir(L.path('logs'), { recursive: true });
   await mkdir(L.path('pids'), { recursive: true });
 
@@ -593,7 +604,10 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
   const checkPorts = async (names: FabricNodeName[]) => {
     for (const name of names) {
       for (const [port, what] of nodePorts(name, ports)) {
-        if (!(await portFree(port))) {
+        // A node just stopped may still hold its port for a moment: the kernel releases a dying
+        // process's memory (its /proc environ, which aliveOurs reads, goes) before it closes its
+        // sockets, and on a loaded machine that gap lasted seconds. Wait for it before refusing.
+        if (!(await portFreeWithin(port, stoppedHere.has(name) ? 10_000 : 0))) {
           throw new Error(
             `FABRIC_PORT_IN_USE: port ${port} (${what}) on 127.0.0.1 is taken by another process; stop it or choose another portBase`,
           );
@@ -946,9 +960,11 @@ export async function startFabricNetwork(options: FabricNetworkOptions): Promise
     timings,
     gatewayEnv: (org: FabricOrg = 'finance') => ({ ...description.gatewayEnvByOrg[org] }),
     async stopNode(name: FabricNodeName) {
+      stoppedHere.add(name);
       await signalAndWait(runDir, name, 'SIGTERM');
     },
     async killNode(name: FabricNodeName) {
+      stoppedHere.add(name);
       await signalAndWait(runDir, name, 'SIGKILL');
     },
     async startNode(name: FabricNodeName) {
