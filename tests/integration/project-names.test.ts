@@ -13,6 +13,8 @@ import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issu
 import { run } from '../../gateway/src/cli/main.ts';
 import { testConfig } from '../../gateway/src/config.ts';
 import { pdftotext } from '../../gateway/src/documents/poppler.ts';
+import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
+import { readZip } from '../../gateway/src/evidence-package/zip.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -247,5 +249,17 @@ describe('lianzheng verify names the project, organisation and milestone', () =>
     const flat = (await pdftotext(res.rawPayload, { raw: true })).replace(/\s+/g, '');
     expect(flat).toContain(`五星村村民委员会/WuxingVillageCommittee(${project.ownerOrg})`);
     expect(flat).toContain('节点milestone路基(m1)');
+  });
+
+  it("the evidence package's certificate.pdf prints the project, the submitter and the milestone by name", async () => {
+    const sha256 = createHash('sha256').update(`names ${project.id}`).digest('hex');
+    const id = (await as('anonymous', { method: 'GET', url: `/v1/verify/${sha256}` })).json().records[0].id;
+    const res = await as('owner', { method: 'GET', url: `/v1/evidence/${id}/package` });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    const certificate = (await readZip(res.rawPayload)).get(MEMBERS.certificate)!;
+    const flat = (await pdftotext(certificate, { raw: true })).replace(/\s+/g, '');
+    expect(flat).toContain(`城关镇五星村村道硬化工程/Wuxingvillageroadsurfacing(${project.id})`);
+    expect(flat).toContain(`五星村村民委员会/WuxingVillageCommittee(${project.ownerOrg})`);
+    expect(flat).toContain('路基(m1)');
   });
 });
