@@ -16,6 +16,7 @@ import {
   leafHash,
   type RecordDetails,
   sha256,
+  TrustedCanonicalFragment,
   toHex,
 } from '@lianzheng/proof';
 import { requireWriter } from './access.ts';
@@ -32,7 +33,7 @@ import {
   isObject,
   type LedgerConfig,
   parseBatchArgs,
-  parseDetails,
+  parseDetailsCanonical,
   parseRecord,
   type Submitter,
 } from './model.ts';
@@ -105,6 +106,23 @@ export interface StoredBatch extends BatchResult {
   records: BatchRecord[];
 }
 
+/**
+ * StoredBatch as RecordBatch writes it: each record as the canonical JSON of its BatchRecord,
+ * built from the strings the contract canonicalised to hash the leaf and check the details, so a
+ * batch's records are serialised once, not twice (issue #26). The bytes are the same as
+ * `canonicalBytes` of the StoredBatch (write-bytes.test.ts); readers decode a StoredBatch.
+ */
+type StoredBatchValue = Omit<StoredBatch, 'records'> & { records: TrustedCanonicalFragment[] };
+
+/** `{record, details}` (keys in canonical order) from their canonical JSON. */
+function batchRecordFragment(recordJson: string, detailsJson: string | undefined): TrustedCanonicalFragment {
+  return new TrustedCanonicalFragment(
+    detailsJson === undefined
+      ? `{"record":${recordJson}}`
+      : `{"details":${detailsJson},"record":${recordJson}}`,
+  );
+}
+
 export interface BatchEvent {
   fromSize: number;
   toSize: number;
@@ -118,9 +136,14 @@ export async function readLogHead(view: StateView): Promise<LogHead> {
   return { size: 0, root: toHex(frontierRoot(empty)), hashes: frontierToJson(empty).hashes };
 }
 
-function leafOf(record: unknown, position: number): Uint8Array {
+/**
+ * The record's canonical JSON and its leaf hash. The contract hashes every record itself (it never
+ * takes a leaf from the gateway); the JSON is kept to write the record into the batch value.
+ */
+function leafOf(record: unknown, position: number): { leaf: Uint8Array; json: string } {
   try {
-    return leafHash(canonicalBytes(record));
+    const json = canonicalJson(record);
+    return { leaf: leafHash(Buffer.from(json, 'utf8')), json };
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'error';
     return fail('BAD_RECORD', `record #${position} cannot be canonicalised (${code})`);
@@ -197,7 +220,8 @@ export async function recordBatch(
 ): Promise<BatchResult> {
   const config = await requireWriter(view, ctx);
   const args = parseBatchArgs(batchJson);
-  const leaves = args.records.map((entry, i) => leafOf(entry.record, i));
+  const canonical = args.records.map((entry, i) => leafOf(entry.record, i));
+  const leaves = canonical.map((c) => c.leaf);
   const leavesDigest = digestLeaves(leaves);
   const head = await readLogHead(view);
 
@@ -215,12 +239,13 @@ export async function recordBatch(
   };
   const flags: Flag[] = [];
   const resolutions: FlagResolution[] = [];
-  const records: BatchRecord[] = [];
+  // Each record as the batch value keeps it, already canonical (see StoredBatchValue).
+  const records: TrustedCanonicalFragment[] = [];
 
   for (let i = 0; i < args.records.length; i++) {
     const entry = args.records[i]!;
     c.index = args.fromSize + i;
-    const applied = await checkAndApply(entry, c);
+    const applied = await checkAndApply(entry, canonical[i]!.json, c);
     records.push(applied.stored);
     flags.push(...applied.flags);
     resolutions.push(...applied.resolutions);
@@ -253,7 +278,7 @@ export async function recordBatch(
       details: c.hidden,
       flags,
       ...(hiddenResolutions ? { resolutions } : {}),
-    } satisfies PrivateBatchValue);
+    } satisfies Omit<PrivateBatchValue, 'details'> & { details: Record<string, TrustedCanonicalFragment> });
   view.set(batchKey, {
     ...result,
     fromSize: args.fromSize,
@@ -262,7 +287,7 @@ export async function recordBatch(
     recordedAt: c.at,
     by: submitterOf(ctx),
     records,
-  } satisfies StoredBatch);
+  } satisfies StoredBatchValue);
   await view.flush();
   const event: BatchEvent = { fromSize: args.fromSize, toSize, root };
   ctx.stub.setEvent(BATCH_EVENT, canonicalBytes(event));
@@ -302,8 +327,8 @@ interface ApplyContext {
   inBatch: Set<string>;
   /** Restricted records' details from the transient data. */
   transient: Map<string, unknown>;
-  /** The restricted details this batch keeps privately. */
-  hidden: Record<string, RecordDetails>;
+  /** The restricted details this batch keeps privately, as their canonical JSON. */
+  hidden: Record<string, TrustedCanonicalFragment>;
 }
 
 const decoder = new TextDecoder();
@@ -323,10 +348,13 @@ function transientDetails(ctx: LedgerContext): Map<string, unknown> {
   return new Map(Object.entries(value));
 }
 
+/** `recordJson`: canonicalJson(entry.record), computed for its leaf. */
 async function checkAndApply(
   entry: { record: unknown; details?: unknown },
+  recordJson: string,
   c: ApplyContext,
-): Promise<{ stored: BatchRecord; flags: Flag[]; resolutions: FlagResolution[] }> {
+): Promise<{ stored: TrustedCanonicalFragment; flags: Flag[]; resolutions: FlagResolution[] }> {
+  // parseRecord answers entry.record itself (checked, not copied), so recordJson is its JSON.
   const record = parseRecord(entry.record);
   // A restricted record's details come only as transient data, so that a client cannot put them
   // in the block by mistake; a public record's come in the argument.
@@ -339,7 +367,7 @@ async function checkAndApply(
       fail('BAD_DETAILS', `record ${record.id}: no transient details for this restricted record`);
     rawDetails = c.transient.get(record.id);
   }
-  const details = parseDetails(rawDetails, record);
+  const { details, json: detailsJson } = parseDetailsCanonical(rawDetails, record);
   const book = await c.books.get(record.projectId);
   // Ids are unique within a project (its key knows every record of it) and within the batch;
   // across projects the gateway's UUIDv7 ids are what keep them apart (README, "Record ids").
@@ -383,10 +411,10 @@ async function checkAndApply(
   c.books.touched.add(state);
   const { flags, resolutions } = outcome;
   if (restricted) {
-    c.hidden[record.id] = details;
-    return { stored: { record }, flags, resolutions };
+    c.hidden[record.id] = new TrustedCanonicalFragment(detailsJson);
+    return { stored: batchRecordFragment(recordJson, undefined), flags, resolutions };
   }
-  return { stored: { record, details }, flags, resolutions };
+  return { stored: batchRecordFragment(recordJson, detailsJson), flags, resolutions };
 }
 
 export function batchResultJson(result: BatchResult): string {

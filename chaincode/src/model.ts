@@ -3,15 +3,17 @@
 // coded error; nothing in this file touches the ledger.
 
 import {
+  canonicalJson,
   cidFromSha256,
   DETAILS_FIELDS,
   DOCUMENT_KINDS,
-  detailsDigest,
   type EvidenceRecord,
   fromHex,
   isSha256Hex,
   RECORD_FIELDS,
   type RecordDetails,
+  sha256,
+  toHex,
 } from '@lianzheng/proof';
 import { fail } from './errors.ts';
 import { requireKindDetails } from './validation.ts';
@@ -366,6 +368,18 @@ export function parseRecord(value: unknown): EvidenceRecord {
 
 /** Checks the details' shape and that the record commits to them; kind-specific requirements too. */
 export function parseDetails(value: unknown, record: EvidenceRecord): RecordDetails {
+  return parseDetailsCanonical(value, record).details;
+}
+
+/**
+ * `parseDetails`, also answering the details' canonical JSON: it is computed anyway to check the
+ * record's `detailsDigest` (`detailsDigest` is SHA-256 of exactly these bytes), and RecordBatch
+ * writes it into the batch value rather than serialising the details again (issue #26).
+ */
+export function parseDetailsCanonical(
+  value: unknown,
+  record: EvidenceRecord,
+): { details: RecordDetails; json: string } {
   const id = record.id;
   if (!isObject(value)) fail('BAD_DETAILS', `record ${id}: details must be a JSON object`);
   for (const key of Object.keys(value))
@@ -382,10 +396,12 @@ export function parseDetails(value: unknown, record: EvidenceRecord): RecordDeta
     fail('BAD_DETAILS', `record ${id}: result must be passed or failed`);
   if (d.reason !== undefined && !isText(d.reason)) fail('BAD_DETAILS', `record ${id}: bad reason`);
   const details = d as unknown as RecordDetails;
-  if (detailsDigest(details) !== record.detailsDigest)
+  const json = canonicalJson(details);
+  // = detailsDigest(details), from the string kept for the batch value.
+  if (toHex(sha256(Buffer.from(json, 'utf8'))) !== record.detailsDigest)
     fail('DETAILS_MISMATCH', `record ${id}: detailsDigest does not match the details`);
   requireKindDetails(record, details);
-  return details;
+  return { details, json };
 }
 
 /**

@@ -49,7 +49,7 @@ export {
   type VerifyStepName,
   verifyBundle,
 } from './lib/bundle.ts';
-export { canonicalBytes, canonicalJson } from './lib/canonical-json.ts';
+export { canonicalBytes, canonicalJson, TrustedCanonicalFragment } from './lib/canonical-json.ts';
 export {
   type Checkpoint,
   type CheckpointSigner,

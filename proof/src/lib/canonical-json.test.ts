@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import vectors from '../../test-vectors/rfc8785.json' with { type: 'json' };
-import { canonicalBytes, canonicalJson } from './canonical-json.ts';
+import { canonicalBytes, canonicalJson, TrustedCanonicalFragment } from './canonical-json.ts';
 import { ProofError } from './errors.ts';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -127,6 +127,37 @@ describe('canonicalJson (RFC 8785)', () => {
         expect(canonicalJson(parsed)).toBe(text);
         expect(parsed).toEqual(JSON.parse(JSON.stringify(value)));
       }),
+    );
+  });
+});
+
+describe('TrustedCanonicalFragment', () => {
+  // The chaincode writes a record's canonical JSON, computed once for its leaf, inside the batch
+  // value (issue #26): the bytes must be those of serialising the whole value in one go.
+  it('writes the same bytes as canonicalising the value it stands for', () => {
+    const safe = fc.jsonValue().filter((v) => {
+      try {
+        canonicalJson(v);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string(), safe), { maxLength: 6 }), fc.string(), (entries, key) => {
+        const plain = { list: entries.map(([k, v]) => ({ [k]: v })), [key]: entries.map(([, v]) => v) };
+        const fragments = {
+          list: entries.map(([k, v]) => new TrustedCanonicalFragment(canonicalJson({ [k]: v }))),
+          [key]: entries.map(([, v]) => new TrustedCanonicalFragment(canonicalJson(v))),
+        };
+        expect(canonicalJson(fragments)).toBe(canonicalJson(plain));
+      }),
+    );
+  });
+
+  it('is written as it is, unchecked (trusted: only the contract builds one from its own output)', () => {
+    expect(canonicalJson({ b: 1, a: new TrustedCanonicalFragment('{"y":1,"x":2}') })).toBe(
+      '{"a":{"y":1,"x":2},"b":1}',
     );
   });
 });

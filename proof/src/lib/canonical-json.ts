@@ -45,6 +45,18 @@ function serialiseKey(key: string): string {
   return form;
 }
 
+/**
+ * A value whose canonical JSON the caller has already computed: `canonicalJson` writes `json` as
+ * it is, without looking at it. Trusted, and only for the contract's own use (issue #26): the
+ * chaincode canonicalises each record once to hash its leaf and writes the same string inside the
+ * batch value, rather than serialising every record a second time. Whoever builds one guarantees
+ * that `json` is exactly `canonicalJson` of the value it stands for; a fragment built from
+ * anything else would put non-canonical bytes on the ledger. Not for input from outside.
+ */
+export class TrustedCanonicalFragment {
+  constructor(readonly json: string) {}
+}
+
 /** `ancestors` holds the objects and arrays enclosing `value`, to refuse cycles. */
 function serialise(value: unknown, ancestors: object[]): string {
   switch (typeof value) {
@@ -57,6 +69,7 @@ function serialise(value: unknown, ancestors: object[]): string {
       return Object.is(value, -0) ? '0' : String(value);
     case 'object': {
       if (value === null) return 'null';
+      if (value instanceof TrustedCanonicalFragment) return value.json;
       if (ancestors.includes(value)) throw new Refusal('cyclic structure');
       let out: string;
       if (Array.isArray(value)) {
