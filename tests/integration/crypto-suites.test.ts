@@ -18,7 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
+import { type Config, type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
 import { buildRequest, parseResponse } from '../../gateway/src/tsa/_test-helpers.ts';
 import { OID } from '../../gateway/src/tsa/oids.ts';
 import { TIMESTAMP_QUERY } from '../../gateway/src/tsa/plugin.ts';
@@ -37,8 +37,8 @@ afterAll(async () => {
 
 const algOf = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString()).alg;
 
-async function start(suite: CryptoSuite) {
-  const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20, cryptoSuite: suite });
+async function start(suite: CryptoSuite, overrides: Partial<Config> = {}) {
+  const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20, cryptoSuite: suite, ...overrides });
   const app = buildApp({ config, db: db.pool });
   await app.ready();
   const key = await loadDevIssuerKey(config.keysDir);
@@ -192,6 +192,98 @@ describe.each(['dual', 'gm', 'intl'] as const)('CRYPTO_SUITE=%s', (suite) => {
         });
         expect(check.status, check.detail).toBe('pass');
       }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+// CRYPTO_SUITE dual signs the SM2 receipts of single POSTs once per group commit (one signature
+// per distinct iat), not once per request. Before that change each was a plain compact JWS
+// (still made with RECEIPT_GROUPS=false): such receipts and bundles must keep verifying.
+describe('CRYPTO_SUITE=dual: one SM2 signature for the single POSTs of a group commit', () => {
+  const post = (app: FastifyInstance, headers: object, digest: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/evidence',
+      headers: headers as never,
+      payload: { projectId: project.id, kind: 'notice', visibility: 'public', sha256: digest },
+    });
+
+  it('shares SM2 signatures between concurrent POSTs; each states its ES256 receipt’s claims; old plain SM2 receipts still verify', async () => {
+    // The form before: RECEIPT_GROUPS=false signs each SM2 receipt alone, a plain compact JWS.
+    const old = await start('dual', { receiptGroups: false });
+    const oldDigest = toHex(sha256(randomBytes(32)));
+    let oldBundle: ProofBundle;
+    try {
+      if (earlier.length === 0) {
+        const res = await old.app.inject({
+          method: 'POST',
+          url: '/v1/projects',
+          headers: old.headers,
+          payload: project,
+        });
+        expect(res.statusCode, res.body).toBe(201);
+      }
+      const res = await post(old.app, old.headers, oldDigest);
+      expect(res.statusCode, res.body).toBe(202);
+      oldBundle = await recordedBundle(old.app, old.headers, res.json().id);
+    } finally {
+      await old.app.close();
+    }
+
+    const { app, headers } = await start('dual');
+    try {
+      const keys = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
+      const warm = await post(app, headers, toHex(sha256(randomBytes(32))));
+      expect(warm.statusCode, warm.body).toBe(202);
+      const digests = Array.from({ length: 40 }, () => toHex(sha256(randomBytes(32))));
+      const answers = (await Promise.all(digests.map((d) => post(app, headers, d)))).map((r) => {
+        expect(r.statusCode, r.body).toBe(202);
+        return r.json();
+      });
+      const signatures = new Set<string>();
+      for (const a of answers) {
+        // The ES256 receipt stays a plain compact JWS (issue #22) …
+        expect(a.receipt.split('.')).toHaveLength(3);
+        expect(a.receipt).not.toContain('~');
+        // … and the SM2 one states exactly its claims (same iat), in either form.
+        expect(algOf(a.receiptSm2)).toBe(RECEIPT_SM2_ALG);
+        expect(await verifyReceipt(a.receiptSm2, keys.jwks)).toEqual(
+          await verifyReceipt(a.receipt, keys.jwks),
+        );
+        signatures.add(a.receiptSm2.split('~')[0]);
+      }
+      // The first POST flushes alone; the others wait for it and share the next group commits.
+      expect(signatures.size).toBeLessThanOrEqual(digests.length / 2);
+      expect(answers.some((a) => a.receiptSm2.includes('~'))).toBe(true);
+
+      // A grouped SM2 receipt in the bundle verifies, and a tampered item does not.
+      const grouped = answers.find((a) => a.receiptSm2.includes('~'))!;
+      const bundle = await recordedBundle(app, headers, grouped.id);
+      expect(bundle.receiptSm2).toBe(grouped.receiptSm2);
+      const result = await verifyOutside(app, bundle, digests[answers.indexOf(grouped)]!);
+      expect(result.steps.filter((s) => s.status === 'fail')).toEqual([]);
+      expect(result.steps.find((s) => s.step === 'receipt')!.detail).toContain(`ES256 + ${RECEIPT_SM2_ALG}`);
+      const other = answers.find(
+        (a) => a !== grouped && a.receiptSm2.split('~')[0] === grouped.receiptSm2.split('~')[0],
+      );
+      if (other) {
+        // Another record's item under the same signature: genuine, but other claims.
+        const swapped = await verifyOutside(
+          app,
+          { ...bundle, receiptSm2: other.receiptSm2 },
+          digests[answers.indexOf(grouped)]!,
+        );
+        expect(swapped.steps.find((s) => s.step === 'receipt')!.code).toBe('RECEIPT_MISMATCH');
+      }
+
+      // The plain SM2 receipt made before still verifies, in its bundle, with what is published now.
+      expect(oldBundle.receiptSm2!.split('.')).toHaveLength(3);
+      expect(oldBundle.receiptSm2).not.toContain('~');
+      const again = await verifyOutside(app, oldBundle, oldDigest);
+      expect(again.steps.filter((s) => s.status === 'fail')).toEqual([]);
+      expect(again.ok).toBe(true);
     } finally {
       await app.close();
     }

@@ -68,6 +68,11 @@ export interface SubmissionRow {
    * flush waits for it, so the row keeps its place in the queue (seq order = id order).
    */
   signing?: Promise<void>;
+  /**
+   * The `iat` of a single submission's own receipt (`signAlone`): its SM2 receipt (CRYPTO_SUITE
+   * dual) is signed in the flush with the rows of the same `iat`, so both state the same claims.
+   */
+  receiptIat?: number;
   /** The record's claims in that receipt. */
   receiptItem: ReceiptItemClaims;
   idempotencyKey: string | null;
@@ -303,6 +308,7 @@ export class Intake {
       flush: async (rows) => {
         for (const row of rows) if (row.signing) await row.signing;
         this.signReceipts(rows);
+        this.signSm2Alone(rows);
         try {
           const result = await insertSubmissions(options.db(), rows);
           for (const l of this.listeners) l(rows.length);
@@ -371,6 +377,35 @@ export class Intake {
   }
 
   /**
+   * CRYPTO_SUITE dual: the SM2 receipts of the single submissions in this group commit, one SM2
+   * signature per distinct `iat` (nearly always one per group commit) instead of one per request:
+   * SM2 signing in JavaScript cost ~0.3 ms of CPU per POST, more than everything else a POST does
+   * (docs/gm-crypto.md). `receiptSm2` is no registered JOSE algorithm, so no JOSE library is
+   * promised it: it may be a group receipt `<JWS>~<item>` (a plain JWS for a group of one), which
+   * proof's verifyReceipt checks. Each states the same claims as the row's ES256 `receipt`.
+   */
+  private signSm2Alone(rows: SubmissionRow[]): void {
+    const sm2 = this.options.keys.receiptSm2Signer;
+    if (!sm2) return;
+    const byIat = new Map<number, SubmissionRow[]>();
+    for (const row of rows) {
+      if (row.receiptSm2 !== null || row.receiptIat === undefined) continue;
+      const same = byIat.get(row.receiptIat);
+      if (same) same.push(row);
+      else byIat.set(row.receiptIat, [row]);
+    }
+    const { config } = this.options;
+    for (const [iat, same] of byIat) {
+      const shared = { iss: config.receiptIssuer, iat, ledger: config.ledger };
+      const receipts = sm2.signGroup(
+        shared,
+        same.map((r) => r.receiptItem),
+      );
+      for (let i = 0; i < same.length; i++) same[i]!.receiptSm2 = receipts[i]!;
+    }
+  }
+
+  /**
    * A single `POST /v1/evidence` is answered with a plain compact JWS naming its record, which
    * any JOSE library verifies, however many requests share its group commit (a group receipt
    * `<JWS>~<item>` needs proof/'s verifyReceipt). Signed on the thread pool while the row waits
@@ -388,8 +423,10 @@ export class Intake {
       row.signing = signer.signAsync({ ...claims, ledger: config.ledger }).then((jws) => {
         row.receipt = jws;
       });
-      // CRYPTO_SUITE dual: the SM2 receipt of the same claims (on this thread; see Sm2ReceiptSigner).
-      if (sm2) {
+      // CRYPTO_SUITE dual: the SM2 receipt of the same claims, signed with the group commit's other
+      // single submissions (`signSm2Alone`); alone only where group receipts are turned off.
+      row.receiptIat = iat;
+      if (sm2 && !config.receiptGroups) {
         const sm2Signing = sm2.signAsync({ ...claims, ledger: config.ledger }).then((jws) => {
           row.receiptSm2 = jws;
         });

@@ -101,7 +101,7 @@ export const Accepted = Type.Object({
   receiptSm2: Type.Optional(
     Type.String({
       description:
-        "CRYPTO_SUITE dual only: the same claims signed with SM2 — a compact JWS with alg SM2-with-SM3 (GB/T 32918.2, SM3, Z over ID 1234567812345678), kid of the SM2 key in /.well-known/jwks.json; proof/'s verifyReceipt checks it (docs/gm-crypto.md). With CRYPTO_SUITE gm, receipt itself is signed SM2-with-SM3.",
+        "CRYPTO_SUITE dual only: the same claims (same `iat`) signed with SM2 — alg SM2-with-SM3 (GB/T 32918.2, SM3, Z over ID 1234567812345678), kid of the SM2 key in /.well-known/jwks.json. One SM2 signature serves the single submissions committed together: a group receipt `<JWS>~<item>`, or a plain compact JWS when the group held one record (and for receipts made before 2026-12-07); proof/'s verifyReceipt checks both forms (docs/gm-crypto.md). With CRYPTO_SUITE gm, receipt itself is signed SM2-with-SM3.",
     }),
   ),
   acceptedAt: Type.String({ description: 'RFC 3339 UTC with milliseconds' }),
