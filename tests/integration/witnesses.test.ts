@@ -5,6 +5,8 @@
 // reports it (metrics, witness_state). Real PostgreSQL, real pipeline (embedded ledger).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
   checkWitnessQuorum,
@@ -291,6 +293,76 @@ describe('witnesses', () => {
     const required = await cli('--trust', file, '--require-witnesses');
     expect(required.code, required.text).toBe(1);
     expect(required.text).toContain('WITNESS_QUORUM_NOT_MET');
+  });
+
+  it('lianzheng monitor: a baseline, then alerts for a watched project (stdout and webhook) and for an inconsistent log', async () => {
+    const address = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const received: { type: string; projectId?: string }[] = [];
+    const hook = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const webhook = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`;
+    const state = path.join(db.dir, 'monitor-state.json');
+    const monitor = async () => {
+      const lines: string[] = [];
+      const out = { log: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+      const args = ['monitor', '--once', '--gateway', address, '--watch', project.id, '--state', state];
+      const code = await run([...args, '--webhook', webhook], { LOG_LEVEL: 'silent' }, out);
+      return { code, text: lines.join('\n') };
+    };
+    try {
+      const first = await monitor();
+      expect(first.code, first.text).toBe(0);
+      expect(first.text).toMatch(
+        /checkpoint \d+ .* \(baseline\); cosigned by \d of 3 witnesses \(quorum 2\)/,
+      );
+      expect(first.text).toContain(`watching ${project.id}:`);
+      expect(first.text).not.toContain('ALERT');
+      // A payment approval without a contract: an alert for the payment and one for its flag.
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/evidence',
+        headers: owner,
+        payload: {
+          projectId: project.id,
+          kind: 'payment_approval',
+          amount: '5000000',
+          visibility: 'public',
+          sha256: toHex(sha256(randomBytes(32))),
+        },
+      });
+      expect(res.statusCode, res.body).toBe(202);
+      await recorded(res.json().id);
+      const second = await monitor();
+      expect(second.code, second.text).toBe(0);
+      expect(second.text).toMatch(/checkpoint \d+ .*, consistent with \d+/);
+      expect(second.text).toContain('ALERT PROJECT_PAYMENT_APPROVAL');
+      expect(second.text).toContain('ALERT PROJECT_FLAG');
+      expect(received.map((a) => a.type).sort()).toEqual(['PROJECT_FLAG', 'PROJECT_PAYMENT_APPROVAL']);
+      // Nothing new: no alert again.
+      expect((await monitor()).text).not.toContain('ALERT');
+      // A monitor that had seen another root at a smaller size: the log does not extend it.
+      const saved = JSON.parse(await fs.readFile(state, 'utf8'));
+      saved.checkpoint = {
+        size: saved.checkpoint.size - 1,
+        root: Buffer.from(randomBytes(32)).toString('base64'),
+      };
+      await fs.writeFile(state, JSON.stringify(saved));
+      const forked = await monitor();
+      expect(forked.code, forked.text).toBe(1);
+      expect(forked.text).toContain('ALERT LOG_INCONSISTENT');
+      expect(received.at(-1)?.type).toBe('LOG_INCONSISTENT');
+    } finally {
+      await new Promise((r) => hook.close(r));
+    }
   });
 
   it('keeps the witness state durably: a restarted witness answers 409 with the size it cosigned', async () => {

@@ -34,6 +34,7 @@ import { initPki } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
 import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
+import { cmdMonitor, MONITOR_HELP } from './monitor.ts';
 import { nameWithId, type ProjectNames, parseProjectNames, recordLine } from './names.ts';
 import { cmdPackage, cmdVerifyPackage, PACKAGE_HELP } from './package.ts';
 import { verifyOnFabric } from './verify-fabric.ts';
@@ -119,6 +120,7 @@ ${AUDIT_HELP}
 ${CERTIFICATES_HELP}
 ${PACKAGE_HELP}
 ${WITNESS_HELP}
+${MONITOR_HELP}
   lianzheng backup DIR
       Copy the database (every table, in one consistent snapshot; safe while the gateway runs)
       into the new folder DIR, with a manifest of sizes and SHA-256s. Keys are not in it: keep
@@ -1225,6 +1227,8 @@ export async function run(
         return await cmdRestore(args, env, out);
       case 'witness':
         return await cmdWitness(args, out);
+      case 'monitor':
+        return await cmdMonitor(args, env, out, gatewayUrl);
       case undefined:
       case 'help':
       case '--help':
