@@ -126,8 +126,10 @@ export {
   verifyInclusion,
 } from './lib/merkle-proof.ts';
 export {
+  attachReceipt,
   buildReceiptGroup,
   decodeReceipt,
+  detachReceipt,
   type JSONWebKeySet,
   RECEIPT_ALG,
   RECEIPT_GROUP_TYPE,

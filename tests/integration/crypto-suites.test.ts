@@ -4,6 +4,7 @@
 // the gateway publishes; every earlier run's bundles must still verify after the switch.
 import { randomBytes } from 'node:crypto';
 import {
+  attachReceipt,
   noteKeyAlgorithm,
   type ProofBundle,
   RECEIPT_SM2_ALG,
@@ -117,7 +118,17 @@ describe.each(['dual', 'gm', 'intl'] as const)('CRYPTO_SUITE=%s', (suite) => {
       for (const item of batch.json().results) {
         expect(algOf(item.receipt)).toBe(suite === 'gm' ? RECEIPT_SM2_ALG : 'ES256');
         expect(item.receiptSm2 === undefined).toBe(suite !== 'dual');
-        if (suite === 'dual') expect((await verifyReceipt(item.receiptSm2, keys.jwks)).sub).toBe(item.id);
+        if (suite === 'dual') {
+          // Detached (`<header>..<signature>`): the payload and item are the ES256 receipt's.
+          expect(item.receiptSm2).toMatch(/^[\w-]+\.\.[\w-]+$/);
+          expect(item.receiptSm2.length).toBeLessThan(300);
+          const whole = attachReceipt(item.receiptSm2, item.receipt);
+          expect(algOf(whole)).toBe(RECEIPT_SM2_ALG);
+          expect(await verifyReceipt(whole, keys.jwks)).toEqual(await verifyReceipt(item.receipt, keys.jwks));
+          // Stored and in the bundle it is whole.
+          const bundle = await recordedBundle(app, headers, item.id);
+          expect(bundle.receiptSm2).toBe(whole);
+        }
       }
 
       const bundle = await recordedBundle(app, headers, accepted.id);

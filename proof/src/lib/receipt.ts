@@ -252,6 +252,39 @@ export function signSm2ReceiptGroup(
   return group.items.map((item) => `${jws}~${item}`);
 }
 
+/**
+ * A second receipt of a record (the SM2 one beside the ES256 one, CRYPTO_SUITE dual) that signs
+ * the same payload and carries the same `~item` as `receipt`, written without them: only its
+ * header and signature, `<header>..<signature>` — the detached form of RFC 7515 Appendix F, the
+ * payload (and item) being `receipt`'s. A batch answer writes its items' SM2 receipts so (about
+ * 190 bytes each instead of the whole receipt again). Undefined when the two do not share them.
+ */
+export function detachReceipt(second: string, receipt: string): string | undefined {
+  const [signed, item, ...rest] = second.split('~');
+  const [ownSigned, ownItem, ...ownRest] = receipt.split('~');
+  if (rest.length > 0 || ownRest.length > 0 || item !== ownItem) return undefined;
+  const parts = signed!.split('.');
+  const own = ownSigned!.split('.');
+  if (parts.length !== 3 || own.length !== 3 || parts[1] !== own[1] || parts[1] === '') return undefined;
+  return `${parts[0]}..${parts[2]}`;
+}
+
+/**
+ * The whole receipt of a detached one (`detachReceipt`): its header and signature with the
+ * payload and `~item` of `receipt`. Nothing is checked here: `verifyReceipt` the result.
+ */
+export function attachReceipt(detached: string, receipt: string): string {
+  const parts = detached.split('.');
+  if (parts.length !== 3 || parts[1] !== '' || detached.includes('~')) {
+    throw new ProofError('BAD_RECEIPT', 'a detached receipt is <header>..<signature>');
+  }
+  const tilde = receipt.indexOf('~');
+  const signed = tilde === -1 ? receipt : receipt.slice(0, tilde);
+  const own = signed.split('.');
+  if (own.length !== 3) throw new ProofError('BAD_RECEIPT', 'a receipt is a compact JWS');
+  return `${parts[0]}.${own[1]}.${parts[2]}${tilde === -1 ? '' : receipt.slice(tilde)}`;
+}
+
 // Refuses malformed UTF-8 rather than replacing it, so a claim's text is exactly its bytes.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 

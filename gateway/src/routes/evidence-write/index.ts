@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, createSha256, toHex } from '@lianzheng/proof';
+import { canonicalJson, createSha256, detachReceipt, toHex } from '@lianzheng/proof';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toAppError, validationProblem } from '../../errors.ts';
@@ -269,7 +269,12 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
             sha256: a.sha256,
             cid: a.cid,
             receipt: a.receipt,
-            ...(a.receiptSm2 === undefined ? {} : { receiptSm2: a.receiptSm2 }),
+            // CRYPTO_SUITE dual: the SM2 receipt signs the same group payload and carries the same
+            // item, so only its header and signature are answered (`<header>..<signature>`,
+            // proof's attachReceipt rebuilds it); stored and in bundles it stays whole.
+            ...(a.receiptSm2 === undefined
+              ? {}
+              : { receiptSm2: detachReceipt(a.receiptSm2, a.receipt) ?? a.receiptSm2 }),
             acceptedAt: a.acceptedAt,
           };
         }

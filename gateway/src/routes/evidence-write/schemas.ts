@@ -153,7 +153,8 @@ export const BatchResult = Type.Object({
         }),
         receiptSm2: Type.Optional(
           Type.String({
-            description: 'CRYPTO_SUITE dual only: the same receipt signed with SM2 (alg SM2-with-SM3)',
+            description:
+              "CRYPTO_SUITE dual only: the same receipt signed with SM2 (alg SM2-with-SM3). When it signs the same payload and carries the same `~item` as `receipt` (always, from 2026-12-07), only its header and signature: `<header>..<signature>` (RFC 7515 Appendix F's detached form); the whole receipt is `<header>.<receipt's payload>.<signature>` followed by `receipt`'s `~item` (proof/'s attachReceipt), as GET /v1/evidence/{id}'s bundle carries it",
           }),
         ),
         acceptedAt: Type.String(),
