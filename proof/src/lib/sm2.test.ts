@@ -200,6 +200,26 @@ describe('SM2 against an independent implementation', () => {
     }
   });
 
+  it('a key verified many times (its fixed-window table built after 16) gives the same answers', () => {
+    // Five keys, so the verifier's cache of four also evicts; sm-crypto-v2 signs, both paths judge.
+    const keys = Array.from({ length: 5 }, () => {
+      const d = sm2RandomPrivateKey();
+      return { d, pub: sm2PublicKey(d) };
+    });
+    const plain = sm2OnCurve(SM2_CURVE); // a separate instance: no table for these keys
+    for (let i = 0; i < 40; i++) {
+      const signer = i % 3 === 0 ? i % 5 : 0;
+      const { d, pub } = keys[signer]!;
+      const message = utf8(`receipt ${i}`);
+      const theirs = fromHex(smCrypto.doSignature(message, toHex(d), { hash: true, publicKey: toHex(pub) }));
+      expect(sm2Verify(pub, message, theirs), `signature ${i}`).toBe(true);
+      expect(sm2Verify(pub, utf8(`receipt ${i}!`), theirs)).toBe(false);
+      const other = keys[(signer + 1) % 5]!.pub;
+      expect(sm2Verify(other, message, theirs)).toBe(false);
+      if (i % 8 === 0) expect(plain.verify(pub, message, theirs)).toBe(true);
+    }
+  });
+
   // Python's gmssl (pure Python, PyPI; installed by scripts/install-system-deps.sh). It knows only
   // the default ID. Its constructor strips any run of leading '0'/'4' characters from a public key
   // that starts "04", so the key is set after construction, without the 0x04 prefix.
