@@ -76,6 +76,8 @@ export interface KeysAnswer {
   /** Outside witnesses that cosign the checkpoints (docs/witnesses.md), and how many must. */
   witnesses?: { vkey: string; displayName?: string; displayNameZh?: string; name?: string; url?: string }[];
   witnessQuorum?: number;
+  /** Receipt key rotation statements, oldest first (proof's followRotations checks them). */
+  rotations?: { byPrevious: string; byNext: string }[];
 }
 
 /** The proxy's reading of an anchor transaction; the optional fields come from newer gateways. */
@@ -311,6 +313,13 @@ export function parseKeys(v: unknown): KeysAnswer {
       ? { operatorRoots: v.operatorRoots.filter((k): k is string => typeof k === 'string') }
       : {}),
     ...parseWitnesses(v),
+    ...(Array.isArray(v.rotations)
+      ? {
+          // Kept as published, malformed ones included: followRotations refuses the whole set
+          // then, which dropping them here would hide.
+          rotations: v.rotations as { byPrevious: string; byNext: string }[],
+        }
+      : {}),
   };
 }
 

@@ -293,6 +293,13 @@ export const messagesZh = {
   'keys.receipt': '回执密钥 {kid} · {print}',
   'keys.checkpoint': '检查点密钥 {name} · {print}',
   'keys.tsaRoot': '时间戳根证书 {name} · {print}',
+  'pin.pinned': '回执的签名密钥是此链接中固定的密钥。',
+  'pin.followed':
+    '回执的签名密钥由此链接中固定的密钥经 {steps} 次公布的密钥轮换得来，每次轮换都由前一个密钥签署。',
+  'pin.mismatch':
+    '回执的签名密钥 {kid} 不是此链接中固定的密钥，公布的密钥轮换也无法从固定的密钥到达它。请不要相信本页的核验结果。',
+  'pin.refused': '网关公布的密钥轮换声明无效（{reason}）。请不要相信本页的核验结果。',
+  'pin.badPin': '此链接中固定的密钥指纹格式不对，应为 43 个字符的 RFC 7638 指纹。',
 
   'project.heading': '项目公示',
   'project.loading': '正在载入项目…',
@@ -696,6 +703,15 @@ export const messagesEn: Record<MessageKey, string> = {
   'keys.receipt': 'receipt key {kid} · {print}',
   'keys.checkpoint': 'checkpoint key {name} · {print}',
   'keys.tsaRoot': 'time-stamp root {name} · {print}',
+  'pin.pinned': 'The receipt was signed by a key pinned in this link.',
+  'pin.followed':
+    'The receipt was signed by a key reached from a key pinned in this link through {steps} published key rotation(s), each signed by the key before it.',
+  'pin.mismatch':
+    "The receipt's key {kid} is not pinned in this link, and no published key rotation leads to it from a pinned key. Do not rely on this page's result.",
+  'pin.refused':
+    "The gateway's published key rotations are not valid ({reason}). Do not rely on this page's result.",
+  'pin.badPin':
+    'The key fingerprints pinned in this link are malformed: 43-character RFC 7638 thumbprints are expected.',
 
   'project.heading': 'Project public notice',
   'project.loading': 'Loading the project…',

@@ -37,6 +37,7 @@ import { h, setChildren } from '../dom.ts';
 import { hashFile } from '../hash-file.ts';
 import { formatDate, formatTime, t } from '../i18n.ts';
 import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
+import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
 import { qrSvg } from '../qr.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
@@ -58,6 +59,8 @@ type State =
       related?: Related[];
       /** The time-stamp's genTime, once its token checked out. */
       timestampAt?: string;
+      /** The receipt key against the keys pinned in the address (`?pin=`), when some are. */
+      pin?: PinCheck;
     };
 
 /** A record this one names or is named by, with what the gateway says of it. */
@@ -128,6 +131,11 @@ export class CertificateView implements View {
       return;
     }
     ready.keys = keys;
+    const pins = pinsOf(location.search);
+    if (pins) {
+      const kid = receiptKeyId(rec.bundle.receipt);
+      ready.pin = kid ? await checkReceiptPin(pins, keys, kid) : { state: 'mismatch', kid: '?' };
+    }
     const rpcUrl = currentRpcUrl();
     const run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, {
       api: this.ctx.api,
@@ -302,6 +310,7 @@ export class CertificateView implements View {
         // What matters most, at the top: a record that no longer stands, what the evidence is
         // worth, and the rules' findings.
         standingBanner(rec.standing, rec.id),
+        pinBanner(s.pin),
         assuranceList(assurance),
         flagSummary(rec.flags),
         h(
@@ -460,4 +469,21 @@ function relatedRows(related: Related[] | undefined): [string, Node][] {
       ),
     ];
   });
+}
+
+/** The pinned-key check, loud when it fails: the page's keys are then not the reader's. */
+function pinBanner(pin: PinCheck | undefined): HTMLElement | null {
+  if (!pin) return null;
+  switch (pin.state) {
+    case 'pinned':
+      return banner('ok', t('pin.pinned'), 'pin-pinned');
+    case 'followed':
+      return banner('ok', t('pin.followed', { steps: String(pin.steps) }), 'pin-followed');
+    case 'mismatch':
+      return banner('fail', t('pin.mismatch', { kid: pin.kid }), 'pin-mismatch');
+    case 'refused':
+      return banner('fail', t('pin.refused', { reason: pin.reason }), 'pin-refused');
+    case 'bad-pin':
+      return banner('fail', t('pin.badPin'), 'pin-bad');
+  }
 }

@@ -1,0 +1,154 @@
+// Keys pinned in the certificate page's address (issue #21), in real Chromium at 360×800 against
+// the gateway as `npm start` runs it: a record signed before two receipt key rotations and one
+// after; `/r/{id}?pin=<the first key's thumbprint>` says the old receipt's key is pinned and the
+// new one's is reached through 2 published rotations, and a pin nothing leads to says loudly, on
+// the first screen, not to rely on the page. Screenshots go to /tmp/lz-pins-shots.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { jwkThumbprint } from '@lianzheng/proof';
+import { exportJWK, generateKeyPair } from 'jose';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
+import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
+import {
+  buildPage,
+  chromiumAvailable,
+  launchChromium,
+  sha256Hex,
+  startPageFront,
+} from './verifier-page-support.ts';
+
+const SHOTS = process.env.LZ_SHOTS_DIR ?? '/tmp/lz-pins-shots';
+const PHONE = { width: 360, height: 800 };
+let gateway: ReadmeGateway | undefined;
+let api = '';
+let pageBase = '';
+let front: { url: string; close(): Promise<void> } | undefined;
+let browser: Browser;
+let context: BrowserContext | undefined;
+let unitToken = '';
+let before = '';
+let after = '';
+let firstKid = '';
+
+async function submit(tag: string): Promise<string> {
+  const res = await fetch(`${api}/v1/evidence`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${unitToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      projectId: DEMO_PROJECT.id,
+      sha256: sha256Hex(`pins ${tag} ${Date.now()}`),
+      kind: 'notice',
+      visibility: 'public',
+      title: `公示 ${tag}`,
+    }),
+  });
+  const json = (await res.json()) as { id: string };
+  expect(res.status, JSON.stringify(json)).toBe(202);
+  await gateway!.waitFor(
+    `${json.id} recorded`,
+    async () => {
+      const body = (await (await fetch(`${api}/v1/evidence/${json.id}`)).json()) as { status: string };
+      return body.status === 'recorded' || body.status === 'anchored' ? true : undefined;
+    },
+    60_000,
+  );
+  return json.id;
+}
+
+const kidOf = async (id: string) => {
+  const body = (await (await fetch(`${api}/v1/evidence/${id}`)).json()) as { bundle: { receipt: string } };
+  return JSON.parse(Buffer.from(body.bundle.receipt.split('.')[0]!, 'base64url').toString()).kid as string;
+};
+
+beforeAll(async () => {
+  if (!chromiumAvailable()) throw new Error('Debian chromium is missing: run scripts/install-system-deps.sh');
+  await fs.mkdir(SHOTS, { recursive: true });
+  buildPage();
+  gateway = await startReadmeGateway({ prefix: 'lz-e2e-pins-' });
+  api = gateway.base;
+  unitToken = await gateway.unitToken();
+  before = await submit('before');
+  firstKid = await kidOf(before);
+  const admin = await issueDevToken(await loadDevIssuerKey(path.join(gateway.dataDir, 'keys')), {
+    role: 'admin',
+    audience: 'lianzheng',
+  });
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(`${api}/v1/admin/keys/rotate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+  }
+  after = await submit('after');
+  expect(await kidOf(after)).not.toBe(firstKid);
+  const home = await fetch(`${api}/`);
+  if (home.status === 200 && (await home.text()).includes('/assets/')) pageBase = api;
+  else {
+    front = await startPageFront(api);
+    pageBase = front.url;
+  }
+  browser = await launchChromium();
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await front?.close();
+  await gateway?.stop();
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+});
+
+async function open(url: string): Promise<Page> {
+  context = await browser.newContext({ viewport: PHONE });
+  const page = await context.newPage();
+  await page.goto(pageBase + url);
+  await page.waitForSelector('html[data-ready="true"]');
+  return page;
+}
+
+/** The pin banner once the checks have run, and whether its top is on the first screen. */
+async function pinBanner(page: Page) {
+  const banner = page.locator('[data-banner^="pin-"]');
+  await banner.waitFor({ timeout: 30_000 });
+  const box = await banner.boundingBox();
+  return {
+    id: await banner.getAttribute('data-banner'),
+    text: (await banner.textContent()) ?? '',
+    aboveFold: box !== null && box.y < PHONE.height,
+  };
+}
+
+describe('the certificate page with receipt keys pinned in its address', () => {
+  it("passes the old receipt's pinned key and follows 2 rotations to the new one", async () => {
+    // The ES256 receipt key's kid is its RFC 7638 thumbprint (what trust.json and ?pin= carry).
+    const old = await open(`/r/${before}?pin=${firstKid}`);
+    expect(await pinBanner(old)).toMatchObject({ id: 'pin-pinned', aboveFold: true });
+    const page = await open(`/r/${after}?pin=${firstKid}`);
+    const b = await pinBanner(page);
+    expect(b).toMatchObject({ id: 'pin-followed', aboveFold: true });
+    expect(b.text).toContain('经 2 次公布的密钥轮换');
+    await page.screenshot({ path: `${SHOTS}/pin-followed.png` });
+  });
+
+  it('says loudly, on the first screen, when nothing leads from the pin to the signing key', async () => {
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const stranger = jwkThumbprint((await exportJWK(publicKey)) as Record<string, unknown>);
+    const page = await open(`/r/${after}?pin=${stranger}`);
+    const b = await pinBanner(page);
+    expect(b).toMatchObject({ id: 'pin-mismatch', aboveFold: true });
+    expect(b.text).toContain('请不要相信本页的核验结果');
+    await page.screenshot({ path: `${SHOTS}/pin-mismatch.png` });
+    // Without a pin, no such banner: the page believes the gateway's keys, as before.
+    const plain = await open(`/r/${after}`);
+    await plain.waitForSelector('[data-check-state], .checklist', { timeout: 30_000 }).catch(() => undefined);
+    expect(await plain.locator('[data-banner^="pin-"]').count()).toBe(0);
+  });
+});
