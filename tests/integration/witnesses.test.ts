@@ -24,6 +24,9 @@ import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { run } from '../../gateway/src/cli/main.ts';
 import { testConfig } from '../../gateway/src/config.ts';
+import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
+import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
+import { readZip } from '../../gateway/src/evidence-package/zip.ts';
 import { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import { addCheckpoint } from '../../gateway/src/witness/client.ts';
 import { parseWitnessConfig } from '../../gateway/src/witness/config.ts';
@@ -363,6 +366,17 @@ describe('witnesses', () => {
     } finally {
       await new Promise((r) => hook.close(r));
     }
+  });
+
+  it("the evidence package's tlog-proof carries the cosignatures, and verify-package checks them", async () => {
+    const res = await app.inject({ method: 'GET', url: `/v1/evidence/${first.id}/package` });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    const files = await readZip(res.rawPayload);
+    const tlog = files.get(MEMBERS.tlogProof)!.toString('utf8');
+    expect(checkWitnessQuorum(tlog.slice(tlog.indexOf('\n\n') + 2), vkeys(), 3).met).toBe(true);
+    const result = await verifyEvidencePackage(res.rawPayload);
+    expect(result.checks.find((c) => c.id === 'bundle.witnesses')).toMatchObject({ status: 'pass' });
+    expect(result.checks.find((c) => c.id === 'tlog-proof')?.status).toBe('pass');
   });
 
   it('keeps the witness state durably: a restarted witness answers 409 with the size it cosigned', async () => {

@@ -36,7 +36,7 @@ import { checkPackageContents, MEMBERS } from './checks.ts';
 import { fileDigests, MANIFEST_FORMAT, type Manifest, manifestBytes, signManifest } from './manifest.ts';
 import { VERIFY_TLOG_PROOF_PY } from './python-tool.ts';
 import { verificationReportHtml, verificationReportSpec } from './report.ts';
-import { formatTlogProof } from './tlog-proof.ts';
+import { checkpointWithCosignatures, formatTlogProof } from './tlog-proof.ts';
 import { writeZip } from './zip.ts';
 
 export interface PackageInput {
@@ -143,7 +143,11 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
   if (pdfCheck.timestampToken) files.set(MEMBERS.certificateToken, pdfCheck.timestampToken);
 
   files.set(MEMBERS.bundle, json(bundle));
-  if (bundle.inclusion) files.set(MEMBERS.tlogProof, Buffer.from(formatTlogProof(bundle.inclusion), 'utf8'));
+  if (bundle.inclusion) {
+    // The checkpoint with the witnesses' cosignatures after the log's own lines (#24).
+    const inclusion = { ...bundle.inclusion, checkpoint: checkpointWithCosignatures(bundle) };
+    files.set(MEMBERS.tlogProof, Buffer.from(formatTlogProof(inclusion), 'utf8'));
+  }
   files.set(MEMBERS.keys, json(input.keys));
   files.set(MEMBERS.trust, json(trustOf(input.keys)));
   files.set(MEMBERS.certificates, Buffer.from(input.certificatesPem, 'utf8'));

@@ -18,7 +18,7 @@ import {
   verifyTimestampToken,
 } from '@lianzheng/proof';
 import { verifyPdfSignature } from '../documents/verify.ts';
-import { parseTlogProof } from './tlog-proof.ts';
+import { checkpointWithCosignatures, parseTlogProof } from './tlog-proof.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped' | 'warn';
 
@@ -211,6 +211,13 @@ export async function checkPackageContents(
         checkpointKeys: keys.checkpointKeys,
         tsaRoots: options.roots,
         ...(keys.anchor ? { anchor: keys.anchor as never } : {}),
+        // Witness cosignatures (#24), counted against the witnesses keys.json names.
+        ...(keys.witnesses?.length
+          ? {
+              witnesses: keys.witnesses.map((w) => w.vkey),
+              ...(keys.witnessQuorum ? { witnessQuorum: keys.witnessQuorum } : {}),
+            }
+          : {}),
       },
       ...(options.document ? { bytes: options.document } : {}),
       ...(options.document ? { sm3: createHash('sm3').update(options.document).digest('hex') } : {}),
@@ -285,7 +292,7 @@ export async function checkPackageContents(
         if (text === undefined) throw new Error('missing');
         const proof = parseTlogProof(text);
         const cp = parseCheckpoint(proof.checkpoint);
-        if (proof.checkpoint !== bundle.inclusion.checkpoint)
+        if (proof.checkpoint !== checkpointWithCosignatures(bundle))
           throw new Error("its checkpoint is not the bundle's");
         if (proof.index !== bundle.inclusion.index) throw new Error("its index is not the bundle's");
         const ok = verifyInclusion(

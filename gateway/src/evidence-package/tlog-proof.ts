@@ -7,6 +7,17 @@ import { fromHex, type InclusionRef, toHex } from '@lianzheng/proof';
 
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 
+/**
+ * The record's checkpoint with every cosignature (#24): the log's signature lines, then the
+ * witnesses' (bundle.cosignatures), as GET /v1/log/checkpoint serves it.
+ */
+export function checkpointWithCosignatures(bundle: {
+  inclusion?: InclusionRef;
+  cosignatures?: string[];
+}): string {
+  return `${bundle.inclusion?.checkpoint ?? ''}${(bundle.cosignatures ?? []).map((l) => `${l}\n`).join('')}`;
+}
+
 export function formatTlogProof(inclusion: InclusionRef): string {
   const hashes = inclusion.path.map((h) => Buffer.from(fromHex(h)).toString('base64'));
   return [TLOG_PROOF_HEADER, `index ${inclusion.index}`, ...hashes, '', inclusion.checkpoint].join('\n');
