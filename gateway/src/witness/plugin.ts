@@ -266,7 +266,7 @@ export class WitnessSender {
   }
 }
 
-/** Cached cosignature lines of a size: complete (every witness) for good, else for a second. */
+/** Cached cosignature lines of a size: complete (every witness, or settled) for good, else for a second. */
 interface CachedLines {
   lines: string[];
   complete: boolean;
@@ -280,24 +280,32 @@ async function witnessesPlugin(
   const config = opts.config;
   const cache = new Map<number, CachedLines>();
   const MAX_CACHED = 4000;
+  // Longer than a request to a witness can take (WITNESS_TIMEOUT_MS is at most 60 s) plus a round.
+  const SETTLE_S = Math.ceil(((config?.timeoutMs ?? 0) + (config?.intervalMs ?? 0)) / 1000) + 5;
   const vkeys = config?.witnesses.map((w) => w.vkey) ?? [];
 
   async function cosignatures(size: number): Promise<string[]> {
     if (!config) return [];
     const hit = cache.get(size);
     if (hit && (hit.complete || Date.now() - hit.at < 1000)) return hit.lines;
-    const { rows } = await app.db.query<{ vkey: string; line: string }>({
+    // `settled`: a newer checkpoint has existed for a while, so no witness will be offered this
+    // one again (the sender offers only the newest): what is stored now is final, cache it for
+    // good. The newest checkpoint stays open — a witness that comes back cosigns it later.
+    const { rows } = await app.db.query<{ vkey: string | null; line: string | null; settled: boolean }>({
       name: 'lz-witness-cosignatures',
-      text: 'select vkey, line from witness_cosignatures where size = $1 and vkey = any($2)',
-      values: [String(size), vkeys],
+      text: `select c.vkey, c.line, exists (select 1 from checkpoints n where n.size > $1
+                and n.created_at < now() - make_interval(secs => $3)) as settled
+               from (select 1) one left join witness_cosignatures c on c.size = $1 and c.vkey = any($2)`,
+      values: [String(size), vkeys, SETTLE_S],
     });
     // In the order the witnesses are configured, so the note reads the same every time.
-    const lines = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k).map((r) => r.line));
+    const lines = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k).map((r) => r.line!));
+    const settled = rows[0]?.settled === true;
     if (cache.size >= MAX_CACHED) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
     }
-    cache.set(size, { lines, complete: lines.length === vkeys.length, at: Date.now() });
+    cache.set(size, { lines, complete: settled || lines.length === vkeys.length, at: Date.now() });
     return lines;
   }
 
