@@ -146,6 +146,13 @@ describe('the certificate page with receipt keys pinned in its address', () => {
     expect(b).toMatchObject({ id: 'pin-mismatch', aboveFold: true });
     expect(b.text).toContain('请不要相信本页的核验结果');
     await page.screenshot({ path: `${SHOTS}/pin-mismatch.png` });
+    // The digest's result page reads the pin too, for each record it finds.
+    const digest = (await (await fetch(`${api}/v1/evidence/${after}`)).json()) as {
+      sha256?: string;
+      bundle: { record: { digests: { sha256: string } } };
+    };
+    const result = await open(`/v/${digest.bundle.record.digests.sha256}?pin=${firstKid}`);
+    expect(await pinBanner(result)).toMatchObject({ id: 'pin-followed', aboveFold: true });
     // Without a pin, no such banner: the page believes the gateway's keys, as before.
     const plain = await open(`/r/${after}`);
     await plain.waitForSelector('[data-check-state], .checklist', { timeout: 30_000 }).catch(() => undefined);

@@ -472,7 +472,7 @@ function relatedRows(related: Related[] | undefined): [string, Node][] {
 }
 
 /** The pinned-key check, loud when it fails: the page's keys are then not the reader's. */
-function pinBanner(pin: PinCheck | undefined): HTMLElement | null {
+export function pinBanner(pin: PinCheck | undefined): HTMLElement | null {
   if (!pin) return null;
   switch (pin.state) {
     case 'pinned':

@@ -3,7 +3,7 @@
 import { announce } from '../announce.ts';
 import { ApiError, type KeysAnswer, type VerifyRecord } from '../api.ts';
 import { currentRpcUrl } from '../chain-rpc.ts';
-import { assuranceOf, type CheckRun, pageVerdict, runChecks, type Verdict } from '../checks.ts';
+import { assuranceOf, type CheckRun, pageVerdict, receiptKeyId, runChecks, type Verdict } from '../checks.ts';
 import {
   assuranceList,
   assuranceSentence,
@@ -31,7 +31,9 @@ import { HashAbortedError, type HashProgress, hashFile } from '../hash-file.ts';
 import { formatBytes, t } from '../i18n.ts';
 import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
 import { normaliseSha256Input } from '../normalise.ts';
+import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
 import { resultPath } from '../router.ts';
+import { pinBanner } from './certificate.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
 
@@ -59,6 +61,8 @@ type State =
       runs: (CheckRun | null)[];
       keys?: KeysAnswer;
       keysError?: ApiError;
+      /** Each record's receipt key against the keys pinned in the address (`?pin=`), when some are. */
+      pins?: PinCheck[];
     };
 
 export class VerifyView implements View {
@@ -288,6 +292,16 @@ export class VerifyView implements View {
       return;
     }
     state.keys = keys;
+    const pins = pinsOf(location.search);
+    if (pins) {
+      state.pins = await Promise.all(
+        records.map((rec) => {
+          const kid = receiptKeyId(rec.bundle.receipt);
+          return kid ? checkReceiptPin(pins, keys, kid) : ({ state: 'mismatch', kid: '?' } as const);
+        }),
+      );
+      if (gen !== this.generation) return;
+    }
     await Promise.all(
       records.map(async (rec, i) => {
         const rpcUrl = currentRpcUrl();
@@ -480,6 +494,8 @@ export class VerifyView implements View {
         setChildren(
           box,
           verdict ? verdictBanner(verdict, s.records, assurances) : statusLine(t('verify.verifying')),
+          // Keys pinned in the address: whether each record's receipt key is the reader's.
+          (s.pins ?? []).map(pinBanner),
           // A record that no longer stands beside one that does (one file, two records) still says so.
           verdict === 'ok' || verdict === 'pending' || !verdict
             ? s.records.map((rec) => standingBanner(rec.standing, rec.id))
