@@ -14,6 +14,7 @@ import {
   signCheckpoint,
   verifyCosignatures,
 } from '@lianzheng/proof';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCheckpoint, addCheckpointBody } from './client.ts';
 import { newWitnessKeyPem, seedFromPem, startWitnessServer, Witness, type WitnessServer } from './witness.ts';
@@ -172,5 +173,40 @@ describe('lianzheng witness (C2SP tlog-witness add-checkpoint)', () => {
       checkpoint(11).then(async (c) => post(7, await proof(7, 11), c.note)),
     ]);
     expect([a.kind, b.kind].sort()).toEqual(['conflict', 'cosigned']);
+  });
+
+  it('never answers 5xx or changes its state for random and near-valid bodies (fuzz)', async () => {
+    const before = await server.witness.latest(ORIGIN);
+    const valid = addCheckpointBody(before!.size, [], (await checkpoint(before!.size)).note);
+    const body = fc.oneof(
+      fc.string({ maxLength: 400 }),
+      fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b).toString('latin1')),
+      // One character of a valid body replaced, removed or doubled.
+      fc
+        .tuple(
+          fc.nat(valid.length - 1),
+          fc.constantFrom('replace', 'remove', 'double'),
+          fc.string({ minLength: 1, maxLength: 1 }),
+        )
+        .map(([i, op, c]) =>
+          op === 'replace'
+            ? valid.slice(0, i) + c + valid.slice(i + 1)
+            : op === 'remove'
+              ? valid.slice(0, i) + valid.slice(i + 1)
+              : valid.slice(0, i) + valid[i] + valid.slice(i),
+        ),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const answer = await server.witness.addCheckpoint(b);
+        expect(answer.status).toBeLessThan(500);
+        if (answer.status === 200)
+          expect(answer.body).toMatch(/^\u2014 notary\.example\/witness [A-Za-z0-9+/=]+\n$/);
+      }),
+      { numRuns: 400 },
+    );
+    const after = await server.witness.latest(ORIGIN);
+    expect(after?.size).toBe(before?.size);
+    expect(after?.rootHash).toBe(before?.rootHash);
   });
 });
