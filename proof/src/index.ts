@@ -144,6 +144,7 @@ export {
   signSm2JwsAsync,
   signSm2ReceiptGroup,
   verifyReceipt,
+  wholeReceipt,
 } from './lib/receipt.ts';
 export {
   DETAILS_FIELDS,

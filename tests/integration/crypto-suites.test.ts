@@ -18,6 +18,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
+import { auditDatabase } from '../../gateway/src/audit/audit.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
 import { buildRequest, parseResponse } from '../../gateway/src/tsa/_test-helpers.ts';
@@ -221,7 +222,7 @@ describe('CRYPTO_SUITE=dual: one SM2 signature for the single POSTs of a group c
       payload: { projectId: project.id, kind: 'notice', visibility: 'public', sha256: digest },
     });
 
-  it('shares SM2 signatures between concurrent POSTs; each states its ES256 receipt’s claims; old plain SM2 receipts still verify', async () => {
+  it('shares SM2 signatures between concurrent POSTs; each states its ES256 receipt’s claims; batch SM2 receipts stored detached, read whole, audited; old plain SM2 receipts still verify', async () => {
     // The form before: RECEIPT_GROUPS=false signs each SM2 receipt alone, a plain compact JWS.
     const old = await start('dual', { receiptGroups: false });
     const oldDigest = toHex(sha256(randomBytes(32)));
@@ -287,6 +288,61 @@ describe('CRYPTO_SUITE=dual: one SM2 signature for the single POSTs of a group c
           digests[answers.indexOf(grouped)]!,
         );
         expect(swapped.steps.find((s) => s.step === 'receipt')!.code).toBe('RECEIPT_MISMATCH');
+      }
+
+      // A batch's SM2 receipts are stored detached and read whole: in the bundle, and by the audit,
+      // which also notices one changed in the database.
+      const batch = await app.inject({
+        method: 'POST',
+        url: '/v1/evidence/batch',
+        headers,
+        payload: {
+          items: [1, 2, 3, 4, 5].map(() => ({
+            projectId: project.id,
+            kind: 'notice',
+            visibility: 'public',
+            sha256: toHex(sha256(randomBytes(32))),
+          })),
+        },
+      });
+      expect(batch.statusCode, batch.body).toBe(202);
+      const items = batch.json().results as { id: string; receipt: string; receiptSm2: string }[];
+      const stored = await db.pool.query<{ id: string; receipt_sm2: string }>(
+        'select id::text, receipt_sm2 from submissions where id = any($1::uuid[]) order by id',
+        [items.map((i) => i.id)],
+      );
+      expect(stored.rows).toHaveLength(5);
+      for (const row of stored.rows) {
+        const item = items.find((i) => i.id === row.id)!;
+        expect(row.receipt_sm2).toBe(item.receiptSm2);
+        const inBundle = (await recordedBundle(app, headers, item.id)).receiptSm2!;
+        expect(inBundle).toBe(attachReceipt(row.receipt_sm2, item.receipt));
+        expect((await verifyReceipt(inBundle, keys.jwks)).sub).toBe(item.id);
+      }
+      const auditKeys = { checkpointKeys: keys.checkpointKeys, jwks: keys.jwks };
+      const receiptCodes = async () =>
+        (await auditDatabase(db.pool, auditKeys)).differences
+          .filter((d) => d.code.startsWith('RECEIPT_'))
+          .map((d) => `${d.code} ${d.subject}`);
+      expect(await receiptCodes()).toEqual([]);
+      const victim = stored.rows[2]!;
+      const [h, , sig] = victim.receipt_sm2.split('.') as [string, string, string];
+      const flipped = Buffer.from(sig, 'base64url');
+      flipped[5]! ^= 1;
+      await db.pool.query('update submissions set receipt_sm2 = $2 where id = $1', [
+        victim.id,
+        `${h}..${flipped.toString('base64url')}`,
+      ]);
+      try {
+        const found = await receiptCodes();
+        expect(found).toHaveLength(1);
+        expect(found[0]).toMatch(/^RECEIPT_INVALID .*/);
+        expect(found[0]).toContain(victim.id);
+      } finally {
+        await db.pool.query('update submissions set receipt_sm2 = $2 where id = $1', [
+          victim.id,
+          victim.receipt_sm2,
+        ]);
       }
 
       // The plain SM2 receipt made before still verifies, in its bundle, with what is published now.

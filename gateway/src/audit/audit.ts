@@ -17,6 +17,7 @@ import {
   toHex,
   verifyCheckpoint,
   verifyReceipt,
+  wholeReceipt,
 } from '@lianzheng/proof';
 import type pg from 'pg';
 import { readSubtreeMap } from '../log/subtree-store.ts';
@@ -239,12 +240,14 @@ async function checkSubmission(
   }
   // The SM2 receipt beside it (CRYPTO_SUITE dual) states the same claims and verifies too.
   if (row.receipt_sm2 !== null && row.receipt_sm2 !== undefined) {
-    const sm2Claims = decodeReceipt(row.receipt_sm2);
+    // Stored detached when it shares the ES256 receipt's payload and item: checked whole.
+    const sm2Receipt = wholeReceipt(row.receipt_sm2, row.receipt);
+    const sm2Claims = decodeReceipt(sm2Receipt);
     if (!sm2Claims || canonicalJson(sm2Claims) !== canonicalJson(claims ?? {})) {
       out.add('RECEIPT_MISMATCH', subject, 'the SM2 receipt claims differ from the receipt');
     } else if (jwks) {
       try {
-        await verifyReceipt(row.receipt_sm2, jwks);
+        await verifyReceipt(sm2Receipt, jwks);
       } catch (error) {
         const code = (error as { code?: string }).code ?? 'ERROR';
         out.add('RECEIPT_INVALID', subject, `the SM2 receipt signature does not verify (${code})`);

@@ -7,6 +7,7 @@ import {
   ProofError,
   type RecordDetails,
   toHex,
+  wholeReceipt,
 } from '@lianzheng/proof';
 import type { Principal } from '../auth/principal.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
@@ -284,7 +285,8 @@ export class BundleBuilder {
       record: JSON.parse(row.record_json) as EvidenceRecord,
       receipt: row.receipt,
     };
-    if (row.receipt_sm2 !== null) bundle.receiptSm2 = row.receipt_sm2;
+    // Stored detached when it shares the ES256 receipt's payload and item (intake.ts): made whole.
+    if (row.receipt_sm2 !== null) bundle.receiptSm2 = wholeReceipt(row.receipt_sm2, row.receipt);
     if (row.batch_to_size === null || row.leaf_index === null || row.batch_tx_id === null) return bundle;
     const size = Number(row.batch_to_size);
     const index = Number(row.leaf_index);

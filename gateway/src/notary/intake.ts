@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { checkEntry, type RecordFacts, targetOf } from '@lianzheng/chaincode';
 import {
   buildReceiptGroup,
+  detachReceipt,
   type EvidenceRecord,
   leafHash,
   type ReceiptItemClaims,
   type RecordDetails,
   toHex,
+  wholeReceipt,
 } from '@lianzheng/proof';
 import type pg from 'pg';
 import { idempotencyScope, type Principal } from '../auth/principal.ts';
@@ -124,7 +126,11 @@ export async function insertSubmissions(
     textArray(col((r) => r.requestHash)),
     timestamptzArray(col((r) => r.acceptedAt)),
     uuidArray(col((r) => r.linkTarget)),
-    textArray(col((r) => r.receiptSm2)),
+    // A batch row's SM2 receipt signs the ES256 receipt's payload and carries its item: stored
+    // detached (`<header>..<signature>`, ~190 bytes instead of ~1 KB), made whole when read.
+    textArray(
+      col((r) => (r.receiptSm2 === null ? null : (detachReceipt(r.receiptSm2, r.receipt) ?? r.receiptSm2))),
+    ),
   ];
   // Named statements: each pooled connection parses and plans the INSERT once. Without an
   // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
@@ -268,7 +274,7 @@ function fromStored(row: StoredSubmission): AcceptedSubmission {
     cid: record.cid,
     status: row.status,
     receipt: row.receipt,
-    ...(row.receipt_sm2 === null ? {} : { receiptSm2: row.receipt_sm2 }),
+    ...(row.receipt_sm2 === null ? {} : { receiptSm2: wholeReceipt(row.receipt_sm2, row.receipt) }),
     acceptedAt: record.acceptedAt,
     replayed: true,
   };
