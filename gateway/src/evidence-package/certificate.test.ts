@@ -22,6 +22,7 @@ const assurance = {
   ledger: { level: 'embedded' },
   anchoring: { level: 'none' },
   time: { level: 'gateway-clock' },
+  witnesses: { level: 'none', cosigned: [], of: 0, quorum: 0 },
   onChain: false,
 } as unknown as Assurance;
 
