@@ -50,8 +50,14 @@ const short = (id: string) => id.slice(0, 8);
 const day = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '—');
 
 /** A compact code per assurance, with a legend: the full words once, not on every row. */
+const WITNESS_LEVEL: Record<Assurance['witnesses']['level'], string> = {
+  none: '无 none',
+  quorum: '达到所需见证方数 quorum of witnesses met',
+  'below-quorum': "未达到所需见证方数 below the witnesses' quorum",
+};
+
 function assuranceKey(a: Assurance): string {
-  return `${a.ledger.level}/${a.anchoring.level}/${a.time.level}`;
+  return `${a.ledger.level}/${a.anchoring.level}/${a.time.level}/${a.witnesses.level}`;
 }
 
 export function auditReportSpec(input: AuditReportInput): DocumentSpec {
@@ -189,7 +195,8 @@ export function auditReportSpec(input: AuditReportInput): DocumentSpec {
     rows: [...seen].map(([key, a]) => [
       key,
       `账本 Ledger: ${ledgerWords(a.ledger)}\n锚定 Anchoring: ${anchorWords(a.anchoring)}\n时间 Time: ${timeWords(a.time)}\n` +
-        `见证 Witnesses: 无 none · ${a.onChain ? '可称“上链” may be called on chain' : '不可称“上链” not “on chain”'}`,
+        // Per group only whether the witnesses' quorum was met; who and when is on each certificate.
+        `见证 Witnesses: ${WITNESS_LEVEL[a.witnesses.level]} · ${a.onChain ? '可称“上链” may be called on chain' : '不可称“上链” not “on chain”'}`,
     ]),
   });
   blocks.push({

@@ -44,9 +44,20 @@ export function timeWords(a: Assurance['time']): string {
   }
 }
 
-/** One line: ledger · anchoring · time (witnesses are not in this version). */
+/** Who cosigned the record's checkpoint (docs/witnesses.md), one witness a line, then the count. */
+export function witnessWords(a: Assurance['witnesses']): string {
+  if (a.level === 'none') return '无 none';
+  const who = a.cosigned.map(
+    (c) =>
+      `由${c.displayNameZh ?? c.displayName ?? c.name}见证于 ${c.at} witnessed by ${c.displayName ?? c.name}`,
+  );
+  const count = `${a.cosigned.length}/${a.of} 家联署，需 ${a.quorum} 家：${a.level === 'quorum' ? '已达到 quorum met' : '未达到 quorum not met'}`;
+  return [...who, who.length > 0 ? count : `尚无见证方联署 none yet；${count}`].join('\n');
+}
+
+/** One line: ledger · anchoring · time · witnesses. */
 export function assuranceLine(a: Assurance): string {
-  return `${ledgerWords(a.ledger)} · ${anchorWords(a.anchoring)} · ${timeWords(a.time)}`;
+  return `${ledgerWords(a.ledger)} · ${anchorWords(a.anchoring)} · ${timeWords(a.time)} · ${witnessWords(a.witnesses).replaceAll('\n', '; ')}`;
 }
 
 /** Display names the documents print instead of bare ids (issue #21). */

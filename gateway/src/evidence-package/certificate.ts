@@ -11,6 +11,7 @@ import {
   named,
   STATUS_WORDS,
   timeWords,
+  witnessWords,
 } from '../documents/words.ts';
 import type { FlagJson } from '../pipeline/schemas.ts';
 
@@ -155,7 +156,7 @@ export function certificateSpec(input: CertificateInput): DocumentSpec {
           ['账本 Ledger', ledgerWords(assurance.ledger)],
           ['锚定 Anchoring', anchorWords(assurance.anchoring)],
           ['时间 Time', timeWords(assurance.time)],
-          ['见证 Witnesses', '无 none'],
+          ['见证 Witnesses', witnessWords(assurance.witnesses)],
           [
             '“上链” On chain',
             assurance.onChain ? '是 yes' : '否 no — 不得称“已上链” not to be called “on chain”',
