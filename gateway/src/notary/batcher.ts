@@ -101,6 +101,12 @@ export interface SealedBatch {
   root: Uint8Array;
   /** The submissions' seq, in leaf order. */
   seqs: string[];
+  /**
+   * The submissions as `seal` read them, in leaf order, when this process sealed the batch just
+   * now: `record` then need not read them again (issue #26). A batch found sealed in the outbox
+   * (after a crash, or sealed by another process) has none and is read from `submissions`.
+   */
+  rows?: BatchRow[];
 }
 
 interface BatchRow {
@@ -318,8 +324,9 @@ export class Batcher {
         await client.query('rollback');
         return undefined;
       }
-      const { rows } = await client.query<{ seq: string; record_json: string }>(
-        `select q.seq, s.record_json from seal_queue q join submissions s on s.seq = q.seq
+      // Everything `record` sends to the ledger, read once (a submission's row is never updated).
+      const { rows } = await client.query<BatchRow & { seq: string }>(
+        `select q.seq, s.id, s.record_json, s.details_json from seal_queue q join submissions s on s.seq = q.seq
           order by q.seq limit $1`,
         [this.options.maxItems],
       );
@@ -344,7 +351,7 @@ export class Batcher {
       );
       await client.query('commit');
       this.metrics.batchSize.observe(rows.length);
-      return { fromSize, toSize: next.size, root, seqs };
+      return { fromSize, toSize: next.size, root, seqs, rows };
     } catch (error) {
       await client.query('rollback').catch(() => {});
       throw error;
@@ -368,7 +375,7 @@ export class Batcher {
   }
 
   private async record(batch: SealedBatch): Promise<SealOutcome> {
-    const rows = await this.batchRecords(batch);
+    const rows = batch.rows ?? (await this.batchRecords(batch));
     const ledgerBatch: LedgerBatch = {
       fromSize: batch.fromSize,
       records: rows.map((r) => ({
