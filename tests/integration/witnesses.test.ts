@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
   checkWitnessQuorum,
+  cosignerVerifierKey,
+  deriveCosignerPublicKey,
   formatCheckpoint,
   type ProofBundle,
   sha256,
@@ -377,6 +379,19 @@ describe('witnesses', () => {
     const result = await verifyEvidencePackage(res.rawPayload);
     expect(result.checks.find((c) => c.id === 'bundle.witnesses')).toMatchObject({ status: 'pass' });
     expect(result.checks.find((c) => c.id === 'tlog-proof')?.status).toBe('pass');
+    // A reader whose trust.json pins other witnesses counts those: none of them cosigned.
+    const trust = (await app.inject({ method: 'GET', url: '/v1/trust.json' })).json();
+    const stranger = cosignerVerifierKey(
+      'stranger.test/w',
+      deriveCosignerPublicKey(new Uint8Array(32).fill(9)),
+    );
+    const pinned = await verifyEvidencePackage(res.rawPayload, {
+      trust: { ...trust, witnesses: [stranger], witnessQuorum: 1 },
+    });
+    expect(pinned.checks.find((c) => c.id === 'bundle.witnesses')).toMatchObject({
+      status: 'skipped',
+      code: 'WITNESS_QUORUM_NOT_MET',
+    });
   });
 
   it('keeps the witness state durably: a restarted witness answers 409 with the size it cosigned', async () => {

@@ -118,6 +118,25 @@ const STEP_TEXT: Record<string, { zh: string; en: string; standard: string }> = 
   },
 };
 
+function witnessKeys(
+  trust: unknown,
+  keys: { witnesses?: { vkey: string }[]; witnessQuorum?: number },
+): { witnesses?: string[]; witnessQuorum?: number } {
+  const pinned = (trust as { witnesses?: unknown; witnessQuorum?: unknown } | undefined) ?? {};
+  const list =
+    Array.isArray(pinned.witnesses) && pinned.witnesses.every((w) => typeof w === 'string')
+      ? (pinned.witnesses as string[])
+      : (keys.witnesses ?? []).map((w) => w.vkey);
+  if (list.length === 0) return {};
+  const q = list === pinned.witnesses ? pinned.witnessQuorum : keys.witnessQuorum;
+  return {
+    witnesses: list,
+    ...(Number.isSafeInteger(q) && (q as number) >= 1 && (q as number) <= list.length
+      ? { witnessQuorum: q as number }
+      : {}),
+  };
+}
+
 function fromStep(step: StepResult, commands: string[]): PackageCheck {
   // A step added to verifyBundle later is reported under its own name rather than failing the
   // whole package (an undefined label made every package a 500).
@@ -211,13 +230,9 @@ export async function checkPackageContents(
         checkpointKeys: keys.checkpointKeys,
         tsaRoots: options.roots,
         ...(keys.anchor ? { anchor: keys.anchor as never } : {}),
-        // Witness cosignatures (#24), counted against the witnesses keys.json names.
-        ...(keys.witnesses?.length
-          ? {
-              witnesses: keys.witnesses.map((w) => w.vkey),
-              ...(keys.witnessQuorum ? { witnessQuorum: keys.witnessQuorum } : {}),
-            }
-          : {}),
+        // Witness cosignatures (#24), counted against the witnesses the reader's trust.json pins
+        // when it pins some (the reader's choice), else those keys.json names.
+        ...witnessKeys(options.trust, keys),
       },
       ...(options.document ? { bytes: options.document } : {}),
       ...(options.document ? { sm3: createHash('sm3').update(options.document).digest('hex') } : {}),
