@@ -11,21 +11,15 @@ import fs from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NAMES, DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { firstScreen, type PageOrigin, servePage, submitEvidence, waitRecorded } from './page-gateway.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
-import {
-  buildPage,
-  chromiumAvailable,
-  launchChromium,
-  sha256Hex,
-  startPageFront,
-} from './verifier-page-support.ts';
+import { buildPage, chromiumAvailable, launchChromium, sha256Hex } from './verifier-page-support.ts';
 
 const SHOTS = process.env.LZ_SHOTS_DIR ?? '/tmp/lz-names-shots';
 const PHONE = { width: 360, height: 800 };
 let gateway: ReadmeGateway | undefined;
 let api = '';
-let pageBase = '';
-let front: { url: string; close(): Promise<void> } | undefined;
+let front: PageOrigin | undefined;
 let browser: Browser;
 let context: BrowserContext | undefined;
 let unitToken = '';
@@ -37,20 +31,8 @@ const PUBLIC_CONTRACT_FEN = '118000000'; // ¥1,180,000.00
 const PUBLIC_PAYMENT_FEN = '35400000'; // ¥354,000.00
 const RESTRICTED_FEN = '98765400'; // ¥987,654.00
 
-async function submit(body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${api}/v1/evidence`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${unitToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      projectId: DEMO_PROJECT.id,
-      sha256: sha256Hex(`${tag} ${JSON.stringify(body)}`),
-      ...body,
-    }),
-  });
-  const json = (await res.json()) as { id: string };
-  expect(res.status, JSON.stringify(json)).toBe(202);
-  return json.id;
-}
+const submit = (body: Record<string, unknown>) =>
+  submitEvidence(api, unitToken, { sha256: sha256Hex(`${tag} ${JSON.stringify(body)}`), ...body });
 
 beforeAll(async () => {
   if (!chromiumAvailable()) throw new Error('Debian chromium is missing: run scripts/install-system-deps.sh');
@@ -86,22 +68,8 @@ beforeAll(async () => {
     title: `内部变更 ${tag}`,
     amount: RESTRICTED_FEN,
   });
-  for (const id of Object.values(ids)) {
-    await gateway.waitFor(
-      `${id} recorded`,
-      async () => {
-        const body = (await (await fetch(`${api}/v1/evidence/${id}`)).json()) as { status: string };
-        return body.status === 'recorded' || body.status === 'anchored' ? true : undefined;
-      },
-      60_000,
-    );
-  }
-  const home = await fetch(`${api}/`);
-  if (home.status === 200 && (await home.text()).includes('/assets/')) pageBase = api;
-  else {
-    front = await startPageFront(api);
-    pageBase = front.url;
-  }
+  for (const id of Object.values(ids)) await waitRecorded(gateway, id);
+  front = await servePage(api);
   browser = await launchChromium();
 });
 
@@ -120,28 +88,9 @@ async function open(url: string, lang?: 'en'): Promise<Page> {
   context = await browser.newContext({ viewport: PHONE });
   if (lang) await context.addInitScript(() => localStorage.setItem('lianzheng.lang', 'en'));
   const page = await context.newPage();
-  await page.goto(pageBase + url);
+  await page.goto(front!.url + url);
   await page.waitForSelector('html[data-ready="true"]');
   return page;
-}
-
-/** The text of main that is inside the viewport: what a reader sees before scrolling. */
-async function firstScreen(p: Page): Promise<string> {
-  return p.evaluate(() => {
-    const out: string[] = [];
-    const walker = document.createTreeWalker(
-      document.querySelector('main') ?? document.body,
-      NodeFilter.SHOW_TEXT,
-    );
-    while (walker.nextNode()) {
-      const node = walker.currentNode;
-      const range = document.createRange();
-      range.selectNodeContents(node);
-      const r = range.getBoundingClientRect();
-      if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight) out.push(node.textContent ?? '');
-    }
-    return out.join('');
-  });
 }
 
 const fitsWidth = (p: Page) => p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);

@@ -11,22 +11,15 @@ import { exportJWK, generateKeyPair } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { type PageOrigin, servePage, submitEvidence, waitRecorded } from './page-gateway.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
-import {
-  buildPage,
-  chromiumAvailable,
-  launchChromium,
-  sha256Hex,
-  startPageFront,
-} from './verifier-page-support.ts';
+import { buildPage, chromiumAvailable, launchChromium, sha256Hex } from './verifier-page-support.ts';
 
 const SHOTS = process.env.LZ_SHOTS_DIR ?? '/tmp/lz-pins-shots';
 const PHONE = { width: 360, height: 800 };
 let gateway: ReadmeGateway | undefined;
 let api = '';
-let pageBase = '';
-let front: { url: string; close(): Promise<void> } | undefined;
+let front: PageOrigin | undefined;
 let browser: Browser;
 let context: BrowserContext | undefined;
 let unitToken = '';
@@ -35,28 +28,14 @@ let after = '';
 let firstKid = '';
 
 async function submit(tag: string): Promise<string> {
-  const res = await fetch(`${api}/v1/evidence`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${unitToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      projectId: DEMO_PROJECT.id,
-      sha256: sha256Hex(`pins ${tag} ${Date.now()}`),
-      kind: 'notice',
-      visibility: 'public',
-      title: `公示 ${tag}`,
-    }),
+  const id = await submitEvidence(api, unitToken, {
+    sha256: sha256Hex(`pins ${tag} ${Date.now()}`),
+    kind: 'notice',
+    visibility: 'public',
+    title: `公示 ${tag}`,
   });
-  const json = (await res.json()) as { id: string };
-  expect(res.status, JSON.stringify(json)).toBe(202);
-  await gateway!.waitFor(
-    `${json.id} recorded`,
-    async () => {
-      const body = (await (await fetch(`${api}/v1/evidence/${json.id}`)).json()) as { status: string };
-      return body.status === 'recorded' || body.status === 'anchored' ? true : undefined;
-    },
-    60_000,
-  );
-  return json.id;
+  await waitRecorded(gateway!, id);
+  return id;
 }
 
 const kidOf = async (id: string) => {
@@ -86,12 +65,7 @@ beforeAll(async () => {
   }
   after = await submit('after');
   expect(await kidOf(after)).not.toBe(firstKid);
-  const home = await fetch(`${api}/`);
-  if (home.status === 200 && (await home.text()).includes('/assets/')) pageBase = api;
-  else {
-    front = await startPageFront(api);
-    pageBase = front.url;
-  }
+  front = await servePage(api);
   browser = await launchChromium();
 }, 600_000);
 
@@ -109,7 +83,7 @@ afterEach(async () => {
 async function open(url: string): Promise<Page> {
   context = await browser.newContext({ viewport: PHONE });
   const page = await context.newPage();
-  await page.goto(pageBase + url);
+  await page.goto(front!.url + url);
   await page.waitForSelector('html[data-ready="true"]');
   return page;
 }

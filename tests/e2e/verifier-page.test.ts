@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { checkpointKeyFingerprint, jwkThumbprint } from '@lianzheng/proof';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { firstScreen } from './page-gateway.ts';
 import {
   ANCHOR,
   buildPage,
@@ -85,25 +86,6 @@ async function steps(p: Page, recordId?: string) {
   return p.$$eval(`${scope}.checklist li[data-step]`, (els) =>
     els.map((el) => [el.getAttribute('data-step'), el.getAttribute('data-status')]),
   );
-}
-
-/** The text of the page's main part that is inside the viewport (what a reader sees first). */
-async function firstScreen(p: Page): Promise<string> {
-  return p.evaluate(() => {
-    const out: string[] = [];
-    const walker = document.createTreeWalker(
-      document.querySelector('main') ?? document.body,
-      NodeFilter.SHOW_TEXT,
-    );
-    while (walker.nextNode()) {
-      const node = walker.currentNode;
-      const range = document.createRange();
-      range.selectNodeContents(node);
-      const r = range.getBoundingClientRect();
-      if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight) out.push(node.textContent ?? '');
-    }
-    return out.join('');
-  });
 }
 
 /** Whether an element is (at least partly) inside the viewport. */
