@@ -369,6 +369,16 @@ export function describeStep(
         params.name = assurance.time.name;
       }
       break;
+    case 'witnesses':
+      // Who cosigned is named in the assurance above; here only the count against the quorum.
+      if (status === 'skipped')
+        key = step.code === 'NO_WITNESSES' ? 'check.witnesses.none' : 'check.witnesses.below';
+      if (assurance && assurance.witnesses.level !== 'none') {
+        params.count = assurance.witnesses.cosigned.length;
+        params.of = assurance.witnesses.of;
+        params.quorum = assurance.witnesses.quorum;
+      }
+      break;
   }
   if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';
   if (step.status === 'fail' && step.code === 'ANCHOR_LOOKUP_FAILED' && anchorRead?.via !== 'node')

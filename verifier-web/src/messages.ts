@@ -259,6 +259,10 @@ export const messagesZh = {
   'check.timestamp.fail': 'RFC 3161 时间戳无效。',
   'check.timestamp.skipped': '没有第三方可信时间戳（RFC 3161）；存证时间以网关签名为准。',
   'check.timestamp.present': '附有 RFC 3161 时间戳，可用 OpenSSL 离线核对；本页面未核对。',
+  'check.witnesses.pass': '{count}/{of} 家见证方联署了这个日志检查点，达到所需的 {quorum} 家。',
+  'check.witnesses.below': '联署这个日志检查点的见证方不足所需家数（{count}/{of}，需要 {quorum} 家）。',
+  'check.witnesses.none': '运营方没有设见证方。',
+  'check.witnesses.fail': '有见证方的联署签名核对不上：检查点或联署被改动过。',
   'check.failedStep': '失败的步骤：{step}',
   'check.code': '原因代码：{code}',
   'check.error': '核验过程出错，无法完成（原因代码 {code}）。',
@@ -667,6 +671,13 @@ export const messagesEn: Record<MessageKey, string> = {
   'check.timestamp.skipped': "No third-party RFC 3161 timestamp; the time is the gateway's signed time.",
   'check.timestamp.present':
     'An RFC 3161 timestamp is attached (checkable offline with OpenSSL); this page did not check it.',
+  'check.witnesses.pass':
+    '{count} of {of} witnesses cosigned this log checkpoint; the {quorum} needed are met.',
+  'check.witnesses.below':
+    'Fewer witnesses than needed cosigned this log checkpoint ({count} of {of}; {quorum} needed).',
+  'check.witnesses.none': 'The operator names no witnesses.',
+  'check.witnesses.fail':
+    "A witness's cosignature does not verify: the checkpoint or the cosignature was changed.",
   'check.failedStep': 'Failed step: {step}',
   'check.code': 'Reason code: {code}',
   'check.error': 'The check could not be completed (reason code {code}).',

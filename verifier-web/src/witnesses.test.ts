@@ -9,7 +9,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeBundle, makeFixture, makeLog } from '../../proof/src/lib/_fixtures.ts';
 import { parseKeys } from './api.ts';
-import { assuranceOf } from './checks.ts';
+import { assuranceOf, describeStep } from './checks.ts';
 import { assuranceParts } from './components.ts';
 import { setLang } from './i18n.ts';
 
@@ -78,5 +78,25 @@ describe('the page names the witnesses', () => {
     expect(assuranceParts(assuranceOf(bundle, plain, null)).find((p) => p.part === 'witnesses')!.words).toBe(
       'no independent witnesses',
     );
+  });
+
+  it('the witnesses step has a sentence for each outcome, with the count against the quorum', () => {
+    setLang('zh-CN', null);
+    const a = assuranceOf(bundle, keysAnswer(1), null);
+    const say = (status: 'pass' | 'fail' | 'skipped', code?: string) =>
+      describeStep({ step: 'witnesses', status, ...(code ? { code } : {}) }, bundle, 'file', a).sentence;
+    expect(say('pass')).toBe('1/2 家见证方联署了这个日志检查点，达到所需的 1 家。');
+    expect(say('skipped', 'NO_WITNESSES')).toBe('运营方没有设见证方。');
+    setLang('en', null);
+    const below = assuranceOf(bundle, keysAnswer(2), null);
+    expect(
+      describeStep(
+        { step: 'witnesses', status: 'skipped', code: 'WITNESS_QUORUM_NOT_MET' },
+        bundle,
+        'file',
+        below,
+      ).sentence,
+    ).toBe('Fewer witnesses than needed cosigned this log checkpoint (1 of 2; 2 needed).');
+    expect(say('fail', 'BAD_COSIGNATURE')).toContain('does not verify');
   });
 });
