@@ -13,27 +13,24 @@ import { promisify } from 'node:util';
 import { parseCheckpoint, sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { pdfsig, pdftotext } from '../../gateway/src/documents/poppler.ts';
 import { verifyPdfSignature } from '../../gateway/src/documents/verify.ts';
 import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
 import { MANIFEST_COMMANDS } from '../../gateway/src/evidence-package/report.ts';
 import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
 import { readZip, writeZip } from '../../gateway/src/evidence-package/zip.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { seedProject, startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 const run = promisify(execFile);
 
 let db: TestDatabase;
 let app: FastifyInstance;
-let config: Config;
 let trust: unknown;
 let work: string;
 const project = { ...demoProject(), name: '村道硬化工程' };
 const auth: Record<string, Record<string, string>> = {};
-const ids: Record<string, string> = {};
+let ids: Record<string, string> = {};
 const documents: Record<string, Buffer> = {};
 const SECRET_TITLE = '进度款审批机密';
 const SECRET_AMOUNT = '7310000000123';
@@ -57,39 +54,30 @@ async function unpack(zip: Buffer, into: string): Promise<Map<string, Buffer>> {
 }
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
-  await app.ready();
+  const fixture = await startGatewayFixture();
+  ({ db, app } = fixture);
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'lianzheng-package-'));
-  const key = await loadDevIssuerKey(config.keysDir);
-  const audience = config.oidc.audience;
-  const bearer = async (claims: Omit<Parameters<typeof issueDevToken>[1], 'audience'>) => ({
-    authorization: `Bearer ${await issueDevToken(key, { ...claims, audience })}`,
-  });
   auth.anonymous = {};
-  auth.owner = await bearer({ role: 'unit', org: project.ownerOrg });
-  const reg = await as('owner', { method: 'POST', url: '/v1/projects', payload: project });
-  expect(reg.statusCode, reg.body).toBe(201);
-  const submit = async (name: string, extra: Record<string, unknown>) => {
-    documents[name] = randomBytes(64);
-    const res = await as('owner', {
-      method: 'POST',
-      url: '/v1/evidence',
-      payload: { sha256: toHex(sha256(documents[name]!)), projectId: project.id, ...extra },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    ids[name] = res.json().id;
-  };
-  await submit('notice', { kind: 'notice', visibility: 'public', title: '开工公告 第一期' });
-  await submit('payment', {
-    kind: 'payment_approval',
-    visibility: 'restricted',
-    title: SECRET_TITLE,
-    amount: SECRET_AMOUNT,
-    milestone: 'm1',
+  auth.owner = await fixture.bearer({ role: 'unit', org: project.ownerOrg });
+  // The documents' bytes are kept: the package is verified against them below.
+  documents.notice = randomBytes(64);
+  documents.payment = randomBytes(64);
+  ids = await seedProject(app, auth.owner, project, {
+    notice: {
+      sha256: toHex(sha256(documents.notice)),
+      kind: 'notice',
+      visibility: 'public',
+      title: '开工公告 第一期',
+    },
+    payment: {
+      sha256: toHex(sha256(documents.payment)),
+      kind: 'payment_approval',
+      visibility: 'restricted',
+      title: SECRET_TITLE,
+      amount: SECRET_AMOUNT,
+      milestone: 'm1',
+    },
   });
-  await app.pipeline.batcher.waitForRecorded(2);
   trust = (await app.inject({ method: 'GET', url: '/v1/trust.json' })).json();
 });
 

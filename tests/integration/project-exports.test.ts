@@ -4,19 +4,16 @@
 // exactly for those who may read them, who may export at all — and the CLI's `project trail|flags`
 // against a listening gateway.
 
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { sha256, toHex } from '@lianzheng/proof';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { run } from '../../gateway/src/cli/main.ts';
-import { type Config, testConfig } from '../../gateway/src/config.ts';
+import type { Config } from '../../gateway/src/config.ts';
 import { FLAG_COLUMNS, RECORD_COLUMNS } from '../../gateway/src/routes/projects/exports.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { type DevClaims, randomDigest, seedProject, startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -30,9 +27,7 @@ const tokens: Record<string, string> = {};
 const TRICKY_TITLE = '村道硬化, 第一期 "路基"\n验收';
 const FORMULA_TITLE = '=HYPERLINK("https://evil.example","点击")';
 const SECRET_AMOUNT = '7310000000123';
-const ids: Record<string, string> = {};
-
-const digest = () => toHex(sha256(randomBytes(16)));
+let ids: Record<string, string> = {};
 
 function as(who: string, opts: InjectOptions): Promise<LightMyRequestResponse> {
   return app.inject({ ...opts, headers: { ...(opts.headers as Record<string, string>), ...auth[who] } });
@@ -43,15 +38,12 @@ function rowsOf(res: LightMyRequestResponse): Record<string, string>[] {
 }
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
+  const fixture = await startGatewayFixture();
+  ({ db, app, config } = fixture);
   await app.listen({ port: 0, host: '127.0.0.1' });
   gateway = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const key = await loadDevIssuerKey(config.keysDir);
-  const audience = config.oidc.audience;
-  const bearer = async (who: string, claims: Omit<Parameters<typeof issueDevToken>[1], 'audience'>) => {
-    tokens[who] = await issueDevToken(key, { ...claims, audience });
+  const bearer = async (who: string, claims: DevClaims) => {
+    tokens[who] = await fixture.token(claims);
     return { authorization: `Bearer ${tokens[who]}` };
   };
   auth.anonymous = {};
@@ -62,29 +54,19 @@ beforeAll(async () => {
   auth.inspectorIn = await bearer('inspectorIn', { role: 'inspector', region: '620100' });
   auth.inspectorOut = await bearer('inspectorOut', { role: 'inspector', region: '630000' });
   auth.admin = await bearer('admin', { role: 'admin' });
-  const reg = await as('owner', { method: 'POST', url: '/v1/projects', payload: project });
-  expect(reg.statusCode, reg.body).toBe(201);
-  const submit = async (name: string, extra: Record<string, unknown>) => {
-    const res = await as('owner', {
-      method: 'POST',
-      url: '/v1/evidence',
-      payload: { sha256: digest(), projectId: project.id, ...extra },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    ids[name] = res.json().id;
-  };
-  await submit('tricky', { kind: 'notice', visibility: 'public', title: TRICKY_TITLE });
-  await submit('formula', { kind: 'notice', visibility: 'public', title: FORMULA_TITLE });
-  // A restricted payment approval without a contract: restricted details, and a flag whose facts
-  // are restricted too.
-  await submit('restricted', {
-    kind: 'payment_approval',
-    visibility: 'restricted',
-    title: '进度款审批',
-    amount: SECRET_AMOUNT,
-    milestone: 'm1',
+  ids = await seedProject(app, auth.owner, project, {
+    tricky: { kind: 'notice', visibility: 'public', title: TRICKY_TITLE },
+    formula: { kind: 'notice', visibility: 'public', title: FORMULA_TITLE },
+    // A restricted payment approval without a contract: restricted details, and a flag whose facts
+    // are restricted too.
+    restricted: {
+      kind: 'payment_approval',
+      visibility: 'restricted',
+      title: '进度款审批',
+      amount: SECRET_AMOUNT,
+      milestone: 'm1',
+    },
   });
-  await app.pipeline.batcher.waitForRecorded(3);
 });
 
 afterAll(async () => {
@@ -179,7 +161,7 @@ describe('a large trail', () => {
     const accepted: string[] = [];
     for (let b = 0; b < 3; b++) {
       const items = Array.from({ length: b < 2 ? 1000 : 500 }, (_, i) => ({
-        sha256: digest(),
+        sha256: randomDigest(),
         projectId: big.id,
         kind: 'notice',
         visibility: 'public',

@@ -7,19 +7,18 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { run } from '../../gateway/src/cli/main.ts';
-import { testConfig } from '../../gateway/src/config.ts';
+import type { Config } from '../../gateway/src/config.ts';
 import { pdftotext } from '../../gateway/src/documents/poppler.ts';
 import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
 import { readZip } from '../../gateway/src/evidence-package/zip.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
-let config: ReturnType<typeof testConfig>;
+let config: Config;
 const auth: Record<string, Record<string, string>> = {};
 const base = demoProject();
 const project = {
@@ -40,15 +39,9 @@ const patch = (who: string, payload: unknown) =>
   as(who, { method: 'PATCH', url: `/v1/projects/${project.id}`, payload: payload as object });
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
-  await app.ready();
-  const key = await loadDevIssuerKey(config.keysDir);
-  const audience = config.oidc.audience;
-  const bearer = async (claims: Omit<Parameters<typeof issueDevToken>[1], 'audience'>) => ({
-    authorization: `Bearer ${await issueDevToken(key, { ...claims, audience })}`,
-  });
+  const fixture = await startGatewayFixture();
+  ({ db, app, config } = fixture);
+  const { bearer } = fixture;
   auth.anonymous = {};
   auth.owner = await bearer({ role: 'unit', org: project.ownerOrg });
   auth.otherUnit = await bearer({ role: 'unit', org: 'another-town' });

@@ -2,28 +2,23 @@
 // text poppler extracts (Chinese included), whose signature pdfsig accepts and our offline
 // verifier checks, restricted details exactly for those who may read them, and problem+json for
 // whoever may not have it.
-import { randomBytes } from 'node:crypto';
-import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { pdfsig, pdftotext } from '../../gateway/src/documents/poppler.ts';
 import { verifyPdfSignature } from '../../gateway/src/documents/verify.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { type GatewayFixture, seedProject, startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
-let config: Config;
+let fixture: GatewayFixture;
 const project = { ...demoProject(), name: '村道硬化工程', nameEn: 'Village road hardening' };
 const auth: Record<string, Record<string, string>> = {};
-const ids: Record<string, string> = {};
+let ids: Record<string, string> = {};
 const SECRET_TITLE = '进度款审批机密';
 const SECRET_AMOUNT = '7310000000123';
 const PUBLIC_TITLE = '开工公告 第一期';
 
-const digest = () => toHex(sha256(randomBytes(16)));
 const as = (who: string, opts: InjectOptions): Promise<LightMyRequestResponse> =>
   app.inject({ ...opts, headers: { ...(opts.headers as Record<string, string>), ...auth[who] } });
 /**
@@ -33,41 +28,25 @@ const as = (who: string, opts: InjectOptions): Promise<LightMyRequestResponse> =
 const squeeze = (text: string) => text.replace(/[\s-]+/g, '');
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
-  await app.ready();
-  const key = await loadDevIssuerKey(config.keysDir);
-  const audience = config.oidc.audience;
-  const bearer = async (claims: Omit<Parameters<typeof issueDevToken>[1], 'audience'>) => ({
-    authorization: `Bearer ${await issueDevToken(key, { ...claims, audience })}`,
-  });
+  fixture = await startGatewayFixture();
+  ({ db, app } = fixture);
+  const { bearer } = fixture;
   auth.anonymous = {};
   auth.owner = await bearer({ role: 'unit', org: project.ownerOrg });
   auth.otherUnit = await bearer({ role: 'unit', org: 'another-town' });
   auth.inspectorIn = await bearer({ role: 'inspector', region: '620100' });
   auth.inspectorOut = await bearer({ role: 'inspector', region: '630000' });
-  const reg = await as('owner', { method: 'POST', url: '/v1/projects', payload: project });
-  expect(reg.statusCode, reg.body).toBe(201);
-  const submit = async (name: string, extra: Record<string, unknown>) => {
-    const res = await as('owner', {
-      method: 'POST',
-      url: '/v1/evidence',
-      payload: { sha256: digest(), projectId: project.id, ...extra },
-    });
-    expect(res.statusCode, res.body).toBe(202);
-    ids[name] = res.json().id;
-  };
-  await submit('notice', { kind: 'notice', visibility: 'public', title: PUBLIC_TITLE });
-  // A payment approval without a contract: restricted details and a flag resting on it.
-  await submit('payment', {
-    kind: 'payment_approval',
-    visibility: 'restricted',
-    title: SECRET_TITLE,
-    amount: SECRET_AMOUNT,
-    milestone: 'm1',
+  ids = await seedProject(app, auth.owner, project, {
+    notice: { kind: 'notice', visibility: 'public', title: PUBLIC_TITLE },
+    // A payment approval without a contract: restricted details and a flag resting on it.
+    payment: {
+      kind: 'payment_approval',
+      visibility: 'restricted',
+      title: SECRET_TITLE,
+      amount: SECRET_AMOUNT,
+      milestone: 'm1',
+    },
   });
-  await app.pipeline.batcher.waitForRecorded(2);
 });
 
 afterAll(async () => {
@@ -136,10 +115,7 @@ describe('GET /v1/projects/{id}/report.pdf', () => {
   });
 
   it('limits each caller to 20 documents a minute, credentialed callers included', async () => {
-    const key = await loadDevIssuerKey(config.keysDir);
-    const headers = {
-      authorization: `Bearer ${await issueDevToken(key, { role: 'inspector', region: '440300', audience: config.oidc.audience })}`,
-    };
+    const headers = await fixture.bearer({ role: 'inspector', region: '440300' });
     const codes: number[] = [];
     for (let i = 0; i < 21; i++) {
       codes.push(
