@@ -110,10 +110,17 @@ export function bookOf(value: ProjectBookValue): ProjectBook {
 export function writeBook(view: StateView, book: ProjectBook): void {
   const records: Record<string, RecordFact> = {};
   const details: Record<string, RuleDetails> = {};
-  for (const [id, fact] of Object.entries(book.records)) {
+  // The map holds every record of the project and is rewritten by every batch that touches it:
+  // a fact without rule details is written as it is rather than copied (issue #26, GC churn).
+  for (const id in book.records) {
+    const fact = book.records[id]!;
+    if (fact.d === undefined) {
+      records[id] = fact;
+      continue;
+    }
     const { d, ...open } = fact;
     records[id] = open;
-    if (d) details[id] = d;
+    details[id] = d;
   }
   const resolved: Record<string, Resolved> = {};
   for (const [m, r] of Object.entries(book.summary.resolved ?? {})) if (!r.restricted) resolved[m] = r;
