@@ -8,16 +8,13 @@ import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
-import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { run } from '../../gateway/src/cli/main.ts';
-import { type Config, testConfig } from '../../gateway/src/config.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
-let config: Config;
 const project = demoProject();
 const other = demoProject();
 const PARTNER = 'finance-platform';
@@ -42,15 +39,9 @@ const submit = (who: string, payload: object = item()) =>
   as(who, { method: 'POST', url: '/v1/evidence', payload });
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
-  await app.ready();
-  const key = await loadDevIssuerKey(config.keysDir);
-  const audience = config.oidc.audience;
-  const bearer = async (claims: Omit<Parameters<typeof issueDevToken>[1], 'audience'>) => ({
-    authorization: `Bearer ${await issueDevToken(key, { ...claims, audience })}`,
-  });
+  const fixture = await startGatewayFixture();
+  ({ db, app } = fixture);
+  const { bearer } = fixture;
   auth.anonymous = {};
   auth.owner = await bearer({ role: 'unit', org: project.ownerOrg, subject: 'clerk-wang' });
   auth.ownerPartner = { 'x-api-key': (await createApiKey(db.pool, { org: project.ownerOrg })).key };
