@@ -3,10 +3,11 @@ import { type Static, Type } from '@sinclair/typebox';
 import { stringify } from 'csv-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
-import { FLAG_NOW, type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
+import { loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
 import { PROJECT_ID_PATTERN } from '../../pipeline/schemas.ts';
-import { flagView, recordEntry } from '../../pipeline/views.ts';
+import { recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
+import { loadProjectFlags } from './flags.ts';
 
 // CSV exports of a project's trail and flags (issue #22), for inspectors (纪检监察, auditors) and
 // the owning unit, who open them in Excel or WPS. The JSON routes answer the same facts; these
@@ -215,15 +216,9 @@ export default async function exportRoutes(app: FastifyInstance): Promise<void> 
         ownerOrg: p.owner_org,
         regionCode: p.region_code,
       });
-      // Flags are few per record (at most one per rule): one query, as GET …/flags reads them.
-      const { rows } = await app.db.query<{ flag: LedgerFlagJson }>(
-        `select ${FLAG_NOW} as flag from record_flags f join submissions s on s.id = f.submission_id
-          where f.project_id = $1 order by s.seq, f.ordinal`,
-        [p.id],
-      );
+      const flags = await loadProjectFlags(app.db, p.id, privileged);
       async function* lines() {
-        for (const r of rows) {
-          const f = flagView(r.flag, privileged);
+        for (const f of flags) {
           yield [
             f.code,
             f.rule,

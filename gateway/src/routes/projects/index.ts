@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
 import { LedgerError, type LedgerProject } from '../../ledger/ledger.ts';
-import { FLAG_NOW, type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
+import { loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
 import {
   PROJECT_ID_PATTERN,
   ProjectBody,
@@ -12,10 +12,11 @@ import {
   ProjectResponse,
   RegisterProjectResponse,
 } from '../../pipeline/schemas.ts';
-import { flagView, recordEntry } from '../../pipeline/views.ts';
+import { recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 import delegateRoutes, { delegateView, loadDelegates } from './delegates.ts';
+import { loadProjectFlags } from './flags.ts';
 import nameRoutes, {
   loadOrganisationNames,
   loadProjectNames,
@@ -258,12 +259,7 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
         ownerOrg: project.owner_org,
         regionCode: project.region_code,
       });
-      const { rows } = await app.db.query<{ flag: LedgerFlagJson }>(
-        `select ${FLAG_NOW} as flag from record_flags f join submissions s on s.id = f.submission_id
-          where f.project_id = $1 order by s.seq, f.ordinal`,
-        [project.id],
-      );
-      return { projectId: project.id, flags: rows.map((r) => flagView(r.flag, privileged)) };
+      return { projectId: project.id, flags: await loadProjectFlags(app.db, project.id, privileged) };
     },
   );
 }

@@ -4,12 +4,13 @@ import { auditReportSpec, type ReportRecord } from '../../documents/audit-report
 import { renderPdf } from '../../documents/render.ts';
 import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
-import { FLAG_NOW, type LedgerFlagJson, loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
+import { loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
 import { PROJECT_ID_PATTERN } from '../../pipeline/schemas.ts';
 import { recordAssurance } from '../../pipeline/standing.ts';
-import { flagView, recordEntry } from '../../pipeline/views.ts';
+import { recordEntry } from '../../pipeline/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { exportableProject } from './exports.ts';
+import { loadProjectFlags } from './flags.ts';
 import { loadOrganisationNames, loadProjectNames, projectView } from './names.ts';
 
 // GET /v1/projects/{id}/report.pdf (issue #22): the project's trail as a signed PDF for the
@@ -107,11 +108,7 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
         if (page.length < PAGE || !last) break;
         after = last.seq;
       }
-      const { rows: flagRows } = await app.db.query<{ flag: LedgerFlagJson }>(
-        `select ${FLAG_NOW} as flag from record_flags f join submissions s on s.id = f.submission_id
-          where f.project_id = $1 order by s.seq, f.ordinal`,
-        [p.id],
-      );
+      const flags = await loadProjectFlags(app.db, p.id, privileged);
       const totalRecords = Number(counted.rows[0]?.n ?? records.length);
       // The submitting organisations' names (public, as GET /v1/projects/{id} answers them).
       const submitters = await loadOrganisationNames(app.db, [
@@ -136,7 +133,7 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
         records,
         truncated: totalRecords > records.length,
         totalRecords,
-        flags: flagRows.map((r) => flagView(r.flag, privileged)),
+        flags,
         generatedAt,
         generatedFor: [principal.role, principal.org, principal.region].filter(Boolean).join(' · '),
         privileged,
