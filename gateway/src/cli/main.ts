@@ -887,12 +887,8 @@ async function cmdProject(
   if (sub === 'delegate' && !values.org)
     throw new CliError(EXIT.USAGE, 'project delegate needs --org (the partner)');
   const tls = await tlsFiles(values);
-  const headers: Record<string, string> = {};
-  if (values['api-key']) headers['x-api-key'] = values['api-key'];
-  else if (values.token) headers.authorization = `Bearer ${values.token}`;
-  else if (values.as)
-    headers.authorization = `Bearer ${await devToken(env, { role: 'unit', org: values.as, subject: 'cli-project', audience: '' })}`;
-  else if (!tls?.cert)
+  const headers = await projectCredentials(values, env);
+  if (Object.keys(headers).length === 0 && !tls?.cert)
     throw new CliError(
       EXIT.USAGE,
       `project ${sub} needs --token, --api-key, --cert and --key, or --as OWNER (a dev unit token of the owning organisation)`,
@@ -910,6 +906,24 @@ async function cmdProject(
   if (res.status === 204) out.log(`revoked: ${values.org} may no longer submit for ${values.project}`);
   else out.log(JSON.stringify(res.body, null, 2));
   return EXIT.OK;
+}
+
+/**
+ * The credential headers of a `project …` command: --api-key, else --token, else --as OWNER (a dev
+ * unit token of the owning organisation); none when none was given (a client certificate may be
+ * the credential, or the command reads only what is public).
+ */
+async function projectCredentials(
+  values: { 'api-key'?: string; token?: string; as?: string },
+  env: Record<string, string | undefined>,
+): Promise<Record<string, string>> {
+  if (values['api-key']) return { 'x-api-key': values['api-key'] };
+  if (values.token) return { authorization: `Bearer ${values.token}` };
+  if (values.as)
+    return {
+      authorization: `Bearer ${await devToken(env, { role: 'unit', org: values.as, subject: 'cli-project', audience: '' })}`,
+    };
+  return {};
 }
 
 /** A submitter's text on one terminal line: line breaks and other control characters as spaces. */
@@ -951,12 +965,8 @@ async function cmdProjectTrail(
     );
   if (values.json && values.csv) throw new CliError(EXIT.USAGE, '--json and --csv go one at a time');
   const tls = await tlsFiles(values);
-  const headers: Record<string, string> = {};
-  if (values['api-key']) headers['x-api-key'] = values['api-key'];
-  else if (values.token) headers.authorization = `Bearer ${values.token}`;
-  else if (values.as)
-    headers.authorization = `Bearer ${await devToken(env, { role: 'unit', org: values.as, subject: 'cli-project', audience: '' })}`;
-  else if (values.csv && !tls?.cert)
+  const headers = await projectCredentials(values, env);
+  if (values.csv && Object.keys(headers).length === 0 && !tls?.cert)
     throw new CliError(
       EXIT.USAGE,
       `project ${sub} --csv needs --token (an inspector's or the owning unit's), --api-key, --cert and --key, or --as OWNER`,
