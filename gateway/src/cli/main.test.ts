@@ -29,6 +29,19 @@ describe('lianzheng CLI', () => {
     expect(await run(['frobnicate'], {}, capture().io)).toBe(EXIT.USAGE);
   });
 
+  it('project delegate and trail --csv refuse to run without a credential, before any request', async () => {
+    // No gateway listens at this address: a usage error must come before any connection.
+    const env = { DATA_DIR: dir, LIANZHENG_GATEWAY: 'http://127.0.0.1:9' };
+    const delegate = capture();
+    expect(await run(['project', 'delegates', '--project', 'village-road'], env, delegate.io)).toBe(
+      EXIT.USAGE,
+    );
+    expect(delegate.err.join('\n')).toContain('project delegates needs --token, --api-key');
+    const csv = capture();
+    expect(await run(['project', 'trail', 'village-road', '--csv'], env, csv.io)).toBe(EXIT.USAGE);
+    expect(csv.err.join('\n')).toContain('project trail --csv needs --token');
+  });
+
   it('token prints a dev JWT with the asked claims', async () => {
     const c = capture();
     expect(await run(['token', '--role', 'inspector', '--region', '620102'], { DATA_DIR: dir }, c.io)).toBe(
