@@ -125,6 +125,8 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
       ['ledger', 'pass'],
       ['anchor', 'skipped'],
       ['timestamp', 'skipped'],
+      // The fixture's bundles carry no cosignatures: no witness is configured, a normal state.
+      ['witnesses', 'skipped'],
     ]);
     const card = p.locator('article.record');
     expect(await card.locator('h2').textContent()).toContain('合同');
