@@ -132,6 +132,7 @@ async function sm3Throughput(ctx: BenchContext): Promise<BenchResult[]> {
 
 interface SuiteRun {
   batchAnswerBytes: number;
+  batchCpuUs: number;
   postRps: number;
   postCpuUs: number;
   batchRecords: number;
@@ -167,7 +168,9 @@ async function gatewayRun(ctx: BenchContext, suite: 'intl' | 'dual'): Promise<Su
       headers,
       body: () => batchBody(creds.projectId, digests, 1000),
     };
+    const bwatch = watch(stack.pids);
     const b = await closedLoop(gw.url, batch, { connections: 4, seconds });
+    const bw = bwatch.stop();
     // One more batch of 1,000, to weigh its answer (dual adds each item's SM2 receipt).
     const answer = await fetch(`${gw.url}/v1/evidence/batch`, {
       method: 'POST',
@@ -178,13 +181,15 @@ async function gatewayRun(ctx: BenchContext, suite: 'intl' | 'dual'): Promise<Su
     await waitRecorded(db.pool, ctx.quick ? 60_000 : 300_000);
     const run = {
       batchAnswerBytes,
+      // The gateway's CPU while batches arrive (the pipeline sealing them included) per record.
+      batchCpuUs: (bw.cpuCores * bw.seconds * 1e6) / Math.max(1, b.ok * 1000),
       postRps: p.rps,
       postCpuUs: (pw.cpuCores * pw.seconds * 1e6) / Math.max(1, p.ok),
       batchRecords: (b.ok * 1000) / b.seconds,
       latency: formatLatency(p.latency),
     };
     ctx.log(
-      `${suite}: ${Math.round(run.postRps)} POST/s ${run.latency}, ${Math.round(run.postCpuUs)} µs gateway CPU/POST; batches ${Math.round(run.batchRecords)} records/s, answer ${batchAnswerBytes} bytes`,
+      `${suite}: ${Math.round(run.postRps)} POST/s ${run.latency}, ${Math.round(run.postCpuUs)} µs gateway CPU/POST; batches ${Math.round(run.batchRecords)} records/s at ${Math.round(run.batchCpuUs)} µs gateway CPU/record, answer ${batchAnswerBytes} bytes`,
     );
     return run;
   } finally {
@@ -217,6 +222,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
         unit: 'records/s',
       },
       { name: 'CRYPTO_SUITE=intl', value: intl.batchRecords, unit: 'records/s' },
+    ),
+    compare(
+      { name: 'gateway CPU per batch record, dual', value: dual.batchCpuUs, unit: 'µs' },
+      { name: 'intl', value: intl.batchCpuUs, unit: 'µs' },
     ),
     compare(
       { name: 'answer to a batch of 1,000, dual', value: dual.batchAnswerBytes / 1e6, unit: 'MB' },

@@ -40,6 +40,8 @@ export interface AcceptedSubmission {
   receipt: string;
   /** CRYPTO_SUITE dual: the same claims signed with SM2. */
   receiptSm2?: string;
+  /** `receiptSm2` detached (`<header>..<signature>`) where it shares `receipt`'s payload and item. */
+  receiptSm2Detached?: string;
   acceptedAt: string;
   /** True when this answers a repeated Idempotency-Key rather than a new submission. */
   replayed: boolean;
@@ -75,6 +77,11 @@ export interface SubmissionRow {
    * dual) is signed in the flush with the rows of the same `iat`, so both state the same claims.
    */
   receiptIat?: number;
+  /**
+   * `receiptSm2` detached, made once per group commit when it shares the ES256 receipt's group
+   * payload and item (a batch's rows): stored and answered so.
+   */
+  receiptSm2Detached?: string;
   /** The record's claims in that receipt. */
   receiptItem: ReceiptItemClaims;
   idempotencyKey: string | null;
@@ -129,7 +136,11 @@ export async function insertSubmissions(
     // A batch row's SM2 receipt signs the ES256 receipt's payload and carries its item: stored
     // detached (`<header>..<signature>`, ~190 bytes instead of ~1 KB), made whole when read.
     textArray(
-      col((r) => (r.receiptSm2 === null ? null : (detachReceipt(r.receiptSm2, r.receipt) ?? r.receiptSm2))),
+      col((r) =>
+        r.receiptSm2 === null
+          ? null
+          : (r.receiptSm2Detached ?? detachReceipt(r.receiptSm2, r.receipt) ?? r.receiptSm2),
+      ),
     ),
   ];
   // Named statements: each pooled connection parses and plans the INSERT once. Without an
@@ -368,9 +379,14 @@ export class Intake {
       const group = buildReceiptGroup(items);
       const receipts = signer.signBuiltGroup(group, shared);
       const sm2Receipts = sm2.signBuiltGroup(group, shared);
+      // Both sign the group's claims and carry the same items: the SM2 receipts' detached form
+      // is one string for the whole group, made here once rather than per record.
+      const jwsOf = (r: string) => r.slice(0, r.indexOf('~'));
+      const detached = detachReceipt(jwsOf(sm2Receipts[0]!), jwsOf(receipts[0]!));
       for (let i = 0; i < unsigned.length; i++) {
         unsigned[i]!.receipt = receipts[i]!;
         unsigned[i]!.receiptSm2 = sm2Receipts[i]!;
+        if (detached !== undefined) unsigned[i]!.receiptSm2Detached = detached;
       }
       return;
     }
@@ -722,6 +738,8 @@ export class Intake {
         if (committed[i]!.inserted) {
           b.accepted.receipt = rows[i]!.receipt;
           if (rows[i]!.receiptSm2 !== null) b.accepted.receiptSm2 = rows[i]!.receiptSm2!;
+          if (rows[i]!.receiptSm2Detached !== undefined)
+            b.accepted.receiptSm2Detached = rows[i]!.receiptSm2Detached;
           outcomes[b.index] = { ok: true, accepted: b.accepted };
           this.options.metrics?.accepted.inc({ route: idem.perItemKeys ? 'batch' : 'single' });
         } else lost.push({ index: b.index, key: b.key! });

@@ -274,7 +274,9 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
             // proof's attachReceipt rebuilds it); stored and in bundles it stays whole.
             ...(a.receiptSm2 === undefined
               ? {}
-              : { receiptSm2: detachReceipt(a.receiptSm2, a.receipt) ?? a.receiptSm2 }),
+              : {
+                  receiptSm2: a.receiptSm2Detached ?? detachReceipt(a.receiptSm2, a.receipt) ?? a.receiptSm2,
+                }),
             acceptedAt: a.acceptedAt,
           };
         }
