@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
+import { type BuildAppOptions, buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
@@ -26,13 +26,20 @@ export interface GatewayFixture {
 
 /**
  * The app on a fresh database, ready (not listening), sealing batches every 20 ms so tests wait
- * little for records. The database is stopped again when the app fails to start.
+ * little for records; `config` overrides more settings, `logger` is buildApp's. The database is
+ * stopped again when the app fails to start.
  */
-export async function startGatewayFixture(): Promise<GatewayFixture> {
+export async function startGatewayFixture(
+  options: { config?: Partial<Config>; logger?: BuildAppOptions['logger'] } = {},
+): Promise<GatewayFixture> {
   const db = await startTestDatabase();
   try {
-    const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-    const app = buildApp({ config, db: db.pool });
+    const config = testConfig({ sealIntervalMs: 20, ...options.config, dataDir: db.dir });
+    const app = buildApp({
+      config,
+      db: db.pool,
+      ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    });
     await app.ready();
     const key = await loadDevIssuerKey(config.keysDir);
     const audience = config.oidc.audience;

@@ -5,18 +5,16 @@
 // projects a caller oversees, scoped by region or organisation, with flags counted.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { sha256, toHex } from '@lianzheng/proof';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { type Config, ConfigError, loadConfig, testConfig } from '../../gateway/src/config.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { ConfigError, loadConfig, testConfig } from '../../gateway/src/config.ts';
+import { randomDigest, startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
-let config: Config;
 const inRegion = demoProject(); // 620102, village-committee
 const sameCity = { ...demoProject(), regionCode: '620103' };
 const elsewhere = { ...demoProject(), regionCode: '630102', ownerOrg: 'qinghai-town' };
@@ -28,14 +26,9 @@ function as(who: string, opts: InjectOptions): Promise<LightMyRequestResponse> {
 }
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20, devSignIn: true });
-  app = buildApp({ config, db: db.pool, logger: { level: 'error' } });
-  await app.ready();
-  const key = await loadDevIssuerKey(config.keysDir);
-  const bearer = async (claims: Omit<Parameters<typeof issueDevToken>[1], 'audience'>) => ({
-    authorization: `Bearer ${await issueDevToken(key, { ...claims, audience: config.oidc.audience })}`,
-  });
+  const fixture = await startGatewayFixture({ config: { devSignIn: true }, logger: { level: 'error' } });
+  ({ db, app } = fixture);
+  const { bearer } = fixture;
   auth.anonymous = {};
   auth.admin = await bearer({ role: 'admin' });
   auth.owner = await bearer({ role: 'unit', org: inRegion.ownerOrg });
@@ -52,7 +45,7 @@ beforeAll(async () => {
       method: 'POST',
       url: '/v1/evidence',
       payload: {
-        sha256: toHex(sha256(randomBytes(16))),
+        sha256: randomDigest(),
         projectId,
         kind: 'payment_approval',
         visibility: 'restricted',
