@@ -1,4 +1,4 @@
-import { type ProofBundle, parseCheckpoint, recordLeafHash, toHex } from '@lianzheng/proof';
+import { type ProofBundle, parseCheckpoint, recordLeafHash, toHex, VERIFY_STEPS } from '@lianzheng/proof';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeBundle, makeFixture, makeLog } from '../../proof/src/lib/_fixtures.ts';
 import { stepValues } from './check-explain.ts';
@@ -33,17 +33,8 @@ describe('what each check compared (the details toggle)', () => {
   });
 
   it('has a plain explanation for every step, in both languages', () => {
-    for (const step of [
-      'digest',
-      'details',
-      'leaf',
-      'inclusion',
-      'checkpoint',
-      'receipt',
-      'ledger',
-      'anchor',
-      'timestamp',
-    ]) {
+    // Every step the checks run, from the one list they run in: a new step needs its words.
+    for (const step of VERIFY_STEPS) {
       const key = `explain.${step}` as keyof typeof messagesZh;
       expect(messagesZh[key], step).toBeTruthy();
       expect(messagesEn[key], step).toBeTruthy();
