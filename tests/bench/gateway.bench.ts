@@ -26,6 +26,7 @@ import { stallProbe } from './load/stall-probe.ts';
 import {
   batchBody,
   DigestSource,
+  evidencePost,
   hashOnlyBody,
   recordedLatency,
   uploadFile,
@@ -207,13 +208,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
 
     const digests = new DigestSource();
     const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
-    const post: LoadRequest = {
-      method: 'POST',
-      path: '/v1/evidence',
-      headers,
-      body: () => hashOnlyBody(creds.projectId, digests.next()),
-      template: { path: '/v1/evidence', body: hashOnlyBody(creds.projectId, '{{digest}}'), digests },
-    };
+    const post = evidencePost(creds, digests);
     const bareBody = hashOnlyBody(creds.projectId, digests.at(0));
     const barePost: LoadRequest = {
       ...post,

@@ -14,7 +14,7 @@ import { formatLatency } from './load/latencies.ts';
 import { loadLine, watch } from './load/proc-stats.ts';
 import { seedBench, startBenchDatabase, startGatewayStack } from './load/stack.ts';
 import { startTessera, TESSERA_VERSION } from './load/tessera.ts';
-import { batchBody, DigestSource, hashOnlyBody } from './load/workload.ts';
+import { batchBody, DigestSource, evidencePost } from './load/workload.ts';
 import { wrkAvailable } from './load/wrk.ts';
 
 export const optIn = true;
@@ -128,13 +128,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult[]> {
     };
     const digests = new DigestSource();
     const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
-    const single: LoadRequest = {
-      method: 'POST',
-      path: '/v1/evidence',
-      headers,
-      body: () => hashOnlyBody(creds.projectId, digests.next()),
-      template: { path: '/v1/evidence', body: hashOnlyBody(creds.projectId, '{{digest}}'), digests },
-    };
+    const single = evidencePost(creds, digests);
     const batch: LoadRequest = {
       method: 'POST',
       path: '/v1/evidence/batch',

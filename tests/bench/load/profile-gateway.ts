@@ -21,7 +21,7 @@ import { formatLatency } from './latencies.ts';
 import { openLoop } from './open-loop.ts';
 import { watch } from './proc-stats.ts';
 import { type GatewayProcess, seedBench, startBenchDatabase, startGateway } from './stack.ts';
-import { batchBody, DigestSource, hashOnlyBody, waitRecorded } from './workload.ts';
+import { batchBody, DigestSource, evidencePost, waitRecorded } from './workload.ts';
 
 interface ProfileNode {
   id: number;
@@ -108,13 +108,8 @@ const gw = await startGateway({
 try {
   const creds = await seedBench(gw, db.pool);
   const digests = new DigestSource();
-  const headers = { 'content-type': 'application/json', 'x-api-key': creds.apiKey };
-  const post: LoadRequest = {
-    method: 'POST',
-    path: '/v1/evidence',
-    headers,
-    body: () => hashOnlyBody(creds.projectId, digests.next()),
-  };
+  // No wrk template: this profile's load stays autocannon's, as it has been.
+  const post = evidencePost(creds, digests, { template: false });
   let request: LoadRequest = post;
   if (scenario === 'batch')
     request = { ...post, path: '/v1/evidence/batch', body: () => batchBody(creds.projectId, digests, 1000) };

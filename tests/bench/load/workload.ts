@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type pg from 'pg';
+import type { LoadRequest } from './closed-loop.ts';
 import type { LatencySummary } from './latencies.ts';
 
 /** Distinct digests: a random 48-hex prefix per generator and a 16-hex counter. */
@@ -28,6 +29,26 @@ export class DigestSource {
 
 export function hashOnlyBody(projectId: string, sha256: string): string {
   return `{"projectId":"${projectId}","kind":"construction_log","visibility":"public","sha256":"${sha256}"}`;
+}
+
+/**
+ * POST /v1/evidence of a hash-only submission with the next digest of `digests` each time, as the
+ * seeded partner (its API key); with `template`, described for wrk too (see LoadRequest).
+ */
+export function evidencePost(
+  creds: { projectId: string; apiKey: string },
+  digests: DigestSource,
+  { template = true }: { template?: boolean } = {},
+): LoadRequest {
+  return {
+    method: 'POST',
+    path: '/v1/evidence',
+    headers: { 'content-type': 'application/json', 'x-api-key': creds.apiKey },
+    body: () => hashOnlyBody(creds.projectId, digests.next()),
+    ...(template
+      ? { template: { path: '/v1/evidence', body: hashOnlyBody(creds.projectId, '{{digest}}'), digests } }
+      : {}),
+  };
 }
 
 export function batchBody(projectId: string, digests: DigestSource, items: number): string {
