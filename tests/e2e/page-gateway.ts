@@ -3,11 +3,11 @@
 // served from, and reading what a reader sees before scrolling. Kept apart from
 // verifier-page-support.ts, which is about the fake gateway and the built page.
 
-import type { Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import type { ReadmeGateway } from './readme-gateway.ts';
-import { startPageFront } from './verifier-page-support.ts';
+import { launchChromium, startPageFront } from './verifier-page-support.ts';
 
 /**
  * POSTs one record to the demo project as `token` (a unit's) and returns its id; the gateway must
@@ -58,6 +58,48 @@ export async function servePage(api: string): Promise<PageOrigin> {
     return { url: api, servedByGateway: true, close: async () => {} };
   const front = await startPageFront(api);
   return { url: front.url, servedByGateway: false, close: () => front.close() };
+}
+
+/** Chromium on the page's origin: each open() a fresh context (nothing remembered between them). */
+export interface PageBrowser {
+  origin: PageOrigin;
+  /** Opens `url` (a path on the origin) and waits until the page says it is ready. */
+  open(url: string, options?: { viewport?: { width: number; height: number }; lang?: 'en' }): Promise<Page>;
+  /** Closes every page opened so far (after each test). */
+  closePages(): Promise<void>;
+  /** Closes Chromium, then the origin's front if there is one (after all tests). */
+  close(): Promise<void>;
+}
+
+export async function startPageBrowser(api: string): Promise<PageBrowser> {
+  const origin = await servePage(api);
+  let browser: Browser;
+  try {
+    browser = await launchChromium();
+  } catch (e) {
+    await origin.close();
+    throw e;
+  }
+  const contexts: BrowserContext[] = [];
+  return {
+    origin,
+    async open(url, { viewport = { width: 1024, height: 900 }, lang } = {}) {
+      const context = await browser.newContext({ viewport });
+      contexts.push(context);
+      if (lang === 'en') await context.addInitScript(() => localStorage.setItem('lianzheng.lang', 'en'));
+      const page = await context.newPage();
+      await page.goto(origin.url + url);
+      await page.waitForSelector('html[data-ready="true"]');
+      return page;
+    },
+    async closePages() {
+      for (const context of contexts.splice(0)) await context.close();
+    },
+    async close() {
+      await browser.close();
+      await origin.close();
+    },
+  };
 }
 
 /** The text of the page's main part that is inside the viewport: what a reader sees before scrolling. */

@@ -11,20 +11,18 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { ProofBundle } from '@lianzheng/proof';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
-import { type PageOrigin, servePage, submitEvidence, waitRecorded } from './page-gateway.ts';
+import { type PageBrowser, startPageBrowser, submitEvidence, waitRecorded } from './page-gateway.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
-import { buildPage, chromiumAvailable, launchChromium, REPO, sha256Hex } from './verifier-page-support.ts';
+import { buildPage, chromiumAvailable, REPO, sha256Hex } from './verifier-page-support.ts';
 
 const SHOTS = `${REPO}screenshots`;
 let gateway: ReadmeGateway | undefined;
 let api = '';
-let front: PageOrigin | undefined;
-let browser: Browser;
-let context: BrowserContext | undefined;
+let pages: PageBrowser | undefined;
 let unitToken = '';
 
 const contractFile = Buffer.from(`五星村村道硬化工程 施工合同 ${randomBytes(8).toString('hex')}\n`, 'utf8');
@@ -49,28 +47,20 @@ beforeAll(async () => {
   });
   ids.notice = await submit(noticeFile, { kind: 'notice', visibility: 'public', title: '村务公开' });
   for (const id of Object.values(ids)) await waitRecorded(gateway, id);
-  front = await servePage(api);
-  browser = await launchChromium();
+  pages = await startPageBrowser(api);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await front?.close();
+  await pages?.close();
   await gateway?.stop();
 });
 
 afterEach(async () => {
-  await context?.close();
-  context = undefined;
+  await pages?.closePages();
 });
 
-async function open(url: string, width = 1024): Promise<Page> {
-  context = await browser.newContext({ viewport: { width, height: 900 } });
-  const page = await context.newPage();
-  await page.goto(front!.url + url);
-  await page.waitForSelector('html[data-ready="true"]');
-  return page;
-}
+const open = (url: string, width = 1024): Promise<Page> =>
+  pages!.open(url, { viewport: { width, height: 900 } });
 
 async function drop(page: Page, name: string, bytes: Buffer) {
   await page.setInputFiles('#file-input', { name, mimeType: 'application/pdf', buffer: bytes });
@@ -214,12 +204,12 @@ describe('verifier page against the real gateway', () => {
   });
 
   it('is served with the strict CSP when the gateway serves it', async () => {
-    const res = await fetch(`${front!.url}/r/${ids.contract}`);
+    const res = await fetch(`${pages!.origin.url}/r/${ids.contract}`);
     expect(res.status).toBe(200);
     const csp = res.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
-    if (!front!.servedByGateway)
+    if (!pages!.origin.servedByGateway)
       console.warn('verifier page: the gateway does not serve / yet; used the same-origin front');
   });
 });

@@ -8,20 +8,24 @@
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NAMES, DEMO_ORG, DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
-import { firstScreen, type PageOrigin, servePage, submitEvidence, waitRecorded } from './page-gateway.ts';
+import {
+  firstScreen,
+  type PageBrowser,
+  startPageBrowser,
+  submitEvidence,
+  waitRecorded,
+} from './page-gateway.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
-import { buildPage, chromiumAvailable, launchChromium, sha256Hex } from './verifier-page-support.ts';
+import { buildPage, chromiumAvailable, sha256Hex } from './verifier-page-support.ts';
 
 const SHOTS = process.env.LZ_SHOTS_DIR ?? '/tmp/lz-names-shots';
 const PHONE = { width: 360, height: 800 };
 let gateway: ReadmeGateway | undefined;
 let api = '';
-let front: PageOrigin | undefined;
-let browser: Browser;
-let context: BrowserContext | undefined;
+let pages: PageBrowser | undefined;
 let unitToken = '';
 const ids: Record<string, string> = {};
 const tag = randomBytes(6).toString('hex');
@@ -69,29 +73,19 @@ beforeAll(async () => {
     amount: RESTRICTED_FEN,
   });
   for (const id of Object.values(ids)) await waitRecorded(gateway, id);
-  front = await servePage(api);
-  browser = await launchChromium();
+  pages = await startPageBrowser(api);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await front?.close();
+  await pages?.close();
   await gateway?.stop();
 });
 
 afterEach(async () => {
-  await context?.close();
-  context = undefined;
+  await pages?.closePages();
 });
 
-async function open(url: string, lang?: 'en'): Promise<Page> {
-  context = await browser.newContext({ viewport: PHONE });
-  if (lang) await context.addInitScript(() => localStorage.setItem('lianzheng.lang', 'en'));
-  const page = await context.newPage();
-  await page.goto(front!.url + url);
-  await page.waitForSelector('html[data-ready="true"]');
-  return page;
-}
+const open = (url: string, lang?: 'en'): Promise<Page> => pages!.open(url, { viewport: PHONE, lang });
 
 const fitsWidth = (p: Page) => p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
@@ -195,7 +189,7 @@ describe('display names, public amounts and related records on a 360×800 phone'
     expect(await old.getAttribute('[data-related="supersededBy"]', 'data-related-id')).toBe(ids.contract);
     expect(await firstScreen(old)).toContain('已被新版本取代');
     await old.screenshot({ path: `${SHOTS}/certificate-superseded-first-screen.png` });
-    await context?.close();
+    await pages!.closePages();
     const current = await open(`/r/${ids.contract}`);
     await current.waitForSelector('[data-related="supersedes"]', { timeout: 20_000 });
     expect(await current.getAttribute('[data-related="supersedes"] a', 'href')).toBe(`/r/${ids.contractV1}`);

@@ -8,20 +8,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jwkThumbprint } from '@lianzheng/proof';
 import { exportJWK, generateKeyPair } from 'jose';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { type PageOrigin, servePage, submitEvidence, waitRecorded } from './page-gateway.ts';
+import { type PageBrowser, startPageBrowser, submitEvidence, waitRecorded } from './page-gateway.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
-import { buildPage, chromiumAvailable, launchChromium, sha256Hex } from './verifier-page-support.ts';
+import { buildPage, chromiumAvailable, sha256Hex } from './verifier-page-support.ts';
 
 const SHOTS = process.env.LZ_SHOTS_DIR ?? '/tmp/lz-pins-shots';
 const PHONE = { width: 360, height: 800 };
 let gateway: ReadmeGateway | undefined;
 let api = '';
-let front: PageOrigin | undefined;
-let browser: Browser;
-let context: BrowserContext | undefined;
+let pages: PageBrowser | undefined;
 let unitToken = '';
 let before = '';
 let after = '';
@@ -65,28 +63,19 @@ beforeAll(async () => {
   }
   after = await submit('after');
   expect(await kidOf(after)).not.toBe(firstKid);
-  front = await servePage(api);
-  browser = await launchChromium();
+  pages = await startPageBrowser(api);
 }, 600_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await front?.close();
+  await pages?.close();
   await gateway?.stop();
 });
 
 afterEach(async () => {
-  await context?.close();
-  context = undefined;
+  await pages?.closePages();
 });
 
-async function open(url: string): Promise<Page> {
-  context = await browser.newContext({ viewport: PHONE });
-  const page = await context.newPage();
-  await page.goto(front!.url + url);
-  await page.waitForSelector('html[data-ready="true"]');
-  return page;
-}
+const open = (url: string): Promise<Page> => pages!.open(url, { viewport: PHONE });
 
 /** The pin banner once the checks have run, and whether its top is on the first screen. */
 async function pinBanner(page: Page) {
