@@ -33,6 +33,8 @@ await server.stop();
 await server.start();
 const pool = new pg.Pool({ connectionString: server.url, max: 2 });
 await pool.query('create extension if not exists pg_stat_statements');
+// WAL by table and index (issue #26): pg_walinspect reads the WAL written between two LSNs.
+await pool.query('create extension if not exists pg_walinspect');
 const postmaster = Number(
   (await fs.readFile(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8')).split('\n')[0],
 );
@@ -68,6 +70,7 @@ try {
   await closedLoop(gw.url, request, { connections, seconds: 3 });
   await caughtUp();
   await pool.query('select pg_stat_statements_reset()');
+  const fromLsn = (await pool.query<{ lsn: string }>('select pg_current_wal_lsn() as lsn')).rows[0]!.lsn;
   const w = watch([gw.pid], postmaster);
   const r = await closedLoop(gw.url, request, { connections, seconds });
   await caughtUp();
@@ -91,6 +94,47 @@ try {
       `${per(x.ms * 1000)}  ${per(Number(x.wal)).padStart(9)}  ${x.calls.padStart(7)}  ${x.q.slice(0, 110)}`,
     );
   }
+  // Block data and full-page images by relation; the rest of the WAL (record headers, commit
+  // records, main data) is shown as one line.
+  const toLsn = (await pool.query<{ lsn: string }>('select pg_current_wal_lsn() as lsn')).rows[0]!.lsn;
+  const byRel = await pool.query<{ rel: string; bytes: string; fpi: string }>(
+    `select coalesce((select 'toast of ' || o.relname from pg_class o
+                        where o.reltoastrelid = pg_filenode_relation(b.reltablespace, b.relfilenode)),
+                     pg_filenode_relation(b.reltablespace, b.relfilenode)::regclass::text, b.relfilenode::text) as rel,
+            sum(b.block_data_length + b.block_fpi_length) as bytes, sum(b.block_fpi_length) as fpi
+       from pg_get_wal_block_info($1::pg_lsn, $2::pg_lsn) b
+      where b.reldatabase = (select oid from pg_database where datname = current_database())
+      group by 1 order by 2 desc`,
+    [fromLsn, toLsn],
+  );
+  const totalWal = Number(
+    (await pool.query<{ n: string }>('select $2::pg_lsn - $1::pg_lsn as n', [fromLsn, toLsn])).rows[0]!.n,
+  );
+  const attributed = byRel.rows.reduce((a, x) => a + Number(x.bytes), 0);
+  console.log(`\nWAL by relation: ${per(totalWal)} B per record in all (LSN difference)\n`);
+  console.log('WAL B/rec  of it FPI  relation');
+  for (const x of byRel.rows.filter((x) => Number(x.bytes) >= records * 0.5))
+    console.log(`${per(Number(x.bytes)).padStart(9)}  ${per(Number(x.fpi)).padStart(9)}  ${x.rel}`);
+  console.log(`${per(totalWal - attributed).padStart(9)}             (record headers, commits, main data)`);
+  const byKind = await pool.query<{ rm: string; bytes: string }>(
+    `select "resource_manager/record_type" as rm, combined_size as bytes from pg_get_wal_stats($1::pg_lsn, $2::pg_lsn)
+      where combined_size > 0 order by combined_size desc`,
+    [fromLsn, toLsn],
+  );
+  console.log('\nWAL B/rec  resource manager (all databases)');
+  for (const x of byKind.rows) console.log(`${per(Number(x.bytes)).padStart(9)}  ${x.rm}`);
+  const compression = await pool.query<{ c: string }>(
+    "select current_setting('default_toast_compression') as c",
+  );
+  console.log(`default_toast_compression = ${compression.rows[0]!.c}`);
+  const columns = await pool.query<Record<string, string>>(
+    `select avg(pg_column_size(s.*))::int as row, avg(pg_column_size(record_json))::int as record_json,
+            avg(octet_length(record_json))::int as record_json_raw, avg(pg_column_size(details_json))::int as details_json,
+            avg(pg_column_size(receipt))::int as receipt, avg(octet_length(receipt))::int as receipt_raw,
+            avg(pg_column_size(receipt_sm2))::int as receipt_sm2
+       from submissions s`,
+  );
+  console.log('submissions, average bytes stored (raw):', JSON.stringify(columns.rows[0]));
 } finally {
   await gw.stop();
   await pool.end();

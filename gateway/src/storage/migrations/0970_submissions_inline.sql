@@ -1,0 +1,12 @@
+-- Issue #26 (WAL per record): a submission's row is about 2.3 KB (receipt ~1.35 KB of base64url
+-- JWS, record_json ~0.46 KB, receipt_sm2 ~0.24 KB with CRYPTO_SUITE=dual), just above the
+-- default TOAST threshold (~2 KB). So every insert first tried to pglz-compress the receipt
+-- (random-looking base64url: it never shrinks, the attempt is pure CPU) and then moved it to the
+-- TOAST table: a second heap insert and an index insert in the WAL for every record.
+-- With toast_tuple_target at its maximum a row up to ~8 KB stays in the heap as it is; larger
+-- rows are still compressed and moved out, as before.
+--
+-- Safe: a storage parameter only. No value changes; rows written earlier stay where they are and
+-- are read the same way (PostgreSQL detoasts transparently); the write path and every query are
+-- unchanged. Rows are written once (0700), so a wider heap row is never rewritten by an update.
+alter table submissions set (toast_tuple_target = 8160);
