@@ -2,21 +2,17 @@
 // listening gateway, then the gateway is stopped and every network call made impossible, and the
 // package is checked from the file alone — passed as made, refused (exit 1, the member named) with
 // a byte changed in any member, exit 7 against a trust.json that pins other keys.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { run } from '../../gateway/src/cli/main.ts';
-import { testConfig } from '../../gateway/src/config.ts';
 import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
 import { readZip, writeZip } from '../../gateway/src/evidence-package/zip.ts';
-import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { seedProject, startGatewayFixture } from './gateway-fixture.ts';
+import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance | undefined;
@@ -32,28 +28,15 @@ function capture() {
 }
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  const config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
+  const fixture = await startGatewayFixture();
+  db = fixture.db;
+  app = fixture.app;
   await app.listen({ port: 0, host: '127.0.0.1' });
   gateway = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'lianzheng-package-cli-'));
-  token = await issueDevToken(await loadDevIssuerKey(config.keysDir), {
-    role: 'unit',
-    org: project.ownerOrg,
-    audience: config.oidc.audience,
-  });
-  const auth = { authorization: `Bearer ${token}` };
-  expect(
-    (await app.inject({ method: 'POST', url: '/v1/projects', headers: auth, payload: project })).statusCode,
-  ).toBe(201);
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v1/evidence',
-    headers: auth,
-    payload: {
-      sha256: toHex(sha256(randomBytes(32))),
-      projectId: project.id,
+  token = await fixture.token({ role: 'unit', org: project.ownerOrg });
+  const ids = await seedProject(app, { authorization: `Bearer ${token}` }, project, {
+    payment: {
       kind: 'payment_approval',
       visibility: 'restricted',
       title: '进度款审批',
@@ -61,9 +44,7 @@ beforeAll(async () => {
       milestone: 'm1',
     },
   });
-  expect(res.statusCode, res.body).toBe(202);
-  recordId = res.json().id;
-  await app.pipeline.batcher.waitForRecorded(1);
+  recordId = ids.payment!;
   await fs.writeFile(
     path.join(work, 'trust.json'),
     (await app.inject({ method: 'GET', url: '/v1/trust.json' })).body,
