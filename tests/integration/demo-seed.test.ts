@@ -5,23 +5,21 @@
 
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../gateway/src/app.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { DEMO_NAMES, DEMO_ORG, DEMO_PROJECT, demoDigest, seedDemo } from '../../gateway/src/cli/demo.ts';
-import { type Config, testConfig } from '../../gateway/src/config.ts';
+import type { Config } from '../../gateway/src/config.ts';
 import { SM3_AVAILABLE } from '../../gateway/src/notary/sm3.ts';
-import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
+import { type GatewayFixture, startGatewayFixture } from './gateway-fixture.ts';
+import type { TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
 let app: FastifyInstance;
 let config: Config;
+let fixture: GatewayFixture;
 let base = '';
 
 beforeAll(async () => {
-  db = await startTestDatabase();
-  config = testConfig({ dataDir: db.dir, sealIntervalMs: 20 });
-  app = buildApp({ config, db: db.pool });
-  await app.ready();
+  fixture = await startGatewayFixture();
+  ({ db, app, config } = fixture);
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 
@@ -33,12 +31,10 @@ afterAll(async () => {
 describe('seeding the demo project', () => {
   it('renames an older data folder’s project beside its ledger and finds its documents again', async () => {
     // What an older `npm start` registered and submitted.
-    const key = await loadDevIssuerKey(config.keysDir);
-    const token = await issueDevToken(key, {
+    const token = await fixture.token({
       role: 'unit',
       org: DEMO_ORG,
       subject: 'demo-seed', // the seed's own subject: Idempotency-Keys are kept per caller
-      audience: config.oidc.audience,
     });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const old = {
