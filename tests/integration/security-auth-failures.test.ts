@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
+import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { testConfig } from '../../gateway/src/config.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
@@ -132,6 +133,37 @@ describe('failed authentications', () => {
       bad.push(res.statusCode);
     }
     expect(bad).toEqual([401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+  });
+
+  it('many requests at once with one good credential, nothing cached yet: one check, no 429', async () => {
+    // A partner's client after a restart: 3 × the budget in flight with the same key, and the
+    // same with a token. Each credential is checked once; the others wait for that answer
+    // instead of reserving a failure each.
+    const app = await makeApp({ dataDir: db.dir, authFailuresPerMin: BUDGET });
+    const { key } = await createApiKey(db.pool, { org: 'partner-burst' });
+    const token = await issueDevToken(await loadDevIssuerKey(app.config.keysDir), {
+      role: 'inspector',
+      region: '620102',
+      audience: 'lianzheng',
+    });
+    const before = apiKeyQueries;
+    for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${token}` }]) {
+      const answers = await Promise.all(
+        Array.from({ length: 3 * BUDGET }, () =>
+          app.inject({ method: 'GET', url: '/.well-known/jwks.json', headers, remoteAddress: '10.9.9.9' }),
+        ),
+      );
+      expect(answers.map((a) => a.statusCode)).toEqual(answers.map(() => 200));
+    }
+    expect(apiKeyQueries - before).toBe(1);
+    // The budget was not spent by them: a bad key from that address is still a 401, not a 429.
+    const bad = await app.inject({
+      method: 'GET',
+      url: '/.well-known/jwks.json',
+      headers: { 'x-api-key': randomKey() },
+      remoteAddress: '10.9.9.9',
+    });
+    expect(bad.statusCode).toBe(401);
   });
 
   it('a flood of random keys from many addresses leaves valid keys cached: no lookup for them after', async () => {

@@ -14,6 +14,14 @@ import type { Principal } from './principal.ts';
 export class CredentialCache {
   private known = new Map<string, { principal: Principal; until: number }>();
   private unknown = new Map<string, number>();
+  /**
+   * Lookups running now, by key: concurrent requests with the same credential share one lookup
+   * (one database query, one reservation against the address's failure budget). Without this,
+   * a client sending 40 requests at once after a restart reserved 40 failures before the first
+   * lookup answered, and the ones past AUTH_FAILURES_PER_MIN were refused with 429 though its
+   * credential was good. An entry lives only while its lookup runs.
+   */
+  private running = new Map<string, Promise<Principal | undefined>>();
 
   constructor(
     private readonly ttlMs = 30_000,
@@ -28,6 +36,21 @@ export class CredentialCache {
    * `undefined`: the credential is not known (remembered as such for `unknownTtlMs`).
    */
   async resolve(
+    key: string,
+    lookup: (wasKnown: boolean) => Promise<Principal | undefined>,
+  ): Promise<Principal | undefined> {
+    const running = this.running.get(key);
+    if (running) return running;
+    const answer = this.resolveOnce(key, lookup);
+    this.running.set(key, answer);
+    try {
+      return await answer;
+    } finally {
+      this.running.delete(key);
+    }
+  }
+
+  private async resolveOnce(
     key: string,
     lookup: (wasKnown: boolean) => Promise<Principal | undefined>,
   ): Promise<Principal | undefined> {

@@ -63,6 +63,8 @@ interface Cached {
 export class JwtVerifier {
   private readonly keys: JWTVerifyGetKey;
   private cache = new Map<string, Cached>();
+  /** Checks running now, by token: concurrent requests with one token share one check (and one reservation against the failure budget; see CredentialCache). */
+  private running = new Map<string, Promise<Principal>>();
   private readonly maxEntries: number;
 
   constructor(private readonly options: JwtVerifierOptions) {
@@ -87,6 +89,18 @@ export class JwtVerifier {
         return hit.principal;
       }
     }
+    const running = this.running.get(token);
+    if (running) return running;
+    const check = this.check(token, beforeCheck);
+    this.running.set(token, check);
+    try {
+      return await check;
+    } finally {
+      this.running.delete(token);
+    }
+  }
+
+  private async check(token: string, beforeCheck?: () => void): Promise<Principal> {
     beforeCheck?.();
     let payload: JWTPayload;
     try {
