@@ -25,24 +25,16 @@ import {
   readAnchorArtefact,
 } from '../../gateway/src/anchor/deploy.ts';
 import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
-import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
+import { type PageOrigin, servePage, submitEvidence } from './page-gateway.ts';
 import { freePort, type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
-import {
-  buildPage,
-  chromiumAvailable,
-  launchChromium,
-  REPO,
-  sha256Hex,
-  startPageFront,
-} from './verifier-page-support.ts';
+import { buildPage, chromiumAvailable, launchChromium, REPO, sha256Hex } from './verifier-page-support.ts';
 
 const SHOTS = `${REPO}screenshots`;
 let dir = '';
 let geth: GethDevNode | undefined;
 let gateway: ReadmeGateway | undefined;
-let front: { url: string; close(): Promise<void> } | undefined;
-let pageBase = '';
+let front: PageOrigin | undefined;
 let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 let contract = '';
@@ -85,19 +77,12 @@ beforeAll(async () => {
       ANCHOR_POLL_MS: '200',
     },
   });
-  const res = await fetch(`${gateway.base}/v1/evidence`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${await gateway.unitToken()}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      projectId: DEMO_PROJECT.id,
-      kind: 'notice',
-      visibility: 'public',
-      sha256: digest,
-      title: '锚定公示',
-    }),
+  const id = await submitEvidence(gateway.base, await gateway.unitToken(), {
+    kind: 'notice',
+    visibility: 'public',
+    sha256: digest,
+    title: '锚定公示',
   });
-  expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
   recordId = id;
   anchorBundle = await gateway.waitFor(
     'the record anchored',
@@ -110,12 +95,7 @@ beforeAll(async () => {
     },
     120_000,
   );
-  const home = await fetch(`${gateway.base}/`);
-  if (home.status === 200 && (await home.text()).includes('/assets/')) pageBase = gateway.base;
-  else {
-    front = await startPageFront(gateway.base);
-    pageBase = front.url;
-  }
+  front = await servePage(gateway.base);
   browser = await launchChromium();
 }, 300_000);
 
@@ -150,7 +130,7 @@ async function open(url: string): Promise<{ page: Page; traffic: Traffic }> {
     if (new URL(req.url()).pathname.startsWith('/v1/anchor/tx/'))
       traffic.proxy.push(new URL(req.url()).pathname);
   });
-  await page.goto(pageBase + url);
+  await page.goto(front!.url + url);
   await page.waitForSelector('html[data-ready="true"]');
   return { page, traffic };
 }
