@@ -6,6 +6,7 @@
 // the amount, result and milestone of the records a later record may undo — is the project's
 // private value, under the same key in the private collection.
 
+import { canonicalJson, TrustedCanonicalFragment } from '@lianzheng/proof';
 import type { ProjectSummary, Resolved, StoredProject } from './model.ts';
 import { emptySummary } from './rules.ts';
 import { KEY, type StateView } from './state.ts';
@@ -127,11 +128,70 @@ export function writeBook(view: StateView, book: ProjectBook): void {
   const key = view.key(KEY.project, book.stored.project.id);
   view.set(key, {
     ...book.stored,
-    records,
+    // Read back by no one in this transaction (RecordBatch writes books last); see factsJson.
+    records: new TrustedCanonicalFragment(factsJson(records)) as unknown as Record<string, RecordFact>,
     batches: book.batches,
     ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
   } satisfies ProjectBookValue);
   view.setPrivate(key, { summary: book.summary, details } satisfies PrivateProjectValue);
+}
+
+/**
+ * canonicalJson(records), written by hand for the facts' fixed fields (issue #26): the map holds a
+ * fact of every record of the project and is serialised by every batch that touches it, and the
+ * generic serialiser (a key sort and a type switch per field) was most of that cost. Strings go
+ * through JSON.stringify, which is canonicalJson's own string form; ids and kinds are checked
+ * ASCII before a fact is made. A fact with any other field or type goes through canonicalJson
+ * (which refuses what it cannot spell, as before). Same bytes: book.test.ts compares the two on
+ * random facts, and write-bytes.test.ts the whole write set.
+ */
+export function factsJson(records: Record<string, RecordFact>): string {
+  const ids = Object.keys(records).sort();
+  let out = '{';
+  for (let n = 0; n < ids.length; n++) {
+    const id = ids[n]!;
+    const fact = records[id]!;
+    if (n > 0) out += ',';
+    out += `${canonicalJson(id)}:${factJson(fact) ?? canonicalJson(fact)}`;
+  }
+  return `${out}}`;
+}
+
+/** A string canonicalJson would spell the same way (it refuses lone surrogates). */
+function plain(s: unknown): s is string {
+  return typeof s === 'string' && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** One fact's canonical JSON (keys a, c, i, k, s, w in that order), or undefined if it is unusual. */
+function factJson(f: RecordFact): string | undefined {
+  let fields = 0;
+  for (const _ in f) fields++;
+  let seen = 2;
+  let out = '{';
+  if (f.a !== undefined) {
+    if (f.a !== true) return undefined;
+    out += '"a":true,';
+    seen++;
+  }
+  if (f.c !== undefined) {
+    if (!plain(f.c)) return undefined;
+    out += `"c":${JSON.stringify(f.c)},`;
+    seen++;
+  }
+  if (!Number.isSafeInteger(f.i) || !plain(f.k)) return undefined;
+  out += `"i":${Object.is(f.i, -0) ? 0 : f.i},"k":${JSON.stringify(f.k)}`;
+  if (f.s !== undefined) {
+    if (!plain(f.s)) return undefined;
+    out += `,"s":${JSON.stringify(f.s)}`;
+    seen++;
+  }
+  if (f.w !== undefined) {
+    if (!plain(f.w)) return undefined;
+    out += `,"w":${JSON.stringify(f.w)}`;
+    seen++;
+  }
+  if (seen !== fields) return undefined;
+  return `${out}}`;
 }
 
 /** The fromSize of the batch that holds leaf `index` of this project (its batches are ascending). */
