@@ -65,6 +65,7 @@ let before: { id: string; sha256: string };
 let after: { id: string; sha256: string };
 let oldTrust: string;
 const kids: string[] = [];
+const sm2Kids: string[] = [];
 
 beforeAll(async () => {
   db = await startTestDatabase();
@@ -89,6 +90,7 @@ beforeAll(async () => {
   expect(made.statusCode, made.body).toBe(201);
   before = await submit();
   kids.push(app.keys.receiptSigner.kid);
+  sm2Kids.push(app.keys.receiptSm2Signer!.kid);
   oldTrust = path.join(work, 'OLD_trust.json');
   await fs.writeFile(oldTrust, (await app.inject({ method: 'GET', url: '/v1/trust.json' })).body);
 
@@ -104,12 +106,16 @@ beforeAll(async () => {
       byNext: expect.any(String),
     });
     kids.push(rotated.json().kid);
+    // CRYPTO_SUITE dual (the default): the SM2 receipt key is rotated in the same step.
+    expect(rotated.json().sm2.retired).toContain(sm2Kids.at(-1));
+    sm2Kids.push(rotated.json().sm2.kid);
   }
   // The third on the files, as an operator would with the gateway running.
   const cli = capture();
   expect(await run(['keys', 'rotate'], { DATA_DIR: db.dir, LOG_LEVEL: 'silent' }, cli.out)).toBe(EXIT.OK);
   const third = JSON.parse(cli.lines[0]!).kid as string;
   kids.push(third);
+  sm2Kids.push(JSON.parse(cli.lines[0]!).sm2Keys[0].kid as string);
   await app.keys.refresh(); // what the gateway's watcher does within a second
   expect(app.keys.receiptSigner.kid).toBe(third);
   after = await submit();
@@ -124,7 +130,8 @@ afterAll(async () => {
 describe('receipt key rotations', () => {
   it('publishes each rotation, oldest first, in /v1/keys and trust.json, chained from the first key', async () => {
     const keys = (await app!.inject({ method: 'GET', url: '/v1/keys' })).json();
-    expect(keys.rotations).toHaveLength(3);
+    // Three of the ES256 key, then three of the SM2 key.
+    expect(keys.rotations).toHaveLength(6);
     const trust = (await app!.inject({ method: 'GET', url: '/v1/trust.json' })).json();
     expect(trust.rotations).toEqual(keys.rotations);
     const chain = await followRotations([kids[0]!], keys.rotations);
@@ -140,6 +147,21 @@ describe('receipt key rotations', () => {
     );
     expect(receiptKid(bundles[0].records[0].bundle)).toBe(kids[0]);
     expect(receiptKid(bundles[1].records[0].bundle)).toBe(kids[3]);
+    // The SM2 chain, followed from the first SM2 key alone; both keys of each end published.
+    const sm2Chain = await followRotations([sm2Kids[0]!], keys.rotations);
+    expect(sm2Chain.ok && sm2Chain.keys.map((k) => [k.kid, k.steps])).toEqual([
+      [sm2Kids[1], 1],
+      [sm2Kids[2], 2],
+      [sm2Kids[3], 3],
+    ]);
+    expect(new Set(sm2Kids).size).toBe(4);
+    const published = new Set(keys.jwks.keys.map((k: { kid: string }) => k.kid));
+    for (const kid of sm2Kids) expect(published.has(kid)).toBe(true);
+    expect(receiptKid({ receipt: bundles[0].records[0].bundle.receiptSm2 })).toBe(sm2Kids[0]);
+    expect(receiptKid({ receipt: bundles[1].records[0].bundle.receiptSm2 })).toBe(sm2Kids[3]);
+    // The SM2 checkpoint line keeps its key (as the Ed25519 one): the old trust file pins it.
+    const pinnedCheckpoints = JSON.parse(await fs.readFile(oldTrust, 'utf8')).checkpointKeys;
+    expect(keys.checkpointKeys).toEqual(pinnedCheckpoints);
   });
 
   it('verifies the old and the new receipt against the gateway, and with a trust file saved before the rotations', async () => {
@@ -148,7 +170,8 @@ describe('receipt key rotations', () => {
       expect(plain.code, plain.text).toBe(EXIT.OK);
       const pinned = await verify(['--sha256', r.sha256, '--gateway', gateway, '--trust', oldTrust]);
       expect(pinned.code, pinned.text).toBe(EXIT.OK);
-      expect(pinned.text).toContain('by following 3 key rotations, each signed by the key before it');
+      // Three ES256 and three SM2 rotations followed from the keys pinned before them.
+      expect(pinned.text).toContain('by following 6 key rotations, each signed by the key before it');
     }
   });
 
@@ -227,7 +250,7 @@ describe('receipt key rotations', () => {
     });
     expect(forked.code, forked.text).toBe(EXIT.TRUST_MISMATCH);
     expect(forked.text).toMatch(
-      /rotation statement 4: key .* hands over to .* and to another key in statement 1: a fork/,
+      /rotation statement 7: key .* hands over to .* and to another key in statement 1: a fork/,
     );
   });
 

@@ -1078,13 +1078,19 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   const rotations = ring.rotations().length;
   out.log(
     JSON.stringify(
-      { kid, keys: ring.receiptKeys(), rotations, keysDir: path.resolve(config.keysDir) },
+      {
+        kid,
+        keys: ring.receiptKeys(),
+        ...(ring.sm2 ? { sm2Keys: ring.sm2ReceiptKeys() } : {}),
+        rotations,
+        keysDir: path.resolve(config.keysDir),
+      },
       null,
       2,
     ),
   );
   out.error(
-    `Rotated the key files; a running gateway on them signs with the new key within a second. Statement ${rotations} (signed by the old and the new key) is published in GET /v1/keys.`,
+    `Rotated the key files; a running gateway on them signs with the new key within a second. ${ring.sm2 ? 'The SM2 receipt key was rotated too. ' : ''}The statements (each signed by the old and the new key) are published in GET /v1/keys.`,
   );
   return EXIT.OK;
 }

@@ -238,6 +238,75 @@ describe('KeyRing: the SM2 key (CRYPTO_SUITE)', () => {
     expect((await fs.readdir(dir)).filter((f) => f.includes('sm2'))).toEqual(['sm2-key.json']);
   });
 
+  it('rotate() under dual rotates the SM2 receipt key too: old SM2 receipts verify, the checkpoint key stays, both SM2 keys sign the statement', async () => {
+    const dir = await tempDir();
+    const ring = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });
+    const firstSm2 = ring.receiptSm2Signer!.kid;
+    expect(firstSm2).toBe(ring.sm2!.kid);
+    const checkpointKeys = ring.checkpointKeys();
+    const old = ring.receiptSm2Signer!.sign(claims('r1'));
+    await ring.rotate();
+    const nextSm2 = ring.receiptSm2Signer!.kid;
+    expect(nextSm2).not.toBe(firstSm2);
+    const fresh = ring.receiptSm2Signer!.sign(claims('r2'));
+    const header = JSON.parse(Buffer.from(fresh.split('.')[0]!, 'base64url').toString());
+    expect(header).toEqual({ alg: 'SM2-with-SM3', kid: nextSm2, typ: RECEIPT_TYPE });
+    expect((await verifyReceipt(old, ring.jwks())).sub).toBe('r1');
+    expect((await verifyReceipt(fresh, ring.jwks())).sub).toBe('r2');
+    expect(ring.sm2ReceiptKeys().map((k) => [k.kid, k.current, k.retiredAt !== undefined])).toEqual([
+      [nextSm2, true, false],
+      [firstSm2, false, true],
+    ]);
+    // The SM2 checkpoint line keeps its key (sm2-key.json), as the Ed25519 one does.
+    expect(ring.checkpointKeys()).toEqual(checkpointKeys);
+    expect(ring.checkpointSigners().map((s) => s.publicKey)).toContainEqual(ring.sm2!.publicKey);
+    // One ES256 and one SM2 statement; the SM2 one signed SM2-with-SM3 by the old and the new key.
+    const { es256, sm2 } = ring.lastRotation();
+    expect(ring.rotations()).toEqual([es256, sm2]);
+    const headers = [sm2!.byPrevious, sm2!.byNext].map((j) =>
+      JSON.parse(Buffer.from(j.split('.')[0]!, 'base64url').toString()),
+    );
+    expect(headers.map((h) => [h.alg, h.kid])).toEqual([
+      ['SM2-with-SM3', firstSm2],
+      ['SM2-with-SM3', nextSm2],
+    ]);
+    const chain = await followRotations([firstSm2], ring.rotations());
+    expect(chain.ok && chain.keys.map((k) => k.kid)).toEqual([nextSm2]);
+    // A statement whose SM2 signature by the new key is swapped for another SM2 signature fails.
+    const other = `${sm2!.byNext.split('.').slice(0, 2).join('.')}.${old.split('.')[2]}`;
+    expect(await followRotations([firstSm2], [{ ...sm2!, byNext: other }])).toMatchObject({
+      ok: false,
+      code: 'BAD_SIGNATURE',
+    });
+    // Durable: a restart signs with the new SM2 key and still publishes the old one; gm signs with it.
+    const again = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'gm' });
+    expect(again.receiptSigner.kid).toBe(nextSm2);
+    expect((await verifyReceipt(old, again.jwks())).sub).toBe('r1');
+    expect(again.jwks().keys[0]!.kid).toBe(ring.jwks().keys[0]!.kid);
+    // intl with no SM2 key rotates ES256 alone.
+    const intl = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log', suite: 'intl' });
+    await intl.rotate();
+    expect(intl.lastRotation().sm2).toBeUndefined();
+    expect(intl.sm2ReceiptKeys()).toEqual([]);
+  });
+
+  it('SM2 rotations by two processes at once lose nothing (the lock), and refresh() takes the other one', async () => {
+    const dir = await tempDir();
+    const a = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });
+    const b = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });
+    const first = a.receiptSm2Signer!.kid;
+    await Promise.all([a.rotate(), b.rotate(), a.rotate(), b.rotate()]);
+    const c = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });
+    expect(c.sm2ReceiptKeys()).toHaveLength(5);
+    expect(await followRotations([first], c.rotations())).toMatchObject({ ok: true, followed: 4 });
+    const chain = await followRotations([first], c.rotations());
+    expect(chain.ok && chain.keys.at(-1)!.kid).toBe(c.receiptSm2Signer!.kid);
+    // A ring that saw none of it takes the current SM2 key on refresh().
+    await a.refresh();
+    expect(a.receiptSm2Signer!.kid).toBe(c.receiptSm2Signer!.kid);
+    expect(a.jwks().keys.map((k) => k.kid)).toEqual(c.jwks().keys.map((k) => k.kid));
+  });
+
   it('refuses an SM2 key file whose private key is not 64 hex digits', async () => {
     const dir = await tempDir();
     await fs.writeFile(

@@ -108,6 +108,30 @@ interface ReceiptKeyFile {
    * key without its statement (a gap) or a statement for a key that was never kept (a fork later).
    */
   rotations?: KeyRotation[];
+  /**
+   * The SM2 receipt keys once the SM2 key has been rotated (absent before: the key of
+   * sm2-key.json signs SM2 receipts). Here, not in their own file, so that one rotation of both
+   * keys is one rename under one lock, and `refresh()` takes both. The key of sm2-key.json keeps
+   * signing the SM2 checkpoint lines (as the Ed25519 checkpoint key is not rotated with ES256):
+   * a trust file's pinned checkpoint keys stay valid.
+   */
+  sm2?: Sm2ReceiptKeys;
+}
+
+interface StoredSm2ReceiptKey {
+  kid: string;
+  /** Hex SM2 private key (32 bytes). */
+  privateKey: string;
+  createdAt: string;
+  retiredAt?: string;
+}
+
+interface Sm2ReceiptKeys {
+  current: string;
+  /** Oldest first: the first is the key of sm2-key.json. */
+  keys: StoredSm2ReceiptKey[];
+  /** One statement per SM2 rotation, oldest first, signed by the old and the new SM2 key. */
+  rotations: KeyRotation[];
 }
 
 interface CheckpointKeyFile {
@@ -201,6 +225,67 @@ export function signReceiptKeyRotation(
   return {
     byPrevious: signEs256(previous.jwk, previous.kid, KEY_ROTATION_JWS_TYPE, payload),
     byNext: signEs256(next.jwk, next.kid, KEY_ROTATION_JWS_TYPE, payload),
+  };
+}
+
+/** The published JWK of an SM2 public key; its kid is the RFC 7638 thumbprint. */
+function sm2PublicJwk(publicKey: Uint8Array): PublicJwk {
+  const members = {
+    kty: 'EC',
+    crv: 'SM2',
+    x: Buffer.from(publicKey.subarray(1, 33)).toString('base64url'),
+    y: Buffer.from(publicKey.subarray(33)).toString('base64url'),
+  };
+  return { ...members, kid: jwkThumbprint(members), alg: SM2_JWS_ALG, use: 'sig' };
+}
+
+function sm2KeyOf(stored: StoredSm2ReceiptKey): Sm2Key {
+  if (!/^[0-9a-f]{64}$/.test(stored.privateKey))
+    throw new Error(`SM2 receipt key ${stored.kid}: privateKey is not 64 hex digits`);
+  const privateKey = Uint8Array.from(Buffer.from(stored.privateKey, 'hex'));
+  const publicKey = deriveNotePublicKey(privateKey, 'sm2');
+  const jwk = sm2PublicJwk(publicKey);
+  if (jwk.kid !== stored.kid) throw new Error(`SM2 receipt key ${stored.kid}: kid is not its thumbprint`);
+  return { kid: jwk.kid, privateKey, publicKey, jwk };
+}
+
+/**
+ * The statement that SM2 key `previous` hands over to `next`, signed by both with SM2 (proof's
+ * key-rotation.ts verifies SM2-with-SM3 signatures as it does ES256 ones). The payload is the
+ * canonical JSON of the claims: JSON.stringify of its parse keeps that order.
+ */
+export function signSm2KeyRotation(previous: Sm2Key, next: Sm2Key, at: string): KeyRotation {
+  const claims = keyRotationClaims(
+    { kid: previous.kid, jwk: { ...previous.jwk } },
+    { kid: next.kid, jwk: { ...next.jwk } },
+    at,
+  );
+  const payload = JSON.parse(keyRotationPayload(claims)) as object;
+  return {
+    byPrevious: signSm2Jws(previous, KEY_ROTATION_JWS_TYPE, payload),
+    byNext: signSm2Jws(next, KEY_ROTATION_JWS_TYPE, payload),
+  };
+}
+
+/** The SM2 receipt keys after one more rotation from `have` (or from `first`, never rotated). */
+function rotateSm2Keys(
+  have: Sm2ReceiptKeys | undefined,
+  first: StoredSm2ReceiptKey,
+  now: string,
+): Sm2ReceiptKeys {
+  const base = have ?? { current: first.kid, keys: [first], rotations: [] };
+  const previous = base.keys.find((k) => k.kid === base.current);
+  if (!previous) throw new Error(`SM2 receipt keys name current key ${base.current}, which they do not hold`);
+  const privateKey = sm2RandomPrivateKey();
+  const created: StoredSm2ReceiptKey = {
+    kid: sm2PublicJwk(deriveNotePublicKey(privateKey, 'sm2')).kid,
+    privateKey: Buffer.from(privateKey).toString('hex'),
+    createdAt: now,
+  };
+  return {
+    current: created.kid,
+    keys: [...base.keys.map((k) => (k.kid === base.current ? { ...k, retiredAt: now } : k)), created],
+    rotations: [...base.rotations, signSm2KeyRotation(sm2KeyOf(previous), sm2KeyOf(created), now)],
   };
 }
 
@@ -342,7 +427,7 @@ export class KeyRing {
     /** Which signatures this gateway makes (CRYPTO_SUITE). */
     readonly suite: CryptoSuite,
     /** The SM2 key: made for `dual` and `gm`, and kept published once made (old signatures). */
-    readonly sm2: (Sm2Key & { checkpointSigner: CheckpointSigner }) | undefined,
+    readonly sm2: (Sm2Key & { checkpointSigner: CheckpointSigner; createdAt: string }) | undefined,
   ) {}
 
   /** The receipt key file as last read or written (inode, mtime, size): see `refresh()`. */
@@ -472,18 +557,12 @@ export class KeyRing {
       vkey: noteVerifierKey(noteName, publicKey, 'sm2'),
       algorithm: 'sm2',
     };
-    return { kid: jwk.kid, privateKey, publicKey, jwk, checkpointSigner };
+    return { kid: jwk.kid, privateKey, publicKey, jwk, checkpointSigner, createdAt: stored.createdAt };
   }
 
   /** The published JWK of an SM2 public key; its kid is the RFC 7638 thumbprint. */
   private static sm2Jwk(publicKey: Uint8Array): PublicJwk {
-    const members = {
-      kty: 'EC',
-      crv: 'SM2',
-      x: Buffer.from(publicKey.subarray(1, 33)).toString('base64url'),
-      y: Buffer.from(publicKey.subarray(33)).toString('base64url'),
-    };
-    return { ...members, kid: jwkThumbprint(members), alg: SM2_JWS_ALG, use: 'sig' };
+    return sm2PublicJwk(publicKey);
   }
 
   /**
@@ -528,10 +607,28 @@ export class KeyRing {
 
   private get sm2Signer(): ReceiptSigner | undefined {
     if (!this.sm2) return undefined;
-    this.cachedSm2Signer ??= new Sm2ReceiptSigner(this.sm2);
+    const rotated = this.receiptFile.sm2;
+    const kid = rotated?.current ?? this.sm2.kid;
+    if (this.cachedSm2Signer?.kid !== kid) {
+      const stored = rotated?.keys.find((k) => k.kid === kid);
+      this.cachedSm2Signer = new Sm2ReceiptSigner(stored ? sm2KeyOf(stored) : this.sm2);
+    }
     return this.cachedSm2Signer;
   }
   private cachedSm2Signer: ReceiptSigner | undefined;
+
+  /** SM2 receipt key ids, newest first, with their state (empty without an SM2 key). */
+  sm2ReceiptKeys(): { kid: string; current: boolean; createdAt: string; retiredAt?: string }[] {
+    const rotated = this.receiptFile.sm2;
+    if (!rotated)
+      return this.sm2 ? [{ kid: this.sm2.kid, current: true, createdAt: this.sm2.createdAt }] : [];
+    return [...rotated.keys].reverse().map((k) => ({
+      kid: k.kid,
+      current: k.kid === rotated.current,
+      createdAt: k.createdAt,
+      retiredAt: k.retiredAt,
+    }));
+  }
 
   /** Public keys: current and retired receipt keys (ES256) and the checkpoint key (Ed25519). */
   jwks(): JsonWebKeySet {
@@ -550,7 +647,13 @@ export class KeyRing {
 
   /** The receipt key rotation statements, oldest first (GET /v1/keys `rotations`, trust.json). */
   rotations(): KeyRotation[] {
-    return this.receiptFile.rotations ?? [];
+    // Both chains in one list: followRotations follows each from its own pinned key.
+    return [...(this.receiptFile.rotations ?? []), ...(this.receiptFile.sm2?.rotations ?? [])];
+  }
+
+  /** The statements of the last rotation: the ES256 one, and the SM2 one when it rotated too. */
+  lastRotation(): { es256?: KeyRotation; sm2?: KeyRotation } {
+    return { es256: this.receiptFile.rotations?.at(-1), sm2: this.receiptFile.sm2?.rotations.at(-1) };
   }
 
   /**
@@ -574,7 +677,9 @@ export class KeyRing {
   /**
    * Makes a new receipt key current and retires the old one, which stays in the JWKS so receipts
    * it signed keep verifying; a statement signed by the old key and the new one publishes the
-   * hand-over. Persisted before it takes effect. Returns the new kid.
+   * hand-over. Persisted before it takes effect. Returns the new kid. The SM2 receipt key, when
+   * there is one (CRYPTO_SUITE dual or gm, or made by them before), is rotated in the same write
+   * the same way, with a statement signed by its old and new SM2 keys.
    */
   async rotate(): Promise<string> {
     const file = path.join(this.dir, RECEIPT_FILE);
@@ -594,6 +699,21 @@ export class KeyRing {
         current: kid,
         keys: [...base.keys.map((k) => (k.kid === base.current ? { ...k, retiredAt: now } : k)), created],
         rotations: [...(filled.rotations ?? []), signReceiptKeyRotation(previous, created, now)],
+        ...(this.sm2
+          ? {
+              sm2: rotateSm2Keys(
+                base.sm2,
+                {
+                  kid: this.sm2.kid,
+                  privateKey: Buffer.from(this.sm2.privateKey).toString('hex'),
+                  createdAt: this.sm2.createdAt,
+                },
+                now,
+              ),
+            }
+          : base.sm2
+            ? { sm2: base.sm2 }
+            : {}),
       };
       await writeSecretFile(file, JSON.stringify(written, null, 2));
       // Stamped under the lock: a rotation by another process right after ours is then seen.
@@ -626,6 +746,10 @@ export class KeyRing {
     keys.push({ ...okp, kid: okpKid, alg: 'EdDSA', use: 'sig' } as PublicJwk);
     // Last, so keys[0] stays the current receipt key for the tools that read it so.
     if (this.sm2) keys.push(this.sm2.jwk);
+    // SM2 receipt keys made by rotations, current and retired (old SM2 receipts keep verifying);
+    // the first is the key of sm2-key.json, already pushed.
+    for (const k of this.receiptFile.sm2?.keys ?? [])
+      if (!keys.some((have) => have.kid === k.kid)) keys.push(sm2KeyOf(k).jwk);
     return { keys };
   }
 }

@@ -85,6 +85,19 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
               { byPrevious: Type.String(), byNext: Type.String() },
               { description: 'The statement of this rotation (lianzheng-key-rotation/v1)' },
             ),
+            sm2: Type.Optional(
+              Type.Object(
+                {
+                  kid: Type.String(),
+                  retired: Type.Array(Type.String()),
+                  rotation: Type.Object({ byPrevious: Type.String(), byNext: Type.String() }),
+                },
+                {
+                  description:
+                    'With an SM2 key (CRYPTO_SUITE dual or gm): the SM2 receipt key rotated in the same step, and its statement signed by the old and new SM2 keys',
+                },
+              ),
+            ),
           }),
           ...problemResponses(401, 403),
         },
@@ -93,14 +106,24 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     async (request) => {
       const kid = await ring.rotate();
       request.log.info({ kid }, 'receipt key rotated');
-      const rotation = ring.rotations().at(-1)!;
+      const last = ring.lastRotation();
+      const sm2Keys = ring.sm2ReceiptKeys();
       return {
         kid,
-        rotation,
+        rotation: last.es256!,
         retired: ring
           .receiptKeys()
           .filter((k) => !k.current)
           .map((k) => k.kid),
+        ...(last.sm2 && sm2Keys.length
+          ? {
+              sm2: {
+                kid: sm2Keys.find((k) => k.current)!.kid,
+                retired: sm2Keys.filter((k) => !k.current).map((k) => k.kid),
+                rotation: last.sm2,
+              },
+            }
+          : {}),
       };
     },
   );
