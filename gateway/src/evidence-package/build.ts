@@ -9,6 +9,7 @@
 //   keys/fingerprints.json          SHA-256 of every certificate, key thumbprints
 //   ledger/transaction.json         the ledger's answer for the recording transaction
 //   ledger/record.json, checkpoint.json   the record and checkpoint as the ledger holds them
+//   ledger/block.pb, processed-transaction.pb, endorsements.json   Fabric only (fabric.ts)
 //   anchor/anchor.json              the anchor reference and the operator's anchoring identity
 //   timestamps/*.tst                every RFC 3161 token, DER
 //   tools/verify_tlog_proof.py      the inclusion and checkpoint checks in Python
@@ -33,6 +34,7 @@ import type { DocumentNames } from '../documents/words.ts';
 import type { FlagJson } from '../pipeline/schemas.ts';
 import { certificateSpec } from './certificate.ts';
 import { checkPackageContents, MEMBERS } from './checks.ts';
+import { FABRIC_MEMBERS, fabricEvidenceFiles } from './fabric.ts';
 import { fileDigests, MANIFEST_FORMAT, type Manifest, manifestBytes, signManifest } from './manifest.ts';
 import { VERIFY_TLOG_PROOF_PY } from './python-tool.ts';
 import { verificationReportHtml, verificationReportSpec } from './report.ts';
@@ -53,7 +55,13 @@ export interface PackageInput {
   /** /.well-known/lianzheng/certs.pem */
   certificatesPem: string;
   /** What the ledger answers for the recording transaction, the record and the checkpoint. */
-  ledger?: { transaction?: unknown; record?: unknown; checkpoint?: unknown };
+  ledger?: {
+    transaction?: unknown;
+    record?: unknown;
+    checkpoint?: unknown;
+    /** Fabric: qscc's raw GetBlockByTxID and GetTransactionByID answers for the recording transaction. */
+    fabric?: { block: Uint8Array; processed: Uint8Array };
+  };
   generatedAt: Date;
   gatewayOrigin?: string;
   restrictedDetails: boolean;
@@ -71,6 +79,9 @@ const DESCRIPTIONS: Record<string, string> = {
   [MEMBERS.ledgerTx]: '账本交易 The ledger transaction that recorded the record',
   [MEMBERS.ledgerRecord]: '账本中的记录 The record as the ledger holds it',
   [MEMBERS.ledgerCheckpoint]: '账本中的检查点 The checkpoint as the ledger holds it',
+  [FABRIC_MEMBERS.block]: 'Fabric 区块 The raw block holding the transaction (qscc GetBlockByTxID)',
+  [FABRIC_MEMBERS.processed]: 'Fabric 交易 The processed transaction (qscc GetTransactionByID)',
+  [FABRIC_MEMBERS.endorsements]: 'Fabric 背书 Endorsers, certificates and signatures of the transaction',
   [MEMBERS.anchor]: '公链锚定 The anchor transaction reference',
   [MEMBERS.checkpointToken]: '时间戳 RFC 3161 token over the checkpoint root (DER)',
   [MEMBERS.certificateToken]: "时间戳 RFC 3161 token over the certificate's signature value (DER)",
@@ -156,6 +167,9 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
   if (input.ledger?.transaction) files.set(MEMBERS.ledgerTx, json(input.ledger.transaction));
   if (input.ledger?.record) files.set(MEMBERS.ledgerRecord, json(input.ledger.record));
   if (input.ledger?.checkpoint) files.set(MEMBERS.ledgerCheckpoint, json(input.ledger.checkpoint));
+  if (input.ledger?.fabric && bundle.ledger)
+    for (const [name, data] of fabricEvidenceFiles(bundle.ledger.txId, input.ledger.fabric))
+      files.set(name, data);
   if (bundle.anchor)
     files.set(MEMBERS.anchor, json({ anchor: bundle.anchor, identity: input.keys.anchor ?? null }));
   files.set(MEMBERS.pythonTool, Buffer.from(VERIFY_TLOG_PROOF_PY, 'utf8'));

@@ -18,6 +18,7 @@ import {
   verifyTimestampToken,
 } from '@lianzheng/proof';
 import { verifyPdfSignature } from '../documents/verify.ts';
+import { checkFabricEvidence, FABRIC_MEMBERS } from './fabric.ts';
 import { checkpointWithCosignatures, parseTlogProof } from './tlog-proof.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped' | 'warn';
@@ -284,6 +285,18 @@ export async function checkPackageContents(
         continue;
       }
       add(fromStep(step, commandsFor[step.step] ?? []));
+    }
+
+    // On Fabric: the raw block and processed transaction hold the recording transaction and its
+    // endorsement signatures (fabric.ts); checked when the package carries them.
+    if (files.has(FABRIC_MEMBERS.block) || files.has(FABRIC_MEMBERS.processed)) {
+      checks.push(
+        ...checkFabricEvidence(files, {
+          txId: bundle.ledger?.txId ?? '',
+          ...(bundle.ledger ? { block: bundle.ledger.block } : {}),
+          ...(bundle.ledger?.endorsers ? { endorsers: bundle.ledger.endorsers } : {}),
+        }),
+      );
     }
 
     // The tlog-proof says what the bundle says, and proves inclusion on its own.

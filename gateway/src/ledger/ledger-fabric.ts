@@ -398,22 +398,27 @@ export class FabricLedger implements Ledger {
   }
 
   async getTx(txId: string): Promise<(LedgerTx & { endorsers: string[] }) | undefined> {
+    const raw = await this.getTxEvidence(txId);
+    if (!raw) return undefined;
+    const block = Number(BlockDecoder.decode(raw.block).header.number.toString());
+    return describeProcessedTransaction(BlockDecoder.decodeTransaction(raw.processed), block);
+  }
+
+  /** qscc's raw answers: the processed transaction and the block that holds it (evidence package). */
+  async getTxEvidence(txId: string): Promise<{ block: Buffer; processed: Buffer } | undefined> {
     if (!/^[0-9a-f]{64}$/.test(txId)) return undefined;
     await this.connect();
     const qscc = this.qscc!;
-    let processed: Buffer;
-    let blockBytes: Buffer;
     try {
-      [processed, blockBytes] = await Promise.all([
+      const [processed, block] = await Promise.all([
         qscc.evaluateTransaction('GetTransactionByID', this.options.channel, txId),
         qscc.evaluateTransaction('GetBlockByTxID', this.options.channel, txId),
       ]);
+      return { block, processed };
     } catch (error) {
       if (/not found|no such transaction|Failed to get transaction/i.test(errorText(error))) return undefined;
       throw toFabricLedgerError(error, 'qscc');
     }
-    const block = Number(BlockDecoder.decode(blockBytes).header.number.toString());
-    return describeProcessedTransaction(BlockDecoder.decodeTransaction(processed), block);
   }
 
   private readonly reads = contractQueries((fn, args) => this.query(fn, args));

@@ -122,6 +122,11 @@ export interface Ledger {
    */
   simulateBatch(batch: LedgerBatch): Promise<void>;
   getTx(txId: string): Promise<LedgerTx | undefined>;
+  /**
+   * Fabric: qscc's raw answers for a transaction (GetBlockByTxID, GetTransactionByID), for the
+   * evidence package (#24). Ledgers without blocks of their own (embedded) leave it out.
+   */
+  getTxEvidence?(txId: string): Promise<{ block: Uint8Array; processed: Uint8Array } | undefined>;
   getRecord(id: string): Promise<LedgerJson | undefined>;
   projectTrail(projectId: string): Promise<LedgerJson[]>;
   getFlags(projectId: string): Promise<LedgerFlag[]>;
@@ -156,6 +161,9 @@ export class ForwardingLedger implements Ledger {
   }
   getTx(txId: string) {
     return this.inner.getTx(txId);
+  }
+  getTxEvidence(txId: string) {
+    return this.inner.getTxEvidence ? this.inner.getTxEvidence(txId) : Promise.resolve(undefined);
   }
   getRecord(id: string) {
     return this.inner.getRecord(id);

@@ -50,7 +50,8 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
         description:
           'certificate.pdf (存证证书, PAdES B-T signed), bundle.json, record.tlog-proof (C2SP), keys/ (keys.json, ' +
           'trust.json, certificates.pem, root.pem, fingerprints.json), ledger/ (the recording transaction, the ' +
-          'record and checkpoint as the ledger holds them), anchor/anchor.json when anchored, timestamps/*.tst ' +
+          'record and checkpoint as the ledger holds them; on Fabric block.pb, processed-transaction.pb, ' +
+          'endorsements.json), anchor/anchor.json when anchored, timestamps/*.tst ' +
           '(every RFC 3161 token, DER), tools/verify_tlog_proof.py, verification-report.html (验证意见书) and ' +
           'manifest.json with the SHA-256 and SM3 of every file, signed (manifest.jws, ES256 with x5c) and ' +
           'time-stamped (manifest.tst). `lianzheng verify-package FILE.zip --trust trust.json` checks it offline. ' +
@@ -81,7 +82,14 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
       const bundle = await app.pipeline.bundles.bundle(row, withDetails);
       const standing = recordStanding(row, await linkedRecords(app.db, [row]), request.principal);
       const ledger = app.pipeline.ledger;
-      let ledgerEvidence: { transaction?: unknown; record?: unknown; checkpoint?: unknown } | undefined;
+      let ledgerEvidence:
+        | {
+            transaction?: unknown;
+            record?: unknown;
+            checkpoint?: unknown;
+            fabric?: { block: Uint8Array; processed: Uint8Array };
+          }
+        | undefined;
       if (bundle.ledger) {
         const ref = bundle.ledger;
         // The recording transaction is what the ledger step rests on: without it, no package.
@@ -103,6 +111,14 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
           ),
           checkpoint: await ledger.getCheckpoint(ref.size).catch(() => undefined),
         };
+        // On Fabric the block and the processed transaction themselves (with the endorsement
+        // signatures) go in too; a ledger that has them but does not answer makes no package.
+        if (ledger.getTxEvidence) {
+          const raw = await ledger.getTxEvidence(ref.txId).catch(() => undefined);
+          if (raw) ledgerEvidence.fabric = raw;
+          else if (ledger.kind === 'fabric')
+            throw new AppError('LEDGER_UNAVAILABLE', `the ledger did not give the block of ${ref.txId}`);
+        }
       }
       const certificatesPem = await fs
         .readFile(pkiPaths(path.join(app.config.dataDir, 'pki')).published, 'utf8')
