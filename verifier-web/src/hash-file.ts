@@ -38,6 +38,24 @@ export interface HashOptions {
   sm3?: boolean;
 }
 
+/**
+ * How a file's digests compare with a record's: SHA-256 decides which file it is; where the record
+ * also carries an SM3 digest, the file's SM3 must match it too (`sm3-mismatch` otherwise: the
+ * record's SM3 is not this file's, which a record made honestly never shows). `sm3Checked` says
+ * whether SM3 was compared, so the page can say so.
+ */
+export function compareFileDigests(
+  file: { sha256: string; sm3?: string },
+  record: { sha256: string; sm3?: string },
+): { result: 'match' | 'mismatch' | 'sm3-mismatch'; sm3Checked: boolean } {
+  if (file.sha256.toLowerCase() !== record.sha256.toLowerCase())
+    return { result: 'mismatch', sm3Checked: false };
+  if (!record.sm3 || !file.sm3) return { result: 'match', sm3Checked: false };
+  return file.sm3.toLowerCase() === record.sm3.toLowerCase()
+    ? { result: 'match', sm3Checked: true }
+    : { result: 'sm3-mismatch', sm3Checked: true };
+}
+
 export function chooseHashMethod(size: number, oneShotMaxBytes: number): HashMethod {
   const subtle = globalThis.crypto?.subtle;
   return subtle && size <= oneShotMaxBytes ? 'webcrypto' : 'stream';

@@ -281,6 +281,9 @@ export const messagesZh = {
   'cert.checkFile': '用手中的文件核对本证书',
   'cert.checkFileIntro': '选择文件后，摘要在您的浏览器中计算，文件不会上传。',
   'cert.fileMatches': '「{name}」与本证书记录的文件完全一致。',
+  'cert.fileMatchesSm3': '「{name}」与本证书记录的文件完全一致（SHA-256 与 SM3 摘要均相符）。',
+  'cert.fileSm3Differs':
+    '「{name}」的 SHA-256 摘要与记录相符，但 SM3 摘要不符：记录所载的 SM3 摘要不属于这份文件，请勿采信本证书。',
   'cert.fileDiffers': '「{name}」与本证书记录的文件不一致：这不是被存证的那份文件，或文件已被修改。',
   'cert.sha256': 'SHA-256 摘要',
   'cert.sm3': 'SM3 摘要',
@@ -697,6 +700,10 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.checkFile': 'Check a file you hold against this certificate',
   'cert.checkFileIntro': 'The digest is computed in your browser; the file is not uploaded.',
   'cert.fileMatches': '“{name}” is exactly the file this certificate records.',
+  'cert.fileMatchesSm3':
+    '“{name}” is exactly the file this certificate records (its SHA-256 and SM3 digests both match).',
+  'cert.fileSm3Differs':
+    "“{name}” has the recorded SHA-256 digest but not the recorded SM3 digest: the record's SM3 is not this file's; do not rely on this certificate.",
   'cert.fileDiffers':
     '“{name}” is not the file this certificate records: it is another file, or it has been changed.',
   'cert.sha256': 'SHA-256 digest',

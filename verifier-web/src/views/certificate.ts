@@ -34,7 +34,7 @@ import {
   timeText,
 } from '../components.ts';
 import { h, setChildren } from '../dom.ts';
-import { hashFile } from '../hash-file.ts';
+import { compareFileDigests, hashFile } from '../hash-file.ts';
 import { formatDate, formatTime, t } from '../i18n.ts';
 import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
 import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
@@ -80,8 +80,12 @@ export class CertificateView implements View {
   private main: HTMLElement | null = null;
   /** The advanced settings (the reader's own chain node), kept across redraws so typing survives. */
   private settings: { lang: string; el: HTMLElement } | null = null;
-  private fileCheck: { kind: 'hashing' | 'match' | 'mismatch' | 'empty' | 'failed'; name: string } | null =
-    null;
+  private fileCheck: {
+    kind: 'hashing' | 'match' | 'mismatch' | 'sm3-mismatch' | 'empty' | 'failed';
+    name: string;
+    /** A match on both SHA-256 and SM3 (the record carries an SM3 digest). */
+    sm3?: boolean;
+  } | null = null;
 
   constructor(
     private readonly ctx: ViewContext,
@@ -191,7 +195,7 @@ export class CertificateView implements View {
       this.main.querySelector<HTMLElement>(`[data-action="${active}"], #${CSS.escape(active)}`)?.focus();
   }
 
-  private async compareFile(file: File, expected: string): Promise<void> {
+  private async compareFile(file: File, expected: { sha256: string; sm3?: string }): Promise<void> {
     if (file.size === 0) {
       this.fileCheck = { kind: 'empty', name: file.name };
       this.rerender();
@@ -200,8 +204,13 @@ export class CertificateView implements View {
     this.fileCheck = { kind: 'hashing', name: file.name };
     this.rerender();
     try {
-      const out = await hashFile(file, { oneShotMaxBytes: this.ctx.config.oneShotMaxBytes });
-      this.fileCheck = { kind: out.sha256 === expected ? 'match' : 'mismatch', name: file.name };
+      // SM3 only when the record has one to compare with (it costs a second pass in JavaScript).
+      const out = await hashFile(file, {
+        oneShotMaxBytes: this.ctx.config.oneShotMaxBytes,
+        sm3: expected.sm3 !== undefined,
+      });
+      const { result, sm3Checked } = compareFileDigests(out, expected);
+      this.fileCheck = { kind: result, name: file.name, sm3: sm3Checked };
     } catch {
       this.fileCheck = { kind: 'failed', name: file.name };
     }
@@ -216,9 +225,11 @@ export class CertificateView implements View {
       case 'hashing':
         return t('verify.hashing', { name: c.name });
       case 'match':
-        return t('cert.fileMatches', { name: c.name });
+        return t(c.sm3 ? 'cert.fileMatchesSm3' : 'cert.fileMatches', { name: c.name });
       case 'mismatch':
         return t('cert.fileDiffers', { name: c.name });
+      case 'sm3-mismatch':
+        return t('cert.fileSm3Differs', { name: c.name });
       case 'empty':
         return t('verify.emptyFile', { name: c.name });
       case 'failed':
@@ -226,7 +237,7 @@ export class CertificateView implements View {
     }
   }
 
-  private fileCheckSection(expected: string): HTMLElement {
+  private fileCheckSection(expected: { sha256: string; sm3?: string }): HTMLElement {
     const input = h('input', { type: 'file', id: 'cert-file-input', class: 'file-input' });
     input.addEventListener('change', () => {
       const file = input.files?.[0];
@@ -407,7 +418,7 @@ export class CertificateView implements View {
           t('cert.package'),
         ),
       ),
-      this.fileCheckSection(b.record.digests.sha256),
+      this.fileCheckSection(b.record.digests),
       b.anchor ? this.chainSettings() : null,
     );
   }
