@@ -39,6 +39,7 @@ import { formatDate, formatTime, t } from '../i18n.ts';
 import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
 import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
 import { qrSvg } from '../qr.ts';
+import { bundleSuites, suitesWords } from '../suites.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
 
@@ -373,9 +374,14 @@ export class CertificateView implements View {
                 b.record.digests.sha256,
               ),
             ],
-            // SM3 (GB/T 32905) where the record carries one; a browser cannot compute it, so it
-            // is shown, not checked, here (the CLI checks it against a file).
+            // SM3 (GB/T 32905) where the record carries one; "check a file you hold" below checks
+            // a file's SM3 against it (hash-file.ts), as the CLI does.
             ...(b.record.digests.sm3 ? [[t('cert.sm3'), mono(b.record.digests.sm3)] as [string, Node]] : []),
+            // The signatures this bundle carries (ES256 / SM2 receipts, Ed25519 / SM2 checkpoint lines).
+            [
+              t('suites.label'),
+              h('span', { 'data-suites': '' }, suitesWords(bundleSuites(b, s.keys?.checkpointKeys))),
+            ],
             [t('record.cid'), mono(b.record.cid)],
             [t('cert.ledger'), ledger],
             [t('cert.anchor'), anchor],

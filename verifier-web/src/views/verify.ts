@@ -33,6 +33,7 @@ import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '
 import { normaliseSha256Input } from '../normalise.ts';
 import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
 import { resultPath } from '../router.ts';
+import { bundleSuites, suitesWords } from '../suites.ts';
 import { pinBanner } from './certificate.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
@@ -503,7 +504,9 @@ export class VerifyView implements View {
           flagSummary(s.records.flatMap((r) => r.flags)),
           s.keysError ? banner('fail', t('verify.error.keys'), 'keys-error') : null,
           digestBlock(s.sha256, s.file),
-          ...s.records.map((rec, i) => recordCard(rec, s.runs[i] ?? null, assurances[i]!)),
+          ...s.records.map((rec, i) =>
+            recordCard(rec, s.runs[i] ?? null, assurances[i]!, s.keys?.checkpointKeys),
+          ),
           s.records.some((r) => r.bundle.anchor) ? this.chainSettings(s.sha256, s.file) : null,
         );
         return;
@@ -561,6 +564,8 @@ function recordCard(
   rec: VerifyRecord,
   run: CheckRun | null,
   assurance: ReturnType<typeof assuranceOf>,
+  /** The published checkpoint keys, once loaded: they tell an Ed25519 line from an SM2 one. */
+  checkpointKeys?: readonly string[],
 ): HTMLElement {
   const bundle = rec.bundle;
   const headingId = `record-${rec.id}`;
@@ -594,6 +599,10 @@ function recordCard(
         k === t('record.milestone') && v ? [k, milestoneNamed(rec.project, v)] : [k, v],
       ),
       [t('record.id'), mono(rec.id)],
+      [
+        t('suites.label'),
+        h('span', { 'data-suites': '' }, suitesWords(bundleSuites(bundle, checkpointKeys))),
+      ],
     ]),
     bundle.record.visibility === 'restricted' && !bundle.details
       ? h('p', { class: 'note' }, t('record.visibility.restricted'))
