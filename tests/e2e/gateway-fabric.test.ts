@@ -7,12 +7,19 @@
 // peer and chaincode server stopped).
 
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type DocumentKind, type ProofBundle, sha256, toHex, verifyBundle } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import {
+  checkFabricEvidence,
+  decodeFabricTx,
+  FABRIC_MEMBERS,
+} from '../../gateway/src/evidence-package/fabric.ts';
+import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
+import { readZip, writeZip } from '../../gateway/src/evidence-package/zip.ts';
 import { LedgerError } from '../../gateway/src/ledger/ledger.ts';
 import { type FabricFixture, filesContaining, startFabricFixture } from './fabric-fixture.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
@@ -169,6 +176,75 @@ describe('the gateway on a three-organisation Fabric network', () => {
     const withdrawn = (await get(`/v1/evidence/${notice}`)).body;
     expect(withdrawn.standing, JSON.stringify(withdrawn)).toMatchObject({ state: 'withdrawn' });
     expect(digests.has(withdrawn.standing.by)).toBe(true);
+  });
+
+  it('packages the Fabric block, processed transaction and endorsements; verify-package checks them offline', async () => {
+    const id = await submit({ projectId: DEMO_PROJECT.id, kind: 'notice', title: '证据包' });
+    const { bundle } = await recorded(id);
+    const trust = (await get('/v1/trust.json')).body;
+    const res = await fetch(`${base}/v1/evidence/${id}/package`);
+    expect(res.status).toBe(200);
+    const zip = Buffer.from(await res.arrayBuffer());
+    const result = await verifyEvidencePackage(zip, { trust });
+    expect(result.ok, JSON.stringify(result.checks.filter((c) => c.status === 'fail'))).toBe(true);
+    expect(result.checks.filter((c) => c.id.startsWith('fabric.')).map((c) => [c.id, c.status])).toEqual([
+      ['fabric.block.data-hash', 'pass'],
+      ['fabric.transaction', 'pass'],
+      ['fabric.endorsements', 'pass'],
+      ['fabric.endorsers', 'pass'],
+    ]);
+    const files = await readZip(zip);
+    const listed = JSON.parse(files.get(FABRIC_MEMBERS.endorsements)!.toString('utf8'));
+    expect(listed).toMatchObject({
+      txId: bundle.ledger!.txId,
+      block: bundle.ledger!.block,
+      validation: 'VALID',
+    });
+    expect([...new Set(listed.endorsements.map((e: { mspId: string }) => e.mspId))].sort()).toEqual(
+      [...bundle.ledger!.endorsers!].sort(),
+    );
+    for (const e of listed.endorsements) expect(new X509Certificate(e.certificate).subject).toContain('peer');
+
+    // A changed byte of block.pb: the manifest's digest refuses it, naming the file.
+    const blockBytes = files.get(FABRIC_MEMBERS.block)!;
+    const changed = Buffer.from(blockBytes);
+    changed[changed.length >> 1]! ^= 0x01;
+    const tampered = await verifyEvidencePackage(
+      await writeZip(
+        [...files].map(([name, data]) => ({ name, data: name === FABRIC_MEMBERS.block ? changed : data })),
+        new Date(),
+      ),
+      { trust },
+    );
+    expect(tampered.ok).toBe(false);
+    expect(tampered.checks.find((c) => c.id === `file:${FABRIC_MEMBERS.block}`)?.code).toBe(
+      'FILE_DIGEST_MISMATCH',
+    );
+
+    // The manifest is signed, so a forger cannot re-list a changed block: the block checks
+    // themselves, on the real block with one byte of an endorsement signature or of the header's
+    // data hash changed.
+    const expected = {
+      txId: bundle.ledger!.txId,
+      block: bundle.ledger!.block,
+      endorsers: bundle.ledger!.endorsers!,
+    };
+    const flip = (needle: Uint8Array, offset: number) => {
+      const copy = Buffer.from(blockBytes);
+      const at = copy.indexOf(Buffer.from(needle));
+      expect(at).toBeGreaterThanOrEqual(0);
+      copy[at + offset]! ^= 0x01;
+      return checkFabricEvidence(new Map(files).set(FABRIC_MEMBERS.block, copy), expected)
+        .filter((c) => c.status === 'fail')
+        .map((c) => `${c.id}:${c.code}`);
+    };
+    const decoded = decodeFabricTx(blockBytes, bundle.ledger!.txId);
+    expect(flip(decoded.endorsements[0]!.signature, 10)).toContain(
+      'fabric.endorsements:FABRIC_ENDORSEMENT_SIGNATURE',
+    );
+    expect(flip(decoded.block.header!.data_hash, 3)).toEqual([
+      'fabric.block.data-hash:FABRIC_DATA_HASH_MISMATCH',
+    ]);
   });
 
   it('raises every rule flag on Fabric, as the contract does on the embedded ledger', async () => {
