@@ -258,7 +258,12 @@ export async function makeFixture(): Promise<Fixture> {
       id: uuid7(i + 1),
       projectId: PROJECT.id,
       kind: p.kind,
-      digests: { sha256: sha },
+      // The withdrawal carries an SM3 digest as well (as uploads under CRYPTO_SUITE dual do): the
+      // certificate's "check a file you hold" then checks the file's SM3 too.
+      digests:
+        p.key === 'withdrawal'
+          ? { sha256: sha, sm3: createHash('sm3').update(docs[p.key].bytes).digest('hex') }
+          : { sha256: sha },
       cid: cidFromSha256(fromHex(sha)),
       visibility: 'public',
       submitter: { org: PROJECT.ownerOrg },

@@ -449,6 +449,8 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     const p = await open('/');
     await dropFile(p, fx.docs.contract.name, fx.docs.contract.bytes);
     await p.waitForSelector('[data-banner="verdict-ok"]');
+    // The record says which signatures its bundle carries (read from the bundle and the keys).
+    expect(await p.textContent('article.record [data-suites]')).toBe('回执 ES256；检查点 Ed25519');
     const [download] = await Promise.all([p.waitForEvent('download'), p.click('[data-action="download"]')]);
     const path = await download.path();
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(fx.records[2]!.bundle);
@@ -480,6 +482,8 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     expect(prints).toContain(
       `检查点密钥 lianzheng.test/log · ${checkpointKeyFingerprint(fx.keys.checkpointKeys[0]!).slice(0, 16)}`,
     );
+    // The signatures this bundle carries, read from it: an ES256 receipt, an Ed25519 checkpoint line.
+    expect(await p.textContent('.certificate [data-suites]')).toBe('；签名算法：回执 ES256；检查点 Ed25519');
     await p.screenshot({ path: `${SHOTS}/certificate.png`, fullPage: true });
     await p.emulateMedia({ media: 'print' });
     expect(await p.locator('.site-header').isVisible()).toBe(false);
@@ -519,6 +523,24 @@ describe('verifier page (fake gateway, real bundles, real Chromium)', () => {
     await p.waitForFunction(() =>
       (document.getElementById('announcer')?.textContent ?? '').includes('b.pdf'),
     );
+    // A record with an SM3 digest: the file's SM3, computed in the same pass, is checked too.
+    const withdrawal = fx.records[8]!;
+    expect(withdrawal.record.digests.sm3).toMatch(/^[0-9a-f]{64}$/);
+    const q = await open(`/r/${withdrawal.id}`);
+    await q.waitForSelector('.checklist li[data-status]');
+    await q.setInputFiles('#cert-file-input', {
+      name: 'c.pdf',
+      mimeType: 'application/pdf',
+      buffer: fx.docs.withdrawal.bytes,
+    });
+    await q.waitForSelector('[data-banner="file-match"]');
+    expect(await q.textContent('[data-banner="file-match"]')).toContain('SHA-256 与 SM3 摘要均相符');
+    await q.setInputFiles('#cert-file-input', {
+      name: 'd.pdf',
+      mimeType: 'application/pdf',
+      buffer: fx.docs.payment.bytes,
+    });
+    await q.waitForSelector('[data-banner="file-mismatch"]');
   });
 
   it('a certificate that does not exist, or a malformed id, says so', async () => {

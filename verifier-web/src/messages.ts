@@ -289,6 +289,7 @@ export const messagesZh = {
   'cert.sm3': 'SM3 摘要',
   // Which signatures a bundle carries (suites.ts): 「回执 ES256、SM2；检查点 Ed25519、SM2」.
   'suites.label': '签名算法',
+  'suites.colon': '：',
   'suites.receipts': '回执 {list}',
   'suites.checkpoint': '检查点 {list}',
   'suites.separator': '、',
@@ -716,6 +717,7 @@ export const messagesEn: Record<MessageKey, string> = {
   'cert.sha256': 'SHA-256 digest',
   'cert.sm3': 'SM3 digest',
   'suites.label': 'Signature suites',
+  'suites.colon': ':',
   'suites.receipts': 'receipts {list}',
   'suites.checkpoint': 'checkpoint {list}',
   'suites.separator': ', ',

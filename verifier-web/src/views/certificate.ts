@@ -377,11 +377,6 @@ export class CertificateView implements View {
             // SM3 (GB/T 32905) where the record carries one; "check a file you hold" below checks
             // a file's SM3 against it (hash-file.ts), as the CLI does.
             ...(b.record.digests.sm3 ? [[t('cert.sm3'), mono(b.record.digests.sm3)] as [string, Node]] : []),
-            // The signatures this bundle carries (ES256 / SM2 receipts, Ed25519 / SM2 checkpoint lines).
-            [
-              t('suites.label'),
-              h('span', { 'data-suites': '' }, suitesWords(bundleSuites(b, s.keys?.checkpointKeys))),
-            ],
             [t('record.cid'), mono(b.record.cid)],
             [t('cert.ledger'), ledger],
             [t('cert.anchor'), anchor],
@@ -403,7 +398,10 @@ export class CertificateView implements View {
         checklist(run, b, 'certificate', assurance),
         h('p', { class: 'cert-footer' }, t('cert.issuedBy', { url: this.ctx.pageUrl })),
         // The keys that signed this certificate's evidence, to compare with a pinned trust file.
-        keyPrints(s.keys, { receiptKid: receiptKeyId(b.receipt), timestamped: b.timestamp !== undefined }),
+        withSuites(
+          keyPrints(s.keys, { receiptKid: receiptKeyId(b.receipt), timestamped: b.timestamp !== undefined }),
+          suitesWords(bundleSuites(b, s.keys?.checkpointKeys)),
+        ),
       ),
       h(
         'div',
@@ -503,4 +501,21 @@ export function pinBanner(pin: PinCheck | undefined): HTMLElement | null {
     case 'bad-pin':
       return banner('fail', t('pin.badPin'), 'pin-bad');
   }
+}
+
+/**
+ * The key fingerprints line with the signatures the bundle carries (ES256 / SM2 receipts, Ed25519 /
+ * SM2 checkpoint lines) at its end, on screen only: the printed certificate already fills its one
+ * A4 page (an anchored record's did not fit with even this one line more).
+ */
+function withSuites(prints: HTMLElement | null, words: string): HTMLElement {
+  const suites = h(
+    'span',
+    { class: 'no-print', 'data-suites': '' },
+    prints ? t('list.semicolon') : '',
+    `${t('suites.label')}${t('suites.colon')}${words}`,
+  );
+  if (!prints) return h('p', { class: 'key-prints no-print' }, suites);
+  prints.append(suites);
+  return prints;
 }
