@@ -18,38 +18,29 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import {
   type AnchorIdentity,
-  type Assurance,
   keyFingerprints,
-  type ProofBundle,
   type PublishedKeys,
   parseCheckpoint,
-  type Standing,
   trustOf,
   verifyTimestampToken,
 } from '@lianzheng/proof';
 import { renderPdf } from '../documents/render.ts';
 import type { DocumentService } from '../documents/service.ts';
 import { verifyPdfSignature } from '../documents/verify.ts';
-import type { DocumentNames } from '../documents/words.ts';
-import type { FlagJson } from '../pipeline/schemas.ts';
-import { certificateSpec } from './certificate.ts';
+import { type CertificateInput, certificateSpec } from './certificate.ts';
 import { checkPackageContents, MEMBERS } from './checks.ts';
 import { FABRIC_MEMBERS, fabricEvidenceFiles } from './fabric.ts';
 import { fileDigests, MANIFEST_FORMAT, type Manifest, manifestBytes, signManifest } from './manifest.ts';
 import { VERIFY_TLOG_PROOF_PY } from './python-tool.ts';
-import { verificationReportHtml, verificationReportSpec } from './report.ts';
+import { type ReportContext, verificationReportHtml, verificationReportSpec } from './report.ts';
 import { checkpointWithCosignatures, formatTlogProof } from './tlog-proof.ts';
 import { writeZip } from './zip.ts';
 
-export interface PackageInput {
-  bundle: ProofBundle;
-  status: string;
-  standing: Standing;
-  flags: FlagJson[];
-  assurance: Assurance;
-  projectName?: string;
-  /** Display names for the certificate (English project name, organisations, milestones). */
-  names?: DocumentNames;
+/**
+ * What the certificate shows (certificate.ts) but the checkpoint's time-stamp time, which the
+ * package reads from the bundle's token itself, and what the package adds around it.
+ */
+export interface PackageInput extends Omit<CertificateInput, 'checkpointTime'> {
   /** GET /v1/keys as published now (with operatorRoots and the ledger kind). */
   keys: PublishedKeys & { operatorRoots?: string[]; ledger?: string; anchor?: AnchorIdentity | null };
   /** /.well-known/lianzheng/certs.pem */
@@ -62,8 +53,6 @@ export interface PackageInput {
     /** Fabric: qscc's raw GetBlockByTxID and GetTransactionByID answers for the recording transaction. */
     fabric?: { block: Uint8Array; processed: Uint8Array };
   };
-  generatedAt: Date;
-  gatewayOrigin?: string;
   restrictedDetails: boolean;
 }
 
@@ -176,32 +165,18 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
 
   // The report states what the same checks as verify-package found, against the package's root.
   const checks = await checkPackageContents(files, { roots });
-  files.set(
-    MEMBERS.report,
-    Buffer.from(
-      verificationReportHtml(checks, {
-        recordId: bundle.record.id,
-        projectId: bundle.record.projectId,
-        generatedAt: input.generatedAt,
-        restrictedDetails: input.restrictedDetails,
-        ...(input.gatewayOrigin ? { gatewayOrigin: input.gatewayOrigin } : {}),
-      }),
-      'utf8',
-    ),
-  );
+  const reportContext: ReportContext = {
+    recordId: bundle.record.id,
+    projectId: bundle.record.projectId,
+    generatedAt: input.generatedAt,
+    restrictedDetails: input.restrictedDetails,
+    ...(input.gatewayOrigin ? { gatewayOrigin: input.gatewayOrigin } : {}),
+  };
+  files.set(MEMBERS.report, Buffer.from(verificationReportHtml(checks, reportContext), 'utf8'));
 
   // The same opinion as a signed PDF, with its signature's token as a file like the certificate's.
   const reportPdf = await documents.sign(
-    await renderPdf(
-      verificationReportSpec(checks, {
-        recordId: bundle.record.id,
-        projectId: bundle.record.projectId,
-        generatedAt: input.generatedAt,
-        restrictedDetails: input.restrictedDetails,
-        ...(input.gatewayOrigin ? { gatewayOrigin: input.gatewayOrigin } : {}),
-      }),
-      documents.font,
-    ),
+    await renderPdf(verificationReportSpec(checks, reportContext), documents.font),
     {
       reason: `LianZheng verification report for record ${bundle.record.id}`,
       signingTime: input.generatedAt,
