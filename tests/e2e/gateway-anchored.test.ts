@@ -154,6 +154,9 @@ describe('a record anchored on a real EVM chain', () => {
       checkpointKeys: string[];
       tsaRoots: string[];
       anchor: AnchorIdentity;
+      // npm start runs a demo witness (docs/witnesses.md): its cosignature is in the bundle.
+      witnesses?: { vkey: string }[];
+      witnessQuorum?: number;
     };
     // The operator's anchoring identity, published for verifiers to pin.
     expect(keys.anchor).toEqual({
@@ -187,6 +190,8 @@ describe('a record anchored on a real EVM chain', () => {
           checkpointKeys: keys.checkpointKeys,
           tsaRoots: keys.tsaRoots,
           anchor: keys.anchor,
+          witnesses: (keys.witnesses ?? []).map((w) => w.vkey),
+          ...(keys.witnessQuorum ? { witnessQuorum: keys.witnessQuorum } : {}),
         },
         getLedgerTx,
         getAnchor,
