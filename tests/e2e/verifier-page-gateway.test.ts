@@ -178,7 +178,10 @@ describe('verifier page against the real gateway', () => {
 
   it("the certificate's package button saves the evidence package, which verify-package passes", async () => {
     const page = await open(`/r/${ids.contract}`);
-    const button = await page.waitForSelector('[data-action="package"]', { timeout: 20_000 });
+    // The page redraws as each check and lookup finishes, replacing the button each time: wait for
+    // the checks, then click through a locator (it finds the button afresh) rather than a handle.
+    await page.waitForSelector('.checklist li[data-status]', { timeout: 20_000 });
+    const button = page.locator('[data-action="package"]');
     expect(await button.textContent()).toBe('下载证据包（ZIP）');
     const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
     expect(download.suggestedFilename()).toBe(`lianzheng-evidence-${ids.contract}.zip`);
