@@ -5,11 +5,11 @@
 // check of a supersede target with a long queue (beside the LIKE scan it replaced).
 
 import { canonicalJson } from '@lianzheng/proof';
+import { RecordDirectory } from '../../gateway/src/intake/rules.ts';
 import { EmbeddedLedger } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
-import { Batcher } from '../../gateway/src/notary/batcher.ts';
-import { BundleBuilder, loadSubmissions } from '../../gateway/src/notary/bundle.ts';
-import { RecordDirectory } from '../../gateway/src/notary/intake-rules.ts';
+import { BundleBuilder, loadSubmissions } from '../../gateway/src/read/bundle.ts';
+import { Batcher } from '../../gateway/src/seal/batcher.ts';
 import {
   demoProject,
   insertSubmissions,

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NAMES, DEMO_ORG, DEMO_PROJECT, demoDigest, seedDemo } from '../../gateway/src/cli/demo.ts';
 import type { Config } from '../../gateway/src/config.ts';
-import { SM3_AVAILABLE } from '../../gateway/src/notary/sm3.ts';
+import { SM3_AVAILABLE } from '../../gateway/src/intake/sm3.ts';
 import { type GatewayFixture, startGatewayFixture } from './gateway-fixture.ts';
 import type { TestDatabase } from './pipeline-support.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { issueDevToken, loadDevIssuerKey } from '../auth/dev-issuer.ts';
-import { SM3_AVAILABLE } from '../notary/sm3.ts';
+import { SM3_AVAILABLE } from '../intake/sm3.ts';
 
 /**
  * The demo village project and a few of its documents, submitted through the real HTTP API so

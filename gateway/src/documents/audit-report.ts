@@ -4,8 +4,8 @@
 // each record's evidence is worth (assurance) — as a document spec (render.ts), then signed.
 // Pure: the route gathers the facts, this only lays them out.
 import type { Assurance } from '@lianzheng/proof';
-import type { FlagJson } from '../pipeline/schemas.ts';
-import type { RecordEntry } from '../pipeline/views.ts';
+import type { FlagJson } from '../read/schemas.ts';
+import type { RecordEntry } from '../read/views.ts';
 import type { Block, DocumentSpec } from './render.ts';
 import { anchorWords, type DocumentNames, ledgerWords, named, STATUS_WORDS, timeWords } from './words.ts';
 

@@ -13,7 +13,7 @@ import {
   timeWords,
   witnessWords,
 } from '../documents/words.ts';
-import type { FlagJson } from '../pipeline/schemas.ts';
+import type { FlagJson } from '../read/schemas.ts';
 
 export interface CertificateInput {
   bundle: ProofBundle;

@@ -6,7 +6,7 @@
 import { Session } from 'node:inspector/promises';
 import { EmbeddedLedger } from '../../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../../gateway/src/log/log-store.ts';
-import { Batcher } from '../../../gateway/src/notary/batcher.ts';
+import { Batcher } from '../../../gateway/src/seal/batcher.ts';
 import {
   demoProject,
   insertSubmissions,

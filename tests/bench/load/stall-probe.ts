@@ -9,7 +9,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { EmbeddedLedger } from '../../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../../gateway/src/log/log-store.ts';
-import { Batcher } from '../../../gateway/src/notary/batcher.ts';
+import { Batcher } from '../../../gateway/src/seal/batcher.ts';
 import {
   demoProject,
   insertSubmissions,

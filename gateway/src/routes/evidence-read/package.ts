@@ -6,10 +6,10 @@ import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts
 import { AppError } from '../../errors.ts';
 import { buildEvidencePackage } from '../../evidence-package/build.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
-import { type LedgerFlagJson, loadSubmissions } from '../../notary/bundle.ts';
-import { RECORD_ID_PATTERN } from '../../pipeline/schemas.ts';
-import { linkedRecords, recordAssurance, recordStanding } from '../../pipeline/standing.ts';
-import { flagView, recordEntry } from '../../pipeline/views.ts';
+import { type LedgerFlagJson, loadSubmissions } from '../../read/bundle.ts';
+import { RECORD_ID_PATTERN } from '../../read/schemas.ts';
+import { linkedRecords, recordAssurance, recordStanding } from '../../read/standing.ts';
+import { flagView, recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { pkiPaths } from '../../tsa/pki.ts';
 import { publishedKeys } from '../keys/index.ts';

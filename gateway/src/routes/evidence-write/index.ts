@@ -3,8 +3,8 @@ import { canonicalJson, createSha256, detachReceipt, toHex } from '@lianzheng/pr
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toAppError, validationProblem } from '../../errors.ts';
-import { type AcceptedSubmission, itemProblem } from '../../notary/intake.ts';
-import { createSm3 } from '../../notary/sm3.ts';
+import { type AcceptedSubmission, itemProblem } from '../../intake/intake.ts';
+import { createSm3 } from '../../intake/sm3.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 import { compileCheck, typeboxValidatorCompiler } from '../../validation.ts';

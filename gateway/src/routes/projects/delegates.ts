@@ -2,13 +2,13 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
-import { mayReadRestricted } from '../../notary/bundle.ts';
-import { type CallerSchema, DelegateSchema, PROJECT_ID_PATTERN } from '../../pipeline/schemas.ts';
+import { mayReadRestricted } from '../../read/bundle.ts';
+import { type CallerSchema, DelegateSchema, PROJECT_ID_PATTERN } from '../../read/schemas.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 
 // Delegation (issue #22): a project's owning unit — or an admin — lets a partner organisation
-// submit for the project, and takes that back. Intake checks it (notary/delegates.ts); every grant
+// submit for the project, and takes that back. Intake checks it (intake/delegates.ts); every grant
 // and revocation is kept (migration 0401) and shown in the project's answer.
 
 const ORG = Type.String({

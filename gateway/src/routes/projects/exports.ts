@@ -3,9 +3,9 @@ import { type Static, Type } from '@sinclair/typebox';
 import { stringify } from 'csv-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
-import { loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
-import { PROJECT_ID_PATTERN } from '../../pipeline/schemas.ts';
-import { recordEntry } from '../../pipeline/views.ts';
+import { loadSubmissions, mayReadRestricted } from '../../read/bundle.ts';
+import { PROJECT_ID_PATTERN } from '../../read/schemas.ts';
+import { recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { loadProjectFlags } from './flags.ts';
 

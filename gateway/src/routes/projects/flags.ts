@@ -1,9 +1,9 @@
 // A project's rule flags as one reader may see them: read the same way for GET …/flags, its
 // spreadsheet (…/flags.csv) and the audit report (…/report.pdf), so the three never disagree.
 import type pg from 'pg';
-import { FLAG_NOW, type LedgerFlagJson } from '../../notary/bundle.ts';
-import type { FlagJson } from '../../pipeline/schemas.ts';
-import { flagView } from '../../pipeline/views.ts';
+import { FLAG_NOW, type LedgerFlagJson } from '../../read/bundle.ts';
+import type { FlagJson } from '../../read/schemas.ts';
+import { flagView } from '../../read/views.ts';
 
 /**
  * Every flag of the project in the order of the records that raised them (then the rule's order),

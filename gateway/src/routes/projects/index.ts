@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
 import { LedgerError, type LedgerProject } from '../../ledger/ledger.ts';
-import { loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
+import { loadSubmissions, mayReadRestricted } from '../../read/bundle.ts';
 import {
   PROJECT_ID_PATTERN,
   ProjectBody,
@@ -11,8 +11,8 @@ import {
   ProjectRecordsResponse,
   ProjectResponse,
   RegisterProjectResponse,
-} from '../../pipeline/schemas.ts';
-import { recordEntry } from '../../pipeline/views.ts';
+} from '../../read/schemas.ts';
+import { recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 import delegateRoutes, { delegateView, loadDelegates } from './delegates.ts';

@@ -12,7 +12,7 @@ import {
   ProjectNamesBody,
   ProjectResponse,
   type ProjectSchema,
-} from '../../pipeline/schemas.ts';
+} from '../../read/schemas.ts';
 import { problemResponses } from '../../schemas.ts';
 import { textProblem } from '../../unicode.ts';
 import { typeboxValidatorCompiler } from '../../validation.ts';

@@ -4,10 +4,10 @@ import { auditReportSpec, type ReportRecord } from '../../documents/audit-report
 import { renderPdf } from '../../documents/render.ts';
 import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
-import { loadSubmissions, mayReadRestricted } from '../../notary/bundle.ts';
-import { PROJECT_ID_PATTERN } from '../../pipeline/schemas.ts';
-import { recordAssurance } from '../../pipeline/standing.ts';
-import { recordEntry } from '../../pipeline/views.ts';
+import { loadSubmissions, mayReadRestricted } from '../../read/bundle.ts';
+import { PROJECT_ID_PATTERN } from '../../read/schemas.ts';
+import { recordAssurance } from '../../read/standing.ts';
+import { recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
 import { exportableProject } from './exports.ts';
 import { loadProjectFlags } from './flags.ts';

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { SubmissionRow } from '../../notary/bundle.ts';
-import { SHA256_PATTERN, VerifyResponse } from '../../pipeline/schemas.ts';
-import { linkedRecords, recordAssurance, recordStanding } from '../../pipeline/standing.ts';
-import { recordEntry } from '../../pipeline/views.ts';
+import type { SubmissionRow } from '../../read/bundle.ts';
+import { SHA256_PATTERN, VerifyResponse } from '../../read/schemas.ts';
+import { linkedRecords, recordAssurance, recordStanding } from '../../read/standing.ts';
+import { recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
 
 /**

@@ -9,7 +9,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
-import { FLAG_NOW } from '../../notary/bundle.ts';
+import { FLAG_NOW } from '../../read/bundle.ts';
 import { problemResponses } from '../../schemas.ts';
 import { DEV_AUTHORIZE_PATH, DEV_TOKEN_PATH } from '../dev-sign-in/index.ts';
 
@@ -63,7 +63,7 @@ export function scopeOf(principal: Principal): { where: string; params: string[]
     case 'admin':
       return { where: 'true', params: [] };
     case 'inspector': {
-      // As regionCovers (notary/bundle.ts): trailing "00" pairs of the inspector's code widen it.
+      // As regionCovers (read/bundle.ts): trailing "00" pairs of the inspector's code widen it.
       let prefix = principal.region ?? '';
       while (prefix.length > 2 && prefix.endsWith('00')) prefix = prefix.slice(0, -2);
       if (!/^\d{2,6}$/.test(prefix)) throw new AppError('FORBIDDEN', 'an inspector needs a region');

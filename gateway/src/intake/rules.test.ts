@@ -9,7 +9,7 @@ import {
   namedRecords,
   RecordDirectory,
   TargetClaims,
-} from './intake-rules.ts';
+} from './rules.ts';
 
 const A = '01890000-0000-7000-8000-00000000000a';
 const B = '01890000-0000-7000-8000-00000000000b';

@@ -10,8 +10,8 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { Queryable } from '../log/subtree-store.ts';
-import { loadSubmissions, type SubmissionRow } from '../notary/bundle.ts';
 import { uuidArray } from '../storage/binary-arrays.ts';
+import { loadSubmissions, type SubmissionRow } from './bundle.ts';
 import { mayReadRow } from './views.ts';
 
 // Whether a record still stands, and what its evidence is worth: the two things the verify and

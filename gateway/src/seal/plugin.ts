@@ -5,8 +5,7 @@ import { Histogram, type Registry } from 'prom-client';
 import { createLedger, routeFabricSdkLogs } from '../ledger/index.ts';
 import { type Ledger, LedgerError } from '../ledger/ledger.ts';
 import { LogStore } from '../log/log-store.ts';
-import { Batcher } from '../notary/batcher.ts';
-import { BundleBuilder, digestLookups, type SubmissionRow } from '../notary/bundle.ts';
+import { BundleBuilder, digestLookups, type SubmissionRow } from '../read/bundle.ts';
 import evidenceReadRoutes from '../routes/evidence-read/index.ts';
 import evidencePackageRoutes from '../routes/evidence-read/package.ts';
 import keysRoutes from '../routes/keys/index.ts';
@@ -17,6 +16,7 @@ import projectRoutes from '../routes/projects/index.ts';
 import projectReportRoutes from '../routes/projects/report.ts';
 import verifyRoutes from '../routes/verify/index.ts';
 import workspaceRoutes from '../routes/workspace/index.ts';
+import { Batcher } from './batcher.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 
 export interface Pipeline {

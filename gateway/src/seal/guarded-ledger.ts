@@ -1,5 +1,5 @@
 import { ForwardingLedger, type Ledger, LedgerError } from '../ledger/ledger.ts';
-import type { BatcherHealth } from '../notary/batcher.ts';
+import type { BatcherHealth } from './batcher.ts';
 
 /**
  * The ledger as the rest of the gateway sees it. `ready()` — what /readyz asks — also fails while

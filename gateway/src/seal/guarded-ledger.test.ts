@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../ledger/ledger.ts';
-import type { BatcherHealth } from '../notary/batcher.ts';
+import type { BatcherHealth } from './batcher.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 
 function fakeLedger(): Ledger & { readyCalls: number } {

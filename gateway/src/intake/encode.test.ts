@@ -7,7 +7,7 @@ import {
 } from '@lianzheng/proof';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './intake-encode.ts';
+import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './encode.ts';
 
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
 // Plain ASCII most of the time (the fast path), anything at all sometimes (the fallback).

@@ -20,7 +20,7 @@ import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
 import { textArray, timestamptzArray, uuidArray } from '../storage/binary-arrays.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
 import { DelegateDirectory, type Delegation } from './delegates.ts';
-import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './intake-encode.ts';
+import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './encode.ts';
 import {
   entryError,
   IntakeView,
@@ -28,7 +28,7 @@ import {
   namedRecords,
   RecordDirectory,
   TargetClaims,
-} from './intake-rules.ts';
+} from './rules.ts';
 import { uuidv7 } from './uuidv7.ts';
 
 /** One accepted submission, as the 202 (or an idempotent replay) answers it. */
