@@ -1,4 +1,5 @@
 import { generateConsistencyProof, type SubtreeSource, toHex } from '@lianzheng/proof';
+import type { Queryable } from '../storage/queryable.ts';
 import { caip2 } from './abi.ts';
 
 /** A bundle's anchor reference (docs/CONTRACTS.md, ProofBundle.anchor). */
@@ -11,10 +12,6 @@ export interface AnchorRef {
   root: string; // lowercase hex
   /** Hex consistency proof from the record's checkpoint size (`inclusionSize`) to `size`. */
   consistency: string[];
-}
-
-interface Queryable {
-  query<R extends object = object>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
 }
 
 /**

@@ -2,11 +2,9 @@
 // API processes that do not) answers the same: the last confirmed anchor, how far the recorded log
 // is ahead of it (entries and seconds), and how long the anchor in flight has been in flight.
 // Feeds the Prometheus gauges and /readyz's `anchor` check (gateway/src/anchor/plugin.ts).
-import { pgRecordedAhead } from './pipeline-source.ts';
 
-interface Queryable {
-  query<R extends object = object>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
+import type { Queryable } from '../storage/queryable.ts';
+import { pgRecordedAhead } from './pipeline-source.ts';
 
 export interface AnchorHealth {
   /** The largest size confirmed on this chain for this origin (any of the operator's contracts). */

@@ -1,8 +1,5 @@
+import type { Queryable } from '../storage/queryable.ts';
 import type { RecordedCheckpoint } from './anchorer.ts';
-
-interface Queryable {
-  query<R extends object = object>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
 
 /**
  * The newest checkpoint the ledger has recorded, read from the pipeline's tables (`checkpoints`,

@@ -1,6 +1,6 @@
 import type { LedgerClientIdentity, LedgerKV, LedgerStub, LedgerTimestamp } from '@lianzheng/chaincode';
-import type { Queryable } from '../log/subtree-store.ts';
 import { byteaArray } from '../storage/binary-arrays.ts';
+import type { Queryable } from '../storage/queryable.ts';
 
 // Fabric's chaincode stub over PostgreSQL, for one transaction: reads see committed state (the
 // enclosing database transaction's snapshot), writes are buffered and applied by the ledger at

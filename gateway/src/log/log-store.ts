@@ -7,10 +7,10 @@ import {
   type SubtreeSource,
 } from '@lianzheng/proof';
 import { byteaArray } from '../storage/binary-arrays.ts';
+import type { Queryable } from '../storage/queryable.ts';
 import {
   CachedSubtreeStore,
   frontierRefs,
-  type Queryable,
   readSubtrees,
   truncateSubtrees,
   writeSubtrees,

@@ -9,7 +9,8 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeArray } from '../storage/binary-arrays.ts';
-import { CachedSubtreeStore, frontierRefs, MissingSubtreeError, type Queryable } from './subtree-store.ts';
+import type { Queryable } from '../storage/queryable.ts';
+import { CachedSubtreeStore, frontierRefs, MissingSubtreeError } from './subtree-store.ts';
 
 describe('frontierRefs', () => {
   it('names the complete subtrees of any size, so the frontier can be rebuilt from stored subtrees', async () => {

@@ -3,11 +3,7 @@ import type DataLoader from 'dataloader';
 import type pg from 'pg';
 import { byteaArray, int2Array, int8Array } from '../storage/binary-arrays.ts';
 import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
-
-/** Anything that runs a query: the pool, or a client inside a transaction. */
-export interface Queryable {
-  query: pg.Pool['query'];
-}
+import type { Queryable } from '../storage/queryable.ts';
 
 /**
  * The log's subtrees for serving proofs: concurrent proofs' reads gathered into one query (many

@@ -12,9 +12,9 @@ import {
 import type { Principal } from '../auth/principal.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
-import type { Queryable } from '../log/subtree-store.ts';
 import { textArray } from '../storage/binary-arrays.ts';
 import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
+import type { Queryable } from '../storage/queryable.ts';
 
 // Proof bundles for submissions. A bundle without details is immutable once its batch is
 // recorded (anchoring adds to it later and changes the status), so it is cached by id and status;

@@ -9,8 +9,8 @@ import {
 } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
-import type { Queryable } from '../log/subtree-store.ts';
 import { uuidArray } from '../storage/binary-arrays.ts';
+import type { Queryable } from '../storage/queryable.ts';
 import { loadSubmissions, type SubmissionRow } from './bundle.ts';
 import { mayReadRow } from './views.ts';
 

@@ -14,6 +14,7 @@ import {
   type ProjectSchema,
 } from '../../read/schemas.ts';
 import { problemResponses } from '../../schemas.ts';
+import type { Queryable } from '../../storage/queryable.ts';
 import { textProblem } from '../../unicode.ts';
 import { typeboxValidatorCompiler } from '../../validation.ts';
 
@@ -25,7 +26,6 @@ import { typeboxValidatorCompiler } from '../../validation.ts';
 // `organisations` and `project_names` tables.
 
 type DisplayName = Static<typeof DisplayNameSchema>;
-type Queryable = Pick<pg.Pool, 'query'>;
 type Caller = { role: string; org?: string; subject?: string };
 
 export interface ProjectNames {
