@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { type AnchorConfig, parseAnchorConfig } from './anchor/config.ts';
+import { ConfigError } from './config-error.ts';
 import { parseWitnessConfig, type WitnessConfig } from './witness/config.ts';
 
 /**
@@ -178,16 +179,8 @@ export type CryptoSuite = 'dual' | 'intl' | 'gm';
 export const CRYPTO_SUITES: readonly CryptoSuite[] = ['dual', 'intl', 'gm'];
 
 /** A bad environment value: `variable` names it so the operator knows what to fix. */
-export class ConfigError extends Error {
-  readonly code = 'BAD_CONFIG';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+
+export { ConfigError };
 
 /** The issuer name of the local development identity provider (tokens from `lianzheng token`). */
 export const DEV_ISSUER = 'urn:lianzheng:dev-issuer';

@@ -1,5 +1,5 @@
 import { parseUnits } from 'ethers';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config-error.ts';
 
 /** Anchoring settings, validated once at boot. Anchoring is off when `ANCHOR_RPC_URL` is unset. */
 export interface AnchorConfig {

@@ -19,22 +19,10 @@ import {
 } from '@lianzheng/proof';
 import { verifyPdfSignature } from '../documents/verify.ts';
 import { checkFabricEvidence, FABRIC_MEMBERS } from './fabric.ts';
+import type { PackageCheck } from './package-check.ts';
 import { checkpointWithCosignatures, parseTlogProof } from './tlog-proof.ts';
 
-export type CheckStatus = 'pass' | 'fail' | 'skipped' | 'warn';
-
-export interface PackageCheck {
-  id: string;
-  zh: string;
-  en: string;
-  /** The standard or specification the check follows. */
-  standard: string;
-  status: CheckStatus;
-  code?: string;
-  detail?: string;
-  /** Shell commands (run in the unpacked package's folder) that repeat the check with outside tools. */
-  commands: string[];
-}
+export type { CheckStatus, PackageCheck } from './package-check.ts';
 
 /** The package's members by path (see build.ts for the layout). */
 export const MEMBERS = {

@@ -14,7 +14,7 @@
 // previous_hash is not followed) — `lianzheng verify --fabric` against an inspector's own peer does.
 import { createHash, verify, X509Certificate } from 'node:crypto';
 import fabprotos from 'fabric-protos';
-import type { PackageCheck } from './checks.ts';
+import type { PackageCheck } from './package-check.ts';
 
 export const FABRIC_MEMBERS = {
   block: 'ledger/block.pb',

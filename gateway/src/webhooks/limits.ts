@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config-error.ts';
 
 /**
  * How far one receiver may hold the deliverer: an attempt's whole deadline (connection, headers

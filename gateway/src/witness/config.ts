@@ -1,7 +1,7 @@
 // WITNESSES / WITNESS_QUORUM / WITNESS_TIMEOUT_MS / WITNESS_RETRY_MS: the outside witnesses the
 // gateway asks to cosign its checkpoints (docs/witnesses.md). Validated once at boot.
 import { parseCosignerKey } from '@lianzheng/proof';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config-error.ts';
 
 export interface WitnessEntry {
   /** Display name (e.g. "Xicheng Notary Office"); the C2SP key name is in `vkey`. */

@@ -12,7 +12,9 @@ import type { AnchorSite } from './bundle.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { isProofError } from './errors.ts';
 import { type JSONWebKeySet, verifyJws } from './receipt.ts';
-import { checkTrust, jwkThumbprint, type PublishedKeys } from './trust.ts';
+import { checkTrust, jwkThumbprint, type KeyRotation, type PublishedKeys } from './trust.ts';
+
+export type { KeyRotation };
 
 /** The `type` claim of a rotation statement. */
 export const KEY_ROTATION_TYPE = 'lianzheng-key-rotation/v1';
@@ -69,15 +71,6 @@ export interface KeyRotationClaims {
   next: RotationKey;
   /** When the new key became current (ISO 8601). */
   at: string;
-}
-
-/**
- * A published rotation: the same payload signed twice, as compact JWSs (typ
- * `lianzheng-key-rotation+jwt`, `kid` of the signer): by the previous key and by the next one.
- */
-export interface KeyRotation {
-  byPrevious: string;
-  byNext: string;
 }
 
 /** The canonical claims of a rotation from `previous` to `next` (what both keys sign). */

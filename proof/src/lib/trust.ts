@@ -10,10 +10,20 @@ import { certificateInfo } from '../timestamp/certificate-info.ts';
 import type { AnchorSite } from './bundle.ts';
 import { sha256 } from './digest.ts';
 import { toBase64, toHex, utf8 } from './encoding.ts';
-import type { KeyRotation } from './key-rotation.ts';
 import type { JSONWebKeySet } from './receipt.ts';
 
 export const TRUST_FORMAT = 'lianzheng-trust/1';
+
+/**
+ * A published key rotation (key-rotation.ts): the same payload signed twice, as compact JWSs (typ
+ * `lianzheng-key-rotation+jwt`, `kid` of the signer): by the previous key and by the next one.
+ * Declared here, with the published keys that carry it, so that trust.ts needs nothing of
+ * key-rotation.ts (which checks rotations with trust.ts's functions).
+ */
+export interface KeyRotation {
+  byPrevious: string;
+  byNext: string;
+}
 
 export interface TrustFile {
   format: typeof TRUST_FORMAT;
