@@ -1,6 +1,7 @@
 // X.509 v3 certificates built with forge's ASN.1 and signed with node:crypto. forge.pki can only
 // sign with its own RSA keys; the gateway's keys are ECDSA P-256 (receipts, the TSA) and Ed25519
-// (checkpoints), so the TBSCertificate is assembled here and the signature comes from node:crypto.
+// (checkpoints), so the TBSCertificate is assembled here and the signature comes from node:crypto
+// — or, for the SM2 root (CRYPTO_SUITE dual and gm), from proof/'s SM2 (sm2-key.ts).
 
 import { createHash, createPublicKey, sign as cryptoSign, type KeyObject, randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -25,6 +26,7 @@ import {
   utf8,
 } from './der.ts';
 import { OID } from './oids.ts';
+import { isSm2Key, sm2SignDer } from './sm2-key.ts';
 
 export interface DistinguishedName {
   commonName: string;
@@ -147,21 +149,30 @@ export function keyIdentifier(publicKey: KeyObject): Buffer {
   return createHash('sha1').update(fromBinary(bits).subarray(1)).digest();
 }
 
-/** The signature algorithm a key signs certificates with, and how node:crypto is told. */
-function signingProfile(key: KeyObject): { algorithm: Asn1; digest: string | null } {
+/** The signature algorithm a key signs certificates with, and the signature over the TBS. */
+function signingProfile(key: KeyObject): { algorithm: Asn1; sign(tbs: Uint8Array): Uint8Array } {
+  const withNode = (algorithm: Asn1, digest: string | null) => ({
+    algorithm,
+    sign: (tbs: Uint8Array) => cryptoSign(digest, tbs, key),
+  });
+  // Before the 'ec' case: an SM2 key is an EC key to Node (or no type at all, read from PEM), and
+  // node:crypto would make plain ECDSA with it. GM/T 0015 certificates: SM2-with-SM3
+  // (1.2.156.10197.1.501, no parameters), Z over the default ID, the signature DER SEQUENCE {r, s}.
+  if (isSm2Key(key)) return { algorithm: seq([oid(OID.sm2WithSm3)]), sign: (tbs) => sm2SignDer(key, tbs) };
   const type = key.asymmetricKeyType;
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    if (curve === 'secp384r1') return { algorithm: seq([oid(OID.ecdsaWithSha384)]), digest: 'sha384' };
-    return { algorithm: seq([oid(OID.ecdsaWithSha256)]), digest: 'sha256' };
+    if (curve === 'secp384r1') return withNode(seq([oid(OID.ecdsaWithSha384)]), 'sha384');
+    return withNode(seq([oid(OID.ecdsaWithSha256)]), 'sha256');
   }
-  if (type === 'rsa') return { algorithm: seq([oid(OID.sha256WithRsa), nullValue()]), digest: 'sha256' };
-  if (type === 'ed25519') return { algorithm: seq([oid(OID.ed25519)]), digest: null };
+  if (type === 'rsa') return withNode(seq([oid(OID.sha256WithRsa), nullValue()]), 'sha256');
+  if (type === 'ed25519') return withNode(seq([oid(OID.ed25519)]), null);
   throw new TypeError(`PKI_UNSUPPORTED_KEY: ${type}`);
 }
 
 export interface CertificateSpec {
-  subject: DistinguishedName;
+  /** A name, or a subject already encoded (a cross certificate keeps its CA's name byte for byte). */
+  subject: DistinguishedName | Asn1;
   publicKey: KeyObject;
   issuer: { name: DistinguishedName | Asn1; privateKey: KeyObject; keyId?: Uint8Array };
   notBefore: Date;
@@ -188,13 +199,11 @@ export function buildCertificate(spec: CertificateSpec): Buffer {
     profile.algorithm,
     issuerName,
     seq([certificateTime(spec.notBefore), certificateTime(spec.notAfter)]),
-    nameAsn1(spec.subject),
+    'commonName' in spec.subject ? nameAsn1(spec.subject) : spec.subject,
     fromDer(publicKey.export({ type: 'spki', format: 'der' })),
     spec.extensions.length ? explicit(3, seq(spec.extensions.map(extension))) : undefined,
   ]);
-  const tbsDer = toDer(tbs);
-  const signature = cryptoSign(profile.digest, tbsDer, spec.issuer.privateKey);
-  return toDer(seq([tbs, profile.algorithm, bitString(signature)]));
+  return toDer(seq([tbs, profile.algorithm, bitString(profile.sign(toDer(tbs)))]));
 }
 
 /** The extensions of a certificate, with their criticality, for checks on loaded certificates. */

@@ -1,5 +1,7 @@
 // The gateway's local PKI (`lianzheng pki init`): a root CA, the TSA certificate, certificates for
-// the receipt (ES256) and checkpoint (Ed25519) keys, and partners' mTLS client certificates.
+// the receipt (ES256) and checkpoint (Ed25519) keys, and partners' mTLS client certificates. With
+// CRYPTO_SUITE dual or gm also an SM2 root (SM2-with-SM3, cross-certified by the ECDSA root) that
+// certifies the SM2 TSA key and the SM2 receipt and checkpoint keys (docs/gm-crypto.md).
 // Production may instead hand the TSA a key and certificate from an external CA
 // (loadTimeStampSignerFromFiles). Layout under DATA_DIR/pki — see README.md in this folder.
 import {
@@ -63,12 +65,20 @@ const DAY = 86_400_000;
 const backdate = (d: Date) => new Date(d.getTime() - 5 * 60_000); // tolerate small clock skew
 
 const ecKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const sm2Key = () => generateKeyPairSync('ec', { namedCurve: 'SM2' });
 
-export function createRootCa(options: PkiOptions & { commonName?: string } = {}): CertificateAuthority {
+/**
+ * A self-signed root: ECDSA P-256 (default), or SM2 whose certificates are signed SM2-with-SM3
+ * (GM/T 0015; `algorithm: 'sm2'`).
+ */
+export function createRootCa(
+  options: PkiOptions & { commonName?: string; algorithm?: 'ecdsa' | 'sm2' } = {},
+): CertificateAuthority {
   const now = options.now ?? new Date();
-  const { privateKey, publicKey } = ecKey();
+  const sm2 = options.algorithm === 'sm2';
+  const { privateKey, publicKey } = sm2 ? sm2Key() : ecKey();
   const name: DistinguishedName = {
-    commonName: options.commonName ?? 'LianZheng Local Root CA',
+    commonName: options.commonName ?? (sm2 ? 'LianZheng Local Root CA (SM2)' : 'LianZheng Local Root CA'),
     organization: options.organization ?? 'LianZheng',
     country: options.country,
   };
@@ -86,6 +96,43 @@ export function createRootCa(options: PkiOptions & { commonName?: string } = {})
     ],
   });
   return { privateKey, certificate };
+}
+
+/**
+ * The SM2 root's key certified by the ECDSA root: a cross certificate (CA, path length 0) with the
+ * SM2 root's own name and key identifier. SM2 TSA tokens carry it, so a verifier that pins only
+ * the ECDSA root (every trust file made before the SM2 root existed, `openssl`) still reaches a
+ * root from an SM2 TSA certificate, and one that pins the SM2 root never needs it.
+ */
+export function crossCertify(
+  ca: CertificateAuthority,
+  sm2Root: CertificateAuthority,
+  options: PkiOptions = {},
+): Buffer {
+  const now = options.now ?? new Date();
+  const subject = new X509Certificate(sm2Root.certificate);
+  const issuer = new X509Certificate(ca.certificate);
+  const publicKey = createPublicKey(sm2Root.privateKey);
+  return buildCertificate({
+    subject: certificateSubjectAsn1(sm2Root.certificate),
+    publicKey,
+    issuer: { name: certificateSubjectAsn1(ca.certificate), privateKey: ca.privateKey },
+    notBefore: backdate(now),
+    notAfter: new Date(Math.min(new Date(subject.validTo).getTime(), new Date(issuer.validTo).getTime())),
+    extensions: [
+      ext.basicConstraints(true, 0),
+      ext.keyUsage([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]),
+      ext.subjectKeyIdentifier(keyIdentifier(publicKey)),
+      ext.authorityKeyIdentifier(keyIdentifier(createPublicKey(ca.privateKey))),
+    ],
+  });
+}
+
+/** Whether `certDer` names `ca`'s key as its issuer's (authorityKeyIdentifier, as issued here). */
+export function issuedBy(certDer: Uint8Array, ca: CertificateAuthority): boolean {
+  const aki = readExtensions(certDer).find((e) => e.oid === OID.authorityKeyIdentifier);
+  const want = ext.authorityKeyIdentifier(keyIdentifier(createPublicKey(ca.privateKey))).value;
+  return aki !== undefined && Buffer.from(aki.value).equals(Buffer.from(want));
 }
 
 type LeafPurpose = 'tsa' | 'receipt' | 'checkpoint' | 'client' | 'server' | 'document';
@@ -163,6 +210,12 @@ export interface PkiPaths {
   tsaSm2Cert: string;
   /** The certificate of the gateway's SM2 key (receipts and checkpoints). */
   sm2Cert: string;
+  /** SM2 receipt keys made by rotation: `<kid>.cert.pem` each, issued by the SM2 root. */
+  sm2ReceiptCertsDir: string;
+  /** The SM2 root (CRYPTO_SUITE dual and gm): key, self-signed certificate, cross certificate. */
+  sm2RootKey: string;
+  sm2RootCert: string;
+  sm2RootCross: string;
   receiptCert: string;
   checkpointCert: string;
   clientsDir: string;
@@ -185,6 +238,10 @@ export function pkiPaths(dir: string): PkiPaths {
     tsaSm2Key: path.join(dir, 'tsa', 'tsa-sm2.key.pem'),
     tsaSm2Cert: path.join(dir, 'tsa', 'tsa-sm2.cert.pem'),
     sm2Cert: path.join(dir, 'keys', 'sm2.cert.pem'),
+    sm2ReceiptCertsDir: path.join(dir, 'keys', 'sm2-receipt'),
+    sm2RootKey: path.join(dir, 'root', 'ca-sm2.key.pem'),
+    sm2RootCert: path.join(dir, 'root', 'ca-sm2.cert.pem'),
+    sm2RootCross: path.join(dir, 'root', 'ca-sm2.cross.cert.pem'),
     receiptCert: path.join(dir, 'keys', 'receipt.cert.pem'),
     checkpointCert: path.join(dir, 'keys', 'checkpoint.cert.pem'),
     clientsDir: path.join(dir, 'clients'),
@@ -232,6 +289,21 @@ export async function loadRootCa(dir: string): Promise<CertificateAuthority> {
   return { privateKey: await readKey(p.rootKey), certificate: (await readCerts(p.rootCert))[0]! };
 }
 
+/** The SM2 root of a `pki init`ed directory made with CRYPTO_SUITE dual or gm. */
+export async function loadSm2RootCa(dir: string): Promise<CertificateAuthority> {
+  const p = pkiPaths(dir);
+  if (!(await exists(p.sm2RootKey))) throw new PkiError('PKI_NOT_INITIALISED', `${p.sm2RootKey} is missing`);
+  return { privateKey: await readKey(p.sm2RootKey), certificate: (await readCerts(p.sm2RootCert))[0]! };
+}
+
+/** Keeps a TSA certificate that no longer signs in tsa/retired/ (in certs.pem; tokens name it). */
+async function retireTsaCertificate(paths: PkiPaths, certificate: Buffer): Promise<string> {
+  const serial = new X509Certificate(certificate).serialNumber.toLowerCase();
+  const retired = path.join(paths.tsaRetiredDir, `${serial}.cert.pem`);
+  await writePublic(retired, certificate);
+  return retired;
+}
+
 export interface InitPkiOptions extends PkiOptions {
   /** DATA_DIR/pki */
   dir: string;
@@ -243,6 +315,11 @@ export interface InitPkiOptions extends PkiOptions {
   sm2Tsa?: boolean;
   /** The gateway's SM2 key (SM2 receipts and checkpoint lines; `sm2PublicKeyObject`), to certify. */
   sm2PublicKey?: KeyObject;
+  /**
+   * SM2 receipt keys made by rotation (KeyRing `sm2ReceiptPublicKeys`), to certify each under the
+   * SM2 root as keys/sm2-receipt/<kid>.cert.pem; one equal to `sm2PublicKey` is certified there.
+   */
+  sm2ReceiptPublicKeys?: { kid: string; publicKey: KeyObject }[];
 }
 
 export interface InitPkiResult {
@@ -279,37 +356,81 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
     created.push(paths.tsaCert);
   }
 
-  if (options.sm2Tsa) {
-    if ((await exists(paths.tsaSm2Key)) && (await exists(paths.tsaSm2Cert))) reused.push(paths.tsaSm2Cert);
+  // CRYPTO_SUITE dual and gm: the SM2 root, kept once made (its certificate is what a GM/T
+  // verifier pins), with its cross certificate from the ECDSA root.
+  let sm2Ca: CertificateAuthority | undefined;
+  if (options.sm2Tsa || options.sm2PublicKey || options.sm2ReceiptPublicKeys?.length) {
+    if (await exists(paths.sm2RootKey)) {
+      sm2Ca = await loadSm2RootCa(options.dir);
+      reused.push(paths.sm2RootCert);
+    } else {
+      sm2Ca = createRootCa({ ...options, algorithm: 'sm2' });
+      await writeSecret(paths.sm2RootKey, sm2Ca.privateKey);
+      await writePublic(paths.sm2RootCert, sm2Ca.certificate);
+      created.push(paths.sm2RootCert);
+    }
+    const cross = await readCerts(paths.sm2RootCross).catch(() => [] as Buffer[]);
+    if (cross[0] && issuedBy(cross[0], ca)) reused.push(paths.sm2RootCross);
     else {
-      // An SM2 key certified by the same root (its ECDSA signature): a verifier pins one root.
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'SM2' });
-      const subject = { commonName: 'LianZheng Time-Stamp Authority (SM2)', organization: org };
+      await writePublic(paths.sm2RootCross, crossCertify(ca, sm2Ca, options));
+      created.push(paths.sm2RootCross);
+    }
+  }
+
+  if (options.sm2Tsa && sm2Ca) {
+    const subject = { commonName: 'LianZheng Time-Stamp Authority (SM2)', organization: org };
+    const current = (await exists(paths.tsaSm2Key))
+      ? await readCerts(paths.tsaSm2Cert).catch(() => [] as Buffer[])
+      : [];
+    if (current[0] && issuedBy(current[0], sm2Ca)) reused.push(paths.tsaSm2Cert);
+    else if (current[0]) {
+      // Issued by the ECDSA root before the SM2 root existed: the same key, certified again by
+      // the SM2 root. The old certificate retires (in certs.pem), so tokens that name it verify.
+      await retireTsaCertificate(paths, current[0]);
+      const key = createPublicKey(await readKey(paths.tsaSm2Key));
+      await writePublic(paths.tsaSm2Cert, issueCertificate(sm2Ca, 'tsa', subject, key, options));
+      created.push(paths.tsaSm2Cert);
+    } else {
+      const { privateKey, publicKey } = sm2Key();
       await writeSecret(paths.tsaSm2Key, privateKey);
-      await writePublic(paths.tsaSm2Cert, issueCertificate(ca, 'tsa', subject, publicKey, options));
+      await writePublic(paths.tsaSm2Cert, issueCertificate(sm2Ca, 'tsa', subject, publicKey, options));
       created.push(paths.tsaSm2Cert);
     }
   }
 
-  const keyCerts: [string, KeyObject | undefined, string][] = [
-    [paths.receiptCert, options.receiptPublicKey, 'LianZheng Receipt Signing'],
-    [paths.checkpointCert, options.checkpointPublicKey, 'LianZheng Checkpoint Signing'],
-    [paths.sm2Cert, options.sm2PublicKey, 'LianZheng Receipt and Checkpoint Signing (SM2)'],
-  ];
-  for (const [file, key, cn] of keyCerts) {
+  const sm2Cn = 'LianZheng Receipt and Checkpoint Signing (SM2)';
+  const keyCerts: [string, KeyObject | undefined, string, 'receipt' | 'checkpoint', CertificateAuthority][] =
+    [
+      [paths.receiptCert, options.receiptPublicKey, 'LianZheng Receipt Signing', 'receipt', ca],
+      [paths.checkpointCert, options.checkpointPublicKey, 'LianZheng Checkpoint Signing', 'checkpoint', ca],
+    ];
+  if (sm2Ca) {
+    keyCerts.push([paths.sm2Cert, options.sm2PublicKey, sm2Cn, 'checkpoint', sm2Ca]);
+    const first =
+      options.sm2PublicKey && publicKeyOf(options.sm2PublicKey).export({ type: 'spki', format: 'der' });
+    for (const { kid, publicKey } of options.sm2ReceiptPublicKeys ?? []) {
+      // A kid is an RFC 7638 thumbprint (base64url); anything else does not become a file name.
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(kid))
+        throw new PkiError('PKI_BAD_NAME', `SM2 receipt key id ${kid}`);
+      if (first && Buffer.compare(first, publicKey.export({ type: 'spki', format: 'der' })) === 0) continue;
+      const file = path.join(paths.sm2ReceiptCertsDir, `${kid}.cert.pem`);
+      keyCerts.push([file, publicKey, 'LianZheng Receipt Signing (SM2)', 'receipt', sm2Ca]);
+    }
+  }
+  for (const [file, key, cn, purpose, issuer] of keyCerts) {
     if (!key) continue;
     const current = await readCerts(file).catch(() => [] as Buffer[]);
     const spki = publicKeyOf(key).export({ type: 'spki', format: 'der' });
     const same =
       current[0] && new X509Certificate(current[0]).publicKey.export({ type: 'spki', format: 'der' });
-    if (same && Buffer.compare(same, spki) === 0) {
+    // Reissued when the key changed, or (SM2 keys) when an earlier version's ECDSA root issued it.
+    if (same && Buffer.compare(same, spki) === 0 && issuedBy(current[0]!, issuer)) {
       reused.push(file);
       continue;
     }
-    const purpose = file === paths.receiptCert ? 'receipt' : 'checkpoint';
     await writePublic(
       file,
-      issueCertificate(ca, purpose, { commonName: cn, organization: org }, key, options),
+      issueCertificate(issuer, purpose, { commonName: cn, organization: org }, key, options),
     );
     created.push(file);
   }
@@ -335,19 +456,39 @@ async function issueTsaFiles(ca: CertificateAuthority, paths: PkiPaths, options:
  * `lianzheng pki rotate-tsa`: a new TSA key and certificate. The old certificate moves to
  * tsa/retired/ and stays in certs.pem, so tokens it signed keep verifying (they also carry the
  * certificate themselves when certReq was set, and both chain to the same root). The old private
- * key is deleted: nothing needs it any more.
+ * key is deleted: nothing needs it any more. `algorithm: 'sm2'` rotates the SM2 (GM/T 0033) TSA
+ * key instead, under the SM2 root, the same way.
  */
-export async function rotateTsaKey(dir: string, options: PkiOptions = {}): Promise<{ retired: string }> {
+export async function rotateTsaKey(
+  dir: string,
+  options: PkiOptions & { algorithm?: 'ecdsa' | 'sm2' } = {},
+): Promise<{ retired: string; certificate: string }> {
   const paths = pkiPaths(dir);
+  if (options.algorithm === 'sm2') {
+    if (!(await exists(paths.tsaSm2Key)))
+      throw new PkiError(
+        'PKI_NOT_INITIALISED',
+        `${paths.tsaSm2Key} is missing (CRYPTO_SUITE dual or gm makes it)`,
+      );
+    const sm2Ca = await loadSm2RootCa(dir);
+    const retired = await retireTsaCertificate(paths, (await readCerts(paths.tsaSm2Cert))[0]!);
+    await fs.rm(paths.tsaSm2Key, { force: true });
+    const { privateKey, publicKey } = sm2Key();
+    const subject = {
+      commonName: 'LianZheng Time-Stamp Authority (SM2)',
+      organization: options.organization ?? 'LianZheng',
+    };
+    await writeSecret(paths.tsaSm2Key, privateKey);
+    await writePublic(paths.tsaSm2Cert, issueCertificate(sm2Ca, 'tsa', subject, publicKey, options));
+    await writePublishedCertificates(dir);
+    return { retired, certificate: paths.tsaSm2Cert };
+  }
   const ca = await loadRootCa(dir);
-  const old = (await readCerts(paths.tsaCert))[0]!;
-  const serial = new X509Certificate(old).serialNumber.toLowerCase();
-  const retired = path.join(paths.tsaRetiredDir, `${serial}.cert.pem`);
-  await writePublic(retired, old);
+  const retired = await retireTsaCertificate(paths, (await readCerts(paths.tsaCert))[0]!);
   await fs.rm(paths.tsaKey, { force: true });
   await issueTsaFiles(ca, paths, options);
   await writePublishedCertificates(dir);
-  return { retired };
+  return { retired, certificate: paths.tsaCert };
 }
 
 /** A partner's mTLS client certificate (key generated here unless the partner sent a public key). */
@@ -444,11 +585,16 @@ export async function loadDocumentSigningFiles(
   return { privateKey: await readKey(paths.documentKey), certificate: certificate!, chain: [ca.certificate] };
 }
 
-/** Root, current and retired TSA certificates, and the key certificates, as one PEM file. */
+/**
+ * Roots (ECDSA, and SM2 with its cross certificate), current and retired TSA certificates, and the
+ * key certificates (SM2 receipt keys made by rotation too), as one PEM file.
+ */
 export async function writePublishedCertificates(dir: string): Promise<string> {
   const paths = pkiPaths(dir);
   const files = [
     paths.rootCert,
+    paths.sm2RootCert,
+    paths.sm2RootCross,
     paths.tsaCert,
     paths.tsaSm2Cert,
     paths.receiptCert,
@@ -456,8 +602,12 @@ export async function writePublishedCertificates(dir: string): Promise<string> {
     paths.sm2Cert,
     paths.documentCert,
   ];
-  const retired = (await fs.readdir(paths.tsaRetiredDir).catch(() => [] as string[])).sort();
-  files.push(...retired.map((f) => path.join(paths.tsaRetiredDir, f)));
+  const inDir = async (d: string) =>
+    (await fs.readdir(d).catch(() => [] as string[]))
+      .filter((f) => f.endsWith('.cert.pem'))
+      .sort()
+      .map((f) => path.join(d, f));
+  files.push(...(await inDir(paths.sm2ReceiptCertsDir)), ...(await inDir(paths.tsaRetiredDir)));
   const parts: string[] = [];
   for (const f of files) {
     for (const der of await readCerts(f).catch(() => [] as Buffer[])) parts.push(toPem(der));
@@ -505,13 +655,25 @@ export async function loadTimeStampSignerFromFiles(options: LoadSignerOptions): 
   return createTimeStampSigner({ ...rest, privateKey, certificate: certificate!, chain });
 }
 
-/** The SM2 (GM/T 0033) signer of a `pki init`ed directory made with `sm2Tsa`. */
-export function loadLocalSm2TimeStampSigner(
+/**
+ * The SM2 (GM/T 0033) signer of a `pki init`ed directory made with `sm2Tsa`. Its chain is the SM2
+ * root's cross certificate, so a token with certReq reaches the ECDSA root as well as the SM2 one.
+ */
+export async function loadLocalSm2TimeStampSigner(
   dir: string,
   options: Omit<LoadSignerOptions, 'keyPath' | 'certPath'> & { nextSerial: NextSerial },
 ): Promise<TimeStampSigner> {
   const p = pkiPaths(dir);
-  return loadTimeStampSignerFromFiles({ ...options, keyPath: p.tsaSm2Key, certPath: p.tsaSm2Cert });
+  const chainPaths = [
+    ...(options.chainPaths ?? []),
+    ...((await exists(p.sm2RootCross)) ? [p.sm2RootCross] : []),
+  ];
+  return loadTimeStampSignerFromFiles({
+    ...options,
+    chainPaths,
+    keyPath: p.tsaSm2Key,
+    certPath: p.tsaSm2Cert,
+  });
 }
 
 /** The signer of a `pki init`ed directory. */

@@ -36,6 +36,7 @@ import {
   parseTimeStampRequest,
   type TimeStampRequest,
 } from './request.ts';
+import { ecPrivateScalar, isSm2Key, sm2SignatureDer } from './sm2-key.ts';
 
 export interface TimeStampSignerOptions {
   /**
@@ -109,36 +110,6 @@ interface SignatureProfile {
   sign(data: Buffer): Buffer;
   /** The imprints this key answers. */
   imprints: readonly TsaHashAlgorithm[];
-}
-
-/** The 32-byte private scalar of an EC key (PKCS#8 → ECPrivateKey → privateKey OCTET STRING). */
-function ecPrivateScalar(key: KeyObject): Uint8Array {
-  const pkcs8 = fromDer(key.export({ type: 'pkcs8', format: 'der' }));
-  const ecPrivateKey = fromDer(Buffer.from((pkcs8.value as Asn1[])[2]!.value as string, 'binary'));
-  return Buffer.from((ecPrivateKey.value as Asn1[])[1]!.value as string, 'binary');
-}
-
-/**
- * Whether a key is on the SM2 curve. A freshly generated one says so (`ec`, namedCurve `SM2`); one
- * read back from PKCS#8 is an OpenSSL "SM2" key that Node names no type at all, so its
- * PrivateKeyInfo's curve parameter decides.
- */
-function isSm2Key(key: KeyObject): boolean {
-  if (key.asymmetricKeyType === 'ec') return key.asymmetricKeyDetails?.namedCurve === 'SM2';
-  if (key.asymmetricKeyType !== undefined) return false;
-  try {
-    const algorithm = (fromDer(key.export({ type: 'pkcs8', format: 'der' })).value as Asn1[])[1]!;
-    const params = (algorithm.value as Asn1[])[1];
-    return params !== undefined && forge.asn1.derToOid(params.value as string) === OID.sm2Curve;
-  } catch {
-    return false;
-  }
-}
-
-/** SM2's (r ‖ s) as CMS carries ECDSA-style signatures: SEQUENCE { INTEGER r, INTEGER s }. */
-function sm2SignatureDer(raw: Uint8Array): Buffer {
-  const int = (b: Uint8Array) => integer(BigInt(`0x${Buffer.from(b).toString('hex')}`));
-  return toDer(seq([int(raw.subarray(0, 32)), int(raw.subarray(32))]));
 }
 
 function signatureProfile(key: KeyObject): SignatureProfile {
