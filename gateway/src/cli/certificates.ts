@@ -8,13 +8,29 @@ import {
   registerClientCertificate,
   revokeClientCertificate,
 } from '../auth/client-certificates.ts';
-import { issueClientCertificate, issueServerCertificate, PkiError } from '../tsa/pki.ts';
+import type { Config } from '../config.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+import { sm2PublicKeyObject } from '../tsa/certificate.ts';
+import {
+  type InitPkiOptions,
+  issueClientCertificate,
+  issueServerCertificate,
+  PkiError,
+  pkiPaths,
+  rotateTsaKey,
+} from '../tsa/pki.ts';
 import { CliError, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
 
-// `lianzheng pki server-cert` and `lianzheng clientcert …`: HTTPS for the gateway and partners'
-// client certificates (mTLS), from the local PKI under DATA_DIR/pki or from an outside CA.
+// `lianzheng pki server-cert`, `pki rotate-tsa` and `lianzheng clientcert …`: HTTPS for the
+// gateway, the TSA keys, and partners' client certificates (mTLS), from the local PKI under
+// DATA_DIR/pki or from an outside CA.
 
-export const CERTIFICATES_HELP = `  lianzheng pki server-cert [--dns NAME]… [--ip ADDRESS]…
+export const CERTIFICATES_HELP = `  lianzheng pki rotate-tsa [--ecdsa | --sm2]
+      A new TSA key and certificate: the ECDSA one and, with CRYPTO_SUITE dual or gm, the SM2
+      (GM/T 0033) one under the SM2 root, or only the one named. Old certificates stay published
+      in certs.pem (tsa/retired/), so old tokens keep verifying; restart the gateway to sign with
+      the new keys.
+  lianzheng pki server-cert [--dns NAME]… [--ip ADDRESS]…
       Issue the gateway's TLS certificate from the local root (default names: localhost,
       127.0.0.1, ::1) into DATA_DIR/pki/server/; serve it with TLS_CERT_FILE and TLS_KEY_FILE.
   lianzheng clientcert create --org ORG --name NAME [--role partner|unit] [--public-key PEM-FILE]
@@ -35,6 +51,65 @@ function refused(e: unknown): never {
 function role(value: string | undefined): ClientCertificateRole {
   if (value === undefined || value === 'partner' || value === 'unit') return value ?? 'partner';
   throw new CliError(EXIT.USAGE, '--role is partner or unit');
+}
+
+/**
+ * What `lianzheng pki init` (and `keys rotate` after a rotation) certifies: the receipt and
+ * checkpoint keys, and with an SM2 key (CRYPTO_SUITE dual or gm) the SM2 TSA, the SM2 key and every
+ * SM2 receipt key made by rotation, under the SM2 root.
+ */
+export function localPkiOptions(config: Config, ring: KeyRing): InitPkiOptions {
+  const receiptJwk = ring.jwks().keys[0];
+  return {
+    dir: path.join(config.dataDir, 'pki'),
+    sm2Tsa: config.cryptoSuite !== 'intl',
+    ...(ring.sm2
+      ? {
+          sm2PublicKey: sm2PublicKeyObject(ring.sm2.publicKey),
+          sm2ReceiptPublicKeys: ring
+            .sm2ReceiptPublicKeys()
+            .map((k) => ({ kid: k.kid, publicKey: sm2PublicKeyObject(k.publicKey) })),
+        }
+      : {}),
+    ...(receiptJwk ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) } : {}),
+    checkpointPublicKey: createPublicKey({
+      key: {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: Buffer.from(ring.checkpointSigner.publicKey).toString('base64url'),
+      },
+      format: 'jwk',
+    }),
+  };
+}
+
+/** `lianzheng pki rotate-tsa [--ecdsa | --sm2]`. */
+export async function cmdRotateTsa(
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: Out,
+): Promise<number> {
+  const { values } = parseArgs({ args, options: { ecdsa: { type: 'boolean' }, sm2: { type: 'boolean' } } });
+  if (values.ecdsa && values.sm2)
+    throw new CliError(EXIT.USAGE, 'pki rotate-tsa takes --ecdsa or --sm2, not both');
+  const dir = path.join(loadCliConfig(env).dataDir, 'pki');
+  const hasSm2 = await fs.access(pkiPaths(dir).tsaSm2Key).then(
+    () => true,
+    () => false,
+  );
+  const which: ('ecdsa' | 'sm2')[] = values.sm2
+    ? ['sm2']
+    : values.ecdsa || !hasSm2
+      ? ['ecdsa']
+      : ['ecdsa', 'sm2'];
+  for (const algorithm of which) {
+    const { certificate, retired } = await rotateTsaKey(dir, { algorithm }).catch(refused);
+    out.log(JSON.stringify({ algorithm, certificate, retired }));
+  }
+  out.error(
+    'Rotated. The old certificates stay in certs.pem; restart the gateway to time-stamp with the new keys.',
+  );
+  return EXIT.OK;
 }
 
 export async function cmdServerCert(

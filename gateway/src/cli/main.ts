@@ -1,4 +1,3 @@
-import { createPublicKey } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import https from 'node:https';
@@ -29,10 +28,15 @@ import { loadConfig } from '../config.ts';
 import { createSm3 } from '../intake/sm3.ts';
 import { KeyRing } from '../keys/key-ring.ts';
 import { BackupError, backupDatabase, restoreDatabase } from '../storage/backup.ts';
-import { sm2PublicKeyObject } from '../tsa/certificate.ts';
-import { initPki } from '../tsa/pki.ts';
+import { initPki, pkiPaths } from '../tsa/pki.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
-import { CERTIFICATES_HELP, cmdClientCert, cmdServerCert } from './certificates.ts';
+import {
+  CERTIFICATES_HELP,
+  cmdClientCert,
+  cmdRotateTsa,
+  cmdServerCert,
+  localPkiOptions,
+} from './certificates.ts';
 import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
 import { cmdMonitor, MONITOR_HELP } from './monitor.ts';
 import { nameWithId, type ProjectNames, parseProjectNames, recordLine } from './names.ts';
@@ -88,7 +92,8 @@ Usage:
       (WITHDRAWN 5, SUPERSEDED BY 6) from what the ledger says of each record.
   lianzheng pki init
       Create (or keep) the local root CA under DATA_DIR/pki and certify the TSA, receipt and
-      checkpoint keys; the gateway does this on first start too.
+      checkpoint keys; with CRYPTO_SUITE dual or gm also the SM2 root, which certifies the SM2
+      TSA key and the SM2 keys (those made by rotation too). The gateway does this on start too.
   lianzheng anchor keygen --key-file F | anchor deploy
       Create the anchorer's signing key (fund its address), or deploy the Anchor contract with
       the ANCHOR_* configuration (prints ANCHOR_CONTRACT=…).
@@ -1076,6 +1081,15 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
   const kid = await ring.rotate();
   const rotations = ring.rotations().length;
+  // The new SM2 receipt key gets its certificate under the SM2 root now, where there is a local
+  // PKI (the gateway's next start, or `pki init`, would issue it too).
+  const pkiReady =
+    ring.sm2 &&
+    (await fs.access(pkiPaths(path.join(config.dataDir, 'pki')).rootKey).then(
+      () => true,
+      () => false,
+    ));
+  const certified = pkiReady ? (await initPki(localPkiOptions(config, ring))).created : [];
   out.log(
     JSON.stringify(
       {
@@ -1083,6 +1097,7 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
         keys: ring.receiptKeys(),
         ...(ring.sm2 ? { sm2Keys: ring.sm2ReceiptKeys() } : {}),
         rotations,
+        ...(certified.length ? { certificates: certified } : {}),
         keysDir: path.resolve(config.keysDir),
       },
       null,
@@ -1097,25 +1112,15 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
 
 async function cmdPki(args: string[], env: Record<string, string | undefined>, out: Out): Promise<number> {
   if (args[0] === 'server-cert') return cmdServerCert(args.slice(1), env, out);
-  if (args[0] !== 'init') throw new CliError(EXIT.USAGE, 'usage: lianzheng pki init | pki server-cert');
+  if (args[0] === 'rotate-tsa') return cmdRotateTsa(args.slice(1), env, out);
+  if (args[0] !== 'init')
+    throw new CliError(
+      EXIT.USAGE,
+      'usage: lianzheng pki init | pki rotate-tsa [--ecdsa | --sm2] | pki server-cert',
+    );
   const config = loadConfig(env);
   const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin, suite: config.cryptoSuite });
-  const receiptJwk = ring.jwks().keys[0];
-  const result = await initPki({
-    // CRYPTO_SUITE dual and gm: the SM2 TSA key and a certificate of the SM2 signing key too.
-    sm2Tsa: config.cryptoSuite !== 'intl',
-    ...(ring.sm2 ? { sm2PublicKey: sm2PublicKeyObject(ring.sm2.publicKey) } : {}),
-    dir: path.join(config.dataDir, 'pki'),
-    ...(receiptJwk ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) } : {}),
-    checkpointPublicKey: createPublicKey({
-      key: {
-        kty: 'OKP',
-        crv: 'Ed25519',
-        x: Buffer.from(ring.checkpointSigner.publicKey).toString('base64url'),
-      },
-      format: 'jwk',
-    }),
-  });
+  const result = await initPki(localPkiOptions(config, ring));
   out.log(JSON.stringify({ created: result.created, reused: result.reused }, null, 2));
   return EXIT.OK;
 }

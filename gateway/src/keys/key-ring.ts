@@ -630,6 +630,19 @@ export class KeyRing {
     }));
   }
 
+  /**
+   * The SM2 receipt public keys (04 ‖ x ‖ y), oldest first — the key of sm2-key.json, then those
+   * made by rotation — for the PKI to certify under the SM2 root (empty without an SM2 key).
+   */
+  sm2ReceiptPublicKeys(): { kid: string; publicKey: Uint8Array }[] {
+    const rotated = this.receiptFile.sm2;
+    if (!rotated) return this.sm2 ? [{ kid: this.sm2.kid, publicKey: this.sm2.publicKey }] : [];
+    return rotated.keys.map((k) => {
+      const key = sm2KeyOf(k);
+      return { kid: key.kid, publicKey: key.publicKey };
+    });
+  }
+
   /** Public keys: current and retired receipt keys (ES256) and the checkpoint key (Ed25519). */
   jwks(): JsonWebKeySet {
     return this.cachedJwks;

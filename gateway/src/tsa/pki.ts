@@ -292,7 +292,11 @@ export async function loadRootCa(dir: string): Promise<CertificateAuthority> {
 /** The SM2 root of a `pki init`ed directory made with CRYPTO_SUITE dual or gm. */
 export async function loadSm2RootCa(dir: string): Promise<CertificateAuthority> {
   const p = pkiPaths(dir);
-  if (!(await exists(p.sm2RootKey))) throw new PkiError('PKI_NOT_INITIALISED', `${p.sm2RootKey} is missing`);
+  if (!(await exists(p.sm2RootKey)))
+    throw new PkiError(
+      'PKI_NOT_INITIALISED',
+      `${p.sm2RootKey} is missing: lianzheng pki init with CRYPTO_SUITE dual or gm makes it`,
+    );
   return { privateKey: await readKey(p.sm2RootKey), certificate: (await readCerts(p.sm2RootCert))[0]! };
 }
 
