@@ -2,13 +2,7 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyPluginAsync,
-  type FastifyServerOptions,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
 import type pg from 'pg';
@@ -26,10 +20,8 @@ import keysPlugin from './keys/plugin.ts';
 import { lazyRequestLoggerFactory } from './logger.ts';
 import metricsPlugin from './metrics.ts';
 import { documentErrors, transformRoute } from './openapi.ts';
-import devSignInRoutes from './routes/dev-sign-in/index.ts';
-import evidenceWriteRoutes from './routes/evidence-write/index.ts';
-import opsRoutes from './routes/ops/index.ts';
-import pagesPlugin from './routes/pages/plugin.ts';
+import { type ProcessDuties, processDuties } from './process-role.ts';
+import routes from './routes/index.ts';
 import { Problem } from './schemas.ts';
 import pipelinePlugin from './seal/plugin.ts';
 import dbPlugin from './storage/db-plugin.ts';
@@ -40,6 +32,8 @@ import witnessesPlugin from './witness/plugin.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
+    /** What this process does (GATEWAY_ROLE, decided once: process-role.ts). */
+    duties: ProcessDuties;
   }
 }
 
@@ -53,8 +47,8 @@ export interface BuildAppOptions {
   migrate?: boolean;
   keyRing?: KeyRing;
   jwtVerifier?: Pick<JwtVerifier, 'verify'>;
-  /** The pipeline plugin; `false` leaves it out (unit tests of intake alone). */
-  pipeline?: FastifyPluginAsync | false;
+  /** `false` leaves the sealing pipeline and the read routes out (unit tests of intake alone). */
+  pipeline?: false;
   /**
    * Serve HTTPS with this key and certificate (server.ts reads config.tls). With `clientCa`,
    * clients may present a certificate chaining to it (mTLS, auth/client-certificates.ts).
@@ -86,17 +80,14 @@ function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, string>
   return headers;
 }
 
-/**
- * Builds the gateway as a Fastify instance without listening: server.ts listens, tests inject.
- * Plugins are named and declare their dependencies; the pipeline comes last.
- */
-export function buildApp(options: BuildAppOptions): FastifyInstance {
+/** Fastify's own options: limits and timeouts from the configuration, TLS, logging, errors. */
+function serverOptions(options: BuildAppOptions): FastifyServerOptions & { http?: unknown; https?: unknown } {
   const { config } = options;
   const isLoggerInstance =
     options.logger !== undefined &&
     typeof options.logger === 'object' &&
     'child' in (options.logger as object);
-  const app = Fastify({
+  return {
     ...(isLoggerInstance
       ? { loggerInstance: options.logger as Logger }
       : { logger: (options.logger as FastifyServerOptions['logger']) ?? false }),
@@ -131,7 +122,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     // Each request's logger is made only when the request logs something (logger.ts).
     ...(options.logger ? { childLoggerFactory: lazyRequestLoggerFactory } : {}),
-    // While closing, requests on open connections get a 503 problem+json (the hook below), not
+    // While closing, requests on open connections get a 503 problem+json (addRequestHooks), not
     // Fastify's own JSON.
     return503OnClosing: false,
     // Malformed URLs and over-long path parameters get a problem+json like everything else…
@@ -139,37 +130,38 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     // …and so do what Node's parser refuses: oversized headers (431), timeouts (408), non-HTTP (400).
     clientErrorHandler,
     // No log line per successful request at info (two per request cost ~10% of the hot path's
-    // CPU); refusals and failures are logged by the error handler, slow requests below.
+    // CPU); refusals and failures are logged by the error handler, slow requests by addRequestHooks.
     logController: new LogController({
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     }),
     forceCloseConnections: 'idle',
     // Unknown fields are errors, never silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
-  });
-
-  app.register(configPlugin, { config });
-  app.register(bodyDeadlinePlugin, { timeoutMs: config.requestTimeoutMs });
-  app.register(errorsPlugin);
-  app.register(metricsPlugin);
-  app.addSchema(Problem);
-  // The API answers JSON, problem+json, a note, a DER token: never a document. It sends what
-  // OWASP's REST Security Cheat Sheet asks of an API — a CSP that allows nothing and no framing,
-  // nosniff, HSTS, no referrer — and not helmet's document headers (COOP, Origin-Agent-Cluster,
-  // DNS prefetch, X-Download-Options, X-XSS-Protection…), which a browser applies only to pages:
-  // 20 headers cost ~3 µs per answer to check and write, 7 % of a cached verify answer. The pages
-  // set their own (routes/pages), and /docs, the one HTML the API plugins serve, gets helmet's
-  // document headers below, beside swagger-ui's own CSP.
-  const securityHeaders: Record<string, string> = {
-    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-    'strict-transport-security': 'max-age=31536000; includeSubDomains',
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-    // Partners' and monitors' pages on other origins may read the public answers.
-    'cross-origin-resource-policy': 'cross-origin',
   };
-  const documentHeaders = helmetHeaders({ contentSecurityPolicy: false });
+}
+
+// The API answers JSON, problem+json, a note, a DER token: never a document. It sends what
+// OWASP's REST Security Cheat Sheet asks of an API — a CSP that allows nothing and no framing,
+// nosniff, HSTS, no referrer — and not helmet's document headers (COOP, Origin-Agent-Cluster,
+// DNS prefetch, X-Download-Options, X-XSS-Protection…), which a browser applies only to pages:
+// 20 headers cost ~3 µs per answer to check and write, 7 % of a cached verify answer. The pages
+// set their own (routes/pages), and /docs, the one HTML the API plugins serve, gets helmet's
+// document headers (routes/docs), beside swagger-ui's own CSP.
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  // Partners' and monitors' pages on other origins may read the public answers.
+  'cross-origin-resource-policy': 'cross-origin',
+};
+
+/**
+ * Hooks on every request: the security headers, refusals of what the schemas cannot see (a number
+ * that overflows, a body without a Content-Type), 503 while closing, a log line for slow requests.
+ */
+function addRequestHooks(app: FastifyInstance): void {
   // Ajv 8 coerces a query value such as "1e309" to Infinity and then lets it through `integer`
   // and `maximum` (a 500 further on): refuse numbers that do not fit before the schema sees them.
   app.addHook('preValidation', (request, _reply, done) => {
@@ -209,7 +201,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(securityHeaders);
+    reply.headers(SECURITY_HEADERS);
     reply.header('x-request-id', request.id);
     if (closing) {
       reply.header('connection', 'close').header('retry-after', '1');
@@ -231,6 +223,10 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
       );
     done();
   });
+}
+
+/** The OpenAPI document: security schemes, and security and error examples on every operation. */
+function registerOpenApi(app: FastifyInstance): void {
   app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -262,6 +258,67 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
     transformObject: (document) =>
       documentErrors('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   });
+}
+
+/**
+ * The gateway's parts in the order a submission meets them: keys, intake, trusted time, the
+ * pipeline (seal → ledger → log), witnesses, webhooks, anchoring. Each is a named plugin that
+ * declares its dependencies; what runs in this process follows `duties`.
+ */
+function registerParts(app: FastifyInstance, options: BuildAppOptions, duties: ProcessDuties): void {
+  const { config } = options;
+  const pipeline = options.pipeline !== false;
+  app.register(keysPlugin, { keyRing: options.keyRing });
+  app.register(multipart, {
+    limits: {
+      fileSize: config.limits.maxFileBytes,
+      files: 1,
+      fields: 32,
+      fieldSize: 64 * 1024,
+      parts: 40,
+      headerPairs: 100,
+    },
+  });
+  app.register(intakePlugin);
+  if (config.tsa.enabled) app.register(timestampsPlugin);
+  if (pipeline) {
+    app.register(pipelinePlugin);
+    // Witnesses are asked where the batcher runs; every process serves their cosignatures.
+    app.register(witnessesPlugin, { config: config.witnesses, run: duties.askWitnesses });
+  }
+  // The deliveries are written by the batcher as it records: delivered where it runs.
+  app.register(webhooksPlugin, { deliver: duties.deliverWebhooks });
+  if (config.anchor) {
+    const anchor = config.anchor;
+    // GATEWAY_ROLE=api: the sealer process anchors; this one only serves the read proxy.
+    app.register(anchorPlugin, (parent) => ({
+      config: anchor,
+      db: parent.db,
+      origin: config.logOrigin,
+      run: duties.anchor,
+    }));
+    if (pipeline) app.register(anchorBundlesPlugin);
+  }
+}
+
+/**
+ * Builds the gateway as a Fastify instance without listening: server.ts listens, tests inject.
+ * The platform first (configuration, errors, metrics, database, authentication, rate limits), then
+ * the parts, then every route (routes/index.ts).
+ */
+export function buildApp(options: BuildAppOptions): FastifyInstance {
+  const { config } = options;
+  const duties = processDuties(config.role, { pipeline: options.pipeline !== false });
+  const app = Fastify(serverOptions(options) as FastifyServerOptions);
+  // At once, not in a plugin: server.ts reads it before the app is ready.
+  app.decorate('duties', duties);
+  app.register(configPlugin, { config });
+  app.register(bodyDeadlinePlugin, { timeoutMs: config.requestTimeoutMs });
+  app.register(errorsPlugin);
+  app.register(metricsPlugin);
+  app.addSchema(Problem);
+  addRequestHooks(app);
+  registerOpenApi(app);
   app.register(dbPlugin, { pool: options.db, migrate: options.migrate });
   app.register(authPlugin, { jwtVerifier: options.jwtVerifier });
   app.register(rateLimit, {
@@ -277,54 +334,7 @@ export function buildApp(options: BuildAppOptions): FastifyInstance {
         retryAfter: context.after,
       }),
   });
-  app.register(keysPlugin, { keyRing: options.keyRing });
-  app.register(multipart, {
-    limits: {
-      fileSize: config.limits.maxFileBytes,
-      files: 1,
-      fields: 32,
-      fieldSize: 64 * 1024,
-      parts: 40,
-      headerPairs: 100,
-    },
-  });
-  app.register(intakePlugin);
-  app.register(opsRoutes);
-  app.register(evidenceWriteRoutes);
-  // DEVELOPMENT ONLY: the dev issuer's sign-in page for demos (config.ts allows it on loopback only).
-  if (config.devSignIn) app.register(devSignInRoutes);
-  if (config.tsa.enabled) app.register(timestampsPlugin);
-  if (options.pipeline !== false) app.register(options.pipeline ?? pipelinePlugin);
-  // Witnesses are asked where the batcher runs; every role serves their cosignatures.
-  if (options.pipeline !== false) {
-    app.register(witnessesPlugin, { config: config.witnesses, run: config.role !== 'api' });
-  }
-  // The deliveries are written by the batcher as it records: delivered where it runs.
-  app.register(webhooksPlugin, { deliver: options.pipeline !== false && config.role !== 'api' });
-  if (config.anchor) {
-    const anchor = config.anchor;
-    // GATEWAY_ROLE=api: the sealer process anchors; this one only serves the read proxy.
-    app.register(anchorPlugin, (parent) => ({
-      config: anchor,
-      db: parent.db,
-      origin: config.logOrigin,
-      run: config.role !== 'api',
-    }));
-    if (options.pipeline !== false) app.register(anchorBundlesPlugin);
-  }
-
-  // The public verifier page (/, /p/{projectId}, /r/{id}), with its own strict CSP.
-  app.register(pagesPlugin);
-  app.register(swaggerUi, {
-    routePrefix: '/docs',
-    staticCSP: true,
-    uiHooks: {
-      onRequest: (_request, reply, done) => {
-        reply.headers(documentHeaders);
-        done();
-      },
-    },
-  });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerParts(app, options, duties);
+  app.register(routes, { documentHeaders: helmetHeaders({ contentSecurityPolicy: false }) });
   return app as unknown as FastifyInstance;
 }

@@ -41,7 +41,7 @@ export function restrictToSealerRoutes(app: FastifyInstance): void {
  * Reads the configuration, builds the app, listens, and installs graceful shutdown: on SIGINT or
  * SIGTERM the server stops accepting, lets in-flight requests (and their group commits) finish,
  * stops the pipeline, the pool and the embedded PostgreSQL, then exits. A second signal exits at once.
- * `config.role` (GATEWAY_ROLE) decides what runs here: `all` (default) everything; `api` HTTP
+ * GATEWAY_ROLE decides what runs here (process-role.ts): `all` (default) everything; `api` HTTP
  * without the batcher and the anchorer; `sealer` those two and the operators' routes only.
  */
 export async function startServer(
@@ -55,7 +55,7 @@ export async function startServer(
   const logger = pino(loggerOptions(config));
   const tls = config.tls ? await readTls(config.tls, logger) : undefined;
   const app = buildApp({ config, logger, tls });
-  if (config.role === 'sealer') restrictToSealerRoutes(app);
+  if (!app.duties.serveApi) restrictToSealerRoutes(app);
   try {
     await app.ready();
     await app.listen({ port: config.port, host: config.host });

@@ -5,13 +5,12 @@
 import { createHash, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 import Fastify from 'fastify';
 import forge from 'node-forge';
+import tsaPlugin, { TIMESTAMP_QUERY } from '../../gateway/src/routes/tsa/index.ts';
 import { toPem } from '../../gateway/src/tsa/certificate.ts';
 import {
   createClockSerial,
   createTimeStampSigner,
   createTimestampToken,
-  TIMESTAMP_QUERY,
-  tsaPlugin,
 } from '../../gateway/src/tsa/index.ts';
 import { createRootCa, issueCertificate } from '../../gateway/src/tsa/pki.ts';
 import { verifyTimestampToken } from '../../proof/src/timestamp/index.ts';

@@ -11,16 +11,14 @@ import { build } from 'esbuild';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import tsaPlugin, { TIMESTAMP_QUERY, TIMESTAMP_REPLY } from '../../gateway/src/routes/tsa/index.ts';
 import {
   createClockSerial,
   createTimestampToken,
   initPki,
   loadLocalTimeStampSigner,
   pkiPaths,
-  TIMESTAMP_QUERY,
-  TIMESTAMP_REPLY,
   type TimeStampSigner,
-  tsaPlugin,
 } from '../../gateway/src/tsa/index.ts';
 import fixtures from '../../proof/src/timestamp/fixtures/tokens.json' with { type: 'json' };
 

@@ -23,7 +23,7 @@ import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issu
 import { type Config, type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
 import { buildRequest, parseResponse } from '../../gateway/src/tsa/_test-helpers.ts';
 import { OID } from '../../gateway/src/tsa/oids.ts';
-import { TIMESTAMP_QUERY } from '../../gateway/src/tsa/plugin.ts';
+import { TIMESTAMP_QUERY } from '../../gateway/src/routes/tsa/index.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;

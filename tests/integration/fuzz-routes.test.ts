@@ -18,7 +18,7 @@ import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { testConfig } from '../../gateway/src/config.ts';
 import pagesPlugin from '../../gateway/src/routes/pages/plugin.ts';
-import { CERTS_PATH } from '../../gateway/src/tsa/plugin.ts';
+import { CERTS_PATH } from '../../gateway/src/routes/tsa/index.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);

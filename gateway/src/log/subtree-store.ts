@@ -1,6 +1,5 @@
 import type { SubtreeHash, SubtreeRef, SubtreeSource } from '@lianzheng/proof';
 import type DataLoader from 'dataloader';
-import type pg from 'pg';
 import { byteaArray, int2Array, int8Array } from '../storage/binary-arrays.ts';
 import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
 import type { Queryable } from '../storage/queryable.ts';

@@ -20,8 +20,6 @@ export {
   rotateTsaKey,
   writePublishedCertificates,
 } from './pki.ts';
-export type { TsaPluginOptions } from './plugin.ts';
-export { CERTS_PATH, default as tsaPlugin, TIMESTAMP_QUERY, TIMESTAMP_REPLY } from './plugin.ts';
 export type { PkiFailure, TimeStampRequest } from './request.ts';
 export { createClockSerial, createPgSerial, type NextSerial } from './serial.ts';
 export {

@@ -13,7 +13,6 @@ import {
   pkiPaths,
   writePublishedCertificates,
 } from './pki.ts';
-import tsaPlugin from './plugin.ts';
 import { createPgSerial } from './serial.ts';
 import { routeByImprint, type TimeStampSigner } from './signer.ts';
 
@@ -30,6 +29,8 @@ export interface Timestamps {
   operatorRoots: string[];
   /** A token over a checkpoint root (DER). */
   tokenFor(rootHash: Uint8Array): Promise<Uint8Array>;
+  /** The PKI's certificates as published at /.well-known/lianzheng/certs.pem (routes/tsa). */
+  certificatesPem(): Promise<string>;
 }
 
 declare module 'fastify' {
@@ -63,7 +64,8 @@ function checkpointPublicKey(raw: Uint8Array): KeyObject {
 /**
  * Sets up the gateway's time-stamp authority: the local PKI under DATA_DIR/pki (created on first
  * start, certifying the receipt and checkpoint keys too) or the TSA files an external CA issued,
- * serial numbers from PostgreSQL, `POST /tsa`, and `app.timestamps` for the batcher and bundles.
+ * serial numbers from PostgreSQL, and `app.timestamps` for the batcher, the bundles and the routes
+ * (`POST /tsa` and the certificates, routes/tsa).
  */
 async function timestampsPlugin(app: FastifyInstance): Promise<void> {
   const { tsa } = app.config;
@@ -114,12 +116,8 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
     roots,
     operatorRoots: await localRootFingerprints(dir),
     tokenFor: (rootHash: Uint8Array) => createTimestampToken(signer, rootHash),
-  } satisfies Timestamps);
-  await app.register(tsaPlugin, {
-    signer,
     certificatesPem,
-    rateLimit: { max: tsa.rateLimitPerMin, timeWindow: 60_000 },
-  });
+  } satisfies Timestamps);
 }
 
 export default fp(timestampsPlugin, {

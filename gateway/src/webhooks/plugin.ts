@@ -449,7 +449,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
     },
   );
 
-  if (opts.deliver ?? app.config.role !== 'api') {
+  if (opts.deliver ?? app.duties.deliverWebhooks) {
     const deliverer = createDeliverer({
       db: app.db,
       key,

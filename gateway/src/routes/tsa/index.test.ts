@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildRequest, parseResponse, testSigner } from './_test-helpers.ts';
-import tsaPlugin, { CERTS_PATH, TIMESTAMP_QUERY, TIMESTAMP_REPLY, type TsaPluginOptions } from './plugin.ts';
+import { buildRequest, parseResponse, testSigner } from '../../tsa/_test-helpers.ts';
+import tsaPlugin, { CERTS_PATH, TIMESTAMP_QUERY, TIMESTAMP_REPLY, type TsaPluginOptions } from './index.ts';
 
 const apps: ReturnType<typeof Fastify>[] = [];
 afterEach(async () => {

@@ -9,9 +9,9 @@ import rateLimitPlugin from '@fastify/rate-limit';
 import type {} from '@fastify/swagger'; // the OpenAPI fields (summary, tags) on route schemas
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { problemFor } from '../errors.ts';
-import { MAX_REQUEST_BYTES } from './request.ts';
-import type { TimeStampSigner } from './signer.ts';
+import { problemFor } from '../../errors.ts';
+import { MAX_REQUEST_BYTES } from '../../tsa/request.ts';
+import type { TimeStampSigner } from '../../tsa/signer.ts';
 
 export const TIMESTAMP_QUERY = 'application/timestamp-query';
 export const TIMESTAMP_REPLY = 'application/timestamp-reply';

@@ -1,0 +1,66 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { problemResponses } from '../../schemas.ts';
+
+/** `POST /v1/admin/keys/rotate`: a new receipt key, published with a statement of the hand-over. */
+export default async function keyRotationRoutes(app: FastifyInstance): Promise<void> {
+  app.post(
+    '/v1/admin/keys/rotate',
+    {
+      onRequest: app.requireRole('admin'),
+      schema: {
+        tags: ['admin'],
+        summary:
+          'Make a new receipt key current; the old one stays published as retired, and a statement signed by both (GET /v1/keys `rotations`) publishes the hand-over',
+        security: [{ bearer: [] }],
+        response: {
+          200: Type.Object({
+            kid: Type.String(),
+            retired: Type.Array(Type.String()),
+            rotation: Type.Object(
+              { byPrevious: Type.String(), byNext: Type.String() },
+              { description: 'The statement of this rotation (lianzheng-key-rotation/v1)' },
+            ),
+            sm2: Type.Optional(
+              Type.Object(
+                {
+                  kid: Type.String(),
+                  retired: Type.Array(Type.String()),
+                  rotation: Type.Object({ byPrevious: Type.String(), byNext: Type.String() }),
+                },
+                {
+                  description:
+                    'With an SM2 key (CRYPTO_SUITE dual or gm): the SM2 receipt key rotated in the same step, and its statement signed by the old and new SM2 keys',
+                },
+              ),
+            ),
+          }),
+          ...problemResponses(401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const kid = await app.keys.rotate();
+      request.log.info({ kid }, 'receipt key rotated');
+      const last = app.keys.lastRotation();
+      const sm2Keys = app.keys.sm2ReceiptKeys();
+      return {
+        kid,
+        rotation: last.es256!,
+        retired: app.keys
+          .receiptKeys()
+          .filter((k) => !k.current)
+          .map((k) => k.kid),
+        ...(last.sm2 && sm2Keys.length
+          ? {
+              sm2: {
+                kid: sm2Keys.find((k) => k.current)!.kid,
+                retired: sm2Keys.filter((k) => !k.current).map((k) => k.kid),
+                rotation: last.sm2,
+              },
+            }
+          : {}),
+      };
+    },
+  );
+}
