@@ -1,8 +1,9 @@
 // RecordBatch: check each record, run the rules, store the batch, and extend the log the ledger
 // keeps itself. On Fabric every state call is a round trip to the peer, so a batch costs a constant
-// number of them plus a few per project it touches, never a number per record: the config and the
-// log head are read, each project's key is read and written once, and the batch's records, the
-// log head and the checkpoint are one write each (see the README for the count measured).
+// number of them plus a few per project and per page of facts it touches, never a number per
+// record: the config and the log head are read, each project's key is read and written once, the
+// pages holding the batch's ids and the ids it names are read (and written if changed), and the
+// batch's records, the log head and the checkpoint are one write each (README: the count).
 
 import {
   appendLeaves,
@@ -20,7 +21,7 @@ import {
   toHex,
 } from '@lianzheng/proof';
 import { requireWriter } from './access.ts';
-import { type ProjectBook, type RecordFact, type RuleDetails, readRuleBook, writeBook } from './book.ts';
+import { type ProjectBook, type RecordFact, type RuleDetails, readRuleBook } from './book.ts';
 import { submitterOf, txTime } from './context.ts';
 import { fail } from './errors.ts';
 import type { LedgerContext } from './ledger.ts';
@@ -31,7 +32,10 @@ import {
   type FlagCode,
   type FlagResolution,
   isObject,
+  isProjectId,
+  isRecordId,
   type LedgerConfig,
+  MAX_REFS,
   parseBatchArgs,
   parseDetailsCanonical,
   parseRecord,
@@ -173,10 +177,37 @@ class Books {
     return book ?? undefined;
   }
 
-  /** A record of another project this batch has read, for a clearer refusal; no state call. */
-  elsewhere(id: string, projectId: string): RecordFacts | undefined {
+  /**
+   * Reads, before the records are checked one by one, every project the batch names and the
+   * pages of every id it adds or names, the reads of each step issued together (the embedded
+   * ledger answers each step in one query; on a peer they are the same calls, only earlier).
+   * Entries are not checked here: what is malformed is skipped and refused in order later.
+   */
+  async preload(entries: readonly { record: unknown }[]): Promise<void> {
+    const ids = new Map<string, Set<string>>();
+    for (const { record } of entries) {
+      if (!isObject(record)) continue;
+      const { projectId, id, refs, supersedes } = record as Record<string, unknown>;
+      if (!isProjectId(projectId)) continue;
+      const named = ids.get(projectId) ?? new Set<string>();
+      ids.set(projectId, named);
+      if (isRecordId(id)) named.add(id);
+      if (isRecordId(supersedes)) named.add(supersedes);
+      if (Array.isArray(refs)) for (const ref of refs.slice(0, MAX_REFS)) if (isRecordId(ref)) named.add(ref);
+    }
+    const books = await Promise.all([...ids.keys()].map((p) => this.get(p)));
+    await Promise.all(books.map((book) => book?.load(ids.get(book.id)!)));
+  }
+
+  /**
+   * A record of another project this batch has read, for a clearer refusal (only on the way to
+   * refusing the record: it reads that id's page in those projects).
+   */
+  async elsewhere(id: string, projectId: string): Promise<RecordFacts | undefined> {
     for (const [other, book] of this.books) {
-      const fact = other === projectId ? undefined : book?.records[id];
+      if (other === projectId || !book) continue;
+      await book.load([id]);
+      const fact = book.fact(id);
       if (fact) return factsOf(id, other, fact);
     }
     return undefined;
@@ -229,6 +260,7 @@ export async function recordBatch(
     return answerRepeat(view, args.fromSize, head, leaves.length, leavesDigest);
 
   const c: ApplyContext = {
+    fromSize: args.fromSize,
     index: args.fromSize,
     at: txTime(ctx),
     config,
@@ -241,6 +273,7 @@ export async function recordBatch(
   const resolutions: FlagResolution[] = [];
   // Each record as the batch value keeps it, already canonical (see StoredBatchValue).
   const records: TrustedCanonicalFragment[] = [];
+  await c.books.preload(args.records);
 
   for (let i = 0; i < args.records.length; i++) {
     const entry = args.records[i]!;
@@ -254,10 +287,7 @@ export async function recordBatch(
     if (!c.inBatch.has(id))
       fail('BAD_DETAILS', `transient details for ${id}, which is not a restricted record of the batch`);
 
-  for (const book of c.books.touched) {
-    book.batches.push(args.fromSize);
-    writeBook(view, book);
-  }
+  for (const book of c.books.touched) book.write();
 
   const frontier = appendLeaves(frontierFromJson({ size: head.size, hashes: head.hashes }), leaves);
   const root = toHex(frontierRoot(frontier));
@@ -319,6 +349,8 @@ async function answerRepeat(
 }
 
 interface ApplyContext {
+  /** Where the batch starts in the log. */
+  fromSize: number;
   index: number;
   at: string;
   config: LedgerConfig;
@@ -369,24 +401,35 @@ async function checkAndApply(
   }
   const { details, json: detailsJson } = parseDetailsCanonical(rawDetails, record);
   const book = await c.books.get(record.projectId);
-  // Ids are unique within a project (its key knows every record of it) and within the batch;
+  // The pages of the record's id and of the ids it names (already read by preload, unless the
+  // entry was malformed there).
+  const namedIds = [...(record.refs ?? []), ...(record.supersedes === undefined ? [] : [record.supersedes])];
+  await book?.load([record.id, ...namedIds]);
+  // Ids are unique within a project (its pages know every record of it) and within the batch;
   // across projects the gateway's UUIDv7 ids are what keep them apart (README, "Record ids").
-  if (c.inBatch.has(record.id) || book?.records[record.id]) fail('RECORD_EXISTS', record.id);
+  if (c.inBatch.has(record.id) || book?.fact(record.id)) fail('RECORD_EXISTS', record.id);
+  // An id not in this project: where else this batch has seen it, for a clearer refusal.
+  const elsewhere = new Map<string, RecordFacts>();
+  for (const id of namedIds) {
+    if (book?.fact(id)) continue;
+    const other = await c.books.elsewhere(id, record.projectId);
+    if (other) elsewhere.set(id, other);
+  }
 
   // Judge the record with the same pure checks the gateway's intake runs before it accepts a
-  // submission. What it names is in its project's key (earlier records of this batch included).
+  // submission. What it names is in its project's pages (earlier records of this batch included).
   const links = validateEntry(record, details, {
     project: (id) =>
       book && id === record.projectId
         ? { id, milestones: book.stored.project.milestones.map((m) => m.id) }
         : undefined,
     record: (id) => {
-      const fact = book?.records[id];
-      return fact ? factsOf(id, record.projectId, fact) : c.books.elsewhere(id, record.projectId);
+      const fact = book?.fact(id);
+      return fact ? factsOf(id, record.projectId, fact) : elsewhere.get(id);
     },
   });
   const state = book!;
-  const named = (id: string) => ruleRecordOf(id, state.records[id]!);
+  const named = (id: string) => ruleRecordOf(id, state.fact(id)!);
   const refs = links.refs.map((f) => named(f.id));
   const target = links.target && named(links.target.id);
 
@@ -396,16 +439,17 @@ async function checkAndApply(
   );
   state.summary = outcome.summary;
 
-  const fact: RecordFact = { k: record.kind, i: c.index };
+  const fact: RecordFact = { k: record.kind, i: c.index, b: c.fromSize };
   if (outcome.contractChain !== undefined) fact.c = outcome.contractChain;
   if (outcome.advance) fact.a = true;
   const ruleDetails = ruleDetailsOf(record.kind, details);
   if (ruleDetails) fact.d = ruleDetails;
-  state.records[record.id] = fact;
+  state.add(record.id, fact);
   if (links.target && links.mark) {
-    const marked = state.records[links.target.id]!;
+    const marked = state.fact(links.target.id)!;
     if (links.mark === 'supersededBy') marked.s = record.id;
     else marked.w = record.id;
+    state.touch(links.target.id);
   }
   c.inBatch.add(record.id);
   c.books.touched.add(state);

@@ -83,8 +83,13 @@ describe('RecordBatch with restricted records', () => {
     expect(JSON.stringify(tx.result)).not.toContain(SECRET_AMOUNT);
     // The public payment's details are public.
     expect(publicBytes).toContain('公开的付款');
-    // The private batch value and each project's private value.
-    expect(tx.privateWrites.map(([c]) => c)).toEqual(['restrictedDetails', 'restrictedDetails']);
+    // The private batch value, the project's private value (the summary) and the private value
+    // of its page of facts (the rule details).
+    expect(tx.privateWrites.map(([c]) => c)).toEqual([
+      'restrictedDetails',
+      'restrictedDetails',
+      'restrictedDetails',
+    ]);
     const privateBytes = tx.privateWrites.map(([, , v]) => text(v)).join('\n');
     expect(privateBytes).toContain(SECRET_AMOUNT);
     expect(privateBytes).toContain(SECRET_TITLE);

@@ -1,7 +1,8 @@
 // Read-only transactions. They assemble a record from two values: the batch that holds it (the
-// record as hashed, its details, the transaction's facts and flags) and its project's key (what
-// later records did to it: superseded, withdrawn, the contract it counts against). Queries are
-// rare, so they may read more than a batch does; each says what it reads.
+// record as hashed, its details, the transaction's facts and flags) and the page of its project's
+// facts that holds it (what later records did to it: superseded, withdrawn, the contract it counts
+// against; and which batch holds it). Queries are rare, so they may read more than a batch does;
+// each says what it reads.
 //
 // What is private (restricted records' details, the facts behind flags, the rules' totals) comes
 // from the private collection where this peer can read it; on a peer that is not a member
@@ -12,11 +13,11 @@ import type { RecordDetails } from '@lianzheng/proof';
 import { emptyFrontier, frontierRoot, isSha256Hex, toHex } from '@lianzheng/proof';
 import { type BatchRecord, type PrivateBatchValue, readLogHead, type StoredBatch } from './batch.ts';
 import {
-  batchOf,
   bookOf,
   type PrivateProjectValue,
   type ProjectBook,
   type ProjectBookValue,
+  type RecordFact,
   readBook,
 } from './book.ts';
 import { fail } from './errors.ts';
@@ -71,8 +72,8 @@ function withResolution(flag: Flag, resolved: Record<string, Resolved>): Flag {
  */
 async function withReadableResolutions(view: StateView, book: ProjectBook): Promise<ProjectBook> {
   const secret = await view.tryPrivate<PrivateProjectValue>(view.key(KEY.project, book.stored.project.id));
-  if (!secret.value) return book;
-  return { ...book, resolved: secret.value.summary.resolved ?? {} };
+  if (secret.value) book.resolved = secret.value.summary.resolved ?? {};
+  return book;
 }
 
 async function seen(view: StateView, batch: StoredBatch): Promise<SeenBatch> {
@@ -96,7 +97,7 @@ class BatchReader {
 
 function recordView(batch: SeenBatch, position: number, entry: BatchRecord, book: ProjectBook): RecordView {
   const id = entry.record.id;
-  const fact = book.records[id];
+  const fact = book.fact(id);
   const out: RecordView = {
     record: entry.record,
     index: batch.fromSize + position,
@@ -116,33 +117,36 @@ function recordView(batch: SeenBatch, position: number, entry: BatchRecord, book
   return out;
 }
 
-/** The record at `index` of the project, from the batch that holds it. */
+/** The record of the project with this fact, from the batch that holds it. */
 async function recordAt(
   batches: BatchReader,
   book: ProjectBook,
   id: string,
-  index: number,
+  fact: RecordFact,
 ): Promise<RecordView | undefined> {
-  const from = batchOf(book, index);
+  const from = fact.b;
   const batch = from === undefined ? undefined : await batches.get(from);
-  const position = index - (from ?? 0);
+  const position = fact.i - (from ?? 0);
   const entry = batch?.records[position];
   if (!batch || !entry || entry.record.id !== id) return undefined;
   return recordView(batch, position, entry, book);
 }
 
 /**
- * One range scan over the project keys (to find the project that holds the id), then one read of
- * the batch that holds the record.
+ * One range scan over the project keys, the page that would hold the id in each project (the
+ * projects' reads issued together, a level of their pages at a time), then the batch that holds
+ * the record.
  */
 export async function getRecord(view: StateView, id: string): Promise<RecordView> {
   if (!isRecordId(id)) fail('BAD_ARGUMENT', 'id must be a lowercase UUID');
-  for await (const { value } of view.scan<ProjectBookValue>(KEY.project)) {
-    const fact = value.records?.[id];
+  const books: ProjectBook[] = [];
+  for await (const { value } of view.scan<ProjectBookValue>(KEY.project)) books.push(bookOf(view, value));
+  await Promise.all(books.map((book) => book.load([id])));
+  for (const book of books) {
+    const fact = book.fact(id);
     if (!fact) continue;
-    const book = await withReadableResolutions(view, bookOf(value));
-    const found = await recordAt(new BatchReader(view), book, id, fact.i);
-    if (!found) fail('NOT_FOUND', `record ${id} named by project ${value.project.id}`);
+    const found = await recordAt(new BatchReader(view), await withReadableResolutions(view, book), id, fact);
+    if (!found) fail('NOT_FOUND', `record ${id} named by project ${book.id}`);
     return found;
   }
   return fail('NOT_FOUND', `record ${id}`);
@@ -160,7 +164,7 @@ export async function findByDigest(
   if (!isSha256Hex(sha256)) fail('BAD_DIGEST', 'sha256 must be 64 lowercase hex');
   const records: RecordView[] = [];
   const books = new Map<string, ProjectBook>();
-  const bookOf = async (id: string) => {
+  const bookNamed = async (id: string) => {
     let book = books.get(id);
     if (!book) {
       const found = await readBook(view, id);
@@ -176,14 +180,17 @@ export async function findByDigest(
       if (entry.record.digests.sha256 !== sha256) continue;
       if (only !== undefined && entry.record.projectId !== only) continue;
       shown ??= await seen(view, batch);
-      records.push(recordView(shown, position, entry, await bookOf(entry.record.projectId)));
+      const book = await bookNamed(entry.record.projectId);
+      await book.load([entry.record.id]);
+      records.push(recordView(shown, position, entry, book));
     }
   };
   if (projectId !== '') {
     if (!isProjectId(projectId)) fail('BAD_ARGUMENT', 'bad project id');
-    const book = await bookOf(projectId);
+    const book = await bookNamed(projectId);
+    await book.loadAll();
     const batches = new BatchReader(view);
-    for (const from of book.batches) {
+    for (const from of book.batches()) {
       const batch = await batches.get(from);
       if (batch) await collect(batch, projectId);
     }
@@ -207,22 +214,20 @@ async function requireBook(view: StateView, id: string): Promise<ProjectBook> {
 export async function getProject(view: StateView, id: string): Promise<ProjectView> {
   const book = await requireBook(view, id);
   const secret = await view.tryPrivate<PrivateProjectValue>(view.key(KEY.project, id));
-  const summary = secret.value?.summary ?? {
-    ...emptySummary(),
-    records: Object.keys(book.records).length,
-  };
+  const summary = secret.value?.summary ?? { ...emptySummary(), records: book.count };
   return { ...book.stored, summary };
 }
 
-/** The project's key, then each batch that holds records of it. */
+/** The project's key, a range scan over its pages, then each batch that holds records of it. */
 export async function getFlags(
   view: StateView,
   projectId: string,
 ): Promise<{ projectId: string; flags: Flag[] }> {
   const book = await withReadableResolutions(view, await requireBook(view, projectId));
+  await book.loadAll();
   const flags: Flag[] = [];
   const batches = new BatchReader(view);
-  for (const from of book.batches) {
+  for (const from of book.batches()) {
     const batch = await batches.get(from);
     if (batch)
       flags.push(
@@ -236,16 +241,17 @@ export async function getFlags(
 
 /**
  * Every record of a project in log order, each with its flags and supersede/withdraw state: the
- * project's key, then each batch that holds records of it.
+ * project's key, a range scan over its pages, then each batch that holds records of it.
  */
 export async function projectTrail(
   view: StateView,
   projectId: string,
 ): Promise<{ projectId: string; records: RecordView[] }> {
   const book = await withReadableResolutions(view, await requireBook(view, projectId));
+  await book.loadAll();
   const records: RecordView[] = [];
   const batches = new BatchReader(view);
-  for (const from of book.batches) {
+  for (const from of book.batches()) {
     const batch = await batches.get(from);
     if (!batch) fail('NOT_FOUND', `batch ${from} named by project ${projectId}`);
     for (const [position, entry] of batch.records.entries())

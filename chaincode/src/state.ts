@@ -5,7 +5,8 @@
 // On a Fabric peer every GetState, PutState and range scan is a gRPC round trip between chaincode
 // and peer, and fabric-shim has no multi-key get or put. So the layout is shaped by the number of
 // calls a RecordBatch makes, not by the number of records: a batch's records are one value, a
-// project's rule state is one value, and the log's frontier is one value.
+// project's rule state is one value plus the few pages of facts the batch names, and the log's
+// frontier is one value.
 
 import { canonicalBytes } from '@lianzheng/proof';
 import type { LedgerStub } from './ledger.ts';
@@ -17,8 +18,9 @@ import type { LedgerStub } from './ledger.ts';
  * | key                       | value                                                          |
  * |---------------------------|----------------------------------------------------------------|
  * | config                    | LedgerConfig                                                   |
- * | project  · projectId      | ProjectBook: the registration, the rules' summary, and the     |
- * |                           | facts of each of its records, the batches that hold them       |
+ * | project  · projectId      | the registration, the record count, public resolutions; the    |
+ * |                           | rules' summary privately (book.ts)                             |
+ * | facts · projectId · prefix| a page of the project's facts, or a split (book.ts)            |
  * | batch    · fromSize16     | StoredBatch: the batch's records, result, leaves digest        |
  * | log                       | LogHead {size, root, hashes}                                   |
  * | checkpoint · size16       | Checkpoint {size, root}                                        |
@@ -26,6 +28,7 @@ import type { LedgerStub } from './ledger.ts';
 export const KEY = {
   config: 'config',
   project: 'project',
+  facts: 'facts',
   batch: 'batch',
   log: 'log',
   checkpoint: 'checkpoint',
