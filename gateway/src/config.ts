@@ -56,7 +56,7 @@ export interface Config {
   /** `iss` of receipts. */
   receiptIssuer: string;
   /**
-   * The batch route: sign each group commit once (a group receipt per record, docs/CONTRACTS.md)
+   * The batch route: sign each group commit once (a group receipt per record, docs/FORMATS.md §6)
    * — the default — or, false, every record alone: plain JWS receipts for partners whose JOSE
    * library cannot take the `~item` suffix, at 25–40 µs more CPU per record. A single
    * `POST /v1/evidence` is always answered with a plain JWS.

@@ -1,7 +1,8 @@
 // The page's only door to the gateway: same-origin GETs with a deadline, every failure turned into
-// an `ApiError` with a code the views map to a sentence. The shapes are those of docs/CONTRACTS.md;
-// the parsers check only what the page relies on and keep the rest as the gateway sent it, so a
-// field the gateway adds later does not break the page.
+// an `ApiError` with a code the views map to a sentence. The shapes are those of docs/FORMATS.md
+// (bundles, keys) and docs/CONTRACTS.md (the answers around them); the parsers check only what the
+// page relies on and keep the rest as the gateway sent it, so a field the gateway adds later does
+// not break the page.
 
 import {
   type AnchorIdentity,

@@ -2,7 +2,7 @@ import { generateConsistencyProof, type SubtreeSource, toHex } from '@lianzheng/
 import type { Queryable } from '../storage/queryable.ts';
 import { caip2 } from './abi.ts';
 
-/** A bundle's anchor reference (docs/CONTRACTS.md, ProofBundle.anchor). */
+/** A bundle's anchor reference (docs/FORMATS.md §7 and §9, ProofBundle.anchor). */
 export interface AnchorRef {
   chainId: string; // CAIP-2, eip155:<id>
   contract: string;

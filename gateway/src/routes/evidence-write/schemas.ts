@@ -149,7 +149,7 @@ export const BatchResult = Type.Object({
         cid: Type.String(),
         receipt: Type.String({
           description:
-            "a group receipt `<JWS>~<item>`: one ES256 signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/CONTRACTS.md; proof/'s verifyReceipt). A plain JWS when the group held one record, or for every item with RECEIPT_GROUPS=false",
+            "a group receipt `<JWS>~<item>`: one ES256 signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/FORMATS.md §6; proof/'s verifyReceipt). A plain JWS when the group held one record, or for every item with RECEIPT_GROUPS=false",
         }),
         receiptSm2: Type.Optional(
           Type.String({
