@@ -63,6 +63,16 @@ export {
   verifyCheckpoint,
 } from './lib/checkpoint.ts';
 export {
+  CHECKPOINT_KEY_ROTATION_TYPE,
+  type CheckpointFollowFailure,
+  type CheckpointFollowResult,
+  type CheckpointKeyRotationClaims,
+  checkCheckpointKeyRotation,
+  checkpointKeyRotationText,
+  followCheckpointRotations,
+  MAX_CHECKPOINT_ROTATIONS,
+} from './lib/checkpoint-key-rotation.ts';
+export {
   acceptCosignatureLines,
   type Cosignature,
   type CosignatureCheck,

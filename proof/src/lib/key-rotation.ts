@@ -10,6 +10,7 @@
 import { base64urlDecode } from '#codec-impl';
 import type { AnchorSite } from './bundle.ts';
 import { canonicalJson } from './canonical-json.ts';
+import { followCheckpointRotations } from './checkpoint-key-rotation.ts';
 import { isProofError } from './errors.ts';
 import { type JSONWebKeySet, verifyJws } from './receipt.ts';
 import { checkTrust, jwkThumbprint, type KeyRotation, type PublishedKeys } from './trust.ts';
@@ -264,7 +265,8 @@ export async function followRotations(
 
 /**
  * `checkTrust`, with the receipt keys reached from the pinned ones through the published rotation
- * statements (`keys.rotations`) counted as pinned, and a pinned anchoring identity replaced by the
+ * statements (`keys.rotations`) counted as pinned, the checkpoint keys reached likewise through
+ * `keys.checkpointRotations` too, and a pinned anchoring identity replaced by the
  * published one when a change statement (`keys.anchorChanges`) from the pinned site to it is signed
  * by a trusted receipt key. A forged statement or a fork is a difference of its own; a key no
  * chain reaches stays "not pinned", with the gap named.
@@ -290,9 +292,28 @@ export async function checkTrustWithRotations(
       ? ` (no chain of rotation statements reaches it from a pinned key; statement ${chain.unreached[0]!.index + 1} starts from ${chain.unreached[0]!.previous}, which is neither pinned nor reached)`
       : ' (no rotation statement hands over to it from a pinned key)';
   }
+  // Checkpoint keys the same way, through their own statements (checkpoint-key-rotation.ts).
+  const pinnedCheckpoints = (trust as { checkpointKeys?: unknown }).checkpointKeys;
+  let followedCheckpoints: string[] = [];
+  let checkpointGap = '';
+  if (keys.checkpointRotations?.length && Array.isArray(pinnedCheckpoints)) {
+    const chain = followCheckpointRotations(
+      pinnedCheckpoints.filter((k): k is string => typeof k === 'string'),
+      keys.checkpointRotations,
+    );
+    if (!chain.ok) return { ok: false, differences: [`key rotations refused: ${chain.reason}`], followed: 0 };
+    followedCheckpoints = chain.keys;
+    followed += chain.keys.length;
+    checkpointGap = chain.unreached.length
+      ? ` (no chain of checkpoint key rotations reaches it from a pinned key; statement ${chain.unreached[0]!.index + 1} starts from a key neither pinned nor reached)`
+      : ' (no checkpoint key rotation hands over to it from a pinned key)';
+  }
   const extended: Record<string, unknown> = {
     ...(trust as object),
     receiptKeys: [...pinned, ...followedKeys.map((k) => ({ kid: k.kid, thumbprint: k.thumbprint }))],
+    ...(Array.isArray(pinnedCheckpoints)
+      ? { checkpointKeys: [...pinnedCheckpoints, ...followedCheckpoints] }
+      : {}),
   };
   const differences: string[] = [];
   let anchorChange: AnchorChangeClaims | undefined;
@@ -337,7 +358,15 @@ export async function checkTrustWithRotations(
     }
   }
   const result = checkTrust(extended, keys);
-  differences.push(...result.differences.map((d) => (d.startsWith('receipt key ') ? `${d}${gap}` : d)));
+  differences.push(
+    ...result.differences.map((d) =>
+      d.startsWith('receipt key ')
+        ? `${d}${gap}`
+        : d.startsWith('checkpoint key ')
+          ? `${d}${checkpointGap}`
+          : d,
+    ),
+  );
   const ok = differences.length === 0;
   return {
     ok,

@@ -40,6 +40,8 @@ export interface TrustFile {
    * itself shows how its keys came to be; a verifier follows the ones the gateway publishes later.
    */
   rotations?: KeyRotation[];
+  /** The checkpoint key rotations so far, oldest first (checkpoint-key-rotation.ts), likewise. */
+  checkpointRotations?: string[];
   /**
    * Witness verifier keys (cosignature/v1) and the quorum: the witnesses this verifier counts.
    * Not compared by `checkTrust` — a witness the operator adds or drops changes no pinned key;
@@ -57,6 +59,8 @@ export interface PublishedKeys {
   anchor?: AnchorSite | null;
   /** Receipt key rotation statements, oldest first (`followRotations`). */
   rotations?: KeyRotation[];
+  /** Checkpoint key rotation statements (signed notes), oldest first (`followCheckpointRotations`). */
+  checkpointRotations?: string[];
   /** Anchoring identity changes (compact JWSs by a receipt key, key-rotation.ts). */
   anchorChanges?: string[];
   /** The witnesses the operator asks to cosign its checkpoints, and the quorum. */
@@ -114,6 +118,7 @@ export function trustOf(keys: PublishedKeys): TrustFile {
     tsaRoots: (keys.tsaRoots ?? []).flatMap((pem) => certificateInfo(pem).map((c) => c.sha256)),
     ...(keys.anchor ? { anchor: site(keys.anchor) } : {}),
     ...(keys.rotations?.length ? { rotations: [...keys.rotations] } : {}),
+    ...(keys.checkpointRotations?.length ? { checkpointRotations: [...keys.checkpointRotations] } : {}),
     ...(keys.witnesses?.length
       ? {
           witnesses: keys.witnesses.map((w) => w.vkey),
