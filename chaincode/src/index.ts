@@ -13,7 +13,14 @@ export {
   publicResolutions,
   type StoredBatch,
 } from './batch.ts';
-export type { PrivateProjectValue, ProjectBookValue, RecordFact, RuleDetails } from './book.ts';
+export {
+  PAGE_MAX,
+  type PrivateProjectValue,
+  type ProjectBookValue,
+  type RecordFact,
+  ROOT_PAGE,
+  type RuleDetails,
+} from './book.ts';
 export {
   CHAINCODE_ERROR_CODES,
   ChaincodeError,

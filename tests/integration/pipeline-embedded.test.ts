@@ -204,6 +204,35 @@ describe('embedded ledger', () => {
     );
     await resetLog();
   });
+
+  it('refuses to start on a project key of the layout before the paged book (issue #26)', async () => {
+    await resetLog();
+    const ledger = new EmbeddedLedger(db.pool, { mspId: 'GatewayMSP' });
+    await ledger.ready();
+    const project = demoProject();
+    await ledger.registerProject(project);
+    // Registered, no records: the same bytes in both layouts, so the ledger starts.
+    await new EmbeddedLedger(db.pool, { mspId: 'GatewayMSP' }).ready();
+    const key = Buffer.from(`\u0000project\u0000${project.id}\u0000`, 'utf8');
+    const { rows } = await db.pool.query<{ value: Buffer }>('select value from world_state where key = $1', [
+      key,
+    ]);
+    const stored = JSON.parse(rows[0]!.value.toString('utf8')) as Record<string, unknown>;
+    // The older contract kept every fact of the project in its key.
+    const old = {
+      ...stored,
+      records: { '0190a000-0000-7000-8000-000000000001': { i: 0, k: 'notice' } },
+      batches: [0],
+    };
+    await db.pool.query('update world_state set value = $2 where key = $1', [
+      key,
+      Buffer.from(JSON.stringify(old)),
+    ]);
+    await expect(new EmbeddedLedger(db.pool, { mspId: 'GatewayMSP' }).ready()).rejects.toThrow(
+      /older version/,
+    );
+    await resetLog();
+  });
 });
 
 /** A ledger in front of the real one that can lie about the root or fail, for the batcher. */

@@ -43,9 +43,13 @@ interface BatchJson {
   records: { record: { id?: unknown } }[];
 }
 
-/** What the audit reads of a project's key: each record's leaf index. */
-interface ProjectJson {
-  records?: Record<string, { i: number }>;
+/**
+ * What the audit reads of a page of a project's facts (`facts · projectId · prefix`): each
+ * record's leaf index (a split page has no `f`). The embedded ledger refuses world state of the
+ * layout before the pages (the facts in the project's key), so that is not read here.
+ */
+interface FactPageJson {
+  f?: Record<string, { i: number }>;
 }
 
 const decoder = new TextDecoder();
@@ -131,13 +135,13 @@ export function pgEmbeddedLedgerSource(db: pg.Pool): LedgerAuditSource {
       return out;
     },
 
-    // World state keeps a batch's records in one value (`batch · fromSize16`) and each project's
-    // key knows the leaf index of its records: the index says which batch to read.
+    // World state keeps a batch's records in one value (`batch · fromSize16`) and the pages of
+    // each project's facts know the leaf index of its records: the index says which batch to read.
     async records(ids) {
       if (!located) {
         const byId = new Map<string, number>();
-        for await (const project of scanValues<ProjectJson>(db, STATE_KEYS.project, 16))
-          for (const [id, fact] of Object.entries(project.records ?? {})) byId.set(id, fact.i);
+        for await (const page of scanValues<FactPageJson>(db, STATE_KEYS.facts, 64))
+          for (const [id, fact] of Object.entries(page.f ?? {})) byId.set(id, fact.i);
         const [from, to] = prefixRange(STATE_KEYS.batch);
         const { rows } = await db.query<{ key: Buffer }>(
           'select key from world_state where key >= $1 and key < $2 order by key',

@@ -10,6 +10,7 @@ import {
   PRIVATE_COLLECTION,
   type PrivateBatchValue,
   pad16,
+  ROOT_PAGE,
   STATE_KEYS,
 } from '@lianzheng/chaincode';
 import { toHex } from '@lianzheng/proof';
@@ -198,7 +199,18 @@ export class EmbeddedLedger implements Ledger {
                         and key < p.prefix || '\\xff'::bytea)`,
       [byteaArray(prefixes)],
     );
-    if (Number(rows[0]?.n ?? 0) > 0) {
+    // Nor by a version before the paged project book (issue #26): a project's key holding every
+    // fact of the project (`records`). The contract itself would rewrite such a project as pages
+    // at its next batch (how a Fabric channel upgrades), but the audit's replay re-derives every
+    // block with the running contract, and blocks written in the older layout would no longer
+    // replay: refuse rather than leave a ledger whose own audit reports it as tampered.
+    const project = keyBytes(createCompositeKey(STATE_KEYS.project, []));
+    const { rows: books } = await this.db.query(
+      `select 1 from world_state where key > $1 and key < $1 || '\\xff'::bytea
+          and convert_from(value, 'UTF8')::jsonb ? 'records' limit 1`,
+      [project],
+    );
+    if (Number(rows[0]?.n ?? 0) > 0 || books.length > 0) {
       throw new LedgerError(
         'LEDGER_FAILED',
         'the embedded ledger in this database was written by an older version (one world-state key per record); ' +
@@ -525,10 +537,18 @@ function batchKeys(stub: PgLedgerStub, batch: LedgerBatch): string[] {
   for (const { record } of batch.records) {
     if (typeof record?.projectId === 'string') projects.add(record.projectId);
   }
-  for (const p of projects) safe(STATE_KEYS.project, p);
-  // Each project's private value (the rules' totals) under the same key in the collection.
+  // Each project's key and the root page of its facts (the contract reads deeper pages a level
+  // at a time, each level's reads in one query: PgLedgerStub batches reads issued together).
+  for (const p of projects) {
+    safe(STATE_KEYS.project, p);
+    safe(STATE_KEYS.facts, p, ROOT_PAGE);
+  }
+  // Their private values (the rules' totals, the page's rule details) under the same keys.
   for (const key of [...keys])
-    if (key.startsWith(`\u0000${STATE_KEYS.project}\u0000`))
+    if (
+      key.startsWith(`\u0000${STATE_KEYS.project}\u0000`) ||
+      key.startsWith(`\u0000${STATE_KEYS.facts}\u0000`)
+    )
       keys.push(privateDataKey(PRIVATE_COLLECTION, key));
   return keys;
 }
