@@ -35,6 +35,7 @@ import { loadAnchorKey } from '../../gateway/src/anchor/key.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
 import anchorPlugin from '../../gateway/src/anchor/plugin.ts';
 import { AnchorFetchError, createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
+import anchorRoutes from '../../gateway/src/routes/anchor/index.ts';
 import { freePort, fundFromDevAccount, rpcCall } from '../../network/evm/geth-dev.ts';
 import { type AnchorEnv, ORIGIN, startAnchorEnv, TestLog, tickUntil } from './anchor-fixture.ts';
 
@@ -210,6 +211,7 @@ describe('anchoring on geth', () => {
   it('serves the anchor through the gateway proxy route', async () => {
     const app = Fastify();
     await app.register(anchorPlugin, { config: env.config, db: env.pool, origin: ORIGIN, run: false });
+    await app.register(anchorRoutes);
     await app.ready();
     try {
       const ok = await app.inject({ method: 'GET', url: `/v1/anchor/tx/${firstTx}` });
@@ -636,6 +638,7 @@ describe('anchoring on geth', () => {
         origin: ORIGIN,
         run: false,
       });
+      await app.register(anchorRoutes);
       await app.ready();
       try {
         expect(app.anchor.identity).toEqual(identity);

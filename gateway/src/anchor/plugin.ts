@@ -4,14 +4,13 @@ import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../config.ts';
-import { AppError, sendProblem } from '../errors.ts';
 import { caip2 } from './abi.ts';
 import { type Anchorer, createAnchorer, type ErrorSource, type RecordedCheckpoint } from './anchorer.ts';
 import type { AnchorConfig } from './config.ts';
 import { type AnchorHealth, createAnchorHealthProbe } from './health.ts';
 import { loadAnchorKey } from './key.ts';
 import { pgLatestRecordedCheckpoint } from './pipeline-source.ts';
-import { AnchorFetchError, createRpcAnchorFetcher, type FetchedAnchor } from './rpc-anchor-fetcher.ts';
+import { createRpcAnchorFetcher, type FetchedAnchor } from './rpc-anchor-fetcher.ts';
 
 export interface AnchorPluginOptions {
   config: AnchorConfig;
@@ -60,43 +59,6 @@ declare module 'fastify' {
     anchor: AnchorDecorator;
   }
 }
-
-const txParams = {
-  type: 'object',
-  required: ['txHash'],
-  properties: { txHash: { type: 'string', pattern: '^0x[0-9a-fA-F]{64}$' } },
-} as const;
-
-const txQuery = {
-  type: 'object',
-  properties: {
-    contract: {
-      type: 'string',
-      pattern: '^0x[0-9a-fA-F]{40}$',
-      description: "The bundle's contract: the current one (default) or a retired one of /v1/keys",
-    },
-  },
-} as const;
-
-const anchorTxResponse = {
-  type: 'object',
-  required: ['size', 'root', 'block', 'chainId', 'contract'],
-  properties: {
-    size: { type: 'integer' },
-    root: { type: 'string' },
-    block: { type: 'integer' },
-    chainId: { type: 'string' },
-    contract: { type: 'string', description: 'The contract that emitted the Anchored event' },
-    anchorer: { type: 'string', description: "The event's anchorer (the contract's msg.sender)" },
-    from: { type: 'string', description: "The transaction's sender" },
-    originHash: { type: 'string' },
-    confirmations: { type: 'integer' },
-    storedRoot: {
-      type: ['string', 'null'],
-      description: 'The root the contract keeps for that size (rootAt); null: a contract that keeps none',
-    },
-  },
-} as const;
 
 /** The anchorer's RPC failures by code (`lianzheng_anchor_rpc_errors_total`). */
 function anchorMetrics(registry: Registry): Counter<'code'> {
@@ -181,9 +143,9 @@ async function anchoringAddress(config: AnchorConfig, wallet: Wallet | null): Pr
 }
 
 /**
- * Anchoring: the anchorer (from onReady until close) and the read-only proxy
- * `GET /v1/anchor/tx/{txHash}`, which reads an anchor back from the configured chain for pages
- * that cannot reach an RPC endpoint of their own.
+ * Anchoring: the anchorer (from onReady until close), the operator's anchoring identity, the
+ * reader of anchors on the chain, and the anchoring's health. Its route, the read-only proxy
+ * `GET /v1/anchor/tx/{txHash}`, is routes/anchor/index.ts.
  */
 async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions): Promise<void> {
   const { config } = options;
@@ -233,11 +195,6 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
       anchorer: r.anchorer,
     })),
   };
-  // The contracts this chain's proxy reads anchors of: the current one and any retired one here.
-  const readable = new Set([
-    contract,
-    ...identity.retired.filter((r) => r.chainId === identity.chainId).map((r) => r.contract),
-  ]);
   const health = createAnchorHealthProbe(options.db, {
     chainId: config.chainId,
     contract,
@@ -270,59 +227,7 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
 
   // /readyz (routes/ops) asks `readiness` too: a late anchor leaves the gateway ready — intake
   // and verification work without the chain — and says `degraded: ["anchor"]` with the reason.
-
-  app.get(
-    '/v1/anchor/tx/:txHash',
-    {
-      schema: {
-        summary: 'An anchored checkpoint read from the EVM chain through the gateway (read-only proxy)',
-        tags: ['anchor'],
-        params: txParams,
-        querystring: txQuery,
-        response: { 200: anchorTxResponse },
-      },
-    },
-    async (request, reply) => {
-      const { txHash } = request.params as { txHash: string };
-      const asked = (request.query as { contract?: string }).contract?.toLowerCase() ?? contract;
-      if (!readable.has(asked)) {
-        return sendProblem(
-          request,
-          reply,
-          new AppError('NOT_FOUND', 'not a contract this gateway anchors on', {
-            anchorCode: 'ANCHOR_FOREIGN_CONTRACT',
-          }),
-        );
-      }
-      try {
-        const found = await getAnchor({ chainId: caip2(config.chainId), contract: asked, txHash });
-        return {
-          size: found.size,
-          root: found.root,
-          block: found.block,
-          chainId: found.chainId,
-          contract: found.contract,
-          anchorer: found.anchorer,
-          from: found.from,
-          originHash: found.originHash,
-          confirmations: found.confirmations,
-          storedRoot: found.storedRoot,
-        };
-      } catch (e) {
-        if (e instanceof AnchorFetchError) {
-          const missing =
-            e.code === 'ANCHOR_TX_NOT_FOUND' ||
-            e.code === 'ANCHOR_EVENT_MISSING' ||
-            e.code === 'ANCHOR_TX_FAILED';
-          const err = missing
-            ? new AppError('NOT_FOUND', 'no anchor in that transaction', { anchorCode: e.code })
-            : new AppError('SERVICE_UNAVAILABLE', undefined, { anchorCode: e.code });
-          return sendProblem(request, reply, err);
-        }
-        throw e;
-      }
-    },
-  );
+  // GET /v1/anchor/tx/{txHash}, the read-only proxy, is routes/anchor/index.ts.
 }
 
 export default fp(anchorPlugin, { name: 'anchor', fastify: '5.x' });

@@ -2,6 +2,7 @@
 // the read side, the parties around the log, the pages. A route group is left out when the part
 // it serves is not in this process (no pipeline in intake-only tests, no TSA, no anchoring).
 import type { FastifyInstance } from 'fastify';
+import anchorRoutes from './anchor/index.ts';
 import devSignInRoutes from './dev-sign-in/index.ts';
 import docsRoutes from './docs/index.ts';
 import evidenceReadRoutes from './evidence-read/index.ts';
@@ -19,6 +20,7 @@ import projectRoutes from './projects/index.ts';
 import projectReportRoutes from './projects/report.ts';
 import tsaRoutes from './tsa/index.ts';
 import verifyRoutes from './verify/index.ts';
+import webhookRoutes from './webhooks/index.ts';
 import workspaceRoutes from './workspace/index.ts';
 
 export interface RoutesOptions {
@@ -58,6 +60,10 @@ export default async function routes(app: FastifyInstance, opts: RoutesOptions):
     await app.register(keysRoutes);
     await app.register(ledgerRoutes);
   }
+  // Partners' webhooks: told when their records are recorded or anchored.
+  await app.register(webhookRoutes);
+  // Anchoring: the read-only proxy to the chain, where anchoring is configured.
+  if (app.hasDecorator('anchor')) await app.register(anchorRoutes);
   // The public verifier page (/, /p/{projectId}, /r/{id}), with its own strict CSP.
   await app.register(pagesRoutes);
   await app.register(docsRoutes, { documentHeaders: opts.documentHeaders });
