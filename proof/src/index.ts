@@ -60,7 +60,9 @@ export {
   noteVerifierKey,
   parseCheckpoint,
   signCheckpoint,
+  signNote,
   verifyCheckpoint,
+  verifyNote,
 } from './lib/checkpoint.ts';
 export {
   CHECKPOINT_KEY_ROTATION_TYPE,

@@ -56,7 +56,7 @@ function role(value: string | undefined): ClientCertificateRole {
 /**
  * What `lianzheng pki init` (and `keys rotate` after a rotation) certifies: the receipt and
  * checkpoint keys, and with an SM2 key (CRYPTO_SUITE dual or gm) the SM2 TSA, the SM2 key and every
- * SM2 receipt key made by rotation, under the SM2 root.
+ * SM2 receipt and checkpoint key made by rotation, under the SM2 root.
  */
 export function localPkiOptions(config: Config, ring: KeyRing): InitPkiOptions {
   const receiptJwk = ring.jwks().keys[0];
@@ -68,6 +68,9 @@ export function localPkiOptions(config: Config, ring: KeyRing): InitPkiOptions {
           sm2PublicKey: sm2PublicKeyObject(ring.sm2.publicKey),
           sm2ReceiptPublicKeys: ring
             .sm2ReceiptPublicKeys()
+            .map((k) => ({ kid: k.kid, publicKey: sm2PublicKeyObject(k.publicKey) })),
+          sm2CheckpointPublicKeys: ring
+            .sm2CheckpointPublicKeys()
             .map((k) => ({ kid: k.kid, publicKey: sm2PublicKeyObject(k.publicKey) })),
         }
       : {}),

@@ -121,6 +121,9 @@ Usage:
       Make a new receipt key current; the old one stays published. With --gateway the running
       gateway rotates (admin token; minted from the dev issuer if not given); without, the key
       files under DATA_DIR/keys are rotated and a running gateway picks them up within a second.
+  lianzheng keys rotate --sm2-checkpoint
+      Make a new SM2 checkpoint key current (on the key files; CRYPTO_SUITE dual or gm). The old
+      key stays published, and a note signed by both hands over (docs/gm-crypto.md).
 ${AUDIT_HELP}
 ${CERTIFICATES_HELP}
 ${PACKAGE_HELP}
@@ -1063,8 +1066,14 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
     throw new CliError(EXIT.USAGE, 'usage: lianzheng keys rotate [--gateway URL [--token JWT] [--cacert F]]');
   const { values } = parseArgs({
     args: rest,
-    options: { gateway: { type: 'string' }, token: { type: 'string' }, cacert: { type: 'string' } },
+    options: {
+      gateway: { type: 'string' },
+      token: { type: 'string' },
+      cacert: { type: 'string' },
+      'sm2-checkpoint': { type: 'boolean' },
+    },
   });
+  if (values['sm2-checkpoint']) return rotateSm2CheckpointKey(values.gateway, env, out);
   if (values.gateway) {
     const token =
       values.token ?? (await devToken(env, { role: 'admin', subject: 'cli-keys-rotate', audience: '' }));
@@ -1106,6 +1115,46 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   );
   out.error(
     `Rotated the key files; a running gateway on them signs with the new key within a second. ${ring.sm2 ? 'The SM2 receipt key was rotated too. ' : ''}The statements (each signed by the old and the new key) are published in GET /v1/keys.`,
+  );
+  return EXIT.OK;
+}
+
+/** `lianzheng keys rotate --sm2-checkpoint`: on the key files (there is no admin route for it yet). */
+async function rotateSm2CheckpointKey(
+  gateway: string | undefined,
+  env: Record<string, string | undefined>,
+  out: Out,
+): Promise<number> {
+  if (gateway)
+    throw new CliError(
+      EXIT.USAGE,
+      'keys rotate --sm2-checkpoint works on the key files: run it without --gateway',
+    );
+  const config = loadCliConfig(env);
+  const ring = await KeyRing.load(config.keysDir, { logOrigin: config.logOrigin });
+  if (!ring.sm2)
+    throw new CliError(EXIT.USAGE, `no SM2 key in ${config.keysDir}: CRYPTO_SUITE dual or gm makes one`);
+  const { vkey } = await ring.rotateSm2CheckpointKey();
+  const pkiReady = await fs.access(pkiPaths(path.join(config.dataDir, 'pki')).rootKey).then(
+    () => true,
+    () => false,
+  );
+  const certified = pkiReady ? (await initPki(localPkiOptions(config, ring))).created : [];
+  out.log(
+    JSON.stringify(
+      {
+        vkey,
+        checkpointKeys: ring.checkpointKeys(),
+        checkpointRotations: ring.checkpointRotations().length,
+        ...(certified.length ? { certificates: certified } : {}),
+        keysDir: path.resolve(config.keysDir),
+      },
+      null,
+      2,
+    ),
+  );
+  out.error(
+    'Rotated the SM2 checkpoint key; a running gateway on these files signs checkpoints with it within a second. The old key stays published (old checkpoints verify), and the statement signed by both is checkpointRotations in trust files.',
   );
   return EXIT.OK;
 }

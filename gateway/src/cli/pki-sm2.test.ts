@@ -84,6 +84,28 @@ describe('lianzheng pki with CRYPTO_SUITE dual', () => {
     expect(await run(['pki', 'rotate-tsa', '--sm2', '--ecdsa'], env, capture().io)).toBe(EXIT.USAGE);
   });
 
+  it('keys rotate --sm2-checkpoint: a new SM2 checkpoint key, the old one kept, certified under the SM2 root', async () => {
+    const p = pkiPaths(path.join(dir, 'pki'));
+    const c = capture();
+    expect(await run(['keys', 'rotate', '--sm2-checkpoint'], env, c.io)).toBe(EXIT.OK);
+    const r = JSON.parse(c.out.join('')) as {
+      vkey: string;
+      checkpointKeys: string[];
+      checkpointRotations: number;
+      certificates: string[];
+    };
+    // Ed25519, the first SM2 key, the new one.
+    expect(r.checkpointKeys).toHaveLength(3);
+    expect(r.checkpointKeys[2]).toBe(r.vkey);
+    expect(r.checkpointRotations).toBe(1);
+    expect(r.certificates).toHaveLength(1);
+    expect(path.dirname(r.certificates[0]!)).toBe(p.sm2CheckpointCertsDir);
+    expect((await verifySm2(p.sm2RootCert, r.certificates[0]!)).stdout).toMatch(/OK/);
+    expect(
+      await run(['keys', 'rotate', '--sm2-checkpoint', '--gateway', 'http://127.0.0.1:9'], env, capture().io),
+    ).toBe(EXIT.USAGE);
+  });
+
   it('pki rotate-tsa --sm2 without an SM2 TSA key says how to make one', async () => {
     const other = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-cli-pki-intl-'));
     try {

@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   buildReceiptGroup,
+  checkpointKeyRotationText,
   deriveNotePublicKey,
   jwkThumbprint,
   KEY_ROTATION_JWS_TYPE,
@@ -25,6 +26,7 @@ import {
   type ReceiptGroup,
   type ReceiptGroupClaims,
   type ReceiptItemClaims,
+  signNote,
   signSm2Jws,
   signSm2JwsAsync,
   signSm2ReceiptGroup,
@@ -148,9 +150,23 @@ interface Sm2KeyFile {
   createdAt: string;
 }
 
+/**
+ * The SM2 checkpoint keys once the SM2 checkpoint key has been rotated (absent before: the key of
+ * sm2-key.json signs the SM2 checkpoint lines). Every key stays (its verifier key stays published,
+ * so the checkpoints it signed keep verifying); `rotations` are the signed notes handing over
+ * (proof's checkpoint-key-rotation.ts), oldest first, written in the same rename as the new key.
+ */
+interface Sm2CheckpointKeyFile {
+  current: string;
+  /** Oldest first: the first is the key of sm2-key.json. */
+  keys: StoredSm2ReceiptKey[];
+  rotations: string[];
+}
+
 const RECEIPT_FILE = 'receipt-keys.json';
 const CHECKPOINT_FILE = 'checkpoint-key.json';
 const SM2_FILE = 'sm2-key.json';
+const SM2_CHECKPOINT_FILE = 'sm2-checkpoint-keys.json';
 
 function b64url(data: string | Buffer): string {
   return Buffer.from(data).toString('base64url');
@@ -491,7 +507,120 @@ export class KeyRing {
     );
     ring.cachedJwks = await ring.buildJwks();
     ring.receiptStamp = await KeyRing.stampOf(path.join(dir, RECEIPT_FILE));
+    if (sm2) await ring.reloadSm2CheckpointKeys();
     return ring;
+  }
+
+  /** The SM2 checkpoint key file as last read (see `refresh()`), and what it holds. */
+  private sm2CheckpointStamp = '';
+  private sm2CheckpointFile: Sm2CheckpointKeyFile | undefined;
+
+  /**
+   * Reads sm2-checkpoint-keys.json when it changed, and makes its current key the one the SM2
+   * checkpoint signer signs with. The signer object is updated in place: the batcher holds it
+   * (`checkpointSigners()`), so a rotation made by another process (`lianzheng keys rotate
+   * --sm2-checkpoint`) reaches the sealing process within a refresh. Returns whether it changed.
+   */
+  private async reloadSm2CheckpointKeys(): Promise<boolean> {
+    if (!this.sm2) return false;
+    const file = path.join(this.dir, SM2_CHECKPOINT_FILE);
+    const stamp = await KeyRing.stampOf(file).catch(() => '');
+    if (stamp === this.sm2CheckpointStamp) return false;
+    const read = stamp ? await readJson<Sm2CheckpointKeyFile>(file) : undefined;
+    const current = read?.keys.find((k) => k.kid === read.current);
+    if (read && !current)
+      throw new Error(`${file} names current key ${read.current}, which it does not hold`);
+    this.sm2CheckpointStamp = stamp;
+    this.applySm2CheckpointKeys(read);
+    return true;
+  }
+
+  private applySm2CheckpointKeys(file: Sm2CheckpointKeyFile | undefined): void {
+    const sm2 = this.sm2!;
+    this.sm2CheckpointFile = file;
+    const stored = file?.keys.find((k) => k.kid === file.current);
+    const key = stored ? sm2KeyOf(stored) : sm2;
+    const signer = sm2.checkpointSigner;
+    signer.privateKey = key.privateKey;
+    signer.publicKey = key.publicKey;
+    signer.vkey = noteVerifierKey(signer.name, key.publicKey, 'sm2');
+  }
+
+  /** The SM2 checkpoint verifier keys, oldest first (the key of sm2-key.json, then rotated ones). */
+  private sm2CheckpointVkeys(): string[] {
+    const sm2 = this.sm2;
+    if (!sm2) return [];
+    const file = this.sm2CheckpointFile;
+    if (!file) return [sm2.checkpointSigner.vkey];
+    return file.keys.map((k) => noteVerifierKey(sm2.checkpointSigner.name, sm2KeyOf(k).publicKey, 'sm2'));
+  }
+
+  /** The SM2 checkpoint public keys (04 ‖ x ‖ y) by kid, oldest first, for the PKI to certify. */
+  sm2CheckpointPublicKeys(): { kid: string; publicKey: Uint8Array }[] {
+    if (!this.sm2) return [];
+    return (this.sm2CheckpointFile?.keys ?? []).map((k) => {
+      const key = sm2KeyOf(k);
+      return { kid: key.kid, publicKey: key.publicKey };
+    });
+  }
+
+  /** The checkpoint key rotation statements (signed notes), oldest first: GET /v1/keys should publish them. */
+  checkpointRotations(): string[] {
+    return [...(this.sm2CheckpointFile?.rotations ?? [])];
+  }
+
+  /**
+   * Makes a new SM2 checkpoint key current (CRYPTO_SUITE dual or gm, or an SM2 key made by them
+   * before). The old verifier key stays published, so checkpoints it signed keep verifying; a note
+   * signed by the old and the new key (proof's `checkpointKeyRotationText`) publishes the hand-over,
+   * so a trust file pinning the old key follows it. Written with the new key in one rename under a
+   * lock, as receipt key rotations are. The Ed25519 checkpoint key is not rotated (not built).
+   */
+  async rotateSm2CheckpointKey(): Promise<{ vkey: string; statement: string }> {
+    const sm2 = this.sm2;
+    if (!sm2) throw new Error('there is no SM2 key to rotate (CRYPTO_SUITE dual or gm makes one)');
+    const file = path.join(this.dir, SM2_CHECKPOINT_FILE);
+    const name = sm2.checkpointSigner.name;
+    const written = await withFileLock(file, async () => {
+      const base: Sm2CheckpointKeyFile = (await readJson<Sm2CheckpointKeyFile>(file)) ?? {
+        current: sm2.kid,
+        keys: [
+          { kid: sm2.kid, privateKey: Buffer.from(sm2.privateKey).toString('hex'), createdAt: sm2.createdAt },
+        ],
+        rotations: [],
+      };
+      const previousStored = base.keys.find((k) => k.kid === base.current);
+      if (!previousStored)
+        throw new Error(`${file} names current key ${base.current}, which it does not hold`);
+      const previous = sm2KeyOf(previousStored);
+      const privateKey = sm2RandomPrivateKey();
+      const now = new Date().toISOString();
+      const created: StoredSm2ReceiptKey = {
+        kid: sm2PublicJwk(deriveNotePublicKey(privateKey, 'sm2')).kid,
+        privateKey: Buffer.from(privateKey).toString('hex'),
+        createdAt: now,
+      };
+      const next = sm2KeyOf(created);
+      const text = checkpointKeyRotationText(
+        noteVerifierKey(name, previous.publicKey, 'sm2'),
+        noteVerifierKey(name, next.publicKey, 'sm2'),
+        now,
+      );
+      const statement = signNote(
+        signNote(text, { name, privateKey: previous.privateKey, algorithm: 'sm2' }),
+        { name, privateKey: next.privateKey, algorithm: 'sm2' },
+      );
+      const out: Sm2CheckpointKeyFile = {
+        current: created.kid,
+        keys: [...base.keys.map((k) => (k.kid === base.current ? { ...k, retiredAt: now } : k)), created],
+        rotations: [...base.rotations, statement],
+      };
+      await writeSecretFile(file, JSON.stringify(out, null, 2));
+      return { out, stamp: await KeyRing.stampOf(file) };
+    });
+    this.sm2CheckpointStamp = written.stamp;
+    this.applySm2CheckpointKeys(written.out);
+    return { vkey: sm2.checkpointSigner.vkey, statement: written.out.rotations.at(-1)! };
   }
 
   /**
@@ -502,6 +631,13 @@ export class KeyRing {
    * whether the keys changed; an unreadable file leaves them as they are.
    */
   async refresh(): Promise<boolean> {
+    const receipts = await this.refreshReceiptKeys();
+    // A rotated SM2 checkpoint key (its own file) is picked up the same way; an unreadable file
+    // throws after the receipt keys were taken (the keys plugin logs it and keeps the old key).
+    return (await this.reloadSm2CheckpointKeys()) || receipts;
+  }
+
+  private async refreshReceiptKeys(): Promise<boolean> {
     const file = path.join(this.dir, RECEIPT_FILE);
     let stamp: string;
     try {
@@ -580,9 +716,8 @@ export class KeyRing {
    * (checkpoints made before a switch to `gm` keep verifying), and the SM2 key once there is one.
    */
   checkpointKeys(): string[] {
-    return this.sm2
-      ? [this.checkpointSigner.vkey, this.sm2.checkpointSigner.vkey]
-      : [this.checkpointSigner.vkey];
+    // Every SM2 checkpoint key, retired ones too: the checkpoints they signed keep verifying.
+    return [this.checkpointSigner.vkey, ...this.sm2CheckpointVkeys()];
   }
 
   private static signerFor(file: ReceiptKeyFile): ReceiptSigner {

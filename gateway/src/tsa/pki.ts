@@ -212,6 +212,8 @@ export interface PkiPaths {
   sm2Cert: string;
   /** SM2 receipt keys made by rotation: `<kid>.cert.pem` each, issued by the SM2 root. */
   sm2ReceiptCertsDir: string;
+  /** SM2 checkpoint keys made by rotation, likewise. */
+  sm2CheckpointCertsDir: string;
   /** The SM2 root (CRYPTO_SUITE dual and gm): key, self-signed certificate, cross certificate. */
   sm2RootKey: string;
   sm2RootCert: string;
@@ -239,6 +241,7 @@ export function pkiPaths(dir: string): PkiPaths {
     tsaSm2Cert: path.join(dir, 'tsa', 'tsa-sm2.cert.pem'),
     sm2Cert: path.join(dir, 'keys', 'sm2.cert.pem'),
     sm2ReceiptCertsDir: path.join(dir, 'keys', 'sm2-receipt'),
+    sm2CheckpointCertsDir: path.join(dir, 'keys', 'sm2-checkpoint'),
     sm2RootKey: path.join(dir, 'root', 'ca-sm2.key.pem'),
     sm2RootCert: path.join(dir, 'root', 'ca-sm2.cert.pem'),
     sm2RootCross: path.join(dir, 'root', 'ca-sm2.cross.cert.pem'),
@@ -324,6 +327,8 @@ export interface InitPkiOptions extends PkiOptions {
    * SM2 root as keys/sm2-receipt/<kid>.cert.pem; one equal to `sm2PublicKey` is certified there.
    */
   sm2ReceiptPublicKeys?: { kid: string; publicKey: KeyObject }[];
+  /** SM2 checkpoint keys made by rotation (KeyRing `sm2CheckpointPublicKeys`), likewise. */
+  sm2CheckpointPublicKeys?: { kid: string; publicKey: KeyObject }[];
 }
 
 export interface InitPkiResult {
@@ -363,7 +368,12 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
   // CRYPTO_SUITE dual and gm: the SM2 root, kept once made (its certificate is what a GM/T
   // verifier pins), with its cross certificate from the ECDSA root.
   let sm2Ca: CertificateAuthority | undefined;
-  if (options.sm2Tsa || options.sm2PublicKey || options.sm2ReceiptPublicKeys?.length) {
+  if (
+    options.sm2Tsa ||
+    options.sm2PublicKey ||
+    options.sm2ReceiptPublicKeys?.length ||
+    options.sm2CheckpointPublicKeys?.length
+  ) {
     if (await exists(paths.sm2RootKey)) {
       sm2Ca = await loadSm2RootCa(options.dir);
       reused.push(paths.sm2RootCert);
@@ -412,13 +422,19 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
     keyCerts.push([paths.sm2Cert, options.sm2PublicKey, sm2Cn, 'checkpoint', sm2Ca]);
     const first =
       options.sm2PublicKey && publicKeyOf(options.sm2PublicKey).export({ type: 'spki', format: 'der' });
-    for (const { kid, publicKey } of options.sm2ReceiptPublicKeys ?? []) {
+    const rotated = [
+      ...(options.sm2ReceiptPublicKeys ?? []).map((k) => ({ ...k, role: 'receipt' as const })),
+      ...(options.sm2CheckpointPublicKeys ?? []).map((k) => ({ ...k, role: 'checkpoint' as const })),
+    ];
+    for (const { kid, publicKey, role } of rotated) {
       // A kid is an RFC 7638 thumbprint (base64url); anything else does not become a file name.
       if (!/^[A-Za-z0-9_-]{1,128}$/.test(kid))
-        throw new PkiError('PKI_BAD_NAME', `SM2 receipt key id ${kid}`);
+        throw new PkiError('PKI_BAD_NAME', `SM2 ${role} key id ${kid}`);
       if (first && Buffer.compare(first, publicKey.export({ type: 'spki', format: 'der' })) === 0) continue;
-      const file = path.join(paths.sm2ReceiptCertsDir, `${kid}.cert.pem`);
-      keyCerts.push([file, publicKey, 'LianZheng Receipt Signing (SM2)', 'receipt', sm2Ca]);
+      const dir = role === 'receipt' ? paths.sm2ReceiptCertsDir : paths.sm2CheckpointCertsDir;
+      const cn =
+        role === 'receipt' ? 'LianZheng Receipt Signing (SM2)' : 'LianZheng Checkpoint Signing (SM2)';
+      keyCerts.push([path.join(dir, `${kid}.cert.pem`), publicKey, cn, role, sm2Ca]);
     }
   }
   for (const [file, key, cn, purpose, issuer] of keyCerts) {
@@ -611,7 +627,11 @@ export async function writePublishedCertificates(dir: string): Promise<string> {
       .filter((f) => f.endsWith('.cert.pem'))
       .sort()
       .map((f) => path.join(d, f));
-  files.push(...(await inDir(paths.sm2ReceiptCertsDir)), ...(await inDir(paths.tsaRetiredDir)));
+  files.push(
+    ...(await inDir(paths.sm2ReceiptCertsDir)),
+    ...(await inDir(paths.sm2CheckpointCertsDir)),
+    ...(await inDir(paths.tsaRetiredDir)),
+  );
   const parts: string[] = [];
   for (const f of files) {
     for (const der of await readCerts(f).catch(() => [] as Buffer[])) parts.push(toPem(der));
