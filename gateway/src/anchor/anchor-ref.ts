@@ -1,6 +1,7 @@
 import { generateConsistencyProof, type SubtreeSource, toHex } from '@lianzheng/proof';
 import type { Queryable } from '../storage/queryable.ts';
 import { caip2 } from './abi.ts';
+import { earliestAnchorCovering } from './anchor-store.ts';
 
 /** A bundle's anchor reference (docs/FORMATS.md §7 and §9, ProofBundle.anchor). */
 export interface AnchorRef {
@@ -30,26 +31,7 @@ export async function anchorRefFor(
   options: { origin?: string } = {},
 ): Promise<AnchorRef | null> {
   if (!Number.isSafeInteger(leafIndex) || leafIndex < 0 || !(inclusionSize > leafIndex)) return null;
-  const params: unknown[] = [String(inclusionSize)];
-  let originFilter = '';
-  if (options.origin !== undefined) {
-    params.push(options.origin);
-    originFilter = 'and origin = $2';
-  }
-  const { rows } = await db.query<{
-    chain_id: string;
-    contract: string;
-    tx_hash: string;
-    block: string;
-    size: string;
-    root: string;
-  }>(
-    `select chain_id, contract, tx_hash, block, size, root from anchors
-      where status = 'confirmed' and size >= $1 ${originFilter}
-      order by size, id limit 1`,
-    params,
-  );
-  const row = rows[0];
+  const row = await earliestAnchorCovering(db, inclusionSize, options.origin);
   if (!row) return null;
   const size = Number(row.size);
   const proof = await generateConsistencyProof(subtrees, inclusionSize, size);

@@ -19,6 +19,16 @@ import {
 import type pg from 'pg';
 import { NOTICE_MAX_RECORDS } from '../webhooks/outbox.ts';
 import { ANCHOR_ABI } from './abi.ts';
+import {
+  type AnchorRow,
+  type AnchorSite,
+  anchorProgress,
+  confirmAnchor,
+  inFlightAnchor,
+  insertAnchor,
+  storeSignedTx,
+  updateAnchor,
+} from './anchor-store.ts';
 import type { AnchorConfig } from './config.ts';
 import { AnchorError } from './errors.ts';
 
@@ -104,23 +114,6 @@ export interface Anchorer {
   stop(): Promise<void>;
   status(): AnchorerStatus;
   readonly address: string;
-}
-
-interface AnchorRow {
-  id: string;
-  size: string;
-  root: string;
-  status: 'pending' | 'sent' | 'confirmed' | 'failed';
-  nonce: string | null;
-  tx_hash: string | null;
-  tx_hashes: string[];
-  raw_tx: string | null;
-  gas_limit: string | null;
-  max_fee_per_gas: string | null;
-  max_priority_fee_per_gas: string | null;
-  sent_at: Date | null;
-  /** Milliseconds since sent_at (only on rows read by inFlight). */
-  age_ms?: number | null;
 }
 
 /** An arbitrary constant: the advisory lock that lets one gateway at a time anchor. */
@@ -253,6 +246,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
   const sender = wallet.address.toLowerCase();
   const contract = config.contract.toLowerCase();
   const originHash = keccak256(toUtf8Bytes(origin));
+  const site: AnchorSite = { chainId: config.chainId, contract, origin };
   const markAnchored = options.markAnchored ?? defaultMarkAnchored;
   const suggestFees = options.suggestFees ?? nodeFees;
   const log = options.log;
@@ -274,26 +268,6 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     state.lastError = { code, at: Date.now(), source };
     if (source === 'rpc') state.rpcErrors++;
     options.onError?.(code, source);
-  }
-
-  async function update(client: pg.PoolClient, id: string, fields: Record<string, unknown>): Promise<void> {
-    const names = Object.keys(fields);
-    const sets = names.map((n, i) => `${n} = $${i + 2}`).join(', ');
-    await client.query(`update anchors set ${sets}, updated_at = now() where id = $1`, [
-      id,
-      ...Object.values(fields),
-    ]);
-  }
-
-  async function inFlight(client: pg.PoolClient): Promise<AnchorRow | null> {
-    const { rows } = await client.query<AnchorRow>(
-      // The age is the database's view, the same clock that stamped sent_at.
-      `select *, (extract(epoch from now() - sent_at) * 1000)::float8 as age_ms
-         from anchors where chain_id = $1 and contract = $2 and origin = $3 and status in ('pending', 'sent')
-        order by id limit 1`,
-      [config.chainId, contract, origin],
-    );
-    return rows[0] ?? null;
   }
 
   async function checkChain(): Promise<void> {
@@ -357,22 +331,14 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     const hash = Transaction.from(raw).hash;
     if (!hash) throw new Error('signed transaction has no hash');
     // Persisted before it is broadcast: after a crash the very same transaction is re-sent.
-    const { rows } = await client.query<AnchorRow>(
-      `update anchors set nonce = $2, raw_tx = $3, tx_hash = $4, tx_hashes = array_append(tx_hashes, $4),
-              gas_limit = $5, max_fee_per_gas = $6, max_priority_fee_per_gas = $7, attempts = attempts + 1,
-              sent_at = now(), last_error = null, updated_at = now()
-        where id = $1 returning *`,
-      [
-        row.id,
-        nonce,
-        raw,
-        hash,
-        String(gasLimit),
-        String(fees.maxFeePerGas),
-        String(fees.maxPriorityFeePerGas),
-      ],
-    );
-    return rows[0] as AnchorRow;
+    return storeSignedTx(client, row.id, {
+      nonce,
+      raw,
+      hash,
+      gasLimit,
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+    });
   }
 
   /** Sends the row's signed transaction; the node knowing it afterwards is what counts. */
@@ -388,22 +354,22 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     }
     const known = await provider.send('eth_getTransactionByHash', [row.tx_hash]);
     if (known) {
-      if (row.status === 'pending') await update(client, row.id, { status: 'sent', last_error: null });
+      if (row.status === 'pending') await updateAnchor(client, row.id, { status: 'sent', last_error: null });
       return true;
     }
-    await update(client, row.id, { last_error: sendError ? errorCode(sendError) : 'NOT_IN_POOL' });
+    await updateAnchor(client, row.id, { last_error: sendError ? errorCode(sendError) : 'NOT_IN_POOL' });
     return false;
   }
 
   async function confirm(client: pg.PoolClient, row: AnchorRow, receipt: TransactionReceipt): Promise<void> {
     await client.query('begin');
     try {
-      await client.query(
-        `update anchors set status = 'confirmed', tx_hash = $2, block = $3, block_hash = $4, gas_used = $5,
-                confirmed_at = now(), last_error = null, updated_at = now()
-          where id = $1 and status in ('pending', 'sent')`,
-        [row.id, receipt.hash, receipt.blockNumber, receipt.blockHash, String(receipt.gasUsed)],
-      );
+      await confirmAnchor(client, row.id, {
+        hash: receipt.hash,
+        blockNumber: receipt.blockNumber,
+        blockHash: receipt.blockHash,
+        gasUsed: receipt.gasUsed,
+      });
       await markAnchored(client, Number(row.size));
       await client.query('commit');
     } catch (e) {
@@ -419,7 +385,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
       const receipt = await minedReceipt(row);
       if (receipt) {
         if (receipt.status !== 1) {
-          await update(client, row.id, {
+          await updateAnchor(client, row.id, {
             status: 'failed',
             tx_hash: receipt.hash,
             block: receipt.blockNumber,
@@ -438,7 +404,11 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
           return { action: 'confirmed', ...base };
         }
         if (row.status === 'pending' || row.tx_hash !== receipt.hash) {
-          await update(client, row.id, { status: 'sent', tx_hash: receipt.hash, block: receipt.blockNumber });
+          await updateAnchor(client, row.id, {
+            status: 'sent',
+            tx_hash: receipt.hash,
+            block: receipt.blockNumber,
+          });
         }
         return { action: 'mined', ...base };
       }
@@ -447,7 +417,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
       const next = await provider.getTransactionCount(sender, 'latest');
       if (row.nonce !== null && next > Number(row.nonce)) {
         if (await minedReceipt(row)) return { action: 'waiting', ...base };
-        await update(client, row.id, { status: 'failed', last_error: 'NONCE_TAKEN' });
+        await updateAnchor(client, row.id, { status: 'failed', last_error: 'NONCE_TAKEN' });
         log?.error({ anchor: base }, 'anchor nonce was used by another transaction');
         return { action: 'failed', code: 'NONCE_TAKEN', ...base };
       }
@@ -467,7 +437,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     // Nothing signed yet: first make sure the chain has not already got this size (from us).
     const latest = await chainLatestSize();
     if (latest >= Number(row.size)) {
-      await update(client, row.id, { status: 'failed', last_error: 'NOT_APPEND_ONLY' });
+      await updateAnchor(client, row.id, { status: 'failed', last_error: 'NOT_APPEND_ONLY' });
       return { action: 'failed', code: 'NOT_APPEND_ONLY', ...base };
     }
     const suggested = await suggestFees(provider);
@@ -479,7 +449,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
       ),
     };
     if (fees.maxFeePerGas < suggested.baseFee + fees.maxPriorityFeePerGas) {
-      await update(client, row.id, { last_error: 'FEE_CAP_TOO_LOW' });
+      await updateAnchor(client, row.id, { last_error: 'FEE_CAP_TOO_LOW' });
       log?.warn(
         { anchor: base, baseFee: String(suggested.baseFee) },
         'base fee above ANCHOR_MAX_FEE_GWEI; waiting',
@@ -511,7 +481,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     );
     if (tip * MIN_BUMP_DEN < oldTip * MIN_BUMP_NUM || max * MIN_BUMP_DEN < oldMax * MIN_BUMP_NUM) {
       // The caps leave no room for a replacement the node would accept: keep the old one.
-      await update(client, row.id, { last_error: 'FEE_CAP_REACHED' });
+      await updateAnchor(client, row.id, { last_error: 'FEE_CAP_REACHED' });
       return false;
     }
     const signed = await sign(
@@ -530,20 +500,11 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
   }
 
   async function maybeCreate(client: pg.PoolClient): Promise<AnchorRow | null> {
-    const { rows: last } = await client.query<{
-      size: string | null;
-      created_at: Date | null;
-      confirmed: string | null;
-    }>(
-      `select max(size) filter (where status <> 'failed') as size, max(created_at) as created_at,
-              max(size) filter (where status = 'confirmed') as confirmed
-         from anchors where chain_id = $1 and contract = $2 and origin = $3`,
-      [config.chainId, contract, origin],
-    );
-    const lastSize = Number(last[0]?.size ?? 0);
-    const lastCreated = last[0]?.created_at?.getTime() ?? 0;
+    const progress = await anchorProgress(client, site);
+    const lastSize = progress.size;
+    const lastCreated = progress.createdAt;
     if (Date.now() - lastCreated < config.intervalMs) return null;
-    const confirmed = Number(last[0]?.confirmed ?? 0);
+    const confirmed = progress.confirmed;
     // The anchored size catches up with the confirmed anchors here, once per interval (a no-op
     // when the confirming transaction already raised it).
     if (confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
@@ -557,13 +518,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     }
     // The contract is the final word on what this key has anchored (the outbox may be younger).
     if (checkpoint.size <= (await chainLatestSize())) return null;
-    const { rows } = await client.query<AnchorRow>(
-      `insert into anchors (chain_id, contract, sender, origin, size, root)
-       values ($1, $2, $3, $4, $5, $6)
-       on conflict do nothing returning *`,
-      [config.chainId, contract, sender, origin, String(checkpoint.size), checkpoint.root],
-    );
-    return rows[0] ?? null;
+    return insertAnchor(client, site, sender, checkpoint);
   }
 
   async function tickOnce(): Promise<TickOutcome> {
@@ -578,7 +533,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
       if (!locked) return { action: 'busy' };
       onDatabase = false;
       await checkChain();
-      const row = await inFlight(client);
+      const row = await inFlightAnchor(client, site);
       const outcome = row ? await advance(client, row) : await createAndAdvance(client);
       // The node refusing our transaction is an RPC failure too, though nothing was thrown.
       if (outcome.action === 'error' && outcome.code === 'NOT_IN_POOL') failed('NOT_IN_POOL', 'rpc');

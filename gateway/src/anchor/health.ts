@@ -4,6 +4,7 @@
 // Feeds the Prometheus gauges and /readyz's `anchor` check (gateway/src/anchor/plugin.ts).
 
 import type { Queryable } from '../storage/queryable.ts';
+import { anchorStanding } from './anchor-store.ts';
 import { pgRecordedAhead } from './pipeline-source.ts';
 
 export interface AnchorHealth {
@@ -39,28 +40,20 @@ export function createAnchorHealthProbe(
   let cached: { at: number; value: Promise<AnchorHealth> } | null = null;
 
   async function read(): Promise<AnchorHealth> {
-    const { rows } = await db.query<{ last_size: string; last_at: number | null; pending_s: number | null }>(
-      `select coalesce((select size from anchors
-                         where status = 'confirmed' and chain_id = $1 and origin = $2
-                         order by size desc limit 1), 0) as last_size,
-              (select extract(epoch from confirmed_at)::float8 from anchors
-                where status = 'confirmed' and chain_id = $1 and origin = $2
-                order by size desc limit 1) as last_at,
-              (select extract(epoch from now() - created_at)::float8 from anchors
-                where status in ('pending', 'sent') and chain_id = $1 and contract = $3 and origin = $2
-                order by id limit 1) as pending_s`,
-      [options.chainId, options.origin, options.contract],
-    );
-    const row = rows[0];
-    const lastSize = Number(row?.last_size ?? 0);
+    const standing = await anchorStanding(db, {
+      chainId: options.chainId,
+      contract: options.contract,
+      origin: options.origin,
+    });
+    const lastSize = standing.lastSize;
     const ahead = await recordedAhead(lastSize);
     return {
       lastSize,
-      lastAnchoredAt: row?.last_at ?? null,
+      lastAnchoredAt: standing.lastAnchoredAt,
       recordedSize: ahead.recordedSize,
       lagEntries: Math.max(0, ahead.recordedSize - lastSize),
       lagSeconds: Math.max(0, ahead.oldestWaitingSeconds),
-      pendingSeconds: Math.max(0, row?.pending_s ?? 0),
+      pendingSeconds: Math.max(0, standing.pendingSeconds ?? 0),
     };
   }
 

@@ -5,6 +5,14 @@ import type { Logger } from 'pino';
 import { guardedLookup, type Resolver, webhookUrlProblem } from './address-guard.ts';
 import { DEFAULT_LIMITS, type DeliveryLimits } from './limits.ts';
 import { signatureHeader, webhookSecret } from './secret.ts';
+import {
+  type DueDelivery,
+  leaseDue,
+  pruneDeliveries,
+  recordDelivered,
+  recordFailed,
+  releaseReceiver,
+} from './store.ts';
 
 export interface DelivererOptions extends Partial<DeliveryLimits> {
   db: pg.Pool;
@@ -21,18 +29,6 @@ export interface DelivererOptions extends Partial<DeliveryLimits> {
   log?: Pick<Logger, 'warn' | 'info'>;
   /** How names are resolved (tests); dns.lookup otherwise. */
   resolve?: Resolver;
-}
-
-interface Due {
-  id: string;
-  webhook_id: string;
-  event: Record<string, unknown>;
-  attempts: number;
-  created_at: Date;
-  url: string;
-  secret_version: number;
-  /** Within the grace period after a rotation: sign with the previous secret too. */
-  sign_previous: boolean;
 }
 
 const MAX_RETRY_MS = 6 * 3600_000;
@@ -163,7 +159,7 @@ export function createDeliverer(options: DelivererOptions) {
   };
 
   /** The secrets a delivery is signed with: the current one, and the previous during a rotation. */
-  const secretsOf = (d: Due): string[] => {
+  const secretsOf = (d: DueDelivery): string[] => {
     const version = d.secret_version ?? 1;
     const secrets = [webhookSecret(options.key, d.webhook_id, version)];
     if (d.sign_previous && version > 1) secrets.push(webhookSecret(options.key, d.webhook_id, version - 1));
@@ -183,32 +179,11 @@ export function createDeliverer(options: DelivererOptions) {
    * Leases up to `n` receivers that are live, not paused, not held (by another attempt or a
    * back-off) and have a due delivery — the oldest due first — and returns that delivery of each.
    */
-  async function take(n: number): Promise<Due[]> {
-    const { rows } = await db.query<Due>(
-      `with picked as (
-         select w.id as webhook_id, d.id as delivery_id
-           from webhooks w
-           cross join lateral (
-             select d.id from webhook_deliveries d
-              where d.webhook_id = w.id and d.status = 'pending' and d.next_attempt_at <= now()
-              order by d.id limit 1) d
-          where w.deleted_at is null and w.paused_at is null
-            and (w.held_until is null or w.held_until <= now())
-            and w.id <> all($1::uuid[])
-          order by d.id
-          limit $2
-          for update of w skip locked)
-       update webhooks w set held_until = now() + make_interval(secs => $3::double precision / 1000)
-         from picked join webhook_deliveries d on d.id = picked.delivery_id
-        where w.id = picked.webhook_id
-       returning d.id::text, w.id::text as webhook_id, d.event, d.attempts, d.created_at, w.url,
-                 w.secret_version, coalesce(w.previous_secret_until > now(), false) as sign_previous`,
-      [[...inFlight.keys()], n, limits.timeoutMs + LEASE_MARGIN_MS],
-    );
-    return rows;
+  async function take(n: number): Promise<DueDelivery[]> {
+    return leaseDue(db, [...inFlight.keys()], n, limits.timeoutMs + LEASE_MARGIN_MS);
   }
 
-  async function attempt(d: Due, signal: AbortSignal): Promise<void> {
+  async function attempt(d: DueDelivery, signal: AbortSignal): Promise<void> {
     const body = JSON.stringify({ id: d.id, createdAt: d.created_at.toISOString(), ...d.event });
     const unix = Math.floor(Date.now() / 1000);
     const result = await postSigned(
@@ -229,19 +204,12 @@ export function createDeliverer(options: DelivererOptions) {
     );
     if (!result.ok && result.aborted) {
       // Stopping: no outcome to record; the receiver is free for the next sealer at once.
-      await db.query('update webhooks set held_until = null where id = $1', [d.webhook_id]);
+      await releaseReceiver(db, d.webhook_id);
       return;
     }
     const attempts = d.attempts + 1;
     if (result.ok) {
-      await db.query(
-        `with delivered as (
-           update webhook_deliveries set status = 'delivered', attempts = $2, last_status = $3,
-                  last_error = null, delivered_at = now() where id = $1)
-         update webhooks set held_until = null, consecutive_failures = 0, failing_since = null
-          where id = $4`,
-        [d.id, attempts, result.status, d.webhook_id],
-      );
+      await recordDelivered(db, d, attempts, result.status);
       return;
     }
     const giveUp = attempts >= options.maxAttempts;
@@ -249,39 +217,16 @@ export function createDeliverer(options: DelivererOptions) {
     const error = result.error.slice(0, 500);
     // The delivery waits by its own attempts; the receiver by its failures in a row (every
     // delivery's), and is paused at `pauseAfter` of them.
-    const { rows } = await db.query<{ failures: number; paused: boolean }>(
-      `with failed as (
-         update webhook_deliveries set status = $2, attempts = $3, last_status = $4, last_error = $5,
-                next_attempt_at = now() + make_interval(secs => $6::double precision / 1000)
-          where id = $1),
-       counted as (select id, consecutive_failures + 1 as failures,
-                          paused_at is null and $8 > 0 and consecutive_failures + 1 >= $8 as pause
-                     from webhooks where id = $7)
-       update webhooks w
-          set consecutive_failures = c.failures,
-              failing_since = coalesce(w.failing_since, now()),
-              held_until = now() + make_interval(
-                secs => least($9::double precision * power(2, least(c.failures - 1, 40)), $10) / 1000),
-              paused_at = case when c.pause then now() else w.paused_at end,
-              paused_reason = case when c.pause
-                then format('%s failed attempts in a row; the last: %s', c.failures, $5::text)
-                else w.paused_reason end
-         from counted c where w.id = c.id
-       returning c.failures, c.pause as paused`,
-      [
-        d.id,
-        giveUp ? 'failed' : 'pending',
-        attempts,
-        result.status ?? null,
-        error,
-        waitMs,
-        d.webhook_id,
-        limits.pauseAfter,
-        options.retryBaseMs,
-        MAX_RETRY_MS,
-      ],
-    );
-    const receiver = rows[0];
+    const receiver = await recordFailed(db, d, {
+      giveUp,
+      attempts,
+      status: result.status ?? null,
+      error,
+      retryInMs: waitMs,
+      pauseAfter: limits.pauseAfter,
+      retryBaseMs: options.retryBaseMs,
+      maxRetryMs: MAX_RETRY_MS,
+    });
     options.log?.warn(
       {
         delivery: d.id,
@@ -309,25 +254,7 @@ export function createDeliverer(options: DelivererOptions) {
    * and the outbox must not grow with the log. Returns how many were deleted.
    */
   async function prune(): Promise<number> {
-    await db.query(
-      `update webhook_deliveries d
-          set status = 'failed',
-              last_error = case when exists (select 1 from webhooks w where w.id = d.webhook_id and w.deleted_at is null)
-                                then 'not sent: the webhook stayed paused' else 'the webhook was deleted' end
-        where d.status = 'pending'
-          and (not exists (select 1 from webhooks w where w.id = d.webhook_id and w.deleted_at is null)
-               or (d.created_at < now() - make_interval(days => $1)
-                   and exists (select 1 from webhooks w where w.id = d.webhook_id and w.paused_at is not null)))`,
-      [options.keepDays],
-    );
-    const { rowCount } = await db.query(
-      `delete from webhook_deliveries where id in (
-         select id from webhook_deliveries
-          where status <> 'pending' and created_at < now() - make_interval(days => $1)
-          order by id limit 10000)`,
-      [options.keepDays],
-    );
-    return rowCount ?? 0;
+    return pruneDeliveries(db, options.keepDays);
   }
   let prunedAt = 0;
 

@@ -11,10 +11,21 @@ import { typeboxValidatorCompiler } from '../../validation.ts';
 import { webhookUrlProblem } from '../../webhooks/address-guard.ts';
 import type {} from '../../webhooks/plugin.ts'; // the `webhooks` decorator's type
 import { PREVIOUS_SECRET_HOURS } from '../../webhooks/secret.ts';
+import {
+  changeWebhook,
+  createWebhook,
+  deleteWebhook,
+  findWebhook,
+  latestDeliveries,
+  listWebhooks,
+  queuePing,
+  rotateWebhookSecret,
+  WEBHOOK_EVENTS,
+  type WebhookRow,
+} from '../../webhooks/store.ts';
 
 const WebhookId = Type.Object({ id: Type.String({ format: 'uuid' }) });
-const EVENT_TYPES = ['records.recorded', 'records.anchored'] as const;
-const EventType = Type.Union(EVENT_TYPES.map((e) => Type.Literal(e)));
+const EventType = Type.Union(WEBHOOK_EVENTS.map((e) => Type.Literal(e)));
 const CreateBody = Type.Object(
   {
     url: Type.String({
@@ -97,22 +108,6 @@ const Delivery = Type.Object({
   deliveredAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-interface WebhookRow {
-  id: string;
-  org: string;
-  url: string;
-  events: Static<typeof EventType>[];
-  created_at: Date;
-  paused_at: Date | null;
-  paused_reason: string | null;
-  consecutive_failures: number;
-  failing_since: Date | null;
-}
-
-/** The columns of `webhooks` a WebhookRow is read from. */
-const COLUMNS =
-  'id::text, org, url, events, created_at, paused_at, paused_reason, consecutive_failures, failing_since';
-
 const view = (r: WebhookRow): Static<typeof Webhook> => ({
   id: r.id,
   org: r.org,
@@ -141,11 +136,7 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
 
   /** The webhook `id` if the caller may manage it (its organisation's, or any for an admin). */
   const owned = async (request: FastifyRequest, id: string): Promise<WebhookRow> => {
-    const { rows } = await app.db.query<WebhookRow>(
-      `select ${COLUMNS} from webhooks where id = $1 and deleted_at is null`,
-      [id],
-    );
-    const row = rows[0];
+    const row = await findWebhook(app.db, id);
     const p = request.principal;
     // Another organisation's webhook is as absent as a deleted one.
     if (!row || (p.role !== 'admin' && row.org !== p.org))
@@ -184,21 +175,21 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
       }
       refuseUrl(request.body.url);
       const id = randomUUID();
-      // The limit and the insert in one statement: two concurrent requests cannot both pass it.
-      const { rows } = await app.db.query<WebhookRow>(
-        `insert into webhooks (id, org, url, events)
-         select $1, $2, $3, $5 where (select count(*) from webhooks where org = $2 and deleted_at is null) < $4
-         returning ${COLUMNS}`,
-        [id, org, request.body.url, config.maxPerOrg, request.body.events ?? [...EVENT_TYPES]],
-      );
-      if (!rows[0]) {
+      const created = await createWebhook(app.db, {
+        id,
+        org,
+        url: request.body.url,
+        events: request.body.events ?? [...WEBHOOK_EVENTS],
+        maxPerOrg: config.maxPerOrg,
+      });
+      if (!created) {
         throw new AppError(
           'CONFLICT',
           `organisation ${org} has ${config.maxPerOrg} webhooks already (WEBHOOK_MAX_PER_ORG)`,
         );
       }
       reply.code(201).header('location', `/v1/webhooks/${id}`);
-      return { ...view(rows[0]), secret: app.webhooks.secret(id) };
+      return { ...view(created), secret: app.webhooks.secret(id) };
     },
   );
 
@@ -218,12 +209,8 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const p = request.principal;
-      const { rows } = await app.db.query<WebhookRow>(
-        `select ${COLUMNS} from webhooks
-          where deleted_at is null and ($1::text is null or org = $1) order by created_at, id`,
-        [p.role === 'admin' ? null : (p.org ?? '')],
-      );
-      return { webhooks: rows.map(view) };
+      const hooks = await listWebhooks(app.db, p.role === 'admin' ? null : (p.org ?? ''));
+      return { webhooks: hooks.map(view) };
     },
   );
 
@@ -261,35 +248,15 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
       await owned(request, request.params.id);
       const { url, events, paused } = request.body;
       if (url !== undefined) refuseUrl(url);
-      // Resumed: failures in a row forgotten, the receiver no longer held back, and its pending
-      // deliveries due at once. Paused by hand: said so, unless it was paused already.
-      const { rows } = await app.db.query<WebhookRow>(
-        `with resumed as (
-           update webhook_deliveries set next_attempt_at = now()
-            where $4::boolean is false and webhook_id = $1 and status = 'pending' and next_attempt_at > now())
-         update webhooks
-            set url = coalesce($2, url), events = coalesce($3, events),
-                paused_at = case when $4::boolean is null then paused_at
-                                 when $4 then coalesce(paused_at, now()) end,
-                paused_reason = case when $4::boolean is null then paused_reason
-                                     when $4 then coalesce(paused_reason, $5) end,
-                consecutive_failures = case when $4::boolean is false then 0 else consecutive_failures end,
-                failing_since = case when $4::boolean is false then null else failing_since end,
-                held_until = case when $4::boolean is false and paused_at is not null then null
-                                  else held_until end
-          where id = $1 and deleted_at is null
-          returning ${COLUMNS}`,
-        [
-          request.params.id,
-          url ?? null,
-          events ?? null,
-          paused ?? null,
-          `paused by ${request.principal.role}${request.principal.org ? ` of ${request.principal.org}` : ''} (PATCH)`,
-        ],
+      const changed = await changeWebhook(
+        app.db,
+        request.params.id,
+        { url, events, paused },
+        `paused by ${request.principal.role}${request.principal.org ? ` of ${request.principal.org}` : ''} (PATCH)`,
       );
       // Deleted between the check and the update.
-      if (!rows[0]) throw new AppError('NOT_FOUND', `no webhook ${request.params.id}`);
-      return view(rows[0]);
+      if (!changed) throw new AppError('NOT_FOUND', `no webhook ${request.params.id}`);
+      return view(changed);
     },
   );
 
@@ -307,12 +274,7 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
     },
     async (request, reply) => {
       await owned(request, request.params.id);
-      await app.db.query(
-        `with gone as (update webhooks set deleted_at = now() where id = $1 and deleted_at is null returning id)
-         update webhook_deliveries set status = 'failed', last_error = 'the webhook was deleted'
-          where webhook_id in (select id from gone) and status = 'pending'`,
-        [request.params.id],
-      );
+      await deleteWebhook(app.db, request.params.id);
       reply.code(204);
     },
   );
@@ -335,12 +297,9 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
     },
     async (request, reply) => {
       await owned(request, request.params.id);
-      const { rows } = await app.db.query<{ id: string }>(
-        `insert into webhook_deliveries (webhook_id, event) values ($1, '{"type":"ping"}') returning id::text`,
-        [request.params.id],
-      );
+      const delivery = await queuePing(app.db, request.params.id);
       reply.code(202);
-      return { delivery: rows[0]!.id };
+      return { delivery };
     },
   );
 
@@ -368,15 +327,7 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       await owned(request, request.params.id);
-      const { rows } = await app.db.query<{ secret_version: number; previous_secret_until: Date }>(
-        `update webhooks
-            set secret_version = secret_version + 1,
-                previous_secret_until = now() + make_interval(hours => $2)
-          where id = $1 and deleted_at is null
-          returning secret_version, previous_secret_until`,
-        [request.params.id, PREVIOUS_SECRET_HOURS],
-      );
-      const row = rows[0];
+      const row = await rotateWebhookSecret(app.db, request.params.id, PREVIOUS_SECRET_HOURS);
       if (!row) throw new AppError('NOT_FOUND', `no webhook ${request.params.id}`);
       return {
         id: request.params.id,
@@ -403,24 +354,7 @@ export default async function webhookRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       await owned(request, request.params.id);
-      const { rows } = await app.db.query<{
-        id: string;
-        type: string;
-        status: 'pending' | 'delivered' | 'failed';
-        attempts: number;
-        records: number;
-        last_status: number | null;
-        last_error: string | null;
-        created_at: Date;
-        next_attempt_at: Date;
-        delivered_at: Date | null;
-      }>(
-        `select id::text, event->>'type' as type, status, attempts,
-                coalesce(jsonb_array_length(event->'records'), 0) as records, last_status, last_error,
-                created_at, next_attempt_at, delivered_at
-           from webhook_deliveries d where webhook_id = $1 order by d.id desc limit 50`,
-        [request.params.id],
-      );
+      const rows = await latestDeliveries(app.db, request.params.id, 50);
       return {
         deliveries: rows.map((r) => ({
           id: r.id,
