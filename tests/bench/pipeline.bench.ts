@@ -6,9 +6,10 @@
 
 import { canonicalJson } from '@lianzheng/proof';
 import { RecordDirectory } from '../../gateway/src/intake/rules.ts';
+import { loadSubmissions } from '../../gateway/src/intake/submission-store.ts';
 import { EmbeddedLedger } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
-import { BundleBuilder, loadSubmissions } from '../../gateway/src/read/bundle.ts';
+import { BundleBuilder } from '../../gateway/src/read/bundle.ts';
 import { Batcher } from '../../gateway/src/seal/batcher.ts';
 import {
   demoProject,

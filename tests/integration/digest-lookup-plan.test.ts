@@ -4,7 +4,7 @@
 // the plan it actually chooses.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIGEST_LOOKUP } from '../../gateway/src/read/bundle.ts';
+import { DIGEST_LOOKUP } from '../../gateway/src/intake/submission-store.ts';
 import { createPool } from '../../gateway/src/storage/db-plugin.ts';
 import { type GatewayTestEnv, startGatewayTestEnv } from './gateway-support.ts';
 

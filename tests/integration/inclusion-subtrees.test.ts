@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { generateInclusionProof, type SubtreeRef } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUBMISSION_SELECT_WITH_INCLUSION } from '../../gateway/src/read/bundle.ts';
+import { SUBMISSION_SELECT_WITH_INCLUSION } from '../../gateway/src/intake/submission-store.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;

@@ -22,7 +22,8 @@ import {
 } from '../../gateway/src/ledger/ledger.ts';
 import { EmbeddedLedger, verifyBlockChain } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
-import { BundleBuilder, loadSubmissions } from '../../gateway/src/read/bundle.ts';
+import { loadSubmissions } from '../../gateway/src/intake/submission-store.ts';
+import { BundleBuilder } from '../../gateway/src/read/bundle.ts';
 import { Batcher } from '../../gateway/src/seal/batcher.ts';
 import {
   demoProject,

@@ -17,7 +17,6 @@ import { AppError, type ErrorCode, problemFor, toAppError } from '../errors.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
-import { textArray, timestamptzArray, uuidArray } from '../storage/binary-arrays.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
 import { DelegateDirectory, type Delegation } from './delegates.ts';
 import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './encode.ts';
@@ -29,6 +28,12 @@ import {
   RecordDirectory,
   TargetClaims,
 } from './rules.ts';
+import {
+  findIdempotent,
+  type IdempotentRow,
+  insertSubmissions,
+  type NewSubmission,
+} from './submission-store.ts';
 import { uuidv7 } from './uuidv7.ts';
 
 /** One accepted submission, as the 202 (or an idempotent replay) answers it. */
@@ -55,18 +60,11 @@ export interface ProjectInfo {
   milestones?: string[];
 }
 
-/** A row of the `submissions` table as intake writes it. */
-export interface SubmissionRow {
-  id: string;
-  projectId: string;
-  sha256: string;
-  kind: string;
-  recordJson: string;
-  detailsJson: string;
-  /** Signed in the group commit's flush (see Intake), before the INSERT. */
-  receipt: string;
-  /** CRYPTO_SUITE dual: the SM2 receipt beside it (same form, same claims); null otherwise. */
-  receiptSm2: string | null;
+/**
+ * A new submission's row on its way to the group commit: the stored columns (NewSubmission) and
+ * what signing its receipts needs meanwhile.
+ */
+interface PendingSubmission extends NewSubmission {
   /**
    * A single submission's own receipt, being signed on the thread pool (`Intake.signAlone`): the
    * flush waits for it, so the row keeps its place in the queue (seq order = id order).
@@ -77,19 +75,8 @@ export interface SubmissionRow {
    * dual) is signed in the flush with the rows of the same `iat`, so both state the same claims.
    */
   receiptIat?: number;
-  /**
-   * `receiptSm2` detached, made once per group commit when it shares the ES256 receipt's group
-   * payload and item (a batch's rows): stored and answered so.
-   */
-  receiptSm2Detached?: string;
   /** The record's claims in that receipt. */
   receiptItem: ReceiptItemClaims;
-  idempotencyKey: string | null;
-  idemScope: string | null;
-  requestHash: string | null;
-  acceptedAt: string;
-  /** The record this one supersedes or withdraws (chaincode's targetOf), or null. */
-  linkTarget: string | null;
 }
 
 export interface IdempotencyOptions {
@@ -99,73 +86,6 @@ export interface IdempotencyOptions {
 }
 
 export type ItemOutcome = { ok: true; accepted: AcceptedSubmission } | { ok: false; error: AppError };
-
-// The rows, and their place in the batcher's queue, in one statement. A submission's row is
-// written once (migration 0700): what the pipeline does with it later goes to narrow tables.
-const INSERT_CTE = `with inserted as (
-  insert into submissions
-    (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
-     accepted_at, link_target, receipt_sm2)
-  select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::text[])
-  on conflict (idem_scope, idempotency_key) do nothing
-  returning seq, id),
-queued as (insert into seal_queue (seq) select seq from inserted)
-`;
-
-/** Writes rows with one multi-row INSERT (one statement, one transaction, one fsync). */
-export async function insertSubmissions(
-  db: pg.Pool,
-  rows: SubmissionRow[],
-): Promise<{ inserted: boolean }[]> {
-  const col = <T>(pick: (r: SubmissionRow) => T): T[] => rows.map(pick);
-  // Binary arrays (storage/binary-arrays.ts): no text literal to escape, build and parse again.
-  const values = [
-    uuidArray(col((r) => r.id)),
-    textArray(col((r) => r.projectId)),
-    textArray(col((r) => r.sha256)),
-    textArray(col((r) => r.kind)),
-    textArray(col((r) => r.recordJson)),
-    textArray(col((r) => r.detailsJson)),
-    textArray(col((r) => r.receipt)),
-    textArray(col((r) => r.idempotencyKey)),
-    textArray(col((r) => r.idemScope)),
-    textArray(col((r) => r.requestHash)),
-    timestamptzArray(col((r) => r.acceptedAt)),
-    uuidArray(col((r) => r.linkTarget)),
-    // A batch row's SM2 receipt signs the ES256 receipt's payload and carries its item: stored
-    // detached (`<header>..<signature>`, ~190 bytes instead of ~1 KB), made whole when read.
-    textArray(
-      col((r) =>
-        r.receiptSm2 === null
-          ? null
-          : (r.receiptSm2Detached ?? detachReceipt(r.receiptSm2, r.receipt) ?? r.receiptSm2),
-      ),
-    ),
-  ];
-  // Named statements: each pooled connection parses and plans the INSERT once. Without an
-  // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
-  let keyed = false;
-  for (const r of rows) if (r.idempotencyKey !== null) keyed = true;
-  if (!keyed) {
-    const result = await db.query<{ n: number }>({
-      name: 'intake-insert',
-      text: `${INSERT_CTE} select count(*)::int as n from inserted`,
-      values,
-    });
-    const n = result.rows[0]?.n;
-    if (n !== rows.length) throw new Error(`the group commit inserted ${n} of ${rows.length} rows`);
-    return rows.map(() => ({ inserted: true }));
-  }
-  const result = await db.query<{ id: string }>({
-    name: 'intake-insert-returning',
-    text: `${INSERT_CTE} select id from inserted`,
-    values,
-  });
-  if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
-  const inserted = new Set(result.rows.map((r) => r.id));
-  return rows.map((r) => ({ inserted: inserted.has(r.id) }));
-}
 
 export function unavailable(cause: unknown): AppError {
   if (cause instanceof AppError) return cause;
@@ -265,19 +185,7 @@ export function authorizeWrite(
   );
 }
 
-interface StoredSubmission {
-  id: string;
-  sha256: string;
-  status: AcceptedSubmission['status'];
-  receipt: string;
-  receipt_sm2: string | null;
-  record_json: string;
-  request_hash: string | null;
-  idempotency_key: string;
-  accepted_at: Date;
-}
-
-function fromStored(row: StoredSubmission): AcceptedSubmission {
+function fromStored(row: IdempotentRow): AcceptedSubmission {
   const record = JSON.parse(row.record_json) as EvidenceRecord;
   return {
     id: row.id,
@@ -312,7 +220,7 @@ export class Intake {
   readonly records: RecordDirectory;
   /** Supersedes and withdrawals of one record, in turn (see TargetClaims). */
   readonly claims = new TargetClaims();
-  private readonly committer: GroupCommitter<SubmissionRow, { inserted: boolean }>;
+  private readonly committer: GroupCommitter<PendingSubmission, { inserted: boolean }>;
   private readonly listeners: ((rows: number) => void)[] = [];
 
   constructor(private readonly options: IntakeOptions) {
@@ -352,7 +260,7 @@ export class Intake {
    * CPU than anything else intake does (docs/benchmarks.md). The rows are answered only after the
    * commit, with these receipts.
    */
-  private signReceipts(rows: SubmissionRow[]): void {
+  private signReceipts(rows: PendingSubmission[]): void {
     let unsigned = rows;
     for (const row of rows) {
       if (row.receipt !== '') {
@@ -406,10 +314,10 @@ export class Intake {
    * promised it: it may be a group receipt `<JWS>~<item>` (a plain JWS for a group of one), which
    * proof's verifyReceipt checks. Each states the same claims as the row's ES256 `receipt`.
    */
-  private signSm2Alone(rows: SubmissionRow[]): void {
+  private signSm2Alone(rows: PendingSubmission[]): void {
     const sm2 = this.options.keys.receiptSm2Signer;
     if (!sm2) return;
-    const byIat = new Map<number, SubmissionRow[]>();
+    const byIat = new Map<number, PendingSubmission[]>();
     for (const row of rows) {
       if (row.receiptSm2 !== null || row.receiptIat === undefined) continue;
       const same = byIat.get(row.receiptIat);
@@ -434,7 +342,7 @@ export class Intake {
    * in the group commit's queue anyway — its flush awaits `row.signing` — so the event loop pays
    * only the hand-off, and the row keeps the place in the queue it was built in.
    */
-  private signAlone(rows: SubmissionRow[]): void {
+  private signAlone(rows: PendingSubmission[]): void {
     const { config, keys } = this.options;
     const signer = keys.receiptSigner;
     const sm2 = keys.receiptSm2Signer;
@@ -474,16 +382,10 @@ export class Intake {
   }
 
   /** Looks up earlier answers to Idempotency-Keys of this caller. */
-  private async findIdempotent(scope: string, keys: string[]): Promise<Map<string, StoredSubmission>> {
-    let rows: StoredSubmission[];
+  private async findIdempotent(scope: string, keys: string[]): Promise<Map<string, IdempotentRow>> {
+    let rows: IdempotentRow[];
     try {
-      rows = (
-        await this.options.db().query<StoredSubmission>(
-          `select id::text, sha256, status, receipt, receipt_sm2, record_json, request_hash, idempotency_key, accepted_at
-               from submission_states where idem_scope = $1 and idempotency_key = any($2::text[])`,
-          [scope, textArray(keys)],
-        )
-      ).rows;
+      rows = await findIdempotent(this.options.db(), scope, keys);
     } catch (e) {
       throw unavailable(e);
     }
@@ -532,7 +434,7 @@ export class Intake {
       kind: input.kind,
       leaf,
     };
-    const row: SubmissionRow = {
+    const row: PendingSubmission = {
       id,
       projectId: input.projectId,
       sha256: input.sha256,
@@ -620,7 +522,7 @@ export class Intake {
     return results as ItemOutcome[];
   }
 
-  private replay(previous: StoredSubmission, requestHash: string | undefined): AcceptedSubmission {
+  private replay(previous: IdempotentRow, requestHash: string | undefined): AcceptedSubmission {
     if (previous.request_hash !== (requestHash ?? null)) {
       throw new AppError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used for a different request');
     }
@@ -708,7 +610,7 @@ export class Intake {
     keyOf: (index: number) => string | undefined,
     idem: IdempotencyOptions & { scope: string; perItemKeys: boolean },
   ): Promise<ItemOutcome[]> {
-    const rows: SubmissionRow[] = [];
+    const rows: PendingSubmission[] = [];
     const built: { index: number; accepted: AcceptedSubmission; key?: string }[] = [];
     inputs.forEach((input, index) => {
       if (outcomes[index]) return;

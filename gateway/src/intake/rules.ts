@@ -17,6 +17,7 @@ import {
 import type pg from 'pg';
 import { AppError } from '../errors.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
+import { type RecordFactsRow, recordFacts } from './submission-store.ts';
 
 /**
  * What the chaincode requires of a kind's details (an amount for contracts, payments and change
@@ -51,40 +52,6 @@ export function namedRecords(inputs: Iterable<EvidenceSubmission>): { ids: strin
   return { ids: [...ids], targets: [...targets] };
 }
 
-// One statement answers for every named record: its project and kind, and — for targets only —
-// whether it is superseded or withdrawn, by a recorded record (`record_links`, written in the
-// batcher's confirm transaction together with the leaves) or by one accepted and not yet recorded
-// (same project, later seq, still in `seal_queue`: either is enough to make the target dead).
-// Intake stores each submission's target (chaincode's targetOf) in `link_target`, so the queued
-// one is a probe of submissions_link_target (migrations 0400, 0700) and one of the queue's key,
-// however long the queue. A rejected submission never existed for the ledger, and a rejected
-// supersede or withdrawal never took effect.
-const FACTS_SQL = `
-select t.id::text as id, t.project_id, t.kind, t.status,
-       s.by_id::text as superseded_by, w.by_id::text as withdrawn_by,
-       q.id::text as pending_by, q.kind as pending_kind
-  from submission_states t
-  left join record_links s on t.id = any($2::uuid[]) and s.target_id = t.id and s.link = 'superseded'
-  left join record_links w on t.id = any($2::uuid[]) and w.target_id = t.id and w.link = 'withdrawn'
-  left join lateral (
-    select p.id, p.kind from submissions p
-     where t.id = any($2::uuid[])
-       and p.link_target = t.id and exists (select 1 from seal_queue sq where sq.seq = p.seq)
-       and p.project_id = t.project_id and p.seq > t.seq and (p.kind = t.kind or p.kind = 'withdrawal')
-     order by p.seq limit 1) q on true
- where t.id = any($1::uuid[]) and t.status <> 'rejected'`;
-
-interface FactsRow {
-  id: string;
-  project_id: string;
-  kind: string;
-  status: string;
-  superseded_by: string | null;
-  withdrawn_by: string | null;
-  pending_by: string | null;
-  pending_kind: string | null;
-}
-
 /**
  * Facts about named records. A recorded record's project and kind never change (and it can no
  * longer be rejected), so those are cached and a payment that refs a known contract costs no
@@ -108,15 +75,10 @@ export class RecordDirectory {
       else ask.push(id);
     }
     if (ask.length === 0) return out;
-    let rows: FactsRow[];
+    let rows: RecordFactsRow[];
     try {
-      rows = (
-        await this.db().query<FactsRow>({
-          name: 'intake-record-facts',
-          text: FACTS_SQL,
-          values: [ask, targets],
-        })
-      ).rows;
+      // One statement for all of them (submission-store.ts's FACTS_SQL says how).
+      rows = await recordFacts(this.db(), ask, targets);
     } catch (e) {
       throw new AppError('SERVICE_UNAVAILABLE', 'the database is not answering', {}, { cause: e });
     }

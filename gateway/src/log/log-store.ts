@@ -6,6 +6,7 @@ import {
   generateInclusionProof,
   type SubtreeSource,
 } from '@lianzheng/proof';
+import { insertCheckpoint, readCheckpoint, type StoredCheckpoint, signedSize } from '../seal/batch-store.ts';
 import { byteaArray } from '../storage/binary-arrays.ts';
 import type { Queryable } from '../storage/queryable.ts';
 import {
@@ -16,15 +17,7 @@ import {
   writeSubtrees,
 } from './subtree-store.ts';
 
-export interface StoredCheckpoint {
-  size: number;
-  root: Uint8Array;
-  /** The C2SP signed note. */
-  note: string;
-  /** The RFC 3161 token over the root, when the TSA made one (DER). */
-  tsaToken?: Uint8Array;
-  createdAt: Date;
-}
+export type { StoredCheckpoint };
 
 export class LogError extends Error {
   constructor(
@@ -38,8 +31,9 @@ export class LogError extends Error {
 
 /**
  * The gateway's append-only Merkle log in PostgreSQL: its frontier (`log_state`), its complete
- * subtrees (`log_subtrees`) and its signed checkpoints (`checkpoints`). Writes take the caller's
- * client so a seal is one database transaction; reads use the pool.
+ * subtrees (`log_subtrees`) and its signed checkpoints (`checkpoints`, whose statements are
+ * seal/batch-store.ts's). Writes take the caller's client so a seal is one database transaction;
+ * reads use the pool.
  */
 export class LogStore {
   readonly subtrees: SubtreeSource;
@@ -64,13 +58,8 @@ export class LogStore {
   }
 
   /** The frontier as of the last seal. Pass a transaction's client to read it under its lock. */
-  async frontier(db: Queryable = this.db, lock = false): Promise<Frontier> {
-    const { rows } = await db.query<{ size: string; frontier: Buffer[] }>(
-      `select size, frontier from log_state where id${lock ? ' for update' : ''}`,
-    );
-    const row = rows[0];
-    if (!row) return { size: 0, hashes: [] };
-    return { size: Number(row.size), hashes: row.frontier.map((h) => new Uint8Array(h)) };
+  frontier(db: Queryable = this.db, lock = false): Promise<Frontier> {
+    return readFrontier(db, lock);
   }
 
   /**
@@ -109,46 +98,22 @@ export class LogStore {
     return frontierRoot({ size, hashes });
   }
 
-  async putCheckpoint(db: Queryable, size: number, root: Uint8Array, note: string): Promise<void> {
-    await db.query(
-      'insert into checkpoints (size, root, note) values ($1, $2, $3) on conflict (size) do nothing',
-      [String(size), root, note],
-    );
+  /** Stores a signed checkpoint (seal/batch-store.ts owns the table), on the caller's client. */
+  putCheckpoint(db: Queryable, size: number, root: Uint8Array, note: string): Promise<void> {
+    return insertCheckpoint(db, size, root, note);
   }
 
   /**
    * The checkpoint of exactly `size`, or the newest one when `size` is omitted. Its RFC 3161 token
    * (a few KB) is read only when asked for: bundles carry it, `/v1/log/checkpoint` does not.
    */
-  async checkpoint(
-    size?: number,
-    { withToken = false }: { withToken?: boolean } = {},
-  ): Promise<StoredCheckpoint | undefined> {
-    const columns = `size, root, note, ${withToken ? 'tsa_token' : 'null::bytea as tsa_token'}, created_at`;
-    const { rows } = await (size === undefined
-      ? this.db.query<CheckpointRow>(`select ${columns} from checkpoints order by size desc limit 1`)
-      : this.db.query<CheckpointRow>({
-          name: withToken ? 'lz-checkpoint-at-with-token' : 'lz-checkpoint-at',
-          text: `select ${columns} from checkpoints where size = $1`,
-          values: [String(size)],
-        }));
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      size: Number(row.size),
-      root: new Uint8Array(row.root),
-      note: row.note,
-      ...(row.tsa_token ? { tsaToken: new Uint8Array(row.tsa_token) } : {}),
-      createdAt: row.created_at,
-    };
+  checkpoint(size?: number, options: { withToken?: boolean } = {}): Promise<StoredCheckpoint | undefined> {
+    return readCheckpoint(this.db, size, options);
   }
 
   /** The largest size whose checkpoint is signed (0 when none is). */
   async signedSize(): Promise<number> {
-    const { rows } = await this.db.query<{ size: string | null }>(
-      'select max(size) as size from checkpoints',
-    );
-    const size = Number(rows[0]?.size ?? 0);
+    const size = await signedSize(this.db);
     this.signedFloor = Math.max(this.signedFloor, size);
     return size;
   }
@@ -193,10 +158,21 @@ export class LogStore {
   }
 }
 
-interface CheckpointRow {
-  size: string;
-  root: Buffer;
-  note: string;
-  tsa_token: Buffer | null;
-  created_at: Date;
+/** The log's frontier as of the last seal; `lock` takes the log's row lock (inside a transaction). */
+export async function readFrontier(db: Queryable, lock = false): Promise<Frontier> {
+  const { rows } = await db.query<{ size: string; frontier: Buffer[] }>(
+    `select size, frontier from log_state where id${lock ? ' for update' : ''}`,
+  );
+  const row = rows[0];
+  if (!row) return { size: 0, hashes: [] };
+  return { size: Number(row.size), hashes: row.frontier.map((h) => new Uint8Array(h)) };
+}
+
+/** The stored hash of leaf `index` (its level-0 subtree), or 32 zero bytes when it is missing. */
+export async function storedLeafHash(db: Queryable, index: number): Promise<Uint8Array> {
+  const { rows } = await db.query<{ hash: Buffer }>(
+    'select hash from log_subtrees where level = 0 and idx = $1',
+    [String(index)],
+  );
+  return rows[0] ? new Uint8Array(rows[0].hash) : new Uint8Array(32);
 }

@@ -8,8 +8,9 @@ import {
   toHex,
 } from '@lianzheng/proof';
 import { describe, expect, it } from 'vitest';
+import type { SubmissionRow } from '../intake/submission-store.ts';
 import type { LogStore } from '../log/log-store.ts';
-import { BundleBuilder, type SubmissionRow } from './bundle.ts';
+import { BundleBuilder } from './bundle.ts';
 
 // A stand-in log (a unit test of the cache around it): a 20-hash path, one note per size.
 function fakeLog(calls: { proofs: number; notes: number }): LogStore {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/principal.ts';
+import { digestLookups } from '../intake/submission-store.ts';
 import { decodeArray } from '../storage/binary-arrays.ts';
 import type { Queryable } from '../storage/queryable.ts';
-import { digestLookups, maySeeDetails, regionCovers } from './bundle.ts';
+import { maySeeDetails, regionCovers } from './bundle.ts';
 
 const project = { ownerOrg: 'village-committee', regionCode: '620102' };
 

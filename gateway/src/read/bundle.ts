@@ -10,108 +10,14 @@ import {
   wholeReceipt,
 } from '@lianzheng/proof';
 import type { Principal } from '../auth/principal.ts';
+import type { SubmissionRow } from '../intake/submission-store.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
-import { textArray } from '../storage/binary-arrays.ts';
-import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
-import type { Queryable } from '../storage/queryable.ts';
 
 // Proof bundles for submissions. A bundle without details is immutable once its batch is
 // recorded (anchoring adds to it later and changes the status), so it is cached by id and status;
-// the details are added per request, for principals allowed to see them.
-
-export type SubmissionStatus = 'accepted' | 'recorded' | 'anchored' | 'rejected';
-
-/** One submission with what the bundle needs: one indexed query, see `SUBMISSION_SELECT`. */
-export interface SubmissionRow {
-  seq: string;
-  id: string;
-  project_id: string;
-  sha256: string;
-  kind: string;
-  record_json: string;
-  details_json: string;
-  receipt: string;
-  /** CRYPTO_SUITE dual: the SM2 receipt beside `receipt` (migration 0920); null otherwise. */
-  receipt_sm2: string | null;
-  status: SubmissionStatus;
-  leaf_index: string | null;
-  reject_code: string | null;
-  accepted_at: Date;
-  /** The project's owner organisation and region (null if the project mirror lacks it). */
-  owner_org: string | null;
-  region_code: string | null;
-  /** The recorded batch holding the leaf, if any. */
-  batch_to_size: string | null;
-  batch_tx_id: string | null;
-  batch_block: string | null;
-  batch_validation: string | null;
-  batch_endorsers: string[] | null;
-  batch_root: Buffer | null;
-  /** The record's flags (jsonb array, [] when none). */
-  flags: LedgerFlagJson[];
-  superseded_by: string | null;
-  withdrawn_by: string | null;
-  /**
-   * With `loadSubmissions(…, { inclusion: true })`: the complete subtrees of the record's inclusion
-   * proof in its batch's checkpoint, as "level:index:hex-hash" joined by commas (null when the
-   * record is in no recorded batch). Read in the same query, so a bundle costs no second trip.
-   */
-  inclusion_subtrees?: string | null;
-}
-
-export type LedgerFlagJson = { code: string; recordId: string; [field: string]: unknown };
-
-/**
- * A record_flags row `f`'s flag as the facts stand now: an overdue milestone's flag that a later
- * acceptance resolved (flag_resolutions, migration 0502) gets `resolvedBy`, `resolvedAt` and
- * `resolvedRestricted` (the acceptance is restricted: views show the resolution only to those who
- * may read it). The stored flag is never rewritten; the look-up runs for overdue flags only.
- */
-export const FLAG_NOW = `f.flag || coalesce((
-           select jsonb_build_object('resolvedBy', r.by_id, 'resolvedAt', r.resolved_at, 'resolvedRestricted', r.restricted)
-             from flag_resolutions r
-            where f.code = 'MILESTONE_OVERDUE_30_DAYS' and r.project_id = f.project_id and r.code = f.code
-              and r.milestone = f.flag->'detail'->>'milestone'), '{}'::jsonb)`;
-
-/**
- * The columns and joins behind every read route: the submission, its project's owner and region,
- * the recorded batch that holds its leaf (a lateral lookup on the batches' primary key), its
- * flags, and the records that supersede or withdraw it. Append a `where` on `s`.
- */
-export const SUBMISSION_SELECT = `
-  select s.seq, s.id, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt, s.receipt_sm2, s.status,
-         s.leaf_index, s.reject_code, s.accepted_at,
-         p.owner_org, p.region_code,
-         b.to_size as batch_to_size, b.tx_id as batch_tx_id, b.block as batch_block, b.root as batch_root,
-         b.validation as batch_validation, b.endorsers as batch_endorsers,
-         coalesce((select jsonb_agg(${FLAG_NOW} order by f.ordinal) from record_flags f where f.submission_id = s.id),
-                  '[]'::jsonb) as flags,
-         (select l.by_id from record_links l where l.target_id = s.id and l.link = 'superseded') as superseded_by,
-         (select l.by_id from record_links l where l.target_id = s.id and l.link = 'withdrawn') as withdrawn_by
-    from submission_states s
-    left join projects p on p.id = s.project_id
-    left join lateral (
-      select bb.to_size, bb.tx_id, bb.block, bb.root, bb.validation, bb.endorsers from ledger_batches bb
-       where bb.status = 'recorded' and s.leaf_index is not null and bb.from_size <= s.leaf_index
-       order by bb.from_size desc limit 1
-    ) b on s.leaf_index < b.to_size`;
-
-/**
- * SUBMISSION_SELECT with one more column, for `loadSubmissions(…, { inclusion: true })`: the
- * hashes of the subtrees the record's inclusion proof is made of (migration 0500,
- * lz_inclusion_subtrees; 0501 tells the planner how few rows it returns, so each is looked up by
- * primary key instead of hashing all of log_subtrees).
- */
-export const SUBMISSION_SELECT_WITH_INCLUSION = SUBMISSION_SELECT.replace(
-  /\n\s+from submission_states s\n/,
-  `,
-         (select string_agg(t.level || ':' || t.idx || ':' || encode(st.hash, 'hex'), ',')
-            from lz_inclusion_subtrees(s.leaf_index, b.to_size) t
-            join log_subtrees st on st.level = t.level and st.idx = t.idx) as inclusion_subtrees
-    from submission_states s
-`,
-);
+// the details are added per request, for principals allowed to see them. The rows come from
+// intake/submission-store.ts (SubmissionRow, loadSubmissions, digestLookups).
 
 /** Whether `principal` may read the restricted details of a record in this project. */
 export function maySeeDetails(
@@ -357,65 +263,4 @@ export class BundleBuilder {
     this.notes.set(size, parts);
     return parts;
   }
-}
-
-/**
- * Loads submissions with everything a bundle needs. Give hot callers a statement `name`: the
- * statement is then prepared once per connection and its plan reused.
- */
-export async function loadSubmissions(
-  db: Queryable,
-  where: string,
-  params: unknown[],
-  suffix = 'order by s.seq',
-  name?: string,
-  { inclusion = false }: { inclusion?: boolean } = {},
-): Promise<SubmissionRow[]> {
-  // With `inclusion`, the rows come with their inclusion proofs' subtree hashes (routes that
-  // answer with bundles): one query where the bundle would otherwise need a second.
-  const text = `${inclusion ? SUBMISSION_SELECT_WITH_INCLUSION : SUBMISSION_SELECT} where ${where} ${suffix}`;
-  const { rows } = await db.query<SubmissionRow>(
-    name ? { name, text, values: params } : { text, values: params },
-  );
-  return rows;
-}
-
-/**
- * The digest lookup behind GET /v1/verify: every unrejected submission of any of $1's digests,
- * each digest probed in the digest index on its own. Not `where s.sha256 = any($1) order by
- * s.seq`: right after a burst, before any ANALYZE, the planner took that filter for unselective
- * and walked the whole table in seq order through its primary key to save a sort (229 ms for 64
- * digests at 75,000 rows). `offset 0` keeps the subquery from being flattened into a join that
- * could choose the same; the answer is put in seq order per digest by the caller.
- */
-export const DIGEST_LOOKUP = `select x.* from unnest($1::text[]) as d(sha256)
-  cross join lateral (${SUBMISSION_SELECT} where s.sha256 = d.sha256 and s.status <> 'rejected' offset 0) x`;
-
-/**
- * Loads the submissions of a digest. Lookups made at the same time share one query (see
- * coalescedReads); their inclusion proofs are read afterwards, together, through the log's
- * CachedSubtreeStore — cheaper for PostgreSQL than computing each proof's subtrees in the query
- * (`inclusion: true`), which costs ~70 µs of its CPU per row.
- */
-export function digestLookups(db: Queryable, options?: CoalescedReadOptions) {
-  return coalescedReads<string, SubmissionRow[]>(async (digests) => {
-    const { rows } = await db.query<SubmissionRow>({
-      name: 'lz-digest-lookup',
-      text: DIGEST_LOOKUP,
-      values: [textArray([...new Set(digests)])],
-    });
-    const found = new Map<string, SubmissionRow[]>();
-    for (const row of rows) {
-      const list = found.get(row.sha256);
-      if (list) list.push(row);
-      else found.set(row.sha256, [row]);
-    }
-    for (const list of found.values()) if (list.length > 1) list.sort(bySeq);
-    return digests.map((digest) => found.get(digest) ?? []);
-  }, options);
-}
-
-/** Acceptance order: `seq` is a bigint, read as a decimal string. */
-function bySeq(a: SubmissionRow, b: SubmissionRow): number {
-  return a.seq.length - b.seq.length || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);
 }

@@ -9,9 +9,8 @@ import {
 } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
-import { uuidArray } from '../storage/binary-arrays.ts';
+import { type SubmissionRow, submissionsByIds } from '../intake/submission-store.ts';
 import type { Queryable } from '../storage/queryable.ts';
-import { loadSubmissions, type SubmissionRow } from './bundle.ts';
 import { mayReadRow } from './views.ts';
 
 // Whether a record still stands, and what its evidence is worth: the two things the verify and
@@ -27,13 +26,7 @@ export async function linkedRecords(
     ...new Set(rows.flatMap((r) => [r.withdrawn_by, r.superseded_by]).filter((id): id is string => !!id)),
   ];
   if (ids.length === 0) return new Map();
-  const linked = await loadSubmissions(
-    db,
-    's.id = any($1::uuid[])',
-    [uuidArray(ids)],
-    '',
-    'lz-linked-records',
-  );
+  const linked = await submissionsByIds(db, ids, 'lz-linked-records');
   return new Map(linked.map((r) => [r.id, r]));
 }
 

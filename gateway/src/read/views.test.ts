@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LedgerFlagJson } from './bundle.ts';
+import type { LedgerFlagJson } from '../intake/submission-store.ts';
 import { flagView } from './views.ts';
 
 const base = { recordId: 'r1', projectId: 'p1', raisedAt: '2026-12-04T00:00:00.000Z' };

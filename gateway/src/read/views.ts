@@ -1,6 +1,7 @@
 import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
 import type { Principal } from '../auth/principal.ts';
-import { type LedgerFlagJson, mayReadRestricted, type SubmissionRow } from './bundle.ts';
+import type { LedgerFlagJson, SubmissionRow } from '../intake/submission-store.ts';
+import { mayReadRestricted } from './bundle.ts';
 import type { FlagJson } from './schemas.ts';
 
 // What a principal sees of a submission: the record (which holds no secrets — only digests and

@@ -10,10 +10,29 @@ import {
 } from '@lianzheng/proof';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  applyFlagResolution,
+  dequeueAsLeaves,
+  insertRecordFlags,
+  insertRecordLinks,
+  queueDepth,
+  queuedForSeal,
+  recordsOfSeqs,
+  rejectQueued,
+  type SubmissionRecordRow,
+  vacuumQueue,
+} from '../intake/submission-store.ts';
 import { type Ledger, type LedgerBatch, LedgerError, type RecordBatchResult } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
-import { int2Array, int8Array, jsonbArray, textArray, uuidArray } from '../storage/binary-arrays.ts';
 import { enqueueRecorded } from '../webhooks/outbox.ts';
+import {
+  deleteSealedBatch,
+  hasSealedBatch,
+  insertSealedBatch,
+  markRecorded,
+  sealedBatch,
+  stampCheckpoint,
+} from './batch-store.ts';
 
 // The batcher turns accepted submissions into leaves of the log and records each batch on the
 // ledger. It is an outbox: every step is a committed row in PostgreSQL, so a crash resumes where
@@ -106,13 +125,7 @@ export interface SealedBatch {
    * now: `record` then need not read them again (issue #26). A batch found sealed in the outbox
    * (after a crash, or sealed by another process) has none and is read from `submissions`.
    */
-  rows?: BatchRow[];
-}
-
-interface BatchRow {
-  id: string;
-  record_json: string;
-  details_json: string;
+  rows?: SubmissionRecordRow[];
 }
 
 /** The session advisory lock one sealing step holds ('LZSL'); distinct from the ledger's and the anchorer's. */
@@ -241,7 +254,7 @@ export class Batcher {
   async vacuumQueue(): Promise<void> {
     this.dequeued = 0;
     try {
-      await this.db.query('vacuum (skip_locked) seal_queue');
+      await vacuumQueue(this.db);
     } catch (error) {
       this.options.logger?.warn({ err: error }, 'could not vacuum the seal queue');
     }
@@ -293,15 +306,7 @@ export class Batcher {
   }
 
   private async pendingBatch(): Promise<SealedBatch | undefined> {
-    const { rows } = await this.db.query<{
-      from_size: string;
-      to_size: string;
-      root: Buffer;
-      seqs: string[];
-    }>(
-      "select from_size, to_size, root, seqs from ledger_batches where status = 'sealed' order by from_size limit 1",
-    );
-    const row = rows[0];
+    const row = await sealedBatch(this.db);
     return row
       ? {
           fromSize: Number(row.from_size),
@@ -319,17 +324,12 @@ export class Batcher {
       await client.query('begin');
       const frontier = await this.log.frontier(client, true);
       // Under the log lock: another process may have sealed meanwhile; record that one first.
-      const pending = await client.query("select 1 from ledger_batches where status = 'sealed' limit 1");
-      if (pending.rows.length > 0) {
+      if (await hasSealedBatch(client)) {
         await client.query('rollback');
         return undefined;
       }
       // Everything `record` sends to the ledger, read once (a submission's row is never updated).
-      const { rows } = await client.query<BatchRow & { seq: string }>(
-        `select q.seq, s.id, s.record_json, s.details_json from seal_queue q join submissions s on s.seq = q.seq
-          order by q.seq limit $1`,
-        [this.options.maxItems],
-      );
+      const rows = await queuedForSeal(client, this.options.maxItems);
       if (rows.length === 0) {
         await client.query('rollback');
         return undefined;
@@ -345,10 +345,7 @@ export class Batcher {
       }
       const next = await this.log.append(client, frontier, hashes);
       const root = frontierRoot(next);
-      await client.query(
-        'insert into ledger_batches (from_size, to_size, root, seqs) values ($1, $2, $3, $4)',
-        [String(fromSize), String(next.size), root, int8Array(seqs)],
-      );
+      await insertSealedBatch(client, fromSize, next.size, root, seqs);
       await client.query('commit');
       this.metrics.batchSize.observe(rows.length);
       return { fromSize, toSize: next.size, root, seqs, rows };
@@ -360,14 +357,8 @@ export class Batcher {
     }
   }
 
-  private async batchRecords(batch: SealedBatch): Promise<BatchRow[]> {
-    const { rows } = await this.db.query<BatchRow>(
-      `select s.id, s.record_json, s.details_json
-         from unnest($1::bigint[]) with ordinality as u(seq, ord)
-         join submissions s on s.seq = u.seq
-        order by u.ord`,
-      [int8Array(batch.seqs)],
-    );
+  private async batchRecords(batch: SealedBatch): Promise<SubmissionRecordRow[]> {
+    const rows = await recordsOfSeqs(this.db, batch.seqs);
     if (rows.length !== batch.toSize - batch.fromSize) {
       throw new Error(`sealed batch ${batch.fromSize}..${batch.toSize} has ${rows.length} submissions`);
     }
@@ -440,81 +431,22 @@ export class Batcher {
     try {
       await client.query('begin');
       await this.log.putCheckpoint(client, batch.toSize, batch.root, note);
-      if (token) {
-        await client.query('update checkpoints set tsa_token = $2 where size = $1 and tsa_token is null', [
-          String(batch.toSize),
-          token,
-        ]);
-      }
-      await client.query(
-        `update ledger_batches set status = 'recorded', network = $2, tx_id = $3, block = $4,
-                validation = $5, recorded_at = now(), ledger_ms = $6, endorsers = $7
-          where from_size = $1 and status = 'sealed'`,
-        [
-          String(batch.fromSize),
-          this.ledger.kind,
-          result.txId,
-          String(result.block),
-          result.validation,
-          ledgerMs,
-          result.endorsers ?? null,
-        ],
-      );
-      // The submissions leave the queue and become leaves, in one statement; only forward: a
-      // submission no longer queued (recorded by another step) is not given a second leaf.
-      await client.query(
-        `with dequeued as (
-           delete from seal_queue q using unnest($2::bigint[]) as u(seq) where q.seq = u.seq returning q.seq)
-         insert into log_leaves (leaf_index, seq)
-         select $1::bigint + u.ord - 1, u.seq
-           from unnest($2::bigint[]) with ordinality as u(seq, ord) join dequeued d on d.seq = u.seq`,
-        [String(batch.fromSize), int8Array(batch.seqs)],
-      );
+      if (token) await stampCheckpoint(client, batch.toSize, token);
+      await markRecorded(client, batch.fromSize, {
+        network: this.ledger.kind,
+        txId: result.txId,
+        block: result.block,
+        validation: result.validation,
+        ledgerMs,
+        endorsers: result.endorsers ?? null,
+      });
+      // The submissions leave the queue and become leaves, in one statement.
+      await dequeueAsLeaves(client, batch.fromSize, batch.seqs);
       const links = linksOf(ledgerBatch);
-      if (links.target.length > 0) {
-        await client.query(
-          `insert into record_links (target_id, link, by_id)
-           select * from unnest($1::uuid[], $2::text[], $3::uuid[]) on conflict do nothing`,
-          [uuidArray(links.target), textArray(links.link), uuidArray(links.by)],
-        );
-      }
-      if (result.flags.length > 0) {
-        const ordinals = new Map<string, number>();
-        const ordinal = result.flags.map((f) => {
-          const n = ordinals.get(f.recordId) ?? 0;
-          ordinals.set(f.recordId, n + 1);
-          return n;
-        });
-        await client.query(
-          `insert into record_flags (submission_id, ordinal, code, project_id, flag)
-           select * from unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[], $5::jsonb[])
-           on conflict (submission_id, ordinal) do nothing`,
-          [
-            uuidArray(result.flags.map((f) => f.recordId)),
-            int2Array(ordinal),
-            textArray(result.flags.map((f) => f.code)),
-            textArray(result.flags.map((f) => f.projectId ?? '')),
-            jsonbArray(result.flags.map((f) => JSON.stringify(f))),
-          ],
-        );
-      }
+      if (links.target.length > 0) await insertRecordLinks(client, links);
+      if (result.flags.length > 0) await insertRecordFlags(client, result.flags);
       // Earlier flags this batch resolved or reopened, in the ledger's order (a reopening deletes).
-      for (const r of result.resolutions ?? []) {
-        if (r.by === null) {
-          await client.query(
-            'delete from flag_resolutions where project_id = $1 and code = $2 and milestone = $3',
-            [r.projectId, r.code, r.milestone],
-          );
-        } else {
-          await client.query(
-            `insert into flag_resolutions (project_id, code, milestone, by_id, resolved_at, restricted)
-             values ($1, $2, $3, $4, $5, $6)
-             on conflict (project_id, code, milestone)
-             do update set by_id = excluded.by_id, resolved_at = excluded.resolved_at, restricted = excluded.restricted`,
-            [r.projectId, r.code, r.milestone, r.by, r.at, r.restricted === true],
-          );
-        }
-      }
+      for (const r of result.resolutions ?? []) await applyFlagResolution(client, r);
       // Partners' notices of these records, committed with them (webhooks/outbox.ts).
       await enqueueRecorded(client, batch.seqs, batch.toSize);
       await client.query('commit');
@@ -555,7 +487,7 @@ export class Batcher {
   private async rejectFaulty(
     batch: SealedBatch,
     ledgerBatch: LedgerBatch,
-    rows: BatchRow[],
+    rows: SubmissionRecordRow[],
   ): Promise<SealOutcome> {
     let lo = 1;
     let hi = ledgerBatch.records.length;
@@ -595,20 +527,11 @@ export class Batcher {
       await this.log.frontier(client, true);
       // Only the very batch that was bisected: if it is no longer the sealed one (another step
       // already undid it and sealed anew), undoing now would throw away someone else's seal.
-      const undone = await client.query(
-        "delete from ledger_batches where from_size = $1 and to_size = $2 and status = 'sealed'",
-        [String(batch.fromSize), String(batch.toSize)],
-      );
-      if (undone.rowCount !== 1) {
+      if (!(await deleteSealedBatch(client, batch.fromSize, batch.toSize))) {
         await client.query('rollback');
         return { action: 'retry', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
       }
-      await client.query(
-        `with dequeued as (
-           delete from seal_queue q using submissions s where s.id = $1 and q.seq = s.seq returning q.seq)
-         insert into submission_rejections (seq, code) select seq, $2 from dequeued`,
-        [faulty.id, code],
-      );
+      await rejectQueued(client, faulty.id, code);
       await this.log.truncate(client, batch.fromSize);
       await client.query('commit');
     } catch (error) {
@@ -708,8 +631,7 @@ function createMetrics(registry: Registry | undefined, db: pg.Pool): BatcherMetr
       help: 'Accepted submissions not yet sealed into the log',
       registers,
       async collect() {
-        const { rows } = await db.query<{ n: string }>('select count(*) as n from seal_queue');
-        this.set(Number(rows[0]?.n ?? 0));
+        this.set(await queueDepth(db));
       },
     });
   }

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Histogram, type Registry } from 'prom-client';
+import { digestLookups, type SubmissionRow } from '../intake/submission-store.ts';
 import { createLedger, routeFabricSdkLogs } from '../ledger/index.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LogStore } from '../log/log-store.ts';
-import { BundleBuilder, digestLookups, type SubmissionRow } from '../read/bundle.ts';
+import { BundleBuilder } from '../read/bundle.ts';
 import { Batcher } from './batcher.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 import { SealerWatchLedger } from './sealer-watch.ts';

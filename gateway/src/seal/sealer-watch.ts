@@ -1,5 +1,6 @@
-import type pg from 'pg';
 import { type Ledger, LedgerError } from '../ledger/ledger.ts';
+import type { Queryable } from '../storage/queryable.ts';
+import { sealerWaits } from './batch-store.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 
 /**
@@ -12,7 +13,7 @@ import { GuardedLedger } from './guarded-ledger.ts';
 export class SealerWatchLedger extends GuardedLedger {
   constructor(
     inner: Ledger,
-    private readonly db: pg.Pool,
+    private readonly db: Queryable,
     private readonly stallMs: number,
   ) {
     super(inner, () => ({ ok: true }));
@@ -20,15 +21,7 @@ export class SealerWatchLedger extends GuardedLedger {
 
   override async ready(): Promise<void> {
     await super.ready();
-    const { rows } = await this.db.query<{ sealed: string | null; accepted: string | null }>(
-      `select (select extract(epoch from now() - min(sealed_at)) * 1000
-                 from ledger_batches where status = 'sealed') as sealed,
-              (select extract(epoch from now() - accepted_at) * 1000
-                 from seal_queue q join submissions s on s.seq = q.seq
-                order by q.seq limit 1) as accepted`,
-    );
-    const sealed = Number(rows[0]?.sealed ?? 0);
-    const accepted = Number(rows[0]?.accepted ?? 0);
+    const { sealed, accepted } = await sealerWaits(this.db);
     if (sealed > this.stallMs) {
       throw new LedgerError(
         'SEALER_STALLED',

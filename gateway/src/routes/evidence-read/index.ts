@@ -2,12 +2,12 @@ import type { EvidenceRecord } from '@lianzheng/proof';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
-import { loadSubmissions, maySeeDetails } from '../../read/bundle.ts';
+import { submissionById, submissionsByIds } from '../../intake/submission-store.ts';
+import { maySeeDetails } from '../../read/bundle.ts';
 import { EvidenceResponse, FlagSchema, RECORD_ID_PATTERN, Status } from '../../read/schemas.ts';
 import { linkedRecords, recordAssurance, recordStanding } from '../../read/standing.ts';
 import { flagView, mayReadRow, projectScope, recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
-import { uuidArray } from '../../storage/binary-arrays.ts';
 import { typeboxValidatorCompiler } from '../../validation.ts';
 
 /** The most ids one POST /v1/evidence/status asks about. */
@@ -71,9 +71,7 @@ export default async function evidenceReadRoutes(app: FastifyInstance): Promise<
       },
     },
     async (request) => {
-      const [row] = await loadSubmissions(app.db, 's.id = $1', [request.params.id], '', 'lz-evidence-by-id', {
-        inclusion: true,
-      });
+      const row = await submissionById(app.db, request.params.id, { name: 'lz-evidence-by-id' });
       if (!row) throw new AppError('NOT_FOUND', `no record ${request.params.id}`);
       const { entry, record, privileged } = recordEntry(row, request.principal);
       const bundle = await app.pipeline.bundles.bundle(row, record.visibility === 'public' || privileged);
@@ -121,13 +119,7 @@ export default async function evidenceReadRoutes(app: FastifyInstance): Promise<
         });
       }
       const wanted = [...new Set(ids as string[])];
-      const rows = await loadSubmissions(
-        app.db,
-        's.id = any($1::uuid[])',
-        [uuidArray(wanted)],
-        '',
-        'lz-evidence-status',
-      );
+      const rows = await submissionsByIds(app.db, wanted, 'lz-evidence-status');
       const principal = request.principal;
       const found = new Map(rows.map((r) => [r.id, r]));
       const results = (ids as string[]).map((id) => {

@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
 import { AppError } from '../../errors.ts';
 import { buildEvidencePackage } from '../../evidence-package/build.ts';
+import { type LedgerFlagJson, submissionById } from '../../intake/submission-store.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
-import { type LedgerFlagJson, loadSubmissions } from '../../read/bundle.ts';
 import { RECORD_ID_PATTERN } from '../../read/schemas.ts';
 import { linkedRecords, recordAssurance, recordStanding } from '../../read/standing.ts';
 import { flagView, recordEntry } from '../../read/views.ts';
@@ -67,9 +67,7 @@ export default async function evidencePackageRoutes(app: FastifyInstance): Promi
       },
     },
     async (request, reply) => {
-      const [row] = await loadSubmissions(app.db, 's.id = $1', [request.params.id], '', undefined, {
-        inclusion: true,
-      });
+      const row = await submissionById(app.db, request.params.id);
       if (!row) throw new AppError('NOT_FOUND', `no record ${request.params.id}`);
       if (row.status === 'rejected') {
         throw new AppError('CONFLICT', 'a rejected submission has no evidence to package', {

@@ -3,7 +3,8 @@ import { type Static, Type } from '@sinclair/typebox';
 import { stringify } from 'csv-stringify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.ts';
-import { loadSubmissions, mayReadRestricted } from '../../read/bundle.ts';
+import { projectSubmissions } from '../../intake/submission-store.ts';
+import { mayReadRestricted } from '../../read/bundle.ts';
 import { PROJECT_ID_PATTERN } from '../../read/schemas.ts';
 import { recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
@@ -153,12 +154,7 @@ export default async function exportRoutes(app: FastifyInstance): Promise<void> 
       async function* rows() {
         let after = '0';
         for (;;) {
-          const page = await loadSubmissions(
-            app.db,
-            "s.project_id = $1 and s.seq > $2 and s.status <> 'rejected'",
-            [p.id, after, PAGE],
-            'order by s.seq limit $3',
-          );
+          const page = await projectSubmissions(app.db, p.id, after, PAGE);
           for (const row of page) {
             const { entry } = recordEntry(row, principal);
             const d = entry.details;

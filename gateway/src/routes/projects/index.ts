@@ -2,8 +2,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
+import { projectCounts, projectSubmissions } from '../../intake/submission-store.ts';
 import { LedgerError, type LedgerProject } from '../../ledger/ledger.ts';
-import { loadSubmissions, mayReadRestricted } from '../../read/bundle.ts';
+import { mayReadRestricted } from '../../read/bundle.ts';
 import {
   PROJECT_ID_PATTERN,
   ProjectBody,
@@ -159,12 +160,7 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
   /** GET /v1/projects/{id}'s answer (PATCH answers the same). */
   const projectAnswer = async (id: string, principal: Principal) => {
     const row = await loadProject(id);
-    const { rows } = await app.db.query<{ records: string; flags: string }>(
-      `select (select count(*) from submissions s where s.project_id = $1
-                  and not exists (select 1 from submission_rejections r where r.seq = s.seq)) as records,
-              (select count(*) from record_flags where project_id = $1) as flags`,
-      [row.id],
-    );
+    const counts = await projectCounts(app.db, row.id);
     const privileged = mayReadRestricted(principal, {
       ownerOrg: row.owner_org,
       regionCode: row.region_code,
@@ -179,8 +175,8 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
       project: projectView(row.record.project, await loadProjectNames(app.db, row.id), organisations),
       ledger: { txId: row.tx_id ?? '', block: row.block === null ? -1 : Number(row.block) },
       registeredAt: row.record.registeredAt ?? '',
-      records: Number(rows[0]?.records ?? 0),
-      flags: Number(rows[0]?.flags ?? 0),
+      records: counts.records,
+      flags: counts.flags,
       delegates: delegates.map((d) => delegateView(d, privileged)),
       organisations,
     };
@@ -226,12 +222,7 @@ export default async function projectRoutes(app: FastifyInstance): Promise<void>
     async (request) => {
       const project = await loadProject(request.params.id);
       const limit = request.query.limit ?? 200;
-      const rows = await loadSubmissions(
-        app.db,
-        "s.project_id = $1 and s.seq > $2 and s.status <> 'rejected'",
-        [project.id, request.query.after ?? '0', limit],
-        'order by s.seq limit $3',
-      );
+      const rows = await projectSubmissions(app.db, project.id, request.query.after ?? '0', limit);
       const records = rows.map((row) => recordEntry(row, request.principal).entry);
       const last = rows[rows.length - 1];
       return {

@@ -3,8 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { auditReportSpec, type ReportRecord } from '../../documents/audit-report.ts';
 import { renderPdf } from '../../documents/render.ts';
 import { DOCUMENT_RATE_LIMIT, documentService } from '../../documents/service.ts';
+import { projectRecordCount, projectSubmissions } from '../../intake/submission-store.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
-import { loadSubmissions, mayReadRestricted } from '../../read/bundle.ts';
+import { mayReadRestricted } from '../../read/bundle.ts';
 import { PROJECT_ID_PATTERN } from '../../read/schemas.ts';
 import { recordAssurance } from '../../read/standing.ts';
 import { recordEntry } from '../../read/views.ts';
@@ -66,22 +67,17 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
       const [names, organisations, counted] = await Promise.all([
         loadProjectNames(app.db, p.id),
         loadOrganisationNames(app.db, [p.owner_org]),
-        app.db.query<{ n: string }>(
-          `select count(*) as n from submissions s where s.project_id = $1
-              and not exists (select 1 from submission_rejections r where r.seq = s.seq)`,
-          [p.id],
-        ),
+        projectRecordCount(app.db, p.id),
       ]);
 
       const records: ReportRecord[] = [];
       let after = '0';
       while (records.length < REPORT_MAX_RECORDS) {
-        const page = await loadSubmissions(
+        const page = await projectSubmissions(
           app.db,
-          "s.project_id = $1 and s.seq > $2 and s.status <> 'rejected'",
-          [p.id, after, Math.min(PAGE, REPORT_MAX_RECORDS - records.length)],
-          'order by s.seq limit $3',
-          undefined,
+          p.id,
+          after,
+          Math.min(PAGE, REPORT_MAX_RECORDS - records.length),
           { inclusion: true },
         );
         for (const row of page) {
@@ -109,7 +105,7 @@ export default async function projectReportRoutes(app: FastifyInstance): Promise
         after = last.seq;
       }
       const flags = await loadProjectFlags(app.db, p.id, privileged);
-      const totalRecords = Number(counted.rows[0]?.n ?? records.length);
+      const totalRecords = counted;
       // The submitting organisations' names (public, as GET /v1/projects/{id} answers them).
       const submitters = await loadOrganisationNames(app.db, [
         ...new Set(records.map((r) => r.entry.submitter.org).filter((o) => !organisations[o])),

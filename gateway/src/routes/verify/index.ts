@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { SubmissionRow } from '../../read/bundle.ts';
+import { type SubmissionRow, sha256sOfSm3 } from '../../intake/submission-store.ts';
 import { SHA256_PATTERN, VerifyResponse } from '../../read/schemas.ts';
 import { linkedRecords, recordAssurance, recordStanding } from '../../read/standing.ts';
 import { recordEntry } from '../../read/views.ts';
@@ -73,13 +73,8 @@ export default async function verifyRoutes(app: FastifyInstance): Promise<void> 
     },
     async (request, reply) => {
       const { sm3 } = request.params;
-      const { rows: digests } = await app.db.query<{ sha256: string }>(
-        `select distinct sha256 from submissions
-          where record_json like '%"sm3":"%' and ((record_json::jsonb) #>> '{digests,sm3}') = $1
-          limit ${MAX_SM3_DIGESTS}`,
-        [sm3],
-      );
-      const rows = (await Promise.all(digests.map((d) => app.pipeline.digests.load(d.sha256))))
+      const digests = await sha256sOfSm3(app.db, sm3, MAX_SM3_DIGESTS);
+      const rows = (await Promise.all(digests.map((sha256) => app.pipeline.digests.load(sha256))))
         .flat()
         .filter((row) => (JSON.parse(row.record_json) as { digests: { sm3?: string } }).digests.sm3 === sm3);
       reply.header(

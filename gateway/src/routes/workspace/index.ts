@@ -9,7 +9,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
-import { FLAG_NOW } from '../../read/bundle.ts';
+import { flagCountsByMonth, liveRecordCount } from '../../intake/submission-store.ts';
 import { problemResponses } from '../../schemas.ts';
 import { DEV_AUTHORIZE_PATH, DEV_TOKEN_PATH } from '../dev-sign-in/index.ts';
 
@@ -142,8 +142,7 @@ export default async function workspaceRoutes(app: FastifyInstance): Promise<voi
         records: string;
       }>(
         `select p.id, p.record->'project'->>'name' as name, p.region_code, p.owner_org,
-                (select count(*) from submissions s where s.project_id = p.id
-                   and not exists (select 1 from submission_rejections r where r.seq = s.seq)) as records
+                ${liveRecordCount('p.id')} as records
            from projects p where ${scope.where} order by p.region_code, p.id limit $${n + 1}`,
         [...scope.params, MAX_PROJECTS + 1],
       );
@@ -151,21 +150,7 @@ export default async function workspaceRoutes(app: FastifyInstance): Promise<voi
       if (truncated) projects.length = MAX_PROJECTS;
       const ids = projects.map((p) => p.id);
       // One row per (project, code, month): bounded by the projects' rules and months, not by flags.
-      const { rows: counts } = await app.db.query<{
-        project_id: string;
-        code: string;
-        month: string | null;
-        total: string;
-        open: string;
-      }>(
-        `with fl as (select f.project_id, f.code, ${FLAG_NOW} as flag from record_flags f
-                      where f.project_id = any($1::text[]))
-         select project_id, code,
-                to_char((flag->>'raisedAt')::timestamptz at time zone 'Asia/Shanghai', 'YYYY-MM') as month,
-                count(*) as total, count(*) filter (where flag->>'resolvedBy' is null) as open
-           from fl group by 1, 2, 3`,
-        [ids],
-      );
+      const counts = await flagCountsByMonth(app.db, ids);
       const tally = (
         map: Map<string, { total: number; open: number }>,
         key: string,
