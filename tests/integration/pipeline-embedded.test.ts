@@ -13,6 +13,7 @@ import {
   verifyCheckpoint,
 } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSubmissions } from '../../gateway/src/intake/submission-store.ts';
 import type { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import {
   ForwardingLedger,
@@ -22,7 +23,6 @@ import {
 } from '../../gateway/src/ledger/ledger.ts';
 import { EmbeddedLedger, verifyBlockChain } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
-import { loadSubmissions } from '../../gateway/src/intake/submission-store.ts';
 import { BundleBuilder } from '../../gateway/src/read/bundle.ts';
 import { Batcher } from '../../gateway/src/seal/batcher.ts';
 import {
