@@ -17,7 +17,6 @@ import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { testConfig } from '../../gateway/src/config.ts';
-import pagesPlugin from '../../gateway/src/routes/pages/plugin.ts';
 import { CERTS_PATH } from '../../gateway/src/routes/tsa/index.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
@@ -279,7 +278,6 @@ beforeAll(async () => {
     for (const m of methods) if (m !== 'HEAD') registeredRoutes.push([m, route.url]);
   });
   await app.after();
-  if (!app.hasPlugin('pages')) app.register(pagesPlugin);
   await app.ready();
   const key = await loadDevIssuerKey(config.keysDir);
   const audience = config.oidc.audience;

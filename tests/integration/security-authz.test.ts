@@ -15,7 +15,6 @@ import { buildApp } from '../../gateway/src/app.ts';
 import { createApiKey, hashApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, DEV_ISSUER, testConfig } from '../../gateway/src/config.ts';
-import pagesPlugin from '../../gateway/src/routes/pages/plugin.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 type Who = 'anonymous' | 'ownUnit' | 'otherUnit' | 'partner' | 'inspectorIn' | 'inspectorOut' | 'admin';
@@ -66,7 +65,6 @@ beforeAll(async () => {
   });
   app = buildApp({ config, db: db.pool });
   await app.after();
-  if (!app.hasPlugin('pages')) app.register(pagesPlugin);
   await app.ready();
   const key = await loadDevIssuerKey(config.keysDir);
   const audience = config.oidc.audience;

@@ -15,7 +15,7 @@ import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { loggerOptions } from '../../gateway/src/logger.ts';
-import pagesPlugin, { defaultPagesRoot } from '../../gateway/src/routes/pages/plugin.ts';
+import { defaultPagesRoot } from '../../gateway/src/routes/pages/plugin.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -33,7 +33,6 @@ async function makeApp(overrides: Partial<Config> = {}, logger?: pino.Logger): P
   });
   const app = buildApp({ config, db: db.pool, ...(logger ? { logger } : {}) });
   await app.after();
-  if (!app.hasPlugin('pages')) app.register(pagesPlugin);
   await app.ready();
   apps.push(app);
   return app;
