@@ -20,7 +20,18 @@ import {
   wholeReceipt,
 } from '@lianzheng/proof';
 import type pg from 'pg';
+import {
+  countSubmissions,
+  idsOfLeaves,
+  idsOfSeqs,
+  leavesPage,
+  type StoredSubmissionRow,
+  staleQueued,
+  submissionsOfSeqs,
+} from '../intake/submission-store.ts';
+import { readFrontier, storedLeafHash } from '../log/log-store.ts';
 import { readSubtreeMap } from '../log/subtree-store.ts';
+import { allBatches, allCheckpoints, type BatchRow } from '../seal/batch-store.ts';
 import { type LedgerAuditSource, type LedgerRecordEntry, pgEmbeddedLedgerSource } from './ledger-source.ts';
 import { replayEmbeddedLedger } from './replay.ts';
 
@@ -135,31 +146,6 @@ export interface AuditOptions {
 
 const encoder = new TextEncoder();
 
-interface SubmissionRow {
-  seq: string;
-  id: string;
-  project_id: string;
-  sha256: string;
-  kind: string;
-  record_json: string;
-  details_json: string;
-  receipt: string;
-  /** CRYPTO_SUITE dual: the SM2 receipt (migration 0920), checked like the receipt. */
-  receipt_sm2: string | null;
-  status: string;
-  leaf_index: string | null;
-}
-
-interface BatchRow {
-  from_size: string;
-  to_size: string;
-  root: Buffer;
-  status: string;
-  tx_id: string | null;
-  block: string | null;
-  seqs: string[];
-}
-
 class Collector {
   readonly differences: AuditDifference[] = [];
   omitted = 0;
@@ -175,7 +161,7 @@ class Collector {
 
 /** Checks one submission row on its own; returns its leaf hash (or undefined if unusable). */
 async function checkSubmission(
-  row: SubmissionRow,
+  row: StoredSubmissionRow,
   out: Collector,
   jwks: JSONWebKeySet | undefined,
 ): Promise<Uint8Array | undefined> {
@@ -334,6 +320,7 @@ export async function auditDatabase(pool: pg.Pool, options: AuditOptions = {}): 
   }
 }
 
+/** The audit's one pass, in the order its differences are listed. */
 async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   const out = new Collector(options.maxDifferences ?? 1000);
   const pageSize = options.pageSize ?? 5000;
@@ -342,11 +329,90 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   if (!options.jwks) skipped.push('receipt signatures: no JWKS given');
 
   // The batches decide the recorded size: leaves below it must all be recorded submissions.
-  const batches = (
-    await db.query<BatchRow>(
-      'select from_size, to_size, root, status, tx_id, block, seqs from ledger_batches order by from_size',
-    )
-  ).rows;
+  const batches = await allBatches(db);
+  const { recordedSize, inFlight } = checkBatchChain(batches, out);
+  const frontier = await readFrontier(db);
+  const sealedSize = inFlight ? Number(inFlight.to_size) : recordedSize;
+  if (frontier.size !== sealedSize) {
+    out.add('LOG_BEHIND', 'log_state', `log_state says ${frontier.size} leaves, the batches ${sealedSize}`);
+  }
+
+  const checkpoints = await allCheckpoints(db);
+  const rootSizes = [
+    ...checkpoints.map((c) => Number(c.size)),
+    ...batches.map((b) => Number(b.to_size)),
+    sealedSize,
+  ];
+  const rebuilder = new LogRebuilder(db, rootSizes, out);
+  const ledger = options.ledger === false ? undefined : (options.ledger ?? pgEmbeddedLedgerSource(db));
+  if (!ledger) skipped.push('ledger: no ledger source');
+
+  const walked = await walkRecordedLeaves(db, {
+    out,
+    rebuilder,
+    ledger,
+    recordedSize,
+    pageSize,
+    jwks: options.jwks,
+  });
+  await checkQueue(db, out);
+  if (inFlight) await rebuildInFlight(db, inFlight, { out, rebuilder, jwks: options.jwks });
+  const counts = {
+    submissions: await countSubmissions(db),
+    recorded: walked.recordedIds.length,
+    leaves: rebuilder.frontier.size,
+    checkpoints: checkpoints.length,
+    batches: batches.length,
+  };
+
+  // The frontier kept for restarts must be the one the leaves make.
+  if (
+    frontier.size === rebuilder.frontier.size &&
+    frontier.hashes.map(toHex).join() !== rebuilder.frontier.hashes.map(toHex).join()
+  ) {
+    out.add('FRONTIER_MISMATCH', 'log_state', 'the stored frontier is not the one the leaves make');
+  }
+  checkBatchRoots(batches, checkpoints, rebuilder.roots, out);
+  await checkCheckpoints(checkpoints, batches, rebuilder.roots, out, options.checkpointKeys);
+
+  let ledgerRecords = 0;
+  let blocks = 0;
+  if (ledger) {
+    const result = await auditLedger(ledger, {
+      db,
+      out,
+      batches,
+      checkpoints: checkpoints.map((c) => ({ size: Number(c.size), root: c.root.toString('hex') })),
+      recordedSize,
+      inFlight: inFlight ? { from: Number(inFlight.from_size), to: Number(inFlight.to_size) } : undefined,
+      roots: rebuilder.roots,
+      recordedIds: new Set(walked.recordedIds),
+      inFlightIds: inFlight ? await idsOfSeqs(db, inFlight.seqs) : new Set(),
+      pageSize,
+    });
+    ledgerRecords = result.records;
+    blocks = result.blocks;
+    skipped.push(...result.skipped);
+    skipped.push(...(await replayIfAsked(db, ledger, options.replay === true, out)));
+  }
+
+  return {
+    ok: out.total === 0,
+    differences: out.differences,
+    omitted: out.omitted,
+    counts: { ...counts, ledgerRecords, blocks },
+    skipped,
+    ...(inFlight
+      ? { inFlight: { fromSize: Number(inFlight.from_size), toSize: Number(inFlight.to_size) } }
+      : {}),
+  };
+}
+
+/**
+ * The batches must follow each other without a gap, all recorded but at most the last, which
+ * may be sealed and in flight. Returns the recorded size and the batch in flight.
+ */
+function checkBatchChain(batches: BatchRow[], out: Collector): { recordedSize: number; inFlight?: BatchRow } {
   let recordedSize = 0;
   let inFlight: BatchRow | undefined;
   for (const b of batches) {
@@ -363,51 +429,39 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
     }
     recordedSize = b.status === 'recorded' ? to : recordedSize;
   }
-  const logState = (
-    await db.query<{ size: string; frontier: Buffer[] }>('select size, frontier from log_state')
-  ).rows[0];
-  const logSize = Number(logState?.size ?? 0);
-  const sealedSize = inFlight ? Number(inFlight.to_size) : recordedSize;
-  if (logSize !== sealedSize) {
-    out.add('LOG_BEHIND', 'log_state', `log_state says ${logSize} leaves, the batches ${sealedSize}`);
-  }
+  return inFlight ? { recordedSize, inFlight } : { recordedSize };
+}
 
-  const checkpoints = (
-    await db.query<{ size: string; root: Buffer; note: string }>(
-      'select size, root, note from checkpoints order by size',
-    )
-  ).rows;
-  const rootSizes = [
-    ...checkpoints.map((c) => Number(c.size)),
-    ...batches.map((b) => Number(b.to_size)),
-    sealedSize,
-  ];
-  const rebuilder = new LogRebuilder(db, rootSizes, out);
-
-  // Walk the recorded leaves in order, page by page.
-  const counts = { submissions: 0, recorded: 0, leaves: 0, checkpoints: checkpoints.length, batches: 0 };
-  counts.batches = batches.length;
+/**
+ * Walks the recorded leaves in order, page by page: each leaf's submission is checked on its own
+ * and against the ledger, and its leaf hash rebuilds the log. A leaf index no submission has is
+ * rebuilt from the stored leaf hash. Returns the ids of the recorded submissions.
+ */
+async function walkRecordedLeaves(
+  db: pg.Pool,
+  c: {
+    out: Collector;
+    rebuilder: LogRebuilder;
+    ledger: LedgerAuditSource | undefined;
+    recordedSize: number;
+    pageSize: number;
+    jwks: JSONWebKeySet | undefined;
+  },
+): Promise<{ recordedIds: string[] }> {
+  const { out, rebuilder, ledger, recordedSize, pageSize } = c;
   const recordedIds: string[] = [];
   let expected = 0;
   let lastSeq = -1n;
-  const ledger = options.ledger === false ? undefined : (options.ledger ?? pgEmbeddedLedgerSource(db));
-  if (!ledger) skipped.push('ledger: no ledger source');
-  const ledgerPage = async (rows: SubmissionRow[]) => {
+  const ledgerPage = async (rows: StoredSubmissionRow[]) => {
     if (!ledger || rows.length === 0) return;
     const found = await ledger.records(rows.map((r) => r.id));
     for (const row of rows) compareWithLedger(row, found.get(row.id), out);
   };
   for (;;) {
-    const { rows } = await db.query<SubmissionRow>(
-      `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
-              s.receipt_sm2, s.status, l.leaf_index
-         from log_leaves l join submission_states s on s.seq = l.seq
-        where l.leaf_index >= $1 order by l.leaf_index limit $2`,
-      [String(expected), pageSize],
-    );
+    const rows = await leavesPage(db, expected, pageSize);
     if (rows.length === 0) break;
     const leaves: Uint8Array[] = [];
-    const onLedger: SubmissionRow[] = [];
+    const onLedger: StoredSubmissionRow[] = [];
     for (const row of rows) {
       const index = Number(row.leaf_index);
       if (index >= recordedSize) {
@@ -420,7 +474,7 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
       }
       while (expected < index) {
         out.add('LEAF_MISSING', `leaf ${expected}`, 'no submission has this leaf index');
-        leaves.push(await storedLeaf(db, expected));
+        leaves.push(await storedLeafHash(db, expected));
         expected++;
       }
       if (row.status === 'rejected') {
@@ -431,11 +485,10 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
         out.add('LEAF_ORDER', `leaf ${index}`, `accepted (seq ${seq}) before the leaf in front of it`);
       }
       lastSeq = seq;
-      const leaf = await checkSubmission(row, out, options.jwks);
+      const leaf = await checkSubmission(row, out, c.jwks);
       leaves.push(leaf ?? new Uint8Array(32));
       onLedger.push(row);
       recordedIds.push(row.id);
-      counts.recorded++;
       expected = index + 1;
     }
     await rebuilder.append(leaves);
@@ -444,58 +497,53 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   }
   while (expected < recordedSize) {
     out.add('LEAF_MISSING', `leaf ${expected}`, 'no submission has this leaf index');
-    await rebuilder.append([await storedLeaf(db, expected)]);
+    await rebuilder.append([await storedLeafHash(db, expected)]);
     expected++;
   }
+  return { recordedIds };
+}
 
-  // Still queued for sealing though recorded or rejected, and the leaves of the batch in flight
-  // (seqs in leaf order).
-  const stray = await db.query<{ id: string; status: string }>(
-    `select s.id::text, s.status from seal_queue q join submission_states s on s.seq = q.seq
-      where s.status <> 'accepted'`,
-  );
-  for (const r of stray.rows) {
+/** Nothing recorded or rejected may still be queued for sealing. */
+async function checkQueue(db: pg.Pool, out: Collector): Promise<void> {
+  for (const r of await staleQueued(db)) {
     out.add('STALE_IN_QUEUE', `submission ${r.id}`, `still queued for sealing, though ${r.status}`);
   }
-  if (inFlight) {
-    const { rows } = await db.query<SubmissionRow>(
-      `select s.seq, s.id::text, s.project_id, s.sha256, s.kind, s.record_json, s.details_json, s.receipt,
-              s.receipt_sm2, s.status, s.leaf_index
-         from unnest($1::bigint[]) with ordinality as u(seq, ord) join submission_states s on s.seq = u.seq
-        order by u.ord`,
-      [inFlight.seqs],
+}
+
+/** The leaves of the batch in flight (its seqs in leaf order), checked and appended to the log. */
+async function rebuildInFlight(
+  db: pg.Pool,
+  inFlight: BatchRow,
+  c: { out: Collector; rebuilder: LogRebuilder; jwks: JSONWebKeySet | undefined },
+): Promise<void> {
+  const rows = await submissionsOfSeqs(db, inFlight.seqs);
+  const width = Number(inFlight.to_size) - Number(inFlight.from_size);
+  if (rows.length !== width) {
+    c.out.add(
+      'LEAF_MISSING',
+      `batch ${inFlight.from_size}`,
+      `${width} leaves sealed, ${rows.length} submissions found`,
     );
-    const width = Number(inFlight.to_size) - Number(inFlight.from_size);
-    if (rows.length !== width) {
-      out.add(
-        'LEAF_MISSING',
-        `batch ${inFlight.from_size}`,
-        `${width} leaves sealed, ${rows.length} submissions found`,
-      );
-    }
-    const leaves: Uint8Array[] = [];
-    for (const row of rows)
-      leaves.push((await checkSubmission(row, out, options.jwks)) ?? new Uint8Array(32));
-    while (leaves.length < width) leaves.push(new Uint8Array(32));
-    await rebuilder.append(leaves.slice(0, width));
   }
-  counts.leaves = rebuilder.frontier.size;
-  counts.submissions = Number(
-    (await db.query<{ n: string }>('select count(*) as n from submissions')).rows[0]?.n ?? 0,
-  );
+  const leaves: Uint8Array[] = [];
+  for (const row of rows) leaves.push((await checkSubmission(row, c.out, c.jwks)) ?? new Uint8Array(32));
+  while (leaves.length < width) leaves.push(new Uint8Array(32));
+  await c.rebuilder.append(leaves.slice(0, width));
+}
 
-  // The frontier kept for restarts must be the one the leaves make.
-  const storedFrontier = (logState?.frontier ?? []).map((h) => Buffer.from(h).toString('hex'));
-  const rebuilt = rebuilder.frontier.hashes.map(toHex);
-  if (logSize === rebuilder.frontier.size && storedFrontier.join() !== rebuilt.join()) {
-    out.add('FRONTIER_MISMATCH', 'log_state', 'the stored frontier is not the one the leaves make');
-  }
+type CheckpointRow = Awaited<ReturnType<typeof allCheckpoints>>[number];
 
-  // Batches and checkpoints against the recomputed roots.
+/** Every batch's root is the recomputed one, and every recorded batch has its checkpoint. */
+function checkBatchRoots(
+  batches: BatchRow[],
+  checkpoints: CheckpointRow[],
+  roots: Map<number, Uint8Array>,
+  out: Collector,
+): void {
   const checkpointSizes = new Set(checkpoints.map((c) => Number(c.size)));
   for (const b of batches) {
     const to = Number(b.to_size);
-    const root = rebuilder.roots.get(to);
+    const root = roots.get(to);
     if (root && !Buffer.from(root).equals(b.root)) {
       out.add(
         'BATCH_ROOT_MISMATCH',
@@ -511,11 +559,24 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
       );
     }
   }
+}
+
+/**
+ * Every checkpoint ends a recorded batch, has the recomputed root, says its own size and root in
+ * its note and (with keys) is signed.
+ */
+async function checkCheckpoints(
+  checkpoints: CheckpointRow[],
+  batches: BatchRow[],
+  roots: Map<number, Uint8Array>,
+  out: Collector,
+  checkpointKeys: string[] | undefined,
+): Promise<void> {
   const batchEnds = new Set(batches.filter((b) => b.status === 'recorded').map((b) => Number(b.to_size)));
   for (const c of checkpoints) {
     const size = Number(c.size);
     const subject = `checkpoint ${size}`;
-    const root = rebuilder.roots.get(size);
+    const root = roots.get(size);
     if (!batchEnds.has(size)) out.add('CHECKPOINT_UNBACKED', subject, 'no recorded batch ends at this size');
     if (!root) {
       out.add('CHECKPOINT_ROOT_MISMATCH', subject, 'beyond the leaves the log holds');
@@ -535,7 +596,7 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
           `the note says ${parsed.size}/${toHex(parsed.rootHash)}`,
         );
       }
-      if (options.checkpointKeys?.length) await verifyCheckpoint(c.note, options.checkpointKeys);
+      if (checkpointKeys?.length) await verifyCheckpoint(c.note, checkpointKeys);
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'ERROR';
       out.add(
@@ -547,66 +608,30 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
       );
     }
   }
+}
 
-  let ledgerRecords = 0;
-  let blocks = 0;
-  if (ledger) {
-    const result = await auditLedger(ledger, {
-      db,
-      out,
-      batches,
-      checkpoints: checkpoints.map((c) => ({ size: Number(c.size), root: c.root.toString('hex') })),
-      recordedSize,
-      inFlight: inFlight ? { from: Number(inFlight.from_size), to: Number(inFlight.to_size) } : undefined,
-      roots: rebuilder.roots,
-      recordedIds: new Set(recordedIds),
-      inFlightIds: inFlight ? await idsOfSeqs(db, inFlight.seqs) : new Set(),
-      pageSize,
-    });
-    ledgerRecords = result.records;
-    blocks = result.blocks;
-    skipped.push(...result.skipped);
-    if (options.replay && ledger.kind === 'embedded') {
-      await replayEmbeddedLedger(db, { add: (d) => out.add(d.code, d.subject, d.detail) });
-    } else if (ledger.kind === 'embedded') {
-      skipped.push('block data hashes and world state: not replayed (use --replay)');
-    } else if (options.replay) {
-      skipped.push(
-        'replay: the Fabric peers execute and validate every block themselves (--replay is for the embedded ledger)',
-      );
-    }
+/** Replays the embedded ledger's blocks when asked; returns what was skipped and why. */
+async function replayIfAsked(
+  db: pg.Pool,
+  ledger: LedgerAuditSource,
+  replay: boolean,
+  out: Collector,
+): Promise<string[]> {
+  if (replay && ledger.kind === 'embedded') {
+    await replayEmbeddedLedger(db, { add: (d) => out.add(d.code, d.subject, d.detail) });
+    return [];
   }
-
-  return {
-    ok: out.total === 0,
-    differences: out.differences,
-    omitted: out.omitted,
-    counts: { ...counts, ledgerRecords, blocks },
-    skipped,
-    ...(inFlight
-      ? { inFlight: { fromSize: Number(inFlight.from_size), toSize: Number(inFlight.to_size) } }
-      : {}),
-  };
-}
-
-async function storedLeaf(db: pg.Pool, index: number): Promise<Uint8Array> {
-  const { rows } = await db.query<{ hash: Buffer }>(
-    'select hash from log_subtrees where level = 0 and idx = $1',
-    [String(index)],
-  );
-  return rows[0] ? new Uint8Array(rows[0].hash) : new Uint8Array(32);
-}
-
-async function idsOfSeqs(db: pg.Pool, seqs: string[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
-    'select id::text from submissions where seq = any($1::bigint[])',
-    [seqs],
-  );
-  return new Set(rows.map((r) => r.id));
+  if (ledger.kind === 'embedded') return ['block data hashes and world state: not replayed (use --replay)'];
+  if (replay) {
+    return [
+      'replay: the Fabric peers execute and validate every block themselves (--replay is for the embedded ledger)',
+    ];
+  }
+  return [];
 }
 
 function compareWithLedger(
-  row: SubmissionRow,
+  row: StoredSubmissionRow,
   onLedger: LedgerRecordEntry | undefined,
   out: Collector,
 ): void {
@@ -714,12 +739,8 @@ async function auditLedger(
       );
     }
     if (tx.recordIds) {
-      const { rows } = await c.db.query<{ id: string }>(
-        `select s.id::text from log_leaves l join submissions s on s.seq = l.seq
-          where l.leaf_index >= $1 and l.leaf_index < $2 order by l.leaf_index`,
-        [b.from_size, b.to_size],
-      );
-      if (rows.map((r) => r.id).join() !== tx.recordIds.join()) {
+      const ids = await idsOfLeaves(c.db, b.from_size, b.to_size);
+      if (ids.join() !== tx.recordIds.join()) {
         out.add(
           'BLOCK_PAYLOAD_MISMATCH',
           `block ${tx.block}`,
