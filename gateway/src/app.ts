@@ -262,7 +262,7 @@ function registerOpenApi(app: FastifyInstance): void {
 
 /**
  * The gateway's parts in the order a submission meets them: keys, intake, trusted time, the
- * pipeline (seal → ledger → log), witnesses, webhooks, anchoring. Each is a named plugin that
+ * pipeline (seal → ledger → log), witnesses, anchoring, webhooks. Each is a named plugin that
  * declares its dependencies; what runs in this process follows `duties`.
  */
 function registerParts(app: FastifyInstance, options: BuildAppOptions, duties: ProcessDuties): void {
@@ -286,8 +286,6 @@ function registerParts(app: FastifyInstance, options: BuildAppOptions, duties: P
     // Witnesses are asked where the batcher runs; every process serves their cosignatures.
     app.register(witnessesPlugin, { config: config.witnesses, run: duties.askWitnesses });
   }
-  // The deliveries are written by the batcher as it records: delivered where it runs.
-  app.register(webhooksPlugin, { deliver: duties.deliverWebhooks });
   if (config.anchor) {
     const anchor = config.anchor;
     // GATEWAY_ROLE=api: the sealer process anchors; this one only serves the read proxy.
@@ -299,6 +297,9 @@ function registerParts(app: FastifyInstance, options: BuildAppOptions, duties: P
     }));
     if (pipeline) app.register(anchorBundlesPlugin);
   }
+  // After the batcher and the anchorer: it hooks their notices onto them (written in their
+  // transactions); delivered where the batcher runs.
+  app.register(webhooksPlugin, { deliver: duties.deliverWebhooks });
 }
 
 /**

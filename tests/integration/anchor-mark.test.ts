@@ -2,7 +2,7 @@
 // derived from it (migration 0700), so an anchor covering 50,000 records costs the same as one
 // covering 100 and leaves no dead row versions behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
+import { markAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -60,21 +60,21 @@ describe('marking records anchored', () => {
     const versions = await rowVersions();
     const client = await db.pool.connect();
     try {
-      await defaultMarkAnchored(client, ANCHORED + 100);
+      await markAnchored(client, ANCHORED + 100);
       expect(await statusCounts()).toEqual({
         anchored: ANCHORED + 100,
         recorded: RECORDED - 100,
         accepted: QUEUED,
       });
-      await defaultMarkAnchored(client, ANCHORED + 100);
-      await defaultMarkAnchored(client, ANCHORED); // an older anchor confirmed late
+      await markAnchored(client, ANCHORED + 100);
+      await markAnchored(client, ANCHORED); // an older anchor confirmed late
       expect(await statusCounts()).toEqual({
         anchored: ANCHORED + 100,
         recorded: RECORDED - 100,
         accepted: QUEUED,
       });
       // A size beyond the log anchors what is recorded, not what is queued.
-      await defaultMarkAnchored(client, ANCHORED + RECORDED + QUEUED);
+      await markAnchored(client, ANCHORED + RECORDED + QUEUED);
       expect(await statusCounts()).toEqual({ anchored: ANCHORED + RECORDED, accepted: QUEUED });
     } finally {
       client.release();

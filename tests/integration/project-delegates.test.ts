@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
+import { markAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { createApiKey } from '../../gateway/src/auth/api-keys.ts';
 import { run } from '../../gateway/src/cli/main.ts';
+import { enqueueAnchored } from '../../gateway/src/webhooks/outbox.ts';
 import { startGatewayFixture } from './gateway-fixture.ts';
 import { demoProject, type TestDatabase } from './pipeline-support.ts';
 
@@ -269,7 +270,7 @@ describe("the partner's webhook", () => {
     try {
       await client.query('begin');
       await client.query('update log_anchored set size = $1', [Number(leaves[0]!.leaf_index)]);
-      await defaultMarkAnchored(client, Number(leaves[1]!.leaf_index) + 1);
+      await markAnchored(client, Number(leaves[1]!.leaf_index) + 1, [enqueueAnchored]);
       await client.query('commit');
     } finally {
       client.release();

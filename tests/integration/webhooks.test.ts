@@ -8,13 +8,13 @@ import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultMarkAnchored } from '../../gateway/src/anchor/anchorer.ts';
+import { markAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, testConfig } from '../../gateway/src/config.ts';
 import { isSpecialAddress, webhookUrlProblem } from '../../gateway/src/webhooks/address-guard.ts';
 import { createDeliverer } from '../../gateway/src/webhooks/deliverer.ts';
-import { enqueueRecorded } from '../../gateway/src/webhooks/outbox.ts';
+import { enqueueAnchored, enqueueRecorded } from '../../gateway/src/webhooks/outbox.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 interface Received {
@@ -209,11 +209,12 @@ describe('webhooks', () => {
     const { rows } = await db.pool.query<{ size: string }>(
       'select max(to_size)::text as size from ledger_batches',
     );
-    // What the anchorer does when a transaction is confirmed on the chain (anchor-geth.test.ts).
+    // What the anchorer does when a transaction is confirmed on the chain (anchor-geth.test.ts),
+    // with the hook the webhooks part registers on it.
     const client = await db.pool.connect();
     try {
       await client.query('begin');
-      await defaultMarkAnchored(client, Number(rows[0]!.size));
+      await markAnchored(client, Number(rows[0]!.size), [enqueueAnchored]);
       await client.query('commit');
     } finally {
       client.release();
@@ -263,7 +264,7 @@ describe('webhooks', () => {
     expectParts(
       await noticesOf(async (c) => {
         await c.query('update log_anchored set size = $1', [first]);
-        await defaultMarkAnchored(c, last + 1, 3);
+        await markAnchored(c, last + 1, [(tx, anchored) => enqueueAnchored(tx, anchored, 3)]);
       }),
       'records.anchored',
     );
@@ -504,7 +505,7 @@ describe('webhooks', () => {
     expect(recordedFor.map((r) => r.webhook_id)).not.toContain(id);
     const anchoredFor = await queuedBy(async (c) => {
       await c.query('update log_anchored set size = $1', [Number(leaves[0]!.leaf_index)]);
-      await defaultMarkAnchored(c, last + 1);
+      await markAnchored(c, last + 1, [enqueueAnchored]);
     });
     expect(anchoredFor.map((r) => r.webhook_id)).toContain(id);
 
@@ -590,7 +591,7 @@ describe('webhooks', () => {
     expect(
       await notifiedBy(async (c) => {
         await c.query('update log_anchored set size = $1', [Number(leaves[0]!.leaf_index)]);
-        await defaultMarkAnchored(c, last + 1);
+        await markAnchored(c, last + 1, [enqueueAnchored]);
       }),
     ).toEqual([anchoredOnly.id, both.id].sort());
     for (const w of [anchoredOnly, recordedOnly, both]) {

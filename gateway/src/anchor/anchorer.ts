@@ -17,7 +17,7 @@ import {
   type Wallet,
 } from 'ethers';
 import type pg from 'pg';
-import { NOTICE_MAX_RECORDS } from '../webhooks/outbox.ts';
+import type { Queryable } from '../storage/queryable.ts';
 import { ANCHOR_ABI } from './abi.ts';
 import {
   type AnchorRow,
@@ -26,6 +26,7 @@ import {
   confirmAnchor,
   inFlightAnchor,
   insertAnchor,
+  raiseAnchoredSize,
   storeSignedTx,
   updateAnchor,
 } from './anchor-store.ts';
@@ -59,12 +60,6 @@ export interface AnchorerOptions {
   origin: string;
   /** The newest checkpoint the ledger has recorded (see pgLatestRecordedCheckpoint). */
   latestRecordedCheckpoint: () => Promise<RecordedCheckpoint | null>;
-  /**
-   * Called inside the transaction that confirms an anchor of `size` leaves (and again at each
-   * interval, in case the outbox is older than what was confirmed). Defaults to raising
-   * `log_anchored`: the records whose leaf_index < size are then `anchored`.
-   */
-  markAnchored?: (client: pg.PoolClient, size: number) => Promise<void>;
   /** Fee suggestion for a first transaction; defaults to the node's (base fee and tip oracle). */
   suggestFees?: (provider: JsonRpcProvider) => Promise<Fees & { baseFee: bigint }>;
   provider?: JsonRpcProvider;
@@ -108,6 +103,8 @@ export interface AnchorerStatus {
 export interface Anchorer {
   /** One step of work; never throws (errors come back as `{action: 'error', code}`). */
   tick(): Promise<TickOutcome>;
+  /** Adds a hook told of the leaves each confirmed anchor newly covers, in its transaction. */
+  onAnchored(hook: AnchoredHook): void;
   /** Ticks every `pollMs` until stopped. */
   start(): void;
   /** Stops the timer, waits for a running tick, closes the provider if it made it. */
@@ -140,59 +137,44 @@ export function createAnchorProvider(
   });
 }
 
+/** The leaves `fromSize` … `toSize - 1`, newly covered by a confirmed anchor of `toSize` leaves. */
+export interface Anchored {
+  fromSize: number;
+  toSize: number;
+}
+
+/**
+ * Told inside the transaction that raises the anchored size (`tx`), so what it writes commits
+ * with it or not at all: webhooks/plugin.ts registers one that writes the `records.anchored`
+ * notices. Anchoring itself knows nothing of who listens.
+ */
+export type AnchoredHook = (tx: Queryable, anchored: Anchored) => Promise<void>;
+
 /**
  * Marks the records below `size` anchored — one row, `log_anchored`, raised (never lowered): a
- * record's status is derived from it (migration 0700) — and, in the same statement (so in the
- * caller's transaction), writes the `records.anchored` notices of the leaves it newly covers for
- * each live webhook of an organisation owning any of them (and of a partner organisation that
- * submitted some for a project delegated to it), in parts of at most `maxRecords`
- * (webhooks/outbox.ts has the recorded ones).
+ * record's status is derived from it (migration 0700) — and, when that raised it, tells `hooks`
+ * of the leaves newly covered, on the same `tx`. Call it inside a transaction.
  */
-export async function defaultMarkAnchored(
-  client: pg.PoolClient,
+export async function markAnchored(
+  tx: Queryable,
   size: number,
-  maxRecords = NOTICE_MAX_RECORDS,
+  hooks: readonly AnchoredHook[] = [],
 ): Promise<void> {
-  await client.query(
-    `with raised as (
-       update log_anchored a set size = $1 from (select size as old from log_anchored) o
-        where a.size < $1
-       returning o.old),
-     changed as (
-       select m.webhook_id, l.leaf_index,
-              (row_number() over (partition by m.webhook_id order by l.leaf_index) - 1) / $2 as part,
-              (count(*) over (partition by m.webhook_id) + $2 - 1) / $2 as parts,
-              jsonb_build_object('id', s.id, 'sha256', s.sha256, 'projectId', s.project_id, 'kind', s.kind,
-                                 'leafIndex', l.leaf_index) as record
-         from raised r
-         join log_leaves l on l.leaf_index >= r.old and l.leaf_index < $1
-         join submissions s on s.seq = l.seq
-         join projects p on p.id = s.project_id
-         join lateral (
-           -- The owning organisation's webhooks…
-           select w.id as webhook_id from webhooks w
-            where w.org = p.owner_org and w.deleted_at is null and 'records.anchored' = any(w.events)
-           union all
-           -- …and, as for records.recorded (webhooks/outbox.ts), those of the partner organisation
-           -- that submitted the record for a project delegated to it: its own records only.
-           select w.id from webhooks w
-            where exists (select 1 from project_delegates d where d.project_id = p.id)
-              and w.org = (s.record_json::jsonb #>> '{submitter,org}') and w.org <> p.owner_org
-              and w.deleted_at is null and 'records.anchored' = any(w.events)) m on true
-        where exists (select 1 from webhooks where deleted_at is null))
-     insert into webhook_deliveries (webhook_id, event)
-     select c.webhook_id,
-            jsonb_build_object(
-              'type', 'records.anchored',
-              'anchoredSize', $1::bigint,
-              'part', c.part + 1,
-              'parts', max(c.parts),
-              'records', jsonb_agg(c.record order by c.leaf_index))
-       from changed c
-      group by c.webhook_id, c.part
-      order by c.webhook_id, c.part`,
-    [String(size), maxRecords],
-  );
+  const fromSize = await raiseAnchoredSize(tx, size);
+  if (fromSize === null) return;
+  for (const hook of hooks) await hook(tx, { fromSize, toSize: size });
+}
+
+/** Runs `work` in a transaction on `client` (which holds the anchoring lock for the session). */
+async function inTransaction(client: pg.PoolClient, work: () => Promise<void>): Promise<void> {
+  await client.query('begin');
+  try {
+    await work();
+    await client.query('commit');
+  } catch (e) {
+    await client.query('rollback').catch(() => {});
+    throw e;
+  }
 }
 
 async function nodeFees(provider: JsonRpcProvider): Promise<Fees & { baseFee: bigint }> {
@@ -247,7 +229,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
   const contract = config.contract.toLowerCase();
   const originHash = keccak256(toUtf8Bytes(origin));
   const site: AnchorSite = { chainId: config.chainId, contract, origin };
-  const markAnchored = options.markAnchored ?? defaultMarkAnchored;
+  const anchoredHooks: AnchoredHook[] = [];
   const suggestFees = options.suggestFees ?? nodeFees;
   const log = options.log;
 
@@ -361,21 +343,17 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     return false;
   }
 
+  /** The anchor is confirmed and the records it covers anchored, in one transaction. */
   async function confirm(client: pg.PoolClient, row: AnchorRow, receipt: TransactionReceipt): Promise<void> {
-    await client.query('begin');
-    try {
+    await inTransaction(client, async () => {
       await confirmAnchor(client, row.id, {
         hash: receipt.hash,
         blockNumber: receipt.blockNumber,
         blockHash: receipt.blockHash,
         gasUsed: receipt.gasUsed,
       });
-      await markAnchored(client, Number(row.size));
-      await client.query('commit');
-    } catch (e) {
-      await client.query('rollback').catch(() => {});
-      throw e;
-    }
+      await markAnchored(client, Number(row.size), anchoredHooks);
+    });
   }
 
   /** Moves an anchor in flight one step on: sign, broadcast, replace, notice it mined, confirm. */
@@ -508,7 +486,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     // The anchored size catches up with the confirmed anchors here, once per interval (a no-op
     // when the confirming transaction already raised it).
     if (confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
-      await markAnchored(client, confirmed);
+      await inTransaction(client, () => markAnchored(client, confirmed, anchoredHooks));
       lastCatchUpAt = Date.now();
     }
     const checkpoint = await latestRecordedCheckpoint();
@@ -589,6 +567,9 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
   return {
     address: wallet.address,
     tick,
+    onAnchored(hook) {
+      anchoredHooks.push(hook);
+    },
     start() {
       if (!stopped) return;
       stopped = false;

@@ -19,7 +19,6 @@ export interface AnchorPluginOptions {
   origin: string;
   /** Defaults to reading the pipeline's `checkpoints` and `ledger_batches` tables. */
   latestRecordedCheckpoint?: () => Promise<RecordedCheckpoint | null>;
-  markAnchored?: (client: pg.PoolClient, size: number) => Promise<void>;
   /** Run the anchorer from onReady to onClose (default true); false serves the route only. */
   run?: boolean;
 }
@@ -172,7 +171,6 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
       wallet,
       origin: options.origin,
       latestRecordedCheckpoint: options.latestRecordedCheckpoint ?? pgLatestRecordedCheckpoint(options.db),
-      ...(options.markAnchored ? { markAnchored: options.markAnchored } : {}),
       log: app.log.child({ component: 'anchorer' }),
       onError: (code: string, source: ErrorSource) => {
         if (source === 'rpc') rpcErrors?.inc({ code });

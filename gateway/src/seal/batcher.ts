@@ -24,7 +24,7 @@ import {
 } from '../intake/submission-store.ts';
 import { type Ledger, type LedgerBatch, LedgerError, type RecordBatchResult } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
-import { enqueueRecorded } from '../webhooks/outbox.ts';
+import type { Queryable } from '../storage/queryable.ts';
 import {
   deleteSealedBatch,
   hasSealedBatch,
@@ -96,6 +96,20 @@ export interface BatcherHalt {
   code: 'LEDGER_ROOT_MISMATCH' | 'LEDGER_LOG_MISMATCH';
   detail: string;
 }
+
+/** A batch just recorded: leaves `fromSize` … `toSize - 1`, the submissions `seqs` in leaf order. */
+export interface RecordedBatch {
+  fromSize: number;
+  toSize: number;
+  seqs: readonly string[];
+}
+
+/**
+ * Told of each recorded batch inside the transaction that confirms it (`tx`), so what it writes
+ * commits with the batch or not at all: webhooks/plugin.ts registers one that writes the
+ * `records.recorded` notices. The batcher itself knows nothing of who listens.
+ */
+export type RecordedHook = (tx: Queryable, recorded: RecordedBatch) => Promise<void>;
 
 export interface BatcherHealth {
   ok: boolean;
@@ -181,6 +195,13 @@ export class Batcher {
     this.wake?.();
     await this.running;
     this.running = undefined;
+  }
+
+  private readonly recordedHooks: RecordedHook[] = [];
+
+  /** Adds a hook told of each batch recorded, inside its confirming transaction. */
+  onRecorded(hook: RecordedHook): void {
+    this.recordedHooks.push(hook);
   }
 
   /** Intake calls this after a group commit, so a full batch is sealed without waiting. */
@@ -447,8 +468,9 @@ export class Batcher {
       if (result.flags.length > 0) await insertRecordFlags(client, result.flags);
       // Earlier flags this batch resolved or reopened, in the ledger's order (a reopening deletes).
       for (const r of result.resolutions ?? []) await applyFlagResolution(client, r);
-      // Partners' notices of these records, committed with them (webhooks/outbox.ts).
-      await enqueueRecorded(client, batch.seqs, batch.toSize);
+      // Those told of recorded batches (partners' webhook notices), committed with the batch.
+      const recorded = { fromSize: batch.fromSize, toSize: batch.toSize, seqs: batch.seqs };
+      for (const hook of this.recordedHooks) await hook(client, recorded);
       await client.query('commit');
     } catch (error) {
       await client.query('rollback').catch(() => {});
