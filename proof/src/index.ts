@@ -193,8 +193,10 @@ export {
 } from './lib/trust.ts';
 export { type CertificateInfo, certificateInfo } from './timestamp/certificate-info.ts';
 export {
+  checkpointTimestampImprint,
   type TimestampCheck,
   type TimestampFailureCode,
+  timestampImprintAlgorithm,
   type VerifyTimestampOptions,
   verifyCheckpointTimestamp,
   verifyTimestampToken,

@@ -22,7 +22,7 @@ import {
   type PublishedKeys,
   parseCheckpoint,
   trustOf,
-  verifyTimestampToken,
+  verifyCheckpointTimestamp,
 } from '@lianzheng/proof';
 import { renderPdf } from '../documents/render.ts';
 import type { DocumentService } from '../documents/service.ts';
@@ -109,8 +109,9 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
   if (bundle.timestamp && bundle.inclusion) {
     const token = Buffer.from(bundle.timestamp.token, 'base64');
     files.set(MEMBERS.checkpointToken, token);
-    const stamp = await verifyTimestampToken(
-      token,
+    // verifyCheckpointTimestamp: the token says its imprint (the root, or SM3 of it under gm).
+    const stamp = await verifyCheckpointTimestamp(
+      bundle.timestamp.token,
       parseCheckpoint(bundle.inclusion.checkpoint).rootHash,
       roots,
     );

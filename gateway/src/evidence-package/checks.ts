@@ -13,6 +13,7 @@ import {
   parseCheckpoint,
   recordLeafHash,
   type StepResult,
+  timestampImprintAlgorithm,
   verifyBundle,
   verifyInclusion,
   verifyTimestampToken,
@@ -257,9 +258,16 @@ export async function checkPackageContents(
       ],
       ledger: [`cat ${MEMBERS.ledgerTx}   # txId, block, size and root as the ledger answered`],
       anchor: ['lianzheng verify RECORD-ID --rpc YOUR-ETHEREUM-NODE   # reads the anchor from the chain'],
-      timestamp: [
-        `openssl ts -verify -digest ${root ? Buffer.from(root.rootHash).toString('hex') : 'ROOT-HEX'} -in ${MEMBERS.checkpointToken} -token_in -CAfile ${MEMBERS.root}`,
-      ],
+      // OpenSSL verifies the ECDSA token over the root; of an SM3 (GM/T 0033) token over SM3 of
+      // the root it only parses (docs/gm-crypto.md: its PKCS#7 path has no SM2 Z value).
+      timestamp:
+        bundle.timestamp && timestampImprintAlgorithm(Buffer.from(bundle.timestamp.token, 'base64')) === 'sm3'
+          ? [
+              `openssl ts -reply -in ${MEMBERS.checkpointToken} -token_in -text   # SM3 imprint: SM3 of the root`,
+            ]
+          : [
+              `openssl ts -verify -digest ${root ? Buffer.from(root.rootHash).toString('hex') : 'ROOT-HEX'} -in ${MEMBERS.checkpointToken} -token_in -CAfile ${MEMBERS.root}`,
+            ],
       details: [],
     };
     for (const step of result.steps) {

@@ -474,8 +474,39 @@ async function checkChain(
 }
 
 /**
+ * The imprint algorithm a token states (its TSTInfo's messageImprint), or undefined when the token
+ * cannot be read that far (verifyTimestampToken then says why).
+ */
+export function timestampImprintAlgorithm(
+  tokenDer: Uint8Array,
+): 'sha256' | 'sha384' | 'sha512' | 'sm3' | undefined {
+  try {
+    const [, sdWrap] = seqOf(parseDer(tokenDer), 'ContentInfo');
+    const sd = seqOf(children(expect(sdWrap, ctx(0), '[0] content'))[0], 'SignedData');
+    const [, eWrap] = seqOf(sd[2], 'EncapsulatedContentInfo');
+    const eContent = content(
+      expect(children(expect(eWrap, ctx(0), 'eContent'))[0], TAG.OCTET_STRING, 'eContent'),
+    );
+    const [imprintAlgT] = seqOf(seqOf(parseDer(eContent), 'TSTInfo')[2], 'MessageImprint');
+    return IMPRINT_NAMES[readOid(seqOf(imprintAlgT, 'hashAlgorithm')[0])];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The imprint a checkpoint's time-stamp is over: the 32-byte root itself for SHA-256 (it is a
+ * SHA-256 output, so `openssl ts -verify -digest <root hex>` checks it), and SM3 of the root's 32
+ * bytes for an SM3 (GM/T 0033) token, CRYPTO_SUITE gm.
+ */
+export function checkpointTimestampImprint(rootHash: Uint8Array, algorithm: 'sha256' | 'sm3'): Uint8Array {
+  return algorithm === 'sm3' ? sm3(rootHash) : rootHash;
+}
+
+/**
  * The shape `verifyBundle`'s `verifyTimestamp` option takes: the bundle's base64 token over the
- * checkpoint root (the 32-byte root is the SHA-256 imprint), checked against `tsaRoots`.
+ * checkpoint root (the 32-byte root is the SHA-256 imprint; an SM3 token is over SM3 of the root,
+ * `checkpointTimestampImprint`), checked against `tsaRoots`.
  */
 export async function verifyCheckpointTimestamp(
   tokenBase64: string,
@@ -490,5 +521,10 @@ export async function verifyCheckpointTimestamp(
   } catch {
     return { step: 'timestamp', status: 'fail', code: 'TSA_MALFORMED', detail: 'the token is not base64' };
   }
-  return verifyTimestampToken(der, rootHash, tsaRoots, { hashAlgorithm: 'sha256' });
+  // The token says which imprint it carries; only SHA-256 (the root) and SM3 (of the root) are a
+  // checkpoint's. Anything else is checked as SHA-256, and refused as an imprint mismatch.
+  const hashAlgorithm = timestampImprintAlgorithm(der) === 'sm3' ? 'sm3' : 'sha256';
+  return verifyTimestampToken(der, checkpointTimestampImprint(rootHash, hashAlgorithm), tsaRoots, {
+    hashAlgorithm,
+  });
 }
