@@ -61,7 +61,10 @@ export interface AnchorRef {
 }
 
 export interface TimestampRef {
-  /** Base64 DER RFC 3161 TimeStampToken over the inclusion checkpoint's root hash. */
+  /**
+   * Base64 DER RFC 3161 TimeStampToken over the inclusion checkpoint's root hash: the root itself
+   * as a SHA-256 imprint, or (CRYPTO_SUITE gm) SM3 of the root as an SM3 imprint.
+   */
   token: string;
 }
 
