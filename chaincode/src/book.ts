@@ -9,9 +9,9 @@
 // record id's hex digits: `facts · projectId · prefix` is either a leaf `{f: {id: fact}}` holding
 // the facts of the ids that start with `prefix`, or a split `{split: n}` saying its ids are in the
 // pages named by their first n digits. The root is `*` (the empty prefix). A leaf that passes
-// PAGE_MAX facts splits at the first digit where its ids differ, so ids that arrive together
-// (UUIDv7: time first) share a page or two, and a batch reads and writes a bounded number of
-// small pages however large the project is. Ids crowded on purpose only deepen their own
+// PAGE_MAX facts splits at the first digit where its ids differ (at most SPLIT_STEP digits down),
+// so ids that arrive together (UUIDv7: time first) share a page or two, and a batch reads and
+// writes a bounded number of small pages however large the project is. Ids crowded on purpose only deepen their own
 // project's trie. What the rules add that is not public (the running totals, and the amount,
 // result and milestone of the records a later record may undo) is under the same keys in the
 // private collection: the summary under the project's key, a page's rule details under its page.
@@ -55,6 +55,8 @@ export const PAGE_MAX = 1024;
  * write set, so every peer must run the same value, and nothing but a test may change it.
  */
 export const paging = { max: PAGE_MAX };
+/** Most digits a split adds to its page's prefix (see splitLarge). */
+export const SPLIT_STEP = 3;
 /** The attribute of the root page (the empty prefix). */
 export const ROOT_PAGE = '*';
 
@@ -273,11 +275,16 @@ export class ProjectBook {
     while (queue.length > 0) {
       const leaf = queue.pop()!;
       const ids = Object.keys(leaf.facts).map((id) => [id, hexOf(id)] as const);
-      // The first digit at which the ids differ (distinct ids always differ before the end).
+      // Children keyed by one digit more than the ids have in common (distinct ids always differ
+      // before the end), but at most SPLIT_STEP digits below this page: a split also decides the
+      // page of every later id under it, and a burst of ids a few ms apart would otherwise key
+      // every later id by its 16 ms window — a page per record once traffic slows. Capped, a
+      // burst leaves a short chain of splits and later ids land in pages as coarse as their
+      // distance from it.
       let at = leaf.prefix.length;
       const first = ids[0]![1];
       while (at < first.length && ids.every(([, h]) => h[at] === first[at])) at++;
-      const length = at + 1;
+      const length = Math.min(at + 1, leaf.prefix.length + SPLIT_STEP);
       this.leaves.delete(leaf.prefix);
       this.splits.set(leaf.prefix, length);
       this.newSplits.add(leaf.prefix);
