@@ -21,6 +21,7 @@ import {
   loadLocalSm2TimeStampSigner,
   loadRootCa,
   loadSm2RootCa,
+  loadTimeStampSignerFromFiles,
   pkiPaths,
   rotateTsaKey,
 } from './pki.ts';
@@ -385,5 +386,94 @@ describe('the SM2 TSA under the SM2 root, and its rotation', () => {
     await expect(rotateTsaKey(dir, { algorithm: 'sm2' })).rejects.toMatchObject({
       code: 'PKI_NOT_INITIALISED',
     });
+  });
+});
+
+describe('an SM2 TSA certified by an outside SM2 CA (made here with the openssl command line)', () => {
+  /** An SM2 CA and a TSA certificate signed by OpenSSL (SM2-with-SM3, the given distinguishing ID). */
+  async function opensslSm2Pki(dir: string, id: string) {
+    const sh = (args: string[]) => run('openssl', args, { cwd: dir });
+    const distid = `distid:${id}`;
+    await sh(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:SM2', '-out', 'ca.key']);
+    await sh([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      'ca.key',
+      '-sm3',
+      '-sigopt',
+      distid,
+      '-subj',
+      '/O=Outside/CN=Outside SM2 CA',
+      '-days',
+      '30',
+      '-out',
+      'ca.pem',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ]);
+    await sh(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:SM2', '-out', 'tsa.key']);
+    await sh([
+      'req',
+      '-new',
+      '-key',
+      'tsa.key',
+      '-sm3',
+      '-sigopt',
+      distid,
+      '-subj',
+      '/O=Outside/CN=Outside SM2 TSA',
+      '-out',
+      'tsa.csr',
+    ]);
+    await fs.writeFile(
+      path.join(dir, 'ext.cnf'),
+      'extendedKeyUsage=critical,timeStamping\nkeyUsage=critical,digitalSignature,nonRepudiation\nbasicConstraints=critical,CA:FALSE\n',
+    );
+    await sh([
+      'x509',
+      '-req',
+      '-in',
+      'tsa.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-sm3',
+      '-sigopt',
+      distid,
+      '-vfyopt',
+      distid,
+      '-days',
+      '20',
+      '-extfile',
+      'ext.cnf',
+      '-out',
+      'tsa.pem',
+    ]);
+    return {
+      keyPath: path.join(dir, 'tsa.key'),
+      certPath: path.join(dir, 'tsa.pem'),
+      caPem: await fs.readFile(path.join(dir, 'ca.pem'), 'utf8'),
+    };
+  }
+
+  it('loads as a GM/T 0033 signer whose tokens proof/ verifies up to the OpenSSL-made root; an SM2 chain signed with another ID is refused', async () => {
+    const good = await opensslSm2Pki(await tempDir(), '1234567812345678');
+    const signer = await loadTimeStampSignerFromFiles({ ...good, nextSerial: createClockSerial() });
+    const imprint = sm3(new TextEncoder().encode('bid opening minutes'));
+    const token = await signer.timestamp(imprint, { hashAlgorithm: 'sm3', certReq: true });
+    const check = await verifyTimestampToken(token, imprint, [good.caPem], { hashAlgorithm: 'sm3' });
+    expect(check.status, check.detail).toBe('pass');
+    // OpenSSL signed this chain over another ID: proof's SM2 (Z over 1234567812345678) refuses it.
+    const other = await opensslSm2Pki(await tempDir(), 'ALICE123@YAHOO.COM');
+    const otherSigner = await loadTimeStampSignerFromFiles({ ...other, nextSerial: createClockSerial() });
+    const otherToken = await otherSigner.timestamp(imprint, { hashAlgorithm: 'sm3', certReq: true });
+    expect(
+      (await verifyTimestampToken(otherToken, imprint, [other.caPem], { hashAlgorithm: 'sm3' })).code,
+    ).toBe('TSA_UNTRUSTED');
   });
 });
