@@ -3,9 +3,9 @@
 // is ahead of it (entries and seconds), and how long the anchor in flight has been in flight.
 // Feeds the Prometheus gauges and /readyz's `anchor` check (gateway/src/anchor/plugin.ts).
 
+import { recordedAhead } from '../seal/batch-store.ts';
 import type { Queryable } from '../storage/queryable.ts';
 import { anchorStanding } from './anchor-store.ts';
-import { pgRecordedAhead } from './pipeline-source.ts';
 
 export interface AnchorHealth {
   /** The largest size confirmed on this chain for this origin (any of the operator's contracts). */
@@ -36,7 +36,6 @@ export function createAnchorHealthProbe(
   options: AnchorHealthOptions,
 ): () => Promise<AnchorHealth> {
   const cacheMs = options.cacheMs ?? 1000;
-  const recordedAhead = pgRecordedAhead(db);
   let cached: { at: number; value: Promise<AnchorHealth> } | null = null;
 
   async function read(): Promise<AnchorHealth> {
@@ -46,7 +45,7 @@ export function createAnchorHealthProbe(
       origin: options.origin,
     });
     const lastSize = standing.lastSize;
-    const ahead = await recordedAhead(lastSize);
+    const ahead = await recordedAhead(db, lastSize);
     return {
       lastSize,
       lastAnchoredAt: standing.lastAnchoredAt,

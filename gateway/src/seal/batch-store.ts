@@ -193,3 +193,40 @@ export async function allCheckpoints(db: Queryable): Promise<{ size: string; roo
   );
   return rows;
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the anchorer reads (anchor/pipeline-source.ts).
+
+/** The newest checkpoint whose batch is recorded on the ledger: its size and root (hex). */
+export async function latestRecordedCheckpoint(
+  db: Queryable,
+): Promise<{ size: number; root: string } | null> {
+  const { rows } = await db.query<{ size: string; root: string }>(
+    `select c.size, encode(c.root, 'hex') as root from checkpoints c
+      where exists (select 1 from ledger_batches b where b.to_size = c.size and b.status = 'recorded')
+      order by c.size desc limit 1`,
+  );
+  const row = rows[0];
+  return row ? { size: Number(row.size), root: row.root } : null;
+}
+
+/**
+ * How far the recorded log is ahead of `size` leaves: the newest recorded size, and how long the
+ * oldest recorded batch beyond `size` has waited (seconds since it was recorded; 0 when none).
+ * The `to_size` index keeps both reads short.
+ */
+export async function recordedAhead(
+  db: Queryable,
+  size: number,
+): Promise<{ recordedSize: number; oldestWaitingSeconds: number }> {
+  const { rows } = await db.query<{ recorded_size: string | null; waiting_s: number | null }>(
+    `select (select max(to_size) from ledger_batches where status = 'recorded') as recorded_size,
+            (select extract(epoch from now() - min(recorded_at))::float8 from ledger_batches
+              where status = 'recorded' and to_size > $1) as waiting_s`,
+    [String(size)],
+  );
+  return {
+    recordedSize: Number(rows[0]?.recorded_size ?? 0),
+    oldestWaitingSeconds: rows[0]?.waiting_s ?? 0,
+  };
+}
