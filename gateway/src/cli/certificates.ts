@@ -8,11 +8,7 @@ import {
   registerClientCertificate,
   revokeClientCertificate,
 } from '../auth/client-certificates.ts';
-import type { Config } from '../config.ts';
-import type { KeyRing } from '../keys/key-ring.ts';
-import { sm2PublicKeyObject } from '../tsa/certificate.ts';
 import {
-  type InitPkiOptions,
   issueClientCertificate,
   issueServerCertificate,
   PkiError,
@@ -20,6 +16,8 @@ import {
   rotateTsaKey,
 } from '../tsa/pki.ts';
 import { CliError, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
+
+export { localPkiOptions } from '../tsa/local-pki.ts';
 
 // `lianzheng pki server-cert`, `pki rotate-tsa` and `lianzheng clientcert …`: HTTPS for the
 // gateway, the TSA keys, and partners' client certificates (mTLS), from the local PKI under
@@ -51,39 +49,6 @@ function refused(e: unknown): never {
 function role(value: string | undefined): ClientCertificateRole {
   if (value === undefined || value === 'partner' || value === 'unit') return value ?? 'partner';
   throw new CliError(EXIT.USAGE, '--role is partner or unit');
-}
-
-/**
- * What `lianzheng pki init` (and `keys rotate` after a rotation) certifies: the receipt and
- * checkpoint keys, and with an SM2 key (CRYPTO_SUITE dual or gm) the SM2 TSA, the SM2 key and every
- * SM2 receipt and checkpoint key made by rotation, under the SM2 root.
- */
-export function localPkiOptions(config: Config, ring: KeyRing): InitPkiOptions {
-  const receiptJwk = ring.jwks().keys[0];
-  return {
-    dir: path.join(config.dataDir, 'pki'),
-    sm2Tsa: config.cryptoSuite !== 'intl',
-    ...(ring.sm2
-      ? {
-          sm2PublicKey: sm2PublicKeyObject(ring.sm2.publicKey),
-          sm2ReceiptPublicKeys: ring
-            .sm2ReceiptPublicKeys()
-            .map((k) => ({ kid: k.kid, publicKey: sm2PublicKeyObject(k.publicKey) })),
-          sm2CheckpointPublicKeys: ring
-            .sm2CheckpointPublicKeys()
-            .map((k) => ({ kid: k.kid, publicKey: sm2PublicKeyObject(k.publicKey) })),
-        }
-      : {}),
-    ...(receiptJwk ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) } : {}),
-    checkpointPublicKey: createPublicKey({
-      key: {
-        kty: 'OKP',
-        crv: 'Ed25519',
-        x: Buffer.from(ring.checkpointSigner.publicKey).toString('base64url'),
-      },
-      format: 'jwk',
-    }),
-  };
 }
 
 /** `lianzheng pki rotate-tsa [--ecdsa | --sm2]`. */
