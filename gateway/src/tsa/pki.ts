@@ -384,7 +384,12 @@ export async function initPki(options: InitPkiOptions): Promise<InitPkiResult> {
       created.push(paths.sm2RootCert);
     }
     const cross = await readCerts(paths.sm2RootCross).catch(() => [] as Buffer[]);
-    if (cross[0] && issuedBy(cross[0], ca)) reused.push(paths.sm2RootCross);
+    // Kept while it is the ECDSA root's certificate of this SM2 root's key.
+    const sm2Spki = createPublicKey(sm2Ca.privateKey).export({ type: 'spki', format: 'der' });
+    const crossKey =
+      cross[0] && new X509Certificate(cross[0]).publicKey.export({ type: 'spki', format: 'der' });
+    if (cross[0] && crossKey && issuedBy(cross[0], ca) && Buffer.compare(crossKey, sm2Spki) === 0)
+      reused.push(paths.sm2RootCross);
     else {
       await writePublic(paths.sm2RootCross, crossCertify(ca, sm2Ca, options));
       created.push(paths.sm2RootCross);
