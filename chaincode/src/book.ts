@@ -116,6 +116,8 @@ export class ProjectBook {
   private readonly leaves = new Map<string, Leaf>();
   private readonly splits = new Map<string, number>();
   private readonly newSplits = new Set<string>();
+  /** Ids already found in a loaded leaf (a leaf stays an id's leaf until a split, at write). */
+  private readonly found = new Map<string, Leaf>();
   /** Every page is in memory (a scan, or a project of the old layout). */
   private complete = false;
   /** Read from the old one-value layout: written back as pages and a bounded key. */
@@ -166,13 +168,23 @@ export class ProjectBook {
     }
   }
 
-  /** The loaded leaf for `id`, or the prefix of the page still to read. */
-  private locate(id: string): Leaf | string {
-    let prefix = '';
+  /**
+   * The loaded leaf for `id`, or the prefix of the page still to read; the walk down the splits
+   * starts at `from` (a prefix of the id already reached).
+   */
+  private locate(id: string, from = ''): Leaf | string {
+    const known = this.found.get(id);
+    if (known) return known;
+    let prefix = from;
     let hex: string | undefined;
     for (;;) {
       const split = this.splits.get(prefix);
-      if (split === undefined) return this.leaves.get(prefix) ?? prefix;
+      if (split === undefined) {
+        const leaf = this.leaves.get(prefix);
+        if (!leaf) return prefix;
+        this.found.set(id, leaf);
+        return leaf;
+      }
       hex ??= hexOf(id);
       prefix = hex.slice(0, split);
     }
@@ -208,15 +220,16 @@ export class ProjectBook {
    */
   async load(ids: Iterable<string>): Promise<void> {
     if (this.complete) return;
-    let pending = [...ids];
+    let pending: [id: string, at: string][] = [];
+    for (const id of ids) pending.push([id, '']);
     while (pending.length > 0) {
       const wanted = new Set<string>();
-      const next: string[] = [];
-      for (const id of pending) {
-        const at = this.locate(id);
+      const next: [string, string][] = [];
+      for (const [id, from] of pending) {
+        const at = this.locate(id, from);
         if (typeof at !== 'string') continue;
         wanted.add(at);
-        next.push(id);
+        next.push([id, at]);
       }
       await Promise.all([...wanted].map((prefix) => this.readPage(prefix)));
       pending = next;
@@ -272,6 +285,7 @@ export class ProjectBook {
   private splitLarge(): void {
     const max = paging.max;
     const queue = [...this.leaves.values()].filter((l) => l.dirty && Object.keys(l.facts).length > max);
+    if (queue.length > 0) this.found.clear();
     while (queue.length > 0) {
       const leaf = queue.pop()!;
       const ids = Object.keys(leaf.facts).map((id) => [id, hexOf(id)] as const);
