@@ -5,20 +5,10 @@
 //
 // One anchor is in flight at a time per (chain, contract, origin): nonces stay sequential and the
 // contract's "size must grow" rule can never reject our own transactions out of order.
-import {
-  FetchRequest,
-  Interface,
-  JsonRpcProvider,
-  keccak256,
-  Network,
-  Transaction,
-  type TransactionReceipt,
-  toUtf8Bytes,
-  type Wallet,
-} from 'ethers';
+import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type pg from 'pg';
 import type { Queryable } from '../storage/queryable.ts';
-import { ANCHOR_ABI } from './abi.ts';
+import { pollingWorker } from '../worker.ts';
 import {
   type AnchorRow,
   type AnchorSite,
@@ -30,6 +20,14 @@ import {
   storeSignedTx,
   updateAnchor,
 } from './anchor-store.ts';
+import {
+  AnchorChain,
+  createAnchorProvider,
+  firstFees,
+  nodeFees,
+  replacementFees,
+  type SuggestedFees,
+} from './chain.ts';
 import type { AnchorConfig } from './config.ts';
 import { AnchorError } from './errors.ts';
 
@@ -38,11 +36,6 @@ export interface RecordedCheckpoint {
   size: number;
   /** Lowercase hex, 64 characters. */
   root: string;
-}
-
-export interface Fees {
-  maxFeePerGas: bigint;
-  maxPriorityFeePerGas: bigint;
 }
 
 interface Logger {
@@ -61,7 +54,7 @@ export interface AnchorerOptions {
   /** The newest checkpoint the ledger has recorded (see pgLatestRecordedCheckpoint). */
   latestRecordedCheckpoint: () => Promise<RecordedCheckpoint | null>;
   /** Fee suggestion for a first transaction; defaults to the node's (base fee and tip oracle). */
-  suggestFees?: (provider: JsonRpcProvider) => Promise<Fees & { baseFee: bigint }>;
+  suggestFees?: (provider: JsonRpcProvider) => Promise<SuggestedFees>;
   provider?: JsonRpcProvider;
   log?: Logger;
   /** Told of every failed step: its code, and whether the chain's RPC or the database failed. */
@@ -115,28 +108,6 @@ export interface Anchorer {
 
 /** An arbitrary constant: the advisory lock that lets one gateway at a time anchor. */
 const ANCHOR_LOCK = 0x6c7a616e; // "lzan"
-/** Replacements raise both fee fields by 12.5%; nodes require at least 10%. */
-const BUMP_NUM = 9n;
-const BUMP_DEN = 8n;
-const MIN_BUMP_NUM = 11n;
-const MIN_BUMP_DEN = 10n;
-
-const anchorInterface = new Interface(ANCHOR_ABI);
-
-/** The JSON-RPC provider the anchorer uses: fixed network (no detection loop), bounded requests. */
-export function createAnchorProvider(
-  config: Pick<AnchorConfig, 'rpcUrl' | 'chainId' | 'rpcTimeoutMs'>,
-): JsonRpcProvider {
-  const request = new FetchRequest(config.rpcUrl);
-  request.timeout = config.rpcTimeoutMs;
-  // No response cache (ethers' default keeps answers for 250 ms): a stale nonce is a wrong one.
-  return new JsonRpcProvider(request, Network.from(config.chainId), {
-    staticNetwork: true,
-    batchMaxCount: 1,
-    cacheTimeout: -1,
-  });
-}
-
 /** The leaves `fromSize` … `toSize - 1`, newly covered by a confirmed anchor of `toSize` leaves. */
 export interface Anchored {
   fromSize: number;
@@ -177,30 +148,6 @@ async function inTransaction(client: pg.PoolClient, work: () => Promise<void>): 
   }
 }
 
-async function nodeFees(provider: JsonRpcProvider): Promise<Fees & { baseFee: bigint }> {
-  const block = await provider.getBlock('latest');
-  const baseFee = block?.baseFeePerGas ?? 0n;
-  let tip: bigint;
-  try {
-    tip = BigInt(await provider.send('eth_maxPriorityFeePerGas', []));
-  } catch {
-    tip = 1_000_000_000n;
-  }
-  return { baseFee, maxPriorityFeePerGas: tip, maxFeePerGas: 2n * baseFee + tip };
-}
-
-function minBig(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
-
-function maxBig(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
-}
-
-function ceilDiv(a: bigint, b: bigint): bigint {
-  return (a + b - 1n) / b;
-}
-
 /**
  * Whether an error came from the database rather than the chain: anything thrown while taking a
  * connection or the lock, PostgreSQL's own errors (they carry a severity), or a dropped connection.
@@ -220,121 +167,69 @@ function errorCode(e: unknown): string {
   return 'UNKNOWN_ERROR';
 }
 
-export function createAnchorer(options: AnchorerOptions): Anchorer {
-  const { db, config, origin, latestRecordedCheckpoint } = options;
-  const ownProvider = options.provider === undefined;
-  const provider = options.provider ?? createAnchorProvider(config);
-  const wallet = options.wallet.connect(provider);
-  const sender = wallet.address.toLowerCase();
-  const contract = config.contract.toLowerCase();
-  const originHash = keccak256(toUtf8Bytes(origin));
-  const site: AnchorSite = { chainId: config.chainId, contract, origin };
-  const anchoredHooks: AnchoredHook[] = [];
-  const suggestFees = options.suggestFees ?? nodeFees;
-  const log = options.log;
-
-  let chainChecked = false;
-  let lastCatchUpAt = 0;
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<TickOutcome> | null = null;
-  let stopped = true;
-  const state: AnchorerStatus = {
-    running: false,
-    lastTickAt: null,
-    lastOutcome: null,
-    lastError: null,
-    rpcErrors: 0,
+/** The anchorer's failures: the last one and the RPC ones counted, each told to `onError`. */
+function failureAccounting(onError?: (code: string, source: ErrorSource) => void) {
+  let lastError: AnchorerStatus['lastError'] = null;
+  let rpcErrors = 0;
+  return {
+    failed(code: string, source: ErrorSource): void {
+      lastError = { code, at: Date.now(), source };
+      if (source === 'rpc') rpcErrors++;
+      onError?.(code, source);
+    },
+    /**
+     * Where a thrown step failed: the database (before the lock was held, or any database error),
+     * ourselves (a malformed checkpoint handed in), or else the chain's RPC.
+     */
+    classify(e: unknown, beforeLock: boolean): { code: string; source: ErrorSource } {
+      const code = errorCode(e);
+      const source: ErrorSource =
+        beforeLock || isDatabaseError(e)
+          ? 'database'
+          : e instanceof AnchorError && code === 'BAD_CHECKPOINT'
+            ? 'other'
+            : 'rpc';
+      return { code, source };
+    },
+    snapshot: () => ({ lastError, rpcErrors }),
   };
+}
 
-  function failed(code: string, source: ErrorSource): void {
-    state.lastError = { code, at: Date.now(), source };
-    if (source === 'rpc') state.rpcErrors++;
-    options.onError?.(code, source);
-  }
+interface StepContext {
+  chain: AnchorChain;
+  config: AnchorConfig & { contract: string };
+  site: AnchorSite;
+  hooks: readonly AnchoredHook[];
+  suggestFees: (provider: JsonRpcProvider) => Promise<SuggestedFees>;
+  latestRecordedCheckpoint: () => Promise<RecordedCheckpoint | null>;
+  log: Logger | undefined;
+}
 
-  async function checkChain(): Promise<void> {
-    if (chainChecked) return;
-    const reported = Number(BigInt(await provider.send('eth_chainId', [])));
-    if (reported !== config.chainId) {
-      throw new AnchorError('CHAIN_MISMATCH', `node serves chain ${reported}, configured ${config.chainId}`);
-    }
-    if ((await provider.getCode(contract)) === '0x') {
-      throw new AnchorError('CONTRACT_MISSING', `no contract at ${contract}`);
-    }
-    try {
-      const data = anchorInterface.encodeFunctionData('rootAt', [sender, originHash, 0n]);
-      await provider.call({ to: contract, data });
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'CALL_EXCEPTION') throw e;
-      // Still anchors (same anchor() and event), but verifiers cannot read a root back.
-      log?.warn(
-        { contract },
-        'ANCHOR_CONTRACT keeps no roots (the first, events-only Anchor contract): deploy the current one and move to it (network/evm/README.md)',
-      );
-    }
-    chainChecked = true;
-  }
+/**
+ * The anchoring step, on a client that holds the anchoring lock: move the anchor in flight one
+ * step on (sign, broadcast, replace, notice it mined, confirm), or start the next one when the log
+ * grew. Each change is written to the outbox before the chain is asked to act on it.
+ */
+function anchorStep(ctx: StepContext) {
+  const { chain, config, site, hooks, suggestFees, log } = ctx;
+  let lastCatchUpAt = 0;
 
-  /** The size this sender last anchored for our origin, as the contract itself records it. */
-  async function chainLatestSize(): Promise<number> {
-    const data = anchorInterface.encodeFunctionData('latestSize', [sender, originHash]);
-    const result = await provider.call({ to: contract, data });
-    return Number(anchorInterface.decodeFunctionResult('latestSize', result)[0]);
-  }
-
-  /** Receipt of whichever of the anchor's transactions was mined, newest first. */
-  async function minedReceipt(row: AnchorRow): Promise<TransactionReceipt | null> {
-    for (const hash of [...row.tx_hashes].reverse()) {
-      const receipt = await provider.getTransactionReceipt(hash);
-      if (receipt) return receipt;
-    }
-    return null;
-  }
-
+  /** Signs and keeps a transaction of `row` before it is broadcast (a crash re-sends the same one). */
   async function sign(
     client: pg.PoolClient,
     row: AnchorRow,
     nonce: number,
-    fees: Fees,
+    fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
     gasLimit: bigint,
   ): Promise<AnchorRow> {
-    const data = anchorInterface.encodeFunctionData('anchor', [origin, BigInt(row.size), `0x${row.root}`]);
-    const raw = await wallet.signTransaction({
-      type: 2,
-      chainId: config.chainId,
-      nonce,
-      to: contract,
-      data,
-      value: 0n,
-      gasLimit,
-      maxFeePerGas: fees.maxFeePerGas,
-      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-    });
-    const hash = Transaction.from(raw).hash;
-    if (!hash) throw new Error('signed transaction has no hash');
-    // Persisted before it is broadcast: after a crash the very same transaction is re-sent.
-    return storeSignedTx(client, row.id, {
-      nonce,
-      raw,
-      hash,
-      gasLimit,
-      maxFeePerGas: fees.maxFeePerGas,
-      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-    });
+    const { raw, hash } = await chain.sign(BigInt(row.size), row.root, nonce, fees, gasLimit);
+    return storeSignedTx(client, row.id, { nonce, raw, hash, gasLimit, ...fees });
   }
 
-  /** Sends the row's signed transaction; the node knowing it afterwards is what counts. */
+  /** Sends the row's signed transaction; true when the node knows it afterwards. */
   async function broadcast(client: pg.PoolClient, row: AnchorRow): Promise<boolean> {
     if (!row.raw_tx || !row.tx_hash) return false;
-    let sendError: unknown = null;
-    try {
-      await provider.send('eth_sendRawTransaction', [row.raw_tx]);
-    } catch (e) {
-      // "already known", "nonce too low" after it was mined, or a real failure: the node's view
-      // of the hash (below, and the receipts on the next tick) decides, not the error's text.
-      sendError = e;
-    }
-    const known = await provider.send('eth_getTransactionByHash', [row.tx_hash]);
+    const { known, sendError } = await chain.broadcast(row.raw_tx, row.tx_hash);
     if (known) {
       if (row.status === 'pending') await updateAnchor(client, row.id, { status: 'sent', last_error: null });
       return true;
@@ -343,7 +238,7 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     return false;
   }
 
-  /** The anchor is confirmed and the records it covers anchored, in one transaction. */
+  /** The anchor is confirmed and the records it covers anchored (hooks told), in one transaction. */
   async function confirm(client: pg.PoolClient, row: AnchorRow, receipt: TransactionReceipt): Promise<void> {
     await inTransaction(client, async () => {
       await confirmAnchor(client, row.id, {
@@ -352,81 +247,69 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
         blockHash: receipt.blockHash,
         gasUsed: receipt.gasUsed,
       });
-      await markAnchored(client, Number(row.size), anchoredHooks);
+      await markAnchored(client, Number(row.size), hooks);
     });
   }
 
-  /** Moves an anchor in flight one step on: sign, broadcast, replace, notice it mined, confirm. */
-  async function advance(client: pg.PoolClient, row: AnchorRow): Promise<TickOutcome> {
+  /** An anchor already signed: mined (then confirmed, or reverted), taken over, replaced or re-sent. */
+  async function followSigned(client: pg.PoolClient, row: AnchorRow): Promise<TickOutcome> {
     const base = { anchorId: Number(row.id), size: Number(row.size) };
-    if (row.tx_hashes.length > 0) {
-      const receipt = await minedReceipt(row);
-      if (receipt) {
-        if (receipt.status !== 1) {
-          await updateAnchor(client, row.id, {
-            status: 'failed',
-            tx_hash: receipt.hash,
-            block: receipt.blockNumber,
-            last_error: 'REVERTED',
-          });
-          log?.error({ anchor: base, txHash: receipt.hash }, 'anchor transaction reverted');
-          return { action: 'failed', code: 'REVERTED', ...base };
-        }
-        const head = await provider.getBlockNumber();
-        if (head - receipt.blockNumber + 1 >= config.confirmations) {
-          await confirm(client, row, receipt);
-          log?.info(
-            { anchor: base, txHash: receipt.hash, block: receipt.blockNumber },
-            'checkpoint anchored',
-          );
-          return { action: 'confirmed', ...base };
-        }
-        if (row.status === 'pending' || row.tx_hash !== receipt.hash) {
-          await updateAnchor(client, row.id, {
-            status: 'sent',
-            tx_hash: receipt.hash,
-            block: receipt.blockNumber,
-          });
-        }
-        return { action: 'mined', ...base };
+    const receipt = await chain.minedReceipt(row.tx_hashes);
+    if (receipt) {
+      if (receipt.status !== 1) {
+        await updateAnchor(client, row.id, {
+          status: 'failed',
+          tx_hash: receipt.hash,
+          block: receipt.blockNumber,
+          last_error: 'REVERTED',
+        });
+        log?.error({ anchor: base, txHash: receipt.hash }, 'anchor transaction reverted');
+        return { action: 'failed', code: 'REVERTED', ...base };
       }
-      // Not mined. If our nonce is used up anyway, something else took it (or it was mined
-      // between the two reads: look once more before giving the anchor up).
-      const next = await provider.getTransactionCount(sender, 'latest');
-      if (row.nonce !== null && next > Number(row.nonce)) {
-        if (await minedReceipt(row)) return { action: 'waiting', ...base };
-        await updateAnchor(client, row.id, { status: 'failed', last_error: 'NONCE_TAKEN' });
-        log?.error({ anchor: base }, 'anchor nonce was used by another transaction');
-        return { action: 'failed', code: 'NONCE_TAKEN', ...base };
+      if ((await chain.confirmationsOf(receipt.blockNumber)) >= config.confirmations) {
+        await confirm(client, row, receipt);
+        log?.info({ anchor: base, txHash: receipt.hash, block: receipt.blockNumber }, 'checkpoint anchored');
+        return { action: 'confirmed', ...base };
       }
-      const age = row.age_ms ?? 0;
-      // Sent but not mined, or refused by the node (status still pending): after the timeout,
-      // sign again with the same nonce and higher fees.
-      if (age >= config.replaceAfterMs) {
-        const replaced = await replace(client, row);
-        if (replaced) return { action: 'replaced', ...base };
+      if (row.status === 'pending' || row.tx_hash !== receipt.hash) {
+        await updateAnchor(client, row.id, {
+          status: 'sent',
+          tx_hash: receipt.hash,
+          block: receipt.blockNumber,
+        });
       }
-      const known = await broadcast(client, row);
-      return known
-        ? { action: row.status === 'pending' ? 'sent' : 'waiting', ...base }
-        : { action: 'error', code: 'NOT_IN_POOL', ...base };
+      return { action: 'mined', ...base };
     }
+    // Not mined. If our nonce is used up anyway, something else took it (or it was mined
+    // between the two reads: look once more before giving the anchor up).
+    const next = await chain.nonce('latest');
+    if (row.nonce !== null && next > Number(row.nonce)) {
+      if (await chain.minedReceipt(row.tx_hashes)) return { action: 'waiting', ...base };
+      await updateAnchor(client, row.id, { status: 'failed', last_error: 'NONCE_TAKEN' });
+      log?.error({ anchor: base }, 'anchor nonce was used by another transaction');
+      return { action: 'failed', code: 'NONCE_TAKEN', ...base };
+    }
+    // Sent but not mined, or refused by the node (status still pending): after the timeout,
+    // sign again with the same nonce and higher fees.
+    if ((row.age_ms ?? 0) >= config.replaceAfterMs && (await replace(client, row))) {
+      return { action: 'replaced', ...base };
+    }
+    const known = await broadcast(client, row);
+    return known
+      ? { action: row.status === 'pending' ? 'sent' : 'waiting', ...base }
+      : { action: 'error', code: 'NOT_IN_POOL', ...base };
+  }
 
-    // Nothing signed yet: first make sure the chain has not already got this size (from us).
-    const latest = await chainLatestSize();
-    if (latest >= Number(row.size)) {
+  /** An anchor not signed yet: its first transaction, unless the chain already has its size. */
+  async function signFirst(client: pg.PoolClient, row: AnchorRow): Promise<TickOutcome> {
+    const base = { anchorId: Number(row.id), size: Number(row.size) };
+    if ((await chain.latestSize()) >= Number(row.size)) {
       await updateAnchor(client, row.id, { status: 'failed', last_error: 'NOT_APPEND_ONLY' });
       return { action: 'failed', code: 'NOT_APPEND_ONLY', ...base };
     }
-    const suggested = await suggestFees(provider);
-    const fees = {
-      maxPriorityFeePerGas: minBig(suggested.maxPriorityFeePerGas, config.maxPriorityFeePerGas),
-      maxFeePerGas: minBig(
-        maxBig(suggested.maxFeePerGas, suggested.baseFee + suggested.maxPriorityFeePerGas),
-        config.maxFeePerGas,
-      ),
-    };
-    if (fees.maxFeePerGas < suggested.baseFee + fees.maxPriorityFeePerGas) {
+    const suggested = await suggestFees(chain.provider);
+    const fees = firstFees(suggested, config);
+    if (!fees) {
       await updateAnchor(client, row.id, { last_error: 'FEE_CAP_TOO_LOW' });
       log?.warn(
         { anchor: base, baseFee: String(suggested.baseFee) },
@@ -434,97 +317,124 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
       );
       return { action: 'waiting', code: 'FEE_CAP_TOO_LOW', ...base };
     }
-    const data = anchorInterface.encodeFunctionData('anchor', [origin, BigInt(row.size), `0x${row.root}`]);
-    const estimate = await provider.estimateGas({ from: sender, to: contract, data });
-    const gasLimit = estimate + estimate / 4n;
-    const nonce = await provider.getTransactionCount(sender, 'pending');
+    const gasLimit = await chain.gasLimit(BigInt(row.size), row.root);
+    const nonce = await chain.nonce('pending');
     const signed = await sign(client, row, nonce, fees, gasLimit);
     const known = await broadcast(client, signed);
     log?.info({ anchor: base, nonce, txHash: signed.tx_hash }, 'anchor transaction sent');
     return known ? { action: 'sent', ...base } : { action: 'error', code: 'NOT_IN_POOL', ...base };
   }
 
-  /** Same nonce, fees raised by 12.5% (at least the node's current suggestion), within the caps. */
+  /** Same nonce, fees raised (chain.ts replacementFees), within the caps; false when they leave no room. */
   async function replace(client: pg.PoolClient, row: AnchorRow): Promise<boolean> {
-    const oldTip = BigInt(row.max_priority_fee_per_gas ?? '0');
-    const oldMax = BigInt(row.max_fee_per_gas ?? '0');
-    const suggested = await suggestFees(provider);
-    const tip = minBig(
-      maxBig(ceilDiv(oldTip * BUMP_NUM, BUMP_DEN), suggested.maxPriorityFeePerGas),
-      config.maxPriorityFeePerGas,
-    );
-    const max = minBig(
-      maxBig(ceilDiv(oldMax * BUMP_NUM, BUMP_DEN), 2n * suggested.baseFee + tip),
-      config.maxFeePerGas,
-    );
-    if (tip * MIN_BUMP_DEN < oldTip * MIN_BUMP_NUM || max * MIN_BUMP_DEN < oldMax * MIN_BUMP_NUM) {
+    const old = {
+      maxFeePerGas: BigInt(row.max_fee_per_gas ?? '0'),
+      maxPriorityFeePerGas: BigInt(row.max_priority_fee_per_gas ?? '0'),
+    };
+    const fees = replacementFees(old, await suggestFees(chain.provider), config);
+    if (!fees) {
       // The caps leave no room for a replacement the node would accept: keep the old one.
       await updateAnchor(client, row.id, { last_error: 'FEE_CAP_REACHED' });
       return false;
     }
-    const signed = await sign(
-      client,
-      row,
-      Number(row.nonce),
-      { maxFeePerGas: max, maxPriorityFeePerGas: tip },
-      BigInt(row.gas_limit ?? '100000'),
-    );
+    const signed = await sign(client, row, Number(row.nonce), fees, BigInt(row.gas_limit ?? '100000'));
     const known = await broadcast(client, signed);
     log?.warn(
-      { anchor: Number(row.id), nonce: row.nonce, txHash: signed.tx_hash, tip: String(tip) },
+      {
+        anchor: Number(row.id),
+        nonce: row.nonce,
+        txHash: signed.tx_hash,
+        tip: String(fees.maxPriorityFeePerGas),
+      },
       'stuck anchor transaction replaced',
     );
     return known;
   }
 
+  /** Moves an anchor in flight one step on. */
+  function advance(client: pg.PoolClient, row: AnchorRow): Promise<TickOutcome> {
+    return row.tx_hashes.length > 0 ? followSigned(client, row) : signFirst(client, row);
+  }
+
+  /** A new anchor of the newest recorded checkpoint, once per interval, if the log grew. */
   async function maybeCreate(client: pg.PoolClient): Promise<AnchorRow | null> {
     const progress = await anchorProgress(client, site);
-    const lastSize = progress.size;
-    const lastCreated = progress.createdAt;
-    if (Date.now() - lastCreated < config.intervalMs) return null;
-    const confirmed = progress.confirmed;
+    if (Date.now() - progress.createdAt < config.intervalMs) return null;
     // The anchored size catches up with the confirmed anchors here, once per interval (a no-op
     // when the confirming transaction already raised it).
-    if (confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
-      await inTransaction(client, () => markAnchored(client, confirmed, anchoredHooks));
+    if (progress.confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
+      await inTransaction(client, () => markAnchored(client, progress.confirmed, hooks));
       lastCatchUpAt = Date.now();
     }
-    const checkpoint = await latestRecordedCheckpoint();
-    if (!checkpoint || checkpoint.size <= lastSize) return null;
+    const checkpoint = await ctx.latestRecordedCheckpoint();
+    if (!checkpoint || checkpoint.size <= progress.size) return null;
     if (!/^[0-9a-f]{64}$/.test(checkpoint.root) || !Number.isSafeInteger(checkpoint.size)) {
       throw new AnchorError('BAD_CHECKPOINT', 'latestRecordedCheckpoint returned a malformed checkpoint');
     }
     // The contract is the final word on what this key has anchored (the outbox may be younger).
-    if (checkpoint.size <= (await chainLatestSize())) return null;
-    return insertAnchor(client, site, sender, checkpoint);
+    if (checkpoint.size <= (await chain.latestSize())) return null;
+    return insertAnchor(client, site, chain.sender, checkpoint);
   }
+
+  return async function step(client: pg.PoolClient): Promise<TickOutcome> {
+    const row = await inFlightAnchor(client, site);
+    if (row) return advance(client, row);
+    const created = await maybeCreate(client);
+    if (!created) return { action: 'idle' };
+    log?.info({ anchor: Number(created.id), size: Number(created.size) }, 'anchoring checkpoint');
+    const outcome = await advance(client, created);
+    return outcome.action === 'sent' ? { ...outcome, action: 'created' } : outcome;
+  };
+}
+
+/**
+ * The anchorer: one step per tick under the anchoring lock (another gateway holding it: 'busy'),
+ * its failures accounted, ticking every `pollMs` from start to stop.
+ */
+export function createAnchorer(options: AnchorerOptions): Anchorer {
+  const { db, config, origin, log } = options;
+  const ownProvider = options.provider === undefined;
+  const contract = config.contract.toLowerCase();
+  const chain = new AnchorChain(
+    options.provider ?? createAnchorProvider(config),
+    options.wallet,
+    { chainId: config.chainId, contract },
+    origin,
+    log,
+  );
+  const hooks: AnchoredHook[] = [];
+  const failures = failureAccounting(options.onError);
+  const step = anchorStep({
+    chain,
+    config,
+    site: { chainId: config.chainId, contract, origin },
+    hooks,
+    suggestFees: options.suggestFees ?? nodeFees,
+    latestRecordedCheckpoint: options.latestRecordedCheckpoint,
+    log,
+  });
+  let lastTickAt: number | null = null;
+  let lastOutcome: TickOutcome | null = null;
 
   async function tickOnce(): Promise<TickOutcome> {
     let client: pg.PoolClient | null = null;
     let locked = false;
-    let onDatabase = true; // until the lock is held, a failure is the database's
+    let beforeLock = true; // until the lock is held, a failure is the database's
     try {
       client = await db.connect();
       locked =
         (await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [ANCHOR_LOCK])).rows[0]
           ?.ok === true;
       if (!locked) return { action: 'busy' };
-      onDatabase = false;
-      await checkChain();
-      const row = await inFlightAnchor(client, site);
-      const outcome = row ? await advance(client, row) : await createAndAdvance(client);
+      beforeLock = false;
+      await chain.check();
+      const outcome = await step(client);
       // The node refusing our transaction is an RPC failure too, though nothing was thrown.
-      if (outcome.action === 'error' && outcome.code === 'NOT_IN_POOL') failed('NOT_IN_POOL', 'rpc');
+      if (outcome.action === 'error' && outcome.code === 'NOT_IN_POOL') failures.failed('NOT_IN_POOL', 'rpc');
       return outcome;
     } catch (e) {
-      const code = errorCode(e);
-      const source: ErrorSource =
-        onDatabase || isDatabaseError(e)
-          ? 'database'
-          : e instanceof AnchorError && code === 'BAD_CHECKPOINT'
-            ? 'other'
-            : 'rpc';
-      failed(code, source);
+      const { code, source } = failures.classify(e, beforeLock);
+      failures.failed(code, source);
       log?.warn({ err: e, code, source }, 'anchoring step failed; retrying at the next tick');
       return { action: 'error', code };
     } finally {
@@ -535,55 +445,27 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     }
   }
 
-  async function createAndAdvance(client: pg.PoolClient): Promise<TickOutcome> {
-    const created = await maybeCreate(client);
-    if (!created) return { action: 'idle' };
-    log?.info({ anchor: Number(created.id), size: Number(created.size) }, 'anchoring checkpoint');
-    const outcome = await advance(client, created);
-    return outcome.action === 'sent' ? { ...outcome, action: 'created' } : outcome;
-  }
-
-  function tick(): Promise<TickOutcome> {
-    if (!running) {
-      running = tickOnce().then((outcome) => {
-        state.lastTickAt = Date.now();
-        state.lastOutcome = outcome;
-        running = null;
-        return outcome;
-      });
-    }
-    return running;
-  }
-
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(async () => {
-      timer = null;
-      await tick();
-      schedule();
-    }, config.pollMs);
-  }
+  const worker = pollingWorker(
+    async () => {
+      const outcome = await tickOnce();
+      lastTickAt = Date.now();
+      lastOutcome = outcome;
+      return outcome;
+    },
+    config.pollMs,
+    () => {
+      if (ownProvider) chain.provider.destroy();
+    },
+  );
 
   return {
-    address: wallet.address,
-    tick,
+    address: options.wallet.address,
+    tick: worker.step,
     onAnchored(hook) {
-      anchoredHooks.push(hook);
+      hooks.push(hook);
     },
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      state.running = true;
-      void tick().then(schedule);
-    },
-    async stop() {
-      stopped = true;
-      state.running = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      if (running) await running;
-      if (ownProvider) provider.destroy();
-    },
-    status: () => ({ ...state }),
+    start: worker.start,
+    stop: worker.stop,
+    status: () => ({ running: worker.running, lastTickAt, lastOutcome, ...failures.snapshot() }),
   };
 }

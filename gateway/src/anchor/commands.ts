@@ -4,7 +4,7 @@
 //                                      ANCHOR_RPC_URL; prints ANCHOR_CONTRACT=0x…
 import { formatEther } from 'ethers';
 import { ConfigError } from '../config.ts';
-import { createAnchorProvider } from './anchorer.ts';
+import { createAnchorProvider } from './chain.ts';
 import { type AnchorConfig, parseAnchorConfig } from './config.ts';
 import { type DeployedAnchor, deployAnchorContract } from './deploy.ts';
 import { AnchorError } from './errors.ts';

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../config.ts';
+import { runWorker } from '../worker.ts';
 import { caip2 } from './abi.ts';
 import { type Anchorer, createAnchorer, type ErrorSource, type RecordedCheckpoint } from './anchorer.ts';
 import type { AnchorConfig } from './config.ts';
@@ -141,6 +142,51 @@ async function anchoringAddress(config: AnchorConfig, wallet: Wallet | null): Pr
   return (await loadAnchorKey(config.keyFile)).address.toLowerCase();
 }
 
+/** What verifiers pin of the operator's anchoring (GET /v1/keys `anchor`). */
+function anchorIdentity(
+  config: AnchorConfig,
+  contract: string,
+  anchorer: string,
+  origin: string,
+): AnchorIdentityJson {
+  return {
+    chainId: caip2(config.chainId),
+    contract,
+    anchorer,
+    origin,
+    originHash: keccak256(toUtf8Bytes(origin)),
+    confirmations: config.confirmations,
+    retired: (config.retired ?? []).map((r) => ({
+      chainId: caip2(r.chainId),
+      contract: r.contract,
+      anchorer: r.anchorer,
+    })),
+  };
+}
+
+/**
+ * /readyz's `anchor` check: not ok once a recorded entry has waited longer than `maxLagS` for an
+ * anchor, with how far behind and the anchorer's last error (where this process anchors).
+ */
+function anchorReadiness(
+  health: () => Promise<AnchorHealth>,
+  anchorer: Anchorer | null,
+  maxLagS: number,
+): () => Promise<{ ok: boolean; reason?: string }> {
+  return async () => {
+    const h = await health();
+    if (h.lagSeconds <= maxLagS) return { ok: true };
+    const last = anchorer?.status().lastError;
+    return {
+      ok: false,
+      reason:
+        `ANCHOR_LAG: a recorded entry has waited ${Math.round(h.lagSeconds)} s for an anchor ` +
+        `(ANCHOR_MAX_LAG_S ${maxLagS}), ${h.lagEntries} entries behind` +
+        (last ? `; last anchoring error ${last.code} (${last.source})` : ''),
+    };
+  };
+}
+
 /**
  * Anchoring: the anchorer (from onReady until close), the operator's anchoring identity, the
  * reader of anchors on the chain, and the anchoring's health. Its route, the read-only proxy
@@ -176,41 +222,16 @@ async function anchorPlugin(app: FastifyInstance, options: AnchorPluginOptions):
         if (source === 'rpc') rpcErrors?.inc({ code });
       },
     });
-    const started = anchorer;
-    app.addHook('onReady', async () => started.start());
-    app.addHook('onClose', async () => started.stop());
+    runWorker(app, anchorer);
   }
-  const identity: AnchorIdentityJson = {
-    chainId: caip2(config.chainId),
-    contract,
-    anchorer: await anchoringAddress(config, wallet),
-    origin: options.origin,
-    originHash: keccak256(toUtf8Bytes(options.origin)),
-    confirmations: config.confirmations,
-    retired: (config.retired ?? []).map((r) => ({
-      chainId: caip2(r.chainId),
-      contract: r.contract,
-      anchorer: r.anchorer,
-    })),
-  };
+  const identity = anchorIdentity(config, contract, await anchoringAddress(config, wallet), options.origin);
   const health = createAnchorHealthProbe(options.db, {
     chainId: config.chainId,
     contract,
     origin: options.origin,
   });
   const maxLagS = config.maxLagS ?? Math.ceil((3 * config.intervalMs) / 1000);
-  async function readiness(): Promise<{ ok: boolean; reason?: string }> {
-    const h = await health();
-    if (h.lagSeconds <= maxLagS) return { ok: true };
-    const last = anchorer?.status().lastError;
-    return {
-      ok: false,
-      reason:
-        `ANCHOR_LAG: a recorded entry has waited ${Math.round(h.lagSeconds)} s for an anchor ` +
-        `(ANCHOR_MAX_LAG_S ${maxLagS}), ${h.lagEntries} entries behind` +
-        (last ? `; last anchoring error ${last.code} (${last.source})` : ''),
-    };
-  }
+  const readiness = anchorReadiness(health, anchorer, maxLagS);
   if (registry) anchorGauges(registry, health, maxLagS);
   app.decorate('anchor', {
     config,

@@ -316,6 +316,8 @@ export function createDeliverer(options: DelivererOptions) {
     },
     /** Attempts under way in this process, by webhook id. */
     inFlight: () => [...inFlight.keys()],
+    /** Whether it runs, and how many attempts are under way here. */
+    status: () => ({ running: !stopped, attempts: inFlight.size }),
     start() {
       if (!stopped) return;
       stopped = false;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type {} from '../anchor/plugin.ts'; // the `anchor` decorator's type
 import type {} from '../seal/plugin.ts'; // the `pipeline` decorator's type
+import { runWorker } from '../worker.ts';
 import { createDeliverer } from './deliverer.ts';
 import { type DeliveryLimits, deliveryLimits } from './limits.ts';
 import { enqueueAnchored, enqueueRecorded } from './outbox.ts';
@@ -66,8 +67,7 @@ async function webhooksPlugin(app: FastifyInstance, opts: WebhooksPluginOptions)
       keepDays: config.keepDays,
       log: app.log.child({ component: 'webhooks' }),
     });
-    app.addHook('onReady', async () => deliverer.start());
-    app.addHook('onClose', async () => deliverer.stop());
+    runWorker(app, deliverer);
   }
 }
 
