@@ -1,10 +1,10 @@
-import { createHash, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { sm2PublicKeyObject } from './certificate.ts';
 import { createTimestampToken } from './index.ts';
+import { localPkiOptions } from './local-pki.ts';
 import {
   initPki,
   loadLocalSm2TimeStampSigner,
@@ -54,13 +54,6 @@ async function localRootFingerprints(dir: string): Promise<string[]> {
   }
 }
 
-function checkpointPublicKey(raw: Uint8Array): KeyObject {
-  return createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
 /**
  * Sets up the gateway's time-stamp authority: the local PKI under DATA_DIR/pki (created on first
  * start, certifying the receipt and checkpoint keys too) or the TSA files an external CA issued,
@@ -89,18 +82,9 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
     ).join('');
     certificatesPem = async () => roots.join('') + published;
   } else {
-    const receiptJwk = app.keys.jwks().keys[0];
-    await initPki({
-      dir,
-      ...(receiptJwk
-        ? { receiptPublicKey: createPublicKey({ key: receiptJwk as never, format: 'jwk' }) }
-        : {}),
-      checkpointPublicKey: checkpointPublicKey(app.keys.checkpointSigner.publicKey),
-      // CRYPTO_SUITE dual and gm: a GM/T 0033 TSA key beside the ECDSA one (SM3 imprints), and
-      // a certificate of the SM2 signing key.
-      sm2Tsa: app.config.cryptoSuite !== 'intl',
-      ...(app.keys.sm2 ? { sm2PublicKey: sm2PublicKeyObject(app.keys.sm2.publicKey) } : {}),
-    });
+    // The receipt and checkpoint keys, and under dual and gm the SM2 TSA, the SM2 key and every
+    // SM2 key made by rotation: certified at each start (local-pki.ts), so none is left out.
+    await initPki(localPkiOptions(app.config, app.keys));
     const paths = pkiPaths(dir);
     await writePublishedCertificates(dir);
     const signerOptions = { nextSerial, ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}) };
@@ -115,7 +99,10 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
     signer,
     roots,
     operatorRoots: await localRootFingerprints(dir),
-    tokenFor: (rootHash: Uint8Array) => createTimestampToken(signer, rootHash),
+    // Under gm the checkpoint's time-stamp is GM/T 0033 (an SM3 imprint, the SM2 TSA); otherwise
+    // RFC 3161 over SHA-256 (the root itself is that imprint).
+    tokenFor: (rootHash: Uint8Array) =>
+      createTimestampToken(signer, rootHash, app.config.cryptoSuite === 'gm' ? 'sm3' : 'sha256'),
     certificatesPem,
   } satisfies Timestamps);
 }

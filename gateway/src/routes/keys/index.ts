@@ -37,6 +37,12 @@ const TrustSchema = Type.Object(
     rotations: Type.Optional(
       Type.Array(Rotation, { description: 'Receipt key rotations so far, oldest first' }),
     ),
+    checkpointRotations: Type.Optional(
+      Type.Array(Type.String(), {
+        description:
+          'SM2 checkpoint key rotations, oldest first: signed notes (lianzheng-checkpoint-key-rotation/v1) by the old and the new key; a trust file pinning an older checkpoint key accepts the new one through them',
+      }),
+    ),
     witnesses: Type.Optional(
       Type.Array(Type.String({ description: 'Witness verifier key (C2SP cosignature/v1, type 0x04)' }), {
         description: 'The witnesses whose cosignatures this verifier counts (docs/witnesses.md)',
@@ -54,10 +60,12 @@ const TrustSchema = Type.Object(
 export function publishedKeys(app: FastifyInstance) {
   const info = app.pipeline.ledger.info;
   const anchor = (app as { anchor?: AnchorDecorator }).anchor;
+  const checkpointRotations = app.keys.checkpointRotations();
   return {
     jwks: app.keys.jwks(),
     checkpointKeys: app.keys.checkpointKeys(),
     rotations: app.keys.rotations(),
+    ...(checkpointRotations.length ? { checkpointRotations } : {}),
     ledger: info.network,
     ...(info.note ? { ledgerNote: info.note } : {}),
     tsaRoots: app.timestamps?.roots ?? [],
@@ -125,6 +133,12 @@ export default async function keysRoutes(app: FastifyInstance): Promise<void> {
               description:
                 'Receipt key rotations, oldest first: a verifier holding an older trust.json accepts a newer key only through an unbroken chain of these from a key it pinned',
             }),
+            checkpointRotations: Type.Optional(
+              Type.Array(Type.String(), {
+                description:
+                  'SM2 checkpoint key rotations, oldest first: signed notes (lianzheng-checkpoint-key-rotation/v1) by the old and the new key; a trust file pinning an older checkpoint key accepts the new one through them',
+              }),
+            ),
             ledger: Type.Union([Type.Literal('embedded'), Type.Literal('fabric')]),
             ledgerNote: Type.Optional(Type.String()),
             tsaRoots: Type.Array(Type.String(), {

@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { problemResponses } from '../../schemas.ts';
+import { localPkiOptions } from '../../tsa/local-pki.ts';
+import { initPki } from '../../tsa/pki.ts';
 
 /** `POST /v1/admin/keys/rotate`: a new receipt key, published with a statement of the hand-over. */
 export default async function keyRotationRoutes(app: FastifyInstance): Promise<void> {
@@ -42,6 +44,10 @@ export default async function keyRotationRoutes(app: FastifyInstance): Promise<v
     async (request) => {
       const kid = await app.keys.rotate();
       request.log.info({ kid }, 'receipt key rotated');
+      // The local PKI certifies the new keys at once (an SM2 receipt key included), as the CLI's
+      // `keys rotate` does; an outside CA's TSA (TSA_KEY_FILE) certifies nothing here.
+      const { tsa } = app.config;
+      if (tsa.enabled && !(tsa.keyFile && tsa.certFile)) await initPki(localPkiOptions(app.config, app.keys));
       const last = app.keys.lastRotation();
       const sm2Keys = app.keys.sm2ReceiptKeys();
       return {
