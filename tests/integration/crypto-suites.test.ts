@@ -10,6 +10,7 @@ import {
   RECEIPT_SM2_ALG,
   sha256,
   sm3,
+  timestampImprintAlgorithm,
   toHex,
   verifyBundle,
   verifyReceipt,
@@ -21,9 +22,9 @@ import { buildApp } from '../../gateway/src/app.ts';
 import { auditDatabase } from '../../gateway/src/audit/audit.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { type Config, type CryptoSuite, testConfig } from '../../gateway/src/config.ts';
+import { TIMESTAMP_QUERY } from '../../gateway/src/routes/tsa/index.ts';
 import { buildRequest, parseResponse } from '../../gateway/src/tsa/_test-helpers.ts';
 import { OID } from '../../gateway/src/tsa/oids.ts';
-import { TIMESTAMP_QUERY } from '../../gateway/src/routes/tsa/index.ts';
 import { demoProject, startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -67,7 +68,7 @@ async function verifyOutside(app: FastifyInstance, bundle: ProofBundle, digest: 
   const keys = (await app.inject({ method: 'GET', url: '/v1/keys' })).json();
   return verifyBundle(bundle, {
     sha256: digest,
-    keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys },
+    keys: { jwks: keys.jwks, checkpointKeys: keys.checkpointKeys, tsaRoots: keys.tsaRoots },
   });
 }
 
@@ -141,6 +142,10 @@ describe.each(['dual', 'gm', 'intl'] as const)('CRYPTO_SUITE=%s', (suite) => {
       expect(result.ok).toBe(true);
       const algorithms = { dual: 'ed25519 + sm2', gm: 'sm2', intl: 'ed25519' }[suite];
       expect(result.steps.find((s) => s.step === 'checkpoint')!.detail).toContain(`(${algorithms})`);
+      // The checkpoint's time-stamp: GM/T 0033 (an SM3 imprint, the SM2 TSA) under gm only.
+      const token = Buffer.from(bundle.timestamp!.token, 'base64');
+      expect(timestampImprintAlgorithm(token)).toBe(suite === 'gm' ? 'sm3' : 'sha256');
+      expect(result.steps.find((s) => s.step === 'timestamp')!.status).toBe('pass');
       // The runs before this one: still verifiable with what this gateway publishes.
       for (const before of earlier) {
         const again = await verifyOutside(app, before.bundle, before.sha256);
