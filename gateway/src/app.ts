@@ -25,7 +25,7 @@ import routes from './routes/index.ts';
 import { Problem } from './schemas.ts';
 import pipelinePlugin from './seal/plugin.ts';
 import dbPlugin from './storage/db-plugin.ts';
-import timestampsPlugin from './tsa/timestamps-plugin.ts';
+import { timestampsPlugin } from './tsa/index.ts';
 import webhooksPlugin from './webhooks/plugin.ts';
 import witnessesPlugin from './witness/plugin.ts';
 

@@ -14,10 +14,10 @@ import {
   PkiError,
   pkiPaths,
   rotateTsaKey,
-} from '../tsa/pki.ts';
+} from '../tsa/index.ts';
 import { CliError, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
 
-export { localPkiOptions } from '../tsa/local-pki.ts';
+export { localPkiOptions } from '../tsa/index.ts';
 
 // `lianzheng pki server-cert`, `pki rotate-tsa` and `lianzheng clientcert …`: HTTPS for the
 // gateway, the TSA keys, and partners' client certificates (mTLS), from the local PKI under

@@ -28,7 +28,7 @@ import { loadConfig } from '../config.ts';
 import { createSm3 } from '../intake/sm3.ts';
 import { KeyRing } from '../keys/key-ring.ts';
 import { BackupError, backupDatabase, restoreDatabase } from '../storage/backup.ts';
-import { initPki, pkiPaths } from '../tsa/pki.ts';
+import { initPki, pkiPaths } from '../tsa/index.ts';
 import { AUDIT_HELP, cmdAudit, formatAuditReport, loadAuditKeys } from './audit.ts';
 import {
   CERTIFICATES_HELP,

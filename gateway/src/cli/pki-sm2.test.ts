@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromPemAll } from '../tsa/certificate.ts';
-import { pkiPaths } from '../tsa/pki.ts';
+import { pkiPaths } from '../tsa/index.ts';
 import { EXIT, run } from './main.ts';
 
 const openssl = promisify(execFile);

@@ -4,8 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initPki, loadDocumentSigningFiles, loadLocalTimeStampSigner, pkiPaths } from '../tsa/pki.ts';
-import { createClockSerial } from '../tsa/serial.ts';
+import {
+  createClockSerial,
+  initPki,
+  loadDocumentSigningFiles,
+  loadLocalTimeStampSigner,
+  pkiPaths,
+} from '../tsa/index.ts';
 import { FontError, loadCjkFont } from './font.ts';
 import { pdfsig, pdftotext } from './poppler.ts';
 import { renderPdf } from './render.ts';

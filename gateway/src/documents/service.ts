@@ -4,7 +4,7 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
-import { loadDocumentSigningFiles, PkiError } from '../tsa/pki.ts';
+import { loadDocumentSigningFiles, PkiError } from '../tsa/index.ts';
 import { type CjkFont, FontError, loadCjkFont } from './font.ts';
 import { type DocumentSigner, type SignOptions, signPdf } from './sign.ts';
 

@@ -15,9 +15,17 @@ import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { plainAddPlaceholder } from '@signpdf/placeholder-plain';
 import { SignPdf } from '@signpdf/signpdf';
 import { Signer, SUBFILTER_ETSI_CADES_DETACHED } from '@signpdf/utils';
-import { explicit, octets, oid, seq, tlv, toDer } from '../tsa/der.ts';
-import { OID } from '../tsa/oids.ts';
-import { certificateParts, type TimeStampSigner } from '../tsa/signer.ts';
+import {
+  certificateParts,
+  explicit,
+  OID,
+  octets,
+  oid,
+  seq,
+  type TimeStampSigner,
+  tlv,
+  toDer,
+} from '../tsa/index.ts';
 
 export interface DocumentSigner {
   /** The document-signing key (EC P-256). */

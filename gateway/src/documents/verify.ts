@@ -7,8 +7,7 @@
 import { createHash, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { verifyTimestampToken } from '@lianzheng/proof';
 import forge from 'node-forge';
-import { type Asn1, fromBinary, fromDer, toDer } from '../tsa/der.ts';
-import { OID } from '../tsa/oids.ts';
+import { type Asn1, fromBinary, fromDer, OID, toDer } from '../tsa/index.ts';
 
 export type PdfCheckCode =
   | 'PDF_NO_SIGNATURE'

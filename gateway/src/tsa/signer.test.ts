@@ -1,8 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildRequest, parseResponse, parseToken, testSigner } from './_test-helpers.ts';
+import { createTimestampToken } from './checkpoint-token.ts';
 import { formatGeneralizedTimeMillis, toDer } from './der.ts';
-import { createTimestampToken } from './index.ts';
 import { DEFAULT_TSA_POLICY_OID, OID } from './oids.ts';
 import { failureInfoBits } from './signer.ts';
 

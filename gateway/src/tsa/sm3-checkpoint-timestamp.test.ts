@@ -12,7 +12,7 @@ import {
   verifyCheckpointTimestamp,
 } from '@lianzheng/proof';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTimestampToken } from './index.ts';
+import { createTimestampToken } from './checkpoint-token.ts';
 import { initPki, loadLocalSm2TimeStampSigner, loadLocalTimeStampSigner } from './pki.ts';
 import { createClockSerial } from './serial.ts';
 import { routeByImprint, type TimeStampSigner } from './signer.ts';

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createTimestampToken } from './index.ts';
+import { createTimestampToken } from './checkpoint-token.ts';
 import { localPkiOptions } from './local-pki.ts';
 import {
   initPki,

@@ -11,7 +11,7 @@ import { RECORD_ID_PATTERN } from '../../read/schemas.ts';
 import { linkedRecords, recordAssurance, recordStanding } from '../../read/standing.ts';
 import { flagView, recordEntry } from '../../read/views.ts';
 import { problemResponses } from '../../schemas.ts';
-import { pkiPaths } from '../../tsa/pki.ts';
+import { pkiPaths } from '../../tsa/index.ts';
 import { publishedKeys } from '../keys/index.ts';
 import { loadOrganisationNames, loadProjectNames, projectView } from '../projects/names.ts';
 

@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { problemResponses } from '../../schemas.ts';
-import { localPkiOptions } from '../../tsa/local-pki.ts';
-import { initPki } from '../../tsa/pki.ts';
+import { initPki, localPkiOptions } from '../../tsa/index.ts';
 
 /** `POST /v1/admin/keys/rotate`: a new receipt key, published with a statement of the hand-over. */
 export default async function keyRotationRoutes(app: FastifyInstance): Promise<void> {

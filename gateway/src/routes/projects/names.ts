@@ -1,6 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
 import type { Principal } from '../../auth/principal.ts';
 import { AppError } from '../../errors.ts';
 import type { LedgerProject } from '../../ledger/ledger.ts';
