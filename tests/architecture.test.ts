@@ -127,3 +127,25 @@ describe('no import circles', () => {
     ]);
   });
 });
+
+// The time-stamp authority has one door (gateway/src/tsa/index.ts): the rest of the gateway
+// imports from it, never from the files behind it.
+describe('doors', () => {
+  it('gateway code outside tsa/ imports tsa/index.ts only', () => {
+    const tsa = join(root, 'gateway', 'src', 'tsa');
+    const wrong: string[] = [];
+    const files = sourceFiles(join(root, 'gateway', 'src')).filter(
+      (f) => !f.startsWith(tsa) && !/\.test\.ts$/.test(f),
+    );
+    for (const file of files) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\s*\(\s*)['"](\.[^'"]+)['"]/g)) {
+        const target = normalize(join(dirname(file), m[1] ?? ''));
+        if (target.startsWith(tsa) && target !== join(tsa, 'index.ts')) {
+          wrong.push(`${relative(root, file)} → ${relative(root, target)}`);
+        }
+      }
+    }
+    expect(files.length).toBeGreaterThan(50);
+    expect(wrong).toEqual([]);
+  });
+});

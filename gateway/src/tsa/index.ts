@@ -24,7 +24,7 @@ export {
   rotateTsaKey,
   writePublishedCertificates,
 } from './pki.ts';
-export type { PkiFailure, TimeStampRequest } from './request.ts';
+export { MAX_REQUEST_BYTES, type PkiFailure, type TimeStampRequest } from './request.ts';
 export { createClockSerial, createPgSerial, type NextSerial } from './serial.ts';
 export {
   certificateParts,

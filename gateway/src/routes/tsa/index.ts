@@ -10,8 +10,7 @@ import type {} from '@fastify/swagger'; // the OpenAPI fields (summary, tags) on
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { problemFor } from '../../errors.ts';
-import { MAX_REQUEST_BYTES } from '../../tsa/request.ts';
-import type { TimeStampSigner } from '../../tsa/signer.ts';
+import { MAX_REQUEST_BYTES, type TimeStampSigner } from '../../tsa/index.ts';
 
 export const TIMESTAMP_QUERY = 'application/timestamp-query';
 export const TIMESTAMP_REPLY = 'application/timestamp-reply';
