@@ -5,11 +5,15 @@
 // straight from the chain's JSON-RPC, pinned to the identity /v1/keys publishes — and a bundle
 // with an altered anchored root fails there. Then the chain's node goes away: /readyz reports
 // anchoring degraded past ANCHOR_MAX_LAG_S and /metrics shows the lag and the RPC errors, until
-// the node is back and the waiting record is anchored.
+// the node is back and the waiting record is anchored. A partner's webhook is told of the record
+// twice — recorded, then anchored — through the hooks the webhooks part sets on the batcher and the
+// anchorer of the real gateway.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -37,6 +41,10 @@ let gateway: ReadmeGateway | undefined;
 let base = '';
 let contract = '';
 let anchorer = '';
+let receiver: http.Server | undefined;
+let hookUrl = '';
+/** The notices the partner's webhook receiver was sent. */
+const notices: { type: string; records?: { id: string }[] }[] = [];
 
 async function getJson(url: string) {
   const res = await fetch(`${base}${url}`);
@@ -55,6 +63,18 @@ beforeAll(async () => {
   await fundFromDevAccount(geth, wallet.address, 10n ** 19n);
   const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
   contract = (await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy())).address;
+  receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      notices.push(JSON.parse(body));
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver!.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
   gateway = await startReadmeGateway({
     prefix: 'lz-e2e-anchored-data-',
     env: {
@@ -70,6 +90,9 @@ beforeAll(async () => {
       // Lowered from the default so the outage test below need not hold the node down for 60 s or
       // minutes: the outage lasts until the lag passes these 3 s and /readyz says so (~6 s).
       ANCHOR_MAX_LAG_S: '3',
+      // The partner's receiver below listens on loopback.
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_INTERVAL_MS: '100',
     },
   });
   base = gateway.base;
@@ -78,6 +101,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop();
   await geth?.stop();
+  receiver?.close();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 
@@ -131,6 +155,12 @@ async function readyz(): Promise<{
 
 describe('a record anchored on a real EVM chain', () => {
   it('is recorded, anchored, and its bundle verifies through the anchor step', async () => {
+    const hook = await fetch(`${base}/v1/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await gateway!.unitToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: hookUrl }),
+    });
+    expect(hook.status, await hook.clone().text()).toBe(201);
     const { id, digest } = await submit('村道硬化工程公示');
     const accepted = { id };
 
@@ -219,6 +249,15 @@ describe('a record anchored on a real EVM chain', () => {
     });
     expect(bad.ok).toBe(false);
     expect(bad.steps.filter((s) => s.status === 'fail').map((s) => s.step)).toEqual(['anchor']);
+
+    // The partner was told of the record as it was recorded and again as it was anchored.
+    const told = (type: string) =>
+      notices.some((n) => n.type === type && n.records?.some((r) => r.id === id));
+    await gateway!.waitFor(
+      'the records.recorded and records.anchored notices',
+      async () => (told('records.recorded') && told('records.anchored') ? true : undefined),
+      30_000,
+    );
   });
 });
 
