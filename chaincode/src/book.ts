@@ -193,10 +193,12 @@ export class ProjectBook {
   private async readPage(prefix: string): Promise<void> {
     if (this.leaves.has(prefix) || this.splits.has(prefix)) return;
     const key = this.pageKey(prefix);
-    const [value, secret] = await Promise.all([
-      this.view.get<PageValue>(key),
-      this.withPrivate ? this.view.getPrivate<Record<string, RuleDetails>>(key) : undefined,
-    ]);
+    const value = await this.view.get<PageValue>(key);
+    // Only a leaf that exists can have rule details: a split or a page not yet written has no
+    // private value worth a round trip (the private reads of a level still go out together).
+    const leaf = value !== undefined && !('split' in value);
+    const secret =
+      leaf && this.withPrivate ? await this.view.getPrivate<Record<string, RuleDetails>>(key) : undefined;
     this.adoptPage(prefix, value, secret);
   }
 
