@@ -167,6 +167,12 @@ export interface Config {
     chainFiles: string[];
     /** Roots a verifier should trust for our tokens (with an external CA). */
     rootFiles: string[];
+    /**
+     * An outside CA's SM2 TSA (TSA_SM2_KEY_FILE, TSA_SM2_CERT_FILE, TSA_SM2_CHAIN_FILES) beside
+     * TSA_KEY_FILE's: it answers SM3 imprints (GM/T 0033), and under CRYPTO_SUITE=gm stamps the
+     * checkpoints. Unset with TSA_KEY_FILE: SM3 imprints are refused (badAlg).
+     */
+    sm2?: { keyFile: string; certFile: string; chainFiles: string[] };
     rateLimitPerMin: number;
   };
 }
@@ -398,6 +404,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       `${config.role} needs DATABASE_URL (a PostgreSQL shared by the roles)`,
     );
   }
+  if (config.tsa.enabled && config.tsa.keyFile && !config.tsa.sm2 && config.cryptoSuite === 'gm') {
+    // gm stamps checkpoints with SM3 imprints, which only an SM2 TSA answers.
+    throw new ConfigError(
+      'TSA_SM2_KEY_FILE',
+      'CRYPTO_SUITE=gm with an outside TSA (TSA_KEY_FILE) needs its SM2 TSA too (TSA_SM2_KEY_FILE, TSA_SM2_CERT_FILE)',
+    );
+  }
+  if (config.tsa.sm2 && config.cryptoSuite === 'intl') {
+    throw new ConfigError(
+      'TSA_SM2_KEY_FILE',
+      'is not used under CRYPTO_SUITE=intl (SM3 imprints are refused)',
+    );
+  }
   if (config.apiWorkers > 1 && config.role !== 'all') {
     // The supervisor is the one that starts the roles; a supervised worker runs with API_WORKERS=1.
     throw new ConfigError(
@@ -505,12 +524,24 @@ function tsaConfig(env: Env, cwd: string): Config['tsa'] {
     throw new ConfigError('TSA_POLICY_OID', 'must be a dotted object identifier such as 1.2.3.4');
   }
   const pair = keyAndCertificate(env, cwd, 'TSA_KEY_FILE', 'TSA_CERT_FILE');
+  const sm2Pair = keyAndCertificate(env, cwd, 'TSA_SM2_KEY_FILE', 'TSA_SM2_CERT_FILE');
+  const sm2Chain = files(env, 'TSA_SM2_CHAIN_FILES', cwd);
+  if (sm2Pair && !pair) {
+    throw new ConfigError(
+      'TSA_SM2_KEY_FILE',
+      "an outside SM2 TSA goes beside an outside TSA for SHA-2 imprints (TSA_KEY_FILE, TSA_CERT_FILE); without them the local PKI's SM2 TSA answers",
+    );
+  }
+  if (sm2Chain.length > 0 && !sm2Pair) {
+    throw new ConfigError('TSA_SM2_CHAIN_FILES', 'needs TSA_SM2_KEY_FILE and TSA_SM2_CERT_FILE');
+  }
   return {
     enabled: oneOf(env, 'TSA_ENABLED', ['true', 'false'] as const, 'true') === 'true',
     ...(policyOid ? { policyOid } : {}),
     ...pair,
     chainFiles: files(env, 'TSA_CHAIN_FILES', cwd),
     rootFiles: files(env, 'TSA_ROOT_FILES', cwd),
+    ...(sm2Pair ? { sm2: { ...sm2Pair, chainFiles: sm2Chain } } : {}),
     rateLimitPerMin: int(env, 'TSA_RATE_LIMIT_PER_MIN', 600, 1, 10_000_000),
   };
 }

@@ -75,11 +75,25 @@ async function timestampsPlugin(app: FastifyInstance): Promise<void> {
       nextSerial,
       ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}),
     });
+    // An outside SM2 TSA beside it answers SM3 imprints (GM/T 0033); config.ts requires one under gm.
+    if (tsa.sm2) {
+      const sm2 = await loadTimeStampSignerFromFiles({
+        keyPath: tsa.sm2.keyFile,
+        certPath: tsa.sm2.certFile,
+        chainPaths: tsa.sm2.chainFiles,
+        nextSerial,
+        ...(tsa.policyOid ? { policyOid: tsa.policyOid } : {}),
+      });
+      signer = routeByImprint(signer, sm2);
+    }
     roots =
       tsa.rootFiles.length > 0 ? await Promise.all(tsa.rootFiles.map((f) => fs.readFile(f, 'utf8'))) : [];
-    const published = (
-      await Promise.all([tsa.certFile, ...tsa.chainFiles].map((f) => fs.readFile(f, 'utf8')))
-    ).join('');
+    const certificateFiles = [
+      tsa.certFile,
+      ...tsa.chainFiles,
+      ...(tsa.sm2 ? [tsa.sm2.certFile, ...tsa.sm2.chainFiles] : []),
+    ];
+    const published = (await Promise.all(certificateFiles.map((f) => fs.readFile(f, 'utf8')))).join('');
     certificatesPem = async () => roots.join('') + published;
   } else {
     // The receipt and checkpoint keys, and under dual and gm the SM2 TSA, the SM2 key and every
