@@ -5,6 +5,11 @@
 //
 // One anchor is in flight at a time per (chain, contract, origin): nonces stay sequential and the
 // contract's "size must grow" rule can never reject our own transactions out of order.
+//
+// In parts: `anchorStep` (one step on a client holding the anchoring lock), `failureAccounting`
+// (where a step failed, for the status, metrics and /readyz), and `createAnchorer` (the lock and
+// the ticking, worker.ts's pollingWorker). The chain's side is chain.ts; the outbox's statements
+// are anchor-store.ts's. Who is told of anchored records registers an `onAnchored` hook.
 import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type pg from 'pg';
 import type { Queryable } from '../storage/queryable.ts';
