@@ -1119,7 +1119,7 @@ async function cmdKeys(args: string[], env: Record<string, string | undefined>, 
   return EXIT.OK;
 }
 
-/** `lianzheng keys rotate --sm2-checkpoint`: on the key files (there is no admin route for it yet). */
+/** `lianzheng keys rotate --sm2-checkpoint`: on the key files (a running gateway: POST /v1/admin/keys/rotate-checkpoint). */
 async function rotateSm2CheckpointKey(
   gateway: string | undefined,
   env: Record<string, string | undefined>,

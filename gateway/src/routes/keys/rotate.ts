@@ -1,9 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../errors.ts';
 import { problemResponses } from '../../schemas.ts';
 import { initPki, localPkiOptions } from '../../tsa/index.ts';
 
-/** `POST /v1/admin/keys/rotate`: a new receipt key, published with a statement of the hand-over. */
+/**
+ * `POST /v1/admin/keys/rotate`: a new receipt key, published with a statement of the hand-over;
+ * `POST /v1/admin/keys/rotate-checkpoint`: likewise a new SM2 checkpoint key.
+ */
 export default async function keyRotationRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/admin/keys/rotate',
@@ -66,6 +70,39 @@ export default async function keyRotationRoutes(app: FastifyInstance): Promise<v
             }
           : {}),
       };
+    },
+  );
+
+  app.post(
+    '/v1/admin/keys/rotate-checkpoint',
+    {
+      onRequest: app.requireRole('admin'),
+      schema: {
+        tags: ['admin'],
+        summary:
+          'Make a new SM2 checkpoint key current (CRYPTO_SUITE dual or gm): the old verifier key stays published, and a note signed by both (GET /v1/keys `checkpointRotations`) publishes the hand-over',
+        security: [{ bearer: [] }],
+        response: {
+          200: Type.Object({
+            vkey: Type.String({ description: 'The new C2SP note verifier key' }),
+            statement: Type.String({
+              description: 'The rotation note (lianzheng-checkpoint-key-rotation/v1)',
+            }),
+          }),
+          ...problemResponses(401, 403, 409),
+        },
+      },
+    },
+    async (request) => {
+      if (!app.keys.sm2) {
+        throw new AppError('CONFLICT', 'there is no SM2 checkpoint key to rotate (CRYPTO_SUITE is intl)');
+      }
+      const rotated = await app.keys.rotateSm2CheckpointKey();
+      request.log.info({ vkey: rotated.vkey }, 'SM2 checkpoint key rotated');
+      // The new key's certificate under the SM2 root, as at start (local-pki.ts).
+      const { tsa } = app.config;
+      if (tsa.enabled && !(tsa.keyFile && tsa.certFile)) await initPki(localPkiOptions(app.config, app.keys));
+      return rotated;
     },
   );
 }
