@@ -6,6 +6,7 @@ import { createLedger, routeFabricSdkLogs } from '../ledger/index.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { LogStore } from '../log/log-store.ts';
 import { BundleBuilder } from '../read/bundle.ts';
+import { runWorker } from '../worker.ts';
 import { Batcher } from './batcher.ts';
 import { GuardedLedger } from './guarded-ledger.ts';
 import { SealerWatchLedger } from './sealer-watch.ts';
@@ -84,25 +85,31 @@ async function pipelinePlugin(app: FastifyInstance): Promise<void> {
   const intake = (app as { intake?: { onCommitted(fn: (rows: number) => void): void } }).intake;
   if (duties.notifySealers) intake?.onCommitted(notifier(app.db, app.log));
   else intake?.onCommitted((rows) => batcher.notifyAccepted(rows));
-  let listening: { stop(): Promise<void> } | undefined;
 
-  app.addHook('onReady', async () => {
-    await inner.ready();
-    if (!duties.seal) return;
-    batcher.start();
-    if (duties.listenForIntake) {
-      listening = listener(
-        app.db,
-        (rows) => batcher.notifyAccepted(rows),
-        app.log.child({ component: 'batcher' }),
-      );
-    }
-  });
-  app.addHook('onClose', async () => {
-    await listening?.stop();
-    await batcher.stop();
-    await inner.close();
-  });
+  // The ledger is ready before the batcher starts (hooks run in the order they are added), and
+  // closed after it stops (runWorker's onClose hook runs first).
+  app.addHook('onReady', async () => inner.ready());
+  app.addHook('onClose', async () => inner.close());
+  if (duties.seal) {
+    let listening: { stop(): Promise<void> } | undefined;
+    runWorker(app, {
+      start() {
+        batcher.start();
+        // A separate `api` process accepts the submissions: its NOTIFY wakes this batcher.
+        if (duties.listenForIntake) {
+          listening = listener(
+            app.db,
+            (rows) => batcher.notifyAccepted(rows),
+            app.log.child({ component: 'batcher' }),
+          );
+        }
+      },
+      async stop() {
+        await listening?.stop();
+        await batcher.stop();
+      },
+    });
+  }
 }
 
 export default fp(pipelinePlugin, {

@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { LogStore } from '../log/log-store.ts';
+import { runWorker } from '../worker.ts';
 import { addCheckpoint } from './client.ts';
 import type { WitnessConfig, WitnessEntry } from './config.ts';
 
@@ -320,9 +321,7 @@ async function witnessesPlugin(
       app.log.child({ component: 'witnesses' }),
       (size) => cache.delete(size),
     );
-    const s = sender;
-    app.addHook('onReady', async () => s.start());
-    app.addHook('onClose', async () => s.stop());
+    runWorker(app, sender);
   }
 
   app.decorate('witnesses', {
