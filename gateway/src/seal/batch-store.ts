@@ -181,6 +181,20 @@ export async function readCheckpoint(
 }
 
 /** The largest size whose checkpoint is signed (0 when none is). */
+/**
+ * Whether a checkpoint larger than `size` has existed for more than `seconds`: the witness sender
+ * offers only the newest checkpoint, so after that no witness will cosign `size` any more.
+ */
+export async function supersededFor(db: Queryable, size: number, seconds: number): Promise<boolean> {
+  const { rows } = await db.query<{ settled: boolean }>({
+    name: 'lz-checkpoint-superseded',
+    text: `select exists (select 1 from checkpoints where size > $1
+             and created_at < now() - make_interval(secs => $2)) as settled`,
+    values: [String(size), seconds],
+  });
+  return rows[0]?.settled === true;
+}
+
 export async function signedSize(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ size: string | null }>('select max(size) as size from checkpoints');
   return Number(rows[0]?.size ?? 0);

@@ -10,6 +10,7 @@ import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { LogStore } from '../log/log-store.ts';
+import { supersededFor } from '../seal/batch-store.ts';
 import { runWorker } from '../worker.ts';
 import { addCheckpoint } from './client.ts';
 import type { WitnessConfig, WitnessEntry } from './config.ts';
@@ -292,16 +293,16 @@ async function witnessesPlugin(
     // `settled`: a newer checkpoint has existed for a while, so no witness will be offered this
     // one again (the sender offers only the newest): what is stored now is final, cache it for
     // good. The newest checkpoint stays open — a witness that comes back cosigns it later.
-    const { rows } = await app.db.query<{ vkey: string | null; line: string | null; settled: boolean }>({
-      name: 'lz-witness-cosignatures',
-      text: `select c.vkey, c.line, exists (select 1 from checkpoints n where n.size > $1
-                and n.created_at < now() - make_interval(secs => $3)) as settled
-               from (select 1) one left join witness_cosignatures c on c.size = $1 and c.vkey = any($2)`,
-      values: [String(size), vkeys, SETTLE_S],
-    });
+    const [{ rows }, settled] = await Promise.all([
+      app.db.query<{ vkey: string; line: string }>({
+        name: 'lz-witness-cosignatures',
+        text: 'select vkey, line from witness_cosignatures where size = $1 and vkey = any($2)',
+        values: [String(size), vkeys],
+      }),
+      supersededFor(app.db, size, SETTLE_S),
+    ]);
     // In the order the witnesses are configured, so the note reads the same every time.
-    const lines = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k).map((r) => r.line!));
-    const settled = rows[0]?.settled === true;
+    const lines = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k).map((r) => r.line));
     if (cache.size >= MAX_CACHED) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
