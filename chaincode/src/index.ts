@@ -60,7 +60,13 @@ export {
   type StoredRecord,
   type Submitter,
 } from './model.ts';
-export { type EncodedRecordBatch, encodeRecordBatch, TRANSIENT_DETAILS_KEY } from './protocol.ts';
+export {
+  type EncodableEntry,
+  type EncodedRecordBatch,
+  encodeRecordBatch,
+  type StoredEntryJson,
+  TRANSIENT_DETAILS_KEY,
+} from './protocol.ts';
 export type { ProjectView, RecordView } from './queries.ts';
 export {
   CHANGE_LIMIT_PERCENT,

@@ -1,7 +1,7 @@
 // Restricted details as Fabric private data: they travel as transient data, never in the
 // argument or public state, and queries return them only where the peer can read the collection.
 
-import { detailsDigest } from '@lianzheng/proof';
+import { canonicalJson, detailsDigest } from '@lianzheng/proof';
 import { describe, expect, it } from 'vitest';
 import { chaincodeErrorCode } from './errors.ts';
 import type { Flag, RecordEntry } from './model.ts';
@@ -70,6 +70,41 @@ describe('encodeRecordBatch', () => {
     });
     const open = encodeRecordBatch({ fromSize: 0, records: [batch.records[1]!] });
     expect(open.transient).toEqual({});
+  });
+
+  it('writes entries that carry their stored canonical JSON as those strings, giving the same bytes', () => {
+    // The batcher hands over the strings intake stored (issue #26); for records and details (fixed
+    // field names, keys in sorted order) they are exactly what JSON.stringify makes of the parsed values.
+    const records = [
+      ...entries(),
+      buildEntry({
+        id: testRecordId(4),
+        projectId: P,
+        kind: 'acceptance',
+        visibility: 'public',
+        details: { milestone: 'M1', result: 'failed', reason: '引号 " 反斜杠 \\ 换行 \n 表情 😀' },
+      }),
+    ];
+    const json = records.map((e) => ({ record: canonicalJson(e.record), details: canonicalJson(e.details) }));
+    // Before: the batcher parsed the stored strings and the encoder serialised the parsed values.
+    const plain = encodeRecordBatch({
+      fromSize: 12,
+      records: json.map((j) => ({ record: JSON.parse(j.record), details: JSON.parse(j.details) })),
+    });
+    const stored = encodeRecordBatch({
+      fromSize: 12,
+      records: records.map((e, i) => ({ ...e, json: json[i] })),
+    });
+    expect(stored.args).toBe(plain.args);
+    expect(text(stored.transient[TRANSIENT_DETAILS_KEY]!)).toBe(
+      text(plain.transient[TRANSIENT_DETAILS_KEY]!),
+    );
+    // The strings are taken as they are, not re-serialised from the parsed values.
+    const marked = encodeRecordBatch({
+      fromSize: 0,
+      records: [{ ...records[1]!, json: { record: '{"as":"stored"}', details: '{"d":1}' } }],
+    });
+    expect(marked.args).toBe('{"fromSize":0,"records":[{"record":{"as":"stored"},"details":{"d":1}}]}');
   });
 });
 

@@ -1,10 +1,15 @@
-import { RECORD_REFUSAL_CODES as CHAINCODE_RECORD_REFUSAL_CODES } from '@lianzheng/chaincode';
+import {
+  RECORD_REFUSAL_CODES as CHAINCODE_RECORD_REFUSAL_CODES,
+  type StoredEntryJson,
+} from '@lianzheng/chaincode';
 import type { EvidenceRecord, RecordDetails } from '@lianzheng/proof';
 
 // The narrow ledger the gateway talks to. The rest of the gateway never sees chaincode or SDK
 // types: an implementation turns whatever its network speaks into these shapes. Each method maps
 // onto one contract transaction — `submit` for writes, `evaluate` for reads in fabric-network —
 // so a Fabric implementation is one more file.
+
+export type { StoredEntryJson };
 
 export type LedgerKind = 'embedded' | 'fabric';
 
@@ -19,6 +24,12 @@ export interface LedgerInfo {
 export interface LedgerBatchRecord {
   record: EvidenceRecord;
   details: RecordDetails;
+  /**
+   * `canonicalJson(record)` and `canonicalJson(details)` as stored at intake, when the batcher has
+   * them: the ledgers write these strings into RecordBatch's argument instead of serialising the
+   * parsed values again (chaincode's encodeRecordBatch).
+   */
+  json?: StoredEntryJson;
 }
 
 export interface LedgerBatch {

@@ -114,9 +114,13 @@ export class PgLedgerStub implements LedgerStub {
     );
   }
 
+  /**
+   * The value is kept, not copied: the contract hands over a freshly encoded array per key and
+   * never touches it again (StateView.flush), and a batch's value is megabytes (issue #26).
+   */
   async putState(key: string, value: Uint8Array): Promise<void> {
     if (typeof key !== 'string' || key.length === 0) throw new Error('BAD_ARGUMENT: empty key');
-    this.writes.set(key, value.slice());
+    this.writes.set(key, value);
   }
 
   getTransient(): Map<string, Uint8Array> {
@@ -129,7 +133,7 @@ export class PgLedgerStub implements LedgerStub {
 
   async putPrivateData(collection: string, key: string, value: Uint8Array): Promise<void> {
     if (typeof key !== 'string' || key.length === 0) throw new Error('BAD_ARGUMENT: empty key');
-    this.writes.set(privateDataKey(collection, key), value.slice());
+    this.writes.set(privateDataKey(collection, key), value);
   }
 
   createCompositeKey(objectType: string, attributes: string[]): string {

@@ -22,7 +22,14 @@ import {
   type SubmissionRecordRow,
   vacuumQueue,
 } from '../intake/submission-store.ts';
-import { type Ledger, type LedgerBatch, LedgerError, type RecordBatchResult } from '../ledger/ledger.ts';
+import {
+  type Ledger,
+  type LedgerBatch,
+  type LedgerBatchRecord,
+  LedgerError,
+  type RecordBatchResult,
+  type StoredEntryJson,
+} from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
 import type { Queryable } from '../storage/queryable.ts';
 import {
@@ -388,13 +395,7 @@ export class Batcher {
 
   private async record(batch: SealedBatch): Promise<SealOutcome> {
     const rows = batch.rows ?? (await this.batchRecords(batch));
-    const ledgerBatch: LedgerBatch = {
-      fromSize: batch.fromSize,
-      records: rows.map((r) => ({
-        record: JSON.parse(r.record_json) as EvidenceRecord,
-        details: JSON.parse(r.details_json) as RecordDetails,
-      })),
-    };
+    const ledgerBatch: LedgerBatch = { fromSize: batch.fromSize, records: rows.map(storedEntry) };
     const started = performance.now();
     let result: RecordBatchResult;
     try {
@@ -589,6 +590,30 @@ export class Batcher {
     return { action: 'halted' };
   }
 }
+
+/**
+ * A queued submission as the ledger is sent it. The record is parsed (its project, links and
+ * visibility are read here and by the ledgers); the details only if something asks for them:
+ * RecordBatch's argument is built from the stored canonical strings (`json`), so a batch's
+ * details are neither parsed nor serialised again on their way to the contract (issue #26).
+ */
+class StoredEntry implements LedgerBatchRecord {
+  readonly record: EvidenceRecord;
+  readonly json: StoredEntryJson;
+  #details: RecordDetails | undefined;
+
+  constructor(row: SubmissionRecordRow) {
+    this.record = JSON.parse(row.record_json) as EvidenceRecord;
+    this.json = { record: row.record_json, details: row.details_json };
+  }
+
+  get details(): RecordDetails {
+    this.#details ??= JSON.parse(this.json.details) as RecordDetails;
+    return this.#details;
+  }
+}
+
+const storedEntry = (row: SubmissionRecordRow): LedgerBatchRecord => new StoredEntry(row);
 
 /** Supersede and withdraw links of a batch's records, for `record_links`. */
 function linksOf(batch: LedgerBatch): { target: string[]; link: string[]; by: string[] } {

@@ -1,0 +1,142 @@
+// A measuring aid for issue #26, not a benchmark of the suite: the sealer's own CPU per record.
+// One Batcher over the embedded ledger, in this process, on a fresh database: each round inserts
+// `items` accepted submissions (as intake would), then times one `batcher.step()` — seal,
+// RecordBatch, confirm — by process.cpuUsage (every thread of the process, GC included; the
+// inserts are outside the window). A shared machine inflates this far less than wall time.
+//
+//   node --import tsx tests/bench/load/seal-cpu.ts [root of a checkout = .] [items] [rounds] [warm-up rounds]
+//
+// Prints each round's CPU µs/record and the median of the rounds after the warm-up; with
+// `SEAL_CPU_PROFILE=1`, also where the steps' CPU went (V8's sampling profiler, steps only, the
+// inserts left out; GC shows as its own line). The root lets
+// one time another checkout's gateway and contract (`git archive <commit> | tar -x`, with a
+// node_modules of links whose `@lianzheng/*` point into that checkout), in the same conditions.
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const root = path.resolve(process.argv[2] ?? '.');
+const items = Number(process.argv[3] ?? 10_000);
+const rounds = Number(process.argv[4] ?? 8);
+const warmUp = Number(process.argv[5] ?? 2);
+process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= 'WARNING';
+
+const load = async <T>(file: string): Promise<T> =>
+  (await import(pathToFileURL(path.join(root, file)).href)) as T;
+const { EmbeddedLedger } = await load<typeof import('../../../gateway/src/ledger/ledger-embedded.ts')>(
+  'gateway/src/ledger/ledger-embedded.ts',
+);
+const { LogStore } = await load<typeof import('../../../gateway/src/log/log-store.ts')>(
+  'gateway/src/log/log-store.ts',
+);
+const { Batcher } = await load<typeof import('../../../gateway/src/seal/batcher.ts')>(
+  'gateway/src/seal/batcher.ts',
+);
+const support = await load<typeof import('../../integration/pipeline-support.ts')>(
+  'tests/integration/pipeline-support.ts',
+);
+
+const db = await support.startTestDatabase();
+try {
+  const keys = await support.loadKeys(db.dir);
+  const ledger = new EmbeddedLedger(db.pool, { mspId: 'SealCpuMSP' });
+  await ledger.ready();
+  const project = support.demoProject();
+  await ledger.registerProject(project);
+  const batcher = new Batcher(db.pool, new LogStore(db.pool), ledger, {
+    intervalMs: 500,
+    maxItems: items,
+    origin: 'lianzheng.bench/log',
+    signer: keys.checkpointSigner,
+  });
+  const perRecord: number[] = [];
+  const session = process.env.SEAL_CPU_PROFILE ? new Session() : undefined;
+  session?.connect();
+  await session?.post('Profiler.enable');
+  await session?.post('Profiler.setSamplingInterval', { interval: 200 });
+  const profiles: Profile[] = [];
+  for (let r = 0; r < warmUp + rounds; r++) {
+    // A third restricted (details as transient data), as in contract-cpu.ts.
+    const entries = Array.from({ length: items }, (_, i) =>
+      support.makeEntry({
+        projectId: project.id,
+        kind: i % 2 === 0 ? 'construction_log' : 'notice',
+        visibility: i % 3 === 0 ? 'restricted' : 'public',
+        details: { title: `施工日志 第 ${r * items + i} 条` },
+      }),
+    );
+    await support.insertSubmissions(db.pool, keys, entries);
+    const profiling = session !== undefined && r >= warmUp;
+    if (profiling) await session.post('Profiler.start');
+    const before = process.cpuUsage();
+    const started = performance.now();
+    const outcome = await batcher.step();
+    const cpu = process.cpuUsage(before);
+    const ms = performance.now() - started;
+    if (profiling) profiles.push(((await session.post('Profiler.stop')) as { profile: Profile }).profile);
+    if (outcome.action !== 'recorded' || outcome.records !== items) throw new Error(JSON.stringify(outcome));
+    const us = (cpu.user + cpu.system) / items;
+    if (r >= warmUp) perRecord.push(us);
+    console.log(
+      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, ${ms.toFixed(0)} ms wall`,
+    );
+  }
+  const sorted = [...perRecord].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  console.log(`${root}: median ${median.toFixed(1)} µs CPU/record over ${rounds} steps of ${items}`);
+  if (profiles.length > 0) console.log(summarise(profiles));
+  await ledger.close();
+} finally {
+  await db.stop();
+}
+
+interface Profile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self and inclusive time by function over all the profiles. */
+function summarise(all: Profile[], top = Number(process.env.TOP ?? 40)): string {
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  for (const profile of all) {
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const key = (id: number) => {
+      const f = byId.get(id)!.callFrame;
+      const url = f.url.replace(/^.*\/(node_modules|gateway|proof|chaincode|tests)\//, '$1/');
+      return `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}`;
+    };
+    for (let i = 0; i < profile.samples.length; i++) {
+      const id = profile.samples[i]!;
+      if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+      const d = profile.timeDeltas[i] ?? 0;
+      total += d;
+      self.set(key(id), (self.get(key(id)) ?? 0) + d);
+      const seen = new Set<string>();
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const k = key(cur);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        inclusive.set(k, (inclusive.get(k) ?? 0) + d);
+      }
+    }
+  }
+  const list = (m: Map<string, number>, n: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(
+        ([k, v]) =>
+          `${(v / 1000).toFixed(0).padStart(6)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`,
+      )
+      .join('\n');
+  return `profiled ${(total / 1000).toFixed(0)} ms\n--- self\n${list(self, top)}\n--- inclusive\n${list(inclusive, top * 2)}`;
+}
