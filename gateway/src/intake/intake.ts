@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { checkEntry, type RecordFacts, targetOf } from '@lianzheng/chaincode';
 import {
   buildReceiptGroup,
@@ -231,9 +231,14 @@ export class Intake {
     const metrics = options.metrics;
     this.committer = new GroupCommitter({
       flush: async (rows) => {
+        // Begun first: the SM2 signature's nonce is made on the thread pool while the rows'
+        // ES256 signatures finish there. Awaited below; if an ES256 signature fails first, its
+        // error is the flush's and this one must not go unhandled.
+        const sm2Signed = this.signSm2Alone(rows);
+        sm2Signed.catch(() => {});
         for (const row of rows) if (row.signing) await row.signing;
         this.signReceipts(rows);
-        this.signSm2Alone(rows);
+        await sm2Signed;
         try {
           const result = await insertSubmissions(options.db(), rows);
           for (const l of this.listeners) l(rows.length);
@@ -314,9 +319,11 @@ export class Intake {
    * promised it: it may be a group receipt `<JWS>~<item>` (a plain JWS for a group of one), which
    * proof's verifyReceipt checks. Each states the same claims as the row's ES256 `receipt`.
    */
-  private signSm2Alone(rows: PendingSubmission[]): void {
+  private async signSm2Alone(rows: PendingSubmission[]): Promise<void> {
     const sm2 = this.options.keys.receiptSm2Signer;
-    if (!sm2) return;
+    const { config } = this.options;
+    // Without group receipts each single submission's SM2 receipt is signed alone (signAlone).
+    if (!sm2 || !config.receiptGroups) return;
     const byIat = new Map<number, PendingSubmission[]>();
     for (const row of rows) {
       if (row.receiptSm2 !== null || row.receiptIat === undefined) continue;
@@ -324,15 +331,18 @@ export class Intake {
       if (same) same.push(row);
       else byIat.set(row.receiptIat, [row]);
     }
-    const { config } = this.options;
-    for (const [iat, same] of byIat) {
-      const shared = { iss: config.receiptIssuer, iat, ledger: config.ledger };
-      const receipts = sm2.signGroup(
-        shared,
-        same.map((r) => r.receiptItem),
-      );
-      for (let i = 0; i < same.length; i++) same[i]!.receiptSm2 = receipts[i]!;
-    }
+    // The nonce's [k]G on the thread pool (signGroupAsync): ~230 µs of the event loop per group
+    // commit otherwise (docs/benchmarks.md, issue #26).
+    await Promise.all(
+      [...byIat].map(async ([iat, same]) => {
+        const shared = { iss: config.receiptIssuer, iat, ledger: config.ledger };
+        const receipts = await sm2.signGroupAsync(
+          shared,
+          same.map((r) => r.receiptItem),
+        );
+        for (let i = 0; i < same.length; i++) same[i]!.receiptSm2 = receipts[i]!;
+      }),
+    );
   }
 
   /**
@@ -419,7 +429,8 @@ export class Intake {
       visibility: input.visibility,
       submitter: { org: principal.org ?? project.ownerOrg },
       acceptedAt,
-      detailsDigest: createHash('sha256').update(detailsText).digest('hex'),
+      // node:crypto's one-shot hash: no Hash object per submission.
+      detailsDigest: hash('sha256', detailsText, 'hex'),
     };
     if (input.supersedes !== undefined) record.supersedes = input.supersedes;
     if (input.refs !== undefined && input.refs.length > 0) record.refs = input.refs;

@@ -64,6 +64,14 @@ export interface ReceiptSigner {
    * CRYPTO_SUITE dual both signers sign one group, so its tree is hashed once.
    */
   signBuiltGroup(group: ReceiptGroup, shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>): string[];
+  /**
+   * `signGroup`, with the signature's costly part made on libuv's thread pool (ES256: the whole
+   * signature; SM2: the nonce's [k]G), so the event loop pays the rest only.
+   */
+  signGroupAsync(
+    shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+    items: ReceiptItemClaims[],
+  ): Promise<string[]>;
 }
 
 /** The checkpoint signer the pipeline uses with proof's `signCheckpoint`. */
@@ -396,6 +404,27 @@ class Es256ReceiptSigner implements ReceiptSigner {
     const jws = this.signJws(this.groupHeaderB64, group.claims(shared));
     return group.items.map((item) => `${jws}~${item}`);
   }
+
+  async signGroupAsync(
+    shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+    items: ReceiptItemClaims[],
+  ): Promise<string[]> {
+    if (items.length === 0) return [];
+    const { iss, iat, ledger } = shared;
+    if (items.length === 1) {
+      const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
+      return [await this.signAsync({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
+    }
+    const group = buildReceiptGroup(items);
+    const input = `${this.groupHeaderB64}.${b64url(JSON.stringify(group.claims(shared)))}`;
+    const signature = await new Promise<Buffer>((resolve, reject) =>
+      sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' }, (error, signed) =>
+        error ? reject(error) : resolve(signed),
+      ),
+    );
+    const jws = `${input}.${signature.toString('base64url')}`;
+    return group.items.map((item) => `${jws}~${item}`);
+  }
 }
 
 /**
@@ -424,6 +453,26 @@ class Sm2ReceiptSigner implements ReceiptSigner {
   }
   signBuiltGroup(group: ReceiptGroup, shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>): string[] {
     const jws = signSm2Jws(this.key, RECEIPT_GROUP_TYPE, group.claims(shared));
+    return group.items.map((item) => `${jws}~${item}`);
+  }
+  /**
+   * What `signGroup` makes (proof's signSm2ReceiptGroup: a plain receipt for one item, group
+   * receipts for more), the nonce's [k]G made on the thread pool: signed on the event loop, that
+   * multiplication was ~230 µs of the ~300 µs each group commit of single POSTs cost it
+   * (docs/benchmarks.md, issue #26).
+   */
+  async signGroupAsync(
+    shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+    items: ReceiptItemClaims[],
+  ): Promise<string[]> {
+    if (items.length === 0) return [];
+    const { iss, iat, ledger } = shared;
+    if (items.length === 1) {
+      const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
+      return [await this.signAsync({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
+    }
+    const group = buildReceiptGroup(items);
+    const jws = await signSm2JwsAsync(this.key, RECEIPT_GROUP_TYPE, group.claims(shared));
     return group.items.map((item) => `${jws}~${item}`);
   }
 }

@@ -165,6 +165,23 @@ describe('SM2 signatures: the standards’ worked examples', () => {
     expect(toHex(a)).not.toBe(toHex(await sm2SignAsync(d, MESSAGE)));
   });
 
+  it('signers taking turns get their own Z and (1 + d)⁻¹ (kept for the last key only)', async () => {
+    const keys = [sm2RandomPrivateKey(), sm2RandomPrivateKey(), sm2RandomPrivateKey()];
+    for (let round = 0; round < 3; round++) {
+      for (const d of [keys[0]!, keys[1]!, keys[0]!, keys[2]!]) {
+        const pub = sm2PublicKey(d);
+        const sync = sm2Sign(d, MESSAGE);
+        const async = await sm2SignAsync(d, MESSAGE);
+        expect(sm2Verify(pub, MESSAGE, sync)).toBe(true);
+        expect(sm2Verify(pub, MESSAGE, async)).toBe(true);
+        expect(smCrypto.doVerifySignature(MESSAGE, toHex(async), toHex(pub), { hash: true })).toBe(true);
+        for (const other of keys) {
+          if (other !== d) expect(sm2Verify(sm2PublicKey(other), MESSAGE, async)).toBe(false);
+        }
+      }
+    }
+  });
+
   it('refuses malformed signatures and keys with a clear code', () => {
     expect(sm2Verify(pub5, MESSAGE, sig5.subarray(0, 63))).toBe(false);
     expect(sm2Verify(pub5, MESSAGE, new Uint8Array(64))).toBe(false); // r = s = 0

@@ -1,0 +1,83 @@
+import fc from 'fast-check';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AcceptedSubmission } from '../../intake/intake.ts';
+import { acceptedBody } from './index.ts';
+import { Accepted } from './schemas.ts';
+
+// POST /v1/evidence answers JSON text it made itself instead of letting Fastify serialize the
+// object with the response schema (issue #26): the bytes must be the schema serializer's.
+describe('the single POST answer', () => {
+  const app = Fastify();
+  let next: AcceptedSubmission | undefined;
+  beforeAll(async () => {
+    app.post('/answer', { schema: { response: { 202: Accepted } } }, async (_request, reply) => {
+      reply.code(202);
+      return acceptedBody(next!);
+    });
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  async function serialized(a: AcceptedSubmission): Promise<string> {
+    next = a;
+    const res = await app.inject({ method: 'POST', url: '/answer' });
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    return res.body;
+  }
+
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 60 }),
+    fc.string({ maxLength: 2000 }),
+    // The shapes the route really answers: base64url JWSs, ids, hex, ISO times.
+    fc.stringMatching(/^[A-Za-z0-9_-]{10,900}\.[A-Za-z0-9_-]{0,900}~?[A-Za-z0-9_.-]{0,300}$/),
+    fc.constantFrom('"', '\\', '\u2028', '\ud800', 'a\u0000b', '\ud83d\ude00'),
+  );
+  const submission = fc.record({
+    id: anyText,
+    sha256: anyText,
+    cid: anyText,
+    status: fc.constantFrom('accepted', 'recorded', 'anchored', 'rejected') as fc.Arbitrary<
+      AcceptedSubmission['status']
+    >,
+    receipt: anyText,
+    receiptSm2: fc.option(anyText, { nil: undefined }),
+    acceptedAt: anyText,
+    replayed: fc.boolean(),
+  });
+
+  it('is byte for byte what the schema serializer writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(submission, async (a) => {
+        expect(JSON.stringify(acceptedBody(a))).toBe(await serialized(a));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves receiptSm2 out when there is none, and writes it last (as the serializer does)', async () => {
+    const a: AcceptedSubmission = {
+      id: '0193a0b0-0000-7000-8000-000000000001',
+      sha256: 'ab'.repeat(32),
+      cid: 'bafkreiexample',
+      status: 'accepted',
+      receipt: 'h.p.s',
+      acceptedAt: '2026-12-07T04:00:00.000Z',
+      replayed: false,
+    };
+    const text = JSON.stringify(acceptedBody(a));
+    expect(text).toBe(await serialized(a));
+    expect(Object.keys(JSON.parse(text))).toEqual(['id', 'sha256', 'cid', 'status', 'receipt', 'acceptedAt']);
+    const dual = JSON.stringify(acceptedBody({ ...a, receiptSm2: 'h2.p.s2~item' }));
+    expect(dual).toBe(await serialized({ ...a, receiptSm2: 'h2.p.s2~item' }));
+    expect(Object.keys(JSON.parse(dual))).toEqual([
+      'id',
+      'sha256',
+      'cid',
+      'status',
+      'receipt',
+      'acceptedAt',
+      'receiptSm2',
+    ]);
+  });
+});
