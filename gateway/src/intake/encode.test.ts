@@ -3,11 +3,14 @@ import {
   cidFromSha256,
   type EvidenceRecord,
   fromHex,
+  leafHash,
   type RecordDetails,
+  recordLeafHash,
+  toHex,
 } from '@lianzheng/proof';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './encode.ts';
+import { cidOfSha256Hex, detailsJson, leafHexOfText, recordJson, saltHex } from './encode.ts';
 
 const hex64 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
 // Plain ASCII most of the time (the fast path), anything at all sometimes (the fallback).
@@ -115,6 +118,25 @@ describe('intake fast encodings equal proof/', () => {
         ),
       ),
       { numRuns: 2000 },
+    );
+  });
+
+  it("leafHexOfText(text) is proof's leafHash of its UTF-8 bytes, lone surrogates and NULs too", () => {
+    fc.assert(
+      fc.property(fc.oneof(text, fc.string({ unit: 'binary', maxLength: 3000 })), (t) => {
+        expect(leafHexOfText(t)).toBe(toHex(leafHash(Buffer.from(t, 'utf8'))));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(leafHexOfText('')).toBe(toHex(leafHash(new Uint8Array(0))));
+  });
+
+  it("leafHexOfText(recordJson(record)) is proof's recordLeafHash(record)", () => {
+    fc.assert(
+      fc.property(record, (r) => {
+        expect(leafHexOfText(recordJson(r))).toBe(toHex(recordLeafHash(r)));
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -4,10 +4,8 @@ import {
   buildReceiptGroup,
   detachReceipt,
   type EvidenceRecord,
-  leafHash,
   type ReceiptItemClaims,
   type RecordDetails,
-  toHex,
   wholeReceipt,
 } from '@lianzheng/proof';
 import type pg from 'pg';
@@ -19,7 +17,7 @@ import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
 import { DelegateDirectory, type Delegation } from './delegates.ts';
-import { cidOfSha256Hex, detailsJson, recordJson, saltHex } from './encode.ts';
+import { cidOfSha256Hex, detailsJson, leafHexOfText, recordJson, saltHex } from './encode.ts';
 import {
   entryError,
   IntakeView,
@@ -436,7 +434,7 @@ export class Intake {
     if (input.refs !== undefined && input.refs.length > 0) record.refs = input.refs;
     const recordText = recordJson(record);
     // leafHash over the exact bytes stored: the same as recordLeafHash(record), canonicalised once.
-    const leaf = toHex(leafHash(Buffer.from(recordText, 'utf8')));
+    const leaf = leafHexOfText(recordText);
     const receiptItem: ReceiptItemClaims = {
       sub: id,
       sha256: input.sha256,
