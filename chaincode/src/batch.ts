@@ -42,6 +42,7 @@ import {
   type Submitter,
 } from './model.ts';
 import { TRANSIENT_DETAILS_KEY } from './protocol.ts';
+import { recordJsonFast } from './record-json.ts';
 import { evaluateRecord, type RuleRecord } from './rules.ts';
 import { KEY, pad16, type StateView } from './state.ts';
 import { type RecordFacts, validateEntry } from './validation.ts';
@@ -146,7 +147,8 @@ export async function readLogHead(view: StateView): Promise<LogHead> {
  */
 function leafOf(record: unknown, position: number): { leaf: Uint8Array; json: string } {
   try {
-    const json = canonicalJson(record);
+    // Spelled field by field when the record has the plain shape (record-json.ts: same bytes).
+    const json = recordJsonFast(record) ?? canonicalJson(record);
     return { leaf: leafHash(Buffer.from(json, 'utf8')), json };
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'error';
@@ -380,6 +382,40 @@ function transientDetails(ctx: LedgerContext): Map<string, unknown> {
   return new Map(Object.entries(value));
 }
 
+/**
+ * What validateEntry may ask about a record's project and the ids it names: its project's pages,
+ * else another project this batch has read. A class rather than an object of arrow functions made
+ * per record: the gateway runs the contract through tsx, whose keepNames gives every such arrow
+ * its name with a defineProperty each time it is made (~2% of a batch's CPU, issue #26).
+ */
+class BookView {
+  constructor(
+    private readonly book: ProjectBook | undefined,
+    private readonly projectId: string,
+    private readonly elsewhere: ReadonlyMap<string, RecordFacts>,
+  ) {}
+
+  project(id: string) {
+    return this.book && id === this.projectId
+      ? { id, milestones: this.book.stored.project.milestones.map(milestoneId) }
+      : undefined;
+  }
+
+  record(id: string): RecordFacts | undefined {
+    const fact = this.book?.fact(id);
+    return fact ? factsOf(id, this.projectId, fact) : this.elsewhere.get(id);
+  }
+}
+
+function milestoneId(m: { id: string }): string {
+  return m.id;
+}
+
+/** The rules' view of a record this one names (`this`: its project's book). */
+function namedIn(this: ProjectBook, named: { id: string }): RuleRecord {
+  return ruleRecordOf(named.id, this.fact(named.id)!);
+}
+
 /** `recordJson`: canonicalJson(entry.record), computed for its leaf. */
 async function checkAndApply(
   entry: { record: unknown; details?: unknown },
@@ -418,20 +454,10 @@ async function checkAndApply(
 
   // Judge the record with the same pure checks the gateway's intake runs before it accepts a
   // submission. What it names is in its project's pages (earlier records of this batch included).
-  const links = validateEntry(record, details, {
-    project: (id) =>
-      book && id === record.projectId
-        ? { id, milestones: book.stored.project.milestones.map((m) => m.id) }
-        : undefined,
-    record: (id) => {
-      const fact = book?.fact(id);
-      return fact ? factsOf(id, record.projectId, fact) : elsewhere.get(id);
-    },
-  });
+  const links = validateEntry(record, details, new BookView(book, record.projectId, elsewhere));
   const state = book!;
-  const named = (id: string) => ruleRecordOf(id, state.fact(id)!);
-  const refs = links.refs.map((f) => named(f.id));
-  const target = links.target && named(links.target.id);
+  const refs = links.refs.map(namedIn, state);
+  const target = links.target && ruleRecordOf(links.target.id, state.fact(links.target.id)!);
 
   const outcome = evaluateRecord(
     { record, details, refs, target },

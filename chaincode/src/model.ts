@@ -14,6 +14,7 @@ import {
   toHex,
 } from '@lianzheng/proof';
 import { fail } from './errors.ts';
+import { detailsJsonFast } from './record-json.ts';
 import { requireKindDetails } from './validation.ts';
 
 export type ProjectLevel = 'A' | 'B' | 'C';
@@ -459,7 +460,8 @@ export function parseDetailsCanonical(
     fail('BAD_DETAILS', `record ${id}: result must be passed or failed`);
   if (d.reason !== undefined && !isText(d.reason)) fail('BAD_DETAILS', `record ${id}: bad reason`);
   const details = d as unknown as RecordDetails;
-  const json = canonicalJson(details);
+  // Spelled field by field for details of the plain shape (record-json.ts: same bytes).
+  const json = detailsJsonFast(details) ?? canonicalJson(details);
   // = detailsDigest(details), from the string kept for the batch value.
   if (toHex(sha256(Buffer.from(json, 'utf8'))) !== record.detailsDigest)
     fail('DETAILS_MISMATCH', `record ${id}: detailsDigest does not match the details`);

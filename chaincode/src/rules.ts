@@ -225,27 +225,42 @@ function removeContribution(summary: ProjectSummary, stored: RuleRecord): void {
   }
 }
 
+/**
+ * Adds the record's flags. An object made per record rather than an arrow function: the gateway
+ * runs the contract through tsx, whose keepNames names every such arrow with a defineProperty
+ * each time it is made (issue #26).
+ */
+class Raiser {
+  constructor(
+    private readonly flags: Flag[],
+    private readonly record: { id: string; projectId: string },
+    private readonly at: string,
+  ) {}
+
+  flag(code: FlagCode, detail: Flag['detail'], refs: string[] = []): void {
+    this.flags.push({
+      code,
+      rule: `${code}@${RULE_VERSIONS[code]}`,
+      recordId: this.record.id,
+      projectId: this.record.projectId,
+      detail,
+      refs: [...new Set(refs)].sort(),
+      raisedAt: this.at,
+    });
+  }
+}
+
 /** Applies one record to the project's summary and returns the flags it raises. */
 export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome {
   const { record, details, target } = input;
   const { project, config, at } = state;
   const summary = cloneSummary(state.summary);
   const flags: Flag[] = [];
-  const raise = (code: FlagCode, detail: Flag['detail'], refs: string[] = []): void => {
-    flags.push({
-      code,
-      rule: `${code}@${RULE_VERSIONS[code]}`,
-      recordId: record.id,
-      projectId: record.projectId,
-      detail,
-      refs: [...new Set(refs)].sort(),
-      raisedAt: at,
-    });
-  };
+  const raise = new Raiser(flags, record, at);
 
   // Judged before this record takes effect: a late acceptance still shows the delay it ends.
   for (const o of overdueMilestones(project, summary, at)) {
-    raise('MILESTONE_OVERDUE_30_DAYS', o);
+    raise.flag('MILESTONE_OVERDUE_30_DAYS', o);
     summary.overdue.push(o.milestone);
   }
   summary.overdue.sort();
@@ -261,7 +276,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
         const tally = summary.contracts[chain];
         if (tally) {
           if (tally.payments > 0)
-            raise(
+            raise.flag(
               'SUPERSEDED_AFTER_RELIANCE',
               {
                 superseded: target.record.id,
@@ -279,7 +294,8 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       } else {
         // A second contract in force beside others: which one do payments count against?
         const others = liveContracts(summary);
-        if (others.length > 0) raise('MULTIPLE_LIVE_CONTRACTS', { liveContracts: others.length + 1 }, others);
+        if (others.length > 0)
+          raise.flag('MULTIPLE_LIVE_CONTRACTS', { liveContracts: others.length + 1 }, others);
         summary.contracts[record.id] = {
           current: record.id,
           amount: amount.toString(),
@@ -300,7 +316,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       const tally = choice.chain === undefined ? undefined : summary.contracts[choice.chain];
       if (!tally?.live) {
         const reason = tally ? 'contract_withdrawn' : 'reason' in choice ? choice.reason : 'no_contract';
-        raise(
+        raise.flag(
           'PAYMENT_WITHOUT_CONTRACT',
           { amount: amount.toString(), reason },
           tally ? [tally.current] : reason === 'ambiguous' ? liveContracts(summary) : [],
@@ -314,7 +330,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
         const advanceTotal = BigInt(tally.advance) + amount;
         tally.advance = advanceTotal.toString();
         if (isAdvanceOverLimit(advanceTotal, contractAmount, config.advanceLimitPercent))
-          raise(
+          raise.flag(
             'ADVANCE_OVER_LIMIT',
             {
               contractId: tally.current,
@@ -326,14 +342,14 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
           );
       }
       if (details.milestone !== undefined && summary.passed[details.milestone] === undefined)
-        raise('PAYMENT_BEFORE_ACCEPTANCE', { milestone: details.milestone, amount: amount.toString() }, [
+        raise.flag('PAYMENT_BEFORE_ACCEPTANCE', { milestone: details.milestone, amount: amount.toString() }, [
           tally.current,
         ]);
       const paidTotal = BigInt(tally.paid) + amount;
       tally.paid = paidTotal.toString();
       tally.payments += 1;
       if (isOverpaid(paidTotal, contractAmount, BigInt(tally.changes)))
-        raise(
+        raise.flag(
           'OVERPAYMENT',
           {
             contractId: tally.current,
@@ -355,7 +371,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       const changeTotal = BigInt(tally.changes) + amount;
       tally.changes = changeTotal.toString();
       if (isChangeOverLimit(changeTotal, BigInt(tally.amount)))
-        raise(
+        raise.flag(
           'CHANGE_OVER_15_PERCENT',
           {
             contractId: tally.current,
@@ -396,7 +412,7 @@ export function evaluateRecord(input: RuleInput, state: RuleState): RuleOutcome 
       if (target.record.kind === 'contract' && target.contractChain !== undefined) {
         const tally = summary.contracts[target.contractChain];
         if (tally && tally.payments > 0)
-          raise(
+          raise.flag(
             'SUPERSEDED_AFTER_RELIANCE',
             {
               superseded: target.record.id,
