@@ -556,6 +556,7 @@ const fuzzers: Fuzzer[] = [
     ),
   ),
   postJson('/v1/admin/keys/rotate', anyJson),
+  postJson('/v1/admin/keys/rotate-checkpoint', anyJson),
   postJson(
     '/v1/webhooks',
     fc.record(
