@@ -6,11 +6,13 @@
 //
 //   node --import tsx tests/bench/load/seal-cpu.ts [root of a checkout = .] [items] [rounds] [warm-up rounds]
 //
-// Prints each round's CPU µs/record and the median of the rounds after the warm-up; with
+// `SEAL_CPU_SQL` runs a statement on the fresh database first (a storage setting to try).
+// Prints each round's CPU µs/record (and PostgreSQL's backends', from /proc) and the median of the rounds after the warm-up; with
 // `SEAL_CPU_PROFILE=1`, also where the steps' CPU went (V8's sampling profiler, steps only, the
 // inserts left out; GC shows as its own line). The root lets
 // one time another checkout's gateway and contract (`git archive <commit> | tar -x`, with a
 // node_modules of links whose `@lianzheng/*` point into that checkout), in the same conditions.
+import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,8 +38,16 @@ const support = await load<typeof import('../../integration/pipeline-support.ts'
   'tests/integration/pipeline-support.ts',
 );
 
+const { watch } = await import('./proc-stats.ts');
 const db = await support.startTestDatabase();
 try {
+  // The embedded PostgreSQL's postmaster (none on DATABASE_URL): its backends' CPU per record too.
+  const pidFile = path.join(db.dir, 'pg', 'data', 'postmaster.pid');
+  const postmaster = fs.existsSync(pidFile)
+    ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0])
+    : undefined;
+  // An experiment's statement on the fresh database (e.g. a storage setting), before anything runs.
+  if (process.env.SEAL_CPU_SQL) await db.pool.query(process.env.SEAL_CPU_SQL);
   const keys = await support.loadKeys(db.dir);
   const ledger = new EmbeddedLedger(db.pool, { mspId: 'SealCpuMSP' });
   await ledger.ready();
@@ -50,6 +60,8 @@ try {
     signer: keys.checkpointSigner,
   });
   const perRecord: number[] = [];
+  const pgPerRecord: number[] = [];
+  const walPerRecord: number[] = [];
   const session = process.env.SEAL_CPU_PROFILE ? new Session() : undefined;
   session?.connect();
   await session?.post('Profiler.enable');
@@ -68,22 +80,36 @@ try {
     await support.insertSubmissions(db.pool, keys, entries);
     const profiling = session !== undefined && r >= warmUp;
     if (profiling) await session.post('Profiler.start');
+    const lsn = async () =>
+      (await db.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+    const lsnBefore = await lsn();
+    const pgWatch = watch([], postmaster);
     const before = process.cpuUsage();
     const started = performance.now();
     const outcome = await batcher.step();
     const cpu = process.cpuUsage(before);
+    const pgWindow = pgWatch.stop();
+    const pgUs = (pgWindow.pgCpuCores * pgWindow.seconds * 1e6) / items;
+    const { rows: walRows } = await db.pool.query<{ b: string }>(
+      'select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text as b',
+      [lsnBefore],
+    );
+    const wal = Number(walRows[0]!.b) / items;
     const ms = performance.now() - started;
     if (profiling) profiles.push(((await session.post('Profiler.stop')) as { profile: Profile }).profile);
     if (outcome.action !== 'recorded' || outcome.records !== items) throw new Error(JSON.stringify(outcome));
     const us = (cpu.user + cpu.system) / items;
     if (r >= warmUp) perRecord.push(us);
+    if (r >= warmUp) pgPerRecord.push(pgUs);
+    if (r >= warmUp) walPerRecord.push(wal);
     console.log(
-      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, ${ms.toFixed(0)} ms wall`,
+      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, PostgreSQL ${pgUs.toFixed(1)}, WAL ${wal.toFixed(0)} B/record, ${ms.toFixed(0)} ms wall`,
     );
   }
-  const sorted = [...perRecord].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  console.log(`${root}: median ${median.toFixed(1)} µs CPU/record over ${rounds} steps of ${items}`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(
+    `${root}: median ${median(perRecord).toFixed(1)} µs CPU/record, PostgreSQL ${median(pgPerRecord).toFixed(1)}, WAL ${median(walPerRecord).toFixed(0)} B/record, over ${rounds} steps of ${items}`,
+  );
   if (profiles.length > 0) console.log(summarise(profiles));
   await ledger.close();
 } finally {

@@ -1,0 +1,12 @@
+-- Issue #26 (the sealer's PostgreSQL CPU): a RecordBatch writes the batch's value into world_state,
+-- ~5 MB of JSON for 10,000 records, plus the pages of facts it changed (50–300 KB each). With the
+-- default storage every such value was pglz-compressed on the way in (5 MB → 2.6 MB), and pglz
+-- is slow: in an A/B of the sealer (tests/bench/load/seal-cpu.ts, docs/benchmarks.md) the
+-- backends spent 26–28 µs of CPU per record with it and 18–19 without, for ~350 more bytes of
+-- WAL per record (1,676 → 2,028 for the whole seal step). CPU is what limits this machine's
+-- pipeline, so values are stored as they are, out of line when large — as ledger_blocks.payload
+-- already is (0102).
+--
+-- Safe: a storage setting only. No value changes; values written before stay compressed and are
+-- read the same way (PostgreSQL decompresses transparently); every query is unchanged.
+alter table world_state alter column value set storage external;
