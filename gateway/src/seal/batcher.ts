@@ -368,8 +368,9 @@ export class Batcher {
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
         seqs[i] = row.seq;
-        // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input.
-        hashes[i] = leafHash(Buffer.from(row.record_json, 'utf8'));
+        // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input. Encoded
+        // into one reused buffer rather than a new Buffer per record (issue #26).
+        hashes[i] = leafHash(utf8Scratch(row.record_json));
       }
       const next = await this.log.append(client, frontier, hashes);
       const root = frontierRoot(next);
@@ -589,6 +590,18 @@ export class Batcher {
     this.options.onHalt?.(halt);
     return { action: 'halted' };
   }
+}
+
+let scratch = Buffer.allocUnsafe(4096);
+
+/**
+ * `s` as UTF-8 in a buffer that the next call overwrites: for bytes that are used at once (hashed)
+ * and not kept.
+ */
+function utf8Scratch(s: string): Uint8Array {
+  // At most 3 bytes per UTF-16 code unit.
+  if (scratch.length < 3 * s.length) scratch = Buffer.allocUnsafe(Math.max(3 * s.length, 2 * scratch.length));
+  return scratch.subarray(0, scratch.write(s, 0, 'utf8'));
 }
 
 /**
