@@ -197,6 +197,8 @@ async function profileSealing(): Promise<never> {
       `seal: ${backlog} records in ${took.toFixed(1)} s from start = ${Math.round(backlog / took)}/s; sealer ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / backlog).toFixed(0)} µs/record (from ready); PG ${p.pgCpuCores.toFixed(2)} cores`,
     );
     await stopAndSummarise(sealer, ready, to);
+    // PROFILE_OUTPUT=1: the sealer's own last output (e.g. what --trace-gc printed).
+    if (process.env.PROFILE_OUTPUT) console.log(sealer.output());
   } finally {
     await db.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
