@@ -81,6 +81,10 @@ const open = (url: string): Promise<Page> => pages!.open(url, { viewport: PHONE 
 async function pinBanner(page: Page) {
   const banner = page.locator('[data-banner^="pin-"]');
   await banner.waitFor({ timeout: 30_000 });
+  // Measure the page a reader sees once it has settled: the checks done and the related records
+  // and project loaded (each redraws the page; a box taken mid-redraw said "below the fold").
+  await page.waitForSelector('.checklist li[data-status]', { timeout: 30_000 });
+  await page.waitForLoadState('networkidle');
   const box = await banner.boundingBox();
   return {
     id: await banner.getAttribute('data-banner'),
