@@ -103,6 +103,30 @@ describe('KeyRing', () => {
     expect(ring.receiptSigner.signGroup(shared, [])).toEqual([]);
   });
 
+  it('signGroupAsync gives what signGroup gives, for the ES256 and the SM2 signer: one signature per group, a plain receipt for one', async () => {
+    const ring = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log', suite: 'dual' });
+    const shared = { iss: 'lianzheng.local', iat: 1_800_000_000, ledger: 'embedded' as const };
+    const items = ['a1', 'a2', 'a3'].map((sub, i) => {
+      const { iss: _i, iat: _t, ledger: _l, ...own } = claims(sub);
+      return { ...own, sha256: String(i + 4).repeat(64) };
+    });
+    for (const signer of [ring.receiptSigner, ring.receiptSm2Signer!]) {
+      const receipts = await signer.signGroupAsync(shared, items);
+      expect(receipts).toHaveLength(3);
+      expect(new Set(receipts.map((r) => r.split('~')[0])).size).toBe(1);
+      const header = JSON.parse(Buffer.from(receipts[0]!.split('.')[0]!, 'base64url').toString());
+      expect(header).toEqual({ alg: signer.alg, kid: signer.kid, typ: RECEIPT_GROUP_TYPE });
+      for (const [i, r] of receipts.entries()) {
+        expect(await verifyReceipt(r, ring.jwks())).toEqual({ ...items[i], ...shared });
+      }
+      const [one] = await signer.signGroupAsync(shared, items.slice(2));
+      expect(one).not.toContain('~');
+      expect(JSON.parse(Buffer.from(one!.split('.')[0]!, 'base64url').toString()).typ).toBe(RECEIPT_TYPE);
+      expect(await verifyReceipt(one!, ring.jwks())).toEqual({ ...items[2], ...shared });
+      expect(await signer.signGroupAsync(shared, [])).toEqual([]);
+    }
+  });
+
   it('refresh() takes a rotation made by another process on the same files, and rotate() builds on it', async () => {
     const dir = await tempDir();
     const a = await KeyRing.load(dir, { logOrigin: 'example.org/log' });

@@ -351,6 +351,28 @@ export async function newEs256Jwk(): Promise<{ kid: string; jwk: JWK }> {
   return { kid, jwk: { ...jwk, kid, alg: 'ES256', use: 'sig' } };
 }
 
+/**
+ * What `signGroup` makes — a plain receipt for one item, group receipts (`<JWS>~<item>`, one
+ * signature over the group's root) for more — with the signatures made off the event loop: the
+ * one plain receipt by `signer.signAsync`, the group's by `signGroupClaims`.
+ */
+async function signGroupAsyncWith(
+  shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
+  items: ReceiptItemClaims[],
+  signer: Pick<ReceiptSigner, 'signAsync'>,
+  signGroupClaims: (claims: ReceiptGroupClaims) => Promise<string>,
+): Promise<string[]> {
+  if (items.length === 0) return [];
+  const { iss, iat, ledger } = shared;
+  if (items.length === 1) {
+    const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
+    return [await signer.signAsync({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
+  }
+  const group = buildReceiptGroup(items);
+  const jws = await signGroupClaims(group.claims(shared));
+  return group.items.map((item) => `${jws}~${item}`);
+}
+
 class Es256ReceiptSigner implements ReceiptSigner {
   readonly alg = 'ES256' as const;
   private readonly key: KeyObject;
@@ -376,15 +398,19 @@ class Es256ReceiptSigner implements ReceiptSigner {
     return this.signJws(this.headerB64, claims);
   }
 
-  signAsync(claims: ReceiptClaims): Promise<string> {
-    const input = `${this.headerB64}.${b64url(JSON.stringify(claims))}`;
+  /** `signJws` on the thread pool (node:crypto signs there when given a callback). */
+  private signJwsAsync(headerB64: string, payload: object): Promise<string> {
+    const input = `${headerB64}.${b64url(JSON.stringify(payload))}`;
     return new Promise((resolve, reject) => {
-      // With a callback, node:crypto signs on the thread pool.
       sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
         if (error) reject(error);
         else resolve(`${input}.${signature.toString('base64url')}`);
       });
     });
+  }
+
+  signAsync(claims: ReceiptClaims): Promise<string> {
+    return this.signJwsAsync(this.headerB64, claims);
   }
 
   signGroup(
@@ -405,25 +431,13 @@ class Es256ReceiptSigner implements ReceiptSigner {
     return group.items.map((item) => `${jws}~${item}`);
   }
 
-  async signGroupAsync(
+  signGroupAsync(
     shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
     items: ReceiptItemClaims[],
   ): Promise<string[]> {
-    if (items.length === 0) return [];
-    const { iss, iat, ledger } = shared;
-    if (items.length === 1) {
-      const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
-      return [await this.signAsync({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
-    }
-    const group = buildReceiptGroup(items);
-    const input = `${this.groupHeaderB64}.${b64url(JSON.stringify(group.claims(shared)))}`;
-    const signature = await new Promise<Buffer>((resolve, reject) =>
-      sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' }, (error, signed) =>
-        error ? reject(error) : resolve(signed),
-      ),
+    return signGroupAsyncWith(shared, items, this, (claims) =>
+      this.signJwsAsync(this.groupHeaderB64, claims),
     );
-    const jws = `${input}.${signature.toString('base64url')}`;
-    return group.items.map((item) => `${jws}~${item}`);
   }
 }
 
@@ -461,19 +475,13 @@ class Sm2ReceiptSigner implements ReceiptSigner {
    * multiplication was ~230 µs of the ~300 µs each group commit of single POSTs cost it
    * (docs/benchmarks.md, issue #26).
    */
-  async signGroupAsync(
+  signGroupAsync(
     shared: Pick<ReceiptGroupClaims, 'iss' | 'iat' | 'ledger'>,
     items: ReceiptItemClaims[],
   ): Promise<string[]> {
-    if (items.length === 0) return [];
-    const { iss, iat, ledger } = shared;
-    if (items.length === 1) {
-      const { sub, sha256, cid, projectId, kind, leaf } = items[0]!;
-      return [await this.signAsync({ iss, sub, iat, sha256, cid, projectId, kind, leaf, ledger })];
-    }
-    const group = buildReceiptGroup(items);
-    const jws = await signSm2JwsAsync(this.key, RECEIPT_GROUP_TYPE, group.claims(shared));
-    return group.items.map((item) => `${jws}~${item}`);
+    return signGroupAsyncWith(shared, items, this, (claims) =>
+      signSm2JwsAsync(this.key, RECEIPT_GROUP_TYPE, claims),
+    );
   }
 }
 
