@@ -2,32 +2,19 @@
 // they did: each is called inside the transaction of the step it tells of, so what it writes
 // commits with that step or not at all. A hook that fails is a crash before the commit: nothing of
 // the step is kept, the step is done again, and the hook is told once more, of the same thing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Anchored, type AnchoredHook, markAnchored } from '../../gateway/src/anchor/anchorer.ts';
 import type { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import { EmbeddedLedger } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
 import { Batcher, type RecordedBatch } from '../../gateway/src/seal/batcher.ts';
-import {
-  demoProject,
-  insertSubmissions,
-  loadKeys,
-  makeEntry,
-  startTestDatabase,
-  type TestDatabase,
-} from './pipeline-support.ts';
+import { demoProject, insertSubmissions, makeEntry, type TestDatabase } from './pipeline-support.ts';
+import { useTestDatabase } from './test-database.ts';
 
 let db: TestDatabase;
 let keys: KeyRing;
 
-beforeAll(async () => {
-  db = await startTestDatabase();
-  keys = await loadKeys(db.dir);
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+useTestDatabase((started) => ({ db, keys } = started));
 
 const LEAVES_OF = 'select count(*)::int as n from log_leaves where seq = any($1::bigint[])';
 const statuses = async () =>

@@ -12,7 +12,7 @@ import {
   verifyBundle,
   verifyCheckpoint,
 } from '@lianzheng/proof';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSubmissions } from '../../gateway/src/intake/submission-store.ts';
 import type { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import {
@@ -29,23 +29,15 @@ import {
   demoProject,
   type Entry,
   insertSubmissions,
-  loadKeys,
   makeEntry,
-  startTestDatabase,
   type TestDatabase,
 } from './pipeline-support.ts';
+import { useTestDatabase } from './test-database.ts';
 
 let db: TestDatabase;
 let keys: KeyRing;
 
-beforeAll(async () => {
-  db = await startTestDatabase();
-  keys = await loadKeys(db.dir);
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+useTestDatabase((started) => ({ db, keys } = started));
 
 async function inTx<T>(work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
   const client = await db.pool.connect();

@@ -3,28 +3,15 @@
 // and an index insert to the WAL per record. Rows above ~8 KB are still TOASTed.
 
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeyRing } from '../../gateway/src/keys/key-ring.ts';
-import {
-  demoProject,
-  insertSubmissions,
-  loadKeys,
-  makeEntry,
-  startTestDatabase,
-  type TestDatabase,
-} from './pipeline-support.ts';
+import { demoProject, insertSubmissions, makeEntry, type TestDatabase } from './pipeline-support.ts';
+import { useTestDatabase } from './test-database.ts';
 
 let db: TestDatabase;
 let keys: KeyRing;
 
-beforeAll(async () => {
-  db = await startTestDatabase();
-  keys = await loadKeys(db.dir);
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+useTestDatabase((started) => ({ db, keys } = started));
 
 async function toastRows(): Promise<number> {
   const { rows } = await db.pool.query<{ toast: string }>(

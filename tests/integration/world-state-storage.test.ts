@@ -3,7 +3,7 @@
 // cost the sealer's PostgreSQL a third of its CPU. Values written before stay compressed and read
 // the same.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedLedger } from '../../gateway/src/ledger/ledger-embedded.ts';
 import { LogStore } from '../../gateway/src/log/log-store.ts';
 import { Batcher } from '../../gateway/src/seal/batcher.ts';
@@ -12,19 +12,13 @@ import {
   insertSubmissions,
   loadKeys,
   makeEntry,
-  startTestDatabase,
   type TestDatabase,
 } from './pipeline-support.ts';
+import { useTestDatabase } from './test-database.ts';
 
 let db: TestDatabase;
 
-beforeAll(async () => {
-  db = await startTestDatabase();
-});
-
-afterAll(async () => {
-  await db?.stop();
-});
+useTestDatabase((started) => ({ db } = started));
 
 describe('world_state storage (0985)', () => {
   it('stores a recorded batch uncompressed, and still reads values compressed before', async () => {
