@@ -17,63 +17,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { closedLoop, type LoadRequest } from './closed-loop.ts';
+import { type CpuProfile, summariseCpuProfiles } from './cpu-profile.ts';
 import { formatLatency } from './latencies.ts';
 import { openLoop } from './open-loop.ts';
 import { watch } from './proc-stats.ts';
 import { type GatewayProcess, seedBench, startBenchDatabase, startGateway } from './stack.ts';
 import { batchBody, DigestSource, evidencePost, waitRecorded } from './workload.ts';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function summarise(profile: Profile, fromMicros: number, toMicros: number, top = 45): string {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const key = (n: ProfileNode) =>
-    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url
-      .replace(/^.*\/node_modules\//, '~/')
-      .replace(/^file:\/\/.*?\/(gateway|proof|chaincode|tests)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
-  const selfTime = new Map<string, number>();
-  const inclusive = new Map<string, number>();
-  let t = profile.startTime;
-  let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    t += profile.timeDeltas[i] ?? 0;
-    if (t < fromMicros || t > toMicros) continue;
-    const d = profile.timeDeltas[i] ?? 0;
-    const node = byId.get(profile.samples[i]!)!;
-    if (node.callFrame.functionName === '(idle)') continue;
-    total += d;
-    selfTime.set(key(node), (selfTime.get(key(node)) ?? 0) + d);
-    const seen = new Set<string>();
-    for (let cur: number | undefined = node.id; cur !== undefined; cur = parent.get(cur)) {
-      const k = key(byId.get(cur)!);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      inclusive.set(k, (inclusive.get(k) ?? 0) + d);
-    }
-  }
-  const list = (m: Map<string, number>, n: number) =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(
-        ([k, v]) =>
-          `${(v / 1000).toFixed(0).padStart(7)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`,
-      )
-      .join('\n');
-  return `busy ${(total / 1000).toFixed(0)} ms\n--- self\n${list(selfTime, top)}\n--- inclusive\n${list(inclusive, top * 2)}`;
-}
 
 /**
  * Stops the profiled gateway (which writes its profile) and prints where its CPU went between
@@ -84,11 +33,17 @@ async function stopAndSummarise(gateway: GatewayProcess, from: number, to: numbe
   const stopped = Date.now() * 1000;
   const file = fs.readdirSync(dir).find((f) => f.includes(`.${gateway.pid}.0.`)) ?? fs.readdirSync(dir)[0];
   if (!file) throw new Error('no profile written');
-  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Profile;
+  const profile = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as CpuProfile;
   // Profile timestamps are monotonic microseconds; align them with the wall clock by the end.
   const endMono = profile.startTime + profile.timeDeltas.reduce((a, b) => a + b, 0);
   const offset = endMono - stopped;
-  console.log(summarise(profile, from + offset, to + offset, Number(process.env.TOP ?? 40)));
+  console.log(
+    summariseCpuProfiles([profile], {
+      fromMicros: from + offset,
+      toMicros: to + offset,
+      top: Number(process.env.TOP ?? 40),
+    }),
+  );
   console.log(`profile: ${path.join(dir, file)}`);
 }
 

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type CpuProfile, summariseCpuProfiles } from './cpu-profile.ts';
 
 const root = path.resolve(process.argv[2] ?? '.');
 const items = Number(process.argv[3] ?? 10_000);
@@ -66,7 +67,7 @@ try {
   session?.connect();
   await session?.post('Profiler.enable');
   await session?.post('Profiler.setSamplingInterval', { interval: 200 });
-  const profiles: Profile[] = [];
+  const profiles: CpuProfile[] = [];
   for (let r = 0; r < warmUp + rounds; r++) {
     // A third restricted (details as transient data), as in contract-cpu.ts.
     const entries = Array.from({ length: items }, (_, i) =>
@@ -96,7 +97,7 @@ try {
     );
     const wal = Number(walRows[0]!.b) / items;
     const ms = performance.now() - started;
-    if (profiling) profiles.push(((await session.post('Profiler.stop')) as { profile: Profile }).profile);
+    if (profiling) profiles.push(((await session.post('Profiler.stop')) as { profile: CpuProfile }).profile);
     if (outcome.action !== 'recorded' || outcome.records !== items) throw new Error(JSON.stringify(outcome));
     const us = (cpu.user + cpu.system) / items;
     if (r >= warmUp) perRecord.push(us);
@@ -110,59 +111,9 @@ try {
   console.log(
     `${root}: median ${median(perRecord).toFixed(1)} µs CPU/record, PostgreSQL ${median(pgPerRecord).toFixed(1)}, WAL ${median(walPerRecord).toFixed(0)} B/record, over ${rounds} steps of ${items}`,
   );
-  if (profiles.length > 0) console.log(summarise(profiles));
+  if (profiles.length > 0)
+    console.log(summariseCpuProfiles(profiles, { top: Number(process.env.TOP ?? 40) }));
   await ledger.close();
 } finally {
   await db.stop();
-}
-
-interface Profile {
-  nodes: {
-    id: number;
-    callFrame: { functionName: string; url: string; lineNumber: number };
-    children?: number[];
-  }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Self and inclusive time by function over all the profiles. */
-function summarise(all: Profile[], top = Number(process.env.TOP ?? 40)): string {
-  const self = new Map<string, number>();
-  const inclusive = new Map<string, number>();
-  let total = 0;
-  for (const profile of all) {
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const parent = new Map<number, number>();
-    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-    const key = (id: number) => {
-      const f = byId.get(id)!.callFrame;
-      const url = f.url.replace(/^.*\/(node_modules|gateway|proof|chaincode|tests)\//, '$1/');
-      return `${f.functionName || '(anonymous)'} ${url}:${f.lineNumber + 1}`;
-    };
-    for (let i = 0; i < profile.samples.length; i++) {
-      const id = profile.samples[i]!;
-      if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
-      const d = profile.timeDeltas[i] ?? 0;
-      total += d;
-      self.set(key(id), (self.get(key(id)) ?? 0) + d);
-      const seen = new Set<string>();
-      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
-        const k = key(cur);
-        if (seen.has(k)) continue;
-        seen.add(k);
-        inclusive.set(k, (inclusive.get(k) ?? 0) + d);
-      }
-    }
-  }
-  const list = (m: Map<string, number>, n: number) =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(
-        ([k, v]) =>
-          `${(v / 1000).toFixed(0).padStart(6)} ms ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`,
-      )
-      .join('\n');
-  return `profiled ${(total / 1000).toFixed(0)} ms\n--- self\n${list(self, top)}\n--- inclusive\n${list(inclusive, top * 2)}`;
 }
