@@ -104,7 +104,11 @@ describe('docs/FORMATS.md worked example', () => {
     const checked = await verifyCheckpoint(note, keys);
     expect(checked.algorithms).toEqual(['ed25519', 'sm2']);
     // Each key alone verifies its own line: neither line leans on the other.
-    for (const key of keys) await expect(verifyCheckpoint(note, [key])).resolves.toBeTruthy();
+    for (const key of keys) {
+      const alone = await verifyCheckpoint(note, [key]);
+      expect(alone.algorithms).toEqual([noteKeyAlgorithm(key)]);
+      expect(alone.checkpoint.size).toBe(3);
+    }
   });
 
   it("the witness's cosignature verifies over that checkpoint, at the time stated", () => {
