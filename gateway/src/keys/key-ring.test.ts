@@ -262,6 +262,20 @@ describe('KeyRing: the SM2 key (CRYPTO_SUITE)', () => {
     expect((await fs.readdir(dir)).filter((f) => f.includes('sm2'))).toEqual(['sm2-key.json']);
   });
 
+  it('gateways starting together on an empty folder all end up with the one receipt key and checkpoint key written', async () => {
+    const dir = await tempDir();
+    const rings = await Promise.all(
+      Array.from({ length: 6 }, () => KeyRing.load(dir, { logOrigin: 'example.org/log' })),
+    );
+    const onDisk = await KeyRing.load(dir, { logOrigin: 'example.org/log' });
+    expect(new Set(rings.map((r) => r.receiptSigner.kid))).toEqual(new Set([onDisk.receiptSigner.kid]));
+    expect(onDisk.receiptKeys()).toHaveLength(1);
+    expect(new Set(rings.map((r) => r.checkpointSigner.vkey))).toEqual(
+      new Set([onDisk.checkpointSigner.vkey]),
+    );
+    expect((await fs.readdir(dir)).filter((f) => f.includes('.new') || f.includes('.tmp'))).toEqual([]);
+  });
+
   it('rotate() under dual rotates the SM2 receipt key too: old SM2 receipts verify, the checkpoint key stays, both SM2 keys sign the statement', async () => {
     const dir = await tempDir();
     const ring = await KeyRing.load(dir, { logOrigin: 'example.org/log', suite: 'dual' });

@@ -195,6 +195,26 @@ export async function writeSecretFile(file: string, content: string): Promise<vo
 }
 
 /**
+ * Writes `content` to `file` only if there is no such file, atomically (a hard link to a finished
+ * private file fails with EEXIST when another got there first), and answers what the file holds:
+ * processes starting together on an empty keys folder — API workers, two gateways — all end up
+ * with the one key written first, never each with its own.
+ */
+async function createSecretFileOnce(file: string, content: string): Promise<string> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.new`;
+  await writeSecretFile(tmp, content);
+  try {
+    await fs.link(tmp, file);
+    return content;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return fs.readFile(file, 'utf8');
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+/**
  * Runs `fn` holding `<file>.lock` (created exclusively), so processes sharing the keys folder —
  * API workers rotating through the admin route, `lianzheng keys rotate` — rotate one at a time and
  * none writes a copy read before another's rotation. A lock older than 30 s is left by a process
@@ -519,7 +539,16 @@ export class KeyRing {
     const suite = options.suite ?? 'intl';
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     let receipts = await readJson<ReceiptKeyFile>(path.join(dir, RECEIPT_FILE));
-    if (!receipts || receipts.keys.length === 0) {
+    if (!receipts) {
+      const { kid, jwk } = await newEs256Jwk();
+      const made: ReceiptKeyFile = {
+        current: kid,
+        keys: [{ kid, jwk, createdAt: new Date().toISOString() }],
+      };
+      receipts = JSON.parse(
+        await createSecretFileOnce(path.join(dir, RECEIPT_FILE), JSON.stringify(made, null, 2)),
+      ) as ReceiptKeyFile;
+    } else if (receipts.keys.length === 0) {
       const { kid, jwk } = await newEs256Jwk();
       receipts = { current: kid, keys: [{ kid, jwk, createdAt: new Date().toISOString() }] };
       await writeSecretFile(path.join(dir, RECEIPT_FILE), JSON.stringify(receipts, null, 2));
@@ -535,12 +564,14 @@ export class KeyRing {
     }
     let checkpoint = await readJson<CheckpointKeyFile>(path.join(dir, CHECKPOINT_FILE));
     if (!checkpoint) {
-      checkpoint = {
+      const made: CheckpointKeyFile = {
         name: options.logOrigin,
         seed: randomBytes(32).toString('hex'),
         createdAt: new Date().toISOString(),
       };
-      await writeSecretFile(path.join(dir, CHECKPOINT_FILE), JSON.stringify(checkpoint, null, 2));
+      checkpoint = JSON.parse(
+        await createSecretFileOnce(path.join(dir, CHECKPOINT_FILE), JSON.stringify(made, null, 2)),
+      ) as CheckpointKeyFile;
     }
     // The note key name is part of every verifier key: keep the name the key was made with.
     const seed = Uint8Array.from(Buffer.from(checkpoint.seed, 'hex'));
@@ -725,18 +756,7 @@ export class KeyRing {
         privateKey: Buffer.from(privateKey).toString('hex'),
         createdAt: new Date().toISOString(),
       };
-      // Create-if-absent, atomically: processes starting together (API workers) must all end up
-      // with the one key that was written, never each with its own.
-      const tmp = `${file}.${randomBytes(6).toString('hex')}.new`;
-      await writeSecretFile(tmp, JSON.stringify(stored, null, 2));
-      try {
-        await fs.link(tmp, file);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        stored = (await readJson<Sm2KeyFile>(file)) ?? stored;
-      } finally {
-        await fs.rm(tmp, { force: true });
-      }
+      stored = JSON.parse(await createSecretFileOnce(file, JSON.stringify(stored, null, 2))) as Sm2KeyFile;
     }
     if (!/^[0-9a-f]{64}$/.test(stored.privateKey))
       throw new Error(`${file}: privateKey is not 64 hex digits`);
