@@ -191,6 +191,7 @@ export {
   type TrustFile,
   trustOf,
 } from './lib/trust.ts';
+export { checkWitnessed, isWitnessedShape, type WitnessedCheck, type WitnessedRef } from './lib/witnessed.ts';
 export { type CertificateInfo, certificateInfo } from './timestamp/certificate-info.ts';
 export {
   checkpointTimestampImprint,

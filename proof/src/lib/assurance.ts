@@ -9,7 +9,9 @@
 
 import { certificateInfo } from '../timestamp/certificate-info.ts';
 import type { AnchorIdentity, ProofBundle, StepResult } from './bundle.ts';
-import { verifyCosignatures } from './cosignature.ts';
+import { parseCheckpoint } from './checkpoint.ts';
+import { type Cosignature, verifyCosignatures } from './cosignature.ts';
+import { checkWitnessed } from './witnessed.ts';
 
 /** Where the record's log entry is kept. */
 export type LedgerAssurance =
@@ -49,6 +51,11 @@ export interface WitnessCosignature {
   displayNameZh?: string;
   /** When it cosigned, ISO 8601. */
   at: string;
+  /**
+   * The size of the later checkpoint it cosigned (the bundle's `witnessed` part, consistent with
+   * the record's checkpoint); absent when it cosigned the record's own checkpoint.
+   */
+  size?: number;
 }
 
 /** Independent witnesses co-signing the log's checkpoints (docs/witnesses.md). */
@@ -168,26 +175,39 @@ function witnessesOf(bundle: ProofBundle, keys: AssuranceKeys, steps?: StepResul
   const checkpoint = bundle.inclusion?.checkpoint;
   if (
     typeof checkpoint === 'string' &&
-    Array.isArray(bundle.cosignatures) &&
+    (Array.isArray(bundle.cosignatures) || bundle.witnessed !== undefined) &&
     stepStatus(steps, 'witnesses') !== 'fail'
   ) {
+    const vkeys = published.map((w) => w.vkey);
+    const named = (c: Cosignature, size?: number): WitnessCosignature => {
+      const w = published.find((p) => p.vkey === c.vkey);
+      return {
+        name: c.name,
+        ...(w?.displayName ? { displayName: w.displayName } : {}),
+        ...(w?.displayNameZh ? { displayNameZh: w.displayNameZh } : {}),
+        at: new Date(c.time * 1000).toISOString(),
+        ...(size === undefined ? {} : { size }),
+      };
+    };
     try {
-      const note = checkpoint + bundle.cosignatures.map((l) => `${l}\n`).join('');
-      const { cosignatures } = verifyCosignatures(
-        note,
-        published.map((w) => w.vkey),
-      );
-      cosigned = cosignatures.map((c) => {
-        const w = published.find((p) => p.vkey === c.vkey);
-        return {
-          name: c.name,
-          ...(w?.displayName ? { displayName: w.displayName } : {}),
-          ...(w?.displayNameZh ? { displayNameZh: w.displayNameZh } : {}),
-          at: new Date(c.time * 1000).toISOString(),
-        };
-      });
+      const note = checkpoint + (bundle.cosignatures ?? []).map((l) => `${l}\n`).join('');
+      cosigned = verifyCosignatures(note, vkeys).cosignatures.map((c) => named(c));
     } catch {
       cosigned = [];
+    }
+    // A later checkpoint's cosignatures, when the consistency proof ties it to the record's
+    // (verifyBundle also checks its signature by the log; its failing step counts none, above).
+    if (bundle.witnessed !== undefined) {
+      try {
+        const w = checkWitnessed(parseCheckpoint(checkpoint), bundle.witnessed, vkeys);
+        if (w.ok) {
+          for (const c of w.check.cosignatures) {
+            if (!cosigned.some((o) => o.name === c.name)) cosigned.push(named(c, w.checkpoint.size));
+          }
+        }
+      } catch {
+        // A malformed part adds nobody.
+      }
     }
   }
   return { level: cosigned.length >= quorum && quorum > 0 ? 'quorum' : 'below-quorum', quorum, of, cosigned };
@@ -282,7 +302,12 @@ function timeWords(t: TimeAssurance): string {
 
 function witnessWords(w: WitnessAssurance): string {
   if (w.level === 'none') return 'no witnesses';
-  const names = w.cosigned.map((c) => `${c.displayName ?? c.name} at ${c.at}`).join(', ');
+  const names = w.cosigned
+    .map(
+      (c) =>
+        `${c.displayName ?? c.name} at ${c.at}${c.size === undefined ? '' : ` (cosigned at size ${c.size}, consistent with the record's checkpoint)`}`,
+    )
+    .join(', ');
   const count = `${w.cosigned.length} of ${w.of} witnesses cosigned (quorum ${w.quorum})`;
   return `${count}${names ? `: ${names}` : ''}${w.level === 'below-quorum' ? ', below the quorum' : ''}`;
 }

@@ -8,7 +8,7 @@ import { base64urlDecode } from '#codec-impl';
 import { verifyCheckpointTimestamp } from '../timestamp/verify-timestamp.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { type Checkpoint, parseCheckpoint, verifyCheckpoint } from './checkpoint.ts';
-import { checkWitnessQuorum } from './cosignature.ts';
+import { type Cosignature, checkWitnessQuorum } from './cosignature.ts';
 import { sha256 } from './digest.ts';
 import { fromHex, hashFromHex, isSha256Hex, toHex } from './encoding.ts';
 import { ProofError } from './errors.ts';
@@ -21,6 +21,7 @@ import {
   recordLeafHash,
   validateRecord,
 } from './record.ts';
+import { checkWitnessed, isWitnessedShape, type WitnessedRef } from './witnessed.ts';
 
 export const BUNDLE_VERSION = 'lianzheng-bundle/1';
 
@@ -85,6 +86,13 @@ export interface ProofBundle {
    * made before any witness answered, have none.
    */
   cosignatures?: string[];
+  /**
+   * A later checkpoint (size ≥ `inclusion.size`) that witnesses cosigned, with their lines and
+   * the consistency proof from `inclusion.checkpoint` to it: for a record whose own checkpoint
+   * was made while a witness was down. Optional; its cosignatures count for the record once the
+   * later checkpoint's signature and the consistency proof verify.
+   */
+  witnessed?: WitnessedRef;
 }
 
 export type VerifyStepName =
@@ -642,7 +650,11 @@ async function checkTimestamp(
 /** Cap on cosignature lines read from a bundle (C2SP witnesses are a handful per log). */
 const MAX_COSIGNATURES = 64;
 
-function checkWitnesses(bundle: Record<string, unknown>, options: VerifyBundleOptions): Outcome {
+async function checkWitnesses(
+  bundle: Record<string, unknown>,
+  options: VerifyBundleOptions,
+  ctx: Context,
+): Promise<Outcome> {
   const lines = bundle.cosignatures;
   const keys = options.keys?.witnesses ?? [];
   if (lines !== undefined) {
@@ -653,6 +665,9 @@ function checkWitnesses(bundle: Record<string, unknown>, options: VerifyBundleOp
     ) {
       return fail('BAD_BUNDLE', `cosignatures are at most ${MAX_COSIGNATURES} signature lines`);
     }
+  }
+  if (bundle.witnessed !== undefined && !isWitnessedShape(bundle.witnessed)) {
+    return fail('BAD_BUNDLE', 'witnessed needs a checkpoint, cosignature lines and a hex consistency proof');
   }
   if (keys.length === 0) return skip('NO_WITNESSES', 'no trusted witness keys were given');
   const inclusion = bundle.inclusion;
@@ -669,9 +684,46 @@ function checkWitnesses(bundle: Record<string, unknown>, options: VerifyBundleOp
       `a cosignature by ${r.invalid.join(', ')} does not verify over this checkpoint`,
     );
   }
-  const names = r.cosignatures.map((c) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`);
-  const detail = `${r.cosignatures.length} of ${r.of} witnesses cosigned (quorum ${r.quorum})${names.length > 0 ? `: ${names.join(', ')}` : ''}`;
-  if (r.met) return pass(detail);
+  const at = (c: Cosignature) => `${c.name} at ${new Date(c.time * 1000).toISOString()}`;
+  const own = r.cosignatures;
+  // A later checkpoint's cosignatures count for this record only once the later checkpoint is
+  // shown to be the log's (its signature) and to extend the record's (the consistency proof).
+  let later: { size: number; cosignatures: Cosignature[] } | undefined;
+  if (bundle.witnessed !== undefined) {
+    const recordCheckpoint = ctx.checkpoint ?? parseCheckpoint(inclusion.checkpoint);
+    const w = checkWitnessed(recordCheckpoint, bundle.witnessed, keys);
+    if (!w.ok) return fail(w.code, w.detail);
+    try {
+      await verifyCheckpoint((bundle.witnessed as WitnessedRef).checkpoint, options.keys?.checkpointKeys);
+    } catch (err) {
+      return fail(
+        'WITNESSED_BAD_CHECKPOINT',
+        `the witnessed checkpoint of size ${w.checkpoint.size} is not signed by the log's keys: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (w.check.invalid.length > 0) {
+      return fail(
+        'BAD_COSIGNATURE',
+        `a cosignature by ${w.check.invalid.join(', ')} does not verify over the witnessed checkpoint of size ${w.checkpoint.size}`,
+      );
+    }
+    // A witness that cosigned both counts once, for its cosignature over the record's own tree.
+    later = {
+      size: w.checkpoint.size,
+      cosignatures: w.check.cosignatures.filter((c) => !own.some((o) => o.vkey === c.vkey)),
+    };
+  }
+  const count = own.length + (later?.cosignatures.length ?? 0);
+  const met = count >= r.quorum;
+  const parts = [own.length > 0 ? own.map(at).join(', ') : ''];
+  if (later !== undefined && later.cosignatures.length > 0) {
+    parts.push(
+      `cosigned at size ${later.size}, consistent with the record's checkpoint (size ${ctx.checkpoint?.size ?? inclusion.size}): ${later.cosignatures.map(at).join(', ')}`,
+    );
+  }
+  const named = parts.filter((p) => p !== '').join('; ');
+  const detail = `${count} of ${r.of} witnesses cosigned (quorum ${r.quorum})${named !== '' ? `: ${named}` : ''}`;
+  if (met) return pass(detail);
   return options.requireWitnessQuorum
     ? fail('WITNESS_QUORUM_NOT_MET', detail)
     : skip('WITNESS_QUORUM_NOT_MET', detail);
@@ -711,7 +763,7 @@ export async function verifyBundle(
     ledger: await run(() => checkLedger(bundle, options, ctx)),
     anchor: await run(() => checkAnchor(bundle, options, ctx)),
     timestamp: await run(() => checkTimestamp(bundle, options, ctx)),
-    witnesses: await run(() => checkWitnesses(bundle, options)),
+    witnesses: await run(() => checkWitnesses(bundle, options, ctx)),
   };
   const steps = VERIFY_STEPS.map((step) => ({ step, ...outcomes[step] }));
   const ok =
