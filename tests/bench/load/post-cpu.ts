@@ -12,12 +12,14 @@
 // GATEWAY_ENV='{"CRYPTO_SUITE":"intl"}' passes settings to the gateway. `INTAKE_ONLY=1` turns the
 // gateway's sealing off (the seal interval and size out of reach): the figures are then intake's
 // and HTTP's alone, without the batcher's share that otherwise falls in the window unevenly, and
-// nothing is waited for. One JSON line per run.
+// nothing is waited for. `BATCH_ITEMS=1000` sends `POST /v1/evidence/batch` bodies of that many
+// items instead (autocannon, which can build them), and every figure is then per record
+// (`items` in the line says which). One JSON line per run.
 import fs from 'node:fs';
 import { closedLoop } from './closed-loop.ts';
 import { loadLine, watch } from './proc-stats.ts';
 import { seedBench, startBenchDatabase, startGateway } from './stack.ts';
-import { DigestSource, evidencePost, waitRecorded } from './workload.ts';
+import { batchBody, DigestSource, evidencePost, waitRecorded } from './workload.ts';
 
 const TICKS = 100;
 
@@ -47,6 +49,7 @@ function threadTicks(pid: number): Record<'main' | 'libuv' | 'v8' | 'rest', numb
 const seconds = Number(process.argv[2] ?? 10);
 const connections = Number(process.argv[3] ?? 256);
 const runs = Number(process.argv[4] ?? 1);
+const batchItems = Number(process.env.BATCH_ITEMS ?? 0);
 
 for (let run = 0; run < runs; run++) {
   const db = await startBenchDatabase();
@@ -62,9 +65,19 @@ for (let run = 0; run < runs; run++) {
   try {
     const creds = await seedBench(gw, db.pool);
     const digests = new DigestSource();
-    const post = evidencePost(creds, digests);
+    const single = evidencePost(creds, digests);
+    const post =
+      batchItems > 0
+        ? {
+            ...evidencePost(creds, digests, { template: false }),
+            path: '/v1/evidence/batch',
+            body: () => batchBody(creds.projectId, digests, batchItems),
+          }
+        : single;
+    // Records per answered request: a batch's CPU is reported per record.
+    const perOk = batchItems > 0 ? batchItems : 1;
     // Warm-up (JIT, pools, prepared statements), then everything it accepted is recorded first.
-    await closedLoop(gw.url, post, { connections: 64, seconds: 2 });
+    await closedLoop(gw.url, post, { connections: batchItems > 0 ? 2 : 64, seconds: 2 });
     if (!intakeOnly) await waitRecorded(db.pool, 120_000);
     const load = loadLine();
     const t0 = threadTicks(gw.pid);
@@ -75,20 +88,21 @@ for (let run = 0; run < runs; run++) {
     const t1 = threadTicks(gw.pid);
     if (!intakeOnly && !(await waitRecorded(db.pool, 300_000))) throw new Error('not recorded in 5 minutes');
     const q = whole.stop();
-    const us = (cores: number, s: number, n: number) => Math.round((cores * s * 1e6) / n);
+    const us = (cores: number, s: number, n: number) => Math.round((cores * s * 1e6) / (n * perOk));
     console.log(
       JSON.stringify({
         root: process.cwd(),
         intakeOnly,
+        items: perOk,
         rps: Math.round(r.rps),
-        endToEndPerSecond: Math.round(r.ok / q.seconds),
+        endToEndPerSecond: Math.round((r.ok * perOk) / q.seconds),
         ok: r.ok,
         other: r.status,
         p99ms: r.latency.p99,
         gatewayUsPerPost: us(p.cpuCores, p.seconds, r.ok),
         // By thread, while the load ran: main (the event loop), libuv's pool, V8's helpers, rest.
         threadsUsPerPost: (['main', 'libuv', 'v8', 'rest'] as const)
-          .map((k) => Math.round(((t1[k] - t0[k]) / TICKS / r.ok) * 1e6))
+          .map((k) => Math.round(((t1[k] - t0[k]) / TICKS / (r.ok * perOk)) * 1e6))
           .join('/'),
         pgUsPerPost: us(p.pgCpuCores, p.seconds, r.ok),
         gatewayUsPerRecordEndToEnd: us(q.cpuCores, q.seconds, r.ok),

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AcceptedSubmission } from '../../intake/intake.ts';
-import { acceptedBody } from './index.ts';
-import { Accepted } from './schemas.ts';
+import { acceptedBody, acceptedItem } from './index.ts';
+import { Accepted, BatchResult } from './schemas.ts';
 
 // POST /v1/evidence answers JSON text it made itself instead of letting Fastify serialize the
 // object with the response schema (issue #26): the bytes must be the schema serializer's.
@@ -79,5 +79,77 @@ describe('the single POST answer', () => {
       'acceptedAt',
       'receiptSm2',
     ]);
+  });
+});
+
+// POST /v1/evidence/batch answers a batch whose every item was accepted with JSON text too
+// (issue #26): the bytes must be what the BatchResult schema's serializer writes of the same items.
+describe('the batch answer when every item is accepted', () => {
+  const app = Fastify();
+  let next: unknown;
+  beforeAll(async () => {
+    app.post('/batch', { schema: { response: { 202: BatchResult } } }, async (_request, reply) => {
+      reply.code(202);
+      return next;
+    });
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  async function serialized(body: unknown): Promise<string> {
+    next = body;
+    const res = await app.inject({ method: 'POST', url: '/batch' });
+    expect(res.statusCode).toBe(202);
+    return res.body;
+  }
+
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.stringMatching(/^[A-Za-z0-9_-]{10,400}\.[A-Za-z0-9_-]{0,400}~?[A-Za-z0-9_.-]{0,200}$/),
+    fc.constantFrom('"', '\\', '\u2028', '\ud800', 'a\u0000b', '\ud83d\ude00'),
+  );
+  const submission = fc.record({
+    id: text,
+    sha256: text,
+    cid: text,
+    status: fc.constantFrom('accepted', 'recorded', 'anchored', 'rejected') as fc.Arbitrary<
+      AcceptedSubmission['status']
+    >,
+    receipt: text,
+    receiptSm2: fc.option(text, { nil: undefined }),
+    receiptSm2Detached: fc.option(text, { nil: undefined }),
+    acceptedAt: text,
+    replayed: fc.boolean(),
+  });
+
+  it('is byte for byte what the schema serializer writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(submission, { minLength: 1, maxLength: 8 }), async (subs) => {
+        const body = { accepted: subs.length, rejected: 0, results: subs.map((a, i) => acceptedItem(i, a)) };
+        expect(JSON.stringify(body)).toBe(await serialized(body));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("answers the SM2 receipt detached when it shares the ES256 receipt's payload and item", () => {
+    const base: AcceptedSubmission = {
+      id: '0193a0b0-0000-7000-8000-000000000001',
+      sha256: 'ab'.repeat(32),
+      cid: 'bafkreiexample',
+      status: 'accepted',
+      receipt: 'h1.payload.s1~item',
+      acceptedAt: '2026-12-07T04:00:00.000Z',
+      replayed: false,
+    };
+    expect(acceptedItem(3, base)).toEqual({ index: 3, ...acceptedBody(base) });
+    expect(Object.keys(acceptedItem(3, base))).not.toContain('receiptSm2');
+    expect(acceptedItem(0, { ...base, receiptSm2: 'h2.payload.s2~item' }).receiptSm2).toBe('h2..s2');
+    // Made once for a group commit: used as it is.
+    expect(
+      acceptedItem(0, { ...base, receiptSm2: 'h2.payload.s2~item', receiptSm2Detached: 'hx..sx' }).receiptSm2,
+    ).toBe('hx..sx');
+    // Not the same payload: answered whole.
+    expect(acceptedItem(0, { ...base, receiptSm2: 'h2.other.s2~item' }).receiptSm2).toBe('h2.other.s2~item');
   });
 });

@@ -136,29 +136,33 @@ const ItemProblem = Type.Object(
   { additionalProperties: true },
 );
 
+/** An accepted item of a batch answer. */
+export const BatchAcceptedItem = Type.Object({
+  index: Type.Integer(),
+  status: SubmissionStatus,
+  id: Type.String(),
+  sha256: Type.String(),
+  cid: Type.String(),
+  receipt: Type.String({
+    description:
+      "a group receipt `<JWS>~<item>`: one ES256 signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/FORMATS.md §6; proof/'s verifyReceipt). A plain JWS when the group held one record, or for every item with RECEIPT_GROUPS=false",
+  }),
+  receiptSm2: Type.Optional(
+    Type.String({
+      description:
+        "CRYPTO_SUITE dual only: the same receipt signed with SM2 (alg SM2-with-SM3). When it signs the same payload and carries the same `~item` as `receipt` (always, from 2026-12-07), only its header and signature: `<header>..<signature>` (RFC 7515 Appendix F's detached form); the whole receipt is `<header>.<receipt's payload>.<signature>` followed by `receipt`'s `~item` (proof/'s attachReceipt), as GET /v1/evidence/{id}'s bundle carries it",
+    }),
+  ),
+  acceptedAt: Type.String(),
+});
+export type BatchAcceptedItem = Static<typeof BatchAcceptedItem>;
+
 export const BatchResult = Type.Object({
   accepted: Type.Integer(),
   rejected: Type.Integer(),
   results: Type.Array(
     Type.Union([
-      Type.Object({
-        index: Type.Integer(),
-        status: SubmissionStatus,
-        id: Type.String(),
-        sha256: Type.String(),
-        cid: Type.String(),
-        receipt: Type.String({
-          description:
-            "a group receipt `<JWS>~<item>`: one ES256 signature over the Merkle root of the records committed together, and this record's claims with its path to that root (docs/FORMATS.md §6; proof/'s verifyReceipt). A plain JWS when the group held one record, or for every item with RECEIPT_GROUPS=false",
-        }),
-        receiptSm2: Type.Optional(
-          Type.String({
-            description:
-              "CRYPTO_SUITE dual only: the same receipt signed with SM2 (alg SM2-with-SM3). When it signs the same payload and carries the same `~item` as `receipt` (always, from 2026-12-07), only its header and signature: `<header>..<signature>` (RFC 7515 Appendix F's detached form); the whole receipt is `<header>.<receipt's payload>.<signature>` followed by `receipt`'s `~item` (proof/'s attachReceipt), as GET /v1/evidence/{id}'s bundle carries it",
-          }),
-        ),
-        acceptedAt: Type.String(),
-      }),
+      BatchAcceptedItem,
       Type.Object({ index: Type.Integer(), status: Type.Literal('invalid'), problem: ItemProblem }),
     ]),
   ),
