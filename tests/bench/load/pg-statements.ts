@@ -28,6 +28,9 @@ const server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg') });
 const admin = new pg.Client({ connectionString: server.url });
 await admin.connect();
 await admin.query(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
+// Statements run inside functions too (the verify lookup's lz_inclusion_subtrees; a trigger's
+// statements): with the default `top` they would be folded into their caller.
+await admin.query(`alter system set pg_stat_statements.track = 'all'`);
 await admin.end();
 await server.stop();
 await server.start();
@@ -46,6 +49,26 @@ async function caughtUp(): Promise<void> {
     if (!rows[0]!.lz_aid_waiting) return;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+async function tableStats(): Promise<
+  Map<string, { ins: number; upd: number; del: number; indexes: number }>
+> {
+  // The statistics collector publishes a backend's counts when its transaction ends (at most
+  // once a second); a moment's wait lets the last batch's counts arrive.
+  await new Promise((r) => setTimeout(r, 1500));
+  await pool.query('select pg_stat_clear_snapshot()');
+  const { rows } = await pool.query<{ name: string; ins: string; upd: string; del: string; indexes: string }>(
+    `select t.relname as name, t.n_tup_ins as ins, t.n_tup_upd as upd, t.n_tup_del as del,
+            (select count(*) from pg_index i where i.indrelid = t.relid) as indexes
+       from pg_stat_user_tables t`,
+  );
+  return new Map(
+    rows.map((r) => [
+      r.name,
+      { ins: Number(r.ins), upd: Number(r.upd), del: Number(r.del), indexes: Number(r.indexes) },
+    ]),
+  );
 }
 
 try {
@@ -69,6 +92,7 @@ try {
   const connections = scenario === 'batch' ? 4 : 64;
   await closedLoop(gw.url, request, { connections, seconds: 3 });
   await caughtUp();
+  const tables0 = await tableStats();
   await pool.query('select pg_stat_statements_reset()');
   const fromLsn = (await pool.query<{ lsn: string }>('select pg_current_wal_lsn() as lsn')).rows[0]!.lsn;
   const w = watch([gw.pid], postmaster);
@@ -80,18 +104,18 @@ try {
   console.log(
     `${scenario}: ${records} records in ${r.seconds.toFixed(1)} s, recorded after ${p.seconds.toFixed(1)} s; per record, run and recording: gateway CPU ${per(p.cpuCores * p.seconds * 1e6)} µs, PostgreSQL CPU ${per(p.pgCpuCores * p.seconds * 1e6)} µs`,
   );
-  const { rows } = await pool.query<{ calls: string; ms: number; wal: string; q: string }>(
-    `select calls, total_exec_time as ms, wal_bytes as wal, regexp_replace(query, '\\s+', ' ', 'g') as q
+  const { rows } = await pool.query<{ calls: string; ms: number; wal: string; rows: string; q: string }>(
+    `select calls, total_exec_time as ms, wal_bytes as wal, rows, regexp_replace(query, '\\s+', ' ', 'g') as q
        from pg_stat_statements where query not like '%lz_aid_waiting%' and query not like '%pg_stat_statements%'
       order by total_exec_time desc`,
   );
   const total = rows.reduce((a, x) => a + x.ms, 0);
   const wal = rows.reduce((a, x) => a + Number(x.wal), 0);
   console.log(`statements: ${per(total * 1000)} µs executing, ${per(wal)} B of WAL per record\n`);
-  console.log('  µs/rec  WAL B/rec    calls  statement');
+  console.log('  µs/rec  WAL B/rec    calls  rows/rec  statement');
   for (const x of rows.filter((x) => x.ms * 1000 >= records * 0.05)) {
     console.log(
-      `${per(x.ms * 1000)}  ${per(Number(x.wal)).padStart(9)}  ${x.calls.padStart(7)}  ${x.q.slice(0, 110)}`,
+      `${per(x.ms * 1000)}  ${per(Number(x.wal)).padStart(9)}  ${x.calls.padStart(7)}  ${(Number(x.rows) / records).toFixed(2).padStart(8)}  ${x.q.slice(0, 110)}`,
     );
   }
   // Block data and full-page images by relation; the rest of the WAL (record headers, commit
@@ -126,6 +150,18 @@ try {
   const compression = await pool.query<{ c: string }>(
     "select current_setting('default_toast_compression') as c",
   );
+  // Rows each table took per record over the window and the indexes each insert maintains
+  // (the counters are cumulative, so the figures before the window are subtracted).
+  const tables1 = await tableStats();
+  console.log('\nper record: inserted  updated  deleted  (indexes)  table');
+  for (const [name, t] of tables1) {
+    const b = tables0.get(name) ?? { ins: 0, upd: 0, del: 0, indexes: t.indexes };
+    const d = [t.ins - b.ins, t.upd - b.upd, t.del - b.del];
+    if (d.every((x) => x === 0)) continue;
+    console.log(
+      `            ${d.map((x) => (x / records).toFixed(3).padStart(8)).join(' ')}  (${t.indexes})  ${name}`,
+    );
+  }
   console.log(`default_toast_compression = ${compression.rows[0]!.c}`);
   const columns = await pool.query<Record<string, string>>(
     `select avg(pg_column_size(s.*))::int as row, avg(pg_column_size(record_json))::int as record_json,
