@@ -107,6 +107,19 @@ export const ProofBundleSchema = Type.Object(
           "Witnesses' C2SP cosignature/v1 lines over inclusion.checkpoint (docs/witnesses.md), without the newline",
       }),
     ),
+    witnessed: Type.Optional(
+      Type.Object(
+        {
+          checkpoint: Type.String(),
+          cosignatures: Type.Array(Type.String()),
+          consistency: Type.Array(Type.String()),
+        },
+        {
+          description:
+            'A later checkpoint witnesses cosigned, with their lines and the consistency proof from inclusion.checkpoint to it: for a record whose own checkpoint is below the witness quorum (docs/witnesses.md)',
+        },
+      ),
+    ),
   },
   { description: 'proof bundle lianzheng-bundle/1; verify it with @lianzheng/proof verifyBundle' },
 );
@@ -213,8 +226,17 @@ export const AssuranceSchema = Type.Object(
             displayName: Type.Optional(Type.String()),
             displayNameZh: Type.Optional(Type.String()),
             at: Type.String({ description: 'When it cosigned (ISO 8601, from its cosignature)' }),
+            size: Type.Optional(
+              Type.Integer({
+                description:
+                  "The size of the later checkpoint it cosigned (bundle.witnessed), consistent with the record's; absent for the record's own checkpoint",
+              }),
+            ),
           }),
-          { description: "Witnesses whose cosignature over the record's checkpoint verifies" },
+          {
+            description:
+              "Witnesses whose cosignature over the record's checkpoint, or over the later checkpoint in bundle.witnessed, verifies",
+          },
         ),
       }),
     ]),

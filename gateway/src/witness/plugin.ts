@@ -271,8 +271,20 @@ export class WitnessSender {
 /** Cached cosignature lines of a size: complete (every witness, or settled) for good, else for a second. */
 interface CachedLines {
   lines: string[];
+  /** The witnesses the lines are by, in the same order. */
+  signers: string[];
   complete: boolean;
   at: number;
+}
+
+/**
+ * The later checkpoint a record's bundle points to when its own is below the quorum: once found
+ * it stays (the sender offers only the newest checkpoint, so no smaller one gains lines later).
+ */
+interface WitnessedAt {
+  size: number;
+  note: string;
+  consistency: string[];
 }
 
 async function witnessesPlugin(
@@ -286,10 +298,10 @@ async function witnessesPlugin(
   const SETTLE_S = Math.ceil(((config?.timeoutMs ?? 0) + (config?.intervalMs ?? 0)) / 1000) + 5;
   const vkeys = config?.witnesses.map((w) => w.vkey) ?? [];
 
-  async function cosignatures(size: number): Promise<string[]> {
-    if (!config) return [];
+  async function cosigned(size: number): Promise<CachedLines> {
+    if (!config) return { lines: [], signers: [], complete: true, at: 0 };
     const hit = cache.get(size);
-    if (hit && (hit.complete || Date.now() - hit.at < 1000)) return hit.lines;
+    if (hit && (hit.complete || Date.now() - hit.at < 1000)) return hit;
     // `settled`: a newer checkpoint has existed for a while, so no witness will be offered this
     // one again (the sender offers only the newest): what is stored now is final, cache it for
     // good. The newest checkpoint stays open — a witness that comes back cosigns it later.
@@ -302,13 +314,68 @@ async function witnessesPlugin(
       supersededFor(app.db, size, SETTLE_S),
     ]);
     // In the order the witnesses are configured, so the note reads the same every time.
-    const lines = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k).map((r) => r.line));
+    const ordered = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k));
     if (cache.size >= MAX_CACHED) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
     }
-    cache.set(size, { lines, complete: settled || lines.length === vkeys.length, at: Date.now() });
-    return lines;
+    const entry = {
+      lines: ordered.map((r) => r.line),
+      signers: ordered.map((r) => r.vkey),
+      complete: settled || ordered.length === vkeys.length,
+      at: Date.now(),
+    };
+    cache.set(size, entry);
+    return entry;
+  }
+
+  async function cosignatures(size: number): Promise<string[]> {
+    return (await cosigned(size)).lines;
+  }
+
+  // A record whose checkpoint was made while witnesses were down: the smallest later checkpoint
+  // whose cosigners, with the record's own, meet the quorum, and the consistency proof to it
+  // (docs/witnesses.md). Found ones are kept; a miss is asked again after a second at most.
+  const witnessedFound = new Map<number, WitnessedAt>();
+  const witnessedMissed = new Map<number, number>();
+  async function witnessedFor(size: number, own: CachedLines): Promise<WitnessedAt | undefined> {
+    if (!config || own.signers.length >= config.quorum) return undefined;
+    const found = witnessedFound.get(size);
+    if (found) return found;
+    const missedAt = witnessedMissed.get(size);
+    if (missedAt !== undefined && Date.now() - missedAt < 1000) return undefined;
+    const others = vkeys.filter((k) => !own.signers.includes(k));
+    // The primary key (size, vkey) is read in size order from `size`, and the scan stops at the
+    // first size with enough other witnesses: cheap when one exists, and the usual case.
+    const { rows } = await app.db.query<{ size: string }>({
+      name: 'lz-witnessed-size',
+      text: `select size from witness_cosignatures where size > $1 and vkey = any($2)
+             group by size having count(*) >= $3 order by size limit 1`,
+      values: [String(size), others, config.quorum - own.signers.length],
+    });
+    if (rows.length === 0) {
+      if (witnessedMissed.size >= MAX_CACHED) witnessedMissed.clear();
+      witnessedMissed.set(size, Date.now());
+      return undefined;
+    }
+    const later = Number(rows[0]!.size);
+    const [checkpoint, proof] = await Promise.all([
+      app.pipeline.log.checkpoint(later),
+      app.pipeline.log.consistencyProof(size, later),
+    ]);
+    if (!checkpoint) return undefined;
+    const part = {
+      size: later,
+      note: checkpoint.note,
+      consistency: proof.map((h) => Buffer.from(h).toString('hex')),
+    };
+    if (witnessedFound.size >= MAX_CACHED) {
+      const oldest = witnessedFound.keys().next().value;
+      if (oldest !== undefined) witnessedFound.delete(oldest);
+    }
+    witnessedFound.set(size, part);
+    witnessedMissed.delete(size);
+    return part;
   }
 
   let sender: WitnessSender | null = null;
@@ -346,12 +413,27 @@ async function witnessesPlugin(
   } satisfies WitnessDecorator);
 
   // Bundles: the cosignatures of the record's checkpoint, read on each call (they arrive after
-  // the record is recorded, without a status change, so they are not part of the cached bundle).
+  // the record is recorded, without a status change, so they are not part of the cached bundle);
+  // below the quorum, the later checkpoint that meets it (`witnessed`).
   if (config) {
     app.pipeline.bundles.addFinisher(async (bundle) => {
       if (!bundle.inclusion) return bundle;
-      const lines = await cosignatures(bundle.inclusion.size);
-      return lines.length > 0 ? { ...bundle, cosignatures: lines } : bundle;
+      const own = await cosigned(bundle.inclusion.size);
+      const later = await witnessedFor(bundle.inclusion.size, own);
+      if (own.lines.length === 0 && later === undefined) return bundle;
+      return {
+        ...bundle,
+        ...(own.lines.length > 0 ? { cosignatures: own.lines } : {}),
+        ...(later === undefined
+          ? {}
+          : {
+              witnessed: {
+                checkpoint: later.note,
+                cosignatures: (await cosigned(later.size)).lines,
+                consistency: later.consistency,
+              },
+            }),
+      };
     });
   }
 }
