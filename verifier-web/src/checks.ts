@@ -377,7 +377,15 @@ export function describeStep(
         params.count = assurance.witnesses.cosigned.length;
         params.of = assurance.witnesses.of;
         params.quorum = assurance.witnesses.quorum;
+        // Witnesses that cosigned a later checkpoint (bundle.witnessed) are named as such.
+        const later = assurance.witnesses.cosigned.filter((c) => c.size !== undefined);
+        if (later.length > 0 && (status === 'pass' || step.code === 'WITNESS_QUORUM_NOT_MET')) {
+          params.later = later.length;
+          params.size = later[0]!.size!;
+          key = status === 'pass' ? 'check.witnesses.passLater' : 'check.witnesses.belowLater';
+        }
       }
+      if (status === 'fail' && step.code?.startsWith('WITNESSED_')) key = 'check.witnesses.laterFail';
       break;
   }
   if (step.status === 'fail' && step.code === 'LEDGER_LOOKUP_FAILED') key = 'check.ledger.lookupFailed';

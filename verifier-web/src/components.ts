@@ -91,10 +91,17 @@ function witnessWords(w: Assurance['witnesses']): string {
   const zh = getLang() === 'zh-CN';
   const list = w.cosigned
     .map((c) =>
-      t('assurance.witnesses.by', {
-        name: (zh ? c.displayNameZh : undefined) ?? c.displayName ?? c.name,
-        time: formatTime(c.at),
-      }),
+      c.size === undefined
+        ? t('assurance.witnesses.by', {
+            name: (zh ? c.displayNameZh : undefined) ?? c.displayName ?? c.name,
+            time: formatTime(c.at),
+          })
+        : // It cosigned a later checkpoint that a consistency proof ties to the record's.
+          t('assurance.witnesses.byLater', {
+            name: (zh ? c.displayNameZh : undefined) ?? c.displayName ?? c.name,
+            time: formatTime(c.at),
+            size: c.size,
+          }),
     )
     .join(t('list.separator'));
   return t(`assurance.witnesses.${w.level}`, { list, ...counts });

@@ -83,6 +83,8 @@ export const messagesZh = {
   'assurance.time.outside-tsa': '时间戳由外部时间戳服务「{name}」签发',
   'assurance.witnesses.none': '没有独立见证方',
   'assurance.witnesses.by': '由{name}见证于{time}',
+  'assurance.witnesses.byLater':
+    '由{name}见证于{time}（联署的是其后规模为 {size} 的检查点，与本记录的检查点一致）',
   'assurance.witnesses.quorum': '{list}（{count}/{of} 家见证方联署，达到所需的 {quorum} 家）',
   'assurance.witnesses.below-quorum': '{list}（仅 {count}/{of} 家见证方联署，未达到所需的 {quorum} 家）',
   'assurance.witnesses.noneYet': '尚无见证方联署这条记录的日志检查点（需要 {quorum}/{of} 家）',
@@ -263,6 +265,12 @@ export const messagesZh = {
   'check.witnesses.below': '联署这个日志检查点的见证方不足所需家数（{count}/{of}，需要 {quorum} 家）。',
   'check.witnesses.none': '运营方没有设见证方。',
   'check.witnesses.fail': '有见证方的联署签名核对不上：检查点或联署被改动过。',
+  'check.witnesses.passLater':
+    '{count}/{of} 家见证方联署，达到所需的 {quorum} 家；其中 {later} 家联署的是其后规模为 {size} 的检查点，一致性证明表明它包含本记录的检查点。',
+  'check.witnesses.belowLater':
+    '联署的见证方不足所需家数（{count}/{of}，需要 {quorum} 家）；其中 {later} 家联署的是其后规模为 {size} 的检查点，与本记录的检查点一致。',
+  'check.witnesses.laterFail':
+    '见证方联署的其后检查点核对不上：它属于另一个日志、规模更小、没有日志的签名，或者一致性证明不成立。这些联署不能计入。',
   'check.failedStep': '失败的步骤：{step}',
   'check.code': '原因代码：{code}',
   'check.error': '核验过程出错，无法完成（原因代码 {code}）。',
@@ -314,7 +322,13 @@ export const messagesZh = {
   'pin.mismatch':
     '回执的签名密钥 {kid} 不是此链接中固定的密钥，公布的密钥轮换也无法从固定的密钥到达它。请不要相信本页的核验结果。',
   'pin.refused': '网关公布的密钥轮换声明无效（{reason}）。请不要相信本页的核验结果。',
-  'pin.badPin': '此链接中固定的密钥指纹格式不对，应为 43 个字符的 RFC 7638 指纹。',
+  'pin.badPin':
+    '此链接中固定的密钥指纹格式不对：回执密钥应为 43 个字符的 RFC 7638 指纹，检查点密钥应为 64 位十六进制的 SHA-256。',
+  'pin.checkpointPinned': '检查点只认此链接中固定的检查点密钥。',
+  'pin.checkpointFollowed':
+    '检查点只认此链接中固定的检查点密钥，以及经 {steps} 次公布的密钥轮换从它得来的密钥（每次轮换都由前一个密钥签署）。',
+  'pin.checkpointUnknown':
+    '网关公布的检查点密钥中没有一个是此链接中固定的。日志的检查点无法按你的密钥核对，请不要相信本页的核验结果。',
 
   'project.heading': '项目公示',
   'project.loading': '正在载入项目…',
@@ -488,6 +502,8 @@ export const messagesEn: Record<MessageKey, string> = {
   'assurance.time.outside-tsa': 'time-stamped by the outside authority “{name}”',
   'assurance.witnesses.none': 'no independent witnesses',
   'assurance.witnesses.by': 'witnessed by {name} at {time}',
+  'assurance.witnesses.byLater':
+    "witnessed by {name} at {time} (cosigned at size {size}, consistent with the record's checkpoint)",
   'assurance.witnesses.quorum': '{list} ({count} of {of} witnesses cosigned; the {quorum} needed are met)',
   'assurance.witnesses.below-quorum': '{list} (only {count} of {of} witnesses cosigned; {quorum} are needed)',
   'assurance.witnesses.noneYet':
@@ -689,6 +705,12 @@ export const messagesEn: Record<MessageKey, string> = {
   'check.witnesses.none': 'The operator names no witnesses.',
   'check.witnesses.fail':
     "A witness's cosignature does not verify: the checkpoint or the cosignature was changed.",
+  'check.witnesses.passLater':
+    "{count} of {of} witnesses cosigned; the {quorum} needed are met. {later} of them cosigned at size {size}, consistent with the record's checkpoint (a consistency proof shows that tree contains the record's).",
+  'check.witnesses.belowLater':
+    "Fewer witnesses than needed cosigned ({count} of {of}; {quorum} needed); {later} of them cosigned at size {size}, consistent with the record's checkpoint.",
+  'check.witnesses.laterFail':
+    'The later checkpoint the witnesses cosigned does not hold: another log, a smaller tree, not signed by the log, or the consistency proof fails. Those cosignatures do not count.',
   'check.failedStep': 'Failed step: {step}',
   'check.code': 'Reason code: {code}',
   'check.error': 'The check could not be completed (reason code {code}).',
@@ -744,7 +766,12 @@ export const messagesEn: Record<MessageKey, string> = {
   'pin.refused':
     "The gateway's published key rotations are not valid ({reason}). Do not rely on this page's result.",
   'pin.badPin':
-    'The key fingerprints pinned in this link are malformed: 43-character RFC 7638 thumbprints are expected.',
+    'The key fingerprints pinned in this link are malformed: 43-character RFC 7638 thumbprints for receipt keys, 64 hex digits (SHA-256) for checkpoint keys.',
+  'pin.checkpointPinned': 'Checkpoints are checked against the checkpoint keys pinned in this link only.',
+  'pin.checkpointFollowed':
+    'Checkpoints are checked against the checkpoint keys pinned in this link only, and those reached from them through {steps} published key rotation(s), each signed by the key before it.',
+  'pin.checkpointUnknown':
+    "None of the checkpoint keys the gateway publishes is pinned in this link: the log's checkpoint cannot be checked against your keys. Do not rely on this page's result.",
 
   'project.heading': 'Project public notice',
   'project.loading': 'Loading the project…',
