@@ -164,3 +164,39 @@ export async function recordedLatency(
   const r = rows[0]!;
   return { count: Number(r.n), p50: r.p50 * 1000, p99: r.p99 * 1000, max: r.max * 1000 };
 }
+
+/**
+ * accepted→recorded latency (ms) of the submissions with seq in (`afterSeq`, `toSeq`]: from each
+ * one's acceptedAt (stamped just before the insert whose commit precedes the 202) until its batch
+ * was recorded — the transaction that stores the batch's signed checkpoint (batcher.ts, confirm).
+ * Found through the batches that hold them (those ending above `aboveSize`, the checkpoint size
+ * before the run) and the primary key, so that it reads the run's rows only: recordedLatency's
+ * filter on accepted_at has no index and reads every submission, tens of GB after a prefill.
+ */
+export async function recordedLatencyOfSeqs(
+  pool: pg.Pool,
+  aboveSize: number,
+  afterSeq: string,
+  toSeq: string,
+): Promise<Pick<LatencySummary, 'count' | 'p50' | 'p99' | 'max'>> {
+  const { rows } = await pool.query<{ n: string; p50: number; p99: number; max: number }>(
+    `select count(*) as n,
+            percentile_cont(0.5) within group (order by x.s) as p50,
+            percentile_cont(0.99) within group (order by x.s) as p99,
+            max(x.s) as max
+       from (select extract(epoch from b.recorded_at - s.accepted_at) as s
+               from ledger_batches b
+              cross join lateral unnest(b.seqs) as u (seq)
+               join submissions s on s.seq = u.seq
+              where b.status = 'recorded' and b.to_size > $1 and u.seq > $2 and u.seq <= $3) x`,
+    [String(aboveSize), afterSeq, toSeq],
+  );
+  const r = rows[0]!;
+  return { count: Number(r.n), p50: r.p50 * 1000, p99: r.p99 * 1000, max: r.max * 1000 };
+}
+
+/** The newest submission's seq ('0' when there is none): bounds a run for recordedLatencyOfSeqs. */
+export async function lastSeq(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ seq: string | null }>('select max(seq)::text as seq from submissions');
+  return rows[0]!.seq ?? '0';
+}
