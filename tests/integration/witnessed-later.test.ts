@@ -6,13 +6,22 @@
 // (28611, from this test's range 28600–28699); real PostgreSQL; real pipeline (embedded ledger).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { type ProofBundle, parseCheckpoint, sha256, toHex, verifyBundle } from '@lianzheng/proof';
+import {
+  checkWitnessQuorum,
+  type ProofBundle,
+  parseCheckpoint,
+  sha256,
+  toHex,
+  verifyBundle,
+} from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/src/app.ts';
 import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
 import { testConfig } from '../../gateway/src/config.ts';
+import { MEMBERS } from '../../gateway/src/evidence-package/checks.ts';
 import { verifyEvidencePackage } from '../../gateway/src/evidence-package/verify.ts';
+import { readZip } from '../../gateway/src/evidence-package/zip.ts';
 import { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import { parseWitnessConfig } from '../../gateway/src/witness/config.ts';
 import {
@@ -177,6 +186,10 @@ describe('witnessed: a later checkpoint cosigned by the quorum counts for an ear
     const step = checked.checks.find((c) => c.id === 'bundle.witnesses');
     expect(step).toMatchObject({ status: 'pass' });
     expect(step?.detail).toContain(`cosigned at size ${laterSize}, consistent with the record's checkpoint`);
+    expect(checked.checks.find((c) => c.id === 'witnessed-checkpoint')).toMatchObject({ status: 'pass' });
+    const files = await readZip(res.rawPayload);
+    const note = files.get(MEMBERS.witnessedCheckpoint)!.toString('utf8');
+    expect(checkWitnessQuorum(note, [witnesses[0]!.vkey, witnesses[1]!.vkey], 1).met).toBe(true);
 
     // A record whose own checkpoint meets the quorum carries no witnessed part.
     const third = await submit();

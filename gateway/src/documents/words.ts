@@ -49,7 +49,12 @@ export function witnessWords(a: Assurance['witnesses']): string {
   if (a.level === 'none') return '无 none';
   const who = a.cosigned.map(
     (c) =>
-      `由${c.displayNameZh ?? c.displayName ?? c.name}见证于 ${c.at} witnessed by ${c.displayName ?? c.name}`,
+      `由${c.displayNameZh ?? c.displayName ?? c.name}见证于 ${c.at} witnessed by ${c.displayName ?? c.name}${
+        // A witness that cosigned a later checkpoint, tied to the record's by a consistency proof.
+        c.size === undefined
+          ? ''
+          : `（联署其后规模为 ${c.size} 的检查点，与本记录的检查点一致）(cosigned at size ${c.size}, consistent with the record's checkpoint)`
+      }`,
   );
   const count = `${a.cosigned.length}/${a.of} 家联署，需 ${a.quorum} 家：${a.level === 'quorum' ? '已达到 quorum met' : '未达到 quorum not met'}`;
   return [...who, who.length > 0 ? count : `尚无见证方联署 none yet；${count}`].join('\n');

@@ -33,7 +33,7 @@ import { FABRIC_MEMBERS, fabricEvidenceFiles } from './fabric.ts';
 import { fileDigests, MANIFEST_FORMAT, type Manifest, manifestBytes, signManifest } from './manifest.ts';
 import { VERIFY_TLOG_PROOF_PY } from './python-tool.ts';
 import { type ReportContext, verificationReportHtml, verificationReportSpec } from './report.ts';
-import { checkpointWithCosignatures, formatTlogProof } from './tlog-proof.ts';
+import { checkpointWithCosignatures, formatTlogProof, witnessedNote } from './tlog-proof.ts';
 import { writeZip } from './zip.ts';
 
 /**
@@ -60,6 +60,8 @@ const DESCRIPTIONS: Record<string, string> = {
   [MEMBERS.certificate]: '存证证书（PAdES 签名）Evidence certificate, signed PDF',
   [MEMBERS.bundle]: '证明包 Proof bundle (lianzheng-bundle/1)',
   [MEMBERS.tlogProof]: '日志证明 C2SP tlog-proof of the record',
+  [MEMBERS.witnessedCheckpoint]:
+    "其后联署检查点 A later checkpoint with witnesses' cosignatures, consistent with the record's (bundle.witnessed)",
   [MEMBERS.keys]: '公布的密钥 Published keys (GET /v1/keys)',
   [MEMBERS.trust]: '信任清单 Key fingerprints to pin (GET /v1/trust.json)',
   [MEMBERS.certificates]: '证书 PKI certificates (root, TSA, receipt, checkpoint, document)',
@@ -148,6 +150,11 @@ export async function buildEvidencePackage(input: PackageInput, documents: Docum
     // The checkpoint with the witnesses' cosignatures after the log's own lines (#24).
     const inclusion = { ...bundle.inclusion, checkpoint: checkpointWithCosignatures(bundle) };
     files.set(MEMBERS.tlogProof, Buffer.from(formatTlogProof(inclusion), 'utf8'));
+  }
+  if (bundle.witnessed) {
+    // The later checkpoint witnesses cosigned, as a signed note with their lines (#24).
+    const note = witnessedNote(bundle.witnessed);
+    files.set(MEMBERS.witnessedCheckpoint, Buffer.from(note, 'utf8'));
   }
   files.set(MEMBERS.keys, json(input.keys));
   files.set(MEMBERS.trust, json(trustOf(input.keys)));

@@ -71,4 +71,15 @@ describe('the certificate names the witnesses', () => {
     );
     expect(assuranceLine(assurance(witnessed))).toContain(' · 由西城公证处见证于 ');
   });
+
+  it('names a witness that cosigned a later checkpoint with its size (bundle.witnessed)', () => {
+    const later: WitnessAssurance = {
+      ...witnessed,
+      cosigned: [witnessed.cosigned[0]!, { ...witnessed.cosigned[1]!, size: 42 }],
+    };
+    expect(witnessWords(later).split('\n')[1]).toBe(
+      "由audit.example/w1见证于 2026-12-07T01:30:01.000Z witnessed by audit.example/w1（联署其后规模为 42 的检查点，与本记录的检查点一致）(cosigned at size 42, consistent with the record's checkpoint)",
+    );
+    expect(witnessWords(witnessed)).not.toContain('规模');
+  });
 });

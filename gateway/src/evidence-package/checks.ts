@@ -21,7 +21,7 @@ import {
 import { verifyPdfSignature } from '../documents/verify.ts';
 import { checkFabricEvidence, FABRIC_MEMBERS } from './fabric.ts';
 import type { PackageCheck } from './package-check.ts';
-import { checkpointWithCosignatures, parseTlogProof } from './tlog-proof.ts';
+import { checkpointWithCosignatures, parseTlogProof, witnessedNote } from './tlog-proof.ts';
 
 export type { CheckStatus, PackageCheck } from './package-check.ts';
 
@@ -30,6 +30,7 @@ export const MEMBERS = {
   certificate: 'certificate.pdf',
   bundle: 'bundle.json',
   tlogProof: 'record.tlog-proof',
+  witnessedCheckpoint: 'witnessed-checkpoint.txt',
   keys: 'keys/keys.json',
   trust: 'keys/trust.json',
   certificates: 'keys/certificates.pem',
@@ -280,6 +281,16 @@ export async function checkPackageContents(
         });
         continue;
       }
+      // Witnesses counted through a later checkpoint (bundle.witnessed): the check says so.
+      if (step.step === 'witnesses' && bundle.witnessed !== undefined) {
+        add({
+          ...fromStep(step, [`cat ${MEMBERS.witnessedCheckpoint}`]),
+          zh: '见证方联署检查点（含其后经一致性证明与本记录检查点相连的检查点）',
+          en: "Witnesses cosigned the checkpoint, or a later one consistent with the record's",
+          standard: 'C2SP tlog-cosignature (cosignature/v1); RFC 9162 §2.1.4 consistency proof',
+        });
+        continue;
+      }
       add(fromStep(step, commandsFor[step.step] ?? []));
     }
 
@@ -337,6 +348,27 @@ export async function checkPackageContents(
       });
     }
     add(tlogCheck);
+
+    // The later cosigned checkpoint as a file (C2SP signed note with the witnesses' lines), for
+    // note tools; the same as bundle.witnessed, whose consistency proof the witnesses step checked.
+    if (bundle.witnessed !== undefined) {
+      const file = files.get(MEMBERS.witnessedCheckpoint)?.toString('utf8');
+      const same = file !== undefined && file === witnessedNote(bundle.witnessed);
+      add({
+        id: 'witnessed-checkpoint',
+        zh: '其后联署检查点文件与证明包一致',
+        en: `${MEMBERS.witnessedCheckpoint} is the bundle's witnessed checkpoint`,
+        standard: 'C2SP signed-note, tlog-cosignature',
+        status: same ? 'pass' : 'fail',
+        ...(same
+          ? {}
+          : {
+              code: 'WITNESSED_FILE_MISMATCH',
+              detail: `${MEMBERS.witnessedCheckpoint} differs from bundle.witnessed (or is missing)`,
+            }),
+        commands: [`cat ${MEMBERS.witnessedCheckpoint}`],
+      });
+    }
 
     // The checkpoint token as a file: the same token the bundle carries, for openssl ts.
     const tokenFile = files.get(MEMBERS.checkpointToken);

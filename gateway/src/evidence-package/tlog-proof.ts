@@ -18,6 +18,11 @@ export function checkpointWithCosignatures(bundle: {
   return `${bundle.inclusion?.checkpoint ?? ''}${(bundle.cosignatures ?? []).map((l) => `${l}\n`).join('')}`;
 }
 
+/** The later checkpoint witnesses cosigned (bundle.witnessed) with their lines after the log's. */
+export function witnessedNote(witnessed: { checkpoint: string; cosignatures: string[] }): string {
+  return `${witnessed.checkpoint}${witnessed.cosignatures.map((l) => `${l}\n`).join('')}`;
+}
+
 export function formatTlogProof(inclusion: InclusionRef): string {
   const hashes = inclusion.path.map((h) => Buffer.from(fromHex(h)).toString('base64'));
   return [TLOG_PROOF_HEADER, `index ${inclusion.index}`, ...hashes, '', inclusion.checkpoint].join('\n');
