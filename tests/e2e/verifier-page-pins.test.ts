@@ -6,7 +6,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { jwkThumbprint } from '@lianzheng/proof';
+import { checkpointKeyFingerprint, jwkThumbprint, noteKeyAlgorithm } from '@lianzheng/proof';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -78,8 +78,8 @@ afterEach(async () => {
 const open = (url: string): Promise<Page> => pages!.open(url, { viewport: PHONE });
 
 /** The pin banner once the checks have run, and whether its top is on the first screen. */
-async function pinBanner(page: Page) {
-  const banner = page.locator('[data-banner^="pin-"]');
+async function pinBanner(page: Page, selector = '[data-banner^="pin-"]') {
+  const banner = page.locator(selector);
   await banner.waitFor({ timeout: 30_000 });
   // Measure the page a reader sees once it has settled: the checks done and the related records
   // and project loaded (each redraws the page; a box taken mid-redraw said "below the fold").
@@ -124,5 +124,32 @@ describe('the certificate page with receipt keys pinned in its address', () => {
     const plain = await open(`/r/${after}`);
     await plain.waitForSelector('[data-check-state], .checklist', { timeout: 30_000 }).catch(() => undefined);
     expect(await plain.locator('[data-banner^="pin-"]').count()).toBe(0);
+  });
+});
+
+describe('the certificate page with checkpoint keys pinned in its address', () => {
+  const keysServed = async () =>
+    (await (await fetch(`${api}/v1/keys`)).json()) as { checkpointKeys: string[] };
+  const checkpointStatus = (page: Page) =>
+    page.locator('.checklist li[data-step="checkpoint"]').getAttribute('data-status');
+
+  it("checks the checkpoint against the pinned key only: the log's own key passes, beside a receipt pin", async () => {
+    const { checkpointKeys } = await keysServed();
+    const ed25519 = checkpointKeys.find((k) => noteKeyAlgorithm(k) === 'ed25519')!;
+    expect(ed25519).toBeDefined();
+    const page = await open(`/r/${before}?pin=${firstKid},${checkpointKeyFingerprint(ed25519)}`);
+    expect(await pinBanner(page, '[data-banner="pin-pinned"]')).toMatchObject({ aboveFold: true });
+    expect(await pinBanner(page, '[data-banner="pin-checkpoint-pinned"]')).toMatchObject({ aboveFold: true });
+    expect(await checkpointStatus(page)).toBe('pass');
+    await page.screenshot({ path: `${SHOTS}/pin-checkpoint-pinned.png` });
+  });
+
+  it('fails the checkpoint step, and says so on the first screen, when no served checkpoint key is pinned', async () => {
+    const page = await open(`/r/${before}?pin=${'0'.repeat(64)}`);
+    const b = await pinBanner(page);
+    expect(b).toMatchObject({ id: 'pin-checkpoint-unknown', aboveFold: true });
+    expect(b.text).toContain('请不要相信本页的核验结果');
+    expect(await checkpointStatus(page)).toBe('fail');
+    await page.screenshot({ path: `${SHOTS}/pin-checkpoint-unknown.png` });
   });
 });

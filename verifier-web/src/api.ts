@@ -77,6 +77,8 @@ export interface KeysAnswer {
   /** Outside witnesses that cosign the checkpoints (docs/witnesses.md), and how many must. */
   witnesses?: { vkey: string; displayName?: string; displayNameZh?: string; name?: string; url?: string }[];
   witnessQuorum?: number;
+  /** SM2 checkpoint key rotation statements, oldest first (proof's followCheckpointRotations). */
+  checkpointRotations?: string[];
   /** Receipt key rotation statements, oldest first (proof's followRotations checks them). */
   rotations?: { byPrevious: string; byNext: string }[];
 }
@@ -314,6 +316,10 @@ export function parseKeys(v: unknown): KeysAnswer {
       ? { operatorRoots: v.operatorRoots.filter((k): k is string => typeof k === 'string') }
       : {}),
     ...parseWitnesses(v),
+    ...(Array.isArray(v.checkpointRotations)
+      ? // Kept as published, for the same reason as the receipt key rotations below.
+        { checkpointRotations: v.checkpointRotations as string[] }
+      : {}),
     ...(Array.isArray(v.rotations)
       ? {
           // Kept as published, malformed ones included: followRotations refuses the whole set

@@ -1,14 +1,22 @@
 import {
+  checkpointKeyFingerprint,
+  checkpointKeyRotationText,
+  deriveNotePublicKey,
   jwkThumbprint,
   KEY_ROTATION_JWS_TYPE,
   keyRotationClaims,
   keyRotationPayload,
+  noteVerifierKey,
+  signNote,
+  sm2RandomPrivateKey,
 } from '@lianzheng/proof';
 import { CompactSign, calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { makeBundle, makeFixture, makeLog } from '../../proof/src/lib/_fixtures.ts';
 import type { KeysAnswer } from './api.ts';
+import { runChecks } from './checks.ts';
 import { messagesEn, messagesZh } from './messages.ts';
-import { checkReceiptPin, pinsOf } from './pins.ts';
+import { checkCheckpointPins, checkReceiptPin, pinKinds, pinsOf, readPins } from './pins.ts';
 
 async function es256() {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -69,5 +77,90 @@ describe('keys pinned in the address (?pin=)', () => {
       expect(messagesZh[key]).toBeTruthy();
       expect(messagesEn[key]).toBeTruthy();
     }
+  });
+});
+
+/** An SM2 checkpoint key of the fixture log's origin, as the gateway's rotations make them. */
+function sm2NoteKey(name: string) {
+  const privateKey = sm2RandomPrivateKey();
+  return {
+    name,
+    privateKey,
+    algorithm: 'sm2' as const,
+    vkey: noteVerifierKey(name, deriveNotePublicKey(privateKey, 'sm2'), 'sm2'),
+  };
+}
+type NoteKey = ReturnType<typeof sm2NoteKey>;
+const handOver = (a: NoteKey, b: NoteKey, signers = [a, b]) =>
+  signers.reduce(
+    (note, k) => signNote(note, k),
+    checkpointKeyRotationText(a.vkey, b.vkey, '2026-12-07T06:00:00.000Z'),
+  );
+
+describe('checkpoint keys pinned in the address (?pin=<SHA-256 of the verifier key>)', () => {
+  it('tells receipt thumbprints from checkpoint prints, and refuses anything else', () => {
+    const thumb = 'A'.repeat(43);
+    const print = 'ab'.repeat(32);
+    expect(pinKinds([thumb, print.toUpperCase()])).toEqual({ receipt: [thumb], checkpoint: [print] });
+    expect(pinKinds([thumb, 'ab'.repeat(31)])).toBeUndefined();
+    expect(pinKinds([])).toBeUndefined();
+    expect(readPins('?pin=nonsense', { jwks: { keys: [] }, checkpointKeys: [], tsaRoots: [] })).toMatchObject(
+      {
+        bad: true,
+      },
+    );
+  });
+
+  it('believes a pinned key, follows published checkpoint key rotations, and refuses a forged one', () => {
+    const origin = 'lianzheng.test/log';
+    const [a, b, stranger] = [sm2NoteKey(origin), sm2NoteKey(origin), sm2NoteKey(origin)];
+    const keys = (rotations: string[], served = [a.vkey, b.vkey]): KeysAnswer => ({
+      jwks: { keys: [] },
+      checkpointKeys: served,
+      tsaRoots: [],
+      checkpointRotations: rotations,
+    });
+    const pinA = [checkpointKeyFingerprint(a.vkey)];
+    expect(checkCheckpointPins(pinA, keys([]))).toEqual({ state: 'pinned', keys: [a.vkey] });
+    expect(checkCheckpointPins(pinA, keys([handOver(a, b)]))).toEqual({
+      state: 'followed',
+      keys: [a.vkey, b.vkey],
+      steps: 1,
+    });
+    // Signed by the previous key only: the whole set is refused.
+    expect(checkCheckpointPins(pinA, keys([handOver(a, b, [a])]))).toMatchObject({ state: 'refused' });
+    expect(checkCheckpointPins([checkpointKeyFingerprint(stranger.vkey)], keys([]))).toEqual({
+      state: 'unknown',
+    });
+    // What the checks then believe: the pinned and reached keys only.
+    expect(readPins(`?pin=${pinA[0]}`, keys([]))?.keys.checkpointKeys).toEqual([a.vkey]);
+    expect(
+      readPins(`?pin=${checkpointKeyFingerprint(stranger.vkey)}`, keys([]))?.keys.checkpointKeys,
+    ).toEqual([]);
+  });
+
+  it("passes the checkpoint step with the log's own key pinned and fails it when the pin matches no served key", async () => {
+    const fx = await makeFixture();
+    const bundle = await makeBundle(fx, makeLog(8), 3, 8, 8);
+    delete (bundle as { anchor?: unknown }).anchor;
+    const served: KeysAnswer = { jwks: fx.jwks as never, checkpointKeys: fx.checkpointKeys, tsaRoots: [] };
+    const api = {
+      ledgerTx: async () => ({
+        valid: true,
+        block: 1,
+        size: bundle.ledger?.size ?? 8,
+        root: bundle.ledger?.root ?? '',
+      }),
+      anchorTx: async () => {
+        throw new Error('not asked');
+      },
+    };
+    const checkpointOf = async (search: string) => {
+      const pins = readPins(search, served)!;
+      const run = await runChecks(bundle, bundle.record.digests.sha256, { api, keys: pins.keys });
+      return run.steps.find((s) => s.step === 'checkpoint')!.status;
+    };
+    expect(await checkpointOf(`?pin=${checkpointKeyFingerprint(fx.checkpointKeys[0]!)}`)).toBe('pass');
+    expect(await checkpointOf(`?pin=${'0'.repeat(64)}`)).toBe('fail');
   });
 });

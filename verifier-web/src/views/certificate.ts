@@ -37,7 +37,7 @@ import { h, setChildren } from '../dom.ts';
 import { compareFileDigests, hashFile } from '../hash-file.ts';
 import { formatDate, formatTime, t } from '../i18n.ts';
 import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
-import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
+import { type CheckpointPinCheck, checkReceiptPin, type PinCheck, readPins } from '../pins.ts';
 import { qrSvg } from '../qr.ts';
 import { bundleSuites, suitesWords } from '../suites.ts';
 import { chainSettings } from './chain-settings.ts';
@@ -62,6 +62,8 @@ type State =
       timestampAt?: string;
       /** The receipt key against the keys pinned in the address (`?pin=`), when some are. */
       pin?: PinCheck;
+      /** The checkpoint keys pinned in the address, when some are. */
+      checkpointPin?: CheckpointPinCheck;
     };
 
 /** A record this one names or is named by, with what the gateway says of it. */
@@ -136,15 +138,18 @@ export class CertificateView implements View {
       return;
     }
     ready.keys = keys;
-    const pins = pinsOf(location.search);
-    if (pins) {
+    const pins = readPins(location.search, keys);
+    if (pins?.bad) ready.pin = { state: 'bad-pin' };
+    else if (pins?.receipt.length) {
       const kid = receiptKeyId(rec.bundle.receipt);
-      ready.pin = kid ? await checkReceiptPin(pins, keys, kid) : { state: 'mismatch', kid: '?' };
+      ready.pin = kid ? await checkReceiptPin(pins.receipt, keys, kid) : { state: 'mismatch', kid: '?' };
     }
+    if (pins?.checkpoint) ready.checkpointPin = pins.checkpoint;
     const rpcUrl = currentRpcUrl();
     const run = await runChecks(rec.bundle, rec.bundle.record.digests.sha256, {
       api: this.ctx.api,
-      keys,
+      // Pinned checkpoint keys narrow what the checkpoint step believes.
+      keys: pins?.keys ?? keys,
       ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
     });
     // The checks and the time-stamp's time appear together (a redraw in between shows neither).
@@ -323,6 +328,7 @@ export class CertificateView implements View {
         // worth, and the rules' findings.
         standingBanner(rec.standing, rec.id),
         pinBanner(s.pin),
+        checkpointPinBanner(s.checkpointPin),
         assuranceList(assurance),
         flagSummary(rec.flags),
         h(
@@ -500,6 +506,25 @@ export function pinBanner(pin: PinCheck | undefined): HTMLElement | null {
       return banner('fail', t('pin.refused', { reason: pin.reason }), 'pin-refused');
     case 'bad-pin':
       return banner('fail', t('pin.badPin'), 'pin-bad');
+  }
+}
+
+/** The pinned checkpoint keys, loud when none of the served ones is the reader's. */
+export function checkpointPinBanner(pin: CheckpointPinCheck | undefined): HTMLElement | null {
+  if (!pin) return null;
+  switch (pin.state) {
+    case 'pinned':
+      return banner('ok', t('pin.checkpointPinned'), 'pin-checkpoint-pinned');
+    case 'followed':
+      return banner(
+        'ok',
+        t('pin.checkpointFollowed', { steps: String(pin.steps) }),
+        'pin-checkpoint-followed',
+      );
+    case 'unknown':
+      return banner('fail', t('pin.checkpointUnknown'), 'pin-checkpoint-unknown');
+    case 'refused':
+      return banner('fail', t('pin.refused', { reason: pin.reason }), 'pin-checkpoint-refused');
   }
 }
 

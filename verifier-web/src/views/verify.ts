@@ -31,10 +31,10 @@ import { HashAbortedError, type HashProgress, hashFile } from '../hash-file.ts';
 import { formatBytes, t } from '../i18n.ts';
 import { milestoneNamed, milestoneNameOf, named, orgNamed, projectTitle } from '../names.ts';
 import { normaliseSha256Input } from '../normalise.ts';
-import { checkReceiptPin, type PinCheck, pinsOf } from '../pins.ts';
+import { type CheckpointPinCheck, checkReceiptPin, type PinCheck, readPins } from '../pins.ts';
 import { resultPath } from '../router.ts';
 import { bundleSuites, suitesWords } from '../suites.ts';
-import { pinBanner } from './certificate.ts';
+import { checkpointPinBanner, pinBanner } from './certificate.ts';
 import { chainSettings } from './chain-settings.ts';
 import type { View, ViewContext } from './view.ts';
 
@@ -64,6 +64,8 @@ type State =
       keysError?: ApiError;
       /** Each record's receipt key against the keys pinned in the address (`?pin=`), when some are. */
       pins?: PinCheck[];
+      /** The checkpoint keys pinned in the address, when some are. */
+      checkpointPin?: CheckpointPinCheck;
     };
 
 export class VerifyView implements View {
@@ -293,22 +295,26 @@ export class VerifyView implements View {
       return;
     }
     state.keys = keys;
-    const pins = pinsOf(location.search);
-    if (pins) {
+    const pins = readPins(location.search, keys);
+    if (pins?.bad) state.pins = [{ state: 'bad-pin' }];
+    else if (pins?.receipt.length) {
+      const receiptPins = pins.receipt;
       state.pins = await Promise.all(
         records.map((rec) => {
           const kid = receiptKeyId(rec.bundle.receipt);
-          return kid ? checkReceiptPin(pins, keys, kid) : ({ state: 'mismatch', kid: '?' } as const);
+          return kid ? checkReceiptPin(receiptPins, keys, kid) : ({ state: 'mismatch', kid: '?' } as const);
         }),
       );
       if (gen !== this.generation) return;
     }
+    if (pins?.checkpoint) state.checkpointPin = pins.checkpoint;
     await Promise.all(
       records.map(async (rec, i) => {
         const rpcUrl = currentRpcUrl();
         const run = await runChecks(rec.bundle, sha256, {
           api: this.ctx.api,
-          keys,
+          // Pinned checkpoint keys narrow what the checkpoint step believes.
+          keys: pins?.keys ?? keys,
           ...(file?.sm3 ? { sm3: file.sm3 } : {}),
           ...(rpcUrl ? { rpcUrl, rpcTimeoutMs: this.ctx.config.timeoutMs } : {}),
         });
@@ -497,6 +503,7 @@ export class VerifyView implements View {
           verdict ? verdictBanner(verdict, s.records, assurances) : statusLine(t('verify.verifying')),
           // Keys pinned in the address: whether each record's receipt key is the reader's.
           (s.pins ?? []).map(pinBanner),
+          checkpointPinBanner(s.checkpointPin),
           // A record that no longer stands beside one that does (one file, two records) still says so.
           verdict === 'ok' || verdict === 'pending' || !verdict
             ? s.records.map((rec) => standingBanner(rec.standing, rec.id))
