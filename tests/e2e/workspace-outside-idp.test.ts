@@ -1,0 +1,290 @@
+// The inspector's workspace in Chromium against an identity provider that is not the gateway's
+// (issue #22): `oidc-provider` on loopback (tests/e2e/outside-idp.ts), the gateway configured with
+// OIDC_ISSUER, OIDC_JWKS_URL, OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL and OIDC_CLIENT_ID as a
+// deployment would be, no DEV_SIGN_IN. Each inspector signs in through the provider's own login
+// and consent pages; the page redeems the code at the provider's token endpoint across origins
+// (CORS on the provider's side, the page's CSP on ours). Then: the region's projects and flags, the
+// restricted details for that region only, the access token in no address, Referer, storage or
+// cookie, sign-out, and the provider's tokens for another audience or out of date refused (401).
+
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { sha256, toHex } from '@lianzheng/proof';
+import type { FastifyInstance } from 'fastify';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/src/app.ts';
+import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
+import { testConfig } from '../../gateway/src/config.ts';
+import { startTestDatabase, type TestDatabase } from '../integration/pipeline-support.ts';
+import { OTHER_RESOURCE, type OutsideIdp, SHORT_RESOURCE, startOutsideIdp } from './outside-idp.ts';
+import { buildPage, chromiumAvailable, launchChromium } from './verifier-page-support.ts';
+
+const CLIENT_ID = 'lianzheng-workspace';
+const RESOURCE = 'urn:lianzheng:gateway';
+const AUDIENCE = 'lianzheng';
+const SECRET_TITLE = `第二期进度款审批-${randomBytes(3).toString('hex')}`;
+const SECRET_AMOUNT = '7310000456';
+const ELSEWHERE = {
+  id: `qinghai-road-${randomBytes(3).toString('hex')}`,
+  name: '青海省某县乡道改造',
+  regionCode: '630102',
+  ownerOrg: 'qinghai-town',
+  budget: '90000000',
+  milestones: [{ id: 'm1', name: '路基', dueDate: '2099-06-30' }],
+};
+
+let db: TestDatabase;
+let idp: OutsideIdp;
+let app: FastifyInstance;
+let base = '';
+let browser: Browser;
+const ids: Record<string, string> = {};
+const cspViolations: string[] = [];
+
+async function post(token: string, url: string, body: object) {
+  const res = await fetch(`${base}${url}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as { id?: string };
+  expect(res.status, JSON.stringify(json)).toBeLessThan(300);
+  return json;
+}
+
+/** Everything the browser did that could carry a token: addresses visited, requests and their Referer. */
+interface Watch {
+  context: BrowserContext;
+  page: Page;
+  navigated: string[];
+  requests: { url: string; referer?: string; authorization?: string }[];
+  /** The provider's token endpoint's answer, read off the wire (the page keeps it in memory). */
+  token: Promise<string>;
+}
+
+async function watchedPage(viewport: { width: number; height: number }): Promise<Watch> {
+  const context = await browser.newContext({ viewport, locale: 'zh-CN' });
+  // The provider's development pages import a web font; nothing leaves the machine.
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
+  const page = await context.newPage();
+  const navigated: string[] = [];
+  const requests: Watch['requests'] = [];
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  page.on('framenavigated', (f) => navigated.push(f.url()));
+  context.on('request', (r) => {
+    const headers = r.headers();
+    requests.push({ url: r.url(), referer: headers.referer, authorization: headers.authorization });
+  });
+  const token = new Promise<string>((resolve) => {
+    context.on('response', async (r) => {
+      if (r.url() === idp.endpoints.token && r.request().method() === 'POST' && r.ok())
+        resolve(((await r.json()) as { access_token: string }).access_token);
+    });
+  });
+  return { context, page, navigated, requests, token };
+}
+
+/** From /inspect through the provider's login and consent pages and back, signed in as `login`. */
+async function signIn(w: Watch, login: string): Promise<string> {
+  const { page } = w;
+  await page.goto(`${base}/inspect`);
+  await page.click('#ws-sign-in');
+  await page.waitForURL((u) => u.origin === idp.issuer && u.pathname.startsWith('/interaction/'));
+  await page.fill('input[name="login"]', login);
+  await page.fill('input[name="password"]', 'any password: the development login form takes it');
+  await page.click('button[type="submit"]');
+  // The consent page: the workspace asks for `openid` and the gateway as its resource.
+  await page.waitForSelector('input[name="prompt"][value="consent"]', { state: 'attached' });
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('html[data-workspace="signed-in"]');
+  await page.waitForSelector('#ws-summary');
+  return w.token;
+}
+
+beforeAll(async () => {
+  if (!chromiumAvailable()) throw new Error('Debian chromium is missing: run scripts/install-system-deps.sh');
+  buildPage();
+  db = await startTestDatabase();
+  idp = await startOutsideIdp();
+  const config = testConfig({
+    dataDir: db.dir,
+    sealIntervalMs: 20,
+    oidc: {
+      issuer: idp.issuer,
+      jwksUrl: idp.endpoints.jwks,
+      audience: AUDIENCE,
+      authorizationUrl: idp.endpoints.authorization,
+      tokenUrl: idp.endpoints.token,
+      clientId: CLIENT_ID,
+    },
+  });
+  expect(config.devSignIn).toBe(false);
+  app = buildApp({ config, db: db.pool });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  await idp.attach({
+    redirectUri: `${base}/inspect/callback`,
+    postLogoutRedirectUri: `${base}/inspect`,
+    clientId: CLIENT_ID,
+    resource: RESOURCE,
+    audience: AUDIENCE,
+    accounts: {
+      'zhang.gansu': { claims: { role: 'inspector', region: '620100' } },
+      'li.qinghai': { claims: { role: 'inspector', region: '630000' } },
+    },
+    setupClaims: { role: 'admin' },
+  });
+  // The fixtures are written with the provider's own token (client credentials): the gateway takes it.
+  const admin = await idp.setupToken(RESOURCE);
+  await post(admin, '/v1/projects', DEMO_PROJECT);
+  await post(admin, '/v1/projects', ELSEWHERE);
+  const digest = () => toHex(sha256(randomBytes(16)));
+  ids.notice = (
+    await post(admin, '/v1/evidence', {
+      sha256: digest(),
+      projectId: DEMO_PROJECT.id,
+      kind: 'notice',
+      visibility: 'public',
+      title: '村务公开：道路硬化工程开工公示',
+    })
+  ).id!;
+  // A restricted payment approval without a contract: restricted details and a flag.
+  ids.payment = (
+    await post(admin, '/v1/evidence', {
+      sha256: digest(),
+      projectId: DEMO_PROJECT.id,
+      kind: 'payment_approval',
+      visibility: 'restricted',
+      title: SECRET_TITLE,
+      amount: SECRET_AMOUNT,
+      milestone: DEMO_PROJECT.milestones[0]!.id,
+    })
+  ).id!;
+  await app.pipeline.batcher.waitForRecorded(2);
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await idp?.close();
+  await db?.stop();
+});
+
+describe("the inspector's workspace against an outside OpenID provider (oidc-provider)", () => {
+  it("signs an inspector in through the provider's pages; the region's projects, flags and restricted details", async () => {
+    const w = await watchedPage({ width: 1280, height: 900 });
+    const { page } = w;
+    const token = await signIn(w, 'zhang.gansu');
+    // The provider's token, as it issued it: for the gateway, signed RS256, with the inspector's claims.
+    expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'RS256', typ: 'at+jwt' });
+    expect(decodeJwt(token)).toMatchObject({
+      iss: idp.issuer,
+      aud: AUDIENCE,
+      sub: 'zhang.gansu',
+      role: 'inspector',
+      region: '620100',
+    });
+    // The authorisation request was PKCE S256 from the public client, with the gateway's callback.
+    const auth = w.requests
+      .map((r) => new URL(r.url))
+      .find((u) => u.href.startsWith(idp.endpoints.authorization));
+    expect(auth?.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(auth?.searchParams.get('client_id')).toBe(CLIENT_ID);
+    expect(auth?.searchParams.get('redirect_uri')).toBe(`${base}/inspect/callback`);
+
+    expect(await page.textContent('#ws-scope')).toContain('620100');
+    const listed = await page.$$eval('a[data-project]', (as) =>
+      as.map((a) => a.getAttribute('data-project')),
+    );
+    expect(listed).toEqual([DEMO_PROJECT.id]);
+    expect(Number(await page.getAttribute('[data-open-flags]', 'data-open-flags'))).toBeGreaterThan(0);
+    expect(await page.textContent('.ws-dash')).toContain('PAYMENT_WITHOUT_CONTRACT');
+    await page.click(`a[data-project="${DEMO_PROJECT.id}"]`);
+    await page.waitForSelector('.ws-trail');
+    expect(await page.textContent('.ws-trail')).toContain(SECRET_TITLE);
+    expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(SECRET_AMOUNT);
+    expect(await page.$$('.ws-flags [data-facts="shown"]')).not.toHaveLength(0);
+
+    // The token went to the gateway in the Authorization header — and nowhere else.
+    const toGateway = w.requests.filter((r) => r.url.startsWith(`${base}/v1/`) && r.authorization);
+    expect(toGateway.length).toBeGreaterThan(1);
+    expect(toGateway.every((r) => r.authorization === `Bearer ${token}`)).toBe(true);
+    expect(w.navigated.length).toBeGreaterThan(3); // the address bar's history, replaceState included
+    for (const u of [...w.navigated, page.url(), ...w.requests.map((r) => r.url)])
+      expect(u).not.toContain(token);
+    const referers = w.requests.filter((r) => r.url.startsWith(base)).map((r) => r.referer ?? '');
+    for (const r of referers) expect(r).not.toContain(token);
+    expect(new URL(page.url()).search).toBe('');
+    const readable = await page.evaluate(() =>
+      JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie }),
+    );
+    expect(readable).not.toContain(token);
+    expect(readable).not.toMatch(/eyJ/);
+    // Not even the provider's own cookies (script cannot read them; they hold no token either).
+    for (const c of await w.context.cookies()) expect(c.value).not.toContain(token);
+
+    // Signing out: the page forgets the token and shows the sign-in again.
+    await page.click('.ws-sign-out');
+    await page.waitForSelector('#ws-sign-in');
+    expect(await page.getAttribute('html', 'data-workspace')).toBe('signed-out');
+    expect(await page.textContent('main')).not.toContain(SECRET_TITLE);
+    await w.context.close();
+  }, 120_000);
+
+  it('an inspector of another region sees none of it and nothing restricted', async () => {
+    const w = await watchedPage({ width: 390, height: 844 });
+    const { page } = w;
+    const token = await signIn(w, 'li.qinghai');
+    expect(decodeJwt(token)).toMatchObject({ role: 'inspector', region: '630000' });
+    expect(await page.textContent('#ws-scope')).toContain('630000');
+    const listed = await page.$$eval('a[data-project]', (as) =>
+      as.map((a) => a.getAttribute('data-project')),
+    );
+    expect(listed).toEqual([ELSEWHERE.id]);
+    await page.evaluate((id) => {
+      history.pushState(null, '', `/inspect/p/${id}`);
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }, DEMO_PROJECT.id);
+    await page.waitForSelector('.ws-trail');
+    const text = (await page.textContent('main'))!;
+    expect(text).toContain('村务公开');
+    expect(text).not.toContain(SECRET_TITLE);
+    expect(text).not.toContain(SECRET_AMOUNT);
+    expect(await page.$$('.ws-trail [data-amount]')).toHaveLength(0);
+    await w.context.close();
+  }, 120_000);
+
+  it("refuses the provider's tokens for another audience, and out of date ones (401 problem+json)", async () => {
+    const overview = (token: string) =>
+      fetch(`${base}/v1/workspace/overview`, { headers: { authorization: `Bearer ${token}` } });
+    const good = await idp.setupToken(RESOURCE);
+    expect((await overview(good)).status).toBe(200);
+
+    const other = await idp.setupToken(OTHER_RESOURCE);
+    expect(decodeJwt(other)).toMatchObject({ iss: idp.issuer, aud: 'other-service', role: 'admin' });
+    const short = await idp.setupToken(SHORT_RESOURCE);
+    const claims = decodeJwt(short);
+    expect(claims.aud).toBe(AUDIENCE);
+    expect(claims.exp! - claims.iat!).toBe(1);
+    // Past its expiry by more than a second (the gateway allows no clock skew beyond that).
+    await new Promise((r) => setTimeout(r, (claims.exp! + 2) * 1000 - Date.now()));
+    for (const [token, reason] of [
+      [other, 'ERR_JWT_CLAIM_VALIDATION_FAILED'],
+      [short, 'ERR_JWT_EXPIRED'],
+    ] as const) {
+      const res = await overview(token);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toMatchObject({ status: 401, code: 'UNAUTHENTICATED', reason });
+    }
+  }, 60_000);
+
+  it('ran under the page’s Content-Security-Policy without a violation', () => {
+    expect(cspViolations).toEqual([]);
+  });
+});
