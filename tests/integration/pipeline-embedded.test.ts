@@ -56,7 +56,7 @@ async function inTx<T>(work: (client: import('pg').PoolClient) => Promise<T>): P
 
 async function resetLog(): Promise<void> {
   await db.pool.query(
-    `truncate log_subtrees, checkpoints, witness_cosignatures, ledger_batches, record_flags, record_links,
+    `truncate log_tiles, checkpoints, witness_cosignatures, ledger_batches, record_flags, record_links,
               submissions, world_state, ledger_blocks, projects;
      update log_state set size = 0, frontier = '{}'`,
   );

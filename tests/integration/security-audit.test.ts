@@ -279,15 +279,18 @@ describe('lianzheng audit', () => {
   });
 
   it('catches an edited subtree, frontier and batch root', async () => {
-    const { rows } = await db.pool.query<{ hash: Buffer }>(
-      'select hash from log_subtrees where level = 2 and idx = 1',
+    // Subtree 2/1's hash is a 32-byte slice of its tile (migration 0990).
+    const tile = 'level = 0 and idx = 0';
+    const { rows } = await db.pool.query<{ hashes: Buffer }>(`select hashes from log_tiles where ${tile}`);
+    const saved = rows[0]!.hashes;
+    await db.pool.query(
+      `update log_tiles set hashes = overlay(hashes placing $1 from lz_tile_offset(2, 1) + 1) where ${tile}`,
+      [randomBytes(32)],
     );
-    const saved = rows[0]!.hash;
-    await db.pool.query('update log_subtrees set hash = $1 where level = 2 and idx = 1', [randomBytes(32)]);
     try {
       expect(await codes()).toContain('SUBTREE_MISMATCH');
     } finally {
-      await db.pool.query('update log_subtrees set hash = $1 where level = 2 and idx = 1', [saved]);
+      await db.pool.query(`update log_tiles set hashes = $1 where ${tile}`, [saved]);
     }
     const state = (await db.pool.query<{ frontier: Buffer[] }>('select frontier from log_state')).rows[0]!;
     await db.pool.query('update log_state set frontier = $1::bytea[]', [

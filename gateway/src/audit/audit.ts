@@ -288,7 +288,7 @@ class LogRebuilder {
     for (const s of subtrees) {
       const hash = stored.get(`${s.level}:${s.index}`);
       const subject = s.level === 0 ? `leaf ${s.index}` : `subtree ${s.level}/${s.index}`;
-      if (!hash) this.out.add('SUBTREE_MISSING', subject, 'not stored in log_subtrees');
+      if (!hash) this.out.add('SUBTREE_MISSING', subject, 'not stored in log_tiles');
       else if (!Buffer.from(s.hash).equals(hash)) {
         this.out.add(
           s.level === 0 ? 'LEAF_HASH_MISMATCH' : 'SUBTREE_MISMATCH',

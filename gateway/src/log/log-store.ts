@@ -12,6 +12,7 @@ import type { Queryable } from '../storage/queryable.ts';
 import {
   CachedSubtreeStore,
   frontierRefs,
+  readSubtreeMap,
   readSubtrees,
   truncateSubtrees,
   writeSubtrees,
@@ -31,7 +32,7 @@ export class LogError extends Error {
 
 /**
  * The gateway's append-only Merkle log in PostgreSQL: its frontier (`log_state`), its complete
- * subtrees (`log_subtrees`) and its signed checkpoints (`checkpoints`, whose statements are
+ * subtrees (`log_tiles`, migration 0990) and its signed checkpoints (`checkpoints`, whose statements are
  * seal/batch-store.ts's). Writes take the caller's client so a seal is one database transaction;
  * reads use the pool.
  */
@@ -170,9 +171,5 @@ export async function readFrontier(db: Queryable, lock = false): Promise<Frontie
 
 /** The stored hash of leaf `index` (its level-0 subtree), or 32 zero bytes when it is missing. */
 export async function storedLeafHash(db: Queryable, index: number): Promise<Uint8Array> {
-  const { rows } = await db.query<{ hash: Buffer }>(
-    'select hash from log_subtrees where level = 0 and idx = $1',
-    [String(index)],
-  );
-  return rows[0] ? new Uint8Array(rows[0].hash) : new Uint8Array(32);
+  return (await readSubtreeMap(db, [{ level: 0, index }])).get(`0:${index}`) ?? new Uint8Array(32);
 }

@@ -95,11 +95,15 @@ export async function readSubtreeMap(
 ): Promise<Map<string, Uint8Array>> {
   const levels = refs.map((r) => r.level);
   const indexes = refs.map((r) => String(r.index));
+  // Each subtree is a 32-byte slice of its tile (migration 0990); a tile still filling is a prefix,
+  // so a subtree exists when its tile reaches past its slice. Tiles are stored uncompressed, so
+  // `substring` reads only the TOAST chunk holding the slice.
   const { rows } = await db.query<{ level: number; idx: string; hash: Buffer }>({
     name: 'lz-read-subtrees',
-    text: `select s.level, s.idx, s.hash
+    text: `select r.level, r.idx, substring(t.hashes from lz_tile_offset(r.level, r.idx) + 1 for 32) as hash
              from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
-             join log_subtrees s on s.level = r.level and s.idx = r.idx`,
+             join log_tiles t on t.level = r.level / 8 and t.idx = r.idx >> (8 - r.level % 8)
+            where octet_length(t.hashes) >= lz_tile_offset(r.level, r.idx) + 32`,
     values: [int2Array(levels), int8Array(indexes)],
   });
   const found = new Map<string, Uint8Array>();
@@ -107,29 +111,98 @@ export async function readSubtreeMap(
   return found;
 }
 
-/** Stores subtrees in one statement. A repeat of the same subtree is ignored (same hash). */
+/** Tree levels a tile holds (migration 0990): 256 hashes of its lowest level and the 7 above. */
+const TILE_LEVELS = 8;
+
+/** Nodes of a tile's levels complete once `m` of its 256 base hashes exist (SQL lz_tile_nodes). */
+function tileNodes(m: number): number {
+  let n = 0;
+  for (let k = 0; k < TILE_LEVELS; k++) n += Math.floor(m / 2 ** k);
+  return n;
+}
+
+/**
+ * Where subtree (level, index) lives: its tile's level and index and the byte offset of its hash
+ * in the tile — the same as SQL's `level / 8`, `idx >> (8 - level % 8)` and lz_tile_offset
+ * (tests/integration/log-tiles.test.ts compares them).
+ */
+export function tileSlot(
+  level: number,
+  index: number,
+): { tileLevel: number; tileIndex: number; offset: number } {
+  const r = level % TILE_LEVELS;
+  const perTile = 2 ** (TILE_LEVELS - r);
+  const j = index % perTile;
+  return {
+    tileLevel: (level - r) / TILE_LEVELS,
+    tileIndex: Math.floor(index / perTile),
+    offset: 32 * (tileNodes((j + 1) * 2 ** r - 1) + r),
+  };
+}
+
+/**
+ * Stores subtrees in one statement, appended to their tiles (migration 0990). The log hands them
+ * over in the order it completes them, which is each tile's order, so a tile's share is one run
+ * of bytes from `start`; a tile that does not reach `start` would get a gap, and the statement
+ * then fails rather than store it (the caller's transaction is rolled back). A repeat of subtrees
+ * already stored writes the same bytes again.
+ */
 export async function writeSubtrees(db: Queryable, subtrees: readonly SubtreeHash[]): Promise<void> {
   if (subtrees.length === 0) return;
-  const levels = new Array<number>(subtrees.length);
-  const indexes = new Array<string>(subtrees.length);
-  const hashes = new Array<Uint8Array>(subtrees.length);
-  for (let i = 0; i < subtrees.length; i++) {
-    const s = subtrees[i]!;
-    levels[i] = s.level;
-    indexes[i] = String(s.index);
-    hashes[i] = s.hash;
+  const runs: { tileLevel: number; tileIndex: number; start: number; hashes: Uint8Array[] }[] = [];
+  const byTile = new Map<string, (typeof runs)[number]>();
+  for (const s of subtrees) {
+    const slot = tileSlot(s.level, s.index);
+    const key = `${slot.tileLevel}:${slot.tileIndex}`;
+    const run = byTile.get(key);
+    if (!run) {
+      const fresh = {
+        tileLevel: slot.tileLevel,
+        tileIndex: slot.tileIndex,
+        start: slot.offset,
+        hashes: [s.hash],
+      };
+      byTile.set(key, fresh);
+      runs.push(fresh);
+    } else if (slot.offset === run.start + 32 * run.hashes.length) run.hashes.push(s.hash);
+    else throw new Error(`log tiles: subtree ${s.level}/${s.index} is not next in its tile`);
   }
-  await db.query(
-    `insert into log_subtrees (level, idx, hash)
-     select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])
-     on conflict (level, idx) do nothing`,
-    [int2Array(levels), int8Array(indexes), byteaArray(hashes)],
+  const { rows } = await db.query<{ n: number }>(
+    `with u as (select * from unnest($1::smallint[], $2::bigint[], $3::bigint[], $4::bytea[]) as u(level, idx, start, bytes)),
+     grown as (
+       update log_tiles t set hashes = overlay(t.hashes placing u.bytes from (u.start + 1)::int)
+         from u where t.level = u.level and t.idx = u.idx and octet_length(t.hashes) >= u.start
+       returning 1),
+     added as (
+       insert into log_tiles (level, idx, hashes)
+       select u.level, u.idx, u.bytes from u
+        where u.start = 0 and not exists (select 1 from log_tiles t where t.level = u.level and t.idx = u.idx)
+       returning 1)
+     select ((select count(*) from grown) + (select count(*) from added))::int as n`,
+    [
+      int2Array(runs.map((r) => r.tileLevel)),
+      int8Array(runs.map((r) => String(r.tileIndex))),
+      int8Array(runs.map((r) => r.start)),
+      byteaArray(runs.map((r) => Buffer.concat(r.hashes))),
+    ],
   );
+  if (rows[0]!.n !== runs.length)
+    throw new Error(`log tiles: ${runs.length - rows[0]!.n} of ${runs.length} tiles would have a gap`);
 }
 
 /** Deletes every subtree that reaches beyond `size` leaves (used to undo an unrecorded seal). */
 export async function truncateSubtrees(db: Queryable, size: number): Promise<void> {
-  await db.query('delete from log_subtrees where (idx + 1) * (1::bigint << level) > $1', [String(size)]);
+  // Per tile level t, `base` = the tree's level-8t nodes inside `size`: tiles from base on go,
+  // the one base falls in keeps the prefix its first base % 256 nodes complete.
+  await db.query(
+    `with t as (select l::smallint as level, $1::bigint >> (8 * l) as base from generate_series(0, 6) as l),
+     gone as (delete from log_tiles x using t where x.level = t.level and x.idx * 256 >= t.base returning 1)
+     update log_tiles x set hashes = substring(x.hashes for (32 * lz_tile_nodes(t.base % 256))::int)
+       from t
+      where x.level = t.level and x.idx = t.base / 256 and t.base % 256 > 0
+        and octet_length(x.hashes) > 32 * lz_tile_nodes(t.base % 256)`,
+    [String(size)],
+  );
 }
 
 /** The complete subtrees a log of `size` leaves consists of, largest first (its frontier). */
