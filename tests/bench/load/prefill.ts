@@ -50,7 +50,10 @@ export class GrowthTrace {
   /** The latest size seen. */
   size = 0;
 
-  constructor(private readonly checkpointSize: () => Promise<number>) {}
+  constructor(
+    private readonly checkpointSize: () => Promise<number>,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Samples every `everyMs` (one poll at a time) from now until stop(). */
   async start(everyMs = 100): Promise<void> {
@@ -68,7 +71,7 @@ export class GrowthTrace {
 
   async sample(): Promise<number> {
     const size = await this.checkpointSize();
-    this.times.push(performance.now());
+    this.times.push(this.now());
     this.sizes.push(size);
     this.size = size;
     return size;
