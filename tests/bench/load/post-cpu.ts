@@ -14,7 +14,8 @@
 // and HTTP's alone, without the batcher's share that otherwise falls in the window unevenly, and
 // nothing is waited for. `BATCH_ITEMS=1000` sends `POST /v1/evidence/batch` bodies of that many
 // items instead (autocannon, which can build them), and every figure is then per record
-// (`items` in the line says which). One JSON line per run.
+// (`items` in the line says which). `GATEWAY_NODE_ARGS='--max-semi-space-size=64'` gives the
+// gateway node flags (in place of node-flags.ts's value for the same flag). One JSON line per run.
 import fs from 'node:fs';
 import { closedLoop } from './closed-loop.ts';
 import { loadLine, watch } from './proc-stats.ts';
@@ -61,7 +62,8 @@ for (let run = 0; run < runs; run++) {
       SEAL_MAX_ITEMS: '1000000',
       SEALER_STALL_MS: '86400000',
     });
-  const gw = await startGateway({ databaseUrl: db.url, env });
+  const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gw = await startGateway({ databaseUrl: db.url, env, nodeArgs });
   try {
     const creds = await seedBench(gw, db.pool);
     const digests = new DigestSource();
@@ -94,6 +96,7 @@ for (let run = 0; run < runs; run++) {
         root: process.cwd(),
         intakeOnly,
         items: perOk,
+        nodeArgs: nodeArgs.join(' '),
         rps: Math.round(r.rps),
         endToEndPerSecond: Math.round((r.ok * perOk) / q.seconds),
         ok: r.ok,

@@ -137,7 +137,8 @@ async function profileSealing(): Promise<never> {
         '--cpu-prof-interval=200',
         ...(process.env.PROFILE_NODE_ARGS ?? '').split(' ').filter(Boolean),
       ],
-      env: { SEALER_STALL_MS: '86400000' },
+      // PROFILE_SEALER_ENV: more settings for the sealer (e.g. '{"SEAL_MAX_ITEMS":"2500"}').
+      env: { SEALER_STALL_MS: '86400000', ...JSON.parse(process.env.PROFILE_SEALER_ENV ?? '{}') },
     });
     // The profile is summarised from here: module loading and start-up are ~3 s of CPU that is
     // not the pipeline's, and the CPU per record counts from here too.

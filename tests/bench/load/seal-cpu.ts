@@ -15,6 +15,7 @@
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { type CpuProfile, summariseCpuProfiles } from './cpu-profile.ts';
 
@@ -40,6 +41,29 @@ const support = await load<typeof import('../../integration/pipeline-support.ts'
 );
 
 const { watch } = await import('./proc-stats.ts');
+// The main thread's GC pauses (V8's `gc` performance entries: scavenges, and Mark-Compacts with
+// their incremental marking's finish), so each round shows how much GC fell inside the step and
+// how much in the inserts between steps, which the CPU figure leaves out.
+const gcPauses: { start: number; end: number; major: boolean }[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = (e.detail as { kind?: number } | undefined)?.kind ?? 0;
+    // NODE_PERFORMANCE_GC_MAJOR = 4 (Mark-Compact), MINOR = 1 (scavenge), INCREMENTAL = 8, WEAKCB = 16.
+    gcPauses.push({ start: e.startTime, end: e.startTime + e.duration, major: kind === 4 });
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+const gcIn = (from: number, to: number) => {
+  let ms = 0;
+  let majors = 0;
+  for (const p of gcPauses) {
+    if (p.start < from || p.start >= to) continue;
+    ms += p.end - p.start;
+    if (p.major) majors++;
+  }
+  return { ms, majors };
+};
+let lastStepEnd = performance.now();
 const db = await support.startTestDatabase();
 try {
   // The embedded PostgreSQL's postmaster (none on DATABASE_URL): its backends' CPU per record too.
@@ -96,7 +120,13 @@ try {
       [lsnBefore],
     );
     const wal = Number(walRows[0]!.b) / items;
-    const ms = performance.now() - started;
+    const ended = performance.now();
+    const ms = ended - started;
+    // Let the observer deliver this step's entries before they are counted.
+    await new Promise((resolve) => setImmediate(resolve));
+    const gcStep = gcIn(started, ended);
+    const gcBefore = gcIn(lastStepEnd, started);
+    lastStepEnd = ended;
     if (profiling) profiles.push(((await session.post('Profiler.stop')) as { profile: CpuProfile }).profile);
     if (outcome.action !== 'recorded' || outcome.records !== items) throw new Error(JSON.stringify(outcome));
     const us = (cpu.user + cpu.system) / items;
@@ -104,7 +134,7 @@ try {
     if (r >= warmUp) pgPerRecord.push(pgUs);
     if (r >= warmUp) walPerRecord.push(wal);
     console.log(
-      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, PostgreSQL ${pgUs.toFixed(1)}, WAL ${wal.toFixed(0)} B/record, ${ms.toFixed(0)} ms wall`,
+      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, PostgreSQL ${pgUs.toFixed(1)}, WAL ${wal.toFixed(0)} B/record, ${ms.toFixed(0)} ms wall; GC pauses ${gcStep.ms.toFixed(0)} ms in the step (${gcStep.majors} Mark-Compact), ${gcBefore.ms.toFixed(0)} ms (${gcBefore.majors}) in the inserts before it`,
     );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
