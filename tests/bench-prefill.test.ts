@@ -7,10 +7,10 @@ import { checkDiskFor, GATEWAY_BYTES_PER_RECORD, GrowthTrace } from './bench/loa
 
 /** A trace fed fixed (time ms, size) samples. */
 async function traceOf(samples: [number, number][]): Promise<GrowthTrace> {
-  let i = 0;
+  let i = -1;
   const trace = new GrowthTrace(
-    async () => samples[i]![1],
-    () => samples[i++]![0],
+    async () => samples[++i]![1],
+    () => samples[i]![0],
   );
   for (let k = 0; k < samples.length; k++) await trace.sample();
   return trace;
@@ -41,6 +41,16 @@ describe('GrowthTrace', () => {
     // (0, 5000]: the 4,999 records after the first, from ~10.001 s to 15 s.
     expect(trace.rate(0, 5000)).toBeCloseTo(1000, 6);
     expect(trace.rate(5000, 10_000)).toBeCloseTo(1000, 6);
+  });
+
+  it('skips a sample that did not parse (a checkpoint read mid-write)', async () => {
+    const trace = await traceOf([
+      [0, 0],
+      [100, Number.NaN],
+      [200, 1000],
+    ]);
+    expect(trace.size).toBe(1000);
+    expect(trace.timeOf(500)).toBeCloseTo(100, 6);
   });
 });
 

@@ -71,6 +71,9 @@ export class GrowthTrace {
 
   async sample(): Promise<number> {
     const size = await this.checkpointSize();
+    // A checkpoint read mid-write or an error page parses as NaN: skip it, or a NaN size would
+    // end waitFor's loop early (NaN < size is false).
+    if (!Number.isFinite(size)) return this.size;
     this.times.push(this.now());
     this.sizes.push(size);
     this.size = size;
