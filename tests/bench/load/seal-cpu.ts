@@ -47,7 +47,7 @@ const { watch } = await import('./proc-stats.ts');
 const gcPauses: { start: number; end: number; major: boolean }[] = [];
 const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
-    const kind = (e.detail as { kind?: number } | undefined)?.kind ?? 0;
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
     // NODE_PERFORMANCE_GC_MAJOR = 4 (Mark-Compact), MINOR = 1 (scavenge), INCREMENTAL = 8, WEAKCB = 16.
     gcPauses.push({ start: e.startTime, end: e.startTime + e.duration, major: kind === 4 });
   }
