@@ -117,6 +117,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RECEIPT_GROUPS: 'no' }, '/x')).toThrow(/^RECEIPT_GROUPS: /);
   });
 
+  it("reads an outside provider's claim names and end-session endpoint, the gateway's own names by default", () => {
+    expect(loadConfig({}, '/x').oidc).toMatchObject({
+      claims: { role: 'role', region: 'region', org: 'org' },
+      endSessionUrl: undefined,
+    });
+    const c = loadConfig(
+      {
+        OIDC_ROLE_CLAIM: 'roles',
+        OIDC_REGION_CLAIM: 'https://lianzheng.example/region',
+        OIDC_ORG_CLAIM: 'org_code',
+        OIDC_END_SESSION_URL: 'https://idp.example/logout',
+      },
+      '/x',
+    );
+    expect(c.oidc).toMatchObject({
+      claims: { role: 'roles', region: 'https://lianzheng.example/region', org: 'org_code' },
+      endSessionUrl: 'https://idp.example/logout',
+    });
+  });
+
   it('signs with both suites unless CRYPTO_SUITE says intl or gm, and refuses any other suite', () => {
     expect(loadConfig({}, '/x').cryptoSuite).toBe('dual');
     expect(loadConfig({ CRYPTO_SUITE: 'intl' }, '/x').cryptoSuite).toBe('intl');
@@ -153,6 +173,10 @@ describe('loadConfig', () => {
     [{ MAX_BATCH_ITEMS: '0' }, 'MAX_BATCH_ITEMS'],
     [{ OIDC_ISSUER: 'https://idp' }, 'OIDC_JWKS_URL'],
     [{ OIDC_JWKS_URL: 'https://idp/jwks' }, 'OIDC_ISSUER'],
+    [{ OIDC_END_SESSION_URL: 'ftp://idp/logout' }, 'OIDC_END_SESSION_URL'],
+    [{ OIDC_ROLE_CLAIM: 'sub' }, 'OIDC_ROLE_CLAIM'],
+    [{ OIDC_REGION_CLAIM: 'my region' }, 'OIDC_REGION_CLAIM'],
+    [{ OIDC_ORG_CLAIM: 'x'.repeat(201) }, 'OIDC_ORG_CLAIM'],
     [{ LOG_ORIGIN: 'has space' }, 'LOG_ORIGIN'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ REQUEST_TIMEOUT_MS: '1.5' }, 'REQUEST_TIMEOUT_MS'],

@@ -80,7 +80,20 @@ export interface Config {
      */
     authorizationUrl?: string;
     tokenUrl?: string;
+    /**
+     * OIDC_END_SESSION_URL: the provider's `end_session_endpoint` (RP-initiated logout). Set, the
+     * workspace's sign-out also ends the provider's session, so the next "sign in" on a shared
+     * computer asks for a password again; unset, sign-out only forgets the token in the page.
+     */
+    endSessionUrl?: string;
     clientId: string;
+    /**
+     * The access-token claims that name the caller's role, region and organisation
+     * (OIDC_ROLE_CLAIM, OIDC_REGION_CLAIM, OIDC_ORG_CLAIM; default `role`, `region`, `org`), for a
+     * provider that cannot issue those names — e.g. one that namespaces custom claims
+     * (`https://lianzheng.example/role`) or lists app roles in `roles`. Top-level claim names only.
+     */
+    claims: { role: string; region: string; org: string };
   };
   /**
    * DEV_SIGN_IN=true: the development issuer offers a sign-in page for demo accounts
@@ -298,6 +311,19 @@ function fabricConfig(env: Env, cwd: string): FabricConfig | undefined {
   };
 }
 
+/**
+ * A claim name for OIDC_*_CLAIM. The registered claims (`iss`, `sub`, `aud`, `exp`…) are refused: a
+ * role read from `sub` would let anyone whose user name is `admin` be one.
+ */
+function claimName(env: Env, name: string, fallback: string): string {
+  const value = str(env, name) ?? fallback;
+  if (value.length > 200 || /[\s\p{Cc}]/u.test(value))
+    throw new ConfigError(name, 'must be one claim name: no spaces, at most 200 characters');
+  if (['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'azp', 'client_id', 'scope'].includes(value))
+    throw new ConfigError(name, `${value} is a registered claim, not one a provider sets per user`);
+  return value;
+}
+
 /** DEV_SIGN_IN: only beside the dev issuer, and only where no one else can reach the gateway. */
 function devSignIn(env: Env, issuer: string | undefined, host: string): boolean {
   const on = oneOf(env, 'DEV_SIGN_IN', ['true', 'false'] as const, 'false') === 'true';
@@ -357,7 +383,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       audience: str(env, 'OIDC_AUDIENCE') ?? 'lianzheng',
       authorizationUrl: url(env, 'OIDC_AUTHORIZATION_URL', ['https:', 'http:']),
       tokenUrl: url(env, 'OIDC_TOKEN_URL', ['https:', 'http:']),
+      endSessionUrl: url(env, 'OIDC_END_SESSION_URL', ['https:', 'http:']),
       clientId: str(env, 'OIDC_CLIENT_ID') ?? 'lianzheng-workspace',
+      claims: {
+        role: claimName(env, 'OIDC_ROLE_CLAIM', 'role'),
+        region: claimName(env, 'OIDC_REGION_CLAIM', 'region'),
+        org: claimName(env, 'OIDC_ORG_CLAIM', 'org'),
+      },
     },
     devSignIn: devSignIn(env, issuer, host),
     rateLimitPublicPerMin: int(env, 'RATE_LIMIT_PUBLIC_PER_MIN', 600, 1, 10_000_000),

@@ -1,11 +1,13 @@
 // The inspector's workspace in Chromium against an identity provider that is not the gateway's
 // (issue #22): `oidc-provider` on loopback (tests/e2e/outside-idp.ts), the gateway configured with
-// OIDC_ISSUER, OIDC_JWKS_URL, OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL and OIDC_CLIENT_ID as a
-// deployment would be, no DEV_SIGN_IN. Each inspector signs in through the provider's own login
-// and consent pages; the page redeems the code at the provider's token endpoint across origins
-// (CORS on the provider's side, the page's CSP on ours). Then: the region's projects and flags, the
-// restricted details for that region only, the access token in no address, Referer, storage or
-// cookie, sign-out, and the provider's tokens for another audience or out of date refused (401).
+// OIDC_ISSUER, OIDC_JWKS_URL, OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL, OIDC_END_SESSION_URL,
+// OIDC_CLIENT_ID and the provider's claim names (OIDC_*_CLAIM) as a deployment would be, no
+// DEV_SIGN_IN. Each inspector signs in through the provider's own login and consent pages; the page
+// redeems the code at the provider's token endpoint across origins (CORS on the provider's side,
+// the page's CSP on ours). Then: the region's projects and flags, the restricted details for that
+// region only, the access token in no address, Referer, storage or cookie, sign-out (the
+// provider's session ended too), and the provider's tokens for another audience or out of date
+// refused (401).
 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +26,10 @@ import { buildPage, chromiumAvailable, launchChromium } from './verifier-page-su
 const CLIENT_ID = 'lianzheng-workspace';
 const RESOURCE = 'urn:lianzheng:gateway';
 const AUDIENCE = 'lianzheng';
+// The provider's own claim names, as many providers must issue them — app roles as a list, custom
+// claims namespaced by a URL — read through OIDC_ROLE_CLAIM / OIDC_REGION_CLAIM / OIDC_ORG_CLAIM.
+const NS = 'https://lianzheng.example/claims/';
+const CLAIMS = { role: 'roles', region: `${NS}region`, org: `${NS}org` };
 const SECRET_TITLE = `第二期进度款审批-${randomBytes(3).toString('hex')}`;
 const SECRET_AMOUNT = '7310000456';
 const ELSEWHERE = {
@@ -119,7 +125,9 @@ beforeAll(async () => {
       audience: AUDIENCE,
       authorizationUrl: idp.endpoints.authorization,
       tokenUrl: idp.endpoints.token,
+      endSessionUrl: idp.endpoints.endSession,
       clientId: CLIENT_ID,
+      claims: CLAIMS,
     },
   });
   expect(config.devSignIn).toBe(false);
@@ -133,10 +141,10 @@ beforeAll(async () => {
     resource: RESOURCE,
     audience: AUDIENCE,
     accounts: {
-      'zhang.gansu': { claims: { role: 'inspector', region: '620100' } },
-      'li.qinghai': { claims: { role: 'inspector', region: '630000' } },
+      'zhang.gansu': { claims: { roles: ['offline_access', 'inspector'], [CLAIMS.region]: '620100' } },
+      'li.qinghai': { claims: { roles: ['inspector'], [CLAIMS.region]: '630000' } },
     },
-    setupClaims: { role: 'admin' },
+    setupClaims: { roles: ['admin'] },
   });
   // The fixtures are written with the provider's own token (client credentials): the gateway takes it.
   const admin = await idp.setupToken(RESOURCE);
@@ -186,8 +194,8 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
       iss: idp.issuer,
       aud: AUDIENCE,
       sub: 'zhang.gansu',
-      role: 'inspector',
-      region: '620100',
+      roles: ['offline_access', 'inspector'],
+      [CLAIMS.region]: '620100',
     });
     // The authorisation request was PKCE S256 from the public client, with the gateway's callback.
     const auth = w.requests
@@ -228,11 +236,28 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     // Not even the provider's own cookies (script cannot read them; they hold no token either).
     for (const c of await w.context.cookies()) expect(c.value).not.toContain(token);
 
-    // Signing out: the page forgets the token and shows the sign-in again.
+    // Signing out: the page forgets the token and ends the provider's session too (RP-initiated
+    // logout, OIDC_END_SESSION_URL) — else on a shared computer the next "sign in" would let the
+    // next person in as this inspector without a password.
     await page.click('.ws-sign-out');
+    await page.waitForURL((u) => u.origin === idp.issuer);
+    const logout = new URL(page.url());
+    expect(logout.pathname.startsWith('/session/end')).toBe(true);
+    await page.click('button[name="logout"][value="yes"]');
+    await page.waitForURL(`${base}/inspect`);
     await page.waitForSelector('#ws-sign-in');
     expect(await page.getAttribute('html', 'data-workspace')).toBe('signed-out');
     expect(await page.textContent('main')).not.toContain(SECRET_TITLE);
+    const logoutRequest = w.requests
+      .map((r) => new URL(r.url))
+      .find((u) => u.href.startsWith(idp.endpoints.endSession));
+    expect(logoutRequest?.searchParams.get('client_id')).toBe(CLIENT_ID);
+    expect(logoutRequest?.searchParams.get('post_logout_redirect_uri')).toBe(`${base}/inspect`);
+    expect(logoutRequest?.href).not.toContain(token);
+    // Signing in again asks for the password again.
+    await page.click('#ws-sign-in');
+    await page.waitForURL((u) => u.origin === idp.issuer && u.pathname.startsWith('/interaction/'));
+    await page.waitForSelector('input[name="login"]');
     await w.context.close();
   }, 120_000);
 
@@ -240,7 +265,7 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     const w = await watchedPage({ width: 390, height: 844 });
     const { page } = w;
     const token = await signIn(w, 'li.qinghai');
-    expect(decodeJwt(token)).toMatchObject({ role: 'inspector', region: '630000' });
+    expect(decodeJwt(token)).toMatchObject({ roles: ['inspector'], [CLAIMS.region]: '630000' });
     expect(await page.textContent('#ws-scope')).toContain('630000');
     const listed = await page.$$eval('a[data-project]', (as) =>
       as.map((a) => a.getAttribute('data-project')),
@@ -266,7 +291,7 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     expect((await overview(good)).status).toBe(200);
 
     const other = await idp.setupToken(OTHER_RESOURCE);
-    expect(decodeJwt(other)).toMatchObject({ iss: idp.issuer, aud: 'other-service', role: 'admin' });
+    expect(decodeJwt(other)).toMatchObject({ iss: idp.issuer, aud: 'other-service', roles: ['admin'] });
     const short = await idp.setupToken(SHORT_RESOURCE);
     const claims = decodeJwt(short);
     expect(claims.aud).toBe(AUDIENCE);

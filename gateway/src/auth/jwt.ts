@@ -13,9 +13,33 @@ export const ACCEPTED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA']
 
 const REGION = /^[1-9]\d{5}$/;
 
+/** Which claims name the caller (config `oidc.claims`): `role`, `region` and `org` unless told. */
+export interface ClaimNames {
+  role: string;
+  region: string;
+  org: string;
+}
+
+export const DEFAULT_CLAIMS: ClaimNames = Object.freeze({ role: 'role', region: 'region', org: 'org' });
+
+const KNOWN_ROLES = ['unit', 'partner', 'inspector', 'admin'];
+
+/**
+ * The role claim's value: a string, or a list (providers that give app roles as `roles: [...]`)
+ * holding exactly one of the gateway's roles — other entries are the provider's own (e.g.
+ * `offline_access`) and ignored; two of ours would be ambiguous, and are refused.
+ */
+function roleOf(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  const ours = value.filter((v) => typeof v === 'string' && KNOWN_ROLES.includes(v));
+  return ours.length === 1 ? ours[0] : undefined;
+}
+
 export interface JwtVerifierOptions {
   issuer: string;
   audience: string;
+  /** Claim names of an outside provider; DEFAULT_CLAIMS when not given. */
+  claims?: ClaimNames;
   /** A remote JWKS URL (the identity provider) or a local key set (the dev issuer). */
   jwks: URL | { keys: object[] };
   maxCacheEntries?: number;
@@ -23,12 +47,15 @@ export interface JwtVerifierOptions {
 
 /**
  * Claims → principal. A token whose claims do not make a coherent principal is refused. The role
- * is the `role` claim, and only that (README, "Configuration").
+ * is the role claim (`role`, or the name OIDC_ROLE_CLAIM gives), and only that (README,
+ * "Configuration").
  */
-export function principalFromClaims(payload: JWTPayload): Principal {
-  const role = payload.role;
-  const org = typeof payload.org === 'string' && payload.org !== '' ? payload.org : undefined;
-  const region = typeof payload.region === 'string' ? payload.region : undefined;
+export function principalFromClaims(payload: JWTPayload, names: ClaimNames = DEFAULT_CLAIMS): Principal {
+  const role = roleOf(payload[names.role]);
+  const orgClaim = payload[names.org];
+  const org = typeof orgClaim === 'string' && orgClaim !== '' ? orgClaim : undefined;
+  const regionClaim = payload[names.region];
+  const region = typeof regionClaim === 'string' ? regionClaim : undefined;
   const subject = typeof payload.sub === 'string' ? payload.sub : undefined;
   switch (role) {
     case 'unit':
@@ -123,7 +150,7 @@ export class JwtVerifier {
       }
       throw new AppError('UNAUTHENTICATED', 'the bearer token is not valid', { reason: code });
     }
-    const principal = principalFromClaims(payload);
+    const principal = principalFromClaims(payload, this.options.claims);
     if (this.cache.size >= this.maxEntries) {
       const oldest = this.cache.keys().next();
       if (!oldest.done) this.cache.delete(oldest.value);

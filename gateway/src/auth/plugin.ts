@@ -84,6 +84,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
         issuer: config.oidc.issuer,
         audience: config.oidc.audience,
         jwks: new URL(config.oidc.jwksUrl),
+        claims: config.oidc.claims,
       });
     } else {
       const key = await loadDevIssuerKey(config.keysDir);

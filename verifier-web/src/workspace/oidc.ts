@@ -19,6 +19,8 @@ export interface AuthConfig {
   signIn: boolean;
   authorizationEndpoint?: string;
   tokenEndpoint?: string;
+  /** The provider's RP-initiated logout, when the gateway names one (OIDC_END_SESSION_URL). */
+  endSessionEndpoint?: string;
   clientId: string;
   scope: string;
   development: boolean;
@@ -41,6 +43,20 @@ export function currentSession(): Session | null {
 
 export function signOut(): void {
   session = null;
+}
+
+/**
+ * Where sign-out sends the browser to end the provider's session too (OpenID Connect RP-Initiated
+ * Logout 1.0), or null when the provider has none configured. It names the client and where to
+ * come back, and nothing else: no id_token_hint (a token in an address is what the workspace
+ * avoids), so the provider may ask the reader to confirm.
+ */
+export function endSessionUrl(config: AuthConfig, origin: string): string | null {
+  if (!config.endSessionEndpoint) return null;
+  const url = new URL(config.endSessionEndpoint, origin);
+  url.searchParams.set('client_id', config.clientId);
+  url.searchParams.set('post_logout_redirect_uri', `${origin}/inspect`);
+  return url.toString();
 }
 
 function base64url(bytes: Uint8Array): string {

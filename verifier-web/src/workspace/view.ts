@@ -16,6 +16,7 @@ import {
   type AuthConfig,
   beginSignIn,
   currentSession,
+  endSessionUrl,
   type FinishResult,
   fetchAuthConfig,
   finishSignIn,
@@ -333,6 +334,12 @@ export class WorkspaceView implements View {
     const signOutButton = h('button', { type: 'button', class: 'button ws-sign-out' }, tw('ws.signOut'));
     signOutButton.addEventListener('click', () => {
       signOut();
+      // The provider's session ends too, where it offers that; it sends the reader back to /inspect.
+      const away = endSessionUrl(config, location.origin);
+      if (away) {
+        location.assign(away);
+        return;
+      }
       this.overview = { state: 'idle' };
       this.project = { state: 'idle' };
       history.pushState(null, '', '/inspect');

@@ -20,6 +20,12 @@ const AuthConfig = Type.Object({
   signIn: Type.Boolean({ description: 'false: no identity provider is configured for the workspace' }),
   authorizationEndpoint: Type.Optional(Type.String()),
   tokenEndpoint: Type.Optional(Type.String()),
+  endSessionEndpoint: Type.Optional(
+    Type.String({
+      description:
+        "The provider's RP-initiated logout (OIDC_END_SESSION_URL): sign-out ends the provider's session there too",
+    }),
+  ),
   clientId: Type.String(),
   scope: Type.String(),
   development: Type.Boolean({ description: "true: the gateway's own development sign-in (no passwords)" }),
@@ -99,6 +105,7 @@ export default async function workspaceRoutes(app: FastifyInstance): Promise<voi
           ...base,
           signIn: on,
           ...(on ? { authorizationEndpoint: oidc.authorizationUrl, tokenEndpoint: oidc.tokenUrl } : {}),
+          ...(on && oidc.endSessionUrl ? { endSessionEndpoint: oidc.endSessionUrl } : {}),
           development: false,
         };
       }
