@@ -121,7 +121,9 @@ describe('loadConfig', () => {
     expect(loadConfig({}, '/x').oidc).toMatchObject({
       claims: { role: 'role', region: 'region', org: 'org' },
       endSessionUrl: undefined,
+      clockToleranceS: 30,
     });
+    expect(loadConfig({ OIDC_CLOCK_TOLERANCE_S: '0' }, '/x').oidc.clockToleranceS).toBe(0);
     const c = loadConfig(
       {
         OIDC_ROLE_CLAIM: 'roles',
@@ -177,6 +179,7 @@ describe('loadConfig', () => {
     [{ OIDC_ROLE_CLAIM: 'sub' }, 'OIDC_ROLE_CLAIM'],
     [{ OIDC_REGION_CLAIM: 'my region' }, 'OIDC_REGION_CLAIM'],
     [{ OIDC_ORG_CLAIM: 'x'.repeat(201) }, 'OIDC_ORG_CLAIM'],
+    [{ OIDC_CLOCK_TOLERANCE_S: '301' }, 'OIDC_CLOCK_TOLERANCE_S'],
     [{ LOG_ORIGIN: 'has space' }, 'LOG_ORIGIN'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ REQUEST_TIMEOUT_MS: '1.5' }, 'REQUEST_TIMEOUT_MS'],

@@ -94,6 +94,13 @@ export interface Config {
      * (`https://lianzheng.example/role`) or lists app roles in `roles`. Top-level claim names only.
      */
     claims: { role: string; region: string; org: string };
+    /**
+     * OIDC_CLOCK_TOLERANCE_S (default 30): how far the provider's clock and ours may disagree when
+     * `exp` and `nbf` are checked. Without it, a provider whose clock runs a second ahead issues
+     * tokens (with `nbf`) the gateway refuses for that second — the workspace's first call after
+     * sign-in fails. It lets an expired token live that much longer.
+     */
+    clockToleranceS: number;
   };
   /**
    * DEV_SIGN_IN=true: the development issuer offers a sign-in page for demo accounts
@@ -390,6 +397,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
         region: claimName(env, 'OIDC_REGION_CLAIM', 'region'),
         org: claimName(env, 'OIDC_ORG_CLAIM', 'org'),
       },
+      clockToleranceS: int(env, 'OIDC_CLOCK_TOLERANCE_S', 30, 0, 300),
     },
     devSignIn: devSignIn(env, issuer, host),
     rateLimitPublicPerMin: int(env, 'RATE_LIMIT_PUBLIC_PER_MIN', 600, 1, 10_000_000),

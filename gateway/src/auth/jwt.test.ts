@@ -25,8 +25,14 @@ const sign = (claims: JWTPayload) =>
     .setExpirationTime('5m')
     .sign(privateKey);
 
-const verifier = (claims?: ClaimNames) =>
-  new JwtVerifier({ issuer: ISSUER, audience: 'lianzheng', jwks: { keys: [publicJwk] }, claims });
+const verifier = (claims?: ClaimNames, clockToleranceS?: number) =>
+  new JwtVerifier({
+    issuer: ISSUER,
+    audience: 'lianzheng',
+    jwks: { keys: [publicJwk] },
+    claims,
+    clockToleranceS,
+  });
 
 async function reason(v: JwtVerifier, token: string): Promise<string | undefined> {
   try {
@@ -82,5 +88,31 @@ describe('claim names of an outside provider', () => {
       org: 'finance-platform',
     });
     expect(await reason(v, await sign({ roles: ['admin'] }))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('clock skew (OIDC_CLOCK_TOLERANCE_S)', () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const at = (nbf: number, exp: number) =>
+    new SignJWT({ role: 'admin' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(ISSUER)
+      .setAudience('lianzheng')
+      .setNotBefore(nbf)
+      .setExpirationTime(exp)
+      .sign(privateKey);
+
+  it('takes a token from a provider whose clock runs ahead, and one just expired, within the tolerance', async () => {
+    const ahead = await at(now() + 10, now() + 300); // the provider's clock 10 s ahead
+    const expired = await at(now() - 300, now() - 10);
+    expect(await verifier(undefined, 30).verify(ahead)).toMatchObject({ role: 'admin' });
+    expect(await verifier(undefined, 30).verify(expired)).toMatchObject({ role: 'admin' });
+    expect(await reason(verifier(undefined, 0), ahead)).toBe('UNAUTHENTICATED');
+    expect(await reason(verifier(undefined, 0), expired)).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses past the tolerance', async () => {
+    expect(await reason(verifier(undefined, 30), await at(now() + 60, now() + 300))).toBe('UNAUTHENTICATED');
+    expect(await reason(verifier(undefined, 30), await at(now() - 300, now() - 60))).toBe('UNAUTHENTICATED');
   });
 });

@@ -40,6 +40,8 @@ export interface JwtVerifierOptions {
   audience: string;
   /** Claim names of an outside provider; DEFAULT_CLAIMS when not given. */
   claims?: ClaimNames;
+  /** Seconds the issuer's clock and ours may disagree by on `exp`/`nbf` (config `oidc.clockToleranceS`); 0 when not given. */
+  clockToleranceS?: number;
   /** A remote JWKS URL (the identity provider) or a local key set (the dev issuer). */
   jwks: URL | { keys: object[] };
   maxCacheEntries?: number;
@@ -136,6 +138,7 @@ export class JwtVerifier {
         audience: this.options.audience,
         algorithms: ACCEPTED_ALGORITHMS,
         requiredClaims: ['exp'],
+        clockTolerance: this.options.clockToleranceS ?? 0,
       }));
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERR_JWT_INVALID';

@@ -85,6 +85,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promis
         audience: config.oidc.audience,
         jwks: new URL(config.oidc.jwksUrl),
         claims: config.oidc.claims,
+        clockToleranceS: config.oidc.clockToleranceS,
       });
     } else {
       const key = await loadDevIssuerKey(config.keysDir);
