@@ -118,13 +118,18 @@ export interface NewSubmission {
 
 // The rows, and their place in the batcher's queue, in one statement. A submission's row is
 // written once (migration 0700): what the pipeline does with it later goes to narrow tables.
-const INSERT_CTE = `with inserted as (
+// `on conflict` only where an Idempotency-Key can conflict: with it PostgreSQL inserts every row
+// speculatively (a probe of the arbiter index first, a confirmation WAL record after): ~50 B of
+// WAL per row and a little CPU for the key-less rows of the batch route (issue #26,
+// docs/benchmarks.md). Without a key nothing can conflict on (idem_scope, idempotency_key) —
+// NULLs are distinct — and any other unique violation fails the statement either way.
+const insertCte = (onConflict: string) => `with inserted as (
   insert into submissions
     (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
      accepted_at, link_target, receipt_sm2)
   select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                        $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::text[])
-  on conflict (idem_scope, idempotency_key) do nothing
+  ${onConflict}
   returning seq, id),
 queued as (insert into seal_queue (seq) select seq from inserted)
 `;
@@ -166,7 +171,7 @@ export async function insertSubmissions(
   if (!keyed) {
     const result = await db.query<{ n: number }>({
       name: 'intake-insert',
-      text: `${INSERT_CTE} select count(*)::int as n from inserted`,
+      text: `${insertCte('')} select count(*)::int as n from inserted`,
       values,
     });
     const n = result.rows[0]?.n;
@@ -175,7 +180,7 @@ export async function insertSubmissions(
   }
   const result = await db.query<{ id: string }>({
     name: 'intake-insert-returning',
-    text: `${INSERT_CTE} select id from inserted`,
+    text: `${insertCte('on conflict (idem_scope, idempotency_key) do nothing')} select id from inserted`,
     values,
   });
   if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
