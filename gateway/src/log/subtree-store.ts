@@ -150,19 +150,21 @@ export function tileSlot(
 export async function writeSubtrees(db: Queryable, subtrees: readonly SubtreeHash[]): Promise<void> {
   if (subtrees.length === 0) return;
   const runs: { tileLevel: number; tileIndex: number; start: number; hashes: Uint8Array[] }[] = [];
-  const byTile = new Map<string, (typeof runs)[number]>();
+  // Each tile level's tile being filled: in completion order a tile's subtrees come together
+  // (interleaved only with other tile levels'), so no lookup by key is needed. A tile met again
+  // after another of its level would be a second run for it, which the statement refuses.
+  const filling: (typeof runs)[number][] = [];
   for (const s of subtrees) {
     const slot = tileSlot(s.level, s.index);
-    const key = `${slot.tileLevel}:${slot.tileIndex}`;
-    const run = byTile.get(key);
-    if (!run) {
+    const run = filling[slot.tileLevel];
+    if (!run || run.tileIndex !== slot.tileIndex) {
       const fresh = {
         tileLevel: slot.tileLevel,
         tileIndex: slot.tileIndex,
         start: slot.offset,
         hashes: [s.hash],
       };
-      byTile.set(key, fresh);
+      filling[slot.tileLevel] = fresh;
       runs.push(fresh);
     } else if (slot.offset === run.start + 32 * run.hashes.length) run.hashes.push(s.hash);
     else throw new Error(`log tiles: subtree ${s.level}/${s.index} is not next in its tile`);
