@@ -124,6 +124,10 @@ describe('loadConfig', () => {
       clockToleranceS: 30,
     });
     expect(loadConfig({ OIDC_CLOCK_TOLERANCE_S: '0' }, '/x').oidc.clockToleranceS).toBe(0);
+    expect(loadConfig({}, '/x').oidc.scope).toBe('openid');
+    expect(loadConfig({ OIDC_SCOPE: ' openid  api://lianzheng/inspect ' }, '/x').oidc.scope).toBe(
+      'openid api://lianzheng/inspect',
+    );
     const c = loadConfig(
       {
         OIDC_ROLE_CLAIM: 'roles',
@@ -180,6 +184,8 @@ describe('loadConfig', () => {
     [{ OIDC_REGION_CLAIM: 'my region' }, 'OIDC_REGION_CLAIM'],
     [{ OIDC_ORG_CLAIM: 'x'.repeat(201) }, 'OIDC_ORG_CLAIM'],
     [{ OIDC_CLOCK_TOLERANCE_S: '301' }, 'OIDC_CLOCK_TOLERANCE_S'],
+    [{ OIDC_SCOPE: 'openid "inspect"' }, 'OIDC_SCOPE'],
+    [{ OIDC_SCOPE: 'openid\tinspect' }, 'OIDC_SCOPE'],
     [{ LOG_ORIGIN: 'has space' }, 'LOG_ORIGIN'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ REQUEST_TIMEOUT_MS: '1.5' }, 'REQUEST_TIMEOUT_MS'],

@@ -88,6 +88,12 @@ export interface Config {
     endSessionUrl?: string;
     clientId: string;
     /**
+     * OIDC_SCOPE (default `openid`): what the workspace asks the provider for. A provider that
+     * issues an access token for an API only when that API's scope is asked for (e.g.
+     * `openid api://lianzheng/inspect`) needs it here.
+     */
+    scope: string;
+    /**
      * The access-token claims that name the caller's role, region and organisation
      * (OIDC_ROLE_CLAIM, OIDC_REGION_CLAIM, OIDC_ORG_CLAIM; default `role`, `region`, `org`), for a
      * provider that cannot issue those names — e.g. one that namespaces custom claims
@@ -331,6 +337,14 @@ function claimName(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+/** OIDC_SCOPE: RFC 6749 scope tokens (printable ASCII but `"` and `\`), space-separated. */
+function oidcScope(env: Env): string {
+  const value = (str(env, 'OIDC_SCOPE') ?? 'openid').trim().split(/ +/).join(' ');
+  if (value.length > 500 || !/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(value))
+    throw new ConfigError('OIDC_SCOPE', 'must be scope tokens separated by spaces, at most 500 characters');
+  return value;
+}
+
 /** DEV_SIGN_IN: only beside the dev issuer, and only where no one else can reach the gateway. */
 function devSignIn(env: Env, issuer: string | undefined, host: string): boolean {
   const on = oneOf(env, 'DEV_SIGN_IN', ['true', 'false'] as const, 'false') === 'true';
@@ -392,6 +406,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       tokenUrl: url(env, 'OIDC_TOKEN_URL', ['https:', 'http:']),
       endSessionUrl: url(env, 'OIDC_END_SESSION_URL', ['https:', 'http:']),
       clientId: str(env, 'OIDC_CLIENT_ID') ?? 'lianzheng-workspace',
+      scope: oidcScope(env),
       claims: {
         role: claimName(env, 'OIDC_ROLE_CLAIM', 'role'),
         region: claimName(env, 'OIDC_REGION_CLAIM', 'region'),

@@ -119,8 +119,9 @@ export async function startOutsideIdp(): Promise<OutsideIdp> {
             useGrantedResource: async () => true,
             getResourceServerInfo: async (_ctx, indicator) => {
               const jwt = { accessTokenFormat: 'jwt' as const, jwt: { sign: { alg: 'RS256' as const } } };
+              // `inspect`: the gateway's own scope, which the workspace asks for (OIDC_SCOPE).
               if (indicator === o.resource)
-                return { scope: 'openid', audience: o.audience, accessTokenTTL: 600, ...jwt };
+                return { scope: 'openid inspect', audience: o.audience, accessTokenTTL: 600, ...jwt };
               if (indicator === SHORT_RESOURCE)
                 return { scope: 'openid', audience: o.audience, accessTokenTTL: 1, ...jwt };
               if (indicator === OTHER_RESOURCE)

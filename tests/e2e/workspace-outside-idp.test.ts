@@ -128,6 +128,7 @@ beforeAll(async () => {
       endSessionUrl: idp.endpoints.endSession,
       clientId: CLIENT_ID,
       claims: CLAIMS,
+      scope: 'openid inspect',
       // One second, so the expired token below need not wait out the default 30.
       clockToleranceS: 1,
     },
@@ -196,6 +197,7 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
       iss: idp.issuer,
       aud: AUDIENCE,
       sub: 'zhang.gansu',
+      scope: 'openid inspect',
       roles: ['offline_access', 'inspector'],
       [CLAIMS.region]: '620100',
     });
@@ -206,6 +208,7 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     expect(auth?.searchParams.get('code_challenge_method')).toBe('S256');
     expect(auth?.searchParams.get('client_id')).toBe(CLIENT_ID);
     expect(auth?.searchParams.get('redirect_uri')).toBe(`${base}/inspect/callback`);
+    expect(auth?.searchParams.get('scope')).toBe('openid inspect');
 
     expect(await page.textContent('#ws-scope')).toContain('620100');
     const listed = await page.$$eval('a[data-project]', (as) =>

@@ -98,7 +98,7 @@ export default async function workspaceRoutes(app: FastifyInstance): Promise<voi
     },
     async (): Promise<Static<typeof AuthConfig>> => {
       const { oidc, devSignIn } = app.config;
-      const base = { clientId: oidc.clientId, scope: 'openid' };
+      const base = { clientId: oidc.clientId, scope: oidc.scope };
       if (oidc.issuer) {
         const on = oidc.authorizationUrl !== undefined && oidc.tokenUrl !== undefined;
         return {
