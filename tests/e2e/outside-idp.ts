@@ -39,6 +39,8 @@ export interface OutsideIdp {
   issuer: string;
   /** What the gateway is configured with (OIDC_*). */
   endpoints: { jwks: string; authorization: string; token: string; endSession: string };
+  /** Whether the token endpoint allows the gateway's origin (CORS); true unless set. */
+  allowCors: boolean;
   /** Starts serving; before it the server answers 503. */
   attach(options: OutsideIdpOptions): Promise<void>;
   /** A client-credentials access token of the setup client for `resource` (RFC 8707). */
@@ -63,7 +65,8 @@ export async function startOutsideIdp(): Promise<OutsideIdp> {
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const setupSecret = randomBytes(24).toString('base64url');
 
-  return {
+  const idp: OutsideIdp = {
+    allowCors: true,
     issuer,
     endpoints: {
       jwks: `${issuer}/jwks`,
@@ -97,7 +100,7 @@ export async function startOutsideIdp(): Promise<OutsideIdp> {
         jwks: { keys: [signing] },
         cookies: { keys: [randomBytes(32).toString('base64url')] },
         // The workspace's page calls the token endpoint from the gateway's origin: allowed for it only.
-        clientBasedCORS: (_ctx, origin) => origin === gatewayOrigin,
+        clientBasedCORS: (_ctx, origin) => idp.allowCors && origin === gatewayOrigin,
         pkce: { required: () => true },
         // Lifetimes set rather than defaulted (the provider asks); access tokens live as long as
         // their resource server says (below).
@@ -162,4 +165,5 @@ export async function startOutsideIdp(): Promise<OutsideIdp> {
         server.close(() => resolve());
       }),
   };
+  return idp;
 }

@@ -289,6 +289,54 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     await w.context.close();
   }, 120_000);
 
+  it("without an end-session endpoint, sign-out is the page's only: the provider lets the next person straight in", async () => {
+    // Why OIDC_END_SESSION_URL matters: the same gateway, its auth config without the endpoint.
+    const w = await watchedPage({ width: 1280, height: 900 });
+    await w.context.route(`${base}/v1/auth/config`, async (route) => {
+      const res = await route.fetch();
+      const { endSessionEndpoint: _, ...rest } = (await res.json()) as Record<string, unknown>;
+      await route.fulfill({ response: res, json: rest });
+    });
+    const { page } = w;
+    await signIn(w, 'zhang.gansu');
+    await page.click('.ws-sign-out');
+    await page.waitForSelector('#ws-sign-in');
+    expect(new URL(page.url()).origin).toBe(base);
+    const before = w.requests.length;
+    await page.click('#ws-sign-in');
+    await page.waitForSelector('html[data-workspace="signed-in"]');
+    await page.waitForSelector('#ws-summary');
+    expect(await page.textContent('#ws-scope')).toContain('620100');
+    // Through the provider and back without its login page: no password was asked for.
+    const since = w.requests.slice(before).map((r) => r.url);
+    expect(since.some((u) => u.startsWith(idp.endpoints.authorization))).toBe(true);
+    expect(since.some((u) => u.startsWith(`${idp.issuer}/interaction/`))).toBe(false);
+    await w.context.close();
+  }, 120_000);
+
+  it("says so when the provider's token endpoint does not allow the gateway's origin (CORS)", async () => {
+    idp.allowCors = false;
+    const w = await watchedPage({ width: 1280, height: 900 });
+    const { page } = w;
+    try {
+      await page.goto(`${base}/inspect`);
+      await page.click('#ws-sign-in');
+      await page.waitForURL((u) => u.origin === idp.issuer && u.pathname.startsWith('/interaction/'));
+      await page.fill('input[name="login"]', 'zhang.gansu');
+      await page.fill('input[name="password"]', 'x');
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('input[name="prompt"][value="consent"]', { state: 'attached' });
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('[role="alert"]');
+      expect(await page.textContent('[role="alert"]')).toContain('CORS');
+      expect(await page.getAttribute('html', 'data-workspace')).toBe('signed-out');
+      await page.waitForSelector('#ws-sign-in');
+    } finally {
+      idp.allowCors = true;
+      await w.context.close();
+    }
+  }, 120_000);
+
   it("refuses the provider's tokens for another audience, and out of date ones (401 problem+json)", async () => {
     const overview = (token: string) =>
       fetch(`${base}/v1/workspace/overview`, { headers: { authorization: `Bearer ${token}` } });

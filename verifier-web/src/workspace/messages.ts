@@ -13,6 +13,8 @@ export const workspaceZh = {
   'ws.devNote': '演示环境：使用网关自带的开发用身份提供方，没有密码，不得用于正式部署。',
   'ws.signInFailed.bad-state': '登录没有完成：返回的登录状态与本页发起的不一致。请重新登录。',
   'ws.signInFailed.refused': '身份认证平台拒绝了这次登录。请重新登录。',
+  'ws.signInFailed.unreachable':
+    '登录没有完成：本页无法访问身份认证平台的令牌地址。平台可能暂时不可用，或其跨域设置（CORS）未允许本网站的地址，请联系管理员。',
   'ws.loading': '正在加载……',
   'ws.loadFailed': '无法加载（{reason}）。',
   'ws.scope.inspector': '纪检监察 · 辖区 {region}',
@@ -90,6 +92,8 @@ export const workspaceEn: Record<WorkspaceKey, string> = {
   'ws.signInFailed.bad-state':
     'Sign-in did not complete: the answer does not match the request this page made. Please sign in again.',
   'ws.signInFailed.refused': 'The identity provider refused this sign-in. Please sign in again.',
+  'ws.signInFailed.unreachable':
+    "Sign-in did not finish: this page could not reach the identity provider's token endpoint. It may be down, or its CORS settings do not allow this site's address; please tell the administrator.",
   'ws.loading': 'Loading…',
   'ws.loadFailed': 'Could not load ({reason}).',
   'ws.scope.inspector': 'Inspector · region {region}',

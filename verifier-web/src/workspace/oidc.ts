@@ -107,7 +107,12 @@ export function beginSignIn(config: AuthConfig): void {
   location.assign(url.toString());
 }
 
-export type FinishResult = 'signed-in' | 'no-callback' | 'bad-state' | 'refused';
+/**
+ * `unreachable`: the token endpoint could not be asked at all — down, or (the usual cause when a
+ * provider is first set up) its CORS does not allow the gateway's origin, which the page cannot
+ * tell apart from down.
+ */
+export type FinishResult = 'signed-in' | 'no-callback' | 'bad-state' | 'refused' | 'unreachable';
 
 /**
  * On the callback address: wipes the code from the address, checks `state`, redeems the code
@@ -130,18 +135,23 @@ export async function finishSignIn(config: AuthConfig, timeoutMs: number): Promi
   if (!code || !pending.verifier || !pending.state || params.get('state') !== pending.state)
     return 'bad-state';
   if (!config.tokenEndpoint) return 'refused';
-  const res = await fetch(new URL(config.tokenEndpoint, location.origin).toString(), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: `${location.origin}${CALLBACK_PATH}`,
-      client_id: config.clientId,
-      code_verifier: pending.verifier,
-    }).toString(),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
+  let res: Response;
+  try {
+    res = await fetch(new URL(config.tokenEndpoint, location.origin).toString(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: `${location.origin}${CALLBACK_PATH}`,
+        client_id: config.clientId,
+        code_verifier: pending.verifier,
+      }).toString(),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch {
+    return 'unreachable';
+  }
   if (!res.ok) return 'refused';
   const body = (await res.json()) as { access_token?: string; expires_in?: number };
   if (typeof body.access_token !== 'string') return 'refused';

@@ -198,7 +198,8 @@ export class WorkspaceView implements View {
       const config = await fetchAuthConfig(this.ctx.config.timeoutMs);
       this.auth = { state: 'ok', data: config };
       const result = await finishSignIn(config, this.ctx.config.timeoutMs);
-      if (result === 'bad-state' || result === 'refused') this.signInProblem = result;
+      if (result === 'bad-state' || result === 'refused' || result === 'unreachable')
+        this.signInProblem = result;
       this.screen = screenOf(location.pathname);
     } catch (e) {
       this.auth = { state: 'failed', reason: (e as Error).message };
