@@ -1,6 +1,7 @@
 // The bearer-token verifier with an outside provider's claim names (OIDC_ROLE_CLAIM and friends):
 // real tokens signed by jose with a key the verifier knows only by its public JWK.
 
+import { createServer } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../errors.ts';
@@ -114,5 +115,23 @@ describe('clock skew (OIDC_CLOCK_TOLERANCE_S)', () => {
   it('refuses past the tolerance', async () => {
     expect(await reason(verifier(undefined, 30), await at(now() + 60, now() + 300))).toBe('UNAUTHENTICATED');
     expect(await reason(verifier(undefined, 30), await at(now() - 300, now() - 60))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('an identity provider whose key set cannot be reached', () => {
+  it("is 503 (ours), not 401 (the caller's): connection refused", async () => {
+    // A port that was just free: nothing listens there.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    await new Promise((r) => server.close(r));
+    const v = new JwtVerifier({
+      issuer: ISSUER,
+      audience: 'lianzheng',
+      jwks: new URL(`http://127.0.0.1:${port}/jwks`),
+    });
+    expect(await reason(v, await sign({ role: 'admin' }))).toBe('SERVICE_UNAVAILABLE');
+    // A malformed token is still the caller's.
+    expect(await reason(v, 'not.a.jwt')).toBe('UNAUTHENTICATED');
   });
 });

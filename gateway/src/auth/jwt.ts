@@ -141,9 +141,17 @@ export class JwtVerifier {
         clockTolerance: this.options.clockToleranceS ?? 0,
       }));
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'ERR_JWT_INVALID';
-      // The identity provider being unreachable is our problem, not the caller's.
-      if (code === 'ERR_JWKS_TIMEOUT' || code === 'ERR_JOSE_GENERIC') {
+      const raw = (err as { code?: string }).code;
+      const code = raw ?? 'ERR_JWT_INVALID';
+      // The identity provider being unreachable is our problem, not the caller's: a timeout, a
+      // bad answer (ERR_JOSE_GENERIC), or — with no JOSE code at all — fetch's own failure
+      // (connection refused, DNS), which jose passes on as it is. As a 401 it would also count
+      // against the caller's failure budget (auth/failure-budget.ts).
+      if (
+        code === 'ERR_JWKS_TIMEOUT' ||
+        code === 'ERR_JOSE_GENERIC' ||
+        (raw === undefined && this.options.jwks instanceof URL)
+      ) {
         throw new AppError(
           'SERVICE_UNAVAILABLE',
           'the identity provider cannot be reached',
