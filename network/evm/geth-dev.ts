@@ -29,6 +29,14 @@ export interface GethDevOptions {
    * verifier page's origin when it reads the chain itself; none when omitted (geth's default).
    */
   corsDomain?: string;
+  /**
+   * Keep every block's state on disk as it is made (geth's hash scheme, `--gcmode archive`). By
+   * default geth keeps recent state in memory and writes it at a clean shutdown, so a SIGKILLed dev
+   * node comes back at genesis (its own transactions re-mined from the pool's journal): the chain
+   * itself is gone, not just its RPC. Archive mode is what lets a test kill the node and restart
+   * the same chain (a few trailing blocks may still be lost). Only for a fresh data folder.
+   */
+  archive?: boolean;
 }
 
 export interface GethDevNode {
@@ -39,8 +47,8 @@ export interface GethDevNode {
   /** The prefunded, unlocked dev account. */
   devAccount: string;
   chainId: number;
-  /** SIGINT and wait for exit (SIGKILL after 15 s). */
-  stop(): Promise<void>;
+  /** SIGINT (or `signal`, e.g. SIGKILL for a crash) and wait for exit (SIGKILL after 15 s). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** The pinned geth binary: $GETH_BIN, or the cached build from scripts/install-go-tools.sh. */
@@ -125,6 +133,7 @@ export async function startGethDev(options: GethDevOptions): Promise<GethDevNode
   if (options.minerGasPriceWei !== undefined)
     args.push('--miner.gasprice', options.minerGasPriceWei.toString());
   if (options.corsDomain !== undefined) args.push('--http.corsdomain', options.corsDomain);
+  if (options.archive) args.push('--state.scheme', 'hash', '--gcmode', 'archive');
   const logFile = options.logFile ?? join(options.datadir, 'geth.log');
   const log = createWriteStream(logFile, { flags: 'a' });
   const child: ChildProcess = spawn(gethBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -138,9 +147,9 @@ export async function startGethDev(options: GethDevOptions): Promise<GethDevNode
     });
   });
   const rpcUrl = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: NodeJS.Signals = 'SIGINT'): Promise<void> => {
     if (!exited) {
-      child.kill('SIGINT');
+      child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exitPromise;
       clearTimeout(timer);

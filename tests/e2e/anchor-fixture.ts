@@ -71,6 +71,24 @@ export function ensureArtefact(): void {
   }
 }
 
+/**
+ * A new anchoring key in `dir`/anchor.key, funded from the dev account, that deploys the Anchor
+ * contract: the operator's first steps (`lianzheng anchor keygen` then `deploy`). The key's first
+ * transaction is the deployment, so its nonce afterwards counts its anchor transactions plus one.
+ */
+export async function deployWithNewAnchorKey(
+  geth: GethDevNode,
+  dir: string,
+): Promise<{ keyFile: string; wallet: Wallet; contract: string }> {
+  const keyFile = path.join(dir, 'anchor.key');
+  await createAnchorKeyFile(keyFile);
+  const wallet = await loadAnchorKey(keyFile);
+  await fundFromDevAccount(geth, wallet.address, 100n * 10n ** 18n);
+  const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
+  const deployed = await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy());
+  return { keyFile, wallet, contract: deployed.address };
+}
+
 export async function startAnchorEnv(
   options: { period?: number; minerGasPriceWei?: bigint; config?: Partial<AnchorConfig> } = {},
 ): Promise<AnchorEnv> {
@@ -103,12 +121,7 @@ export async function startAnchorEnv(
       running = false;
     });
 
-    const keyFile = path.join(dir, 'anchor.key');
-    await createAnchorKeyFile(keyFile);
-    const wallet = await loadAnchorKey(keyFile);
-    await fundFromDevAccount(geth, wallet.address, 100n * 10n ** 18n);
-    const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
-    const deployed = await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy());
+    const { keyFile, wallet, contract } = await deployWithNewAnchorKey(geth, dir);
 
     const config: AnchorConfig & { contract: string } = {
       rpcUrl: geth.rpcUrl,
@@ -122,7 +135,7 @@ export async function startAnchorEnv(
       maxPriorityFeePerGas: 5n * 10n ** 9n,
       rpcTimeoutMs: 2_000,
       ...options.config,
-      contract: deployed.address,
+      contract,
     };
 
     const env: AnchorEnv = {
@@ -133,7 +146,7 @@ export async function startAnchorEnv(
       },
       gethDatadir,
       wallet,
-      contract: deployed.address,
+      contract,
       config,
       async stopGeth() {
         if (running) await geth.stop();

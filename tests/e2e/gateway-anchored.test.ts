@@ -9,7 +9,6 @@
 // twice — recorded, then anchored — through the hooks the webhooks part sets on the batcher and the
 // anchorer of the real gateway.
 
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -24,14 +23,13 @@ import {
   toHex,
   verifyBundle,
 } from '@lianzheng/proof';
-import { JsonRpcProvider, keccak256, toUtf8Bytes } from 'ethers';
+import { keccak256, toUtf8Bytes } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANCHOR_ARTEFACT_PATH, deployAnchorContract } from '../../gateway/src/anchor/deploy.ts';
-import { createAnchorKeyFile, loadAnchorKey } from '../../gateway/src/anchor/key.ts';
+import { ANCHOR_ARTEFACT_PATH } from '../../gateway/src/anchor/deploy.ts';
 import { createRpcAnchorFetcher } from '../../gateway/src/anchor/rpc-anchor-fetcher.ts';
-import { issueDevToken, loadDevIssuerKey } from '../../gateway/src/auth/dev-issuer.ts';
-import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
-import { fundFromDevAccount, type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
+import { type GethDevNode, startGethDev } from '../../network/evm/geth-dev.ts';
+import { deployWithNewAnchorKey } from './anchor-fixture.ts';
+import { anchorMetrics, readyz, statusOf, submitNotice } from './gateway-probes.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
 
 let dir = '';
@@ -56,13 +54,10 @@ beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-anchored-'));
   gethDatadir = path.join(dir, 'geth');
   geth = await startGethDev({ datadir: gethDatadir, period: 1 });
-  const keyFile = path.join(dir, 'anchor.key');
-  await createAnchorKeyFile(keyFile);
-  const wallet = await loadAnchorKey(keyFile);
-  anchorer = wallet.address;
-  await fundFromDevAccount(geth, wallet.address, 10n ** 19n);
-  const provider = new JsonRpcProvider(geth.rpcUrl, geth.chainId, { staticNetwork: true });
-  contract = (await deployAnchorContract(wallet.connect(provider)).finally(() => provider.destroy())).address;
+  const deployed = await deployWithNewAnchorKey(geth, dir);
+  const keyFile = deployed.keyFile;
+  anchorer = deployed.wallet.address;
+  contract = deployed.contract;
   receiver = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => {
@@ -89,6 +84,7 @@ beforeAll(async () => {
       ANCHOR_RPC_TIMEOUT_MS: '1000',
       // Lowered from the default so the outage test below need not hold the node down for 60 s or
       // minutes: the outage lasts until the lag passes these 3 s and /readyz says so (~6 s).
+      // anchor-outage.test.ts holds two full 60 s outages.
       ANCHOR_MAX_LAG_S: '3',
       // The partner's receiver below listens on loopback.
       WEBHOOK_ALLOW_PRIVATE: 'true',
@@ -106,52 +102,12 @@ afterAll(async () => {
 });
 
 async function submit(title: string): Promise<{ id: string; digest: string }> {
-  const token = await gateway!.unitToken();
-  const digest = toHex(sha256(randomBytes(64)));
-  const res = await fetch(`${base}/v1/evidence`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      projectId: DEMO_PROJECT.id,
-      kind: 'notice',
-      visibility: 'public',
-      sha256: digest,
-      title,
-    }),
-  });
-  expect(res.status).toBe(202);
-  return { id: ((await res.json()) as { id: string }).id, digest };
+  const { id, digest, status } = await submitNotice(gateway!, title);
+  expect(status).toBe(202);
+  return { id, digest };
 }
 
-async function statusOf(digest: string, id: string): Promise<string | undefined> {
-  const v = await getJson(`/v1/verify/${digest}`);
-  return (v.body.records as { id: string; status: string }[] | undefined)?.find((r) => r.id === id)?.status;
-}
-
-/** The gateway's Prometheus text, scraped as Prometheus does (an admin bearer token). */
-async function metrics(): Promise<Record<string, number>> {
-  const token = await issueDevToken(await loadDevIssuerKey(path.join(gateway!.dataDir, 'keys')), {
-    role: 'admin',
-    subject: 'prometheus',
-    audience: 'lianzheng',
-  });
-  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
-  expect(res.status).toBe(200);
-  const values: Record<string, number> = {};
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^(lianzheng_anchor_[a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) values[m[1]!] = (values[m[1]!] ?? 0) + Number(m[3]);
-  }
-  return values;
-}
-
-async function readyz(): Promise<{
-  status: number;
-  body: { ready: boolean; degraded?: string[]; checks: { anchor?: { ok: boolean; reason?: string } } };
-}> {
-  const res = await fetch(`${base}/readyz`);
-  return { status: res.status, body: await res.json() };
-}
+const metrics = () => anchorMetrics(gateway!);
 
 describe('a record anchored on a real EVM chain', () => {
   it('is recorded, anchored, and its bundle verifies through the anchor step', async () => {
@@ -263,7 +219,7 @@ describe('a record anchored on a real EVM chain', () => {
 
 describe('the chain node goes away', () => {
   it('/readyz reports anchoring degraded past ANCHOR_MAX_LAG_S and /metrics shows why; both recover', async () => {
-    const before = await readyz();
+    const before = await readyz(base);
     expect(before.status).toBe(200);
     expect(before.body.degraded).toBeUndefined();
     expect(before.body.checks.anchor).toMatchObject({ ok: true });
@@ -278,13 +234,13 @@ describe('the chain node goes away', () => {
     const { id, digest } = await submit('停电期间的公示');
     await gateway!.waitFor(
       'the record recorded',
-      async () => ((await statusOf(digest, id)) === 'recorded' ? true : undefined),
+      async () => ((await statusOf(base, digest, id)) === 'recorded' ? true : undefined),
       60_000,
     );
     const degraded = await gateway!.waitFor(
       '/readyz to report anchoring degraded',
       async () => {
-        const r = await readyz();
+        const r = await readyz(base);
         return r.body.degraded?.includes('anchor') ? r : undefined;
       },
       60_000,
@@ -305,10 +261,10 @@ describe('the chain node goes away', () => {
     geth = await startGethDev({ datadir: gethDatadir, period: 1, port });
     await gateway!.waitFor(
       'the record anchored',
-      async () => ((await statusOf(digest, id)) === 'anchored' ? true : undefined),
+      async () => ((await statusOf(base, digest, id)) === 'anchored' ? true : undefined),
       120_000,
     );
-    const after = await readyz();
+    const after = await readyz(base);
     expect(after.body.degraded).toBeUndefined();
     expect(after.body.checks.anchor).toMatchObject({ ok: true });
     const recovered = await metrics();

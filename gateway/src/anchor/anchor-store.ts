@@ -116,6 +116,48 @@ export async function confirmAnchor(db: Queryable, id: string, receipt: AnchorRe
   );
 }
 
+/** A confirmed anchor still shallow enough that a reorganisation may move or drop it. */
+export interface RecentConfirmedAnchor {
+  id: string;
+  size: string;
+  tx_hash: string;
+  block: string;
+  block_hash: string | null;
+  /** The signed transaction that confirmed it (the last one signed), hex. */
+  raw_tx: string | null;
+}
+
+/** The confirmed anchors at `site` mined in block `fromBlock` or later, newest first, at most `limit`. */
+export async function recentConfirmedAnchors(
+  db: Queryable,
+  site: AnchorSite,
+  fromBlock: number,
+  limit: number,
+): Promise<RecentConfirmedAnchor[]> {
+  const { rows } = await db.query<RecentConfirmedAnchor>(
+    `select id, size, tx_hash, block, block_hash, raw_tx from anchors
+      where chain_id = $1 and contract = $2 and origin = $3 and status = 'confirmed' and block >= $4
+      order by block desc, id desc limit $5`,
+    [site.chainId, site.contract, site.origin, Math.max(0, fromBlock), limit],
+  );
+  return rows;
+}
+
+/**
+ * Confirmed anchor `id`'s transaction is now in another block (the chain reorganised and re-mined
+ * it): bundles name the block they can find it in.
+ */
+export async function moveConfirmedAnchor(
+  db: Queryable,
+  id: string,
+  at: { blockNumber: number; blockHash: string },
+): Promise<void> {
+  await db.query(
+    `update anchors set block = $2, block_hash = $3, updated_at = now() where id = $1 and status = 'confirmed'`,
+    [id, at.blockNumber, at.blockHash],
+  );
+}
+
 /** Where anchoring at a site stands: what the anchorer decides from whether to start another. */
 export interface AnchorProgress {
   /** The largest size of an anchor not failed (0: none). */

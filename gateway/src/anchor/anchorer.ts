@@ -21,7 +21,9 @@ import {
   confirmAnchor,
   inFlightAnchor,
   insertAnchor,
+  moveConfirmedAnchor,
   raiseAnchoredSize,
+  recentConfirmedAnchors,
   storeSignedTx,
   updateAnchor,
 } from './anchor-store.ts';
@@ -103,6 +105,8 @@ export interface Anchorer {
   tick(): Promise<TickOutcome>;
   /** Adds a hook told of the leaves each confirmed anchor newly covers, in its transaction. */
   onAnchored(hook: AnchoredHook): void;
+  /** Adds a hook told when a confirmed anchor is found re-mined in another block (after it is stored). */
+  onMoved(hook: MovedHook): void;
   /** Ticks every `pollMs` until stopped. */
   start(): void;
   /** Stops the timer, waits for a running tick, closes the provider if it made it. */
@@ -110,6 +114,13 @@ export interface Anchorer {
   status(): AnchorerStatus;
   readonly address: string;
 }
+
+/**
+ * How deep a reorganisation is looked for: confirmed anchors mined in the chain's last this many
+ * blocks are read again once per interval (at most RECHECK_LIMIT of them, newest first).
+ */
+const REORG_WINDOW_BLOCKS = 128;
+const RECHECK_LIMIT = 16;
 
 /** An arbitrary constant: the advisory lock that lets one gateway at a time anchor. */
 const ANCHOR_LOCK = 0x6c7a616e; // "lzan"
@@ -125,6 +136,12 @@ export interface Anchored {
  * notices. Anchoring itself knows nothing of who listens.
  */
 export type AnchoredHook = (tx: Queryable, anchored: Anchored) => Promise<void>;
+
+/**
+ * A confirmed anchor the chain re-mined in another block (a reorganisation): what caches its block
+ * must forget it (anchor/bundles-plugin.ts drops the cached bundles).
+ */
+export type MovedHook = (moved: { size: number; txHash: string; block: number }) => void;
 
 /**
  * Marks the records below `size` anchored — one row, `log_anchored`, raised (never lowered): a
@@ -205,6 +222,7 @@ interface StepContext {
   config: AnchorConfig & { contract: string };
   site: AnchorSite;
   hooks: readonly AnchoredHook[];
+  movedHooks: readonly MovedHook[];
   suggestFees: (provider: JsonRpcProvider) => Promise<SuggestedFees>;
   latestRecordedCheckpoint: () => Promise<RecordedCheckpoint | null>;
   log: Logger | undefined;
@@ -216,7 +234,7 @@ interface StepContext {
  * grew. Each change is written to the outbox before the chain is asked to act on it.
  */
 function anchorStep(ctx: StepContext) {
-  const { chain, config, site, hooks, suggestFees, log } = ctx;
+  const { chain, config, site, hooks, movedHooks, suggestFees, log } = ctx;
   let lastCatchUpAt = 0;
 
   /** Signs and keeps a transaction of `row` before it is broadcast (a crash re-sends the same one). */
@@ -361,14 +379,49 @@ function anchorStep(ctx: StepContext) {
     return row.tx_hashes.length > 0 ? followSigned(client, row) : signFirst(client, row);
   }
 
+  /**
+   * The recently confirmed anchors read again from the chain. A reorganisation deeper than the
+   * confirmations (or a lone node that lost its last blocks in a crash, as the outage test's
+   * SIGKILLed dev node does) re-mines an anchor in another block: its row, which bundles name,
+   * follows it there. One the chain dropped altogether is sent again — the same signed
+   * transaction, so the same hash the bundles name, and its nonce before any later anchor takes
+   * it (this runs before the next anchor is created) — and followed at the next interval. The
+   * records it covered stay `anchored` meanwhile: an anchored size is never lowered.
+   */
+  async function recheckConfirmed(client: pg.PoolClient): Promise<void> {
+    const head = await chain.provider.getBlockNumber();
+    const recent = await recentConfirmedAnchors(client, site, head - REORG_WINDOW_BLOCKS, RECHECK_LIMIT);
+    for (const row of recent) {
+      const anchor = { anchorId: Number(row.id), size: Number(row.size), txHash: row.tx_hash };
+      const receipt = await chain.provider.getTransactionReceipt(row.tx_hash);
+      if (!receipt) {
+        const { known } = row.raw_tx ? await chain.broadcast(row.raw_tx, row.tx_hash) : { known: false };
+        log?.error(
+          { anchor, block: Number(row.block), resent: known },
+          'a confirmed anchor is no longer on the chain (reorganised away); its transaction sent again',
+        );
+      } else if (receipt.blockHash !== row.block_hash) {
+        await moveConfirmedAnchor(client, row.id, receipt);
+        for (const hook of movedHooks) {
+          hook({ size: Number(row.size), txHash: row.tx_hash, block: receipt.blockNumber });
+        }
+        log?.warn(
+          { anchor, from: Number(row.block), to: receipt.blockNumber },
+          'a confirmed anchor was re-mined in another block (the chain reorganised); its block is updated',
+        );
+      }
+    }
+  }
+
   /** A new anchor of the newest recorded checkpoint, once per interval, if the log grew. */
   async function maybeCreate(client: pg.PoolClient): Promise<AnchorRow | null> {
     const progress = await anchorProgress(client, site);
     if (Date.now() - progress.createdAt < config.intervalMs) return null;
-    // The anchored size catches up with the confirmed anchors here, once per interval (a no-op
-    // when the confirming transaction already raised it).
+    // Once per interval: the anchored size catches up with the confirmed anchors (a no-op when the
+    // confirming transaction already raised it), and the recent ones are looked for on the chain.
     if (progress.confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
       await inTransaction(client, () => markAnchored(client, progress.confirmed, hooks));
+      await recheckConfirmed(client);
       lastCatchUpAt = Date.now();
     }
     const checkpoint = await ctx.latestRecordedCheckpoint();
@@ -408,12 +461,14 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     log,
   );
   const hooks: AnchoredHook[] = [];
+  const movedHooks: MovedHook[] = [];
   const failures = failureAccounting(options.onError);
   const step = anchorStep({
     chain,
     config,
     site: { chainId: config.chainId, contract, origin },
     hooks,
+    movedHooks,
     suggestFees: options.suggestFees ?? nodeFees,
     latestRecordedCheckpoint: options.latestRecordedCheckpoint,
     log,
@@ -468,6 +523,9 @@ export function createAnchorer(options: AnchorerOptions): Anchorer {
     tick: worker.step,
     onAnchored(hook) {
       hooks.push(hook);
+    },
+    onMoved(hook) {
+      movedHooks.push(hook);
     },
     start: worker.start,
     stop: worker.stop,

@@ -163,6 +163,14 @@ export class BundleBuilder {
   /** Registers a section builder, e.g. the anchorer's `anchor` reference for anchored records. */
   addEnricher(enricher: BundleEnricher): void {
     this.enrichers.push(enricher);
+    this.forgetCached();
+  }
+
+  /**
+   * Drops every cached bundle: for a section that changed without a status change (a confirmed
+   * anchor the chain re-mined in another block), which a cached bundle would otherwise keep.
+   */
+  forgetCached(): void {
     this.cache.clear();
     this.cachedBytes = 0;
   }
