@@ -40,6 +40,7 @@ import {
 import { CliError, defaultOut, EXIT, loadCliConfig, type Out, withDatabase } from './common.ts';
 import { cmdMonitor, MONITOR_HELP } from './monitor.ts';
 import { nameWithId, type ProjectNames, parseProjectNames, recordLine } from './names.ts';
+import { cmdOidc, OIDC_HELP } from './oidc.ts';
 import { cmdPackage, cmdVerifyPackage, PACKAGE_HELP } from './package.ts';
 import { verifyOnFabric } from './verify-fabric.ts';
 import { cmdWitness, WITNESS_HELP } from './witness.ts';
@@ -129,6 +130,7 @@ ${CERTIFICATES_HELP}
 ${PACKAGE_HELP}
 ${WITNESS_HELP}
 ${MONITOR_HELP}
+${OIDC_HELP}
   lianzheng backup DIR
       Copy the database (every table, in one consistent snapshot; safe while the gateway runs)
       into the new folder DIR, with a manifest of sizes and SHA-256s. Keys are not in it: keep
@@ -1299,6 +1301,8 @@ export async function run(
         return await cmdWitness(args, out);
       case 'monitor':
         return await cmdMonitor(args, env, out, gatewayUrl);
+      case 'oidc':
+        return await cmdOidc(args, out);
       case undefined:
       case 'help':
       case '--help':
