@@ -181,6 +181,8 @@ describe('loadConfig', () => {
     [{ OIDC_JWKS_URL: 'https://idp/jwks' }, 'OIDC_ISSUER'],
     [{ OIDC_END_SESSION_URL: 'ftp://idp/logout' }, 'OIDC_END_SESSION_URL'],
     [{ OIDC_ROLE_CLAIM: 'sub' }, 'OIDC_ROLE_CLAIM'],
+    [{ OIDC_ROLE_CLAIM: 'nickname' }, 'OIDC_ROLE_CLAIM'],
+    [{ OIDC_ORG_CLAIM: 'email' }, 'OIDC_ORG_CLAIM'],
     [{ OIDC_REGION_CLAIM: 'my region' }, 'OIDC_REGION_CLAIM'],
     [{ OIDC_ORG_CLAIM: 'x'.repeat(201) }, 'OIDC_ORG_CLAIM'],
     [{ OIDC_CLOCK_TOLERANCE_S: '301' }, 'OIDC_CLOCK_TOLERANCE_S'],

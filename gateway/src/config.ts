@@ -325,15 +325,28 @@ function fabricConfig(env: Env, cwd: string): FabricConfig | undefined {
 }
 
 /**
- * A claim name for OIDC_*_CLAIM. The registered claims (`iss`, `sub`, `aud`, `exp`…) are refused: a
- * role read from `sub` would let anyone whose user name is `admin` be one.
+ * Claims that must not name a role, region or organisation: the registered ones (a role read from
+ * `sub` would make anyone whose user name is `admin` one) and OpenID Connect's standard profile
+ * claims, which many providers let users edit themselves.
  */
+const UNFIT_CLAIMS = new Set(
+  (
+    'iss sub aud exp nbf iat jti azp client_id scope sid nonce auth_time acr amr at_hash c_hash ' +
+    'name given_name family_name middle_name nickname preferred_username profile picture website ' +
+    'email email_verified gender birthdate zoneinfo locale phone_number phone_number_verified address updated_at'
+  ).split(' '),
+);
+
+/** A claim name for OIDC_*_CLAIM: one the provider's administrators set, per UNFIT_CLAIMS. */
 function claimName(env: Env, name: string, fallback: string): string {
   const value = str(env, name) ?? fallback;
   if (value.length > 200 || /[\s\p{Cc}]/u.test(value))
     throw new ConfigError(name, 'must be one claim name: no spaces, at most 200 characters');
-  if (['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'azp', 'client_id', 'scope'].includes(value))
-    throw new ConfigError(name, `${value} is a registered claim, not one a provider sets per user`);
+  if (UNFIT_CLAIMS.has(value))
+    throw new ConfigError(
+      name,
+      `${value} is a registered or profile claim (users may set profile claims themselves): name one only the provider's administrators set`,
+    );
   return value;
 }
 
