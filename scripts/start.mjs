@@ -57,11 +57,17 @@ if (config.role === 'all' && !config.tls && !config.witnesses && process.env.DEM
   }
 }
 const { withGatewayNodeFlags } = await import('../gateway/src/node-flags.ts');
-const child = spawn(process.execPath, withGatewayNodeFlags(['--import', 'tsx', 'gateway/src/server.ts']), {
-  cwd: root,
-  env: childEnv,
-  stdio: 'inherit',
-});
+// The flags of the process's role; with API_WORKERS > 1 it is a supervisor and each worker gets its own.
+const role = config.apiWorkers > 1 ? 'supervisor' : config.role;
+const child = spawn(
+  process.execPath,
+  withGatewayNodeFlags(['--import', 'tsx', 'gateway/src/server.ts'], role),
+  {
+    cwd: root,
+    env: childEnv,
+    stdio: 'inherit',
+  },
+);
 let exiting = false;
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

@@ -59,13 +59,13 @@ export interface Supervisor {
 
 /**
  * Starts the supervised gateway described in this module's header. `entry` is the script the
- * workers run (server.ts); `execArgv` its Node flags (`--import tsx`).
+ * workers run (server.ts); `execArgv` a worker's Node flags by its role (`--import tsx`, node-flags.ts).
  */
 export async function runSupervisor(
   config: Config,
   env: Record<string, string | undefined>,
   log: pino.Logger,
-  entry: { exec: string; execArgv: string[] },
+  entry: { exec: string; execArgv: (role: Role) => string[] },
 ): Promise<Supervisor> {
   let embedded: EmbeddedPostgres | undefined;
   let watchdog: EmbeddedPostgresWatchdog | undefined;
@@ -78,7 +78,7 @@ export async function runSupervisor(
     databaseUrl = embedded.url;
     watchdog = watchEmbeddedPostgres(embedded, { log });
   }
-  cluster.setupPrimary({ exec: entry.exec, execArgv: entry.execArgv, silent: false });
+  cluster.setupPrimary({ exec: entry.exec, silent: false });
   // Every worker's own metrics, summed on request (see clusterMetricsText).
   const aggregator = new AggregatorRegistry();
   const share = (perMin: number) => String(Math.ceil(perMin / config.apiWorkers));
@@ -106,6 +106,8 @@ export async function runSupervisor(
 
   const fork = (slot: WorkerSlot): Worker => {
     slot.startedAt = Date.now();
+    // The settings apply to the next fork: this worker's flags are its role's.
+    cluster.setupPrimary({ execArgv: entry.execArgv(slot.role) });
     const worker = cluster.fork(envOf(slot.role));
     slot.worker = worker;
     if (slot.role === 'api' && config.apiWorkersNice > 0) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { GATEWAY_NODE_FLAGS, withGatewayNodeFlags } from './node-flags.ts';
+import { GATEWAY_NODE_FLAGS, SEALING_NODE_FLAGS, withGatewayNodeFlags } from './node-flags.ts';
 
 const saved = process.env.NODE_OPTIONS;
 afterEach(() => {
@@ -10,7 +10,7 @@ afterEach(() => {
 describe('withGatewayNodeFlags', () => {
   it('puts the gateway flags before the given ones', () => {
     delete process.env.NODE_OPTIONS;
-    expect(withGatewayNodeFlags(['--import', 'tsx', 'server.ts'])).toEqual([
+    expect(withGatewayNodeFlags(['--import', 'tsx', 'server.ts'], 'api')).toEqual([
       ...GATEWAY_NODE_FLAGS,
       '--import',
       'tsx',
@@ -18,9 +18,30 @@ describe('withGatewayNodeFlags', () => {
     ]);
   });
 
+  it("gives a process that seals the sealer's larger young generation, an api process 32 MiB, a supervisor none", () => {
+    delete process.env.NODE_OPTIONS;
+    expect(GATEWAY_NODE_FLAGS).toEqual(['--max-semi-space-size=32']);
+    expect(SEALING_NODE_FLAGS).toEqual(['--max-semi-space-size=64']);
+    expect(withGatewayNodeFlags(['x.ts'], 'sealer')).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
+    expect(withGatewayNodeFlags(['x.ts'], 'all')).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
+    expect(withGatewayNodeFlags(['x.ts'], 'api')).toEqual([...GATEWAY_NODE_FLAGS, 'x.ts']);
+    expect(withGatewayNodeFlags(['x.ts'], 'supervisor')).toEqual(['x.ts']);
+    // No role given: GATEWAY_ROLE's, where unset means `all`.
+    const role = process.env.GATEWAY_ROLE;
+    try {
+      delete process.env.GATEWAY_ROLE;
+      expect(withGatewayNodeFlags(['x.ts'])).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
+      process.env.GATEWAY_ROLE = 'api';
+      expect(withGatewayNodeFlags(['x.ts'])).toEqual([...GATEWAY_NODE_FLAGS, 'x.ts']);
+    } finally {
+      if (role === undefined) delete process.env.GATEWAY_ROLE;
+      else process.env.GATEWAY_ROLE = role;
+    }
+  });
+
   it('leaves out a flag the caller set, on the command line or in NODE_OPTIONS', () => {
     delete process.env.NODE_OPTIONS;
-    expect(withGatewayNodeFlags(['--max-semi-space-size=8', 'x.ts'])).toEqual([
+    expect(withGatewayNodeFlags(['--max-semi-space-size=8', 'x.ts'], 'sealer')).toEqual([
       '--max-semi-space-size=8',
       'x.ts',
     ]);

@@ -148,10 +148,10 @@ async function supervise(config: Config): Promise<void> {
   const inherited = process.execArgv.some((a) => a.includes('tsx'))
     ? process.execArgv
     : [...process.execArgv, '--import', 'tsx'];
-  const execArgv = withGatewayNodeFlags(inherited);
   const supervisor = await runSupervisor(config, process.env, logger, {
     exec: fileURLToPath(import.meta.url),
-    execArgv,
+    // Each worker the flags of its role (node-flags.ts: the sealer's young generation is larger).
+    execArgv: (role) => withGatewayNodeFlags(inherited, role),
   });
   // Each worker gets 30 s to stop before it is killed, then PostgreSQL stops: allow for both.
   exitOnStopSignals(logger, 'shutting down the gateway processes', () => supervisor.stop(), 60_000);

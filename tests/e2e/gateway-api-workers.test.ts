@@ -46,7 +46,7 @@ function fresh(
 }
 
 /** The gateway processes under `npm start`: the supervisor and its workers (by command line). */
-function gatewayProcesses(): { pid: number; ppid: number }[] {
+function gatewayProcesses(): { pid: number; ppid: number; args: string }[] {
   const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
   const all = out
     .split('\n')
@@ -81,6 +81,13 @@ describe('the gateway as a supervisor of a sealer and two api workers (API_WORKE
     };
     const [base, ...workers] = processes.map((p) => nice(p.pid)) as [number, ...number[]];
     expect(workers.sort((a, b) => a - b)).toEqual([base, base + 5, base + 5]);
+    // Each worker runs with its role's young generation (node-flags.ts): the sealer's larger than
+    // the api workers'; the supervisor, which only forks, with none of the gateway's flags.
+    const semi = (args: string) => args.match(/--max-semi-space-size=(\d+)/)?.[1];
+    const [supervisor, ...children] = processes;
+    expect(semi(supervisor!.args)).toBeUndefined();
+    const byRole = children.map((p) => `${nice(p.pid) === base ? 'sealer' : 'api'} ${semi(p.args)}`).sort();
+    expect(byRole).toEqual(['api 32', 'api 32', 'sealer 64']);
     const unitToken = await gateway.unitToken();
     const digest = toHex(sha256(randomBytes(32)));
     const accepted = await fresh(

@@ -156,7 +156,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayProc
     process.execPath,
     [
       // The flags `npm start` gives the gateway (node-flags.ts), so the bench measures what runs.
-      ...withGatewayNodeFlags(options.nodeArgs ?? []),
+      ...withGatewayNodeFlags(options.nodeArgs ?? [], options.env?.GATEWAY_ROLE ?? 'all'),
       '--import',
       'tsx',
       options.script ?? 'gateway/src/server.ts',
