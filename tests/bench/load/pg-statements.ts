@@ -35,6 +35,8 @@ await admin.end();
 await server.stop();
 await server.start();
 const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+// Stopping the server at the end ends idle connections; that is not a failure of the run.
+pool.on('error', () => undefined);
 await pool.query('create extension if not exists pg_stat_statements');
 // WAL by table and index (issue #26): pg_walinspect reads the WAL written between two LSNs.
 await pool.query('create extension if not exists pg_walinspect');
