@@ -118,6 +118,14 @@ describe('the digest lookup behind GET /v1/verify', () => {
     expect(found.rows.map((r) => r.sha256).sort()).toEqual([...digests].sort());
   });
 
+  it('finds nothing for a digest that is not 64 lowercase hex digits, beside one it finds (the index holds bytes, migration 0991)', async () => {
+    const known = digest(0xabc); // has letters, so its upper case differs
+    const found = await service.query(DIGEST_LOOKUP, [
+      [known.toUpperCase(), 'zz'.repeat(32), known.slice(1), known, `${known}00`],
+    ]);
+    expect(found.rows.map((r) => r.sha256)).toEqual([known]);
+  });
+
   it('would start them on a pool without the setting (what the setting prevents)', async () => {
     const tool = createPool(env.url, env.config());
     try {

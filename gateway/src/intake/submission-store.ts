@@ -366,10 +366,15 @@ export function projectSubmissions(
  * s.seq`: right after a burst, before any ANALYZE, the planner took that filter for unselective
  * and walked the whole table in seq order through its primary key to save a sort (229 ms for 64
  * digests at 75,000 rows). `offset 0` keeps the subquery from being flattened into a join that
- * could choose the same; the answer is put in seq order per digest by the caller.
+ * could choose the same; the answer is put in seq order per digest by the caller. The index holds
+ * the digest's 32 bytes (migration 0991), hence `decode`; a digest that is not 64 lowercase hex
+ * digits matches nothing, as before, rather than failing the decode.
  */
 export const DIGEST_LOOKUP = `select x.* from unnest($1::text[]) as d(sha256)
-  cross join lateral (${SUBMISSION_SELECT} where s.sha256 = d.sha256 and s.status <> 'rejected' offset 0) x`;
+  cross join lateral (${SUBMISSION_SELECT}
+    where decode(s.sha256, 'hex') = decode(d.sha256, 'hex') and s.sha256 = d.sha256 and s.status <> 'rejected'
+    offset 0) x
+  where d.sha256 ~ '^[0-9a-f]{64}$'`;
 
 /**
  * Loads the submissions of a digest. Lookups made at the same time share one query (see
