@@ -149,8 +149,10 @@ async function profileSealing(): Promise<never> {
     const p = w.stop();
     const to = Date.now() * 1000;
     const took = (to - from) / 1e6;
+    // The sealer's peak resident memory (a larger young generation trades memory for GC).
+    const peak = fs.readFileSync(`/proc/${sealer.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)?.[1];
     console.log(
-      `seal: ${backlog} records in ${took.toFixed(1)} s from start = ${Math.round(backlog / took)}/s; sealer ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / backlog).toFixed(0)} µs/record (from ready); PG ${p.pgCpuCores.toFixed(2)} cores`,
+      `seal: ${backlog} records in ${took.toFixed(1)} s from start = ${Math.round(backlog / took)}/s; sealer ${p.cpuCores.toFixed(2)} cores = ${((p.cpuCores * p.seconds * 1e6) / backlog).toFixed(0)} µs/record (from ready); PG ${p.pgCpuCores.toFixed(2)} cores = ${((p.pgCpuCores * p.seconds * 1e6) / backlog).toFixed(0)} µs/record; sealer peak RSS ${Math.round(Number(peak) / 1024)} MiB`,
     );
     await stopAndSummarise(sealer, ready, to);
     // PROFILE_OUTPUT=1: the sealer's own last output (e.g. what --trace-gc printed).
