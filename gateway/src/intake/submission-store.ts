@@ -499,17 +499,27 @@ export async function flagCountsByMonth(
 // ---------------------------------------------------------------------------------------------
 // The seal queue: the batcher's statements, on the client of its transaction.
 
+/**
+ * The seal's read: the next $1 queued submissions in seq order, with what the ledger is sent of
+ * each.
+ * Everything `record` sends to the ledger, read once (a submission's row is never updated).
+ * The queue's first `limit` seqs, then each row by its key: a plain join let PostgreSQL pick,
+ * on the gateway's pool (no parallel workers) and with statistics lagging a burst, a merge join
+ * that walked `submissions` by its key from the first row ever accepted, every seal — 190,000
+ * rows read for a batch of 10,000 at 200,000 records (196–318 ms against 20–25), growing with
+ * the log (issue #26, docs/benchmarks.md). `offset 0` keeps the lookup a probe per seq.
+ */
+export const QUEUED_FOR_SEAL = `select q.seq, s.id, s.record_json, s.details_json
+  from (select seq from seal_queue order by seq limit $1) q
+  cross join lateral (select id, record_json, details_json from submissions where seq = q.seq offset 0) s
+ order by q.seq`;
+
 /** The next `limit` queued submissions in seq order, with what the ledger is sent of each. */
 export async function queuedForSeal(
   db: Queryable,
   limit: number,
 ): Promise<(SubmissionRecordRow & { seq: string })[]> {
-  // Everything `record` sends to the ledger, read once (a submission's row is never updated).
-  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(
-    `select q.seq, s.id, s.record_json, s.details_json from seal_queue q join submissions s on s.seq = q.seq
-          order by q.seq limit $1`,
-    [limit],
-  );
+  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(QUEUED_FOR_SEAL, [limit]);
   return rows;
 }
 
