@@ -6,6 +6,8 @@
 // transactions to its pool), and the anchorer, which reads its recently confirmed anchors again
 // once per interval, must send the very same transaction again (same hash, same nonce, before the
 // next anchor takes it) and follow it into its new block; the next anchor then comes after it.
+// Then the same while the next anchor is already in flight: its nonce comes after the dropped one's,
+// so it waits until the dropped one is sent again (the anchorer looks even with an anchor in flight).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Anchorer, createAnchorer, type TickOutcome } from '../../gateway/src/anchor/anchorer.ts';
 import { pgLatestRecordedCheckpoint } from '../../gateway/src/anchor/pipeline-source.ts';
@@ -59,6 +61,30 @@ function receiptOf(txHash: string) {
   );
 }
 
+/** Waits until the chain is two blocks past `block`, then rewinds it to the block before `block`. */
+async function rewindBelow(block: number): Promise<void> {
+  const rpcUrl = env!.geth.rpcUrl;
+  const deadline = Date.now() + 10_000;
+  while (Number(await rpcCall<string>(rpcUrl, 'eth_blockNumber')) < block + 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await rpcCall(rpcUrl, 'debug_setHead', [`0x${(block - 1).toString(16)}`]);
+}
+
+const nonceOf = async (address: string) =>
+  Number(await rpcCall<string>(env!.geth.rpcUrl, 'eth_getTransactionCount', [address, 'latest']));
+
+/** The operator's anchor transactions on the chain, in order. */
+async function anchorTxs(): Promise<string[]> {
+  const logs = await rpcCall<{ transactionHash: string }[]>(env!.geth.rpcUrl, 'eth_getLogs', [
+    { address: env!.contract, fromBlock: '0x0', toBlock: 'latest' },
+  ]);
+  return logs.map((l) => l.transactionHash);
+}
+
+/** Set by the first test: the two anchors it left confirmed. */
+let earlier: { tx_hash: string; block: number; nonce: number }[] = [];
+
 describe('a confirmed anchor the chain takes back', () => {
   it('is sent again as the same transaction and followed into its new block; the next anchor comes after it', async () => {
     const rpcUrl = env!.geth.rpcUrl;
@@ -69,14 +95,7 @@ describe('a confirmed anchor the chain takes back', () => {
     expect((await log.bundleFor(0)).anchor?.block).toBe(first.block);
 
     // Rewind below the anchor's block: the anchor is gone from the chain, its nonce free again.
-    const deadline = Date.now() + 10_000;
-    while (
-      Number(await rpcCall<string>(rpcUrl, 'eth_blockNumber')) < first.block + 2 &&
-      Date.now() < deadline
-    ) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    await rpcCall(rpcUrl, 'debug_setHead', [`0x${(first.block - 1).toString(16)}`]);
+    await rewindBelow(first.block);
     expect(await receiptOf(first.tx_hash)).toBeNull();
     expect(
       Number(await rpcCall<string>(rpcUrl, 'eth_getTransactionCount', [env!.wallet.address, 'latest'])),
@@ -112,12 +131,32 @@ describe('a confirmed anchor the chain takes back', () => {
     await tickUntil(anchorer!.tick, confirmed, 30_000);
     const second = await confirmedRow(next);
     expect(second.nonce).toBe(first.nonce + 1);
-    const logs = await rpcCall<{ transactionHash: string }[]>(rpcUrl, 'eth_getLogs', [
-      { address: env!.contract, fromBlock: '0x0', toBlock: 'latest' },
-    ]);
-    expect(logs.map((l) => l.transactionHash)).toEqual([first.tx_hash, second.tx_hash]);
-    expect(
-      Number(await rpcCall<string>(rpcUrl, 'eth_getTransactionCount', [env!.wallet.address, 'latest'])),
-    ).toBe(first.nonce + 2);
+    expect(await anchorTxs()).toEqual([first.tx_hash, second.tx_hash]);
+    expect(await nonceOf(env!.wallet.address)).toBe(first.nonce + 2);
+    earlier = [first, second];
+  }, 90_000);
+
+  it('is sent again while the next anchor waits behind it for its nonce', async () => {
+    expect(earlier).toHaveLength(2);
+    const previous = earlier[1]!;
+    // The next anchor is sent (in the pool, perhaps mined a moment later) ...
+    const size = await log.appendBatch(3);
+    await tickUntil(anchorer!.tick, (o) => o.action === 'created', 30_000);
+    // ... and the chain drops the anchor before it: the new one cannot be mined until that nonce is
+    // used again, and only the dropped transaction may use it.
+    await rewindBelow(previous.block);
+    expect(await receiptOf(previous.tx_hash)).toBeNull();
+    expect(await nonceOf(env!.wallet.address)).toBe(previous.nonce);
+
+    const outcomes = await tickUntil(
+      anchorer!.tick,
+      (o) => o.action === 'confirmed' && o.size === size,
+      40_000,
+    );
+    const third = await confirmedRow(size);
+    expect(third.nonce, outcomes.map((o) => o.action).join(',')).toBe(previous.nonce + 1);
+    expect((await receiptOf(previous.tx_hash))?.status).toBe('0x1');
+    expect(await anchorTxs()).toEqual([earlier[0]!.tx_hash, previous.tx_hash, third.tx_hash]);
+    expect(await nonceOf(env!.wallet.address)).toBe(previous.nonce + 2);
   }, 90_000);
 });

@@ -236,6 +236,7 @@ interface StepContext {
 function anchorStep(ctx: StepContext) {
   const { chain, config, site, hooks, movedHooks, suggestFees, log } = ctx;
   let lastCatchUpAt = 0;
+  let lastRecheckAt = 0;
 
   /** Signs and keeps a transaction of `row` before it is broadcast (a crash re-sends the same one). */
   async function sign(
@@ -384,8 +385,8 @@ function anchorStep(ctx: StepContext) {
    * confirmations (or a lone node that lost its last blocks in a crash, as the outage test's
    * SIGKILLed dev node does) re-mines an anchor in another block: its row, which bundles name,
    * follows it there. One the chain dropped altogether is sent again — the same signed
-   * transaction, so the same hash the bundles name, and its nonce before any later anchor takes
-   * it (this runs before the next anchor is created) — and followed at the next interval. The
+   * transaction, so the same hash the bundles name and its own nonce (before a later anchor is
+   * signed, or while one waits behind it for that nonce) — and followed at the next interval. The
    * records it covered stay `anchored` meanwhile: an anchored size is never lowered.
    */
   async function recheckConfirmed(client: pg.PoolClient): Promise<void> {
@@ -417,11 +418,10 @@ function anchorStep(ctx: StepContext) {
   async function maybeCreate(client: pg.PoolClient): Promise<AnchorRow | null> {
     const progress = await anchorProgress(client, site);
     if (Date.now() - progress.createdAt < config.intervalMs) return null;
-    // Once per interval: the anchored size catches up with the confirmed anchors (a no-op when the
-    // confirming transaction already raised it), and the recent ones are looked for on the chain.
+    // The anchored size catches up with the confirmed anchors here, once per interval (a no-op
+    // when the confirming transaction already raised it).
     if (progress.confirmed > 0 && Date.now() - lastCatchUpAt >= config.intervalMs) {
       await inTransaction(client, () => markAnchored(client, progress.confirmed, hooks));
-      await recheckConfirmed(client);
       lastCatchUpAt = Date.now();
     }
     const checkpoint = await ctx.latestRecordedCheckpoint();
@@ -435,6 +435,12 @@ function anchorStep(ctx: StepContext) {
   }
 
   return async function step(client: pg.PoolClient): Promise<TickOutcome> {
+    // Once per interval, whether or not an anchor is in flight: the next anchor's nonce comes after
+    // a dropped one's, so it cannot be mined until the dropped one is sent again.
+    if (Date.now() - lastRecheckAt >= config.intervalMs) {
+      await recheckConfirmed(client);
+      lastRecheckAt = Date.now();
+    }
     const row = await inFlightAnchor(client, site);
     if (row) return advance(client, row);
     const created = await maybeCreate(client);
