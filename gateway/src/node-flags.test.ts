@@ -21,7 +21,7 @@ describe('withGatewayNodeFlags', () => {
   it("gives a process that seals the sealer's larger young generation, an api process 32 MiB, a supervisor none", () => {
     delete process.env.NODE_OPTIONS;
     expect(GATEWAY_NODE_FLAGS).toEqual(['--max-semi-space-size=32']);
-    expect(SEALING_NODE_FLAGS).toEqual(['--max-semi-space-size=64']);
+    expect(SEALING_NODE_FLAGS).toEqual(['--max-semi-space-size=128']);
     expect(withGatewayNodeFlags(['x.ts'], 'sealer')).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
     expect(withGatewayNodeFlags(['x.ts'], 'all')).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
     expect(withGatewayNodeFlags(['x.ts'], 'api')).toEqual([...GATEWAY_NODE_FLAGS, 'x.ts']);

@@ -12,15 +12,16 @@
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
 /**
- * A process that seals (GATEWAY_ROLE `all` or `sealer`) gets a 64 MiB semi-space: a sealing step
+ * A process that seals (GATEWAY_ROLE `all` or `sealer`) gets a 128 MiB semi-space: a sealing step
  * keeps its 10,000 records (rows, parsed records, RecordBatch's argument and the contract's
  * parse of it) alive for ~0.5 s, so with 32 MiB the scavenges promote most of it and the old
  * generation needs about two Mark-Compacts per step. In alternating A/Bs of the sealer process
- * (docs/benchmarks.md, issue #26) GC fell from ~30% to ~24% of its profile and its CPU per record
- * by ~10%; the batch route's intake alone measured no difference, so `api` processes keep 32.
- * The price is up to ~100 MiB more peak RSS in the sealing process under load.
+ * (docs/benchmarks.md, issue #26) its CPU per record fell by a median 15% (64 MiB: 5%) and GC
+ * from ~28% to ~20% of its profile; the batch route's intake alone measured no difference with
+ * 64, so `api` processes keep 32. The price: ~140 MiB more peak RSS in the sealing process
+ * (~450 → ~600 MiB while recording a backlog).
  */
-export const SEALING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+export const SEALING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=128'];
 
 /**
  * The gateway's flags for a process of `role` (GATEWAY_ROLE; unset means `all`). `supervisor`:

@@ -87,7 +87,7 @@ describe('the gateway as a supervisor of a sealer and two api workers (API_WORKE
     const [supervisor, ...children] = processes;
     expect(semi(supervisor!.args)).toBeUndefined();
     const byRole = children.map((p) => `${nice(p.pid) === base ? 'sealer' : 'api'} ${semi(p.args)}`).sort();
-    expect(byRole).toEqual(['api 32', 'api 32', 'sealer 64']);
+    expect(byRole).toEqual(['api 32', 'api 32', 'sealer 128']);
     const unitToken = await gateway.unitToken();
     const digest = toHex(sha256(randomBytes(32)));
     const accepted = await fresh(
