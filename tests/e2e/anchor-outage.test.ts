@@ -2,7 +2,8 @@
 // 60 s outage"). The gateway as the README starts it anchors on a real geth dev node every 3 s
 // while records keep arriving; the node is then stopped for a full minute, twice:
 //   1. a clean stop (SIGINT) at an arbitrary moment;
-//   2. a SIGKILL the moment the anchorer's transaction is in geth's pool, not yet mined.
+//   2. a SIGKILL the moment the anchorer's transaction is in geth's pool, not yet mined, and the
+//      pool's journal removed (the node comes back without the transaction).
 // Through each outage the test polls /readyz and /metrics: intake keeps answering 202 and records
 // keep being recorded; /readyz stays ready but turns `degraded: ["anchor"]` only once the wait
 // passes ANCHOR_MAX_LAG_S (20 s here: well above an interval and its confirmations, well inside the
@@ -409,6 +410,12 @@ describe('anchoring through two 60-second chain outages', () => {
     const since = Date.now();
     await geth!.stop('SIGKILL');
     gethRunning = false;
+    // The node's pool goes with it, as when a provider's node comes back empty: geth would
+    // otherwise re-add the transaction from its journal of local ones. Only the gateway's outbox
+    // has it now, so the anchorer must send it again or replace it.
+    const journal = path.join(gethDatadir, 'geth', 'transactions.rlp');
+    await fs.access(journal);
+    await fs.rm(journal);
     const call = new Interface(ANCHOR_ABI).parseTransaction({ data: inFlight!.input });
     const inFlightSize = Number(call!.args[1]);
     const samples = await watchOutage(since);
