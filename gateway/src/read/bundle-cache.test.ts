@@ -104,6 +104,31 @@ describe('BundleBuilder cache bounds', () => {
   });
 });
 
+describe('BundleBuilder.forgetCached', () => {
+  it('drops the cached bundles, so a section that changed without a status change is built again', async () => {
+    const builder = new BundleBuilder(fakeLog({ proofs: 0, notes: 0 }), { network: 'embedded' });
+    // The anchorer's case: a confirmed anchor re-mined in another block (anchor/bundles-plugin.ts).
+    let block = 21;
+    builder.addEnricher(async (_row, bundle) => {
+      bundle.anchor = {
+        chainId: 'eip155:1337',
+        contract: '0x',
+        txHash: '0x',
+        block,
+        size: 1,
+        root: '',
+        consistency: [],
+      };
+    });
+    expect((await builder.bundle(row(1), false)).anchor?.block).toBe(21);
+    block = 20;
+    expect((await builder.bundle(row(1), false)).anchor?.block).toBe(21);
+    builder.forgetCached();
+    expect(builder.cacheStats()).toMatchObject({ entries: 0, bytes: 0 });
+    expect((await builder.bundle(row(1), false)).anchor?.block).toBe(20);
+  });
+});
+
 describe("BundleBuilder with the subtree hashes read in the record's own query", () => {
   // A real log of 37 leaves in memory; rows carry what lz_inclusion_subtrees would have joined.
   const n = 37;
