@@ -84,11 +84,11 @@ describe('lz_inclusion_subtrees', () => {
   });
 
   it("is joined to log_tiles by primary key in the verify query's plan, not by reading the whole table", async () => {
-    // As many tiles as a log of ~10 million leaves has (one hash each here: the plan depends on
+    // As many tiles as a log of ~2.5 million leaves has (one hash each here: the plan depends on
     // the row count), with statistics. Before migration 0501 the planner took the function for
     // 1,000 rows and hash-joined a sequential scan of the subtrees into every verify lookup (5 ms
     // each at 20,000 leaves, growing with the log); 0990 put the subtrees in tiles, looked up by
-    // (level / 8, idx >> (8 - level % 8)). (A log of a few hundred tiles is read whole, which
+    // (level / 6, idx >> (6 - level % 6), migration 0992). (A log of a few hundred tiles is read whole, which
     // costs a few pages.)
     await db.pool.query(
       `insert into log_tiles (level, idx, hashes)

@@ -1,5 +1,6 @@
-// The log's subtrees in tiles (migration 0990, gateway/src/log/subtree-store.ts), on real
-// PostgreSQL: the upgrade converts a log_subtrees table in place and every subtree reads back the
+// The log's subtrees in tiles (migrations 0990 and 0992, gateway/src/log/subtree-store.ts), on real
+// PostgreSQL: the upgrade converts a log_subtrees table in place (into 0990's eight-level tiles,
+// then 0992's six-level ones) and every subtree reads back the
 // same; seals appended in batches of any size, truncations and re-appends leave exactly the
 // subtrees inside the log's size, with the hashes proof/ computes; the JS and SQL layouts agree.
 import { randomInt } from 'node:crypto';
@@ -49,7 +50,7 @@ function referenceLog(size: number): { subtrees: SubtreeHash[]; frontiers: Front
   return { subtrees, frontiers };
 }
 
-// 1,300 leaves reach tile level 1 (the tree's levels 8–10); 70,000 would fill a level-1 tile.
+// 1,300 leaves reach tile level 1 (the tree's levels 6–10); 4,096 would fill a level-1 tile.
 const LEAVES = 1300;
 const log = referenceLog(LEAVES);
 const within = (s: SubtreeHash, size: number) => (s.index + 1) * 2 ** s.level <= size;
@@ -68,7 +69,7 @@ function expected(size: number): Map<string, string> {
   );
 }
 
-describe('migration 0990', () => {
+describe('migrations 0990 and 0992', () => {
   it('converts log_subtrees into tiles in place, every subtree answering as before', async () => {
     await runMigrations(db.pool, { only: new Set(versions.filter((v) => v < 990)) });
     const stored = log.subtrees.filter((s) => within(s, 1234));
@@ -87,9 +88,9 @@ describe('migration 0990', () => {
     const { rows } = await db.pool.query<{ level: number; n: string }>(
       'select level, count(*) as n from log_tiles group by level order by level',
     );
-    // 1,234 leaves: tiles 0–4 of level 0 (the last partial), one of level 1 holding levels 8–10.
+    // 1,234 leaves: tiles 0–19 of level 0 (the last partial), one of level 1 holding levels 6–10.
     expect(rows).toEqual([
-      { level: 0, n: '5' },
+      { level: 0, n: '20' },
       { level: 1, n: '1' },
     ]);
     expect(await db.pool.query('select to_regclass($1) as t', ['log_subtrees'])).toMatchObject({
@@ -108,7 +109,7 @@ describe('log tiles', () => {
       }),
     ];
     const { rows } = await db.pool.query<{ tl: number; ti: string; off: number }>(
-      `select r.level / 8 as tl, (r.idx >> (8 - r.level % 8))::text as ti, lz_tile_offset(r.level, r.idx) as off
+      `select r.level / 6 as tl, (r.idx >> (6 - r.level % 6))::text as ti, lz_tile_offset(r.level, r.idx) as off
          from unnest($1::smallint[], $2::bigint[]) with ordinality as r(level, idx, n) order by r.n`,
       [int2Array(refs.map((r) => r.level)), int8Array(refs.map((r) => r.index))],
     );
@@ -118,13 +119,13 @@ describe('log tiles', () => {
       return `${t.tileLevel}/${t.tileIndex}/${t.offset}`;
     });
     expect(js).toEqual(sql);
-    // Within a tile the completion order is a bijection onto 0 … 509.
+    // Within a tile the completion order is a bijection onto 0 … 125.
     const inTile = log.subtrees.filter((s) => {
       const t = tileSlot(s.level, s.index);
       return t.tileLevel === 0 && t.tileIndex === 1;
     });
     expect(inTile.map((s) => tileSlot(s.level, s.index).offset)).toEqual(
-      Array.from({ length: 510 }, (_, i) => 32 * i),
+      Array.from({ length: 126 }, (_, i) => 32 * i),
     );
   });
 

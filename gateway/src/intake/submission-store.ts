@@ -289,14 +289,14 @@ export const SUBMISSION_SELECT = `
  * SUBMISSION_SELECT with one more column, for `inclusion: true`: the hashes of the subtrees the
  * record's inclusion proof is made of (migration 0500, lz_inclusion_subtrees; 0501 tells the
  * planner how few rows it returns, so each tile is looked up by primary key instead of hashing all
- * of log_tiles; 0990 keeps each subtree as a 32-byte slice of its tile).
+ * of log_tiles; 0990 and 0992 keep each subtree as a 32-byte slice of its tile).
  */
 export const SUBMISSION_SELECT_WITH_INCLUSION = SUBMISSION_SELECT.replace(
   /\n\s+from submission_states s\n/,
   `,
          (select string_agg(t.level || ':' || t.idx || ':' || encode(substring(st.hashes from lz_tile_offset(t.level, t.idx) + 1 for 32), 'hex'), ',')
             from lz_inclusion_subtrees(s.leaf_index, b.to_size) t
-            join log_tiles st on st.level = t.level / 8 and st.idx = t.idx >> (8 - t.level % 8)
+            join log_tiles st on st.level = t.level / 6 and st.idx = t.idx >> (6 - t.level % 6)
            where octet_length(st.hashes) >= lz_tile_offset(t.level, t.idx) + 32) as inclusion_subtrees
     from submission_states s
 `,

@@ -95,35 +95,46 @@ export async function readSubtreeMap(
 ): Promise<Map<string, Uint8Array>> {
   const levels = refs.map((r) => r.level);
   const indexes = refs.map((r) => String(r.index));
-  // Each subtree is a 32-byte slice of its tile (migration 0990); a tile still filling is a prefix,
-  // so a subtree exists when its tile reaches past its slice. Tiles are stored uncompressed, so
-  // `substring` reads only the TOAST chunk holding the slice.
+  // Each subtree is a 32-byte slice of its tile (migrations 0990, 0992); a tile still filling is
+  // a prefix, so a subtree exists when its tile reaches past its slice. A tile (≤ 4,032 bytes)
+  // stays in its row, so the slice is read from the row the primary key found. The slots are
+  // computed here: the SQL function costs microseconds a call where PostgreSQL does not inline it.
+  const slots = refs.map((r) => tileSlot(r.level, r.index));
   const { rows } = await db.query<{ level: number; idx: string; hash: Buffer }>({
     name: 'lz-read-subtrees',
-    text: `select r.level, r.idx, substring(t.hashes from lz_tile_offset(r.level, r.idx) + 1 for 32) as hash
-             from unnest($1::smallint[], $2::bigint[]) as r(level, idx)
-             join log_tiles t on t.level = r.level / 8 and t.idx = r.idx >> (8 - r.level % 8)
-            where octet_length(t.hashes) >= lz_tile_offset(r.level, r.idx) + 32`,
-    values: [int2Array(levels), int8Array(indexes)],
+    text: `select r.level, r.idx, substring(t.hashes from r.off + 1 for 32) as hash
+             from unnest($1::smallint[], $2::bigint[], $3::smallint[], $4::bigint[], $5::int8[]::int4[]) as r(level, idx, tl, ti, off)
+             join log_tiles t on t.level = r.tl and t.idx = r.ti
+            where octet_length(t.hashes) >= r.off + 32`,
+    values: [
+      int2Array(levels),
+      int8Array(indexes),
+      int2Array(slots.map((s) => s.tileLevel)),
+      int8Array(slots.map((s) => s.tileIndex)),
+      int8Array(slots.map((s) => s.offset)),
+    ],
   });
   const found = new Map<string, Uint8Array>();
   for (const row of rows) found.set(`${row.level}:${row.idx}`, new Uint8Array(row.hash));
   return found;
 }
 
-/** Tree levels a tile holds (migration 0990): 256 hashes of its lowest level and the 7 above. */
-const TILE_LEVELS = 8;
+/** Tree levels a tile holds (migration 0992): 64 hashes of its lowest level and the 5 above. */
+const TILE_LEVELS = 6;
 
-/** Nodes of a tile's levels complete once `m` of its 256 base hashes exist (SQL lz_tile_nodes). */
+/**
+ * Nodes of a tile's levels complete once `m` (< 64) of its 64 base hashes exist: m + m/2 + … +
+ * m/32 (SQL lz_tile_nodes), small integers, so shifts.
+ */
 function tileNodes(m: number): number {
   let n = 0;
-  for (let k = 0; k < TILE_LEVELS; k++) n += Math.floor(m / 2 ** k);
+  for (let x = m; x > 0; x >>= 1) n += x;
   return n;
 }
 
 /**
  * Where subtree (level, index) lives: its tile's level and index and the byte offset of its hash
- * in the tile — the same as SQL's `level / 8`, `idx >> (8 - level % 8)` and lz_tile_offset
+ * in the tile — the same as SQL's `level / 6`, `idx >> (6 - level % 6)` and lz_tile_offset
  * (tests/integration/log-tiles.test.ts compares them).
  */
 export function tileSlot(
@@ -141,7 +152,7 @@ export function tileSlot(
 }
 
 /**
- * Stores subtrees in one statement, appended to their tiles (migration 0990). The log hands them
+ * Stores subtrees in one statement, appended to their tiles (migrations 0990, 0992). The log hands them
  * over in the order it completes them, which is each tile's order, so a tile's share is one run
  * of bytes from `start`; a tile that does not reach `start` would get a gap, and the statement
  * then fails rather than store it (the caller's transaction is rolled back). A repeat of subtrees
@@ -194,15 +205,15 @@ export async function writeSubtrees(db: Queryable, subtrees: readonly SubtreeHas
 
 /** Deletes every subtree that reaches beyond `size` leaves (used to undo an unrecorded seal). */
 export async function truncateSubtrees(db: Queryable, size: number): Promise<void> {
-  // Per tile level t, `base` = the tree's level-8t nodes inside `size`: tiles from base on go,
-  // the one base falls in keeps the prefix its first base % 256 nodes complete.
+  // Per tile level t, `base` = the tree's level-6t nodes inside `size`: tiles from base on go,
+  // the one base falls in keeps the prefix its first base % 64 nodes complete.
   await db.query(
-    `with t as (select l::smallint as level, $1::bigint >> (8 * l) as base from generate_series(0, 6) as l),
-     gone as (delete from log_tiles x using t where x.level = t.level and x.idx * 256 >= t.base returning 1)
-     update log_tiles x set hashes = substring(x.hashes for (32 * lz_tile_nodes(t.base % 256))::int)
+    `with t as (select l::smallint as level, $1::bigint >> (6 * l) as base from generate_series(0, 8) as l),
+     gone as (delete from log_tiles x using t where x.level = t.level and x.idx * 64 >= t.base returning 1)
+     update log_tiles x set hashes = substring(x.hashes for (32 * lz_tile_nodes(t.base % 64))::int)
        from t
-      where x.level = t.level and x.idx = t.base / 256 and t.base % 256 > 0
-        and octet_length(x.hashes) > 32 * lz_tile_nodes(t.base % 256)`,
+      where x.level = t.level and x.idx = t.base / 64 and t.base % 64 > 0
+        and octet_length(x.hashes) > 32 * lz_tile_nodes(t.base % 64)`,
     [String(size)],
   );
 }
