@@ -17,9 +17,10 @@ export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'
  * parse of it) alive for ~0.5 s, so with 32 MiB the scavenges promote most of it and the old
  * generation needs about two Mark-Compacts per step. In alternating A/Bs of the sealer process
  * (docs/benchmarks.md, issue #26) its CPU per record fell by a median 15% (64 MiB: 5%) and GC
- * from ~28% to ~20% of its profile; the batch route's intake alone measured no difference with
- * 64, so `api` processes keep 32. The price: ~140 MiB more peak RSS in the sealing process
- * (~450 → ~600 MiB while recording a backlog).
+ * from ~28% to ~20% of its profile, and single POSTs in the one-process gateway did not suffer.
+ * `api` processes keep 32: without the sealer's garbage, 128 made single POSTs' GC far dearer
+ * (V8's helper threads ~11 → ~45 µs per POST) though it helped 1,000-item batches. The price:
+ * ~140 MiB more peak RSS in the sealing process (~450 → ~600 MiB while recording a backlog).
  */
 export const SEALING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=128'];
 
