@@ -5,10 +5,8 @@
 // a reload; and an inspector of another region, on a phone, who sees the project's public trail
 // and nothing restricted. Screenshots go to screenshots/ (looked at by hand).
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { sha256, toHex } from '@lianzheng/proof';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
@@ -19,36 +17,15 @@ import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { testConfig } from '../../gateway/src/config.ts';
 import { startTestDatabase, type TestDatabase } from '../integration/pipeline-support.ts';
 import { buildPage, chromiumAvailable, launchChromium, REPO } from './verifier-page-support.ts';
+import { seedWorkspace, type WorkspaceFixture } from './workspace-fixture.ts';
 
 const SHOTS = `${REPO}screenshots`;
-const SECRET_TITLE = `第二期进度款审批-${randomBytes(3).toString('hex')}`;
-const SECRET_AMOUNT = '7310000123';
-const ELSEWHERE = {
-  id: `qinghai-road-${randomBytes(3).toString('hex')}`,
-  name: '青海省某县乡道改造',
-  regionCode: '630102',
-  ownerOrg: 'qinghai-town',
-  budget: '90000000',
-  milestones: [{ id: 'm1', name: '路基', dueDate: '2099-06-30' }],
-};
-
 let db: TestDatabase;
 let app: FastifyInstance;
 let base = '';
 let browser: Browser;
-const ids: Record<string, string> = {};
+let fx: WorkspaceFixture;
 const cspViolations: string[] = [];
-
-async function post(token: string, url: string, body: object) {
-  const res = await fetch(`${base}${url}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as { id?: string };
-  expect(res.status, JSON.stringify(json)).toBeLessThan(300);
-  return json;
-}
 
 async function newPage(viewport: { width: number; height: number }): Promise<Page> {
   const context = await browser.newContext({ viewport, acceptDownloads: true, locale: 'zh-CN' });
@@ -84,42 +61,11 @@ beforeAll(async () => {
     role: 'admin',
     audience: config.oidc.audience,
   });
-  await post(admin, '/v1/projects', DEMO_PROJECT);
-  await post(admin, '/v1/projects', ELSEWHERE);
-  await post(admin, `/v1/projects/${DEMO_PROJECT.id}/delegates`, { org: 'finance-platform' });
-  const digest = () => toHex(sha256(randomBytes(16)));
-  ids.notice = (
-    await post(admin, '/v1/evidence', {
-      sha256: digest(),
-      projectId: DEMO_PROJECT.id,
-      kind: 'notice',
-      visibility: 'public',
-      title: '村务公开：道路硬化工程开工公示',
-    })
-  ).id!;
-  // A restricted payment approval without a contract: restricted details and a flag.
-  ids.payment = (
-    await post(admin, '/v1/evidence', {
-      sha256: digest(),
-      projectId: DEMO_PROJECT.id,
-      kind: 'payment_approval',
-      visibility: 'restricted',
-      title: SECRET_TITLE,
-      amount: SECRET_AMOUNT,
-      milestone: DEMO_PROJECT.milestones[0]!.id,
-    })
-  ).id!;
-  ids.elsewhere = (
-    await post(admin, '/v1/evidence', {
-      sha256: digest(),
-      projectId: ELSEWHERE.id,
-      kind: 'payment_approval',
-      visibility: 'restricted',
-      title: '青海付款',
-      amount: '100',
-      milestone: 'm1',
-    })
-  ).id!;
+  fx = await seedWorkspace(base, admin, {
+    secretAmount: '7310000123',
+    delegate: 'finance-platform',
+    elsewhereRecord: true,
+  });
   await app.pipeline.batcher.waitForRecorded(3);
   browser = await launchChromium();
 }, 240_000);
@@ -154,9 +100,9 @@ describe("the inspector's workspace in Chromium", () => {
     await page.waitForSelector('.ws-trail');
     expect(await page.textContent('#ws-project-name')).toBe(DEMO_PROJECT.name);
     const trail = (await page.textContent('.ws-trail'))!;
-    expect(trail).toContain(SECRET_TITLE);
-    expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(SECRET_AMOUNT);
-    expect(await page.$(`.ws-trail a[href="/r/${ids.payment}"]`)).not.toBeNull();
+    expect(trail).toContain(fx.secretTitle);
+    expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(fx.secretAmount);
+    expect(await page.$(`.ws-trail a[href="/r/${fx.ids.payment}"]`)).not.toBeNull();
     expect(await page.$$('.ws-flags [data-facts="shown"]')).not.toHaveLength(0);
     // The delegation is in the trail, with who granted it (the owner and the region's inspectors).
     const delegates = (await page.textContent('.ws-delegates'))!;
@@ -171,9 +117,9 @@ describe("the inspector's workspace in Chromium", () => {
     const bytes = await fs.readFile((await download.path())!);
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const rows: Record<string, string>[] = parse(bytes, { bom: true, columns: true });
-    expect(rows.find((r) => r.id === ids.payment)).toMatchObject({
-      title: SECRET_TITLE,
-      amount: SECRET_AMOUNT,
+    expect(rows.find((r) => r.id === fx.ids.payment)).toMatchObject({
+      title: fx.secretTitle,
+      amount: fx.secretAmount,
     });
 
     // Back without a reload keeps the sign-in; a reload ends it.
@@ -192,7 +138,7 @@ describe("the inspector's workspace in Chromium", () => {
     const listed = await page.$$eval('a[data-project]', (as) =>
       as.map((a) => a.getAttribute('data-project')),
     );
-    expect(listed).toEqual([ELSEWHERE.id]);
+    expect(listed).toEqual([fx.elsewhere.id]);
     expect(await page.textContent('main')).not.toContain(DEMO_PROJECT.name);
     // The page never scrolls sideways; wide tables scroll inside their own box.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
@@ -206,8 +152,8 @@ describe("the inspector's workspace in Chromium", () => {
     await page.waitForSelector('.ws-trail');
     const text = (await page.textContent('main'))!;
     expect(text).toContain('村务公开'); // the public record's title is public
-    expect(text).not.toContain(SECRET_TITLE);
-    expect(text).not.toContain(SECRET_AMOUNT);
+    expect(text).not.toContain(fx.secretTitle);
+    expect(text).not.toContain(fx.secretAmount);
     expect(await page.$$('.ws-trail [data-amount]')).toHaveLength(0);
     expect(await page.textContent('.ws-delegates')).toContain('finance-platform');
     expect(text).not.toContain('dev:admin'); // who granted it is not for another region
@@ -219,7 +165,7 @@ describe("the inspector's workspace in Chromium", () => {
         rows
           .filter((r) => r.querySelector(`a[href="/r/${id}"]`))
           .map((r) => r.querySelector('[data-facts="shown"]') !== null),
-      ids.payment,
+      fx.ids.payment,
     );
     expect(paymentFlags.length).toBeGreaterThan(0);
     expect(paymentFlags.every((shown) => !shown)).toBe(true);
@@ -229,8 +175,8 @@ describe("the inspector's workspace in Chromium", () => {
       page.click('button[data-csv="records.csv"]'),
     ]);
     const csv = await fs.readFile((await download.path())!, 'utf8');
-    expect(csv).not.toContain(SECRET_AMOUNT);
-    expect(csv).not.toContain(SECRET_TITLE);
+    expect(csv).not.toContain(fx.secretAmount);
+    expect(csv).not.toContain(fx.secretTitle);
     await page.screenshot({ path: `${SHOTS}/workspace-project-phone-zh.png`, fullPage: true });
 
     await page.click('#lang-switch');

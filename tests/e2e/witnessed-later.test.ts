@@ -6,7 +6,6 @@
 // package (`lianzheng package`) passes `lianzheng verify-package` (which reads no network); its
 // bundle verified offline (`lianzheng verify --bundle --keys`) passes, and with a tampered
 // consistency proof is refused. Ports: the gateway's own free port, witnesses on 28620–28621.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -16,63 +15,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { readZip } from '../../gateway/src/evidence-package/zip.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
+import { lianzheng, stopWitness as stop, type WitnessProcess, WitnessSet } from './witness-processes.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const PORTS = [28620, 28621];
 const NAMES = ['notary.later-e2e/w1', 'audit.later-e2e/w2'];
 
 let dir: string;
 let gateway: ReadmeGateway;
-const vkeys: string[] = [];
-const procs: (ChildProcess | undefined)[] = [];
+let witnesses: WitnessSet;
+const procs: (WitnessProcess | undefined)[] = [];
 let logKeys: string[] = [];
 let origin = '';
 let unit = '';
 
-function lianzheng(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/lianzheng.mjs', ...args], { cwd: root, stdio: 'pipe' });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
-
 async function startWitness(i: number): Promise<void> {
-  const args = ['scripts/lianzheng.mjs', 'witness', 'serve', '--key', path.join(dir, `w${i}.pem`)];
-  args.push('--state', path.join(dir, `state-${i}`), '--port', String(PORTS[i]), '--name', NAMES[i]!);
-  args.push('--log-origin', origin);
-  for (const k of logKeys) args.push('--log-key', k);
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('listening on')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`witness ${i} did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  procs[i] = child;
+  procs[i] = await witnesses.start(i, { origin, keys: logKeys }, path.join(dir, `state-${i}`));
 }
-
-async function stopWitness(i: number): Promise<void> {
-  const child = procs[i];
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
+const stopWitness = (i: number) => stop(procs[i]);
 
 async function submit(): Promise<{ id: string; sha256: string }> {
   const digest = toHex(sha256(randomBytes(32)));
@@ -95,29 +54,12 @@ const entry = async (id: string) => (await fetch(`${gateway.base}/v1/evidence/${
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-witnessed-later-'));
-  for (let i = 0; i < 2; i++) {
-    const r = await lianzheng([
-      'witness',
-      'keygen',
-      '--out',
-      path.join(dir, `w${i}.pem`),
-      '--name',
-      NAMES[i]!,
-    ]);
-    expect(r.code, r.out).toBe(0);
-    vkeys.push(r.out.trim());
-  }
+  witnesses = new WitnessSet(dir, NAMES, PORTS);
+  await witnesses.keygen();
   gateway = await startReadmeGateway({
     prefix: 'lz-e2e-witnessed-later-',
     env: {
-      WITNESSES: JSON.stringify(
-        NAMES.map((_, i) => ({
-          name: `Later witness ${i + 1}`,
-          nameZh: `见证方${i + 1}`,
-          url: `http://127.0.0.1:${PORTS[i]}`,
-          vkey: vkeys[i],
-        })),
-      ),
+      WITNESSES: witnesses.gatewayEnv('Later witness'),
       WITNESS_QUORUM: '2',
       WITNESS_INTERVAL_MS: '100',
       // Short, so the witness that comes back is asked again soon (the back-off doubles from it).

@@ -4,7 +4,6 @@
 // shown a forked checkpoint by someone holding the log key before the gateway reaches it, then
 // refuses the gateway's real checkpoint — both sides say so at error level, and the gateway's
 // metrics count it. Ports: the gateway's own free port, witnesses on 29620–29622.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -23,69 +22,22 @@ import { DEMO_PROJECT } from '../../gateway/src/cli/demo.ts';
 import { KeyRing } from '../../gateway/src/keys/key-ring.ts';
 import { addCheckpoint } from '../../gateway/src/witness/client.ts';
 import { type ReadmeGateway, startReadmeGateway } from './readme-gateway.ts';
+import { stopWitness as stop, type WitnessProcess, WitnessSet } from './witness-processes.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const PORTS = [29620, 29621, 29622];
 const NAMES = ['notary.e2e/w1', 'audit.e2e/w2', 'court.e2e/w3'];
 
-interface WitnessProcess {
-  child: ChildProcess;
-  output: () => string;
-  url: string;
-}
-
 let dir: string;
 let gateway: ReadmeGateway;
-const vkeys: string[] = [];
+let witnesses: WitnessSet;
 const procs: (WitnessProcess | undefined)[] = [];
 let logKeys: string[] = [];
 let origin = '';
 let admin = '';
 let unit = '';
 
-function lianzheng(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['scripts/lianzheng.mjs', ...args], { cwd: root, stdio: 'pipe' });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
-
-async function startWitness(i: number, stateDir: string): Promise<WitnessProcess> {
-  const args = ['scripts/lianzheng.mjs', 'witness', 'serve', '--key', path.join(dir, `w${i}.pem`)];
-  args.push('--state', stateDir, '--port', String(PORTS[i]), '--name', NAMES[i]!, '--log-origin', origin);
-  for (const k of logKeys) args.push('--log-key', k);
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('listening on')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`witness ${i} did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, output: () => output, url: `http://127.0.0.1:${PORTS[i]}` };
-}
-
-async function stopWitness(i: number): Promise<void> {
-  const p = procs[i];
-  if (!p || p.child.exitCode !== null) return;
-  const exited = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (p.child.exitCode === null) p.child.kill('SIGKILL');
-}
+const startWitness = (i: number, stateDir: string) => witnesses.start(i, { origin, keys: logKeys }, stateDir);
+const stopWitness = (i: number) => stop(procs[i]);
 
 async function submit(): Promise<string> {
   const res = await fetch(`${gateway.base}/v1/evidence`, {
@@ -120,29 +72,12 @@ const metrics = async () =>
 
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-witnesses-'));
-  for (let i = 0; i < 3; i++) {
-    const r = await lianzheng([
-      'witness',
-      'keygen',
-      '--out',
-      path.join(dir, `w${i}.pem`),
-      '--name',
-      NAMES[i]!,
-    ]);
-    expect(r.code, r.out).toBe(0);
-    vkeys.push(r.out.trim());
-  }
+  witnesses = new WitnessSet(dir, NAMES, PORTS);
+  await witnesses.keygen();
   gateway = await startReadmeGateway({
     prefix: 'lz-e2e-witnessed-',
     env: {
-      WITNESSES: JSON.stringify(
-        NAMES.map((_, i) => ({
-          name: `E2E witness ${i + 1}`,
-          nameZh: `见证方${i + 1}`,
-          url: `http://127.0.0.1:${PORTS[i]}`,
-          vkey: vkeys[i],
-        })),
-      ),
+      WITNESSES: witnesses.gatewayEnv('E2E witness'),
       WITNESS_QUORUM: '2',
       WITNESS_INTERVAL_MS: '100',
       WITNESS_RETRY_MS: '200',
@@ -171,7 +106,7 @@ describe('three witness processes', () => {
     const entry = await cosignedRecord(id, 3);
     expect(entry.assurance.witnesses).toMatchObject({ level: 'quorum', quorum: 2, of: 3 });
     const note = await (await fetch(`${gateway.base}/v1/log/checkpoint`)).text();
-    expect(checkWitnessQuorum(note, vkeys, 2).met).toBe(true);
+    expect(checkWitnessQuorum(note, witnesses.vkeys, 2).met).toBe(true);
   }, 120_000);
 
   it('one stopped: the next record is recorded at once and the quorum is still met', async () => {

@@ -9,9 +9,7 @@
 // provider's session ended too), and the provider's tokens for another audience or out of date
 // refused (401).
 
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { sha256, toHex } from '@lianzheng/proof';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -22,6 +20,7 @@ import { testConfig } from '../../gateway/src/config.ts';
 import { startTestDatabase, type TestDatabase } from '../integration/pipeline-support.ts';
 import { OTHER_RESOURCE, type OutsideIdp, SHORT_RESOURCE, startOutsideIdp } from './outside-idp.ts';
 import { buildPage, chromiumAvailable, launchChromium } from './verifier-page-support.ts';
+import { seedWorkspace, type WorkspaceFixture } from './workspace-fixture.ts';
 
 const CLIENT_ID = 'lianzheng-workspace';
 const RESOURCE = 'urn:lianzheng:gateway';
@@ -30,35 +29,13 @@ const AUDIENCE = 'lianzheng';
 // claims namespaced by a URL — read through OIDC_ROLE_CLAIM / OIDC_REGION_CLAIM / OIDC_ORG_CLAIM.
 const NS = 'https://lianzheng.example/claims/';
 const CLAIMS = { role: 'roles', region: `${NS}region`, org: `${NS}org` };
-const SECRET_TITLE = `第二期进度款审批-${randomBytes(3).toString('hex')}`;
-const SECRET_AMOUNT = '7310000456';
-const ELSEWHERE = {
-  id: `qinghai-road-${randomBytes(3).toString('hex')}`,
-  name: '青海省某县乡道改造',
-  regionCode: '630102',
-  ownerOrg: 'qinghai-town',
-  budget: '90000000',
-  milestones: [{ id: 'm1', name: '路基', dueDate: '2099-06-30' }],
-};
-
 let db: TestDatabase;
 let idp: OutsideIdp;
 let app: FastifyInstance;
 let base = '';
 let browser: Browser;
-const ids: Record<string, string> = {};
+let fx: WorkspaceFixture;
 const cspViolations: string[] = [];
-
-async function post(token: string, url: string, body: object) {
-  const res = await fetch(`${base}${url}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const json = (await res.json()) as { id?: string };
-  expect(res.status, JSON.stringify(json)).toBeLessThan(300);
-  return json;
-}
 
 /** Everything the browser did that could carry a token: addresses visited, requests and their Referer. */
 interface Watch {
@@ -151,30 +128,7 @@ beforeAll(async () => {
   });
   // The fixtures are written with the provider's own token (client credentials): the gateway takes it.
   const admin = await idp.setupToken(RESOURCE);
-  await post(admin, '/v1/projects', DEMO_PROJECT);
-  await post(admin, '/v1/projects', ELSEWHERE);
-  const digest = () => toHex(sha256(randomBytes(16)));
-  ids.notice = (
-    await post(admin, '/v1/evidence', {
-      sha256: digest(),
-      projectId: DEMO_PROJECT.id,
-      kind: 'notice',
-      visibility: 'public',
-      title: '村务公开：道路硬化工程开工公示',
-    })
-  ).id!;
-  // A restricted payment approval without a contract: restricted details and a flag.
-  ids.payment = (
-    await post(admin, '/v1/evidence', {
-      sha256: digest(),
-      projectId: DEMO_PROJECT.id,
-      kind: 'payment_approval',
-      visibility: 'restricted',
-      title: SECRET_TITLE,
-      amount: SECRET_AMOUNT,
-      milestone: DEMO_PROJECT.milestones[0]!.id,
-    })
-  ).id!;
+  fx = await seedWorkspace(base, admin, { secretAmount: '7310000456' });
   await app.pipeline.batcher.waitForRecorded(2);
   browser = await launchChromium();
 }, 240_000);
@@ -219,8 +173,8 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     expect(await page.textContent('.ws-dash')).toContain('PAYMENT_WITHOUT_CONTRACT');
     await page.click(`a[data-project="${DEMO_PROJECT.id}"]`);
     await page.waitForSelector('.ws-trail');
-    expect(await page.textContent('.ws-trail')).toContain(SECRET_TITLE);
-    expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(SECRET_AMOUNT);
+    expect(await page.textContent('.ws-trail')).toContain(fx.secretTitle);
+    expect(await page.getAttribute('.ws-trail [data-amount]', 'data-amount')).toBe(fx.secretAmount);
     expect(await page.$$('.ws-flags [data-facts="shown"]')).not.toHaveLength(0);
 
     // The token went to the gateway in the Authorization header — and nowhere else.
@@ -252,7 +206,7 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     await page.waitForURL(`${base}/inspect`);
     await page.waitForSelector('#ws-sign-in');
     expect(await page.getAttribute('html', 'data-workspace')).toBe('signed-out');
-    expect(await page.textContent('main')).not.toContain(SECRET_TITLE);
+    expect(await page.textContent('main')).not.toContain(fx.secretTitle);
     const logoutRequest = w.requests
       .map((r) => new URL(r.url))
       .find((u) => u.href.startsWith(idp.endpoints.endSession));
@@ -275,7 +229,7 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     const listed = await page.$$eval('a[data-project]', (as) =>
       as.map((a) => a.getAttribute('data-project')),
     );
-    expect(listed).toEqual([ELSEWHERE.id]);
+    expect(listed).toEqual([fx.elsewhere.id]);
     await page.evaluate((id) => {
       history.pushState(null, '', `/inspect/p/${id}`);
       window.dispatchEvent(new PopStateEvent('popstate'));
@@ -283,8 +237,8 @@ describe("the inspector's workspace against an outside OpenID provider (oidc-pro
     await page.waitForSelector('.ws-trail');
     const text = (await page.textContent('main'))!;
     expect(text).toContain('村务公开');
-    expect(text).not.toContain(SECRET_TITLE);
-    expect(text).not.toContain(SECRET_AMOUNT);
+    expect(text).not.toContain(fx.secretTitle);
+    expect(text).not.toContain(fx.secretAmount);
     expect(await page.$$('.ws-trail [data-amount]')).toHaveLength(0);
     await w.context.close();
   }, 120_000);
