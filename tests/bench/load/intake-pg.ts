@@ -10,9 +10,9 @@
 // The root lets one time another checkout's insertSubmissions and migrations in the same
 // conditions (run it from that checkout: cd <root> && node --import tsx tests/bench/load/intake-pg.ts .).
 import { randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { embeddedPostmasterPid, walMeter } from './pg-probe.ts';
 import { watch } from './proc-stats.ts';
 
 const root = path.resolve(process.argv[2] ?? '.');
@@ -72,32 +72,24 @@ function makeRows(n: number): Row[] {
 
 const db = await support.startTestDatabase();
 try {
-  const pidFile = path.join(db.dir, 'pg', 'data', 'postmaster.pid');
-  const postmaster = fs.existsSync(pidFile)
-    ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0])
-    : undefined;
-  const lsn = async () =>
-    (await db.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
+  const postmaster = embeddedPostmasterPid(db.dir);
   const pgUs: number[] = [];
   const clientUs: number[] = [];
   const wal: number[] = [];
   for (let r = 0; r < rounds + 1; r++) {
     const batches = Array.from({ length: groups }, () => makeRows(group));
     const records = groups * group;
-    const from = await lsn();
+    const walWritten = await walMeter(db.pool);
     const w = watch([], postmaster);
     const before = process.cpuUsage();
     for (const rows of batches) await store.insertSubmissions(db.pool, rows);
     const cpu = process.cpuUsage(before);
     const p = w.stop();
-    const { rows } = await db.pool.query<{ b: string }>(
-      'select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text as b',
-      [from],
-    );
+    const walBytes = await walWritten.bytes();
     const x = {
       pg: (p.pgCpuCores * p.seconds * 1e6) / records,
       client: (cpu.user + cpu.system) / records,
-      wal: Number(rows[0]!.b) / records,
+      wal: walBytes / records,
     };
     console.log(
       `round ${r}${r === 0 ? ' (warm-up)' : ''}: PostgreSQL ${x.pg.toFixed(1)} µs/record, client ${x.client.toFixed(1)} µs/record, WAL ${x.wal.toFixed(0)} B/record`,

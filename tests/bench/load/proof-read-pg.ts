@@ -1,13 +1,3 @@
-// A measuring aid for issue #26, not a benchmark of the suite: PostgreSQL's CPU per uncached
-// inclusion proof read from the log's stored subtrees (readSubtreeMap, as CachedSubtreeStore and
-// `lianzheng audit` read them). On a fresh database, writes a log of `leaves` leaves through
-// writeSubtrees, then reads the subtrees of 4,000 random leaves' proofs, 8 proofs a query, three
-// times, and prints per proof the PostgreSQL backends' CPU (/proc) and this process's.
-//
-//   cd <checkout> && node --import tsx tests/bench/load/proof-read-pg.ts . [leaves = 200000]
-//
-// The root lets one compare checkouts (e.g. rows per subtree against tiles) in the same conditions.
-import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SubtreeRef } from '@lianzheng/proof';
@@ -24,11 +14,13 @@ const store = await load<typeof import('../../../gateway/src/log/subtree-store.t
 );
 const proof = await load<typeof import('../../../proof/src/index.ts')>('proof/src/index.ts');
 const { watch } = await import('./proc-stats.ts');
+const { embeddedPostmasterPid } = await import('./pg-probe.ts');
 
 const db = await support.startTestDatabase();
 try {
-  const pidFile = path.join(db.dir, 'pg', 'data', 'postmaster.pid');
-  const postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const postmaster = embeddedPostmasterPid(db.dir);
+  if (postmaster === undefined)
+    throw new Error("proof-read-pg needs the embedded PostgreSQL (its backends' CPU)");
   let frontier = proof.emptyFrontier();
   for (let at = 0; at < leaves; at += 10_000) {
     const hashes = Array.from({ length: Math.min(10_000, leaves - at) }, (_, i) =>

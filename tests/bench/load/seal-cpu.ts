@@ -1,18 +1,3 @@
-// A measuring aid for issue #26, not a benchmark of the suite: the sealer's own CPU per record.
-// One Batcher over the embedded ledger, in this process, on a fresh database: each round inserts
-// `items` accepted submissions (as intake would), then times one `batcher.step()` — seal,
-// RecordBatch, confirm — by process.cpuUsage (every thread of the process, GC included; the
-// inserts are outside the window). A shared machine inflates this far less than wall time.
-//
-//   node --import tsx tests/bench/load/seal-cpu.ts [root of a checkout = .] [items] [rounds] [warm-up rounds]
-//
-// `SEAL_CPU_SQL` runs a statement on the fresh database first (a storage setting to try).
-// Prints each round's CPU µs/record (and PostgreSQL's backends', from /proc) and the median of the rounds after the warm-up; with
-// `SEAL_CPU_PROFILE=1`, also where the steps' CPU went (V8's sampling profiler, steps only, the
-// inserts left out; GC shows as its own line). The root lets
-// one time another checkout's gateway and contract (`git archive <commit> | tar -x`, with a
-// node_modules of links whose `@lianzheng/*` point into that checkout), in the same conditions.
-import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -41,6 +26,7 @@ const support = await load<typeof import('../../integration/pipeline-support.ts'
 );
 
 const { watch } = await import('./proc-stats.ts');
+const { embeddedPostmasterPid, walMeter } = await import('./pg-probe.ts');
 // The main thread's GC pauses (V8's `gc` performance entries: scavenges, and Mark-Compacts with
 // their incremental marking's finish), so each round shows how much GC fell inside the step and
 // how much in the inserts between steps, which the CPU figure leaves out.
@@ -67,10 +53,7 @@ let lastStepEnd = performance.now();
 const db = await support.startTestDatabase();
 try {
   // The embedded PostgreSQL's postmaster (none on DATABASE_URL): its backends' CPU per record too.
-  const pidFile = path.join(db.dir, 'pg', 'data', 'postmaster.pid');
-  const postmaster = fs.existsSync(pidFile)
-    ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0])
-    : undefined;
+  const postmaster = embeddedPostmasterPid(db.dir);
   // An experiment's statement on the fresh database (e.g. a storage setting), before anything runs.
   if (process.env.SEAL_CPU_SQL) await db.pool.query(process.env.SEAL_CPU_SQL);
   const keys = await support.loadKeys(db.dir);
@@ -105,9 +88,7 @@ try {
     await support.insertSubmissions(db.pool, keys, entries);
     const profiling = session !== undefined && r >= warmUp;
     if (profiling) await session.post('Profiler.start');
-    const lsn = async () =>
-      (await db.pool.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')).rows[0]!.lsn;
-    const lsnBefore = await lsn();
+    const walWritten = await walMeter(db.pool);
     const pgWatch = watch([], postmaster);
     const before = process.cpuUsage();
     const started = performance.now();
@@ -115,11 +96,7 @@ try {
     const cpu = process.cpuUsage(before);
     const pgWindow = pgWatch.stop();
     const pgUs = (pgWindow.pgCpuCores * pgWindow.seconds * 1e6) / items;
-    const { rows: walRows } = await db.pool.query<{ b: string }>(
-      'select pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text as b',
-      [lsnBefore],
-    );
-    const wal = Number(walRows[0]!.b) / items;
+    const wal = (await walWritten.bytes()) / items;
     const ended = performance.now();
     const ms = ended - started;
     // Let the observer deliver this step's entries before they are counted.

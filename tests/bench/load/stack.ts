@@ -17,6 +17,7 @@ import {
   type EmbeddedPostgres,
   startEmbeddedPostgres,
 } from '../../../gateway/src/storage/embedded-postgres.ts';
+import { embeddedPostmasterPid } from './pg-probe.ts';
 import { childrenOf } from './proc-stats.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -108,12 +109,7 @@ export async function startBenchDatabase(prefix = 'lz-bench-'): Promise<BenchDat
     pool,
     dir,
     async postmasterPid() {
-      try {
-        const text = await fs.readFile(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8');
-        return Number(text.split('\n')[0]);
-      } catch {
-        return undefined;
-      }
+      return embeddedPostmasterPid(dir);
     },
     async stop() {
       forget();
