@@ -6,7 +6,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { AppError } from '../errors.ts';
-import type { Principal } from './principal.ts';
+import { type Principal, ROLES } from './principal.ts';
 
 /** Asymmetric algorithms only: `none` and HMAC (HS256 with the public key as secret) never verify. */
 export const ACCEPTED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];
@@ -22,7 +22,8 @@ export interface ClaimNames {
 
 export const DEFAULT_CLAIMS: ClaimNames = Object.freeze({ role: 'role', region: 'region', org: 'org' });
 
-const KNOWN_ROLES = ['unit', 'partner', 'inspector', 'admin'];
+/** The roles a token may carry: every role but the anonymous public's. */
+const TOKEN_ROLES: readonly string[] = ROLES.filter((r) => r !== 'public');
 
 /**
  * The role claim's value: a string, or a list (providers that give app roles as `roles: [...]`)
@@ -31,7 +32,7 @@ const KNOWN_ROLES = ['unit', 'partner', 'inspector', 'admin'];
  */
 function roleOf(value: unknown): unknown {
   if (!Array.isArray(value)) return value;
-  const ours = value.filter((v) => typeof v === 'string' && KNOWN_ROLES.includes(v));
+  const ours = value.filter((v) => typeof v === 'string' && TOKEN_ROLES.includes(v));
   return ours.length === 1 ? ours[0] : undefined;
 }
 
