@@ -5,6 +5,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
+import { setBounded } from '../bounded-map.ts';
 import { AppError } from '../errors.ts';
 import { type Principal, ROLES } from './principal.ts';
 
@@ -163,11 +164,7 @@ export class JwtVerifier {
       throw new AppError('UNAUTHENTICATED', 'the bearer token is not valid', { reason: code });
     }
     const principal = principalFromClaims(payload, this.options.claims);
-    if (this.cache.size >= this.maxEntries) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
-    this.cache.set(token, { principal, exp: payload.exp! });
+    setBounded(this.cache, token, { principal, exp: payload.exp! }, this.maxEntries);
     return principal;
   }
 }

@@ -6,6 +6,7 @@ import {
   generateInclusionProof,
   type SubtreeSource,
 } from '@lianzheng/proof';
+import { setBounded } from '../bounded-map.ts';
 import { insertCheckpoint, readCheckpoint, type StoredCheckpoint, signedSize } from '../seal/batch-store.ts';
 import { byteaArray } from '../storage/binary-arrays.ts';
 import type { Queryable } from '../storage/queryable.ts';
@@ -134,11 +135,7 @@ export class LogStore {
     }
     const path = await generateInclusionProof(this.subtrees, index, size);
     if (!keep) return path;
-    if (this.proofCache.size >= this.proofCacheMax) {
-      const oldest = this.proofCache.keys().next().value;
-      if (oldest !== undefined) this.proofCache.delete(oldest);
-    }
-    this.proofCache.set(key, path);
+    setBounded(this.proofCache, key, path, this.proofCacheMax);
     return path;
   }
 

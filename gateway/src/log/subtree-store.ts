@@ -1,5 +1,6 @@
 import type { SubtreeHash, SubtreeRef, SubtreeSource } from '@lianzheng/proof';
 import type DataLoader from 'dataloader';
+import { setBounded } from '../bounded-map.ts';
 import { byteaArray, int2Array, int8Array } from '../storage/binary-arrays.ts';
 import { type CoalescedReadOptions, coalescedReads } from '../storage/coalesced-reads.ts';
 import type { Queryable } from '../storage/queryable.ts';
@@ -62,8 +63,7 @@ export class CachedSubtreeStore implements SubtreeSource {
       hashes[i] = hash;
       if (refs[i]!.level < lowest) continue;
       // Oldest first out: the log's newest subtrees are the ones lookups ask for most.
-      if (this.kept.size >= max) this.kept.delete(this.kept.keys().next().value!);
-      this.kept.set(keys[j]!, hash);
+      setBounded(this.kept, keys[j]!, hash, max);
     }
     return hashes;
   }

@@ -10,6 +10,7 @@ import {
   wholeReceipt,
 } from '@lianzheng/proof';
 import type { Principal } from '../auth/principal.ts';
+import { setBounded } from '../bounded-map.ts';
 import type { SubmissionRow } from '../intake/submission-store.ts';
 import type { LedgerInfo } from '../ledger/ledger.ts';
 import type { LogStore } from '../log/log-store.ts';
@@ -257,18 +258,13 @@ export class BundleBuilder {
     if (cached) return cached;
     const checkpoint = await this.log.checkpoint(size, { withToken: this.options.timestamps === true });
     if (!checkpoint) throw new Error(`no signed checkpoint at recorded size ${size}`);
-    // Oldest first out, one at a time (clearing all at once made every lookup miss together).
-    if (this.notes.size >= (this.options.noteCacheSize ?? 4_000)) {
-      const oldest = this.notes.keys().next().value;
-      if (oldest !== undefined) this.notes.delete(oldest);
-    }
     const parts: CheckpointParts = {
       note: checkpoint.note,
       ...(checkpoint.tsaToken ? { token: Buffer.from(checkpoint.tsaToken).toString('base64') } : {}),
     };
     // A checkpoint is signed and stamped in one transaction (the batcher's confirm), so a token
     // missing now stays missing: caching the parts as read is safe.
-    this.notes.set(size, parts);
+    setBounded(this.notes, size, parts, this.options.noteCacheSize ?? 4_000);
     return parts;
   }
 }

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { setBounded } from '../bounded-map.ts';
 import type { LogStore } from '../log/log-store.ts';
 import { supersededFor } from '../seal/batch-store.ts';
 import { runWorker } from '../worker.ts';
@@ -315,17 +316,13 @@ async function witnessesPlugin(
     ]);
     // In the order the witnesses are configured, so the note reads the same every time.
     const ordered = vkeys.flatMap((k) => rows.filter((r) => r.vkey === k));
-    if (cache.size >= MAX_CACHED) {
-      const oldest = cache.keys().next().value;
-      if (oldest !== undefined) cache.delete(oldest);
-    }
     const entry = {
       lines: ordered.map((r) => r.line),
       signers: ordered.map((r) => r.vkey),
       complete: settled || ordered.length === vkeys.length,
       at: Date.now(),
     };
-    cache.set(size, entry);
+    setBounded(cache, size, entry, MAX_CACHED);
     return entry;
   }
 
@@ -375,11 +372,7 @@ async function witnessesPlugin(
       note: checkpoint.note,
       consistency: proof.map((h) => Buffer.from(h).toString('hex')),
     };
-    if (witnessedFound.size >= MAX_CACHED) {
-      const oldest = witnessedFound.keys().next().value;
-      if (oldest !== undefined) witnessedFound.delete(oldest);
-    }
-    witnessedFound.set(size, part);
+    setBounded(witnessedFound, size, part, MAX_CACHED);
     return part;
   }
 
