@@ -21,7 +21,7 @@ describe('withGatewayNodeFlags', () => {
   it("gives a process that seals the sealer's larger young generation, an api process 32 MiB, a supervisor none", () => {
     delete process.env.NODE_OPTIONS;
     expect(GATEWAY_NODE_FLAGS).toEqual(['--max-semi-space-size=32']);
-    expect(SEALING_NODE_FLAGS).toEqual(['--max-semi-space-size=128']);
+    expect(SEALING_NODE_FLAGS).toEqual(['--max-semi-space-size=64', '--initial-old-space-size=512']);
     expect(withGatewayNodeFlags(['x.ts'], 'sealer')).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
     expect(withGatewayNodeFlags(['x.ts'], 'all')).toEqual([...SEALING_NODE_FLAGS, 'x.ts']);
     expect(withGatewayNodeFlags(['x.ts'], 'api')).toEqual([...GATEWAY_NODE_FLAGS, 'x.ts']);
@@ -41,11 +41,13 @@ describe('withGatewayNodeFlags', () => {
 
   it('leaves out a flag the caller set, on the command line or in NODE_OPTIONS', () => {
     delete process.env.NODE_OPTIONS;
+    // Each flag by itself: the caller's semi-space, the gateway's old-generation floor.
     expect(withGatewayNodeFlags(['--max-semi-space-size=8', 'x.ts'], 'sealer')).toEqual([
+      '--initial-old-space-size=512',
       '--max-semi-space-size=8',
       'x.ts',
     ]);
-    process.env.NODE_OPTIONS = '--enable-source-maps --max-semi-space-size=64';
+    process.env.NODE_OPTIONS = '--enable-source-maps --max-semi-space-size=64 --initial-old-space-size=0';
     expect(withGatewayNodeFlags(['x.ts'])).toEqual(['x.ts']);
   });
 });

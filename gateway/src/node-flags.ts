@@ -12,17 +12,28 @@
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
 /**
- * A process that seals (GATEWAY_ROLE `all` or `sealer`) gets a 128 MiB semi-space: a sealing step
- * keeps its 10,000 records (rows, parsed records, RecordBatch's argument and the contract's
- * parse of it) alive for ~0.5 s, so with 32 MiB the scavenges promote most of it and the old
- * generation needs about two Mark-Compacts per step. In alternating A/Bs of the sealer process
- * (docs/benchmarks.md, issue #26) its CPU per record fell by a median 15% (64 MiB: 5%) and GC
- * from ~28% to ~20% of its profile, and single POSTs in the one-process gateway did not suffer.
- * `api` processes keep 32: without the sealer's garbage, 128 made single POSTs' GC far dearer
- * (V8's helper threads ~11 → ~45 µs per POST) though it helped 1,000-item batches. The price:
- * ~140 MiB more peak RSS in the sealing process (~450 → ~600 MiB while recording a backlog).
+ * A process that seals (GATEWAY_ROLE `all` or `sealer`) gets a 64 MiB semi-space and an old
+ * generation that is not collected below 512 MiB. A sealing step keeps its 10,000 records (rows,
+ * parsed records, RecordBatch's argument and the contract's parse of it) alive for ~0.5 s, so
+ * much of what it allocates is promoted. V8 sets the old generation's limit at about what
+ * survived the last Mark-Compact plus the young generation's size, and starts marking as soon as
+ * the old generation is within one young generation of that limit: with the live heap at
+ * ~100 MiB, every ~30–50 MiB promoted started a full collection — about 3 a second under
+ * 1,000-item batches (`--trace-gc`, `--trace-incremental-marking`: "Start (task)" at 108 of a
+ * 260 MiB limit). `--initial-old-space-size` is also the floor V8 keeps that limit at, so with
+ * 512 the old generation is collected about every 1.2 s, when Buffers' external memory asks
+ * (docs/benchmarks.md, issue #26). In alternating A/Bs the one-process gateway's CPU per record
+ * on the batch route fell 115–120 → 83–90 µs end to end (V8's helper threads 36 → 18), single
+ * POSTs with sealing 280–295 → 240–265 µs, the sealer alone 69 → 58 µs. With the floor the
+ * semi-space hardly matters (32, 64 and 128 MiB within noise); 64 keeps the sealer's peak RSS
+ * where 128 without the floor had it (~600 MiB while recording a backlog; the one-process
+ * gateway under 1,000-item batches ~700). `api` processes keep 32 and no floor: without the
+ * sealer's garbage the floor made single POSTs dearer (190–203 → 220–235 µs, +160 MiB).
  */
-export const SEALING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=128'];
+export const SEALING_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=64',
+  '--initial-old-space-size=512',
+];
 
 /**
  * The gateway's flags for a process of `role` (GATEWAY_ROLE; unset means `all`). `supervisor`:

@@ -84,10 +84,16 @@ describe('the gateway as a supervisor of a sealer and two api workers (API_WORKE
     // Each worker runs with its role's young generation (node-flags.ts): the sealer's larger than
     // the api workers'; the supervisor, which only forks, with none of the gateway's flags.
     const semi = (args: string) => args.match(/--max-semi-space-size=(\d+)/)?.[1];
+    const oldFloor = (args: string) => args.match(/--initial-old-space-size=(\d+)/)?.[1];
     const [supervisor, ...children] = processes;
     expect(semi(supervisor!.args)).toBeUndefined();
     const byRole = children.map((p) => `${nice(p.pid) === base ? 'sealer' : 'api'} ${semi(p.args)}`).sort();
-    expect(byRole).toEqual(['api 32', 'api 32', 'sealer 128']);
+    expect(byRole).toEqual(['api 32', 'api 32', 'sealer 64']);
+    // …and only the sealer with the old generation's floor.
+    const floors = children
+      .map((p) => `${nice(p.pid) === base ? 'sealer' : 'api'} ${oldFloor(p.args)}`)
+      .sort();
+    expect(floors).toEqual(['api undefined', 'api undefined', 'sealer 512']);
     const unitToken = await gateway.unitToken();
     const digest = toHex(sha256(randomBytes(32)));
     const accepted = await fresh(

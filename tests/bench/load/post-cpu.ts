@@ -90,6 +90,8 @@ for (let run = 0; run < runs; run++) {
     const t1 = threadTicks(gw.pid);
     if (!intakeOnly && !(await waitRecorded(db.pool, 300_000))) throw new Error('not recorded in 5 minutes');
     const q = whole.stop();
+    // The gateway's peak resident memory (heap-sizing flags trade memory for GC).
+    const peak = fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)?.[1];
     const us = (cores: number, s: number, n: number) => Math.round((cores * s * 1e6) / (n * perOk));
     console.log(
       JSON.stringify({
@@ -111,6 +113,7 @@ for (let run = 0; run < runs; run++) {
         gatewayUsPerRecordEndToEnd: us(q.cpuCores, q.seconds, r.ok),
         pgUsPerRecordEndToEnd: us(q.pgCpuCores, q.seconds, r.ok),
         loadGenUsPerPost: us(p.selfCpuCores, p.seconds, r.ok),
+        peakRssMiB: Math.round(Number(peak) / 1024),
         load,
       }),
     );
