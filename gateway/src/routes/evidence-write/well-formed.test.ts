@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { textProblem } from '../../unicode.ts';
+import { wellFormed } from './index.ts';
+
+// The batch route asks wellFormed first and textProblem only when it says no (issue #26): the two
+// must agree on every value, or an ill-formed item would be accepted (or a good one refused).
+describe("the batch route's well-formedness pass", () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.string({ maxLength: 20 }),
+    fc.constantFrom('', 'a', '\ud800', '\udfff', 'x\udc00y', '\ud83d\ude00', '\ud83d', '\u0000', '\u2028'),
+  );
+  const { value } = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      text,
+      fc.integer(),
+      fc.constant(null),
+      fc.boolean(),
+      fc.array(tie('value'), { maxLength: 4 }),
+      fc.dictionary(text, tie('value'), { maxKeys: 4 }),
+    ),
+  }));
+
+  it('says yes exactly when textProblem finds nothing', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(wellFormed(v)).toBe(textProblem(v) === undefined);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('descends as deep as textProblem does, and no deeper', () => {
+    const nest = (depth: number, leaf: unknown): unknown => {
+      let v = leaf;
+      for (let i = 0; i < depth; i++) v = i % 2 === 0 ? [v] : { k: v };
+      return v;
+    };
+    for (let depth = 60; depth <= 70; depth++) {
+      for (const leaf of ['\ud800', ['\ud800'], { '\ud800': 1 }, { k: '\ud800' }, 'ok']) {
+        const v = nest(depth, leaf);
+        expect(wellFormed(v)).toBe(textProblem(v) === undefined);
+      }
+    }
+  });
+
+  it('checks the keys too', () => {
+    expect(wellFormed({ 'a\ud800': 'x' })).toBe(false);
+    expect(
+      wellFormed({ projectId: 'P-1', kind: 'contract', sha256: 'ab'.repeat(32), visibility: 'public' }),
+    ).toBe(true);
+  });
+});
