@@ -312,13 +312,42 @@ describe('CRYPTO_SUITE=dual: one SM2 signature for the single POSTs of a group c
       });
       expect(batch.statusCode, batch.body).toBe(202);
       const items = batch.json().results as { id: string; receipt: string; receiptSm2: string }[];
-      const stored = await db.pool.query<{ id: string; receipt_sm2: string }>(
-        'select id::text, receipt_sm2 from submissions where id = any($1::uuid[]) order by id',
+      // Stored once for the group (migration 0993): each row keeps its receipt's item, the group its
+      // JWS and the detached SM2 JWS; readers get both back whole through submission_states.
+      const rowsStored = await db.pool.query<{
+        id: string;
+        receipt: string;
+        receipt_sm2: string | null;
+        receipt_group: string | null;
+      }>(
+        'select id::text, receipt, receipt_sm2, receipt_group::text from submissions where id = any($1::uuid[]) order by id',
+        [items.map((i) => i.id)],
+      );
+      expect(rowsStored.rows).toHaveLength(5);
+      const groupIds = new Set(rowsStored.rows.map((r) => r.receipt_group));
+      expect(groupIds.size).toBe(1);
+      const groupId = [...groupIds][0]!;
+      expect(groupId).not.toBeNull();
+      const group = (
+        await db.pool.query<{ jws: string; jws_sm2_detached: string }>(
+          'select jws, jws_sm2_detached from receipt_groups where id = $1',
+          [groupId],
+        )
+      ).rows[0]!;
+      for (const row of rowsStored.rows) {
+        const item = items.find((i) => i.id === row.id)!;
+        expect(row.receipt_sm2).toBeNull();
+        expect(`${group.jws}~${row.receipt}`).toBe(item.receipt);
+        expect(group.jws_sm2_detached).toBe(item.receiptSm2);
+      }
+      const stored = await db.pool.query<{ id: string; receipt: string; receipt_sm2: string }>(
+        'select id::text, receipt, receipt_sm2 from submission_states where id = any($1::uuid[]) order by id',
         [items.map((i) => i.id)],
       );
       expect(stored.rows).toHaveLength(5);
       for (const row of stored.rows) {
         const item = items.find((i) => i.id === row.id)!;
+        expect(row.receipt).toBe(item.receipt);
         expect(row.receipt_sm2).toBe(item.receiptSm2);
         const inBundle = (await recordedBundle(app, headers, item.id)).receiptSm2!;
         expect(inBundle).toBe(attachReceipt(row.receipt_sm2, item.receipt));
@@ -330,24 +359,40 @@ describe('CRYPTO_SUITE=dual: one SM2 signature for the single POSTs of a group c
           .filter((d) => d.code.startsWith('RECEIPT_'))
           .map((d) => `${d.code} ${d.subject}`);
       expect(await receiptCodes()).toEqual([]);
-      const victim = stored.rows[2]!;
-      const [h, , sig] = victim.receipt_sm2.split('.') as [string, string, string];
+      // One SM2 signature serves the whole group: a flipped bit in it is found in every row's receipt.
+      const [h, , sig] = group.jws_sm2_detached.split('.') as [string, string, string];
       const flipped = Buffer.from(sig, 'base64url');
       flipped[5]! ^= 1;
-      await db.pool.query('update submissions set receipt_sm2 = $2 where id = $1', [
-        victim.id,
+      await db.pool.query('update receipt_groups set jws_sm2_detached = $2 where id = $1', [
+        groupId,
         `${h}..${flipped.toString('base64url')}`,
       ]);
       try {
         const found = await receiptCodes();
-        expect(found).toHaveLength(1);
-        expect(found[0]).toMatch(/^RECEIPT_INVALID .*/);
-        expect(found[0]).toContain(victim.id);
+        expect(found).toHaveLength(5);
+        for (const row of stored.rows) expect(found.some((f) => f.includes(row.id))).toBe(true);
+        for (const f of found) expect(f).toMatch(/^RECEIPT_INVALID .*/);
       } finally {
-        await db.pool.query('update submissions set receipt_sm2 = $2 where id = $1', [
-          victim.id,
-          victim.receipt_sm2,
+        await db.pool.query('update receipt_groups set jws_sm2_detached = $2 where id = $1', [
+          groupId,
+          group.jws_sm2_detached,
         ]);
+      }
+      // …and a row's own item, changed, only in that row's.
+      const victim = rowsStored.rows[2]!;
+      const [claims, index, path] = victim.receipt.split('.') as [string, string, string];
+      const bent = Buffer.from(path, 'base64url');
+      bent[3]! ^= 1;
+      await db.pool.query('update submissions set receipt = $2 where id = $1', [
+        victim.id,
+        `${claims}.${index}.${bent.toString('base64url')}`,
+      ]);
+      try {
+        const found = await receiptCodes();
+        expect(found.length).toBeGreaterThan(0);
+        for (const f of found) expect(f).toContain(victim.id);
+      } finally {
+        await db.pool.query('update submissions set receipt = $2 where id = $1', [victim.id, victim.receipt]);
       }
 
       // The plain SM2 receipt made before still verifies, in its bundle, with what is published now.

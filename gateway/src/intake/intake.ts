@@ -287,22 +287,31 @@ export class Intake {
     const items = unsigned.map((r) => r.receiptItem);
     if (sm2 && items.length > 1) {
       // One tree for both signatures: the group is built (hashed) once.
-      const group = buildReceiptGroup(items);
-      const receipts = signer.signBuiltGroup(group, shared);
-      const sm2Receipts = sm2.signBuiltGroup(group, shared);
+      const built = buildReceiptGroup(items);
+      const receipts = signer.signBuiltGroup(built, shared);
+      const sm2Receipts = sm2.signBuiltGroup(built, shared);
       // Both sign the group's claims and carry the same items: the SM2 receipts' detached form
       // is one string for the whole group, made here once rather than per record.
       const jwsOf = (r: string) => r.slice(0, r.indexOf('~'));
       const detached = detachReceipt(jwsOf(sm2Receipts[0]!), jwsOf(receipts[0]!));
+      // Stored once for all the group's rows (submission-store.ts, migration 0993).
+      const stored = detached === undefined ? undefined : { jws: jwsOf(receipts[0]!), sm2Detached: detached };
       for (let i = 0; i < unsigned.length; i++) {
         unsigned[i]!.receipt = receipts[i]!;
         unsigned[i]!.receiptSm2 = sm2Receipts[i]!;
         if (detached !== undefined) unsigned[i]!.receiptSm2Detached = detached;
+        unsigned[i]!.receiptGroup = stored;
       }
       return;
     }
     const receipts = signer.signGroup(shared, items);
-    for (let i = 0; i < unsigned.length; i++) unsigned[i]!.receipt = receipts[i]!;
+    // A group of one is a plain JWS of its own; a larger one `<JWS>~<item>`, its JWS stored once.
+    const tilde = sm2 ? -1 : receipts[0]!.indexOf('~');
+    const group = tilde > 0 ? { jws: receipts[0]!.slice(0, tilde), sm2Detached: null } : undefined;
+    for (let i = 0; i < unsigned.length; i++) {
+      unsigned[i]!.receipt = receipts[i]!;
+      unsigned[i]!.receiptGroup = group;
+    }
     if (sm2) {
       const sm2Receipts = sm2.signGroup(shared, items);
       for (let i = 0; i < unsigned.length; i++) unsigned[i]!.receiptSm2 = sm2Receipts[i]!;

@@ -105,6 +105,11 @@ export interface NewSubmission {
    * payload and item (a batch's rows): stored and answered so.
    */
   receiptSm2Detached?: string;
+  /**
+   * The signed group this row's receipt belongs to (`receipt` is `<group.jws>~<item>`): the rows of
+   * one group share the object, and the group is stored once for them (migration 0993).
+   */
+  receiptGroup?: StoredReceiptGroup;
   idempotencyKey: string | null;
   idemScope: string | null;
   requestHash: string | null;
@@ -123,16 +128,55 @@ export interface NewSubmission {
 // WAL per row and a little CPU for the key-less rows of the batch route (issue #26,
 // docs/benchmarks.md). Without a key nothing can conflict on (idem_scope, idempotency_key) —
 // NULLs are distinct — and any other unique violation fails the statement either way.
-const insertCte = (onConflict: string) => `with inserted as (
+const insertCte = (onConflict: string, grouped: boolean) => `with ${
+  // The group's JWS once (migration 0993), when the rows share one: they keep their items only.
+  grouped
+    ? 'grp as (insert into receipt_groups (jws, jws_sm2_detached) values ($14, $15) returning id),\n'
+    : ''
+}inserted as (
   insert into submissions
     (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key, idem_scope, request_hash,
-     accepted_at, link_target, receipt_sm2)
-  select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::text[])
+     accepted_at, link_target, receipt_sm2${grouped ? ', receipt_group' : ''})
+  select ${
+    grouped
+      ? `u.id, u.project_id, u.sha256, u.kind, u.record_json, u.details_json, u.receipt, u.idempotency_key,
+         u.idem_scope, u.request_hash, u.accepted_at, u.link_target, u.receipt_sm2,
+         case when u.grouped = 1 then (select id from grp) end`
+      : '*'
+  } from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[], $13::text[]${
+                         grouped ? ', $16::int2[]' : ''
+                       })${
+                         grouped
+                           ? ` as u (id, project_id, sha256, kind, record_json, details_json, receipt, idempotency_key,
+                 idem_scope, request_hash, accepted_at, link_target, receipt_sm2, grouped)`
+                           : ''
+                       }
   ${onConflict}
   returning seq, id),
 queued as (insert into seal_queue (seq) select seq from inserted)
 `;
+
+/** A signed receipt group as stored once for its rows (`receipt_groups`, migration 0993). */
+export interface StoredReceiptGroup {
+  /** The group's compact JWS: each row's receipt is `<jws>~<item>`. */
+  jws: string;
+  /** CRYPTO_SUITE dual: the SM2 JWS of the same payload, detached (each row's `receipt_sm2`). */
+  sm2Detached: string | null;
+}
+
+/**
+ * Whether `row` is stored as an item of `group`: its receipt is `<group.jws>~<item>` and its SM2
+ * receipt (if any) is the group's detached one. Anything else keeps its receipts whole.
+ */
+function storedInGroup(row: NewSubmission, group: StoredReceiptGroup | undefined): boolean {
+  if (group === undefined || row.receiptGroup !== group) return false;
+  const { receipt } = row;
+  if (receipt.length <= group.jws.length || receipt.charCodeAt(group.jws.length) !== 0x7e /* ~ */)
+    return false;
+  if (!receipt.startsWith(group.jws)) return false;
+  return group.sm2Detached === null ? row.receiptSm2 === null : row.receiptSm2Detached === group.sm2Detached;
+}
 
 /** Writes rows with one multi-row INSERT (one statement, one transaction, one fsync). */
 export async function insertSubmissions(
@@ -140,15 +184,20 @@ export async function insertSubmissions(
   rows: NewSubmission[],
 ): Promise<{ inserted: boolean }[]> {
   const col = <T>(pick: (r: NewSubmission) => T): T[] => rows.map(pick);
+  // One group per group commit (Intake.signReceipts signs one); a row of any other keeps its own.
+  const group = rows.find((r) => r.receiptGroup !== undefined)?.receiptGroup;
+  const grouped = rows.map((r) => storedInGroup(r, group));
+  const anyGrouped = grouped.includes(true);
   // Binary arrays (storage/binary-arrays.ts): no text literal to escape, build and parse again.
-  const values = [
+  const values: unknown[] = [
     uuidArray(col((r) => r.id)),
     textArray(col((r) => r.projectId)),
     textArray(col((r) => r.sha256)),
     textArray(col((r) => r.kind)),
     textArray(col((r) => r.recordJson)),
     textArray(col((r) => r.detailsJson)),
-    textArray(col((r) => r.receipt)),
+    // A grouped row's receipt without the group's `<JWS>~` (a slice: no copy until it is written).
+    textArray(rows.map((r, i) => (grouped[i] ? r.receipt.slice(group!.jws.length + 1) : r.receipt))),
     textArray(col((r) => r.idempotencyKey)),
     textArray(col((r) => r.idemScope)),
     textArray(col((r) => r.requestHash)),
@@ -157,21 +206,22 @@ export async function insertSubmissions(
     // A batch row's SM2 receipt signs the ES256 receipt's payload and carries its item: stored
     // detached (`<header>..<signature>`, ~190 bytes instead of ~1 KB), made whole when read.
     textArray(
-      col((r) =>
-        r.receiptSm2 === null
+      rows.map((r, i) =>
+        r.receiptSm2 === null || grouped[i]
           ? null
           : (r.receiptSm2Detached ?? detachReceipt(r.receiptSm2, r.receipt) ?? r.receiptSm2),
       ),
     ),
   ];
+  if (anyGrouped) values.push(group!.jws, group!.sm2Detached, int2Array(grouped.map((g) => (g ? 1 : 0))));
   // Named statements: each pooled connection parses and plans the INSERT once. Without an
   // Idempotency-Key in the group nothing can conflict, so no ids need to come back.
   let keyed = false;
   for (const r of rows) if (r.idempotencyKey !== null) keyed = true;
   if (!keyed) {
     const result = await db.query<{ n: number }>({
-      name: 'intake-insert',
-      text: `${insertCte('')} select count(*)::int as n from inserted`,
+      name: anyGrouped ? 'intake-insert-grouped' : 'intake-insert',
+      text: `${insertCte('', anyGrouped)} select count(*)::int as n from inserted`,
       values,
     });
     const n = result.rows[0]?.n;
@@ -179,8 +229,9 @@ export async function insertSubmissions(
     return rows.map(() => ({ inserted: true }));
   }
   const result = await db.query<{ id: string }>({
-    name: 'intake-insert-returning',
-    text: `${insertCte('on conflict (idem_scope, idempotency_key) do nothing')} select id from inserted`,
+    // A group whose rows all lost to earlier ones under the same keys stays behind, unread.
+    name: anyGrouped ? 'intake-insert-grouped-returning' : 'intake-insert-returning',
+    text: `${insertCte('on conflict (idem_scope, idempotency_key) do nothing', anyGrouped)} select id from inserted`,
     values,
   });
   if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
