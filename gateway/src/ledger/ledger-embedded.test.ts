@@ -60,8 +60,16 @@ describe('block payload and data hash from the arguments UTF-8', () => {
   });
 
   it('grows its buffer when more than a quarter of the bytes need escaping', () => {
-    for (const s of ['"'.repeat(1000), '\u0001'.repeat(999), `${'a'.repeat(100)}${'\\'.repeat(300)}`, ''])
+    const before = Buffer.from('{"before":');
+    const after = Buffer.from(`,"after":"${'x'.repeat(5000)}"}`);
+    for (const s of ['"'.repeat(1000), '\u0001'.repeat(999), `${'a'.repeat(100)}${'\\'.repeat(300)}`, '']) {
       expect(jsonStringUtf8(Buffer.from(s))!.equals(Buffer.from(JSON.stringify(s)))).toBe(true);
+      expect(
+        jsonStringUtf8(Buffer.from(s), before, after)!.equals(
+          Buffer.concat([before, Buffer.from(JSON.stringify(s)), after]),
+        ),
+      ).toBe(true);
+    }
   });
 
   it('blockPayload is Buffer.from(JSON.stringify(input))', () => {

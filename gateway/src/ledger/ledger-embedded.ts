@@ -654,29 +654,42 @@ export function blockPayload(input: BlockInput, argBytes: readonly Uint8Array[])
   // JSON.stringify writes keys in insertion order: fn, then args.
   const head = `{"fn":${JSON.stringify(input.fn)},"args":[`;
   if (!rest.startsWith(`${head}]`)) return Buffer.from(JSON.stringify(input));
-  const parts: Uint8Array[] = [Buffer.from(head)];
+  const before = Buffer.from(head);
+  const after = Buffer.from(rest.slice(head.length));
+  // One argument (RecordBatch's): written between the two in one buffer, not copied again by a
+  // concat (~5 ms of a 10,000-record batch).
+  const only = input.args.length === 1 ? jsonStringUtf8(argBytes[0]!, before, after) : undefined;
+  if (only) return only;
+  const parts: Uint8Array[] = [before];
   for (let i = 0; i < input.args.length; i++) {
     if (i > 0) parts.push(COMMA);
     parts.push(jsonStringUtf8(argBytes[i]!) ?? Buffer.from(JSON.stringify(input.args[i])));
   }
-  parts.push(Buffer.from(rest.slice(head.length)));
+  parts.push(after);
   return Buffer.concat(parts);
 }
 
 const HEX_DIGITS = '0123456789abcdef';
+const NO_BYTES = new Uint8Array(0);
 
 /**
- * The UTF-8 of JSON.stringify(s), from the UTF-8 of a string `s`: quotes around it, `"` and `\`
- * escaped, control characters as JSON.stringify spells them (\b \t \n \f \r, else \u00xx),
- * every other byte as it is. Undefined where the bytes hold U+FFFD (EF BF BD): a lone surrogate
- * becomes that in UTF-8 but `\udxxx` in JSON.stringify, so the caller stringifies instead.
+ * `before`, the UTF-8 of JSON.stringify(s) from the UTF-8 of a string `s`, then `after`: quotes
+ * around it, `"` and `\` escaped, control characters as JSON.stringify spells them (\b \t \n
+ * \f \r, else \u00xx), every other byte as it is. Undefined where the bytes hold U+FFFD
+ * (EF BF BD): a lone surrogate becomes that in UTF-8 but `\udxxx` in JSON.stringify, so the caller
+ * stringifies instead.
  */
-export function jsonStringUtf8(src: Uint8Array): Buffer | undefined {
+export function jsonStringUtf8(
+  src: Uint8Array,
+  before: Uint8Array = NO_BYTES,
+  after: Uint8Array = NO_BYTES,
+): Buffer | undefined {
   const n = src.length;
   // Room for a quarter of the bytes escaped (grown if not enough): one pass, no count first.
-  let out = Buffer.allocUnsafe(n + (n >> 2) + 16);
-  out[0] = 0x22;
-  let j = 1;
+  let out = Buffer.allocUnsafe(before.length + n + (n >> 2) + 16 + after.length);
+  out.set(before, 0);
+  let j = before.length;
+  out[j++] = 0x22;
   for (let i = 0; i < n; i++) {
     const b = src[i]!;
     if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
@@ -710,8 +723,14 @@ export function jsonStringUtf8(src: Uint8Array): Buffer | undefined {
       out[j++] = HEX_DIGITS.charCodeAt(b & 15);
     }
   }
+  if (j + 1 + after.length > out.length) {
+    const grown = Buffer.allocUnsafe(j + 1 + after.length);
+    out.copy(grown, 0, 0, j);
+    out = grown;
+  }
   out[j++] = 0x22;
-  return out.subarray(0, j);
+  out.set(after, j);
+  return out.subarray(0, j + after.length);
 }
 
 function hashHeader(
