@@ -7,7 +7,31 @@ import { AppError } from './errors.ts';
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
-function walk(
+/** ES2024's `String#isWellFormed` (Node 20 on): the project's TypeScript lib predates it. */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * Whether no string (or key) in `value` holds a lone surrogate (or, with `refuseNul`, U+0000):
+ * `walk`'s answer for the usual, clean value without building a path per key or running a
+ * regular expression per string (~0.2 µs per batch item, issue #26). Descends exactly as `walk`
+ * does (own enumerable keys, at most 64 levels), so `true` here means `walk` finds nothing.
+ */
+export function wellFormed(value: unknown, refuseNul = false, depth = 0): boolean {
+  if (typeof value === 'string') return isWellFormed(value) && !(refuseNul && value.includes('\u0000'));
+  if (value === null || typeof value !== 'object' || depth > 64) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!wellFormed(value[i], refuseNul, depth + 1)) return false;
+    return true;
+  }
+  for (const key of Object.keys(value)) {
+    if (!wellFormed(key, refuseNul, depth + 1)) return false;
+    if (!wellFormed((value as Record<string, unknown>)[key], refuseNul, depth + 1)) return false;
+  }
+  return true;
+}
+
+/** The first string or key `textProblem` refuses, with its path (exported for its tests). */
+export function walk(
   value: unknown,
   path: string,
   refuseNul: boolean,
@@ -44,7 +68,10 @@ export function textProblem(
   context = 'body',
   options: { refuseNul?: boolean } = {},
 ): AppError | undefined {
-  const found = walk(value, context, options.refuseNul ?? false, 0);
+  const refuseNul = options.refuseNul ?? false;
+  // The clean value (nearly every request) is answered by the cheap pass; `walk` names the problem.
+  if (wellFormed(value, refuseNul)) return undefined;
+  const found = walk(value, context, refuseNul, 0);
   if (!found) return undefined;
   return new AppError('VALIDATION_FAILED', `${found.path} ${found.message}`, {
     errors: [{ path: found.path, message: found.message }],

@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { textProblem } from '../../unicode.ts';
-import { wellFormed } from './index.ts';
+import { textProblem, walk, wellFormed } from './unicode.ts';
 
-// The batch route asks wellFormed first and textProblem only when it says no (issue #26): the two
-// must agree on every value, or an ill-formed item would be accepted (or a good one refused).
+// textProblem asks wellFormed first and walks only when it says no (issue #26): the two must agree
+// on every value, or an ill-formed item would be accepted (or a good one refused).
 describe("the batch route's well-formedness pass", () => {
   const text = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 20 }),
@@ -26,7 +25,10 @@ describe("the batch route's well-formedness pass", () => {
   it('says yes exactly when textProblem finds nothing', () => {
     fc.assert(
       fc.property(value, (v) => {
-        expect(wellFormed(v)).toBe(textProblem(v) === undefined);
+        // Against the full walk, not textProblem (which asks wellFormed first).
+        expect(wellFormed(v)).toBe(walk(v, 'body', false, 0) === undefined);
+        expect(wellFormed(v, true)).toBe(walk(v, 'body', true, 0) === undefined);
+        expect(textProblem(v) === undefined).toBe(walk(v, 'body', false, 0) === undefined);
       }),
       { numRuns: 3000 },
     );
@@ -41,7 +43,10 @@ describe("the batch route's well-formedness pass", () => {
     for (let depth = 60; depth <= 70; depth++) {
       for (const leaf of ['\ud800', ['\ud800'], { '\ud800': 1 }, { k: '\ud800' }, 'ok']) {
         const v = nest(depth, leaf);
-        expect(wellFormed(v)).toBe(textProblem(v) === undefined);
+        // Against the full walk, not textProblem (which asks wellFormed first).
+        expect(wellFormed(v)).toBe(walk(v, 'body', false, 0) === undefined);
+        expect(wellFormed(v, true)).toBe(walk(v, 'body', true, 0) === undefined);
+        expect(textProblem(v) === undefined).toBe(walk(v, 'body', false, 0) === undefined);
       }
     }
   });
