@@ -36,6 +36,12 @@ describe('which Fabric failures are retried', () => {
       ),
     ).toBe('ORDERER_UNAVAILABLE');
     expect(transientReason(new Error('14 UNAVAILABLE: No connection established'))).toBe('PEER_UNAVAILABLE');
+    // A stale discovery view (a peer restarted since it was taken): another majority, a fresh view.
+    expect(
+      transientReason(
+        new Error('The discovery service did not find any peers active for ConstructionMSP organizations'),
+      ),
+    ).toBe('PEER_UNAVAILABLE');
   });
 
   it('retries a LOG_GAP from a peer that is behind (its log shorter than the batch start), not one ahead', () => {

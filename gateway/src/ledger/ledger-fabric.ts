@@ -94,6 +94,13 @@ const TRANSIENT: { reason: string; pattern: RegExp }[] = [
     reason: 'PEER_UNAVAILABLE',
     pattern: /UNAVAILABLE|ECONNREFUSED|failed to connect|Endorsement has failed|No valid responses/i,
   },
+  {
+    // fabric-common keeps its discovery view for five minutes. A peer that was down when it was
+    // taken is missing from it after it is back, so asking its organisation fails here, before any
+    // peer is asked. Another majority, and a reconnect that takes a fresh view, get past it.
+    reason: 'PEER_UNAVAILABLE',
+    pattern: /discovery service did not find any peers active/i,
+  },
 ];
 
 export function transientReason(error: unknown): string | undefined {
