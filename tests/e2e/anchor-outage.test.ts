@@ -291,6 +291,13 @@ interface ChainEvent {
  */
 async function expectChainConsistent(): Promise<ChainEvent[]> {
   const rpcUrl = geth!.rpcUrl;
+  // Every recorded entry covered by a confirmed anchor, not only the test's own records: the demo
+  // project's first records may be recorded after them (seen once in CI: anchored 10, log at 11).
+  await gateway!.waitFor(
+    'nothing waiting for an anchor',
+    async () => ((await anchorMetrics(gateway!)).lianzheng_anchor_lag_entries === 0 ? true : undefined),
+    60_000,
+  );
   const logs = await rpcCall<{ transactionHash: string; blockNumber: string; removed?: boolean }[]>(
     rpcUrl,
     'eth_getLogs',
