@@ -1,3 +1,12 @@
+// An A/B aid, not a benchmark: the sealer's CPU per record, in process, on the embedded ledger.
+// Each round queues `items` submissions and records them with one Batcher.step(), printing this
+// process's CPU, PostgreSQL's and the WAL per record.
+//
+//   node --import tsx tests/bench/load/seal-cpu.ts [root=.] [items=10000] [rounds=8] [warmUp=2]
+//
+// `SEAL_CPU_BATCHES=n` queues n batches a round and steps until all are recorded: a backlog
+// drained, with its rate (records/s, wall clock) beside the CPU. `SEAL_CPU_PROFILE=1` adds a CPU
+// profile of the measured rounds; `SEAL_CPU_SQL` runs a statement on the fresh database first.
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -8,6 +17,7 @@ const root = path.resolve(process.argv[2] ?? '.');
 const items = Number(process.argv[3] ?? 10_000);
 const rounds = Number(process.argv[4] ?? 8);
 const warmUp = Number(process.argv[5] ?? 2);
+const batches = Number(process.env.SEAL_CPU_BATCHES ?? 1);
 process.env.CORE_CHAINCODE_LOGGING_LEVEL ??= 'WARNING';
 
 const load = async <T>(file: string): Promise<T> =>
@@ -70,6 +80,7 @@ try {
   const perRecord: number[] = [];
   const pgPerRecord: number[] = [];
   const walPerRecord: number[] = [];
+  const ratePerRound: number[] = [];
   const session = process.env.SEAL_CPU_PROFILE ? new Session() : undefined;
   session?.connect();
   await session?.post('Profiler.enable');
@@ -77,7 +88,7 @@ try {
   const profiles: CpuProfile[] = [];
   for (let r = 0; r < warmUp + rounds; r++) {
     // A third restricted (details as transient data), as in contract-cpu.ts.
-    const entries = Array.from({ length: items }, (_, i) =>
+    const entries = Array.from({ length: items * batches }, (_, i) =>
       support.makeEntry({
         projectId: project.id,
         kind: i % 2 === 0 ? 'construction_log' : 'notice',
@@ -92,31 +103,37 @@ try {
     const pgWatch = watch([], postmaster);
     const before = process.cpuUsage();
     const started = performance.now();
-    const outcome = await batcher.step();
+    for (let b = 0; b < batches; b++) {
+      const outcome = await batcher.step();
+      if (outcome.action !== 'recorded' || outcome.records !== items)
+        throw new Error(JSON.stringify(outcome));
+    }
     const cpu = process.cpuUsage(before);
     const pgWindow = pgWatch.stop();
-    const pgUs = (pgWindow.pgCpuCores * pgWindow.seconds * 1e6) / items;
-    const wal = (await walWritten.bytes()) / items;
+    const records = items * batches;
+    const pgUs = (pgWindow.pgCpuCores * pgWindow.seconds * 1e6) / records;
     const ended = performance.now();
     const ms = ended - started;
+    const wal = (await walWritten.bytes()) / records;
     // Let the observer deliver this step's entries before they are counted.
     await new Promise((resolve) => setImmediate(resolve));
     const gcStep = gcIn(started, ended);
     const gcBefore = gcIn(lastStepEnd, started);
     lastStepEnd = ended;
     if (profiling) profiles.push(((await session.post('Profiler.stop')) as { profile: CpuProfile }).profile);
-    if (outcome.action !== 'recorded' || outcome.records !== items) throw new Error(JSON.stringify(outcome));
-    const us = (cpu.user + cpu.system) / items;
+    const us = (cpu.user + cpu.system) / records;
+    const rate = records / (ms / 1000);
     if (r >= warmUp) perRecord.push(us);
     if (r >= warmUp) pgPerRecord.push(pgUs);
     if (r >= warmUp) walPerRecord.push(wal);
+    if (r >= warmUp) ratePerRound.push(rate);
     console.log(
-      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, PostgreSQL ${pgUs.toFixed(1)}, WAL ${wal.toFixed(0)} B/record, ${ms.toFixed(0)} ms wall; GC pauses ${gcStep.ms.toFixed(0)} ms in the step (${gcStep.majors} Mark-Compact), ${gcBefore.ms.toFixed(0)} ms (${gcBefore.majors}) in the inserts before it`,
+      `round ${r}${r < warmUp ? ' (warm-up)' : ''}: ${us.toFixed(1)} µs CPU/record, PostgreSQL ${pgUs.toFixed(1)}, WAL ${wal.toFixed(0)} B/record, ${ms.toFixed(0)} ms wall (${rate.toFixed(0)} records/s); GC pauses ${gcStep.ms.toFixed(0)} ms in the step (${gcStep.majors} Mark-Compact), ${gcBefore.ms.toFixed(0)} ms (${gcBefore.majors}) in the inserts before it`,
     );
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(
-    `${root}: median ${median(perRecord).toFixed(1)} µs CPU/record, PostgreSQL ${median(pgPerRecord).toFixed(1)}, WAL ${median(walPerRecord).toFixed(0)} B/record, over ${rounds} steps of ${items}`,
+    `${root}: median ${median(perRecord).toFixed(1)} µs CPU/record, PostgreSQL ${median(pgPerRecord).toFixed(1)}, WAL ${median(walPerRecord).toFixed(0)} B/record, ${median(ratePerRound).toFixed(0)} records/s, over ${rounds} rounds of ${batches} step(s) of ${items}`,
   );
   if (profiles.length > 0)
     console.log(summariseCpuProfiles(profiles, { top: Number(process.env.TOP ?? 40) }));
