@@ -433,24 +433,26 @@ describe('the gateway on a three-organisation Fabric network', () => {
     const construction = fabric.ledgerAs('construction');
     let during: string;
     let signed: number;
-    await fabric.network.stopNode('peer.construction');
+    let ownChaincodeDown = false;
     try {
-      const id = await submit({ projectId: DEMO_PROJECT.id, kind: 'other' });
-      const { bundle } = await recorded(id, 90_000);
-      expect(bundle.ledger!.endorsers).not.toContain('ConstructionMSP');
-      // The log as the gateway signed it (the stopped peer will have to catch up to it).
-      signed = Number(((await get('/v1/log/checkpoint')).body as string).split('\n')[1]);
-      // Our own chaincode down as well: no majority can endorse until the stopped peer is back.
-      // The gateway's client took its discovery view while that peer was down, and keeps a view
-      // for minutes; it must take a fresh one to find the peer again.
-      await fabric.network.killNode('chaincode.finance');
-      during = await submit({ projectId: DEMO_PROJECT.id, kind: 'other' });
-      // Long enough for the batcher (every 200 ms) to try every majority and back off.
-      await new Promise((r) => setTimeout(r, 5_000));
-    } finally {
-      await fabric.network.startNode('peer.construction');
-    }
-    try {
+      await fabric.network.stopNode('peer.construction');
+      try {
+        const id = await submit({ projectId: DEMO_PROJECT.id, kind: 'other' });
+        const { bundle } = await recorded(id, 90_000);
+        expect(bundle.ledger!.endorsers).not.toContain('ConstructionMSP');
+        // The log as the gateway signed it (the stopped peer will have to catch up to it).
+        signed = Number(((await get('/v1/log/checkpoint')).body as string).split('\n')[1]);
+        // Our own chaincode down as well: no majority can endorse until the stopped peer is back.
+        // The gateway's client took its discovery view while that peer was down, and keeps a view
+        // for minutes; it must take a fresh one to find the peer again.
+        ownChaincodeDown = true;
+        await fabric.network.killNode('chaincode.finance');
+        during = await submit({ projectId: DEMO_PROJECT.id, kind: 'other' });
+        // Long enough for the batcher (every 200 ms) to try every majority and back off.
+        await new Promise((r) => setTimeout(r, 5_000));
+      } finally {
+        await fabric.network.startNode('peer.construction');
+      }
       // Only the restarted peer and the third can endorse now.
       await gateway.waitFor(
         'a batch endorsed by the restarted peer, without our own chaincode',
@@ -458,7 +460,7 @@ describe('the gateway on a three-organisation Fabric network', () => {
         90_000,
       );
     } finally {
-      await fabric.network.startNode('chaincode.finance');
+      if (ownChaincodeDown) await fabric.network.startNode('chaincode.finance');
     }
     // The gateway confirms the batch once its own peer answers again: the flags' facts are in our
     // organisation's collection.
