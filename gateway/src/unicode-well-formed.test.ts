@@ -4,7 +4,7 @@ import { textProblem, walk, wellFormed } from './unicode.ts';
 
 // textProblem asks wellFormed first and walks only when it says no (issue #26): the two must agree
 // on every value, or an ill-formed item would be accepted (or a good one refused).
-describe("the batch route's well-formedness pass", () => {
+describe("textProblem's cheap well-formedness pass", () => {
   const text = fc.oneof(
     fc.string({ unit: 'binary', maxLength: 20 }),
     fc.string({ maxLength: 20 }),
@@ -22,7 +22,7 @@ describe("the batch route's well-formedness pass", () => {
     ),
   }));
 
-  it('says yes exactly when textProblem finds nothing', () => {
+  it('says yes exactly when the full walk finds nothing, and textProblem agrees', () => {
     fc.assert(
       fc.property(value, (v) => {
         // Against the full walk, not textProblem (which asks wellFormed first).
@@ -34,7 +34,7 @@ describe("the batch route's well-formedness pass", () => {
     );
   });
 
-  it('descends as deep as textProblem does, and no deeper', () => {
+  it('descends as deep as the full walk does, and no deeper', () => {
     const nest = (depth: number, leaf: unknown): unknown => {
       let v = leaf;
       for (let i = 0; i < depth; i++) v = i % 2 === 0 ? [v] : { k: v };
