@@ -51,8 +51,11 @@ interface WorkerSlot {
 }
 
 export interface Supervisor {
-  /** Resolves once every worker listens; rejects if the sealer or a worker fails to start. */
-  ready: Promise<void>;
+  /**
+   * Resolves true once every worker listens, false if stop() was called first (a SIGTERM while
+   * starting is a stop, not a failed start); rejects if the sealer or a worker fails to start.
+   */
+  ready: Promise<boolean>;
   /** Stops the workers (api first), then the embedded PostgreSQL. */
   stop(): Promise<void>;
 }
@@ -146,13 +149,15 @@ export async function runSupervisor(
     return worker;
   };
 
-  const listening = (slot: WorkerSlot): Promise<number> =>
+  /** The port the slot's new worker listens on, or undefined if it was stopped before it did. */
+  const listening = (slot: WorkerSlot): Promise<number | undefined> =>
     new Promise((resolve, reject) => {
       const worker = fork(slot);
       worker.once('listening', (address) => resolve(address.port));
-      worker.once('exit', (code, signal) =>
-        reject(new Error(`the ${slot.role} process exited (${signal ?? code}) before it listened`)),
-      );
+      worker.once('exit', (code, signal) => {
+        if (stopping) return resolve(undefined);
+        reject(new Error(`the ${slot.role} process exited (${signal ?? code}) before it listened`));
+      });
     });
 
   const stop = async (): Promise<void> => {
@@ -183,7 +188,9 @@ export async function runSupervisor(
   const ready = (async () => {
     // The sealer first: it runs the migrations and creates the keys the api workers load.
     const sealerPort = await listening(slots[0]!);
+    if (sealerPort === undefined || stopping) return false;
     const ports = await Promise.all(slots.slice(1).map(listening));
+    if (stopping || ports.some((p) => p === undefined)) return false;
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     const scheme = config.tls ? 'https' : 'http';
     const url = `${scheme}://${host}:${ports[0]}`;
@@ -196,6 +203,7 @@ export async function runSupervisor(
       },
       'gateway listening',
     );
+    return true;
   })();
   ready.catch(() => {});
   return { ready, stop };

@@ -156,6 +156,8 @@ async function supervise(config: Config): Promise<void> {
   // Each worker gets 30 s to stop before it is killed, then PostgreSQL stops: allow for both.
   exitOnStopSignals(logger, 'shutting down the gateway processes', () => supervisor.stop(), 60_000);
   try {
+    // false: a stop signal came while the workers were starting; the handler above finishes the
+    // stop and exits 0, as it would after a full start.
     await supervisor.ready;
   } catch (err) {
     logger.fatal({ err }, 'the gateway did not start');

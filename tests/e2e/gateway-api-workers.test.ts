@@ -216,12 +216,11 @@ describe('the gateway as a supervisor of a sealer and two api workers (API_WORKE
 });
 
 describe('lianzheng serve with API_WORKERS=2', () => {
-  // The CLI loads TypeScript through tsx in-process, not with --import: its workers must still
-  // get tsx (they once failed with ERR_UNKNOWN_FILE_EXTENSION).
-  it('starts the supervised gateway and stops it cleanly on SIGTERM', async () => {
+  /** `lianzheng serve` with two api workers on a data folder of its own, its output collected. */
+  async function serve() {
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-e2e-serve-workers-'));
     const port = await freePort();
-    let output = '';
+    const run = { dataDir, port, output: '' };
     const child = spawn(process.execPath, ['scripts/lianzheng.mjs', 'serve'], {
       cwd: path.resolve(import.meta.dirname, '../..'),
       env: {
@@ -235,29 +234,69 @@ describe('lianzheng serve with API_WORKERS=2', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (d) => {
-      output += d;
+      run.output += d;
     });
     child.stderr.on('data', (d) => {
-      output += d;
+      run.output += d;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      const deadline = Date.now() + 120_000;
-      let ready = false;
-      while (!ready && Date.now() < deadline && child.exitCode === null) {
-        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (r) => r.status === 200,
-          () => false,
-        );
-        if (!ready) await sleep(300);
-      }
-      expect(ready, output.slice(-3000)).toBe(true);
-      child.kill('SIGTERM');
-      expect(await exited, output.slice(-3000)).toBe(0);
-      expect(output).toContain('shutting down the gateway processes');
-    } finally {
+    const cleanUp = async () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       await fs.rm(dataDir, { recursive: true, force: true });
+    };
+    return { run, child, exited, cleanUp };
+  }
+
+  /** Waits up to 120 s (or until the process exits) for `done` to hold. */
+  async function waitFor(child: { exitCode: number | null }, done: () => Promise<boolean> | boolean) {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (await done()) return true;
+      await sleep(100);
+    }
+    return false;
+  }
+
+  // The CLI loads TypeScript through tsx in-process, not with --import: its workers must still
+  // get tsx (they once failed with ERR_UNKNOWN_FILE_EXTENSION).
+  it('starts the supervised gateway and stops it cleanly on SIGTERM', async () => {
+    const { run, child, exited, cleanUp } = await serve();
+    try {
+      const ready = await waitFor(child, () =>
+        fetch(`http://127.0.0.1:${run.port}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      );
+      expect(ready, run.output.slice(-3000)).toBe(true);
+      child.kill('SIGTERM');
+      expect(await exited, run.output.slice(-3000)).toBe(0);
+      expect(run.output).toContain('shutting down the gateway processes');
+    } finally {
+      await cleanUp();
+    }
+  });
+
+  // CI once sent SIGTERM when the first api worker answered /readyz and the second was still
+  // starting: the supervisor took that worker's exit for a failed start and exited 1.
+  it('takes a SIGTERM while the api processes are still starting for a stop, not a failed start', async () => {
+    const { run, child, exited, cleanUp } = await serve();
+    try {
+      // The sealer listens first; the api workers are forked then and need seconds to listen.
+      const sealerUp = await waitFor(child, () =>
+        /"role":"sealer","msg":"gateway listening"/.test(run.output),
+      );
+      expect(sealerUp, run.output.slice(-3000)).toBe(true);
+      child.kill('SIGTERM');
+      expect(await exited, run.output.slice(-3000)).toBe(0);
+      expect(run.output).toContain('shutting down the gateway processes');
+      expect(run.output).not.toContain('did not start');
+      const postgres = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' })
+        .split('\n')
+        .filter((a) => a.includes(run.dataDir));
+      expect(postgres).toEqual([]);
+    } finally {
+      await cleanUp();
     }
   });
 });
