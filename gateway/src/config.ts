@@ -51,6 +51,8 @@ export interface Config {
   heapGrowingPercent: number;
   sealIntervalMs: number;
   sealMaxItems: number;
+  /** Intake's admission (intake/admission.ts): hold submissions while the sealing is this far behind. */
+  admission: { maxBacklog: number; maxWaitMs: number; pollMs: number };
   /** The checkpoint origin line (C2SP tlog-checkpoint) and the key name of its signed note. */
   logOrigin: string;
   /** `iss` of receipts. */
@@ -403,6 +405,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 25, 0, 1000),
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
+    admission: {
+      maxBacklog: int(env, 'MAX_SEAL_BACKLOG', 30_000, 0, 100_000_000),
+      maxWaitMs: int(env, 'BACKLOG_WAIT_MS', 5_000, 0, 600_000),
+      pollMs: 100,
+    },
     logOrigin,
     receiptIssuer: str(env, 'RECEIPT_ISSUER') ?? logOrigin.split('/')[0]!,
     receiptGroups: oneOf(env, 'RECEIPT_GROUPS', ['true', 'false'] as const, 'true') === 'true',

@@ -47,6 +47,7 @@ export const ERROR_TABLE = {
   SERVICE_UNAVAILABLE: { status: 503, title: 'The service is temporarily unavailable' },
   LEDGER_UNAVAILABLE: { status: 503, title: 'The ledger is unavailable' },
   TIMEOUT: { status: 503, title: 'The request timed out inside the service' },
+  BACKLOG_FULL: { status: 503, title: 'Too many submissions are waiting to be recorded' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;
@@ -241,6 +242,9 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, err: A
   if (err.code === 'UNAUTHENTICATED' && !reply.hasHeader('www-authenticate')) {
     reply.header('www-authenticate', 'Bearer');
   }
+  const retryAfter = err.extensions.retryAfterSeconds;
+  if (typeof retryAfter === 'number' && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', String(retryAfter));
   // Pre-serialised so that a route's response schema never strips problem fields.
   return reply.code(err.status).type('application/problem+json').send(JSON.stringify(body));
 }

@@ -19,6 +19,8 @@ export interface IntakeMetrics {
   groupCommitSeconds: Histogram;
   queueDepth: Gauge;
   accepted: Counter<'route'>;
+  /** Requests admission held (intake/admission.ts), by how the wait ended. */
+  admissionWaitSeconds: Histogram<'outcome'>;
 }
 
 /**
@@ -57,6 +59,13 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
       name: 'intake_accepted_total',
       help: 'Submissions accepted (committed and answered 202)',
       labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    admissionWaitSeconds: new Histogram({
+      name: 'intake_admission_wait_seconds',
+      help: 'How long submissions were held because too many waited to be sealed (MAX_SEAL_BACKLOG), by outcome: admitted, or refused with 503 BACKLOG_FULL',
+      labelNames: ['outcome'] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
   };

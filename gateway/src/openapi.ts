@@ -67,6 +67,10 @@ const EXAMPLES: Record<ErrorCode, { detail: string; extensions?: Record<string, 
   SERVICE_UNAVAILABLE: { detail: 'the database is unavailable' },
   LEDGER_UNAVAILABLE: { detail: 'the ledger is unavailable', extensions: { reason: 'PEER_BEHIND' } },
   TIMEOUT: { detail: 'the request took longer than 10000 ms inside the service' },
+  BACKLOG_FULL: {
+    detail: '31250 submissions are waiting to be recorded (at most 30000); try again shortly',
+    extensions: { retryAfterSeconds: 1 },
+  },
 };
 
 /**
@@ -89,6 +93,7 @@ const ONLY_WHERE: Partial<Record<ErrorCode, (op: string, hasBody: boolean) => bo
   BAD_SUPERSEDE: (op) => /^POST \/v1\/evidence(\/batch)?$/.test(op),
   BAD_MILESTONE: (op) => /^POST \/v1\/evidence(\/batch)?$/.test(op),
   LEDGER_UNAVAILABLE: (op) => op.startsWith('POST ') || /\/v1\/ledger\//.test(op),
+  BACKLOG_FULL: (op) => /^POST \/v1\/evidence(\/batch)?$/.test(op),
 };
 
 const PROBLEM_JSON = 'application/problem+json';

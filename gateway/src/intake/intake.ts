@@ -16,6 +16,7 @@ import type { KeyRing } from '../keys/key-ring.ts';
 import type { IntakeMetrics } from '../metrics.ts';
 import type { EvidenceSubmission } from '../routes/evidence-write/schemas.ts';
 import { GroupCommitter } from '../storage/group-commit.ts';
+import type { Admission } from './admission.ts';
 import { DelegateDirectory, type Delegation } from './delegates.ts';
 import { cidOfSha256Hex, detailsJson, leafHexOfText, recordJson, saltHex } from './encode.ts';
 import {
@@ -204,6 +205,8 @@ export interface IntakeOptions {
   metrics?: IntakeMetrics;
   /** Called after every group commit with the number of rows committed (the pipeline's nudge). */
   onCommitted?: (rows: number) => void;
+  /** Holds new submissions while too many wait to be sealed (admission.ts); none: never held. */
+  admission?: Admission;
 }
 
 /**
@@ -226,6 +229,8 @@ export class Intake {
     this.delegates = new DelegateDirectory(options.db, options.config.authCacheMs);
     this.records = new RecordDirectory(options.db);
     if (options.onCommitted) this.listeners.push(options.onCommitted);
+    const admission = options.admission;
+    if (admission) this.listeners.push((rows) => admission.committed(rows));
     const metrics = options.metrics;
     this.committer = new GroupCommitter({
       flush: async (rows) => {
@@ -478,6 +483,14 @@ export class Intake {
       replayed: false,
     };
     return { row, accepted };
+  }
+
+  /**
+   * Resolves when a new submission may be read and accepted (admission.ts): the write routes call
+   * it before reading the body, so that a held request holds no parsed body in memory.
+   */
+  admit(): Promise<void> {
+    return this.options.admission?.admit() ?? Promise.resolve();
   }
 
   /** One submission: checks, builds, commits. Throws an AppError for anything refused. */

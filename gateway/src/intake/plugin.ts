@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { Admission } from './admission.ts';
 import { Intake } from './intake.ts';
+import { queuedSpan } from './submission-store.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +17,10 @@ async function intakePlugin(app: FastifyInstance): Promise<void> {
     keys: app.keys,
     config: app.config,
     metrics: app.intakeMetrics,
+    admission: new Admission(() => queuedSpan(app.db), {
+      ...app.config.admission,
+      onHeld: (outcome, ms) => app.intakeMetrics.admissionWaitSeconds.observe({ outcome }, ms / 1000),
+    }),
   });
   app.decorate('intake', intake);
   // Requests still in flight finish their commits before the pool closes (onClose runs after

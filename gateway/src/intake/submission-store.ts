@@ -679,6 +679,18 @@ export async function queueDepth(db: Queryable): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * About how many submissions wait to be sealed: the span of `seal_queue`'s seqs (two probes of its
+ * key, not a count of its rows), for intake's admission (admission.ts). Gaps left by rolled-back
+ * inserts make it overstate, never understate.
+ */
+export async function queuedSpan(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    'select coalesce(max(seq) - min(seq) + 1, 0)::text as n from seal_queue',
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 /** How long the oldest queued submission has waited (ms), or null when none is queued. */
 export const OLDEST_QUEUED_MS = `(select extract(epoch from now() - accepted_at) * 1000
                  from seal_queue q join submissions s on s.seq = q.seq

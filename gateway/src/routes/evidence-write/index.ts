@@ -277,12 +277,15 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
   app.removeContentTypeParser('text/plain');
   const maxItems = app.config.limits.maxBatchItems;
   const writers = app.requireRole('unit', 'partner', 'admin');
+  // After authentication, before the body is read: while the sealing is too far behind
+  // (MAX_SEAL_BACKLOG), a submission waits here with its body still in the socket.
+  const admitted = async () => app.intake.admit();
 
   app.post(
     '/v1/evidence',
     {
       // Before the body is read: anonymous callers learn nothing and upload nothing.
-      onRequest: writers,
+      onRequest: [writers, admitted],
       validatorCompiler: typeboxValidatorCompiler(),
       schema: {
         tags: ['evidence'],
@@ -326,7 +329,7 @@ export default async function evidenceWriteRoutes(app: FastifyInstance): Promise
     '/v1/evidence/batch',
     {
       // Before the body is read: anonymous callers learn nothing and upload nothing.
-      onRequest: writers,
+      onRequest: [writers, admitted],
       // The documented schema names every item's shape; the route checks only the envelope up
       // front so that one bad item gets its own problem instead of failing the whole batch.
       validatorCompiler: typeboxValidatorCompiler((_schema, part) => (part === 'body' ? outer : undefined)),
