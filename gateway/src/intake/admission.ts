@@ -8,8 +8,9 @@
 // first *waits* while more than `maxBacklog` submissions are queued for sealing — a client that
 // sends its next request when the last one is answered (most partners, and any closed loop) is
 // slowed to the log's pace instead of refused — and only after `maxWaitMs` refuses with
-// 503 BACKLOG_FULL and Retry-After. Nothing is accepted that is not then committed as before: the
-// wait happens before a submission is built, signed or stored.
+// 503 BACKLOG_FULL and Retry-After. The write routes wait here after authentication and before
+// the body is read (routes/evidence-write), so a held request keeps its body in the socket, not in
+// the heap (held after parsing, 1,000-item bodies outlived the young generation: docs/benchmarks.md).
 //
 // The backlog is read from PostgreSQL, because the sealer may be another process
 // (GATEWAY_ROLE=sealer): the span of `seal_queue`'s seqs, two probes of its key, at most once per
@@ -18,7 +19,7 @@
 // A reading is taken after this process's own commits, and while a submission is held — never
 // because a request arrived, so a refused or malformed request costs the database nothing. A
 // process that starts on a full queue therefore learns of it from its first commit: what it
-// accepts until then (one group commit) passes unchecked.
+// accepts until that reading returns passes unchecked.
 
 import { AppError } from '../errors.ts';
 
