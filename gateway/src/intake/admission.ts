@@ -5,7 +5,7 @@
 // the length of the burst, and intake keeps taking the cores the sealer needs to clear the pile.
 // Tessera's storages answer the same situation with a pushback (ErrPushback: "return a 503 with a
 // Retry-After header") once too many entries are sequenced but not yet integrated. Here intake
-// first *waits* while more than `maxBacklog` submissions are queued for sealing — a client that
+// first *waits* while `maxBacklog` or more submissions are queued for sealing — a client that
 // sends its next request when the last one is answered (most partners, and any closed loop) is
 // slowed to the log's pace instead of refused — and only after `maxWaitMs` refuses with
 // 503 BACKLOG_FULL and Retry-After. The write routes wait here after authentication and before
@@ -21,10 +21,11 @@
 // process that starts on a full queue therefore learns of it from its first commit: what it
 // accepts until that reading returns passes unchecked.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../errors.ts';
 
 export interface AdmissionOptions {
-  /** Hold new submissions while more than this many are queued for sealing; 0: never. */
+  /** Hold new submissions while this many or more are queued for sealing; 0: never. */
   maxBacklog: number;
   /** How long one submission waits for the backlog to fall before 503 BACKLOG_FULL. */
   maxWaitMs: number;
@@ -109,5 +110,3 @@ export class Admission {
     return this.reading;
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
