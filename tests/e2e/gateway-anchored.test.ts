@@ -121,16 +121,19 @@ describe('a record anchored on a real EVM chain', () => {
     const accepted = { id };
 
     const found = await gateway!.waitFor(
-      'the record anchored and its checkpoint cosigned',
+      'the record anchored and witnessed',
       async () => {
         const v = await getJson(`/v1/verify/${digest}`);
         const rec = (
           v.body.records as { id: string; status: string; bundle: ProofBundle }[] | undefined
         )?.find((r) => r.id === accepted.id);
         // The demo witness cosigns on its own round, which may end after the anchor is confirmed.
-        return rec?.status === 'anchored' && rec.bundle.anchor && rec.bundle.cosignatures?.length
-          ? rec
-          : undefined;
+        // It is offered only the newest checkpoint: when a later batch (the demo's last notices)
+        // supersedes the record's within that round, the record's own checkpoint is never
+        // cosigned and the bundle carries `witnessed` — the later cosigned checkpoint and the
+        // consistency proof to it (docs/witnesses.md). Either way the witnesses step must pass.
+        const witnessed = Boolean(rec?.bundle.cosignatures?.length || rec?.bundle.witnessed);
+        return rec?.status === 'anchored' && rec.bundle.anchor && witnessed ? rec : undefined;
       },
       120_000,
     );
@@ -143,7 +146,8 @@ describe('a record anchored on a real EVM chain', () => {
       checkpointKeys: string[];
       tsaRoots: string[];
       anchor: AnchorIdentity;
-      // npm start runs a demo witness (docs/witnesses.md): its cosignature is in the bundle.
+      // npm start runs a demo witness (docs/witnesses.md): its cosignature is in the bundle, over
+      // the record's checkpoint or a later one.
       witnesses?: { vkey: string }[];
       witnessQuorum?: number;
     };
@@ -186,6 +190,7 @@ describe('a record anchored on a real EVM chain', () => {
         getAnchor,
       });
       expect(result.steps.filter((s) => s.status !== 'pass')).toEqual([]);
+      expect(result.steps.map((s) => s.step)).toContain('witnesses');
       expect(result.ok).toBe(true);
     }
 
@@ -223,7 +228,16 @@ describe('the chain node goes away', () => {
     expect(before.status).toBe(200);
     expect(before.body.degraded).toBeUndefined();
     expect(before.body.checks.anchor).toMatchObject({ ok: true });
-    const healthy = await metrics();
+    // Healthy means caught up: the demo's last batch may still be on its way to the chain when
+    // the test above ends (it needs only the anchor of its own record's checkpoint).
+    const healthy = await gateway!.waitFor(
+      'the anchorer to catch up with the log',
+      async () => {
+        const m = await metrics();
+        return m.lianzheng_anchor_lag_entries === 0 ? m : undefined;
+      },
+      30_000,
+    );
     expect(healthy.lianzheng_anchor_last_size).toBeGreaterThan(0);
     expect(healthy.lianzheng_anchor_last_timestamp_seconds).toBeGreaterThan(Date.now() / 1000 - 600);
     expect(healthy.lianzheng_anchor_lag_entries).toBe(0);
