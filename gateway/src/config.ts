@@ -51,6 +51,8 @@ export interface Config {
   heapGrowingPercent: number;
   sealIntervalMs: number;
   sealMaxItems: number;
+  /** The embedded ledger's transactions on a thread of their own (ledger-thread.ts). */
+  ledgerThread: boolean;
   /** Intake's admission (intake/admission.ts): hold submissions while the sealing is this far behind. */
   admission: { maxBacklog: number; maxWaitMs: number; pollMs: number };
   /** The checkpoint origin line (C2SP tlog-checkpoint) and the key name of its signed note. */
@@ -405,6 +407,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 25, 0, 1000),
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
+    ledgerThread: oneOf(env, 'LEDGER_THREAD', ['true', 'false'] as const, 'true') === 'true',
     admission: {
       maxBacklog: int(env, 'MAX_SEAL_BACKLOG', 30_000, 0, 100_000_000),
       maxWaitMs: int(env, 'BACKLOG_WAIT_MS', 5_000, 0, 600_000),

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { Ledger } from './ledger.ts';
 import { EmbeddedLedger } from './ledger-embedded.ts';
 import { FabricLedger } from './ledger-fabric.ts';
+import { ThreadedEmbeddedLedger } from './ledger-thread.ts';
 
 // The one place that turns LEDGER into a ledger: the embedded single-node ledger over the
 // gateway's PostgreSQL (the zero-setup default), or a Fabric channel through fabric-network.
@@ -15,6 +16,11 @@ export const DEFAULT_LEDGER_MSP_ID = 'LianZhengGatewayMSP';
 export interface LedgerFactoryOptions {
   /** The embedded ledger's organisation id (tests); DEFAULT_LEDGER_MSP_ID otherwise. */
   mspId?: string;
+  /**
+   * Run the embedded ledger's transactions on a thread of their own (ledger-thread.ts): for a
+   * process that seals; reads stay on the calling thread either way.
+   */
+  thread?: boolean;
   /** Retried Fabric failures, for the log. */
   onRetry?: (info: { fn: string; attempt: number; reason: string }) => void;
 }
@@ -35,5 +41,6 @@ export function createLedger(config: Config, db: pg.Pool, options: LedgerFactory
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     });
   }
-  return new EmbeddedLedger(db, { mspId: options.mspId ?? DEFAULT_LEDGER_MSP_ID });
+  const embedded = { mspId: options.mspId ?? DEFAULT_LEDGER_MSP_ID };
+  return options.thread ? new ThreadedEmbeddedLedger(db, embedded) : new EmbeddedLedger(db, embedded);
 }

@@ -38,9 +38,11 @@ import { createCompositeKey, GatewayIdentity, keyBytes, PgLedgerStub, privateDat
 // are hash-chained (number, previous hash, hash of the transaction's input and write set), so a
 // bundle points at a block just as it does on Fabric. It is a development ledger and says so.
 //
-// The contract runs in the gateway's own event loop. A RecordBatch of 10,000 records is about a
-// second of CPU, and its reads are prefetched, so without care it runs as one synchronous stretch
-// and every HTTP request waits for it (0.6–0.8 s measured). So the contract sees a stub that
+// A sealing process runs its submits on a thread of their own (ledger-thread.ts, LEDGER_THREAD,
+// the default); otherwise (LEDGER_THREAD=false, queries, tests) the contract runs in the calling
+// event loop. A RecordBatch of 10,000 records is about a second of CPU, and its reads are
+// prefetched, so without care it runs as one synchronous stretch and every HTTP request waits for
+// it (0.6–0.8 s measured). So the contract sees a stub that
 // gives the event loop a turn whenever `sliceMs` of work has passed since the last one (at a
 // read or a write: the contract awaits each), and the block's world-state writes go to
 // PostgreSQL in chunks. The transaction, its writes and its block are exactly the same; it only
@@ -73,7 +75,8 @@ interface Invocation {
   submit: boolean;
   /** The proposal's transient data (restricted details); never stored in the block. */
   transient?: Record<string, Uint8Array>;
-  prefetch?: (stub: PgLedgerStub) => string[];
+  /** The keys the transaction will read, fetched in one query before it runs. */
+  prefetch?: () => string[];
 }
 
 interface InvocationResult {
@@ -237,16 +240,18 @@ export class EmbeddedLedger implements Ledger {
     };
   }
 
-  async recordBatch(batch: LedgerBatch): Promise<RecordBatchResult> {
-    // Restricted details go as transient data: the block's input (and a Fabric block) holds only
-    // the records, which carry the details' salted digest.
-    const { args, transient } = encodeRecordBatch(batch);
+  recordBatch(batch: LedgerBatch): Promise<RecordBatchResult> {
+    return this.recordEncoded(encodeLedgerBatch(batch));
+  }
+
+  /** RecordBatch from its encoded form (encodeLedgerBatch), as the ledger's thread receives it. */
+  async recordEncoded(batch: EncodedLedgerBatch): Promise<RecordBatchResult> {
     const out = await this.invoke({
       fn: 'RecordBatch',
-      args: [args],
-      transient,
+      args: [batch.args],
+      transient: batch.transient,
       submit: true,
-      prefetch: (stub) => batchKeys(stub, batch),
+      prefetch: () => batch.keys,
     });
     const answer = out.result as BatchAnswer;
     if (out.block !== undefined) {
@@ -283,14 +288,18 @@ export class EmbeddedLedger implements Ledger {
     };
   }
 
-  async simulateBatch(batch: LedgerBatch): Promise<void> {
-    const { args, transient } = encodeRecordBatch(batch);
+  simulateBatch(batch: LedgerBatch): Promise<void> {
+    return this.simulateEncoded(encodeLedgerBatch(batch));
+  }
+
+  /** simulateBatch from its encoded form (encodeLedgerBatch). */
+  async simulateEncoded(batch: EncodedLedgerBatch): Promise<void> {
     await this.invoke({
       fn: 'RecordBatch',
-      args: [args],
-      transient,
+      args: [batch.args],
+      transient: batch.transient,
       submit: false,
-      prefetch: (stub) => batchKeys(stub, batch),
+      prefetch: () => batch.keys,
     });
   }
 
@@ -376,7 +385,7 @@ export class EmbeddedLedger implements Ledger {
       const millis = now.getTime();
       const timestamp = { seconds: Math.floor(millis / 1000), nanos: (millis % 1000) * 1_000_000 };
       const stub = new PgLedgerStub(client, txId, timestamp, new Map(Object.entries(inv.transient ?? {})));
-      if (inv.prefetch) await stub.prefetch(inv.prefetch(stub));
+      if (inv.prefetch) await stub.prefetch(inv.prefetch());
       const slicer = new Slicer(this.options.sliceMs ?? DEFAULT_SLICE_MS);
       const ctx: LedgerContext = { stub: new SlicedStub(stub, slicer), clientIdentity: this.identity };
       let raw: unknown;
@@ -518,15 +527,33 @@ function pick(result: BatchAnswer) {
 }
 
 /**
+ * A RecordBatch as the contract takes it — its argument and transient data (restricted details
+ * go as transient data: the block's input, like a Fabric block, holds only the records, which
+ * carry the details' salted digest) — with the keys it will read. Plain strings and bytes: what
+ * goes to the ledger's thread (ledger-thread.ts) without the batch's objects.
+ */
+export interface EncodedLedgerBatch {
+  fromSize: number;
+  args: string;
+  transient: Record<string, Uint8Array>;
+  keys: string[];
+}
+
+export function encodeLedgerBatch(batch: LedgerBatch): EncodedLedgerBatch {
+  const { args, transient } = encodeRecordBatch(batch);
+  return { fromSize: batch.fromSize, args, transient, keys: batchKeys(batch) };
+}
+
+/**
  * The keys RecordBatch will read, fetched in one query instead of one round trip each: the
  * config, the log head and each project's key. Mirrors the contract's key layout; if it drifts
  * only the speed suffers, never the result.
  */
-function batchKeys(stub: PgLedgerStub, batch: LedgerBatch): string[] {
+function batchKeys(batch: LedgerBatch): string[] {
   const keys: string[] = [];
   const safe = (objectType: string, ...attributes: string[]) => {
     try {
-      keys.push(stub.createCompositeKey(objectType, attributes));
+      keys.push(createCompositeKey(objectType, attributes));
     } catch {
       // An attribute the contract will refuse anyway.
     }

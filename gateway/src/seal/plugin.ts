@@ -34,6 +34,7 @@ function pipelineLedger(app: FastifyInstance): Ledger {
   if (app.config.ledger === 'fabric') routeFabricSdkLogs((level, msg) => log.debug({ sdk: level }, msg));
   return createLedger(app.config, app.db, {
     ...(mspId ? { mspId } : {}),
+    thread: app.duties.seal && app.config.ledgerThread,
     onRetry: (info) => log.warn(info, 'ledger transaction retried'),
   });
 }
