@@ -574,6 +574,33 @@ export async function queuedForSeal(
   return rows;
 }
 
+/**
+ * The next `limit` queued submissions after seq `after`, as `queuedForSeal` reads them: what the
+ * batcher reads ahead while the ledger records the batch before them (seal's `ahead`).
+ */
+export async function queuedAfter(
+  db: Queryable,
+  after: string,
+  limit: number,
+): Promise<(SubmissionRecordRow & { seq: string })[]> {
+  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(
+    `select q.seq, s.id, s.record_json, s.details_json
+       from (select seq from seal_queue where seq > $2 order by seq limit $1) q
+       cross join lateral (select id, record_json, details_json from submissions where seq = q.seq offset 0) s
+      order by q.seq`,
+    [limit, after],
+  );
+  return rows;
+}
+
+/** The seqs of the next `limit` queued submissions, in order (the queue's key alone). */
+export async function queuedSeqs(db: Queryable, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ seq: string }>('select seq from seal_queue order by seq limit $1', [
+    limit,
+  ]);
+  return rows.map((r) => r.seq);
+}
+
 /** What the ledger is sent of the submissions `seqs`, in that order (missing ones left out). */
 export async function recordsOfSeqs(db: Queryable, seqs: string[]): Promise<SubmissionRecordRow[]> {
   const { rows } = await db.query<SubmissionRecordRow>(

@@ -16,7 +16,9 @@ import {
   insertRecordFlags,
   insertRecordLinks,
   queueDepth,
+  queuedAfter,
   queuedForSeal,
+  queuedSeqs,
   recordsOfSeqs,
   rejectQueued,
   type SubmissionRecordRow,
@@ -178,6 +180,11 @@ export class Batcher {
   private lockedAt = 0;
   /** Rows this process took out of the queue since it last vacuumed it. */
   private dequeued = 0;
+  /**
+   * The next batch's submissions and leaf hashes, read while the ledger recorded the batch before
+   * them (`readAhead`); the next seal takes those still first in the queue from here.
+   */
+  private ahead: Promise<ReadAhead | undefined> | undefined;
 
   constructor(
     private readonly db: pg.Pool,
@@ -357,21 +364,16 @@ export class Batcher {
         return undefined;
       }
       // Everything `record` sends to the ledger, read once (a submission's row is never updated).
-      const rows = await queuedForSeal(client, this.options.maxItems);
+      const ahead = await this.takeAhead();
+      const { rows, hashes } = ahead
+        ? await this.queuedWith(client, ahead)
+        : withLeafHashes(await queuedForSeal(client, this.options.maxItems));
       if (rows.length === 0) {
         await client.query('rollback');
         return undefined;
       }
       const fromSize = frontier.size;
-      const seqs = new Array<string>(rows.length);
-      const hashes = new Array<Uint8Array>(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i]!;
-        seqs[i] = row.seq;
-        // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input. Encoded
-        // into one reused buffer rather than a new Buffer per record (issue #26).
-        hashes[i] = leafHash(utf8Scratch(row.record_json));
-      }
+      const seqs = rows.map((r) => r.seq);
       const next = await this.log.append(client, frontier, hashes);
       const root = frontierRoot(next);
       await insertSealedBatch(client, fromSize, next.size, root, seqs);
@@ -384,6 +386,62 @@ export class Batcher {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Starts reading the submissions queued after `batch` and hashing their leaves, while the
+   * ledger records `batch`: on the embedded ledger's thread or a Fabric peer the contract's work
+   * is not this thread's, so the next seal's reading and hashing (about a fifth of a step) overlap
+   * it instead of following it. It only reads: the seal still decides, under the log's lock,
+   * which submissions come next (queuedWith).
+   */
+  private readAhead(batch: SealedBatch): void {
+    const last = batch.seqs[batch.seqs.length - 1];
+    if (last === undefined) return;
+    this.ahead = queuedAfter(this.db, last, this.options.maxItems).then(
+      (rows) => (rows.length === 0 ? undefined : withLeafHashes(rows)),
+      () => undefined,
+    );
+  }
+
+  private async takeAhead(): Promise<ReadAhead | undefined> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    return ahead;
+  }
+
+  /**
+   * The next queued submissions, as `queuedForSeal` reads them, from what was read ahead: the
+   * queue's first seqs are read again, and those read ahead are taken from it (a submission's row
+   * never changes), the others — an intake transaction that committed a lower seq late, or more
+   * than was queued then — from the database.
+   */
+  private async queuedWith(client: pg.PoolClient, ahead: ReadAhead): Promise<ReadAhead> {
+    const seqs = await queuedSeqs(client, this.options.maxItems);
+    const known = new Map<string, number>();
+    for (let i = 0; i < ahead.rows.length; i++) known.set(ahead.rows[i]!.seq, i);
+    const missing = seqs.filter((seq) => !known.has(seq));
+    const fetched = missing.length === 0 ? undefined : new Map<string, number>();
+    let more: ReadAhead | undefined;
+    if (fetched) {
+      const rows = await recordsOfSeqs(client, missing);
+      more = withLeafHashes(rows.map((r, i) => ({ ...r, seq: missing[i]! })));
+      if (rows.length !== missing.length) throw new Error('a queued submission has no row');
+      for (let i = 0; i < missing.length; i++) fetched.set(missing[i]!, i);
+    }
+    const rows = new Array<QueuedRow>(seqs.length);
+    const hashes = new Array<Uint8Array>(seqs.length);
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs[i]!;
+      const k = known.get(seq);
+      const from = k === undefined ? more! : ahead;
+      const j = k ?? fetched!.get(seq)!;
+      rows[i] = from.rows[j]!;
+      hashes[i] = from.hashes[j]!;
+    }
+    this.metrics.readAhead.inc({ rows: 'reused' }, seqs.length - missing.length);
+    this.metrics.readAhead.inc({ rows: 'read' }, missing.length);
+    return { rows, hashes };
   }
 
   private async batchRecords(batch: SealedBatch): Promise<SubmissionRecordRow[]> {
@@ -400,7 +458,9 @@ export class Batcher {
     const started = performance.now();
     let result: RecordBatchResult;
     try {
-      result = await this.ledger.recordBatch(ledgerBatch);
+      const recording = this.ledger.recordBatch(ledgerBatch);
+      this.readAhead(batch);
+      result = await recording;
     } catch (error) {
       this.metrics.ledgerErrors.inc();
       if (error instanceof LedgerError && error.refusesRecord)
@@ -598,6 +658,22 @@ let scratch = Buffer.allocUnsafe(4096);
  * `s` as UTF-8 in a buffer that the next call overwrites: for bytes that are used at once (hashed)
  * and not kept.
  */
+type QueuedRow = SubmissionRecordRow & { seq: string };
+
+/** Queued submissions in seq order and their leaf hashes, index for index. */
+interface ReadAhead {
+  rows: QueuedRow[];
+  hashes: Uint8Array[];
+}
+
+function withLeafHashes(rows: QueuedRow[]): ReadAhead {
+  const hashes = new Array<Uint8Array>(rows.length);
+  // record_json is canonicalJson(record), byte-exact: its bytes are the leaf's input. Encoded into
+  // one reused buffer rather than a new Buffer per record (issue #26).
+  for (let i = 0; i < rows.length; i++) hashes[i] = leafHash(utf8Scratch(rows[i]!.record_json));
+  return { rows, hashes };
+}
+
 function utf8Scratch(s: string): Uint8Array {
   // At most 3 bytes per UTF-16 code unit.
   if (scratch.length < 3 * s.length) scratch = Buffer.allocUnsafe(Math.max(3 * s.length, 2 * scratch.length));
@@ -651,6 +727,7 @@ interface BatcherMetrics {
   recorded: Counter;
   rejected: Counter;
   ledgerErrors: Counter;
+  readAhead: Counter<'rows'>;
 }
 
 function createMetrics(registry: Registry | undefined, db: pg.Pool): BatcherMetrics {
@@ -695,5 +772,13 @@ function createMetrics(registry: Registry | undefined, db: pg.Pool): BatcherMetr
       },
     });
   }
-  return { batchSize, ledgerLatency, recorded, rejected, ledgerErrors };
+  const readAhead =
+    (existing('lianzheng_seal_read_ahead_rows_total') as Counter<'rows'> | undefined) ??
+    new Counter({
+      name: 'lianzheng_seal_read_ahead_rows_total',
+      help: 'Submissions sealed after a read ahead: taken from it (reused) or read at the seal (read)',
+      labelNames: ['rows'] as const,
+      registers,
+    });
+  return { batchSize, ledgerLatency, recorded, rejected, ledgerErrors, readAhead };
 }
