@@ -583,15 +583,15 @@ export async function queuedAfter(
   after: string,
   limit: number,
 ): Promise<(SubmissionRecordRow & { seq: string })[]> {
-  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(
-    `select q.seq, s.id, s.record_json, s.details_json
-       from (select seq from seal_queue where seq > $2 order by seq limit $1) q
-       cross join lateral (select id, record_json, details_json from submissions where seq = q.seq offset 0) s
-      order by q.seq`,
-    [limit, after],
-  );
+  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(QUEUED_AFTER, [limit, after]);
   return rows;
 }
+
+/** QUEUED_FOR_SEAL from after seq $2 (seal-read-plan.test.ts checks both plans). */
+export const QUEUED_AFTER = `select q.seq, s.id, s.record_json, s.details_json
+  from (select seq from seal_queue where seq > $2 order by seq limit $1) q
+  cross join lateral (select id, record_json, details_json from submissions where seq = q.seq offset 0) s
+ order by q.seq`;
 
 /** The seqs of the next `limit` queued submissions, in order (the queue's key alone). */
 export async function queuedSeqs(db: Queryable, limit: number): Promise<string[]> {

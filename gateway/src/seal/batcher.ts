@@ -404,7 +404,8 @@ export class Batcher {
     );
   }
 
-  private async takeAhead(): Promise<ReadAhead | undefined> {
+  /** What was read ahead (once: the seal after it reads afresh). */
+  private takeAhead(): Promise<ReadAhead | undefined> | undefined {
     const ahead = this.ahead;
     this.ahead = undefined;
     return ahead;
@@ -425,8 +426,8 @@ export class Batcher {
     let more: ReadAhead | undefined;
     if (fetched) {
       const rows = await recordsOfSeqs(client, missing);
-      more = withLeafHashes(rows.map((r, i) => ({ ...r, seq: missing[i]! })));
       if (rows.length !== missing.length) throw new Error('a queued submission has no row');
+      more = withLeafHashes(rows.map((r, i) => ({ ...r, seq: missing[i]! })));
       for (let i = 0; i < missing.length; i++) fetched.set(missing[i]!, i);
     }
     const rows = new Array<QueuedRow>(seqs.length);
@@ -652,12 +653,6 @@ export class Batcher {
   }
 }
 
-let scratch = Buffer.allocUnsafe(4096);
-
-/**
- * `s` as UTF-8 in a buffer that the next call overwrites: for bytes that are used at once (hashed)
- * and not kept.
- */
 type QueuedRow = SubmissionRecordRow & { seq: string };
 
 /** Queued submissions in seq order and their leaf hashes, index for index. */
@@ -674,6 +669,12 @@ function withLeafHashes(rows: QueuedRow[]): ReadAhead {
   return { rows, hashes };
 }
 
+let scratch = Buffer.allocUnsafe(4096);
+
+/**
+ * `s` as UTF-8 in a buffer that the next call overwrites: for bytes that are used at once (hashed)
+ * and not kept.
+ */
 function utf8Scratch(s: string): Uint8Array {
   // At most 3 bytes per UTF-16 code unit.
   if (scratch.length < 3 * s.length) scratch = Buffer.allocUnsafe(Math.max(3 * s.length, 2 * scratch.length));
