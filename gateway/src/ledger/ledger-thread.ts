@@ -1,20 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
 import {
-  type Ledger,
+  ForwardingLedger,
   type LedgerBatch,
-  type LedgerCheckpoint,
   LedgerError,
-  type LedgerFlag,
-  type LedgerInfo,
-  type LedgerJson,
-  type LedgerProject,
-  type LedgerTx,
   type RecordBatchResult,
   type RegisterProjectResult,
 } from './ledger.ts';
 import {
-  EMBEDDED_NOTE,
   EmbeddedLedger,
   type EmbeddedLedgerOptions,
   type EncodedLedgerBatch,
@@ -55,10 +48,11 @@ export interface ThreadData {
 
 const ENTRY = new URL('./ledger-thread-entry.mjs', import.meta.url);
 
-export class ThreadedEmbeddedLedger implements Ledger {
-  readonly kind = 'embedded' as const;
-  readonly info: LedgerInfo = { network: 'embedded', note: EMBEDDED_NOTE };
-  private readonly reads: EmbeddedLedger;
+/**
+ * The embedded ledger whose submits run on the thread; every query is passed through to an
+ * EmbeddedLedger on the caller's pool (ForwardingLedger).
+ */
+export class ThreadedEmbeddedLedger extends ForwardingLedger {
   private worker: Worker | undefined;
   private nextId = 1;
   /** Calls not answered yet, with the thread each was sent to. */
@@ -70,7 +64,7 @@ export class ThreadedEmbeddedLedger implements Ledger {
   private readonly data: ThreadData;
 
   constructor(db: pg.Pool, options: EmbeddedLedgerOptions) {
-    this.reads = new EmbeddedLedger(db, options);
+    super(new EmbeddedLedger(db, options));
     this.data = {
       pool: poolConfig(db),
       ledger: {
@@ -81,48 +75,24 @@ export class ThreadedEmbeddedLedger implements Ledger {
     };
   }
 
-  ready(): Promise<void> {
+  override ready(): Promise<void> {
     return this.call({ op: 'ready' }) as Promise<void>;
   }
 
-  registerProject(project: Record<string, unknown>): Promise<RegisterProjectResult> {
+  override registerProject(project: Record<string, unknown>): Promise<RegisterProjectResult> {
     return this.call({ op: 'registerProject', project }) as Promise<RegisterProjectResult>;
   }
 
-  recordBatch(batch: LedgerBatch): Promise<RecordBatchResult> {
+  override recordBatch(batch: LedgerBatch): Promise<RecordBatchResult> {
     return this.call({ op: 'record', batch: encodeLedgerBatch(batch) }) as Promise<RecordBatchResult>;
   }
 
-  async simulateBatch(batch: LedgerBatch): Promise<void> {
+  override async simulateBatch(batch: LedgerBatch): Promise<void> {
     await this.call({ op: 'simulate', batch: encodeLedgerBatch(batch) });
   }
 
-  getTx(txId: string): Promise<LedgerTx | undefined> {
-    return this.reads.getTx(txId);
-  }
-
-  getRecord(id: string): Promise<LedgerJson | undefined> {
-    return this.reads.getRecord(id);
-  }
-
-  projectTrail(projectId: string): Promise<LedgerJson[]> {
-    return this.reads.projectTrail(projectId);
-  }
-
-  getFlags(projectId: string): Promise<LedgerFlag[]> {
-    return this.reads.getFlags(projectId);
-  }
-
-  getProject(id: string): Promise<LedgerProject | undefined> {
-    return this.reads.getProject(id);
-  }
-
-  getCheckpoint(size?: number): Promise<LedgerCheckpoint | undefined> {
-    return this.reads.getCheckpoint(size);
-  }
-
   /** Waits for what was asked, then stops the thread (it ends its connections first). */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await Promise.allSettled(this.inflight);
     const worker = this.worker;
     if (worker) {
@@ -130,7 +100,7 @@ export class ThreadedEmbeddedLedger implements Ledger {
       this.worker = undefined;
       await worker.terminate();
     }
-    await this.reads.close();
+    await this.inner.close();
   }
 
   private call(request: Unnumbered<ThreadRequest>): Promise<unknown> {
