@@ -4,7 +4,7 @@
 // every seal (196–318 ms for 10,000 queued at 200,000 records). Checked on real PostgreSQL with
 // the plan it chooses, statistics stale and fresh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUED_AFTER, QUEUED_FOR_SEAL } from '../../gateway/src/intake/submission-store.ts';
+import { QUEUED_FOR_SEAL } from '../../gateway/src/intake/submission-store.ts';
 import { startTestDatabase, type TestDatabase } from './pipeline-support.ts';
 
 let db: TestDatabase;
@@ -39,13 +39,13 @@ afterAll(async () => {
   await db?.stop();
 });
 
-async function planOf(limit: number, sql = QUEUED_FOR_SEAL, after?: number): Promise<PlanNode[]> {
+async function planOf(limit: number, after = 0): Promise<PlanNode[]> {
   const client = await db.pool.connect();
   try {
     await client.query('set max_parallel_workers_per_gather = 0'); // as the gateway's pool
     const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-      `explain (analyze, format json) ${sql}`,
-      after === undefined ? [limit] : [limit, after],
+      `explain (analyze, format json) ${QUEUED_FOR_SEAL}`,
+      [limit, String(after)],
     );
     return nodes(rows[0]!['QUERY PLAN'][0].Plan);
   } finally {
@@ -66,17 +66,17 @@ describe("the seal's read", () => {
       expect(onSubmissions[0]!['Index Name'], shown).toBe('submissions_pkey');
       // One probe per queued seq asked for, one row each: never a walk from the first row.
       expect(onSubmissions[0]!['Actual Loops'] * onSubmissions[0]!['Actual Rows'], shown).toBe(1_000);
-      const { rows } = await db.pool.query<{ seq: string }>(QUEUED_FOR_SEAL, [5]);
+      const { rows } = await db.pool.query<{ seq: string }>(QUEUED_FOR_SEAL, [5, '0']);
       expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5].map((i) => ROWS - QUEUED + i));
 
-      // The batcher's read ahead (the queue after a batch being recorded): the same shape.
+      // The batcher's read ahead (the queue after a batch being recorded): the same plan.
       const after = ROWS - QUEUED + 500;
-      const ahead = await planOf(1_000, QUEUED_AFTER, after);
+      const ahead = await planOf(1_000, after);
       const aheadOnSubmissions = ahead.filter((n) => n['Relation Name'] === 'submissions');
       expect(aheadOnSubmissions).toHaveLength(1);
       expect(aheadOnSubmissions[0]!['Index Name']).toBe('submissions_pkey');
       expect(aheadOnSubmissions[0]!['Actual Loops'] * aheadOnSubmissions[0]!['Actual Rows']).toBe(1_000);
-      const { rows: next } = await db.pool.query<{ seq: string }>(QUEUED_AFTER, [2, String(after)]);
+      const { rows: next } = await db.pool.query<{ seq: string }>(QUEUED_FOR_SEAL, [2, String(after)]);
       expect(next.map((r) => Number(r.seq))).toEqual([after + 1, after + 2]);
     });
   }

@@ -561,37 +561,23 @@ export async function flagCountsByMonth(
  * the log (issue #26, docs/benchmarks.md). `offset 0` keeps the lookup a probe per seq.
  */
 export const QUEUED_FOR_SEAL = `select q.seq, s.id, s.record_json, s.details_json
-  from (select seq from seal_queue order by seq limit $1) q
-  cross join lateral (select id, record_json, details_json from submissions where seq = q.seq offset 0) s
- order by q.seq`;
-
-/** The next `limit` queued submissions in seq order, with what the ledger is sent of each. */
-export async function queuedForSeal(
-  db: Queryable,
-  limit: number,
-): Promise<(SubmissionRecordRow & { seq: string })[]> {
-  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(QUEUED_FOR_SEAL, [limit]);
-  return rows;
-}
-
-/**
- * The next `limit` queued submissions after seq `after`, as `queuedForSeal` reads them: what the
- * batcher reads ahead while the ledger records the batch before them (seal's `ahead`).
- */
-export async function queuedAfter(
-  db: Queryable,
-  after: string,
-  limit: number,
-): Promise<(SubmissionRecordRow & { seq: string })[]> {
-  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(QUEUED_AFTER, [limit, after]);
-  return rows;
-}
-
-/** QUEUED_FOR_SEAL from after seq $2 (seal-read-plan.test.ts checks both plans). */
-export const QUEUED_AFTER = `select q.seq, s.id, s.record_json, s.details_json
   from (select seq from seal_queue where seq > $2 order by seq limit $1) q
   cross join lateral (select id, record_json, details_json from submissions where seq = q.seq offset 0) s
  order by q.seq`;
+
+/**
+ * The next `limit` queued submissions in seq order, with what the ledger is sent of each; from
+ * after seq `after` when the batcher reads ahead while the ledger records the batch before them
+ * (seqs start at 1, so the default '0' reads the queue from its start).
+ */
+export async function queuedForSeal(
+  db: Queryable,
+  limit: number,
+  after = '0',
+): Promise<(SubmissionRecordRow & { seq: string })[]> {
+  const { rows } = await db.query<SubmissionRecordRow & { seq: string }>(QUEUED_FOR_SEAL, [limit, after]);
+  return rows;
+}
 
 /** The seqs of the next `limit` queued submissions, in order (the queue's key alone). */
 export async function queuedSeqs(db: Queryable, limit: number): Promise<string[]> {

@@ -16,7 +16,6 @@ import {
   insertRecordFlags,
   insertRecordLinks,
   queueDepth,
-  queuedAfter,
   queuedForSeal,
   queuedSeqs,
   recordsOfSeqs,
@@ -398,7 +397,7 @@ export class Batcher {
   private readAhead(batch: SealedBatch): void {
     const last = batch.seqs[batch.seqs.length - 1];
     if (last === undefined) return;
-    this.ahead = queuedAfter(this.db, last, this.options.maxItems).then(
+    this.ahead = queuedForSeal(this.db, this.options.maxItems, last).then(
       (rows) => (rows.length === 0 ? undefined : withLeafHashes(rows)),
       () => undefined,
     );
@@ -419,30 +418,21 @@ export class Batcher {
    */
   private async queuedWith(client: pg.PoolClient, ahead: ReadAhead): Promise<ReadAhead> {
     const seqs = await queuedSeqs(client, this.options.maxItems);
-    const known = new Map<string, number>();
-    for (let i = 0; i < ahead.rows.length; i++) known.set(ahead.rows[i]!.seq, i);
+    const known = new Map<string, { row: QueuedRow; hash: Uint8Array }>();
+    const keep = ({ rows, hashes }: ReadAhead) => {
+      for (let i = 0; i < rows.length; i++) known.set(rows[i]!.seq, { row: rows[i]!, hash: hashes[i]! });
+    };
+    keep(ahead);
     const missing = seqs.filter((seq) => !known.has(seq));
-    const fetched = missing.length === 0 ? undefined : new Map<string, number>();
-    let more: ReadAhead | undefined;
-    if (fetched) {
+    if (missing.length > 0) {
       const rows = await recordsOfSeqs(client, missing);
       if (rows.length !== missing.length) throw new Error('a queued submission has no row');
-      more = withLeafHashes(rows.map((r, i) => ({ ...r, seq: missing[i]! })));
-      for (let i = 0; i < missing.length; i++) fetched.set(missing[i]!, i);
+      keep(withLeafHashes(rows.map((r, i) => ({ ...r, seq: missing[i]! }))));
     }
-    const rows = new Array<QueuedRow>(seqs.length);
-    const hashes = new Array<Uint8Array>(seqs.length);
-    for (let i = 0; i < seqs.length; i++) {
-      const seq = seqs[i]!;
-      const k = known.get(seq);
-      const from = k === undefined ? more! : ahead;
-      const j = k ?? fetched!.get(seq)!;
-      rows[i] = from.rows[j]!;
-      hashes[i] = from.hashes[j]!;
-    }
+    const taken = seqs.map((seq) => known.get(seq)!);
     this.metrics.readAhead.inc({ rows: 'reused' }, seqs.length - missing.length);
     this.metrics.readAhead.inc({ rows: 'read' }, missing.length);
-    return { rows, hashes };
+    return { rows: taken.map((t) => t.row), hashes: taken.map((t) => t.hash) };
   }
 
   private async batchRecords(batch: SealedBatch): Promise<SubmissionRecordRow[]> {
