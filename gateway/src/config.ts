@@ -53,6 +53,8 @@ export interface Config {
   sealMaxItems: number;
   /** The embedded ledger's transactions on a thread of their own (ledger-thread.ts). */
   ledgerThread: boolean;
+  /** Single submissions' ES256 receipts signed on a thread of their own, batched per turn (keys/signing-thread.ts). */
+  receiptSigningThread: boolean;
   /** Intake's admission (intake/admission.ts): hold submissions while the sealing is this far behind. */
   admission: { maxBacklog: number; maxWaitMs: number; pollMs: number };
   /** The checkpoint origin line (C2SP tlog-checkpoint) and the key name of its signed note. */
@@ -408,6 +410,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
     ledgerThread: oneOf(env, 'LEDGER_THREAD', ['true', 'false'] as const, 'true') === 'true',
+    receiptSigningThread: oneOf(env, 'RECEIPT_SIGNING_THREAD', ['true', 'false'] as const, 'true') === 'true',
     admission: {
       maxBacklog: int(env, 'MAX_SEAL_BACKLOG', 30_000, 0, 100_000_000),
       maxWaitMs: int(env, 'BACKLOG_WAIT_MS', 5_000, 0, 600_000),

@@ -34,6 +34,7 @@ import {
 } from '@lianzheng/proof';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { CryptoSuite } from '../config.ts';
+import { SigningThread } from './signing-thread.ts';
 
 export interface PublicJwk extends JWK {
   kid: string;
@@ -393,6 +394,14 @@ async function signGroupAsyncWith(
   return group.items.map((item) => `${jws}~${item}`);
 }
 
+let signingThread: SigningThread | undefined;
+
+/** One signing thread per process, shared by its key rings; idle, it holds nothing open. */
+function processSigningThread(): SigningThread {
+  signingThread ??= new SigningThread();
+  return signingThread;
+}
+
 class Es256ReceiptSigner implements ReceiptSigner {
   readonly alg = 'ES256' as const;
   private readonly key: KeyObject;
@@ -401,6 +410,8 @@ class Es256ReceiptSigner implements ReceiptSigner {
   constructor(
     readonly kid: string,
     jwk: JWK,
+    /** Where `signAsync` signs: this thread (signing-thread.ts), or else libuv's pool. */
+    private readonly thread?: SigningThread,
   ) {
     this.key = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
     this.headerB64 = b64url(JSON.stringify({ alg: 'ES256', kid, typ: RECEIPT_TYPE }));
@@ -418,9 +429,13 @@ class Es256ReceiptSigner implements ReceiptSigner {
     return this.signJws(this.headerB64, claims);
   }
 
-  /** `signJws` on the thread pool (node:crypto signs there when given a callback). */
+  /**
+   * `signJws` off the event loop: on the signing thread, with the others asked for in this turn,
+   * or on the thread pool (node:crypto signs there when given a callback).
+   */
   private signJwsAsync(headerB64: string, payload: object): Promise<string> {
     const input = `${headerB64}.${b64url(JSON.stringify(payload))}`;
+    if (this.thread) return this.thread.sign(this.kid, this.key, input).then((sig) => `${input}.${sig}`);
     return new Promise((resolve, reject) => {
       sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
         if (error) reject(error);
@@ -535,8 +550,17 @@ export class KeyRing {
    * Loads the keys from `dir`, generating any that are missing: the SM2 key only for a suite
    * that signs with it (default `intl`: tools that only read keys never make one).
    */
-  static async load(dir: string, options: { logOrigin: string; suite?: CryptoSuite }): Promise<KeyRing> {
+  static async load(
+    dir: string,
+    options: {
+      logOrigin: string;
+      suite?: CryptoSuite;
+      /** Sign receipts off the event loop on the process's signing thread (signing-thread.ts). */
+      signingThread?: boolean;
+    },
+  ): Promise<KeyRing> {
     const suite = options.suite ?? 'intl';
+    const thread = options.signingThread ? processSigningThread() : undefined;
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     let receipts = await readJson<ReceiptKeyFile>(path.join(dir, RECEIPT_FILE));
     if (!receipts) {
@@ -587,12 +611,13 @@ export class KeyRing {
     const ring = new KeyRing(
       dir,
       receipts,
-      KeyRing.signerFor(receipts),
+      KeyRing.signerFor(receipts, thread),
       checkpointSigner,
       { keys: [] },
       suite,
       sm2,
     );
+    ring.thread = thread;
     ring.cachedJwks = await ring.buildJwks();
     ring.receiptStamp = await KeyRing.stampOf(path.join(dir, RECEIPT_FILE));
     if (sm2) await ring.reloadSm2CheckpointKeys();
@@ -739,7 +764,7 @@ export class KeyRing {
     this.receiptStamp = stamp;
     if (JSON.stringify(next) === JSON.stringify(this.receiptFile)) return false;
     this.receiptFile = next;
-    this.signer = KeyRing.signerFor(next);
+    this.signer = KeyRing.signerFor(next, this.thread);
     this.cachedJwks = await this.buildJwks();
     return true;
   }
@@ -797,11 +822,14 @@ export class KeyRing {
     return [this.checkpointSigner.vkey, ...this.sm2CheckpointVkeys()];
   }
 
-  private static signerFor(file: ReceiptKeyFile): ReceiptSigner {
+  /** The process's signing thread, when receipts are signed on it (load's `signingThread`). */
+  private thread: SigningThread | undefined;
+
+  private static signerFor(file: ReceiptKeyFile, thread: SigningThread | undefined): ReceiptSigner {
     const current = file.keys.find((k) => k.kid === file.current);
     if (!current)
       throw new Error(`receipt key file names current key ${file.current}, which it does not hold`);
-    return new Es256ReceiptSigner(current.kid, current.jwk);
+    return new Es256ReceiptSigner(current.kid, current.jwk, thread);
   }
 
   /**
@@ -947,7 +975,7 @@ export class KeyRing {
     const kid = next.current;
     this.receiptStamp = stamp;
     this.receiptFile = next;
-    this.signer = KeyRing.signerFor(next);
+    this.signer = KeyRing.signerFor(next, this.thread);
     this.cachedJwks = await this.buildJwks();
     return kid;
   }

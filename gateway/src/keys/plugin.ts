@@ -27,6 +27,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     (await KeyRing.load(app.config.keysDir, {
       logOrigin: app.config.logOrigin,
       suite: app.config.cryptoSuite,
+      signingThread: app.config.receiptSigningThread,
     }));
   app.decorate('keys', ring);
   // Other processes may rotate the receipt key (the CLI on the files, a sibling API worker through
