@@ -122,7 +122,15 @@ export class SigningThread {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    // A small heap of its own: the process's heap flags (node-flags.ts: a sealing process's 64 MiB
+    // semi-space and 512 MiB old-generation floor) are sized for the sealer, not for a thread that
+    // holds one turn's signing inputs (~0.2 MB at 256 connections). A thread that outgrows it
+    // stops, and what it owed is signed on the pool.
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+    });
     this.worker = worker;
     this.workerKeys = new Set();
     worker.on('message', (m: { id: number; signatures?: string[]; error?: string }) => {
