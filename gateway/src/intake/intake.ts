@@ -235,7 +235,7 @@ export class Intake {
     this.committer = new GroupCommitter({
       flush: async (rows) => {
         // Begun first: the SM2 signature's nonce is made on the thread pool while the rows'
-        // ES256 signatures finish there. Awaited below; if an ES256 signature fails first, its
+        // ES256 signatures finish (on the signing thread). Awaited below; if an ES256 signature fails first, its
         // error is the flush's and this one must not go unhandled.
         const sm2Signed = this.signSm2Alone(rows);
         sm2Signed.catch(() => {});
@@ -360,9 +360,10 @@ export class Intake {
   /**
    * A single `POST /v1/evidence` is answered with a plain compact JWS naming its record, which
    * any JOSE library verifies, however many requests share its group commit (a group receipt
-   * `<JWS>~<item>` needs proof/'s verifyReceipt). Signed on the thread pool while the row waits
-   * in the group commit's queue anyway — its flush awaits `row.signing` — so the event loop pays
-   * only the hand-off, and the row keeps the place in the queue it was built in.
+   * `<JWS>~<item>` needs proof/'s verifyReceipt). Signed off the event loop (the signing thread,
+   * keys/signing-thread.ts, with the others of this turn; or libuv's pool) while the row waits in
+   * the group commit's queue anyway — its flush awaits `row.signing` — so the event loop pays only
+   * the hand-off, and the row keeps the place in the queue it was built in.
    */
   private signAlone(rows: PendingSubmission[]): void {
     const { config, keys } = this.options;
