@@ -12,9 +12,10 @@
 // GATEWAY_ENV='{"CRYPTO_SUITE":"intl"}' passes settings to the gateway. `INTAKE_ONLY=1` turns the
 // gateway's sealing off (the seal interval and size out of reach): the figures are then intake's
 // and HTTP's alone, without the batcher's share that otherwise falls in the window unevenly, and
-// nothing is waited for. `BATCH_ITEMS=1000` sends `POST /v1/evidence/batch` bodies of that many
-// items instead (autocannon, which can build them), and every figure is then per record
-// (`items` in the line says which). `GATEWAY_NODE_ARGS='--max-semi-space-size=64'` gives the
+// nothing is waited for (nor held: intake's admission is off, as nothing drains the queue).
+// `BATCH_ITEMS=1000` sends `POST /v1/evidence/batch` bodies of that many items instead
+// (autocannon, which can build them), and every figure is then per record (`items` in the line
+// says which). `GATEWAY_NODE_ARGS='--max-semi-space-size=64'` gives the
 // gateway node flags (in place of node-flags.ts's value for the same flag). One JSON line per run.
 import fs from 'node:fs';
 import { closedLoop } from './closed-loop.ts';
@@ -61,6 +62,9 @@ for (let run = 0; run < runs; run++) {
       SEAL_INTERVAL_MS: '3600000',
       SEAL_MAX_ITEMS: '1000000',
       SEALER_STALL_MS: '86400000',
+      // Nothing is sealed, so the queue only grows: intake's admission would hold the last
+      // requests once MAX_SEAL_BACKLOG are queued and measure its wait instead of intake.
+      MAX_SEAL_BACKLOG: '0',
     });
   const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const gw = await startGateway({ databaseUrl: db.url, env, nodeArgs });
