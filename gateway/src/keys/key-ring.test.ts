@@ -13,9 +13,10 @@ import {
   verifyCheckpoint,
   verifyReceipt,
 } from '@lianzheng/proof';
-import { calculateJwkThumbprint } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { calculateJwkThumbprint, compactVerify, createLocalJWKSet } from 'jose';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KeyRing } from './key-ring.ts';
+import { SigningThread } from './signing-thread.ts';
 
 const dirs: string[] = [];
 async function tempDir() {
@@ -79,6 +80,24 @@ describe('KeyRing', () => {
     ]);
     const tampered = `${second.slice(0, -4)}AAAA`;
     await expect(verifyReceipt(tampered, ring.jwks())).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
+  });
+
+  it('signs single receipts on the signing thread as standard JWS that jose and proof/ verify, before and after a rotation', async () => {
+    const onThread = vi.spyOn(SigningThread.prototype, 'sign');
+    const ring = await KeyRing.load(await tempDir(), { logOrigin: 'example.org/log', signingThread: true });
+    const first = await Promise.all(['r1', 'r2', 'r3'].map((s) => ring.receiptSigner.signAsync(claims(s))));
+    const oldKid = ring.receiptSigner.kid;
+    await ring.rotate();
+    const second = await ring.receiptSigner.signAsync(claims('r4'));
+    const jwks = createLocalJWKSet(ring.jwks());
+    for (const [i, jws] of [...first, second].entries()) {
+      expect((await verifyReceipt(jws, ring.jwks())).sub).toBe(`r${i + 1}`);
+      const kid = i < 3 ? oldKid : ring.receiptSigner.kid;
+      expect((await compactVerify(jws, jwks)).protectedHeader).toMatchObject({ alg: 'ES256', kid });
+    }
+    expect(ring.receiptSigner.kid).not.toBe(oldKid);
+    expect(onThread).toHaveBeenCalledTimes(4);
+    onThread.mockRestore();
   });
 
   it('signs a group once: every record gets a receipt proof/ verifies to its own claims; a group of one is a plain receipt', async () => {

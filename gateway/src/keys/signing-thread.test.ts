@@ -1,20 +1,10 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { verifyReceipt } from '@lianzheng/proof';
-import { compactVerify, createLocalJWKSet } from 'jose';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { KeyRing } from './key-ring.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SigningThread } from './signing-thread.ts';
 
 const threads: SigningThread[] = [];
 afterAll(async () => {
   for (const t of threads) await t.close();
-});
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
 });
 
 function newThread(): SigningThread {
@@ -80,39 +70,5 @@ describe('SigningThread', () => {
     const ed = generateKeyPairSync('ed25519');
     await expect(thread.sign('ed', ed.privateKey, 'a.b')).rejects.toThrow();
     expect(thread.signedOnPool).toBe(1);
-  });
-});
-
-describe('KeyRing with signingThread', () => {
-  it('single receipts signed on the thread are standard JWS that jose and proof/ verify, before and after a rotation', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lz-keys-'));
-    dirs.push(dir);
-    const ring = await KeyRing.load(dir, { logOrigin: 'example.org/log', signingThread: true });
-    const claims = (sub: string) => ({
-      iss: 'lianzheng.local',
-      sub,
-      iat: 1_800_000_000,
-      sha256: 'a'.repeat(64),
-      cid: 'bafkreifkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvkvi',
-      projectId: 'p',
-      kind: 'notice' as const,
-      leaf: 'b'.repeat(64),
-      ledger: 'embedded' as const,
-    });
-    const first = await Promise.all(['r1', 'r2', 'r3'].map((s) => ring.receiptSigner.signAsync(claims(s))));
-    await ring.rotate();
-    const second = await ring.receiptSigner.signAsync(claims('r4'));
-    const jwks = createLocalJWKSet(ring.jwks());
-    for (const [i, jws] of [...first, second].entries()) {
-      expect((await verifyReceipt(jws, ring.jwks())).sub).toBe(`r${i + 1}`);
-      const { protectedHeader } = await compactVerify(jws, jwks);
-      expect(protectedHeader.alg).toBe('ES256');
-    }
-    expect(JSON.parse(Buffer.from(second.split('.')[0]!, 'base64url').toString()).kid).toBe(
-      ring.receiptSigner.kid,
-    );
-    expect(ring.receiptSigner.kid).not.toBe(
-      JSON.parse(Buffer.from(first[0]!.split('.')[0]!, 'base64url').toString()).kid,
-    );
   });
 });
