@@ -53,7 +53,7 @@ export interface Config {
   sealMaxItems: number;
   /** The embedded ledger's transactions on a thread of their own (ledger-thread.ts). */
   ledgerThread: boolean;
-  /** Single submissions' ES256 receipts signed on a thread of their own, batched per turn (keys/signing-thread.ts). */
+  /** Single submissions' ES256 receipts signed on a thread of their own (keys/signing-thread.ts). */
   receiptSigningThread: boolean;
   /** Intake's admission (intake/admission.ts): hold submissions while the sealing is this far behind. */
   admission: { maxBacklog: number; maxWaitMs: number; pollMs: number };

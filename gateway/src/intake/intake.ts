@@ -235,8 +235,8 @@ export class Intake {
     this.committer = new GroupCommitter({
       flush: async (rows) => {
         // Begun first: the SM2 signature's nonce is made on the thread pool while the rows'
-        // ES256 signatures finish (on the signing thread). Awaited below; if an ES256 signature fails first, its
-        // error is the flush's and this one must not go unhandled.
+        // ES256 signatures finish (on the signing thread). Awaited below; if an ES256 signature
+        // fails first, its error is the flush's and this one must not go unhandled.
         const sm2Signed = this.signSm2Alone(rows);
         sm2Signed.catch(() => {});
         for (const row of rows) if (row.signing) await row.signing;
