@@ -34,7 +34,7 @@ import {
 } from '@lianzheng/proof';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { CryptoSuite } from '../config.ts';
-import { SigningThread } from './signing-thread.ts';
+import { SigningThread, signEs256OnPool } from './signing-thread.ts';
 
 export interface PublicJwk extends JWK {
   kid: string;
@@ -435,13 +435,10 @@ class Es256ReceiptSigner implements ReceiptSigner {
    */
   private signJwsAsync(headerB64: string, payload: object): Promise<string> {
     const input = `${headerB64}.${b64url(JSON.stringify(payload))}`;
-    if (this.thread) return this.thread.sign(this.kid, this.key, input).then((sig) => `${input}.${sig}`);
-    return new Promise((resolve, reject) => {
-      sign('sha256', Buffer.from(input), { key: this.key, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
-        if (error) reject(error);
-        else resolve(`${input}.${signature.toString('base64url')}`);
-      });
-    });
+    const signing = this.thread
+      ? this.thread.sign(this.kid, this.key, input)
+      : signEs256OnPool(this.key, input);
+    return signing.then((signature) => `${input}.${signature}`);
   }
 
   signAsync(claims: ReceiptClaims): Promise<string> {

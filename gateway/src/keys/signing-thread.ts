@@ -48,11 +48,16 @@ interface Batch {
   waiting: Waiting[];
 }
 
-/** Signs on the thread pool, one signature per call: the fallback when the thread cannot. */
-function signOnPool(key: KeyObject, w: Waiting): void {
-  sign('sha256', Buffer.from(w.input), { key, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
-    if (error) w.reject(error);
-    else w.resolve(signature.toString('base64url'));
+/**
+ * The same signature on libuv's thread pool, one job per call (node:crypto signs there when given
+ * a callback): the key ring's way without a signing thread, and this one's fallback.
+ */
+export function signEs256OnPool(key: KeyObject, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }, (error, signature) => {
+      if (error) reject(error);
+      else resolve(signature.toString('base64url'));
+    });
   });
 }
 
@@ -117,7 +122,7 @@ export class SigningThread {
 
   private onPool(batch: Batch): void {
     this.signedOnPool += batch.waiting.length;
-    for (const w of batch.waiting) signOnPool(batch.key, w);
+    for (const w of batch.waiting) signEs256OnPool(batch.key, w.input).then(w.resolve, w.reject);
   }
 
   private started(): Worker {
