@@ -51,6 +51,8 @@ export interface Config {
   heapGrowingPercent: number;
   sealIntervalMs: number;
   sealMaxItems: number;
+  /** Each full batch confirmed while the next is sealed and recorded (seal/batcher.ts). */
+  sealPipeline: boolean;
   /** The embedded ledger's transactions on a thread of their own (ledger-thread.ts). */
   ledgerThread: boolean;
   /** Single submissions' ES256 receipts signed on a thread of their own (keys/signing-thread.ts). */
@@ -409,6 +411,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', 25, 0, 1000),
     sealIntervalMs: int(env, 'SEAL_INTERVAL_MS', 500, 10, 3_600_000),
     sealMaxItems: int(env, 'SEAL_MAX_ITEMS', 10_000, 1, 1_000_000),
+    sealPipeline: oneOf(env, 'SEAL_PIPELINE', ['true', 'false'] as const, 'true') === 'true',
     ledgerThread: oneOf(env, 'LEDGER_THREAD', ['true', 'false'] as const, 'true') === 'true',
     receiptSigningThread: oneOf(env, 'RECEIPT_SIGNING_THREAD', ['true', 'false'] as const, 'true') === 'true',
     admission: {

@@ -122,7 +122,10 @@ export interface AuditReport {
   };
   /** What was not checked and why (no keys, no ledger source, …): never a silent pass. */
   skipped: string[];
-  /** The sealed batch in flight, if any: its leaves are checked, the ledger may or may not have it. */
+  /**
+   * The sealed batches in flight, if any (one, or two while a pipelined sealer confirms one and
+   * records the next): their leaves are checked, the ledger may or may not have them.
+   */
   inFlight?: { fromSize: number; toSize: number };
 }
 
@@ -331,8 +334,9 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
   // The batches decide the recorded size: leaves below it must all be recorded submissions.
   const batches = await allBatches(db);
   const { recordedSize, inFlight } = checkBatchChain(batches, out);
+  const lastInFlight = inFlight[inFlight.length - 1];
   const frontier = await readFrontier(db);
-  const sealedSize = inFlight ? Number(inFlight.to_size) : recordedSize;
+  const sealedSize = lastInFlight ? Number(lastInFlight.to_size) : recordedSize;
   if (frontier.size !== sealedSize) {
     out.add('LOG_BEHIND', 'log_state', `log_state says ${frontier.size} leaves, the batches ${sealedSize}`);
   }
@@ -356,7 +360,7 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
     jwks: options.jwks,
   });
   await checkQueue(db, out);
-  if (inFlight) await rebuildInFlight(db, inFlight, { out, rebuilder, jwks: options.jwks });
+  for (const batch of inFlight) await rebuildInFlight(db, batch, { out, rebuilder, jwks: options.jwks });
   const counts = {
     submissions: await countSubmissions(db),
     recorded: walked.recordedIds.length,
@@ -384,10 +388,17 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
       batches,
       checkpoints: checkpoints.map((c) => ({ size: Number(c.size), root: c.root.toString('hex') })),
       recordedSize,
-      inFlight: inFlight ? { from: Number(inFlight.from_size), to: Number(inFlight.to_size) } : undefined,
+      inFlight: lastInFlight
+        ? { from: recordedSize, to: sealedSize, ends: inFlight.map((b) => Number(b.to_size)) }
+        : undefined,
       roots: rebuilder.roots,
       recordedIds: new Set(walked.recordedIds),
-      inFlightIds: inFlight ? await idsOfSeqs(db, inFlight.seqs) : new Set(),
+      inFlightIds: lastInFlight
+        ? await idsOfSeqs(
+            db,
+            inFlight.flatMap((b) => b.seqs),
+          )
+        : new Set(),
       pageSize,
     });
     ledgerRecords = result.records;
@@ -402,34 +413,42 @@ async function audit(db: pg.Pool, options: AuditOptions): Promise<AuditReport> {
     omitted: out.omitted,
     counts: { ...counts, ledgerRecords, blocks },
     skipped,
-    ...(inFlight
-      ? { inFlight: { fromSize: Number(inFlight.from_size), toSize: Number(inFlight.to_size) } }
-      : {}),
+    ...(lastInFlight ? { inFlight: { fromSize: recordedSize, toSize: sealedSize } } : {}),
   };
 }
 
+/** Sealed batches a sealer leaves in flight at most: one being confirmed, the next being recorded. */
+const MAX_IN_FLIGHT = 2;
+
 /**
- * The batches must follow each other without a gap, all recorded but at most the last, which
- * may be sealed and in flight. Returns the recorded size and the batch in flight.
+ * The batches must follow each other without a gap, all recorded but at most the last two,
+ * which may be sealed and in flight (seal/batcher.ts, pipelined). Returns the recorded size and
+ * the batches in flight, in order.
  */
-function checkBatchChain(batches: BatchRow[], out: Collector): { recordedSize: number; inFlight?: BatchRow } {
+function checkBatchChain(
+  batches: BatchRow[],
+  out: Collector,
+): { recordedSize: number; inFlight: BatchRow[] } {
   let recordedSize = 0;
-  let inFlight: BatchRow | undefined;
+  let end = 0;
+  const inFlight: BatchRow[] = [];
   for (const b of batches) {
     const from = Number(b.from_size);
     const to = Number(b.to_size);
-    if (from !== recordedSize) {
-      out.add('BATCH_GAP', `batch ${from}`, `starts at ${from}, the previous batch ended at ${recordedSize}`);
+    if (from !== end) {
+      out.add('BATCH_GAP', `batch ${from}`, `starts at ${from}, the previous batch ended at ${end}`);
     }
     if (b.status === 'sealed') {
-      if (inFlight) out.add('BATCH_GAP', `batch ${from}`, 'more than one sealed batch');
-      inFlight = b;
-    } else if (inFlight) {
+      if (inFlight.length === MAX_IN_FLIGHT)
+        out.add('BATCH_GAP', `batch ${from}`, `more than ${MAX_IN_FLIGHT} sealed batches`);
+      inFlight.push(b);
+    } else if (inFlight.length > 0) {
       out.add('BATCH_GAP', `batch ${from}`, 'a recorded batch after a sealed one');
     }
     recordedSize = b.status === 'recorded' ? to : recordedSize;
+    end = to;
   }
-  return inFlight ? { recordedSize, inFlight } : { recordedSize };
+  return { recordedSize, inFlight };
 }
 
 /**
@@ -654,7 +673,8 @@ interface LedgerAuditContext {
   batches: BatchRow[];
   checkpoints: { size: number; root: string }[];
   recordedSize: number;
-  inFlight?: { from: number; to: number };
+  /** The leaves in flight, `from` … `to - 1`, and where each sealed batch among them ends. */
+  inFlight?: { from: number; to: number; ends: number[] };
   roots: Map<number, Uint8Array>;
   recordedIds: Set<string>;
   inFlightIds: Set<string>;
@@ -667,10 +687,10 @@ async function auditLedger(
 ): Promise<{ records: number; blocks: number; skipped: string[] }> {
   const { out } = c;
   const skipped: string[] = [];
-  // The ledger's head may be ahead of the gateway by the batch in flight, never more.
+  // The ledger's head may be ahead of the gateway by the batches in flight, never more.
   const head = await ledger.head();
   const headSize = head?.size ?? 0;
-  const allowed = c.inFlight ? [c.recordedSize, c.inFlight.to] : [c.recordedSize];
+  const allowed = [c.recordedSize, ...(c.inFlight?.ends ?? [])];
   if (!allowed.includes(headSize)) {
     out.add(
       headSize > c.recordedSize ? 'LEDGER_AHEAD' : 'LEDGER_HEAD_MISMATCH',
@@ -695,11 +715,11 @@ async function auditLedger(
       out.add('LEDGER_CHECKPOINT_MISMATCH', `checkpoint ${size}`, `the ledger says ${other}`);
   }
   for (const [size, root] of theirs) {
-    if (ours.has(size) || (c.inFlight && size === c.inFlight.to)) continue;
+    if (ours.has(size) || c.inFlight?.ends.includes(size)) continue;
     out.add('LEDGER_CHECKPOINT_UNKNOWN', `checkpoint ${size}`, `the ledger has ${root}, the gateway nothing`);
   }
 
-  // Every record on the ledger must be a recorded submission (or one of the batch in flight).
+  // Every record on the ledger must be a recorded submission (or one of the batches in flight).
   let records = 0;
   for await (const page of ledger.recordIds(c.pageSize)) {
     for (const { id, index } of page) {

@@ -45,9 +45,15 @@ export async function sealedBatch(db: Queryable): Promise<SealedBatchRow | undef
   return rows[0];
 }
 
-/** Whether a batch is sealed and not yet recorded (asked under the log's row lock). */
-export async function hasSealedBatch(db: Queryable): Promise<boolean> {
-  const pending = await db.query("select 1 from ledger_batches where status = 'sealed' limit 1");
+/**
+ * Whether a batch is sealed and not yet recorded (asked under the log's row lock), other than the
+ * one starting at `except` (the batch whose confirm runs beside the next seal, batcher.ts).
+ */
+export async function hasSealedBatch(db: Queryable, except?: number): Promise<boolean> {
+  const pending = await db.query(
+    "select 1 from ledger_batches where status = 'sealed' and from_size is distinct from $1 limit 1",
+    [except === undefined ? null : String(except)],
+  );
   return pending.rows.length > 0;
 }
 

@@ -54,6 +54,15 @@ import {
 //                                 ledger reference and flags; the submissions leave the queue and
 //                                 their leaves are written to `log_leaves` in one statement
 //
+// Pipelined (`pipeline`, the service's default): after a full batch N is recorded, its confirm runs
+// while batch N+1 is sealed and sent to the ledger, so the outbox then holds two sealed batches,
+// N (recorded on the ledger, confirm in flight) and N+1. Order is kept where it matters: N+1's
+// seal follows N's (the frontier), N+1 reaches the ledger after N was recorded there, and N+1 is
+// confirmed — or undone, or the sealing halted — only after N's confirm committed, so checkpoints
+// are signed in order. After a crash the outbox's lowest sealed batch is sent again first: the
+// ledger answers a batch it already has with its stored result, so N and then N+1 are confirmed
+// with the ledger's own answers.
+//
 // A submission's own row is never updated (migration 0700): its status is derived from those
 // narrow tables (`submission_states`).
 //
@@ -98,6 +107,11 @@ export interface BatcherOptions {
   onHalt?: (reason: BatcherHalt) => void;
   /** Vacuum `seal_queue` after taking this many rows out of it (default QUEUE_VACUUM_ROWS). */
   queueVacuumRows?: number;
+  /**
+   * Confirm each full batch while the next one is sealed and recorded (above). Off, a step seals,
+   * records and confirms one batch before the next step begins.
+   */
+  pipeline?: boolean;
 }
 
 export interface BatcherHalt {
@@ -162,10 +176,26 @@ export const SEAL_LOCK = 0x4c5a534c;
  */
 export const QUEUE_VACUUM_ROWS = 10_000;
 
+/**
+ * Batches one pipelined step records at most before it hands back to the loop (which then waits
+ * for nothing, as the last batch was full): a bound on how long one step holds the seal lock.
+ */
+export const PIPELINE_MAX_BATCHES = 32;
+
+/** A batch the ledger recorded with the root we sealed: what its confirm needs. */
+interface LedgerRecorded {
+  batch: SealedBatch;
+  ledgerBatch: LedgerBatch;
+  result: RecordBatchResult;
+  ledgerMs: number;
+}
+
 export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
+  /** `stop` was called: a pipelined step seals nothing more (`stopped` is also true before `start`). */
+  private stopping = false;
   private halt: BatcherHalt | undefined;
   private transient: string | undefined;
   private backoffMs = 0;
@@ -198,12 +228,14 @@ export class Batcher {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopping = false;
     this.running = this.loop();
   }
 
   /** Stops after the step in progress; a sealed batch stays in the outbox for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.wake?.();
     await this.running;
@@ -266,10 +298,9 @@ export class Batcher {
       try {
         const outcome = await this.step();
         if (outcome.action === 'halted') break;
-        if (outcome.action === 'recorded' || outcome.action === 'rejected') {
-          this.dequeued += outcome.action === 'recorded' ? (outcome.records ?? 0) : 1;
-          if (this.dequeued >= (this.options.queueVacuumRows ?? QUEUE_VACUUM_ROWS)) await this.vacuumQueue();
-        }
+        // (Confirms count what they took out of the queue themselves.)
+        if (outcome.action === 'rejected') this.dequeued += 1;
+        if (this.vacuumDue()) await this.vacuumQueue();
         // A full batch means more are waiting; a rejection means its batch must be sealed again.
         if ((outcome.records ?? 0) >= this.options.maxItems || outcome.action === 'rejected') {
           this.lastSealAt = 0;
@@ -279,6 +310,10 @@ export class Batcher {
         this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 200), 5000);
       }
     }
+  }
+
+  private vacuumDue(): boolean {
+    return this.dequeued >= (this.options.queueVacuumRows ?? QUEUE_VACUUM_ROWS);
   }
 
   /**
@@ -330,13 +365,67 @@ export class Batcher {
 
   private async stepLocked(): Promise<SealOutcome> {
     const pending = await this.pendingBatch();
-    const batch = pending ?? (await this.seal());
-    if (!batch) {
+    const first = pending ?? (await this.seal());
+    if (!first) {
       this.backoffMs = 0;
       this.transient = undefined;
       return { action: 'idle' };
     }
-    return this.record(batch);
+    let batch: SealedBatch = first;
+    const fromSize = batch.fromSize;
+    let records = 0;
+    // The confirm of the batch before `batch`, running while `batch` is sealed and recorded.
+    let confirming: Promise<void> | undefined;
+    for (let n = 1; ; n++) {
+      const recording = this.recordOnLedger(batch);
+      if (confirming) {
+        // Awaited below; until then a failure must not count as an unhandled rejection.
+        recording.catch(() => {});
+        try {
+          await confirming;
+        } catch (error) {
+          // Both batches stay sealed; the next step sends the lower one again (the ledger answers
+          // it with its stored result). The call in flight is let finish before the lock goes.
+          await recording.catch(() => {});
+          throw error;
+        }
+        confirming = undefined;
+        if (this.vacuumDue()) await this.vacuumQueue();
+      }
+      const recorded = await recording;
+      // Refused, unreachable or disagreeing: the batches before it are confirmed; this one is not.
+      if (!('result' in recorded)) return recorded;
+      const count = recorded.ledgerBatch.records.length;
+      records += count;
+      const confirm = this.confirm(recorded);
+      const more = this.options.pipeline === true && count >= this.options.maxItems;
+      const next: SealedBatch | undefined =
+        more && !this.stopping && n < PIPELINE_MAX_BATCHES
+          ? await this.sealBehind(batch, confirm)
+          : undefined;
+      if (!next) {
+        await confirm;
+        return { action: 'recorded', fromSize, toSize: batch.toSize, records };
+      }
+      confirming = confirm;
+      batch = next;
+    }
+  }
+
+  /**
+   * Seals the batch after `behind` while `behind`'s confirm (`confirm`) runs. Whatever the seal
+   * does, the confirm is waited for before an error leaves the step.
+   */
+  private async sealBehind(behind: SealedBatch, confirm: Promise<void>): Promise<SealedBatch | undefined> {
+    // Handled below or by the caller; without this a confirm failing during the seal would be an
+    // unhandled rejection.
+    confirm.catch(() => {});
+    try {
+      return await this.seal(behind);
+    } catch (error) {
+      await confirm;
+      throw error;
+    }
   }
 
   private async pendingBatch(): Promise<SealedBatch | undefined> {
@@ -351,22 +440,29 @@ export class Batcher {
       : undefined;
   }
 
-  /** Makes the next accepted submissions the next leaves of the log, atomically. */
-  async seal(): Promise<SealedBatch | undefined> {
+  /**
+   * Makes the next accepted submissions the next leaves of the log, atomically. `behind`: the
+   * sealed batch whose confirm is in flight (pipelined); its submissions are still in the queue.
+   */
+  async seal(behind?: SealedBatch): Promise<SealedBatch | undefined> {
     const client = await this.db.connect();
     try {
       await client.query('begin');
       const frontier = await this.log.frontier(client, true);
       // Under the log lock: another process may have sealed meanwhile; record that one first.
-      if (await hasSealedBatch(client)) {
+      if (
+        (await hasSealedBatch(client, behind?.fromSize)) ||
+        (behind !== undefined && frontier.size !== behind.toSize)
+      ) {
         await client.query('rollback');
         return undefined;
       }
       // Everything `record` sends to the ledger, read once (a submission's row is never updated).
       const ahead = await this.takeAhead();
-      const { rows, hashes } = ahead
-        ? await this.queuedWith(client, ahead)
-        : withLeafHashes(await queuedForSeal(client, this.options.maxItems));
+      const { rows, hashes } =
+        ahead || behind
+          ? await this.queuedWith(client, ahead ?? { rows: [], hashes: [] }, behind)
+          : withLeafHashes(await queuedForSeal(client, this.options.maxItems));
       if (rows.length === 0) {
         await client.query('rollback');
         return undefined;
@@ -414,10 +510,22 @@ export class Batcher {
    * The next queued submissions, as `queuedForSeal` reads them, from what was read ahead: the
    * queue's first seqs are read again, and those read ahead are taken from it (a submission's row
    * never changes), the others — an intake transaction that committed a lower seq late, or more
-   * than was queued then — from the database.
+   * than was queued then — from the database. The submissions of `behind` (sealed, their confirm
+   * in flight) are left out: they leave the queue when that confirm commits.
    */
-  private async queuedWith(client: pg.PoolClient, ahead: ReadAhead): Promise<ReadAhead> {
-    const seqs = await queuedSeqs(client, this.options.maxItems);
+  private async queuedWith(
+    client: pg.PoolClient,
+    ahead: ReadAhead,
+    behind?: SealedBatch,
+  ): Promise<ReadAhead> {
+    const max = this.options.maxItems;
+    let seqs: string[];
+    if (behind) {
+      const sealed = new Set(behind.seqs);
+      seqs = (await queuedSeqs(client, max + sealed.size)).filter((seq) => !sealed.has(seq)).slice(0, max);
+    } else {
+      seqs = await queuedSeqs(client, max);
+    }
     const known = new Map<string, { row: QueuedRow; hash: Uint8Array }>();
     const keep = ({ rows, hashes }: ReadAhead) => {
       for (let i = 0; i < rows.length; i++) known.set(rows[i]!.seq, { row: rows[i]!, hash: hashes[i]! });
@@ -443,7 +551,11 @@ export class Batcher {
     return rows;
   }
 
-  private async record(batch: SealedBatch): Promise<SealOutcome> {
+  /**
+   * Sends `batch` to the ledger. Answers what its confirm needs, or the step's outcome when the
+   * ledger refused it (undone), was not reached (retried later) or disagrees (halted).
+   */
+  private async recordOnLedger(batch: SealedBatch): Promise<LedgerRecorded | SealOutcome> {
     const rows = batch.rows ?? (await this.batchRecords(batch));
     const ledgerBatch: LedgerBatch = { fromSize: batch.fromSize, records: rows.map(storedEntry) };
     const started = performance.now();
@@ -481,16 +593,10 @@ export class Batcher {
         detail: `gateway ${batch.toSize}/${ours}, ledger ${result.toSize}/${result.root} (tx ${result.txId})`,
       });
     }
-    await this.confirm(batch, ledgerBatch, result, Math.round(elapsedMs));
-    return { action: 'recorded', fromSize: batch.fromSize, toSize: batch.toSize, records: rows.length };
+    return { batch, ledgerBatch, result, ledgerMs: Math.round(elapsedMs) };
   }
 
-  private async confirm(
-    batch: SealedBatch,
-    ledgerBatch: LedgerBatch,
-    result: RecordBatchResult,
-    ledgerMs: number,
-  ): Promise<void> {
+  private async confirm({ batch, ledgerBatch, result, ledgerMs }: LedgerRecorded): Promise<void> {
     const body = formatCheckpoint({ origin: this.options.origin, size: batch.toSize, rootHash: batch.root });
     let note = body;
     for (const signer of [this.options.signer].flat()) note = await signCheckpoint(note, signer);
@@ -532,6 +638,7 @@ export class Batcher {
       client.release();
     }
     this.metrics.recorded.inc(ledgerBatch.records.length);
+    this.dequeued += ledgerBatch.records.length;
     this.recordedSize = Math.max(this.recordedSize, batch.toSize);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;

@@ -68,6 +68,7 @@ async function pipelinePlugin(app: FastifyInstance): Promise<void> {
   const batcher = new Batcher(app.db, log, inner, {
     intervalMs: app.config.sealIntervalMs,
     maxItems: app.config.sealMaxItems,
+    pipeline: app.config.sealPipeline,
     origin: app.config.logOrigin,
     signer: app.keys.checkpointSigners(),
     registry,
