@@ -231,7 +231,11 @@ export async function insertSubmissions(
   const result = await db.query<{ id: string }>({
     // A group whose rows all lost to earlier ones under the same keys stays behind, unread.
     name: anyGrouped ? 'intake-insert-grouped-returning' : 'intake-insert-returning',
-    text: `${insertCte('on conflict (idem_scope, idempotency_key) do nothing', anyGrouped)} select id from inserted`,
+    text: `${insertCte(
+      // The arbiter is the unique index of the rows with a key (migration 0994): its predicate.
+      'on conflict (idem_scope, idempotency_key) where idempotency_key is not null do nothing',
+      anyGrouped,
+    )} select id from inserted`,
     values,
   });
   if (result.rowCount === rows.length) return rows.map(() => ({ inserted: true }));
@@ -239,13 +243,18 @@ export async function insertSubmissions(
   return rows.map((r) => ({ inserted: inserted.has(r.id) }));
 }
 
+/**
+ * The earlier answers to any of `$2` (keys) in one caller's scope `$1`. `is not null` repeats the
+ * predicate of the index that keeps the keys unique (migration 0994), so the planner may use it.
+ */
+export const IDEMPOTENT_LOOKUP = `select id::text, sha256, status, receipt, receipt_sm2, record_json, request_hash,
+       idempotency_key, accepted_at
+  from submission_states
+ where idem_scope = $1 and idempotency_key = any($2::text[]) and idempotency_key is not null`;
+
 /** The earlier answers to any of `keys` in one caller's scope. */
 export async function findIdempotent(db: Queryable, scope: string, keys: string[]): Promise<IdempotentRow[]> {
-  const { rows } = await db.query<IdempotentRow>(
-    `select id::text, sha256, status, receipt, receipt_sm2, record_json, request_hash, idempotency_key, accepted_at
-               from submission_states where idem_scope = $1 and idempotency_key = any($2::text[])`,
-    [scope, textArray(keys)],
-  );
+  const { rows } = await db.query<IdempotentRow>(IDEMPOTENT_LOOKUP, [scope, textArray(keys)]);
   return rows;
 }
 
