@@ -139,6 +139,34 @@ describe('the pipelined batcher', () => {
     await expectLog(entries, [3, 6, 9, 10]);
   });
 
+  it('after a chain that ends on a partial batch, the loop waits for the interval again', async () => {
+    await insertSubmissions(db.pool, keys, notices(7));
+    const ledger = new WatchedLedger(inner);
+    const batcher = new Batcher(db.pool, new LogStore(db.pool), ledger, {
+      intervalMs: 60_000,
+      maxItems: 3,
+      origin: 'lianzheng.test/log',
+      signer: keys.checkpointSigner,
+      pipeline: true,
+    });
+    // One more arrives while the chain's last (partial) batch is confirmed: it is for the next
+    // interval, not for a step right after the chain (whose records, 7, exceed a batch).
+    const late = notices(1);
+    batcher.onRecorded(async (_tx, recorded) => {
+      if (recorded.fromSize === 6) await insertSubmissions(db.pool, keys, late);
+    });
+    batcher.start();
+    try {
+      await batcher.waitForRecorded(7);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(ledger.asked).toEqual([0, 3, 6]);
+      const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from seal_queue');
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await batcher.stop();
+    }
+  });
+
   it('confirms one batch a step when not pipelined (the hook would wait in vain)', async () => {
     const entries = notices(6);
     await insertSubmissions(db.pool, keys, entries);

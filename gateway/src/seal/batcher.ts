@@ -207,6 +207,8 @@ export class Batcher {
   private recordedSize = -1;
   /** When this process took the seal lock for the step in progress (ms since epoch), for the logs. */
   private lockedAt = 0;
+  /** Whether the last batch a step recorded was full (more are likely waiting). */
+  private lastBatchFull = false;
   /** Rows this process took out of the queue since it last vacuumed it. */
   private dequeued = 0;
   /**
@@ -302,7 +304,12 @@ export class Batcher {
         if (outcome.action === 'rejected') this.dequeued += 1;
         if (this.vacuumDue()) await this.vacuumQueue();
         // A full batch means more are waiting; a rejection means its batch must be sealed again.
-        if ((outcome.records ?? 0) >= this.options.maxItems || outcome.action === 'rejected') {
+        // (A pipelined step's records are several batches': what counts is whether its last was full.)
+        const full =
+          outcome.action === 'recorded'
+            ? this.lastBatchFull
+            : (outcome.records ?? 0) >= this.options.maxItems;
+        if (full || outcome.action === 'rejected') {
           this.lastSealAt = 0;
         }
       } catch (error) {
@@ -405,6 +412,7 @@ export class Batcher {
           : undefined;
       if (!next) {
         await confirm;
+        this.lastBatchFull = count >= this.options.maxItems;
         return { action: 'recorded', fromSize, toSize: batch.toSize, records };
       }
       confirming = confirm;
