@@ -277,9 +277,17 @@ describe('GATEWAY_ROLE=api beside two GATEWAY_ROLE=sealer processes', () => {
     );
     expect(steps.length).toBe(batches.rows.length);
     expect(new Set(steps.map((s) => s.who)).size).toBe(2);
-    steps.sort((a, b) => a.lockedAt - b.lockedAt);
-    for (let i = 1; i < steps.length; i++) {
-      expect(steps[i]!.lockedAt).toBeGreaterThanOrEqual(steps[i - 1]!.confirmedAt);
+    // A step holds the lock from `lockedAt` until its last batch is confirmed; a pipelined step
+    // (SEAL_PIPELINE) records several batches, each logged with the step's `lockedAt`.
+    const held = new Map<string, { lockedAt: number; until: number }>();
+    for (const s of steps) {
+      const step = held.get(`${s.who}:${s.lockedAt}`) ?? { lockedAt: s.lockedAt, until: 0 };
+      step.until = Math.max(step.until, s.confirmedAt);
+      held.set(`${s.who}:${s.lockedAt}`, step);
+    }
+    const spans = [...held.values()].sort((a, b) => a.lockedAt - b.lockedAt);
+    for (let i = 1; i < spans.length; i++) {
+      expect(spans[i]!.lockedAt).toBeGreaterThanOrEqual(spans[i - 1]!.until);
     }
 
     // Reads through the api see the sealers' work.
