@@ -70,13 +70,14 @@ describe('the pipelined batcher', () => {
     Array.from({ length: n }, (_, i) =>
       makeEntry({ projectId, kind: 'notice', details: { title: `n${i}` } }),
     );
-  const newBatcher = (ledger: WatchedLedger, pipeline = true) =>
+  const newBatcher = (ledger: WatchedLedger, options: { pipeline?: boolean; intervalMs?: number } = {}) =>
     new Batcher(db.pool, new LogStore(db.pool), ledger, {
       intervalMs: 50,
       maxItems: 3,
       origin: 'lianzheng.test/log',
       signer: keys.checkpointSigner,
-      pipeline,
+      pipeline: true,
+      ...options,
     });
   const leaves = async () =>
     (
@@ -142,13 +143,7 @@ describe('the pipelined batcher', () => {
   it('after a chain that ends on a partial batch, the loop waits for the interval again', async () => {
     await insertSubmissions(db.pool, keys, notices(7));
     const ledger = new WatchedLedger(inner);
-    const batcher = new Batcher(db.pool, new LogStore(db.pool), ledger, {
-      intervalMs: 60_000,
-      maxItems: 3,
-      origin: 'lianzheng.test/log',
-      signer: keys.checkpointSigner,
-      pipeline: true,
-    });
+    const batcher = newBatcher(ledger, { intervalMs: 60_000 });
     // One more arrives while the chain's last (partial) batch is confirmed: it is for the next
     // interval, not for a step right after the chain (whose records, 7, exceed a batch).
     const late = notices(1);
@@ -171,7 +166,7 @@ describe('the pipelined batcher', () => {
     const entries = notices(6);
     await insertSubmissions(db.pool, keys, entries);
     const ledger = new WatchedLedger(inner);
-    const batcher = newBatcher(ledger, false);
+    const batcher = newBatcher(ledger, { pipeline: false });
     batcher.onRecorded(async (_tx, recorded) => {
       if (recorded.fromSize === 0) await expect(ledger.askedFor(3, 300)).rejects.toThrow(/not asked/);
     });

@@ -405,14 +405,14 @@ export class Batcher {
       const count = recorded.ledgerBatch.records.length;
       records += count;
       const confirm = this.confirm(recorded);
-      const more = this.options.pipeline === true && count >= this.options.maxItems;
+      const full = count >= this.options.maxItems;
       const next: SealedBatch | undefined =
-        more && !this.stopping && n < PIPELINE_MAX_BATCHES
+        this.options.pipeline === true && full && !this.stopping && n < PIPELINE_MAX_BATCHES
           ? await this.sealBehind(batch, confirm)
           : undefined;
       if (!next) {
         await confirm;
-        this.lastBatchFull = count >= this.options.maxItems;
+        this.lastBatchFull = full;
         return { action: 'recorded', fromSize, toSize: batch.toSize, records };
       }
       confirming = confirm;
@@ -527,13 +527,10 @@ export class Batcher {
     behind?: SealedBatch,
   ): Promise<ReadAhead> {
     const max = this.options.maxItems;
-    let seqs: string[];
-    if (behind) {
-      const sealed = new Set(behind.seqs);
-      seqs = (await queuedSeqs(client, max + sealed.size)).filter((seq) => !sealed.has(seq)).slice(0, max);
-    } else {
-      seqs = await queuedSeqs(client, max);
-    }
+    const sealed = new Set(behind?.seqs);
+    const seqs = (await queuedSeqs(client, max + sealed.size))
+      .filter((seq) => !sealed.has(seq))
+      .slice(0, max);
     const known = new Map<string, { row: QueuedRow; hash: Uint8Array }>();
     const keep = ({ rows, hashes }: ReadAhead) => {
       for (let i = 0; i < rows.length; i++) known.set(rows[i]!.seq, { row: rows[i]!, hash: hashes[i]! });
